@@ -1,0 +1,57 @@
+//! Rules on names and scopes, checked while parsing so each error points at its literal.
+
+use syn::{Error, LitStr};
+
+/// MCP tool names (2025-11-25 `server/tools`): 1 to 128 characters of `[A-Za-z0-9_.-]`.
+pub(crate) const MAX_TOOL_NAME: usize = 128;
+
+/// Rule: a tool name is 1–128 characters of `[A-Za-z0-9_.-]`, unique in its server (the
+/// uniqueness half is checked by the derive, which alone sees every tool).
+pub(crate) fn tool_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a tool name must not be empty".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(format!(
+            "tool name `{name}` contains {c:?}; MCP tool names use only A-Z, a-z, 0-9, `_`, `.` and `-`"
+        ));
+    }
+    if name.len() > MAX_TOOL_NAME {
+        return Err(format!(
+            "tool name is {} characters long; MCP allows at most {MAX_TOOL_NAME}",
+            name.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Rule: a scope is an RFC 6749 §3.3 scope-token, `1*( %x21 / %x23-5B / %x5D-7E )`: printable
+/// ASCII without space, `"` or `\`.
+pub(crate) fn scope(lit: &LitStr) -> Result<String, Error> {
+    let value = lit.value();
+    let problem = if value.is_empty() {
+        Some("a scope must not be empty".to_owned())
+    } else {
+        value
+            .chars()
+            .find(|&c| !(c == '\x21' || ('\x23'..='\x5b').contains(&c) || ('\x5d'..='\x7e').contains(&c)))
+            .map(|c| {
+                let what = match c {
+                    ' ' => "a space (scopes are space-separated in OAuth, so one scope cannot hold one)".to_owned(),
+                    '"' => "`\"`".to_owned(),
+                    '\\' => "`\\`".to_owned(),
+                    c => format!("{c:?}"),
+                };
+                format!(
+                    "`{value}` is not a valid OAuth scope: it contains {what}; RFC 6749 §3.3 allows printable ASCII except space, `\"` and `\\`"
+                )
+            })
+    };
+    match problem {
+        Some(message) => Err(Error::new(lit.span(), message)),
+        None => Ok(value),
+    }
+}

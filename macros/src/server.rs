@@ -1,0 +1,376 @@
+//! `#[derive(McpServer)]`: parse `#[mcp(...)]`, validate, expand into `const` tables.
+//!
+//! The tools' names and scopes live in other macros' output, so the checks that span tools
+//! (unique names, scopes inside the declared vocabulary) are `const` evaluations the expansion
+//! spans at the offending path in `tools(...)`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Ident, LitStr, Path, Token, bracketed, parenthesized};
+
+use crate::attr::{self, Errors, Seen};
+use crate::check;
+
+const KEYS: &[&str] = &[
+    "name",
+    "version",
+    "title",
+    "instructions",
+    "tools",
+    "scopes",
+    "implies",
+    "crate",
+];
+
+#[derive(Default)]
+struct ServerAttr {
+    name: Option<LitStr>,
+    version: Option<LitStr>,
+    title: Option<LitStr>,
+    instructions: Option<LitStr>,
+    tools: Vec<Path>,
+    /// The declared vocabulary, when `scopes(...)` is given.
+    vocabulary: Option<Vec<(LitStr, String)>>,
+    /// `implies("broad" => ["narrow", ...])`, in source order.
+    implies: Vec<(LitStr, String, Vec<(LitStr, String)>)>,
+    krate: Option<Path>,
+}
+
+impl ServerAttr {
+    fn parse_into(
+        &mut self,
+        input: ParseStream<'_>,
+        seen: &mut Seen,
+        errors: &mut Errors,
+    ) -> syn::Result<()> {
+        attr::parse_entries(input, errors, |input, errors| {
+            let key = attr::key(input)?;
+            let name = key.unraw().to_string();
+            if !KEYS.contains(&name.as_str()) {
+                return Err(attr::unknown_key(&key, KEYS));
+            }
+            seen.first(&key)?;
+            match name.as_str() {
+                "name" => self.name = Some(attr::string_value(input)?),
+                "version" => self.version = Some(attr::string_value(input)?),
+                "title" => self.title = Some(attr::string_value(input)?),
+                "instructions" => self.instructions = Some(attr::string_value(input)?),
+                "crate" => {
+                    input.parse::<Token![=]>()?;
+                    self.krate = Some(input.call(Path::parse_mod_style)?);
+                }
+                "tools" => {
+                    let content;
+                    parenthesized!(content in input);
+                    let paths = Punctuated::<Path, Token![,]>::parse_terminated(&content)?;
+                    for path in paths {
+                        let text = quote!(#path).to_string();
+                        if self.tools.iter().any(|p| quote!(#p).to_string() == text) {
+                            errors.at(&path, format!("`{text}` is listed twice in `tools(...)`"));
+                        } else {
+                            self.tools.push(path);
+                        }
+                    }
+                }
+                "scopes" => {
+                    let content;
+                    parenthesized!(content in input);
+                    let mut vocabulary = Vec::new();
+                    for lit in Punctuated::<LitStr, Token![,]>::parse_terminated(&content)? {
+                        match check::scope(&lit) {
+                            Ok(value) if vocabulary.iter().any(|(_, v)| *v == value) => {
+                                errors.at(&lit, format!("scope `{value}` is declared twice"));
+                            }
+                            Ok(value) => vocabulary.push((lit, value)),
+                            Err(error) => errors.push(error),
+                        }
+                    }
+                    self.vocabulary = Some(vocabulary);
+                }
+                "implies" => {
+                    let content;
+                    parenthesized!(content in input);
+                    attr::parse_entries(&content, errors, |input, errors| {
+                        let broad: LitStr = input.parse()?;
+                        input.parse::<Token![=>]>()?;
+                        let list;
+                        bracketed!(list in input);
+                        let narrow = Punctuated::<LitStr, Token![,]>::parse_terminated(&list)?;
+                        let broad_value = check::scope(&broad)?;
+                        if self.implies.iter().any(|(_, b, _)| *b == broad_value) {
+                            return Err(syn::Error::new(
+                                broad.span(),
+                                format!(
+                                    "`{broad_value}` already has an `implies` rule; merge the two lists"
+                                ),
+                            ));
+                        }
+                        let mut narrower = Vec::new();
+                        for lit in narrow {
+                            match check::scope(&lit) {
+                                Ok(value) => narrower.push((lit, value)),
+                                Err(error) => errors.push(error),
+                            }
+                        }
+                        self.implies.push((broad, broad_value, narrower));
+                        Ok(())
+                    })?;
+                }
+                _ => unreachable!("every key in KEYS is handled"),
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The hierarchy closed under transitivity: broad scope -> every scope it satisfies.
+type Closure = BTreeMap<String, BTreeSet<String>>;
+
+/// Rules on the scope hierarchy: every scope in it is known (declared when a vocabulary exists),
+/// and no scope implies itself through any chain (a cycle makes two scopes one, which is a bug).
+fn check_implies(server: &ServerAttr, errors: &mut Errors) -> Closure {
+    let mut edges: BTreeMap<&str, Vec<&(LitStr, String)>> = BTreeMap::new();
+    for (broad, broad_value, narrower) in &server.implies {
+        if let Some(vocabulary) = &server.vocabulary {
+            for (lit, value) in
+                std::iter::once((broad, broad_value)).chain(narrower.iter().map(|(l, v)| (l, v)))
+            {
+                if !vocabulary.iter().any(|(_, v)| v == value) {
+                    errors.at(lit, format!("`{value}` is not declared in `scopes(...)`"));
+                }
+            }
+        }
+        edges
+            .entry(broad_value)
+            .or_default()
+            .extend(narrower.iter());
+    }
+    let mut closure = Closure::new();
+    for (broad, broad_value, _) in &server.implies {
+        let mut reached = BTreeSet::new();
+        let mut stack: Vec<&str> = vec![broad_value];
+        let mut cycle = None;
+        while let Some(scope) = stack.pop() {
+            for (lit, next) in edges.get(scope).into_iter().flatten().map(|e| (&e.0, &e.1)) {
+                if next == broad_value && cycle.is_none() {
+                    cycle = Some(lit);
+                }
+                if reached.insert(next.clone()) {
+                    stack.push(next);
+                }
+            }
+        }
+        if let Some(lit) = cycle {
+            errors.at(
+                broad,
+                format!(
+                    "scope hierarchy has a cycle: `{broad_value}` implies itself (through `{}`)",
+                    lit.value()
+                ),
+            );
+        }
+        reached.remove(broad_value.as_str());
+        closure.insert(broad_value.clone(), reached);
+    }
+    closure
+}
+
+/// Fields marked `#[mcp(state)]`: the derive implements `FromRef<Server>` for their types.
+fn state_fields(input: &DeriveInput, errors: &mut Errors) -> Vec<(TokenStream, syn::Type)> {
+    let Data::Struct(data) = &input.data else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (index, field) in data.fields.iter().enumerate() {
+        for a in field.attrs.iter().filter(|a| a.path().is_ident("mcp")) {
+            let result = a.parse_args_with(|input: ParseStream<'_>| {
+                let key: Ident = input.parse()?;
+                if key != "state" {
+                    return Err(attr::unknown_key(&key, &["state"]));
+                }
+                Ok(())
+            });
+            match result {
+                Ok(()) => {
+                    let member = match &field.ident {
+                        Some(ident) => quote!(#ident),
+                        None => {
+                            let index = syn::Index::from(index);
+                            quote!(#index)
+                        }
+                    };
+                    out.push((member, field.ty.clone()));
+                }
+                Err(error) => errors.push(error),
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn expand(input: TokenStream) -> TokenStream {
+    let input: DeriveInput = match syn::parse2(input) {
+        Ok(input) => input,
+        Err(error) => return error.to_compile_error(),
+    };
+    let mut errors = Errors::default();
+    let mut server = ServerAttr::default();
+    let mut seen = Seen::default();
+    for a in input.attrs.iter().filter(|a| a.path().is_ident("mcp")) {
+        if let Err(error) =
+            a.parse_args_with(|p: ParseStream<'_>| server.parse_into(p, &mut seen, &mut errors))
+        {
+            errors.push(error);
+        }
+    }
+    if !input.generics.params.is_empty() {
+        errors.at(
+            &input.generics,
+            "an MCP server type cannot be generic: its tool and scope tables are `const`",
+        );
+    }
+    if let Data::Union(u) = &input.data {
+        errors.at(u.union_token, "an MCP server must be a struct or an enum");
+    }
+    let closure = check_implies(&server, &mut errors);
+    let state = state_fields(&input, &mut errors);
+    let output = match errors.finish() {
+        Ok(()) => generate(&input, &server, &closure, &state),
+        Err(error) => error.to_compile_error(),
+    };
+    attr::debug_print(&format!("#[derive(McpServer)] {}", input.ident), &output);
+    output
+}
+
+fn generate(
+    input: &DeriveInput,
+    server: &ServerAttr,
+    closure: &Closure,
+    state: &[(TokenStream, syn::Type)],
+) -> TokenStream {
+    let krate = server
+        .krate
+        .clone()
+        .map_or_else(|| quote!(::scopegate), |path| quote!(#path));
+    let ident = &input.ident;
+    let name = server
+        .name
+        .as_ref()
+        .map_or_else(|| quote!(::core::env!("CARGO_PKG_NAME")), |n| quote!(#n));
+    let version = server
+        .version
+        .as_ref()
+        .map_or_else(|| quote!(::core::env!("CARGO_PKG_VERSION")), |v| quote!(#v));
+    let title = attr::option(server.title.as_ref());
+    let instructions = attr::option(server.instructions.as_ref());
+    let tools = &server.tools;
+    let vocabulary: Vec<&String> = server.vocabulary.iter().flatten().map(|(_, v)| v).collect();
+    let hierarchy_scopes: BTreeSet<&String> = closure
+        .iter()
+        .flat_map(|(broad, narrower)| std::iter::once(broad).chain(narrower))
+        .collect();
+    let hierarchy_scopes = hierarchy_scopes.into_iter();
+    let implications = closure.iter().map(|(broad, narrower)| {
+        let narrower = narrower.iter();
+        quote!(__sg::Implication { scope: #broad, implies: &[#(#narrower),*] })
+    });
+
+    let name_checks = tools.iter().enumerate().map(|(index, path)| {
+        let message = format!(
+            "tool `{}` has the same MCP name as an earlier tool in `tools(...)`; set another `name = \"...\"` on one of them",
+            quote!(#path).to_string().replace(' ', "")
+        );
+        quote_spanned! {path.span()=>
+            const _: () = if __sg::name_taken_before(__SCOPEGATE_METAS, #index) {
+                ::core::panic!(#message)
+            };
+        }
+    });
+    let vocabulary_checks = server.vocabulary.as_ref().map(|_| {
+        tools.iter().map(|path| {
+            let message = format!(
+                "tool `{}` requires a scope that is not declared in this server's `scopes(...)`",
+                quote!(#path).to_string().replace(' ', "")
+            );
+            quote_spanned! {path.span()=>
+                const _: () = if !__sg::all_in(<#path as __sg::ToolInfo>::META.scopes, &[#(#vocabulary),*]) {
+                    ::core::panic!(#message)
+                };
+            }
+        }).collect::<Vec<_>>()
+    }).unwrap_or_default();
+    // Without a vocabulary, a narrower scope in `implies` must be one some tool requires: a scope
+    // nothing requires is most likely misspelt.
+    let implies_checks = if server.vocabulary.is_none() {
+        server
+            .implies
+            .iter()
+            .flat_map(|(_, _, narrower)| narrower)
+            .map(|(lit, value)| {
+                let message = format!(
+                    "`implies` names `{value}`, which no tool in `tools(...)` requires; declare the server's scopes with `scopes(...)` if it is meant"
+                );
+                quote_spanned! {lit.span()=>
+                    const _: () = if !__sg::some_tool_requires(__SCOPEGATE_METAS, #value) {
+                        ::core::panic!(#message)
+                    };
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let from_ref = state.iter().map(|(member, ty)| {
+        quote! {
+            #[automatically_derived]
+            impl __sg::FromRef<#ident> for #ty {
+                fn from_ref(server: &#ident) -> Self {
+                    ::core::clone::Clone::clone(&server.#member)
+                }
+            }
+        }
+    });
+
+    quote! {
+        const _: () = {
+            use #krate::__private as __sg;
+
+            #[automatically_derived]
+            impl __sg::McpServer for #ident {
+                const INFO: __sg::ServerInfo = __sg::ServerInfo {
+                    name: #name,
+                    version: #version,
+                    title: #title,
+                    instructions: #instructions,
+                };
+                const TOOLS: &'static [__sg::ToolDef<Self>] = &[#(<#tools as __sg::Tool<Self>>::DEF),*];
+                const SCOPES: &'static [&'static str] = &__SCOPEGATE_SCOPES;
+                const IMPLICATIONS: &'static [__sg::Implication] = &[#(#implications),*];
+            }
+
+            const __SCOPEGATE_METAS: &[__sg::ToolMeta] = &[#(<#tools as __sg::ToolInfo>::META),*];
+            const __SCOPEGATE_LISTS: &[&[&str]] = &[
+                #(<#tools as __sg::ToolInfo>::META.scopes,)*
+                &[#(#vocabulary),*],
+                &[#(#hierarchy_scopes),*],
+            ];
+            const __SCOPEGATE_ALL: usize = __sg::total_len(__SCOPEGATE_LISTS);
+            const __SCOPEGATE_SORTED: [&str; __SCOPEGATE_ALL] =
+                __sg::concat_sorted::<__SCOPEGATE_ALL>(__SCOPEGATE_LISTS);
+            const __SCOPEGATE_DISTINCT: usize = __sg::count_distinct(&__SCOPEGATE_SORTED);
+            const __SCOPEGATE_SCOPES: [&str; __SCOPEGATE_DISTINCT] =
+                __sg::distinct::<__SCOPEGATE_DISTINCT>(&__SCOPEGATE_SORTED);
+
+            #(#name_checks)*
+            #(#vocabulary_checks)*
+            #(#implies_checks)*
+            #(#from_ref)*
+        };
+    }
+}

@@ -1,0 +1,398 @@
+//! `#[mcp_tool]`: parse the attribute and the function, validate, expand.
+//!
+//! The function is emitted unchanged (minus the parameter attributes only this macro reads),
+//! followed by a braced struct of the same name in the type namespace that implements `ToolInfo`
+//! and `Tool<S>`, so `tools(name)` in the derive finds it by ordinary name lookup.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Token, Type, bracketed};
+
+use crate::attr::{self, Errors, Seen};
+use crate::check;
+
+const KEYS: &[&str] = &[
+    "scope",
+    "scopes",
+    "public",
+    "name",
+    "title",
+    "description",
+    "read_only",
+    "destructive",
+    "idempotent",
+    "open_world",
+    "crate",
+];
+
+/// What the attribute says.
+#[derive(Default)]
+struct ToolAttr {
+    /// `scope = ".."` or `scopes = [..]`, with their literals.
+    scopes: Vec<(LitStr, String)>,
+    scope_key: Option<Ident>,
+    public: Option<Ident>,
+    name: Option<LitStr>,
+    title: Option<LitStr>,
+    description: Option<LitStr>,
+    hints: [Option<bool>; 4],
+    krate: Option<Path>,
+}
+
+impl ToolAttr {
+    fn parse(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Self> {
+        let mut attr = Self::default();
+        let mut seen = Seen::default();
+        attr::parse_entries(input, errors, |input, errors| {
+            let key = attr::key(input)?;
+            let name = key.unraw().to_string();
+            if !KEYS.contains(&name.as_str()) {
+                return Err(attr::unknown_key(&key, KEYS));
+            }
+            seen.first(&key)?;
+            match name.as_str() {
+                "scope" | "scopes" => {
+                    if let Some(other) = &attr.scope_key {
+                        errors.at(
+                            &key,
+                            format!("`{name}` conflicts with `{other}`: give the required scopes once, as `scopes = [\"a\", \"b\"]`"),
+                        );
+                    }
+                    let lits = if name == "scope" {
+                        vec![attr::string_value(input)?]
+                    } else {
+                        input.parse::<Token![=]>()?;
+                        let content;
+                        bracketed!(content in input);
+                        let lits = content.parse_terminated(|p| p.parse::<LitStr>(), Token![,])?;
+                        if lits.is_empty() {
+                            errors.at(&key, "`scopes` must name at least one scope; write `public` for a tool anyone may call");
+                        }
+                        lits.into_iter().collect()
+                    };
+                    for lit in lits {
+                        match check::scope(&lit) {
+                            Ok(value) if attr.scopes.iter().any(|(_, v)| *v == value) => {
+                                errors.at(&lit, format!("scope `{value}` is listed twice"));
+                            }
+                            Ok(value) => attr.scopes.push((lit, value)),
+                            Err(error) => errors.push(error),
+                        }
+                    }
+                    attr.scope_key = Some(key);
+                }
+                "public" => attr.public = Some(key),
+                "name" => {
+                    let lit = attr::string_value(input)?;
+                    if let Err(message) = check::tool_name(&lit.value()) {
+                        errors.at(&lit, message);
+                    }
+                    attr.name = Some(lit);
+                }
+                "title" => attr.title = Some(attr::string_value(input)?),
+                "description" => attr.description = Some(attr::string_value(input)?),
+                "crate" => {
+                    input.parse::<Token![=]>()?;
+                    attr.krate = Some(input.call(Path::parse_mod_style)?);
+                }
+                hint => {
+                    let index = ["read_only", "destructive", "idempotent", "open_world"]
+                        .iter()
+                        .position(|h| *h == hint)
+                        .expect("every other key is handled above");
+                    attr.hints[index] = Some(attr::flag_value(input)?);
+                }
+            }
+            Ok(())
+        })?;
+        if let (Some(public), Some(scope)) = (&attr.public, &attr.scope_key) {
+            errors.at(
+                public,
+                format!(
+                    "`public` contradicts `{scope}`: a tool either requires scopes or is public"
+                ),
+            );
+        }
+        Ok(attr)
+    }
+}
+
+/// One parameter of the tool function.
+struct Param {
+    /// The JSON argument name (the identifier, or `#[arg(rename = "..")]`).
+    name: String,
+    description: Option<String>,
+    ty: Type,
+}
+
+/// Entry point: always returns the user's function, plus the tool or the errors.
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let attr = match (|input: ParseStream<'_>| ToolAttr::parse(input, &mut errors)).parse2(args) {
+        Ok(attr) => attr,
+        Err(error) => {
+            errors.push(error);
+            ToolAttr::default()
+        }
+    };
+    let mut function: ItemFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
+        Err(_) => {
+            let error = syn::Error::new(
+                attr::call_site(),
+                "#[mcp_tool] goes on a free function (`fn` or `async fn`)",
+            );
+            let compile_error = error.to_compile_error();
+            return quote!(#item #compile_error);
+        }
+    };
+    let params = params(&mut function, &mut errors);
+    validate(&attr, &function, &mut errors);
+
+    let output = match errors.finish() {
+        Ok(()) => {
+            let tool = generate(&attr, &function, &params);
+            quote!(#function #tool)
+        }
+        Err(error) => {
+            let compile_error = error.to_compile_error();
+            quote!(#function #compile_error)
+        }
+    };
+    attr::debug_print(&format!("#[mcp_tool] {}", function.sig.ident), &output);
+    output
+}
+
+/// Reads the parameters and strips the attributes only this macro understands.
+fn params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
+    let mut params = Vec::new();
+    for input in &mut function.sig.inputs {
+        let pat_type = match input {
+            FnArg::Receiver(receiver) => {
+                errors.at(
+                    &*receiver,
+                    "tools are free functions: `self` is not supported; take the server's data as a `State<T>` parameter",
+                );
+                continue;
+            }
+            FnArg::Typed(pat_type) => pat_type,
+        };
+        let (description, rename) = param_attrs(&mut pat_type.attrs, errors);
+        let name = match &*pat_type.pat {
+            Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
+                ident.ident.unraw().to_string()
+            }
+            other => {
+                errors.at(
+                    other,
+                    "tool parameters must be plain identifiers: the name is the JSON argument's key",
+                );
+                continue;
+            }
+        };
+        if let Type::ImplTrait(ty) = &*pat_type.ty {
+            errors.at(
+                ty,
+                "`impl Trait` parameters make the tool generic; name a concrete type",
+            );
+        }
+        params.push(Param {
+            name: rename.unwrap_or(name),
+            description,
+            ty: (*pat_type.ty).clone(),
+        });
+    }
+    params
+}
+
+/// `#[arg(description = "..", rename = "..")]` and doc attributes on a parameter.
+fn param_attrs(
+    attrs: &mut Vec<Attribute>,
+    errors: &mut Errors,
+) -> (Option<String>, Option<String>) {
+    let mut description = attr::doc_text(attrs);
+    let mut rename = None;
+    for a in attrs.iter().filter(|a| a.path().is_ident("arg")) {
+        let mut seen = Seen::default();
+        let result = a.parse_args_with(|input: ParseStream<'_>| {
+            attr::parse_entries(input, errors, |input, _| {
+                let key = attr::key(input)?;
+                seen.first(&key)?;
+                match key.to_string().as_str() {
+                    "description" => description = Some(attr::string_value(input)?.value()),
+                    "rename" => rename = Some(attr::string_value(input)?.value()),
+                    _ => return Err(attr::unknown_key(&key, &["description", "rename"])),
+                }
+                Ok(())
+            })
+        });
+        if let Err(error) = result {
+            errors.push(error);
+        }
+    }
+    attrs.retain(|a| !a.path().is_ident("arg") && !a.path().is_ident("doc"));
+    (description, rename)
+}
+
+/// Rules that need the whole function.
+fn validate(attr: &ToolAttr, function: &ItemFn, errors: &mut Errors) {
+    let sig = &function.sig;
+    // Rule: every tool states its scopes or says `public` out loud (fail closed).
+    if attr.scope_key.is_none() && attr.public.is_none() {
+        errors.push(syn::Error::new(
+            attr::call_site(),
+            format!(
+                "tool `{}` declares no scope: add `scope = \"...\"` or `scopes = [\"...\"]`, or `public` if anyone may call it",
+                sig.ident.unraw()
+            ),
+        ));
+    }
+    // Rule: tools are not generic; the schema and the table are fixed at compile time.
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.at(
+            &sig.generics,
+            "a tool cannot be generic: its input schema and scopes must be known at compile time",
+        );
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.at(unsafety, "a tool cannot be an `unsafe fn`");
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.at(variadic, "a tool cannot be variadic");
+    }
+    // Rule: a name given from the function's identifier follows the same rules as `name = ".."`.
+    if attr.name.is_none() {
+        if let Err(message) = check::tool_name(&sig.ident.unraw().to_string()) {
+            errors.at(&sig.ident, format!("{message}; set `name = \"...\"`"));
+        }
+    }
+}
+
+fn generate(attr: &ToolAttr, function: &ItemFn, params: &[Param]) -> TokenStream {
+    let krate = attr
+        .krate
+        .clone()
+        .map_or_else(|| quote!(::scopegate), |path| quote!(#path));
+    let sig = &function.sig;
+    let vis = &function.vis;
+    let ident = &sig.ident;
+    let name = attr
+        .name
+        .as_ref()
+        .map_or_else(|| sig.ident.unraw().to_string(), LitStr::value);
+    let description = attr
+        .description
+        .as_ref()
+        .map(LitStr::value)
+        .or_else(|| attr::doc_text(&function.attrs));
+    let title = attr::option(attr.title.as_ref());
+    let description = attr::option(description);
+    let scopes = attr.scopes.iter().map(|(_, value)| value);
+    let [read_only, destructive, idempotent, open_world] =
+        attr.hints.map(|h| attr::option(h.map(|b| quote!(#b))));
+
+    let tys: Vec<&Type> = params.iter().map(|p| &p.ty).collect();
+    let names: Vec<&String> = params.iter().map(|p| &p.name).collect();
+    let descriptions = params.iter().map(|p| attr::option(p.description.as_ref()));
+    let locals: Vec<Ident> = (0..params.len())
+        .map(|i| format_ident!("__scopegate_arg{}", i))
+        .collect();
+    let ret: Type = match &sig.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    let await_ = sig.asyncness.map(|_| quote!(.await));
+
+    // Each check is spanned at the user's own token, so a bad type is reported where it is written.
+    let param_checks = tys
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> __sg::assert_param::<#ty>();));
+    let return_check = quote_spanned!(ret.span()=> __sg::assert_return::<#ret>(););
+
+    let call_body = if params.is_empty() {
+        quote! {
+            let _ = __scopegate_parts;
+            __sg::ToolFuture::new(async move {
+                __sg::IntoToolResult::into_tool_result(#ident() #await_)
+            })
+        }
+    } else {
+        quote! {
+            #(
+                let #locals = <#tys as __sg::ToolParam<__S>>::extract(__scopegate_parts, #names);
+            )*
+            match (#(#locals,)*) {
+                (#(::core::option::Option::Some(#locals),)*) => __sg::ToolFuture::new(async move {
+                    __sg::IntoToolResult::into_tool_result(#ident(#(#locals),*) #await_)
+                }),
+                _ => __scopegate_parts.rejected(),
+            }
+        }
+    };
+
+    let doc = format!("The MCP tool `{name}`, served by `#[derive(McpServer)]`'s `tools(...)`.");
+    quote! {
+        #[doc = #doc]
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #ident {}
+
+        const _: () = {
+            use #krate::__private as __sg;
+
+            #[automatically_derived]
+            impl __sg::ToolInfo for #ident {
+                const META: __sg::ToolMeta = __sg::ToolMeta {
+                    name: #name,
+                    title: #title,
+                    description: #description,
+                    scopes: &[#(#scopes),*],
+                    annotations: __sg::ToolAnnotations {
+                        read_only: #read_only,
+                        destructive: #destructive,
+                        idempotent: #idempotent,
+                        open_world: #open_world,
+                    },
+                };
+            }
+
+            #[automatically_derived]
+            impl<__S> __sg::Tool<__S> for #ident
+            where
+                __S: ::core::marker::Send + ::core::marker::Sync + 'static,
+                #(#tys: __sg::ToolParam<__S>,)*
+            {
+                const DEF: __sg::ToolDef<__S> = __sg::ToolDef {
+                    meta: <#ident as __sg::ToolInfo>::META,
+                    params: &[#(
+                        __sg::ParamDef {
+                            name: #names,
+                            description: #descriptions,
+                            schema: <#tys as __sg::ToolParam<__S>>::schema,
+                        },
+                    )*],
+                    output_schema: <#ret as __sg::IntoToolResult>::output_schema,
+                    call: __scopegate_call::<__S>,
+                };
+            }
+
+            fn __scopegate_call<__S>(
+                __scopegate_parts: &mut __sg::CallParts<'_, __S>,
+            ) -> __sg::ToolFuture
+            where
+                __S: ::core::marker::Send + ::core::marker::Sync + 'static,
+                #(#tys: __sg::ToolParam<__S>,)*
+            {
+                #call_body
+            }
+
+            const _: () = {
+                #(#param_checks)*
+                #return_check
+            };
+        };
+    }
+}

@@ -1,0 +1,206 @@
+//! Items generated code refers to. Not a public API: it changes without notice.
+//!
+//! The const fns below let `#[derive(McpServer)]` build its scope table and run its cross-tool
+//! checks at compile time, although each tool's scopes live in another macro's output.
+
+pub use schemars;
+pub use serde;
+pub use serde_json;
+
+pub use crate::scope::Implication;
+pub use crate::server::{McpServer, ServerInfo};
+pub use crate::tool::{
+    ArgSchema, CallParts, FromRef, IntoToolResult, ParamDef, Tool, ToolAnnotations, ToolDef,
+    ToolFuture, ToolInfo, ToolMeta, ToolParam, ToolParamKind,
+};
+
+/// Compile-time check that a parameter's type is an argument or an extractor.
+pub const fn assert_param<T: ToolParamKind>() {}
+
+/// Compile-time check that a tool's return type can become a result.
+pub const fn assert_return<T: IntoToolResult>() {}
+
+/// Byte-wise equality, usable in const context.
+#[must_use]
+pub const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Byte-wise `a < b`, the order `str`'s `Ord` uses.
+#[must_use]
+pub const fn str_lt(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
+}
+
+/// Total length of the lists.
+#[must_use]
+pub const fn total_len(lists: &[&[&str]]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < lists.len() {
+        n += lists[i].len();
+        i += 1;
+    }
+    n
+}
+
+/// The lists concatenated, then sorted; `N` must be [`total_len`] of them.
+#[must_use]
+pub const fn concat_sorted<const N: usize>(lists: &[&[&'static str]]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut n = 0;
+    let mut i = 0;
+    while i < lists.len() {
+        let mut j = 0;
+        while j < lists[i].len() {
+            out[n] = lists[i][j];
+            n += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    // Insertion sort: a server has tens of scopes, and this runs in the compiler.
+    let mut i = 1;
+    while i < N {
+        let mut j = i;
+        while j > 0 && str_lt(out[j], out[j - 1]) {
+            let t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+            j -= 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Number of distinct values in a sorted list.
+#[must_use]
+pub const fn count_distinct(sorted: &[&str]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < sorted.len() {
+        if i == 0 || !str_eq(sorted[i], sorted[i - 1]) {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// The distinct values of a sorted list; `M` must be [`count_distinct`] of it.
+#[must_use]
+pub const fn distinct<const M: usize>(sorted: &[&'static str]) -> [&'static str; M] {
+    let mut out = [""; M];
+    let mut n = 0;
+    let mut i = 0;
+    while i < sorted.len() {
+        if i == 0 || !str_eq(sorted[i], sorted[i - 1]) {
+            out[n] = sorted[i];
+            n += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Whether `list` holds `value`.
+#[must_use]
+pub const fn contains(list: &[&str], value: &str) -> bool {
+    let mut i = 0;
+    while i < list.len() {
+        if str_eq(list[i], value) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether every value of `values` is in `list`.
+#[must_use]
+pub const fn all_in(values: &[&str], list: &[&str]) -> bool {
+    let mut i = 0;
+    while i < values.len() {
+        if !contains(list, values[i]) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether the tool at `index` has the name of an earlier one.
+#[must_use]
+pub const fn name_taken_before(tools: &[ToolMeta], index: usize) -> bool {
+    let mut i = 0;
+    while i < index {
+        if str_eq(tools[i].name, tools[index].name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether some tool requires `scope`.
+#[must_use]
+pub const fn some_tool_requires(tools: &[ToolMeta], scope: &str) -> bool {
+    let mut i = 0;
+    while i < tools.len() {
+        if contains(tools[i].scopes, scope) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn const_scope_table_is_sorted_and_distinct() {
+        const LISTS: &[&[&str]] = &[&["b", "a"], &[], &["c", "a", "b"], &["a:b"]];
+        const N: usize = total_len(LISTS);
+        const SORTED: [&str; N] = concat_sorted::<N>(LISTS);
+        const M: usize = count_distinct(&SORTED);
+        const DISTINCT: [&str; M] = distinct::<M>(&SORTED);
+        assert_eq!(DISTINCT, ["a", "a:b", "b", "c"]);
+        let mut expected: Vec<&str> = LISTS.iter().flat_map(|l| l.iter().copied()).collect();
+        expected.sort_unstable();
+        assert_eq!(SORTED.to_vec(), expected);
+    }
+
+    #[test]
+    fn const_string_helpers_agree_with_std() {
+        let words = ["", "a", "ab", "b", "a\u{7f}", "aa"];
+        for a in words {
+            for b in words {
+                assert_eq!(str_eq(a, b), a == b, "{a:?} == {b:?}");
+                assert_eq!(str_lt(a, b), a < b, "{a:?} < {b:?}");
+            }
+        }
+        assert!(all_in(&["a"], &["b", "a"]) && !all_in(&["c"], &["a"]));
+    }
+}

@@ -1,0 +1,49 @@
+//! The runtime of [scopegate](https://docs.rs/scopegate): scopes, tools, the MCP dispatcher and
+//! its transports. Depend on the `scopegate` crate, which re-exports all of this.
+//!
+//! Modules, each depending only on those above it:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`scope`] | scope tokens, the set a principal holds, the server's scope table and hierarchy |
+//! | [`principal`] | [`Principal`], the caller a transport hands to the dispatcher |
+//! | [`protocol`] | JSON-RPC 2.0 framing, protocol versions, MCP content and results |
+//! | [`tool`] | the tool descriptor, parameters (arguments and extractors), return values |
+//! | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement) |
+//! | [`stdio`] | the stdio transport, credentials from the environment |
+
+pub mod principal;
+pub mod protocol;
+pub mod scope;
+pub mod server;
+pub mod stdio;
+pub mod tool;
+
+pub use principal::Principal;
+pub use protocol::{CallToolResult, Content, ResourceContents};
+pub use scope::{ScopeSet, ScopeTable};
+pub use scopegate_macros::{McpServer, mcp_tool};
+pub use server::{BuildError, Denial, McpServer, Reply, Server, ServerInfo, ServerOptions};
+pub use stdio::StdioError;
+pub use tool::{FromRef, IntoToolResult, Json, RequestContext, State, ToolError};
+
+#[doc(hidden)]
+pub mod __private;
+
+/// Building and serving, as methods on the user's server type.
+pub trait McpServerExt: McpServer {
+    /// Builds the server: every schema computed once, the lists pre-serialized.
+    fn into_server(self) -> Result<Server<Self>, BuildError> {
+        Server::new(self)
+    }
+
+    /// Serves MCP on stdin/stdout until stdin closes, with the caller's scopes from
+    /// `SCOPEGATE_SCOPES` (see [`stdio`]).
+    fn serve_stdio(
+        self,
+    ) -> impl std::future::Future<Output = Result<(), stdio::StdioError>> + Send {
+        async move { stdio::serve(Server::new(self)?).await }
+    }
+}
+
+impl<T: McpServer> McpServerExt for T {}

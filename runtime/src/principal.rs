@@ -1,0 +1,125 @@
+//! Who is calling: the authenticated principal a transport hands to the dispatcher.
+
+use std::sync::Arc;
+
+use crate::scope::ScopeSet;
+
+/// The caller of a request, as established by the transport (a verified token over HTTP, the
+/// environment over stdio).
+///
+/// Tools ask for it as a parameter. It carries what the token said about the caller, never the
+/// token itself: tool code cannot forward the client's credentials anywhere (no token passthrough).
+/// Cloning is cheap.
+#[derive(Clone)]
+pub struct Principal {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    subject: Option<String>,
+    client_id: Option<String>,
+    scopes: ScopeSet,
+    claims: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Principal {
+    /// A caller nobody vouched for: no subject, no scopes. It may call only `public` tools.
+    #[must_use]
+    pub fn anonymous() -> Self {
+        Self::builder().build()
+    }
+
+    /// Starts building a principal.
+    #[must_use]
+    pub fn builder() -> PrincipalBuilder {
+        PrincipalBuilder {
+            inner: Inner {
+                subject: None,
+                client_id: None,
+                scopes: ScopeSet::empty(),
+                claims: serde_json::Map::new(),
+            },
+        }
+    }
+
+    /// The subject (`sub`), when one is known.
+    #[must_use]
+    pub fn subject(&self) -> Option<&str> {
+        self.inner.subject.as_deref()
+    }
+
+    /// The OAuth client the token was issued to (`client_id` or `azp`), when known.
+    #[must_use]
+    pub fn client_id(&self) -> Option<&str> {
+        self.inner.client_id.as_deref()
+    }
+
+    /// The scopes granted to the caller.
+    #[must_use]
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.inner.scopes
+    }
+
+    /// Every claim of the verified token (empty when the principal did not come from a token).
+    #[must_use]
+    pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.inner.claims
+    }
+
+    /// Whether nothing is known about the caller.
+    #[must_use]
+    pub fn is_anonymous(&self) -> bool {
+        self.inner.subject.is_none() && self.inner.scopes.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Claims may hold personal data: keep them out of logs.
+        f.debug_struct("Principal")
+            .field("subject", &self.inner.subject)
+            .field("client_id", &self.inner.client_id)
+            .field("scopes", &self.inner.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Principal`].
+#[must_use]
+pub struct PrincipalBuilder {
+    inner: Inner,
+}
+
+impl PrincipalBuilder {
+    /// Sets the subject.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.inner.subject = Some(subject.into());
+        self
+    }
+
+    /// Sets the OAuth client id.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.inner.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Sets the granted scopes.
+    pub fn scopes(mut self, scopes: ScopeSet) -> Self {
+        self.inner.scopes = scopes;
+        self
+    }
+
+    /// Sets the verified claims.
+    pub fn claims(mut self, claims: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.inner.claims = claims;
+        self
+    }
+
+    /// Finishes the principal.
+    #[must_use]
+    pub fn build(self) -> Principal {
+        Principal {
+            inner: Arc::new(self.inner),
+        }
+    }
+}

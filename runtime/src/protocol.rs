@@ -1,0 +1,566 @@
+//! JSON-RPC 2.0 framing, MCP protocol versions and the MCP result types tools produce.
+//!
+//! Parsing follows JSON-RPC 2.0 §4–5: text that is not JSON is a parse error (-32700); JSON that is
+//! not a single request, notification or response object is an invalid request (-32600). MCP
+//! removed batches in 2025-06-18, so an array is an invalid request too.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// Protocol revisions this server speaks, newest first.
+pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18"];
+
+/// The newest revision this server speaks: the answer to a client asking for one we do not.
+pub const LATEST_PROTOCOL_VERSION: &str = SUPPORTED_PROTOCOL_VERSIONS[0];
+
+/// Picks the version to answer an `initialize` with: the client's when we speak it, else our
+/// latest (MCP lifecycle, "Version Negotiation").
+#[must_use]
+pub fn negotiate_version(requested: &str) -> &'static str {
+    SUPPORTED_PROTOCOL_VERSIONS
+        .iter()
+        .find(|v| **v == requested)
+        .copied()
+        .unwrap_or(LATEST_PROTOCOL_VERSION)
+}
+
+/// Standard JSON-RPC 2.0 error codes.
+pub mod error_code {
+    /// Invalid JSON was received.
+    pub const PARSE_ERROR: i32 = -32700;
+    /// The JSON sent is not a valid request object.
+    pub const INVALID_REQUEST: i32 = -32600;
+    /// The method does not exist or is not available.
+    pub const METHOD_NOT_FOUND: i32 = -32601;
+    /// Invalid method parameters.
+    pub const INVALID_PARAMS: i32 = -32602;
+    /// Internal JSON-RPC error.
+    pub const INTERNAL_ERROR: i32 = -32603;
+    /// scopegate: the caller lacks the scopes the operation requires (transports without an
+    /// HTTP status to carry the denial, such as stdio, answer with this code).
+    pub const INSUFFICIENT_SCOPE: i32 = -32003;
+}
+
+/// A JSON-RPC request id: a string or an integer (MCP forbids `null`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum RequestId {
+    /// An integer id.
+    Number(serde_json::Number),
+    /// A string id.
+    String(Arc<str>),
+}
+
+impl RequestId {
+    fn from_raw(raw: &RawValue) -> Option<Self> {
+        match serde_json::from_str::<Value>(raw.get()).ok()? {
+            Value::String(s) => Some(Self::String(s.into())),
+            Value::Number(n) if n.is_i64() || n.is_u64() => Some(Self::Number(n)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "{n}"),
+            Self::String(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// A request: it gets exactly one response.
+#[derive(Debug)]
+pub struct Request {
+    /// The id the response must carry.
+    pub id: RequestId,
+    /// The method name.
+    pub method: Box<str>,
+    /// The raw `params`, parsed by the method's handler.
+    pub params: Option<Box<RawValue>>,
+}
+
+/// A notification: it gets no response.
+#[derive(Debug)]
+pub struct Notification {
+    /// The method name.
+    pub method: Box<str>,
+    /// The raw `params`.
+    pub params: Option<Box<RawValue>>,
+}
+
+/// One incoming JSON-RPC message.
+#[derive(Debug)]
+pub enum Message {
+    /// A request.
+    Request(Request),
+    /// A notification.
+    Notification(Notification),
+    /// A response to a request this server sent.
+    Response {
+        /// The id of the request answered.
+        id: RequestId,
+    },
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    jsonrpc: Option<&'a RawValue>,
+    // `"id": null` must stay distinguishable from no id (MCP forbids null ids).
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    method: Option<&'a RawValue>,
+    params: Option<Box<RawValue>>,
+    #[serde(borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+impl Message {
+    /// Parses one JSON-RPC message, or gives the error response to send back.
+    pub fn parse(bytes: &[u8]) -> Result<Self, Box<Response>> {
+        let envelope: Envelope<'_> = match serde_json::from_slice(bytes) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                // Valid JSON of the wrong shape (an array, a number, a duplicated key) is an
+                // invalid request; anything else did not parse.
+                let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+                let (code, message) = if bytes.trim_ascii_start().starts_with(b"[") && well_formed {
+                    (
+                        error_code::INVALID_REQUEST,
+                        "batches are not supported: send one JSON-RPC message per request"
+                            .to_owned(),
+                    )
+                } else if well_formed {
+                    (
+                        error_code::INVALID_REQUEST,
+                        format!("not a JSON-RPC 2.0 message: {error}"),
+                    )
+                } else {
+                    (error_code::PARSE_ERROR, format!("invalid JSON: {error}"))
+                };
+                return Err(Box::new(Response::error(
+                    None,
+                    ErrorObject::new(code, message),
+                )));
+            }
+        };
+
+        let id = match envelope.id {
+            None => None,
+            Some(raw) => match RequestId::from_raw(raw) {
+                Some(id) => Some(id),
+                None => {
+                    return Err(invalid_request(None, "`id` must be a string or an integer"));
+                }
+            },
+        };
+        if envelope.jsonrpc.map(RawValue::get) != Some("\"2.0\"") {
+            return Err(invalid_request(id, "`jsonrpc` must be \"2.0\""));
+        }
+        match envelope.method {
+            Some(raw) => {
+                let Ok(method) = serde_json::from_str::<Cow<'_, str>>(raw.get()) else {
+                    return Err(invalid_request(id, "`method` must be a string"));
+                };
+                if let Some(params) = &envelope.params {
+                    // JSON-RPC 2.0 §4.2: params are structured (object or array).
+                    if !matches!(params.get().as_bytes().first(), Some(b'{' | b'[')) {
+                        return Err(invalid_request(id, "`params` must be an object"));
+                    }
+                }
+                let method = method.into_owned().into_boxed_str();
+                Ok(match id {
+                    Some(id) => Self::Request(Request {
+                        id,
+                        method,
+                        params: envelope.params,
+                    }),
+                    None => Self::Notification(Notification {
+                        method,
+                        params: envelope.params,
+                    }),
+                })
+            }
+            None => match (id, envelope.result.is_some() || envelope.error.is_some()) {
+                (Some(id), true) => Ok(Self::Response { id }),
+                (id, _) => Err(invalid_request(id, "missing `method`")),
+            },
+        }
+    }
+}
+
+fn invalid_request(id: Option<RequestId>, message: &'static str) -> Box<Response> {
+    Box::new(Response::error(
+        id,
+        ErrorObject::new(error_code::INVALID_REQUEST, message),
+    ))
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorObject {
+    /// The error code.
+    pub code: i32,
+    /// A short description.
+    pub message: Cow<'static, str>,
+    /// Details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl ErrorObject {
+    /// An error with no `data`.
+    pub fn new(code: i32, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Adds `data`.
+    #[must_use]
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+/// An outgoing JSON-RPC response.
+#[derive(Debug)]
+pub struct Response {
+    /// The id of the request answered (`null` when it could not be read).
+    pub id: Option<RequestId>,
+    /// The result or the error.
+    pub payload: Payload,
+}
+
+/// The body of a [`Response`].
+#[derive(Debug)]
+pub enum Payload {
+    /// Success.
+    Result(Box<RawValue>),
+    /// Failure.
+    Error(ErrorObject),
+}
+
+impl Serialize for Response {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut out = s.serialize_struct("Response", 3)?;
+        out.serialize_field("jsonrpc", "2.0")?;
+        out.serialize_field("id", &self.id)?;
+        match &self.payload {
+            Payload::Result(result) => out.serialize_field("result", result)?,
+            Payload::Error(error) => out.serialize_field("error", error)?,
+        }
+        out.end()
+    }
+}
+
+impl Response {
+    /// A success response.
+    #[must_use]
+    pub fn result(id: RequestId, result: Box<RawValue>) -> Self {
+        Self {
+            id: Some(id),
+            payload: Payload::Result(result),
+        }
+    }
+
+    /// An error response.
+    #[must_use]
+    pub fn error(id: Option<RequestId>, error: ErrorObject) -> Self {
+        Self {
+            id,
+            payload: Payload::Error(error),
+        }
+    }
+
+    /// The error, when this is an error response.
+    #[must_use]
+    pub fn error_object(&self) -> Option<&ErrorObject> {
+        match &self.payload {
+            Payload::Error(e) => Some(e),
+            Payload::Result(_) => None,
+        }
+    }
+
+    /// Serializes the response as one line of JSON.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        // Every field serializes infallibly (strings, numbers, pre-validated raw JSON).
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"response serialization failed"}}"#.to_owned()
+        })
+    }
+}
+
+/// Serializes `value` as a raw JSON result.
+pub(crate) fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, serde_json::Error> {
+    serde_json::value::to_raw_value(value)
+}
+
+// ---- MCP content and results -------------------------------------------------------------------
+
+/// One block of a tool result's `content`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Content {
+    /// Text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image, base64-encoded.
+    Image {
+        /// Base64 of the image bytes.
+        data: String,
+        /// Its MIME type.
+        #[serde(rename = "mimeType")]
+        mime_type: String,
+    },
+    /// Audio, base64-encoded.
+    Audio {
+        /// Base64 of the audio bytes.
+        data: String,
+        /// Its MIME type.
+        #[serde(rename = "mimeType")]
+        mime_type: String,
+    },
+    /// A resource embedded in the result.
+    Resource {
+        /// The resource's contents.
+        resource: ResourceContents,
+    },
+}
+
+impl Content {
+    /// A text block.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Text { text: text.into() }
+    }
+
+    /// An image block from raw bytes (encoded to base64 here).
+    pub fn image(bytes: impl AsRef<[u8]>, mime_type: impl Into<String>) -> Self {
+        Self::Image {
+            data: base64_encode(bytes.as_ref()),
+            mime_type: mime_type.into(),
+        }
+    }
+
+    /// An audio block from raw bytes (encoded to base64 here).
+    pub fn audio(bytes: impl AsRef<[u8]>, mime_type: impl Into<String>) -> Self {
+        Self::Audio {
+            data: base64_encode(bytes.as_ref()),
+            mime_type: mime_type.into(),
+        }
+    }
+
+    /// An embedded text resource.
+    pub fn embedded_text(
+        uri: impl Into<String>,
+        mime_type: Option<String>,
+        text: impl Into<String>,
+    ) -> Self {
+        Self::Resource {
+            resource: ResourceContents::Text {
+                uri: uri.into(),
+                mime_type,
+                text: text.into(),
+            },
+        }
+    }
+
+    /// An embedded binary resource (encoded to base64 here).
+    pub fn embedded_blob(
+        uri: impl Into<String>,
+        mime_type: Option<String>,
+        bytes: impl AsRef<[u8]>,
+    ) -> Self {
+        Self::Resource {
+            resource: ResourceContents::Blob {
+                uri: uri.into(),
+                mime_type,
+                blob: base64_encode(bytes.as_ref()),
+            },
+        }
+    }
+}
+
+/// The contents of a resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ResourceContents {
+    /// Text contents.
+    Text {
+        /// The resource URI.
+        uri: String,
+        /// Its MIME type.
+        #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+        /// The text.
+        text: String,
+    },
+    /// Binary contents, base64-encoded.
+    Blob {
+        /// The resource URI.
+        uri: String,
+        /// Its MIME type.
+        #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+        /// Base64 of the bytes.
+        blob: String,
+    },
+}
+
+/// The result of `tools/call`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallToolResult {
+    /// The unstructured result.
+    pub content: Vec<Content>,
+    /// The structured result, conforming to the tool's `outputSchema`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub structured_content: Option<Value>,
+    /// Whether the tool failed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_error: bool,
+}
+
+impl CallToolResult {
+    /// A successful result with these content blocks.
+    #[must_use]
+    pub fn success(content: Vec<Content>) -> Self {
+        Self {
+            content,
+            ..Self::default()
+        }
+    }
+
+    /// A failed result (`isError: true`) carrying `message` as text.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            content: vec![Content::text(message)],
+            structured_content: None,
+            is_error: true,
+        }
+    }
+}
+
+/// Standard base64 with padding, as MCP's `data` and `blob` fields expect.
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_err(text: &str) -> (Option<RequestId>, i32) {
+        let response = Message::parse(text.as_bytes()).expect_err("should be rejected");
+        let code = response.error_object().expect("an error").code;
+        (response.id.clone(), code)
+    }
+
+    #[test]
+    fn classifies_requests_notifications_and_responses() {
+        let m = Message::parse(br#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#).unwrap();
+        assert!(
+            matches!(m, Message::Request(ref r) if &*r.method == "ping" && r.id == RequestId::Number(7.into()))
+        );
+        let m =
+            Message::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        assert!(
+            matches!(m, Message::Notification(ref n) if &*n.method == "notifications/initialized")
+        );
+        let m = Message::parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
+        assert!(matches!(m, Message::Response { id: RequestId::String(ref s) } if &**s == "a"));
+    }
+
+    #[test]
+    fn rejects_malformed_messages_with_the_right_code() {
+        use error_code::*;
+        assert_eq!(parse_err("{not json"), (None, PARSE_ERROR));
+        assert_eq!(parse_err(""), (None, PARSE_ERROR));
+        assert_eq!(
+            parse_err(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#),
+            (None, INVALID_REQUEST)
+        );
+        assert_eq!(parse_err("42"), (None, INVALID_REQUEST));
+        let one = Some(RequestId::Number(1.into()));
+        assert_eq!(
+            parse_err(r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#),
+            (one.clone(), INVALID_REQUEST)
+        );
+        assert_eq!(
+            parse_err(r#"{"jsonrpc":"2.0","id":1,"method":5}"#),
+            (one.clone(), INVALID_REQUEST)
+        );
+        assert_eq!(
+            parse_err(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":3}"#),
+            (one, INVALID_REQUEST)
+        );
+        assert_eq!(
+            parse_err(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#),
+            (None, INVALID_REQUEST)
+        );
+        assert_eq!(
+            parse_err(r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#),
+            (None, INVALID_REQUEST)
+        );
+        assert_eq!(
+            parse_err(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#).1,
+            INVALID_REQUEST
+        );
+        assert_eq!(parse_err(r#"{"jsonrpc":"2.0","id":3}"#).1, INVALID_REQUEST);
+    }
+
+    #[test]
+    fn responses_serialize_as_json_rpc() {
+        let ok = Response::result(RequestId::String("x".into()), to_raw(&42).unwrap());
+        assert_eq!(ok.to_json(), r#"{"jsonrpc":"2.0","id":"x","result":42}"#);
+        let err = Response::error(None, ErrorObject::new(error_code::PARSE_ERROR, "bad"));
+        assert_eq!(
+            err.to_json(),
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"bad"}}"#
+        );
+    }
+
+    #[test]
+    fn negotiates_known_versions_and_falls_back_to_latest() {
+        assert_eq!(negotiate_version("2025-06-18"), "2025-06-18");
+        assert_eq!(negotiate_version("2025-11-25"), "2025-11-25");
+        assert_eq!(negotiate_version("2024-11-05"), LATEST_PROTOCOL_VERSION);
+        assert_eq!(negotiate_version("garbage"), LATEST_PROTOCOL_VERSION);
+    }
+
+    #[test]
+    fn content_serializes_with_mcp_field_names() {
+        let v = serde_json::to_value(Content::image([1u8, 2, 3], "image/png")).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"image","data":"AQID","mimeType":"image/png"})
+        );
+        let v = serde_json::to_value(CallToolResult::error("boom")).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"content":[{"type":"text","text":"boom"}],"isError":true})
+        );
+    }
+}

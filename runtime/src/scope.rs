@@ -1,0 +1,221 @@
+//! OAuth scopes: validated scope tokens, the set a principal holds, and the server's scope table.
+//!
+//! A scope is an RFC 6749 §3.3 `scope-token`: one or more printable ASCII characters other than
+//! space, `"` and `\`. The macros check every scope written in code at compile time; tokens that
+//! arrive at run time (from a JWT, an environment variable) are checked here.
+
+use std::collections::HashMap;
+use std::fmt;
+
+/// Whether `s` is an RFC 6749 §3.3 `scope-token`: `1*( %x21 / %x23-5B / %x5D-7E )`.
+#[must_use]
+pub const fn is_scope_token(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !(b == 0x21 || (b >= 0x23 && b <= 0x5B) || (b >= 0x5D && b <= 0x7E)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The scopes a principal holds: a sorted, de-duplicated set of scope tokens.
+///
+/// Tokens that are not valid RFC 6749 scope-tokens are dropped when the set is built, so a
+/// malformed claim can never match a scope the server requires.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ScopeSet {
+    sorted: Box<[Box<str>]>,
+}
+
+impl ScopeSet {
+    /// The empty set: a principal holding it may call only `public` tools.
+    #[must_use]
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Parses an OAuth `scope` value: scope tokens separated by spaces.
+    #[must_use]
+    pub fn from_space_separated(value: &str) -> Self {
+        value.split(' ').collect()
+    }
+
+    /// Whether the set holds exactly this scope (no implication rules applied).
+    #[must_use]
+    pub fn contains(&self, scope: &str) -> bool {
+        self.sorted.binary_search_by(|s| (**s).cmp(scope)).is_ok()
+    }
+
+    /// The scopes, in ascending byte order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.sorted.iter().map(|s| &**s)
+    }
+
+    /// Number of scopes held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// Whether no scope is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut scopes: Vec<Box<str>> = iter
+            .into_iter()
+            .filter(|s| is_scope_token(s.as_ref()))
+            .map(|s| Box::from(s.as_ref()))
+            .collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        Self {
+            sorted: scopes.into_boxed_slice(),
+        }
+    }
+}
+
+/// Space-separated, as in an OAuth `scope` parameter.
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, scope) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(scope)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// One rule of a scope hierarchy: holding `scope` also satisfies every scope in `implies`.
+///
+/// The derive emits these with the transitive closure already taken, so a single lookup answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Implication {
+    /// The broader scope.
+    pub scope: &'static str,
+    /// Every narrower scope it satisfies, directly or through other rules.
+    pub implies: &'static [&'static str],
+}
+
+/// The server's scopes and hierarchy, built once from the derive's `const` tables.
+#[derive(Debug, Clone)]
+pub struct ScopeTable {
+    supported: &'static [&'static str],
+    /// narrower scope -> the broader scopes that satisfy it
+    implied_by: HashMap<&'static str, Vec<&'static str>>,
+}
+
+impl ScopeTable {
+    /// Builds the table from the sorted scope list and the (closed) implication rules.
+    #[must_use]
+    pub fn new(supported: &'static [&'static str], implications: &'static [Implication]) -> Self {
+        let mut implied_by: HashMap<&'static str, Vec<&'static str>> = HashMap::new();
+        for rule in implications {
+            for narrower in rule.implies {
+                implied_by.entry(narrower).or_default().push(rule.scope);
+            }
+        }
+        Self {
+            supported,
+            implied_by,
+        }
+    }
+
+    /// Every scope the server knows, sorted and de-duplicated (`scopes_supported`).
+    #[must_use]
+    pub fn supported(&self) -> &'static [&'static str] {
+        self.supported
+    }
+
+    /// Whether `granted` satisfies `required`, directly or through a broader scope.
+    #[must_use]
+    pub fn satisfies(&self, granted: &ScopeSet, required: &str) -> bool {
+        granted.contains(required)
+            || self
+                .implied_by
+                .get(required)
+                .is_some_and(|broader| broader.iter().any(|b| granted.contains(b)))
+    }
+
+    /// The scopes of `required` that `granted` does not satisfy, in the order given.
+    #[must_use]
+    pub fn missing(
+        &self,
+        granted: &ScopeSet,
+        required: &'static [&'static str],
+    ) -> Vec<&'static str> {
+        required
+            .iter()
+            .copied()
+            .filter(|r| !self.satisfies(granted, r))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_tokens_follow_rfc_6749() {
+        for ok in [
+            "a",
+            "files:read",
+            "https://x.example/api.read",
+            "!#[]~",
+            "a^b",
+        ] {
+            assert!(is_scope_token(ok), "{ok:?} should be a scope token");
+        }
+        for bad in ["", "a b", "a\"b", "a\\b", "é", "a\tb", "a\u{7f}"] {
+            assert!(!is_scope_token(bad), "{bad:?} should not be a scope token");
+        }
+    }
+
+    #[test]
+    fn scope_set_sorts_dedups_and_drops_malformed_tokens() {
+        let set = ScopeSet::from_space_separated("b a  b c\"d a");
+        assert_eq!(set.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(set.to_string(), "a b");
+        assert!(set.contains("a"));
+        assert!(!set.contains("c\"d"));
+        assert!(ScopeSet::from_space_separated("").is_empty());
+    }
+
+    #[test]
+    fn implications_satisfy_narrower_scopes_only() {
+        static RULES: &[Implication] = &[Implication {
+            scope: "files:admin",
+            implies: &["files:read", "files:write"],
+        }];
+        let table = ScopeTable::new(&["files:admin", "files:read", "files:write"], RULES);
+        let admin = ScopeSet::from_space_separated("files:admin");
+        let reader = ScopeSet::from_space_separated("files:read");
+        assert!(table.satisfies(&admin, "files:write"));
+        assert!(table.satisfies(&admin, "files:admin"));
+        assert!(!table.satisfies(&reader, "files:admin"));
+        assert_eq!(
+            table.missing(&reader, &["files:read", "files:write", "files:admin"]),
+            ["files:write", "files:admin"]
+        );
+    }
+}

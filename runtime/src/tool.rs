@@ -1,0 +1,518 @@
+//! Tools: the static descriptor `#[mcp_tool]` emits, the parameters a tool can take, and the
+//! values it can return.
+//!
+//! A parameter is either a JSON *argument* (any `Deserialize + JsonSchema` type, through a
+//! blanket impl of [`ToolParam`]) or an *extractor* ([`Principal`], [`State<T>`],
+//! [`RequestContext`]) with an impl of its own. The trait system tells them apart: the macro
+//! never looks at a type's name.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::principal::Principal;
+use crate::protocol::{CallToolResult, Content, RequestId, ResourceContents};
+
+/// What `#[mcp_tool]` knows about a tool without knowing the server: its name, description,
+/// required scopes and hints.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolMeta {
+    /// The MCP tool name (`[A-Za-z0-9_.-]{1,128}`, checked at compile time).
+    pub name: &'static str,
+    /// Human-readable title.
+    pub title: Option<&'static str>,
+    /// The doc comment.
+    pub description: Option<&'static str>,
+    /// Scopes the caller must hold, all of them. Empty only for tools declared `public`.
+    pub scopes: &'static [&'static str],
+    /// Behaviour hints for clients.
+    pub annotations: ToolAnnotations,
+}
+
+/// Hints about a tool's behaviour (`ToolAnnotations` in the MCP schema). Clients must not rely on
+/// them for security; scopes are the security boundary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ToolAnnotations {
+    /// `readOnlyHint`: the tool does not modify its environment.
+    pub read_only: Option<bool>,
+    /// `destructiveHint`: the tool may perform destructive updates.
+    pub destructive: Option<bool>,
+    /// `idempotentHint`: repeating a call with the same arguments has no further effect.
+    pub idempotent: Option<bool>,
+    /// `openWorldHint`: the tool reaches an open world of external entities.
+    pub open_world: Option<bool>,
+}
+
+impl ToolAnnotations {
+    /// Whether no hint is set.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// One parameter of a tool, as the input schema sees it.
+#[derive(Clone, Copy)]
+pub struct ParamDef {
+    /// The parameter's name: the argument key for JSON arguments.
+    pub name: &'static str,
+    /// Its description, from `#[doc]` or `#[arg(description = "...")]`.
+    pub description: Option<&'static str>,
+    /// Its schema, or `None` for extractors (which are not arguments).
+    pub schema: fn(&mut SchemaGenerator) -> Option<ArgSchema>,
+}
+
+impl fmt::Debug for ParamDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParamDef")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The schema of a JSON argument.
+#[derive(Debug)]
+pub struct ArgSchema {
+    /// The argument's JSON Schema.
+    pub schema: Schema,
+    /// Whether the argument must be present.
+    pub required: bool,
+}
+
+/// Everything the server needs to list and call one tool on a server of type `S`.
+pub struct ToolDef<S> {
+    /// Name, description, scopes, hints.
+    pub meta: ToolMeta,
+    /// The parameters, in declaration order.
+    pub params: &'static [ParamDef],
+    /// The output schema (only for `Json<T>` returns).
+    pub output_schema: fn() -> Option<Schema>,
+    /// Extracts the parameters and starts the call.
+    pub call: fn(&mut CallParts<'_, S>) -> ToolFuture,
+}
+
+impl<S> Clone for ToolDef<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S> Copy for ToolDef<S> {}
+
+impl<S> fmt::Debug for ToolDef<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolDef")
+            .field("meta", &self.meta)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A tool, as seen from any server: implemented by the item `#[mcp_tool]` emits beside the
+/// function.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an MCP tool",
+    label = "not a tool",
+    note = "mark the function with `#[mcp_tool(scope = \"...\")]` (or `public`) to make it a tool"
+)]
+pub trait ToolInfo {
+    /// The tool's static description.
+    const META: ToolMeta;
+}
+
+/// A tool callable on a server of type `S` (every extractor it uses can be built from `S`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be served by `{S}`",
+    note = "each `State<T>` parameter needs `T: FromRef<{S}>`"
+)]
+pub trait Tool<S>: ToolInfo {
+    /// The tool's descriptor for this server type.
+    const DEF: ToolDef<S>;
+}
+
+/// The pending result of a tool call.
+pub struct ToolFuture {
+    inner: Pin<Box<dyn Future<Output = CallToolResult> + Send + 'static>>,
+}
+
+impl ToolFuture {
+    /// Wraps a tool's future.
+    pub fn new(future: impl Future<Output = CallToolResult> + Send + 'static) -> Self {
+        Self {
+            inner: Box::pin(future),
+        }
+    }
+}
+
+impl fmt::Debug for ToolFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ToolFuture")
+    }
+}
+
+impl Future for ToolFuture {
+    type Output = Result<CallToolResult, String>;
+
+    /// Polls the tool; a panic becomes `Err` with the panic message, never an unwinding server.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.as_mut().poll(cx))) {
+            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+/// Per-call facts an extractor may use.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    inner: Arc<RequestContextInner>,
+}
+
+#[derive(Debug)]
+struct RequestContextInner {
+    request_id: RequestId,
+    tool: &'static str,
+    meta: Option<Map<String, Value>>,
+}
+
+impl RequestContext {
+    pub(crate) fn new(
+        request_id: RequestId,
+        tool: &'static str,
+        meta: Option<Map<String, Value>>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(RequestContextInner {
+                request_id,
+                tool,
+                meta,
+            }),
+        }
+    }
+
+    /// The JSON-RPC id of the `tools/call` request.
+    #[must_use]
+    pub fn request_id(&self) -> &RequestId {
+        &self.inner.request_id
+    }
+
+    /// The name of the tool being called.
+    #[must_use]
+    pub fn tool_name(&self) -> &'static str {
+        self.inner.tool
+    }
+
+    /// The request's `_meta`, if the client sent one.
+    #[must_use]
+    pub fn meta(&self) -> Option<&Map<String, Value>> {
+        self.inner.meta.as_ref()
+    }
+
+    /// The progress token the client asked progress notifications to carry, if any.
+    #[must_use]
+    pub fn progress_token(&self) -> Option<&Value> {
+        self.meta().and_then(|m| m.get("progressToken"))
+    }
+}
+
+/// What a tool's parameters are extracted from. Problems are collected, not returned early, so
+/// the caller hears about every bad argument at once.
+pub struct CallParts<'a, S> {
+    pub(crate) state: &'a S,
+    pub(crate) principal: &'a Principal,
+    pub(crate) arguments: &'a Map<String, Value>,
+    pub(crate) context: &'a RequestContext,
+    pub(crate) problems: Vec<String>,
+}
+
+impl<S> CallParts<'_, S> {
+    /// Records a problem with the call's arguments.
+    pub fn problem(&mut self, problem: impl Into<String>) {
+        self.problems.push(problem.into());
+    }
+
+    /// The result for a call whose arguments failed: `isError: true`, listing every problem.
+    #[must_use]
+    pub fn rejected(&mut self) -> ToolFuture {
+        let message = invalid_arguments_message(self.context.tool_name(), &self.problems);
+        ToolFuture::new(std::future::ready(CallToolResult::error(message)))
+    }
+}
+
+pub(crate) fn invalid_arguments_message(tool: &str, problems: &[String]) -> String {
+    let mut message = format!("invalid arguments for tool `{tool}`:");
+    for problem in problems {
+        message.push_str("\n- ");
+        message.push_str(problem);
+    }
+    message
+}
+
+/// A parameter of a tool function: a JSON argument or an extractor.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a tool parameter",
+    label = "not an argument or an extractor",
+    note = "a JSON argument must implement `serde::Deserialize` and `schemars::JsonSchema`",
+    note = "extractors are `Principal`, `State<T>` and `RequestContext`"
+)]
+pub trait ToolParam<S>: Sized {
+    /// The argument's schema, or `None` for an extractor.
+    fn schema(generator: &mut SchemaGenerator) -> Option<ArgSchema>;
+
+    /// Extracts the value; on failure records why in `parts` and returns `None`.
+    fn extract(parts: &mut CallParts<'_, S>, name: &'static str) -> Option<Self>;
+}
+
+/// The trait-level check `#[mcp_tool]` puts on each parameter's type, so a type that is neither
+/// an argument nor an extractor is reported at the parameter itself.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a tool parameter",
+    label = "not an argument or an extractor",
+    note = "a JSON argument must implement `serde::Deserialize` and `schemars::JsonSchema`",
+    note = "extractors are `Principal`, `State<T>` and `RequestContext`"
+)]
+pub trait ToolParamKind {}
+
+impl<T: DeserializeOwned + JsonSchema> ToolParamKind for T {}
+impl ToolParamKind for Principal {}
+impl ToolParamKind for RequestContext {}
+impl<T> ToolParamKind for State<T> {}
+
+impl<S, T: DeserializeOwned + JsonSchema> ToolParam<S> for T {
+    fn schema(generator: &mut SchemaGenerator) -> Option<ArgSchema> {
+        Some(ArgSchema {
+            schema: generator.subschema_for::<T>(),
+            // An absent argument is read as `null`: whatever accepts `null` is optional, so the
+            // schema's `required` and the call's behaviour agree by construction.
+            required: T::deserialize(&Value::Null).is_err(),
+        })
+    }
+
+    fn extract(parts: &mut CallParts<'_, S>, name: &'static str) -> Option<Self> {
+        match parts.arguments.get(name) {
+            Some(value) => T::deserialize(value)
+                .map_err(|e| parts.problem(format!("`{name}`: {e}")))
+                .ok(),
+            None => T::deserialize(&Value::Null)
+                .map_err(|_| parts.problem(format!("`{name}`: missing required argument")))
+                .ok(),
+        }
+    }
+}
+
+impl<S> ToolParam<S> for Principal {
+    fn schema(_: &mut SchemaGenerator) -> Option<ArgSchema> {
+        None
+    }
+
+    fn extract(parts: &mut CallParts<'_, S>, _: &'static str) -> Option<Self> {
+        Some(parts.principal.clone())
+    }
+}
+
+impl<S> ToolParam<S> for RequestContext {
+    fn schema(_: &mut SchemaGenerator) -> Option<ArgSchema> {
+        None
+    }
+
+    fn extract(parts: &mut CallParts<'_, S>, _: &'static str) -> Option<Self> {
+        Some(parts.context.clone())
+    }
+}
+
+/// Converts a reference to the server into a value a tool asks for with [`State<T>`].
+///
+/// Every `Clone` server is `FromRef` of itself; implement it for parts of your server (a pool,
+/// a client, configuration) so tools receive just what they use.
+#[diagnostic::on_unimplemented(
+    message = "a tool asks for `State<{Self}>`, but `{Self}` cannot be made from the server `{T}`",
+    note = "implement `FromRef<{T}> for {Self}`, or mark the server field with `#[mcp(state)]`"
+)]
+pub trait FromRef<T> {
+    /// Builds `Self` from the server.
+    fn from_ref(input: &T) -> Self;
+}
+
+impl<T: Clone> FromRef<T> for T {
+    fn from_ref(input: &T) -> Self {
+        input.clone()
+    }
+}
+
+/// Extractor: a value taken from the server struct through [`FromRef`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct State<T>(pub T);
+
+impl<T> std::ops::Deref for State<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<S, T: FromRef<S>> ToolParam<S> for State<T> {
+    fn schema(_: &mut SchemaGenerator) -> Option<ArgSchema> {
+        None
+    }
+
+    fn extract(parts: &mut CallParts<'_, S>, _: &'static str) -> Option<Self> {
+        Some(State(T::from_ref(parts.state)))
+    }
+}
+
+// ---- results -----------------------------------------------------------------------------------
+
+/// A value a tool may return.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from an MCP tool",
+    note = "return `String`, `Json<T>`, `Content`, `Vec<Content>`, `CallToolResult`, `()`, or a `Result` of one of them whose error implements `Display`"
+)]
+pub trait IntoToolResult {
+    /// The `outputSchema` this return type guarantees, if any.
+    fn output_schema() -> Option<Schema> {
+        None
+    }
+
+    /// Converts the value into the `tools/call` result.
+    fn into_tool_result(self) -> CallToolResult;
+}
+
+/// A structured tool result: `structuredContent`, its text form in `content`, and an
+/// `outputSchema` derived from `T`. `T` must serialize to a JSON object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize + JsonSchema> IntoToolResult for Json<T> {
+    fn output_schema() -> Option<Schema> {
+        Some(crate::server::schema_generator().into_root_schema_for::<T>())
+    }
+
+    fn into_tool_result(self) -> CallToolResult {
+        match serde_json::to_value(&self.0) {
+            Ok(value) => {
+                let text = value.to_string();
+                CallToolResult {
+                    content: vec![Content::Text { text }],
+                    structured_content: Some(value),
+                    is_error: false,
+                }
+            }
+            Err(e) => {
+                CallToolResult::error(format!("the tool's result could not be serialized: {e}"))
+            }
+        }
+    }
+}
+
+impl IntoToolResult for String {
+    fn into_tool_result(self) -> CallToolResult {
+        CallToolResult::success(vec![Content::Text { text: self }])
+    }
+}
+
+impl IntoToolResult for &'static str {
+    fn into_tool_result(self) -> CallToolResult {
+        self.to_owned().into_tool_result()
+    }
+}
+
+impl IntoToolResult for Cow<'static, str> {
+    fn into_tool_result(self) -> CallToolResult {
+        self.into_owned().into_tool_result()
+    }
+}
+
+impl IntoToolResult for () {
+    fn into_tool_result(self) -> CallToolResult {
+        CallToolResult::success(Vec::new())
+    }
+}
+
+impl IntoToolResult for Content {
+    fn into_tool_result(self) -> CallToolResult {
+        CallToolResult::success(vec![self])
+    }
+}
+
+impl IntoToolResult for ResourceContents {
+    fn into_tool_result(self) -> CallToolResult {
+        Content::Resource { resource: self }.into_tool_result()
+    }
+}
+
+impl IntoToolResult for Vec<Content> {
+    fn into_tool_result(self) -> CallToolResult {
+        CallToolResult::success(self)
+    }
+}
+
+impl IntoToolResult for CallToolResult {
+    fn into_tool_result(self) -> CallToolResult {
+        self
+    }
+}
+
+impl<T: IntoToolResult, E: fmt::Display> IntoToolResult for Result<T, E> {
+    fn output_schema() -> Option<Schema> {
+        T::output_schema()
+    }
+
+    fn into_tool_result(self) -> CallToolResult {
+        match self {
+            Ok(value) => value.into_tool_result(),
+            Err(error) => CallToolResult::error(error.to_string()),
+        }
+    }
+}
+
+/// A tool error: its message becomes an `isError: true` result the model can read.
+///
+/// Any `std::error::Error` converts into it with `?`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolError {
+    message: String,
+}
+
+impl ToolError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    /// The message.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl<E: std::error::Error> From<E> for ToolError {
+    fn from(error: E) -> Self {
+        Self::new(error.to_string())
+    }
+}

@@ -1,0 +1,46 @@
+//! # scopegate
+//!
+//! MCP servers whose tools are protected by OAuth 2.1 scopes, declared once, on the code.
+//!
+//! ```
+//! use scopegate::prelude::*;
+//!
+//! /// Says hello.
+//! #[mcp_tool(public, read_only)]
+//! fn hello(name: String) -> String {
+//!     format!("Hello, {name}!")
+//! }
+//!
+//! /// Deletes a note.
+//! #[mcp_tool(scope = "notes:write", destructive)]
+//! async fn delete_note(id: u64, who: Principal) -> Result<String, ToolError> {
+//!     Ok(format!("note {id} deleted by {}", who.subject().unwrap_or("someone")))
+//! }
+//!
+//! #[derive(McpServer)]
+//! #[mcp(name = "notes", version = "1.0.0", tools(hello, delete_note))]
+//! struct Notes;
+//!
+//! assert_eq!(Notes::SCOPES, ["notes:write"]);
+//! let server = Server::new(Notes).expect("schemas build");
+//! assert_eq!(server.tools().len(), 2);
+//! ```
+//!
+//! Serving it over stdio is `Notes.serve_stdio().await`; over HTTP see the `http` feature (to
+//! come). See the README for the whole picture.
+
+#![doc(html_root_url = "https://docs.rs/scopegate/0.1.0")]
+
+pub use scopegate_runtime::*;
+
+/// The items nearly every server uses.
+pub mod prelude {
+    pub use scopegate_runtime::{
+        CallToolResult, Content, FromRef, IntoToolResult, Json, McpServer, McpServerExt, Principal,
+        RequestContext, Server, State, ToolError, mcp_tool,
+    };
+}
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
