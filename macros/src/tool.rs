@@ -314,7 +314,9 @@ fn generate(attr: &ToolAttr, function: &ItemFn, params: &[Param]) -> TokenStream
 
     let call_body = if params.is_empty() {
         quote! {
-            let _ = __scopegate_parts;
+            if !__scopegate_parts.is_clean() {
+                return __scopegate_parts.rejected();
+            }
             __sg::ToolFuture::new(async move {
                 __sg::IntoToolResult::into_tool_result(#ident() #await_)
             })
@@ -325,7 +327,7 @@ fn generate(attr: &ToolAttr, function: &ItemFn, params: &[Param]) -> TokenStream
                 let #locals = <#tys as __sg::ToolParam<__S>>::extract(__scopegate_parts, #names);
             )*
             match (#(#locals,)*) {
-                (#(::core::option::Option::Some(#locals),)*) => __sg::ToolFuture::new(async move {
+                (#(::core::option::Option::Some(#locals),)*) if __scopegate_parts.is_clean() => __sg::ToolFuture::new(async move {
                     __sg::IntoToolResult::into_tool_result(#ident(#(#locals),*) #await_)
                 }),
                 _ => __scopegate_parts.rejected(),

@@ -343,12 +343,10 @@ impl<S: Send + Sync + 'static> Server<S> {
                 parts.problem(format!("`{key}`: unknown argument"));
             }
         }
+        // The generated `call` extracts every parameter (collecting problems), then starts the
+        // tool only if no problem was found, unknown arguments included.
         let future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if parts.problems.is_empty() {
-                (tool.def.call)(&mut parts)
-            } else {
-                parts.rejected()
-            }
+            (tool.def.call)(&mut parts)
         })) {
             Ok(future) => Ok(future),
             Err(payload) => Err(crate::tool::panic_message(payload.as_ref())),

@@ -248,6 +248,12 @@ impl<S> CallParts<'_, S> {
         self.problems.push(problem.into());
     }
 
+    /// Whether no problem has been recorded.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+
     /// The result for a call whose arguments failed: `isError: true`, listing every problem.
     #[must_use]
     pub fn rejected(&mut self) -> ToolFuture {
