@@ -28,9 +28,15 @@ pub(crate) fn tool_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A scope as written: the literal (for error spans) and its value.
+pub(crate) struct ScopeLit {
+    pub(crate) lit: LitStr,
+    pub(crate) value: String,
+}
+
 /// Rule: a scope is an RFC 6749 §3.3 scope-token, `1*( %x21 / %x23-5B / %x5D-7E )`: printable
 /// ASCII without space, `"` or `\`.
-pub(crate) fn scope(lit: &LitStr) -> Result<String, Error> {
+pub(crate) fn scope(lit: &LitStr) -> Result<ScopeLit, Error> {
     let value = lit.value();
     let problem = if value.is_empty() {
         Some("a scope must not be empty".to_owned())
@@ -52,6 +58,9 @@ pub(crate) fn scope(lit: &LitStr) -> Result<String, Error> {
     };
     match problem {
         Some(message) => Err(Error::new(lit.span(), message)),
-        None => Ok(value),
+        None => Ok(ScopeLit {
+            lit: lit.clone(),
+            value,
+        }),
     }
 }

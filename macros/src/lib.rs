@@ -10,7 +10,7 @@ use proc_macro::TokenStream;
 
 /// Makes a function an MCP tool protected by OAuth scopes.
 ///
-/// ```ignore
+/// ```text
 /// /// Current weather for a city.
 /// #[mcp_tool(scope = "weather:read", read_only)]
 /// async fn forecast(city: String, days: Option<u8>) -> Result<Json<Forecast>, ToolError> { ... }
@@ -46,7 +46,7 @@ pub fn mcp_tool(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Implements `McpServer` with `const` tables: the tools, and the sorted, de-duplicated scope
 /// list that becomes `scopes_supported`.
 ///
-/// ```ignore
+/// ```text
 /// #[derive(McpServer, Clone)]
 /// #[mcp(
 ///     name = "files", version = "1.0.0", title = "Files", instructions = "...",

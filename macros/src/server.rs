@@ -15,7 +15,7 @@ use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Ident, LitStr, Path, Token, bracketed, parenthesized};
 
 use crate::attr::{self, Errors, Seen};
-use crate::check;
+use crate::check::{self, ScopeLit};
 
 const KEYS: &[&str] = &[
     "name",
@@ -28,6 +28,12 @@ const KEYS: &[&str] = &[
     "crate",
 ];
 
+/// One `implies` entry.
+struct Rule {
+    broad: ScopeLit,
+    narrower: Vec<ScopeLit>,
+}
+
 #[derive(Default)]
 struct ServerAttr {
     name: Option<LitStr>,
@@ -36,9 +42,9 @@ struct ServerAttr {
     instructions: Option<LitStr>,
     tools: Vec<Path>,
     /// The declared vocabulary, when `scopes(...)` is given.
-    vocabulary: Option<Vec<(LitStr, String)>>,
+    vocabulary: Option<Vec<ScopeLit>>,
     /// `implies("broad" => ["narrow", ...])`, in source order.
-    implies: Vec<(LitStr, String, Vec<(LitStr, String)>)>,
+    implies: Vec<Rule>,
     krate: Option<Path>,
 }
 
@@ -84,10 +90,13 @@ impl ServerAttr {
                     let mut vocabulary = Vec::new();
                     for lit in Punctuated::<LitStr, Token![,]>::parse_terminated(&content)? {
                         match check::scope(&lit) {
-                            Ok(value) if vocabulary.iter().any(|(_, v)| *v == value) => {
-                                errors.at(&lit, format!("scope `{value}` is declared twice"));
+                            Ok(scope)
+                                if vocabulary.iter().any(|s: &ScopeLit| s.value == scope.value) =>
+                            {
+                                errors
+                                    .at(&lit, format!("scope `{}` is declared twice", scope.value));
                             }
-                            Ok(value) => vocabulary.push((lit, value)),
+                            Ok(scope) => vocabulary.push(scope),
                             Err(error) => errors.push(error),
                         }
                     }
@@ -102,23 +111,24 @@ impl ServerAttr {
                         let list;
                         bracketed!(list in input);
                         let narrow = Punctuated::<LitStr, Token![,]>::parse_terminated(&list)?;
-                        let broad_value = check::scope(&broad)?;
-                        if self.implies.iter().any(|(_, b, _)| *b == broad_value) {
+                        let broad = check::scope(&broad)?;
+                        if self.implies.iter().any(|r| r.broad.value == broad.value) {
                             return Err(syn::Error::new(
-                                broad.span(),
+                                broad.lit.span(),
                                 format!(
-                                    "`{broad_value}` already has an `implies` rule; merge the two lists"
+                                    "`{}` already has an `implies` rule; merge the two lists",
+                                    broad.value
                                 ),
                             ));
                         }
                         let mut narrower = Vec::new();
                         for lit in narrow {
                             match check::scope(&lit) {
-                                Ok(value) => narrower.push((lit, value)),
+                                Ok(scope) => narrower.push(scope),
                                 Err(error) => errors.push(error),
                             }
                         }
-                        self.implies.push((broad, broad_value, narrower));
+                        self.implies.push(Rule { broad, narrower });
                         Ok(())
                     })?;
                 }
@@ -135,48 +145,50 @@ type Closure = BTreeMap<String, BTreeSet<String>>;
 /// Rules on the scope hierarchy: every scope in it is known (declared when a vocabulary exists),
 /// and no scope implies itself through any chain (a cycle makes two scopes one, which is a bug).
 fn check_implies(server: &ServerAttr, errors: &mut Errors) -> Closure {
-    let mut edges: BTreeMap<&str, Vec<&(LitStr, String)>> = BTreeMap::new();
-    for (broad, broad_value, narrower) in &server.implies {
+    let mut edges: BTreeMap<&str, Vec<&ScopeLit>> = BTreeMap::new();
+    for rule in &server.implies {
         if let Some(vocabulary) = &server.vocabulary {
-            for (lit, value) in
-                std::iter::once((broad, broad_value)).chain(narrower.iter().map(|(l, v)| (l, v)))
-            {
-                if !vocabulary.iter().any(|(_, v)| v == value) {
-                    errors.at(lit, format!("`{value}` is not declared in `scopes(...)`"));
+            for scope in std::iter::once(&rule.broad).chain(&rule.narrower) {
+                if !vocabulary.iter().any(|v| v.value == scope.value) {
+                    errors.at(
+                        &scope.lit,
+                        format!("`{}` is not declared in `scopes(...)`", scope.value),
+                    );
                 }
             }
         }
         edges
-            .entry(broad_value)
+            .entry(&rule.broad.value)
             .or_default()
-            .extend(narrower.iter());
+            .extend(&rule.narrower);
     }
     let mut closure = Closure::new();
-    for (broad, broad_value, _) in &server.implies {
+    for rule in &server.implies {
+        let start = rule.broad.value.as_str();
         let mut reached = BTreeSet::new();
-        let mut stack: Vec<&str> = vec![broad_value];
+        let mut stack = vec![start];
         let mut cycle = None;
         while let Some(scope) = stack.pop() {
-            for (lit, next) in edges.get(scope).into_iter().flatten().map(|e| (&e.0, &e.1)) {
-                if next == broad_value && cycle.is_none() {
-                    cycle = Some(lit);
+            for next in edges.get(scope).into_iter().flatten() {
+                if next.value == start && cycle.is_none() {
+                    cycle = Some(&next.lit);
                 }
-                if reached.insert(next.clone()) {
-                    stack.push(next);
+                if reached.insert(next.value.clone()) {
+                    stack.push(&next.value);
                 }
             }
         }
         if let Some(lit) = cycle {
             errors.at(
-                broad,
+                &rule.broad.lit,
                 format!(
-                    "scope hierarchy has a cycle: `{broad_value}` implies itself (through `{}`)",
+                    "scope hierarchy has a cycle: `{start}` implies itself (through `{}`)",
                     lit.value()
                 ),
             );
         }
-        reached.remove(broad_value.as_str());
-        closure.insert(broad_value.clone(), reached);
+        reached.remove(start);
+        closure.insert(start.to_owned(), reached);
     }
     closure
 }
@@ -270,7 +282,12 @@ fn generate(
     let title = attr::option(server.title.as_ref());
     let instructions = attr::option(server.instructions.as_ref());
     let tools = &server.tools;
-    let vocabulary: Vec<&String> = server.vocabulary.iter().flatten().map(|(_, v)| v).collect();
+    let vocabulary: Vec<&String> = server
+        .vocabulary
+        .iter()
+        .flatten()
+        .map(|s| &s.value)
+        .collect();
     let hierarchy_scopes: BTreeSet<&String> = closure
         .iter()
         .flat_map(|(broad, narrower)| std::iter::once(broad).chain(narrower))
@@ -311,8 +328,8 @@ fn generate(
         server
             .implies
             .iter()
-            .flat_map(|(_, _, narrower)| narrower)
-            .map(|(lit, value)| {
+            .flat_map(|rule| &rule.narrower)
+            .map(|ScopeLit { lit, value }| {
                 let message = format!(
                     "`implies` names `{value}`, which no tool in `tools(...)` requires; declare the server's scopes with `scopes(...)` if it is meant"
                 );

@@ -12,7 +12,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Token, Type, bracketed};
 
 use crate::attr::{self, Errors, Seen};
-use crate::check;
+use crate::check::{self, ScopeLit};
 
 const KEYS: &[&str] = &[
     "scope",
@@ -31,8 +31,8 @@ const KEYS: &[&str] = &[
 /// What the attribute says.
 #[derive(Default)]
 struct ToolAttr {
-    /// `scope = ".."` or `scopes = [..]`, with their literals.
-    scopes: Vec<(LitStr, String)>,
+    /// `scope = ".."` or `scopes = [..]`.
+    scopes: Vec<ScopeLit>,
     scope_key: Option<Ident>,
     public: Option<Ident>,
     name: Option<LitStr>,
@@ -75,10 +75,10 @@ impl ToolAttr {
                     };
                     for lit in lits {
                         match check::scope(&lit) {
-                            Ok(value) if attr.scopes.iter().any(|(_, v)| *v == value) => {
-                                errors.at(&lit, format!("scope `{value}` is listed twice"));
+                            Ok(scope) if attr.scopes.iter().any(|s| s.value == scope.value) => {
+                                errors.at(&lit, format!("scope `{}` is listed twice", scope.value));
                             }
-                            Ok(value) => attr.scopes.push((lit, value)),
+                            Ok(scope) => attr.scopes.push(scope),
                             Err(error) => errors.push(error),
                         }
                     }
@@ -264,10 +264,10 @@ fn validate(attr: &ToolAttr, function: &ItemFn, errors: &mut Errors) {
         errors.at(variadic, "a tool cannot be variadic");
     }
     // Rule: a name given from the function's identifier follows the same rules as `name = ".."`.
-    if attr.name.is_none() {
-        if let Err(message) = check::tool_name(&sig.ident.unraw().to_string()) {
-            errors.at(&sig.ident, format!("{message}; set `name = \"...\"`"));
-        }
+    if attr.name.is_none()
+        && let Err(message) = check::tool_name(&sig.ident.unraw().to_string())
+    {
+        errors.at(&sig.ident, format!("{message}; set `name = \"...\"`"));
     }
 }
 
@@ -290,7 +290,7 @@ fn generate(attr: &ToolAttr, function: &ItemFn, params: &[Param]) -> TokenStream
         .or_else(|| attr::doc_text(&function.attrs));
     let title = attr::option(attr.title.as_ref());
     let description = attr::option(description);
-    let scopes = attr.scopes.iter().map(|(_, value)| value);
+    let scopes = attr.scopes.iter().map(|s| &s.value);
     let [read_only, destructive, idempotent, open_world] =
         attr.hints.map(|h| attr::option(h.map(|b| quote!(#b))));
 

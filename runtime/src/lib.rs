@@ -30,6 +30,13 @@ pub use tool::{FromRef, IntoToolResult, Json, RequestContext, State, ToolError};
 #[doc(hidden)]
 pub mod __private;
 
+// The crates users' argument and result types derive from, for those who would rather not
+// depend on them directly (`#[serde(crate = "scopegate::serde")]`,
+// `#[schemars(crate = "scopegate::schemars")]`).
+pub use schemars;
+pub use serde;
+pub use serde_json;
+
 /// Building and serving, as methods on the user's server type.
 pub trait McpServerExt: McpServer {
     /// Builds the server: every schema computed once, the lists pre-serialized.

@@ -30,7 +30,6 @@ impl Principal {
     }
 
     /// Starts building a principal.
-    #[must_use]
     pub fn builder() -> PrincipalBuilder {
         PrincipalBuilder {
             inner: Inner {

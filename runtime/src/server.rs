@@ -139,10 +139,10 @@ impl<S: McpServer> Server<S> {
             }
             let (input_schema, arguments) = input_schema(def.params);
             let output_schema = (def.output_schema)();
-            if let Some(schema) = &output_schema {
-                if schema.get("type").and_then(Value::as_str) != Some("object") {
-                    return Err(BuildError::OutputSchemaNotObject { tool: name });
-                }
+            if let Some(schema) = &output_schema
+                && schema.get("type").and_then(Value::as_str) != Some("object")
+            {
+                return Err(BuildError::OutputSchemaNotObject { tool: name });
             }
             listed.push(tool_json(def, input_schema, output_schema));
             tools.push(RegisteredTool { def, arguments });
