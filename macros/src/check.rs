@@ -64,3 +64,39 @@ pub(crate) fn scope(lit: &LitStr) -> Result<ScopeLit, Error> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_names_follow_the_mcp_rules() {
+        for ok in ["a", "get_note", "files.read-v2", &"x".repeat(MAX_TOOL_NAME)] {
+            assert!(tool_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "has space",
+            "café",
+            "a/b",
+            &"x".repeat(MAX_TOOL_NAME + 1),
+        ] {
+            assert!(tool_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scopes_follow_rfc_6749() {
+        let lit = |s: &str| LitStr::new(s, proc_macro2::Span::call_site());
+        assert_eq!(scope(&lit("files:read")).unwrap().value, "files:read");
+        assert_eq!(
+            scope(&lit("https://x/y!#~")).unwrap().value,
+            "https://x/y!#~"
+        );
+        for bad in ["", "a b", "a\"b", "a\\b", "é", "tab\t"] {
+            assert!(scope(&lit(bad)).is_err(), "{bad:?}");
+        }
+        let message = scope(&lit("a b")).err().unwrap().to_string();
+        assert!(message.contains("space"), "{message}");
+    }
+}
