@@ -11,7 +11,16 @@
 //! | [`tool`] | the tool descriptor, parameters (arguments and extractors), return values |
 //! | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement) |
 //! | [`stdio`] | the stdio transport, credentials from the environment |
+//! | `auth` | (feature `http`) token verifiers (JWT/JWKS, introspection), bearer parsing, challenges |
+//! | `metadata` | (feature `http`) Protected Resource Metadata, canonical URIs, AS discovery |
+//! | `http` | (feature `http`) Streamable HTTP: the axum router, sessions, Origin and CORS |
 
+#[cfg(feature = "http")]
+pub mod auth;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "http")]
+pub mod metadata;
 pub mod principal;
 pub mod protocol;
 pub mod scope;

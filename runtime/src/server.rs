@@ -435,6 +435,24 @@ impl Denial {
     }
 }
 
+impl Denial {
+    /// The denial as a successful `tools/call` response whose result is an error the model can
+    /// read (for clients that cannot step up their authorization).
+    #[must_use]
+    pub fn to_tool_error(&self) -> Response {
+        let result = CallToolResult::error(format!(
+            "permission denied: tool `{}` requires the OAuth scope(s) `{}`, which this client's authorization does not grant; missing `{}`",
+            self.tool,
+            self.required.join(" "),
+            self.missing.join(" ")
+        ));
+        Response::result(
+            self.id.clone(),
+            to_raw(&result).expect("a CallToolResult always serializes"),
+        )
+    }
+}
+
 /// The schema settings every tool schema is made with: JSON Schema 2020-12, `$defs`, no
 /// `$schema` keyword (2020-12 is MCP's default dialect since 2025-11-25).
 #[must_use]

@@ -1,0 +1,595 @@
+//! RFC 9068 JWT access tokens, verified against the authorization server's JWKS.
+//!
+//! Keys are discovered from the issuer's metadata (RFC 8414, then OpenID Connect Discovery),
+//! cached for as long as `Cache-Control` says (within bounds), refreshed once when a token names
+//! an unknown `kid` (single-flight, with a cooldown: the `kid` is chosen by whoever sent the
+//! token), refreshed in the background when they expire, and kept while the issuer is down.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{AuthError, TokenVerifier, VerifyFuture, principal_from_claims};
+use crate::metadata::{self, FetchError, Fetcher};
+use crate::principal::Principal;
+
+/// The asymmetric algorithms a JWKS can verify. `none` and the HMAC family are never accepted:
+/// a JWKS holds public keys, and an HMAC "verified" with one is forged by anyone.
+pub const ASYMMETRIC_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Longest token accepted, in bytes. Real access tokens are a few kilobytes at most.
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Settings of a [`JwtVerifier`]. Every default is the safe one.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct JwtConfig {
+    /// The issuer: `iss` must equal it exactly, and it is where the metadata is discovered.
+    pub issuer: String,
+    /// This server's canonical URI: `aud` must contain it exactly (RFC 8707, RFC 9068 §4).
+    pub audience: String,
+    /// The JWKS location; discovered from the issuer's metadata when `None`.
+    pub jwks_uri: Option<String>,
+    /// Tolerance for clock differences on `exp`, `nbf` and `iat` (default 60 s).
+    pub leeway: Duration,
+    /// The required `typ` header (default `at+jwt`, RFC 9068 §2.1; `application/at+jwt` is the
+    /// same). `None` accepts any `typ`.
+    pub token_type: Option<String>,
+    /// The algorithms accepted (default: every asymmetric one). HMAC and `none` are ignored.
+    pub algorithms: Vec<Algorithm>,
+    /// Shortest time keys are cached, whatever `Cache-Control` says (default 60 s).
+    pub min_cache: Duration,
+    /// Longest time keys are cached (default 24 h).
+    pub max_cache: Duration,
+    /// Cache time when the JWKS response has no `max-age` (default 10 min).
+    pub default_cache: Duration,
+    /// Least time between two fetches of the keys (default 30 s): how often a flood of tokens
+    /// with unknown `kid`s can make us ask the issuer.
+    pub refresh_cooldown: Duration,
+    /// Timeout of each request to the authorization server (default 5 s).
+    pub http_timeout: Duration,
+    /// Largest metadata or JWKS document read (default 1 MiB).
+    pub max_document_bytes: usize,
+    /// Smallest RSA modulus accepted, in bits (default 2048).
+    pub min_rsa_bits: usize,
+}
+
+impl JwtConfig {
+    /// A configuration for tokens from `issuer` meant for the resource `audience`.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            jwks_uri: None,
+            leeway: Duration::from_secs(60),
+            token_type: Some("at+jwt".into()),
+            algorithms: ASYMMETRIC_ALGORITHMS.to_vec(),
+            min_cache: Duration::from_secs(60),
+            max_cache: Duration::from_secs(24 * 3600),
+            default_cache: Duration::from_secs(600),
+            refresh_cooldown: Duration::from_secs(30),
+            http_timeout: Duration::from_secs(5),
+            max_document_bytes: 1 << 20,
+            min_rsa_bits: 2048,
+        }
+    }
+
+    /// Uses this JWKS location instead of discovering it.
+    #[must_use]
+    pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
+        self.jwks_uri = Some(uri.into());
+        self
+    }
+
+    /// Sets the clock-skew leeway.
+    #[must_use]
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Sets the required `typ` (`None`: any).
+    #[must_use]
+    pub fn token_type(mut self, token_type: Option<&str>) -> Self {
+        self.token_type = token_type.map(str::to_owned);
+        self
+    }
+
+    /// Sets the minimum time between two key fetches.
+    #[must_use]
+    pub fn refresh_cooldown(mut self, cooldown: Duration) -> Self {
+        self.refresh_cooldown = cooldown;
+        self
+    }
+
+    /// Sets the per-request timeout towards the authorization server.
+    #[must_use]
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+}
+
+/// Verifies RFC 9068 JWT access tokens against the issuer's JWKS. Cheap to clone.
+#[derive(Clone)]
+pub struct JwtVerifier {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: JwtConfig,
+    algorithms: Vec<Algorithm>,
+    fetcher: Fetcher,
+    keys: RwLock<Arc<KeySet>>,
+    refresh: tokio::sync::Mutex<RefreshState>,
+}
+
+#[derive(Default)]
+struct RefreshState {
+    last_attempt: Option<Instant>,
+    jwks_uri: Option<String>,
+    background: bool,
+}
+
+/// One fetched JWKS, ready to verify with.
+struct KeySet {
+    by_kid: HashMap<String, Arc<VerifyKey>>,
+    all: Vec<Arc<VerifyKey>>,
+    expires: Option<Instant>,
+    generation: u64,
+}
+
+impl KeySet {
+    fn empty() -> Self {
+        Self {
+            by_kid: HashMap::new(),
+            all: Vec::new(),
+            expires: None,
+            generation: 0,
+        }
+    }
+
+    fn loaded(&self) -> bool {
+        self.generation > 0
+    }
+}
+
+struct VerifyKey {
+    /// The JWK's `alg`, when it names one: the key may then be used with that algorithm only.
+    alg: Option<Algorithm>,
+    family: Family,
+    key: DecodingKey,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Rsa,
+    Ec,
+    Ed,
+}
+
+fn family_of(alg: Algorithm) -> Option<Family> {
+    use Algorithm::*;
+    match alg {
+        RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => Some(Family::Rsa),
+        ES256 | ES384 => Some(Family::Ec),
+        EdDSA => Some(Family::Ed),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    typ: Option<String>,
+    kid: Option<String>,
+    crit: Option<Value>,
+}
+
+impl JwtVerifier {
+    /// A verifier; keys are fetched on first use.
+    pub fn new(config: JwtConfig) -> Self {
+        let algorithms = config
+            .algorithms
+            .iter()
+            .copied()
+            .filter(|a| family_of(*a).is_some())
+            .collect();
+        let fetcher = Fetcher::new(config.http_timeout, config.max_document_bytes);
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                algorithms,
+                fetcher,
+                keys: RwLock::new(Arc::new(KeySet::empty())),
+                refresh: tokio::sync::Mutex::new(RefreshState::default()),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &JwtConfig {
+        &self.shared.config
+    }
+
+    /// Whether keys have been fetched at least once.
+    pub fn has_keys(&self) -> bool {
+        self.shared.snapshot().loaded()
+    }
+
+    /// Fetches the keys now (at start-up, to fail fast on a misconfigured issuer).
+    pub async fn prefetch(&self) -> Result<(), FetchError> {
+        let shared = &self.shared;
+        let mut state = shared.refresh.lock().await;
+        state.last_attempt = Some(Instant::now());
+        let set = shared.fetch(&mut state).await?;
+        shared.store(set);
+        Ok(())
+    }
+
+    async fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
+        let shared = &self.shared;
+        let config = &shared.config;
+        if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|&b| b == b'.').count() != 2 {
+            return Err(AuthError::Malformed);
+        }
+        let header_segment = token.split('.').next().unwrap_or_default();
+        let header: RawHeader = URL_SAFE_NO_PAD
+            .decode(header_segment)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(AuthError::Malformed)?;
+        let alg = Algorithm::from_str(&header.alg).map_err(|_| AuthError::Algorithm)?;
+        if !shared.algorithms.contains(&alg) {
+            return Err(AuthError::Algorithm);
+        }
+        // RFC 7515 §4.1.11: a critical extension we do not implement makes the token invalid.
+        if header.crit.is_some() {
+            return Err(AuthError::Critical);
+        }
+        if let Some(expected) = &config.token_type {
+            let typ = header.typ.as_deref().ok_or(AuthError::Type)?;
+            let typ = typ
+                .strip_prefix("application/")
+                .filter(|_| typ.len() > "application/".len())
+                .unwrap_or(typ);
+            if !typ.eq_ignore_ascii_case(expected) {
+                return Err(AuthError::Type);
+            }
+        }
+
+        let key = shared.key_for(header.kid.as_deref(), alg).await?;
+        let mut validation = Validation::new(alg);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.leeway = config.leeway.as_secs();
+        validation.validate_nbf = true;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+            .map_err(|e| map_error(e.kind()))?;
+        let claims = data.claims;
+        // `iat` in the future (beyond the leeway) means a forged or badly clocked token.
+        if let Some(iat) = claims.get("iat") {
+            let iat = iat.as_f64().ok_or(AuthError::Claims)?;
+            let now = jsonwebtoken::get_current_timestamp() as f64;
+            if iat > now + config.leeway.as_secs_f64() {
+                return Err(AuthError::NotYetValid);
+            }
+        }
+        principal_from_claims(claims)
+    }
+}
+
+impl TokenVerifier for JwtVerifier {
+    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        Box::pin(self.verify_token(token))
+    }
+}
+
+impl std::fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field("issuer", &self.shared.config.issuer)
+            .field("audience", &self.shared.config.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+fn map_error(kind: &ErrorKind) -> AuthError {
+    match kind {
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::Issuer,
+        ErrorKind::InvalidAudience => AuthError::Audience,
+        ErrorKind::InvalidSignature => AuthError::Signature,
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => AuthError::Algorithm,
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "exp" => AuthError::Expired,
+            "iss" => AuthError::Issuer,
+            "aud" => AuthError::Audience,
+            _ => AuthError::Claims,
+        },
+        ErrorKind::Base64(_)
+        | ErrorKind::Json(_)
+        | ErrorKind::Utf8(_)
+        | ErrorKind::InvalidToken => AuthError::Malformed,
+        _ => AuthError::Signature,
+    }
+}
+
+impl Shared {
+    fn snapshot(&self) -> Arc<KeySet> {
+        Arc::clone(&self.keys.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn store(&self, mut set: KeySet) {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        set.generation = keys.generation + 1;
+        *keys = Arc::new(set);
+    }
+
+    /// The key a token with this `kid` and `alg` must verify with.
+    async fn key_for(
+        self: &Arc<Self>,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Arc<VerifyKey>, AuthError> {
+        let mut set = self.snapshot();
+        if !set.loaded() {
+            set = self.refresh(set.generation).await;
+            if !set.loaded() {
+                return Err(AuthError::Unavailable);
+            }
+        } else if set.expires.is_some_and(|e| Instant::now() >= e) {
+            self.refresh_in_background();
+        }
+        let found = lookup(&set, kid, alg);
+        let key = match found {
+            Some(key) => key,
+            // An unknown `kid` may be a key the issuer just rotated in: ask once (or join the
+            // fetch already under way); the cooldown caps what a flood of made-up kids costs.
+            None if kid.is_some() => {
+                let fresh = self.refresh(set.generation).await;
+                lookup(&fresh, kid, alg).ok_or(AuthError::UnknownKey)?
+            }
+            None => return Err(AuthError::UnknownKey),
+        };
+        let compatible = key.family == family_of(alg).ok_or(AuthError::Algorithm)?
+            && key.alg.is_none_or(|a| a == alg);
+        if compatible {
+            Ok(key)
+        } else {
+            Err(AuthError::Algorithm)
+        }
+    }
+
+    /// Fetches the keys unless another task did since `seen_generation` or the last attempt is
+    /// within the cooldown. Returns the keys to use either way; on failure the old ones stay.
+    async fn refresh(self: &Arc<Self>, seen_generation: u64) -> Arc<KeySet> {
+        let mut state = self.refresh.lock().await;
+        let current = self.snapshot();
+        if current.generation != seen_generation {
+            return current;
+        }
+        if state
+            .last_attempt
+            .is_some_and(|t| t.elapsed() < self.config.refresh_cooldown)
+        {
+            return current;
+        }
+        state.last_attempt = Some(Instant::now());
+        match self.fetch(&mut state).await {
+            Ok(set) => {
+                self.store(set);
+                self.snapshot()
+            }
+            Err(error) => {
+                tracing::warn!(target: "scopegate::auth", event = "jwks_fetch_failed", issuer = %self.config.issuer, error = %error, "could not fetch the issuer's keys; keeping the last good ones");
+                current
+            }
+        }
+    }
+
+    /// Starts a refresh of expired keys without making any request wait for it.
+    fn refresh_in_background(self: &Arc<Self>) {
+        let Ok(mut state) = self.refresh.try_lock() else {
+            return; // a refresh is running
+        };
+        if state.background
+            || state
+                .last_attempt
+                .is_some_and(|t| t.elapsed() < self.config.refresh_cooldown)
+        {
+            return;
+        }
+        state.background = true;
+        drop(state);
+        let shared = Arc::clone(self);
+        let generation = self.snapshot().generation;
+        tokio::spawn(async move {
+            shared.refresh(generation).await;
+            shared.refresh.lock().await.background = false;
+        });
+    }
+
+    async fn fetch(&self, state: &mut RefreshState) -> Result<KeySet, FetchError> {
+        let jwks_uri = match (&self.config.jwks_uri, &state.jwks_uri) {
+            (Some(uri), _) | (None, Some(uri)) => uri.clone(),
+            (None, None) => {
+                let found = metadata::discover(&self.fetcher, &self.config.issuer).await?;
+                let uri = found
+                    .get("jwks_uri")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        FetchError::Invalid("the issuer's metadata has no jwks_uri".into())
+                    })?
+                    .to_owned();
+                state.jwks_uri = Some(uri.clone());
+                uri
+            }
+        };
+        let document = self.fetcher.get_json(&jwks_uri).await?;
+        let set = self.parse_jwks(&document.body)?;
+        let ttl = document
+            .max_age
+            .unwrap_or(self.config.default_cache)
+            .clamp(self.config.min_cache, self.config.max_cache);
+        Ok(KeySet {
+            expires: Some(Instant::now() + ttl),
+            ..set
+        })
+    }
+
+    /// Keeps the keys fit for verifying signatures; drops (and logs) the rest.
+    fn parse_jwks(&self, body: &Value) -> Result<KeySet, FetchError> {
+        let keys = body
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or_else(|| FetchError::Invalid("not a JWK set (no \"keys\" array)".into()))?;
+        let mut set = KeySet::empty();
+        for raw in keys {
+            match self.usable_key(raw) {
+                Ok((kid, key)) => {
+                    let key = Arc::new(key);
+                    if let Some(kid) = kid {
+                        set.by_kid.insert(kid, Arc::clone(&key));
+                    }
+                    set.all.push(key);
+                }
+                Err(why) => {
+                    let kid = raw.get("kid").and_then(Value::as_str);
+                    tracing::debug!(target: "scopegate::auth", kid, why, "ignoring a JWK");
+                }
+            }
+        }
+        if set.all.is_empty() {
+            return Err(FetchError::Invalid(
+                "the JWK set has no usable signing key".into(),
+            ));
+        }
+        Ok(set)
+    }
+
+    fn usable_key(&self, raw: &Value) -> Result<(Option<String>, VerifyKey), &'static str> {
+        let jwk: Jwk = serde_json::from_value(raw.clone()).map_err(|_| "unparsable")?;
+        if matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature) {
+            return Err("not a signing key (use)");
+        }
+        if let Some(ops) = &jwk.common.key_operations
+            && !ops
+                .iter()
+                .any(|op| matches!(op, jsonwebtoken::jwk::KeyOperations::Verify))
+        {
+            return Err("not a verification key (key_ops)");
+        }
+        let family = match &jwk.algorithm {
+            AlgorithmParameters::RSA(rsa) => {
+                let modulus = URL_SAFE_NO_PAD.decode(&rsa.n).map_err(|_| "bad modulus")?;
+                if rsa_bits(&modulus) < self.config.min_rsa_bits {
+                    return Err("RSA key too short");
+                }
+                Family::Rsa
+            }
+            AlgorithmParameters::EllipticCurve(_) => Family::Ec,
+            AlgorithmParameters::OctetKeyPair(_) => Family::Ed,
+            _ => return Err("not an asymmetric signing key"),
+        };
+        let alg = match jwk.common.key_algorithm {
+            None => None,
+            Some(alg) => {
+                let alg = signing_algorithm(alg).ok_or("not a signing algorithm")?;
+                if family_of(alg) != Some(family) {
+                    return Err("alg does not match the key type");
+                }
+                Some(alg)
+            }
+        };
+        let key = DecodingKey::from_jwk(&jwk).map_err(|_| "unusable key material")?;
+        Ok((jwk.common.key_id.clone(), VerifyKey { alg, family, key }))
+    }
+}
+
+fn lookup(set: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<Arc<VerifyKey>> {
+    match kid {
+        Some(kid) => set.by_kid.get(kid).cloned(),
+        // No `kid`: acceptable only when exactly one key could have signed it.
+        None => {
+            let family = family_of(alg)?;
+            let mut candidates = set
+                .all
+                .iter()
+                .filter(|k| k.family == family && k.alg.is_none_or(|a| a == alg));
+            match (candidates.next(), candidates.next()) {
+                (Some(only), None) => Some(Arc::clone(only)),
+                _ => None,
+            }
+        }
+    }
+}
+
+fn signing_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
+    Some(match alg {
+        KeyAlgorithm::RS256 => Algorithm::RS256,
+        KeyAlgorithm::RS384 => Algorithm::RS384,
+        KeyAlgorithm::RS512 => Algorithm::RS512,
+        KeyAlgorithm::PS256 => Algorithm::PS256,
+        KeyAlgorithm::PS384 => Algorithm::PS384,
+        KeyAlgorithm::PS512 => Algorithm::PS512,
+        KeyAlgorithm::ES256 => Algorithm::ES256,
+        KeyAlgorithm::ES384 => Algorithm::ES384,
+        KeyAlgorithm::EdDSA => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+/// Bit length of a big-endian unsigned integer.
+fn rsa_bits(modulus: &[u8]) -> usize {
+    let Some(first) = modulus.iter().position(|&b| b != 0) else {
+        return 0;
+    };
+    (modulus.len() - first) * 8 - modulus[first].leading_zeros() as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rsa_modulus_length_ignores_leading_zeros() {
+        assert_eq!(rsa_bits(&[0, 0x80, 0]), 16);
+        assert_eq!(rsa_bits(&[0x01, 0xff]), 9);
+        assert_eq!(rsa_bits(&[0, 0]), 0);
+        assert_eq!(rsa_bits(&[0xff; 256]), 2048);
+    }
+
+    #[test]
+    fn only_asymmetric_algorithms_are_ever_accepted() {
+        let config = JwtConfig {
+            algorithms: vec![Algorithm::HS256, Algorithm::RS256, Algorithm::HS512],
+            ..JwtConfig::new("http://issuer", "http://rs")
+        };
+        assert_eq!(
+            JwtVerifier::new(config).shared.algorithms,
+            [Algorithm::RS256]
+        );
+    }
+}

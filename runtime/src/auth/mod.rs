@@ -1,0 +1,322 @@
+//! Authentication: the `TokenVerifier` trait and its implementations, reading the bearer token
+//! from a request, and the `WWW-Authenticate` challenges of RFC 6750 and the MCP authorization
+//! specification.
+//!
+//! Every failure fails closed: a token that fails any check yields an [`AuthError`], never a
+//! principal with fewer rights.
+
+mod introspection;
+mod jwt;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use introspection::{IntrospectionConfig, IntrospectionVerifier};
+pub use jwt::{ASYMMETRIC_ALGORITHMS, JwtConfig, JwtVerifier};
+
+use crate::principal::Principal;
+use crate::scope::ScopeSet;
+
+/// A boxed future, as [`TokenVerifier`] returns (the trait is used as `dyn`).
+pub type VerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<Principal, AuthError>> + Send + 'a>>;
+
+/// Turns an access token into a [`Principal`], or says why it cannot.
+///
+/// Implement it to plug in your own token format; [`JwtVerifier`] (RFC 9068 JWTs checked against
+/// the issuer's JWKS) and [`IntrospectionVerifier`] (RFC 7662, for opaque tokens) come with
+/// scopegate. An implementation must check that the token was issued *for this server*
+/// (audience), not just that it is genuine.
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// Verifies `token` (the credentials of an `Authorization: Bearer` header).
+    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a>;
+}
+
+/// Why a token was refused. [`AuthError::reason`] is a stable, machine-readable name used in
+/// `tracing` events; the `Display` text is safe to send to the client as `error_description`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Not a well-formed token.
+    #[error("the access token is malformed")]
+    Malformed,
+    /// The header names an algorithm this server does not accept for the key.
+    #[error("the token's signing algorithm is not accepted")]
+    Algorithm,
+    /// The header's `typ` is not the configured access-token type.
+    #[error("the token is not an access token (typ)")]
+    Type,
+    /// The header lists a critical extension this server does not understand.
+    #[error("the token uses an unsupported critical header")]
+    Critical,
+    /// No key of the issuer matches the token.
+    #[error("the token is signed by an unknown key")]
+    UnknownKey,
+    /// The signature does not verify.
+    #[error("the token's signature is invalid")]
+    Signature,
+    /// `exp` is missing or in the past.
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` or `iat` is in the future.
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// `iss` is not the configured issuer.
+    #[error("the token was issued by another authorization server")]
+    Issuer,
+    /// `aud` does not contain this server's canonical URI.
+    #[error("the token was issued for another resource")]
+    Audience,
+    /// A claim has the wrong type or a required one is missing.
+    #[error("the token's claims are invalid")]
+    Claims,
+    /// The authorization server said the token is not active (introspection).
+    #[error("the token is not active")]
+    Inactive,
+    /// The issuer's keys (or introspection endpoint) could not be reached and nothing usable is
+    /// cached.
+    #[error("the authorization server could not be reached to check the token")]
+    Unavailable,
+}
+
+impl AuthError {
+    /// A stable name for logs and metrics.
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::Algorithm => "algorithm",
+            Self::Type => "type",
+            Self::Critical => "critical_header",
+            Self::UnknownKey => "unknown_key",
+            Self::Signature => "signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::Issuer => "issuer",
+            Self::Audience => "audience",
+            Self::Claims => "claims",
+            Self::Inactive => "inactive",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// What the `Authorization` header of a request holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Credentials<'a> {
+    /// No credentials at all.
+    None,
+    /// A syntactically valid bearer token.
+    Bearer(&'a str),
+    /// A header that is not a single, well-formed `Bearer` credential (RFC 6750 §3.1
+    /// `invalid_request`).
+    Malformed(&'static str),
+}
+
+/// Reads the bearer token from the values of every `Authorization` header of a request.
+///
+/// Strict on purpose, because an ambiguous credential is how requests get smuggled: exactly one
+/// header, the scheme written `Bearer`, one space, then a `token68` (RFC 6750 §2.1).
+pub fn bearer_credentials<'a>(values: &[&'a [u8]]) -> Credentials<'a> {
+    let value = match values {
+        [] => return Credentials::None,
+        [value] => *value,
+        _ => return Credentials::Malformed("more than one Authorization header"),
+    };
+    let Some(token) = value.strip_prefix(b"Bearer ") else {
+        return Credentials::Malformed("the Authorization header must use the Bearer scheme");
+    };
+    if token.is_empty() || !is_token68(token) {
+        return Credentials::Malformed("the bearer token is not a valid token68 value");
+    }
+    match std::str::from_utf8(token) {
+        Ok(token) => Credentials::Bearer(token),
+        Err(_) => Credentials::Malformed("the bearer token is not a valid token68 value"),
+    }
+}
+
+/// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_token68(token: &[u8]) -> bool {
+    let body_end = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    body_end > 0
+        && token[..body_end].iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// Builds the [`Principal`] for verified claims: `sub`, `client_id` (or `azp`), and the scopes from
+/// `scope` (space-separated) or `scp` (a string or an array).
+pub fn principal_from_claims(
+    claims: serde_json::Map<String, serde_json::Value>,
+) -> Result<Principal, AuthError> {
+    use serde_json::Value;
+    let text = |key: &str| -> Result<Option<String>, AuthError> {
+        match claims.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(AuthError::Claims),
+        }
+    };
+    let scopes = match (claims.get("scope"), claims.get("scp")) {
+        (Some(Value::String(s)), _) => ScopeSet::from_space_separated(s),
+        (Some(_), _) => return Err(AuthError::Claims),
+        (None, Some(Value::String(s))) => ScopeSet::from_space_separated(s),
+        (None, Some(Value::Array(items))) => {
+            let mut scopes = Vec::with_capacity(items.len());
+            for item in items {
+                scopes.push(item.as_str().ok_or(AuthError::Claims)?);
+            }
+            scopes.into_iter().collect()
+        }
+        (None, Some(_)) => return Err(AuthError::Claims),
+        (None, None) => ScopeSet::empty(),
+    };
+    let mut builder = Principal::builder().scopes(scopes);
+    if let Some(subject) = text("sub")? {
+        builder = builder.subject(subject);
+    }
+    if let Some(client) = text("client_id")?.or(text("azp")?) {
+        builder = builder.client_id(client);
+    }
+    Ok(builder.claims(claims).build())
+}
+
+/// A `WWW-Authenticate: Bearer …` challenge (RFC 6750 §3, RFC 9728 §5.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Challenge {
+    /// `error`: absent when the request carried no credentials.
+    pub error: Option<&'static str>,
+    /// `error_description`.
+    pub description: Option<String>,
+    /// `scope`: the scopes the client should ask for.
+    pub scope: Option<String>,
+    /// `resource_metadata`: where the Protected Resource Metadata is.
+    pub resource_metadata: Option<String>,
+}
+
+impl Challenge {
+    /// The header value.
+    #[must_use]
+    pub fn header_value(&self) -> String {
+        let mut out = String::from("Bearer");
+        let mut sep = " ";
+        let mut param = |name: &str, value: &str| {
+            out.push_str(sep);
+            out.push_str(name);
+            out.push_str("=\"");
+            out.push_str(&quoted_safe(value));
+            out.push('"');
+            sep = ", ";
+        };
+        if let Some(error) = self.error {
+            param("error", error);
+        }
+        if let Some(description) = &self.description {
+            param("error_description", description);
+        }
+        if let Some(scope) = &self.scope {
+            param("scope", scope);
+        }
+        if let Some(url) = &self.resource_metadata {
+            param("resource_metadata", url);
+        }
+        out
+    }
+}
+
+/// RFC 6750 §3: attribute values use `%x20-21 / %x23-5B / %x5D-7E`; anything else is dropped
+/// rather than escaped, so no client has to implement quoted-pair parsing.
+fn quoted_safe(value: &str) -> std::borrow::Cow<'_, str> {
+    let ok = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
+    if value.chars().all(ok) {
+        value.into()
+    } else {
+        value.chars().filter(|&c| ok(c)).collect::<String>().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_parsing_is_strict() {
+        assert_eq!(bearer_credentials(&[]), Credentials::None);
+        assert_eq!(
+            bearer_credentials(&[b"Bearer abc.def-_~+/=="]),
+            Credentials::Bearer("abc.def-_~+/==")
+        );
+        for bad in [
+            &b"bearer abc"[..],
+            b"Bearer",
+            b"Bearer ",
+            b"Bearer  abc",
+            b"Bearer abc ",
+            b"Bearer a b",
+            b"Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+            b"Bearer ab=c",
+            b"Bearer ===",
+            b"Bearer \xff",
+            b"Bearer abc,Bearer def",
+        ] {
+            assert!(
+                matches!(bearer_credentials(&[bad]), Credentials::Malformed(_)),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(matches!(
+            bearer_credentials(&[b"Bearer a", b"Bearer a"]),
+            Credentials::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn challenges_follow_rfc_6750() {
+        let c = Challenge {
+            error: None,
+            description: None,
+            scope: Some("a b".into()),
+            resource_metadata: Some("http://x/.well-known/oauth-protected-resource/mcp".into()),
+        };
+        assert_eq!(
+            c.header_value(),
+            r#"Bearer scope="a b", resource_metadata="http://x/.well-known/oauth-protected-resource/mcp""#
+        );
+        let c = Challenge {
+            error: Some("invalid_token"),
+            description: Some("bad \"quote\" \\ é".into()),
+            ..Challenge::default()
+        };
+        assert_eq!(
+            c.header_value(),
+            r#"Bearer error="invalid_token", error_description="bad quote  ""#
+        );
+    }
+
+    #[test]
+    fn principals_take_scopes_from_scope_or_scp() {
+        let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let p = principal_from_claims(claims(
+            serde_json::json!({"sub":"a","scope":"x y","azp":"c"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            (p.subject(), p.client_id(), p.scopes().to_string().as_str()),
+            (Some("a"), Some("c"), "x y")
+        );
+        let p = principal_from_claims(claims(serde_json::json!({"scp":["y","x"]}))).unwrap();
+        assert_eq!(p.scopes().to_string(), "x y");
+        let p = principal_from_claims(claims(serde_json::json!({"scp":"x"}))).unwrap();
+        assert_eq!(p.scopes().to_string(), "x");
+        for bad in [
+            serde_json::json!({"scope": ["x"]}),
+            serde_json::json!({"scp": [1]}),
+            serde_json::json!({"sub": 5}),
+        ] {
+            assert_eq!(
+                principal_from_claims(claims(bad)).unwrap_err(),
+                AuthError::Claims
+            );
+        }
+    }
+}

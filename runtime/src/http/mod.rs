@@ -1,0 +1,776 @@
+//! Streamable HTTP, served as an OAuth 2.1 protected resource.
+//!
+//! ```text
+//! request -> Origin check -> token in query? -> bearer extraction -> TokenVerifier -> Principal
+//!         -> MCP-Protocol-Version -> body (size limit) -> JSON-RPC -> session
+//!         -> dispatcher (scopes from the const table) -> 200 | 202 | 403 insufficient_scope
+//! ```
+//!
+//! The router answers the MCP endpoint (POST; GET and DELETE for legacy sessions) and the
+//! Protected Resource Metadata at both RFC 9728 locations. It mounts into any axum app.
+
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::auth::{
+    AuthError, Challenge, Credentials, JwtConfig, JwtVerifier, TokenVerifier, bearer_credentials,
+};
+use crate::metadata::{self, PRM_WELL_KNOWN, ResourceMetadata, UriError};
+use crate::principal::Principal;
+use crate::protocol::{
+    ErrorObject, Message, Response as RpcResponse, SUPPORTED_PROTOCOL_VERSIONS, error_code,
+};
+use crate::server::{Denial, Reply, Server};
+use session::{Owner, Sessions};
+
+/// The `Mcp-Session-Id` header.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+/// The `MCP-Protocol-Version` header.
+pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// How a call the caller lacks scopes for is answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DenialMode {
+    /// HTTP 403 with a `WWW-Authenticate: Bearer error="insufficient_scope"` challenge, so the
+    /// client can step up its authorization (MCP "Scope Challenge Handling"). The default.
+    #[default]
+    Forbidden,
+    /// HTTP 200 with a `tools/call` result that has `isError: true` and names the missing scopes:
+    /// for clients that cannot step up, so the model at least reads why.
+    ToolError,
+}
+
+/// How the server decides who the caller is.
+#[derive(Clone)]
+enum Auth {
+    /// Every request is anonymous (only `public` tools run). For local development and the
+    /// conformance suite; never the default.
+    Off,
+    /// Every request must carry a token this verifier accepts.
+    Verifier(Arc<dyn TokenVerifier>),
+}
+
+/// Settings of the HTTP transport. Build with [`HttpConfig::new`] and the setters.
+#[derive(Clone)]
+pub struct HttpConfig {
+    resource: String,
+    auth: Option<Auth>,
+    authorization_servers: Vec<String>,
+    extra_scopes: Vec<String>,
+    initial_scopes: Option<Vec<String>>,
+    resource_name: Option<String>,
+    resource_documentation: Option<String>,
+    stateless: bool,
+    denial: DenialMode,
+    max_body_bytes: usize,
+    allowed_origins: Vec<String>,
+    allow_loopback_origins: bool,
+}
+
+/// Default largest request body: 4 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 << 20;
+
+impl HttpConfig {
+    /// Settings for an MCP endpoint whose public URI is `resource` (e.g.
+    /// `https://mcp.example.com/mcp`): the router serves its path, and tokens must be issued for
+    /// exactly this URI (in canonical form).
+    pub fn new(resource: impl Into<String>) -> Self {
+        Self {
+            resource: resource.into(),
+            auth: None,
+            authorization_servers: Vec::new(),
+            extra_scopes: Vec::new(),
+            initial_scopes: None,
+            resource_name: None,
+            resource_documentation: None,
+            stateless: false,
+            denial: DenialMode::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            allowed_origins: Vec::new(),
+            allow_loopback_origins: true,
+        }
+    }
+
+    /// Verifies JWT access tokens from `issuer` (discovered, JWKS-checked, audience = this
+    /// resource) and lists `issuer` as the authorization server.
+    #[must_use]
+    pub fn jwt_issuer(self, issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        let audience =
+            metadata::canonical_resource(&self.resource).unwrap_or_else(|_| self.resource.clone());
+        self.jwt(JwtConfig::new(issuer, audience))
+    }
+
+    /// Verifies JWT access tokens with this configuration; its issuer becomes the authorization
+    /// server listed in the metadata.
+    #[must_use]
+    pub fn jwt(mut self, config: JwtConfig) -> Self {
+        if !self.authorization_servers.contains(&config.issuer) {
+            self.authorization_servers.push(config.issuer.clone());
+        }
+        self.auth = Some(Auth::Verifier(Arc::new(JwtVerifier::new(config))));
+        self
+    }
+
+    /// Verifies tokens with any [`TokenVerifier`]; list the authorization server with
+    /// [`HttpConfig::authorization_server`].
+    #[must_use]
+    pub fn verifier(mut self, verifier: impl TokenVerifier) -> Self {
+        self.auth = Some(Auth::Verifier(Arc::new(verifier)));
+        self
+    }
+
+    /// Adds an authorization server (issuer identifier) to the metadata.
+    #[must_use]
+    pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        if !self.authorization_servers.contains(&issuer) {
+            self.authorization_servers.push(issuer);
+        }
+        self
+    }
+
+    /// Serves without authentication: every caller is anonymous and only `public` tools run.
+    /// Meant for local development and protocol test suites.
+    #[must_use]
+    pub fn without_authorization(mut self) -> Self {
+        self.auth = Some(Auth::Off);
+        self
+    }
+
+    /// Adds scopes to `scopes_supported` beyond those the code declares (`offline_access` is
+    /// never listed).
+    #[must_use]
+    pub fn extra_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.extra_scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// The scopes the 401 challenge asks for: what a client requests on first authorization.
+    /// Default: every scope some tool requires.
+    #[must_use]
+    pub fn initial_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.initial_scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets `resource_name` in the metadata (default: the server's title or name).
+    #[must_use]
+    pub fn resource_name(mut self, name: impl Into<String>) -> Self {
+        self.resource_name = Some(name.into());
+        self
+    }
+
+    /// Sets `resource_documentation` in the metadata.
+    #[must_use]
+    pub fn resource_documentation(mut self, url: impl Into<String>) -> Self {
+        self.resource_documentation = Some(url.into());
+        self
+    }
+
+    /// Stateless mode: no `Mcp-Session-Id` is issued or required, so any replica can answer any
+    /// request. Default: sessions on.
+    #[must_use]
+    pub fn stateless(mut self, stateless: bool) -> Self {
+        self.stateless = stateless;
+        self
+    }
+
+    /// How scope denials are answered (default [`DenialMode::Forbidden`]).
+    #[must_use]
+    pub fn denial(mut self, mode: DenialMode) -> Self {
+        self.denial = mode;
+        self
+    }
+
+    /// Largest request body accepted (default 4 MiB); larger gets 413.
+    #[must_use]
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Allows browser requests from this origin (e.g. `https://app.example.com`). Requests
+    /// without an `Origin` header (non-browser clients) are always allowed.
+    #[must_use]
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allowed_origins
+            .push(origin.into().trim_end_matches('/').to_ascii_lowercase());
+        self
+    }
+
+    /// Whether browser pages on `localhost`, `127.0.0.1` and `[::1]` may call (default true).
+    #[must_use]
+    pub fn allow_loopback_origins(mut self, allow: bool) -> Self {
+        self.allow_loopback_origins = allow;
+        self
+    }
+}
+
+/// A configuration the transport cannot serve.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// The resource URI is unusable.
+    #[error(transparent)]
+    Resource(#[from] UriError),
+    /// Neither a verifier nor `without_authorization` was configured.
+    #[error(
+        "no token verifier configured: call .jwt_issuer(..), .jwt(..) or .verifier(..), or .without_authorization() to serve public tools only"
+    )]
+    NoAuth,
+    /// Authorization is on, but no authorization server is listed for clients to find.
+    #[error("no authorization server listed: call .authorization_server(..)")]
+    NoAuthorizationServer,
+    /// An extra scope is not an RFC 6749 scope token.
+    #[error("`{0}` is not a valid OAuth scope")]
+    Scope(String),
+    /// Binding the listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("HTTP server: {0}")]
+    Serve(std::io::Error),
+}
+
+struct Shared<S: 'static> {
+    server: Server<S>,
+    auth: Auth,
+    resource_origin: String,
+    metadata_url: String,
+    metadata_json: Bytes,
+    known_scopes: Vec<String>,
+    initial_challenge: HeaderValue,
+    initial_scope: Option<String>,
+    sessions: Option<Sessions>,
+    denial: DenialMode,
+    max_body_bytes: usize,
+    allowed_origins: Vec<String>,
+    allow_loopback_origins: bool,
+}
+
+impl<S: Send + Sync + 'static> Server<S> {
+    /// The Streamable HTTP router for this server: the MCP endpoint at the resource URI's path
+    /// and the Protected Resource Metadata at both well-known locations, with CORS.
+    pub fn http(&self, config: HttpConfig) -> Result<Router, HttpError> {
+        let resource = metadata::canonical_resource(&config.resource)?;
+        let auth = config.auth.clone().ok_or(HttpError::NoAuth)?;
+        if matches!(auth, Auth::Verifier(_)) && config.authorization_servers.is_empty() {
+            return Err(HttpError::NoAuthorizationServer);
+        }
+        if let Some(bad) = config
+            .extra_scopes
+            .iter()
+            .chain(config.initial_scopes.iter().flatten())
+            .find(|s| !crate::scope::is_scope_token(s))
+        {
+            return Err(HttpError::Scope(bad.clone()));
+        }
+        // scopes_supported: the code's table plus configured extras, never offline_access
+        // (2026-07-28 authorization; it is the authorization server's business).
+        let mut known: Vec<String> = self
+            .scopes()
+            .supported()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(config.extra_scopes.iter().cloned())
+            .filter(|s| s != "offline_access")
+            .collect();
+        known.sort();
+        known.dedup();
+        let info = self.info();
+        let document = ResourceMetadata {
+            resource: resource.clone(),
+            authorization_servers: config.authorization_servers.clone(),
+            scopes_supported: if matches!(auth, Auth::Off) {
+                Vec::new()
+            } else {
+                known.clone()
+            },
+            resource_name: config
+                .resource_name
+                .clone()
+                .or_else(|| Some(info.title.unwrap_or(info.name).to_owned())),
+            resource_documentation: config.resource_documentation.clone(),
+        };
+        let metadata_url = metadata::metadata_url(&resource);
+        let initial: Vec<String> = match &config.initial_scopes {
+            Some(scopes) => scopes.clone(),
+            None => {
+                let mut required: Vec<String> = self
+                    .tools()
+                    .flat_map(|t| t.meta.scopes.iter().map(|s| (*s).to_owned()))
+                    .collect();
+                required.sort();
+                required.dedup();
+                required
+            }
+        };
+        let initial_scope = (!initial.is_empty()).then(|| initial.join(" "));
+        let initial_challenge = Challenge {
+            error: None,
+            description: None,
+            scope: initial_scope.clone(),
+            resource_metadata: Some(metadata_url.clone()),
+        };
+        let (resource_origin, path) = metadata::origin_and_path(&resource);
+        let path = match path.split('?').next() {
+            Some("") | None => "/".to_owned(),
+            Some(path) => path.to_owned(),
+        };
+        let resource_origin = resource_origin.to_owned();
+        let shared = Arc::new(Shared {
+            server: self.clone(),
+            auth,
+            metadata_json: Bytes::from(document.to_json().to_string()),
+            initial_challenge: header_value(&initial_challenge),
+            initial_scope,
+            resource_origin,
+            metadata_url,
+            known_scopes: known,
+            sessions: (!config.stateless).then(Sessions::default),
+            denial: config.denial,
+            max_body_bytes: config.max_body_bytes,
+            allowed_origins: config.allowed_origins.clone(),
+            allow_loopback_origins: config.allow_loopback_origins,
+        });
+
+        let cors_shared = Arc::clone(&shared);
+        let cors = CorsLayer::new()
+            .allow_origin(AllowOrigin::predicate(move |origin, _| {
+                cors_shared.origin_allowed(origin)
+            }))
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                HeaderName::from_static(PROTOCOL_VERSION_HEADER),
+                HeaderName::from_static(SESSION_HEADER),
+                HeaderName::from_static("last-event-id"),
+            ])
+            .expose_headers([
+                header::WWW_AUTHENTICATE,
+                HeaderName::from_static(SESSION_HEADER),
+                HeaderName::from_static(PROTOCOL_VERSION_HEADER),
+            ]);
+        let prm_path_inserted = format!("{PRM_WELL_KNOWN}{path}");
+        let mut router = Router::new()
+            .route(&path, any(mcp_endpoint::<S>))
+            .route(PRM_WELL_KNOWN, get(resource_metadata::<S>));
+        if prm_path_inserted != PRM_WELL_KNOWN {
+            router = router.route(&prm_path_inserted, get(resource_metadata::<S>));
+        }
+        Ok(router.layer(cors).with_state(shared))
+    }
+}
+
+/// Serves `router` on `addr` until the process ends. Bind to `127.0.0.1` unless the server must
+/// be reachable from other machines.
+pub async fn serve(addr: SocketAddr, router: Router) -> Result<(), HttpError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| HttpError::Bind { addr, source })?;
+    axum::serve(listener, router)
+        .await
+        .map_err(HttpError::Serve)
+}
+
+fn header_value(challenge: &Challenge) -> HeaderValue {
+    // Challenge values are filtered to visible ASCII and spaces, which HeaderValue accepts.
+    HeaderValue::from_str(&challenge.header_value())
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+}
+
+async fn resource_metadata<S: Send + Sync + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        shared.metadata_json.clone(),
+    )
+        .into_response()
+}
+
+impl<S: Send + Sync + 'static> Shared<S> {
+    /// Browsers send `Origin`; other clients do not. A browser page may call only from an
+    /// allowed origin (DNS-rebinding protection, MCP transports "Security Warning").
+    fn origin_allowed(&self, origin: &HeaderValue) -> bool {
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        if self.allowed_origins.contains(&origin) {
+            return true;
+        }
+        if origin == self.resource_origin {
+            return true;
+        }
+        self.allow_loopback_origins && is_loopback_origin(&origin)
+    }
+
+    fn challenge(
+        &self,
+        error: &'static str,
+        description: String,
+        scope: Option<String>,
+    ) -> HeaderValue {
+        header_value(&Challenge {
+            error: Some(error),
+            description: Some(description),
+            scope,
+            resource_metadata: Some(self.metadata_url.clone()),
+        })
+    }
+
+    /// Authenticates the request: the principal, or the response refusing it.
+    async fn authenticate(&self, request: &Parts) -> Result<Principal, Response> {
+        let verifier = match &self.auth {
+            Auth::Off => return Ok(Principal::anonymous()),
+            Auth::Verifier(verifier) => verifier,
+        };
+        // RFC 6750 §2.3 allows tokens in the query; OAuth 2.1 and MCP forbid it. Refuse loudly
+        // rather than ignore, so a client leaking tokens into URLs finds out.
+        if request.uri.query().is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token")
+        }) {
+            return Err(
+                self.reject_request("access tokens are accepted in the Authorization header only")
+            );
+        }
+        let values: Vec<&[u8]> = request
+            .headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        let token = match bearer_credentials(&values) {
+            Credentials::Bearer(token) => token,
+            Credentials::None => {
+                tracing::info!(target: "scopegate::auth", event = "token_missing", "request without credentials");
+                return Err(
+                    self.unauthorized(self.initial_challenge.clone(), "authorization required")
+                );
+            }
+            Credentials::Malformed(why) => return Err(self.reject_request(why)),
+        };
+        match verifier.verify(token).await {
+            Ok(principal) => {
+                tracing::debug!(target: "scopegate::auth", event = "token_accepted", subject = principal.subject(), client_id = principal.client_id(), scopes = %principal.scopes());
+                Ok(principal)
+            }
+            Err(error) => Err(self.invalid_token(&error)),
+        }
+    }
+
+    fn invalid_token(&self, error: &AuthError) -> Response {
+        tracing::info!(target: "scopegate::auth", event = "token_rejected", reason = error.reason(), "{error}");
+        let challenge = self.challenge(
+            "invalid_token",
+            error.to_string(),
+            self.initial_scope.clone(),
+        );
+        self.unauthorized(challenge, &error.to_string())
+    }
+
+    fn unauthorized(&self, challenge: HeaderValue, message: &str) -> Response {
+        let body = RpcResponse::error(
+            None,
+            ErrorObject::new(error_code::INVALID_REQUEST, message.to_owned()),
+        );
+        let mut response = json_response(StatusCode::UNAUTHORIZED, &body);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+        response
+    }
+
+    fn reject_request(&self, why: &'static str) -> Response {
+        tracing::info!(target: "scopegate::auth", event = "token_rejected", reason = "invalid_request", "{why}");
+        let body = RpcResponse::error(None, ErrorObject::new(error_code::INVALID_REQUEST, why));
+        let mut response = json_response(StatusCode::BAD_REQUEST, &body);
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            self.challenge("invalid_request", why.to_owned(), None),
+        );
+        response
+    }
+
+    /// The 403 step-up challenge: the scope list is what the client holds that we know plus what
+    /// the tool needs, because clients in the field replace their scope set with it.
+    fn forbidden(&self, principal: &Principal, denial: &Denial) -> Response {
+        let mut scopes: Vec<&str> = principal
+            .scopes()
+            .iter()
+            .filter(|s| self.known_scopes.iter().any(|k| k == s))
+            .chain(denial.required.iter().copied())
+            .collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        let description = format!(
+            "tool {} requires scope {}",
+            denial.tool,
+            denial.missing.join(" ")
+        );
+        let challenge = self.challenge("insufficient_scope", description, Some(scopes.join(" ")));
+        let body = denial.to_response(None);
+        let mut response = json_response(StatusCode::FORBIDDEN, &body);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+        response
+    }
+}
+
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        v6.split(']')
+            .next()
+            .map(|h| format!("[{h}]"))
+            .unwrap_or_default()
+    } else {
+        rest.split(':').next().unwrap_or_default().to_owned()
+    };
+    matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+}
+
+fn json_response(status: StatusCode, body: &RpcResponse) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.to_json(),
+    )
+        .into_response()
+}
+
+fn rpc_error(status: StatusCode, code: i32, message: &str) -> Response {
+    json_response(
+        status,
+        &RpcResponse::error(None, ErrorObject::new(code, message.to_owned())),
+    )
+}
+
+async fn mcp_endpoint<S: Send + Sync + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    if let Some(origin) = parts.headers.get(header::ORIGIN)
+        && !shared.origin_allowed(origin)
+    {
+        tracing::info!(target: "scopegate::http", event = "origin_rejected", origin = ?origin);
+        return rpc_error(
+            StatusCode::FORBIDDEN,
+            error_code::INVALID_REQUEST,
+            "origin not allowed",
+        );
+    }
+    let principal = match shared.authenticate(&parts).await {
+        Ok(principal) => principal,
+        Err(response) => return response,
+    };
+    if let Some(version) = parts.headers.get(PROTOCOL_VERSION_HEADER) {
+        let supported = version
+            .to_str()
+            .is_ok_and(|v| SUPPORTED_PROTOCOL_VERSIONS.contains(&v));
+        if !supported {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                error_code::INVALID_REQUEST,
+                &format!(
+                    "unsupported MCP-Protocol-Version; supported: {}",
+                    SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+                ),
+            );
+        }
+    }
+    match parts.method {
+        Method::POST => post(&shared, principal, &parts, body).await,
+        Method::DELETE => delete(&shared, &principal, &parts.headers),
+        // No server-initiated messages are sent outside a request yet, so there is no stream to
+        // open (Streamable HTTP allows 405 here).
+        Method::GET => method_not_allowed(shared.sessions.is_some()),
+        _ => method_not_allowed(shared.sessions.is_some()),
+    }
+}
+
+fn method_not_allowed(sessions: bool) -> Response {
+    let allow = if sessions { "POST, DELETE" } else { "POST" };
+    (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, allow)]).into_response()
+}
+
+fn session_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
+}
+
+async fn post<S: Send + Sync + 'static>(
+    shared: &Shared<S>,
+    principal: Principal,
+    parts: &Parts,
+    body: Body,
+) -> Response {
+    let content_type_ok = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !content_type_ok {
+        return rpc_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            error_code::INVALID_REQUEST,
+            "Content-Type must be application/json",
+        );
+    }
+    let bytes = match axum::body::to_bytes(body, shared.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return rpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                error_code::INVALID_REQUEST,
+                &format!("request body larger than {} bytes", shared.max_body_bytes),
+            );
+        }
+    };
+    let message = match Message::parse(&bytes) {
+        Ok(message) => message,
+        Err(response) => return json_response(StatusCode::BAD_REQUEST, &response),
+    };
+
+    let owner = Owner::of(&principal);
+    let is_initialize = matches!(&message, Message::Request(r) if &*r.method == "initialize");
+    if let Some(sessions) = &shared.sessions
+        && !is_initialize
+    {
+        match session_id(&parts.headers) {
+            None => {
+                return rpc_error(
+                    StatusCode::BAD_REQUEST,
+                    error_code::INVALID_REQUEST,
+                    "missing Mcp-Session-Id: send initialize first",
+                );
+            }
+            Some(id) => {
+                if sessions.check(id, &owner).is_err() {
+                    return rpc_error(
+                        StatusCode::NOT_FOUND,
+                        error_code::INVALID_REQUEST,
+                        "session not found",
+                    );
+                }
+            }
+        }
+    }
+
+    match shared.server.handle(message, &principal).await {
+        Reply::Nothing => StatusCode::ACCEPTED.into_response(),
+        Reply::Denied(denial) => match shared.denial {
+            DenialMode::Forbidden => shared.forbidden(&principal, &denial),
+            DenialMode::ToolError => json_response(StatusCode::OK, &denial.to_tool_error()),
+        },
+        Reply::Response(response) => {
+            let mut http = json_response(StatusCode::OK, &response);
+            if is_initialize
+                && response.error_object().is_none()
+                && let Some(sessions) = &shared.sessions
+            {
+                match sessions.create(owner) {
+                    Ok(id) => {
+                        if let Ok(value) = HeaderValue::from_str(&id) {
+                            http.headers_mut().insert(SESSION_HEADER, value);
+                        }
+                    }
+                    Err(_) => {
+                        return rpc_error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            error_code::INTERNAL_ERROR,
+                            "could not create a session",
+                        );
+                    }
+                }
+            }
+            http
+        }
+    }
+}
+
+fn delete<S: Send + Sync + 'static>(
+    shared: &Shared<S>,
+    principal: &Principal,
+    headers: &HeaderMap,
+) -> Response {
+    let Some(sessions) = &shared.sessions else {
+        return method_not_allowed(false);
+    };
+    let Some(id) = session_id(headers) else {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            error_code::INVALID_REQUEST,
+            "missing Mcp-Session-Id",
+        );
+    };
+    match sessions.end(id, &Owner::of(principal)) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => rpc_error(
+            StatusCode::NOT_FOUND,
+            error_code::INVALID_REQUEST,
+            "session not found",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_origins_are_recognised() {
+        for ok in [
+            "http://localhost:3000",
+            "http://127.0.0.1",
+            "https://[::1]:8443",
+        ] {
+            assert!(is_loopback_origin(ok), "{ok}");
+        }
+        for bad in [
+            "http://localhost.evil.com",
+            "http://127.0.0.1.nip.io",
+            "null",
+            "http://evil.com",
+        ] {
+            assert!(!is_loopback_origin(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! Metadata documents: this server's Protected Resource Metadata (RFC 9728), canonical resource
+//! URIs (RFC 8707, MCP authorization), and discovery of an authorization server's metadata
+//! (RFC 8414, OpenID Connect Discovery).
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+/// The well-known path of Protected Resource Metadata (RFC 9728 §3).
+pub const PRM_WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+
+/// A resource URI that is not usable as a canonical server URI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid resource URI `{uri}`: {reason}")]
+pub struct UriError {
+    uri: String,
+    reason: &'static str,
+}
+
+/// The canonical form of a server URI (MCP authorization, "Canonical Server URI"; RFC 8707 §2):
+/// lower-case scheme and host, no default port, no fragment, no user info, and no trailing slash
+/// (a bare origin has an empty path).
+pub fn canonical_resource(uri: &str) -> Result<String, UriError> {
+    let error = |reason| UriError {
+        uri: uri.to_owned(),
+        reason,
+    };
+    let url = url::Url::parse(uri).map_err(|_| error("not an absolute URI"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(error("the scheme must be http or https"));
+    }
+    if url.fragment().is_some() {
+        return Err(error("a resource URI must not have a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(error("a resource URI must not carry user info"));
+    }
+    let host = url.host_str().ok_or_else(|| error("the URI has no host"))?;
+    let mut out = format!("{}://{host}", url.scheme());
+    if let Some(port) = url.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    let path = url.path().trim_end_matches('/');
+    out.push_str(path);
+    if let Some(query) = url.query() {
+        out.push('?');
+        out.push_str(query);
+    }
+    Ok(out)
+}
+
+/// Splits a canonical URI into origin and path (`https://h:1/a/b` -> `https://h:1`, `/a/b`).
+pub(crate) fn origin_and_path(canonical: &str) -> (&str, &str) {
+    let after_scheme = canonical.find("://").map_or(0, |i| i + 3);
+    match canonical[after_scheme..].find(['/', '?']) {
+        Some(i) => canonical.split_at(after_scheme + i),
+        None => (canonical, ""),
+    }
+}
+
+/// Where the metadata of `resource` (canonical) lives: the well-known path inserted between the
+/// origin and the resource's path (RFC 9728 §3.1).
+#[must_use]
+pub fn metadata_url(resource: &str) -> String {
+    let (origin, path) = origin_and_path(resource);
+    let path = path.split('?').next().unwrap_or_default();
+    format!("{origin}{PRM_WELL_KNOWN}{path}")
+}
+
+/// The Protected Resource Metadata document (RFC 9728 §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceMetadata {
+    /// `resource`: the canonical URI of the server.
+    pub resource: String,
+    /// `authorization_servers`: issuer identifiers.
+    pub authorization_servers: Vec<String>,
+    /// `scopes_supported`.
+    pub scopes_supported: Vec<String>,
+    /// `resource_name`.
+    pub resource_name: Option<String>,
+    /// `resource_documentation`.
+    pub resource_documentation: Option<String>,
+}
+
+impl ResourceMetadata {
+    /// The JSON document; empty members are omitted (RFC 9728 §2). Bearer tokens are accepted
+    /// in the `Authorization` header only.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        let mut doc = Map::new();
+        doc.insert("resource".into(), self.resource.clone().into());
+        if !self.authorization_servers.is_empty() {
+            doc.insert(
+                "authorization_servers".into(),
+                json!(self.authorization_servers),
+            );
+        }
+        if !self.scopes_supported.is_empty() {
+            doc.insert("scopes_supported".into(), json!(self.scopes_supported));
+        }
+        doc.insert("bearer_methods_supported".into(), json!(["header"]));
+        if let Some(name) = &self.resource_name {
+            doc.insert("resource_name".into(), name.clone().into());
+        }
+        if let Some(docs) = &self.resource_documentation {
+            doc.insert("resource_documentation".into(), docs.clone().into());
+        }
+        doc.into()
+    }
+}
+
+/// Why a document could not be fetched or used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The request failed (connection, timeout).
+    #[error("request to {url} failed: {reason}")]
+    Request {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Not a 200.
+    #[error("{url} answered HTTP {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: u16,
+    },
+    /// Larger than allowed.
+    #[error("{url} sent more than {limit} bytes")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// Not JSON, or JSON of the wrong shape.
+    #[error("{0}")]
+    Invalid(String),
+    /// The metadata's `issuer` is not the issuer it was fetched for (RFC 8414 §3.3).
+    #[error("the metadata at {url} names issuer `{found}`, not `{expected}`")]
+    IssuerMismatch {
+        /// Where it came from.
+        url: String,
+        /// The configured issuer.
+        expected: String,
+        /// What the document says.
+        found: String,
+    },
+    /// No discovery location answered.
+    #[error("no authorization server metadata found for `{0}`")]
+    NotFound(String),
+}
+
+/// A JSON document and how long it may be cached.
+#[derive(Debug)]
+pub struct Document {
+    /// The parsed body.
+    pub body: Value,
+    /// `Cache-Control: max-age` (`no-store` and `no-cache` read as zero).
+    pub max_age: Option<Duration>,
+}
+
+/// Fetches small JSON documents with a timeout, a size limit and no redirects.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    max_bytes: usize,
+}
+
+impl Fetcher {
+    /// A fetcher with this per-request timeout and body limit.
+    #[must_use]
+    pub fn new(timeout: Duration, max_bytes: usize) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self { client, max_bytes }
+    }
+
+    /// GETs `url` and parses the body as JSON.
+    pub async fn get_json(&self, url: &str) -> Result<Document, FetchError> {
+        let failed = |e: reqwest::Error| FetchError::Request {
+            url: url.to_owned(),
+            reason: e.without_url().to_string(),
+        };
+        let mut response = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(failed)?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(FetchError::Status {
+                url: url.to_owned(),
+                status,
+            });
+        }
+        let too_large = || FetchError::TooLarge {
+            url: url.to_owned(),
+            limit: self.max_bytes,
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_bytes as u64)
+        {
+            return Err(too_large());
+        }
+        let max_age = response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(max_age);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            if body.len() + chunk.len() > self.max_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = serde_json::from_slice(&body)
+            .map_err(|_| FetchError::Invalid(format!("{url} did not answer with JSON")))?;
+        Ok(Document { body, max_age })
+    }
+}
+
+/// Reads `max-age` from a `Cache-Control` value; `no-store` / `no-cache` mean zero.
+fn max_age(value: &str) -> Option<Duration> {
+    let mut age = None;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return Some(Duration::ZERO);
+        }
+        if let Some(n) = lower.strip_prefix("max-age=") {
+            age = n.trim_matches('"').parse().ok().map(Duration::from_secs);
+        }
+    }
+    age
+}
+
+/// The locations to try for an issuer's metadata, in order (RFC 8414 §3.1, then OpenID Connect
+/// Discovery, path-inserted and path-appended).
+#[must_use]
+pub fn discovery_urls(issuer: &str) -> Vec<String> {
+    let trimmed = issuer.trim_end_matches('/');
+    let (origin, path) = origin_and_path(trimmed);
+    if path.is_empty() {
+        vec![
+            format!("{origin}/.well-known/oauth-authorization-server"),
+            format!("{origin}/.well-known/openid-configuration"),
+        ]
+    } else {
+        vec![
+            format!("{origin}/.well-known/oauth-authorization-server{path}"),
+            format!("{origin}/.well-known/openid-configuration{path}"),
+            format!("{origin}{path}/.well-known/openid-configuration"),
+        ]
+    }
+}
+
+/// Fetches the authorization server metadata of `issuer`; its `issuer` must equal `issuer`.
+pub async fn discover(fetcher: &Fetcher, issuer: &str) -> Result<Value, FetchError> {
+    let mut last_error = None;
+    for url in discovery_urls(issuer) {
+        match fetcher.get_json(&url).await {
+            Ok(document) => {
+                let found = document
+                    .body
+                    .get("issuer")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if found != issuer {
+                    return Err(FetchError::IssuerMismatch {
+                        url,
+                        expected: issuer.to_owned(),
+                        found: found.to_owned(),
+                    });
+                }
+                return Ok(document.body);
+            }
+            Err(error @ FetchError::Status { .. }) => last_error = Some(error),
+            Err(error) => return Err(error),
+        }
+    }
+    Err(last_error.map_or_else(
+        || FetchError::NotFound(issuer.to_owned()),
+        |e| match e {
+            FetchError::Status { .. } => FetchError::NotFound(issuer.to_owned()),
+            other => other,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_uris_are_normalised() {
+        for (input, canonical) in [
+            ("HTTPS://MCP.Example.com/mcp", "https://mcp.example.com/mcp"),
+            (
+                "https://mcp.example.com:443/mcp/",
+                "https://mcp.example.com/mcp",
+            ),
+            ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("https://h/a/b?x=1", "https://h/a/b?x=1"),
+        ] {
+            assert_eq!(canonical_resource(input).unwrap(), canonical, "{input}");
+        }
+        for bad in [
+            "/mcp",
+            "ftp://h/x",
+            "https://h/mcp#frag",
+            "https://u:p@h/mcp",
+            "not a uri",
+        ] {
+            assert!(canonical_resource(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn metadata_urls_insert_the_well_known_path() {
+        assert_eq!(
+            metadata_url("https://h:1/mcp"),
+            "https://h:1/.well-known/oauth-protected-resource/mcp"
+        );
+        assert_eq!(
+            metadata_url("https://h"),
+            "https://h/.well-known/oauth-protected-resource"
+        );
+    }
+
+    #[test]
+    fn discovery_order_follows_the_mcp_specification() {
+        assert_eq!(
+            discovery_urls("https://as.example/t"),
+            [
+                "https://as.example/.well-known/oauth-authorization-server/t",
+                "https://as.example/.well-known/openid-configuration/t",
+                "https://as.example/t/.well-known/openid-configuration",
+            ]
+        );
+        assert_eq!(
+            discovery_urls("https://as.example"),
+            [
+                "https://as.example/.well-known/oauth-authorization-server",
+                "https://as.example/.well-known/openid-configuration",
+            ]
+        );
+    }
+
+    #[test]
+    fn cache_control_max_age_is_read() {
+        assert_eq!(
+            max_age("public, max-age=300"),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(max_age("no-store"), Some(Duration::ZERO));
+        assert_eq!(max_age("public"), None);
+    }
+
+    #[test]
+    fn metadata_documents_omit_empty_members() {
+        let doc = ResourceMetadata {
+            resource: "https://h/mcp".into(),
+            authorization_servers: vec!["https://as".into()],
+            scopes_supported: vec![],
+            resource_name: None,
+            resource_documentation: None,
+        };
+        assert_eq!(
+            doc.to_json(),
+            json!({"resource":"https://h/mcp","authorization_servers":["https://as"],"bearer_methods_supported":["header"]})
+        );
+    }
+}
