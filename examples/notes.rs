@@ -1,8 +1,10 @@
-//! A notes server with tools behind three scopes and a hierarchy, served over stdio.
+//! A notes server with tools behind three scopes and a hierarchy, served over stdio or HTTP.
 //!
 //! ```sh
-//! cargo run --example notes                                  # public tools only
+//! cargo run --example notes                                  # stdio, public tools only
 //! SCOPEGATE_SCOPES="notes:read notes:write" cargo run --example notes
+//! cargo run --example notes -- --http 127.0.0.1:8080 --issuer https://as.example.com
+//! cargo run --example notes -- --http 127.0.0.1:8080 --no-auth   # HTTP, public tools only
 //! ```
 //!
 //! Every tool states its scope (or `public`); the server's scope table, the enforcement and the
@@ -117,6 +119,53 @@ struct Notes {
     store: Store,
 }
 
+/// Command-line options: stdio by default; `--http ADDR` with `--issuer URL` (or `--no-auth`).
+struct Options {
+    http: Option<std::net::SocketAddr>,
+    issuer: Option<String>,
+    no_auth: bool,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        http: None,
+        issuer: None,
+        no_auth: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--http" => {
+                let addr = args.next().ok_or("--http needs an address, e.g. 127.0.0.1:8080")?;
+                options.http = Some(addr.parse().map_err(|e| format!("--http {addr}: {e}"))?);
+            }
+            "--issuer" => options.issuer = Some(args.next().ok_or("--issuer needs a URL")?),
+            "--no-auth" => options.no_auth = true,
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(options)
+}
+
+async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
+    let Some(addr) = options.http else {
+        Notes::default().serve_stdio().await?;
+        return Ok(());
+    };
+    let resource = format!("http://{addr}/mcp");
+    let mut config = scopegate::http::HttpConfig::new(&resource).initial_scopes(["notes:read"]);
+    config = match (options.issuer, options.no_auth) {
+        (Some(issuer), false) => config.jwt_issuer(issuer),
+        (None, true) => config.without_authorization(),
+        _ => return Err("with --http, give either --issuer URL or --no-auth".into()),
+    };
+    let router = Notes::default().into_server()?.http(config)?;
+    eprintln!("MCP endpoint: {resource}");
+    eprintln!("metadata:     http://{addr}/.well-known/oauth-protected-resource/mcp");
+    scopegate::http::serve(addr, router).await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // stdout carries the protocol: logs go to stderr.
@@ -126,7 +175,11 @@ async fn main() -> std::process::ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    match Notes::default().serve_stdio().await {
+    let result = match options() {
+        Ok(options) => serve(options).await,
+        Err(message) => Err(message.into()),
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("notes: {error}");
