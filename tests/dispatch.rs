@@ -321,7 +321,7 @@ async fn tools_list_pages_with_opaque_cursors() {
         TestServer {
             counter: Counter(0),
         },
-        ServerOptions { page_size: 4 },
+        ServerOptions::default().page_size(4),
     )
     .unwrap();
     let anyone = Principal::anonymous();
@@ -364,6 +364,71 @@ async fn tools_list_pages_with_opaque_cursors() {
             "cursor {bad:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn granted_visibility_lists_only_callable_tools() {
+    let options = ServerOptions::default()
+        .page_size(2)
+        .list_visibility(scopegate::ListVisibility::Granted);
+    let server = Server::with_options(
+        TestServer {
+            counter: Counter(0),
+        },
+        options,
+    )
+    .unwrap();
+    let list = |who: Principal, cursor: Option<&str>| {
+        let server = server.clone();
+        let params = cursor.map_or(json!({}), |c| json!({ "cursor": c }));
+        async move {
+            respond(
+                &server,
+                &who,
+                json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":params}),
+            )
+            .await
+        }
+    };
+    let names = |r: &Value| -> Vec<String> {
+        r["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Anonymous callers see the four public tools, two per page.
+    let first = list(Principal::anonymous(), None).await;
+    assert_eq!(names(&first), ["fail", "panic.now"]);
+    let next = first["result"]["nextCursor"].as_str().unwrap().to_owned();
+    let second = list(Principal::anonymous(), Some(&next)).await;
+    assert_eq!(names(&second), ["panics_sync", "whoami"]);
+    assert!(second["result"].get("nextCursor").is_none());
+    // A write scope shows the tools it (and the scopes it implies) unlock.
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let r = list(principal("files:write"), cursor.as_deref()).await;
+        all.extend(names(&r));
+        match r["result"].get("nextCursor") {
+            Some(c) => cursor = Some(c.as_str().unwrap().to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        all,
+        [
+            "fail",
+            "panic.now",
+            "panics_sync",
+            "whoami",
+            "picture",
+            "noop"
+        ]
+    );
+    let r = list(Principal::anonymous(), Some("sgpage-2")).await;
+    assert_eq!(error_code(&r), i64::from(error_code::INVALID_PARAMS));
 }
 
 #[tokio::test]

@@ -32,7 +32,9 @@ pub use principal::Principal;
 pub use protocol::{CallToolResult, Content, ResourceContents};
 pub use scope::{ScopeSet, ScopeTable};
 pub use scopegate_macros::{McpServer, mcp_tool};
-pub use server::{BuildError, Denial, McpServer, Reply, Server, ServerInfo, ServerOptions};
+pub use server::{
+    BuildError, Denial, ListVisibility, McpServer, Reply, Server, ServerInfo, ServerOptions,
+};
 pub use stdio::StdioError;
 pub use tool::{FromRef, IntoToolResult, Json, RequestContext, State, ToolError};
 

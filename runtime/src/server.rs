@@ -75,16 +75,49 @@ pub enum BuildError {
     ZeroPageSize,
 }
 
+/// Which tools `tools/list` shows a caller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListVisibility {
+    /// Every tool, each with its required scopes in `_meta`, so a client can ask for the scopes
+    /// it will need (the default).
+    #[default]
+    All,
+    /// Only the tools the caller's scopes allow it to call.
+    Granted,
+}
+
 /// Options of the dispatcher.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServerOptions {
     /// Tools per `tools/list` page (default 100).
     pub page_size: usize,
+    /// Which tools `tools/list` shows (default [`ListVisibility::All`]).
+    pub list_visibility: ListVisibility,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        Self { page_size: 100 }
+        Self {
+            page_size: 100,
+            list_visibility: ListVisibility::All,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Sets the `tools/list` page size.
+    #[must_use]
+    pub fn page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size;
+        self
+    }
+
+    /// Sets which tools `tools/list` shows.
+    #[must_use]
+    pub fn list_visibility(mut self, visibility: ListVisibility) -> Self {
+        self.list_visibility = visibility;
+        self
     }
 }
 
@@ -107,13 +140,16 @@ struct Inner<S: 'static> {
     info: ServerInfo,
     tools: Box<[RegisteredTool<S>]>,
     by_name: HashMap<&'static str, usize>,
-    /// `tools/list` results, one per page, serialized once.
+    /// `tools/list` results over every tool, one per page, serialized once.
     list_pages: Box<[Box<RawValue>]>,
+    options: ServerOptions,
     scopes: ScopeTable,
 }
 
 struct RegisteredTool<S: 'static> {
     def: &'static ToolDef<S>,
+    /// The tool's `tools/list` entry, serialized once.
+    json: Box<RawValue>,
     /// Names of the JSON arguments (not extractors), for rejecting unknown keys.
     arguments: Box<[&'static str]>,
 }
@@ -131,7 +167,6 @@ impl<S: McpServer> Server<S> {
         }
         let mut by_name = HashMap::with_capacity(S::TOOLS.len());
         let mut tools = Vec::with_capacity(S::TOOLS.len());
-        let mut listed = Vec::with_capacity(S::TOOLS.len());
         for (index, def) in S::TOOLS.iter().enumerate() {
             let name = def.meta.name;
             if by_name.insert(name, index).is_some() {
@@ -144,20 +179,17 @@ impl<S: McpServer> Server<S> {
             {
                 return Err(BuildError::OutputSchemaNotObject { tool: name });
             }
-            listed.push(tool_json(def, input_schema, output_schema));
-            tools.push(RegisteredTool { def, arguments });
+            let json = to_raw(&tool_json(def, input_schema, output_schema))
+                .expect("a serde_json::Value always serializes");
+            tools.push(RegisteredTool {
+                def,
+                json,
+                arguments,
+            });
         }
-        let pages = listed.chunks(options.page_size).count().max(1);
-        let list_pages = (0..pages)
-            .map(|page| {
-                let start = page * options.page_size;
-                let end = (start + options.page_size).min(listed.len());
-                let mut result = json!({ "tools": &listed[start..end] });
-                if end < listed.len() {
-                    result["nextCursor"] = Value::String(encode_cursor(page + 1));
-                }
-                to_raw(&result).expect("a serde_json::Value always serializes")
-            })
+        let all: Vec<&RawValue> = tools.iter().map(|t| &*t.json).collect();
+        let list_pages = (0..page_count(all.len(), options.page_size))
+            .map(|page| list_page(&all, page, options.page_size))
             .collect();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -166,6 +198,7 @@ impl<S: McpServer> Server<S> {
                 tools: tools.into_boxed_slice(),
                 by_name,
                 list_pages,
+                options,
                 scopes: ScopeTable::new(S::SCOPES, S::IMPLICATIONS),
             }),
         })
@@ -227,7 +260,7 @@ impl<S: Send + Sync + 'static> Server<S> {
         let result = match &*method {
             "initialize" => self.initialize(params.as_deref()),
             "ping" => Ok(empty_object()),
-            "tools/list" => self.list_tools(params.as_deref()),
+            "tools/list" => self.list_tools(params.as_deref(), principal),
             "tools/call" => return self.call_tool(id, params.as_deref(), principal).await,
             _ => Err(ErrorObject::new(
                 error_code::METHOD_NOT_FOUND,
@@ -263,23 +296,43 @@ impl<S: Send + Sync + 'static> Server<S> {
         Ok(to_raw(&result).expect("a serde_json::Value always serializes"))
     }
 
-    fn list_tools(&self, params: Option<&RawValue>) -> Result<Box<RawValue>, ErrorObject> {
+    fn list_tools(
+        &self,
+        params: Option<&RawValue>,
+        principal: &Principal,
+    ) -> Result<Box<RawValue>, ErrorObject> {
         #[derive(Deserialize)]
         struct ListParams {
             cursor: Option<String>,
         }
-        let page = match params {
+        let cursor = parse_params::<ListParams>(params)?.cursor;
+        let page_size = self.inner.options.page_size;
+        let invalid = || ErrorObject::new(error_code::INVALID_PARAMS, "invalid cursor");
+        let page = match &cursor {
             None => 0,
-            Some(_) => match parse_params::<ListParams>(params)?.cursor {
-                None => 0,
-                Some(cursor) => decode_cursor(&cursor)
-                    .filter(|page| *page < self.inner.list_pages.len())
-                    .ok_or_else(|| {
-                        ErrorObject::new(error_code::INVALID_PARAMS, "invalid cursor")
-                    })?,
-            },
+            Some(cursor) => decode_cursor(cursor).ok_or_else(invalid)?,
         };
-        Ok(self.inner.list_pages[page].clone())
+        match self.inner.options.list_visibility {
+            ListVisibility::All => self.inner.list_pages.get(page).cloned().ok_or_else(invalid),
+            ListVisibility::Granted => {
+                let visible: Vec<&RawValue> = self
+                    .inner
+                    .tools
+                    .iter()
+                    .filter(|t| {
+                        self.inner
+                            .scopes
+                            .missing(principal.scopes(), t.def.meta.scopes)
+                            .is_empty()
+                    })
+                    .map(|t| &*t.json)
+                    .collect();
+                if page >= page_count(visible.len(), page_size) {
+                    return Err(invalid());
+                }
+                Ok(list_page(&visible, page, page_size))
+            }
+        }
     }
 
     async fn call_tool(
@@ -546,7 +599,33 @@ fn empty_object() -> Box<RawValue> {
     RawValue::from_string("{}".to_owned()).expect("`{}` is JSON")
 }
 
-// Cursors are opaque to clients; ours name a page of the pre-built list.
+fn page_count(tools: usize, page_size: usize) -> usize {
+    tools.div_ceil(page_size).max(1)
+}
+
+/// One `tools/list` result: a page of pre-serialized tool entries and, unless it is the last,
+/// the cursor of the next page.
+fn list_page(tools: &[&RawValue], page: usize, page_size: usize) -> Box<RawValue> {
+    let start = (page * page_size).min(tools.len());
+    let end = (start + page_size).min(tools.len());
+    let mut out = String::from(r#"{"tools":["#);
+    for (i, tool) in tools[start..end].iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(tool.get());
+    }
+    out.push(']');
+    if end < tools.len() {
+        out.push_str(r#","nextCursor":""#);
+        out.push_str(&encode_cursor(page + 1));
+        out.push('"');
+    }
+    out.push('}');
+    RawValue::from_string(out).expect("concatenated JSON values form JSON")
+}
+
+// Cursors are opaque to clients; ours name a page of the list.
 const CURSOR_PREFIX: &str = "sgpage-";
 
 fn encode_cursor(page: usize) -> String {
