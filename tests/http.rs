@@ -1,0 +1,1221 @@
+//! Streamable HTTP as an OAuth 2.1 protected resource, over real HTTP on 127.0.0.1, against a
+//! local authorization server that signs real tokens and serves its keys.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use scopegate::auth::JwtConfig;
+use scopegate::http::{DenialMode, HttpConfig};
+use scopegate::prelude::*;
+use serde_json::{Value, json};
+use support::{JwksMode, KeyServer, Segment, TestKey, TokenBuilder};
+
+/// Counts the tool runs of one server, so every refusal can prove no tool ran.
+#[derive(Debug, Clone, Default)]
+struct Runs(Arc<AtomicUsize>);
+
+/// Reads a file.
+#[mcp_tool(scope = "files:read", read_only)]
+fn read_file(runs: State<Runs>, path: String) -> String {
+    runs.0.0.fetch_add(1, Ordering::SeqCst);
+    format!("contents of {path}")
+}
+
+/// Writes a file.
+#[mcp_tool(scope = "files:write")]
+fn write_file(runs: State<Runs>, path: String) -> String {
+    runs.0.0.fetch_add(1, Ordering::SeqCst);
+    format!("wrote {path}")
+}
+
+/// Audits the files.
+#[mcp_tool(scopes = ["files:read", "audit:run"])]
+fn audit(runs: State<Runs>) -> String {
+    runs.0.0.fetch_add(1, Ordering::SeqCst);
+    "audited".into()
+}
+
+/// Who is calling.
+#[mcp_tool(public)]
+fn whoami(runs: State<Runs>, who: Principal) -> String {
+    runs.0.0.fetch_add(1, Ordering::SeqCst);
+    let claims = serde_json::to_string(who.claims()).unwrap();
+    format!(
+        "{}|{}|{}|{}",
+        who.subject().unwrap_or("-"),
+        who.client_id().unwrap_or("-"),
+        who.scopes(),
+        claims
+    )
+}
+
+#[derive(McpServer, Clone, Default)]
+#[mcp(
+    name = "files",
+    title = "Files",
+    tools(read_file, write_file, audit, whoami),
+    implies("files:admin" => ["files:read", "files:write"]),
+)]
+struct Files {
+    #[mcp(state)]
+    runs: Runs,
+}
+
+/// One tool more, with a scope of its own: nothing else changes.
+#[mcp_tool(scope = "files:share")]
+fn share(runs: State<Runs>) -> String {
+    runs.0.0.fetch_add(1, Ordering::SeqCst);
+    "shared".into()
+}
+
+#[derive(McpServer, Clone, Default)]
+#[mcp(
+    name = "files",
+    tools(read_file, write_file, audit, whoami, share),
+    implies("files:admin" => ["files:read", "files:write"]),
+)]
+struct FilesWithSharing {
+    #[mcp(state)]
+    runs: Runs,
+}
+
+/// A running MCP server on 127.0.0.1 plus the key server it trusts.
+struct Harness {
+    keys: KeyServer,
+    base: String,
+    resource: String,
+    runs: Runs,
+    client: reqwest::Client,
+}
+
+async fn start<S: McpServer>(
+    server: S,
+    runs: Runs,
+    keys: KeyServer,
+    configure: impl FnOnce(HttpConfig, &KeyServer, &str) -> HttpConfig,
+) -> Harness {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let resource = format!("{base}/mcp");
+    let config = configure(HttpConfig::new(&resource), &keys, &resource);
+    let router = Server::new(server).unwrap().http(config).unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Harness {
+        keys,
+        base,
+        resource,
+        runs,
+        client: reqwest::Client::new(),
+    }
+}
+
+/// The files server trusting a fresh key server, with JWT verification.
+async fn files() -> Harness {
+    files_with(|c, _, _| c).await
+}
+
+async fn files_with(extra: impl FnOnce(HttpConfig, &KeyServer, &str) -> HttpConfig) -> Harness {
+    let keys = KeyServer::start().await;
+    let runs = Runs::default();
+    start(
+        Files { runs: runs.clone() },
+        runs,
+        keys,
+        |config, keys, resource| {
+            let jwt = JwtConfig::new(keys.issuer(), resource);
+            extra(config.jwt(jwt), keys, resource)
+        },
+    )
+    .await
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    fn challenge(&self) -> &str {
+        self.headers
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or("")
+    }
+
+    fn session(&self) -> Option<String> {
+        self.headers
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+}
+
+impl Harness {
+    fn token(&self, scope: &str) -> TokenBuilder {
+        self.keys.token(&self.resource, scope)
+    }
+
+    fn metadata_url(&self) -> String {
+        format!("{}/.well-known/oauth-protected-resource/mcp", self.base)
+    }
+
+    fn runs(&self) -> usize {
+        self.runs.0.load(Ordering::SeqCst)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn post(
+        &self,
+        token: Option<&str>,
+        session: Option<&str>,
+        body: &Value,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self
+            .client
+            .post(&self.resource)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        request
+    }
+
+    async fn rpc(&self, token: Option<&str>, session: Option<&str>, body: Value) -> Reply {
+        self.send(self.post(token, session, &body)).await
+    }
+
+    /// Initializes a session with `token`; returns the session id.
+    async fn initialize(&self, token: &str) -> String {
+        let r = self
+            .rpc(
+                Some(token),
+                None,
+                json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.session().expect("initialize issues a session id")
+    }
+
+    async fn call(&self, token: &str, session: &str, tool: &str, args: Value) -> Reply {
+        self.rpc(
+            Some(token),
+            Some(session),
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":tool,"arguments":args}}),
+        )
+        .await
+    }
+}
+
+fn param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
+    let start = challenge.find(&format!("{name}=\""))? + name.len() + 2;
+    let end = challenge[start..].find('"')? + start;
+    Some(&challenge[start..end])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_resource_metadata_is_served_at_both_locations() {
+    let h = files().await;
+    for url in [
+        h.metadata_url(),
+        format!("{}/.well-known/oauth-protected-resource", h.base),
+    ] {
+        let r = h.send(h.client.get(&url)).await;
+        assert_eq!(r.status, StatusCode::OK, "{url}");
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert_eq!(
+            r.body,
+            json!({
+                "resource": h.resource,
+                "authorization_servers": [h.keys.issuer()],
+                "scopes_supported": ["audit:run", "files:admin", "files:read", "files:write"],
+                "bearer_methods_supported": ["header"],
+                "resource_name": "Files",
+            }),
+            "{url}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_tool_scope_appears_in_the_metadata_with_no_other_change() {
+    let keys = KeyServer::start().await;
+    let runs = Runs::default();
+    let h = start(
+        FilesWithSharing { runs: runs.clone() },
+        runs,
+        keys,
+        |c, k, r| c.jwt(JwtConfig::new(k.issuer(), r)),
+    )
+    .await;
+    let r = h.send(h.client.get(h.metadata_url())).await;
+    assert_eq!(
+        r.body["scopes_supported"],
+        json!([
+            "audit:run",
+            "files:admin",
+            "files:read",
+            "files:share",
+            "files:write"
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_credentials_gets_a_401_pointing_at_the_metadata() {
+    let h = files().await;
+    let r = h
+        .rpc(None, None, json!({"jsonrpc":"2.0","id":1,"method":"ping"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.challenge(),
+        format!(
+            r#"Bearer scope="audit:run files:read files:write", resource_metadata="{}""#,
+            h.metadata_url()
+        )
+    );
+    assert!(
+        param(r.challenge(), "error").is_none(),
+        "no error code without credentials"
+    );
+    // The metadata the challenge points at is the one served.
+    let url = param(r.challenge(), "resource_metadata").unwrap();
+    assert_eq!(h.send(h.client.get(url)).await.body["resource"], h.resource);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_initial_challenge_scope_is_configurable() {
+    let h = files_with(|c, _, _| c.initial_scopes(["files:read"])).await;
+    let r = h
+        .rpc(None, None, json!({"jsonrpc":"2.0","id":1,"method":"ping"}))
+        .await;
+    assert_eq!(param(r.challenge(), "scope"), Some("files:read"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_token_lists_and_calls_tools_and_the_tool_sees_the_principal_only() {
+    let h = files().await;
+    let token = h.token("files:read").build();
+    let session = h.initialize(&token).await;
+    let r = h
+        .rpc(
+            Some(&token),
+            Some(&session),
+            json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["result"]["tools"].as_array().unwrap().len(), 4);
+    let r = h
+        .call(&token, &session, "read_file", json!({"path": "a.txt"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["result"]["content"][0]["text"], "contents of a.txt");
+    let r = h.call(&token, &session, "whoami", json!({})).await;
+    let text = r.body["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("alice|test-client|files:read|"), "{text}");
+    assert!(text.contains(r#""iss":"#), "claims reach the tool: {text}");
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(
+        !text.contains(signature),
+        "the raw token never reaches tool code"
+    );
+    assert_eq!(h.runs(), 2);
+
+    // A notification is accepted with 202 and no body.
+    let r = h
+        .rpc(
+            Some(&token),
+            Some(&session),
+            json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(r.body, Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_without_the_tools_scope_gets_a_403_step_up_challenge() {
+    let h = files().await;
+    let token = h.token("files:read unknown:scope").build();
+    let session = h.initialize(&token).await;
+    let r = h
+        .call(&token, &session, "write_file", json!({"path": "a"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let c = r.challenge();
+    assert!(c.starts_with("Bearer "), "{c}");
+    assert_eq!(param(c, "error"), Some("insufficient_scope"));
+    // What the client holds that this server knows, plus what the tool needs.
+    assert_eq!(param(c, "scope"), Some("files:read files:write"));
+    assert_eq!(
+        param(c, "resource_metadata"),
+        Some(h.metadata_url().as_str())
+    );
+    assert!(
+        param(c, "error_description")
+            .unwrap()
+            .contains("files:write")
+    );
+    assert_eq!(
+        r.body["error"]["data"]["missingScopes"],
+        json!(["files:write"])
+    );
+
+    // All missing scopes of a multi-scope tool are asked for at once.
+    let bare = h.token("").build();
+    let session = h.initialize(&bare).await;
+    let r = h.call(&bare, &session, "audit", json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(param(r.challenge(), "scope"), Some("audit:run files:read"));
+    assert_eq!(h.runs(), 0, "no tool ran");
+
+    // With the broader scope of the hierarchy the call goes through.
+    let admin = h.token("files:admin").build();
+    let session = h.initialize(&admin).await;
+    let r = h
+        .call(&admin, &session, "write_file", json!({"path": "a"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(h.runs(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denials_can_be_tool_errors_instead_of_403() {
+    let h = files_with(|c, _, _| c.denial(DenialMode::ToolError)).await;
+    let token = h.token("files:read").build();
+    let session = h.initialize(&token).await;
+    let r = h
+        .call(&token, &session, "write_file", json!({"path": "a"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["result"]["isError"], true);
+    assert!(
+        r.body["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("files:write")
+    );
+    assert_eq!(h.runs(), 0);
+}
+
+/// A refused request: the status and the challenge's `error` code.
+async fn assert_refused(
+    h: &Harness,
+    request: reqwest::RequestBuilder,
+    status: StatusCode,
+    error: &str,
+    case: &str,
+) {
+    let r = h.send(request).await;
+    assert_eq!(r.status, status, "{case}: {:?}", r.body);
+    assert_eq!(
+        param(r.challenge(), "error"),
+        Some(error),
+        "{case}: {}",
+        r.challenge()
+    );
+    assert_eq!(
+        param(r.challenge(), "resource_metadata"),
+        Some(h.metadata_url().as_str()),
+        "{case}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_are_refused_with_invalid_token() {
+    let h = files().await;
+    let other_resource = format!("{}/other", h.base);
+    let hs_secret_token = h
+        .token("files:read")
+        .hs256_with_secret(b"a-shared-secret-nobody-should-accept");
+    let enc_key = TestKey::rsa_b().with_kid("enc-key").with_use("enc");
+    let short_key = TestKey::rsa_1024().with_kid("short-key");
+    h.keys
+        .set_keys(vec![TestKey::rsa_a(), enc_key.clone(), short_key.clone()]);
+    let attacker = TestKey::ec_p256().with_kid("attacker");
+    let cases: Vec<(&str, String)> = vec![
+        ("alg none", h.token("files:read").alg_none()),
+        ("alg None", h.token("files:read").unsigned_with_alg("None")),
+        ("alg nOnE", h.token("files:read").unsigned_with_alg("nOnE")),
+        (
+            "RS/HS confusion with the public key",
+            h.token("files:read").hs256_confusion(),
+        ),
+        ("HS256 with a guessed secret", hs_secret_token),
+        (
+            "flipped signature",
+            h.token("files:read").flipped_signature(),
+        ),
+        (
+            "signed by another key under our kid",
+            h.token("files:read").signed_by(&TestKey::rsa_b()).build(),
+        ),
+        ("unknown kid", h.token("files:read").kid("nobody").build()),
+        (
+            "jku pointing elsewhere",
+            h.token("files:read")
+                .jku("http://127.0.0.1:9/jwks")
+                .signed_by(&attacker)
+                .build(),
+        ),
+        (
+            "x5u pointing elsewhere",
+            h.token("files:read")
+                .x5u("http://127.0.0.1:9/cert")
+                .signed_by(&attacker)
+                .build(),
+        ),
+        (
+            "embedded jwk",
+            h.token("files:read")
+                .embedded_jwk(attacker.jwk())
+                .signed_by(&attacker)
+                .build(),
+        ),
+        (
+            "x5c chain",
+            h.token("files:read")
+                .x5c(vec!["MIIB".into()])
+                .signed_by(&attacker)
+                .build(),
+        ),
+        ("unknown crit", h.token("files:read").unknown_crit().build()),
+        (
+            "typ JWT (an ID token)",
+            h.token("files:read").typ("JWT").build(),
+        ),
+        (
+            "typ missing",
+            h.token("files:read").without_header("typ").build(),
+        ),
+        ("expired", h.token("files:read").expired().build()),
+        (
+            "exp missing",
+            h.token("files:read").without_claim("exp").build(),
+        ),
+        (
+            "exp not a number",
+            h.token("files:read").claim("exp", "tomorrow").build(),
+        ),
+        (
+            "nbf in the future",
+            h.token("files:read").nbf_in_future().build(),
+        ),
+        (
+            "iat in the future",
+            h.token("files:read").iat_in_future().build(),
+        ),
+        (
+            "wrong issuer",
+            h.token("files:read").iss("http://127.0.0.1:9").build(),
+        ),
+        (
+            "issuer missing",
+            h.token("files:read").without_claim("iss").build(),
+        ),
+        (
+            "issuer with trailing slash",
+            h.token("files:read")
+                .iss(format!("{}/", h.keys.issuer()))
+                .build(),
+        ),
+        (
+            "audience missing",
+            h.token("files:read").without_claim("aud").build(),
+        ),
+        (
+            "audience of another resource (passthrough)",
+            h.token("files:read").aud(&other_resource).build(),
+        ),
+        (
+            "audience with a trailing slash",
+            h.token("files:read").aud_trailing_slash().build(),
+        ),
+        (
+            "audience array without us",
+            h.token("files:read")
+                .aud_array(&["http://a", "http://b"])
+                .build(),
+        ),
+        (
+            "scope claim of the wrong type",
+            h.token("files:read")
+                .claim("scope", json!(["files:read"]))
+                .build(),
+        ),
+        ("two segments", h.token("files:read").two_segments()),
+        ("five segments", h.token("files:read").five_segments()),
+        (
+            "bad base64 header",
+            h.token("files:read").bad_base64(Segment::Header),
+        ),
+        (
+            "bad base64 payload",
+            h.token("files:read").bad_base64(Segment::Payload),
+        ),
+        (
+            "bad base64 signature",
+            h.token("files:read").bad_base64(Segment::Signature),
+        ),
+        (
+            "oversized header",
+            h.token("files:read").oversized_header(64 * 1024),
+        ),
+        (
+            "key marked use=enc",
+            h.keys
+                .token_with_key(&enc_key, &h.resource, "files:read")
+                .build(),
+        ),
+        (
+            "RSA key under 2048 bits",
+            h.keys
+                .token_with_key(&short_key, &h.resource, "files:read")
+                .build(),
+        ),
+        ("not a JWT at all", "opaque-token-value".into()),
+    ];
+    assert!(cases.len() >= 30);
+    for (case, token) in &cases {
+        if token.len() > 8 * 1024 {
+            // Large headers may be cut off by the HTTP server before reaching us; either way,
+            // no principal comes out of it.
+            let r = h
+                .send(h.post(
+                    Some(token),
+                    None,
+                    &json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
+                ))
+                .await;
+            assert!(r.status.is_client_error(), "{case}: {}", r.status);
+            continue;
+        }
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}});
+        // Characters outside RFC 6750's b64token make the request itself malformed (400);
+        // everything else is a token that failed verification (401).
+        let token68 = token
+            .trim_end_matches('=')
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+        let (status, error) = if token68 {
+            (StatusCode::UNAUTHORIZED, "invalid_token")
+        } else {
+            (StatusCode::BAD_REQUEST, "invalid_request")
+        };
+        assert_refused(&h, h.post(Some(token), None, &body), status, error, case).await;
+    }
+    assert_eq!(h.runs(), 0, "no tool ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_credentials_are_refused_with_invalid_request() {
+    let h = files().await;
+    let token = h.token("files:read").build();
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
+    let plain = || {
+        h.client
+            .post(&h.resource)
+            .header("content-type", "application/json")
+            .body(ping.to_string())
+    };
+    let cases = vec![
+        (
+            "lowercase scheme",
+            plain().header("authorization", format!("bearer {token}")),
+        ),
+        (
+            "two spaces",
+            plain().header("authorization", format!("Bearer  {token}")),
+        ),
+        (
+            "tab separator",
+            plain().header("authorization", format!("Bearer\t{token}")),
+        ),
+        (
+            "comma-joined credentials",
+            plain().header("authorization", format!("Bearer {token}, Bearer {token}")),
+        ),
+        ("no token", plain().header("authorization", "Bearer")),
+        (
+            "basic scheme",
+            plain().header("authorization", "Basic YWxpY2U6c2VjcmV0"),
+        ),
+        (
+            "two Authorization headers",
+            plain()
+                .header("authorization", format!("Bearer {token}"))
+                .header("authorization", format!("Bearer {token}")),
+        ),
+        (
+            "token in the query string",
+            h.client
+                .post(format!("{}?access_token={token}", h.resource))
+                .header("content-type", "application/json")
+                .body(ping.to_string()),
+        ),
+        (
+            "token in the query and the header",
+            h.client
+                .post(format!("{}?access_token={token}", h.resource))
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(ping.to_string()),
+        ),
+    ];
+    for (case, request) in cases {
+        assert_refused(
+            &h,
+            request,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            case,
+        )
+        .await;
+    }
+    assert_eq!(h.runs(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_token_variants() {
+    let h = files().await;
+    let ec = TestKey::ec_p256().with_kid("ec");
+    let ed = TestKey::ed25519().with_kid("ed");
+    h.keys
+        .set_keys(vec![TestKey::rsa_a(), ec.clone(), ed.clone()]);
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "scp as a string",
+            h.token("")
+                .without_claim("scope")
+                .scp_string("files:read")
+                .build(),
+        ),
+        (
+            "scp as an array",
+            h.token("")
+                .without_claim("scope")
+                .scp_array(&["files:read"])
+                .build(),
+        ),
+        (
+            "typ application/at+jwt",
+            h.token("files:read").typ("application/at+jwt").build(),
+        ),
+        (
+            "audience array with us",
+            h.token("files:read")
+                .aud_array(&["http://a", &h.resource])
+                .build(),
+        ),
+        (
+            "ES256",
+            h.keys
+                .token_with_key(&ec, &h.resource, "files:read")
+                .build(),
+        ),
+        (
+            "EdDSA",
+            h.keys
+                .token_with_key(&ed, &h.resource, "files:read")
+                .build(),
+        ),
+        (
+            "expired within the leeway",
+            h.token("files:read").exp(support::now() - 30).build(),
+        ),
+    ];
+    for (case, token) in cases {
+        let session = h.initialize(&token).await;
+        let r = h
+            .call(&token, &session, "read_file", json!({"path": "x"}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{case}: {:?}", r.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_bound_to_their_principal_and_end_with_delete() {
+    let h = files().await;
+    let alice = h.token("files:read").build();
+    let bob = h.token("files:read").sub("bob").build();
+    let session = h.initialize(&alice).await;
+    let list = json!({"jsonrpc":"2.0","id":2,"method":"tools/list"});
+
+    let r = h.rpc(Some(&alice), None, list.clone()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "missing session id");
+    let r = h.rpc(Some(&alice), Some("made-up"), list.clone()).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "unknown session id");
+    let r = h.rpc(Some(&bob), Some(&session), list.clone()).await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "another principal's session"
+    );
+    let r = h
+        .send(
+            h.client
+                .delete(&h.resource)
+                .bearer_auth(&bob)
+                .header("mcp-session-id", &session),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "another principal cannot end it"
+    );
+    let r = h.rpc(Some(&alice), Some(&session), list.clone()).await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let r = h
+        .send(
+            h.client
+                .delete(&h.resource)
+                .bearer_auth(&alice)
+                .header("mcp-session-id", &session),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = h.rpc(Some(&alice), Some(&session), list).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "ended session");
+
+    // Sessions never authenticate: a valid session id with no token is a 401.
+    let session = h.initialize(&alice).await;
+    let r = h
+        .rpc(
+            None,
+            Some(&session),
+            json!({"jsonrpc":"2.0","id":3,"method":"ping"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stateless_mode_needs_no_session() {
+    let h = files_with(|c, _, _| c.stateless(true)).await;
+    let token = h.token("files:read").build();
+    let r = h
+        .rpc(
+            Some(&token),
+            None,
+            json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.session().is_none());
+    let r = h
+        .rpc(Some(&token), None, json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"p"}}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = h
+        .send(h.client.delete(&h.resource).bearer_auth(&token))
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_rules_versions_bodies_origins_and_methods() {
+    let h = files_with(|c, _, _| {
+        c.max_body_bytes(1024)
+            .allow_origin("https://app.example.com")
+    })
+    .await;
+    let token = h.token("files:read").build();
+    let session = h.initialize(&token).await;
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
+
+    let r = h
+        .send(
+            h.post(Some(&token), Some(&session), &ping)
+                .header("mcp-protocol-version", "2024-01-01"),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "unsupported protocol version"
+    );
+    let r = h
+        .send(
+            h.post(Some(&token), Some(&session), &ping)
+                .header("mcp-protocol-version", "2025-06-18"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let big = json!({"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"x".repeat(2000)}});
+    let r = h.rpc(Some(&token), Some(&session), big).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let r = h
+        .send(
+            h.post(Some(&token), Some(&session), &ping)
+                .header("origin", "https://evil.example"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "foreign origin");
+    for origin in ["https://app.example.com", "http://localhost:5173", &h.base] {
+        let r = h
+            .send(
+                h.post(Some(&token), Some(&session), &ping)
+                    .header("origin", origin),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{origin}");
+        assert_eq!(r.headers["access-control-allow-origin"], origin);
+    }
+
+    let r = h
+        .send(
+            h.client
+                .post(&h.resource)
+                .bearer_auth(&token)
+                .header("mcp-session-id", &session)
+                .header("content-type", "text/plain")
+                .body(ping.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = h
+        .send(
+            h.post(Some(&token), Some(&session), &json!(null))
+                .body("{not json"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["error"]["code"], -32700);
+
+    let r = h
+        .send(
+            h.client
+                .get(&h.resource)
+                .bearer_auth(&token)
+                .header("mcp-session-id", &session),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let r = h.send(h.client.get(&h.resource)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "GET is authenticated too"
+    );
+
+    // CORS preflight from an allowed origin exposes the headers clients must read.
+    let r = h
+        .send(
+            h.client
+                .request(reqwest::Method::OPTIONS, &h.resource)
+                .header("origin", "https://app.example.com")
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "authorization, mcp-session-id",
+                ),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.status);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let r = h
+        .send(
+            h.post(Some(&token), Some(&session), &ping)
+                .header("origin", "https://app.example.com"),
+        )
+        .await;
+    let exposed = r.headers["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        exposed.contains("www-authenticate") && exposed.contains("mcp-session-id"),
+        "{exposed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_keys_are_picked_up_without_a_restart() {
+    let h = files_with(|c, k, r| {
+        c.jwt(JwtConfig::new(k.issuer(), r).refresh_cooldown(Duration::from_millis(200)))
+    })
+    .await;
+    let old = h.token("files:read").build();
+    let session = h.initialize(&old).await;
+    assert_eq!(h.keys.jwks_fetches(), 1);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let new_key = TestKey::rsa_b().with_kid("rotated");
+    h.keys.set_keys(vec![TestKey::rsa_a(), new_key.clone()]);
+    let new = h
+        .keys
+        .token_with_key(&new_key, &h.resource, "files:read")
+        .build();
+    let r = h
+        .call(&new, &session, "read_file", json!({"path": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(h.keys.jwks_fetches(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_keys_keep_working_while_the_issuer_is_down() {
+    let h = files().await;
+    let token = h.token("files:read").build();
+    let session = h.initialize(&token).await;
+    h.keys.set_mode(JwksMode::Down);
+    let again = h.token("files:read").build();
+    let r = h
+        .call(&again, &session, "read_file", json!({"path": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // An unknown kid while the issuer is down: refused, not a 500, not a hang.
+    let r = h
+        .call(
+            &h.token("files:read").kid("new").build(),
+            &session,
+            "read_file",
+            json!({"path": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_any_keys_an_unreachable_or_broken_issuer_means_401_not_500() {
+    for mode in [
+        JwksMode::Down,
+        JwksMode::Html,
+        JwksMode::Garbage,
+        JwksMode::Empty,
+        JwksMode::Oversized,
+    ] {
+        let h = files().await;
+        h.keys.set_mode(mode);
+        let token = h.token("files:read").build();
+        let r = h
+            .rpc(
+                Some(&token),
+                None,
+                json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{mode:?}");
+        assert_eq!(
+            param(r.challenge(), "error"),
+            Some("invalid_token"),
+            "{mode:?}"
+        );
+        assert!(
+            param(r.challenge(), "error_description")
+                .unwrap()
+                .contains("could not be reached"),
+            "{mode:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_unknown_kids_fetches_the_keys_at_most_once_per_cooldown() {
+    let h = files().await;
+    let token = h.token("files:read").build();
+    let session = h.initialize(&token).await;
+    assert_eq!(h.keys.jwks_fetches(), 1);
+    let h = Arc::new(h);
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let h = Arc::clone(&h);
+        let session = session.clone();
+        tasks.push(tokio::spawn(async move {
+            let forged = h.token("files:read").kid(format!("random-{i}")).build();
+            h.call(&forged, &session, "read_file", json!({"path": "x"}))
+                .await
+                .status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    assert!(
+        h.keys.jwks_fetches() <= 2,
+        "{} fetches",
+        h.keys.jwks_fetches()
+    );
+    // Valid traffic is unaffected.
+    let r = h
+        .call(&token, &session, "read_file", json!({"path": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_follows_the_path_aware_order_and_checks_the_issuer() {
+    // A path issuer found only through OpenID path-appended discovery.
+    let keys = KeyServer::builder()
+        .issuer_path("tenant")
+        .serve_oauth_metadata(false)
+        .serve_openid_configuration(false)
+        .serve_openid_path_appended(true)
+        .start()
+        .await;
+    let runs = Runs::default();
+    let h = start(Files { runs: runs.clone() }, runs, keys, |c, k, r| {
+        c.jwt(JwtConfig::new(k.issuer(), r))
+    })
+    .await;
+    let token = h.token("files:read").build();
+    let r = h
+        .rpc(
+            Some(&token),
+            None,
+            json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "authenticated (the session id is what is missing)"
+    );
+
+    // Metadata naming another issuer is not trusted.
+    let h = files().await;
+    h.keys
+        .set_issuer_override(Some("http://127.0.0.1:9".into()));
+    let r = h
+        .rpc(
+            Some(&h.token("files:read").build()),
+            None,
+            json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_off_serves_public_tools_only() {
+    let keys = KeyServer::start().await;
+    let runs = Runs::default();
+    let h = start(Files { runs: runs.clone() }, runs, keys, |c, _, _| {
+        c.without_authorization()
+    })
+    .await;
+    let r = h.send(h.client.get(h.metadata_url())).await;
+    assert!(r.body.get("scopes_supported").is_none());
+    let r = h
+        .rpc(None, None, json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}))
+        .await;
+    let session = r.session().unwrap();
+    let r = h
+        .rpc(None, Some(&session), json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = h
+        .rpc(None, Some(&session), json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"x"}}}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+/// Records the fields of every `scopegate::auth` event.
+#[derive(Clone, Default)]
+struct Capture(Arc<std::sync::Mutex<Vec<std::collections::BTreeMap<String, String>>>>);
+
+struct Fields<'a>(&'a mut std::collections::BTreeMap<String, String>);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "scopegate::auth" {
+            let mut fields = std::collections::BTreeMap::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().push(fields);
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn authentication_events_are_traced_with_stable_fields() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let capture = Capture::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let h = files().await;
+    let token = h.token("files:read").build();
+    let session = h.initialize(&token).await;
+    h.call(&token, &session, "write_file", json!({"path": "a"}))
+        .await;
+    h.rpc(
+        Some(&h.token("files:read").expired().build()),
+        None,
+        json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
+    )
+    .await;
+    h.rpc(None, None, json!({"jsonrpc":"2.0","id":1,"method":"ping"}))
+        .await;
+    h.send(
+        h.client
+            .post(&h.resource)
+            .header("authorization", "bearer x"),
+    )
+    .await;
+
+    let events = capture.0.lock().unwrap().clone();
+    let find = |name: &str| {
+        events
+            .iter()
+            .find(|e| e.get("event").map(String::as_str) == Some(name))
+            .unwrap_or_else(|| panic!("no {name} event in {events:?}"))
+            .clone()
+    };
+    let accepted = find("token_accepted");
+    assert_eq!(accepted["subject"], "alice");
+    assert_eq!(accepted["client_id"], "test-client");
+    let denied = find("scope_denied");
+    assert_eq!(denied["tool"], "write_file");
+    assert_eq!(denied["missing"], "files:write");
+    assert_eq!(denied["subject"], "alice");
+    let rejected: Vec<&str> = events
+        .iter()
+        .filter(|e| e.get("event").map(String::as_str) == Some("token_rejected"))
+        .map(|e| e["reason"].as_str())
+        .collect();
+    assert_eq!(rejected, ["expired", "invalid_request"]);
+    find("token_missing");
+}
