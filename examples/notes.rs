@@ -136,7 +136,9 @@ fn options() -> Result<Options, String> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--http" => {
-                let addr = args.next().ok_or("--http needs an address, e.g. 127.0.0.1:8080")?;
+                let addr = args
+                    .next()
+                    .ok_or("--http needs an address, e.g. 127.0.0.1:8080")?;
                 options.http = Some(addr.parse().map_err(|e| format!("--http {addr}: {e}"))?);
             }
             "--issuer" => options.issuer = Some(args.next().ok_or("--issuer needs a URL")?),
@@ -159,10 +161,9 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         (None, true) => config.without_authorization(),
         _ => return Err("with --http, give either --issuer URL or --no-auth".into()),
     };
-    let router = Notes::default().into_server()?.http(config)?;
     eprintln!("MCP endpoint: {resource}");
     eprintln!("metadata:     http://{addr}/.well-known/oauth-protected-resource/mcp");
-    scopegate::http::serve(addr, router).await?;
+    Notes::default().serve_http(config, addr).await?;
     Ok(())
 }
 

@@ -62,6 +62,20 @@ pub trait McpServerExt: McpServer {
     ) -> impl std::future::Future<Output = Result<(), stdio::StdioError>> + Send {
         async move { stdio::serve(Server::new(self)?).await }
     }
+
+    /// Serves MCP over Streamable HTTP on `addr` (bind `127.0.0.1` unless it must be reachable
+    /// from elsewhere; see [`http::DEFAULT_BIND`]).
+    #[cfg(feature = "http")]
+    fn serve_http(
+        self,
+        config: http::HttpConfig,
+        addr: std::net::SocketAddr,
+    ) -> impl std::future::Future<Output = Result<(), http::HttpError>> + Send {
+        async move {
+            let router = Server::new(self)?.http(config)?;
+            http::serve(addr, router).await
+        }
+    }
 }
 
 impl<T: McpServer> McpServerExt for T {}

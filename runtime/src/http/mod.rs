@@ -79,6 +79,10 @@ pub struct HttpConfig {
     allow_loopback_origins: bool,
 }
 
+/// Where to listen by default: loopback only (MCP transports, "Security Warning").
+pub const DEFAULT_BIND: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
 /// Default largest request body: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 << 20;
 
@@ -237,6 +241,9 @@ pub enum HttpError {
     /// An extra scope is not an RFC 6749 scope token.
     #[error("`{0}` is not a valid OAuth scope")]
     Scope(String),
+    /// The server's tables could not be built.
+    #[error(transparent)]
+    Build(#[from] crate::server::BuildError),
     /// Binding the listener failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
