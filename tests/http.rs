@@ -1324,3 +1324,33 @@ async fn opaque_tokens_are_introspected_and_cached() {
     }
     assert_eq!(h.runs(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_keys_are_refreshed_in_the_background_without_holding_requests() {
+    let h = files_with(|c, k, r| {
+        let mut jwt = JwtConfig::new(k.issuer(), r).refresh_cooldown(Duration::ZERO);
+        jwt.min_cache = Duration::ZERO;
+        c.jwt(jwt)
+    })
+    .await;
+    h.keys.set_cache_max_age(0);
+    let token = h.token("files:read").build();
+    let session = h.initialize(&token).await;
+    assert_eq!(h.keys.jwks_fetches(), 1);
+    h.keys.set_mode(JwksMode::Slow(Duration::from_secs(3)));
+    let started = std::time::Instant::now();
+    let r = h
+        .call(&token, &session, "read_file", json!({"path": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a slow issuer does not hold requests with known keys"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        h.keys.jwks_fetches(),
+        2,
+        "the expired keys were refetched in the background"
+    );
+}
