@@ -154,6 +154,9 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         Notes::default().serve_stdio().await?;
         return Ok(());
     };
+    // Bind first: with port 0 the resource URI needs the port the system picked.
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
     let resource = format!("http://{addr}/mcp");
     let mut config = scopegate::http::HttpConfig::new(&resource).initial_scopes(["notes:read"]);
     config = match (options.issuer, options.no_auth) {
@@ -161,9 +164,10 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         (None, true) => config.without_authorization(),
         _ => return Err("with --http, give either --issuer URL or --no-auth".into()),
     };
+    let router = Notes::default().into_server()?.http(config)?;
     eprintln!("MCP endpoint: {resource}");
     eprintln!("metadata:     http://{addr}/.well-known/oauth-protected-resource/mcp");
-    Notes::default().serve_http(config, addr).await?;
+    scopegate::http::serve_on(listener, router).await?;
     Ok(())
 }
 
