@@ -395,6 +395,12 @@ pub async fn serve(addr: SocketAddr, router: Router) -> Result<(), HttpError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| HttpError::Bind { addr, source })?;
+    serve_on(listener, router).await
+}
+
+/// Serves `router` on a listener already bound (e.g. to port 0, to learn the port before
+/// building the configuration).
+pub async fn serve_on(listener: tokio::net::TcpListener, router: Router) -> Result<(), HttpError> {
     axum::serve(listener, router)
         .await
         .map_err(HttpError::Serve)
