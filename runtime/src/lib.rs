@@ -14,9 +14,12 @@
 //! | `auth` | (feature `http`) token verifiers (JWT/JWKS, introspection), bearer parsing, challenges |
 //! | `metadata` | (feature `http`) Protected Resource Metadata, canonical URIs, AS discovery |
 //! | `http` | (feature `http`) Streamable HTTP: the axum router, sessions, Origin and CORS |
+//! | `dev_auth` | (feature `dev-auth`) the embedded development authorization server |
 
 #[cfg(feature = "http")]
 pub mod auth;
+#[cfg(feature = "dev-auth")]
+pub mod dev_auth;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "http")]
