@@ -6,6 +6,7 @@
 //! cargo run --example quickstart -- --auto-approve     # no consent page (scripts, tests)
 //! cargo run --example quickstart -- --addr 127.0.0.1:0 # any free port
 //! cargo run --example quickstart -- --issuer https://your-tenant.example.com   # a real provider
+//! cargo run --example quickstart -- --scope-table markdown   # the scopes to configure there
 //! ```
 
 #[path = "common/notes.rs"]
@@ -22,6 +23,7 @@ struct Options {
     addr: SocketAddr,
     auto_approve: bool,
     issuer: Option<String>,
+    scope_table: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -29,6 +31,7 @@ fn options() -> Result<Options, String> {
         addr: DEFAULT_BIND,
         auto_approve: false,
         issuer: None,
+        scope_table: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -41,6 +44,10 @@ fn options() -> Result<Options, String> {
             }
             "--auto-approve" => options.auto_approve = true,
             "--issuer" => options.issuer = Some(args.next().ok_or("--issuer needs a URL")?),
+            "--scope-table" => {
+                options.scope_table =
+                    Some(args.next().ok_or("--scope-table needs json or markdown")?);
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -48,6 +55,16 @@ fn options() -> Result<Options, String> {
 }
 
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(format) = &options.scope_table {
+        // What to configure in an authorization server: every scope and the tools it unlocks.
+        let server = Notes::default().into_server()?;
+        match format.as_str() {
+            "json" => println!("{:#}", server.scope_table_json()),
+            "markdown" => print!("{}", server.scope_table_markdown()),
+            other => return Err(format!("--scope-table {other}: use json or markdown").into()),
+        }
+        return Ok(());
+    }
     // Bind first: with port 0 the resource URI needs the port the system picked.
     let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let addr = listener.local_addr()?;

@@ -614,3 +614,50 @@ async fn broader_scopes_satisfy_narrower_ones_through_the_hierarchy() {
     .await;
     assert!(matches!(r, Reply::Denied(ref d) if d.missing == ["files:write"]));
 }
+
+#[test]
+fn the_scope_table_exports_as_json_and_markdown() {
+    let server = server();
+    let table = server.scope_table_json();
+    assert_eq!(table["server"], "test-server");
+    let files_read = table["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["scope"] == "files:read")
+        .unwrap();
+    assert_eq!(
+        files_read["implied_by"],
+        json!(["files:admin", "files:write"])
+    );
+    assert_eq!(files_read["tools"], json!(["picture"]));
+    let files_admin = table["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["scope"] == "files:admin")
+        .unwrap();
+    assert_eq!(files_admin["tools"], json!(["picture", "noop"]));
+    let counter = table["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tool"] == "counter")
+        .unwrap();
+    assert_eq!(counter["scopes"], json!(["admin:read", "math:use"]));
+    assert_eq!(
+        table["tools"][2],
+        json!({"tool":"fail","scopes":[],"public":true})
+    );
+
+    let markdown = server.scope_table_markdown();
+    assert!(
+        markdown.contains("| `files:read` | `files:admin`, `files:write` | `picture` |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| `fail` | public |"), "{markdown}");
+    assert!(
+        markdown.contains("| `counter` | `admin:read`, `math:use` |"),
+        "{markdown}"
+    );
+}

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::metadata;
-use crate::scope::{ScopeSet, is_scope_token};
+use crate::scope::is_scope_token;
 use crate::server::Server;
 
 /// Settings of the development authorization server.
@@ -201,18 +201,14 @@ impl DevAuth {
             .filter(|s| **s != "offline_access")
             .map(|s| (*s).to_owned())
             .collect();
-        let unlocks = scopes
-            .iter()
-            .map(|scope| {
-                let held = ScopeSet::from_space_separated(scope);
-                let tools = server
-                    .tools()
-                    .filter(|t| {
-                        !t.meta.scopes.is_empty() && table.missing(&held, t.meta.scopes).is_empty()
-                    })
-                    .map(|t| t.meta.name.to_owned())
-                    .collect();
-                (scope.clone(), tools)
+        let unlocks = server
+            .scope_rows()
+            .into_iter()
+            .map(|(scope, _, tools)| {
+                (
+                    scope.to_owned(),
+                    tools.into_iter().map(str::to_owned).collect(),
+                )
             })
             .collect();
         let default_scopes = match &config.default_scopes {
