@@ -1,0 +1,14 @@
+use scopegate::prelude::*;
+
+/// A tool.
+#[mcp_tool(
+    public,
+    name = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+)]
+fn hello() -> String {
+    "hello".to_owned()
+}
+
+fn main() {
+    let _ = hello();
+}

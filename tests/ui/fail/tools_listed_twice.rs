@@ -1,0 +1,21 @@
+use scopegate::prelude::*;
+
+/// Says hello.
+#[mcp_tool(public)]
+fn hello() -> String {
+    String::new()
+}
+
+/// Says bye.
+#[mcp_tool(public)]
+fn bye() -> String {
+    String::new()
+}
+
+#[derive(McpServer)]
+#[mcp(name = "greetings", version = "1.0.0", tools(hello, bye, hello))]
+struct Greetings;
+
+fn main() {
+    let _ = Server::new(Greetings);
+}
