@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
 use syn::punctuated::Punctuated;
@@ -163,27 +163,38 @@ fn check_implies(server: &ServerAttr, errors: &mut Errors) -> Closure {
             .extend(&rule.narrower);
     }
     let mut closure = Closure::new();
+    let mut in_reported_cycle: BTreeSet<&str> = BTreeSet::new();
     for rule in &server.implies {
         let start = rule.broad.value.as_str();
         let mut reached = BTreeSet::new();
-        let mut stack = vec![start];
-        let mut cycle = None;
-        while let Some(scope) = stack.pop() {
+        // Depth-first with the path kept, so a cycle can be shown as the chain that closes it.
+        let mut stack: Vec<(&str, Vec<&ScopeLit>)> = vec![(start, Vec::new())];
+        let mut cycle: Option<Vec<&ScopeLit>> = None;
+        while let Some((scope, path)) = stack.pop() {
             for next in edges.get(scope).into_iter().flatten() {
+                let mut next_path = path.clone();
+                next_path.push(next);
                 if next.value == start && cycle.is_none() {
-                    cycle = Some(&next.lit);
+                    cycle = Some(next_path.clone());
                 }
                 if reached.insert(next.value.clone()) {
-                    stack.push(&next.value);
+                    stack.push((&next.value, next_path));
                 }
             }
         }
-        if let Some(lit) = cycle {
+        if let Some(path) = cycle
+            && !in_reported_cycle.contains(start)
+        {
+            let chain: Vec<&str> = std::iter::once(start)
+                .chain(path.iter().map(|s| s.value.as_str()))
+                .collect();
+            in_reported_cycle.extend(chain.iter().copied());
+            let closing = path.last().map_or(&rule.broad.lit, |s| &s.lit);
             errors.at(
-                &rule.broad.lit,
+                closing,
                 format!(
-                    "scope hierarchy has a cycle: `{start}` implies itself (through `{}`)",
-                    lit.value()
+                    "the scope hierarchy has a cycle: {}; a scope cannot imply itself",
+                    chain.join(" => ")
                 ),
             );
         }
@@ -210,6 +221,17 @@ fn state_fields(input: &DeriveInput, errors: &mut Errors) -> Vec<(TokenStream, s
             });
             match result {
                 Ok(()) => {
+                    // Rule: one `FromRef` impl per type, so a type can be state only once.
+                    let text = field.ty.to_token_stream().to_string();
+                    if out.iter().any(|(_, t): &(TokenStream, syn::Type)| {
+                        t.to_token_stream().to_string() == text
+                    }) {
+                        errors.at(
+                            &field.ty,
+                            format!("another `#[mcp(state)]` field already has type `{}`; wrap one of them in a newtype so `State<T>` can tell them apart", text.replace(' ', "")),
+                        );
+                        continue;
+                    }
                     let member = match &field.ident {
                         Some(ident) => quote!(#ident),
                         None => {
@@ -254,10 +276,44 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let state = state_fields(&input, &mut errors);
     let output = match errors.finish() {
         Ok(()) => generate(&input, &server, &closure, &state),
-        Err(error) => error.to_compile_error(),
+        Err(error) => {
+            let compile_error = error.to_compile_error();
+            let fallback = fallback(&input, &server);
+            quote!(#compile_error #fallback)
+        }
     };
     attr::debug_print(&format!("#[derive(McpServer)] {}", input.ident), &output);
     output
+}
+
+/// After an error: an empty `McpServer` impl, so the one mistake is the only error reported
+/// (thiserror's `fallback.rs`). Generic types get none: their error stands alone anyway.
+fn fallback(input: &DeriveInput, server: &ServerAttr) -> TokenStream {
+    if !input.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let krate = server
+        .krate
+        .clone()
+        .map_or_else(|| quote!(::scopegate), |path| quote!(#path));
+    let ident = &input.ident;
+    quote! {
+        const _: () = {
+            use #krate::__private as __sg;
+            #[automatically_derived]
+            impl __sg::McpServer for #ident {
+                const INFO: __sg::ServerInfo = __sg::ServerInfo {
+                    name: "",
+                    version: "",
+                    title: ::core::option::Option::None,
+                    instructions: ::core::option::Option::None,
+                };
+                const TOOLS: &'static [__sg::ToolDef<Self>] = &[];
+                const SCOPES: &'static [&'static str] = &[];
+                const IMPLICATIONS: &'static [__sg::Implication] = &[];
+            }
+        };
+    }
 }
 
 fn generate(
@@ -316,7 +372,7 @@ fn generate(
                 quote!(#path).to_string().replace(' ', "")
             );
             quote_spanned! {path.span()=>
-                const _: () = if !__sg::all_in(<#path as __sg::ToolInfo>::META.scopes, &[#(#vocabulary),*]) {
+                const _: () = if !__sg::all_in(<#path as __sg::Tool<#ident>>::DEF.meta.scopes, &[#(#vocabulary),*]) {
                     ::core::panic!(#message)
                 };
             }
@@ -343,8 +399,9 @@ fn generate(
     } else {
         Vec::new()
     };
+    // Spanned at the field's type: a type that is not `Clone` is reported at the field.
     let from_ref = state.iter().map(|(member, ty)| {
-        quote! {
+        quote_spanned! {ty.span()=>
             #[automatically_derived]
             impl __sg::FromRef<#ident> for #ty {
                 fn from_ref(server: &#ident) -> Self {
@@ -371,9 +428,9 @@ fn generate(
                 const IMPLICATIONS: &'static [__sg::Implication] = &[#(#implications),*];
             }
 
-            const __SCOPEGATE_METAS: &[__sg::ToolMeta] = &[#(<#tools as __sg::ToolInfo>::META),*];
+            const __SCOPEGATE_METAS: &[__sg::ToolMeta] = &[#(<#tools as __sg::Tool<#ident>>::DEF.meta),*];
             const __SCOPEGATE_LISTS: &[&[&str]] = &[
-                #(<#tools as __sg::ToolInfo>::META.scopes,)*
+                #(<#tools as __sg::Tool<#ident>>::DEF.meta.scopes,)*
                 &[#(#vocabulary),*],
                 &[#(#hierarchy_scopes),*],
             ];

@@ -5,7 +5,7 @@
 //! and `Tool<S>`, so `tools(name)` in the derive finds it by ordinary name lookup.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
@@ -66,10 +66,10 @@ impl ToolAttr {
                     } else {
                         input.parse::<Token![=]>()?;
                         let content;
-                        bracketed!(content in input);
+                        let brackets = bracketed!(content in input);
                         let lits = content.parse_terminated(|p| p.parse::<LitStr>(), Token![,])?;
                         if lits.is_empty() {
-                            errors.at(&key, "`scopes` must name at least one scope; write `public` for a tool anyone may call");
+                            errors.push(syn::Error::new(brackets.span.join(), "`scopes` must name at least one scope; write `public` for a tool anyone may call"));
                         }
                         lits.into_iter().collect()
                     };
@@ -141,8 +141,9 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut function: ItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(_) => {
+            let first = item.clone().into_iter().next();
             let error = syn::Error::new(
-                attr::call_site(),
+                first.map_or_else(attr::call_site, |t| t.span()),
                 "#[mcp_tool] goes on a free function (`fn` or `async fn`)",
             );
             let compile_error = error.to_compile_error();
@@ -180,11 +181,26 @@ fn params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
             }
             FnArg::Typed(pat_type) => pat_type,
         };
+        // Rule: `#[cfg]` would remove a parameter after this macro has counted it.
+        if let Some(cfg) = pat_type
+            .attrs
+            .iter()
+            .find(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr"))
+        {
+            errors.at(
+                cfg,
+                "`#[cfg]` on a tool parameter is not supported: the input schema is fixed at compile time; make the whole tool conditional instead",
+            );
+        }
         let (description, rename) = param_attrs(&mut pat_type.attrs, errors);
-        let name = match &*pat_type.pat {
-            Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
-                ident.ident.unraw().to_string()
-            }
+        let (name, name_tokens) = match &*pat_type.pat {
+            Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => match rename {
+                Some(lit) => (lit.value(), lit.to_token_stream()),
+                None => (
+                    ident.ident.unraw().to_string(),
+                    ident.ident.to_token_stream(),
+                ),
+            },
             other => {
                 errors.at(
                     other,
@@ -193,14 +209,27 @@ fn params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
                 continue;
             }
         };
-        if let Type::ImplTrait(ty) = &*pat_type.ty {
-            errors.at(
+        match &*pat_type.ty {
+            Type::ImplTrait(ty) => errors.at(
                 ty,
                 "`impl Trait` parameters make the tool generic; name a concrete type",
+            ),
+            // Rule: arguments are deserialized into owned values; a borrow has nothing to borrow.
+            Type::Reference(ty) => errors.at(
+                ty,
+                "tool parameters are owned values: take `String` instead of `&str` (or `T` instead of `&T`)",
+            ),
+            _ => {}
+        }
+        // Rule: two parameters cannot read the same JSON key.
+        if params.iter().any(|p: &Param| p.name == name) {
+            errors.at(
+                &name_tokens,
+                format!("two parameters use the argument name `{name}`; rename one with `#[arg(rename = \"...\")]`"),
             );
         }
         params.push(Param {
-            name: rename.unwrap_or(name),
+            name,
             description,
             ty: (*pat_type.ty).clone(),
         });
@@ -212,7 +241,7 @@ fn params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
 fn param_attrs(
     attrs: &mut Vec<Attribute>,
     errors: &mut Errors,
-) -> (Option<String>, Option<String>) {
+) -> (Option<String>, Option<LitStr>) {
     let mut description = attr::doc_text(attrs);
     let mut rename = None;
     for a in attrs.iter().filter(|a| a.path().is_ident("arg")) {
@@ -223,7 +252,7 @@ fn param_attrs(
                 seen.first(&key)?;
                 match key.to_string().as_str() {
                     "description" => description = Some(attr::string_value(input)?.value()),
-                    "rename" => rename = Some(attr::string_value(input)?.value()),
+                    "rename" => rename = Some(attr::string_value(input)?),
                     _ => return Err(attr::unknown_key(&key, &["description", "rename"])),
                 }
                 Ok(())
@@ -243,7 +272,7 @@ fn validate(attr: &ToolAttr, function: &ItemFn, errors: &mut Errors) {
     // Rule: every tool states its scopes or says `public` out loud (fail closed).
     if attr.scope_key.is_none() && attr.public.is_none() {
         errors.push(syn::Error::new(
-            attr::call_site(),
+            sig.ident.span(),
             format!(
                 "tool `{}` declares no scope: add `scope = \"...\"` or `scopes = [\"...\"]`, or `public` if anyone may call it",
                 sig.ident.unraw()
@@ -312,13 +341,19 @@ fn generate(attr: &ToolAttr, function: &ItemFn, params: &[Param]) -> TokenStream
         .map(|ty| quote_spanned!(ty.span()=> __sg::assert_param::<#ty>();));
     let return_check = quote_spanned!(ret.span()=> __sg::assert_return::<#ret>(););
 
+    // Spanned at the return type, so a type that cannot be a result is reported there once
+    // (rustc merges identical errors at one span).
+    let into_result = quote_spanned!(ret.span()=> <#ret as __sg::IntoToolResult>::into_tool_result);
+    let output_schema = quote_spanned!(ret.span()=> <#ret as __sg::IntoToolResult>::output_schema);
+    // Spanned at the function's name: a non-`Send` future is reported at the tool.
+    let new_future = quote_spanned!(ident.span()=> __sg::ToolFuture::new);
     let call_body = if params.is_empty() {
         quote! {
             if !__scopegate_parts.is_clean() {
                 return __scopegate_parts.rejected();
             }
-            __sg::ToolFuture::new(async move {
-                __sg::IntoToolResult::into_tool_result(#ident() #await_)
+            #new_future(async move {
+                #into_result(#ident() #await_)
             })
         }
     } else {
@@ -327,8 +362,8 @@ fn generate(attr: &ToolAttr, function: &ItemFn, params: &[Param]) -> TokenStream
                 let #locals = <#tys as __sg::ToolParam<__S>>::extract(__scopegate_parts, #names);
             )*
             match (#(#locals,)*) {
-                (#(::core::option::Option::Some(#locals),)*) if __scopegate_parts.is_clean() => __sg::ToolFuture::new(async move {
-                    __sg::IntoToolResult::into_tool_result(#ident(#(#locals),*) #await_)
+                (#(::core::option::Option::Some(#locals),)*) if __scopegate_parts.is_clean() => #new_future(async move {
+                    #into_result(#ident(#(#locals),*) #await_)
                 }),
                 _ => __scopegate_parts.rejected(),
             }
@@ -376,7 +411,7 @@ fn generate(attr: &ToolAttr, function: &ItemFn, params: &[Param]) -> TokenStream
                             schema: <#tys as __sg::ToolParam<__S>>::schema,
                         },
                     )*],
-                    output_schema: <#ret as __sg::IntoToolResult>::output_schema,
+                    output_schema: #output_schema,
                     call: __scopegate_call::<__S>,
                 };
             }

@@ -130,8 +130,10 @@ pub trait ToolInfo {
 
 /// A tool callable on a server of type `S` (every extractor it uses can be built from `S`).
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be served by `{S}`",
-    note = "each `State<T>` parameter needs `T: FromRef<{S}>`"
+    message = "`{Self}` is not an MCP tool that `{S}` can serve",
+    label = "not a tool of this server",
+    note = "a tool is a function marked `#[mcp_tool(scope = \"...\")]` (or `public`)",
+    note = "a tool's `State<T>` parameters need `T: FromRef<{S}>` (or a field of type `T` marked `#[mcp(state)]`)"
 )]
 pub trait Tool<S>: ToolInfo {
     /// The tool's descriptor for this server type.
@@ -301,6 +303,9 @@ impl ToolParamKind for Principal {}
 impl ToolParamKind for RequestContext {}
 impl<T> ToolParamKind for State<T> {}
 
+// Not recommended in diagnostics: for `State<T>` without `FromRef`, the `FromRef` message is the
+// helpful one, not "implement Deserialize".
+#[diagnostic::do_not_recommend]
 impl<S, T: DeserializeOwned + JsonSchema> ToolParam<S> for T {
     fn schema(generator: &mut SchemaGenerator) -> Option<ArgSchema> {
         Some(ArgSchema {
