@@ -121,8 +121,13 @@ impl Env {
     }
 
     async fn public_client(&self) -> String {
+        self.client_with_grants(json!(["authorization_code", "refresh_token"]))
+            .await
+    }
+
+    async fn client_with_grants(&self, grants: Value) -> String {
         let (status, body) = self
-            .register(json!({"redirect_uris":[REDIRECT],"token_endpoint_auth_method":"none","client_name":"t"}))
+            .register(json!({"redirect_uris":[REDIRECT],"token_endpoint_auth_method":"none","client_name":"t","grant_types":grants}))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["client_id"].as_str().unwrap().to_owned()
@@ -385,6 +390,22 @@ async fn refresh_tokens_rotate_and_a_used_one_is_refused() {
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_without_the_refresh_grant_get_no_refresh_token() {
+    let env = start(DevAuthConfig::default().auto_approve(true)).await;
+    let client = env.client_with_grants(json!(["authorization_code"])).await;
+    let (verifier, challenge) = pkce();
+    let query = env.code(&client, &challenge, "docs:read").await;
+    let (status, tokens) = env.exchange(&client, &query["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(tokens.get("refresh_token").is_none(), "{tokens}");
+    // Registration defaults to the code grant alone (RFC 7591 §2).
+    let (_, registered) = env
+        .register(json!({"redirect_uris":[REDIRECT],"token_endpoint_auth_method":"none"}))
+        .await;
+    assert_eq!(registered["grant_types"], json!(["authorization_code"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -152,6 +152,9 @@ struct Store {
 struct Client {
     secret: Option<String>,
     redirect_uris: Vec<String>,
+    /// Whether it registered the `refresh_token` grant: only then does it get refresh tokens
+    /// (a client that cannot refresh re-authorizes, which is how it steps up its scopes).
+    refresh: bool,
 }
 
 #[derive(Clone)]
@@ -415,6 +418,11 @@ impl DevState {
     /// Issues an access token for `scopes` (the grant's, or fewer) and a new refresh token of
     /// `family` carrying the grant's full scopes.
     fn tokens(&self, grant: Grant, scopes: Vec<String>, family: String) -> Response {
+        let with_refresh = self
+            .lock()
+            .clients
+            .get(&grant.client_id)
+            .is_some_and(|c| c.refresh);
         let access = match self.access_token(&grant, &scopes) {
             Ok(token) => token,
             Err(e) => {
@@ -427,7 +435,7 @@ impl DevState {
         };
         let refresh = random_token(32);
         let scope = scopes.join(" ");
-        {
+        if with_refresh {
             let mut store = self.lock();
             let now = Instant::now();
             store.refresh.retain(|_, (_, expires, _)| *expires > now);
@@ -438,13 +446,15 @@ impl DevState {
                 );
             }
         }
-        let body = json!({
+        let mut body = json!({
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": self.config.access_token_ttl.as_secs(),
-            "refresh_token": refresh,
             "scope": scope,
         });
+        if with_refresh {
+            body["refresh_token"] = refresh.into();
+        }
         (
             StatusCode::OK,
             [
@@ -585,6 +595,17 @@ async fn register(State(s): State<Arc<DevState>>, body: axum::body::Bytes) -> Re
             }
         }
     }
+    // RFC 7591 §2: `grant_types` defaults to the authorization code grant alone.
+    let grant_types: Vec<String> = metadata
+        .get("grant_types")
+        .and_then(Value::as_array)
+        .map(|v| {
+            v.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_else(|| vec!["authorization_code".to_owned()]);
     let client_id = random_token(16);
     let secret = (method != "none").then(|| random_token(32));
     {
@@ -601,6 +622,7 @@ async fn register(State(s): State<Arc<DevState>>, body: axum::body::Bytes) -> Re
             Client {
                 secret: secret.clone(),
                 redirect_uris: redirect_uris.clone(),
+                refresh: grant_types.iter().any(|g| g == "refresh_token"),
             },
         );
     }
@@ -608,10 +630,7 @@ async fn register(State(s): State<Arc<DevState>>, body: axum::body::Bytes) -> Re
     out.insert("client_id".into(), client_id.into());
     out.insert("client_id_issued_at".into(), unix_now().into());
     out.insert("token_endpoint_auth_method".into(), method.into());
-    out.insert(
-        "grant_types".into(),
-        json!(["authorization_code", "refresh_token"]),
-    );
+    out.insert("grant_types".into(), json!(grant_types));
     out.insert("response_types".into(), json!(["code"]));
     if let Some(secret) = secret {
         out.insert("client_secret".into(), secret.into());

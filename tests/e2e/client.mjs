@@ -1,0 +1,406 @@
+// The TypeScript MCP SDK as a real client of a scopegate server over Streamable HTTP, running the
+// whole OAuth flow with no browser: 401 → protected resource metadata → authorization server
+// metadata → dynamic registration → authorization code + PKCE → token → retry; then a step-up
+// after a 403 `insufficient_scope`.
+//
+//   node client.mjs <mcp-url> [options]
+//
+// Only the MCP URL is needed: everything else (authorization server, scopes) is discovered from
+// the server, so the same script runs against any server with the `notes` tools (the `notes`
+// example with an external authorization server, or one that embeds its own). Options (defaults
+// fit the `notes` example):
+//   --tools a,b,c         the tools tools/list must name (exactly)
+//   --read-tool NAME      a tool the first token may call          (list_notes)
+//   --write-tool NAME     a tool that needs a step-up              (add_note)
+//   --write-args JSON     its arguments                            ({"title":"e2e"})
+//   --initial-scope S     the scope the first authorization must ask for   (notes:read)
+//   --step-up-scope S     the scope the step-up must ask for    (notes:read notes:write)
+//   --redirect-uri URL    registered redirect URI; never contacted (http://127.0.0.1/e2e-callback)
+//
+// stdout: one JSON line `{"ok":true,"tools":[...],"steps":[...],"access_token":"..."}` (or
+// `{"ok":false,"error":"...","steps":[...]}`); exit 0 / 1. stderr: every HTTP exchange, for
+// debugging.
+
+import { parseArgs } from 'node:util';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+
+const REQUIRED_SCOPES_META = 'dev.scopegate/requiredScopes';
+const TIMEOUT_MS = Number(process.env.E2E_CLIENT_TIMEOUT_MS ?? 60_000);
+
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    tools: { type: 'string', default: 'whoami,list_notes,get_note,add_note,purge_notes' },
+    'read-tool': { type: 'string', default: 'list_notes' },
+    'write-tool': { type: 'string', default: 'add_note' },
+    'write-args': { type: 'string', default: '{"title":"e2e"}' },
+    'initial-scope': { type: 'string', default: 'notes:read' },
+    'step-up-scope': { type: 'string', default: 'notes:read notes:write' },
+    'redirect-uri': { type: 'string', default: 'http://127.0.0.1/e2e-callback' },
+  },
+});
+
+const log = (...parts) => console.error('[client]', ...parts);
+/** What happened, in order: goes into the summary line. */
+const steps = [];
+const step = (name, details = {}) => {
+  steps.push({ step: name, ...details });
+  log(`step ${name}`, JSON.stringify(details));
+};
+
+class CheckFailed extends Error {}
+function check(condition, message) {
+  if (!condition) throw new CheckFailed(message);
+}
+const sameScopes = (a, b) =>
+  [...new Set(a.split(/\s+/).filter(Boolean))].sort().join(' ') ===
+  [...new Set(b.split(/\s+/).filter(Boolean))].sort().join(' ');
+
+/** The claims of a JWT, unverified (for the report only: the server verifies). */
+function jwtParts(token) {
+  try {
+    const [header, payload] = token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url')));
+    return { header, payload };
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- HTTP: a logging fetch, and a headless user agent for the authorization endpoint -----------
+
+/** Every response this client got that was not a success, with its challenge. */
+const denials = [];
+
+async function loggingFetch(input, init) {
+  const url = input instanceof Request ? input.url : String(input);
+  const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+  const response = await fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(TIMEOUT_MS) });
+  const challenge = response.headers.get('www-authenticate');
+  log(`${method} ${url} -> ${response.status}${challenge ? ` (www-authenticate: ${challenge})` : ''}`);
+  if (response.status >= 400) denials.push({ method, url, status: response.status, challenge });
+  return response;
+}
+
+/** A cookie jar just good enough for one authorization server on loopback. */
+class CookieJar {
+  #cookies = new Map(); // "name;path" -> { name, value, path }
+
+  store(response, url) {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';').map((s) => s.trim());
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      const name = pair.slice(0, eq);
+      const value = pair.slice(eq + 1);
+      let path = '/';
+      let expired = false;
+      for (const attribute of attributes) {
+        const [key, val = ''] = attribute.split('=');
+        const k = key.toLowerCase();
+        if (k === 'path' && val.startsWith('/')) path = val;
+        if (k === 'max-age' && Number(val) <= 0) expired = true;
+        if (k === 'expires' && Date.parse(val) < Date.now()) expired = true;
+      }
+      const key = `${name};${path}`;
+      if (expired) this.#cookies.delete(key);
+      else this.#cookies.set(key, { name, value, path });
+    }
+    void url;
+  }
+
+  header(url) {
+    const { pathname } = new URL(url);
+    return [...this.#cookies.values()]
+      .filter((c) => pathname === c.path || pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`))
+      .sort((a, b) => b.path.length - a.path.length)
+      .map((c) => `${c.name}=${c.value}`)
+      .join('; ');
+  }
+}
+
+const jar = new CookieJar();
+
+/**
+ * Plays the user's browser: follows the authorization server's redirects (login, consent, …)
+ * until one goes to the redirect URI, and returns that URL's query.
+ */
+async function authorizeHeadless(authorizationUrl, redirectUri) {
+  let url = authorizationUrl.toString();
+  for (let hop = 0; hop < 20; hop++) {
+    const cookie = jar.header(url);
+    const response = await loggingFetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+    jar.store(response, url);
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status >= 400 || !location) {
+      const body = (await response.text().catch(() => '')).slice(0, 500);
+      throw new CheckFailed(`authorization stopped at ${url}: HTTP ${response.status}, no redirect: ${body}`);
+    }
+    await response.body?.cancel();
+    const next = new URL(location, url).toString();
+    if (next.startsWith(redirectUri)) {
+      return new URL(next).searchParams;
+    }
+    url = next;
+  }
+  throw new CheckFailed('authorization did not reach the redirect URI in 20 redirects');
+}
+
+// ---- the OAuth client provider ------------------------------------------------------------------
+
+class HeadlessOAuthProvider {
+  #clientInformation;
+  #tokens;
+  #codeVerifier;
+  #discovery;
+  /** Codes obtained by redirectToAuthorization, not yet exchanged. */
+  pendingCodes = [];
+  /** Every authorization request: its scope and resource. */
+  authorizations = [];
+
+  constructor(redirectUri) {
+    this.redirectUri = redirectUri;
+  }
+
+  get redirectUrl() {
+    return this.redirectUri;
+  }
+
+  get clientMetadata() {
+    return {
+      client_name: 'scopegate e2e (TypeScript SDK)',
+      redirect_uris: [this.redirectUri],
+      // No refresh_token: with a refresh token, SDK 1.32 answers a 403 by refreshing (which cannot
+      // add scopes) instead of asking for the new ones.
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  }
+
+  state() {
+    return crypto.randomUUID();
+  }
+
+  clientInformation() {
+    return this.#clientInformation;
+  }
+
+  saveClientInformation(info) {
+    step('registered', { client_id: info.client_id, registered_scope: info.scope ?? null });
+    this.#clientInformation = info;
+  }
+
+  tokens() {
+    return this.#tokens;
+  }
+
+  saveTokens(tokens) {
+    const jwt = jwtParts(tokens.access_token);
+    step('token', {
+      scope: tokens.scope ?? null,
+      token_type: tokens.token_type,
+      has_refresh_token: Boolean(tokens.refresh_token),
+      typ: jwt?.header?.typ ?? null,
+      aud: jwt?.payload?.aud ?? null,
+      token_scope: jwt?.payload?.scope ?? null,
+      sub: jwt?.payload?.sub ?? null,
+    });
+    this.#tokens = tokens;
+  }
+
+  saveCodeVerifier(verifier) {
+    this.#codeVerifier = verifier;
+  }
+
+  codeVerifier() {
+    if (!this.#codeVerifier) throw new Error('no code verifier saved');
+    return this.#codeVerifier;
+  }
+
+  discoveryState() {
+    return this.#discovery;
+  }
+
+  saveDiscoveryState(state) {
+    this.#discovery = state;
+  }
+
+  async redirectToAuthorization(authorizationUrl) {
+    const params = authorizationUrl.searchParams;
+    const request = {
+      scope: params.get('scope'),
+      resource: params.get('resource'),
+      code_challenge_method: params.get('code_challenge_method'),
+      authorization_endpoint: `${authorizationUrl.origin}${authorizationUrl.pathname}`,
+    };
+    this.authorizations.push(request);
+    step('authorize', request);
+    const result = await authorizeHeadless(authorizationUrl, this.redirectUri);
+    if (result.get('error')) {
+      throw new CheckFailed(`authorization server refused: ${result.get('error')} ${result.get('error_description') ?? ''}`);
+    }
+    check(result.get('state') === params.get('state'), 'the state came back changed');
+    const code = result.get('code');
+    check(code, `no code in the redirect: ${result}`);
+    this.pendingCodes.push(code);
+  }
+
+  takeCode() {
+    const code = this.pendingCodes.shift();
+    check(code, 'the SDK asked for authorization but no code was obtained');
+    return code;
+  }
+}
+
+// ---- the flow -----------------------------------------------------------------------------------
+
+function newTransport(url, provider) {
+  return new StreamableHTTPClientTransport(url, { authProvider: provider, fetch: loggingFetch });
+}
+
+function newClient() {
+  return new Client({ name: 'scopegate-e2e', version: '0.0.0' }, { capabilities: {} });
+}
+
+async function run(url) {
+  const provider = new HeadlessOAuthProvider(opts['redirect-uri']);
+
+  // 1. First contact: 401 → discovery → registration → authorization → UnauthorizedError.
+  let client = newClient();
+  let transport = newTransport(url, provider);
+  try {
+    await client.connect(transport);
+    throw new CheckFailed('connect() succeeded without any credentials: the server did not answer 401');
+  } catch (error) {
+    if (!(error instanceof UnauthorizedError)) throw error;
+  }
+  const first = denials.find((d) => d.status === 401);
+  check(first, 'no 401 before the first authorization');
+  step('challenged', { status: first.status, www_authenticate: first.challenge });
+  const firstAuth = provider.authorizations.at(-1);
+  check(firstAuth, 'connect() threw UnauthorizedError without asking for authorization');
+  check(sameScopes(firstAuth.scope ?? '', opts['initial-scope']),
+    `the first authorization asked for scope "${firstAuth.scope}", expected "${opts['initial-scope']}"`);
+  check(firstAuth.resource === url, `resource indicator ${firstAuth.resource}, expected ${url}`);
+  check(firstAuth.code_challenge_method === 'S256', 'PKCE S256 not used');
+
+  // 2. Exchange the code, then connect again with a new transport.
+  await transport.finishAuth(provider.takeCode());
+  await transport.close().catch(() => {});
+  client = newClient();
+  transport = newTransport(url, provider);
+  await client.connect(transport);
+  check(transport.sessionId, 'no Mcp-Session-Id after initialize');
+  step('connected', {
+    server: client.getServerVersion(),
+    protocol_version: transport.protocolVersion ?? null,
+    session: Boolean(transport.sessionId),
+  });
+
+  // 3. tools/list: the expected tools, each advertising its required scopes.
+  const { tools } = await client.listTools();
+  const names = tools.map((t) => t.name).sort();
+  const expected = opts.tools.split(',').map((s) => s.trim()).filter(Boolean).sort();
+  check(JSON.stringify(names) === JSON.stringify(expected),
+    `tools/list named ${JSON.stringify(names)}, expected ${JSON.stringify(expected)}`);
+  const requiredScopes = {};
+  for (const tool of tools) {
+    const scopes = tool._meta?.[REQUIRED_SCOPES_META];
+    check(Array.isArray(scopes), `tool ${tool.name} has no _meta["${REQUIRED_SCOPES_META}"] array`);
+    requiredScopes[tool.name] = scopes;
+  }
+  step('tools/list', { tools: names, requiredScopes });
+
+  // 4. A read with the first token.
+  const readTool = opts['read-tool'];
+  const before = await client.callTool({ name: readTool, arguments: {} });
+  check(!before.isError, `${readTool} failed: ${JSON.stringify(before.content)}`);
+  step(`call ${readTool}`, { structuredContent: before.structuredContent ?? null });
+
+  // 5. A write: 403 insufficient_scope → the SDK asks for authorization → step-up → retry.
+  const writeTool = opts['write-tool'];
+  const writeArgs = JSON.parse(opts['write-args']);
+  const deniedBefore = denials.length;
+  let stepUp = false;
+  let written;
+  try {
+    written = await client.callTool({ name: writeTool, arguments: writeArgs });
+  } catch (error) {
+    if (!(error instanceof UnauthorizedError)) throw error;
+    stepUp = true;
+  }
+  check(stepUp, `${writeTool} succeeded without a step-up: ${JSON.stringify(written)}`);
+  const forbidden = denials.slice(deniedBefore).find((d) => d.status === 403);
+  check(forbidden, `no 403 before the step-up: ${JSON.stringify(denials.slice(deniedBefore))}`);
+  check(/error="insufficient_scope"/.test(forbidden.challenge ?? ''),
+    `the 403 challenge is not insufficient_scope: ${forbidden.challenge}`);
+  step('forbidden', { status: forbidden.status, www_authenticate: forbidden.challenge });
+  const stepUpAuth = provider.authorizations.at(-1);
+  check(stepUpAuth !== firstAuth, 'no second authorization request for the step-up');
+  check(sameScopes(stepUpAuth.scope ?? '', opts['step-up-scope']),
+    `the step-up asked for scope "${stepUpAuth.scope}", expected "${opts['step-up-scope']}"`);
+  await transport.finishAuth(provider.takeCode());
+  written = await client.callTool({ name: writeTool, arguments: writeArgs });
+  check(!written.isError, `${writeTool} after the step-up failed: ${JSON.stringify(written.content)}`);
+  const note = written.structuredContent;
+  check(note && note.id === 1, `${writeTool} returned ${JSON.stringify(note)}, expected structuredContent with id 1`);
+  check(note.title === writeArgs.title, `the note's title is ${JSON.stringify(note.title)}`);
+  step(`call ${writeTool}`, { after_step_up: true, structuredContent: note });
+
+  // 6. The read again sees the write.
+  const after = await client.callTool({ name: readTool, arguments: {} });
+  check(!after.isError, `${readTool} failed: ${JSON.stringify(after.content)}`);
+  const notes = after.structuredContent?.notes;
+  check(Array.isArray(notes) && notes.some((n) => n.id === note.id && n.title === note.title),
+    `${readTool} does not show the new note: ${JSON.stringify(after.structuredContent)}`);
+  step(`call ${readTool}`, { structuredContent: after.structuredContent });
+
+  // 7. Who the server thinks we are (public tool), if there is one.
+  if (names.includes('whoami')) {
+    const who = await client.callTool({ name: 'whoami', arguments: {} });
+    step('call whoami', { text: who.content?.map((c) => c.text).join('') ?? null });
+  }
+
+  // 8. End the session (DELETE), then close.
+  await transport.terminateSession();
+  check(transport.sessionId === undefined, 'the session was not ended');
+  step('session ended');
+  await client.close();
+
+  return {
+    ok: true,
+    tools: names,
+    requiredScopes,
+    steps,
+    denials,
+    access_token: provider.tokens().access_token,
+  };
+}
+
+const url = positionals[0];
+if (!url || positionals.length !== 1) {
+  console.error('usage: node client.mjs <mcp-url> [--tools a,b] [--read-tool N] [--write-tool N] [--write-args JSON]');
+  process.exit(2);
+}
+
+const watchdog = setTimeout(() => {
+  console.log(JSON.stringify({ ok: false, error: `timed out after ${TIMEOUT_MS} ms`, steps, denials }));
+  process.exit(1);
+}, TIMEOUT_MS);
+
+try {
+  const summary = await run(url);
+  clearTimeout(watchdog);
+  console.log(JSON.stringify(summary));
+  process.exit(0);
+} catch (error) {
+  clearTimeout(watchdog);
+  const message = error instanceof CheckFailed ? error.message : `${error?.name}: ${error?.message}`;
+  log(`FAILED: ${message}`);
+  if (!(error instanceof CheckFailed)) log(error?.stack);
+  console.log(JSON.stringify({ ok: false, error: message, steps, denials }));
+  process.exit(1);
+}
