@@ -274,6 +274,10 @@ async fn tools_list_describes_schemas_hints_and_required_scopes() {
     assert_eq!(input["required"], json!(["a", "b"]));
     assert_eq!(input["additionalProperties"], false);
     assert_eq!(input["properties"]["a"]["description"], "The first term.");
+    assert!(
+        input["properties"]["a"].get("format").is_none(),
+        "no non-standard `int64` format: {input}"
+    );
     assert_eq!(
         input["properties"]["note"]["type"],
         json!(["string", "null"])

@@ -595,12 +595,45 @@ impl Denial {
 }
 
 /// The schema settings every tool schema is made with: JSON Schema 2020-12, `$defs`, no
-/// `$schema` keyword (2020-12 is MCP's default dialect since 2025-11-25).
+/// `$schema` keyword (2020-12 is MCP's default dialect since 2025-11-25), and no schemars-specific
+/// integer formats.
 #[must_use]
 pub fn schema_generator() -> SchemaGenerator {
     SchemaSettings::draft2020_12()
         .with(|settings| settings.meta_schema = None)
+        .with_transform(schemars::transform::RecursiveTransform(drop_numeric_format))
         .into_generator()
+}
+
+/// `format: "uint64"` and its kin are not JSON Schema formats: validators in the field (Ajv, in
+/// the TypeScript SDK and the Inspector) warn about each one on every `tools/list`. The range
+/// they imply stays in `minimum`/`maximum`.
+fn drop_numeric_format(schema: &mut Schema) {
+    let numeric = schema
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|f| {
+            matches!(
+                f,
+                "int"
+                    | "int8"
+                    | "int16"
+                    | "int32"
+                    | "int64"
+                    | "int128"
+                    | "uint"
+                    | "uint8"
+                    | "uint16"
+                    | "uint32"
+                    | "uint64"
+                    | "uint128"
+                    | "float"
+                    | "double"
+            )
+        });
+    if numeric {
+        schema.remove("format");
+    }
 }
 
 /// The input schema of a tool and the names of its JSON arguments.
@@ -614,6 +647,11 @@ fn input_schema(params: &[ParamDef]) -> (Value, Box<[&'static str]>) {
             continue;
         };
         let mut schema: Schema = arg.schema;
+        // Inline subschemas do not pass through the generator's transforms; definitions do.
+        schemars::transform::Transform::transform(
+            &mut schemars::transform::RecursiveTransform(drop_numeric_format),
+            &mut schema,
+        );
         if let Some(description) = param.description {
             schema
                 .ensure_object()
