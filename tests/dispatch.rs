@@ -564,7 +564,8 @@ async fn calls_without_the_tools_scopes_are_denied_before_the_tool_runs() {
         denial,
         Denial {
             id: scopegate::protocol::RequestId::Number(3.into()),
-            tool: "counter",
+            kind: "tool",
+            name: "counter".into(),
             required: &["admin:read", "math:use"],
             missing: vec!["admin:read"],
         }

@@ -7,11 +7,13 @@ pub use schemars;
 pub use serde;
 pub use serde_json;
 
+pub use crate::prompt::{IntoPromptOutput, Prompt, PromptDef, PromptInfo, PromptMeta};
+pub use crate::resource::{IntoResourceOutput, Resource, ResourceDef, ResourceInfo, ResourceMeta};
 pub use crate::scope::Implication;
 pub use crate::server::{McpServer, ServerInfo};
 pub use crate::tool::{
-    ArgSchema, CallParts, FromRef, IntoToolResult, ParamDef, Tool, ToolAnnotations, ToolDef,
-    ToolFuture, ToolInfo, ToolMeta, ToolParam, ToolParamKind,
+    ArgSchema, CallParts, FromRef, HandlerFuture, IntoToolResult, ParamDef, Tool, ToolAnnotations,
+    ToolDef, ToolFuture, ToolInfo, ToolMeta, ToolParam, ToolParamKind,
 };
 
 /// Compile-time check that a parameter's type is an argument or an extractor.
@@ -19,6 +21,12 @@ pub const fn assert_param<T: ToolParamKind>() {}
 
 /// Compile-time check that a tool's return type can become a result.
 pub const fn assert_return<T: IntoToolResult>() {}
+
+/// Compile-time check that a resource handler's return type can become contents.
+pub const fn assert_resource_return<T: IntoResourceOutput>() {}
+
+/// Compile-time check that a prompt handler's return type can become messages.
+pub const fn assert_prompt_return<T: IntoPromptOutput>() {}
 
 /// Byte-wise equality, usable in const context.
 #[must_use]
@@ -203,4 +211,30 @@ mod tests {
         }
         assert!(all_in(&["a"], &["b", "a"]) && !all_in(&["c"], &["a"]));
     }
+}
+
+/// Whether the resource at `index` has the URI (or template) of an earlier one.
+#[must_use]
+pub const fn uri_taken_before(resources: &[ResourceMeta], index: usize) -> bool {
+    let mut i = 0;
+    while i < index {
+        if str_eq(resources[i].uri, resources[index].uri) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether the prompt at `index` has the name of an earlier one.
+#[must_use]
+pub const fn prompt_taken_before(prompts: &[PromptMeta], index: usize) -> bool {
+    let mut i = 0;
+    while i < index {
+        if str_eq(prompts[i].name, prompts[index].name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }

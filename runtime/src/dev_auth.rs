@@ -224,15 +224,7 @@ impl DevAuth {
                 }
                 scopes.clone()
             }
-            None => {
-                let mut required: Vec<String> = server
-                    .tools()
-                    .flat_map(|t| t.meta.scopes.iter().map(|s| (*s).to_owned()))
-                    .collect();
-                required.sort();
-                required.dedup();
-                required
-            }
+            None => server.required_scopes(),
         };
         let (key, jwk) = generate_key()?;
         let kid = jwk.common.key_id.clone().unwrap_or_default();

@@ -9,6 +9,8 @@
 //! | [`principal`] | [`Principal`], the caller a transport hands to the dispatcher |
 //! | [`protocol`] | JSON-RPC 2.0 framing, protocol versions, MCP content and results |
 //! | [`tool`] | the tool descriptor, parameters (arguments and extractors), return values |
+//! | [`resource`] | resources: descriptors, URI templates, contents |
+//! | [`prompt`] | prompts: descriptors, messages |
 //! | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement) |
 //! | [`stdio`] | the stdio transport, credentials from the environment |
 //! | `auth` | (feature `http`) token verifiers (JWT/JWKS, introspection), bearer parsing, challenges |
@@ -25,14 +27,18 @@ pub mod http;
 #[cfg(feature = "http")]
 pub mod metadata;
 pub mod principal;
+pub mod prompt;
 pub mod protocol;
+pub mod resource;
 pub mod scope;
 pub mod server;
 pub mod stdio;
 pub mod tool;
 
 pub use principal::Principal;
+pub use prompt::{GetPromptResult, PromptError, PromptMessage, Role};
 pub use protocol::{CallToolResult, Content, ResourceContents};
+pub use resource::ResourceError;
 pub use scope::{ScopeSet, ScopeTable};
 pub use scopegate_macros::{McpServer, mcp_tool};
 pub use server::{

@@ -41,6 +41,8 @@ pub mod error_code {
     pub const INVALID_PARAMS: i32 = -32602;
     /// Internal JSON-RPC error.
     pub const INTERNAL_ERROR: i32 = -32603;
+    /// MCP: the resource does not exist.
+    pub const RESOURCE_NOT_FOUND: i32 = -32002;
     /// scopegate: the caller lacks the scopes the operation requires (transports without an
     /// HTTP status to carry the denial, such as stdio, answer with this code).
     pub const INSUFFICIENT_SCOPE: i32 = -32003;
@@ -463,7 +465,7 @@ impl CallToolResult {
 }
 
 /// Standard base64 with padding, as MCP's `data` and `blob` fields expect.
-fn base64_encode(bytes: &[u8]) -> String {
+pub(crate) fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -12,10 +12,12 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::principal::Principal;
+use crate::prompt::PromptDef;
 use crate::protocol::{
     CallToolResult, ErrorObject, Message, Request, RequestId, Response, error_code,
     negotiate_version, to_raw,
 };
+use crate::resource::ResourceDef;
 use crate::scope::{Implication, ScopeTable};
 use crate::tool::{CallParts, ParamDef, RequestContext, ToolDef};
 
@@ -43,6 +45,10 @@ pub trait McpServer: Sized + Send + Sync + 'static {
     const INFO: ServerInfo;
     /// Every tool, in the order of the derive's `tools(...)`.
     const TOOLS: &'static [ToolDef<Self>];
+    /// Every resource and resource template, in the order of the derive's `resources(...)`.
+    const RESOURCES: &'static [ResourceDef<Self>] = &[];
+    /// Every prompt, in the order of the derive's `prompts(...)`.
+    const PROMPTS: &'static [PromptDef<Self>] = &[];
     /// Every scope the server knows, sorted and de-duplicated: the source of
     /// `scopes_supported`.
     const SCOPES: &'static [&'static str];
@@ -69,6 +75,24 @@ pub enum BuildError {
     DuplicateTool {
         /// The name.
         tool: &'static str,
+    },
+    /// Two static resources with one URI.
+    #[error("two resources have the URI `{uri}`")]
+    DuplicateResource {
+        /// The URI.
+        uri: &'static str,
+    },
+    /// A resource template this server cannot match.
+    #[error("`{uri}` is not a supported URI template (RFC 6570 `{{var}}` and `{{+var}}`)")]
+    Template {
+        /// The template.
+        uri: &'static str,
+    },
+    /// Two prompts with one name.
+    #[error("two prompts are named `{prompt}`")]
+    DuplicatePrompt {
+        /// The name.
+        prompt: &'static str,
     },
     /// The tools/list page size is zero.
     #[error("the tools/list page size must be at least 1")]
@@ -145,6 +169,14 @@ struct Inner<S: 'static> {
     by_name: HashMap<&'static str, usize>,
     /// `tools/list` results over every tool, one per page, serialized once.
     list_pages: Box<[Box<RawValue>]>,
+    resources: Box<[&'static ResourceDef<S>]>,
+    /// Static resource URI -> index in `resources`.
+    resource_by_uri: HashMap<&'static str, usize>,
+    resource_pages: Box<[Box<RawValue>]>,
+    template_pages: Box<[Box<RawValue>]>,
+    prompts: Box<[(&'static PromptDef<S>, Box<[&'static str]>)]>,
+    prompt_by_name: HashMap<&'static str, usize>,
+    prompt_pages: Box<[Box<RawValue>]>,
     options: ServerOptions,
     scopes: ScopeTable,
 }
@@ -191,9 +223,47 @@ impl<S: McpServer> Server<S> {
             });
         }
         let all: Vec<&RawValue> = tools.iter().map(|t| &*t.json).collect();
-        let list_pages = (0..page_count(all.len(), options.page_size))
-            .map(|page| list_page(&all, page, options.page_size))
-            .collect();
+        let list_pages = pages("tools", &all, options.page_size);
+
+        let mut resource_by_uri = HashMap::new();
+        let mut static_json = Vec::new();
+        let mut template_json = Vec::new();
+        for (index, def) in S::RESOURCES.iter().enumerate() {
+            let meta = &def.meta;
+            if meta.template {
+                if crate::resource::template_variables(meta.uri).is_none() {
+                    return Err(BuildError::Template { uri: meta.uri });
+                }
+                template_json.push(raw(&resource_json(meta)));
+            } else {
+                if resource_by_uri.insert(meta.uri, index).is_some() {
+                    return Err(BuildError::DuplicateResource { uri: meta.uri });
+                }
+                static_json.push(raw(&resource_json(meta)));
+            }
+        }
+        let resource_pages = pages("resources", &refs(&static_json), options.page_size);
+        let template_pages = pages(
+            "resourceTemplates",
+            &refs(&template_json),
+            options.page_size,
+        );
+
+        let mut prompt_by_name = HashMap::new();
+        let mut prompts = Vec::new();
+        let mut prompt_json = Vec::new();
+        for (index, def) in S::PROMPTS.iter().enumerate() {
+            if prompt_by_name.insert(def.meta.name, index).is_some() {
+                return Err(BuildError::DuplicatePrompt {
+                    prompt: def.meta.name,
+                });
+            }
+            let (arguments, names) = prompt_arguments(def.params);
+            prompt_json.push(raw(&prompt_json_entry(def, arguments)));
+            prompts.push((def, names));
+        }
+        let prompt_pages = pages("prompts", &refs(&prompt_json), options.page_size);
+
         Ok(Self {
             inner: Arc::new(Inner {
                 state,
@@ -201,6 +271,13 @@ impl<S: McpServer> Server<S> {
                 tools: tools.into_boxed_slice(),
                 by_name,
                 list_pages,
+                resources: S::RESOURCES.iter().collect(),
+                resource_by_uri,
+                resource_pages,
+                template_pages,
+                prompts: prompts.into_boxed_slice(),
+                prompt_by_name,
+                prompt_pages,
                 options,
                 scopes: ScopeTable::new(S::SCOPES, S::IMPLICATIONS),
             }),
@@ -227,6 +304,34 @@ impl<S: 'static> Server<S> {
     /// The tool descriptors, in declaration order.
     pub fn tools(&self) -> impl ExactSizeIterator<Item = &'static ToolDef<S>> + '_ {
         self.inner.tools.iter().map(|t| t.def)
+    }
+
+    /// The resource descriptors, in declaration order.
+    pub fn resources(&self) -> impl ExactSizeIterator<Item = &'static ResourceDef<S>> + '_ {
+        self.inner.resources.iter().copied()
+    }
+
+    /// The prompt descriptors, in declaration order.
+    pub fn prompts(&self) -> impl ExactSizeIterator<Item = &'static PromptDef<S>> + '_ {
+        self.inner.prompts.iter().map(|(def, _)| *def)
+    }
+
+    /// Every scope some tool, resource or prompt requires directly, sorted and de-duplicated
+    /// (scopes that only imply others are left out: they are what a client asks for when it
+    /// wants everything, not the least it needs).
+    #[must_use]
+    pub fn required_scopes(&self) -> Vec<String> {
+        let mut required: Vec<String> = self
+            .tools()
+            .map(|t| t.meta.scopes)
+            .chain(self.resources().map(|r| r.meta.scopes))
+            .chain(self.prompts().map(|p| p.meta.scopes))
+            .flatten()
+            .map(|s| (*s).to_owned())
+            .collect();
+        required.sort();
+        required.dedup();
+        required
     }
 
     /// The tool a name refers to.
@@ -350,6 +455,12 @@ impl<S: Send + Sync + 'static> Server<S> {
             "ping" => Ok(empty_object()),
             "tools/list" => self.list_tools(params.as_deref(), principal),
             "tools/call" => return self.call_tool(id, params.as_deref(), principal).await,
+            "resources/list" => page_of(&self.inner.resource_pages, params.as_deref()),
+            "resources/templates/list" => page_of(&self.inner.template_pages, params.as_deref()),
+            "resources/read" => return self.read_resource(id, params.as_deref(), principal).await,
+            "prompts/list" => page_of(&self.inner.prompt_pages, params.as_deref()),
+            "prompts/get" => return self.get_prompt(id, params.as_deref(), principal).await,
+            "completion/complete" => return self.complete(id, params.as_deref(), principal),
             _ => Err(ErrorObject::new(
                 error_code::METHOD_NOT_FOUND,
                 format!("method not found: {method}"),
@@ -373,9 +484,26 @@ impl<S: Send + Sync + 'static> Server<S> {
         if let Some(title) = info.title {
             server_info["title"] = title.into();
         }
+        let mut capabilities = json!({ "tools": { "listChanged": false } });
+        if !self.inner.resources.is_empty() {
+            capabilities["resources"] = json!({ "listChanged": false, "subscribe": false });
+        }
+        if !self.inner.prompts.is_empty() {
+            capabilities["prompts"] = json!({ "listChanged": false });
+        }
+        let completes = self
+            .inner
+            .prompts
+            .iter()
+            .flat_map(|(p, _)| p.params)
+            .chain(self.inner.resources.iter().flat_map(|r| r.params))
+            .any(|p| p.complete.is_some());
+        if completes {
+            capabilities["completions"] = json!({});
+        }
         let mut result = json!({
             "protocolVersion": negotiate_version(&params.protocol_version),
-            "capabilities": { "tools": { "listChanged": false } },
+            "capabilities": capabilities,
             "serverInfo": server_info,
         });
         if let Some(instructions) = info.instructions {
@@ -418,7 +546,7 @@ impl<S: Send + Sync + 'static> Server<S> {
                 if page >= page_count(visible.len(), page_size) {
                     return Err(invalid());
                 }
-                Ok(list_page(&visible, page, page_size))
+                Ok(list_page("tools", &visible, page, page_size))
             }
         }
     }
@@ -452,22 +580,8 @@ impl<S: Send + Sync + 'static> Server<S> {
         let tool = &self.inner.tools[index];
         let meta = &tool.def.meta;
 
-        let missing = self.inner.scopes.missing(principal.scopes(), meta.scopes);
-        if !missing.is_empty() {
-            tracing::info!(
-                target: "scopegate::auth",
-                event = "scope_denied",
-                tool = meta.name,
-                subject = principal.subject(),
-                missing = %missing.join(" "),
-                "tool call denied: missing scopes"
-            );
-            return Reply::Denied(Denial {
-                id,
-                tool: meta.name,
-                required: meta.scopes,
-                missing,
-            });
+        if let Err(denial) = self.authorize(&id, "tool", meta.name, meta.scopes, principal) {
+            return Reply::Denied(denial);
         }
 
         let arguments = params.arguments.unwrap_or_default();
@@ -478,6 +592,8 @@ impl<S: Send + Sync + 'static> Server<S> {
             arguments: &arguments,
             context: &context,
             problems: Vec::new(),
+            kind: "tool",
+            strings: false,
         };
         for key in arguments.keys() {
             if !tool.arguments.contains(&key.as_str()) {
@@ -513,6 +629,284 @@ impl<S: Send + Sync + 'static> Server<S> {
     }
 }
 
+impl<S: Send + Sync + 'static> Server<S> {
+    /// The scope check every operation passes before its handler runs.
+    fn authorize(
+        &self,
+        id: &RequestId,
+        kind: &'static str,
+        name: &str,
+        required: &'static [&'static str],
+        principal: &Principal,
+    ) -> Result<(), Denial> {
+        let missing = self.inner.scopes.missing(principal.scopes(), required);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            target: "scopegate::auth",
+            event = "scope_denied",
+            kind,
+            tool = name,
+            subject = principal.subject(),
+            missing = %missing.join(" "),
+            "request denied: missing scopes"
+        );
+        Err(Denial {
+            id: id.clone(),
+            kind,
+            name: name.to_owned(),
+            required,
+            missing,
+        })
+    }
+
+    /// The resource a URI names: a static one, else the first template that matches.
+    fn find_resource(&self, uri: &str) -> Option<(&'static ResourceDef<S>, Map<String, Value>)> {
+        if let Some(&index) = self.inner.resource_by_uri.get(uri) {
+            return Some((self.inner.resources[index], Map::new()));
+        }
+        self.inner
+            .resources
+            .iter()
+            .filter(|r| r.meta.template)
+            .find_map(|r| {
+                crate::resource::match_template(r.meta.uri, uri).map(|vars| {
+                    let args = vars
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect();
+                    (*r, args)
+                })
+            })
+    }
+
+    async fn read_resource(
+        &self,
+        id: RequestId,
+        params: Option<&RawValue>,
+        principal: &Principal,
+    ) -> Reply {
+        #[derive(Deserialize)]
+        struct ReadParams {
+            uri: String,
+            #[serde(rename = "_meta")]
+            meta: Option<Map<String, Value>>,
+        }
+        let params: ReadParams = match parse_params(params) {
+            Ok(params) => params,
+            Err(error) => return Reply::Response(Response::error(Some(id), error)),
+        };
+        let not_found = |id| {
+            Reply::Response(Response::error(
+                Some(id),
+                ErrorObject::new(error_code::RESOURCE_NOT_FOUND, "resource not found")
+                    .with_data(json!({ "uri": params.uri })),
+            ))
+        };
+        let Some((def, arguments)) = self.find_resource(&params.uri) else {
+            return not_found(id);
+        };
+        if let Err(denial) =
+            self.authorize(&id, "resource", &params.uri, def.meta.scopes, principal)
+        {
+            return Reply::Denied(denial);
+        }
+        let context = RequestContext::new(id.clone(), def.meta.name, params.meta);
+        let output = self
+            .run(&context, principal, &arguments, "resource", true, def.read)
+            .await;
+        let result = match output {
+            Ok(output) => output.into_result(&params.uri, def.meta.mime_type),
+            Err(panic) => Err(crate::resource::ResourceError::Failed(panic)),
+        };
+        Reply::Response(match result {
+            Ok(contents) => Response::result(id, raw(&json!({ "contents": contents }))),
+            Err(crate::resource::ResourceError::NotFound) => return not_found(id),
+            Err(crate::resource::ResourceError::InvalidParams(message)) => Response::error(
+                Some(id),
+                ErrorObject::new(error_code::INVALID_PARAMS, message),
+            ),
+            Err(crate::resource::ResourceError::Failed(message)) => Response::error(
+                Some(id),
+                ErrorObject::new(error_code::INTERNAL_ERROR, message),
+            ),
+        })
+    }
+
+    async fn get_prompt(
+        &self,
+        id: RequestId,
+        params: Option<&RawValue>,
+        principal: &Principal,
+    ) -> Reply {
+        #[derive(Deserialize)]
+        struct GetParams {
+            name: String,
+            arguments: Option<Map<String, Value>>,
+            #[serde(rename = "_meta")]
+            meta: Option<Map<String, Value>>,
+        }
+        let params: GetParams = match parse_params(params) {
+            Ok(params) => params,
+            Err(error) => return Reply::Response(Response::error(Some(id), error)),
+        };
+        let Some(&index) = self.inner.prompt_by_name.get(params.name.as_str()) else {
+            return Reply::Response(Response::error(
+                Some(id),
+                ErrorObject::new(
+                    error_code::INVALID_PARAMS,
+                    format!("unknown prompt: {}", params.name),
+                ),
+            ));
+        };
+        let (def, names) = &self.inner.prompts[index];
+        if let Err(denial) =
+            self.authorize(&id, "prompt", def.meta.name, def.meta.scopes, principal)
+        {
+            return Reply::Denied(denial);
+        }
+        let arguments = params.arguments.unwrap_or_default();
+        if let Some(unknown) = arguments.keys().find(|k| !names.contains(&k.as_str())) {
+            return Reply::Response(Response::error(
+                Some(id),
+                ErrorObject::new(
+                    error_code::INVALID_PARAMS,
+                    format!("prompt `{}` has no argument `{unknown}`", def.meta.name),
+                ),
+            ));
+        }
+        let context = RequestContext::new(id.clone(), def.meta.name, params.meta);
+        let output = self
+            .run(&context, principal, &arguments, "prompt", true, def.get)
+            .await;
+        Reply::Response(match output {
+            Ok(Ok(result)) => Response::result(id, raw(&result)),
+            Ok(Err(crate::prompt::PromptError::InvalidParams(message))) => Response::error(
+                Some(id),
+                ErrorObject::new(error_code::INVALID_PARAMS, message),
+            ),
+            Ok(Err(crate::prompt::PromptError::Failed(message))) | Err(message) => Response::error(
+                Some(id),
+                ErrorObject::new(error_code::INTERNAL_ERROR, message),
+            ),
+        })
+    }
+
+    /// Runs a resource or prompt handler: extraction, then the handler's future, with panics
+    /// caught at both stages.
+    async fn run<T: Send + 'static>(
+        &self,
+        context: &RequestContext,
+        principal: &Principal,
+        arguments: &Map<String, Value>,
+        kind: &'static str,
+        strings: bool,
+        handler: fn(&mut CallParts<'_, S>) -> crate::tool::HandlerFuture<T>,
+    ) -> Result<T, String> {
+        let mut parts = CallParts {
+            state: &self.inner.state,
+            principal,
+            arguments,
+            context,
+            problems: Vec::new(),
+            kind,
+            strings,
+        };
+        let future = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut parts)))
+            .map_err(|payload| crate::tool::panic_message(payload.as_ref()))?;
+        let result = future.await;
+        if let Err(panic) = &result {
+            tracing::error!(target: "scopegate::tool", kind, name = context.tool_name(), panic = %panic, "handler panicked");
+        }
+        result.map_err(|_| {
+            format!(
+                "{kind} `{}` failed with an internal error",
+                context.tool_name()
+            )
+        })
+    }
+
+    /// `completion/complete`: suggestions for a prompt argument or a resource template variable,
+    /// from `#[arg(complete = f)]`. Completing reveals values, so it needs the target's scopes.
+    fn complete(&self, id: RequestId, params: Option<&RawValue>, principal: &Principal) -> Reply {
+        #[derive(Deserialize)]
+        struct Reference {
+            #[serde(rename = "type")]
+            kind: String,
+            name: Option<String>,
+            uri: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Argument {
+            name: String,
+            value: String,
+        }
+        #[derive(Deserialize)]
+        struct CompleteParams {
+            #[serde(rename = "ref")]
+            reference: Reference,
+            argument: Argument,
+        }
+        let invalid = |id, message: String| {
+            Reply::Response(Response::error(
+                Some(id),
+                ErrorObject::new(error_code::INVALID_PARAMS, message),
+            ))
+        };
+        let params: CompleteParams = match parse_params(params) {
+            Ok(params) => params,
+            Err(error) => return Reply::Response(Response::error(Some(id), error)),
+        };
+        let (kind, name, scopes, param_defs): (
+            &'static str,
+            String,
+            &'static [&'static str],
+            &'static [ParamDef],
+        ) = match (
+            params.reference.kind.as_str(),
+            params.reference.name,
+            params.reference.uri,
+        ) {
+            ("ref/prompt", Some(name), _) => match self.inner.prompt_by_name.get(name.as_str()) {
+                Some(&index) => {
+                    let def = self.inner.prompts[index].0;
+                    ("prompt", name, def.meta.scopes, def.params)
+                }
+                None => return invalid(id, format!("unknown prompt: {name}")),
+            },
+            ("ref/resource", _, Some(uri)) => {
+                match self.inner.resources.iter().find(|r| r.meta.uri == uri) {
+                    Some(def) => ("resource", uri, def.meta.scopes, def.params),
+                    None => return invalid(id, format!("unknown resource template: {uri}")),
+                }
+            }
+            _ => {
+                return invalid(
+                    id,
+                    "ref must be ref/prompt with a name or ref/resource with a uri".into(),
+                );
+            }
+        };
+        if let Err(denial) = self.authorize(&id, kind, &name, scopes, principal) {
+            return Reply::Denied(denial);
+        }
+        let values: Vec<String> = param_defs
+            .iter()
+            .find(|p| p.name == params.argument.name)
+            .and_then(|p| p.complete)
+            .map(|complete| complete(&params.argument.value))
+            .unwrap_or_default();
+        // MCP caps a completion at 100 values; the rest is signalled with hasMore.
+        let total = values.len();
+        let values: Vec<String> = values.into_iter().take(100).collect();
+        let completion = json!({
+            "completion": { "values": values, "total": total, "hasMore": total > 100 }
+        });
+        Reply::Response(Response::result(id, raw(&completion)))
+    }
+}
+
 impl<S: 'static> fmt::Debug for Server<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
@@ -540,9 +934,11 @@ pub enum Reply {
 pub struct Denial {
     /// The id of the refused request.
     pub id: RequestId,
-    /// The tool called.
-    pub tool: &'static str,
-    /// Every scope the tool requires.
+    /// What was refused: `tool`, `resource` or `prompt`.
+    pub kind: &'static str,
+    /// The tool or prompt name, or the resource URI.
+    pub name: String,
+    /// Every scope the operation requires.
     pub required: &'static [&'static str],
     /// The required scopes the caller does not satisfy.
     pub missing: Vec<&'static str>,
@@ -555,8 +951,9 @@ impl Denial {
     #[must_use]
     pub fn to_response(&self, hint: Option<&str>) -> Response {
         let mut message = format!(
-            "insufficient scope: tool `{}` requires `{}`; missing `{}`",
-            self.tool,
+            "insufficient scope: {} `{}` requires `{}`; missing `{}`",
+            self.kind,
+            self.name,
             self.required.join(" "),
             self.missing.join(" ")
         );
@@ -565,7 +962,7 @@ impl Denial {
             message.push_str(hint);
         }
         let data = json!({
-            "tool": self.tool,
+            self.kind: self.name,
             "requiredScopes": self.required,
             "missingScopes": self.missing,
         });
@@ -577,13 +974,17 @@ impl Denial {
 }
 
 impl Denial {
-    /// The denial as a successful `tools/call` response whose result is an error the model can
-    /// read (for clients that cannot step up their authorization).
+    /// For a tool: a successful `tools/call` response whose result is an error the model can
+    /// read (for clients that cannot step up their authorization). Resources and prompts have no
+    /// such result: their denial stays the JSON-RPC error of [`Denial::to_response`].
     #[must_use]
     pub fn to_tool_error(&self) -> Response {
+        if self.kind != "tool" {
+            return self.to_response(None);
+        }
         let result = CallToolResult::error(format!(
             "permission denied: tool `{}` requires the OAuth scope(s) `{}`, which this client's authorization does not grant; missing `{}`",
-            self.tool,
+            self.name,
             self.required.join(" "),
             self.missing.join(" ")
         ));
@@ -708,10 +1109,7 @@ fn tool_json<S>(def: &ToolDef<S>, input_schema: Value, output_schema: Option<Sch
         }
         tool.insert("annotations".into(), annotations.into());
     }
-    tool.insert(
-        "_meta".into(),
-        json!({ REQUIRED_SCOPES_META_KEY: meta.scopes }),
-    );
+    tool.insert("_meta".into(), required_scopes_meta(meta.scopes));
     tool.into()
 }
 
@@ -725,16 +1123,104 @@ fn empty_object() -> Box<RawValue> {
     RawValue::from_string("{}".to_owned()).expect("`{}` is JSON")
 }
 
+fn refs(entries: &[Box<RawValue>]) -> Vec<&RawValue> {
+    entries.iter().map(|r| &**r).collect()
+}
+
+fn raw<T: serde::Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    to_raw(value).expect("protocol values always serialize")
+}
+
+/// The pre-built pages of a list, keyed by `key` (`resources`, `prompts`, …).
+fn pages(key: &str, entries: &[&RawValue], page_size: usize) -> Box<[Box<RawValue>]> {
+    (0..page_count(entries.len(), page_size))
+        .map(|page| list_page(key, entries, page, page_size))
+        .collect()
+}
+
+/// The page a list request's cursor names.
+fn page_of(
+    pages: &[Box<RawValue>],
+    params: Option<&RawValue>,
+) -> Result<Box<RawValue>, ErrorObject> {
+    #[derive(Deserialize)]
+    struct ListParams {
+        cursor: Option<String>,
+    }
+    let invalid = || ErrorObject::new(error_code::INVALID_PARAMS, "invalid cursor");
+    let page = match parse_params::<ListParams>(params)?.cursor {
+        None => 0,
+        Some(cursor) => decode_cursor(&cursor).ok_or_else(invalid)?,
+    };
+    pages.get(page).cloned().ok_or_else(invalid)
+}
+
+fn required_scopes_meta(scopes: &[&str]) -> Value {
+    json!({ REQUIRED_SCOPES_META_KEY: scopes })
+}
+
+fn resource_json(meta: &crate::resource::ResourceMeta) -> Value {
+    let mut entry = Map::new();
+    let key = if meta.template { "uriTemplate" } else { "uri" };
+    entry.insert(key.into(), meta.uri.into());
+    entry.insert("name".into(), meta.name.into());
+    if let Some(title) = meta.title {
+        entry.insert("title".into(), title.into());
+    }
+    if let Some(description) = meta.description {
+        entry.insert("description".into(), description.into());
+    }
+    if let Some(mime) = meta.mime_type {
+        entry.insert("mimeType".into(), mime.into());
+    }
+    entry.insert("_meta".into(), required_scopes_meta(meta.scopes));
+    entry.into()
+}
+
+/// A prompt's `arguments` (its JSON parameters, as MCP prompt arguments) and their names.
+fn prompt_arguments(params: &[ParamDef]) -> (Vec<Value>, Box<[&'static str]>) {
+    let mut generator = schema_generator();
+    let mut arguments = Vec::new();
+    let mut names = Vec::new();
+    for param in params {
+        let Some(arg) = (param.schema)(&mut generator) else {
+            continue;
+        };
+        let mut entry = json!({ "name": param.name, "required": arg.required });
+        if let Some(description) = param.description {
+            entry["description"] = description.into();
+        }
+        arguments.push(entry);
+        names.push(param.name);
+    }
+    (arguments, names.into_boxed_slice())
+}
+
+fn prompt_json_entry<S>(def: &PromptDef<S>, arguments: Vec<Value>) -> Value {
+    let meta = &def.meta;
+    let mut entry = Map::new();
+    entry.insert("name".into(), meta.name.into());
+    if let Some(title) = meta.title {
+        entry.insert("title".into(), title.into());
+    }
+    if let Some(description) = meta.description {
+        entry.insert("description".into(), description.into());
+    }
+    entry.insert("arguments".into(), arguments.into());
+    entry.insert("_meta".into(), required_scopes_meta(meta.scopes));
+    entry.into()
+}
+
 fn page_count(tools: usize, page_size: usize) -> usize {
     tools.div_ceil(page_size).max(1)
 }
 
 /// One `tools/list` result: a page of pre-serialized tool entries and, unless it is the last,
 /// the cursor of the next page.
-fn list_page(tools: &[&RawValue], page: usize, page_size: usize) -> Box<RawValue> {
+fn list_page(key: &str, tools: &[&RawValue], page: usize, page_size: usize) -> Box<RawValue> {
     let start = (page * page_size).min(tools.len());
     let end = (start + page_size).min(tools.len());
-    let mut out = String::from(r#"{"tools":["#);
+    let mut out = format!(r#"{{"{key}":["#);
     for (i, tool) in tools[start..end].iter().enumerate() {
         if i > 0 {
             out.push(',');

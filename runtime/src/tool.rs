@@ -69,6 +69,8 @@ pub struct ParamDef {
     pub description: Option<&'static str>,
     /// Its schema, or `None` for extractors (which are not arguments).
     pub schema: fn(&mut SchemaGenerator) -> Option<ArgSchema>,
+    /// Suggestions for a partial value (`completion/complete`), from `#[arg(complete = f)]`.
+    pub complete: Option<fn(&str) -> Vec<String>>,
 }
 
 impl fmt::Debug for ParamDef {
@@ -140,36 +142,53 @@ pub trait Tool<S>: ToolInfo {
     const DEF: ToolDef<S>;
 }
 
-/// The pending result of a tool call.
-pub struct ToolFuture {
-    inner: Pin<Box<dyn Future<Output = CallToolResult> + Send + 'static>>,
+/// The pending result of a tool, resource or prompt handler.
+pub struct HandlerFuture<T> {
+    inner: Pin<Box<dyn Future<Output = T> + Send + 'static>>,
 }
 
-impl ToolFuture {
-    /// Wraps a tool's future.
-    pub fn new(future: impl Future<Output = CallToolResult> + Send + 'static) -> Self {
+/// The pending result of a tool call.
+pub type ToolFuture = HandlerFuture<CallToolResult>;
+
+impl<T> HandlerFuture<T> {
+    /// Wraps a handler's future.
+    pub fn new(future: impl Future<Output = T> + Send + 'static) -> Self {
         Self {
             inner: Box::pin(future),
         }
     }
 }
 
-impl fmt::Debug for ToolFuture {
+impl<T> fmt::Debug for HandlerFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ToolFuture")
+        f.write_str("HandlerFuture")
     }
 }
 
-impl Future for ToolFuture {
-    type Output = Result<CallToolResult, String>;
+impl<T> Future for HandlerFuture<T> {
+    type Output = Result<T, String>;
 
-    /// Polls the tool; a panic becomes `Err` with the panic message, never an unwinding server.
+    /// Polls the handler; a panic becomes `Err` with the panic message, never an unwinding
+    /// server.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.as_mut().poll(cx))) {
             Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
         }
+    }
+}
+
+/// How a handler's output says "the arguments were wrong": a tool answers with an `isError`
+/// result the model can read; resources and prompts answer with a JSON-RPC error.
+pub trait Rejected: Sized {
+    /// The output for a call whose arguments failed, with `message` listing every problem.
+    fn rejected(message: String) -> Self;
+}
+
+impl Rejected for CallToolResult {
+    fn rejected(message: String) -> Self {
+        CallToolResult::error(message)
     }
 }
 
@@ -242,6 +261,11 @@ pub struct CallParts<'a, S> {
     pub(crate) arguments: &'a Map<String, Value>,
     pub(crate) context: &'a RequestContext,
     pub(crate) problems: Vec<String>,
+    /// What is being called (`tool`, `resource`, `prompt`), for messages.
+    pub(crate) kind: &'static str,
+    /// Whether argument values arrive as strings to be read leniently (URI template variables
+    /// and prompt arguments are strings on the wire; `42` may still fill a `u64`).
+    pub(crate) strings: bool,
 }
 
 impl<S> CallParts<'_, S> {
@@ -258,14 +282,15 @@ impl<S> CallParts<'_, S> {
 
     /// The result for a call whose arguments failed: `isError: true`, listing every problem.
     #[must_use]
-    pub fn rejected(&mut self) -> ToolFuture {
-        let message = invalid_arguments_message(self.context.tool_name(), &self.problems);
-        ToolFuture::new(std::future::ready(CallToolResult::error(message)))
+    pub fn rejected<T: Rejected + Send + 'static>(&mut self) -> HandlerFuture<T> {
+        let message =
+            invalid_arguments_message(self.kind, self.context.tool_name(), &self.problems);
+        HandlerFuture::new(std::future::ready(T::rejected(message)))
     }
 }
 
-pub(crate) fn invalid_arguments_message(tool: &str, problems: &[String]) -> String {
-    let mut message = format!("invalid arguments for tool `{tool}`:");
+pub(crate) fn invalid_arguments_message(kind: &str, target: &str, problems: &[String]) -> String {
+    let mut message = format!("invalid arguments for {kind} `{target}`:");
     for problem in problems {
         message.push_str("\n- ");
         message.push_str(problem);
@@ -318,6 +343,12 @@ impl<S, T: DeserializeOwned + JsonSchema> ToolParam<S> for T {
 
     fn extract(parts: &mut CallParts<'_, S>, name: &'static str) -> Option<Self> {
         match parts.arguments.get(name) {
+            Some(Value::String(text)) if parts.strings => {
+                T::deserialize(&Value::String(text.clone()))
+                    .or_else(|first| serde_json::from_str(text).map_err(|_| first))
+                    .map_err(|e| parts.problem(format!("`{name}`: {e}")))
+                    .ok()
+            }
             Some(value) => T::deserialize(value)
                 .map_err(|e| parts.problem(format!("`{name}`: {e}")))
                 .ok(),

@@ -320,15 +320,7 @@ impl<S: Send + Sync + 'static> Server<S> {
         let metadata_url = metadata::metadata_url(&resource);
         let initial: Vec<String> = match &config.initial_scopes {
             Some(scopes) => scopes.clone(),
-            None => {
-                let mut required: Vec<String> = self
-                    .tools()
-                    .flat_map(|t| t.meta.scopes.iter().map(|s| (*s).to_owned()))
-                    .collect();
-                required.sort();
-                required.dedup();
-                required
-            }
+            None => self.required_scopes(),
         };
         let initial_scope = (!initial.is_empty()).then(|| initial.join(" "));
         let initial_challenge = Challenge {
@@ -541,8 +533,9 @@ impl<S: Send + Sync + 'static> Shared<S> {
         scopes.sort_unstable();
         scopes.dedup();
         let description = format!(
-            "tool {} requires scope {}",
-            denial.tool,
+            "{} {} requires scope {}",
+            denial.kind,
+            denial.name,
             denial.missing.join(" ")
         );
         let challenge = self.challenge("insufficient_scope", description, Some(scopes.join(" ")));

@@ -1,0 +1,353 @@
+//! Resources: what `#[mcp_resource]` emits, URI template matching, and the values a resource
+//! handler may return.
+//!
+//! A resource has a static URI (`notes://readme`) or an RFC 6570 template
+//! (`notes://note/{id}`); template variables fill the handler's parameters of the same names.
+//! Resources are protected by scopes exactly like tools.
+
+use std::fmt;
+
+use crate::protocol::{ResourceContents, base64_encode};
+use crate::tool::{HandlerFuture, ParamDef, Rejected};
+
+/// What `#[mcp_resource]` knows about a resource without knowing the server.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceMeta {
+    /// The programmatic name.
+    pub name: &'static str,
+    /// Human-readable title.
+    pub title: Option<&'static str>,
+    /// The doc comment.
+    pub description: Option<&'static str>,
+    /// The URI, or the URI template when [`ResourceMeta::template`] is true.
+    pub uri: &'static str,
+    /// Whether `uri` is an RFC 6570 template.
+    pub template: bool,
+    /// The MIME type of the contents.
+    pub mime_type: Option<&'static str>,
+    /// Scopes the caller must hold, all of them. Empty only for resources declared `public`.
+    pub scopes: &'static [&'static str],
+}
+
+/// Everything the server needs to list and read one resource on a server of type `S`.
+pub struct ResourceDef<S> {
+    /// Name, URI, scopes.
+    pub meta: ResourceMeta,
+    /// The handler's parameters: template variables and extractors.
+    pub params: &'static [ParamDef],
+    /// Extracts the parameters and starts the read.
+    pub read: fn(&mut crate::tool::CallParts<'_, S>) -> ResourceFuture,
+}
+
+impl<S> Clone for ResourceDef<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S> Copy for ResourceDef<S> {}
+
+impl<S> fmt::Debug for ResourceDef<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResourceDef")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A resource as seen from any server: implemented by the item `#[mcp_resource]` emits.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an MCP resource",
+    label = "not a resource",
+    note = "mark the function with `#[mcp_resource(uri = \"...\", scope = \"...\")]`"
+)]
+pub trait ResourceInfo {
+    /// The resource's static description.
+    const META: ResourceMeta;
+}
+
+/// A resource readable on a server of type `S`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an MCP resource that `{S}` can serve",
+    label = "not a resource of this server",
+    note = "a resource is a function marked `#[mcp_resource(uri = \"...\", scope = \"...\")]`",
+    note = "its `State<T>` parameters need `T: FromRef<{S}>`"
+)]
+pub trait Resource<S>: ResourceInfo {
+    /// The descriptor for this server type.
+    const DEF: ResourceDef<S>;
+}
+
+/// What reading a resource produces.
+pub type ResourceResult = Result<Vec<ResourceContents>, ResourceError>;
+
+/// The pending result of a resource read. The URI and MIME type are filled in by the server.
+pub type ResourceFuture = HandlerFuture<ResourceOutput>;
+
+/// A handler's output before the server knows the URI it answers for.
+#[derive(Debug)]
+pub struct ResourceOutput(pub(crate) Result<Contents, ResourceError>);
+
+#[derive(Debug)]
+pub(crate) enum Contents {
+    Text(String),
+    Blob(Vec<u8>),
+    Full(Vec<ResourceContents>),
+}
+
+impl ResourceOutput {
+    /// The contents for `uri`, with `mime_type` where the handler gave none.
+    pub(crate) fn into_result(self, uri: &str, mime_type: Option<&str>) -> ResourceResult {
+        let mime = mime_type.map(str::to_owned);
+        match self.0? {
+            Contents::Text(text) => Ok(vec![ResourceContents::Text {
+                uri: uri.to_owned(),
+                mime_type: mime,
+                text,
+            }]),
+            Contents::Blob(bytes) => Ok(vec![ResourceContents::Blob {
+                uri: uri.to_owned(),
+                mime_type: mime,
+                blob: base64_encode(&bytes),
+            }]),
+            Contents::Full(contents) => Ok(contents),
+        }
+    }
+}
+
+impl Rejected for ResourceOutput {
+    fn rejected(message: String) -> Self {
+        Self(Err(ResourceError::InvalidParams(message)))
+    }
+}
+
+/// Why a resource could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceError {
+    /// There is no resource at this URI (JSON-RPC -32002).
+    NotFound,
+    /// The URI's variables do not fit the handler's parameters (JSON-RPC -32602).
+    InvalidParams(String),
+    /// The handler failed (JSON-RPC -32603 with this message).
+    Failed(String),
+}
+
+impl ResourceError {
+    /// The resource does not exist.
+    #[must_use]
+    pub fn not_found() -> Self {
+        Self::NotFound
+    }
+
+    /// The handler failed with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self::Failed(message.into())
+    }
+}
+
+impl<E: std::error::Error> From<E> for ResourceError {
+    fn from(error: E) -> Self {
+        Self::Failed(error.to_string())
+    }
+}
+
+/// A value a resource handler may return.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from an MCP resource",
+    note = "return `String` (text), `Vec<u8>` (binary), `ResourceContents`, `Vec<ResourceContents>`, or a `Result` of one of them with `ResourceError` (or any `std::error::Error`)"
+)]
+pub trait IntoResourceOutput {
+    /// Converts the value.
+    fn into_resource_output(self) -> ResourceOutput;
+}
+
+impl IntoResourceOutput for String {
+    fn into_resource_output(self) -> ResourceOutput {
+        ResourceOutput(Ok(Contents::Text(self)))
+    }
+}
+
+impl IntoResourceOutput for &'static str {
+    fn into_resource_output(self) -> ResourceOutput {
+        self.to_owned().into_resource_output()
+    }
+}
+
+impl IntoResourceOutput for Vec<u8> {
+    fn into_resource_output(self) -> ResourceOutput {
+        ResourceOutput(Ok(Contents::Blob(self)))
+    }
+}
+
+impl IntoResourceOutput for ResourceContents {
+    fn into_resource_output(self) -> ResourceOutput {
+        ResourceOutput(Ok(Contents::Full(vec![self])))
+    }
+}
+
+impl IntoResourceOutput for Vec<ResourceContents> {
+    fn into_resource_output(self) -> ResourceOutput {
+        ResourceOutput(Ok(Contents::Full(self)))
+    }
+}
+
+impl<T: IntoResourceOutput, E: Into<ResourceError>> IntoResourceOutput for Result<T, E> {
+    fn into_resource_output(self) -> ResourceOutput {
+        match self {
+            Ok(value) => value.into_resource_output(),
+            Err(error) => ResourceOutput(Err(error.into())),
+        }
+    }
+}
+
+// ---- RFC 6570 templates ------------------------------------------------------------------------
+
+/// One piece of a URI template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part<'a> {
+    Literal(&'a str),
+    /// `{name}` (simple: no `/`, `?`, `#`) or `{+name}` (reserved: may span `/`).
+    Variable {
+        name: &'a str,
+        reserved: bool,
+    },
+}
+
+fn parse_template(template: &str) -> Option<Vec<Part<'_>>> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while !rest.is_empty() {
+        match rest.find('{') {
+            Some(0) => {
+                let end = rest.find('}')?;
+                let inner = &rest[1..end];
+                let (name, reserved) = match inner.strip_prefix('+') {
+                    Some(name) => (name, true),
+                    None => (inner, false),
+                };
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
+                    return None;
+                }
+                if matches!(parts.last(), Some(Part::Variable { .. })) {
+                    return None; // two adjacent variables cannot be told apart
+                }
+                parts.push(Part::Variable { name, reserved });
+                rest = &rest[end + 1..];
+            }
+            Some(i) => {
+                parts.push(Part::Literal(&rest[..i]));
+                rest = &rest[i..];
+            }
+            None => {
+                parts.push(Part::Literal(rest));
+                rest = "";
+            }
+        }
+    }
+    Some(parts)
+}
+
+/// The variables of `template`, or `None` if it is not a template this server supports
+/// (RFC 6570 level 1 `{var}` and level 2 `{+var}`, never two variables side by side).
+#[must_use]
+pub fn template_variables(template: &str) -> Option<Vec<&str>> {
+    let parts = parse_template(template)?;
+    Some(
+        parts
+            .into_iter()
+            .filter_map(|p| match p {
+                Part::Variable { name, .. } => Some(name),
+                Part::Literal(_) => None,
+            })
+            .collect(),
+    )
+}
+
+/// Matches `uri` against `template`; the variables' values, percent-decoded.
+#[must_use]
+pub fn match_template(template: &str, uri: &str) -> Option<Vec<(String, String)>> {
+    let parts = parse_template(template)?;
+    let mut values = Vec::new();
+    let mut rest = uri;
+    for (i, part) in parts.iter().enumerate() {
+        match part {
+            Part::Literal(literal) => rest = rest.strip_prefix(literal)?,
+            Part::Variable { name, reserved } => {
+                let end = match parts.get(i + 1) {
+                    Some(Part::Literal(next)) => rest.find(next)?,
+                    _ => rest.len(),
+                };
+                let value = &rest[..end];
+                let forbidden: &[char] = if *reserved {
+                    &['?', '#']
+                } else {
+                    &['/', '?', '#']
+                };
+                if value.is_empty() || value.contains(forbidden) {
+                    return None;
+                }
+                values.push(((*name).to_owned(), percent_decode(value)?));
+                rest = &rest[end..];
+            }
+        }
+    }
+    rest.is_empty().then_some(values)
+}
+
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = value.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_and_decode() {
+        assert_eq!(
+            match_template("notes://note/{id}", "notes://note/42"),
+            Some(vec![("id".into(), "42".into())])
+        );
+        assert_eq!(
+            match_template("test://template/{id}/data", "test://template/a%20b/data"),
+            Some(vec![("id".into(), "a b".into())])
+        );
+        assert_eq!(
+            match_template("notes://note/{id}", "notes://note/4/2"),
+            None
+        );
+        assert_eq!(match_template("notes://note/{id}", "notes://note/"), None);
+        assert_eq!(match_template("notes://note/{id}", "other://note/1"), None);
+        assert_eq!(
+            match_template("file:///{+path}", "file:///a/b/c.txt"),
+            Some(vec![("path".into(), "a/b/c.txt".into())])
+        );
+        assert_eq!(
+            match_template("x://{a}/{b}", "x://1/2"),
+            Some(vec![("a".into(), "1".into()), ("b".into(), "2".into())])
+        );
+        assert_eq!(match_template("x://{a}", "x://%zz"), None);
+    }
+
+    #[test]
+    fn only_supported_templates_parse() {
+        assert_eq!(template_variables("x://{a}/{+b}"), Some(vec!["a", "b"]));
+        assert_eq!(template_variables("x://static"), Some(vec![]));
+        for bad in ["x://{a}{b}", "x://{", "x://{}", "x://{a-b}", "x://{?q}"] {
+            assert_eq!(template_variables(bad), None, "{bad}");
+        }
+    }
+}
