@@ -36,8 +36,9 @@ pub use scopegate_runtime::*;
 /// The items nearly every server uses.
 pub mod prelude {
     pub use scopegate_runtime::{
-        CallToolResult, Content, FromRef, IntoToolResult, Json, McpServer, McpServerExt, Principal,
-        RequestContext, Server, State, ToolError, mcp_tool,
+        CallToolResult, Content, FromRef, GetPromptResult, IntoToolResult, Json, McpServer,
+        McpServerExt, Principal, PromptError, PromptMessage, RequestContext, ResourceContents,
+        ResourceError, Server, State, ToolError, mcp_prompt, mcp_resource, mcp_tool,
     };
 }
 

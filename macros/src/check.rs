@@ -28,6 +28,49 @@ pub(crate) fn tool_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Rule: a resource URI is absolute (has a scheme) and its template, if any, uses only RFC 6570
+/// `{var}` and `{+var}` with identifier names, never two variables side by side. Returns the
+/// variables.
+pub(crate) fn uri_template(uri: &str) -> Result<Vec<String>, String> {
+    let scheme_ok = uri.split_once(':').is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    });
+    if !scheme_ok {
+        return Err(format!(
+            "`{uri}` is not an absolute URI: it needs a scheme, e.g. `notes://…`"
+        ));
+    }
+    let mut variables = Vec::new();
+    let mut rest = uri;
+    while let Some(start) = rest.find(['{', '}']) {
+        if rest.as_bytes()[start] == b'}' {
+            return Err(format!("unbalanced `}}` in `{uri}`"));
+        }
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| format!("unclosed `{{` in `{uri}`"))?
+            + start;
+        let inner = &rest[start + 1..end];
+        let name = inner.strip_prefix('+').unwrap_or(inner);
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(format!(
+                "`{{{inner}}}` is not supported: use `{{name}}` or `{{+name}}` (RFC 6570 levels 1 and 2)"
+            ));
+        }
+        variables.push(name.to_owned());
+        rest = &rest[end + 1..];
+        if rest.starts_with('{') {
+            return Err(format!(
+                "two template variables side by side in `{uri}` cannot be told apart"
+            ));
+        }
+    }
+    Ok(variables)
+}
+
 /// A scope as written: the literal (for error spans) and its value.
 pub(crate) struct ScopeLit {
     pub(crate) lit: LitStr,

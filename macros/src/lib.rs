@@ -40,7 +40,44 @@ use proc_macro::TokenStream;
 /// type namespace, which `#[derive(McpServer)]`'s `tools(...)` refers to.
 #[proc_macro_attribute]
 pub fn mcp_tool(args: TokenStream, item: TokenStream) -> TokenStream {
-    tool::expand(args.into(), item.into()).into()
+    tool::expand(args.into(), item.into(), tool::Kind::Tool).into()
+}
+
+/// Makes a function an MCP resource (or resource template) protected by OAuth scopes.
+///
+/// ```text
+/// /// One note, as Markdown.
+/// #[mcp_resource(uri = "notes://note/{id}", mime_type = "text/markdown", scope = "notes:read")]
+/// fn note(store: State<Store>, id: u64) -> Result<String, ResourceError> { ... }
+/// ```
+///
+/// Keys: `uri` (required: a URI, or an RFC 6570 template with `{var}` / `{+var}` whose
+/// variables fill the parameters of the same names), `mime_type`, `scope` / `scopes` / `public`,
+/// `name` (default: the function's name), `title`, `description`, `crate`. The handler returns
+/// `String` (text), `Vec<u8>` (binary), `ResourceContents`, `Vec<ResourceContents>`, or a
+/// `Result` of those; `Err(ResourceError::NotFound)` answers "resource not found".
+/// List it in the derive's `resources(...)`.
+#[proc_macro_attribute]
+pub fn mcp_resource(args: TokenStream, item: TokenStream) -> TokenStream {
+    tool::expand(args.into(), item.into(), tool::Kind::Resource).into()
+}
+
+/// Makes a function an MCP prompt protected by OAuth scopes. Its parameters are the prompt's
+/// arguments (strings on the wire; `#[arg(description = "...", complete = f)]` describes one and
+/// offers completions from `fn f(&str) -> Vec<String>`).
+///
+/// ```text
+/// /// Summarize the notes about a topic.
+/// #[mcp_prompt(scope = "notes:read")]
+/// fn summarize(topic: String, style: Option<String>) -> Vec<PromptMessage> { ... }
+/// ```
+///
+/// Keys: `scope` / `scopes` / `public`, `name`, `title`, `description`, `crate`. The handler
+/// returns `String` (one user message), `PromptMessage`, `Vec<PromptMessage>`,
+/// `GetPromptResult`, or a `Result` of those. List it in the derive's `prompts(...)`.
+#[proc_macro_attribute]
+pub fn mcp_prompt(args: TokenStream, item: TokenStream) -> TokenStream {
+    tool::expand(args.into(), item.into(), tool::Kind::Prompt).into()
 }
 
 /// Implements `McpServer` with `const` tables: the tools, and the sorted, de-duplicated scope

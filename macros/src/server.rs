@@ -23,6 +23,8 @@ const KEYS: &[&str] = &[
     "title",
     "instructions",
     "tools",
+    "resources",
+    "prompts",
     "scopes",
     "implies",
     "crate",
@@ -41,6 +43,8 @@ struct ServerAttr {
     title: Option<LitStr>,
     instructions: Option<LitStr>,
     tools: Vec<Path>,
+    resources: Vec<Path>,
+    prompts: Vec<Path>,
     /// The declared vocabulary, when `scopes(...)` is given.
     vocabulary: Option<Vec<ScopeLit>>,
     /// `implies("broad" => ["narrow", ...])`, in source order.
@@ -71,16 +75,21 @@ impl ServerAttr {
                     input.parse::<Token![=]>()?;
                     self.krate = Some(input.call(Path::parse_mod_style)?);
                 }
-                "tools" => {
+                list @ ("tools" | "resources" | "prompts") => {
                     let content;
                     parenthesized!(content in input);
                     let paths = Punctuated::<Path, Token![,]>::parse_terminated(&content)?;
+                    let target = match list {
+                        "tools" => &mut self.tools,
+                        "resources" => &mut self.resources,
+                        _ => &mut self.prompts,
+                    };
                     for path in paths {
                         let text = quote!(#path).to_string();
-                        if self.tools.iter().any(|p| quote!(#p).to_string() == text) {
-                            errors.at(&path, format!("`{text}` is listed twice in `tools(...)`"));
+                        if target.iter().any(|p| quote!(#p).to_string() == text) {
+                            errors.at(&path, format!("`{text}` is listed twice in `{list}(...)`"));
                         } else {
-                            self.tools.push(path);
+                            target.push(path);
                         }
                     }
                 }
@@ -354,6 +363,48 @@ fn generate(
         quote!(__sg::Implication { scope: #broad, implies: &[#(#narrower),*] })
     });
 
+    let resources = &server.resources;
+    let prompts = &server.prompts;
+    let tool_meta = |path: &Path| quote!(<#path as __sg::Tool<#ident>>::DEF.meta);
+    let resource_meta = |path: &Path| quote!(<#path as __sg::Resource<#ident>>::DEF.meta);
+    let prompt_meta = |path: &Path| quote!(<#path as __sg::Prompt<#ident>>::DEF.meta);
+    let item_scopes: Vec<TokenStream> = tools
+        .iter()
+        .map(|p| {
+            let meta = tool_meta(p);
+            quote!(#meta.scopes)
+        })
+        .chain(resources.iter().map(|p| {
+            let meta = resource_meta(p);
+            quote!(#meta.scopes)
+        }))
+        .chain(prompts.iter().map(|p| {
+            let meta = prompt_meta(p);
+            quote!(#meta.scopes)
+        }))
+        .collect();
+    let resource_checks = resources.iter().enumerate().map(|(index, path)| {
+        let message = format!(
+            "resource `{}` has the same URI as an earlier resource in `resources(...)`",
+            quote!(#path).to_string().replace(' ', "")
+        );
+        quote_spanned! {path.span()=>
+            const _: () = if __sg::uri_taken_before(__SCOPEGATE_RESOURCE_METAS, #index) {
+                ::core::panic!(#message)
+            };
+        }
+    });
+    let prompt_checks = prompts.iter().enumerate().map(|(index, path)| {
+        let message = format!(
+            "prompt `{}` has the same name as an earlier prompt in `prompts(...)`; set another `name = \"...\"` on one of them",
+            quote!(#path).to_string().replace(' ', "")
+        );
+        quote_spanned! {path.span()=>
+            const _: () = if __sg::prompt_taken_before(__SCOPEGATE_PROMPT_METAS, #index) {
+                ::core::panic!(#message)
+            };
+        }
+    });
     let name_checks = tools.iter().enumerate().map(|(index, path)| {
         let message = format!(
             "tool `{}` has the same MCP name as an earlier tool in `tools(...)`; set another `name = \"...\"` on one of them",
@@ -365,19 +416,28 @@ fn generate(
             };
         }
     });
-    let vocabulary_checks = server.vocabulary.as_ref().map(|_| {
-        tools.iter().map(|path| {
+    let vocabulary_checks = server
+        .vocabulary
+        .as_ref()
+        .map(|_| {
+            let items = tools
+                .iter()
+                .map(|p| ("tool", p, tool_meta(p)))
+                .chain(resources.iter().map(|p| ("resource", p, resource_meta(p))))
+                .chain(prompts.iter().map(|p| ("prompt", p, prompt_meta(p))));
+            items.map(|(noun, path, meta)| {
             let message = format!(
-                "tool `{}` requires a scope that is not declared in this server's `scopes(...)`",
+                "{noun} `{}` requires a scope that is not declared in this server's `scopes(...)`",
                 quote!(#path).to_string().replace(' ', "")
             );
             quote_spanned! {path.span()=>
-                const _: () = if !__sg::all_in(<#path as __sg::Tool<#ident>>::DEF.meta.scopes, &[#(#vocabulary),*]) {
+                const _: () = if !__sg::all_in(#meta.scopes, &[#(#vocabulary),*]) {
                     ::core::panic!(#message)
                 };
             }
         }).collect::<Vec<_>>()
-    }).unwrap_or_default();
+        })
+        .unwrap_or_default();
     // Without a vocabulary, a narrower scope in `implies` must be one some tool requires: a scope
     // nothing requires is most likely misspelt.
     let implies_checks = if server.vocabulary.is_none() {
@@ -387,10 +447,10 @@ fn generate(
             .flat_map(|rule| &rule.narrower)
             .map(|ScopeLit { lit, value }| {
                 let message = format!(
-                    "`implies` names `{value}`, which no tool in `tools(...)` requires; declare the server's scopes with `scopes(...)` if it is meant"
+                    "`implies` names `{value}`, which no tool, resource or prompt requires; declare the server's scopes with `scopes(...)` if it is meant"
                 );
                 quote_spanned! {lit.span()=>
-                    const _: () = if !__sg::some_tool_requires(__SCOPEGATE_METAS, #value) {
+                    const _: () = if !__sg::some_list_contains(__SCOPEGATE_REQUIRED, #value) {
                         ::core::panic!(#message)
                     };
                 }
@@ -424,13 +484,18 @@ fn generate(
                     instructions: #instructions,
                 };
                 const TOOLS: &'static [__sg::ToolDef<Self>] = &[#(<#tools as __sg::Tool<Self>>::DEF),*];
+                const RESOURCES: &'static [__sg::ResourceDef<Self>] = &[#(<#resources as __sg::Resource<Self>>::DEF),*];
+                const PROMPTS: &'static [__sg::PromptDef<Self>] = &[#(<#prompts as __sg::Prompt<Self>>::DEF),*];
                 const SCOPES: &'static [&'static str] = &__SCOPEGATE_SCOPES;
                 const IMPLICATIONS: &'static [__sg::Implication] = &[#(#implications),*];
             }
 
             const __SCOPEGATE_METAS: &[__sg::ToolMeta] = &[#(<#tools as __sg::Tool<#ident>>::DEF.meta),*];
+            const __SCOPEGATE_RESOURCE_METAS: &[__sg::ResourceMeta] = &[#(<#resources as __sg::Resource<#ident>>::DEF.meta),*];
+            const __SCOPEGATE_PROMPT_METAS: &[__sg::PromptMeta] = &[#(<#prompts as __sg::Prompt<#ident>>::DEF.meta),*];
+            const __SCOPEGATE_REQUIRED: &[&[&str]] = &[#(#item_scopes),*];
             const __SCOPEGATE_LISTS: &[&[&str]] = &[
-                #(<#tools as __sg::Tool<#ident>>::DEF.meta.scopes,)*
+                #(#item_scopes,)*
                 &[#(#vocabulary),*],
                 &[#(#hierarchy_scopes),*],
             ];
@@ -442,6 +507,8 @@ fn generate(
                 __sg::distinct::<__SCOPEGATE_DISTINCT>(&__SCOPEGATE_SORTED);
 
             #(#name_checks)*
+            #(#resource_checks)*
+            #(#prompt_checks)*
             #(#vocabulary_checks)*
             #(#implies_checks)*
             #(#from_ref)*

@@ -7,8 +7,12 @@ pub use schemars;
 pub use serde;
 pub use serde_json;
 
-pub use crate::prompt::{IntoPromptOutput, Prompt, PromptDef, PromptInfo, PromptMeta};
-pub use crate::resource::{IntoResourceOutput, Resource, ResourceDef, ResourceInfo, ResourceMeta};
+pub use crate::prompt::{
+    IntoPromptOutput, Prompt, PromptDef, PromptInfo, PromptMeta, PromptOutput,
+};
+pub use crate::resource::{
+    IntoResourceOutput, Resource, ResourceDef, ResourceInfo, ResourceMeta, ResourceOutput,
+};
 pub use crate::scope::Implication;
 pub use crate::server::{McpServer, ServerInfo};
 pub use crate::tool::{
@@ -170,12 +174,38 @@ pub const fn name_taken_before(tools: &[ToolMeta], index: usize) -> bool {
     false
 }
 
-/// Whether some tool requires `scope`.
+/// Whether one of the lists holds `value` (some tool, resource or prompt requires the scope).
 #[must_use]
-pub const fn some_tool_requires(tools: &[ToolMeta], scope: &str) -> bool {
+pub const fn some_list_contains(lists: &[&[&str]], value: &str) -> bool {
     let mut i = 0;
-    while i < tools.len() {
-        if contains(tools[i].scopes, scope) {
+    while i < lists.len() {
+        if contains(lists[i], value) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether the resource at `index` has the URI (or template) of an earlier one.
+#[must_use]
+pub const fn uri_taken_before(resources: &[ResourceMeta], index: usize) -> bool {
+    let mut i = 0;
+    while i < index {
+        if str_eq(resources[i].uri, resources[index].uri) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether the prompt at `index` has the name of an earlier one.
+#[must_use]
+pub const fn prompt_taken_before(prompts: &[PromptMeta], index: usize) -> bool {
+    let mut i = 0;
+    while i < index {
+        if str_eq(prompts[i].name, prompts[index].name) {
             return true;
         }
         i += 1;
@@ -211,30 +241,4 @@ mod tests {
         }
         assert!(all_in(&["a"], &["b", "a"]) && !all_in(&["c"], &["a"]));
     }
-}
-
-/// Whether the resource at `index` has the URI (or template) of an earlier one.
-#[must_use]
-pub const fn uri_taken_before(resources: &[ResourceMeta], index: usize) -> bool {
-    let mut i = 0;
-    while i < index {
-        if str_eq(resources[i].uri, resources[index].uri) {
-            return true;
-        }
-        i += 1;
-    }
-    false
-}
-
-/// Whether the prompt at `index` has the name of an earlier one.
-#[must_use]
-pub const fn prompt_taken_before(prompts: &[PromptMeta], index: usize) -> bool {
-    let mut i = 0;
-    while i < index {
-        if str_eq(prompts[i].name, prompts[index].name) {
-            return true;
-        }
-        i += 1;
-    }
-    false
 }

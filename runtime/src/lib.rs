@@ -40,7 +40,7 @@ pub use prompt::{GetPromptResult, PromptError, PromptMessage, Role};
 pub use protocol::{CallToolResult, Content, ResourceContents};
 pub use resource::ResourceError;
 pub use scope::{ScopeSet, ScopeTable};
-pub use scopegate_macros::{McpServer, mcp_tool};
+pub use scopegate_macros::{McpServer, mcp_prompt, mcp_resource, mcp_tool};
 pub use server::{
     BuildError, Denial, ListVisibility, McpServer, Reply, Server, ServerInfo, ServerOptions,
 };

@@ -174,12 +174,15 @@ struct Inner<S: 'static> {
     resource_by_uri: HashMap<&'static str, usize>,
     resource_pages: Box<[Box<RawValue>]>,
     template_pages: Box<[Box<RawValue>]>,
-    prompts: Box<[(&'static PromptDef<S>, Box<[&'static str]>)]>,
+    /// Each prompt with the names of its arguments.
+    prompts: Box<[RegisteredPrompt<S>]>,
     prompt_by_name: HashMap<&'static str, usize>,
     prompt_pages: Box<[Box<RawValue>]>,
     options: ServerOptions,
     scopes: ScopeTable,
 }
+
+type RegisteredPrompt<S> = (&'static PromptDef<S>, Box<[&'static str]>);
 
 struct RegisteredTool<S: 'static> {
     def: &'static ToolDef<S>,

@@ -1,0 +1,351 @@
+//! Resources (static and templated) and prompts, with the same scopes, tables and enforcement as
+//! tools; completions for their arguments.
+
+use scopegate::prelude::*;
+use scopegate::protocol::error_code;
+use scopegate::{Reply, ScopeSet};
+use serde_json::{Value, json};
+
+/// The readme.
+#[mcp_resource(uri = "docs://readme", mime_type = "text/markdown", public)]
+fn readme() -> &'static str {
+    "# Readme"
+}
+
+/// A document by id.
+#[mcp_resource(
+    uri = "docs://doc/{id}",
+    mime_type = "text/plain",
+    scope = "docs:read",
+    title = "Document"
+)]
+fn doc(id: u32) -> Result<String, ResourceError> {
+    if id == 404 {
+        return Err(ResourceError::not_found());
+    }
+    if id == 500 {
+        return Err(ResourceError::new("the disk is on fire"));
+    }
+    Ok(format!("document {id}"))
+}
+
+/// A file under a path (reserved expansion keeps the slashes).
+#[mcp_resource(uri = "files:///{+path}", scope = "files:read")]
+async fn file(path: String, who: Principal) -> Vec<u8> {
+    format!("{path} for {}", who.subject().unwrap_or("?")).into_bytes()
+}
+
+/// The secrets.
+#[mcp_resource(uri = "docs://secrets", scopes = ["docs:read", "docs:admin"])]
+fn secrets() -> ResourceContents {
+    ResourceContents::Text {
+        uri: "docs://secrets".into(),
+        mime_type: Some("application/json".into()),
+        text: "{}".into(),
+    }
+}
+
+fn languages(prefix: &str) -> Vec<String> {
+    ["rust", "ruby", "python"]
+        .iter()
+        .filter(|l| l.starts_with(prefix))
+        .map(|l| (*l).to_owned())
+        .collect()
+}
+
+/// Reviews code.
+#[mcp_prompt(scope = "docs:read", title = "Code review")]
+fn review(
+    #[arg(description = "The code to review.")] code: String,
+    #[arg(complete = languages)] language: Option<String>,
+    #[arg(description = "How strict, 1 to 5.")] strictness: Option<u8>,
+) -> Vec<PromptMessage> {
+    vec![
+        PromptMessage::user(format!(
+            "Review this {} code (strictness {}):\n{code}",
+            language.unwrap_or_else(|| "unknown".into()),
+            strictness.unwrap_or(3)
+        )),
+        PromptMessage::assistant("Let me look."),
+    ]
+}
+
+/// Says hello.
+#[mcp_prompt(public, name = "hello")]
+fn hello_prompt() -> String {
+    "Hello!".into()
+}
+
+/// Fails.
+#[mcp_prompt(public)]
+fn broken() -> Result<String, PromptError> {
+    Err(PromptError::new("no template"))
+}
+
+#[derive(McpServer)]
+#[mcp(
+    name = "docs",
+    resources(readme, doc, file, secrets),
+    prompts(review, hello_prompt, broken),
+    implies("docs:admin" => ["docs:read"]),
+)]
+struct Docs;
+
+fn principal(scopes: &str) -> Principal {
+    Principal::builder()
+        .subject("zoe")
+        .scopes(ScopeSet::from_space_separated(scopes))
+        .build()
+}
+
+async fn reply(who: &Principal, method: &str, params: Value) -> Reply {
+    let server = Server::new(Docs).unwrap();
+    let message = json!({"jsonrpc":"2.0","id":1,"method":method,"params":params});
+    server
+        .handle_bytes(message.to_string().as_bytes(), who)
+        .await
+}
+
+async fn respond(who: &Principal, method: &str, params: Value) -> Value {
+    match reply(who, method, params).await {
+        Reply::Response(r) => serde_json::from_str(&r.to_json()).unwrap(),
+        other => panic!("expected a response, got {other:?}"),
+    }
+}
+
+#[test]
+fn resource_and_prompt_scopes_join_the_scope_table() {
+    assert_eq!(Docs::SCOPES, ["docs:admin", "docs:read", "files:read"]);
+}
+
+#[tokio::test]
+async fn lists_separate_resources_templates_and_prompts() {
+    let anyone = Principal::anonymous();
+    let r = respond(&anyone, "resources/list", json!({})).await;
+    assert_eq!(
+        r["result"]["resources"],
+        json!([
+            {"uri":"docs://readme","name":"readme","description":"The readme.","mimeType":"text/markdown","_meta":{"dev.scopegate/requiredScopes":[]}},
+            {"uri":"docs://secrets","name":"secrets","description":"The secrets.","_meta":{"dev.scopegate/requiredScopes":["docs:read","docs:admin"]}},
+        ])
+    );
+    let r = respond(&anyone, "resources/templates/list", json!({})).await;
+    let templates = r["result"]["resourceTemplates"].as_array().unwrap();
+    assert_eq!(templates.len(), 2);
+    assert_eq!(templates[0]["uriTemplate"], "docs://doc/{id}");
+    assert_eq!(templates[0]["title"], "Document");
+    assert_eq!(templates[1]["uriTemplate"], "files:///{+path}");
+
+    let r = respond(&anyone, "prompts/list", json!({})).await;
+    let prompts = r["result"]["prompts"].as_array().unwrap();
+    assert_eq!(prompts.len(), 3);
+    assert_eq!(
+        prompts[0],
+        json!({
+            "name": "review", "title": "Code review", "description": "Reviews code.",
+            "arguments": [
+                {"name":"code","description":"The code to review.","required":true},
+                {"name":"language","required":false},
+                {"name":"strictness","description":"How strict, 1 to 5.","required":false},
+            ],
+            "_meta": {"dev.scopegate/requiredScopes": ["docs:read"]},
+        })
+    );
+    assert_eq!(prompts[1]["name"], "hello");
+
+    let r = respond(
+        &anyone,
+        "initialize",
+        json!({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}),
+    )
+    .await;
+    let capabilities = &r["result"]["capabilities"];
+    assert_eq!(
+        capabilities["resources"],
+        json!({"listChanged": false, "subscribe": false})
+    );
+    assert_eq!(capabilities["prompts"], json!({"listChanged": false}));
+    assert_eq!(capabilities["completions"], json!({}));
+}
+
+#[tokio::test]
+async fn reading_resources_fills_uri_and_mime_type() {
+    let reader = principal("docs:read files:read");
+    let r = respond(&reader, "resources/read", json!({"uri":"docs://readme"})).await;
+    assert_eq!(
+        r["result"],
+        json!({"contents":[{"uri":"docs://readme","mimeType":"text/markdown","text":"# Readme"}]})
+    );
+    let r = respond(&reader, "resources/read", json!({"uri":"docs://doc/7"})).await;
+    assert_eq!(
+        r["result"]["contents"][0],
+        json!({"uri":"docs://doc/7","mimeType":"text/plain","text":"document 7"})
+    );
+    let r = respond(
+        &reader,
+        "resources/read",
+        json!({"uri":"files:///a/b%20c.txt"}),
+    )
+    .await;
+    assert_eq!(r["result"]["contents"][0]["uri"], "files:///a/b%20c.txt");
+    // base64 of "a/b c.txt for zoe"
+    assert_eq!(
+        r["result"]["contents"][0]["blob"],
+        "YS9iIGMudHh0IGZvciB6b2U="
+    );
+}
+
+#[tokio::test]
+async fn resource_errors_use_the_mcp_codes() {
+    let reader = principal("docs:read");
+    for (uri, code) in [
+        ("docs://nothing", error_code::RESOURCE_NOT_FOUND),
+        ("docs://doc/404", error_code::RESOURCE_NOT_FOUND),
+        ("docs://doc/500", error_code::INTERNAL_ERROR),
+        ("docs://doc/seven", error_code::INVALID_PARAMS),
+    ] {
+        let r = respond(&reader, "resources/read", json!({ "uri": uri })).await;
+        assert_eq!(r["error"]["code"], code, "{uri}: {r}");
+    }
+    let r = respond(&reader, "resources/read", json!({"uri":"docs://doc/500"})).await;
+    assert_eq!(r["error"]["message"], "the disk is on fire");
+    let r = respond(&reader, "resources/read", json!({})).await;
+    assert_eq!(r["error"]["code"], error_code::INVALID_PARAMS);
+}
+
+#[tokio::test]
+async fn resources_and_prompts_are_denied_without_their_scopes() {
+    let Reply::Denied(denial) = reply(
+        &principal("files:read"),
+        "resources/read",
+        json!({"uri":"docs://doc/1"}),
+    )
+    .await
+    else {
+        panic!("docs:read is required");
+    };
+    assert_eq!(
+        (denial.kind, denial.name.as_str()),
+        ("resource", "docs://doc/1")
+    );
+    assert_eq!(denial.missing, ["docs:read"]);
+    let Reply::Denied(denial) = reply(
+        &principal("docs:read"),
+        "resources/read",
+        json!({"uri":"docs://secrets"}),
+    )
+    .await
+    else {
+        panic!("docs:admin is required too");
+    };
+    assert_eq!(denial.missing, ["docs:admin"]);
+    // The hierarchy counts: docs:admin implies docs:read.
+    let r = respond(
+        &principal("docs:admin"),
+        "resources/read",
+        json!({"uri":"docs://secrets"}),
+    )
+    .await;
+    assert_eq!(r["result"]["contents"][0]["text"], "{}");
+
+    let Reply::Denied(denial) = reply(
+        &Principal::anonymous(),
+        "prompts/get",
+        json!({"name":"review","arguments":{"code":"x"}}),
+    )
+    .await
+    else {
+        panic!("prompts need their scopes");
+    };
+    assert_eq!((denial.kind, denial.name.as_str()), ("prompt", "review"));
+    let Reply::Denied(_) = reply(
+        &Principal::anonymous(),
+        "completion/complete",
+        json!({"ref":{"type":"ref/prompt","name":"review"},"argument":{"name":"language","value":"r"}}),
+    )
+    .await
+    else {
+        panic!("completing a protected prompt's arguments needs its scopes");
+    };
+}
+
+#[tokio::test]
+async fn prompts_render_with_string_arguments() {
+    let reader = principal("docs:read");
+    let r = respond(
+        &reader,
+        "prompts/get",
+        json!({"name":"review","arguments":{"code":"fn x(){}","language":"rust","strictness":"5"}}),
+    )
+    .await;
+    assert_eq!(
+        r["result"]["messages"],
+        json!([
+            {"role":"user","content":{"type":"text","text":"Review this rust code (strictness 5):\nfn x(){}"}},
+            {"role":"assistant","content":{"type":"text","text":"Let me look."}},
+        ])
+    );
+    let r = respond(&reader, "prompts/get", json!({"name":"hello"})).await;
+    assert_eq!(r["result"]["messages"][0]["content"]["text"], "Hello!");
+
+    for (params, code) in [
+        (
+            json!({"name":"review","arguments":{}}),
+            error_code::INVALID_PARAMS,
+        ),
+        (
+            json!({"name":"review","arguments":{"code":"x","strictness":"very"}}),
+            error_code::INVALID_PARAMS,
+        ),
+        (
+            json!({"name":"review","arguments":{"code":"x","colour":"red"}}),
+            error_code::INVALID_PARAMS,
+        ),
+        (json!({"name":"nope"}), error_code::INVALID_PARAMS),
+        (json!({"name":"broken"}), error_code::INTERNAL_ERROR),
+    ] {
+        let r = respond(&reader, "prompts/get", params.clone()).await;
+        assert_eq!(r["error"]["code"], code, "{params}: {r}");
+    }
+    let r = respond(
+        &reader,
+        "prompts/get",
+        json!({"name":"review","arguments":{}}),
+    )
+    .await;
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`code`: missing required argument")
+    );
+}
+
+#[tokio::test]
+async fn completions_come_from_the_argument_hook() {
+    let reader = principal("docs:read");
+    let r = respond(
+        &reader,
+        "completion/complete",
+        json!({"ref":{"type":"ref/prompt","name":"review"},"argument":{"name":"language","value":"r"}}),
+    )
+    .await;
+    assert_eq!(
+        r["result"],
+        json!({"completion":{"values":["rust","ruby"],"total":2,"hasMore":false}})
+    );
+    let r = respond(
+        &reader,
+        "completion/complete",
+        json!({"ref":{"type":"ref/prompt","name":"review"},"argument":{"name":"code","value":""}}),
+    )
+    .await;
+    assert_eq!(r["result"]["completion"]["values"], json!([]));
+    let r = respond(
+        &reader,
+        "completion/complete",
+        json!({"ref":{"type":"ref/prompt","name":"nope"},"argument":{"name":"x","value":""}}),
+    )
+    .await;
+    assert_eq!(r["error"]["code"], error_code::INVALID_PARAMS);
+}
