@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`scope`] | scope tokens, the set a principal holds, the server's scope table and hierarchy |
 //! | [`principal`] | [`Principal`], the caller a transport hands to the dispatcher |
+//! | [`connection`] | the client's connection: progress, logging, sampling, elicitation, cancellation |
 //! | [`protocol`] | JSON-RPC 2.0 framing, protocol versions, MCP content and results |
 //! | [`tool`] | the tool descriptor, parameters (arguments and extractors), return values |
 //! | [`resource`] | resources: descriptors, URI templates, contents |
@@ -20,6 +21,7 @@
 
 #[cfg(feature = "http")]
 pub mod auth;
+pub mod connection;
 #[cfg(feature = "dev-auth")]
 pub mod dev_auth;
 #[cfg(feature = "http")]
@@ -35,6 +37,7 @@ pub mod server;
 pub mod stdio;
 pub mod tool;
 
+pub use connection::{ClientError, Connection, LogLevel, Outbound};
 pub use principal::Principal;
 pub use prompt::{GetPromptResult, PromptError, PromptMessage, Role};
 pub use protocol::{CallToolResult, Content, ResourceContents};

@@ -60,7 +60,13 @@ pub enum RequestId {
 
 impl RequestId {
     fn from_raw(raw: &RawValue) -> Option<Self> {
-        match serde_json::from_str::<Value>(raw.get()).ok()? {
+        Self::from_value(serde_json::from_str::<Value>(raw.get()).ok()?)
+    }
+
+    /// A string or integer JSON value as a request id.
+    #[must_use]
+    pub fn from_value(value: Value) -> Option<Self> {
+        match value {
             Value::String(s) => Some(Self::String(s.into())),
             Value::Number(n) if n.is_i64() || n.is_u64() => Some(Self::Number(n)),
             _ => None,
@@ -108,6 +114,8 @@ pub enum Message {
     Response {
         /// The id of the request answered.
         id: RequestId,
+        /// The result, or the client's error.
+        result: Result<Value, ErrorObject>,
     },
 }
 
@@ -198,7 +206,20 @@ impl Message {
                 })
             }
             None => match (id, envelope.result.is_some() || envelope.error.is_some()) {
-                (Some(id), true) => Ok(Self::Response { id }),
+                (Some(id), true) => {
+                    let result = match (envelope.result, envelope.error) {
+                        (Some(result), None) => serde_json::from_str(result.get()).map(Ok).ok(),
+                        (None, Some(error)) => serde_json::from_str(error.get()).map(Err).ok(),
+                        _ => None,
+                    };
+                    match result {
+                        Some(result) => Ok(Self::Response { id, result }),
+                        None => Err(invalid_request(
+                            Some(id),
+                            "a response has exactly one of `result` and a well-formed `error`",
+                        )),
+                    }
+                }
                 (id, _) => Err(invalid_request(id, "missing `method`")),
             },
         }
@@ -213,7 +234,7 @@ fn invalid_request(id: Option<RequestId>, message: &'static str) -> Box<Response
 }
 
 /// A JSON-RPC error object.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorObject {
     /// The error code.
     pub code: i32,
@@ -492,7 +513,12 @@ mod tests {
             matches!(m, Message::Notification(ref n) if &*n.method == "notifications/initialized")
         );
         let m = Message::parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
-        assert!(matches!(m, Message::Response { id: RequestId::String(ref s) } if &**s == "a"));
+        assert!(
+            matches!(m, Message::Response { id: RequestId::String(ref s), result: Ok(_) } if &**s == "a")
+        );
+        let m = Message::parse(br#"{"jsonrpc":"2.0","id":2,"error":{"code":-1,"message":"no"}}"#)
+            .unwrap();
+        assert!(matches!(m, Message::Response { result: Err(ref e), .. } if e.code == -1));
     }
 
     #[test]

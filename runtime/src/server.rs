@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
+use crate::connection::{Connection, LogLevel, Outbound};
 use crate::principal::Principal;
 use crate::prompt::PromptDef;
 use crate::protocol::{
@@ -19,7 +20,7 @@ use crate::protocol::{
 };
 use crate::resource::ResourceDef;
 use crate::scope::{Implication, ScopeTable};
-use crate::tool::{CallParts, ParamDef, RequestContext, ToolDef};
+use crate::tool::{CallParts, Link, ParamDef, RequestContext, ToolDef};
 
 /// The `_meta` key under which `tools/list` advertises the scopes each tool requires, so a client
 /// can ask for them before its first call.
@@ -445,24 +446,75 @@ impl<S: Send + Sync + 'static> Server<S> {
     /// Requests get a response or, when the principal lacks a tool's scopes, a [`Denial`] (before
     /// the tool runs); notifications and responses get [`Reply::Nothing`].
     pub async fn handle(&self, message: Message, principal: &Principal) -> Reply {
+        self.handle_in(message, principal, &Connection::new(), None)
+            .await
+    }
+
+    /// Handles one message on a client connection: `connection` carries the client's
+    /// capabilities, log level, cancellations and answers to the server's requests; `outbound`
+    /// is where this request's notifications and requests to the client go (none: they are
+    /// dropped, and requests to the client fail).
+    pub async fn handle_in(
+        &self,
+        message: Message,
+        principal: &Principal,
+        connection: &Arc<Connection>,
+        outbound: Option<Outbound>,
+    ) -> Reply {
         match message {
-            Message::Request(request) => self.handle_request(request, principal).await,
-            Message::Notification(_) | Message::Response { .. } => Reply::Nothing,
+            Message::Request(request) => {
+                let link = Link {
+                    connection: Arc::clone(connection),
+                    outbound,
+                };
+                self.handle_request(request, principal, link).await
+            }
+            Message::Notification(notification) => {
+                if &*notification.method == "notifications/cancelled" {
+                    #[derive(Deserialize)]
+                    #[serde(rename_all = "camelCase")]
+                    struct Cancelled {
+                        request_id: Value,
+                    }
+                    if let Ok(cancelled) = parse_params::<Cancelled>(notification.params.as_deref())
+                        && let Some(id) = RequestId::from_value(cancelled.request_id)
+                    {
+                        connection.cancel(&id);
+                    }
+                }
+                Reply::Nothing
+            }
+            Message::Response { id, result } => {
+                connection.complete(&id, result);
+                Reply::Nothing
+            }
         }
     }
 
-    async fn handle_request(&self, request: Request, principal: &Principal) -> Reply {
+    async fn handle_request(&self, request: Request, principal: &Principal, link: Link) -> Reply {
         let Request { id, method, params } = request;
         let result = match &*method {
-            "initialize" => self.initialize(params.as_deref()),
+            "initialize" => self.initialize(params.as_deref(), &link.connection),
             "ping" => Ok(empty_object()),
+            "logging/setLevel" => set_level(params.as_deref(), &link.connection),
             "tools/list" => self.list_tools(params.as_deref(), principal),
-            "tools/call" => return self.call_tool(id, params.as_deref(), principal).await,
+            "tools/call" => return self.call_tool(id, params.as_deref(), principal, link).await,
             "resources/list" => page_of(&self.inner.resource_pages, params.as_deref()),
             "resources/templates/list" => page_of(&self.inner.template_pages, params.as_deref()),
-            "resources/read" => return self.read_resource(id, params.as_deref(), principal).await,
+            "resources/read" => {
+                return self
+                    .read_resource(id, params.as_deref(), principal, link)
+                    .await;
+            }
+            "resources/subscribe" | "resources/unsubscribe" => {
+                return self.subscribe(id, &method, params.as_deref(), principal, &link.connection);
+            }
             "prompts/list" => page_of(&self.inner.prompt_pages, params.as_deref()),
-            "prompts/get" => return self.get_prompt(id, params.as_deref(), principal).await,
+            "prompts/get" => {
+                return self
+                    .get_prompt(id, params.as_deref(), principal, link)
+                    .await;
+            }
             "completion/complete" => return self.complete(id, params.as_deref(), principal),
             _ => Err(ErrorObject::new(
                 error_code::METHOD_NOT_FOUND,
@@ -475,21 +527,28 @@ impl<S: Send + Sync + 'static> Server<S> {
         })
     }
 
-    fn initialize(&self, params: Option<&RawValue>) -> Result<Box<RawValue>, ErrorObject> {
+    fn initialize(
+        &self,
+        params: Option<&RawValue>,
+        connection: &Connection,
+    ) -> Result<Box<RawValue>, ErrorObject> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct InitializeParams {
             protocol_version: String,
+            #[serde(default)]
+            capabilities: Value,
         }
         let params: InitializeParams = parse_params(params)?;
+        connection.set_capabilities(params.capabilities);
         let info = &self.inner.info;
         let mut server_info = json!({ "name": info.name, "version": info.version });
         if let Some(title) = info.title {
             server_info["title"] = title.into();
         }
-        let mut capabilities = json!({ "tools": { "listChanged": false } });
+        let mut capabilities = json!({ "tools": { "listChanged": false }, "logging": {} });
         if !self.inner.resources.is_empty() {
-            capabilities["resources"] = json!({ "listChanged": false, "subscribe": false });
+            capabilities["resources"] = json!({ "listChanged": false, "subscribe": true });
         }
         if !self.inner.prompts.is_empty() {
             capabilities["prompts"] = json!({ "listChanged": false });
@@ -559,6 +618,7 @@ impl<S: Send + Sync + 'static> Server<S> {
         id: RequestId,
         params: Option<&RawValue>,
         principal: &Principal,
+        link: Link,
     ) -> Reply {
         #[derive(Deserialize)]
         struct CallParams {
@@ -588,7 +648,15 @@ impl<S: Send + Sync + 'static> Server<S> {
         }
 
         let arguments = params.arguments.unwrap_or_default();
-        let context = RequestContext::new(id.clone(), meta.name, params.meta);
+        let connection = Arc::clone(&link.connection);
+        let flight = connection.start(&id);
+        let context = RequestContext::new(
+            id.clone(),
+            meta.name,
+            params.meta,
+            Some(link),
+            Arc::clone(&flight.cancel),
+        );
         let mut parts = CallParts {
             state: &self.inner.state,
             principal,
@@ -612,7 +680,11 @@ impl<S: Send + Sync + 'static> Server<S> {
             Err(payload) => Err(crate::tool::panic_message(payload.as_ref())),
         };
         let outcome = match future {
-            Ok(future) => future.await,
+            // A cancelled request gets no response (MCP cancellation): the handler is dropped.
+            Ok(future) => tokio::select! {
+                outcome = future => outcome,
+                () = flight.cancel.cancelled() => return Reply::Nothing,
+            },
             Err(panic) => Err(panic),
         };
         let result = outcome.unwrap_or_else(|panic| {
@@ -689,6 +761,7 @@ impl<S: Send + Sync + 'static> Server<S> {
         id: RequestId,
         params: Option<&RawValue>,
         principal: &Principal,
+        link: Link,
     ) -> Reply {
         #[derive(Deserialize)]
         struct ReadParams {
@@ -715,10 +788,21 @@ impl<S: Send + Sync + 'static> Server<S> {
         {
             return Reply::Denied(denial);
         }
-        let context = RequestContext::new(id.clone(), def.meta.name, params.meta);
-        let output = self
-            .run(&context, principal, &arguments, "resource", true, def.read)
-            .await;
+        let Some(output) = self
+            .run(
+                &id,
+                params.meta,
+                link,
+                def.meta.name,
+                principal,
+                &arguments,
+                "resource",
+                def.read,
+            )
+            .await
+        else {
+            return Reply::Nothing;
+        };
         let result = match output {
             Ok(output) => output.into_result(&params.uri, def.meta.mime_type),
             Err(panic) => Err(crate::resource::ResourceError::Failed(panic)),
@@ -742,6 +826,7 @@ impl<S: Send + Sync + 'static> Server<S> {
         id: RequestId,
         params: Option<&RawValue>,
         principal: &Principal,
+        link: Link,
     ) -> Reply {
         #[derive(Deserialize)]
         struct GetParams {
@@ -779,10 +864,21 @@ impl<S: Send + Sync + 'static> Server<S> {
                 ),
             ));
         }
-        let context = RequestContext::new(id.clone(), def.meta.name, params.meta);
-        let output = self
-            .run(&context, principal, &arguments, "prompt", true, def.get)
-            .await;
+        let Some(output) = self
+            .run(
+                &id,
+                params.meta,
+                link,
+                def.meta.name,
+                principal,
+                &arguments,
+                "prompt",
+                def.get,
+            )
+            .await
+        else {
+            return Reply::Nothing;
+        };
         Reply::Response(match output {
             Ok(Ok(result)) => Response::result(id, raw(&result)),
             Ok(Err(crate::prompt::PromptError::InvalidParams(message))) => Response::error(
@@ -797,37 +893,83 @@ impl<S: Send + Sync + 'static> Server<S> {
     }
 
     /// Runs a resource or prompt handler: extraction, then the handler's future, with panics
-    /// caught at both stages.
+    /// caught at both stages. `None` when the client cancelled the request.
+    #[allow(clippy::too_many_arguments)]
     async fn run<T: Send + 'static>(
         &self,
-        context: &RequestContext,
+        id: &RequestId,
+        meta: Option<Map<String, Value>>,
+        link: Link,
+        name: &'static str,
         principal: &Principal,
         arguments: &Map<String, Value>,
         kind: &'static str,
-        strings: bool,
         handler: fn(&mut CallParts<'_, S>) -> crate::tool::HandlerFuture<T>,
-    ) -> Result<T, String> {
+    ) -> Option<Result<T, String>> {
+        let flight = link.connection.start(id);
+        let context = RequestContext::new(
+            id.clone(),
+            name,
+            meta,
+            Some(link),
+            Arc::clone(&flight.cancel),
+        );
         let mut parts = CallParts {
             state: &self.inner.state,
             principal,
             arguments,
-            context,
+            context: &context,
             problems: Vec::new(),
             kind,
-            strings,
+            strings: true,
         };
-        let future = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut parts)))
-            .map_err(|payload| crate::tool::panic_message(payload.as_ref()))?;
-        let result = future.await;
+        let future =
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut parts))) {
+                Ok(future) => future,
+                Err(payload) => return Some(Err(crate::tool::panic_message(payload.as_ref()))),
+            };
+        let result = tokio::select! {
+            result = future => result,
+            () = flight.cancel.cancelled() => return None,
+        };
         if let Err(panic) = &result {
-            tracing::error!(target: "scopegate::tool", kind, name = context.tool_name(), panic = %panic, "handler panicked");
+            tracing::error!(target: "scopegate::tool", kind, name, panic = %panic, "handler panicked");
         }
-        result.map_err(|_| {
-            format!(
-                "{kind} `{}` failed with an internal error",
-                context.tool_name()
-            )
-        })
+        Some(result.map_err(|_| format!("{kind} `{name}` failed with an internal error")))
+    }
+
+    /// `resources/subscribe` and `resources/unsubscribe`: the resource must exist and the caller
+    /// must hold its scopes (updates reveal it as much as reading does).
+    fn subscribe(
+        &self,
+        id: RequestId,
+        method: &str,
+        params: Option<&RawValue>,
+        principal: &Principal,
+        connection: &Connection,
+    ) -> Reply {
+        #[derive(Deserialize)]
+        struct SubscribeParams {
+            uri: String,
+        }
+        let params: SubscribeParams = match parse_params(params) {
+            Ok(params) => params,
+            Err(error) => return Reply::Response(Response::error(Some(id), error)),
+        };
+        let Some((def, _)) = self.find_resource(&params.uri) else {
+            return Reply::Response(Response::error(
+                Some(id),
+                ErrorObject::new(error_code::RESOURCE_NOT_FOUND, "resource not found")
+                    .with_data(json!({ "uri": params.uri })),
+            ));
+        };
+        if let Err(denial) =
+            self.authorize(&id, "resource", &params.uri, def.meta.scopes, principal)
+        {
+            return Reply::Denied(denial);
+        }
+        connection.set_subscribed(&params.uri, method == "resources/subscribe");
+        Reply::Response(Response::result(id, empty_object()))
     }
 
     /// `completion/complete`: suggestions for a prompt argument or a resource template variable,
@@ -1120,6 +1262,20 @@ fn parse_params<'a, T: Deserialize<'a>>(params: Option<&'a RawValue>) -> Result<
     let text = params.map_or("{}", RawValue::get);
     serde_json::from_str(text)
         .map_err(|e| ErrorObject::new(error_code::INVALID_PARAMS, format!("invalid params: {e}")))
+}
+
+/// `logging/setLevel`: the least severe level the client wants to receive.
+fn set_level(
+    params: Option<&RawValue>,
+    connection: &Connection,
+) -> Result<Box<RawValue>, ErrorObject> {
+    #[derive(Deserialize)]
+    struct SetLevel {
+        level: LogLevel,
+    }
+    let params: SetLevel = parse_params(params)?;
+    connection.set_log_level(params.level);
+    Ok(empty_object())
 }
 
 fn empty_object() -> Box<RawValue> {

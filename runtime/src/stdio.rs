@@ -11,8 +11,9 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWrite
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::connection::{Connection, Outbound};
 use crate::principal::Principal;
-use crate::protocol::{ErrorObject, Response, error_code};
+use crate::protocol::{ErrorObject, Message, Response, error_code};
 use crate::scope::{ScopeSet, is_scope_token};
 use crate::server::{Reply, Server};
 
@@ -126,6 +127,20 @@ where
     });
 
     let principal = Arc::new(principal);
+    // One connection for the whole process; every request's messages to the client (progress,
+    // logs, sampling and elicitation requests) go to stdout like the responses.
+    let connection = Connection::new();
+    let (outbound, mut events) = Outbound::channel();
+    let forward = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        })
+    };
     let mut input = BufReader::new(input);
     let mut line = Vec::new();
     let mut in_flight = JoinSet::new();
@@ -145,10 +160,20 @@ where
                 if line.trim_ascii().is_empty() {
                     continue;
                 }
-                let bytes = std::mem::take(&mut line);
+                let message = match Message::parse(&line) {
+                    Ok(message) => message,
+                    Err(response) => {
+                        let _ = tx.send(response.to_json());
+                        continue;
+                    }
+                };
                 let (server, principal, tx) = (server.clone(), Arc::clone(&principal), tx.clone());
+                let (connection, outbound) = (Arc::clone(&connection), outbound.clone());
                 in_flight.spawn(async move {
-                    let response = match server.handle_bytes(&bytes, &principal).await {
+                    let response = match server
+                        .handle_in(message, &principal, &connection, Some(outbound))
+                        .await
+                    {
                         Reply::Response(response) => response,
                         Reply::Denied(denial) => denial.to_response(Some(&format!(
                             "Set {SCOPES_VAR}=\"{}\" (space-separated) in the server's environment to grant them",
@@ -161,7 +186,12 @@ where
             }
         }
     }
+    // stdin closed: the client is gone. Requests still running finish (their answers may still
+    // be read by a client that only closed its writing end); waits for the client fail.
+    connection.close();
     while in_flight.join_next().await.is_some() {}
+    drop(outbound);
+    let _ = forward.await;
     drop(tx);
     writer
         .await

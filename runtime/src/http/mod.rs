@@ -27,11 +27,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::auth::{
     AuthError, Challenge, Credentials, JwtConfig, JwtVerifier, TokenVerifier, bearer_credentials,
 };
+use crate::connection::{Connection, Outbound};
 use crate::metadata::{self, PRM_WELL_KNOWN, ResourceMetadata, UriError};
 use crate::principal::Principal;
-use crate::protocol::{
-    ErrorObject, Message, Response as RpcResponse, SUPPORTED_PROTOCOL_VERSIONS, error_code,
-};
+use crate::protocol::{ErrorObject, Message, Response as RpcResponse, error_code};
 use crate::server::{Denial, Reply, Server};
 use session::{Owner, Sessions};
 
@@ -39,6 +38,10 @@ use session::{Owner, Sessions};
 pub const SESSION_HEADER: &str = "mcp-session-id";
 /// The `MCP-Protocol-Version` header.
 pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// Revisions accepted in the `MCP-Protocol-Version` header (a client may send any published
+/// one; absent means 2025-03-26).
+const HEADER_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 /// How a call the caller lacks scopes for is answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,6 +80,8 @@ pub struct HttpConfig {
     max_body_bytes: usize,
     allowed_origins: Vec<String>,
     allow_loopback_origins: bool,
+    allowed_hosts: Vec<String>,
+    any_host: bool,
 }
 
 /// Where to listen by default: loopback only (MCP transports, "Security Warning").
@@ -104,6 +109,8 @@ impl HttpConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             allowed_origins: Vec::new(),
             allow_loopback_origins: true,
+            allowed_hosts: Vec::new(),
+            any_host: false,
         }
     }
 
@@ -215,6 +222,22 @@ impl HttpConfig {
         self
     }
 
+    /// Accepts requests whose `Host` is `host` (a name, without port). By default only the
+    /// resource URI's host and the loopback names are accepted: a DNS-rebinding page reaches the
+    /// server under the attacker's host name, and is refused.
+    #[must_use]
+    pub fn allow_host(mut self, host: impl Into<String>) -> Self {
+        self.allowed_hosts.push(host.into().to_ascii_lowercase());
+        self
+    }
+
+    /// Accepts any `Host` (behind a proxy that rewrites it and checks it itself).
+    #[must_use]
+    pub fn allow_any_host(mut self) -> Self {
+        self.any_host = true;
+        self
+    }
+
     /// Whether browser pages on `localhost`, `127.0.0.1` and `[::1]` may call (default true).
     #[must_use]
     pub fn allow_loopback_origins(mut self, allow: bool) -> Self {
@@ -271,6 +294,8 @@ struct Shared<S: 'static> {
     max_body_bytes: usize,
     allowed_origins: Vec<String>,
     allow_loopback_origins: bool,
+    /// Host names accepted in `Host` (`None`: any).
+    allowed_hosts: Option<Vec<String>>,
 }
 
 impl<S: Send + Sync + 'static> Server<S> {
@@ -349,6 +374,16 @@ impl<S: Send + Sync + 'static> Server<S> {
             max_body_bytes: config.max_body_bytes,
             allowed_origins: config.allowed_origins.clone(),
             allow_loopback_origins: config.allow_loopback_origins,
+            allowed_hosts: (!config.any_host).then(|| {
+                let mut hosts = config.allowed_hosts.clone();
+                hosts.extend(["localhost", "127.0.0.1", "[::1]"].map(String::from));
+                if let Ok(url) = url::Url::parse(&resource)
+                    && let Some(host) = url.host_str()
+                {
+                    hosts.push(host.to_ascii_lowercase());
+                }
+                hosts
+            }),
         });
 
         let cors_shared = Arc::clone(&shared);
@@ -418,6 +453,39 @@ async fn resource_metadata<S: Send + Sync + 'static>(
 }
 
 impl<S: Send + Sync + 'static> Shared<S> {
+    /// The `Host` header names this server (DNS-rebinding protection, MCP transports "Security
+    /// Warning"): the resource's host, a loopback name, or one allowed in the configuration.
+    fn host_allowed(&self, parts: &Parts) -> bool {
+        let Some(allowed) = &self.allowed_hosts else {
+            return true;
+        };
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| {
+                parts
+                    .uri
+                    .authority()
+                    .map(axum::http::uri::Authority::as_str)
+            });
+        let Some(host) = host else {
+            return false;
+        };
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6
+                .split(']')
+                .next()
+                .map(|h| format!("[{h}]"))
+                .unwrap_or_default(),
+            None => host
+                .rsplit_once(':')
+                .map_or(host, |(name, _)| name)
+                .to_owned(),
+        };
+        allowed.iter().any(|a| a.eq_ignore_ascii_case(&name))
+    }
+
     /// Browsers send `Origin`; other clients do not. A browser page may call only from an
     /// allowed origin (DNS-rebinding protection, MCP transports "Security Warning").
     fn origin_allowed(&self, origin: &HeaderValue) -> bool {
@@ -590,6 +658,14 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    if !shared.host_allowed(&parts) {
+        tracing::info!(target: "scopegate::http", event = "host_rejected", host = ?parts.headers.get(header::HOST));
+        return rpc_error(
+            StatusCode::FORBIDDEN,
+            error_code::INVALID_REQUEST,
+            "Host not allowed (DNS rebinding protection)",
+        );
+    }
     if let Some(origin) = parts.headers.get(header::ORIGIN)
         && !shared.origin_allowed(origin)
     {
@@ -605,16 +681,18 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
         Err(response) => return response,
     };
     if let Some(version) = parts.headers.get(PROTOCOL_VERSION_HEADER) {
-        let supported = version
+        // Any published revision is accepted in the header: clients in the field send older
+        // ones on sessions that negotiated a newer one, and the messages are compatible.
+        let known = version
             .to_str()
-            .is_ok_and(|v| SUPPORTED_PROTOCOL_VERSIONS.contains(&v));
-        if !supported {
+            .is_ok_and(|v| HEADER_PROTOCOL_VERSIONS.contains(&v));
+        if !known {
             return rpc_error(
                 StatusCode::BAD_REQUEST,
                 error_code::INVALID_REQUEST,
                 &format!(
                     "unsupported MCP-Protocol-Version; supported: {}",
-                    SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+                    HEADER_PROTOCOL_VERSIONS.join(", ")
                 ),
             );
         }
@@ -639,7 +717,7 @@ fn session_id(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn post<S: Send + Sync + 'static>(
-    shared: &Shared<S>,
+    shared: &Arc<Shared<S>>,
     principal: Principal,
     parts: &Parts,
     body: Body,
@@ -677,10 +755,17 @@ async fn post<S: Send + Sync + 'static>(
 
     let owner = Owner::of(&principal);
     let is_initialize = matches!(&message, Message::Request(r) if &*r.method == "initialize");
-    if let Some(sessions) = &shared.sessions
-        && !is_initialize
-    {
-        match session_id(&parts.headers) {
+    let is_request = matches!(&message, Message::Request(_));
+    // The connection this message belongs to: the session's, or one for this request alone.
+    let (connection, new_session) = match &shared.sessions {
+        Some(sessions) if is_initialize => match sessions.create(owner) {
+            Ok(id) => match sessions.check(&id, &Owner::of(&principal)) {
+                Ok(connection) => (connection, Some(id)),
+                Err(_) => return session_failure(),
+            },
+            Err(_) => return session_failure(),
+        },
+        Some(sessions) => match session_id(&parts.headers) {
             None => {
                 return rpc_error(
                     StatusCode::BAD_REQUEST,
@@ -688,48 +773,148 @@ async fn post<S: Send + Sync + 'static>(
                     "missing Mcp-Session-Id: send initialize first",
                 );
             }
-            Some(id) => {
-                if sessions.check(id, &owner).is_err() {
+            Some(id) => match sessions.check(id, &owner) {
+                Ok(connection) => (connection, None),
+                Err(_) => {
                     return rpc_error(
                         StatusCode::NOT_FOUND,
                         error_code::INVALID_REQUEST,
                         "session not found",
                     );
                 }
-            }
-        }
+            },
+        },
+        None => (Connection::new(), None),
+    };
+
+    // Notifications and the client's answers: handled at once, 202 with no body.
+    if !is_request {
+        let _ = shared
+            .server
+            .handle_in(message, &principal, &connection, None)
+            .await;
+        return StatusCode::ACCEPTED.into_response();
     }
 
-    match shared.server.handle(message, &principal).await {
+    // A request may send notifications and requests to the client before its response; they
+    // travel on an event stream, which the response then switches to. Requests that send
+    // nothing are answered with plain JSON.
+    let streams = accepts_event_stream(&parts.headers);
+    let (outbound, mut events) = Outbound::channel();
+    let server = shared.server.clone();
+    let dispatch_principal = principal.clone();
+    let dispatch_connection = Arc::clone(&connection);
+    let mut dispatch = Box::pin(async move {
+        server
+            .handle_in(
+                message,
+                &dispatch_principal,
+                &dispatch_connection,
+                streams.then_some(outbound),
+            )
+            .await
+    });
+    let reply = tokio::select! {
+        biased;
+        reply = &mut dispatch => reply,
+        Some(first) = events.recv() => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let _ = tx.send(first);
+            tokio::spawn(async move {
+                let mut dispatch = dispatch;
+                loop {
+                    tokio::select! {
+                        biased;
+                        Some(event) = events.recv() => {
+                            if tx.send(event).is_err() {
+                                // The client closed the stream: that cancels the request.
+                                return;
+                            }
+                        }
+                        reply = &mut dispatch => {
+                            while let Ok(event) = events.try_recv() {
+                                let _ = tx.send(event);
+                            }
+                            if let Reply::Response(response) = reply {
+                                let _ = tx.send(response.to_json());
+                            }
+                            return;
+                        }
+                    }
+                }
+            });
+            return event_stream(rx, new_session.as_deref());
+        }
+    };
+    // Messages sent just before the handler finished still go out, ahead of the response.
+    let mut early = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        early.push(event);
+    }
+    let mut http = match reply {
         Reply::Nothing => StatusCode::ACCEPTED.into_response(),
         Reply::Denied(denial) => match shared.denial {
             DenialMode::Forbidden => shared.forbidden(&principal, &denial),
             DenialMode::ToolError => json_response(StatusCode::OK, &denial.to_tool_error()),
         },
+        Reply::Response(response) if early.is_empty() => json_response(StatusCode::OK, &response),
         Reply::Response(response) => {
-            let mut http = json_response(StatusCode::OK, &response);
-            if is_initialize
-                && response.error_object().is_none()
-                && let Some(sessions) = &shared.sessions
-            {
-                match sessions.create(owner) {
-                    Ok(id) => {
-                        if let Ok(value) = HeaderValue::from_str(&id) {
-                            http.headers_mut().insert(SESSION_HEADER, value);
-                        }
-                    }
-                    Err(_) => {
-                        return rpc_error(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            error_code::INTERNAL_ERROR,
-                            "could not create a session",
-                        );
-                    }
-                }
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            for event in early {
+                let _ = tx.send(event);
             }
-            http
+            let _ = tx.send(response.to_json());
+            return event_stream(rx, new_session.as_deref());
         }
+    };
+    if let Some(id) = new_session
+        && http.status() == StatusCode::OK
+        && let Ok(value) = HeaderValue::from_str(&id)
+    {
+        http.headers_mut().insert(SESSION_HEADER, value);
     }
+    http
+}
+
+fn session_failure() -> Response {
+    rpc_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        error_code::INTERNAL_ERROR,
+        "could not create a session",
+    )
+}
+
+/// Whether the client takes `text/event-stream` responses (MCP clients send both media types).
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|m| m.split(';').next().unwrap_or_default().trim())
+        .any(|m| m.eq_ignore_ascii_case("text/event-stream") || m == "*/*")
+}
+
+/// An SSE response carrying each message of `rx` as one `message` event, closed when `rx` ends.
+fn event_stream(
+    rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+    session: Option<&str>,
+) -> Response {
+    use axum::response::sse::{Event, Sse};
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let message = rx.recv().await?;
+        Some((
+            Ok::<_, std::convert::Infallible>(Event::default().event("message").data(message)),
+            rx,
+        ))
+    });
+    let mut response = Sse::new(stream).into_response();
+    if let Some(id) = session
+        && let Ok(value) = HeaderValue::from_str(id)
+    {
+        response.headers_mut().insert(SESSION_HEADER, value);
+    }
+    response
 }
 
 fn delete<S: Send + Sync + 'static>(

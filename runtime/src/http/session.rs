@@ -2,7 +2,9 @@
 //! that created them.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::connection::Connection;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -32,10 +34,10 @@ pub(crate) enum SessionError {
     NotFound,
 }
 
-/// The live sessions of one server.
+/// The live sessions of one server, each with its client connection.
 #[derive(Default)]
 pub(crate) struct Sessions {
-    live: Mutex<HashMap<String, Owner>>,
+    live: Mutex<HashMap<String, (Owner, Arc<Connection>)>>,
 }
 
 impl Sessions {
@@ -45,14 +47,14 @@ impl Sessions {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)?;
         let id = URL_SAFE_NO_PAD.encode(bytes);
-        self.lock().insert(id.clone(), owner);
+        self.lock().insert(id.clone(), (owner, Connection::new()));
         Ok(id)
     }
 
-    /// Checks that `id` is live and owned by `owner`.
-    pub(crate) fn check(&self, id: &str, owner: &Owner) -> Result<(), SessionError> {
+    /// The connection of session `id`, if it is live and owned by `owner`.
+    pub(crate) fn check(&self, id: &str, owner: &Owner) -> Result<Arc<Connection>, SessionError> {
         match self.lock().get(id) {
-            Some(o) if o == owner => Ok(()),
+            Some((o, connection)) if o == owner => Ok(Arc::clone(connection)),
             _ => Err(SessionError::NotFound),
         }
     }
@@ -61,8 +63,10 @@ impl Sessions {
     pub(crate) fn end(&self, id: &str, owner: &Owner) -> Result<(), SessionError> {
         let mut live = self.lock();
         match live.get(id) {
-            Some(o) if o == owner => {
-                live.remove(id);
+            Some((o, _)) if o == owner => {
+                if let Some((_, connection)) = live.remove(id) {
+                    connection.close();
+                }
                 Ok(())
             }
             _ => Err(SessionError::NotFound),
@@ -74,7 +78,7 @@ impl Sessions {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Owner>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Owner, Arc<Connection>)>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -94,11 +98,14 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
         assert!(a.bytes().all(|c| c.is_ascii_graphic()));
-        assert_eq!(sessions.check(&a, &alice), Ok(()));
-        assert_eq!(sessions.check(&a, &bob), Err(SessionError::NotFound));
+        assert!(sessions.check(&a, &alice).is_ok());
+        assert_eq!(sessions.check(&a, &bob).err(), Some(SessionError::NotFound));
         assert_eq!(sessions.end(&a, &bob), Err(SessionError::NotFound));
         assert_eq!(sessions.end(&a, &alice), Ok(()));
-        assert_eq!(sessions.check(&a, &alice), Err(SessionError::NotFound));
+        assert_eq!(
+            sessions.check(&a, &alice).err(),
+            Some(SessionError::NotFound)
+        );
         assert_eq!(sessions.len(), 1);
     }
 }

@@ -1,0 +1,321 @@
+//! The client on the other end of a connection (a stdio process, an HTTP session): what the
+//! server sends it while handling a request — progress, log messages, sampling and elicitation
+//! requests — and which of its requests are still in flight, so they can be cancelled.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::protocol::{ErrorObject, RequestId};
+
+/// Log levels of `logging/setLevel` and `notifications/message` (RFC 5424 severities), least
+/// severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Debugging detail.
+    Debug,
+    /// Information.
+    Info,
+    /// Normal but significant.
+    Notice,
+    /// A warning.
+    Warning,
+    /// An error.
+    Error,
+    /// A critical condition.
+    Critical,
+    /// Action must be taken at once.
+    Alert,
+    /// The system is unusable.
+    Emergency,
+}
+
+impl LogLevel {
+    const ALL: [Self; 8] = [
+        Self::Debug,
+        Self::Info,
+        Self::Notice,
+        Self::Warning,
+        Self::Error,
+        Self::Critical,
+        Self::Alert,
+        Self::Emergency,
+    ];
+}
+
+/// Why a request to the client failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The client did not declare the capability the request needs.
+    #[error("the client does not support `{0}`")]
+    Unsupported(&'static str),
+    /// This transport cannot carry requests to the client for this call (for example an HTTP
+    /// client that does not accept an event stream, or a stateless server).
+    #[error("the client cannot be reached from this request")]
+    Unreachable,
+    /// The client answered with an error.
+    #[error("the client refused: {}", .0.message)]
+    Refused(ErrorObject),
+    /// The request was cancelled, or the connection closed, before the client answered.
+    #[error("the request was cancelled before the client answered")]
+    Cancelled,
+}
+
+/// The channel to the client for one request's messages (the POST's event stream, or stdout).
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    tx: mpsc::UnboundedSender<String>,
+}
+
+impl Outbound {
+    /// An outbound channel and the receiving end the transport drains.
+    #[must_use]
+    pub fn channel() -> (Self, mpsc::UnboundedReceiver<String>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx }, rx)
+    }
+
+    /// Sends one JSON-RPC message; false when the client is gone.
+    pub(crate) fn send(&self, message: &Value) -> bool {
+        self.tx.send(message.to_string()).is_ok()
+    }
+}
+
+/// The cancellation state of one in-flight request.
+#[derive(Debug, Default)]
+pub(crate) struct Cancel {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Cancel {
+    pub(crate) fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    pub(crate) async fn cancelled(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+type Pending = oneshot::Sender<Result<Value, ErrorObject>>;
+
+/// One client's connection: its capabilities, its log level, the requests the server sent it
+/// and awaits, and its requests the server is still handling.
+#[derive(Debug)]
+pub struct Connection {
+    pending: Mutex<HashMap<RequestId, Pending>>,
+    next_id: AtomicU64,
+    log_level: AtomicU8,
+    capabilities: Mutex<Value>,
+    in_flight: Mutex<HashMap<RequestId, Arc<Cancel>>>,
+    subscriptions: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Self {
+            pending: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            log_level: AtomicU8::new(LogLevel::Info as u8),
+            capabilities: Mutex::new(Value::Null),
+            in_flight: Mutex::default(),
+            subscriptions: Mutex::default(),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Connection {
+    /// A new connection.
+    #[must_use]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub(crate) fn set_capabilities(&self, capabilities: Value) {
+        *lock(&self.capabilities) = capabilities;
+    }
+
+    /// Whether the client declared `capability` (e.g. `sampling`, `elicitation`, `roots`).
+    #[must_use]
+    pub fn client_supports(&self, capability: &str) -> bool {
+        lock(&self.capabilities)
+            .get(capability)
+            .is_some_and(|v| !v.is_null())
+    }
+
+    pub(crate) fn set_log_level(&self, level: LogLevel) {
+        self.log_level.store(level as u8, Ordering::SeqCst);
+    }
+
+    pub(crate) fn log_level(&self) -> LogLevel {
+        LogLevel::ALL[usize::from(self.log_level.load(Ordering::SeqCst)).min(7)]
+    }
+
+    pub(crate) fn set_subscribed(&self, uri: &str, subscribed: bool) {
+        let mut subscriptions = lock(&self.subscriptions);
+        if subscribed {
+            subscriptions.insert(uri.to_owned());
+        } else {
+            subscriptions.remove(uri);
+        }
+    }
+
+    /// Whether the client subscribed to updates of `uri`.
+    #[must_use]
+    pub fn is_subscribed(&self, uri: &str) -> bool {
+        lock(&self.subscriptions).contains(uri)
+    }
+
+    /// Routes the client's answer to the request of the server that awaits it.
+    pub(crate) fn complete(&self, id: &RequestId, result: Result<Value, ErrorObject>) {
+        if let Some(waiter) = lock(&self.pending).remove(id) {
+            let _ = waiter.send(result);
+        }
+    }
+
+    /// Marks a request as in flight; the returned guard unregisters it when dropped.
+    pub(crate) fn start(self: &Arc<Self>, id: &RequestId) -> InFlight {
+        let cancel = Arc::new(Cancel::default());
+        lock(&self.in_flight).insert(id.clone(), Arc::clone(&cancel));
+        InFlight {
+            connection: Arc::clone(self),
+            id: id.clone(),
+            cancel,
+        }
+    }
+
+    /// Cancels an in-flight request (`notifications/cancelled`).
+    pub(crate) fn cancel(&self, id: &RequestId) {
+        if let Some(cancel) = lock(&self.in_flight).get(id) {
+            cancel.cancel();
+        }
+    }
+
+    /// Cancels every in-flight request and fails every pending one (the connection closed).
+    pub fn close(&self) {
+        for cancel in lock(&self.in_flight).values() {
+            cancel.cancel();
+        }
+        lock(&self.pending).clear();
+    }
+
+    /// Sends a request to the client over `outbound` and awaits its answer.
+    pub(crate) async fn request(
+        &self,
+        outbound: &Outbound,
+        cancel: &Cancel,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, ClientError> {
+        let id = RequestId::String(
+            format!("scopegate-{}", self.next_id.fetch_add(1, Ordering::SeqCst)).into(),
+        );
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id.clone(), tx);
+        let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        if !outbound.send(&message) {
+            lock(&self.pending).remove(&id);
+            return Err(ClientError::Unreachable);
+        }
+        tokio::select! {
+            answer = rx => match answer {
+                Ok(Ok(result)) => Ok(result),
+                Ok(Err(error)) => Err(ClientError::Refused(error)),
+                Err(_) => Err(ClientError::Cancelled),
+            },
+            () = cancel.cancelled() => {
+                lock(&self.pending).remove(&id);
+                Err(ClientError::Cancelled)
+            }
+        }
+    }
+}
+
+/// An in-flight request; dropping it unregisters the request.
+pub(crate) struct InFlight {
+    connection: Arc<Connection>,
+    id: RequestId,
+    pub(crate) cancel: Arc<Cancel>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        lock(&self.connection.in_flight).remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn requests_to_the_client_are_answered_by_id() {
+        let connection = Connection::new();
+        let (outbound, mut rx) = Outbound::channel();
+        let cancel = Cancel::default();
+        let request = connection.request(
+            &outbound,
+            &cancel,
+            "sampling/createMessage",
+            json!({"x": 1}),
+        );
+        let answer = async {
+            let sent: Value = serde_json::from_str(&rx.recv().await.unwrap()).unwrap();
+            assert_eq!(sent["method"], "sampling/createMessage");
+            let id: RequestId = match &sent["id"] {
+                Value::String(s) => RequestId::String(s.as_str().into()),
+                other => panic!("{other}"),
+            };
+            connection.complete(&id, Ok(json!({"ok": true})));
+        };
+        let (result, ()) = tokio::join!(request, answer);
+        assert_eq!(result.unwrap(), json!({"ok": true}));
+    }
+
+    #[tokio::test]
+    async fn cancellation_ends_a_wait_for_the_client() {
+        let connection = Connection::new();
+        let (outbound, _rx) = Outbound::channel();
+        let id = RequestId::Number(9.into());
+        let flight = connection.start(&id);
+        let cancel = Arc::clone(&flight.cancel);
+        let waiting = connection.request(&outbound, &cancel, "elicitation/create", json!({}));
+        connection.cancel(&id);
+        assert_eq!(waiting.await, Err(ClientError::Cancelled));
+        assert!(cancel.is_cancelled());
+    }
+
+    #[test]
+    fn capabilities_and_levels() {
+        let connection = Connection::default();
+        assert!(!connection.client_supports("sampling"));
+        connection.set_capabilities(json!({"sampling": {}, "roots": null}));
+        assert!(connection.client_supports("sampling"));
+        assert!(!connection.client_supports("roots"));
+        assert_eq!(connection.log_level(), LogLevel::Info);
+        connection.set_log_level(LogLevel::Error);
+        assert_eq!(connection.log_level(), LogLevel::Error);
+    }
+}
