@@ -162,8 +162,9 @@ async fn lists_separate_resources_templates_and_prompts() {
     let capabilities = &r["result"]["capabilities"];
     assert_eq!(
         capabilities["resources"],
-        json!({"listChanged": false, "subscribe": false})
+        json!({"listChanged": false, "subscribe": true})
     );
+    assert_eq!(capabilities["logging"], json!({}));
     assert_eq!(capabilities["prompts"], json!({"listChanged": false}));
     assert_eq!(capabilities["completions"], json!({}));
 }
