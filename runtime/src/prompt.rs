@@ -167,6 +167,12 @@ impl IntoPromptOutput for String {
     }
 }
 
+impl IntoPromptOutput for &'static str {
+    fn into_prompt_output(self) -> PromptOutput {
+        self.to_owned().into_prompt_output()
+    }
+}
+
 impl IntoPromptOutput for PromptMessage {
     fn into_prompt_output(self) -> PromptOutput {
         vec![self].into_prompt_output()

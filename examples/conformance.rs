@@ -1,0 +1,402 @@
+//! The fixtures of the official MCP conformance suite (`@modelcontextprotocol/conformance`),
+//! served over Streamable HTTP with authorization off, as the suite sends no credentials.
+//! Protected servers are tested by scopegate's own suites; this one measures the protocol.
+//!
+//! ```sh
+//! cargo run --example conformance -- --addr 127.0.0.1:3001
+//! ```
+
+use std::time::Duration;
+
+use scopegate::http::HttpConfig;
+use scopegate::prelude::*;
+use scopegate::protocol::Content as C;
+use scopegate::{LogLevel, Role};
+use serde_json::{Value, json};
+
+/// A 1×1 PNG.
+const PNG_B64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
+/// A WAV header.
+const WAV_B64: &str = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA=";
+
+fn image() -> C {
+    C::Image {
+        data: PNG_B64.into(),
+        mime_type: "image/png".into(),
+    }
+}
+
+/// Tests simple text content response
+#[mcp_tool(public)]
+fn test_simple_text() -> &'static str {
+    "This is a simple text response for testing."
+}
+
+/// Tests image content response
+#[mcp_tool(public)]
+fn test_image_content() -> C {
+    image()
+}
+
+/// Tests audio content response
+#[mcp_tool(public)]
+fn test_audio_content() -> C {
+    C::Audio {
+        data: WAV_B64.into(),
+        mime_type: "audio/wav".into(),
+    }
+}
+
+/// Tests embedded resource content response
+#[mcp_tool(public)]
+fn test_embedded_resource() -> C {
+    C::embedded_text(
+        "test://embedded-resource",
+        Some("text/plain".into()),
+        "This is an embedded resource content.",
+    )
+}
+
+/// Tests response with multiple content types (text, image, resource)
+#[mcp_tool(public)]
+fn test_multiple_content_types() -> Vec<C> {
+    vec![
+        C::text("Multiple content types test:"),
+        image(),
+        C::embedded_text(
+            "test://mixed-content-resource",
+            Some("application/json".into()),
+            r#"{"test":"data","value":123}"#,
+        ),
+    ]
+}
+
+/// Tests tool that emits log messages during execution
+#[mcp_tool(public)]
+async fn test_tool_with_logging(ctx: RequestContext) -> &'static str {
+    for step in [
+        "Tool execution started",
+        "Tool processing data",
+        "Tool execution completed",
+    ] {
+        ctx.log(LogLevel::Info, None, step);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    "Tool with logging executed successfully"
+}
+
+/// Tests tool that reports progress notifications
+#[mcp_tool(public)]
+async fn test_tool_with_progress(ctx: RequestContext) -> String {
+    for step in [0.0, 50.0, 100.0] {
+        ctx.progress(
+            step,
+            Some(100.0),
+            Some(&format!("Completed step {step} of 100")),
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ctx.progress_token()
+        .map_or_else(String::new, |token| match token {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+}
+
+/// Tests error response handling
+#[mcp_tool(public)]
+fn test_error_handling() -> Result<String, ToolError> {
+    Err(ToolError::new(
+        "This tool intentionally returns an error for testing",
+    ))
+}
+
+/// Tests SSE stream disconnection and client reconnection (SEP-1699)
+#[mcp_tool(public)]
+fn test_reconnection() -> &'static str {
+    "Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure."
+}
+
+/// Tests server-initiated sampling (LLM completion request)
+#[mcp_tool(public)]
+async fn test_sampling(
+    ctx: RequestContext,
+    #[arg(description = "The prompt to send to the LLM")] prompt: String,
+) -> String {
+    let request = json!({
+        "messages": [{ "role": "user", "content": { "type": "text", "text": prompt } }],
+        "maxTokens": 100,
+    });
+    match ctx.create_message(request).await {
+        Ok(answer) => format!(
+            "LLM response: {}",
+            answer["content"]["text"].as_str().unwrap_or_default()
+        ),
+        Err(error) => format!("Sampling not supported or error: {error}"),
+    }
+}
+
+async fn elicit(ctx: &RequestContext, message: &str, schema: Value, prefix: &str) -> String {
+    match ctx.elicit(message, schema).await {
+        Ok(answer) => format!(
+            "{prefix}: action={}, content={}",
+            answer["action"].as_str().unwrap_or_default(),
+            answer["content"]
+        ),
+        Err(error) => format!("Elicitation not supported or error: {error}"),
+    }
+}
+
+/// Tests server-initiated elicitation (user input request)
+#[mcp_tool(public)]
+async fn test_elicitation(
+    ctx: RequestContext,
+    #[arg(description = "The message to show the user")] message: String,
+) -> String {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "username": { "type": "string", "description": "User's response" },
+            "email": { "type": "string", "description": "User's email address" },
+        },
+        "required": ["username", "email"],
+    });
+    elicit(&ctx, &message, schema, "User response").await
+}
+
+/// Tests elicitation with default values per SEP-1034
+#[mcp_tool(public)]
+async fn test_elicitation_sep1034_defaults(ctx: RequestContext) -> String {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "name": { "type": "string", "description": "User name", "default": "John Doe" },
+            "age": { "type": "integer", "description": "User age", "default": 30 },
+            "score": { "type": "number", "description": "User score", "default": 95.5 },
+            "status": {
+                "type": "string", "description": "User status",
+                "enum": ["active", "inactive", "pending"], "default": "active",
+            },
+            "verified": { "type": "boolean", "description": "Verification status", "default": true },
+        },
+        "required": [],
+    });
+    let message = "Please review and update the form fields with defaults";
+    elicit(&ctx, message, schema, "Elicitation completed").await
+}
+
+/// Tests elicitation with enum schema improvements per SEP-1330
+#[mcp_tool(public)]
+async fn test_elicitation_sep1330_enums(ctx: RequestContext) -> String {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "untitledSingle": {
+                "type": "string", "description": "Select one option",
+                "enum": ["option1", "option2", "option3"],
+            },
+            "titledSingle": {
+                "type": "string", "description": "Select one option with titles",
+                "oneOf": [
+                    { "const": "value1", "title": "First Option" },
+                    { "const": "value2", "title": "Second Option" },
+                    { "const": "value3", "title": "Third Option" },
+                ],
+            },
+            "legacyEnum": {
+                "type": "string", "description": "Select one option (legacy)",
+                "enum": ["opt1", "opt2", "opt3"],
+                "enumNames": ["Option One", "Option Two", "Option Three"],
+            },
+            "untitledMulti": {
+                "type": "array", "description": "Select multiple options", "minItems": 1, "maxItems": 3,
+                "items": { "type": "string", "enum": ["option1", "option2", "option3"] },
+            },
+            "titledMulti": {
+                "type": "array", "description": "Select multiple options with titles", "minItems": 1, "maxItems": 3,
+                "items": { "anyOf": [
+                    { "const": "value1", "title": "First Choice" },
+                    { "const": "value2", "title": "Second Choice" },
+                    { "const": "value3", "title": "Third Choice" },
+                ] },
+            },
+        },
+        "required": [],
+    });
+    let message = "Please select options from the enum fields";
+    elicit(&ctx, message, schema, "Elicitation completed").await
+}
+
+/// A static text resource for testing
+#[mcp_resource(
+    uri = "test://static-text",
+    name = "static-text",
+    title = "Static Text Resource",
+    mime_type = "text/plain",
+    public
+)]
+fn static_text() -> &'static str {
+    "This is the content of the static text resource."
+}
+
+/// A static binary resource (image) for testing
+#[mcp_resource(
+    uri = "test://static-binary",
+    name = "static-binary",
+    title = "Static Binary Resource",
+    mime_type = "image/png",
+    public
+)]
+fn static_binary() -> ResourceContents {
+    ResourceContents::Blob {
+        uri: "test://static-binary".into(),
+        mime_type: Some("image/png".into()),
+        blob: PNG_B64.into(),
+    }
+}
+
+/// A resource that auto-updates every 3 seconds
+#[mcp_resource(
+    uri = "test://watched-resource",
+    name = "watched-resource",
+    title = "Watched Resource",
+    mime_type = "text/plain",
+    public
+)]
+fn watched_resource() -> &'static str {
+    "Watched resource content"
+}
+
+/// A resource template with parameter substitution
+#[mcp_resource(
+    uri = "test://template/{id}/data",
+    name = "template",
+    title = "Resource Template",
+    mime_type = "application/json",
+    public
+)]
+fn template(id: String) -> String {
+    json!({ "id": id, "templateTest": true, "data": format!("Data for ID: {id}") }).to_string()
+}
+
+/// A simple prompt without arguments
+#[mcp_prompt(public, title = "Simple Test Prompt")]
+fn test_simple_prompt() -> &'static str {
+    "This is a simple prompt for testing."
+}
+
+fn suggest(value: &str) -> Vec<String> {
+    ["testValue1", "testValue2"]
+        .iter()
+        .filter(|v| v.starts_with(value))
+        .map(|v| (*v).to_owned())
+        .collect()
+}
+
+/// A prompt with required arguments
+#[mcp_prompt(public, title = "Prompt With Arguments")]
+fn test_prompt_with_arguments(
+    #[arg(description = "First test argument", complete = suggest)] arg1: String,
+    #[arg(description = "Second test argument")] arg2: String,
+) -> String {
+    format!("Prompt with arguments: arg1='{arg1}', arg2='{arg2}'")
+}
+
+/// A prompt that includes an embedded resource
+#[mcp_prompt(public, title = "Prompt With Embedded Resource")]
+fn test_prompt_with_embedded_resource(
+    #[arg(rename = "resourceUri", description = "URI of the resource to embed")]
+    resource_uri: String,
+) -> Vec<PromptMessage> {
+    vec![
+        PromptMessage {
+            role: Role::User,
+            content: C::embedded_text(
+                resource_uri,
+                Some("text/plain".into()),
+                "Embedded resource content for testing.",
+            ),
+        },
+        PromptMessage::user("Please process the embedded resource above."),
+    ]
+}
+
+/// A prompt that includes image content
+#[mcp_prompt(public, title = "Prompt With Image")]
+fn test_prompt_with_image() -> Vec<PromptMessage> {
+    vec![
+        PromptMessage {
+            role: Role::User,
+            content: image(),
+        },
+        PromptMessage::user("Please analyze the image above."),
+    ]
+}
+
+#[derive(McpServer)]
+#[mcp(
+    name = "mcp-conformance-test-server",
+    version = "1.0.0",
+    tools(
+        test_simple_text,
+        test_image_content,
+        test_audio_content,
+        test_embedded_resource,
+        test_multiple_content_types,
+        test_tool_with_logging,
+        test_tool_with_progress,
+        test_error_handling,
+        test_reconnection,
+        test_sampling,
+        test_elicitation,
+        test_elicitation_sep1034_defaults,
+        test_elicitation_sep1330_enums,
+    ),
+    resources(static_text, static_binary, watched_resource, template),
+    prompts(
+        test_simple_prompt,
+        test_prompt_with_arguments,
+        test_prompt_with_embedded_resource,
+        test_prompt_with_image,
+    )
+)]
+struct Conformance;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let mut addr: std::net::SocketAddr = ([127, 0, 0, 1], 3001).into();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--addr", Some(value)) => match value.parse() {
+                Ok(value) => addr = value,
+                Err(e) => {
+                    eprintln!("conformance: --addr {value}: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
+            _ => {
+                eprintln!("conformance: usage: conformance [--addr 127.0.0.1:PORT]");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    let result: Result<(), Box<dyn std::error::Error>> = async {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let resource = format!("http://{}/mcp", listener.local_addr()?);
+        let router = Conformance
+            .into_server()?
+            .http(HttpConfig::new(&resource).without_authorization())?;
+        eprintln!("MCP endpoint: {resource}");
+        scopegate::http::serve_on(listener, router).await?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("conformance: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
