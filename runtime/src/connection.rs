@@ -117,6 +117,9 @@ impl Cancel {
 
 type Pending = oneshot::Sender<Result<Value, ErrorObject>>;
 
+/// The stored log level meaning "send none".
+const LOG_OFF: u8 = u8::MAX;
+
 /// One client's connection: its capabilities, its log level, the requests the server sent it
 /// and awaits, and its requests the server is still handling.
 #[derive(Debug)]
@@ -127,6 +130,9 @@ pub struct Connection {
     capabilities: Mutex<Value>,
     in_flight: Mutex<HashMap<RequestId, Arc<Cancel>>>,
     subscriptions: Mutex<std::collections::HashSet<String>>,
+    /// A 2026-07-28 request's connection: no requests to the client (that era asks for input
+    /// with `input_required` results instead).
+    stateless: bool,
 }
 
 impl Default for Connection {
@@ -138,6 +144,7 @@ impl Default for Connection {
             capabilities: Mutex::new(Value::Null),
             in_flight: Mutex::default(),
             subscriptions: Mutex::default(),
+            stateless: false,
         }
     }
 }
@@ -151,6 +158,18 @@ impl Connection {
     #[must_use]
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// The connection of one 2026-07-28 request: capabilities and log level from its `_meta`
+    /// (no level: no log messages).
+    pub(crate) fn stateless(capabilities: Value, log_level: Option<LogLevel>) -> Arc<Self> {
+        let connection = Self {
+            capabilities: Mutex::new(capabilities),
+            log_level: AtomicU8::new(log_level.map_or(LOG_OFF, |l| l as u8)),
+            stateless: true,
+            ..Self::default()
+        };
+        Arc::new(connection)
     }
 
     pub(crate) fn set_capabilities(&self, capabilities: Value) {
@@ -169,8 +188,11 @@ impl Connection {
         self.log_level.store(level as u8, Ordering::SeqCst);
     }
 
-    pub(crate) fn log_level(&self) -> LogLevel {
-        LogLevel::ALL[usize::from(self.log_level.load(Ordering::SeqCst)).min(7)]
+    /// The least severe level the client wants, or `None` for no log messages at all.
+    pub(crate) fn log_level(&self) -> Option<LogLevel> {
+        LogLevel::ALL
+            .get(usize::from(self.log_level.load(Ordering::SeqCst)))
+            .copied()
     }
 
     pub(crate) fn set_subscribed(&self, uri: &str, subscribed: bool) {
@@ -229,6 +251,11 @@ impl Connection {
         method: &str,
         params: Value,
     ) -> Result<Value, ClientError> {
+        if self.stateless {
+            return Err(ClientError::Unsupported(
+                "requests to the client in 2026-07-28",
+            ));
+        }
         let id = RequestId::String(
             format!("scopegate-{}", self.next_id.fetch_add(1, Ordering::SeqCst)).into(),
         );
@@ -314,8 +341,9 @@ mod tests {
         connection.set_capabilities(json!({"sampling": {}, "roots": null}));
         assert!(connection.client_supports("sampling"));
         assert!(!connection.client_supports("roots"));
-        assert_eq!(connection.log_level(), LogLevel::Info);
+        assert_eq!(connection.log_level(), Some(LogLevel::Info));
         connection.set_log_level(LogLevel::Error);
-        assert_eq!(connection.log_level(), LogLevel::Error);
+        assert_eq!(connection.log_level(), Some(LogLevel::Error));
+        assert_eq!(Connection::stateless(json!({}), None).log_level(), None);
     }
 }

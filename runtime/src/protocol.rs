@@ -9,14 +9,28 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 /// Protocol revisions this server speaks, newest first.
 pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18"];
 
-/// The newest revision this server speaks: the answer to a client asking for one we do not.
+/// The newest revision this server speaks with an `initialize` handshake: the answer to a client
+/// asking for one we do not.
 pub const LATEST_PROTOCOL_VERSION: &str = SUPPORTED_PROTOCOL_VERSIONS[0];
+
+/// Revisions served statelessly, each request carrying its version in `_meta` (2026-07-28 and
+/// later: the "modern" era).
+pub const MODERN_PROTOCOL_VERSIONS: &[&str] = &["2026-07-28"];
+
+/// The `_meta` key carrying a modern request's protocol version.
+pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+/// The `_meta` key carrying a modern request's client capabilities.
+pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// The `_meta` key carrying a modern request's minimum log level.
+pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+/// The result `_meta` key naming the server.
+pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
 /// Picks the version to answer an `initialize` with: the client's when we speak it, else our
 /// latest (MCP lifecycle, "Version Negotiation").
@@ -46,6 +60,12 @@ pub mod error_code {
     /// scopegate: the caller lacks the scopes the operation requires (transports without an
     /// HTTP status to carry the denial, such as stdio, answer with this code).
     pub const INSUFFICIENT_SCOPE: i32 = -32003;
+    /// MCP 2026-07-28: HTTP headers disagree with the body, or are missing.
+    pub const HEADER_MISMATCH: i32 = -32020;
+    /// MCP 2026-07-28: the request needs a client capability it did not declare.
+    pub const MISSING_CLIENT_CAPABILITY: i32 = -32021;
+    /// MCP 2026-07-28: the requested protocol version is not supported.
+    pub const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
 }
 
 /// A JSON-RPC request id: a string or an integer (MCP forbids `null`).
@@ -92,6 +112,26 @@ pub struct Request {
     pub method: Box<str>,
     /// The raw `params`, parsed by the method's handler.
     pub params: Option<Box<RawValue>>,
+}
+
+impl Request {
+    /// The `_meta` of a 2026-07-28 request (one whose `_meta` names its protocol version), or
+    /// `None` for a legacy request.
+    #[must_use]
+    pub fn modern_meta(&self) -> Option<Map<String, Value>> {
+        let params = self.params.as_deref()?;
+        // Cheap filter first: legacy traffic (the hot path) never pays for a second parse.
+        if !params.get().contains(META_PROTOCOL_VERSION) {
+            return None;
+        }
+        #[derive(Deserialize)]
+        struct Probe {
+            #[serde(rename = "_meta")]
+            meta: Option<Map<String, Value>>,
+        }
+        let meta = serde_json::from_str::<Probe>(params.get()).ok()?.meta?;
+        meta.contains_key(META_PROTOCOL_VERSION).then_some(meta)
+    }
 }
 
 /// A notification: it gets no response.

@@ -15,7 +15,8 @@ use crate::connection::{Connection, LogLevel, Outbound};
 use crate::principal::Principal;
 use crate::prompt::PromptDef;
 use crate::protocol::{
-    CallToolResult, ErrorObject, Message, Request, RequestId, Response, error_code,
+    CallToolResult, ErrorObject, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION,
+    META_SERVER_INFO, MODERN_PROTOCOL_VERSIONS, Message, Request, RequestId, Response, error_code,
     negotiate_version, to_raw,
 };
 use crate::resource::ResourceDef;
@@ -492,6 +493,13 @@ impl<S: Send + Sync + 'static> Server<S> {
     }
 
     async fn handle_request(&self, request: Request, principal: &Principal, link: Link) -> Reply {
+        if let Some(meta) = request.modern_meta() {
+            return self.handle_modern(request, meta, principal, link).await;
+        }
+        self.dispatch(request, principal, link).await
+    }
+
+    async fn dispatch(&self, request: Request, principal: &Principal, link: Link) -> Reply {
         let Request { id, method, params } = request;
         let result = match &*method {
             "initialize" => self.initialize(params.as_deref(), &link.connection),
@@ -546,6 +554,174 @@ impl<S: Send + Sync + 'static> Server<S> {
         if let Some(title) = info.title {
             server_info["title"] = title.into();
         }
+        let capabilities = self.capabilities();
+        let mut result = json!({
+            "protocolVersion": negotiate_version(&params.protocol_version),
+            "capabilities": capabilities,
+            "serverInfo": server_info,
+        });
+        if let Some(instructions) = info.instructions {
+            result["instructions"] = instructions.into();
+        }
+        Ok(to_raw(&result).expect("a serde_json::Value always serializes"))
+    }
+
+    /// A 2026-07-28 request: stateless, its version, client capabilities and log level in its
+    /// own `_meta` (MCP 2026-07-28, basic/index "Per-request protocol fields").
+    async fn handle_modern(
+        &self,
+        request: Request,
+        meta: Map<String, Value>,
+        principal: &Principal,
+        link: Link,
+    ) -> Reply {
+        let id = request.id.clone();
+        let refuse = |refusal, error: ErrorObject| {
+            Reply::Refused(Response::error(Some(id.clone()), error), refusal)
+        };
+        let Some(version) = meta.get(META_PROTOCOL_VERSION).and_then(Value::as_str) else {
+            return refuse(
+                Refusal::BadRequest,
+                ErrorObject::new(
+                    error_code::INVALID_PARAMS,
+                    format!("`_meta[\"{META_PROTOCOL_VERSION}\"]` must be a string"),
+                ),
+            );
+        };
+        let Some(capabilities) = meta.get(META_CLIENT_CAPABILITIES).filter(|c| c.is_object())
+        else {
+            return refuse(
+                Refusal::BadRequest,
+                ErrorObject::new(
+                    error_code::INVALID_PARAMS,
+                    format!("`_meta[\"{META_CLIENT_CAPABILITIES}\"]` is required"),
+                ),
+            );
+        };
+        if !MODERN_PROTOCOL_VERSIONS.contains(&version) {
+            return refuse(
+                Refusal::BadRequest,
+                ErrorObject::new(
+                    error_code::UNSUPPORTED_PROTOCOL_VERSION,
+                    "Unsupported protocol version",
+                )
+                .with_data(json!({ "supported": MODERN_PROTOCOL_VERSIONS, "requested": version })),
+            );
+        }
+        let log_level = match meta.get(META_LOG_LEVEL) {
+            None => None,
+            Some(level) => match serde_json::from_value::<LogLevel>(level.clone()) {
+                Ok(level) => Some(level),
+                Err(_) => {
+                    return refuse(
+                        Refusal::BadRequest,
+                        ErrorObject::new(
+                            error_code::INVALID_PARAMS,
+                            format!("`_meta[\"{META_LOG_LEVEL}\"]` is not a log level"),
+                        ),
+                    );
+                }
+            },
+        };
+        // Methods of the 2026-07-28 revision this server offers; the handshake, ping, setLevel
+        // and subscribe were removed from it.
+        let method = request.method.clone();
+        let offered = match &*method {
+            "server/discover" | "tools/list" | "tools/call" => true,
+            "resources/list" | "resources/templates/list" | "resources/read" => {
+                !self.inner.resources.is_empty()
+            }
+            "prompts/list" | "prompts/get" => !self.inner.prompts.is_empty(),
+            "completion/complete" => self.capabilities().get("completions").is_some(),
+            _ => false,
+        };
+        if !offered {
+            return refuse(
+                Refusal::NotFound,
+                ErrorObject::new(
+                    error_code::METHOD_NOT_FOUND,
+                    format!("method not found: {method}"),
+                ),
+            );
+        }
+        // Nothing carries over between modern requests: a connection of its own, built from
+        // this request's `_meta`.
+        let connection = Connection::stateless(capabilities.clone(), log_level);
+        let reply = if &*method == "server/discover" {
+            let mut result = json!({
+                "supportedVersions": MODERN_PROTOCOL_VERSIONS,
+                "capabilities": self.capabilities(),
+            });
+            if let Some(instructions) = self.inner.info.instructions {
+                result["instructions"] = instructions.into();
+            }
+            Reply::Response(Response::result(id.clone(), raw(&result)))
+        } else {
+            let link = Link {
+                connection,
+                outbound: link.outbound,
+            };
+            self.dispatch(request, principal, link).await
+        };
+        match reply {
+            Reply::Response(response) => Reply::Response(self.modernize(response, &method)),
+            other => other,
+        }
+    }
+
+    /// Adds what every 2026-07-28 result carries: `resultType`, the server's identity in
+    /// `_meta`, and caching hints on the cacheable ones.
+    fn modernize(&self, response: Response, method: &str) -> Response {
+        let Response { id, payload } = response;
+        let crate::protocol::Payload::Result(result) = payload else {
+            return Response { id, payload };
+        };
+        let Ok(Value::Object(mut result)) = serde_json::from_str::<Value>(result.get()) else {
+            return Response {
+                id,
+                payload: crate::protocol::Payload::Result(result),
+            };
+        };
+        result.insert("resultType".into(), "complete".into());
+        // Lists are fixed for the server's lifetime; a read may change at any time and may
+        // depend on who asks. A list filtered by the caller's scopes is private to them.
+        let cache = match method {
+            "server/discover" | "resources/list" | "resources/templates/list" | "prompts/list" => {
+                Some((LIST_TTL_MS, "public"))
+            }
+            "tools/list" => Some((
+                LIST_TTL_MS,
+                match self.inner.options.list_visibility {
+                    ListVisibility::All => "public",
+                    ListVisibility::Granted => "private",
+                },
+            )),
+            "resources/read" => Some((0, "private")),
+            _ => None,
+        };
+        if let Some((ttl, scope)) = cache {
+            result.insert("ttlMs".into(), ttl.into());
+            result.insert("cacheScope".into(), scope.into());
+        }
+        let info = &self.inner.info;
+        let meta = result.entry("_meta").or_insert_with(|| json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert(
+                META_SERVER_INFO.into(),
+                json!({ "name": info.name, "version": info.version }),
+            );
+        }
+        match id {
+            Some(id) => Response::result(id, raw(&result)),
+            None => Response::error(
+                None,
+                ErrorObject::new(error_code::INTERNAL_ERROR, "response without id"),
+            ),
+        }
+    }
+
+    /// What this server offers, as `initialize` and `server/discover` announce it.
+    fn capabilities(&self) -> Value {
         let mut capabilities = json!({ "tools": { "listChanged": false }, "logging": {} });
         if !self.inner.resources.is_empty() {
             capabilities["resources"] = json!({ "listChanged": false, "subscribe": true });
@@ -563,15 +739,7 @@ impl<S: Send + Sync + 'static> Server<S> {
         if completes {
             capabilities["completions"] = json!({});
         }
-        let mut result = json!({
-            "protocolVersion": negotiate_version(&params.protocol_version),
-            "capabilities": capabilities,
-            "serverInfo": server_info,
-        });
-        if let Some(instructions) = info.instructions {
-            result["instructions"] = instructions.into();
-        }
-        Ok(to_raw(&result).expect("a serde_json::Value always serializes"))
+        capabilities
     }
 
     fn list_tools(
@@ -1072,6 +1240,18 @@ pub enum Reply {
     Denied(Denial),
     /// Nothing to send (the message was a notification or a response).
     Nothing,
+    /// A request refused before dispatch (2026-07-28: malformed `_meta`, unsupported version,
+    /// unknown method); HTTP answers with the given status, other transports send the response.
+    Refused(Response, Refusal),
+}
+
+/// The HTTP status class of a [`Reply::Refused`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// 400 Bad Request.
+    BadRequest,
+    /// 404 Not Found (an unknown method, 2026-07-28).
+    NotFound,
 }
 
 /// A refused operation: the caller lacks some of the scopes it requires.
@@ -1281,6 +1461,10 @@ fn set_level(
 fn empty_object() -> Box<RawValue> {
     RawValue::from_string("{}".to_owned()).expect("`{}` is JSON")
 }
+
+/// How long clients may cache the server's lists (2026-07-28 `ttlMs`): they are fixed for the
+/// server's lifetime, and five minutes bounds how stale a client is after a redeploy.
+const LIST_TTL_MS: u64 = 300_000;
 
 fn refs(entries: &[Box<RawValue>]) -> Vec<&RawValue> {
     entries.iter().map(|r| &**r).collect()

@@ -179,6 +179,7 @@ where
                             "Set {SCOPES_VAR}=\"{}\" (space-separated) in the server's environment to grant them",
                             denial.required.join(" ")
                         ))),
+                        Reply::Refused(response, _) => response,
                         Reply::Nothing => return,
                     };
                     let _ = tx.send(response.to_json());

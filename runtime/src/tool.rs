@@ -298,7 +298,7 @@ impl RequestContext {
         let Some(outbound) = &link.outbound else {
             return false;
         };
-        if level < link.connection.log_level() {
+        if link.connection.log_level().is_none_or(|min| level < min) {
             return false;
         }
         let mut params = json!({ "level": level, "data": data });

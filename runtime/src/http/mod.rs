@@ -31,7 +31,7 @@ use crate::connection::{Connection, Outbound};
 use crate::metadata::{self, PRM_WELL_KNOWN, ResourceMetadata, UriError};
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, Message, Response as RpcResponse, error_code};
-use crate::server::{Denial, Reply, Server};
+use crate::server::{Denial, Refusal, Reply, Server};
 use session::{Owner, Sessions};
 
 /// The `Mcp-Session-Id` header.
@@ -41,7 +41,17 @@ pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
 
 /// Revisions accepted in the `MCP-Protocol-Version` header (a client may send any published
 /// one; absent means 2025-03-26).
-const HEADER_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+const HEADER_PROTOCOL_VERSIONS: &[&str] = &[
+    "2026-07-28",
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
+
+/// The 2026-07-28 request headers (basic/transports/streamable-http, "Required headers").
+const METHOD_HEADER: &str = "mcp-method";
+const NAME_HEADER: &str = "mcp-name";
 
 /// How a call the caller lacks scopes for is answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -399,6 +409,8 @@ impl<S: Send + Sync + 'static> Server<S> {
                 HeaderName::from_static(PROTOCOL_VERSION_HEADER),
                 HeaderName::from_static(SESSION_HEADER),
                 HeaderName::from_static("last-event-id"),
+                HeaderName::from_static(METHOD_HEADER),
+                HeaderName::from_static(NAME_HEADER),
             ])
             .expose_headers([
                 header::WWW_AUTHENTICATE,
@@ -591,13 +603,15 @@ impl<S: Send + Sync + 'static> Shared<S> {
 
     /// The 403 step-up challenge: the scope list is what the client holds that we know plus what
     /// the tool needs, because clients in the field replace their scope set with it.
-    fn forbidden(&self, principal: &Principal, denial: &Denial) -> Response {
-        let mut scopes: Vec<&str> = principal
+    ///
+    /// A 2026-07-28 request is told the scopes of this operation alone, all of them in one
+    /// challenge (2026-07-28 authorization, "Scope Challenge Handling").
+    fn forbidden(&self, principal: &Principal, denial: &Denial, modern: bool) -> Response {
+        let held = principal
             .scopes()
             .iter()
-            .filter(|s| self.known_scopes.iter().any(|k| k == s))
-            .chain(denial.required.iter().copied())
-            .collect();
+            .filter(|s| !modern && self.known_scopes.iter().any(|k| k == s));
+        let mut scopes: Vec<&str> = held.chain(denial.required.iter().copied()).collect();
         scopes.sort_unstable();
         scopes.dedup();
         let description = format!(
@@ -697,8 +711,15 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
             );
         }
     }
+    let modern_header = parts
+        .headers
+        .get(PROTOCOL_VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| crate::protocol::MODERN_PROTOCOL_VERSIONS.contains(&v));
     match parts.method {
         Method::POST => post(&shared, principal, &parts, body).await,
+        // 2026-07-28 has no sessions and no standalone stream.
+        Method::GET | Method::DELETE if modern_header => method_not_allowed(false),
         Method::DELETE => delete(&shared, &principal, &parts.headers),
         // No server-initiated messages are sent outside a request yet, so there is no stream to
         // open (Streamable HTTP allows 405 here).
@@ -753,6 +774,50 @@ async fn post<S: Send + Sync + 'static>(
         Err(response) => return json_response(StatusCode::BAD_REQUEST, &response),
     };
 
+    if let Message::Request(request) = &message
+        && let Some(meta) = request.modern_meta()
+    {
+        if let Err(mismatch) = check_modern_headers(&parts.headers, request, &meta) {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &RpcResponse::error(
+                    Some(request.id.clone()),
+                    ErrorObject::new(error_code::HEADER_MISMATCH, mismatch),
+                ),
+            );
+        }
+        return respond(
+            shared,
+            principal,
+            message,
+            Connection::new(),
+            None,
+            true,
+            parts,
+        )
+        .await;
+    }
+    let header_version = parts
+        .headers
+        .get(PROTOCOL_VERSION_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if let (Message::Request(request), Some(version)) = (&message, header_version)
+        && crate::protocol::MODERN_PROTOCOL_VERSIONS.contains(&version)
+    {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &RpcResponse::error(
+                Some(request.id.clone()),
+                ErrorObject::new(
+                    error_code::INVALID_PARAMS,
+                    format!(
+                        "a {version} request carries `_meta` with `io.modelcontextprotocol/protocolVersion` and `io.modelcontextprotocol/clientCapabilities`"
+                    ),
+                ),
+            ),
+        );
+    }
+
     let owner = Owner::of(&principal);
     let is_initialize = matches!(&message, Message::Request(r) if &*r.method == "initialize");
     let is_request = matches!(&message, Message::Request(_));
@@ -796,6 +861,29 @@ async fn post<S: Send + Sync + 'static>(
         return StatusCode::ACCEPTED.into_response();
     }
 
+    respond(
+        shared,
+        principal,
+        message,
+        connection,
+        new_session,
+        false,
+        parts,
+    )
+    .await
+}
+
+/// Dispatches a request and answers it: plain JSON, or an event stream when the handler sends
+/// the client notifications or requests before its response.
+async fn respond<S: Send + Sync + 'static>(
+    shared: &Arc<Shared<S>>,
+    principal: Principal,
+    message: Message,
+    connection: Arc<Connection>,
+    new_session: Option<String>,
+    modern: bool,
+    parts: &Parts,
+) -> Response {
     // A request may send notifications and requests to the client before its response; they
     // travel on an event stream, which the response then switches to. Requests that send
     // nothing are answered with plain JSON.
@@ -853,8 +941,14 @@ async fn post<S: Send + Sync + 'static>(
     }
     let mut http = match reply {
         Reply::Nothing => StatusCode::ACCEPTED.into_response(),
+        Reply::Refused(response, Refusal::BadRequest) => {
+            json_response(StatusCode::BAD_REQUEST, &response)
+        }
+        Reply::Refused(response, Refusal::NotFound) => {
+            json_response(StatusCode::NOT_FOUND, &response)
+        }
         Reply::Denied(denial) => match shared.denial {
-            DenialMode::Forbidden => shared.forbidden(&principal, &denial),
+            DenialMode::Forbidden => shared.forbidden(&principal, &denial, modern),
             DenialMode::ToolError => json_response(StatusCode::OK, &denial.to_tool_error()),
         },
         Reply::Response(response) if early.is_empty() => json_response(StatusCode::OK, &response),
@@ -874,6 +968,78 @@ async fn post<S: Send + Sync + 'static>(
         http.headers_mut().insert(SESSION_HEADER, value);
     }
     http
+}
+
+/// 2026-07-28: `MCP-Protocol-Version`, `Mcp-Method` and (for `tools/call`, `prompts/get`,
+/// `resources/read`) `Mcp-Name` must be present and equal the body's values; a mismatch names
+/// what differs.
+fn check_modern_headers(
+    headers: &HeaderMap,
+    request: &crate::protocol::Request,
+    meta: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
+    let header = |name: &str| -> Result<String, String> {
+        let value = headers
+            .get(name)
+            .ok_or_else(|| format!("Header mismatch: the {name} header is required"))?;
+        let value = value
+            .to_str()
+            .map_err(|_| format!("Header mismatch: the {name} header has invalid characters"))?;
+        decode_header_value(value)
+            .ok_or_else(|| format!("Header mismatch: the {name} header is not valid base64"))
+    };
+    let expect = |name: &str, body: &str| -> Result<(), String> {
+        let value = header(name)?;
+        if value == body {
+            Ok(())
+        } else {
+            Err(format!(
+                "Header mismatch: {name} header value '{value}' does not match body value '{body}'"
+            ))
+        }
+    };
+    let version = meta
+        .get(crate::protocol::META_PROTOCOL_VERSION)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    expect("MCP-Protocol-Version", version)?;
+    expect(METHOD_HEADER, &request.method)?;
+    let key = match &*request.method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(key) = key {
+        let body = request
+            .params
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(p.get()).ok())
+            .and_then(|p| {
+                p.get(key)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        expect(NAME_HEADER, &body)?;
+    }
+    Ok(())
+}
+
+/// Header values that are not plain visible ASCII travel as `=?base64?…?=` (2026-07-28).
+fn decode_header_value(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    match value
+        .strip_prefix("=?base64?")
+        .and_then(|v| v.strip_suffix("?="))
+    {
+        Some(encoded) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()?;
+            String::from_utf8(bytes).ok()
+        }
+        None => Some(value.to_owned()),
+    }
 }
 
 fn session_failure() -> Response {
