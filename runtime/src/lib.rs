@@ -45,7 +45,8 @@ pub use resource::ResourceError;
 pub use scope::{ScopeSet, ScopeTable};
 pub use scopegate_macros::{McpServer, mcp_prompt, mcp_resource, mcp_tool};
 pub use server::{
-    BuildError, Denial, ListVisibility, McpServer, Reply, Server, ServerInfo, ServerOptions,
+    BuildError, Denial, ListVisibility, McpServer, Refusal, Reply, Server, ServerInfo,
+    ServerOptions,
 };
 pub use stdio::StdioError;
 pub use tool::{FromRef, IntoToolResult, Json, RequestContext, State, ToolError};

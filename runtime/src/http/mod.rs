@@ -50,8 +50,8 @@ const HEADER_PROTOCOL_VERSIONS: &[&str] = &[
 ];
 
 /// The 2026-07-28 request headers (basic/transports/streamable-http, "Required headers").
-const METHOD_HEADER: &str = "mcp-method";
-const NAME_HEADER: &str = "mcp-name";
+const METHOD_HEADER: &str = "Mcp-Method";
+const NAME_HEADER: &str = "Mcp-Name";
 
 /// How a call the caller lacks scopes for is answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -409,8 +409,8 @@ impl<S: Send + Sync + 'static> Server<S> {
                 HeaderName::from_static(PROTOCOL_VERSION_HEADER),
                 HeaderName::from_static(SESSION_HEADER),
                 HeaderName::from_static("last-event-id"),
-                HeaderName::from_static(METHOD_HEADER),
-                HeaderName::from_static(NAME_HEADER),
+                HeaderName::from_static("mcp-method"),
+                HeaderName::from_static("mcp-name"),
             ])
             .expose_headers([
                 header::WWW_AUTHENTICATE,
@@ -701,12 +701,20 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
             .to_str()
             .is_ok_and(|v| HEADER_PROTOCOL_VERSIONS.contains(&v));
         if !known {
-            return rpc_error(
+            // 2026-07-28 names the versions it supports, for clients to pick one and retry.
+            let requested = String::from_utf8_lossy(version.as_bytes()).into_owned();
+            return json_response(
                 StatusCode::BAD_REQUEST,
-                error_code::INVALID_REQUEST,
-                &format!(
-                    "unsupported MCP-Protocol-Version; supported: {}",
-                    HEADER_PROTOCOL_VERSIONS.join(", ")
+                &RpcResponse::error(
+                    None,
+                    ErrorObject::new(
+                        error_code::UNSUPPORTED_PROTOCOL_VERSION,
+                        "Unsupported protocol version",
+                    )
+                    .with_data(serde_json::json!({
+                        "supported": HEADER_PROTOCOL_VERSIONS,
+                        "requested": requested,
+                    })),
                 ),
             );
         }
@@ -979,9 +987,15 @@ fn check_modern_headers(
     meta: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), String> {
     let header = |name: &str| -> Result<String, String> {
-        let value = headers
-            .get(name)
+        let mut values = headers.get_all(name).iter();
+        let value = values
+            .next()
             .ok_or_else(|| format!("Header mismatch: the {name} header is required"))?;
+        if values.next().is_some() {
+            return Err(format!(
+                "Header mismatch: the {name} header is given more than once"
+            ));
+        }
         let value = value
             .to_str()
             .map_err(|_| format!("Header mismatch: the {name} header has invalid characters"))?;

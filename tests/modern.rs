@@ -1,0 +1,448 @@
+//! The 2026-07-28 revision served beside 2025-06-18 / 2025-11-25 by one server, the era chosen
+//! per request: over HTTP (headers, statuses, no sessions) and through the dispatcher.
+
+mod support;
+
+use reqwest::StatusCode;
+use scopegate::auth::JwtConfig;
+use scopegate::http::HttpConfig;
+use scopegate::prelude::*;
+use scopegate::{ListVisibility, ServerOptions};
+use serde_json::{Value, json};
+use support::KeyServer;
+
+/// Echoes.
+#[mcp_tool(public)]
+async fn echo(text: String, ctx: RequestContext) -> String {
+    ctx.log(scopegate::LogLevel::Info, None, "echoing");
+    ctx.progress(1.0, Some(1.0), None);
+    text
+}
+
+/// Reads a secret.
+#[mcp_tool(scopes = ["vault:read", "vault:audit"])]
+fn secret() -> String {
+    "s3cr3t".into()
+}
+
+/// The readme.
+#[mcp_resource(uri = "vault://readme", mime_type = "text/plain", public)]
+fn readme() -> &'static str {
+    "read me"
+}
+
+#[derive(McpServer)]
+#[mcp(
+    name = "vault",
+    version = "2.0.0",
+    instructions = "Ask nicely.",
+    tools(echo, secret),
+    resources(readme)
+)]
+struct Vault;
+
+const V: &str = "2026-07-28";
+
+fn meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": V,
+        "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "0" },
+        "io.modelcontextprotocol/clientCapabilities": {},
+    })
+}
+
+struct Env {
+    url: String,
+    http: reqwest::Client,
+    keys: Option<KeyServer>,
+}
+
+async fn start(options: ServerOptions, auth: bool) -> Env {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let (config, keys) = if auth {
+        let keys = KeyServer::start().await;
+        (
+            HttpConfig::new(&url).jwt(JwtConfig::new(keys.issuer(), &url)),
+            Some(keys),
+        )
+    } else {
+        (HttpConfig::new(&url).without_authorization(), None)
+    };
+    let router = Server::with_options(Vault, options)
+        .unwrap()
+        .http(config)
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Env {
+        url,
+        http: reqwest::Client::new(),
+        keys,
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+    text: String,
+}
+
+impl Env {
+    /// A modern POST with the headers taken from the body, then `tweak`.
+    async fn modern(
+        &self,
+        method: &str,
+        params: Value,
+        tweak: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Answer {
+        let mut params = params;
+        if params.get("_meta").is_none() {
+            params["_meta"] = meta();
+        }
+        let body = json!({"jsonrpc":"2.0","id":1,"method":method,"params":params});
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", V)
+            .header("mcp-method", method);
+        if let Some(name) = params
+            .get("name")
+            .or_else(|| params.get("uri"))
+            .and_then(Value::as_str)
+        {
+            request = request.header("mcp-name", name);
+        }
+        self.send(tweak(request.body(body.to_string()))).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_and_results_carry_the_modern_fields() {
+    let env = start(ServerOptions::default(), false).await;
+    let r = env.modern("server/discover", json!({}), |r| r).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let result = &r.body["result"];
+    assert_eq!(result["resultType"], "complete");
+    assert_eq!(result["supportedVersions"], json!([V]));
+    assert_eq!(result["instructions"], "Ask nicely.");
+    assert_eq!(result["cacheScope"], "public");
+    assert!(result["ttlMs"].as_u64().is_some());
+    assert_eq!(
+        result["capabilities"]["tools"],
+        json!({"listChanged": false})
+    );
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"],
+        json!({"name":"vault","version":"2.0.0"})
+    );
+    assert!(
+        r.headers.get("mcp-session-id").is_none(),
+        "no sessions in 2026-07-28"
+    );
+
+    let r = env.modern("tools/list", json!({}), |r| r).await;
+    assert_eq!(r.body["result"]["resultType"], "complete");
+    assert_eq!(r.body["result"]["cacheScope"], "public");
+    assert_eq!(r.body["result"]["tools"].as_array().unwrap().len(), 2);
+
+    let r = env
+        .modern(
+            "tools/call",
+            json!({"name":"echo","arguments":{"text":"hi"}}),
+            |r| r,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let result = &r.body["result"];
+    assert_eq!(result["content"][0]["text"], "hi");
+    assert_eq!(result["resultType"], "complete");
+    assert!(
+        result.get("ttlMs").is_none(),
+        "tool results are not cacheable"
+    );
+
+    let r = env
+        .modern("resources/read", json!({"uri":"vault://readme"}), |r| r)
+        .await;
+    assert_eq!(r.body["result"]["cacheScope"], "private");
+    assert_eq!(r.body["result"]["ttlMs"], 0);
+    assert_eq!(r.body["result"]["contents"][0]["text"], "read me");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_filtered_by_the_caller_are_private() {
+    let env = start(
+        ServerOptions::default().list_visibility(ListVisibility::Granted),
+        false,
+    )
+    .await;
+    let r = env.modern("tools/list", json!({}), |r| r).await;
+    assert_eq!(r.body["result"]["cacheScope"], "private");
+    assert_eq!(r.body["result"]["tools"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelope_version_and_method_errors_have_their_statuses() {
+    let env = start(ServerOptions::default(), false).await;
+    let no_caps = json!({"_meta": {"io.modelcontextprotocol/protocolVersion": V}});
+    let r = env.modern("tools/list", no_caps, |r| r).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(-32602))
+    );
+
+    let old = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": {"io.modelcontextprotocol/protocolVersion": "2099-01-01", "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let request = env
+        .http
+        .post(&env.url)
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2099-01-01")
+        .header("mcp-method", "tools/list")
+        .body(old.to_string());
+    let r = env.send(request).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], -32022);
+    assert_eq!(r.body["error"]["data"]["requested"], "2099-01-01");
+    assert_eq!(r.body["error"]["data"]["supported"][0], V);
+    // Through the dispatcher (stdio has no header), the modern versions alone are offered.
+    let server = Server::new(Vault).unwrap();
+    let scopegate::Reply::Refused(response, scopegate::Refusal::BadRequest) = server
+        .handle_bytes(old.to_string().as_bytes(), &Principal::anonymous())
+        .await
+    else {
+        panic!("an unsupported version is refused");
+    };
+    let response: Value = serde_json::from_str(&response.to_json()).unwrap();
+    assert_eq!(
+        response["error"]["data"],
+        json!({"supported": [V], "requested": "2099-01-01"})
+    );
+
+    for method in [
+        "ping",
+        "initialize",
+        "logging/setLevel",
+        "resources/subscribe",
+        "no/such",
+    ] {
+        let r = env.modern(method, json!({}), |r| r).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method}");
+        assert_eq!(r.body["error"]["code"], -32601, "{method}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_must_match_the_body() {
+    let env = start(ServerOptions::default(), false).await;
+    let call = json!({"name":"echo","arguments":{"text":"x"}});
+    type Tweak = Box<dyn FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder>;
+    let cases: Vec<(&str, Tweak)> = vec![
+        (
+            "wrong Mcp-Name",
+            Box::new(|r| r.header("mcp-name", "secret")),
+        ),
+        (
+            "wrong Mcp-Method",
+            Box::new(|r| r.header("mcp-method", "tools/list")),
+        ),
+        (
+            "wrong version header",
+            Box::new(|r| r.header("mcp-protocol-version", "2025-11-25")),
+        ),
+    ];
+    for (case, tweak) in cases {
+        // reqwest appends: a second value makes the header list differ from the body.
+        let r = env.modern("tools/call", call.clone(), tweak).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{case}: {}", r.text);
+        assert_eq!(r.body["error"]["code"], -32020, "{case}");
+    }
+    // Missing headers.
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"},"_meta":meta()}});
+    let bare = env
+        .http
+        .post(&env.url)
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", V)
+        .body(body.to_string());
+    let r = env.send(bare).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(-32020))
+    );
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Mcp-Method")
+    );
+    // A name that is not plain ASCII travels base64-encoded.
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"vault://readme","_meta":meta()}});
+    let encoded = env
+        .http
+        .post(&env.url)
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", V)
+        .header("mcp-method", "resources/read")
+        .header("mcp-name", "=?base64?dmF1bHQ6Ly9yZWFkbWU=?=")
+        .body(body.to_string());
+    assert_eq!(env.send(encoded).await.status, StatusCode::OK);
+    // A legacy body under a modern header is malformed.
+    let legacy = env
+        .http
+        .post(&env.url)
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", V)
+        .body(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}).to_string());
+    assert_eq!(env.send(legacy).await.status, StatusCode::BAD_REQUEST);
+    // No standalone stream, no session to delete.
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let r = env
+            .send(
+                env.http
+                    .request(method.clone(), &env.url)
+                    .header("mcp-protocol-version", V),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_messages_follow_the_request_log_level() {
+    let env = start(ServerOptions::default(), false).await;
+    let call = |meta: Value| json!({"name":"echo","arguments":{"text":"x"},"_meta":meta});
+    // No level in _meta: no log messages, and no progress token: a plain JSON answer.
+    let r = env.modern("tools/call", call(meta()), |r| r).await;
+    assert_eq!(r.headers["content-type"], "application/json");
+    let mut with_level = meta();
+    with_level["io.modelcontextprotocol/logLevel"] = "debug".into();
+    with_level["progressToken"] = "p1".into();
+    let r = env.modern("tools/call", call(with_level), |r| r).await;
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"),
+        "{:?}",
+        r.headers
+    );
+    let events: Vec<Value> = r
+        .text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(events[0]["method"], "notifications/message");
+    assert_eq!(events[1]["method"], "notifications/progress");
+    assert_eq!(events[1]["params"]["progressToken"], "p1");
+    assert_eq!(events[2]["result"]["resultType"], "complete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_eras_on_one_server_and_their_scope_challenges() {
+    let env = start(ServerOptions::default(), true).await;
+    let keys = env.keys.as_ref().unwrap();
+    let token = keys.token(&env.url, "vault:read unrelated:scope").build();
+    // Modern: the challenge names the operation's scopes, all of them, and nothing else.
+    let r = env
+        .modern("tools/call", json!({"name":"secret","arguments":{}}), |r| {
+            r.bearer_auth(&token)
+        })
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let challenge = r.headers["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains(r#"scope="vault:audit vault:read""#),
+        "{challenge}"
+    );
+    // Legacy, same server, same token: a session and the held-plus-needed challenge.
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let r = env
+        .send(
+            env.http
+                .post(&env.url)
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(init.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["result"]["protocolVersion"], "2025-11-25");
+    let session = r.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"secret","arguments":{}}});
+    let r = env
+        .send(
+            env.http
+                .post(&env.url)
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .header("mcp-session-id", session)
+                .body(call.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.body["result"].get("resultType").is_none(),
+        "legacy results carry no resultType"
+    );
+    let challenge = r.headers["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains(r#"scope="vault:audit vault:read""#),
+        "{challenge}"
+    );
+    // A modern request that may call the tool gets a modern result.
+    let full = keys.token(&env.url, "vault:read vault:audit").build();
+    let r = env
+        .modern("tools/call", json!({"name":"secret","arguments":{}}), |r| {
+            r.bearer_auth(&full)
+        })
+        .await;
+    assert_eq!(r.body["result"]["content"][0]["text"], "s3cr3t");
+    assert_eq!(r.body["result"]["resultType"], "complete");
+}
+
+#[tokio::test]
+async fn the_dispatcher_chooses_the_era_per_request() {
+    let server = Server::new(Vault).unwrap();
+    let anyone = Principal::anonymous();
+    let ask = |message: Value| {
+        let server = server.clone();
+        let anyone = anyone.clone();
+        async move {
+            match server
+                .handle_bytes(message.to_string().as_bytes(), &anyone)
+                .await
+            {
+                scopegate::Reply::Response(r) | scopegate::Reply::Refused(r, _) => {
+                    serde_json::from_str::<Value>(&r.to_json()).unwrap()
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let legacy = ask(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).await;
+    assert!(legacy["result"].get("resultType").is_none());
+    let modern =
+        ask(json!({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":meta()}})).await;
+    assert_eq!(modern["result"]["resultType"], "complete");
+    // initialize never negotiates the modern revision.
+    let init = ask(json!({"jsonrpc":"2.0","id":3,"method":"initialize","params":{"protocolVersion":V,"capabilities":{},"clientInfo":{"name":"t","version":"0"}}})).await;
+    assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
+}
