@@ -3,6 +3,11 @@
 //! dynamic registration, authorization code + PKCE, RFC 9068 JWT access tokens for the RFC 8707
 //! resource). Nothing is mocked: the tokens the server verifies are the ones a real client got.
 //!
+//! Both protocol eras against one running server: the TypeScript SDK v2
+//! (`@modelcontextprotocol/client`) pinned to MCP 2026-07-28 (stateless, `server/discover`, the
+//! per-request `_meta` envelope and headers) beside the SDK 1.32 in a 2025-11-25 session, against
+//! `notes --no-auth` and the `conformance` example (`modern-client.mjs`).
+//!
 //! The Node packages come from `tests/e2e/package-lock.json`: `npm ci --prefix tests/e2e`
 //! (`scripts/test` does it). Without them these tests fail, saying so; they never skip.
 //! `tests/e2e/README.md` tells how to run each piece by hand.
@@ -56,6 +61,7 @@ impl Node {
             let modules = dir.join("node_modules");
             for package in [
                 "@modelcontextprotocol/sdk",
+                "@modelcontextprotocol/client",
                 "@modelcontextprotocol/inspector",
                 "oidc-provider",
             ] {
@@ -437,6 +443,34 @@ async fn inspector_cli(url: &str, token: Option<&str>, args: &[&str]) -> Inspect
     }
 }
 
+/// Runs tests/e2e/modern-client.mjs (the SDK v2 pinned to 2026-07-28, and the SDK 1.32 in a
+/// legacy session around it) against `url` with `profile`, and returns its summary, which must
+/// say `"ok": true`.
+async fn both_era_clients(url: &str, profile: &str, logs: impl Fn() -> String) -> Value {
+    let args = [url, "--profile", profile];
+    let mut process = Process::spawn(
+        "modern-client",
+        Node::get().command("modern-client.mjs", &args),
+    );
+    let status = process.finish().await;
+    let last = process.stdout().last().cloned().unwrap_or_default();
+    let summary: Value = serde_json::from_str(&last).unwrap_or_else(|e| {
+        panic!(
+            "modern-client.mjs ({status}) did not end with a JSON summary ({e})\n{}{}",
+            process.log(),
+            logs()
+        )
+    });
+    assert!(
+        status.success() && summary["ok"] == true,
+        "modern-client.mjs failed ({status}): {}\n{}{}",
+        summary["error"],
+        process.log(),
+        logs()
+    );
+    summary
+}
+
 // ---- assertions shared by every flow ------------------------------------------------------------
 
 /// The steps of the summary called `name`, in order.
@@ -620,4 +654,238 @@ async fn inspector_cli_lists_and_calls_with_a_bearer_header() {
         "{}",
         anonymous.log
     );
+}
+
+// ---- both eras against one server ---------------------------------------------------------------
+
+/// The protocol revision the modern client is pinned to.
+const MODERN: &str = "2026-07-28";
+
+/// The exchanges of one client (`"modern"` or `"legacy"`) as its fetch saw them.
+fn wire<'a>(summary: &'a Value, era: &str) -> Vec<&'a Value> {
+    summary["wire"]
+        .as_array()
+        .expect("wire")
+        .iter()
+        .filter(|e| e["era"] == era)
+        .collect()
+}
+
+/// The JSON-RPC response to the exchange's request, as it came over the wire.
+fn answer(exchange: &Value) -> &Value {
+    exchange["messages"]
+        .as_array()
+        .and_then(|messages| {
+            messages.iter().find(|m| {
+                m["id"] == exchange["id"] && (m.get("result").is_some() || m.get("error").is_some())
+            })
+        })
+        .unwrap_or_else(|| panic!("no response on the wire: {exchange}"))
+}
+
+/// The modern exchange of a request, by method (and name or URI).
+fn modern_exchange<'a>(summary: &'a Value, method: &str, name: Option<&str>) -> &'a Value {
+    wire(summary, "modern")
+        .into_iter()
+        .find(|e| e["rpc"] == method && name.is_none_or(|n| e["bodyName"] == n))
+        .unwrap_or_else(|| panic!("no modern {method} {name:?} on the wire"))
+}
+
+/// What the pinned client must have done and seen on any server: `server/discover` at connect,
+/// stateless POSTs whose headers repeat the body, no session either way, and modern results.
+fn assert_modern_era(summary: &Value) {
+    assert_eq!(summary["era"], "modern");
+    assert_eq!(summary["protocolVersion"], MODERN);
+    assert_eq!(summary["transportSessionId"], Value::Null);
+    assert_eq!(summary["transportSessionIdAfter"], Value::Null);
+    let versions = summary["discover"]["supportedVersions"]
+        .as_array()
+        .expect("supportedVersions");
+    assert!(versions.iter().any(|v| v == MODERN), "{versions:?}");
+
+    let exchanges = wire(summary, "modern");
+    assert_eq!(
+        exchanges.first().map(|e| &e["rpc"]),
+        Some(&Value::from("server/discover")),
+        "the pinned client opens with server/discover"
+    );
+    for exchange in &exchanges {
+        let request = &exchange["request"];
+        assert_eq!(exchange["http"], "POST", "{exchange}");
+        assert_eq!(request["mcp-session-id"], Value::Null, "{exchange}");
+        assert_eq!(
+            exchange["response"]["mcp-session-id"],
+            Value::Null,
+            "{exchange}"
+        );
+        assert_ne!(exchange["rpc"], "initialize", "{exchange}");
+        if exchange.get("id").is_none() {
+            continue;
+        }
+        assert_eq!(exchange["bodyVersion"], MODERN, "{exchange}");
+        assert_eq!(request["mcp-protocol-version"], MODERN, "{exchange}");
+        assert_eq!(request["mcp-method"], exchange["rpc"], "{exchange}");
+        let named = ["tools/call", "prompts/get", "resources/read"];
+        if named.iter().any(|m| exchange["rpc"] == *m) {
+            assert_eq!(request["mcp-name"], exchange["bodyName"], "{exchange}");
+        }
+        if exchange["status"] != 200 {
+            continue;
+        }
+        let result = &answer(exchange)["result"];
+        assert_eq!(result["resultType"], "complete", "{exchange}");
+        assert!(
+            result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"].is_string(),
+            "{exchange}"
+        );
+        let cacheable = [
+            "server/discover",
+            "tools/list",
+            "resources/list",
+            "prompts/list",
+            "resources/read",
+        ];
+        if cacheable.iter().any(|m| exchange["rpc"] == *m) {
+            assert!(result["ttlMs"].as_u64().is_some(), "{exchange}");
+            assert!(
+                result["cacheScope"] == "public" || result["cacheScope"] == "private",
+                "{exchange}"
+            );
+        }
+    }
+    let discovers = exchanges
+        .iter()
+        .filter(|e| e["rpc"] == "server/discover")
+        .count();
+    assert_eq!(discovers, 2, "one at connect, one asked for");
+}
+
+/// The legacy client's session, open across the modern run: `initialize` minted a session, the
+/// same session still answered afterwards, and legacy results carry nothing of 2026-07-28.
+fn assert_legacy_era(summary: &Value, tools: &Value) {
+    let legacy = &summary["legacy"];
+    assert_eq!(legacy["protocolVersion"], "2025-11-25", "{legacy}");
+    let session = legacy["sessionId"].as_str().expect("a legacy session id");
+    assert!(!session.is_empty());
+    assert_eq!(legacy["sessionIdAfter"], session, "{legacy}");
+    assert_eq!(&legacy["tools"], tools, "{legacy}");
+    assert_eq!(&legacy["toolsAgain"], tools, "{legacy}");
+    assert_eq!(legacy["call"]["isError"], false, "{legacy}");
+
+    let exchanges = wire(summary, "legacy");
+    let initialize = exchanges
+        .iter()
+        .find(|e| e["rpc"] == "initialize")
+        .expect("a legacy initialize");
+    assert_eq!(initialize["response"]["mcp-session-id"], session);
+    assert_eq!(
+        answer(initialize)["result"]["protocolVersion"],
+        "2025-11-25"
+    );
+    for exchange in exchanges.iter().filter(|e| e["status"] == 200) {
+        assert_eq!(exchange["request"]["mcp-method"], Value::Null, "{exchange}");
+        if exchange.get("id").is_some() {
+            let result = &answer(exchange)["result"];
+            assert!(result.get("resultType").is_none(), "{exchange}");
+            assert!(result.get("ttlMs").is_none(), "{exchange}");
+        }
+    }
+    let ended = exchanges.iter().find(|e| e["http"] == "DELETE");
+    assert_eq!(
+        ended.map(|e| &e["status"]),
+        Some(&Value::from(204)),
+        "{exchanges:?}"
+    );
+}
+
+#[tokio::test]
+async fn modern_and_legacy_typescript_clients_share_the_notes_server() {
+    let server = McpServer::start("notes", &["--http", "127.0.0.1:0", "--no-auth"]).await;
+    let summary = both_era_clients(&server.url, "notes", || server.process.log()).await;
+    assert_modern_era(&summary);
+
+    let names: Vec<&str> = NOTES_TOOLS.iter().map(|(name, _)| *name).collect();
+    assert_eq!(summary["tools"], serde_json::json!(names));
+    assert_eq!(summary["calls"]["whoami"]["isError"], false);
+    assert_eq!(
+        summary["calls"]["whoami"]["text"],
+        "subject: anonymous; scopes: []"
+    );
+    assert_eq!(
+        summary["discover"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "notes"
+    );
+
+    // list_notes without a token: 403 whose challenge names that tool's scope alone (2026-07-28),
+    // and the client surfaces it as its insufficient-scope error.
+    let denied = &summary["denied"]["error"];
+    assert_eq!(denied["class"], "InsufficientScopeError", "{denied}");
+    assert_eq!(denied["requiredScope"], "notes:read", "{denied}");
+    let refused = modern_exchange(&summary, "tools/call", Some("list_notes"));
+    assert_eq!(refused["status"], 403, "{refused}");
+    let challenge = refused["response"]["www-authenticate"]
+        .as_str()
+        .expect("a 403 challenge");
+    for part in [r#"error="insufficient_scope""#, r#"scope="notes:read""#] {
+        assert!(challenge.contains(part), "{challenge} lacks {part}");
+    }
+
+    assert_legacy_era(&summary, &serde_json::json!(names));
+    assert_eq!(
+        summary["legacy"]["call"]["text"],
+        "subject: anonymous; scopes: []"
+    );
+}
+
+#[tokio::test]
+async fn modern_and_legacy_typescript_clients_share_the_conformance_server() {
+    let server = McpServer::start("conformance", &["--addr", "127.0.0.1:0"]).await;
+    let summary = both_era_clients(&server.url, "conformance", || server.process.log()).await;
+    assert_modern_era(&summary);
+
+    let tools = summary["tools"].as_array().expect("tools");
+    for name in ["test_simple_text", "test_tool_with_progress"] {
+        assert!(tools.iter().any(|t| t == name), "{tools:?} lacks {name}");
+    }
+    assert_eq!(
+        summary["calls"]["test_simple_text"]["text"],
+        "This is a simple text response for testing."
+    );
+
+    // Progress reached the handler, in order, on the call's own event stream.
+    let with_progress = &summary["calls"]["test_tool_with_progress"];
+    assert_eq!(with_progress["isError"], false, "{with_progress}");
+    let progress: Vec<f64> = with_progress["progress"]
+        .as_array()
+        .expect("progress")
+        .iter()
+        .map(|p| p["progress"].as_f64().expect("a progress value"))
+        .collect();
+    assert!(!progress.is_empty(), "no progress notification");
+    assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+    let streamed = modern_exchange(&summary, "tools/call", Some("test_tool_with_progress"));
+    assert!(
+        streamed["response"]["content-type"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("text/event-stream")),
+        "{streamed}"
+    );
+
+    assert_eq!(
+        summary["resource"][0]["text"],
+        "This is the content of the static text resource."
+    );
+    assert_eq!(summary["resource"][0]["uri"], "test://static-text");
+    assert_eq!(
+        summary["prompt"][0]["content"]["text"],
+        "This is a simple prompt for testing."
+    );
+    let read = answer(modern_exchange(
+        &summary,
+        "resources/read",
+        Some("test://static-text"),
+    ));
+    assert!(read["result"]["ttlMs"].is_u64(), "{read}");
+
+    assert_legacy_era(&summary, &summary["tools"]);
 }

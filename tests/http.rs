@@ -922,7 +922,11 @@ async fn transport_rules_versions_bodies_origins_and_methods() {
                 .header("mcp-session-id", &session),
         )
         .await;
-    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_ACCEPTABLE,
+        "the GET stream is an event stream"
+    );
     let r = h.send(h.client.get(&h.resource)).await;
     assert_eq!(
         r.status,

@@ -149,6 +149,10 @@ async fn discover_and_results_carry_the_modern_fields() {
         json!({"listChanged": false})
     );
     assert_eq!(
+        result["capabilities"]["resources"]["subscribe"], false,
+        "subscriptions/listen is not offered"
+    );
+    assert_eq!(
         result["_meta"]["io.modelcontextprotocol/serverInfo"],
         json!({"name":"vault","version":"2.0.0"})
     );
@@ -184,6 +188,12 @@ async fn discover_and_results_carry_the_modern_fields() {
     assert_eq!(r.body["result"]["cacheScope"], "private");
     assert_eq!(r.body["result"]["ttlMs"], 0);
     assert_eq!(r.body["result"]["contents"][0]["text"], "read me");
+    // 2026-07-28 has no -32002: a missing resource is invalid params.
+    let r = env
+        .modern("resources/read", json!({"uri":"vault://nothing"}), |r| r)
+        .await;
+    assert_eq!(r.body["error"]["code"], -32602);
+    assert_eq!(r.body["error"]["data"]["uri"], "vault://nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,6 +230,7 @@ async fn envelope_version_and_method_errors_have_their_statuses() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.body["error"]["code"], -32022);
     assert_eq!(r.body["error"]["data"]["requested"], "2099-01-01");
+    assert_eq!(r.body["id"], 1, "the error answers the request");
     assert_eq!(r.body["error"]["data"]["supported"][0], V);
     // Through the dispatcher (stdio has no header), the modern versions alone are offered.
     let server = Server::new(Vault).unwrap();
@@ -335,6 +346,7 @@ async fn log_messages_follow_the_request_log_level() {
     with_level["io.modelcontextprotocol/logLevel"] = "debug".into();
     with_level["progressToken"] = "p1".into();
     let r = env.modern("tools/call", call(with_level), |r| r).await;
+    assert_eq!(r.headers["x-accel-buffering"], "no");
     assert!(
         r.headers["content-type"]
             .to_str()
@@ -445,4 +457,71 @@ async fn the_dispatcher_chooses_the_era_per_request() {
     // initialize never negotiates the modern revision.
     let init = ask(json!({"jsonrpc":"2.0","id":3,"method":"initialize","params":{"protocolVersion":V,"capabilities":{},"clientInfo":{"name":"t","version":"0"}}})).await;
     assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribed_sessions_hear_about_resource_updates_on_their_get_stream() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let server = Server::new(Vault).unwrap();
+    let router = server
+        .http(HttpConfig::new(&url).without_authorization())
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = reqwest::Client::new();
+    let post = |session: Option<&str>, body: Value| {
+        let mut request = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        request.send()
+    };
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let r = post(None, init).await.unwrap();
+    let session = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let r = post(
+        Some(&session),
+        json!({"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"vault://readme"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["result"], json!({}));
+    assert_eq!(
+        server.notify_resource_updated("vault://readme"),
+        0,
+        "no stream open yet"
+    );
+
+    let mut stream = http
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(server.notify_resource_updated("vault://readme"), 1);
+    assert_eq!(server.notify_resource_updated("vault://other"), 0);
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(chunk.to_vec()).unwrap();
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let event: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(event["method"], "notifications/resources/updated");
+    assert_eq!(event["params"]["uri"], "vault://readme");
+
+    let r = post(
+        Some(&session),
+        json!({"jsonrpc":"2.0","id":2,"method":"resources/unsubscribe","params":{"uri":"vault://readme"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["result"], json!({}));
+    assert_eq!(server.notify_resource_updated("vault://readme"), 0);
 }

@@ -133,6 +133,8 @@ pub struct Connection {
     /// A 2026-07-28 request's connection: no requests to the client (that era asks for input
     /// with `input_required` results instead).
     stateless: bool,
+    /// Where messages unrelated to any request go (stdout, or the HTTP GET stream).
+    standalone: Mutex<Option<Outbound>>,
 }
 
 impl Default for Connection {
@@ -145,6 +147,7 @@ impl Default for Connection {
             in_flight: Mutex::default(),
             subscriptions: Mutex::default(),
             stateless: false,
+            standalone: Mutex::default(),
         }
     }
 }
@@ -208,6 +211,22 @@ impl Connection {
     #[must_use]
     pub fn is_subscribed(&self, uri: &str) -> bool {
         lock(&self.subscriptions).contains(uri)
+    }
+
+    /// Sets where messages unrelated to a request go.
+    pub fn set_standalone(&self, outbound: Outbound) {
+        *lock(&self.standalone) = Some(outbound);
+    }
+
+    /// Sends a notification unrelated to any request; false when there is no stream for it or
+    /// the client is gone.
+    pub(crate) fn notify(&self, message: &Value) -> bool {
+        let mut standalone = lock(&self.standalone);
+        let sent = standalone.as_ref().is_some_and(|o| o.send(message));
+        if !sent {
+            *standalone = None;
+        }
+        sent
     }
 
     /// Routes the client's answer to the request of the server that awaits it.

@@ -182,6 +182,8 @@ struct Inner<S: 'static> {
     prompt_pages: Box<[Box<RawValue>]>,
     options: ServerOptions,
     scopes: ScopeTable,
+    /// Live client connections, for notifications unrelated to a request.
+    connections: std::sync::Mutex<Vec<std::sync::Weak<Connection>>>,
 }
 
 type RegisteredPrompt<S> = (&'static PromptDef<S>, Box<[&'static str]>);
@@ -285,6 +287,7 @@ impl<S: McpServer> Server<S> {
                 prompt_pages,
                 options,
                 scopes: ScopeTable::new(S::SCOPES, S::IMPLICATIONS),
+                connections: std::sync::Mutex::default(),
             }),
         })
     }
@@ -309,6 +312,46 @@ impl<S: 'static> Server<S> {
     /// The tool descriptors, in declaration order.
     pub fn tools(&self) -> impl ExactSizeIterator<Item = &'static ToolDef<S>> + '_ {
         self.inner.tools.iter().map(|t| t.def)
+    }
+
+    /// A new client connection (a stdio process, an HTTP session), registered so that
+    /// [`Server::notify_resource_updated`] reaches it.
+    pub fn connect(&self) -> Arc<Connection> {
+        let connection = Connection::new();
+        let mut connections = self
+            .inner
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        connections.retain(|c| c.strong_count() > 0);
+        connections.push(Arc::downgrade(&connection));
+        connection
+    }
+
+    /// Tells every client subscribed to `uri` that the resource changed
+    /// (`notifications/resources/updated`); returns how many were told.
+    pub fn notify_resource_updated(&self, uri: &str) -> usize {
+        let connections: Vec<Arc<Connection>> = {
+            let connections = self
+                .inner
+                .connections
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            connections
+                .iter()
+                .filter_map(std::sync::Weak::upgrade)
+                .collect()
+        };
+        let message = json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/resources/updated",
+            "params": { "uri": uri },
+        });
+        connections
+            .iter()
+            .filter(|c| c.is_subscribed(uri))
+            .filter(|c| c.notify(&message))
+            .count()
     }
 
     /// The resource descriptors, in declaration order.
@@ -650,7 +693,7 @@ impl<S: Send + Sync + 'static> Server<S> {
         let reply = if &*method == "server/discover" {
             let mut result = json!({
                 "supportedVersions": MODERN_PROTOCOL_VERSIONS,
-                "capabilities": self.capabilities(),
+                "capabilities": self.modern_capabilities(),
             });
             if let Some(instructions) = self.inner.info.instructions {
                 result["instructions"] = instructions.into();
@@ -673,8 +716,15 @@ impl<S: Send + Sync + 'static> Server<S> {
     /// `_meta`, and caching hints on the cacheable ones.
     fn modernize(&self, response: Response, method: &str) -> Response {
         let Response { id, payload } = response;
-        let crate::protocol::Payload::Result(result) = payload else {
-            return Response { id, payload };
+        let result = match payload {
+            crate::protocol::Payload::Result(result) => result,
+            // 2026-07-28 folds "resource not found" into invalid params.
+            crate::protocol::Payload::Error(mut error) => {
+                if error.code == error_code::RESOURCE_NOT_FOUND {
+                    error.code = error_code::INVALID_PARAMS;
+                }
+                return Response::error(id, error);
+            }
         };
         let Ok(Value::Object(mut result)) = serde_json::from_str::<Value>(result.get()) else {
             return Response {
@@ -718,6 +768,16 @@ impl<S: Send + Sync + 'static> Server<S> {
                 ErrorObject::new(error_code::INTERNAL_ERROR, "response without id"),
             ),
         }
+    }
+
+    /// What `server/discover` announces: the same, less per-resource subscriptions (2026-07-28
+    /// delivers them through `subscriptions/listen`, which this server does not offer).
+    fn modern_capabilities(&self) -> Value {
+        let mut capabilities = self.capabilities();
+        if let Some(resources) = capabilities.get_mut("resources") {
+            resources["subscribe"] = false.into();
+        }
+        capabilities
     }
 
     /// What this server offers, as `initialize` and `server/discover` announce it.

@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWrite
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::connection::{Connection, Outbound};
+use crate::connection::Outbound;
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, Message, Response, error_code};
 use crate::scope::{ScopeSet, is_scope_token};
@@ -129,8 +129,9 @@ where
     let principal = Arc::new(principal);
     // One connection for the whole process; every request's messages to the client (progress,
     // logs, sampling and elicitation requests) go to stdout like the responses.
-    let connection = Connection::new();
+    let connection = server.connect();
     let (outbound, mut events) = Outbound::channel();
+    connection.set_standalone(outbound.clone());
     let forward = {
         let tx = tx.clone();
         tokio::spawn(async move {

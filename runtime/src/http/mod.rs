@@ -620,7 +620,17 @@ impl<S: Send + Sync + 'static> Shared<S> {
             denial.name,
             denial.missing.join(" ")
         );
-        let challenge = self.challenge("insufficient_scope", description, Some(scopes.join(" ")));
+        let mut challenge = Challenge {
+            error: Some("insufficient_scope"),
+            description: Some(description),
+            scope: Some(scopes.join(" ")),
+            resource_metadata: Some(self.metadata_url.clone()),
+        };
+        if matches!(self.auth, Auth::Off) {
+            // No authorization server to step up with: name the scopes, point at nothing.
+            challenge.resource_metadata = None;
+        }
+        let challenge = header_value(&challenge);
         let body = denial.to_response(None);
         let mut response = json_response(StatusCode::FORBIDDEN, &body);
         response
@@ -694,30 +704,20 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
         Ok(principal) => principal,
         Err(response) => return response,
     };
-    if let Some(version) = parts.headers.get(PROTOCOL_VERSION_HEADER) {
-        // Any published revision is accepted in the header: clients in the field send older
-        // ones on sessions that negotiated a newer one, and the messages are compatible.
-        let known = version
-            .to_str()
-            .is_ok_and(|v| HEADER_PROTOCOL_VERSIONS.contains(&v));
-        if !known {
-            // 2026-07-28 names the versions it supports, for clients to pick one and retry.
-            let requested = String::from_utf8_lossy(version.as_bytes()).into_owned();
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                &RpcResponse::error(
-                    None,
-                    ErrorObject::new(
-                        error_code::UNSUPPORTED_PROTOCOL_VERSION,
-                        "Unsupported protocol version",
-                    )
-                    .with_data(serde_json::json!({
-                        "supported": HEADER_PROTOCOL_VERSIONS,
-                        "requested": requested,
-                    })),
-                ),
-            );
-        }
+    // Any published revision is accepted in the header: clients in the field send older ones on
+    // sessions that negotiated a newer one, and the messages are compatible.
+    let unknown_version = parts
+        .headers
+        .get(PROTOCOL_VERSION_HEADER)
+        .filter(|v| {
+            v.to_str()
+                .map_or(true, |v| !HEADER_PROTOCOL_VERSIONS.contains(&v))
+        })
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    if let Some(requested) = &unknown_version
+        && parts.method != Method::POST
+    {
+        return unsupported_version(None, requested);
     }
     let modern_header = parts
         .headers
@@ -729,15 +729,57 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
         // 2026-07-28 has no sessions and no standalone stream.
         Method::GET | Method::DELETE if modern_header => method_not_allowed(false),
         Method::DELETE => delete(&shared, &principal, &parts.headers),
-        // No server-initiated messages are sent outside a request yet, so there is no stream to
-        // open (Streamable HTTP allows 405 here).
-        Method::GET => method_not_allowed(shared.sessions.is_some()),
+        Method::GET => standalone_stream(&shared, &principal, &parts.headers),
         _ => method_not_allowed(shared.sessions.is_some()),
     }
 }
 
+/// GET: a legacy session's stream for messages unrelated to a request (resource updates).
+fn standalone_stream<S: Send + Sync + 'static>(
+    shared: &Shared<S>,
+    principal: &Principal,
+    headers: &HeaderMap,
+) -> Response {
+    let Some(sessions) = &shared.sessions else {
+        return method_not_allowed(false);
+    };
+    let explicit = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
+    if !explicit {
+        return rpc_error(
+            StatusCode::NOT_ACCEPTABLE,
+            error_code::INVALID_REQUEST,
+            "GET opens an event stream: Accept must include text/event-stream",
+        );
+    }
+    let Some(id) = session_id(headers) else {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            error_code::INVALID_REQUEST,
+            "missing Mcp-Session-Id",
+        );
+    };
+    let Ok(connection) = sessions.check(id, &Owner::of(principal)) else {
+        return rpc_error(
+            StatusCode::NOT_FOUND,
+            error_code::INVALID_REQUEST,
+            "session not found",
+        );
+    };
+    let (outbound, rx) = Outbound::channel();
+    connection.set_standalone(outbound);
+    event_stream(rx, None)
+}
+
 fn method_not_allowed(sessions: bool) -> Response {
-    let allow = if sessions { "POST, DELETE" } else { "POST" };
+    let allow = if sessions {
+        "GET, POST, DELETE"
+    } else {
+        "POST"
+    };
     (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, allow)]).into_response()
 }
 
@@ -781,6 +823,16 @@ async fn post<S: Send + Sync + 'static>(
         Ok(message) => message,
         Err(response) => return json_response(StatusCode::BAD_REQUEST, &response),
     };
+    if let Some(requested) = parts.headers.get(PROTOCOL_VERSION_HEADER).filter(|v| {
+        v.to_str()
+            .map_or(true, |v| !HEADER_PROTOCOL_VERSIONS.contains(&v))
+    }) {
+        let id = match &message {
+            Message::Request(request) => Some(request.id.clone()),
+            _ => None,
+        };
+        return unsupported_version(id, &String::from_utf8_lossy(requested.as_bytes()));
+    }
 
     if let Message::Request(request) = &message
         && let Some(meta) = request.modern_meta()
@@ -831,7 +883,7 @@ async fn post<S: Send + Sync + 'static>(
     let is_request = matches!(&message, Message::Request(_));
     // The connection this message belongs to: the session's, or one for this request alone.
     let (connection, new_session) = match &shared.sessions {
-        Some(sessions) if is_initialize => match sessions.create(owner) {
+        Some(sessions) if is_initialize => match sessions.create(owner, shared.server.connect()) {
             Ok(id) => match sessions.check(&id, &Owner::of(&principal)) {
                 Ok(connection) => (connection, Some(id)),
                 Err(_) => return session_failure(),
@@ -1056,6 +1108,25 @@ fn decode_header_value(value: &str) -> Option<String> {
     }
 }
 
+/// 400 with `-32022` naming the supported versions, so a client can pick one and retry
+/// (2026-07-28 versioning; legacy only asks for the 400).
+fn unsupported_version(id: Option<crate::protocol::RequestId>, requested: &str) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &RpcResponse::error(
+            id,
+            ErrorObject::new(
+                error_code::UNSUPPORTED_PROTOCOL_VERSION,
+                "Unsupported protocol version",
+            )
+            .with_data(serde_json::json!({
+                "supported": HEADER_PROTOCOL_VERSIONS,
+                "requested": requested,
+            })),
+        ),
+    )
+}
+
 fn session_failure() -> Response {
     rpc_error(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -1089,6 +1160,10 @@ fn event_stream(
         ))
     });
     let mut response = Sse::new(stream).into_response();
+    // Proxies must pass each event on at once (2026-07-28 Streamable HTTP).
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
     if let Some(id) = session
         && let Ok(value) = HeaderValue::from_str(id)
     {

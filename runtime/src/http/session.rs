@@ -43,11 +43,15 @@ pub(crate) struct Sessions {
 impl Sessions {
     /// Starts a session for `owner` and returns its id: 32 random bytes, base64url (visible
     /// ASCII, as the transport requires).
-    pub(crate) fn create(&self, owner: Owner) -> Result<String, getrandom::Error> {
+    pub(crate) fn create(
+        &self,
+        owner: Owner,
+        connection: Arc<Connection>,
+    ) -> Result<String, getrandom::Error> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)?;
         let id = URL_SAFE_NO_PAD.encode(bytes);
-        self.lock().insert(id.clone(), (owner, Connection::new()));
+        self.lock().insert(id.clone(), (owner, connection));
         Ok(id)
     }
 
@@ -93,8 +97,8 @@ mod tests {
         let sessions = Sessions::default();
         let alice = Owner::of(&Principal::builder().subject("alice").build());
         let bob = Owner::of(&Principal::builder().subject("bob").build());
-        let a = sessions.create(alice.clone()).unwrap();
-        let b = sessions.create(alice.clone()).unwrap();
+        let a = sessions.create(alice.clone(), Connection::new()).unwrap();
+        let b = sessions.create(alice.clone(), Connection::new()).unwrap();
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
         assert!(a.bytes().all(|c| c.is_ascii_graphic()));
