@@ -973,6 +973,9 @@ async fn respond<S: Send + Sync + 'static>(
                 loop {
                     tokio::select! {
                         biased;
+                        // The client closed the stream: that cancels the request (2026-07-28),
+                        // and dropping the handler stops it.
+                        () = tx.closed() => return,
                         Some(event) = events.recv() => {
                             if tx.send(event).is_err() {
                                 // The client closed the stream: that cancels the request.
