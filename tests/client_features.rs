@@ -302,3 +302,41 @@ async fn cancelled_requests_stop_and_get_no_response() {
     );
     assert!(STOPPED.load(Ordering::SeqCst), "the handler was dropped");
 }
+
+#[tokio::test]
+async fn a_2026_request_on_a_connection_is_cancelled_by_notification_too() {
+    let server = Server::new(Features).unwrap();
+    let anyone = Principal::anonymous();
+    let connection = server.connect();
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let calling = tokio::spawn({
+        let (server, connection, anyone) =
+            (server.clone(), Arc::clone(&connection), anyone.clone());
+        async move {
+            server
+                .handle_in(
+                    call(21, "forever", json!({}), Some(meta)),
+                    &anyone,
+                    &connection,
+                    None,
+                )
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let cancel = message(
+        json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":21}}),
+    );
+    assert!(matches!(
+        server.handle_in(cancel, &anyone, &connection, None).await,
+        Reply::Nothing
+    ));
+    let reply = tokio::time::timeout(Duration::from_secs(5), calling)
+        .await
+        .expect("cancellation ends the call")
+        .unwrap();
+    assert!(matches!(reply, Reply::Nothing), "{reply:?}");
+}

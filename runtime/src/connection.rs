@@ -135,6 +135,9 @@ pub struct Connection {
     stateless: bool,
     /// Where messages unrelated to any request go (stdout, or the HTTP GET stream).
     standalone: Mutex<Option<Outbound>>,
+    /// For a 2026-07-28 request on a longer-lived transport connection (stdio): that
+    /// connection, where `notifications/cancelled` arrives.
+    parent: Option<Arc<Connection>>,
 }
 
 impl Default for Connection {
@@ -148,6 +151,7 @@ impl Default for Connection {
             subscriptions: Mutex::default(),
             stateless: false,
             standalone: Mutex::default(),
+            parent: None,
         }
     }
 }
@@ -165,11 +169,16 @@ impl Connection {
 
     /// The connection of one 2026-07-28 request: capabilities and log level from its `_meta`
     /// (no level: no log messages).
-    pub(crate) fn stateless(capabilities: Value, log_level: Option<LogLevel>) -> Arc<Self> {
+    pub(crate) fn stateless(
+        capabilities: Value,
+        log_level: Option<LogLevel>,
+        parent: Arc<Connection>,
+    ) -> Arc<Self> {
         let connection = Self {
             capabilities: Mutex::new(capabilities),
             log_level: AtomicU8::new(log_level.map_or(LOG_OFF, |l| l as u8)),
             stateless: true,
+            parent: Some(parent),
             ..Self::default()
         };
         Arc::new(connection)
@@ -238,10 +247,12 @@ impl Connection {
 
     /// Marks a request as in flight; the returned guard unregisters it when dropped.
     pub(crate) fn start(self: &Arc<Self>, id: &RequestId) -> InFlight {
+        // Registered where `notifications/cancelled` will arrive.
+        let home = self.parent.as_ref().unwrap_or(self);
         let cancel = Arc::new(Cancel::default());
-        lock(&self.in_flight).insert(id.clone(), Arc::clone(&cancel));
+        lock(&home.in_flight).insert(id.clone(), Arc::clone(&cancel));
         InFlight {
-            connection: Arc::clone(self),
+            connection: Arc::clone(home),
             id: id.clone(),
             cancel,
         }
@@ -363,6 +374,9 @@ mod tests {
         assert_eq!(connection.log_level(), Some(LogLevel::Info));
         connection.set_log_level(LogLevel::Error);
         assert_eq!(connection.log_level(), Some(LogLevel::Error));
-        assert_eq!(Connection::stateless(json!({}), None).log_level(), None);
+        assert_eq!(
+            Connection::stateless(json!({}), None, Connection::new()).log_level(),
+            None
+        );
     }
 }

@@ -689,7 +689,11 @@ impl<S: Send + Sync + 'static> Server<S> {
         }
         // Nothing carries over between modern requests: a connection of its own, built from
         // this request's `_meta`.
-        let connection = Connection::stateless(capabilities.clone(), log_level);
+        let connection = Connection::stateless(
+            capabilities.clone(),
+            log_level,
+            Arc::clone(&link.connection),
+        );
         let reply = if &*method == "server/discover" {
             let mut result = json!({
                 "supportedVersions": MODERN_PROTOCOL_VERSIONS,
