@@ -97,6 +97,46 @@ fn purge_notes(store: State<Store>) -> String {
     format!("removed {removed} notes")
 }
 
+/// One note, as Markdown.
+#[mcp_resource(
+    uri = "notes://note/{id}",
+    mime_type = "text/markdown",
+    scope = "notes:read"
+)]
+fn note(store: State<Store>, id: u64) -> Result<String, ResourceError> {
+    let note = store
+        .with(|notes| notes.get(&id).cloned())
+        .ok_or_else(ResourceError::not_found)?;
+    Ok(format!("# {}\n\n{}\n", note.title, note.body))
+}
+
+fn titles(prefix: &str) -> Vec<String> {
+    ["groceries", "ideas", "todo"]
+        .iter()
+        .filter(|t| t.starts_with(prefix))
+        .map(|t| (*t).to_owned())
+        .collect()
+}
+
+/// Summarize the notes about a topic.
+#[mcp_prompt(scope = "notes:read")]
+fn summarize(
+    store: State<Store>,
+    #[arg(description = "What the summary is about.", complete = titles)] topic: String,
+) -> Vec<PromptMessage> {
+    let notes = store.with(|notes| {
+        notes
+            .values()
+            .filter(|n| n.title.contains(&topic) || n.body.contains(&topic))
+            .map(|n| format!("- {}: {}", n.title, n.body))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    vec![PromptMessage::user(format!(
+        "Summarize my notes about {topic}:\n{notes}"
+    ))]
+}
+
 /// The server: its tools, its scope vocabulary and its scope hierarchy in one place.
 #[derive(McpServer, Clone, Default)]
 #[mcp(
@@ -104,6 +144,8 @@ fn purge_notes(store: State<Store>) -> String {
     title = "Notes",
     instructions = "Keep short notes. Reading needs notes:read, writing notes:write; notes:admin implies both.",
     tools(whoami, list_notes, get_note, add_note, purge_notes),
+    resources(note),
+    prompts(summarize),
     scopes("notes:read", "notes:write", "notes:admin"),
     implies("notes:admin" => ["notes:read", "notes:write"]),
 )]

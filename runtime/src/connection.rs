@@ -265,12 +265,20 @@ impl Connection {
         }
     }
 
-    /// Cancels every in-flight request and fails every pending one (the connection closed).
+    /// Cancels every in-flight request and fails every pending one (the session ended).
     pub fn close(&self) {
         for cancel in lock(&self.in_flight).values() {
             cancel.cancel();
         }
+        self.hang_up();
+    }
+
+    /// The client stopped listening to server-initiated messages and will answer no request
+    /// (stdin closed): pending requests to it fail, the standalone stream goes. Requests it
+    /// made still finish.
+    pub fn hang_up(&self) {
         lock(&self.pending).clear();
+        *lock(&self.standalone) = None;
     }
 
     /// Sends a request to the client over `outbound` and awaits its answer.

@@ -188,9 +188,10 @@ where
             }
         }
     }
-    // stdin closed: the client is gone. Requests still running finish (their answers may still
-    // be read by a client that only closed its writing end); waits for the client fail.
-    connection.close();
+    // stdin closed. Requests still running finish (a client that only closed its writing end,
+    // like `printf … | server`, still reads their answers); requests waiting for the client's
+    // answer fail, since none can come.
+    connection.hang_up();
     while in_flight.join_next().await.is_some() {}
     drop(outbound);
     let _ = forward.await;
