@@ -3,7 +3,6 @@
 //! drives it: one connection, one outbound channel per request.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use scopegate::prelude::*;
@@ -46,21 +45,26 @@ async fn work(ctx: RequestContext) -> String {
     format!("progress sent: {sent}")
 }
 
-static STOPPED: AtomicBool = AtomicBool::new(false);
+/// The tags of the `forever` calls whose handler was dropped.
+static STOPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
-/// Sets a flag when dropped: proves the handler was stopped, not left running.
-struct DropFlag;
+fn stopped(tag: &str) -> bool {
+    STOPPED.lock().unwrap().iter().any(|t| t == tag)
+}
+
+/// Records its tag when dropped: proves the handler was stopped, not left running.
+struct DropFlag(String);
 
 impl Drop for DropFlag {
     fn drop(&mut self) {
-        STOPPED.store(true, Ordering::SeqCst);
+        STOPPED.lock().unwrap().push(std::mem::take(&mut self.0));
     }
 }
 
 /// Never finishes on its own.
 #[mcp_tool(public)]
-async fn forever() -> String {
-    let _flag = DropFlag;
+async fn forever(tag: String) -> String {
+    let _flag = DropFlag(tag);
     tokio::time::sleep(Duration::from_secs(3600)).await;
     "unreachable".into()
 }
@@ -267,7 +271,7 @@ async fn cancelled_requests_stop_and_get_no_response() {
         async move {
             server
                 .handle_in(
-                    call(9, "forever", json!({}), None),
+                    call(9, "forever", json!({"tag": "legacy"}), None),
                     &anyone,
                     &connection,
                     None,
@@ -276,7 +280,7 @@ async fn cancelled_requests_stop_and_get_no_response() {
         }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(!STOPPED.load(Ordering::SeqCst));
+    assert!(!stopped("legacy"));
     // Cancelling an id nobody uses changes nothing.
     let other = message(
         json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":8}}),
@@ -300,7 +304,7 @@ async fn cancelled_requests_stop_and_get_no_response() {
         matches!(reply, Reply::Nothing),
         "no response to a cancelled request: {reply:?}"
     );
-    assert!(STOPPED.load(Ordering::SeqCst), "the handler was dropped");
+    assert!(stopped("legacy"), "the handler was dropped");
 }
 
 #[tokio::test]
@@ -318,7 +322,7 @@ async fn a_2026_request_on_a_connection_is_cancelled_by_notification_too() {
         async move {
             server
                 .handle_in(
-                    call(21, "forever", json!({}), Some(meta)),
+                    call(21, "forever", json!({"tag": "modern"}), Some(meta)),
                     &anyone,
                     &connection,
                     None,
@@ -339,4 +343,5 @@ async fn a_2026_request_on_a_connection_is_cancelled_by_notification_too() {
         .expect("cancellation ends the call")
         .unwrap();
     assert!(matches!(reply, Reply::Nothing), "{reply:?}");
+    assert!(stopped("modern"), "the handler was dropped");
 }

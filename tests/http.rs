@@ -1358,3 +1358,33 @@ async fn expired_keys_are_refreshed_in_the_background_without_holding_requests()
         "the expired keys were refetched in the background"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_jwk_set_verifies_without_fetching() {
+    use scopegate::auth::JwtVerifier;
+    let keys = KeyServer::start().await;
+    let runs = Runs::default();
+    let h = start(Files { runs: runs.clone() }, runs, keys, |c, k, r| {
+        let jwks = support::jwk_set(&[TestKey::rsa_a()]);
+        let verifier = JwtVerifier::with_jwks(JwtConfig::new(k.issuer(), r), &jwks).unwrap();
+        c.verifier(verifier).authorization_server(k.issuer())
+    })
+    .await;
+    let token = h.token("files:read").build();
+    let session = h.initialize(&token).await;
+    let r = h
+        .call(&token, &session, "read_file", json!({"path": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let unknown = h.token("files:read").kid("elsewhere").build();
+    let r = h
+        .call(&unknown, &session, "read_file", json!({"path": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.keys.jwks_fetches(), 0, "a fixed set is never fetched");
+    assert_eq!(h.keys.metadata_fetches(), 0);
+    // A set with no usable key is refused when the verifier is built.
+    let empty =
+        JwtVerifier::with_jwks(JwtConfig::new("http://i", "http://r"), &json!({"keys": []}));
+    assert!(empty.is_err());
+}

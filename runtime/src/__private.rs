@@ -20,6 +20,28 @@ pub use crate::tool::{
     ToolDef, ToolFuture, ToolInfo, ToolMeta, ToolParam, ToolParamKind,
 };
 
+/// Entry points for fuzz targets (`fuzz/`): the parsers that see untrusted bytes.
+#[cfg(feature = "http")]
+pub mod fuzz {
+    /// The `Authorization` header parser.
+    pub fn bearer(values: &[&[u8]]) -> bool {
+        matches!(
+            crate::auth::bearer_credentials(values),
+            crate::auth::Credentials::Bearer(_)
+        )
+    }
+
+    /// Canonical resource URIs.
+    pub fn canonical(uri: &str) -> Option<String> {
+        crate::metadata::canonical_resource(uri).ok()
+    }
+
+    /// The `Cache-Control` parser and the discovery URL builder.
+    pub fn discovery(issuer: &str) -> usize {
+        crate::metadata::discovery_urls(issuer).len()
+    }
+}
+
 /// Compile-time check that a parameter's type is an argument or an extractor.
 pub const fn assert_param<T: ToolParamKind>() {}
 

@@ -141,6 +141,8 @@ struct Shared {
     fetcher: Fetcher,
     keys: RwLock<Arc<KeySet>>,
     refresh: tokio::sync::Mutex<RefreshState>,
+    /// Keys given at construction: never fetched.
+    fixed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -222,8 +224,23 @@ impl JwtVerifier {
                 fetcher,
                 keys: RwLock::new(Arc::new(KeySet::empty())),
                 refresh: tokio::sync::Mutex::new(RefreshState::default()),
+                fixed: std::sync::atomic::AtomicBool::new(false),
             }),
         }
+    }
+
+    /// A verifier with a fixed JWK set (e.g. read from a file, or an issuer that cannot be
+    /// reached from here): nothing is ever fetched, and an unknown `kid` is simply refused.
+    pub fn with_jwks(config: JwtConfig, jwks: &Value) -> Result<Self, FetchError> {
+        let verifier = Self::new(config);
+        let mut set = verifier.shared.parse_jwks(jwks)?;
+        set.expires = None;
+        verifier.shared.store(set);
+        verifier
+            .shared
+            .fixed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(verifier)
     }
 
     /// The configuration.
@@ -385,6 +402,9 @@ impl Shared {
     /// Fetches the keys unless another task did since `seen_generation` or the last attempt is
     /// within the cooldown. Returns the keys to use either way; on failure the old ones stay.
     async fn refresh(self: &Arc<Self>, seen_generation: u64) -> Arc<KeySet> {
+        if self.fixed.load(std::sync::atomic::Ordering::SeqCst) {
+            return self.snapshot();
+        }
         let mut state = self.refresh.lock().await;
         let current = self.snapshot();
         if current.generation != seen_generation {
