@@ -85,8 +85,13 @@ pub trait McpServerExt: McpServer {
         addr: std::net::SocketAddr,
     ) -> impl std::future::Future<Output = Result<(), http::HttpError>> + Send {
         async move {
-            let router = Server::new(self)?.http(config)?;
-            http::serve(addr, router).await
+            let server = Server::new(self)?;
+            let router = server.http(config)?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| http::HttpError::Bind { addr, source })?;
+            let options = http::ServeOptions::default().on_shutdown(move || server.hang_up_all());
+            http::serve_with(listener, router, options).await
         }
     }
 }

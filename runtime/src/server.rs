@@ -123,6 +123,9 @@ pub struct ServerOptions {
     pub page_size: usize,
     /// Which tools `tools/list` shows (default [`ListVisibility::All`]).
     pub list_visibility: ListVisibility,
+    /// Longest a tool, resource or prompt handler may run (default 5 minutes); past it the
+    /// handler is dropped and the call fails.
+    pub handler_timeout: Option<std::time::Duration>,
 }
 
 impl Default for ServerOptions {
@@ -130,6 +133,7 @@ impl Default for ServerOptions {
         Self {
             page_size: 100,
             list_visibility: ListVisibility::All,
+            handler_timeout: Some(std::time::Duration::from_secs(300)),
         }
     }
 }
@@ -139,6 +143,13 @@ impl ServerOptions {
     #[must_use]
     pub fn page_size(mut self, page_size: usize) -> Self {
         self.page_size = page_size;
+        self
+    }
+
+    /// Sets the handler timeout (`None`: none).
+    #[must_use]
+    pub fn handler_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.handler_timeout = timeout;
         self
     }
 
@@ -326,6 +337,19 @@ impl<S: 'static> Server<S> {
         connections.retain(|c| c.strong_count() > 0);
         connections.push(Arc::downgrade(&connection));
         connection
+    }
+
+    /// Shutting down: every client's pending requests fail and its standalone stream ends;
+    /// requests in flight still finish.
+    pub fn hang_up_all(&self) {
+        let connections = self
+            .inner
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for connection in connections.iter().filter_map(std::sync::Weak::upgrade) {
+            connection.hang_up();
+        }
     }
 
     /// Tells every client subscribed to `uri` that the resource changed
@@ -916,6 +940,10 @@ impl<S: Send + Sync + 'static> Server<S> {
             Ok(future) => tokio::select! {
                 outcome = future => outcome,
                 () = flight.cancel.cancelled() => return Reply::Nothing,
+                () = deadline(self.inner.options.handler_timeout) => {
+                    tracing::warn!(target: "scopegate::tool", tool = meta.name, "tool timed out");
+                    Ok(CallToolResult::error(format!("tool `{}` timed out", meta.name)))
+                }
             },
             Err(panic) => Err(panic),
         };
@@ -1163,6 +1191,9 @@ impl<S: Send + Sync + 'static> Server<S> {
         let result = tokio::select! {
             result = future => result,
             () = flight.cancel.cancelled() => return None,
+            () = deadline(self.inner.options.handler_timeout) => {
+                return Some(Err(format!("{kind} `{name}` timed out")));
+            }
         };
         if let Err(panic) = &result {
             tracing::error!(target: "scopegate::tool", kind, name, panic = %panic, "handler panicked");
@@ -1529,6 +1560,14 @@ fn empty_object() -> Box<RawValue> {
 /// How long clients may cache the server's lists (2026-07-28 `ttlMs`): they are fixed for the
 /// server's lifetime, and five minutes bounds how stale a client is after a redeploy.
 const LIST_TTL_MS: u64 = 300_000;
+
+/// Completes after `timeout`, or never.
+async fn deadline(timeout: Option<std::time::Duration>) {
+    match timeout {
+        Some(timeout) => tokio::time::sleep(timeout).await,
+        None => std::future::pending().await,
+    }
+}
 
 fn refs(entries: &[Box<RawValue>]) -> Vec<&RawValue> {
     entries.iter().map(|r| &**r).collect()

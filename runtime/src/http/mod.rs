@@ -9,7 +9,12 @@
 //! The router answers the MCP endpoint (POST; GET and DELETE for legacy sessions) and the
 //! Protected Resource Metadata at both RFC 9728 locations. It mounts into any axum app.
 
+mod limit;
+mod serve;
 mod session;
+
+pub use limit::Quota;
+pub use serve::{ServeOptions, serve_with};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -92,6 +97,11 @@ pub struct HttpConfig {
     allow_loopback_origins: bool,
     allowed_hosts: Vec<String>,
     any_host: bool,
+    max_sessions: usize,
+    max_sessions_per_principal: usize,
+    max_concurrent_requests: usize,
+    rate_per_address: Option<Quota>,
+    rate_per_principal: Option<Quota>,
 }
 
 /// Where to listen by default: loopback only (MCP transports, "Security Warning").
@@ -121,7 +131,45 @@ impl HttpConfig {
             allow_loopback_origins: true,
             allowed_hosts: Vec::new(),
             any_host: false,
+            max_sessions: 10_000,
+            max_sessions_per_principal: 100,
+            max_concurrent_requests: 1024,
+            rate_per_address: Some(Quota::new(200, 100.0)),
+            rate_per_principal: Some(Quota::new(200, 100.0)),
         }
+    }
+
+    /// Most live sessions in all (default 10 000) and per principal (default 100); at a limit
+    /// the oldest session ends.
+    #[must_use]
+    pub fn max_sessions(mut self, total: usize, per_principal: usize) -> Self {
+        self.max_sessions = total;
+        self.max_sessions_per_principal = per_principal;
+        self
+    }
+
+    /// Most requests handled at once (default 1024); more get `503` with `Retry-After`.
+    #[must_use]
+    pub fn max_concurrent_requests(mut self, requests: usize) -> Self {
+        self.max_concurrent_requests = requests;
+        self
+    }
+
+    /// Rate limit per client address, on the MCP endpoint and the metadata (default 200 at once,
+    /// 100/s; `None`: off). Behind a proxy every client shares its address: set it off there and
+    /// limit at the proxy. Needs [`serve_with`] (or `ConnectInfo<SocketAddr>` from your own
+    /// server) to know the address.
+    #[must_use]
+    pub fn rate_per_address(mut self, quota: Option<Quota>) -> Self {
+        self.rate_per_address = quota;
+        self
+    }
+
+    /// Rate limit per authenticated principal (default 200 at once, 100/s; `None`: off).
+    #[must_use]
+    pub fn rate_per_principal(mut self, quota: Option<Quota>) -> Self {
+        self.rate_per_principal = quota;
+        self
     }
 
     /// Verifies JWT access tokens from `issuer` (discovered, JWKS-checked, audience = this
@@ -306,6 +354,9 @@ struct Shared<S: 'static> {
     allow_loopback_origins: bool,
     /// Host names accepted in `Host` (`None`: any).
     allowed_hosts: Option<Vec<String>>,
+    concurrency: Arc<tokio::sync::Semaphore>,
+    per_address: Option<limit::Limiter>,
+    per_principal: Option<limit::Limiter>,
 }
 
 impl<S: Send + Sync + 'static> Server<S> {
@@ -379,7 +430,13 @@ impl<S: Send + Sync + 'static> Server<S> {
             resource_origin,
             metadata_url,
             known_scopes: known,
-            sessions: (!config.stateless).then(Sessions::default),
+            sessions: (!config.stateless)
+                .then(|| Sessions::new(config.max_sessions, config.max_sessions_per_principal)),
+            concurrency: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_requests.max(1),
+            )),
+            per_address: config.rate_per_address.map(limit::Limiter::new),
+            per_principal: config.rate_per_principal.map(limit::Limiter::new),
             denial: config.denial,
             max_body_bytes: config.max_body_bytes,
             allowed_origins: config.allowed_origins.clone(),
@@ -428,8 +485,8 @@ impl<S: Send + Sync + 'static> Server<S> {
     }
 }
 
-/// Serves `router` on `addr` until the process ends. Bind to `127.0.0.1` unless the server must
-/// be reachable from other machines.
+/// Serves `router` on `addr` until Ctrl-C, then shuts down gracefully (see [`serve_with`]). Bind
+/// to `127.0.0.1` unless the server must be reachable from other machines.
 pub async fn serve(addr: SocketAddr, router: Router) -> Result<(), HttpError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -438,11 +495,9 @@ pub async fn serve(addr: SocketAddr, router: Router) -> Result<(), HttpError> {
 }
 
 /// Serves `router` on a listener already bound (e.g. to port 0, to learn the port before
-/// building the configuration).
+/// building the configuration), with the default [`ServeOptions`].
 pub async fn serve_on(listener: tokio::net::TcpListener, router: Router) -> Result<(), HttpError> {
-    axum::serve(listener, router)
-        .await
-        .map_err(HttpError::Serve)
+    serve_with(listener, router, ServeOptions::default()).await
 }
 
 fn header_value(challenge: &Challenge) -> HeaderValue {
@@ -453,7 +508,11 @@ fn header_value(challenge: &Challenge) -> HeaderValue {
 
 async fn resource_metadata<S: Send + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
+    request: Request,
 ) -> Response {
+    if let Some(response) = shared.limit_address(request.extensions()) {
+        return response;
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -464,7 +523,30 @@ async fn resource_metadata<S: Send + Sync + 'static>(
         .into_response()
 }
 
+/// 429 or 503 with `Retry-After` (whole seconds, at least 1).
+fn too_many(status: StatusCode, wait: std::time::Duration, message: &str) -> Response {
+    let mut response = rpc_error(status, error_code::INVALID_REQUEST, message);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 impl<S: Send + Sync + 'static> Shared<S> {
+    /// The per-address rate limit, when the peer's address is known: the refusal, if any.
+    fn limit_address(&self, extensions: &axum::http::Extensions) -> Option<Response> {
+        let limiter = self.per_address.as_ref()?;
+        let peer = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()?;
+        let wait = limiter.check(&peer.0.ip().to_string()).err()?;
+        tracing::info!(target: "scopegate::http", event = "rate_limited", address = %peer.0.ip(), "per-address rate limit");
+        Some(too_many(
+            StatusCode::TOO_MANY_REQUESTS,
+            wait,
+            "too many requests: slow down",
+        ))
+    }
+
     /// The `Host` header names this server (DNS-rebinding protection, MCP transports "Security
     /// Warning"): the resource's host, a loopback name, or one allowed in the configuration.
     fn host_allowed(&self, parts: &Parts) -> bool {
@@ -682,6 +764,17 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    if let Some(response) = shared.limit_address(&parts.extensions) {
+        return response;
+    }
+    let Ok(_permit) = Arc::clone(&shared.concurrency).try_acquire_owned() else {
+        tracing::warn!(target: "scopegate::http", event = "overloaded", "too many requests in flight");
+        return too_many(
+            StatusCode::SERVICE_UNAVAILABLE,
+            std::time::Duration::from_secs(1),
+            "the server is busy",
+        );
+    };
     if !shared.host_allowed(&parts) {
         tracing::info!(target: "scopegate::http", event = "host_rejected", host = ?parts.headers.get(header::HOST));
         return rpc_error(
@@ -704,6 +797,17 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
         Ok(principal) => principal,
         Err(response) => return response,
     };
+    if let Some(limiter) = &shared.per_principal
+        && !principal.is_anonymous()
+        && let Err(wait) = limiter.check(Owner::of(&principal).key())
+    {
+        tracing::info!(target: "scopegate::http", event = "rate_limited", subject = principal.subject(), "per-principal rate limit");
+        return too_many(
+            StatusCode::TOO_MANY_REQUESTS,
+            wait,
+            "too many requests: slow down",
+        );
+    }
     // Any published revision is accepted in the header: clients in the field send older ones on
     // sessions that negotiated a newer one, and the messages are compatible.
     let unknown_version = parts

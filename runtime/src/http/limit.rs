@@ -1,0 +1,95 @@
+//! Token-bucket rate limits, per client address and per principal, so neither a flood nor a
+//! misconfigured client hammering discovery takes the server down.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A rate: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quota {
+    /// Requests allowed at once.
+    pub burst: u32,
+    /// Requests allowed per second, sustained.
+    pub per_second: f64,
+}
+
+impl Quota {
+    /// A quota of `per_second` sustained with bursts of `burst`.
+    #[must_use]
+    pub fn new(burst: u32, per_second: f64) -> Self {
+        Self { burst, per_second }
+    }
+}
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Buckets keyed by client address or principal. Bounded: when it holds too many keys, the
+/// full (idle) buckets are dropped.
+pub(crate) struct Limiter {
+    quota: Quota,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+const MAX_KEYS: usize = 100_000;
+
+impl Limiter {
+    pub(crate) fn new(quota: Quota) -> Self {
+        Self {
+            quota,
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Takes one token for `key`; when none is left, how long until one is.
+    pub(crate) fn check(&self, key: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let burst = f64::from(self.quota.burst.max(1));
+        let rate = self.quota.per_second.max(f64::MIN_POSITIVE);
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
+            buckets
+                .retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < burst);
+        }
+        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
+            tokens: burst,
+            last: now,
+        });
+        bucket.tokens =
+            (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(burst);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_allow_the_burst_then_refill() {
+        let limiter = Limiter::new(Quota::new(2, 1000.0));
+        assert!(limiter.check("a").is_ok());
+        assert!(limiter.check("a").is_ok());
+        let wait = limiter.check("a").unwrap_err();
+        assert!(wait <= Duration::from_millis(2), "{wait:?}");
+        assert!(limiter.check("b").is_ok(), "keys are independent");
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(limiter.check("a").is_ok(), "refilled");
+        let slow = Limiter::new(Quota::new(1, 0.5));
+        assert!(slow.check("x").is_ok());
+        let wait = slow.check("x").unwrap_err();
+        assert!(
+            wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2),
+            "{wait:?}"
+        );
+    }
+}

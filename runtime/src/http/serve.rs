@@ -1,0 +1,161 @@
+//! Serving a router on a listener with the connection-level limits a public endpoint needs
+//! (slow or oversized request headers) and a graceful shutdown: stop accepting, let in-flight
+//! requests finish, end the sessions.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tower::ServiceExt as _;
+
+use super::HttpError;
+
+/// Connection limits and shutdown of [`serve_with`]. Every default is the safe one.
+#[non_exhaustive]
+pub struct ServeOptions {
+    /// Longest time a client may take to send a request's headers (default 10 s): slow-loris
+    /// connections are closed.
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line and headers), in bytes (default 64 KiB); larger gets
+    /// `431 Request Header Fields Too Large`.
+    pub max_header_bytes: usize,
+    /// Longest time in-flight requests get to finish after shutdown begins (default 30 s).
+    pub drain_timeout: Duration,
+    /// Resolves when the server should shut down (default: Ctrl-C / SIGINT).
+    pub shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Runs when shutdown begins, before draining (e.g. [`crate::Server::hang_up_all`], which
+    /// ends the open event streams so the drain does not wait on them).
+    pub on_shutdown: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+            drain_timeout: Duration::from_secs(30),
+            shutdown: Box::pin(async {
+                let _ = tokio::signal::ctrl_c().await;
+            }),
+            on_shutdown: None,
+        }
+    }
+}
+
+impl ServeOptions {
+    /// Shuts down when `signal` resolves instead of on Ctrl-C.
+    #[must_use]
+    pub fn shutdown_on(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.shutdown = Box::pin(signal);
+        self
+    }
+
+    /// Runs `hook` when shutdown begins.
+    #[must_use]
+    pub fn on_shutdown(mut self, hook: impl FnOnce() + Send + 'static) -> Self {
+        self.on_shutdown = Some(Box::new(hook));
+        self
+    }
+
+    /// Sets the header read timeout.
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets the largest request head.
+    #[must_use]
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes;
+        self
+    }
+
+    /// Sets how long in-flight requests get after shutdown begins.
+    #[must_use]
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("drain_timeout", &self.drain_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serves `router` on `listener` until `options.shutdown` resolves; then stops accepting, lets
+/// in-flight requests finish (up to `drain_timeout`) and returns. Each request carries the
+/// peer's address as `ConnectInfo<SocketAddr>` (per-address rate limits use it).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    options: ServeOptions,
+) -> Result<(), HttpError> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        // hyper refuses buffers under 8 KiB.
+        .max_buf_size(options.max_header_bytes.max(8192));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = options.shutdown;
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of descriptors and the like: keep serving the connections we have.
+                Err(error) => {
+                    tracing::warn!(target: "scopegate::http", %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service =
+            router
+                .clone()
+                .map_request(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let mut request = request.map(axum::body::Body::new);
+                    request
+                        .extensions_mut()
+                        .insert(ConnectInfo::<SocketAddr>(peer));
+                    request
+                });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(target: "scopegate::http", %error, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if let Some(hook) = options.on_shutdown {
+        hook();
+    }
+    tracing::info!(target: "scopegate::http", "shutting down: no new connections, draining in-flight requests");
+    if tokio::time::timeout(options.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(target: "scopegate::http", "drain timeout: closing the remaining connections");
+    }
+    Ok(())
+}

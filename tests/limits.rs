@@ -1,0 +1,326 @@
+//! Abuse limits and graceful shutdown, over real HTTP on 127.0.0.1: rate limits (429 with
+//! Retry-After), concurrency (503), session caps with eviction, handler timeouts, slow and
+//! oversized request heads, and a shutdown that lets in-flight calls finish.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use scopegate::ServerOptions;
+use scopegate::auth::JwtConfig;
+use scopegate::http::{HttpConfig, Quota, ServeOptions, serve_with};
+use scopegate::prelude::*;
+use serde_json::{Value, json};
+use support::KeyServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Sleeps for `ms` milliseconds.
+#[mcp_tool(public)]
+async fn nap(ms: u64) -> String {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    format!("slept {ms}")
+}
+
+/// Needs a scope.
+#[mcp_tool(scope = "x:use")]
+fn scoped() -> &'static str {
+    "ok"
+}
+
+#[derive(McpServer)]
+#[mcp(name = "limits", tools(nap, scoped))]
+struct Limits;
+
+struct Env {
+    url: String,
+    base: String,
+    http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: tokio::task::JoinHandle<()>,
+}
+
+async fn start(
+    options: ServerOptions,
+    configure: impl FnOnce(HttpConfig) -> HttpConfig,
+    serve: impl FnOnce(ServeOptions) -> ServeOptions,
+) -> Env {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let url = format!("{base}/mcp");
+    let config = configure(
+        HttpConfig::new(&url)
+            .without_authorization()
+            .stateless(true),
+    );
+    let router = Server::with_options(Limits, options)
+        .unwrap()
+        .http(config)
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let serve_options = serve(ServeOptions::default().shutdown_on(async {
+        let _ = rx.await;
+    }));
+    let served =
+        tokio::spawn(async move { serve_with(listener, router, serve_options).await.unwrap() });
+    Env {
+        url,
+        base,
+        http: reqwest::Client::new(),
+        shutdown: Some(tx),
+        served,
+    }
+}
+
+fn call(tool: &str, arguments: Value) -> Value {
+    json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":tool,"arguments":arguments}})
+}
+
+impl Env {
+    async fn post(&self, body: &Value, token: Option<&str>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_client_address_is_rate_limited_on_every_endpoint() {
+    let env = start(
+        ServerOptions::default(),
+        |c| c.rate_per_address(Some(Quota::new(3, 0.2))),
+        |s| s,
+    )
+    .await;
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
+    for _ in 0..2 {
+        assert_eq!(env.post(&ping, None).await.status(), StatusCode::OK);
+    }
+    // Discovery draws from the same bucket: a client hammering it is slowed too.
+    let metadata = format!("{}/.well-known/oauth-protected-resource/mcp", env.base);
+    assert_eq!(
+        env.http.get(&metadata).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let refused = env.post(&ping, None).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        (1..=5).contains(&retry_after(&refused)),
+        "{}",
+        retry_after(&refused)
+    );
+    let refused = env.http.get(&metadata).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_principal_is_rate_limited() {
+    let keys = KeyServer::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let config = HttpConfig::new(&url)
+        .jwt(JwtConfig::new(keys.issuer(), &url))
+        .stateless(true)
+        .rate_per_principal(Some(Quota::new(2, 0.1)));
+    let router = Server::new(Limits).unwrap().http(config).unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = reqwest::Client::new();
+    let alice = keys.token(&url, "x:use").build();
+    let bob = keys.token(&url, "x:use").sub("bob").build();
+    let send = |token: String| {
+        http.post(&url)
+            .header("content-type", "application/json")
+            .bearer_auth(token)
+            .body(call("scoped", json!({})).to_string())
+            .send()
+    };
+    assert_eq!(send(alice.clone()).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(send(alice.clone()).await.unwrap().status(), StatusCode::OK);
+    let refused = send(alice).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&refused) >= 1);
+    assert_eq!(
+        send(bob).await.unwrap().status(),
+        StatusCode::OK,
+        "another principal is not slowed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_the_concurrency_limit_are_shed() {
+    let env = start(
+        ServerOptions::default(),
+        |c| c.max_concurrent_requests(1),
+        |s| s,
+    )
+    .await;
+    let slow = {
+        let (http, url) = (env.http.clone(), env.url.clone());
+        tokio::spawn(async move {
+            http.post(&url)
+                .header("content-type", "application/json")
+                .body(call("nap", json!({"ms": 600})).to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let shed = env
+        .post(&json!({"jsonrpc":"2.0","id":2,"method":"ping"}), None)
+        .await;
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(retry_after(&shed), 1);
+    assert_eq!(slow.await.unwrap(), StatusCode::OK);
+    let after = env
+        .post(&json!({"jsonrpc":"2.0","id":3,"method":"ping"}), None)
+        .await;
+    assert_eq!(after.status(), StatusCode::OK, "the slot is free again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_capped_per_principal_with_the_oldest_evicted() {
+    let env = start(
+        ServerOptions::default(),
+        |c| c.stateless(false).max_sessions(100, 2),
+        |s| s,
+    )
+    .await;
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let r = env.post(&init, None).await;
+        sessions.push(r.headers()["mcp-session-id"].to_str().unwrap().to_owned());
+    }
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
+    let status = |session: String| {
+        env.http
+            .post(&env.url)
+            .header("content-type", "application/json")
+            .header("mcp-session-id", session)
+            .body(ping.to_string())
+            .send()
+    };
+    assert_eq!(
+        status(sessions[0].clone()).await.unwrap().status(),
+        StatusCode::NOT_FOUND,
+        "the oldest was evicted"
+    );
+    assert_eq!(
+        status(sessions[1].clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(sessions[2].clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_past_their_timeout_fail_instead_of_hanging() {
+    let options = ServerOptions::default().handler_timeout(Some(Duration::from_millis(200)));
+    let env = start(options, |c| c, |s| s).await;
+    let started = Instant::now();
+    let r: Value = env
+        .post(&call("nap", json!({"ms": 10_000})), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(r["result"]["isError"], true);
+    assert_eq!(r["result"]["content"][0]["text"], "tool `nap` timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_oversized_request_heads_are_cut_off() {
+    let env = start(
+        ServerOptions::default(),
+        |c| c,
+        |s| {
+            s.header_read_timeout(Duration::from_millis(300))
+                .max_header_bytes(8192)
+        },
+    )
+    .await;
+    let addr = env.base.trim_start_matches("http://").to_owned();
+    // Slow loris: half a request head, then silence.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server closed the connection");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // A head larger than the limit.
+    let big = "x".repeat(20_000);
+    let r = env
+        .http
+        .post(&env.url)
+        .header("content-type", "application/json")
+        .header("x-padding", big)
+        .body("{}")
+        .send()
+        .await;
+    match r {
+        Ok(r) => assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+        Err(e) => assert!(e.is_request() || e.is_connect() || e.is_body(), "{e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_in_flight_calls_finish_and_refuses_new_ones() {
+    let mut env = start(
+        ServerOptions::default(),
+        |c| c,
+        |s| s.drain_timeout(Duration::from_secs(5)),
+    )
+    .await;
+    let in_flight = {
+        let (http, url) = (env.http.clone(), env.url.clone());
+        tokio::spawn(async move {
+            let r = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(call("nap", json!({"ms": 500})).to_string())
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    env.shutdown.take().unwrap().send(()).unwrap();
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["result"]["content"][0]["text"], "slept 500");
+    tokio::time::timeout(Duration::from_secs(5), &mut env.served)
+        .await
+        .expect("serve returns after draining")
+        .unwrap();
+    let fresh = reqwest::Client::new()
+        .post(&env.url)
+        .header("content-type", "application/json")
+        .body(json!({"jsonrpc":"2.0","id":1,"method":"ping"}).to_string())
+        .send()
+        .await;
+    assert!(fresh.is_err(), "no new connections after shutdown");
+}
