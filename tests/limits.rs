@@ -233,8 +233,12 @@ async fn sessions_are_capped_per_principal_with_the_oldest_evicted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handlers_past_their_timeout_fail_instead_of_hanging() {
-    let options = ServerOptions::default().handler_timeout(Some(Duration::from_millis(200)));
-    let env = start(options, |c| c, |s| s).await;
+    let env = start(
+        ServerOptions::default(),
+        |c| c.handler_timeout(Some(Duration::from_millis(200))),
+        |s| s,
+    )
+    .await;
     let started = Instant::now();
     let r: Value = env
         .post(&call("nap", json!({"ms": 10_000})), None)

@@ -138,6 +138,9 @@ pub struct Connection {
     /// For a 2026-07-28 request on a longer-lived transport connection (stdio): that
     /// connection, where `notifications/cancelled` arrives.
     parent: Option<Arc<Connection>>,
+    /// The transport's limit on how long a handler may run (the HTTP transport sets one; a
+    /// runtime without a timer cannot have one, so it is never assumed).
+    handler_timeout: Mutex<Option<std::time::Duration>>,
 }
 
 impl Default for Connection {
@@ -152,6 +155,7 @@ impl Default for Connection {
             stateless: false,
             standalone: Mutex::default(),
             parent: None,
+            handler_timeout: Mutex::new(None),
         }
     }
 }
@@ -178,10 +182,20 @@ impl Connection {
             capabilities: Mutex::new(capabilities),
             log_level: AtomicU8::new(log_level.map_or(LOG_OFF, |l| l as u8)),
             stateless: true,
+            handler_timeout: Mutex::new(parent.handler_timeout()),
             parent: Some(parent),
             ..Self::default()
         };
         Arc::new(connection)
+    }
+
+    /// Limits how long a handler may run on this connection.
+    pub fn set_handler_timeout(&self, timeout: Option<std::time::Duration>) {
+        *lock(&self.handler_timeout) = timeout;
+    }
+
+    pub(crate) fn handler_timeout(&self) -> Option<std::time::Duration> {
+        *lock(&self.handler_timeout)
     }
 
     pub(crate) fn set_capabilities(&self, capabilities: Value) {

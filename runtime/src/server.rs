@@ -123,8 +123,9 @@ pub struct ServerOptions {
     pub page_size: usize,
     /// Which tools `tools/list` shows (default [`ListVisibility::All`]).
     pub list_visibility: ListVisibility,
-    /// Longest a tool, resource or prompt handler may run (default 5 minutes); past it the
-    /// handler is dropped and the call fails.
+    /// Longest a tool, resource or prompt handler may run; past it the handler is dropped and
+    /// the call fails. Default: none here; the HTTP transport applies its own (5 minutes, see
+    /// `HttpConfig::handler_timeout`). Needs a Tokio runtime with its timer enabled.
     pub handler_timeout: Option<std::time::Duration>,
 }
 
@@ -133,7 +134,7 @@ impl Default for ServerOptions {
         Self {
             page_size: 100,
             list_visibility: ListVisibility::All,
-            handler_timeout: Some(std::time::Duration::from_secs(300)),
+            handler_timeout: None,
         }
     }
 }
@@ -940,7 +941,7 @@ impl<S: Send + Sync + 'static> Server<S> {
             Ok(future) => tokio::select! {
                 outcome = future => outcome,
                 () = flight.cancel.cancelled() => return Reply::Nothing,
-                () = deadline(self.inner.options.handler_timeout) => {
+                () = deadline(self.inner.options.handler_timeout.or(connection.handler_timeout())) => {
                     tracing::warn!(target: "scopegate::tool", tool = meta.name, "tool timed out");
                     Ok(CallToolResult::error(format!("tool `{}` timed out", meta.name)))
                 }
@@ -1167,6 +1168,11 @@ impl<S: Send + Sync + 'static> Server<S> {
         handler: fn(&mut CallParts<'_, S>) -> crate::tool::HandlerFuture<T>,
     ) -> Option<Result<T, String>> {
         let flight = link.connection.start(id);
+        let timeout = self
+            .inner
+            .options
+            .handler_timeout
+            .or(link.connection.handler_timeout());
         let context = RequestContext::new(
             id.clone(),
             name,
@@ -1191,7 +1197,7 @@ impl<S: Send + Sync + 'static> Server<S> {
         let result = tokio::select! {
             result = future => result,
             () = flight.cancel.cancelled() => return None,
-            () = deadline(self.inner.options.handler_timeout) => {
+            () = deadline(timeout) => {
                 return Some(Err(format!("{kind} `{name}` timed out")));
             }
         };

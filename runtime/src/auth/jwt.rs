@@ -304,6 +304,15 @@ impl JwtVerifier {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
             .map_err(|e| map_error(e.kind()))?;
         let claims = data.claims;
+        // jsonwebtoken accepts `iss` as a list and matches any entry; RFC 9068 §4: the issuer
+        // identifier, exactly.
+        if claims.get("iss").and_then(Value::as_str) != Some(config.issuer.as_str()) {
+            return Err(AuthError::Issuer);
+        }
+        // RFC 9068 §2.2: `sub` is required; sessions are bound to it.
+        if !claims.get("sub").is_some_and(Value::is_string) {
+            return Err(AuthError::Claims);
+        }
         // `iat` in the future (beyond the leeway) means a forged or badly clocked token.
         if let Some(iat) = claims.get("iat") {
             let iat = iat.as_f64().ok_or(AuthError::Claims)?;
@@ -349,6 +358,7 @@ fn map_error(kind: &ErrorKind) -> AuthError {
         | ErrorKind::Json(_)
         | ErrorKind::Utf8(_)
         | ErrorKind::InvalidToken => AuthError::Malformed,
+        ErrorKind::InvalidClaimFormat(_) => AuthError::Claims,
         _ => AuthError::Signature,
     }
 }

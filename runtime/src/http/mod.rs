@@ -102,6 +102,7 @@ pub struct HttpConfig {
     max_concurrent_requests: usize,
     rate_per_address: Option<Quota>,
     rate_per_principal: Option<Quota>,
+    handler_timeout: Option<std::time::Duration>,
 }
 
 /// Where to listen by default: loopback only (MCP transports, "Security Warning").
@@ -136,7 +137,16 @@ impl HttpConfig {
             max_concurrent_requests: 1024,
             rate_per_address: Some(Quota::new(200, 100.0)),
             rate_per_principal: Some(Quota::new(200, 100.0)),
+            handler_timeout: Some(std::time::Duration::from_secs(300)),
         }
+    }
+
+    /// Longest a tool, resource or prompt handler may run for an HTTP request (default 5
+    /// minutes; `None`: no limit); past it the call fails.
+    #[must_use]
+    pub fn handler_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.handler_timeout = timeout;
+        self
     }
 
     /// Most live sessions in all (default 10 000) and per principal (default 100); at a limit
@@ -357,6 +367,7 @@ struct Shared<S: 'static> {
     concurrency: Arc<tokio::sync::Semaphore>,
     per_address: Option<limit::Limiter>,
     per_principal: Option<limit::Limiter>,
+    handler_timeout: Option<std::time::Duration>,
 }
 
 impl<S: Send + Sync + 'static> Server<S> {
@@ -437,6 +448,7 @@ impl<S: Send + Sync + 'static> Server<S> {
             )),
             per_address: config.rate_per_address.map(limit::Limiter::new),
             per_principal: config.rate_per_principal.map(limit::Limiter::new),
+            handler_timeout: config.handler_timeout,
             denial: config.denial,
             max_body_bytes: config.max_body_bytes,
             allowed_origins: config.allowed_origins.clone(),
@@ -534,6 +546,19 @@ fn too_many(status: StatusCode, wait: std::time::Duration, message: &str) -> Res
 }
 
 impl<S: Send + Sync + 'static> Shared<S> {
+    /// A new client connection with this transport's handler timeout. Sessions register theirs
+    /// with the server (resource updates reach them); a one-request connection needs not, and
+    /// the hot path stays free of the registry's lock.
+    fn connection(&self, session: bool) -> Arc<Connection> {
+        let connection = if session {
+            self.server.connect()
+        } else {
+            Connection::new()
+        };
+        connection.set_handler_timeout(self.handler_timeout);
+        connection
+    }
+
     /// The per-address rate limit, when the peer's address is known: the refusal, if any.
     fn limit_address(&self, extensions: &axum::http::Extensions) -> Option<Response> {
         let limiter = self.per_address.as_ref()?;
@@ -987,7 +1012,7 @@ async fn post<S: Send + Sync + 'static>(
     let is_request = matches!(&message, Message::Request(_));
     // The connection this message belongs to: the session's, or one for this request alone.
     let (connection, new_session) = match &shared.sessions {
-        Some(sessions) if is_initialize => match sessions.create(owner, shared.server.connect()) {
+        Some(sessions) if is_initialize => match sessions.create(owner, shared.connection(true)) {
             Ok(id) => match sessions.check(&id, &Owner::of(&principal)) {
                 Ok(connection) => (connection, Some(id)),
                 Err(_) => return session_failure(),
@@ -1005,6 +1030,8 @@ async fn post<S: Send + Sync + 'static>(
             Some(id) => match sessions.check(id, &owner) {
                 Ok(connection) => (connection, None),
                 Err(_) => {
+                    // Unknown, ended, or someone else's: audited, since the last is a hijack.
+                    tracing::info!(target: "scopegate::auth", event = "session_rejected", subject = principal.subject(), "request on a session that is not the caller's");
                     return rpc_error(
                         StatusCode::NOT_FOUND,
                         error_code::INVALID_REQUEST,
@@ -1013,7 +1040,7 @@ async fn post<S: Send + Sync + 'static>(
                 }
             },
         },
-        None => (Connection::new(), None),
+        None => (shared.connection(false), None),
     };
 
     // Notifications and the client's answers: handled at once, 202 with no body.

@@ -15,13 +15,14 @@ pub(crate) struct Owner(String);
 
 impl Owner {
     pub(crate) fn of(principal: &crate::Principal) -> Self {
-        // Subject first; a client-credentials token may have only a client id. Anonymous callers
-        // (authorization off) share one owner: their sessions are protected by the id alone.
-        let id = principal
-            .subject()
-            .map(|s| format!("sub:{s}"))
-            .or_else(|| principal.client_id().map(|c| format!("client:{c}")))
-            .unwrap_or_default();
+        // The subject and the client together: the same user through another client is another
+        // owner. Anonymous callers (authorization off) share one owner: their sessions are
+        // protected by the id alone.
+        let id = format!(
+            "sub:{}|client:{}",
+            principal.subject().unwrap_or_default(),
+            principal.client_id().unwrap_or_default()
+        );
         Self(id)
     }
 

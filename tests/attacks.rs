@@ -1,0 +1,2466 @@
+//! A table-driven attack suite against the Streamable HTTP transport as an OAuth 2.1 protected
+//! resource: every item of `INTEROP.md`'s attack list and more, over real HTTP on 127.0.0.1,
+//! against a local authorization server ([`support::KeyServer`]).
+//!
+//! Every case asserts
+//! (a) the HTTP status,
+//! (b) the `WWW-Authenticate` challenge (`error` code and `resource_metadata`) where one is due,
+//! (c) that no tool ran (tool runs are counted through a `State<Runs>` counter), and
+//! (d) that the refusal was audited: a `tracing` event on target `scopegate::auth` with the
+//!     stable `event` field (`token_rejected` with `reason`, `token_missing`, `scope_denied` with
+//!     `tool` and `missing`), or on `scopegate::http` for transport refusals (`origin_rejected`,
+//!     `host_rejected`). Refusals after authentication that are not about authorization (a
+//!     session of another principal, a batch, a body too large, a wrong content type) have no
+//!     event of their own yet: those cases assert that the token was accepted and that no
+//!     authentication refusal was logged.
+//!
+//! Events are captured by a `tracing_subscriber` layer installed as the thread's default
+//! subscriber, so every test runs on a current-thread runtime: the servers under test run on the
+//! test's thread and their events reach the layer.
+//!
+//! A table does not stop at its first failing case: each test collects every failure, with the
+//! request's answer and the events it produced, and fails once at the end listing them all.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::Algorithm;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use scopegate::auth::{JwtConfig, JwtVerifier};
+use scopegate::http::HttpConfig;
+use scopegate::prelude::*;
+use serde_json::{Value, json};
+use support::{JwksMode, KeyServer, TestKey, TokenBuilder, b64url, now};
+
+// ---- the server under attack ---------------------------------------------------------------
+
+/// Counts the tool runs of one server, so every refusal can prove no tool ran.
+#[derive(Debug, Clone, Default)]
+struct Runs(Arc<AtomicUsize>);
+
+/// Reads a file.
+#[mcp_tool(scope = "files:read", read_only)]
+fn read_file(runs: State<Runs>, path: String) -> String {
+    runs.0.0.fetch_add(1, Ordering::SeqCst);
+    format!("contents of {path}")
+}
+
+/// Writes a file.
+#[mcp_tool(scope = "files:write")]
+fn write_file(runs: State<Runs>, path: String) -> String {
+    runs.0.0.fetch_add(1, Ordering::SeqCst);
+    format!("wrote {path}")
+}
+
+/// Audits the files.
+#[mcp_tool(scopes = ["files:read", "audit:run"])]
+fn audit(runs: State<Runs>) -> String {
+    runs.0.0.fetch_add(1, Ordering::SeqCst);
+    "audited".into()
+}
+
+/// Who is calling: public, so only authentication keeps a forged token out of it.
+#[mcp_tool(public)]
+fn whoami(runs: State<Runs>, who: Principal) -> String {
+    runs.0.0.fetch_add(1, Ordering::SeqCst);
+    who.subject().unwrap_or("-").to_owned()
+}
+
+#[derive(McpServer, Clone, Default)]
+#[mcp(
+    name = "files",
+    title = "Files",
+    tools(read_file, write_file, audit, whoami),
+    implies("files:admin" => ["files:read", "files:write"]),
+)]
+struct Files {
+    #[mcp(state)]
+    runs: Runs,
+}
+
+// ---- audit capture -----------------------------------------------------------------------
+
+/// One captured `tracing` event: its target and fields.
+#[derive(Debug, Clone)]
+struct Event {
+    target: String,
+    fields: BTreeMap<String, String>,
+}
+
+impl Event {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    fn is(&self, target: &str, event: &str) -> bool {
+        self.target == target && self.field("event") == Some(event)
+    }
+}
+
+/// Records every event whose target starts with `scopegate`.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Event>>>);
+
+impl Capture {
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    fn since(&self, mark: usize) -> Vec<Event> {
+        self.0.lock().unwrap()[mark..].to_vec()
+    }
+}
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let target = event.metadata().target();
+        if target.starts_with("scopegate") {
+            let mut fields = BTreeMap::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().push(Event {
+                target: target.to_owned(),
+                fields,
+            });
+        }
+    }
+}
+
+/// Installs a capturing subscriber for this thread (the test's current-thread runtime).
+fn capture() -> (Capture, tracing::subscriber::DefaultGuard) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let capture = Capture::default();
+    let guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    (capture, guard)
+}
+
+const AUTH: &str = "scopegate::auth";
+const HTTP: &str = "scopegate::http";
+
+// ---- harness -------------------------------------------------------------------------------
+
+/// A running MCP server on 127.0.0.1 plus the key server it trusts.
+struct Harness {
+    keys: KeyServer,
+    base: String,
+    resource: String,
+    runs: Runs,
+    client: reqwest::Client,
+    capture: Capture,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    fn challenge(&self) -> Option<&str> {
+        self.headers
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap_or("<not visible ASCII>"))
+    }
+
+    fn session(&self) -> Option<String> {
+        self.headers
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+}
+
+/// Starts the files server trusting `keys`, with `jwt` and `http` applied to the default
+/// `JwtConfig::new(issuer, resource)` and `HttpConfig::new(resource)`.
+async fn harness(
+    keys: KeyServer,
+    capture: &Capture,
+    jwt: impl FnOnce(JwtConfig) -> JwtConfig,
+    http: impl FnOnce(HttpConfig) -> HttpConfig,
+) -> Harness {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let resource = format!("{base}/mcp");
+    let config =
+        http(HttpConfig::new(&resource).jwt(jwt(JwtConfig::new(keys.issuer(), &resource))));
+    let runs = Runs::default();
+    let router = Server::new(Files { runs: runs.clone() })
+        .unwrap()
+        .http(config)
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Harness {
+        keys,
+        base,
+        resource,
+        runs,
+        client: reqwest::Client::new(),
+        capture: capture.clone(),
+    }
+}
+
+/// The files server with every default, trusting a fresh key server.
+async fn default_harness(capture: &Capture) -> Harness {
+    harness(KeyServer::start().await, capture, |j| j, |c| c).await
+}
+
+fn call_body(tool: &str) -> Value {
+    let args = if tool == "read_file" || tool == "write_file" {
+        json!({"path": "secret.txt"})
+    } else {
+        json!({})
+    };
+    json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":tool,"arguments":args}})
+}
+
+impl Harness {
+    fn token(&self, scope: &str) -> TokenBuilder {
+        self.keys.token(&self.resource, scope)
+    }
+
+    fn metadata_url(&self) -> String {
+        format!("{}/.well-known/oauth-protected-resource/mcp", self.base)
+    }
+
+    fn runs(&self) -> usize {
+        self.runs.0.load(Ordering::SeqCst)
+    }
+
+    /// Sends and reads the whole answer; `None` if that takes longer than 15 s (a hang).
+    async fn try_send(&self, request: RequestBuilder) -> Option<Reply> {
+        tokio::time::timeout(Duration::from_secs(15), async {
+            let response = request.send().await.expect("the request is sent");
+            let status = response.status();
+            let headers = response.headers().clone();
+            let text = response.text().await.unwrap_or_default();
+            let body = if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            };
+            Reply {
+                status,
+                headers,
+                body,
+            }
+        })
+        .await
+        .ok()
+    }
+
+    async fn send(&self, request: RequestBuilder) -> Reply {
+        self.try_send(request).await.expect("an answer within 15 s")
+    }
+
+    /// A POST of `body` to the MCP endpoint with the usual headers, and `Authorization: Bearer`
+    /// and `Mcp-Session-Id` when given.
+    fn post(&self, token: Option<&str>, session: Option<&str>, body: &Value) -> RequestBuilder {
+        let mut request = self.bare_post(session).body(body.to_string());
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request
+    }
+
+    /// A POST with content type, accept and session headers but no body and no credentials.
+    fn bare_post(&self, session: Option<&str>) -> RequestBuilder {
+        let mut request = self
+            .client
+            .post(&self.resource)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream");
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        request
+    }
+
+    /// A `tools/call` of `tool` with `token` on `session`.
+    fn call(&self, token: &str, session: &str, tool: &str) -> RequestBuilder {
+        self.post(Some(token), Some(session), &call_body(tool))
+    }
+
+    /// A 2026-07-28 `tools/call` (no session) whose `Mcp-Name` header says `header_name` and
+    /// whose body calls `tool`.
+    fn modern_call(&self, token: &str, tool: &str, header_name: &str) -> RequestBuilder {
+        let mut body = call_body(tool);
+        body["params"]["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        self.post(Some(token), None, &body)
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", header_name)
+    }
+
+    /// Initializes a session with `token`; returns the session id.
+    async fn initialize(&self, token: &str) -> String {
+        let r = self
+            .send(self.post(
+                Some(token),
+                None,
+                &json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}),
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "initialize: {:?}", r.body);
+        r.session().expect("initialize issues a session id")
+    }
+}
+
+fn param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
+    let start = challenge.find(&format!("{name}=\""))? + name.len() + 2;
+    let end = challenge[start..].find('"')? + start;
+    Some(&challenge[start..end])
+}
+
+// ---- cases ---------------------------------------------------------------------------------
+
+/// What a case must produce.
+#[derive(Debug, Clone)]
+enum Expect {
+    /// 401 `error="invalid_token"`; `token_rejected` with one of these `reason`s.
+    InvalidToken(&'static [&'static str]),
+    /// 400 `error="invalid_request"`; `token_rejected` with `reason="invalid_request"`.
+    InvalidRequest,
+    /// 401 with a challenge but no `error` code (no credentials); `token_missing`.
+    Missing,
+    /// 403 `error="insufficient_scope"` whose `scope` holds the missing scopes; `scope_denied`
+    /// naming `tool` and `missing` (space-separated, any order).
+    ScopeDenied {
+        tool: &'static str,
+        missing: &'static str,
+    },
+    /// A refusal outside authentication (transport, protocol, session): this status, no
+    /// challenge, no authentication refusal, and `audit` in the events.
+    Refused { status: StatusCode, audit: Audit },
+    /// A control: 200, the tool ran exactly once, `token_accepted`, no refusal event.
+    Accepted,
+}
+
+/// The event a non-authentication refusal must leave.
+#[derive(Debug, Clone, Copy)]
+enum Audit {
+    /// An event `event` on target `scopegate::http` (Origin / Host checks), and no
+    /// authentication at all (the request was refused before it).
+    Http(&'static str),
+    /// The token was accepted (`token_accepted`), and no authentication refusal was logged:
+    /// the transport or the session layer refused the request after authentication.
+    TokenAccepted,
+}
+
+const ALGORITHM: &[&str] = &["algorithm"];
+const MALFORMED: &[&str] = &["malformed"];
+const UNKNOWN_KEY: &[&str] = &["unknown_key"];
+const SIGNATURE: &[&str] = &["signature"];
+const MALFORMED_OR_SIGNATURE: &[&str] = &["malformed", "signature"];
+const CRITICAL: &[&str] = &["critical_header"];
+const TYPE: &[&str] = &["type"];
+const EXPIRED: &[&str] = &["expired"];
+const EXPIRED_OR_CLAIMS: &[&str] = &["expired", "claims"];
+const NOT_YET_VALID: &[&str] = &["not_yet_valid"];
+const ISSUER: &[&str] = &["issuer"];
+const ISSUER_OR_CLAIMS: &[&str] = &["issuer", "claims"];
+const AUDIENCE: &[&str] = &["audience"];
+const AUDIENCE_OR_CLAIMS: &[&str] = &["audience", "claims"];
+const CLAIMS: &[&str] = &["claims"];
+const UNAVAILABLE: &[&str] = &["unavailable"];
+
+struct Case {
+    name: String,
+    request: RequestBuilder,
+    expect: Expect,
+}
+
+fn case(name: impl Into<String>, request: RequestBuilder, expect: Expect) -> Case {
+    Case {
+        name: name.into(),
+        request,
+        expect,
+    }
+}
+
+fn is_refusal(e: &Event) -> bool {
+    e.target == AUTH
+        && matches!(
+            e.field("event"),
+            Some("token_rejected" | "token_missing" | "scope_denied")
+        )
+}
+
+/// Runs one case; returns what went wrong (empty when the case passed).
+async fn check(h: &Harness, case: Case) -> Vec<String> {
+    let runs_before = h.runs();
+    let mark = h.capture.len();
+    let started = Instant::now();
+    let Some(r) = h.try_send(case.request).await else {
+        return vec![format!(
+            "[{}] no answer within 15 s (a hang); expected {:?}",
+            case.name, case.expect
+        )];
+    };
+    let elapsed = started.elapsed();
+    let events = h.capture.since(mark);
+    let ran = h.runs() - runs_before;
+    let mut problems = Vec::new();
+    let metadata_url = h.metadata_url();
+    let challenge = r.challenge();
+    let any = |target: &str, event: &str| events.iter().any(|e| e.is(target, event));
+    let want_status = |status: StatusCode, problems: &mut Vec<String>| {
+        if r.status != status {
+            problems.push(format!("status {} (expected {status})", r.status));
+        }
+    };
+    let want_challenge = |error: Option<&str>, problems: &mut Vec<String>| match challenge {
+        None => problems.push("no WWW-Authenticate challenge".to_owned()),
+        Some(c) => {
+            if !c.starts_with("Bearer") {
+                problems.push(format!("challenge not Bearer: {c}"));
+            }
+            if param(c, "error") != error {
+                problems.push(format!(
+                    "challenge error {:?} (expected {error:?})",
+                    param(c, "error")
+                ));
+            }
+            if param(c, "resource_metadata") != Some(metadata_url.as_str()) {
+                problems.push(format!(
+                    "challenge resource_metadata {:?} (expected {metadata_url})",
+                    param(c, "resource_metadata")
+                ));
+            }
+        }
+    };
+    let no_accept = |problems: &mut Vec<String>| {
+        if any(AUTH, "token_accepted") {
+            problems.push("a token_accepted event was logged".to_owned());
+        }
+    };
+    match &case.expect {
+        Expect::InvalidToken(reasons) => {
+            want_status(StatusCode::UNAUTHORIZED, &mut problems);
+            want_challenge(Some("invalid_token"), &mut problems);
+            let logged: Vec<&str> = events
+                .iter()
+                .filter(|e| e.is(AUTH, "token_rejected"))
+                .filter_map(|e| e.field("reason"))
+                .collect();
+            if !logged.iter().any(|r| reasons.contains(r)) {
+                problems.push(format!(
+                    "audit: token_rejected reasons {logged:?} (expected one of {reasons:?})"
+                ));
+            }
+            no_accept(&mut problems);
+        }
+        Expect::InvalidRequest => {
+            want_status(StatusCode::BAD_REQUEST, &mut problems);
+            want_challenge(Some("invalid_request"), &mut problems);
+            if !events.iter().any(|e| {
+                e.is(AUTH, "token_rejected") && e.field("reason") == Some("invalid_request")
+            }) {
+                problems.push("audit: no token_rejected with reason invalid_request".to_owned());
+            }
+            no_accept(&mut problems);
+        }
+        Expect::Missing => {
+            want_status(StatusCode::UNAUTHORIZED, &mut problems);
+            want_challenge(None, &mut problems);
+            if !any(AUTH, "token_missing") {
+                problems.push("audit: no token_missing event".to_owned());
+            }
+            no_accept(&mut problems);
+        }
+        Expect::ScopeDenied { tool, missing } => {
+            want_status(StatusCode::FORBIDDEN, &mut problems);
+            want_challenge(Some("insufficient_scope"), &mut problems);
+            if let Some(scope) = challenge.and_then(|c| param(c, "scope")) {
+                let held: Vec<&str> = scope.split(' ').collect();
+                for m in missing.split(' ') {
+                    if !held.contains(&m) {
+                        problems.push(format!("challenge scope {scope:?} lacks {m}"));
+                    }
+                }
+            } else {
+                problems.push("challenge has no scope".to_owned());
+            }
+            if !events.iter().any(|e| {
+                e.is(AUTH, "scope_denied")
+                    && e.field("tool") == Some(*tool)
+                    && e.field("missing").is_some_and(|m| same_scopes(m, missing))
+            }) {
+                problems.push(format!(
+                    "audit: no scope_denied with tool={tool} missing={missing:?}"
+                ));
+            }
+        }
+        Expect::Refused { status, audit } => {
+            want_status(*status, &mut problems);
+            if let Some(c) = challenge {
+                problems.push(format!("unexpected challenge {c}"));
+            }
+            if let Some(e) = events.iter().find(|e| is_refusal(e)) {
+                problems.push(format!("unexpected authentication refusal {:?}", e.fields));
+            }
+            match audit {
+                Audit::Http(event) => {
+                    if !any(HTTP, event) {
+                        problems.push(format!("audit: no {event} event on {HTTP}"));
+                    }
+                    no_accept(&mut problems);
+                }
+                Audit::TokenAccepted => {
+                    if !any(AUTH, "token_accepted") {
+                        problems.push("audit: the token was not accepted".to_owned());
+                    }
+                }
+            }
+        }
+        Expect::Accepted => {
+            want_status(StatusCode::OK, &mut problems);
+            if ran != 1 {
+                problems.push(format!("{ran} tool runs (expected 1)"));
+            }
+            if r.body.get("error").is_some() || r.body["result"]["isError"] == true {
+                problems.push("the call failed".to_owned());
+            }
+            if !any(AUTH, "token_accepted") {
+                problems.push("audit: no token_accepted".to_owned());
+            }
+            if let Some(e) = events.iter().find(|e| is_refusal(e)) {
+                problems.push(format!("unexpected refusal event {:?}", e.fields));
+            }
+        }
+    }
+    if !matches!(case.expect, Expect::Accepted) && ran != 0 {
+        problems.push(format!("{ran} tool run(s): a tool ran"));
+    }
+    if problems.is_empty() {
+        return Vec::new();
+    }
+    let events: Vec<String> = events
+        .iter()
+        .map(|e| format!("{} {:?}", e.target, e.fields))
+        .collect();
+    vec![format!(
+        "[{}] {}\n    answer: {} in {elapsed:?}, challenge {:?}, body {}\n    events: {events:?}",
+        case.name,
+        problems.join("; "),
+        r.status,
+        challenge,
+        truncate(&r.body.to_string()),
+    )]
+}
+
+/// Whether two space-separated scope lists hold the same scopes, in any order.
+fn same_scopes(a: &str, b: &str) -> bool {
+    let mut a: Vec<&str> = a.split(' ').filter(|s| !s.is_empty()).collect();
+    let mut b: Vec<&str> = b.split(' ').filter(|s| !s.is_empty()).collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
+}
+
+fn truncate(text: &str) -> String {
+    if text.len() <= 300 {
+        text.to_owned()
+    } else {
+        let mut end = 300;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &text[..end])
+    }
+}
+
+/// Runs every case of a table, collecting failures.
+async fn run(h: &Harness, cases: Vec<Case>, failures: &mut Vec<String>) -> usize {
+    let count = cases.len();
+    for case in cases {
+        failures.extend(check(h, case).await);
+    }
+    count
+}
+
+fn assert_no_failures(table: &str, count: usize, failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{table}: {} of {count} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+// ---- token surgery -------------------------------------------------------------------------
+
+/// `base64url(header).base64url(payload)` signed by `signer` (bytes as given: duplicated members,
+/// invalid UTF-8, anything).
+fn raw_token(signer: &TestKey, header: &[u8], payload: &[u8]) -> String {
+    sign_message(signer, &format!("{}.{}", b64url(header), b64url(payload)))
+}
+
+fn sign_message(signer: &TestKey, message: &str) -> String {
+    format!("{message}.{}", signer.sign(message.as_bytes()))
+}
+
+/// The token with `insert` put in the middle of segment `index`; the header and payload are
+/// re-signed so the encoding is the only defect.
+fn corrupt_segment(signer: &TestKey, token: &str, index: usize, insert: &str) -> String {
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let middle = parts[index].len() / 2;
+    parts[index].insert_str(middle, insert);
+    if index < 2 {
+        sign_message(signer, &format!("{}.{}", parts[0], parts[1]))
+    } else {
+        parts.join(".")
+    }
+}
+
+fn header_json(builder: &TokenBuilder) -> Vec<u8> {
+    serde_json::to_vec(&builder.header_json()).unwrap()
+}
+
+fn claims_json(builder: &TokenBuilder) -> Vec<u8> {
+    serde_json::to_vec(&builder.claims_json()).unwrap()
+}
+
+/// `{"a":1}` → `{"a":1,<extra>}`: appends members to a JSON object's text (duplicates allowed).
+fn with_members(json: &[u8], extra: &str) -> Vec<u8> {
+    let text = std::str::from_utf8(json).unwrap();
+    let text = text.strip_suffix('}').unwrap();
+    format!("{text},{extra}}}").into_bytes()
+}
+
+// ---- 1. forged, tampered and misdirected tokens --------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn forged_tampered_and_misdirected_tokens_are_refused_and_audited() {
+    let (capture, _guard) = capture();
+    let h = default_harness(&capture).await;
+    let rsa_a = TestKey::rsa_a();
+    let ec = TestKey::ec_p256();
+    let ed = TestKey::ed25519();
+    let enc_key = TestKey::rsa_b().with_kid("enc-key").with_use("enc");
+    let short_key = TestKey::rsa_1024().with_kid("short-key");
+    let attacker = TestKey::rsa_b().with_kid("attacker");
+    // Published before the first fetch: only rsa-a and ec-p256 are usable.
+    h.keys.set_keys(vec![
+        rsa_a.clone(),
+        ec.clone(),
+        enc_key.clone(),
+        short_key.clone(),
+    ]);
+    // An attacker's key server that jku/x5u point at: it must never be contacted.
+    let evil = KeyServer::builder()
+        .keys(vec![attacker.clone()])
+        .start()
+        .await;
+
+    let session = h.initialize(&h.token("files:read").build()).await;
+    let t = || h.token("files:read");
+    let issuer = h.keys.issuer();
+    let mut tokens: Vec<(&str, String, &'static [&'static str])> = vec![
+        // alg none and algorithm confusion
+        ("alg none", t().alg_none(), ALGORITHM),
+        ("alg None", t().unsigned_with_alg("None"), ALGORITHM),
+        ("alg NONE", t().unsigned_with_alg("NONE"), ALGORITHM),
+        ("alg nOnE", t().unsigned_with_alg("nOnE"), ALGORITHM),
+        (
+            "alg none with a valid RS256 signature kept",
+            t().header("alg", "none").build(),
+            ALGORITHM,
+        ),
+        (
+            "alg header missing",
+            raw_token(
+                &rsa_a,
+                &header_json(&t().without_header("alg")),
+                &claims_json(&t()),
+            ),
+            MALFORMED,
+        ),
+        (
+            "alg as an array",
+            raw_token(
+                &rsa_a,
+                &header_json(&t().header("alg", ["RS256"])),
+                &claims_json(&t()),
+            ),
+            MALFORMED,
+        ),
+        (
+            "duplicate alg members (none, then RS256)",
+            raw_token(
+                &rsa_a,
+                &with_members(&header_json(&t().header("alg", "none")), r#""alg":"RS256""#),
+                &claims_json(&t()),
+            ),
+            &["malformed", "algorithm"],
+        ),
+        (
+            "HS256 keyed with the public key PEM",
+            t().hs256_confusion(),
+            ALGORITHM,
+        ),
+        (
+            "HS256 keyed with the public key PEM without its newline",
+            t().hs256_with_secret(rsa_a.rsa_public_key_pem().unwrap().trim_end().as_bytes()),
+            ALGORITHM,
+        ),
+        (
+            "HS256 with a guessed secret",
+            t().hs256_with_secret(b"secret"),
+            ALGORITHM,
+        ),
+        (
+            "alg RS256 with the kid of the ES256 key (ES256 signature)",
+            h.keys
+                .token_with_key(&ec, &h.resource, "files:read")
+                .header("alg", "RS256")
+                .build(),
+            ALGORITHM,
+        ),
+        (
+            "our RSA kid and alg RS256, signed by an EC key",
+            t().signed_by(&ec).build(),
+            SIGNATURE,
+        ),
+        (
+            "alg ES256 with the kid of the RSA key",
+            h.keys
+                .token_with_key(&ec, &h.resource, "files:read")
+                .kid("rsa-a")
+                .build(),
+            ALGORITHM,
+        ),
+        (
+            "alg EdDSA with the kid of the RSA key",
+            h.keys
+                .token_with_key(&ed, &h.resource, "files:read")
+                .kid("rsa-a")
+                .build(),
+            ALGORITHM,
+        ),
+        (
+            "PS256 signed by the RSA key whose JWK says RS256",
+            t().alg(Algorithm::PS256).build(),
+            ALGORITHM,
+        ),
+        (
+            "RS512 signed by the RSA key whose JWK says RS256",
+            t().alg(Algorithm::RS512).build(),
+            ALGORITHM,
+        ),
+        // keys and kids
+        (
+            "kid of a key published with use=enc",
+            h.keys
+                .token_with_key(&enc_key, &h.resource, "files:read")
+                .build(),
+            UNKNOWN_KEY,
+        ),
+        (
+            "kid of a published RSA-1024 key",
+            h.keys
+                .token_with_key(&short_key, &h.resource, "files:read")
+                .build(),
+            UNKNOWN_KEY,
+        ),
+        (
+            "no kid, signed by an RSA-1024 key",
+            h.keys
+                .token_with_key(&short_key, &h.resource, "files:read")
+                .without_header("kid")
+                .build(),
+            SIGNATURE,
+        ),
+        ("unknown kid", t().kid("nobody").build(), UNKNOWN_KEY),
+        (
+            "kid injection ../../etc/passwd",
+            t().kid("../../etc/passwd").build(),
+            UNKNOWN_KEY,
+        ),
+        (
+            "kid injection ' OR 1=1 --",
+            t().kid("' OR 1=1 --").build(),
+            UNKNOWN_KEY,
+        ),
+        (
+            "kid with a NUL byte after a real kid",
+            t().kid("rsa-a\u{0}").build(),
+            UNKNOWN_KEY,
+        ),
+        ("empty kid", t().kid("").build(), UNKNOWN_KEY),
+        (
+            "kid of a real key in another case",
+            t().kid("RSA-A").build(),
+            UNKNOWN_KEY,
+        ),
+        ("kid as a number", t().header("kid", 1).build(), MALFORMED),
+        (
+            "our kid, signed by another RSA key",
+            t().signed_by(&attacker).build(),
+            SIGNATURE,
+        ),
+        (
+            "no kid, signed by another RSA key",
+            t().without_header("kid").signed_by(&attacker).build(),
+            SIGNATURE,
+        ),
+        ("flipped signature", t().flipped_signature(), SIGNATURE),
+        (
+            "signature stripped (header.payload.)",
+            format!("{}.", t().two_segments()),
+            MALFORMED_OR_SIGNATURE,
+        ),
+        // keys the token brings along
+        (
+            "jku to the attacker's JWKS, attacker kid",
+            h.keys
+                .token_with_key(&attacker, &h.resource, "files:read")
+                .jku(evil.jwks_uri())
+                .build(),
+            UNKNOWN_KEY,
+        ),
+        (
+            "jku to the attacker's JWKS, our kid",
+            t().jku(evil.jwks_uri()).signed_by(&attacker).build(),
+            SIGNATURE,
+        ),
+        (
+            "x5u to the attacker, attacker kid",
+            h.keys
+                .token_with_key(&attacker, &h.resource, "files:read")
+                .x5u(evil.url("/cert.pem"))
+                .build(),
+            UNKNOWN_KEY,
+        ),
+        (
+            "x5c chain, attacker kid",
+            h.keys
+                .token_with_key(&attacker, &h.resource, "files:read")
+                .x5c(vec!["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA".into()])
+                .build(),
+            UNKNOWN_KEY,
+        ),
+        (
+            "embedded jwk, attacker kid",
+            h.keys
+                .token_with_key(&attacker, &h.resource, "files:read")
+                .embedded_jwk(attacker.jwk())
+                .build(),
+            UNKNOWN_KEY,
+        ),
+        (
+            "embedded jwk, our kid",
+            t().embedded_jwk(
+                attacker
+                    .jwk()
+                    .as_object()
+                    .cloned()
+                    .map(|mut j| {
+                        j.insert("kid".into(), json!("rsa-a"));
+                        Value::Object(j)
+                    })
+                    .unwrap(),
+            )
+            .signed_by(&attacker)
+            .build(),
+            SIGNATURE,
+        ),
+        (
+            "embedded jwk, no kid",
+            t().without_header("kid")
+                .embedded_jwk(attacker.jwk())
+                .signed_by(&attacker)
+                .build(),
+            SIGNATURE,
+        ),
+        // critical headers and types
+        (
+            "crit with an unknown extension",
+            t().unknown_crit().build(),
+            CRITICAL,
+        ),
+        (
+            "crit b64=false (RFC 7797)",
+            t().crit(&["b64"]).header("b64", false).build(),
+            CRITICAL,
+        ),
+        ("crit empty", t().crit(&[]).build(), CRITICAL),
+        ("typ JWT", t().typ("JWT").build(), TYPE),
+        ("typ missing", t().without_header("typ").build(), TYPE),
+        (
+            "an ID token (typ JWT, aud = client id, nonce)",
+            t().typ("JWT")
+                .aud("test-client")
+                .claim("nonce", "n-0S6_WzA2Mj")
+                .claim("auth_time", now())
+                .build(),
+            TYPE,
+        ),
+        ("typ logout+jwt", t().typ("logout+jwt").build(), TYPE),
+        (
+            "typ application/at+jwt+x",
+            t().typ("application/at+jwtx").build(),
+            TYPE,
+        ),
+        ("typ as a number", t().header("typ", 1).build(), MALFORMED),
+        // lifetime
+        ("expired an hour ago", t().expired().build(), EXPIRED),
+        ("exp 0", t().exp(0).build(), EXPIRED),
+        ("exp missing", t().without_claim("exp").build(), EXPIRED),
+        (
+            "exp as a string",
+            t().claim("exp", "tomorrow").build(),
+            EXPIRED_OR_CLAIMS,
+        ),
+        (
+            "exp as a numeric string in the future",
+            t().claim("exp", (now() + 300).to_string()).build(),
+            EXPIRED_OR_CLAIMS,
+        ),
+        (
+            "exp negative",
+            t().claim("exp", -1).build(),
+            EXPIRED_OR_CLAIMS,
+        ),
+        (
+            "duplicate exp members (expired, then valid)",
+            raw_token(
+                &rsa_a,
+                &header_json(&t()),
+                &with_members(
+                    &claims_json(&t().exp(now() - 3600)),
+                    &format!(r#""exp":{}"#, now() + 300),
+                ),
+            ),
+            &["malformed", "expired", "claims"],
+        ),
+        (
+            "nbf an hour ahead",
+            t().nbf_in_future().build(),
+            NOT_YET_VALID,
+        ),
+        (
+            "nbf as a string (far future)",
+            t().claim("nbf", (now() + 3600).to_string()).build(),
+            CLAIMS,
+        ),
+        (
+            "iat an hour ahead",
+            t().iat_in_future().build(),
+            NOT_YET_VALID,
+        ),
+        (
+            "iat as a string",
+            t().claim("iat", "yesterday").build(),
+            CLAIMS,
+        ),
+        // issuer
+        (
+            "wrong issuer",
+            t().iss("https://evil.example").build(),
+            ISSUER,
+        ),
+        ("issuer missing", t().without_claim("iss").build(), ISSUER),
+        (
+            "issuer with a trailing slash",
+            t().iss(format!("{issuer}/")).build(),
+            ISSUER,
+        ),
+        (
+            "issuer differing only in case",
+            t().iss(issuer.to_ascii_uppercase()).build(),
+            ISSUER,
+        ),
+        (
+            "issuer with a path added",
+            t().iss(format!("{issuer}/tenant")).build(),
+            ISSUER,
+        ),
+        (
+            "issuer as an array holding ours and another",
+            t().claim("iss", [issuer.as_str(), "https://evil.example"])
+                .build(),
+            ISSUER_OR_CLAIMS,
+        ),
+        (
+            "issuer as a number",
+            t().claim("iss", 1).build(),
+            ISSUER_OR_CLAIMS,
+        ),
+        // audience: token passthrough
+        (
+            "audience of another resource on this host",
+            t().aud(format!("{}/other", h.base)).build(),
+            AUDIENCE,
+        ),
+        (
+            "audience of another server",
+            t().aud("https://api.example.com/mcp").build(),
+            AUDIENCE,
+        ),
+        (
+            "audience array without us",
+            t().aud_array(&["https://a.example/mcp", "https://b.example/mcp"])
+                .build(),
+            AUDIENCE,
+        ),
+        ("audience empty array", t().aud_array(&[]).build(), AUDIENCE),
+        (
+            "audience missing",
+            t().without_claim("aud").build(),
+            AUDIENCE,
+        ),
+        (
+            "audience with a trailing slash",
+            t().aud_trailing_slash().build(),
+            AUDIENCE,
+        ),
+        (
+            "audience = our origin without the path",
+            t().aud(&h.base).build(),
+            AUDIENCE,
+        ),
+        (
+            "audience = our metadata URL",
+            t().aud(h.metadata_url()).build(),
+            AUDIENCE,
+        ),
+        (
+            "audience with the path in another case",
+            t().aud(format!("{}/MCP", h.base)).build(),
+            AUDIENCE,
+        ),
+        (
+            "audience extending our path",
+            t().aud(format!("{}/mcp-admin", h.base)).build(),
+            AUDIENCE,
+        ),
+        (
+            "audience = the authorization server",
+            t().aud(&issuer).build(),
+            AUDIENCE,
+        ),
+        (
+            "audience as a number",
+            t().claim("aud", 1).build(),
+            AUDIENCE_OR_CLAIMS,
+        ),
+        (
+            "duplicate aud members (another resource, then us)",
+            raw_token(
+                &rsa_a,
+                &header_json(&t()),
+                &with_members(
+                    &claims_json(&t().aud("https://api.example.com/mcp")),
+                    &format!(r#""aud":"{}""#, h.resource),
+                ),
+            ),
+            &["malformed", "audience", "claims"],
+        ),
+        // claim types
+        ("sub as a number", t().claim("sub", 42).build(), CLAIMS),
+        (
+            "client_id as an object",
+            t().claim("client_id", json!({"id": "x"})).build(),
+            CLAIMS,
+        ),
+        (
+            "scope as an array",
+            t().claim("scope", ["files:read"]).build(),
+            CLAIMS,
+        ),
+        (
+            "scp array holding a number",
+            t().without_claim("scope").claim("scp", json!([1])).build(),
+            CLAIMS,
+        ),
+        // shape and encoding
+        ("two segments", t().two_segments(), MALFORMED),
+        (
+            "four segments",
+            format!("{}.{}", t().build(), "e30"),
+            MALFORMED,
+        ),
+        ("five segments", t().five_segments(), MALFORMED),
+        ("only dots", "..".to_owned(), MALFORMED),
+        (
+            "empty header segment",
+            {
+                let token = t().build();
+                let (_, rest) = token.split_once('.').unwrap();
+                format!(".{rest}")
+            },
+            MALFORMED,
+        ),
+        (
+            "empty payload segment, signed",
+            sign_message(&rsa_a, &format!("{}.", b64url(&header_json(&t())))),
+            MALFORMED,
+        ),
+        (
+            "bad base64url in the header (+)",
+            corrupt_segment(&rsa_a, &t().build(), 0, "+"),
+            MALFORMED,
+        ),
+        (
+            "bad base64url in the payload (/), re-signed",
+            corrupt_segment(&rsa_a, &t().build(), 1, "/"),
+            MALFORMED,
+        ),
+        (
+            "bad base64url in the signature (~)",
+            corrupt_segment(&rsa_a, &t().build(), 2, "~"),
+            MALFORMED_OR_SIGNATURE,
+        ),
+        (
+            "base64 padding after the signature",
+            format!("{}==", t().build()),
+            MALFORMED_OR_SIGNATURE,
+        ),
+        (
+            "header JSON that is not UTF-8",
+            raw_token(
+                &rsa_a,
+                &with_members(&header_json(&t()), "\"x\":\"\u{0}\"")
+                    .into_iter()
+                    .map(|b| if b == 0 { 0xff } else { b })
+                    .collect::<Vec<u8>>(),
+                &claims_json(&t()),
+            ),
+            MALFORMED,
+        ),
+        (
+            "payload JSON that is not UTF-8, signed",
+            raw_token(
+                &rsa_a,
+                &header_json(&t()),
+                &with_members(&claims_json(&t()), "\"x\":\"\u{0}\"")
+                    .into_iter()
+                    .map(|b| if b == 0 { 0xff } else { b })
+                    .collect::<Vec<u8>>(),
+            ),
+            MALFORMED,
+        ),
+        (
+            "header is a JSON array",
+            raw_token(&rsa_a, b"[\"RS256\"]", &claims_json(&t())),
+            MALFORMED,
+        ),
+        (
+            "payload is a JSON string, signed",
+            raw_token(&rsa_a, &header_json(&t()), b"\"files:read\""),
+            MALFORMED,
+        ),
+        ("20 KiB header", t().oversized_header(20 * 1024), MALFORMED),
+        ("64 KiB header", t().oversized_header(64 * 1024), MALFORMED),
+        (
+            "not a JWT at all",
+            "opaque-token-value".to_owned(),
+            MALFORMED,
+        ),
+    ];
+    // Same key, another tenant of a multi-tenant authorization server.
+    tokens.push((
+        "same signing key, issuer of another tenant",
+        TokenBuilder::new(
+            &rsa_a,
+            format!("{issuer}/other-tenant"),
+            &h.resource,
+            "files:read",
+        )
+        .build(),
+        ISSUER,
+    ));
+
+    let mut cases = Vec::new();
+    for (name, token, reasons) in tokens {
+        // `whoami` is public: only authentication stands between the token and the tool.
+        cases.push(case(
+            name,
+            h.call(&token, &session, "whoami"),
+            Expect::InvalidToken(reasons),
+        ));
+    }
+    assert!(cases.len() >= 90, "{} cases", cases.len());
+    let mut failures = Vec::new();
+    let count = run(&h, cases, &mut failures).await;
+    let contacted = evil.requests();
+    if !contacted.is_empty() {
+        failures.push(format!(
+            "[jku/x5u] the attacker's server was contacted: {contacted:?}"
+        ));
+    }
+    assert_no_failures("forged tokens", count, &failures);
+    assert_eq!(h.runs(), 0);
+}
+
+// ---- 2. credentials anywhere but one well-formed Authorization header ----------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn credentials_outside_a_single_bearer_header_are_refused() {
+    let (capture, _guard) = capture();
+    let h = default_harness(&capture).await;
+    let token = h.token("files:read files:write").build();
+    let session = h.initialize(&token).await;
+    let body = call_body("write_file");
+    // A POST carrying everything but credentials.
+    let p = || h.bare_post(Some(&session)).body(body.to_string());
+    let with_auth = |value: &str| p().header("authorization", value.to_owned());
+    let in_query = |query: &str| {
+        h.client
+            .post(format!("{}?{query}", h.resource))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .body(body.to_string())
+    };
+    let non_utf8 = {
+        let mut bytes = format!("Bearer {token}").into_bytes();
+        bytes.push(0xff);
+        HeaderValue::from_bytes(&bytes).unwrap()
+    };
+    let cases = vec![
+        case(
+            "two Authorization headers, same token",
+            p().header("authorization", format!("Bearer {token}"))
+                .header("authorization", format!("Bearer {token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "two Authorization headers, a valid one then garbage",
+            p().header("authorization", format!("Bearer {token}"))
+                .header("authorization", "Bearer garbage"),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "two Authorization headers, garbage then a valid one",
+            p().header("authorization", "Bearer garbage")
+                .header("authorization", format!("Bearer {token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "lowercase scheme",
+            with_auth(&format!("bearer {token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "uppercase scheme",
+            with_auth(&format!("BEARER {token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "two spaces after the scheme",
+            with_auth(&format!("Bearer  {token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "tab after the scheme",
+            with_auth(&format!("Bearer\t{token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "comma-joined credentials",
+            with_auth(&format!("Bearer {token}, Bearer {token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "two tokens joined by a comma",
+            with_auth(&format!("Bearer {token},{token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "scheme repeated",
+            with_auth(&format!("Bearer Bearer {token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "token then a space and junk",
+            with_auth(&format!("Bearer {token} x")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "padding inside the token",
+            with_auth(&format!("Bearer {}", token.replacen('.', "=.", 1))),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "Basic scheme carrying the token",
+            with_auth(&format!(
+                "Basic {}",
+                base64_standard(format!("alice:{token}").as_bytes())
+            )),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "DPoP scheme",
+            with_auth(&format!("DPoP {token}")),
+            Expect::InvalidRequest,
+        ),
+        case("scheme only", with_auth("Bearer"), Expect::InvalidRequest),
+        case(
+            "empty Authorization header",
+            with_auth(""),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "a byte that is not UTF-8 after the token",
+            p().header("authorization", non_utf8),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "token in the query string",
+            in_query(&format!("access_token={token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "token in the query string and the header",
+            in_query(&format!("access_token={token}"))
+                .header("authorization", format!("Bearer {token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "token as the second query parameter",
+            in_query(&format!("a=1&access_token={token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "token in the query string, name percent-encoded",
+            in_query(&format!("access%5Ftoken={token}")),
+            Expect::InvalidRequest,
+        ),
+        case(
+            "token in a form body field access_token",
+            h.client
+                .post(&h.resource)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("mcp-session-id", &session)
+                .body(format!("access_token={token}")),
+            Expect::Missing,
+        ),
+        case(
+            "token in a JSON body member access_token",
+            h.bare_post(Some(&session)).body({
+                let mut b = call_body("write_file");
+                b["access_token"] = json!(token);
+                b.to_string()
+            }),
+            Expect::Missing,
+        ),
+        case(
+            "token in a cookie",
+            p().header("cookie", format!("access_token={token}")),
+            Expect::Missing,
+        ),
+        case(
+            "token in Proxy-Authorization",
+            p().header("proxy-authorization", format!("Bearer {token}")),
+            Expect::Missing,
+        ),
+        case(
+            "token in X-Forwarded-Authorization and X-Access-Token",
+            p().header("x-forwarded-authorization", format!("Bearer {token}"))
+                .header("x-access-token", &token),
+            Expect::Missing,
+        ),
+        // Control: the same request with the token where it belongs.
+        case(
+            "control: the token in one well-formed header",
+            with_auth(&format!("Bearer {token}")),
+            Expect::Accepted,
+        ),
+    ];
+    let mut failures = Vec::new();
+    let count = run(&h, cases, &mut failures).await;
+    assert_no_failures("credential smuggling", count, &failures);
+    assert_eq!(h.runs(), 1, "only the control ran a tool");
+}
+
+fn base64_standard(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+// ---- 3. scope escalation -----------------------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn scopes_cannot_be_escalated() {
+    let (capture, _guard) = capture();
+    let h = default_harness(&capture).await;
+    let session = h.initialize(&h.token("files:read").build()).await;
+    let denied = |name: &str, token: TokenBuilder, tool: &'static str, missing: &'static str| {
+        case(
+            name,
+            h.call(&token.build(), &session, tool),
+            Expect::ScopeDenied { tool, missing },
+        )
+    };
+    let t = |scope: &str| h.token(scope);
+    let cases = vec![
+        denied(
+            "token for read_file calling write_file",
+            t("files:read"),
+            "write_file",
+            "files:write",
+        ),
+        denied(
+            "token for write_file calling read_file",
+            t("files:write"),
+            "read_file",
+            "files:read",
+        ),
+        denied(
+            "token for read_file calling audit",
+            t("files:read"),
+            "audit",
+            "audit:run",
+        ),
+        denied(
+            "token with no scope calling audit",
+            t(""),
+            "audit",
+            "audit:run files:read",
+        ),
+        denied(
+            "scope with a suffix: files:readx",
+            t("files:readx"),
+            "read_file",
+            "files:read",
+        ),
+        denied(
+            "scope prefix only: files",
+            t("files"),
+            "read_file",
+            "files:read",
+        ),
+        denied(
+            "scope files:read with a trailing space calling write_file",
+            t("files:read "),
+            "write_file",
+            "files:write",
+        ),
+        denied(
+            "scope wildcard files:*",
+            t("files:*"),
+            "read_file",
+            "files:read",
+        ),
+        denied(
+            "comma-joined scopes",
+            t("files:read,files:write"),
+            "write_file",
+            "files:write",
+        ),
+        denied(
+            "tab-joined scopes",
+            t("files:read\tfiles:write"),
+            "read_file",
+            "files:read",
+        ),
+        denied(
+            "scope in another case",
+            t("FILES:READ"),
+            "read_file",
+            "files:read",
+        ),
+        denied(
+            "scope with a Cyrillic a",
+            t("files:re\u{0430}d"),
+            "read_file",
+            "files:read",
+        ),
+        denied(
+            "scope with a NUL byte",
+            t("files:read\u{0}"),
+            "read_file",
+            "files:read",
+        ),
+        denied(
+            "scp array in another case",
+            t("").scp_array(&["FILES:READ"]),
+            "read_file",
+            "files:read",
+        ),
+        denied(
+            "scp array element holding two scopes",
+            t("").scp_array(&["files:read files:write"]),
+            "write_file",
+            "files:write",
+        ),
+        denied(
+            "scp smuggled beside scope",
+            t("files:read").claim("scp", ["files:write"]),
+            "write_file",
+            "files:write",
+        ),
+        denied(
+            "empty scope beside an scp string",
+            t("").claim("scp", "files:write"),
+            "write_file",
+            "files:write",
+        ),
+        denied(
+            "the broader scope does not imply an unrelated one",
+            t("files:admin"),
+            "audit",
+            "audit:run",
+        ),
+        denied(
+            "one of two required scopes",
+            t("audit:run"),
+            "audit",
+            "files:read",
+        ),
+        denied(
+            "a scope named like the hierarchy root plus junk",
+            t("files:adminx"),
+            "write_file",
+            "files:write",
+        ),
+        case(
+            "2026-07-28 request without a session, calling write_file with a read token",
+            h.modern_call(&t("files:read").build(), "write_file", "write_file"),
+            Expect::ScopeDenied {
+                tool: "write_file",
+                missing: "files:write",
+            },
+        ),
+        // Controls: what the tokens above lacked.
+        case(
+            "control: files:admin calls write_file",
+            h.call(&t("files:admin").build(), &session, "write_file"),
+            Expect::Accepted,
+        ),
+        case(
+            "control: scp array calls read_file",
+            h.call(
+                &t("").scp_array(&["files:read"]).build(),
+                &session,
+                "read_file",
+            ),
+            Expect::Accepted,
+        ),
+    ];
+    let mut failures = Vec::new();
+    let count = run(&h, cases, &mut failures).await;
+    assert_no_failures("scope escalation", count, &failures);
+    assert_eq!(h.runs(), 2, "only the controls ran a tool");
+}
+
+// ---- 4. session hijack -------------------------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn sessions_cannot_be_hijacked() {
+    let (capture, _guard) = capture();
+    let h = default_harness(&capture).await;
+    let alice = h.token("files:read").build();
+    let session = h.initialize(&alice).await;
+    let bob = h.token("files:read").sub("bob").build();
+    let no_sub = h
+        .token("files:read")
+        .without_claim("sub")
+        .client_id("alice")
+        .build();
+    let forged = h.token("files:read").signed_by(&TestKey::rsa_b()).build();
+    let refused = |status| Expect::Refused {
+        status,
+        audit: Audit::TokenAccepted,
+    };
+    let cases = vec![
+        case(
+            "another principal's token on the session",
+            h.call(&bob, &session, "read_file"),
+            refused(StatusCode::NOT_FOUND),
+        ),
+        case(
+            "another principal ends the session",
+            h.client
+                .delete(&h.resource)
+                .bearer_auth(&bob)
+                .header("mcp-session-id", &session),
+            refused(StatusCode::NOT_FOUND),
+        ),
+        case(
+            "another principal opens the session's GET stream",
+            h.client
+                .get(&h.resource)
+                .bearer_auth(&bob)
+                .header("accept", "text/event-stream")
+                .header("mcp-session-id", &session),
+            refused(StatusCode::NOT_FOUND),
+        ),
+        case(
+            // RFC 9068 §2.2 requires `sub`: such a token never reaches the session check.
+            "a token without sub whose client_id equals the owner's subject",
+            h.call(&no_sub, &session, "read_file"),
+            Expect::InvalidToken(&["claims"]),
+        ),
+        case(
+            "the owner's session id in another case",
+            h.call(&alice, &session.to_ascii_uppercase(), "read_file"),
+            refused(StatusCode::NOT_FOUND),
+        ),
+        case(
+            "the owner's session id with a character added",
+            h.call(&alice, &format!("{session}A"), "read_file"),
+            refused(StatusCode::NOT_FOUND),
+        ),
+        case(
+            "a made-up session id",
+            h.call(&alice, "made-up-session", "read_file"),
+            refused(StatusCode::NOT_FOUND),
+        ),
+        case(
+            "the session id without any token",
+            h.post(None, Some(&session), &call_body("read_file")),
+            Expect::Missing,
+        ),
+        case(
+            "the session id with a token forged under the owner's name",
+            h.call(&forged, &session, "read_file"),
+            Expect::InvalidToken(SIGNATURE),
+        ),
+        case(
+            "the owner still uses the session",
+            h.call(&alice, &session, "read_file"),
+            Expect::Accepted,
+        ),
+    ];
+    let mut failures = Vec::new();
+    let count = run(&h, cases, &mut failures).await;
+    assert_no_failures("session hijack", count, &failures);
+    assert_eq!(h.runs(), 1, "only the owner's call ran a tool");
+}
+
+// ---- 5. clock skew at the leeway boundary --------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn clock_skew_is_tolerated_up_to_the_leeway_and_no_further() {
+    let (capture, _guard) = capture();
+    let h = default_harness(&capture).await;
+    let session = h.initialize(&h.token("files:read").build()).await;
+    // The default leeway is 60 s. The values leave a second or two of slack for the clock to
+    // tick between minting and checking: refusals only get more certain as time passes, and the
+    // accepted values stay inside the leeway for two seconds.
+    let n = now();
+    let t = || h.token("files:read");
+    let cases = vec![
+        case(
+            "exp 58 s ago: inside the leeway",
+            h.call(&t().exp(n - 58).build(), &session, "read_file"),
+            Expect::Accepted,
+        ),
+        case(
+            "exp 61 s ago: beyond the leeway",
+            h.call(&t().exp(n - 61).build(), &session, "read_file"),
+            Expect::InvalidToken(EXPIRED),
+        ),
+        case(
+            "nbf 58 s ahead: inside the leeway",
+            h.call(&t().nbf(n + 58).build(), &session, "read_file"),
+            Expect::Accepted,
+        ),
+        case(
+            "nbf 62 s ahead: beyond the leeway",
+            h.call(&t().nbf(n + 62).build(), &session, "read_file"),
+            Expect::InvalidToken(NOT_YET_VALID),
+        ),
+        case(
+            "iat 58 s ahead: inside the leeway",
+            h.call(&t().iat(n + 58).build(), &session, "read_file"),
+            Expect::Accepted,
+        ),
+        case(
+            "iat 62 s ahead: beyond the leeway",
+            h.call(&t().iat(n + 62).build(), &session, "read_file"),
+            Expect::InvalidToken(NOT_YET_VALID),
+        ),
+    ];
+    let mut failures = Vec::new();
+    let count = run(&h, cases, &mut failures).await;
+    assert_no_failures("clock skew", count, &failures);
+}
+
+// ---- 6. key rotation, both directions ------------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn rotated_keys_are_accepted_and_removed_keys_refused() {
+    let (capture, _guard) = capture();
+    let keys = KeyServer::builder().cache_max_age(1).start().await;
+    let h = harness(
+        keys,
+        &capture,
+        |mut j| {
+            j.min_cache = Duration::ZERO;
+            j.refresh_cooldown(Duration::from_millis(200))
+        },
+        |c| c,
+    )
+    .await;
+    let old_key = TestKey::rsa_a();
+    let new_key = TestKey::rsa_b().with_kid("rotated");
+    let old = h.token("files:read").build();
+    let session = h.initialize(&old).await;
+    assert_eq!(h.keys.jwks_fetches(), 1);
+    let mut failures = Vec::new();
+    let mut count = 0;
+
+    // Rotation in: the issuer publishes a new key next to the old one.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    h.keys.set_keys(vec![old_key.clone(), new_key.clone()]);
+    let new = h
+        .keys
+        .token_with_key(&new_key, &h.resource, "files:read")
+        .build();
+    count += run(
+        &h,
+        vec![
+            case(
+                "a token signed by the newly published key",
+                h.call(&new, &session, "read_file"),
+                Expect::Accepted,
+            ),
+            case(
+                "the old key during the overlap",
+                h.call(&old, &session, "read_file"),
+                Expect::Accepted,
+            ),
+        ],
+        &mut failures,
+    )
+    .await;
+
+    // Rotation out: the old key is withdrawn. Once the cached set expires (max-age 1 s) the next
+    // request refreshes it in the background; after that the old key is gone.
+    h.keys.set_keys(vec![new_key.clone()]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    count += run(
+        &h,
+        vec![case(
+            "a request after the cached set expired (refresh starts)",
+            h.call(&new, &session, "read_file"),
+            Expect::Accepted,
+        )],
+        &mut failures,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let fetches = h.keys.jwks_fetches();
+    if fetches != 3 {
+        failures.push(format!(
+            "[rotation out] {fetches} JWKS fetches (expected 3: start, new kid, expiry)"
+        ));
+    }
+    let old_again = h
+        .keys
+        .token_with_key(&old_key, &h.resource, "files:read")
+        .build();
+    count += run(
+        &h,
+        vec![
+            case(
+                "a token signed by the withdrawn key",
+                h.call(&old_again, &session, "read_file"),
+                Expect::InvalidToken(UNKNOWN_KEY),
+            ),
+            case(
+                "a token signed by the withdrawn key under the new kid",
+                h.call(
+                    &h.keys
+                        .token_with_key(&old_key, &h.resource, "files:read")
+                        .kid("rotated")
+                        .build(),
+                    &session,
+                    "read_file",
+                ),
+                Expect::InvalidToken(SIGNATURE),
+            ),
+            case(
+                "the new key still works",
+                h.call(&new, &session, "read_file"),
+                Expect::Accepted,
+            ),
+        ],
+        &mut failures,
+    )
+    .await;
+    assert_no_failures("rotation", count, &failures);
+}
+
+// ---- 7. broken key sets and metadata: 401, never 500 -----------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn broken_key_sets_and_metadata_mean_401_never_500() {
+    let (capture, _guard) = capture();
+    let rsa_a = TestKey::rsa_a();
+    let oct =
+        json!({"keys": [{"kty": "oct", "kid": "rsa-a", "alg": "HS256", "k": b64url(b"secret")}]});
+    let with = |extra: Value| {
+        let mut jwk = rsa_a.jwk();
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                jwk.as_object_mut().unwrap().remove(k);
+            } else {
+                jwk[k] = v.clone();
+            }
+        }
+        json!({ "keys": [jwk] })
+    };
+    type Setup = Box<dyn Fn(&KeyServer)>;
+    let faults: Vec<(&str, Setup)> = vec![
+        (
+            "JWKS 503",
+            Box::new(|k: &KeyServer| k.set_mode(JwksMode::Down)),
+        ),
+        (
+            "JWKS served as HTML",
+            Box::new(|k: &KeyServer| k.set_mode(JwksMode::Html)),
+        ),
+        (
+            "JWKS garbage JSON",
+            Box::new(|k: &KeyServer| k.set_mode(JwksMode::Garbage)),
+        ),
+        (
+            "JWKS empty set",
+            Box::new(|k: &KeyServer| k.set_mode(JwksMode::Empty)),
+        ),
+        (
+            "JWKS oversized (5 MiB)",
+            Box::new(|k: &KeyServer| k.set_mode(JwksMode::Oversized)),
+        ),
+        (
+            "JWKS with only a use=enc key",
+            Box::new(|k: &KeyServer| k.set_keys(vec![TestKey::rsa_a().with_use("enc")])),
+        ),
+        (
+            "JWKS with only an RSA-1024 key",
+            Box::new(|k: &KeyServer| k.set_keys(vec![TestKey::rsa_1024().with_kid("rsa-a")])),
+        ),
+        (
+            "JWKS with only a symmetric (oct) key",
+            Box::new(move |k: &KeyServer| k.set_raw_jwks(Some(oct.clone()))),
+        ),
+        (
+            "JWKS key with key_ops [encrypt]",
+            Box::new({
+                let set = with(json!({"use": null, "key_ops": ["encrypt"]}));
+                move |k: &KeyServer| k.set_raw_jwks(Some(set.clone()))
+            }),
+        ),
+        (
+            "JWKS key with alg RSA-OAEP",
+            Box::new({
+                let set = with(json!({"use": null, "alg": "RSA-OAEP"}));
+                move |k: &KeyServer| k.set_raw_jwks(Some(set.clone()))
+            }),
+        ),
+        (
+            "metadata served as HTML",
+            Box::new(|k: &KeyServer| k.set_metadata_mode(JwksMode::Html)),
+        ),
+        (
+            "metadata garbage JSON",
+            Box::new(|k: &KeyServer| k.set_metadata_mode(JwksMode::Garbage)),
+        ),
+        (
+            "metadata naming another issuer",
+            Box::new(|k: &KeyServer| k.set_issuer_override(Some("https://evil.example".into()))),
+        ),
+        (
+            "metadata without jwks_uri",
+            Box::new(|k: &KeyServer| {
+                let mut m = k.metadata();
+                m.as_object_mut().unwrap().remove("jwks_uri");
+                k.set_raw_metadata(Some(m));
+            }),
+        ),
+        (
+            "metadata whose jwks_uri is a closed port",
+            Box::new(|k: &KeyServer| {
+                let mut m = k.metadata();
+                m["jwks_uri"] = json!("http://127.0.0.1:9/jwks");
+                k.set_raw_metadata(Some(m));
+            }),
+        ),
+    ];
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (name, setup) in faults {
+        let h = default_harness(&capture).await;
+        setup(&h.keys);
+        let token = h.token("files:read").build();
+        count += run(
+            &h,
+            vec![case(
+                name,
+                h.post(Some(&token), None, &call_body("whoami")),
+                Expect::InvalidToken(UNAVAILABLE),
+            )],
+            &mut failures,
+        )
+        .await;
+    }
+
+    // A fixed key set never fetches: an unknown kid is refused on the spot.
+    let keys = KeyServer::start().await;
+    let issuer = keys.issuer();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let resource = format!("{base}/mcp");
+    let verifier = JwtVerifier::with_jwks(
+        JwtConfig::new(&issuer, &resource),
+        &support::jwk_set(&[TestKey::rsa_a()]),
+    )
+    .unwrap();
+    let runs = Runs::default();
+    let router = Server::new(Files { runs: runs.clone() })
+        .unwrap()
+        .http(
+            HttpConfig::new(&resource)
+                .verifier(verifier)
+                .authorization_server(&issuer),
+        )
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let h = Harness {
+        keys,
+        base,
+        resource,
+        runs,
+        client: reqwest::Client::new(),
+        capture: capture.clone(),
+    };
+    let unknown = h
+        .keys
+        .token_with_key(
+            &TestKey::rsa_b().with_kid("elsewhere"),
+            &h.resource,
+            "files:read",
+        )
+        .build();
+    count += run(
+        &h,
+        vec![case(
+            "fixed JWK set, unknown kid",
+            h.post(Some(&unknown), None, &call_body("whoami")),
+            Expect::InvalidToken(UNKNOWN_KEY),
+        )],
+        &mut failures,
+    )
+    .await;
+    if !h.keys.requests().is_empty() {
+        failures.push(format!(
+            "[fixed JWK set] the issuer was contacted: {:?}",
+            h.keys.requests()
+        ));
+    }
+    assert_no_failures("broken key sets", count, &failures);
+}
+
+// ---- 8. issuer unreachable -----------------------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unreachable_issuer_keeps_cached_keys_and_fails_fast_without_them() {
+    let (capture, _guard) = capture();
+    let mut failures = Vec::new();
+    let mut count = 0;
+
+    // With keys cached, and the cache expired so every request tries to refresh: valid tokens
+    // keep working while the issuer is down; unknown kids are refused.
+    let keys = KeyServer::builder().cache_max_age(0).start().await;
+    let h = harness(
+        keys,
+        &capture,
+        |mut j| {
+            j.min_cache = Duration::ZERO;
+            j.refresh_cooldown(Duration::ZERO)
+        },
+        |c| c,
+    )
+    .await;
+    let session = h.initialize(&h.token("files:read").build()).await;
+    h.keys.set_mode(JwksMode::Down);
+    h.keys.set_metadata_mode(JwksMode::Down);
+    let mut cases = Vec::new();
+    for i in 0..3 {
+        cases.push(case(
+            format!("issuer down, cached keys: valid token #{i}"),
+            h.call(&h.token("files:read").build(), &session, "read_file"),
+            Expect::Accepted,
+        ));
+    }
+    cases.push(case(
+        "issuer down, cached keys: unknown kid",
+        h.call(
+            &h.token("files:read").kid("new-kid").build(),
+            &session,
+            "read_file",
+        ),
+        Expect::InvalidToken(UNKNOWN_KEY),
+    ));
+    cases.push(case(
+        "issuer down, cached keys: forged signature",
+        h.call(
+            &h.token("files:read").flipped_signature(),
+            &session,
+            "read_file",
+        ),
+        Expect::InvalidToken(SIGNATURE),
+    ));
+    count += run(&h, cases, &mut failures).await;
+
+    // Without keys: refused quickly with a short timeout, whatever way the issuer fails.
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    type Setup = Box<dyn Fn(&KeyServer)>;
+    let modes: Vec<(&str, Option<String>, Setup)> = vec![
+        (
+            "JWKS at a closed port (connection refused)",
+            Some(format!("http://127.0.0.1:{closed_port}/jwks")),
+            Box::new(|_: &KeyServer| {}),
+        ),
+        (
+            "JWKS that never answers",
+            None,
+            Box::new(|k: &KeyServer| k.set_mode(JwksMode::Slow(Duration::from_secs(30)))),
+        ),
+        (
+            "metadata that never answers",
+            None,
+            Box::new(|k: &KeyServer| k.set_metadata_mode(JwksMode::Slow(Duration::from_secs(30)))),
+        ),
+    ];
+    for (name, jwks_uri, setup) in modes {
+        let h = harness(
+            KeyServer::start().await,
+            &capture,
+            |j| {
+                let j = j.http_timeout(Duration::from_millis(400));
+                match jwks_uri {
+                    Some(uri) => j.jwks_uri(uri),
+                    None => j,
+                }
+            },
+            |c| c,
+        )
+        .await;
+        setup(&h.keys);
+        let token = h.token("files:read").build();
+        let started = Instant::now();
+        count += run(
+            &h,
+            vec![case(
+                format!("no cached keys: {name}"),
+                h.post(Some(&token), None, &call_body("whoami")),
+                Expect::InvalidToken(UNAVAILABLE),
+            )],
+            &mut failures,
+        )
+        .await;
+        let elapsed = started.elapsed();
+        if elapsed >= Duration::from_secs(2) {
+            failures.push(format!(
+                "[no cached keys: {name}] took {elapsed:?} (expected under 2 s)"
+            ));
+        }
+        // The next request within the cooldown does not wait again.
+        let started = Instant::now();
+        count += run(
+            &h,
+            vec![case(
+                format!("no cached keys, second request: {name}"),
+                h.post(Some(&token), None, &call_body("whoami")),
+                Expect::InvalidToken(UNAVAILABLE),
+            )],
+            &mut failures,
+        )
+        .await;
+        let elapsed = started.elapsed();
+        if elapsed >= Duration::from_millis(300) {
+            failures.push(format!(
+                "[no cached keys, second request: {name}] took {elapsed:?} (the cooldown should answer at once)"
+            ));
+        }
+    }
+    assert_no_failures("unreachable issuer", count, &failures);
+}
+
+// ---- 9. a slow issuer does not serialise requests with known kids --------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_issuer_does_not_hold_requests_with_known_kids() {
+    let (capture, _guard) = capture();
+    let keys = KeyServer::builder().cache_max_age(0).start().await;
+    let h = Arc::new(
+        harness(
+            keys,
+            &capture,
+            |mut j| {
+                j.min_cache = Duration::ZERO;
+                j.refresh_cooldown(Duration::ZERO)
+            },
+            |c| c,
+        )
+        .await,
+    );
+    let token = h.token("files:read").build();
+    let session = h.initialize(&token).await;
+    h.keys.set_mode(JwksMode::Slow(Duration::from_secs(2)));
+    let mark = capture.len();
+    let runs_before = h.runs();
+    let mut failures = Vec::new();
+
+    // An unknown kid: its request waits for the (slow) fetch, holding the refresh.
+    let pending = {
+        let h = Arc::clone(&h);
+        let session = session.clone();
+        tokio::spawn(async move {
+            let unknown = h.token("files:read").kid("not-yet-published").build();
+            let started = Instant::now();
+            let reply = h.try_send(h.call(&unknown, &session, "read_file")).await;
+            (reply, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Meanwhile, requests with the known kid go through at once, concurrently. The cases run
+    // concurrently, so their runs and events are checked together.
+    let started = Instant::now();
+    let mut known = Vec::new();
+    for i in 0..5 {
+        let h = Arc::clone(&h);
+        let session = session.clone();
+        known.push(tokio::spawn(async move {
+            let token = h.token("files:read").build();
+            let started = Instant::now();
+            let reply = h.try_send(h.call(&token, &session, "read_file")).await;
+            (i, reply, started.elapsed())
+        }));
+    }
+    for task in known {
+        let (i, reply, elapsed) = task.await.unwrap();
+        let name = format!("known kid #{i} while a slow fetch is under way");
+        match reply {
+            None => failures.push(format!("[{name}] no answer within 15 s")),
+            Some(r) if r.status != StatusCode::OK => {
+                failures.push(format!("[{name}] status {} body {}", r.status, r.body));
+            }
+            Some(_) if elapsed >= Duration::from_secs(1) => {
+                failures.push(format!(
+                    "[{name}] took {elapsed:?}: held behind the slow fetch"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let all_known = started.elapsed();
+    if all_known >= Duration::from_secs(1) {
+        failures.push(format!(
+            "[known kids] five requests took {all_known:?} together"
+        ));
+    }
+    let name = "unknown kid while the issuer is slow";
+    let (reply, elapsed) = pending.await.unwrap();
+    match reply {
+        None => failures.push(format!("[{name}] no answer within 15 s")),
+        Some(r) => {
+            let challenge = r.challenge().unwrap_or_default();
+            if r.status != StatusCode::UNAUTHORIZED
+                || param(challenge, "error") != Some("invalid_token")
+                || param(challenge, "resource_metadata") != Some(h.metadata_url().as_str())
+            {
+                failures.push(format!(
+                    "[{name}] status {}, challenge {challenge:?} (expected 401 invalid_token)",
+                    r.status
+                ));
+            }
+        }
+    }
+    if elapsed >= Duration::from_secs(8) {
+        failures.push(format!("[{name}] took {elapsed:?}"));
+    }
+    let events = capture.since(mark);
+    let accepted = events
+        .iter()
+        .filter(|e| e.is(AUTH, "token_accepted"))
+        .count();
+    if accepted != 5 {
+        failures.push(format!(
+            "[all] {accepted} token_accepted events (expected 5)"
+        ));
+    }
+    if !events
+        .iter()
+        .any(|e| e.is(AUTH, "token_rejected") && e.field("reason") == Some("unknown_key"))
+    {
+        failures.push(format!(
+            "[{name}] audit: no token_rejected with reason unknown_key in {events:?}"
+        ));
+    }
+    let ran = h.runs() - runs_before;
+    if ran != 5 {
+        failures.push(format!(
+            "[all] {ran} tool runs (expected 5, one per known kid)"
+        ));
+    }
+    assert_no_failures("slow issuer", 6, &failures);
+}
+
+// ---- 10. Origin and Host (DNS rebinding) ---------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn foreign_origins_and_hosts_are_refused() {
+    let (capture, _guard) = capture();
+    let h = default_harness(&capture).await;
+    let token = h.token("files:read").build();
+    let session = h.initialize(&token).await;
+    let port = h.base.rsplit(':').next().unwrap().to_owned();
+    let call = || h.call(&token, &session, "read_file");
+    let origin = |name: &str, value: &str| {
+        case(
+            name,
+            call().header("origin", value),
+            Expect::Refused {
+                status: StatusCode::FORBIDDEN,
+                audit: Audit::Http("origin_rejected"),
+            },
+        )
+    };
+    let host = |name: &str, value: String| {
+        case(
+            name,
+            call().header("host", value),
+            Expect::Refused {
+                status: StatusCode::FORBIDDEN,
+                audit: Audit::Http("host_rejected"),
+            },
+        )
+    };
+    let cases = vec![
+        origin("foreign Origin", "https://evil.example"),
+        origin("Origin null (sandboxed iframe, file:)", "null"),
+        origin(
+            "Origin on a domain starting with localhost",
+            "http://localhost.evil.example",
+        ),
+        origin(
+            "Origin on a domain starting with 127.0.0.1",
+            &format!("http://127.0.0.1.nip.io:{port}"),
+        ),
+        origin(
+            "Origin with userinfo looking like loopback",
+            "http://127.0.0.1@evil.example",
+        ),
+        origin("Origin of our host on another scheme", "ftp://127.0.0.1"),
+        host("Host of another domain", "evil.example".to_owned()),
+        host(
+            "Host of another domain with our port (DNS rebinding)",
+            format!("evil.example:{port}"),
+        ),
+        case(
+            "DNS rebinding: Host and Origin both the attacker's",
+            call()
+                .header("host", format!("evil.example:{port}"))
+                .header("origin", format!("http://evil.example:{port}")),
+            Expect::Refused {
+                status: StatusCode::FORBIDDEN,
+                audit: Audit::Http("host_rejected"),
+            },
+        ),
+        host(
+            "Host on a domain starting with localhost",
+            format!("localhost.evil.example:{port}"),
+        ),
+        host(
+            "Host on a domain starting with 127.0.0.1",
+            format!("127.0.0.1.nip.io:{port}"),
+        ),
+        case(
+            "control: a loopback Origin",
+            call().header("origin", format!("http://localhost:{port}")),
+            Expect::Accepted,
+        ),
+    ];
+    let mut failures = Vec::new();
+    let count = run(&h, cases, &mut failures).await;
+    assert_no_failures("origin and host", count, &failures);
+    assert_eq!(h.runs(), 1, "only the control ran a tool");
+}
+
+// ---- 11. protocol abuse that must not reach a tool -----------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn protocol_abuse_never_reaches_a_tool() {
+    let (capture, _guard) = capture();
+    let h = harness(
+        KeyServer::start().await,
+        &capture,
+        |j| j,
+        |c| c.max_body_bytes(4096),
+    )
+    .await;
+    let reader = h.token("files:read").build();
+    let writer = h.token("files:read files:write").build();
+    let session = h.initialize(&writer).await;
+    let refused = |status| Expect::Refused {
+        status,
+        audit: Audit::TokenAccepted,
+    };
+    let raw = |token: &str, body: String| h.bare_post(Some(&session)).bearer_auth(token).body(body);
+    let typed = |content_type: Option<&str>| {
+        let mut request = h
+            .client
+            .post(&h.resource)
+            .bearer_auth(&writer)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .body(call_body("write_file").to_string());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request
+    };
+    let cases = vec![
+        case(
+            "tools/call inside a batch array",
+            raw(&writer, json!([call_body("write_file")]).to_string()),
+            refused(StatusCode::BAD_REQUEST),
+        ),
+        case(
+            "batch of a ping and a tools/call",
+            raw(
+                &writer,
+                json!([{"jsonrpc":"2.0","id":9,"method":"ping"}, call_body("write_file")])
+                    .to_string(),
+            ),
+            refused(StatusCode::BAD_REQUEST),
+        ),
+        case(
+            "body over the size limit",
+            raw(
+                &writer,
+                json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"x".repeat(8192)}}})
+                    .to_string(),
+            ),
+            refused(StatusCode::PAYLOAD_TOO_LARGE),
+        ),
+        case(
+            "Content-Type text/plain",
+            typed(Some("text/plain")),
+            refused(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ),
+        case(
+            "Content-Type form-urlencoded",
+            typed(Some("application/x-www-form-urlencoded")),
+            refused(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ),
+        case(
+            "Content-Type application/jsonx",
+            typed(Some("application/jsonx")),
+            refused(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ),
+        case(
+            "no Content-Type",
+            typed(None),
+            refused(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ),
+        case(
+            "duplicate method members (ping, then tools/call)",
+            raw(
+                &writer,
+                r#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call","params":{"name":"write_file","arguments":{"path":"x"}}}"#
+                    .to_owned(),
+            ),
+            refused(StatusCode::BAD_REQUEST),
+        ),
+        case(
+            "jsonrpc 1.0",
+            raw(&writer, {
+                let mut b = call_body("write_file");
+                b["jsonrpc"] = json!("1.0");
+                b.to_string()
+            }),
+            refused(StatusCode::BAD_REQUEST),
+        ),
+        case(
+            "id as an object",
+            raw(&writer, {
+                let mut b = call_body("write_file");
+                b["id"] = json!({"x": 1});
+                b.to_string()
+            }),
+            refused(StatusCode::BAD_REQUEST),
+        ),
+        case(
+            "tools/call sent as a notification (no id) without the scope",
+            raw(&reader, {
+                let mut b = call_body("write_file");
+                b.as_object_mut().unwrap().remove("id");
+                b.to_string()
+            }),
+            refused(StatusCode::ACCEPTED),
+        ),
+        case(
+            "tools/call without a session",
+            h.post(Some(&writer), None, &call_body("write_file")),
+            refused(StatusCode::BAD_REQUEST),
+        ),
+        case(
+            "unsupported MCP-Protocol-Version",
+            raw(&writer, call_body("write_file").to_string())
+                .header("mcp-protocol-version", "1999-01-01"),
+            refused(StatusCode::BAD_REQUEST),
+        ),
+        case(
+            "PUT with a tools/call body",
+            h.client
+                .request(Method::PUT, &h.resource)
+                .bearer_auth(&writer)
+                .header("content-type", "application/json")
+                .header("mcp-session-id", &session)
+                .body(call_body("write_file").to_string()),
+            refused(StatusCode::METHOD_NOT_ALLOWED),
+        ),
+        case(
+            "2026-07-28: Mcp-Name says read_file, the body calls write_file",
+            h.modern_call(&reader, "write_file", "read_file"),
+            refused(StatusCode::BAD_REQUEST),
+        ),
+        case(
+            "2026-07-28 _meta on a session request with a legacy version header",
+            {
+                let mut b = call_body("write_file");
+                b["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"});
+                raw(&writer, b.to_string())
+                    .header("mcp-protocol-version", "2025-11-25")
+                    .header("mcp-method", "tools/call")
+                    .header("mcp-name", "read_file")
+            },
+            refused(StatusCode::BAD_REQUEST),
+        ),
+    ];
+    let mut failures = Vec::new();
+    let count = run(&h, cases, &mut failures).await;
+    assert_no_failures("protocol abuse", count, &failures);
+    assert_eq!(h.runs(), 0);
+}
