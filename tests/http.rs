@@ -1388,3 +1388,27 @@ async fn a_fixed_jwk_set_verifies_without_fetching() {
         JwtVerifier::with_jwks(JwtConfig::new("http://i", "http://r"), &json!({"keys": []}));
     assert!(empty.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_token_never_outlives_its_exp() {
+    let h = files_with(|c, k, r| c.jwt(JwtConfig::new(k.issuer(), r).leeway(Duration::ZERO))).await;
+    let token = h.token("files:read").exp(support::now() + 2).build();
+    let session = h.initialize(&token).await;
+    for _ in 0..3 {
+        let r = h
+            .call(&token, &session, "read_file", json!({"path": "x"}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "verified, then remembered");
+    }
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let r = h
+        .call(&token, &session, "read_file", json!({"path": "x"}))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "expired, remembered or not"
+    );
+    assert_eq!(param(r.challenge(), "error"), Some("invalid_token"));
+    assert_eq!(h.runs(), 3);
+}

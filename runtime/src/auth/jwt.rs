@@ -71,6 +71,10 @@ pub struct JwtConfig {
     pub max_document_bytes: usize,
     /// Smallest RSA modulus accepted, in bits (default 2048).
     pub min_rsa_bits: usize,
+    /// Most verified tokens remembered (default 10 000; 0: none). A remembered token skips the
+    /// signature check until its `exp` (never later), and is forgotten whenever the key set
+    /// changes.
+    pub cache_capacity: usize,
 }
 
 impl JwtConfig {
@@ -90,6 +94,7 @@ impl JwtConfig {
             http_timeout: Duration::from_secs(5),
             max_document_bytes: 1 << 20,
             min_rsa_bits: 2048,
+            cache_capacity: 10_000,
         }
     }
 
@@ -143,6 +148,8 @@ struct Shared {
     refresh: tokio::sync::Mutex<RefreshState>,
     /// Keys given at construction: never fetched.
     fixed: std::sync::atomic::AtomicBool,
+    /// Verified tokens by SHA-256, with the principal and when the token expires.
+    verified: std::sync::Mutex<HashMap<[u8; 32], (Principal, std::time::SystemTime)>>,
 }
 
 #[derive(Default)]
@@ -225,6 +232,7 @@ impl JwtVerifier {
                 keys: RwLock::new(Arc::new(KeySet::empty())),
                 refresh: tokio::sync::Mutex::new(RefreshState::default()),
                 fixed: std::sync::atomic::AtomicBool::new(false),
+                verified: std::sync::Mutex::default(),
             }),
         }
     }
@@ -264,6 +272,29 @@ impl JwtVerifier {
     }
 
     async fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
+        let shared = &self.shared;
+        if shared.config.cache_capacity == 0 {
+            return self.verify_uncached(token).await;
+        }
+        let key = token_hash(token);
+        if let Some(principal) = shared.remembered(&key) {
+            // Expired keys are refreshed as on the uncached path; a withdrawn key then clears
+            // what it vouched for.
+            if shared
+                .snapshot()
+                .expires
+                .is_some_and(|e| Instant::now() >= e)
+            {
+                shared.refresh_in_background();
+            }
+            return Ok(principal);
+        }
+        let principal = self.verify_uncached(token).await?;
+        shared.remember(key, &principal);
+        Ok(principal)
+    }
+
+    async fn verify_uncached(&self, token: &str) -> Result<Principal, AuthError> {
         let shared = &self.shared;
         let config = &shared.config;
         if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|&b| b == b'.').count() != 2 {
@@ -308,6 +339,16 @@ impl JwtVerifier {
         // identifier, exactly.
         if claims.get("iss").and_then(Value::as_str) != Some(config.issuer.as_str()) {
             return Err(AuthError::Issuer);
+        }
+        // RFC 7519 §4.1.4: not accepted *on or after* `exp` (jsonwebtoken still accepts the
+        // second of `exp` itself).
+        let now = jsonwebtoken::get_current_timestamp();
+        if claims
+            .get("exp")
+            .and_then(Value::as_u64)
+            .is_some_and(|exp| now >= exp.saturating_add(config.leeway.as_secs()))
+        {
+            return Err(AuthError::Expired);
         }
         // RFC 9068 §2.2: `sub` is required; sessions are bound to it.
         if !claims.get("sub").is_some_and(Value::is_string) {
@@ -372,6 +413,39 @@ impl Shared {
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         set.generation = keys.generation + 1;
         *keys = Arc::new(set);
+        // A key may have been withdrawn: what it vouched for is checked again.
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// A token verified before and not expired since.
+    fn remembered(&self, key: &[u8; 32]) -> Option<Principal> {
+        let cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        let (principal, expires) = cache.get(key)?;
+        (std::time::SystemTime::now() < *expires).then(|| principal.clone())
+    }
+
+    /// Remembers a verified token until its `exp` (without the leeway: a remembered token
+    /// never outlives the time it was issued for).
+    fn remember(&self, key: [u8; 32], principal: &Principal) {
+        let Some(exp) = principal.claims().get("exp").and_then(Value::as_u64) else {
+            return;
+        };
+        let expires = std::time::UNIX_EPOCH + Duration::from_secs(exp);
+        let now = std::time::SystemTime::now();
+        if expires <= now {
+            return; // accepted only through the leeway: not worth remembering
+        }
+        let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= self.config.cache_capacity {
+            cache.retain(|_, (_, e)| *e > now);
+            if cache.len() >= self.config.cache_capacity {
+                cache.clear();
+            }
+        }
+        cache.insert(key, (principal.clone(), expires));
     }
 
     /// The key a token with this `kid` and `alg` must verify with.
@@ -589,6 +663,13 @@ fn signing_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
         KeyAlgorithm::EdDSA => Algorithm::EdDSA,
         _ => return None,
     })
+}
+
+fn token_hash(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// Bit length of a big-endian unsigned integer.
