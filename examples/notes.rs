@@ -7,6 +7,8 @@
 //! cargo run --example notes -- --http 127.0.0.1:8080 --no-auth   # HTTP, public tools only
 //! ```
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/notes.rs"]
 mod notes;
 
@@ -67,22 +69,5 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    // stdout carries the protocol: logs go to stderr.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let result = match options() {
-        Ok(options) => serve(options).await,
-        Err(message) => Err(message.into()),
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("notes: {error}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    cli::main("notes", async { serve(options()?).await }).await
 }

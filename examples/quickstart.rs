@@ -9,6 +9,8 @@
 //! cargo run --example quickstart -- --scope-table markdown   # the scopes to configure there
 //! ```
 
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/notes.rs"]
 mod notes;
 
@@ -114,21 +116,5 @@ Try it:
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let result = match options() {
-        Ok(options) => run(options).await,
-        Err(message) => Err(message.into()),
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("quickstart: {error}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    cli::main("quickstart", async { run(options()?).await }).await
 }

@@ -877,14 +877,7 @@ impl<S: Send + Sync + 'static> Server<S> {
         principal: &Principal,
         link: Link,
     ) -> Reply {
-        #[derive(Deserialize)]
-        struct CallParams {
-            name: String,
-            arguments: Option<Map<String, Value>>,
-            #[serde(rename = "_meta")]
-            meta: Option<Map<String, Value>>,
-        }
-        let params: CallParams = match parse_params(params) {
+        let params: NamedParams = match parse_params(params) {
             Ok(params) => params,
             Err(error) => return Reply::Response(Response::error(Some(id), error)),
         };
@@ -1034,13 +1027,7 @@ impl<S: Send + Sync + 'static> Server<S> {
             Ok(params) => params,
             Err(error) => return Reply::Response(Response::error(Some(id), error)),
         };
-        let not_found = |id| {
-            Reply::Response(Response::error(
-                Some(id),
-                ErrorObject::new(error_code::RESOURCE_NOT_FOUND, "resource not found")
-                    .with_data(json!({ "uri": params.uri })),
-            ))
-        };
+        let not_found = |id| resource_not_found(id, &params.uri);
         let Some((def, arguments)) = self.find_resource(&params.uri) else {
             return not_found(id);
         };
@@ -1089,14 +1076,7 @@ impl<S: Send + Sync + 'static> Server<S> {
         principal: &Principal,
         link: Link,
     ) -> Reply {
-        #[derive(Deserialize)]
-        struct GetParams {
-            name: String,
-            arguments: Option<Map<String, Value>>,
-            #[serde(rename = "_meta")]
-            meta: Option<Map<String, Value>>,
-        }
-        let params: GetParams = match parse_params(params) {
+        let params: NamedParams = match parse_params(params) {
             Ok(params) => params,
             Err(error) => return Reply::Response(Response::error(Some(id), error)),
         };
@@ -1226,11 +1206,7 @@ impl<S: Send + Sync + 'static> Server<S> {
             Err(error) => return Reply::Response(Response::error(Some(id), error)),
         };
         let Some((def, _)) = self.find_resource(&params.uri) else {
-            return Reply::Response(Response::error(
-                Some(id),
-                ErrorObject::new(error_code::RESOURCE_NOT_FOUND, "resource not found")
-                    .with_data(json!({ "uri": params.uri })),
-            ));
+            return resource_not_found(id, &params.uri);
         };
         if let Err(denial) =
             self.authorize(&id, "resource", &params.uri, def.meta.scopes, principal)
@@ -1573,6 +1549,25 @@ async fn deadline(timeout: Option<std::time::Duration>) {
         Some(timeout) => tokio::time::sleep(timeout).await,
         None => std::future::pending().await,
     }
+}
+
+/// The params of `tools/call` and `prompts/get`.
+#[derive(Deserialize)]
+struct NamedParams {
+    name: String,
+    arguments: Option<Map<String, Value>>,
+    #[serde(rename = "_meta")]
+    meta: Option<Map<String, Value>>,
+}
+
+/// The error for a URI that names no resource (MCP `-32002`; 2026-07-28 turns it into
+/// `-32602`).
+fn resource_not_found(id: RequestId, uri: &str) -> Reply {
+    Reply::Response(Response::error(
+        Some(id),
+        ErrorObject::new(error_code::RESOURCE_NOT_FOUND, "resource not found")
+            .with_data(json!({ "uri": uri })),
+    ))
 }
 
 fn refs(entries: &[Box<RawValue>]) -> Vec<&RawValue> {
