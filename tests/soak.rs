@@ -132,7 +132,7 @@ async fn a_mixed_load_gets_no_5xx_and_lets_no_bad_token_in() {
                 n = n.wrapping_mul(31).wrapping_add(7);
                 // 50% valid, 25% under-scoped, 25% bad tokens.
                 let (token, tool, expect_ok, is_bad) = match n % 8 {
-                    0..=3 => (writer.clone(), if n % 2 == 0 { "read" } else { "write" }, true, false),
+                    0..=3 => (writer.clone(), if n.is_multiple_of(2) { "read" } else { "write" }, true, false),
                     4 | 5 => (reader.clone(), "write", false, false),
                     _ => (bad[n % bad.len()].clone(), "read", false, true),
                 };
