@@ -525,3 +525,70 @@ async fn subscribed_sessions_hear_about_resource_updates_on_their_get_stream() {
     assert_eq!(r.json::<Value>().await.unwrap()["result"], json!({}));
     assert_eq!(server.notify_resource_updated("vault://readme"), 0);
 }
+
+/// The tags of the `linger` calls whose handler was dropped.
+static DROPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct Dropped(String);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        DROPPED.lock().unwrap().push(std::mem::take(&mut self.0));
+    }
+}
+
+/// Reports progress, then waits for ever.
+#[mcp_tool(public)]
+async fn linger(ctx: RequestContext, tag: String) -> String {
+    let _guard = Dropped(tag);
+    ctx.progress(0.0, None, None);
+    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    "unreachable".into()
+}
+
+#[derive(McpServer)]
+#[mcp(name = "lingering", tools(linger))]
+struct Lingering;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_event_stream_cancels_the_request() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let router = Server::new(Lingering)
+        .unwrap()
+        .http(HttpConfig::new(&url).without_authorization())
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let mut meta = meta();
+    meta["progressToken"] = "t".into();
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"linger","arguments":{"tag":"stream"},"_meta":meta}});
+    let mut response = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", V)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "linger")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let first = response.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("notifications/progress"));
+    assert!(!DROPPED.lock().unwrap().iter().any(|t| t == "stream"));
+    drop(response);
+    let started = std::time::Instant::now();
+    while !DROPPED.lock().unwrap().iter().any(|t| t == "stream") {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the handler was not stopped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
