@@ -26,8 +26,14 @@
 //! assert_eq!(server.tools().len(), 2);
 //! ```
 //!
-//! Serving it over stdio is `Notes.serve_stdio().await`; over HTTP see the `http` feature (to
-//! come). See the README for the whole picture.
+//! Serving it over stdio is `Notes.serve_stdio().await`; over Streamable HTTP, as an OAuth 2.1
+//! protected resource, `Notes.serve_http(config, addr).await` (see [`http`]). The README has the
+//! whole picture.
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `http` | yes | [`http`] (Streamable HTTP, sessions, limits, CORS), [`auth`] (JWT/JWKS and introspection verifiers, challenges), [`metadata`] (Protected Resource Metadata, discovery) |
+//! | `dev-auth` | no | `dev_auth`: an embedded development authorization server (never for production) |
 
 #![doc(html_root_url = "https://docs.rs/scopegate/0.1.0")]
 
