@@ -7,16 +7,16 @@
 //! |---|---|
 //! | [`scope`] | scope tokens, the set a principal holds, the server's scope table and hierarchy |
 //! | [`principal`] | [`Principal`], the caller a transport hands to the dispatcher |
-//! | [`connection`] | the client's connection: progress, logging, sampling, elicitation, cancellation |
 //! | [`protocol`] | JSON-RPC 2.0 framing, protocol versions, MCP content and results |
+//! | [`connection`] | the client's connection: progress, logging, sampling, elicitation, cancellation |
 //! | [`tool`] | the tool descriptor, parameters (arguments and extractors), return values |
 //! | [`resource`] | resources: descriptors, URI templates, contents |
 //! | [`prompt`] | prompts: descriptors, messages |
-//! | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement) |
+//! | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement, both protocol eras) |
 //! | [`stdio`] | the stdio transport, credentials from the environment |
-//! | `auth` | (feature `http`) token verifiers (JWT/JWKS, introspection), bearer parsing, challenges |
 //! | `metadata` | (feature `http`) Protected Resource Metadata, canonical URIs, AS discovery |
-//! | `http` | (feature `http`) Streamable HTTP: the axum router, sessions, Origin and CORS |
+//! | `auth` | (feature `http`) token verifiers (JWT/JWKS, introspection), bearer parsing, challenges |
+//! | `http` | (feature `http`) Streamable HTTP: the axum router, sessions, limits, Origin/Host, CORS, serving |
 //! | `dev_auth` | (feature `dev-auth`) the embedded development authorization server |
 
 #[cfg(feature = "http")]
