@@ -1412,3 +1412,17 @@ async fn a_remembered_token_never_outlives_its_exp() {
     assert_eq!(param(r.challenge(), "error"), Some("invalid_token"));
     assert_eq!(h.runs(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_far_future_exp_does_not_overflow_the_cache() {
+    // Found by the jwt_verify fuzz target: u64::MAX seconds does not fit a SystemTime.
+    let h = files().await;
+    let token = h.token("files:read").exp(u64::MAX).build();
+    let session = h.initialize(&token).await;
+    for _ in 0..2 {
+        let r = h
+            .call(&token, &session, "read_file", json!({"path": "x"}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+}

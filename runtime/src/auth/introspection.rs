@@ -127,7 +127,10 @@ impl IntrospectionVerifier {
         let mut until = now + self.config.cache_ttl;
         if let Some(exp) = exp {
             let left = exp.saturating_sub(unix_now());
-            until = until.min(now + Duration::from_secs(left));
+            // `exp` is attacker-influenced data: never let it overflow an Instant.
+            if let Some(by_exp) = now.checked_add(Duration::from_secs(left)) {
+                until = until.min(by_exp);
+            }
         }
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= self.config.max_cache_entries {

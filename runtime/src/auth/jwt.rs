@@ -433,8 +433,13 @@ impl Shared {
         let Some(exp) = principal.claims().get("exp").and_then(Value::as_u64) else {
             return;
         };
-        let expires = std::time::UNIX_EPOCH + Duration::from_secs(exp);
         let now = std::time::SystemTime::now();
+        // A far-future `exp` (up to u64::MAX, which SystemTime cannot hold) is remembered for
+        // an hour at most.
+        let hour = now + Duration::from_secs(3600);
+        let expires = std::time::UNIX_EPOCH
+            .checked_add(Duration::from_secs(exp))
+            .map_or(hour, |e| e.min(hour));
         if expires <= now {
             return; // accepted only through the leeway: not worth remembering
         }
