@@ -1,0 +1,29 @@
+//! Canonical resource URIs (RFC 8707 / RFC 9728) and the authorization server discovery URLs
+//! (RFC 8414 §3.1, OpenID Connect Discovery) on arbitrary strings: never panic; a canonical URI
+//! is http(s), has no fragment, and is its own canonical form.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use scopegate::__private::fuzz::{canonical, discovery};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(uri) = std::str::from_utf8(data) else {
+        return;
+    };
+    let urls = discovery(uri);
+    assert!(urls == 2 || urls == 3, "{urls} discovery URLs for {uri:?}");
+    if let Some(canonical_uri) = canonical(uri) {
+        assert!(
+            canonical_uri.starts_with("http://") || canonical_uri.starts_with("https://"),
+            "{uri:?} -> {canonical_uri:?}"
+        );
+        assert!(!canonical_uri.contains('#'), "{uri:?} -> {canonical_uri:?}");
+        assert_eq!(
+            canonical(&canonical_uri).as_deref(),
+            Some(canonical_uri.as_str()),
+            "canonicalizing {uri:?} twice"
+        );
+        let urls = discovery(&canonical_uri);
+        assert!(urls == 2 || urls == 3);
+    }
+});
