@@ -290,6 +290,106 @@ async fn slow_and_oversized_request_heads_are_cut_off() {
     }
 }
 
+/// Sends one request on a raw connection and reads its whole response (by Content-Length);
+/// returns the status line and body.
+async fn exchange(stream: &mut tokio::net::TcpStream, body: &Value) -> (String, String) {
+    let body = body.to_string();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed mid-response");
+        received.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .expect("a content-length");
+            if received.len() >= end + 4 + length {
+                let status = text.lines().next().unwrap().to_owned();
+                return (status, text[end + 4..end + 4 + length].to_owned());
+            }
+        }
+    }
+}
+
+/// Waits for the server to close `stream`; returns how long that took.
+async fn closed_after(stream: &mut tokio::net::TcpStream) -> Duration {
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest))
+        .await
+        .expect("the server closes the connection")
+        .ok();
+    assert!(rest.is_empty(), "nothing is sent on close: {rest:?}");
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_is_timed_apart_from_slow_heads() {
+    let env = start(
+        ServerOptions::default(),
+        |c| c,
+        |s| {
+            s.header_read_timeout(Duration::from_millis(300))
+                .idle_timeout(Duration::from_millis(1500))
+        },
+    )
+    .await;
+    let addr = env.base.trim_start_matches("http://").to_owned();
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (status, body) = exchange(&mut stream, &ping).await;
+    assert!(status.contains(" 200 "), "{status} {body}");
+    // Idle for longer than the head timeout: the kept-alive connection still serves.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // A handler slower than the head timeout is not cut off either.
+    let (status, body) = exchange(&mut stream, &call("nap", json!({"ms": 700}))).await;
+    assert!(status.contains(" 200 "), "{status} {body}");
+    assert!(body.contains("slept 700") && !body.contains("isError"), "{body}");
+    // Left idle, the connection is closed after the idle timeout, not the head timeout.
+    let idle = closed_after(&mut stream).await;
+    assert!(
+        idle >= Duration::from_millis(1300) && idle < Duration::from_secs(4),
+        "closed after {idle:?}"
+    );
+
+    // After an idle spell, a new head that stalls gets the head timeout, not the idle one.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (status, _) = exchange(&mut stream, &ping).await;
+    assert!(status.contains(" 200 "));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let stalled = closed_after(&mut stream).await;
+    assert!(
+        stalled < Duration::from_millis(1000),
+        "closed after {stalled:?}"
+    );
+
+    // A connection that never sends a byte gets the head timeout from the accept.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let silent = closed_after(&mut stream).await;
+    assert!(
+        silent < Duration::from_millis(1000),
+        "closed after {silent:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_in_flight_calls_finish_and_refuses_new_ones() {
     let mut env = start(

@@ -12,6 +12,7 @@
 mod limit;
 mod serve;
 mod session;
+mod watch;
 
 pub use limit::Quota;
 pub use serve::{ServeOptions, serve_with};

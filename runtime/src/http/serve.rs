@@ -1,10 +1,11 @@
 //! Serving a router on a listener with the connection-level limits a public endpoint needs
-//! (slow or oversized request headers) and a graceful shutdown: stop accepting, let in-flight
+//! (slow or oversized request heads, idle keep-alive connections) and a graceful shutdown: stop accepting, let in-flight
 //! requests finish, end the sessions.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -16,13 +17,18 @@ use hyper_util::service::TowerToHyperService;
 use tower::ServiceExt as _;
 
 use super::HttpError;
+use super::watch::{GuardedBody, Watch, Watched};
 
 /// Connection limits and shutdown of [`serve_with`]. Every default is the safe one.
 #[non_exhaustive]
 pub struct ServeOptions {
-    /// Longest time a client may take to send a request's headers (default 10 s): slow-loris
-    /// connections are closed.
+    /// Longest time a client may take to send a request's head, counted from the accept or
+    /// from the request's first byte (default 10 s): slow-loris connections are closed.
     pub header_read_timeout: Duration,
+    /// Longest time a kept-alive connection may sit idle between requests (default 75 s, longer
+    /// than the 60 s idle timeout common to load balancers, so that the balancer, not this
+    /// server, closes an idle upstream connection and never races a request against the close).
+    pub idle_timeout: Duration,
     /// Largest request head (request line and headers), in bytes (default 64 KiB); larger gets
     /// `431 Request Header Fields Too Large`.
     pub max_header_bytes: usize,
@@ -39,6 +45,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
             max_header_bytes: 64 * 1024,
             drain_timeout: Duration::from_secs(30),
             shutdown: Box::pin(async {
@@ -71,6 +78,13 @@ impl ServeOptions {
         self
     }
 
+    /// Sets the idle keep-alive timeout.
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
     /// Sets the largest request head.
     #[must_use]
     pub fn max_header_bytes(mut self, bytes: usize) -> Self {
@@ -90,6 +104,7 @@ impl std::fmt::Debug for ServeOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServeOptions")
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
             .field("max_header_bytes", &self.max_header_bytes)
             .field("drain_timeout", &self.drain_timeout)
             .finish_non_exhaustive()
@@ -108,7 +123,9 @@ pub async fn serve_with(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout)
+        // Heads and idle spells are timed by `Watch`: hyper's header timer would also bound the
+        // idle time between kept-alive requests.
+        .header_read_timeout(None)
         // hyper refuses buffers under 8 KiB.
         .max_buf_size(options.max_header_bytes.max(8192));
     let graceful = GracefulShutdown::new();
@@ -126,23 +143,44 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
-        let service =
-            router
-                .clone()
-                .map_request(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let mut request = request.map(axum::body::Body::new);
-                    request
-                        .extensions_mut()
-                        .insert(ConnectInfo::<SocketAddr>(peer));
-                    request
-                });
+        let watch = Watch::new();
+        let service = {
+            let (watch, router) = (Arc::clone(&watch), router.clone());
+            tower::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                // Busy from the moment hyper has the head until the response body ends (or the
+                // call is dropped): neither timeout applies to a slow handler or a long stream.
+                let guard = Some(watch.request_started());
+                let mut request = request.map(axum::body::Body::new);
+                request
+                    .extensions_mut()
+                    .insert(ConnectInfo::<SocketAddr>(peer));
+                let response = router.clone().oneshot(request);
+                async move {
+                    let response = response.await?;
+                    Ok::<_, std::convert::Infallible>(
+                        response.map(|inner| axum::body::Body::new(GuardedBody { inner, guard })),
+                    )
+                }
+            })
+        };
+        let io = TokioIo::new(Watched {
+            inner: stream,
+            watch: Arc::clone(&watch),
+        });
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .serve_connection_with_upgrades(io, TowerToHyperService::new(service))
             .into_owned();
         let connection = graceful.watch(connection);
+        let (head, idle) = (options.header_read_timeout, options.idle_timeout);
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(target: "scopegate::http", %error, %peer, "connection ended with an error");
+            tokio::select! {
+                ended = connection => if let Err(error) = ended {
+                    tracing::debug!(target: "scopegate::http", %error, %peer, "connection ended with an error");
+                },
+                // Dropping the connection closes the socket.
+                () = watch.expired(head, idle) => {
+                    tracing::debug!(target: "scopegate::http", %peer, "connection timed out (slow head or idle)");
+                }
             }
         });
     }

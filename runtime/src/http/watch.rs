@@ -1,0 +1,189 @@
+//! Per-connection timing: how long a client may take to send a request head, and how long a
+//! kept-alive connection may sit idle between requests. The two are separate on purpose: heads
+//! must arrive quickly (slow-loris), while an idle keep-alive connection from a load balancer
+//! should outlive the balancer's own idle timeout, or the balancer races a close and answers 502.
+//!
+//! hyper's own header timer starts when it waits for the next request, so it would bound the
+//! idle time too; we keep it off and watch the connection here instead. The watch sees three
+//! phases: `HEAD` from the first byte of a request (or the accept) until hyper hands the request
+//! to the service, `BUSY` while any response is unfinished, `IDLE` after the last one ended.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper::body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+
+const HEAD: u8 = 0;
+const BUSY: u8 = 1;
+const IDLE: u8 = 2;
+
+/// The shared state of one connection's watch.
+pub(super) struct Watch {
+    origin: Instant,
+    phase: AtomicU8,
+    /// Milliseconds from `origin` at which the current phase began.
+    since: AtomicU64,
+    in_flight: AtomicUsize,
+    wake: Notify,
+}
+
+impl Watch {
+    /// A watch for a connection accepted now: its first head must arrive within the head limit.
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            origin: Instant::now(),
+            phase: AtomicU8::new(HEAD),
+            since: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            wake: Notify::new(),
+        })
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn enter(&self, phase: u8) {
+        self.since.store(self.now(), Ordering::Release);
+        self.phase.store(phase, Ordering::Release);
+    }
+
+    /// Bytes arrived: when idle, a new request head has begun.
+    fn bytes_read(&self) {
+        if self.phase.load(Ordering::Acquire) == IDLE {
+            self.enter(HEAD);
+            self.wake.notify_one();
+        }
+    }
+
+    /// hyper handed a request to the service; the guard marks the end of its response.
+    pub(super) fn request_started(self: &Arc<Self>) -> ResponseGuard {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.enter(BUSY);
+        ResponseGuard(Arc::clone(self))
+    }
+
+    /// Resolves when the connection has overstayed its phase: a head slower than `head`, or an
+    /// idle spell longer than `idle`. Never resolves while a response is unfinished.
+    pub(super) async fn expired(&self, head: Duration, idle: Duration) {
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        loop {
+            let phase = self.phase.load(Ordering::Acquire);
+            let since = self.since.load(Ordering::Acquire);
+            let now = self.now();
+            let wait = match phase {
+                HEAD => since.saturating_add(millis(head)).saturating_sub(now),
+                IDLE => since.saturating_add(millis(idle)).saturating_sub(now),
+                // Busy: look again later (a finished response makes the phase IDLE, whose
+                // deadline is never earlier than this one).
+                _ => millis(idle).max(1),
+            };
+            if phase != BUSY && wait == 0 {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                () = self.wake.notified() => {}
+            }
+        }
+    }
+}
+
+/// Held by a response body; when the last unfinished response ends, the connection is idle.
+pub(super) struct ResponseGuard(Arc<Watch>);
+
+impl Drop for ResponseGuard {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.enter(IDLE);
+        }
+    }
+}
+
+/// A response body that holds its connection's [`ResponseGuard`] until it is finished or
+/// dropped.
+pub(super) struct GuardedBody {
+    pub(super) inner: axum::body::Body,
+    pub(super) guard: Option<ResponseGuard>,
+}
+
+impl Body for GuardedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) {
+            self.guard = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The connection's socket, noting each read for the watch.
+pub(super) struct Watched<S> {
+    pub(super) inner: S,
+    pub(super) watch: Arc<Watch>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.watch.bytes_read();
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
