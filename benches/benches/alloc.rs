@@ -1,0 +1,164 @@
+//! Heap allocations per request on the hot path, counted by a counting global allocator:
+//! a `tools/call` through the dispatcher alone, and through the whole HTTP router (no socket)
+//! without authentication and with a warm token, beside a bare axum JSON-RPC handler.
+//!
+//! `cargo bench --bench alloc` from `benches/` (or `scripts/bench --micro`). Prints a table.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::http::Request;
+use scopegate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
+use scopegate::http::HttpConfig;
+use scopegate::prelude::*;
+use scopegate::{Reply, ScopeSet};
+use scopegate_bench::support::{TestKey, TokenBuilder, jwk_set};
+use scopegate_bench::{Echo, OpenEcho, bare_router};
+use tower::ServiceExt as _;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only counters are added.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const ISSUER: &str = "http://127.0.0.1:1";
+const RESOURCE: &str = "http://127.0.0.1:2/mcp";
+const CALL: &str =
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
+const ROUNDS: u64 = 10_000;
+
+/// Runs `one` ROUNDS times (after a warm-up) and returns allocations and bytes per run.
+async fn per_run<F: Future<Output = ()>>(mut one: impl FnMut() -> F) -> (f64, f64) {
+    for _ in 0..100 {
+        one().await;
+    }
+    let (a0, b0) = (ALLOCATIONS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+    for _ in 0..ROUNDS {
+        one().await;
+    }
+    let (a1, b1) = (ALLOCATIONS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+    (
+        (a1 - a0) as f64 / ROUNDS as f64,
+        (b1 - b0) as f64 / ROUNDS as f64,
+    )
+}
+
+fn request(token: Option<&str>) -> Request<Body> {
+    let mut request = Request::post(RESOURCE)
+        .header("host", "127.0.0.1:2")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.body(Body::from(CALL)).expect("a request")
+}
+
+async fn call(router: &axum::Router, token: Option<&str>) {
+    let response = router
+        .clone()
+        .oneshot(request(token))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), 200);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("the body");
+    assert!(body.windows(5).any(|w| w == b"hello"));
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and wants a quick run.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    rt.block_on(async {
+        let key = TestKey::rsa_a();
+        let token = TokenBuilder::new(&key, ISSUER, RESOURCE, "echo")
+            .sub("bench")
+            .client_id("bench")
+            .build();
+        let verifier = JwtVerifier::with_jwks(JwtConfig::new(ISSUER, RESOURCE), &jwk_set(&[key]))
+            .expect("the JWK set loads");
+        let principal = verifier.verify(&token).await.expect("the token verifies");
+
+        let caller = Principal::builder()
+            .subject("bench")
+            .scopes(ScopeSet::from_space_separated("echo"))
+            .build();
+        let server = Server::new(Echo).expect("the server builds");
+        let dispatch = per_run(|| async {
+            match server.handle_bytes(CALL.as_bytes(), &caller).await {
+                Reply::Response(_) => {}
+                other => panic!("unexpected reply: {other:?}"),
+            }
+        })
+        .await;
+
+        let warm = per_run(|| async {
+            verifier.verify(&token).await.expect("cached");
+        })
+        .await;
+
+        let config = || {
+            HttpConfig::new(RESOURCE)
+                .stateless(true)
+                .rate_per_address(None)
+                .rate_per_principal(None)
+        };
+        let open = Server::new(OpenEcho)
+            .expect("the server builds")
+            .http(config().without_authorization())
+            .expect("the router builds");
+        let authed = Server::new(Echo)
+            .expect("the server builds")
+            .http(config().verifier(verifier.clone()))
+            .expect("the router builds");
+        let bare = bare_router();
+        let bare_run = per_run(|| call(&bare, None)).await;
+        let open_run = per_run(|| call(&open, None)).await;
+        let authed_run = per_run(|| call(&authed, Some(&token))).await;
+        drop(principal);
+
+        println!("allocations per request ({ROUNDS} requests, after 100 warm-up)");
+        println!("{:<44} {:>8} {:>10}", "path", "allocs", "bytes");
+        for (name, (allocs, bytes)) in [
+            ("dispatcher: tools/call (handle_bytes)", dispatch),
+            ("JwtVerifier::verify, warm token", warm),
+            ("router: bare axum JSON-RPC handler", bare_run),
+            ("router: scopegate tools/call, no auth", open_run),
+            ("router: scopegate tools/call, warm token", authed_run),
+        ] {
+            println!("{name:<44} {allocs:>8.1} {bytes:>10.0}");
+        }
+    });
+}

@@ -1,0 +1,189 @@
+//! Criterion micro-benchmarks of the hot path, each beside its baseline:
+//!
+//! - `auth`: one RS256 verify with jsonwebtoken alone (the baseline), scopegate's `JwtVerifier`
+//!   on a token it has never seen (cold) and on one it has (warm);
+//! - `dispatch`: `tools/call` and `tools/list` (100 tools) through the transport-free
+//!   dispatcher; building a 100-tool server;
+//! - `router`: a whole HTTP `tools/call` through the axum router, without a socket, with and
+//!   without authentication, beside a bare axum JSON-RPC handler.
+//!
+//! `cargo bench --bench micro` from `benches/` (or `scripts/bench --micro`).
+
+use std::hint::black_box;
+
+use axum::body::Body;
+use axum::http::Request;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use jsonwebtoken::Validation;
+use scopegate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
+use scopegate::http::HttpConfig;
+use scopegate::prelude::*;
+use scopegate::{Reply, ScopeSet};
+use scopegate_bench::hundred::Hundred;
+use scopegate_bench::support::{TestKey, TokenBuilder, jwk_set};
+use scopegate_bench::{Echo, OpenEcho, bare_router};
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+const ISSUER: &str = "http://127.0.0.1:1";
+const RESOURCE: &str = "http://127.0.0.1:2/mcp";
+const CALL: &str =
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn mint(key: &TestKey) -> String {
+    TokenBuilder::new(key, ISSUER, RESOURCE, "echo")
+        .sub("bench")
+        .client_id("bench")
+        .build()
+}
+
+fn verifier(key: &TestKey) -> JwtVerifier {
+    JwtVerifier::with_jwks(JwtConfig::new(ISSUER, RESOURCE), &jwk_set(&[key.clone()]))
+        .expect("the JWK set loads")
+}
+
+fn auth(c: &mut Criterion) {
+    let rt = runtime();
+    let key = TestKey::rsa_a();
+    let mut group = c.benchmark_group("auth");
+
+    // The baseline: jsonwebtoken's own RS256 verify with the same checks (iss, aud, exp).
+    let decoding = key.decoding_key();
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[RESOURCE]);
+    let token = mint(&key);
+    group.bench_function("jsonwebtoken_rs256", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<Value>(black_box(&token), &decoding, &validation)
+                .expect("the token verifies")
+        });
+    });
+
+    let cold = verifier(&key);
+    group.bench_function("scopegate_cold", |b| {
+        b.to_async(&rt).iter_batched(
+            || mint(&key),
+            |token| {
+                let cold = &cold;
+                async move { cold.verify(&token).await.expect("the token verifies") }
+            },
+            BatchSize::SmallInput,
+        );
+    });
+
+    let warm = verifier(&key);
+    rt.block_on(warm.verify(&token)).expect("the token verifies");
+    group.bench_function("scopegate_warm", |b| {
+        b.to_async(&rt)
+            .iter(|| async { warm.verify(black_box(&token)).await.expect("cached") });
+    });
+    group.finish();
+}
+
+fn principal() -> Principal {
+    Principal::builder()
+        .subject("bench")
+        .scopes(ScopeSet::from_space_separated("echo"))
+        .build()
+}
+
+fn expect_result(reply: Reply) -> Reply {
+    match &reply {
+        Reply::Response(response) if !response.to_json().contains("\"error\"") => reply,
+        other => panic!("unexpected reply: {other:?}"),
+    }
+}
+
+fn dispatch(c: &mut Criterion) {
+    let rt = runtime();
+    let caller = principal();
+    let mut group = c.benchmark_group("dispatch");
+
+    let echo = Server::new(Echo).expect("the server builds");
+    group.bench_function("tools_call", |b| {
+        b.to_async(&rt).iter(|| async {
+            expect_result(echo.handle_bytes(CALL.as_bytes(), &caller).await)
+        });
+    });
+
+    let hundred = Server::new(Hundred).expect("the server builds");
+    let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    group.bench_function("tools_list_100", |b| {
+        b.to_async(&rt)
+            .iter(|| async { expect_result(hundred.handle_bytes(list, &caller).await) });
+    });
+
+    group.bench_function("server_new_100", |b| {
+        b.iter(|| Server::new(black_box(Hundred)).expect("the server builds"));
+    });
+    group.finish();
+}
+
+fn request(token: Option<&str>) -> Request<Body> {
+    let mut request = Request::post(RESOURCE)
+        .header("host", "127.0.0.1:2")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.body(Body::from(CALL)).expect("a request")
+}
+
+async fn call(router: &axum::Router, token: Option<&str>) {
+    let response = router
+        .clone()
+        .oneshot(request(token))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), 200);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("the body");
+    assert!(body.windows(5).any(|w| w == b"hello"), "{body:?}");
+}
+
+fn router(c: &mut Criterion) {
+    let rt = runtime();
+    let key = TestKey::rsa_a();
+    let token = mint(&key);
+    let config = || {
+        HttpConfig::new(RESOURCE)
+            .stateless(true)
+            .rate_per_address(None)
+            .rate_per_principal(None)
+    };
+    let authed = Server::new(Echo)
+        .expect("the server builds")
+        .http(config().verifier(verifier(&key)))
+        .expect("the router builds");
+    let open = Server::new(OpenEcho)
+        .expect("the server builds")
+        .http(config().without_authorization())
+        .expect("the router builds");
+    let bare = bare_router();
+
+    let mut group = c.benchmark_group("router");
+    group.bench_function("bare_axum", |b| {
+        b.to_async(&rt).iter(|| call(&bare, None));
+    });
+    group.bench_function("scopegate_no_auth", |b| {
+        b.to_async(&rt).iter(|| call(&open, None));
+    });
+    group.bench_function("scopegate_auth_warm", |b| {
+        b.to_async(&rt).iter(|| call(&authed, Some(&token)));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, auth, dispatch, router);
+criterion_main!(benches);

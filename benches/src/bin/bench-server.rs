@@ -1,0 +1,245 @@
+//! The processes of `scripts/bench`, one per mode, each on 127.0.0.1:
+//!
+//! ```text
+//! bench-server scopegate --addr A [--issuer URL] [--stateful] [--max-sessions N]
+//! bench-server axum --addr A                  the ceiling: a bare axum handler parsing JSON-RPC
+//! bench-server issuer                         a key server (discovery + JWKS, RSA 2048, RS256)
+//! bench-server token --issuer URL --aud AUD [--scope S] [--count N]
+//! bench-server sessions --url URL --count N   opens N legacy sessions and leaves them idle
+//! bench-server storm --url URL --issuer URL --count N [--over SECS] [--concurrency C]
+//!                                             requests with tokens naming random unknown kids
+//! ```
+//!
+//! Servers print `listening on ADDR` once bound and stop on SIGTERM or Ctrl-C. The issuer prints
+//! `issuer URL` and `jwks URL`, then `jwks_fetches N` on SIGUSR1 and when it stops.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use scopegate::prelude::*;
+use scopegate::http::{HttpConfig, ServeOptions, serve_with};
+use scopegate_bench::{Echo, OpenEcho};
+use scopegate_bench::bare_router;
+use scopegate_bench::support::{KeyServer, TestKey, TokenBuilder};
+use serde_json::json;
+
+const CALL: &str =
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// `--name value` pairs and `--flag`s after the mode.
+struct Args(Vec<String>);
+
+impl Args {
+    fn value(&self, name: &str) -> Option<&str> {
+        let at = self.0.iter().position(|a| a == name)?;
+        self.0.get(at + 1).map(String::as_str)
+    }
+
+    fn required(&self, name: &str) -> Result<&str, Error> {
+        self.value(name)
+            .ok_or_else(|| format!("{name} is required").into())
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.0.iter().any(|a| a == name)
+    }
+}
+
+async fn stopped() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+async fn bind(args: &Args) -> Result<tokio::net::TcpListener, Error> {
+    let addr: SocketAddr = args.required("--addr")?.parse()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("listening on {}", listener.local_addr()?);
+    Ok(listener)
+}
+
+async fn scopegate(args: &Args) -> Result<(), Error> {
+    let listener = bind(args).await?;
+    let resource = format!("http://{}/mcp", listener.local_addr()?);
+    // Rate limits off: they exist to refuse a flood, and the load generator is one.
+    let mut config = HttpConfig::new(&resource)
+        .stateless(!args.flag("--stateful"))
+        .rate_per_address(None)
+        .rate_per_principal(None);
+    if let Some(max) = args.value("--max-sessions") {
+        let max: usize = max.parse()?;
+        config = config.max_sessions(max, max);
+    }
+    let router = match args.value("--issuer") {
+        Some(issuer) => Echo.into_server()?.http(config.jwt_issuer(issuer))?,
+        None => OpenEcho
+            .into_server()?
+            .http(config.without_authorization())?,
+    };
+    serve_with(listener, router, ServeOptions::default().shutdown_on(stopped())).await?;
+    Ok(())
+}
+
+async fn axum_bare(args: &Args) -> Result<(), Error> {
+    let listener = bind(args).await?;
+    let router = bare_router();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stopped())
+        .await?;
+    Ok(())
+}
+
+async fn issuer() -> Result<(), Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let server = KeyServer::start().await;
+    println!("issuer {}", server.issuer());
+    println!("jwks {}", server.jwks_uri());
+    // SIGUSR1 asks how many times the key set has been fetched so far.
+    let mut asked = signal(SignalKind::user_defined1())?;
+    let stop = stopped();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = asked.recv() => println!("jwks_fetches {}", server.jwks_fetches()),
+            () = &mut stop => break,
+        }
+    }
+    println!("jwks_fetches {}", server.jwks_fetches());
+    Ok(())
+}
+
+/// Sends `--count` requests whose tokens name random, unknown `kid`s, spread evenly over
+/// `--over` seconds, `--concurrency` at a time; prints how they were answered.
+async fn storm(args: &Args) -> Result<(), Error> {
+    let url = args.required("--url")?.to_owned();
+    let issuer = args.required("--issuer")?;
+    let count: usize = args.required("--count")?.parse()?;
+    let over: f64 = args.value("--over").unwrap_or("10").parse()?;
+    let concurrency: usize = args.value("--concurrency").unwrap_or("8").parse()?;
+    let key = TestKey::rsa_a();
+    let tokens: Vec<String> = (0..count)
+        .map(|i| {
+            TokenBuilder::new(&key, issuer, &url, "echo")
+                .kid(format!("storm-{i}-{}", std::process::id()))
+                .build()
+        })
+        .collect();
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let gap = std::time::Duration::from_secs_f64(over / count.max(1) as f64);
+    let statuses = std::sync::Arc::new(std::sync::Mutex::new(
+        std::collections::BTreeMap::<u16, usize>::new(),
+    ));
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        tokio::time::sleep_until((started + gap * i as u32).into()).await;
+        let permit = std::sync::Arc::clone(&permits).acquire_owned().await?;
+        let (http, url, statuses) = (http.clone(), url.clone(), std::sync::Arc::clone(&statuses));
+        tasks.spawn(async move {
+            let status = http
+                .post(&url)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-06-18")
+                .bearer_auth(token)
+                .body(CALL)
+                .header("content-type", "application/json")
+                .send()
+                .await
+                .map_or(0, |r| r.status().as_u16());
+            *statuses.lock().unwrap().entry(status).or_default() += 1;
+            drop(permit);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let statuses = statuses.lock().unwrap();
+    println!(
+        "storm {count} requests in {:.2} s: {statuses:?}",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn token(args: &Args) -> Result<(), Error> {
+    let issuer = args.required("--issuer")?;
+    let audience = args.required("--aud")?;
+    let scope = args.value("--scope").unwrap_or("echo");
+    let count: usize = args.value("--count").unwrap_or("1").parse()?;
+    let key = TestKey::rsa_a();
+    for _ in 0..count {
+        println!(
+            "{}",
+            TokenBuilder::new(&key, issuer, audience, scope)
+                .sub("bench")
+                .client_id("bench")
+                .build()
+        );
+    }
+    Ok(())
+}
+
+/// Opens `--count` legacy sessions (initialize + initialized) and leaves them open.
+async fn sessions(args: &Args) -> Result<(), Error> {
+    let url = args.required("--url")?;
+    let count: usize = args.required("--count")?.parse()?;
+    let http = reqwest::Client::new();
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": { "name": "bench", "version": "0" },
+        },
+    });
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    for opened in 0..count {
+        let response = http
+            .post(url)
+            .header("accept", "application/json, text/event-stream")
+            .json(&initialize)
+            .send()
+            .await?;
+        let status = response.status();
+        let Some(id) = response.headers().get("mcp-session-id").cloned() else {
+            return Err(format!("session {opened}: {status}, no Mcp-Session-Id").into());
+        };
+        http.post(url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", id)
+            .header("mcp-protocol-version", "2025-06-18")
+            .json(&initialized)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    println!("opened {count}");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1);
+    let mode = argv.next().unwrap_or_default();
+    let args = Args(argv.collect());
+    let result = match mode.as_str() {
+        "scopegate" => scopegate(&args).await,
+        "axum" => axum_bare(&args).await,
+        "issuer" => issuer().await,
+        "token" => token(&args),
+        "sessions" => sessions(&args).await,
+        "storm" => storm(&args).await,
+        _ => Err("usage: bench-server scopegate|axum|issuer|token|sessions ...".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench-server {mode}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

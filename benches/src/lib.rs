@@ -1,0 +1,79 @@
+//! The servers the benchmarks measure: a one-tool `echo` server (the load comparison's subject)
+//! and a 100-tool server (listing and construction), plus the test suite's key server and token
+//! minter, reused as they are.
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use scopegate::prelude::*;
+use serde_json::{Value, json};
+
+#[path = "../../tests/support/mod.rs"]
+pub mod support;
+
+/// Echoes `text`.
+#[mcp_tool(scope = "echo")]
+pub async fn echo(text: String) -> String {
+    text
+}
+
+/// One tool, `echo`, behind the `echo` scope.
+#[derive(McpServer)]
+#[mcp(name = "bench-echo", version = "0.0.0", tools(echo))]
+pub struct Echo;
+
+/// The ceiling of the load comparison: what any JSON-RPC server over axum must at least do
+/// (parse the body, answer), with nothing else.
+async fn bare(body: Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let text = request["params"]["arguments"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    axum::Json(json!({
+        "jsonrpc": "2.0",
+        "id": request["id"],
+        "result": { "content": [{ "type": "text", "text": text }] },
+    }))
+    .into_response()
+}
+
+/// `POST /mcp` answered by [`bare`].
+pub fn bare_router() -> axum::Router {
+    axum::Router::new().route("/mcp", axum::routing::post(bare))
+}
+
+/// Echoes `text`, to anyone: the same tool for a server without authorization (where a scoped
+/// tool is, rightly, out of everyone's reach).
+#[mcp_tool(public, name = "echo")]
+pub async fn echo_public(text: String) -> String {
+    text
+}
+
+/// One public tool, `echo`.
+#[derive(McpServer)]
+#[mcp(name = "bench-echo", version = "0.0.0", tools(echo_public))]
+pub struct OpenEcho;
+
+macro_rules! hundred_tools {
+    ($($name:ident)*) => {
+        /// Generated tools, each an echo behind the `echo` scope.
+        pub mod hundred {
+            use scopegate::prelude::*;
+            $(
+                /// Echoes `text`, one of a hundred.
+                #[mcp_tool(scope = "echo")]
+                pub async fn $name(text: String, times: Option<u32>) -> String {
+                    text.repeat(times.unwrap_or(1) as usize)
+                }
+            )*
+            /// A hundred tools.
+            #[derive(McpServer)]
+            #[mcp(name = "bench-hundred", version = "0.0.0", tools($($name),*))]
+            pub struct Hundred;
+        }
+    };
+}
+
+hundred_tools!(t00 t01 t02 t03 t04 t05 t06 t07 t08 t09 t10 t11 t12 t13 t14 t15 t16 t17 t18 t19 t20 t21 t22 t23 t24 t25 t26 t27 t28 t29 t30 t31 t32 t33 t34 t35 t36 t37 t38 t39 t40 t41 t42 t43 t44 t45 t46 t47 t48 t49 t50 t51 t52 t53 t54 t55 t56 t57 t58 t59 t60 t61 t62 t63 t64 t65 t66 t67 t68 t69 t70 t71 t72 t73 t74 t75 t76 t77 t78 t79 t80 t81 t82 t83 t84 t85 t86 t87 t88 t89 t90 t91 t92 t93 t94 t95 t96 t97 t98 t99);
