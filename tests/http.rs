@@ -1185,22 +1185,51 @@ impl tracing::field::Visit for Fields<'_> {
     }
 }
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+thread_local! {
+    /// The capture of the test running on this thread, if it is capturing.
+    static CAPTURING: std::cell::RefCell<Option<Capture>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The process-wide subscriber of this test binary: hands `scopegate::auth` events to the
+/// capture of the thread they happen on. A thread-local default subscriber would not do: other
+/// tests hitting the same callsites from other threads leave tracing's per-callsite interest
+/// cache saying nobody listens, and the capturing test misses events.
+struct Forward;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Forward {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() == "scopegate::auth" {
-            let mut fields = std::collections::BTreeMap::new();
-            event.record(&mut Fields(&mut fields));
-            self.0.lock().unwrap().push(fields);
+        if event.metadata().target() != "scopegate::auth" {
+            return;
         }
+        CAPTURING.with(|capturing| {
+            if let Some(capture) = &*capturing.borrow() {
+                let mut fields = std::collections::BTreeMap::new();
+                event.record(&mut Fields(&mut fields));
+                capture.0.lock().unwrap().push(fields);
+            }
+        });
+    }
+}
+
+impl Capture {
+    /// Captures the `scopegate::auth` events of this thread from now on.
+    fn start() -> Self {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Forward))
+                .expect("no other global subscriber in this binary");
+        });
+        let capture = Capture::default();
+        CAPTURING.with(|c| *c.borrow_mut() = Some(capture.clone()));
+        capture
     }
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn authentication_events_are_traced_with_stable_fields() {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    let capture = Capture::default();
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    // current_thread: the server's tasks run on this thread, where the capture is.
+    let capture = Capture::start();
     let h = files().await;
     let token = h.token("files:read").build();
     let session = h.initialize(&token).await;

@@ -358,7 +358,10 @@ async fn idle_keep_alive_is_timed_apart_from_slow_heads() {
     // A handler slower than the head timeout is not cut off either.
     let (status, body) = exchange(&mut stream, &call("nap", json!({"ms": 700}))).await;
     assert!(status.contains(" 200 "), "{status} {body}");
-    assert!(body.contains("slept 700") && !body.contains("isError"), "{body}");
+    assert!(
+        body.contains("slept 700") && !body.contains("isError"),
+        "{body}"
+    );
     // Left idle, the connection is closed after the idle timeout, not the head timeout.
     let idle = closed_after(&mut stream).await;
     assert!(

@@ -121,9 +121,7 @@ impl Request {
     pub fn modern_meta(&self) -> Option<Map<String, Value>> {
         let params = self.params.as_deref()?;
         // Cheap filter first: legacy traffic (the hot path) never pays for a second parse.
-        if !params.get().contains(META_PROTOCOL_VERSION) {
-            return None;
-        }
+        memchr::memmem::find(params.get().as_bytes(), META_PROTOCOL_VERSION.as_bytes())?;
         #[derive(Deserialize)]
         struct Probe {
             #[serde(rename = "_meta")]

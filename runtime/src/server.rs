@@ -931,7 +931,9 @@ impl<S: Send + Sync + 'static> Server<S> {
         };
         let outcome = match future {
             // A cancelled request gets no response (MCP cancellation): the handler is dropped.
+            // The handler first: one that finishes at once never arms the timer.
             Ok(future) => tokio::select! {
+                biased;
                 outcome = future => outcome,
                 () = flight.cancel.cancelled() => return Reply::Nothing,
                 () = deadline(self.inner.options.handler_timeout.or(connection.handler_timeout())) => {
@@ -1175,6 +1177,7 @@ impl<S: Send + Sync + 'static> Server<S> {
                 Err(payload) => return Some(Err(crate::tool::panic_message(payload.as_ref()))),
             };
         let result = tokio::select! {
+            biased;
             result = future => result,
             () = flight.cancel.cancelled() => return None,
             () = deadline(timeout) => {

@@ -9,6 +9,7 @@
 //! The router answers the MCP endpoint (POST; GET and DELETE for legacy sessions) and the
 //! Protected Resource Metadata at both RFC 9728 locations. It mounts into any axum app.
 
+mod cors;
 mod limit;
 mod serve;
 mod session;
@@ -23,12 +24,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::{
     AuthError, Challenge, Credentials, JwtConfig, JwtVerifier, TokenVerifier, bearer_credentials,
@@ -467,34 +467,23 @@ impl<S: Send + Sync + 'static> Server<S> {
         });
 
         let cors_shared = Arc::clone(&shared);
-        let cors = CorsLayer::new()
-            .allow_origin(AllowOrigin::predicate(move |origin, _| {
-                cors_shared.origin_allowed(origin)
-            }))
-            .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                header::ACCEPT,
-                HeaderName::from_static(PROTOCOL_VERSION_HEADER),
-                HeaderName::from_static(SESSION_HEADER),
-                HeaderName::from_static("last-event-id"),
-                HeaderName::from_static("mcp-method"),
-                HeaderName::from_static("mcp-name"),
-            ])
-            .expose_headers([
-                header::WWW_AUTHENTICATE,
-                HeaderName::from_static(SESSION_HEADER),
-                HeaderName::from_static(PROTOCOL_VERSION_HEADER),
-            ]);
+        let cors = cors::layer(move |origin| cors_shared.origin_allowed(origin));
         let prm_path_inserted = format!("{PRM_WELL_KNOWN}{path}");
+        // The MCP endpoint applies CORS only to requests with an `Origin` (see `cors`); the
+        // metadata always carries it, so a cached copy has `Vary`.
         let mut router = Router::new()
-            .route(&path, any(mcp_endpoint::<S>))
-            .route(PRM_WELL_KNOWN, get(resource_metadata::<S>));
+            .route(
+                &path,
+                any(mcp_endpoint::<S>).layer(cors::OriginGated(cors.clone())),
+            )
+            .route(
+                PRM_WELL_KNOWN,
+                get(resource_metadata::<S>).layer(cors.clone()),
+            );
         if prm_path_inserted != PRM_WELL_KNOWN {
-            router = router.route(&prm_path_inserted, get(resource_metadata::<S>));
+            router = router.route(&prm_path_inserted, get(resource_metadata::<S>).layer(cors));
         }
-        Ok(router.layer(cors).with_state(shared))
+        Ok(router.with_state(shared))
     }
 }
 

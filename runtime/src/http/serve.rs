@@ -158,7 +158,7 @@ pub async fn serve_with(
                 async move {
                     let response = response.await?;
                     Ok::<_, std::convert::Infallible>(
-                        response.map(|inner| axum::body::Body::new(GuardedBody { inner, guard })),
+                        response.map(|inner| GuardedBody { inner, guard }),
                     )
                 }
             })

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 
 const HEAD: u8 = 0;
 const BUSY: u8 = 1;
@@ -30,7 +29,6 @@ pub(super) struct Watch {
     /// Milliseconds from `origin` at which the current phase began.
     since: AtomicU64,
     in_flight: AtomicUsize,
-    wake: Notify,
 }
 
 impl Watch {
@@ -41,7 +39,6 @@ impl Watch {
             phase: AtomicU8::new(HEAD),
             since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
-            wake: Notify::new(),
         })
     }
 
@@ -58,7 +55,6 @@ impl Watch {
     fn bytes_read(&self) {
         if self.phase.load(Ordering::Acquire) == IDLE {
             self.enter(HEAD);
-            self.wake.notify_one();
         }
     }
 
@@ -71,32 +67,36 @@ impl Watch {
 
     /// Resolves when the connection has overstayed its phase: a head slower than `head`, or an
     /// idle spell longer than `idle`. Never resolves while a response is unfinished.
+    ///
+    /// Nothing on the request path wakes the watch (that would cost a timer operation per
+    /// request): outside a head it looks again every `head / 2`, so a head that starts during an
+    /// idle spell is cut off between `head` and `1.5 × head` after its first byte.
     pub(super) async fn expired(&self, head: Duration, idle: Duration) {
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let (head, idle) = (millis(head), millis(idle));
+        let glance = (head / 2).max(1);
         loop {
             let phase = self.phase.load(Ordering::Acquire);
             let since = self.since.load(Ordering::Acquire);
             let now = self.now();
             let wait = match phase {
-                HEAD => since.saturating_add(millis(head)).saturating_sub(now),
-                IDLE => since.saturating_add(millis(idle)).saturating_sub(now),
-                // Busy: look again later (a finished response makes the phase IDLE, whose
-                // deadline is never earlier than this one).
-                _ => millis(idle).max(1),
+                HEAD => match since.saturating_add(head).saturating_sub(now) {
+                    0 => return,
+                    left => left,
+                },
+                IDLE => match since.saturating_add(idle).saturating_sub(now) {
+                    0 => return,
+                    left => left.min(glance),
+                },
+                _ => glance,
             };
-            if phase != BUSY && wait == 0 {
-                return;
-            }
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                () = self.wake.notified() => {}
-            }
+            tokio::time::sleep(Duration::from_millis(wait)).await;
         }
     }
 }
 
 /// Held by a response body; when the last unfinished response ends, the connection is idle.
-pub(super) struct ResponseGuard(Arc<Watch>);
+pub(crate) struct ResponseGuard(Arc<Watch>);
 
 impl Drop for ResponseGuard {
     fn drop(&mut self) {
@@ -108,7 +108,7 @@ impl Drop for ResponseGuard {
 
 /// A response body that holds its connection's [`ResponseGuard`] until it is finished or
 /// dropped.
-pub(super) struct GuardedBody {
+pub(crate) struct GuardedBody {
     pub(super) inner: axum::body::Body,
     pub(super) guard: Option<ResponseGuard>,
 }
