@@ -13,7 +13,7 @@ use std::hint::black_box;
 
 use axum::body::Body;
 use axum::http::Request;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::Validation;
 use scopegate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
 use scopegate::http::HttpConfig;
@@ -27,8 +27,7 @@ use tower::ServiceExt as _;
 
 const ISSUER: &str = "http://127.0.0.1:1";
 const RESOURCE: &str = "http://127.0.0.1:2/mcp";
-const CALL: &str =
-    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
+const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -45,8 +44,11 @@ fn mint(key: &TestKey) -> String {
 }
 
 fn verifier(key: &TestKey) -> JwtVerifier {
-    JwtVerifier::with_jwks(JwtConfig::new(ISSUER, RESOURCE), &jwk_set(&[key.clone()]))
-        .expect("the JWK set loads")
+    JwtVerifier::with_jwks(
+        JwtConfig::new(ISSUER, RESOURCE),
+        &jwk_set(std::slice::from_ref(key)),
+    )
+    .expect("the JWK set loads")
 }
 
 fn auth(c: &mut Criterion) {
@@ -54,8 +56,11 @@ fn auth(c: &mut Criterion) {
     let key = TestKey::rsa_a();
     let mut group = c.benchmark_group("auth");
 
-    // The baseline: jsonwebtoken's own RS256 verify with the same checks (iss, aud, exp).
-    let decoding = key.decoding_key();
+    // The baseline: jsonwebtoken's own RS256 verify with the same checks (iss, aud, exp), the
+    // key made from the JWK as anyone verifying against a JWKS makes it.
+    let jwk: jsonwebtoken::jwk::Jwk =
+        serde_json::from_value(key.jwk()).expect("the test key's JWK parses");
+    let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("a decoding key");
     let mut validation = Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[RESOURCE]);
@@ -67,20 +72,38 @@ fn auth(c: &mut Criterion) {
         });
     });
 
-    let cold = verifier(&key);
+    // Cold: every token new to the verifier. A pool of tokens twice the cache's capacity, taken
+    // in turn: the cache is emptied whenever it fills, so a token is gone before it comes round.
+    let pool: Vec<String> = (0..2_000).map(|_| mint(&key)).collect();
+    let mut config = JwtConfig::new(ISSUER, RESOURCE);
+    config.cache_capacity = 1_000;
+    let cold = JwtVerifier::with_jwks(config, &jwk_set(std::slice::from_ref(&key)))
+        .expect("the JWK set loads");
+    let mut turn = 0;
     group.bench_function("scopegate_cold", |b| {
-        b.to_async(&rt).iter_batched(
-            || mint(&key),
-            |token| {
-                let cold = &cold;
-                async move { cold.verify(&token).await.expect("the token verifies") }
-            },
-            BatchSize::SmallInput,
-        );
+        b.to_async(&rt).iter(|| {
+            turn = (turn + 1) % pool.len();
+            let (cold, token) = (&cold, &pool[turn]);
+            async move { cold.verify(token).await.expect("the token verifies") }
+        });
+    });
+    // The same with no cache at all: what the cache's bookkeeping adds to a cold token.
+    let mut config = JwtConfig::new(ISSUER, RESOURCE);
+    config.cache_capacity = 0;
+    let uncached = JwtVerifier::with_jwks(config, &jwk_set(std::slice::from_ref(&key)))
+        .expect("the JWK set loads");
+    group.bench_function("scopegate_uncached", |b| {
+        b.to_async(&rt).iter(|| async {
+            uncached
+                .verify(black_box(&token))
+                .await
+                .expect("the token verifies")
+        });
     });
 
     let warm = verifier(&key);
-    rt.block_on(warm.verify(&token)).expect("the token verifies");
+    rt.block_on(warm.verify(&token))
+        .expect("the token verifies");
     group.bench_function("scopegate_warm", |b| {
         b.to_async(&rt)
             .iter(|| async { warm.verify(black_box(&token)).await.expect("cached") });
@@ -109,9 +132,8 @@ fn dispatch(c: &mut Criterion) {
 
     let echo = Server::new(Echo).expect("the server builds");
     group.bench_function("tools_call", |b| {
-        b.to_async(&rt).iter(|| async {
-            expect_result(echo.handle_bytes(CALL.as_bytes(), &caller).await)
-        });
+        b.to_async(&rt)
+            .iter(|| async { expect_result(echo.handle_bytes(CALL.as_bytes(), &caller).await) });
     });
 
     let hundred = Server::new(Hundred).expect("the server builds");
@@ -164,7 +186,11 @@ fn router(c: &mut Criterion) {
     };
     let authed = Server::new(Echo)
         .expect("the server builds")
-        .http(config().verifier(verifier(&key)))
+        .http(
+            config()
+                .verifier(verifier(&key))
+                .authorization_server(ISSUER),
+        )
         .expect("the router builds");
     let open = Server::new(OpenEcho)
         .expect("the server builds")

@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use scopegate::prelude::*;
 use serde_json::{Value, json};
 
+// The test suite's support module, as it is (its builder methods read like the claims they set).
+#[allow(clippy::should_implement_trait)]
 #[path = "../../tests/support/mod.rs"]
 pub mod support;
 

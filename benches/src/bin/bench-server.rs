@@ -16,15 +16,14 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use scopegate::prelude::*;
 use scopegate::http::{HttpConfig, ServeOptions, serve_with};
-use scopegate_bench::{Echo, OpenEcho};
+use scopegate::prelude::*;
 use scopegate_bench::bare_router;
 use scopegate_bench::support::{KeyServer, TestKey, TokenBuilder};
+use scopegate_bench::{Echo, OpenEcho};
 use serde_json::json;
 
-const CALL: &str =
-    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
+const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -81,7 +80,12 @@ async fn scopegate(args: &Args) -> Result<(), Error> {
             .into_server()?
             .http(config.without_authorization())?,
     };
-    serve_with(listener, router, ServeOptions::default().shutdown_on(stopped())).await?;
+    serve_with(
+        listener,
+        router,
+        ServeOptions::default().shutdown_on(stopped()),
+    )
+    .await?;
     Ok(())
 }
 
@@ -132,9 +136,10 @@ async fn storm(args: &Args) -> Result<(), Error> {
     let http = reqwest::Client::new();
     let started = std::time::Instant::now();
     let gap = std::time::Duration::from_secs_f64(over / count.max(1) as f64);
-    let statuses = std::sync::Arc::new(std::sync::Mutex::new(
-        std::collections::BTreeMap::<u16, usize>::new(),
-    ));
+    let statuses = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<
+        u16,
+        usize,
+    >::new()));
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, token) in tokens.into_iter().enumerate() {
