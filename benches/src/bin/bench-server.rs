@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use scopegate::http::{HttpConfig, ServeOptions, serve_with};
 use scopegate::prelude::*;
 use scopegate_bench::bare_router;
-use scopegate_bench::support::{KeyServer, TestKey, TokenBuilder};
+use scopegate_bench::support::{KeyServer, TestKey, TokenBuilder, b64url, peek};
 use scopegate_bench::{Echo, OpenEcho};
 use serde_json::json;
 
@@ -125,12 +125,19 @@ async fn storm(args: &Args) -> Result<(), Error> {
     let count: usize = args.required("--count")?.parse()?;
     let over: f64 = args.value("--over").unwrap_or("10").parse()?;
     let concurrency: usize = args.value("--concurrency").unwrap_or("8").parse()?;
-    let key = TestKey::rsa_a();
+    // An attacker cannot sign: one signed token, its header's kid replaced each time (the kid
+    // is refused before any signature check).
+    let signed = TokenBuilder::new(&TestKey::rsa_a(), issuer, &url, "echo").build();
+    let (header, _) = peek(&signed);
+    let rest = signed
+        .split_once('.')
+        .map(|(_, rest)| rest.to_owned())
+        .unwrap_or_default();
     let tokens: Vec<String> = (0..count)
         .map(|i| {
-            TokenBuilder::new(&key, issuer, &url, "echo")
-                .kid(format!("storm-{i}-{}", std::process::id()))
-                .build()
+            let mut header = header.clone();
+            header["kid"] = json!(format!("storm-{i}-{}", std::process::id()));
+            format!("{}.{rest}", b64url(header.to_string().as_bytes()))
         })
         .collect();
     let http = reqwest::Client::new();
