@@ -904,6 +904,11 @@ async fn forged_tampered_and_misdirected_tokens_are_refused_and_audited() {
             CRITICAL,
         ),
         ("crit empty", t().crit(&[]).build(), CRITICAL),
+        (
+            "crit null",
+            t().header("crit", serde_json::Value::Null).build(),
+            CRITICAL,
+        ),
         ("typ JWT", t().typ("JWT").build(), TYPE),
         ("typ missing", t().without_header("typ").build(), TYPE),
         (

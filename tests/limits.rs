@@ -232,6 +232,40 @@ async fn sessions_are_capped_per_principal_with_the_oldest_evicted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_has_one_standalone_stream_the_newest() {
+    let env = start(ServerOptions::default(), |c| c.stateless(false), |s| s).await;
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let r = env.post(&init, None).await;
+    let session = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let open = || {
+        env.http
+            .get(&env.url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &session)
+            .send()
+    };
+    let mut first = open().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    // While it is the session's stream, it stays open.
+    let pending = tokio::time::timeout(Duration::from_millis(300), first.chunk()).await;
+    assert!(pending.is_err(), "the only stream stays open: {pending:?}");
+    // A second GET takes over: the first one ends, so a client cannot pile up streams.
+    let second = open().await.unwrap();
+    assert_eq!(second.status(), StatusCode::OK);
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while first.chunk().await.unwrap().is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the replaced stream ended");
+    let mut second = second;
+    let pending = tokio::time::timeout(Duration::from_millis(300), second.chunk()).await;
+    assert!(
+        pending.is_err(),
+        "the newest stream stays open: {pending:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handlers_past_their_timeout_fail_instead_of_hanging() {
     let env = start(
         ServerOptions::default(),
@@ -391,6 +425,42 @@ async fn idle_keep_alive_is_timed_apart_from_slow_heads() {
         silent < Duration::from_millis(1000),
         "closed after {silent:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_in_gets_408() {
+    let env = start(
+        ServerOptions::default(),
+        |c| c.body_timeout(Duration::from_millis(300)),
+        |s| s,
+    )
+    .await;
+    let addr = env.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // The head at once, then 10 of the 60 bytes promised, then silence.
+    stream
+        .write_all(
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Accept: application/json, text/event-stream\r\nContent-Length: 60\r\n\r\n\
+              {\"jsonrpc\"",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("an answer, not a hang")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive in time"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // A body that arrives in time is served.
+    let r = env
+        .post(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

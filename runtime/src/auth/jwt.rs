@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::jws::{self, PublicKey};
 use super::{AuthError, TokenVerifier, VerifyFuture, principal_from_claims};
 use crate::metadata::{self, FetchError, Fetcher};
 use crate::principal::Principal;
@@ -186,7 +186,7 @@ struct VerifyKey {
     /// The JWK's `alg`, when it names one: the key may then be used with that algorithm only.
     alg: Option<Algorithm>,
     family: Family,
-    key: DecodingKey,
+    key: PublicKey,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +211,15 @@ struct RawHeader {
     alg: String,
     typ: Option<String>,
     kid: Option<String>,
-    crit: Option<Value>,
+    /// Whether `crit` is there at all: any value, `null` included, names extensions this
+    /// server does not implement (RFC 7515 §4.1.11 allows no empty or null `crit`).
+    #[serde(default, deserialize_with = "member_present")]
+    crit: bool,
+}
+
+fn member_present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer)?;
+    Ok(true)
 }
 
 impl JwtVerifier {
@@ -254,6 +262,15 @@ impl JwtVerifier {
     /// The configuration.
     pub fn config(&self) -> &JwtConfig {
         &self.shared.config
+    }
+
+    /// Number of verified tokens remembered (never more than `cache_capacity`).
+    pub fn cached(&self) -> usize {
+        self.shared
+            .verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// Whether keys have been fetched at least once.
@@ -301,17 +318,19 @@ impl JwtVerifier {
             return Err(AuthError::Malformed);
         }
         let header_segment = token.split('.').next().unwrap_or_default();
+        // RFC 7515 §5.2: UTF-8 JSON, all of it (serde skips unknown members unchecked).
         let header: RawHeader = URL_SAFE_NO_PAD
             .decode(header_segment)
             .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| serde_json::from_str(&text).ok())
             .ok_or(AuthError::Malformed)?;
         let alg = Algorithm::from_str(&header.alg).map_err(|_| AuthError::Algorithm)?;
         if !shared.algorithms.contains(&alg) {
             return Err(AuthError::Algorithm);
         }
         // RFC 7515 §4.1.11: a critical extension we do not implement makes the token invalid.
-        if header.crit.is_some() {
+        if header.crit {
             return Err(AuthError::Critical);
         }
         if let Some(expected) = &config.token_type {
@@ -326,42 +345,18 @@ impl JwtVerifier {
         }
 
         let key = shared.key_for(header.kid.as_deref(), alg).await?;
-        let mut validation = Validation::new(alg);
-        validation.set_issuer(&[&config.issuer]);
-        validation.set_audience(&[&config.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        validation.leeway = config.leeway.as_secs();
-        validation.validate_nbf = true;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
-            .map_err(|e| map_error(e.kind()))?;
-        let claims = data.claims;
-        // jsonwebtoken accepts `iss` as a list and matches any entry; RFC 9068 §4: the issuer
-        // identifier, exactly.
-        if claims.get("iss").and_then(Value::as_str) != Some(config.issuer.as_str()) {
-            return Err(AuthError::Issuer);
-        }
-        // RFC 7519 §4.1.4: not accepted *on or after* `exp` (jsonwebtoken still accepts the
-        // second of `exp` itself).
-        let now = jsonwebtoken::get_current_timestamp();
-        if claims
-            .get("exp")
-            .and_then(Value::as_u64)
-            .is_some_and(|exp| now >= exp.saturating_add(config.leeway.as_secs()))
-        {
-            return Err(AuthError::Expired);
-        }
-        // RFC 9068 §2.2: `sub` is required; sessions are bound to it.
-        if !claims.get("sub").is_some_and(Value::is_string) {
-            return Err(AuthError::Claims);
-        }
-        // `iat` in the future (beyond the leeway) means a forged or badly clocked token.
-        if let Some(iat) = claims.get("iat") {
-            let iat = iat.as_f64().ok_or(AuthError::Claims)?;
-            let now = jsonwebtoken::get_current_timestamp() as f64;
-            if iat > now + config.leeway.as_secs_f64() {
-                return Err(AuthError::NotYetValid);
-            }
-        }
+        // The signature before anything in the payload is believed.
+        let payload = key.key.verify(token, alg)?;
+        let claims = jws::claims(payload)?;
+        jws::check_claims(
+            &claims,
+            &jws::Expected {
+                issuer: &config.issuer,
+                audience: &config.audience,
+                leeway: config.leeway.as_secs(),
+                now: jsonwebtoken::get_current_timestamp(),
+            },
+        )?;
         principal_from_claims(claims)
     }
 }
@@ -378,29 +373,6 @@ impl std::fmt::Debug for JwtVerifier {
             .field("issuer", &self.shared.config.issuer)
             .field("audience", &self.shared.config.audience)
             .finish_non_exhaustive()
-    }
-}
-
-fn map_error(kind: &ErrorKind) -> AuthError {
-    match kind {
-        ErrorKind::ExpiredSignature => AuthError::Expired,
-        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-        ErrorKind::InvalidIssuer => AuthError::Issuer,
-        ErrorKind::InvalidAudience => AuthError::Audience,
-        ErrorKind::InvalidSignature => AuthError::Signature,
-        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => AuthError::Algorithm,
-        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
-            "exp" => AuthError::Expired,
-            "iss" => AuthError::Issuer,
-            "aud" => AuthError::Audience,
-            _ => AuthError::Claims,
-        },
-        ErrorKind::Base64(_)
-        | ErrorKind::Json(_)
-        | ErrorKind::Utf8(_)
-        | ErrorKind::InvalidToken => AuthError::Malformed,
-        ErrorKind::InvalidClaimFormat(_) => AuthError::Claims,
-        _ => AuthError::Signature,
     }
 }
 
@@ -480,7 +452,8 @@ impl Shared {
             None => return Err(AuthError::UnknownKey),
         };
         let compatible = key.family == family_of(alg).ok_or(AuthError::Algorithm)?
-            && key.alg.is_none_or(|a| a == alg);
+            && key.alg.is_none_or(|a| a == alg)
+            && key.key.supports(alg);
         if compatible {
             Ok(key)
         } else {
@@ -632,7 +605,18 @@ impl Shared {
                 Some(alg)
             }
         };
-        let key = DecodingKey::from_jwk(&jwk).map_err(|_| "unusable key material")?;
+        // Parsed once, now, for each algorithm it may verify (its own `alg`, or every accepted
+        // algorithm of its family).
+        let algorithms: Vec<Algorithm> = match alg {
+            Some(alg) => vec![alg],
+            None => self
+                .algorithms
+                .iter()
+                .copied()
+                .filter(|a| family_of(*a) == Some(family))
+                .collect(),
+        };
+        let key = PublicKey::from_jwk(&jwk, &algorithms)?;
         Ok((jwk.common.key_id.clone(), VerifyKey { alg, family, key }))
     }
 }

@@ -6,6 +6,7 @@
 //! principal with fewer rights.
 
 mod introspection;
+mod jws;
 mod jwt;
 
 use std::future::Future;

@@ -104,6 +104,7 @@ pub struct HttpConfig {
     rate_per_address: Option<Quota>,
     rate_per_principal: Option<Quota>,
     handler_timeout: Option<std::time::Duration>,
+    body_timeout: std::time::Duration,
 }
 
 /// Where to listen by default: loopback only (MCP transports, "Security Warning").
@@ -139,7 +140,17 @@ impl HttpConfig {
             rate_per_address: Some(Quota::new(200, 100.0)),
             rate_per_principal: Some(Quota::new(200, 100.0)),
             handler_timeout: Some(std::time::Duration::from_secs(300)),
+            body_timeout: std::time::Duration::from_secs(30),
         }
+    }
+
+    /// Longest a client may take to send a request body once its head has arrived (default
+    /// 30 s); past it the request gets `408 Request Timeout`. Slow heads are
+    /// [`ServeOptions::header_read_timeout`]'s business.
+    #[must_use]
+    pub fn body_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.body_timeout = timeout;
+        self
     }
 
     /// Longest a tool, resource or prompt handler may run for an HTTP request (default 5
@@ -361,6 +372,7 @@ struct Shared<S: 'static> {
     sessions: Option<Sessions>,
     denial: DenialMode,
     max_body_bytes: usize,
+    body_timeout: std::time::Duration,
     allowed_origins: Vec<String>,
     allow_loopback_origins: bool,
     /// Host names accepted in `Host` (`None`: any).
@@ -450,6 +462,7 @@ impl<S: Send + Sync + 'static> Server<S> {
             per_address: config.rate_per_address.map(limit::Limiter::new),
             per_principal: config.rate_per_principal.map(limit::Limiter::new),
             handler_timeout: config.handler_timeout,
+            body_timeout: config.body_timeout,
             denial: config.denial,
             max_body_bytes: config.max_body_bytes,
             allowed_origins: config.allowed_origins.clone(),
@@ -928,9 +941,20 @@ async fn post<S: Send + Sync + 'static>(
             "Content-Type must be application/json",
         );
     }
-    let bytes = match axum::body::to_bytes(body, shared.max_body_bytes).await {
-        Ok(bytes) => bytes,
+    // The body is read before the timer is armed: a body that came with the head (nearly every
+    // one) costs no timer operation.
+    let read = axum::body::to_bytes(body, shared.max_body_bytes);
+    let bytes = match tokio::time::timeout(shared.body_timeout, read).await {
+        Ok(Ok(bytes)) => bytes,
         Err(_) => {
+            tracing::info!(target: "scopegate::http", event = "body_timeout", "request body too slow");
+            return rpc_error(
+                StatusCode::REQUEST_TIMEOUT,
+                error_code::INVALID_REQUEST,
+                "the request body did not arrive in time",
+            );
+        }
+        Ok(Err(_)) => {
             return rpc_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 error_code::INVALID_REQUEST,
