@@ -7,15 +7,12 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::Body;
-use axum::http::Request;
 use scopegate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
-use scopegate::http::HttpConfig;
 use scopegate::prelude::*;
 use scopegate::{Reply, ScopeSet};
+use scopegate_bench::in_process::{ISSUER, RESOURCE, call, config, request};
 use scopegate_bench::support::{TestKey, TokenBuilder, jwk_set};
-use scopegate_bench::{Echo, OpenEcho, bare_router};
-use tower::ServiceExt as _;
+use scopegate_bench::{CALL, Echo, OpenEcho, bare_router};
 
 struct Counting;
 
@@ -48,9 +45,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const ISSUER: &str = "http://127.0.0.1:1";
-const RESOURCE: &str = "http://127.0.0.1:2/mcp";
-const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
 const ROUNDS: u64 = 10_000;
 
 /// Runs `one` ROUNDS times (after a warm-up) and returns allocations and bytes per run.
@@ -73,31 +67,6 @@ async fn per_run<F: Future<Output = ()>>(mut one: impl FnMut() -> F) -> (f64, f6
         (a1 - a0) as f64 / ROUNDS as f64,
         (b1 - b0) as f64 / ROUNDS as f64,
     )
-}
-
-fn request(token: Option<&str>) -> Request<Body> {
-    let mut request = Request::post(RESOURCE)
-        .header("host", "127.0.0.1:2")
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18");
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    request.body(Body::from(CALL)).expect("a request")
-}
-
-async fn call(router: &axum::Router, token: Option<&str>) {
-    let response = router
-        .clone()
-        .oneshot(request(token))
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), 200);
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("the body");
-    assert!(body.windows(5).any(|w| w == b"hello"));
 }
 
 fn main() {
@@ -133,12 +102,6 @@ fn main() {
         })
         .await;
 
-        let config = || {
-            HttpConfig::new(RESOURCE)
-                .stateless(true)
-                .rate_per_address(None)
-                .rate_per_principal(None)
-        };
         let open = Server::new(OpenEcho)
             .expect("the server builds")
             .http(config().without_authorization())

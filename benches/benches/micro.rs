@@ -11,23 +11,16 @@
 
 use std::hint::black_box;
 
-use axum::body::Body;
-use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::Validation;
 use scopegate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
-use scopegate::http::HttpConfig;
 use scopegate::prelude::*;
 use scopegate::{Reply, ScopeSet};
 use scopegate_bench::hundred::Hundred;
+use scopegate_bench::in_process::{ISSUER, RESOURCE, call, config};
 use scopegate_bench::support::{TestKey, TokenBuilder, jwk_set};
-use scopegate_bench::{Echo, OpenEcho, bare_router};
+use scopegate_bench::{CALL, Echo, OpenEcho, bare_router};
 use serde_json::Value;
-use tower::ServiceExt as _;
-
-const ISSUER: &str = "http://127.0.0.1:1";
-const RESOURCE: &str = "http://127.0.0.1:2/mcp";
-const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -170,41 +163,10 @@ fn dispatch(c: &mut Criterion) {
     group.finish();
 }
 
-fn request(token: Option<&str>) -> Request<Body> {
-    let mut request = Request::post(RESOURCE)
-        .header("host", "127.0.0.1:2")
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18");
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    request.body(Body::from(CALL)).expect("a request")
-}
-
-async fn call(router: &axum::Router, token: Option<&str>) {
-    let response = router
-        .clone()
-        .oneshot(request(token))
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), 200);
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("the body");
-    assert!(body.windows(5).any(|w| w == b"hello"), "{body:?}");
-}
-
 fn router(c: &mut Criterion) {
     let rt = runtime();
     let key = TestKey::rsa_a();
     let token = mint(&key);
-    let config = || {
-        HttpConfig::new(RESOURCE)
-            .stateless(true)
-            .rate_per_address(None)
-            .rate_per_principal(None)
-    };
     let authed = Server::new(Echo)
         .expect("the server builds")
         .http(

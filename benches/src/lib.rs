@@ -58,6 +58,57 @@ pub async fn echo_public(text: String) -> String {
 #[mcp(name = "bench-echo", version = "0.0.0", tools(echo_public))]
 pub struct OpenEcho;
 
+/// The request of every benchmark: a `tools/call` of `echo`.
+pub const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
+
+/// HTTP requests through a router without a socket, for the micro-benchmarks.
+pub mod in_process {
+    use axum::body::Body;
+    use axum::http::Request;
+    use scopegate::http::HttpConfig;
+    use tower::ServiceExt as _;
+
+    /// The issuer of the benchmarks' tokens (never contacted: the keys are given).
+    pub const ISSUER: &str = "http://127.0.0.1:1";
+    /// The resource the routers serve.
+    pub const RESOURCE: &str = "http://127.0.0.1:2/mcp";
+
+    /// Stateless, rate limits off (the benchmark is the flood they exist to refuse).
+    pub fn config() -> HttpConfig {
+        HttpConfig::new(RESOURCE)
+            .stateless(true)
+            .rate_per_address(None)
+            .rate_per_principal(None)
+    }
+
+    /// [`super::CALL`] as an HTTP request, with `token` as its bearer token.
+    pub fn request(token: Option<&str>) -> Request<Body> {
+        let mut request = Request::post(RESOURCE)
+            .header("host", "127.0.0.1:2")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.body(Body::from(super::CALL)).expect("a request")
+    }
+
+    /// Sends [`request`] through `router`; checks the answer is the echo, body read to the end.
+    pub async fn call(router: &axum::Router, token: Option<&str>) {
+        let response = router
+            .clone()
+            .oneshot(request(token))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), 200);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("the body");
+        assert!(body.windows(5).any(|w| w == b"hello"), "{body:?}");
+    }
+}
+
 macro_rules! hundred_tools {
     ($($name:ident)*) => {
         /// Generated tools, each an echo behind the `echo` scope.

@@ -18,12 +18,10 @@ use std::process::ExitCode;
 
 use scopegate::http::{HttpConfig, ServeOptions, serve_with};
 use scopegate::prelude::*;
-use scopegate_bench::bare_router;
 use scopegate_bench::support::{KeyServer, TestKey, TokenBuilder, b64url, peek};
+use scopegate_bench::{CALL, bare_router};
 use scopegate_bench::{Echo, OpenEcho};
 use serde_json::json;
-
-const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
