@@ -167,7 +167,9 @@ pub struct Document {
 /// Fetches small JSON documents with a timeout, a size limit and no redirects.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    /// Built on the first fetch: a verifier with fixed keys never needs one.
+    client: std::sync::OnceLock<Result<reqwest::Client, String>>,
+    timeout: Duration,
     max_bytes: usize,
 }
 
@@ -175,13 +177,25 @@ impl Fetcher {
     /// A fetcher with this per-request timeout and body limit.
     #[must_use]
     pub fn new(timeout: Duration, max_bytes: usize) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Self { client, max_bytes }
+        Self {
+            client: std::sync::OnceLock::new(),
+            timeout,
+            max_bytes,
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(self.timeout)
+                    .connect_timeout(self.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| format!("the HTTP client could not be built: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// GETs `url` and parses the body as JSON.
@@ -190,8 +204,11 @@ impl Fetcher {
             url: url.to_owned(),
             reason: e.without_url().to_string(),
         };
-        let mut response = self
-            .client
+        let client = self.client().map_err(|reason| FetchError::Request {
+            url: url.to_owned(),
+            reason,
+        })?;
+        let mut response = client
             .get(url)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()

@@ -63,7 +63,8 @@ type TokenHash = [u8; 32];
 /// Verifies opaque tokens by asking the authorization server (RFC 7662).
 pub struct IntrospectionVerifier {
     config: IntrospectionConfig,
-    client: reqwest::Client,
+    /// `None` when the HTTP client could not be built (logged): every token is then refused.
+    client: Option<reqwest::Client>,
     cache: Mutex<HashMap<TokenHash, (Principal, Instant)>>,
 }
 
@@ -75,7 +76,10 @@ impl IntrospectionVerifier {
             .timeout(config.http_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+            .inspect_err(|error| {
+                tracing::error!(target: "scopegate::auth", %error, "the introspection client could not be built");
+            })
+            .ok();
         Self {
             config,
             client,
@@ -104,8 +108,8 @@ impl IntrospectionVerifier {
             .append_pair("token", token)
             .append_pair("token_type_hint", "access_token")
             .finish();
-        let response = self
-            .client
+        let client = self.client.as_ref().ok_or(AuthError::Unavailable)?;
+        let response = client
             .post(&self.config.endpoint)
             .basic_auth(&self.config.client_id, Some(&self.config.client_secret))
             .header(
