@@ -1523,3 +1523,78 @@ async fn a_far_future_exp_does_not_overflow_the_cache() {
         assert_eq!(r.status, StatusCode::OK);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_readiness_answer_probes_without_tokens() {
+    // Off by default.
+    let h = files().await;
+    let r = h
+        .client
+        .get(format!("{}/healthz", h.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // On: ready once the issuer's keys are in, which the probe itself fetches (no token has
+    // been verified yet), whatever Host the probe names.
+    let h = files_with(|c, _, _| c.health_checks(true)).await;
+    assert_eq!(h.keys.jwks_fetches(), 0);
+    let live = h
+        .client
+        .get(format!("{}/healthz", h.base))
+        .header("host", "10.0.0.7:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    assert_eq!(live.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+    let ready = h
+        .client
+        .get(format!("{}/readyz", h.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({"status": "ready"})
+    );
+    assert_eq!(
+        h.keys.jwks_fetches(),
+        1,
+        "the readiness probe fetched the keys"
+    );
+
+    // An issuer nobody can reach: alive, not ready.
+    let unreachable = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", unreachable.local_addr().unwrap());
+    drop(unreachable);
+    let h = files_with(move |c, _, resource| {
+        c.jwt(
+            JwtConfig::new(&issuer, resource)
+                .jwks_uri(format!("{issuer}/jwks"))
+                .http_timeout(Duration::from_secs(1)),
+        )
+        .health_checks(true)
+    })
+    .await;
+    let live = h
+        .client
+        .get(format!("{}/healthz", h.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let ready = h
+        .client
+        .get(format!("{}/readyz", h.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({"status": "not ready"})
+    );
+}

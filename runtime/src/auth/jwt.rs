@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::jws::{self, PublicKey};
-use super::{AuthError, TokenVerifier, VerifyFuture, principal_from_claims};
+use super::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture, principal_from_claims};
 use crate::metadata::{self, FetchError, Fetcher};
 use crate::principal::Principal;
 
@@ -364,6 +364,16 @@ impl JwtVerifier {
 impl TokenVerifier for JwtVerifier {
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
         Box::pin(self.verify_token(token))
+    }
+
+    /// Ready once a key set has been fetched (or was given). Until then each call tries to
+    /// fetch it, within the refresh cooldown, so an instance nobody has sent a token to yet
+    /// still becomes ready.
+    fn ready(&self) -> ReadyFuture<'_> {
+        Box::pin(async move {
+            let set = self.shared.snapshot();
+            set.loaded() || self.shared.refresh(set.generation).await.loaded()
+        })
     }
 }
 

@@ -30,7 +30,17 @@ pub type VerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<Principal, AuthEr
 pub trait TokenVerifier: Send + Sync + 'static {
     /// Verifies `token` (the credentials of an `Authorization: Bearer` header).
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a>;
+
+    /// Whether the verifier can verify tokens now (the readiness endpoint asks; see
+    /// [`crate::http::HttpConfig::health_checks`]). The default is always ready; a verifier
+    /// that needs something fetched first may try to fetch it here.
+    fn ready(&self) -> ReadyFuture<'_> {
+        Box::pin(std::future::ready(true))
+    }
 }
+
+/// A boxed future, as [`TokenVerifier::ready`] returns.
+pub type ReadyFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
 
 /// Why a token was refused. [`AuthError::reason`] is a stable, machine-readable name used in
 /// `tracing` events; the `Display` text is safe to send to the client as `error_description`.

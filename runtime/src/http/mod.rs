@@ -105,6 +105,7 @@ pub struct HttpConfig {
     rate_per_principal: Option<Quota>,
     handler_timeout: Option<std::time::Duration>,
     body_timeout: std::time::Duration,
+    health_checks: bool,
 }
 
 /// Where to listen by default: loopback only (MCP transports, "Security Warning").
@@ -141,7 +142,19 @@ impl HttpConfig {
             rate_per_principal: Some(Quota::new(200, 100.0)),
             handler_timeout: Some(std::time::Duration::from_secs(300)),
             body_timeout: std::time::Duration::from_secs(30),
+            health_checks: false,
         }
+    }
+
+    /// Serves `GET /healthz` (200 while the process serves) and `GET /readyz` (200 once tokens
+    /// can be verified, i.e. the issuer's keys have been fetched or were given; 503 before),
+    /// for load balancers and orchestrators. Off by default. Neither needs a token, is rate
+    /// limited, or checks `Host` (probes often address the instance by IP); neither says more
+    /// than its status.
+    #[must_use]
+    pub fn health_checks(mut self, on: bool) -> Self {
+        self.health_checks = on;
+        self
     }
 
     /// Longest a client may take to send a request body once its head has arrived (default
@@ -496,6 +509,11 @@ impl<S: Send + Sync + 'static> Server<S> {
         if prm_path_inserted != PRM_WELL_KNOWN {
             router = router.route(&prm_path_inserted, get(resource_metadata::<S>).layer(cors));
         }
+        if config.health_checks {
+            router = router
+                .route("/healthz", get(healthz))
+                .route("/readyz", get(readyz::<S>));
+        }
         Ok(router.with_state(shared))
     }
 }
@@ -519,6 +537,26 @@ fn header_value(challenge: &Challenge) -> HeaderValue {
     // Challenge values are filtered to visible ASCII and spaces, which HeaderValue accepts.
     HeaderValue::from_str(&challenge.header_value())
         .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+}
+
+async fn healthz() -> Response {
+    status_json(StatusCode::OK, "ok")
+}
+
+async fn readyz<S: Send + Sync + 'static>(State(shared): State<Arc<Shared<S>>>) -> Response {
+    let ready = match &shared.auth {
+        Auth::Off => true,
+        Auth::Verifier(verifier) => verifier.ready().await,
+    };
+    if ready {
+        status_json(StatusCode::OK, "ready")
+    } else {
+        status_json(StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    }
+}
+
+fn status_json(status: StatusCode, text: &'static str) -> Response {
+    (status, axum::Json(serde_json::json!({ "status": text }))).into_response()
 }
 
 async fn resource_metadata<S: Send + Sync + 'static>(
