@@ -1524,37 +1524,30 @@ async fn a_far_future_exp_does_not_overflow_the_cache() {
     }
 }
 
+/// A GET of `path` on the harness's server, as a probe sends it (no token), naming `host`.
+async fn probe(h: &Harness, path: &str, host: Option<&str>) -> reqwest::Response {
+    let mut request = h.client.get(format!("{}{path}", h.base));
+    if let Some(host) = host {
+        request = request.header("host", host);
+    }
+    request.send().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_readiness_answer_probes_without_tokens() {
     // Off by default.
     let h = files().await;
-    let r = h
-        .client
-        .get(format!("{}/healthz", h.base))
-        .send()
-        .await
-        .unwrap();
+    let r = probe(&h, "/healthz", None).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // On: ready once the issuer's keys are in, which the probe itself fetches (no token has
     // been verified yet), whatever Host the probe names.
     let h = files_with(|c, _, _| c.health_checks(true)).await;
     assert_eq!(h.keys.jwks_fetches(), 0);
-    let live = h
-        .client
-        .get(format!("{}/healthz", h.base))
-        .header("host", "10.0.0.7:8080")
-        .send()
-        .await
-        .unwrap();
+    let live = probe(&h, "/healthz", Some("10.0.0.7:8080")).await;
     assert_eq!(live.status(), StatusCode::OK);
     assert_eq!(live.json::<Value>().await.unwrap(), json!({"status": "ok"}));
-    let ready = h
-        .client
-        .get(format!("{}/readyz", h.base))
-        .send()
-        .await
-        .unwrap();
+    let ready = probe(&h, "/readyz", None).await;
     assert_eq!(ready.status(), StatusCode::OK);
     assert_eq!(
         ready.json::<Value>().await.unwrap(),
@@ -1579,19 +1572,9 @@ async fn health_and_readiness_answer_probes_without_tokens() {
         .health_checks(true)
     })
     .await;
-    let live = h
-        .client
-        .get(format!("{}/healthz", h.base))
-        .send()
-        .await
-        .unwrap();
+    let live = probe(&h, "/healthz", None).await;
     assert_eq!(live.status(), StatusCode::OK);
-    let ready = h
-        .client
-        .get(format!("{}/readyz", h.base))
-        .send()
-        .await
-        .unwrap();
+    let ready = probe(&h, "/readyz", None).await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         ready.json::<Value>().await.unwrap(),
