@@ -23,7 +23,9 @@ use super::watch::{GuardedBody, Watch, Watched};
 #[non_exhaustive]
 pub struct ServeOptions {
     /// Longest time a client may take to send a request's head, counted from the accept or
-    /// from the request's first byte (default 10 s): slow-loris connections are closed.
+    /// from the request's first byte (default 10 s): slow-loris connections are closed. A head
+    /// that starts after an idle spell on a kept-alive connection is cut off within 1.5 times
+    /// this (the watch looks at idle connections every half of it, not on every byte).
     pub header_read_timeout: Duration,
     /// Longest time a kept-alive connection may sit idle between requests (default 75 s, longer
     /// than the 60 s idle timeout common to load balancers, so that the balancer, not this
