@@ -141,6 +141,9 @@ pub struct Connection {
     /// The transport's limit on how long a handler may run (the HTTP transport sets one; a
     /// runtime without a timer cannot have one, so it is never assumed).
     handler_timeout: Mutex<Option<std::time::Duration>>,
+    /// Counts changes to the state a session store keeps (capabilities, log level,
+    /// subscriptions), so a changed session is written back and an unchanged one is not.
+    changes: AtomicU64,
 }
 
 impl Default for Connection {
@@ -156,8 +159,24 @@ impl Default for Connection {
             standalone: Mutex::default(),
             parent: None,
             handler_timeout: Mutex::new(None),
+            changes: AtomicU64::new(0),
         }
     }
+}
+
+/// The state of a session's connection that outlives a request and can move between
+/// processes: what a [`crate::http::SessionStore`] keeps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub(crate) struct SessionState {
+    /// The client's capabilities from `initialize`.
+    #[serde(default)]
+    pub(crate) capabilities: Value,
+    /// The least severe log level the client wants (`None`: no log messages).
+    #[serde(default)]
+    pub(crate) log_level: Option<LogLevel>,
+    /// The resource URIs the client subscribed to.
+    #[serde(default)]
+    pub(crate) subscriptions: Vec<String>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -200,6 +219,38 @@ impl Connection {
 
     pub(crate) fn set_capabilities(&self, capabilities: Value) {
         *lock(&self.capabilities) = capabilities;
+        self.changed();
+    }
+
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many times the session state changed (see [`SessionState`]).
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
+    /// The session state, for a session store.
+    pub(crate) fn state(&self) -> SessionState {
+        let mut subscriptions: Vec<String> = lock(&self.subscriptions).iter().cloned().collect();
+        subscriptions.sort();
+        SessionState {
+            capabilities: lock(&self.capabilities).clone(),
+            log_level: self.log_level(),
+            subscriptions,
+        }
+    }
+
+    /// Takes on a session state another process stored (counted as a change like any other).
+    pub(crate) fn restore(&self, state: &SessionState) {
+        *lock(&self.capabilities) = state.capabilities.clone();
+        self.log_level.store(
+            state.log_level.map_or(LOG_OFF, |l| l as u8),
+            Ordering::SeqCst,
+        );
+        *lock(&self.subscriptions) = state.subscriptions.iter().cloned().collect();
+        self.changed();
     }
 
     /// Whether the client declared `capability` (e.g. `sampling`, `elicitation`, `roots`).
@@ -212,6 +263,7 @@ impl Connection {
 
     pub(crate) fn set_log_level(&self, level: LogLevel) {
         self.log_level.store(level as u8, Ordering::SeqCst);
+        self.changed();
     }
 
     /// The least severe level the client wants, or `None` for no log messages at all.
@@ -228,6 +280,8 @@ impl Connection {
         } else {
             subscriptions.remove(uri);
         }
+        drop(subscriptions);
+        self.changed();
     }
 
     /// Whether the client subscribed to updates of `uri`.

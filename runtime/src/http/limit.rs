@@ -1,9 +1,12 @@
 //! Token-bucket rate limits, per client address and per principal, so neither a flood nor a
-//! misconfigured client hammering discovery takes the server down.
+//! misconfigured client hammering discovery takes the server down. Counted in this process, or
+//! through a [`RateLimitStore`] shared by replicas.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::store::RateLimitStore;
 
 /// A rate: `burst` requests at once, refilled at `per_second`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,6 +70,46 @@ impl Limiter {
         } else {
             Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
         }
+    }
+}
+
+/// One rate limit (per address, or per principal): through the shared store when there is one,
+/// and in this process when there is none or it does not answer (so an outage of the store
+/// neither stops the service nor lifts the limit: each replica then limits on its own).
+pub(crate) struct RateLimit {
+    local: Limiter,
+    shared: Option<(Arc<dyn RateLimitStore>, &'static str)>,
+}
+
+impl RateLimit {
+    /// A limit under `quota`; `namespace` keeps its keys apart from the other limit's in a
+    /// shared store.
+    pub(crate) fn new(
+        quota: Quota,
+        shared: Option<Arc<dyn RateLimitStore>>,
+        namespace: &'static str,
+    ) -> Self {
+        Self {
+            local: Limiter::new(quota),
+            shared: shared.map(|store| (store, namespace)),
+        }
+    }
+
+    /// Takes one request from `key`'s allowance; when none is left, how long until one is.
+    pub(crate) async fn check(&self, key: &str) -> Result<(), Duration> {
+        if let Some((store, namespace)) = &self.shared {
+            match store
+                .take(&format!("{namespace}:{key}"), self.local.quota)
+                .await
+            {
+                Ok(None) => return Ok(()),
+                Ok(Some(wait)) => return Err(wait),
+                Err(error) => {
+                    tracing::warn!(target: "scopegate::http", event = "rate_store_error", %error, "the rate-limit store did not answer: limiting in this process");
+                }
+            }
+        }
+        self.local.check(key)
     }
 }
 

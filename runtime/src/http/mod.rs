@@ -11,12 +11,20 @@
 
 mod cors;
 mod limit;
+#[cfg(feature = "redis")]
+mod redis;
 mod serve;
 mod session;
+mod store;
 mod watch;
 
 pub use limit::Quota;
+#[cfg(feature = "redis")]
+pub use redis::{RedisOptions, RedisStore};
 pub use serve::{ServeOptions, serve_with};
+pub use store::{
+    MemorySessionStore, RateLimitStore, SessionRecord, SessionStore, StoreError, StoreFuture,
+};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,7 +46,7 @@ use crate::metadata::{self, PRM_WELL_KNOWN, ResourceMetadata, UriError};
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, Message, Response as RpcResponse, error_code};
 use crate::server::{Denial, Refusal, Reply, Server};
-use session::{Owner, Sessions};
+use session::{Owner, SessionError, Sessions};
 
 /// The `Mcp-Session-Id` header.
 pub const SESSION_HEADER: &str = "mcp-session-id";
@@ -106,6 +114,8 @@ pub struct HttpConfig {
     handler_timeout: Option<std::time::Duration>,
     body_timeout: std::time::Duration,
     health_checks: bool,
+    session_store: Option<Arc<dyn SessionStore>>,
+    rate_limit_store: Option<Arc<dyn RateLimitStore>>,
 }
 
 /// Where to listen by default: loopback only (MCP transports, "Security Warning").
@@ -143,7 +153,28 @@ impl HttpConfig {
             handler_timeout: Some(std::time::Duration::from_secs(300)),
             body_timeout: std::time::Duration::from_secs(30),
             health_checks: false,
+            session_store: None,
+            rate_limit_store: None,
         }
+    }
+
+    /// Keeps legacy sessions in `store` instead of this process's memory, so that replicas
+    /// given the same store serve each other's sessions (e.g. [`RedisStore`], feature `redis`).
+    /// Each request on a session then asks the store once; a request that changes the session
+    /// (initialize, `logging/setLevel`, a subscription) writes it back once.
+    #[must_use]
+    pub fn session_store(mut self, store: impl SessionStore) -> Self {
+        self.session_store = Some(Arc::new(store));
+        self
+    }
+
+    /// Counts the rate limits in `store`, shared by the replicas given the same store, instead
+    /// of in this process (one round trip per limit checked). When the store does not answer,
+    /// each process limits on its own until it does.
+    #[must_use]
+    pub fn rate_limit_store(mut self, store: impl RateLimitStore) -> Self {
+        self.rate_limit_store = Some(Arc::new(store));
+        self
     }
 
     /// Serves `GET /healthz` (200 while the process serves) and `GET /readyz` (200 once tokens
@@ -391,8 +422,8 @@ struct Shared<S: 'static> {
     /// Host names accepted in `Host` (`None`: any).
     allowed_hosts: Option<Vec<String>>,
     concurrency: Arc<tokio::sync::Semaphore>,
-    per_address: Option<limit::Limiter>,
-    per_principal: Option<limit::Limiter>,
+    per_address: Option<limit::RateLimit>,
+    per_principal: Option<limit::RateLimit>,
     handler_timeout: Option<std::time::Duration>,
 }
 
@@ -467,13 +498,22 @@ impl<S: Send + Sync + 'static> Server<S> {
             resource_origin,
             metadata_url,
             known_scopes: known,
-            sessions: (!config.stateless)
-                .then(|| Sessions::new(config.max_sessions, config.max_sessions_per_principal)),
+            sessions: (!config.stateless).then(|| {
+                Sessions::new(
+                    config.max_sessions,
+                    config.max_sessions_per_principal,
+                    config.session_store.clone(),
+                )
+            }),
             concurrency: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_requests.max(1),
             )),
-            per_address: config.rate_per_address.map(limit::Limiter::new),
-            per_principal: config.rate_per_principal.map(limit::Limiter::new),
+            per_address: config.rate_per_address.map(|quota| {
+                limit::RateLimit::new(quota, config.rate_limit_store.clone(), "address")
+            }),
+            per_principal: config.rate_per_principal.map(|quota| {
+                limit::RateLimit::new(quota, config.rate_limit_store.clone(), "principal")
+            }),
             handler_timeout: config.handler_timeout,
             body_timeout: config.body_timeout,
             denial: config.denial,
@@ -543,16 +583,23 @@ async fn healthz() -> Response {
     status_json(StatusCode::OK, "ok")
 }
 
-async fn readyz<S: Send + Sync + 'static>(State(shared): State<Arc<Shared<S>>>) -> Response {
-    let ready = match &shared.auth {
+async fn readyz<S: Send + Sync + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+    draining: Option<axum::Extension<serve::Draining>>,
+) -> Response {
+    if draining.is_some_and(|d| d.is_set()) {
+        return status_json(StatusCode::SERVICE_UNAVAILABLE, "draining");
+    }
+    let tokens = match &shared.auth {
         Auth::Off => true,
         Auth::Verifier(verifier) => verifier.ready().await,
     };
-    if ready {
-        status_json(StatusCode::OK, "ready")
-    } else {
-        status_json(StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    if !tokens {
+        return status_json(StatusCode::SERVICE_UNAVAILABLE, "not ready");
     }
+    // Shared stores are not probed: when Redis is down every replica is alike, and taking all
+    // of them out would also stop the requests that need no store (stateless, 2026-07-28).
+    status_json(StatusCode::OK, "ready")
 }
 
 fn status_json(status: StatusCode, text: &'static str) -> Response {
@@ -563,7 +610,7 @@ async fn resource_metadata<S: Send + Sync + 'static>(
     State(shared): State<Arc<Shared<S>>>,
     request: Request,
 ) -> Response {
-    if let Some(response) = shared.limit_address(request.extensions()) {
+    if let Some(response) = shared.limit_address(request.extensions()).await {
         return response;
     }
     (
@@ -601,10 +648,10 @@ impl<S: Send + Sync + 'static> Shared<S> {
     }
 
     /// The per-address rate limit, when the peer's address is known: the refusal, if any.
-    fn limit_address(&self, extensions: &axum::http::Extensions) -> Option<Response> {
+    async fn limit_address(&self, extensions: &axum::http::Extensions) -> Option<Response> {
         let limiter = self.per_address.as_ref()?;
         let peer = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()?;
-        let wait = limiter.check(&peer.0.ip().to_string()).err()?;
+        let wait = limiter.check(&peer.0.ip().to_string()).await.err()?;
         tracing::info!(target: "scopegate::http", event = "rate_limited", address = %peer.0.ip(), "per-address rate limit");
         Some(too_many(
             StatusCode::TOO_MANY_REQUESTS,
@@ -830,7 +877,7 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    if let Some(response) = shared.limit_address(&parts.extensions) {
+    if let Some(response) = shared.limit_address(&parts.extensions).await {
         return response;
     }
     let Ok(_permit) = Arc::clone(&shared.concurrency).try_acquire_owned() else {
@@ -865,7 +912,7 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
     };
     if let Some(limiter) = &shared.per_principal
         && !principal.is_anonymous()
-        && let Err(wait) = limiter.check(Owner::of(&principal).key())
+        && let Err(wait) = limiter.check(Owner::of(&principal).key()).await
     {
         tracing::info!(target: "scopegate::http", event = "rate_limited", subject = principal.subject(), "per-principal rate limit");
         return too_many(
@@ -898,14 +945,14 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
         Method::POST => post(&shared, principal, &parts, body).await,
         // 2026-07-28 has no sessions and no standalone stream.
         Method::GET | Method::DELETE if modern_header => method_not_allowed(false),
-        Method::DELETE => delete(&shared, &principal, &parts.headers),
-        Method::GET => standalone_stream(&shared, &principal, &parts.headers),
+        Method::DELETE => delete(&shared, &principal, &parts.headers).await,
+        Method::GET => standalone_stream(&shared, &principal, &parts.headers).await,
         _ => method_not_allowed(shared.sessions.is_some()),
     }
 }
 
 /// GET: a legacy session's stream for messages unrelated to a request (resource updates).
-fn standalone_stream<S: Send + Sync + 'static>(
+async fn standalone_stream<S: Send + Sync + 'static>(
     shared: &Shared<S>,
     principal: &Principal,
     headers: &HeaderMap,
@@ -932,12 +979,12 @@ fn standalone_stream<S: Send + Sync + 'static>(
             "missing Mcp-Session-Id",
         );
     };
-    let Ok(connection) = sessions.check(id, &Owner::of(principal)) else {
-        return rpc_error(
-            StatusCode::NOT_FOUND,
-            error_code::INVALID_REQUEST,
-            "session not found",
-        );
+    let connection = match sessions
+        .check(id, &Owner::of(principal), || shared.connection(true))
+        .await
+    {
+        Ok(connection) => connection,
+        Err(error) => return session_refused(&error),
     };
     let (outbound, rx) = Outbound::channel();
     connection.set_standalone(outbound);
@@ -1064,13 +1111,16 @@ async fn post<S: Send + Sync + 'static>(
     let is_request = matches!(&message, Message::Request(_));
     // The connection this message belongs to: the session's, or one for this request alone.
     let (connection, new_session) = match &shared.sessions {
-        Some(sessions) if is_initialize => match sessions.create(owner, shared.connection(true)) {
-            Ok(id) => match sessions.check(&id, &Owner::of(&principal)) {
-                Ok(connection) => (connection, Some(id)),
+        Some(sessions) if is_initialize => {
+            let connection = shared.connection(true);
+            match sessions.create(owner, Arc::clone(&connection)).await {
+                Ok(id) => (connection, Some(id)),
+                Err(SessionError::Unavailable) => {
+                    return session_refused(&SessionError::Unavailable);
+                }
                 Err(_) => return session_failure(),
-            },
-            Err(_) => return session_failure(),
-        },
+            }
+        }
         Some(sessions) => match session_id(&parts.headers) {
             None => {
                 return rpc_error(
@@ -1079,8 +1129,11 @@ async fn post<S: Send + Sync + 'static>(
                     "missing Mcp-Session-Id: send initialize first",
                 );
             }
-            Some(id) => match sessions.check(id, &owner) {
+            Some(id) => match sessions.check(id, &owner, || shared.connection(true)).await {
                 Ok(connection) => (connection, None),
+                Err(SessionError::Unavailable) => {
+                    return session_refused(&SessionError::Unavailable);
+                }
                 Err(_) => {
                     // Unknown, ended, or someone else's: audited, since the last is a hijack.
                     tracing::info!(target: "scopegate::auth", event = "session_rejected", subject = principal.subject(), "request on a session that is not the caller's");
@@ -1095,25 +1148,45 @@ async fn post<S: Send + Sync + 'static>(
         None => (shared.connection(false), None),
     };
 
+    // With a shared store, the session whose changes go back to it after this message.
+    let stored_session = shared
+        .sessions
+        .as_ref()
+        .filter(|s| s.store().is_some())
+        .and_then(|_| {
+            new_session
+                .clone()
+                .or_else(|| session_id(&parts.headers).map(String::from))
+        });
+
     // Notifications and the client's answers: handled at once, 202 with no body.
-    if !is_request {
+    let response = if is_request {
+        respond(
+            shared,
+            principal,
+            message,
+            connection,
+            new_session,
+            false,
+            parts,
+        )
+        .await
+    } else {
         let _ = shared
             .server
             .handle_in(message, &principal, &connection, None)
             .await;
-        return StatusCode::ACCEPTED.into_response();
+        StatusCode::ACCEPTED.into_response()
+    };
+    if let (Some(sessions), Some(id)) = (&shared.sessions, stored_session)
+        && let Err(error) = sessions.save_changes(&id).await
+    {
+        // Only initialize, `logging/setLevel` and subscriptions change a session, and all
+        // three may be sent again: the client retries rather than carrying on with a session
+        // the other replicas see differently.
+        return session_refused(&error);
     }
-
-    respond(
-        shared,
-        principal,
-        message,
-        connection,
-        new_session,
-        false,
-        parts,
-    )
-    .await
+    response
 }
 
 /// Dispatches a request and answers it: plain JSON, or an event stream when the handler sends
@@ -1313,6 +1386,24 @@ fn unsupported_version(id: Option<crate::protocol::RequestId>, requested: &str) 
     )
 }
 
+/// A session id that was not accepted: 404 when the session is not the caller's live one, 503
+/// when the shared store could not tell.
+fn session_refused(error: &SessionError) -> Response {
+    match error {
+        SessionError::NotFound => rpc_error(
+            StatusCode::NOT_FOUND,
+            error_code::INVALID_REQUEST,
+            "session not found",
+        ),
+        SessionError::Unavailable => too_many(
+            StatusCode::SERVICE_UNAVAILABLE,
+            std::time::Duration::from_secs(1),
+            "the session store is unavailable: retry",
+        ),
+        SessionError::NoRandom => session_failure(),
+    }
+}
+
 fn session_failure() -> Response {
     rpc_error(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -1358,7 +1449,7 @@ fn event_stream(
     response
 }
 
-fn delete<S: Send + Sync + 'static>(
+async fn delete<S: Send + Sync + 'static>(
     shared: &Shared<S>,
     principal: &Principal,
     headers: &HeaderMap,
@@ -1373,13 +1464,9 @@ fn delete<S: Send + Sync + 'static>(
             "missing Mcp-Session-Id",
         );
     };
-    match sessions.end(id, &Owner::of(principal)) {
+    match sessions.end(id, &Owner::of(principal)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(_) => rpc_error(
-            StatusCode::NOT_FOUND,
-            error_code::INVALID_REQUEST,
-            "session not found",
-        ),
+        Err(error) => session_refused(&error),
     }
 }
 

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -36,6 +37,11 @@ pub struct ServeOptions {
     pub max_header_bytes: usize,
     /// Longest time in-flight requests get to finish after shutdown begins (default 30 s).
     pub drain_timeout: Duration,
+    /// How long, once shutdown begins, the server goes on accepting and serving while `/readyz`
+    /// answers 503 (default 0: stop accepting at once). Set it to the time a balancer that
+    /// probes readiness needs to take this replica out (probe interval × failures), so that no
+    /// client meets a refused connection.
+    pub readiness_grace: Duration,
     /// Resolves when the server should shut down (default: Ctrl-C / SIGINT).
     pub shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
     /// Runs when shutdown begins, before draining (e.g. [`crate::Server::hang_up_all`], which
@@ -50,6 +56,7 @@ impl Default for ServeOptions {
             idle_timeout: Duration::from_secs(75),
             max_header_bytes: 64 * 1024,
             drain_timeout: Duration::from_secs(30),
+            readiness_grace: Duration::ZERO,
             shutdown: Box::pin(async {
                 let _ = tokio::signal::ctrl_c().await;
             }),
@@ -100,6 +107,13 @@ impl ServeOptions {
         self.drain_timeout = timeout;
         self
     }
+
+    /// Sets how long the server keeps accepting, unready, after shutdown begins.
+    #[must_use]
+    pub fn readiness_grace(mut self, grace: Duration) -> Self {
+        self.readiness_grace = grace;
+        self
+    }
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -109,13 +123,26 @@ impl std::fmt::Debug for ServeOptions {
             .field("idle_timeout", &self.idle_timeout)
             .field("max_header_bytes", &self.max_header_bytes)
             .field("drain_timeout", &self.drain_timeout)
+            .field("readiness_grace", &self.readiness_grace)
             .finish_non_exhaustive()
     }
 }
 
-/// Serves `router` on `listener` until `options.shutdown` resolves; then stops accepting, lets
-/// in-flight requests finish (up to `drain_timeout`) and returns. Each request carries the
-/// peer's address as `ConnectInfo<SocketAddr>` (per-address rate limits use it).
+/// Whether the server serving a request is shutting down (a request extension that
+/// [`serve_with`] adds; `/readyz` answers 503 while it is set).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Serves `router` on `listener` until `options.shutdown` resolves; then answers `/readyz` with
+/// 503 (for `readiness_grace`, still serving), stops accepting, lets in-flight requests finish
+/// (up to `drain_timeout`) and returns. Each request carries the peer's address as
+/// `ConnectInfo<SocketAddr>` (per-address rate limits use it).
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     router: Router,
@@ -131,8 +158,17 @@ pub async fn serve_with(
         // hyper refuses buffers under 8 KiB.
         .max_buf_size(options.max_header_bytes.max(8192));
     let graceful = GracefulShutdown::new();
+    let draining = Draining::default();
     let mut shutdown = options.shutdown;
+    // Set when shutdown begins: the grace period's end, after which no connection is accepted.
+    let mut stop_at: Option<tokio::time::Instant> = None;
     loop {
+        let grace_over = async {
+            match stop_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -143,11 +179,20 @@ pub async fn serve_with(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut shutdown, if stop_at.is_none() => {
+                draining.0.store(true, Ordering::Relaxed);
+                tracing::info!(target: "scopegate::http", grace = ?options.readiness_grace, "shutdown requested: /readyz answers 503");
+                if options.readiness_grace.is_zero() {
+                    break;
+                }
+                stop_at = Some(tokio::time::Instant::now() + options.readiness_grace);
+                continue;
+            }
+            () = grace_over => break,
         };
         let watch = Watch::new();
         let service = {
-            let (watch, router) = (Arc::clone(&watch), router.clone());
+            let (watch, router, draining) = (Arc::clone(&watch), router.clone(), draining.clone());
             tower::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 // Busy from the moment hyper has the head until the response body ends (or the
                 // call is dropped): neither timeout applies to a slow handler or a long stream.
@@ -156,6 +201,7 @@ pub async fn serve_with(
                 request
                     .extensions_mut()
                     .insert(ConnectInfo::<SocketAddr>(peer));
+                request.extensions_mut().insert(draining.clone());
                 let response = router.clone().oneshot(request);
                 async move {
                     let response = response.await?;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::store::{SessionRecord, SessionStore, StoreError};
 use crate::connection::Connection;
 
 /// Who owns a session: the same caller must present the same identity on every request.
@@ -37,6 +38,11 @@ pub(crate) enum SessionError {
     /// Not a session we know (never issued, ended, evicted, or owned by another principal —
     /// the same answer for all, so an id cannot be probed).
     NotFound,
+    /// The shared session store did not answer: the session can be neither confirmed nor
+    /// refused, so the request is not served (503).
+    Unavailable,
+    /// No random bytes for a new id.
+    NoRandom,
 }
 
 struct Session {
@@ -44,6 +50,10 @@ struct Session {
     connection: Arc<Connection>,
     /// Creation order, for evicting the oldest.
     serial: u64,
+    /// With a shared store: the record revision this connection's state matches, and the
+    /// connection's change count when it last did.
+    revision: u64,
+    changes: u64,
 }
 
 #[derive(Default)]
@@ -52,40 +62,64 @@ struct Table {
     next_serial: u64,
 }
 
-/// The live sessions of one server, each with its client connection.
+/// The live sessions of one server, each with its client connection. Without a store the table
+/// is the truth; with one (shared by replicas) the store is, and the table keeps the
+/// connections of the sessions this process has served.
 pub(crate) struct Sessions {
     table: Mutex<Table>,
     max_total: usize,
     max_per_owner: usize,
+    store: Option<Arc<dyn SessionStore>>,
 }
 
 impl Sessions {
-    pub(crate) fn new(max_total: usize, max_per_owner: usize) -> Self {
+    pub(crate) fn new(
+        max_total: usize,
+        max_per_owner: usize,
+        store: Option<Arc<dyn SessionStore>>,
+    ) -> Self {
         Self {
             table: Mutex::default(),
             max_total: max_total.max(1),
             max_per_owner: max_per_owner.max(1),
+            store,
         }
+    }
+
+    pub(crate) fn store(&self) -> Option<&dyn SessionStore> {
+        self.store.as_deref()
     }
 
     /// Starts a session for `owner` and returns its id: 32 random bytes, base64url (visible
     /// ASCII, as the transport requires). At a limit, the oldest session (of this owner, or of
     /// all) ends to make room.
-    pub(crate) fn create(
+    pub(crate) async fn create(
         &self,
         owner: Owner,
         connection: Arc<Connection>,
-    ) -> Result<String, getrandom::Error> {
+    ) -> Result<String, SessionError> {
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)?;
+        getrandom::fill(&mut bytes).map_err(|_| SessionError::NoRandom)?;
         let id = URL_SAFE_NO_PAD.encode(bytes);
+        if let Some(store) = &self.store {
+            let record = SessionRecord::new(owner.key().to_owned(), 0, connection.state());
+            store
+                .create(&id, &record, self.max_per_owner)
+                .await
+                .map_err(unavailable)?;
+        }
+        let changes = connection.changes();
         let mut table = self.lock();
-        let owned = table.live.values().filter(|s| s.owner == owner).count();
-        if owned >= self.max_per_owner {
-            evict_oldest(&mut table, Some(&owner));
+        // With a store, the store caps each owner; the table only bounds this process's memory,
+        // and a session it drops stays live for the store (and is picked up again when used).
+        if self.store.is_none() {
+            let owned = table.live.values().filter(|s| s.owner == owner).count();
+            if owned >= self.max_per_owner {
+                evict_oldest(&mut table, Some(&owner), true);
+            }
         }
         if table.live.len() >= self.max_total {
-            evict_oldest(&mut table, None);
+            evict_oldest(&mut table, None, self.store.is_none());
         }
         let serial = table.next_serial;
         table.next_serial += 1;
@@ -95,21 +129,109 @@ impl Sessions {
                 owner,
                 connection,
                 serial,
+                revision: 0,
+                changes,
             },
         );
         Ok(id)
     }
 
-    /// The connection of session `id`, if it is live and owned by `owner`.
-    pub(crate) fn check(&self, id: &str, owner: &Owner) -> Result<Arc<Connection>, SessionError> {
-        match self.lock().live.get(id) {
-            Some(session) if session.owner == *owner => Ok(Arc::clone(&session.connection)),
-            _ => Err(SessionError::NotFound),
+    /// The connection of session `id`, if it is live and owned by `owner`. With a store, a
+    /// session another process started gets a connection here, with the stored state.
+    pub(crate) async fn check(
+        &self,
+        id: &str,
+        owner: &Owner,
+        new_connection: impl FnOnce() -> Arc<Connection>,
+    ) -> Result<Arc<Connection>, SessionError> {
+        let Some(store) = &self.store else {
+            return match self.lock().live.get(id) {
+                Some(session) if session.owner == *owner => Ok(Arc::clone(&session.connection)),
+                _ => Err(SessionError::NotFound),
+            };
+        };
+        let record = store.load(id).await.map_err(unavailable)?;
+        let mut table = self.lock();
+        let Some(record) = record else {
+            // Ended elsewhere (or expired): this process lets go of it too.
+            if let Some(session) = table.live.remove(id) {
+                session.connection.close();
+            }
+            return Err(SessionError::NotFound);
+        };
+        if record.owner() != owner.key() {
+            return Err(SessionError::NotFound);
         }
+        if let Some(session) = table.live.get_mut(id) {
+            if session.revision != record.revision() {
+                session.connection.restore(record.state());
+                session.revision = record.revision();
+                session.changes = session.connection.changes();
+            }
+            return Ok(Arc::clone(&session.connection));
+        }
+        let connection = new_connection();
+        connection.restore(record.state());
+        if table.live.len() >= self.max_total {
+            evict_oldest(&mut table, None, false);
+        }
+        let serial = table.next_serial;
+        table.next_serial += 1;
+        table.live.insert(
+            id.to_owned(),
+            Session {
+                owner: owner.clone(),
+                connection: Arc::clone(&connection),
+                serial,
+                revision: record.revision(),
+                changes: connection.changes(),
+            },
+        );
+        Ok(connection)
+    }
+
+    /// With a store: writes session `id`'s state back when a request changed it (initialize,
+    /// a log level, a subscription), so the other processes see it.
+    pub(crate) async fn save_changes(&self, id: &str) -> Result<(), SessionError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let record = {
+            let mut table = self.lock();
+            let Some(session) = table.live.get_mut(id) else {
+                return Ok(());
+            };
+            let changes = session.connection.changes();
+            if changes == session.changes {
+                return Ok(());
+            }
+            session.changes = changes;
+            session.revision += 1;
+            SessionRecord::new(
+                session.owner.key().to_owned(),
+                session.revision,
+                session.connection.state(),
+            )
+        };
+        store.save(id, &record).await.map_err(unavailable)
     }
 
     /// Ends the session if `owner` owns it.
-    pub(crate) fn end(&self, id: &str, owner: &Owner) -> Result<(), SessionError> {
+    pub(crate) async fn end(&self, id: &str, owner: &Owner) -> Result<(), SessionError> {
+        if let Some(store) = &self.store {
+            let ended = store.end(id, owner.key()).await.map_err(unavailable)?;
+            let mut table = self.lock();
+            if table.live.get(id).is_some_and(|s| s.owner == *owner)
+                && let Some(session) = table.live.remove(id)
+            {
+                session.connection.close();
+            }
+            return if ended {
+                Ok(())
+            } else {
+                Err(SessionError::NotFound)
+            };
+        }
         let mut table = self.lock();
         match table.live.get(id) {
             Some(session) if session.owner == *owner => {
@@ -132,14 +254,23 @@ impl Sessions {
     }
 }
 
-fn evict_oldest(table: &mut Table, owner: Option<&Owner>) {
+fn unavailable(error: StoreError) -> SessionError {
+    tracing::warn!(target: "scopegate::http", event = "session_store_error", %error, "the session store did not answer");
+    SessionError::Unavailable
+}
+
+/// Drops the oldest session (of `owner`, or of all). `ends`: the session ends (its in-flight
+/// requests are cancelled); otherwise only this process forgets it (a shared store keeps it).
+fn evict_oldest(table: &mut Table, owner: Option<&Owner>, ends: bool) {
     let oldest = table
         .live
         .iter()
         .filter(|(_, s)| owner.is_none_or(|o| s.owner == *o))
         .min_by_key(|(_, s)| s.serial)
         .map(|(id, _)| id.clone());
-    if let Some(session) = oldest.and_then(|id| table.live.remove(&id)) {
+    if let Some(session) = oldest.and_then(|id| table.live.remove(&id))
+        && ends
+    {
         tracing::info!(target: "scopegate::http", event = "session_evicted", owner = session.owner.key(), "session limit reached: the oldest session ends");
         session.connection.close();
     }
@@ -149,49 +280,106 @@ fn evict_oldest(table: &mut Table, owner: Option<&Owner>) {
 mod tests {
     use super::*;
     use crate::Principal;
+    use crate::http::MemorySessionStore;
 
-    #[test]
-    fn sessions_are_random_bound_and_end() {
-        let sessions = Sessions::new(100, 100);
-        let alice = Owner::of(&Principal::builder().subject("alice").build());
-        let bob = Owner::of(&Principal::builder().subject("bob").build());
-        let a = sessions.create(alice.clone(), Connection::new()).unwrap();
-        let b = sessions.create(alice.clone(), Connection::new()).unwrap();
+    fn owner(subject: &str) -> Owner {
+        Owner::of(&Principal::builder().subject(subject).build())
+    }
+
+    #[tokio::test]
+    async fn sessions_are_random_bound_and_end() {
+        let sessions = Sessions::new(100, 100, None);
+        let (alice, bob) = (owner("alice"), owner("bob"));
+        let a = sessions
+            .create(alice.clone(), Connection::new())
+            .await
+            .unwrap();
+        let b = sessions
+            .create(alice.clone(), Connection::new())
+            .await
+            .unwrap();
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
         assert!(a.bytes().all(|c| c.is_ascii_graphic()));
-        assert!(sessions.check(&a, &alice).is_ok());
-        assert_eq!(sessions.check(&a, &bob).err(), Some(SessionError::NotFound));
-        assert_eq!(sessions.end(&a, &bob), Err(SessionError::NotFound));
-        assert_eq!(sessions.end(&a, &alice), Ok(()));
+        assert!(sessions.check(&a, &alice, Connection::new).await.is_ok());
         assert_eq!(
-            sessions.check(&a, &alice).err(),
+            sessions.check(&a, &bob, Connection::new).await.err(),
+            Some(SessionError::NotFound)
+        );
+        assert_eq!(sessions.end(&a, &bob).await, Err(SessionError::NotFound));
+        assert_eq!(sessions.end(&a, &alice).await, Ok(()));
+        assert_eq!(
+            sessions.check(&a, &alice, Connection::new).await.err(),
             Some(SessionError::NotFound)
         );
         assert_eq!(sessions.len(), 1);
     }
 
-    #[test]
-    fn the_oldest_session_is_evicted_at_each_limit() {
-        let sessions = Sessions::new(3, 2);
-        let alice = Owner::of(&Principal::builder().subject("alice").build());
-        let bob = Owner::of(&Principal::builder().subject("bob").build());
-        let a1 = sessions.create(alice.clone(), Connection::new()).unwrap();
-        let a2 = sessions.create(alice.clone(), Connection::new()).unwrap();
-        let a3 = sessions.create(alice.clone(), Connection::new()).unwrap();
-        assert!(
-            sessions.check(&a1, &alice).is_err(),
-            "alice's oldest made room"
-        );
-        assert!(sessions.check(&a2, &alice).is_ok() && sessions.check(&a3, &alice).is_ok());
-        let b1 = sessions.create(bob.clone(), Connection::new()).unwrap();
+    #[tokio::test]
+    async fn the_oldest_session_is_evicted_at_each_limit() {
+        let sessions = Sessions::new(3, 2, None);
+        let (alice, bob) = (owner("alice"), owner("bob"));
+        let live =
+            async |id: &str, who: &Owner| sessions.check(id, who, Connection::new).await.is_ok();
+        let a1 = sessions
+            .create(alice.clone(), Connection::new())
+            .await
+            .unwrap();
+        let a2 = sessions
+            .create(alice.clone(), Connection::new())
+            .await
+            .unwrap();
+        let a3 = sessions
+            .create(alice.clone(), Connection::new())
+            .await
+            .unwrap();
+        assert!(!live(&a1, &alice).await, "alice's oldest made room");
+        assert!(live(&a2, &alice).await && live(&a3, &alice).await);
+        let b1 = sessions
+            .create(bob.clone(), Connection::new())
+            .await
+            .unwrap();
         assert_eq!(sessions.len(), 3);
-        let b2 = sessions.create(bob.clone(), Connection::new()).unwrap();
+        let b2 = sessions
+            .create(bob.clone(), Connection::new())
+            .await
+            .unwrap();
         assert_eq!(sessions.len(), 3, "the total is capped");
-        assert!(
-            sessions.check(&a2, &alice).is_err(),
-            "the oldest of all made room"
+        assert!(!live(&a2, &alice).await, "the oldest of all made room");
+        assert!(live(&b1, &bob).await && live(&b2, &bob).await);
+    }
+
+    #[tokio::test]
+    async fn replicas_sharing_a_store_serve_each_others_sessions() {
+        let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new());
+        let one = Sessions::new(100, 100, Some(Arc::clone(&store)));
+        let two = Sessions::new(100, 100, Some(store));
+        let (alice, bob) = (owner("alice"), owner("bob"));
+        let first = Connection::new();
+        let id = one.create(alice.clone(), Arc::clone(&first)).await.unwrap();
+        // The first replica's connection changes (as `logging/setLevel` does); saved, the
+        // second replica's new connection has it.
+        first.set_log_level(crate::LogLevel::Error);
+        one.save_changes(&id).await.unwrap();
+        let there = two.check(&id, &alice, Connection::new).await.unwrap();
+        assert_eq!(there.log_level(), Some(crate::LogLevel::Error));
+        assert_eq!(
+            two.check(&id, &bob, Connection::new).await.err(),
+            Some(SessionError::NotFound),
+            "bound to its owner on every replica"
         );
-        assert!(sessions.check(&b1, &bob).is_ok() && sessions.check(&b2, &bob).is_ok());
+        // A change on the second replica reaches the first's existing connection.
+        there.set_subscribed("file:///x", true);
+        two.save_changes(&id).await.unwrap();
+        let back = one.check(&id, &alice, Connection::new).await.unwrap();
+        assert!(Arc::ptr_eq(&back, &first) && first.is_subscribed("file:///x"));
+        // Ended on one, gone on both.
+        assert_eq!(two.end(&id, &bob).await, Err(SessionError::NotFound));
+        assert_eq!(two.end(&id, &alice).await, Ok(()));
+        assert_eq!(
+            one.check(&id, &alice, Connection::new).await.err(),
+            Some(SessionError::NotFound)
+        );
+        assert_eq!(one.len(), 0, "the first replica let go of it");
     }
 }
