@@ -1,0 +1,451 @@
+//! Replicas sharing state through a real Redis (Debian's `redis-server`, started by each test on
+//! 127.0.0.1 with a port the system picked): legacy sessions served by any replica, ended
+//! everywhere, bound to their principal everywhere; rate limits counted once across replicas;
+//! a Redis outage answered with 503 (sessions) or per-replica limits, never a hang. And the
+//! graceful drain: `/readyz` turns 503 while the server still serves, then it stops accepting.
+//!
+//! The replicas are routers in this process, each on its own listener, as separate processes
+//! would be: they share nothing but the Redis URL.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use scopegate::LogLevel;
+use scopegate::auth::JwtConfig;
+use scopegate::http::{
+    HttpConfig, Quota, RedisOptions, RedisStore, ServeOptions, serve_on, serve_with,
+};
+use scopegate::prelude::*;
+use serde_json::{Value, json};
+use support::KeyServer;
+
+/// The public resource every replica announces (the balancer's URL, as behind nginx).
+const RESOURCE: &str = "http://mcp.test/mcp";
+
+/// Sends a warning to the client's log; answers whether it went out (it does not below the
+/// client's level), which shows the log level a replica holds for the session.
+#[mcp_tool(scope = "x:use")]
+fn probe(ctx: RequestContext) -> String {
+    ctx.log(LogLevel::Warning, None, "probe").to_string()
+}
+
+#[derive(McpServer)]
+#[mcp(name = "scale-out", tools(probe))]
+struct App;
+
+/// `redis-server` on 127.0.0.1, killed when dropped.
+struct Redis {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl Redis {
+    async fn start() -> Redis {
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = tokio::process::Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--protected-mode",
+                    "yes",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect(
+                    "redis-server is missing: the scale-out tests need Debian's redis-server \
+                     (apt-get install redis-server; .ci/run installs it)",
+                );
+            let mut redis = Redis {
+                child,
+                url: format!("redis://127.0.0.1:{port}"),
+            };
+            let store = RedisStore::open(&redis.url).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if store.ping().await.is_ok() {
+                    return redis;
+                }
+                if redis.child.try_wait().unwrap().is_some() {
+                    break; // the port was taken meanwhile: try another
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = redis.child.kill().await;
+        }
+        panic!("redis-server did not start on 127.0.0.1");
+    }
+
+    fn store(&self, prefix: &str) -> RedisStore {
+        let mut options = RedisOptions::default();
+        options.prefix = prefix.into();
+        options.timeout = Duration::from_millis(500);
+        RedisStore::open_with(&self.url, options).unwrap()
+    }
+
+    async fn stop(mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+/// One replica: a router on its own listener.
+struct Replica {
+    url: String,
+    http: reqwest::Client,
+}
+
+async fn replica(keys: &KeyServer, configure: impl FnOnce(HttpConfig) -> HttpConfig) -> Replica {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let config = configure(
+        HttpConfig::new(RESOURCE)
+            .jwt(JwtConfig::new(keys.issuer(), RESOURCE))
+            .rate_per_address(None),
+    );
+    let router = Server::new(App).unwrap().http(config).unwrap();
+    tokio::spawn(async move { serve_on(listener, router).await.unwrap() });
+    Replica {
+        url,
+        http: reqwest::Client::new(),
+    }
+}
+
+/// An answer: status, session header, `WWW-Authenticate`, and the JSON-RPC response (the last
+/// message of an event stream).
+struct Answer {
+    status: StatusCode,
+    session: Option<String>,
+    retry_after: Option<String>,
+    body: Value,
+}
+
+impl Replica {
+    async fn post(&self, token: &str, session: Option<&str>, body: &Value) -> Answer {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .timeout(Duration::from_secs(10))
+            .body(body.to_string());
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        let response = request.send().await.unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let (session, retry_after) = (header("mcp-session-id"), header("retry-after"));
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let body = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+            .filter(|message| message.get("id").is_some())
+            .last()
+            .unwrap_or_else(|| serde_json::from_str(&text).unwrap_or(Value::Null));
+        Answer {
+            status,
+            session,
+            retry_after,
+            body,
+        }
+    }
+
+    async fn delete(&self, token: &str, session: &str) -> StatusCode {
+        self.http
+            .delete(&self.url)
+            .bearer_auth(token)
+            .header("mcp-session-id", session)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// Initializes a session here; its id.
+    async fn initialize(&self, token: &str) -> String {
+        let answer = self
+            .post(
+                token,
+                None,
+                &json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+                    "protocolVersion":"2025-11-25","capabilities":{},
+                    "clientInfo":{"name":"scale-out","version":"1"}}}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.session.expect("a session id")
+    }
+
+    /// Calls `probe` on `session`: whether a warning reached the client.
+    async fn probe(&self, token: &str, session: &str) -> Answer {
+        self.post(
+            token,
+            Some(session),
+            &json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"probe","arguments":{}}}),
+        )
+        .await
+    }
+}
+
+fn probe_text(answer: &Answer) -> &str {
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", answer.body))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_lives_in_redis_and_any_replica_serves_it() {
+    let keys = KeyServer::start().await;
+    let redis = Redis::start().await;
+    let store = redis.store("t1:");
+    let a = replica(&keys, |c| c.session_store(store.clone())).await;
+    let b = replica(&keys, |c| c.session_store(store.clone())).await;
+    let alice = keys.token(RESOURCE, "x:use").build();
+    let bob = keys.token(RESOURCE, "x:use").sub("bob").build();
+
+    let session = a.initialize(&alice).await;
+    let initialized = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+    assert_eq!(
+        b.post(&alice, Some(&session), &initialized).await.status,
+        StatusCode::ACCEPTED
+    );
+    // The default level (info) lets the warning out, on the replica that did not start it.
+    assert_eq!(probe_text(&b.probe(&alice, &session).await), "true");
+    // The level set on A reaches B's connection for the session, and a third replica's.
+    let set_level =
+        json!({"jsonrpc":"2.0","id":3,"method":"logging/setLevel","params":{"level":"error"}});
+    assert_eq!(
+        a.post(&alice, Some(&session), &set_level).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(probe_text(&b.probe(&alice, &session).await), "false");
+    let c = replica(&keys, |c| c.session_store(store.clone())).await;
+    assert_eq!(probe_text(&c.probe(&alice, &session).await), "false");
+
+    // Bound to alice on every replica: bob gets the same 404 as for an unknown id.
+    for replica in [&a, &b, &c] {
+        let hijack = replica.probe(&bob, &session).await;
+        assert_eq!(hijack.status, StatusCode::NOT_FOUND, "{}", hijack.body);
+        assert_eq!(
+            replica.delete(&bob, &session).await,
+            StatusCode::NOT_FOUND,
+            "bob cannot end it either"
+        );
+    }
+    // Ended on B: 404 on every replica, including A, which started it.
+    assert_eq!(b.delete(&alice, &session).await, StatusCode::NO_CONTENT);
+    for replica in [&a, &b, &c] {
+        assert_eq!(
+            replica.probe(&alice, &session).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            replica.delete(&alice, &session).await,
+            StatusCode::NOT_FOUND
+        );
+    }
+    redis.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_principal_session_cap_holds_across_replicas() {
+    let keys = KeyServer::start().await;
+    let redis = Redis::start().await;
+    let store = redis.store("t2:");
+    let capped = |c: HttpConfig| c.session_store(store.clone()).max_sessions(100, 2);
+    let (a, b) = (replica(&keys, capped).await, replica(&keys, capped).await);
+    let alice = keys.token(RESOURCE, "x:use").build();
+    let first = a.initialize(&alice).await;
+    let second = b.initialize(&alice).await;
+    let third = a.initialize(&alice).await;
+    assert_eq!(
+        b.probe(&alice, &first).await.status,
+        StatusCode::NOT_FOUND,
+        "the oldest ended when the third began"
+    );
+    for session in [&second, &third] {
+        assert_eq!(probe_text(&b.probe(&alice, session).await), "true");
+    }
+    redis.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_counted_once_across_replicas() {
+    let keys = KeyServer::start().await;
+    let redis = Redis::start().await;
+    let store = redis.store("t3:");
+    // 4 at once, then one every 1000 s: nothing refills during the test.
+    let limited = |c: HttpConfig| {
+        c.stateless(true)
+            .rate_limit_store(store.clone())
+            .rate_per_principal(Some(Quota::new(4, 0.001)))
+    };
+    let (a, b) = (replica(&keys, limited).await, replica(&keys, limited).await);
+    let alice = keys.token(RESOURCE, "x:use").build();
+    let bob = keys.token(RESOURCE, "x:use").sub("bob").build();
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
+    for (i, replica) in [&a, &b, &a, &b].into_iter().enumerate() {
+        let answer = replica.post(&alice, None, &ping).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "request {i}: {}",
+            answer.body
+        );
+    }
+    for replica in [&a, &b] {
+        let refused = replica.post(&alice, None, &ping).await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = refused.retry_after.unwrap().parse().unwrap();
+        assert!(wait > 900, "Retry-After {wait}");
+    }
+    assert_eq!(
+        b.post(&bob, None, &ping).await.status,
+        StatusCode::OK,
+        "another principal has its own allowance"
+    );
+    redis.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_is_a_503_for_sessions_and_a_local_limit_for_rates() {
+    let keys = KeyServer::start().await;
+    let redis = Redis::start().await;
+    let store = redis.store("t4:");
+    let a = replica(&keys, |c| {
+        c.session_store(store.clone())
+            .rate_limit_store(store.clone())
+            .rate_per_principal(Some(Quota::new(3, 0.001)))
+    })
+    .await;
+    let alice = keys.token(RESOURCE, "x:use").build();
+    let session = a.initialize(&alice).await;
+    assert_eq!(probe_text(&a.probe(&alice, &session).await), "true");
+    redis.stop().await;
+
+    let started = Instant::now();
+    let unavailable = a.probe(&alice, &session).await;
+    assert_eq!(
+        unavailable.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        unavailable.body
+    );
+    assert_eq!(unavailable.retry_after.as_deref(), Some("1"));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered within the store's timeout, not hung: {:?}",
+        started.elapsed()
+    );
+    // The rate limit falls back to this replica's own count (3 at once). The 2 requests taken
+    // while Redis was up were counted there; locally the refused probe took the first, so 2
+    // more pass and then the limit holds: an outage does not lift it.
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
+    let statuses: Vec<StatusCode> = {
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(a.post(&alice, None, &ping).await.status);
+        }
+        statuses
+    };
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "without a session id the pings are refused (400), after the limit (429)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_turns_503_while_draining_and_serving_goes_on_until_the_grace_ends() {
+    let keys = KeyServer::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = Server::new(App)
+        .unwrap()
+        .http(
+            HttpConfig::new(RESOURCE)
+                .jwt(JwtConfig::new(keys.issuer(), RESOURCE))
+                .stateless(true)
+                .health_checks(true),
+        )
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let options = ServeOptions::default()
+        .readiness_grace(Duration::from_millis(1500))
+        .shutdown_on(async {
+            let _ = rx.await;
+        });
+    let served = tokio::spawn(serve_with(listener, router, options));
+    // A new client each time: no kept-alive connection hides whether new ones are accepted.
+    let get = |path: &str| {
+        let url = format!("{base}{path}");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+        }
+    };
+    assert_eq!(get("/readyz").await.unwrap().status(), StatusCode::OK);
+
+    tx.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let draining = get("/readyz").await.unwrap();
+    assert_eq!(draining.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        draining.json::<Value>().await.unwrap()["status"],
+        "draining"
+    );
+    assert_eq!(
+        get("/healthz").await.unwrap().status(),
+        StatusCode::OK,
+        "alive while draining"
+    );
+    let token = keys.token(RESOURCE, "x:use").build();
+    let call = reqwest::Client::new()
+        .post(format!("{base}/mcp"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), StatusCode::OK, "still serving in the grace");
+
+    tokio::time::timeout(Duration::from_secs(10), served)
+        .await
+        .expect("the server stops after the grace")
+        .unwrap()
+        .unwrap();
+    assert!(
+        get("/healthz").await.is_err(),
+        "no connection is accepted after the grace"
+    );
+}
