@@ -5,7 +5,21 @@
 //! SCOPEGATE_SCOPES="notes:read notes:write" cargo run --example notes
 //! cargo run --example notes -- --http 127.0.0.1:8080 --issuer https://as.example.com
 //! cargo run --example notes -- --http 127.0.0.1:8080 --no-auth   # HTTP, public tools only
+//! # one replica of several behind a load balancer at https://mcp.example.com:
+//! cargo run --example notes -- --http 127.0.0.1:8081 --issuer https://as.example.com \
+//!     --resource https://mcp.example.com/mcp --stateless
 //! ```
+//!
+//! Options of `--http`:
+//! - `--resource URL`: the public resource URI the server announces in its metadata and
+//!   challenges, and that tokens' `aud` must name. Behind a load balancer it is the balancer's
+//!   URL, not the replica's own address. Default: `http://{the bound address}/mcp`.
+//! - `--stateless`: no sessions (`HttpConfig::stateless`), so any replica can answer any request
+//!   of a legacy (2025-11-25) client; 2026-07-28 requests are stateless either way. The notes
+//!   themselves stay in each replica's memory.
+//!
+//! It prints `MCP endpoint: {resource}` once it listens, then the metadata URL and
+//! `listening on: {address}`.
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -15,11 +29,17 @@ mod notes;
 use notes::Notes;
 use scopegate::prelude::*;
 
-/// Command-line options: stdio by default; `--http ADDR` with `--issuer URL` (or `--no-auth`).
+const USAGE: &str =
+    "usage: notes [--http ADDR (--issuer URL | --no-auth) [--resource URL] [--stateless]]";
+
+/// Command-line options: stdio by default; `--http ADDR` with `--issuer URL` (or `--no-auth`),
+/// optionally `--resource URL` and `--stateless`.
 struct Options {
     http: Option<std::net::SocketAddr>,
     issuer: Option<String>,
     no_auth: bool,
+    resource: Option<String>,
+    stateless: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -27,6 +47,8 @@ fn options() -> Result<Options, String> {
         http: None,
         issuer: None,
         no_auth: false,
+        resource: None,
+        stateless: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -39,8 +61,18 @@ fn options() -> Result<Options, String> {
             }
             "--issuer" => options.issuer = Some(args.next().ok_or("--issuer needs a URL")?),
             "--no-auth" => options.no_auth = true,
-            other => return Err(format!("unknown argument `{other}`")),
+            "--resource" => {
+                options.resource = Some(
+                    args.next()
+                        .ok_or("--resource needs a URL, e.g. https://mcp.example.com/mcp")?,
+                );
+            }
+            "--stateless" => options.stateless = true,
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
+    }
+    if options.http.is_none() && (options.resource.is_some() || options.stateless) {
+        return Err(format!("--resource and --stateless need --http\n{USAGE}"));
     }
     Ok(options)
 }
@@ -50,19 +82,32 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         Notes::default().serve_stdio().await?;
         return Ok(());
     };
-    // Bind first: with port 0 the resource URI needs the port the system picked.
+    // Bind first: with port 0 the default resource URI needs the port the system picked.
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let resource = format!("http://{addr}/mcp");
-    let mut config = scopegate::http::HttpConfig::new(&resource).initial_scopes(["notes:read"]);
+    let resource = options
+        .resource
+        .unwrap_or_else(|| format!("http://{addr}/mcp"));
+    let mut config = scopegate::http::HttpConfig::new(&resource)
+        .initial_scopes(["notes:read"])
+        .stateless(options.stateless);
     config = match (options.issuer, options.no_auth) {
         (Some(issuer), false) => config.jwt_issuer(issuer),
         (None, true) => config.without_authorization(),
-        _ => return Err("with --http, give either --issuer URL or --no-auth".into()),
+        _ => {
+            return Err(
+                format!("with --http, give either --issuer URL or --no-auth\n{USAGE}").into(),
+            );
+        }
     };
     let router = Notes::default().into_server()?.http(config)?;
     eprintln!("MCP endpoint: {resource}");
-    eprintln!("metadata:     http://{addr}/.well-known/oauth-protected-resource/mcp");
+    let canonical = scopegate::metadata::canonical_resource(&resource)?;
+    eprintln!(
+        "metadata:     {}",
+        scopegate::metadata::metadata_url(&canonical)
+    );
+    eprintln!("listening on: {addr}");
     scopegate::http::serve_on(listener, router).await?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 // The TypeScript MCP SDK as a real client of a scopegate server over Streamable HTTP, running the
 // whole OAuth flow with no browser: 401 → protected resource metadata → authorization server
 // metadata → dynamic registration → authorization code + PKCE → token → retry; then a step-up
-// after a 403 `insufficient_scope`.
+// after a 403 `insufficient_scope`. The OAuth client provider and its headless user agent are in
+// oauth.mjs (shared with replicas.mjs).
 //
 //   node client.mjs <mcp-url> [options]
 //
@@ -27,6 +28,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
+import { CheckFailed, HeadlessOAuthProvider, check, sameScopes } from './oauth.mjs';
+
 const REQUIRED_SCOPES_META = 'dev.scopegate/requiredScopes';
 const TIMEOUT_MS = Number(process.env.E2E_CLIENT_TIMEOUT_MS ?? 60_000);
 
@@ -51,25 +54,7 @@ const step = (name, details = {}) => {
   log(`step ${name}`, JSON.stringify(details));
 };
 
-class CheckFailed extends Error {}
-function check(condition, message) {
-  if (!condition) throw new CheckFailed(message);
-}
-const sameScopes = (a, b) =>
-  [...new Set(a.split(/\s+/).filter(Boolean))].sort().join(' ') ===
-  [...new Set(b.split(/\s+/).filter(Boolean))].sort().join(' ');
-
-/** The claims of a JWT, unverified (for the report only: the server verifies). */
-function jwtParts(token) {
-  try {
-    const [header, payload] = token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url')));
-    return { header, payload };
-  } catch {
-    return undefined;
-  }
-}
-
-// ---- HTTP: a logging fetch, and a headless user agent for the authorization endpoint -----------
+// ---- HTTP: a logging fetch ---------------------------------------------------------------------
 
 /** Every response this client got that was not a success, with its challenge. */
 const denials = [];
@@ -84,177 +69,6 @@ async function loggingFetch(input, init) {
   return response;
 }
 
-/** A cookie jar just good enough for one authorization server on loopback. */
-class CookieJar {
-  #cookies = new Map(); // "name;path" -> { name, value, path }
-
-  store(response, url) {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair, ...attributes] = line.split(';').map((s) => s.trim());
-      const eq = pair.indexOf('=');
-      if (eq <= 0) continue;
-      const name = pair.slice(0, eq);
-      const value = pair.slice(eq + 1);
-      let path = '/';
-      let expired = false;
-      for (const attribute of attributes) {
-        const [key, val = ''] = attribute.split('=');
-        const k = key.toLowerCase();
-        if (k === 'path' && val.startsWith('/')) path = val;
-        if (k === 'max-age' && Number(val) <= 0) expired = true;
-        if (k === 'expires' && Date.parse(val) < Date.now()) expired = true;
-      }
-      const key = `${name};${path}`;
-      if (expired) this.#cookies.delete(key);
-      else this.#cookies.set(key, { name, value, path });
-    }
-    void url;
-  }
-
-  header(url) {
-    const { pathname } = new URL(url);
-    return [...this.#cookies.values()]
-      .filter((c) => pathname === c.path || pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`))
-      .sort((a, b) => b.path.length - a.path.length)
-      .map((c) => `${c.name}=${c.value}`)
-      .join('; ');
-  }
-}
-
-const jar = new CookieJar();
-
-/**
- * Plays the user's browser: follows the authorization server's redirects (login, consent, …)
- * until one goes to the redirect URI, and returns that URL's query.
- */
-async function authorizeHeadless(authorizationUrl, redirectUri) {
-  let url = authorizationUrl.toString();
-  for (let hop = 0; hop < 20; hop++) {
-    const cookie = jar.header(url);
-    const response = await loggingFetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
-    jar.store(response, url);
-    const location = response.headers.get('location');
-    if (response.status < 300 || response.status >= 400 || !location) {
-      const body = (await response.text().catch(() => '')).slice(0, 500);
-      throw new CheckFailed(`authorization stopped at ${url}: HTTP ${response.status}, no redirect: ${body}`);
-    }
-    await response.body?.cancel();
-    const next = new URL(location, url).toString();
-    if (next.startsWith(redirectUri)) {
-      return new URL(next).searchParams;
-    }
-    url = next;
-  }
-  throw new CheckFailed('authorization did not reach the redirect URI in 20 redirects');
-}
-
-// ---- the OAuth client provider ------------------------------------------------------------------
-
-class HeadlessOAuthProvider {
-  #clientInformation;
-  #tokens;
-  #codeVerifier;
-  #discovery;
-  /** Codes obtained by redirectToAuthorization, not yet exchanged. */
-  pendingCodes = [];
-  /** Every authorization request: its scope and resource. */
-  authorizations = [];
-
-  constructor(redirectUri) {
-    this.redirectUri = redirectUri;
-  }
-
-  get redirectUrl() {
-    return this.redirectUri;
-  }
-
-  get clientMetadata() {
-    return {
-      client_name: 'scopegate e2e (TypeScript SDK)',
-      redirect_uris: [this.redirectUri],
-      // No refresh_token: with a refresh token, SDK 1.32 answers a 403 by refreshing (which cannot
-      // add scopes) instead of asking for the new ones.
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-
-  state() {
-    return crypto.randomUUID();
-  }
-
-  clientInformation() {
-    return this.#clientInformation;
-  }
-
-  saveClientInformation(info) {
-    step('registered', { client_id: info.client_id, registered_scope: info.scope ?? null });
-    this.#clientInformation = info;
-  }
-
-  tokens() {
-    return this.#tokens;
-  }
-
-  saveTokens(tokens) {
-    const jwt = jwtParts(tokens.access_token);
-    step('token', {
-      scope: tokens.scope ?? null,
-      token_type: tokens.token_type,
-      has_refresh_token: Boolean(tokens.refresh_token),
-      typ: jwt?.header?.typ ?? null,
-      aud: jwt?.payload?.aud ?? null,
-      token_scope: jwt?.payload?.scope ?? null,
-      sub: jwt?.payload?.sub ?? null,
-    });
-    this.#tokens = tokens;
-  }
-
-  saveCodeVerifier(verifier) {
-    this.#codeVerifier = verifier;
-  }
-
-  codeVerifier() {
-    if (!this.#codeVerifier) throw new Error('no code verifier saved');
-    return this.#codeVerifier;
-  }
-
-  discoveryState() {
-    return this.#discovery;
-  }
-
-  saveDiscoveryState(state) {
-    this.#discovery = state;
-  }
-
-  async redirectToAuthorization(authorizationUrl) {
-    const params = authorizationUrl.searchParams;
-    const request = {
-      scope: params.get('scope'),
-      resource: params.get('resource'),
-      code_challenge_method: params.get('code_challenge_method'),
-      authorization_endpoint: `${authorizationUrl.origin}${authorizationUrl.pathname}`,
-    };
-    this.authorizations.push(request);
-    step('authorize', request);
-    const result = await authorizeHeadless(authorizationUrl, this.redirectUri);
-    if (result.get('error')) {
-      throw new CheckFailed(`authorization server refused: ${result.get('error')} ${result.get('error_description') ?? ''}`);
-    }
-    check(result.get('state') === params.get('state'), 'the state came back changed');
-    const code = result.get('code');
-    check(code, `no code in the redirect: ${result}`);
-    this.pendingCodes.push(code);
-  }
-
-  takeCode() {
-    const code = this.pendingCodes.shift();
-    check(code, 'the SDK asked for authorization but no code was obtained');
-    return code;
-  }
-}
-
 // ---- the flow -----------------------------------------------------------------------------------
 
 function newTransport(url, provider) {
@@ -266,7 +80,7 @@ function newClient() {
 }
 
 async function run(url) {
-  const provider = new HeadlessOAuthProvider(opts['redirect-uri']);
+  const provider = new HeadlessOAuthProvider(opts['redirect-uri'], { fetch: loggingFetch, step });
 
   // 1. First contact: 401 → discovery → registration → authorization → UnauthorizedError.
   let client = newClient();

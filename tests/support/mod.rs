@@ -2,7 +2,9 @@
 //! discovery metadata and a JWKS, the test keys ([`TestKey`]), and a token minter
 //! ([`TokenBuilder`]) that can produce every bad token in `INTEROP.md`'s attack list.
 //!
-//! Use it from an integration test with `mod support;`.
+//! Use it from an integration test with `mod support;`. The end-to-end tests' processes (Node,
+//! the examples, oidc-provider) are in `e2e.rs`, outside this module: include it with
+//! `#[path = "support/e2e.rs"] mod e2e;`.
 //!
 //! ```ignore
 //! let server = support::KeyServer::start().await;
