@@ -124,6 +124,7 @@ impl Nginx {
     /// any other failure panics.
     async fn start(port: u16, upstreams: &[String]) -> Result<Self, String> {
         static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let mut command = Command::new(nginx_binary());
         let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "replicas-nginx-{}-{}",
             std::process::id(),
@@ -132,7 +133,6 @@ impl Nginx {
         std::fs::create_dir_all(&prefix).expect("nginx prefix directory");
         let conf = prefix.join("nginx.conf");
         std::fs::write(&conf, nginx_conf(port, upstreams)).expect("nginx.conf written");
-        let mut command = Command::new(nginx_binary());
         command
             .arg("-p")
             .arg(&prefix)
