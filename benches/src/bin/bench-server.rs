@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! bench-server scopegate --addr A [--issuer URL] [--stateful] [--max-sessions N]
+//!                         [--resource URL] [--redis URL]   (sessions + a rate limit in Redis)
 //! bench-server axum --addr A                  the ceiling: a bare axum handler parsing JSON-RPC
 //! bench-server issuer                         a key server (discovery + JWKS, RSA 2048, RS256)
 //! bench-server token --issuer URL --aud AUD [--scope S] [--count N]
@@ -16,7 +17,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use scopegate::http::{HttpConfig, ServeOptions, serve_with};
+use scopegate::http::{HttpConfig, Quota, RedisStore, ServeOptions, serve_with};
 use scopegate::prelude::*;
 use scopegate_bench::support::{KeyServer, TestKey, TokenBuilder, b64url, peek};
 use scopegate_bench::{CALL, bare_router};
@@ -62,8 +63,14 @@ async fn bind(args: &Args) -> Result<tokio::net::TcpListener, Error> {
 
 async fn scopegate(args: &Args) -> Result<(), Error> {
     let listener = bind(args).await?;
-    let resource = format!("http://{}/mcp", listener.local_addr()?);
-    // Rate limits off: they exist to refuse a flood, and the load generator is one.
+    // Behind a balancer the resource is the balancer's URL (`--resource`), not this address.
+    let resource = match args.value("--resource") {
+        Some(resource) => resource.to_owned(),
+        None => format!("http://{}/mcp", listener.local_addr()?),
+    };
+    // Rate limits off: they exist to refuse a flood, and the load generator is one. With
+    // `--redis`, sessions and a per-principal limit (too high to refuse anything here) go
+    // through Redis, to measure what the shared state costs.
     let mut config = HttpConfig::new(&resource)
         .stateless(!args.flag("--stateful"))
         .rate_per_address(None)
@@ -71,6 +78,14 @@ async fn scopegate(args: &Args) -> Result<(), Error> {
     if let Some(max) = args.value("--max-sessions") {
         let max: usize = max.parse()?;
         config = config.max_sessions(max, max);
+    }
+    if let Some(url) = args.value("--redis") {
+        let redis = RedisStore::open(url)?;
+        redis.ping().await?;
+        config = config
+            .session_store(redis.clone())
+            .rate_limit_store(redis)
+            .rate_per_principal(Some(Quota::new(1_000_000, 1_000_000.0)));
     }
     let router = match args.value("--issuer") {
         Some(issuer) => Echo.into_server()?.http(config.jwt_issuer(issuer))?,

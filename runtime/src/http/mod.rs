@@ -46,7 +46,7 @@ use crate::metadata::{self, PRM_WELL_KNOWN, ResourceMetadata, UriError};
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, Message, Response as RpcResponse, error_code};
 use crate::server::{Denial, Refusal, Reply, Server};
-use session::{Owner, SessionError, Sessions};
+use session::{Owner, Preloaded, SessionError, Sessions};
 
 /// The `Mcp-Session-Id` header.
 pub const SESSION_HEADER: &str = "mcp-session-id";
@@ -910,10 +910,26 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
         Ok(principal) => principal,
         Err(response) => return response,
     };
-    if let Some(limiter) = &shared.per_principal
-        && !principal.is_anonymous()
-        && let Err(wait) = limiter.check(Owner::of(&principal).key()).await
-    {
+    // With shared stores, the session's record is fetched while the rate limit is checked:
+    // both commands leave together, one round trip of waiting instead of two.
+    let limited = async {
+        match &shared.per_principal {
+            Some(limiter) if !principal.is_anonymous() => {
+                limiter.check(Owner::of(&principal).key()).await
+            }
+            _ => Ok(()),
+        }
+    };
+    let preload = async {
+        match (&shared.sessions, session_id(&parts.headers)) {
+            (Some(sessions), Some(id)) if parts.method != Method::DELETE => {
+                sessions.preload(id).await
+            }
+            _ => None,
+        }
+    };
+    let (limited, preloaded) = tokio::join!(limited, preload);
+    if let Err(wait) = limited {
         tracing::info!(target: "scopegate::http", event = "rate_limited", subject = principal.subject(), "per-principal rate limit");
         return too_many(
             StatusCode::TOO_MANY_REQUESTS,
@@ -942,11 +958,11 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| crate::protocol::MODERN_PROTOCOL_VERSIONS.contains(&v));
     match parts.method {
-        Method::POST => post(&shared, principal, &parts, body).await,
+        Method::POST => post(&shared, principal, &parts, body, preloaded).await,
         // 2026-07-28 has no sessions and no standalone stream.
         Method::GET | Method::DELETE if modern_header => method_not_allowed(false),
         Method::DELETE => delete(&shared, &principal, &parts.headers).await,
-        Method::GET => standalone_stream(&shared, &principal, &parts.headers).await,
+        Method::GET => standalone_stream(&shared, &principal, &parts.headers, preloaded).await,
         _ => method_not_allowed(shared.sessions.is_some()),
     }
 }
@@ -956,6 +972,7 @@ async fn standalone_stream<S: Send + Sync + 'static>(
     shared: &Shared<S>,
     principal: &Principal,
     headers: &HeaderMap,
+    preloaded: Option<Preloaded>,
 ) -> Response {
     let Some(sessions) = &shared.sessions else {
         return method_not_allowed(false);
@@ -980,7 +997,12 @@ async fn standalone_stream<S: Send + Sync + 'static>(
         );
     };
     let connection = match sessions
-        .check(id, &Owner::of(principal), || shared.connection(true))
+        .check(
+            id,
+            &Owner::of(principal),
+            || shared.connection(true),
+            preloaded,
+        )
         .await
     {
         Ok(connection) => connection,
@@ -1009,6 +1031,7 @@ async fn post<S: Send + Sync + 'static>(
     principal: Principal,
     parts: &Parts,
     body: Body,
+    preloaded: Option<Preloaded>,
 ) -> Response {
     let content_type_ok = parts
         .headers
@@ -1129,7 +1152,10 @@ async fn post<S: Send + Sync + 'static>(
                     "missing Mcp-Session-Id: send initialize first",
                 );
             }
-            Some(id) => match sessions.check(id, &owner, || shared.connection(true)).await {
+            Some(id) => match sessions
+                .check(id, &owner, || shared.connection(true), preloaded)
+                .await
+            {
                 Ok(connection) => (connection, None),
                 Err(SessionError::Unavailable) => {
                     return session_refused(&SessionError::Unavailable);

@@ -45,6 +45,9 @@ pub(crate) enum SessionError {
     NoRandom,
 }
 
+/// A session record read from the store ahead of the check.
+pub(crate) type Preloaded = Result<Option<SessionRecord>, StoreError>;
+
 struct Session {
     owner: Owner,
     connection: Arc<Connection>,
@@ -136,13 +139,21 @@ impl Sessions {
         Ok(id)
     }
 
+    /// With a store: session `id`'s record, fetched ahead of [`Self::check`] (alongside other
+    /// work); `None` without a store.
+    pub(crate) async fn preload(&self, id: &str) -> Option<Preloaded> {
+        Some(self.store.as_ref()?.load(id).await)
+    }
+
     /// The connection of session `id`, if it is live and owned by `owner`. With a store, a
-    /// session another process started gets a connection here, with the stored state.
+    /// session another process started gets a connection here, with the stored state; the
+    /// record is `preloaded`, or fetched now.
     pub(crate) async fn check(
         &self,
         id: &str,
         owner: &Owner,
         new_connection: impl FnOnce() -> Arc<Connection>,
+        preloaded: Option<Preloaded>,
     ) -> Result<Arc<Connection>, SessionError> {
         let Some(store) = &self.store else {
             return match self.lock().live.get(id) {
@@ -150,7 +161,11 @@ impl Sessions {
                 _ => Err(SessionError::NotFound),
             };
         };
-        let record = store.load(id).await.map_err(unavailable)?;
+        let record = match preloaded {
+            Some(record) => record,
+            None => store.load(id).await,
+        }
+        .map_err(unavailable)?;
         let mut table = self.lock();
         let Some(record) = record else {
             // Ended elsewhere (or expired): this process lets go of it too.
@@ -301,15 +316,23 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
         assert!(a.bytes().all(|c| c.is_ascii_graphic()));
-        assert!(sessions.check(&a, &alice, Connection::new).await.is_ok());
+        assert!(
+            sessions
+                .check(&a, &alice, Connection::new, None)
+                .await
+                .is_ok()
+        );
         assert_eq!(
-            sessions.check(&a, &bob, Connection::new).await.err(),
+            sessions.check(&a, &bob, Connection::new, None).await.err(),
             Some(SessionError::NotFound)
         );
         assert_eq!(sessions.end(&a, &bob).await, Err(SessionError::NotFound));
         assert_eq!(sessions.end(&a, &alice).await, Ok(()));
         assert_eq!(
-            sessions.check(&a, &alice, Connection::new).await.err(),
+            sessions
+                .check(&a, &alice, Connection::new, None)
+                .await
+                .err(),
             Some(SessionError::NotFound)
         );
         assert_eq!(sessions.len(), 1);
@@ -319,8 +342,9 @@ mod tests {
     async fn the_oldest_session_is_evicted_at_each_limit() {
         let sessions = Sessions::new(3, 2, None);
         let (alice, bob) = (owner("alice"), owner("bob"));
-        let live =
-            async |id: &str, who: &Owner| sessions.check(id, who, Connection::new).await.is_ok();
+        let live = async |id: &str, who: &Owner| {
+            sessions.check(id, who, Connection::new, None).await.is_ok()
+        };
         let a1 = sessions
             .create(alice.clone(), Connection::new())
             .await
@@ -361,23 +385,23 @@ mod tests {
         // second replica's new connection has it.
         first.set_log_level(crate::LogLevel::Error);
         one.save_changes(&id).await.unwrap();
-        let there = two.check(&id, &alice, Connection::new).await.unwrap();
+        let there = two.check(&id, &alice, Connection::new, None).await.unwrap();
         assert_eq!(there.log_level(), Some(crate::LogLevel::Error));
         assert_eq!(
-            two.check(&id, &bob, Connection::new).await.err(),
+            two.check(&id, &bob, Connection::new, None).await.err(),
             Some(SessionError::NotFound),
             "bound to its owner on every replica"
         );
         // A change on the second replica reaches the first's existing connection.
         there.set_subscribed("file:///x", true);
         two.save_changes(&id).await.unwrap();
-        let back = one.check(&id, &alice, Connection::new).await.unwrap();
+        let back = one.check(&id, &alice, Connection::new, None).await.unwrap();
         assert!(Arc::ptr_eq(&back, &first) && first.is_subscribed("file:///x"));
         // Ended on one, gone on both.
         assert_eq!(two.end(&id, &bob).await, Err(SessionError::NotFound));
         assert_eq!(two.end(&id, &alice).await, Ok(()));
         assert_eq!(
-            one.check(&id, &alice, Connection::new).await.err(),
+            one.check(&id, &alice, Connection::new, None).await.err(),
             Some(SessionError::NotFound)
         );
         assert_eq!(one.len(), 0, "the first replica let go of it");
