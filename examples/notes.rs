@@ -8,6 +8,9 @@
 //! # one replica of several behind a load balancer at https://mcp.example.com:
 //! cargo run --example notes -- --http 127.0.0.1:8081 --issuer https://as.example.com \
 //!     --resource https://mcp.example.com/mcp --stateless
+//! # or with sessions, every replica given the same Redis:
+//! cargo run --example notes -- --http 127.0.0.1:8081 --issuer https://as.example.com \
+//!     --resource https://mcp.example.com/mcp --redis redis://127.0.0.1:6379
 //! ```
 //!
 //! Options of `--http`:
@@ -17,6 +20,11 @@
 //! - `--stateless`: no sessions (`HttpConfig::stateless`), so any replica can answer any request
 //!   of a legacy (2025-11-25) client; 2026-07-28 requests are stateless either way. The notes
 //!   themselves stay in each replica's memory.
+//! - `--redis URL`: legacy sessions and the rate-limit counts (per address and per principal) in
+//!   Redis (`HttpConfig::session_store`, `HttpConfig::rate_limit_store`), shared by every replica
+//!   given the same URL: a session created on one replica is served by all, one ended is gone
+//!   from all, and a client's allowance is counted once. The server pings Redis at start-up and
+//!   stops, saying so, if it does not answer. The notes still stay in each replica's memory.
 //!
 //! It prints `MCP endpoint: {resource}` once it listens, then the metadata URL and
 //! `listening on: {address}`.
@@ -29,17 +37,18 @@ mod notes;
 use notes::Notes;
 use scopegate::prelude::*;
 
-const USAGE: &str =
-    "usage: notes [--http ADDR (--issuer URL | --no-auth) [--resource URL] [--stateless]]";
+const USAGE: &str = "usage: notes [--http ADDR (--issuer URL | --no-auth) [--resource URL] \
+                     [--stateless] [--redis URL]]";
 
 /// Command-line options: stdio by default; `--http ADDR` with `--issuer URL` (or `--no-auth`),
-/// optionally `--resource URL` and `--stateless`.
+/// optionally `--resource URL`, `--stateless` and `--redis URL`.
 struct Options {
     http: Option<std::net::SocketAddr>,
     issuer: Option<String>,
     no_auth: bool,
     resource: Option<String>,
     stateless: bool,
+    redis: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -49,6 +58,7 @@ fn options() -> Result<Options, String> {
         no_auth: false,
         resource: None,
         stateless: false,
+        redis: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -68,11 +78,21 @@ fn options() -> Result<Options, String> {
                 );
             }
             "--stateless" => options.stateless = true,
+            "--redis" => {
+                options.redis = Some(
+                    args.next()
+                        .ok_or("--redis needs a URL, e.g. redis://127.0.0.1:6379")?,
+                );
+            }
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
-    if options.http.is_none() && (options.resource.is_some() || options.stateless) {
-        return Err(format!("--resource and --stateless need --http\n{USAGE}"));
+    if options.http.is_none()
+        && (options.resource.is_some() || options.stateless || options.redis.is_some())
+    {
+        return Err(format!(
+            "--resource, --stateless and --redis need --http\n{USAGE}"
+        ));
     }
     Ok(options)
 }
@@ -91,6 +111,17 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = scopegate::http::HttpConfig::new(&resource)
         .initial_scopes(["notes:read"])
         .stateless(options.stateless);
+    if let Some(url) = &options.redis {
+        let redis =
+            scopegate::http::RedisStore::open(url).map_err(|e| format!("--redis {url}: {e}"))?;
+        // The store connects lazily: ask now, so an unreachable Redis stops the server here
+        // rather than failing its first session.
+        redis
+            .ping()
+            .await
+            .map_err(|e| format!("--redis {url}: Redis does not answer ({e})"))?;
+        config = config.session_store(redis.clone()).rate_limit_store(redis);
+    }
     config = match (options.issuer, options.no_auth) {
         (Some(issuer), false) => config.jwt_issuer(issuer),
         (None, true) => config.without_authorization(),

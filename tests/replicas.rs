@@ -1,15 +1,20 @@
-//! Replicas behind a load balancer (issue #8): stateless mode and the 2026-07-28 protocol keep no
-//! state between requests, so any replica can answer any request. Three `notes` replicas
-//! (`--stateless`, `--resource` naming the balancer's URL) run behind nginx (round robin, an
-//! `X-Upstream` response header naming the replica that answered), with oidc-provider as the
-//! authorization server; real clients go through nginx (`tests/e2e/replicas.mjs`: the TypeScript
-//! SDK 1.32 with OAuth, then the SDK v2 pinned to 2026-07-28 with the same token). Every call
-//! succeeds whichever replica answers it, and every denial is the same 403 challenge whichever
-//! replica answers it.
+//! Replicas behind a load balancer (issue #8), with real clients: three `notes` replicas
+//! (`--resource` naming the balancer's URL) run behind nginx (round robin, an `X-Upstream`
+//! response header naming the replica that answered), with oidc-provider as the authorization
+//! server; the clients go through nginx (`tests/e2e/replicas.mjs`).
 //!
-//! Needs nginx (`apt-get install nginx-light`; `$SCOPEGATE_E2E_NGINX` names another binary) and
-//! the Node packages of `tests/e2e` (`npm ci --prefix tests/e2e`). Without them the test fails,
-//! saying so; it never skips. `tests/e2e/README.md` tells how to run each piece by hand.
+//! - Stateless (`--stateless`): stateless mode and the 2026-07-28 protocol keep no state between
+//!   requests, so any replica can answer any request. The TypeScript SDK 1.32 with OAuth, then
+//!   the SDK v2 pinned to 2026-07-28 with the same token: every call succeeds whichever replica
+//!   answers it, and every denial is the same 403 challenge whichever replica answers it.
+//! - Sessions in Redis (`--redis URL`, one redis-server started by the test): the SDK 1.32 keeps
+//!   the `Mcp-Session-Id` one replica issued and every replica serves it; the session stays its
+//!   owner's (subject and client) on every replica, and once ended it is 404 on every replica.
+//!
+//! Needs nginx (`apt-get install nginx-light`; `$SCOPEGATE_E2E_NGINX` names another binary),
+//! redis-server for the second test (`apt-get install redis-server`; `$SCOPEGATE_E2E_REDIS`) and
+//! the Node packages of `tests/e2e` (`npm ci --prefix tests/e2e`). Without them the tests fail,
+//! saying so; they never skip. `tests/e2e/README.md` tells how to run each piece by hand.
 //!
 //! Every process binds 127.0.0.1, is killed when its handle drops, and every wait has a timeout.
 
@@ -25,15 +30,17 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::process::Command;
 
-use e2e::{AuthorizationServer, McpServer, OIDC_TEST_USER, Process, START_TIMEOUT, node_script};
+use e2e::{
+    AuthorizationServer, McpServer, OIDC_TEST_USER, PORT_ATTEMPTS, Process, RedisServer,
+    START_TIMEOUT, free_port, node_script,
+};
 
 /// How many replicas run behind nginx.
 const REPLICAS: usize = 3;
 /// The response header nginx names the answering replica in (`$upstream_addr`).
 const UPSTREAM_HEADER: &str = "x-upstream";
-/// How many ports nginx is given before the test gives up (another process may take a port
-/// between our probe and nginx's bind).
-const PORT_ATTEMPTS: usize = 3;
+/// The second subject of the session test (oidc.mjs logs in whom `login_hint` names).
+const OTHER_USER: &str = "e2e-other-user";
 
 // ---- nginx --------------------------------------------------------------------------------------
 
@@ -190,14 +197,6 @@ impl Drop for Nginx {
     }
 }
 
-/// A port nobody listens on now: bound to learn it, then let go for nginx.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port on 127.0.0.1")
-        .port()
-}
-
 /// An HTTP client for loopback: no proxy from the environment, short timeouts.
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -209,16 +208,25 @@ fn http() -> reqwest::Client {
 
 // ---- the stack: oidc-provider, the replicas, nginx ----------------------------------------------
 
+/// How the replicas serve a client wherever nginx sends its requests.
+enum Sharing {
+    /// `--stateless`: no sessions, nothing to share.
+    Stateless,
+    /// `--redis URL`: legacy sessions (and rate limits) in one redis-server.
+    Redis,
+}
+
 /// One `notes` replica: its process, and the address it listens on (as nginx names it).
 struct Replica {
     server: McpServer,
     addr: String,
 }
 
-/// oidc-provider, [`REPLICAS`] stateless `notes` replicas whose resource is nginx's URL, and
-/// nginx in front of them.
+/// oidc-provider, [`REPLICAS`] `notes` replicas whose resource is nginx's URL (stateless, or
+/// sharing a redis-server), and nginx in front of them.
 struct Balanced {
     oidc: AuthorizationServer,
+    redis: Option<RedisServer>,
     replicas: Vec<Replica>,
     nginx: Nginx,
     /// The MCP endpoint through nginx: the resource every replica announces.
@@ -226,8 +234,16 @@ struct Balanced {
 }
 
 impl Balanced {
-    async fn start() -> Self {
+    async fn start(sharing: Sharing) -> Self {
         nginx_binary(); // fail before starting anything when nginx is missing
+        let redis = match sharing {
+            Sharing::Stateless => None,
+            Sharing::Redis => Some(RedisServer::start().await),
+        };
+        let sharing_args = match &redis {
+            None => vec!["--stateless"],
+            Some(redis) => vec!["--redis", redis.url.as_str()],
+        };
         let oidc = AuthorizationServer::start().await;
         // The replicas must know nginx's URL before nginx knows theirs: pick nginx's port first,
         // and start over on another one if it is taken before nginx binds it.
@@ -236,15 +252,15 @@ impl Balanced {
             let url = format!("http://127.0.0.1:{port}/mcp");
             let mut replicas = Vec::new();
             for n in 1..=REPLICAS {
-                let args = [
+                let mut args = vec![
                     "--http",
                     "127.0.0.1:0",
                     "--issuer",
                     &oidc.issuer,
                     "--resource",
                     &url,
-                    "--stateless",
                 ];
+                args.extend(&sharing_args);
                 let mut server = McpServer::start_as(&format!("notes-{n}"), "notes", &args).await;
                 assert_eq!(server.url, url, "the replica announces nginx's URL");
                 let addr = server.process.wait_for("listening on: ").await;
@@ -255,6 +271,7 @@ impl Balanced {
                 Ok(nginx) => {
                     return Self {
                         oidc,
+                        redis,
                         replicas,
                         nginx,
                         url,
@@ -282,6 +299,9 @@ impl Balanced {
 
     fn logs(&self) -> String {
         let mut logs = self.oidc.process.log();
+        if let Some(redis) = &self.redis {
+            logs.push_str(&redis.process.log());
+        }
         for replica in &self.replicas {
             logs.push_str(&replica.server.process.log());
         }
@@ -366,7 +386,7 @@ fn assert_same_denials(stack: &Balanced, denials: &Value, scope: &str, what: &st
 
 #[tokio::test]
 async fn stateless_replicas_behind_nginx_answer_real_clients_alike() {
-    let stack = Balanced::start().await;
+    let stack = Balanced::start(Sharing::Stateless).await;
 
     // The metadata through nginx names nginx's URL (what tokens are issued for), the same from
     // every replica.
@@ -446,4 +466,140 @@ async fn stateless_replicas_behind_nginx_answer_real_clients_alike() {
     for exchange in exchanges {
         assert_eq!(exchange["sessionId"], Value::Null, "{exchange}");
     }
+}
+
+/// `answers` (raw requests with the session id `session`) all have `status`, and came from every
+/// replica.
+fn assert_everywhere(stack: &Balanced, answers: &Value, status: u16, session: &str, what: &str) {
+    let answers = answers.as_array().expect("answers");
+    for answer in answers {
+        assert_eq!(answer["status"], status, "{what}: {answer}");
+        assert_eq!(answer["sentSessionId"], session, "{what}: {answer}");
+    }
+    let answered: BTreeSet<&str> = upstreams_of(stack, answers, what).into_iter().collect();
+    assert_eq!(
+        answered,
+        stack.upstreams(),
+        "{what}: not every replica answered"
+    );
+    eprintln!("{what}: {status} from {answered:?}");
+}
+
+#[tokio::test]
+async fn sessions_in_redis_are_served_refused_and_ended_by_every_replica() {
+    let stack = Balanced::start(Sharing::Redis).await;
+    let replicas = REPLICAS.to_string();
+    let args = [stack.url.as_str(), "--sessions", "--replicas", &replicas];
+    let summary = node_script("replicas.mjs", &args, || stack.logs()).await;
+
+    // The SDK 1.32 went through the OAuth flow, then one replica created the session.
+    let token = &summary["token"];
+    assert_eq!(token["typ"], "at+jwt", "{token}");
+    assert_eq!(token["aud"], stack.url, "{token}");
+    assert_eq!(token["token_scope"], "notes:read", "{token}");
+    assert_eq!(token["sub"], OIDC_TEST_USER, "{token}");
+    assert_eq!(summary["protocolVersion"], "2025-11-25");
+    let session = summary["sessionId"].as_str().expect("a session id");
+    assert!(!session.is_empty());
+    let initialize = &summary["initialize"];
+    assert_eq!(initialize["status"], 200, "{initialize}");
+    assert_eq!(initialize["sessionId"], session, "{initialize}");
+    let created_on = upstreams_of(&stack, std::slice::from_ref(initialize), "initialize")[0];
+
+    // Every call on it succeeded, with its id, on several replicas: others than the one that
+    // created it served it from Redis.
+    let calls = &summary["calls"];
+    assert_calls_succeed(&stack, calls, 12, "calls on the session");
+    for call in calls.as_array().unwrap() {
+        assert_eq!(call["sentSessionId"], session, "{call}");
+    }
+    let served_by = upstreams_of(&stack, calls.as_array().unwrap(), "calls");
+    assert!(
+        served_by.iter().any(|upstream| *upstream != created_on),
+        "every call went to {created_on}, which created the session"
+    );
+    let set_level = &summary["setLevel"];
+    assert_eq!(set_level["status"], 200, "{set_level}");
+    assert_eq!(set_level["sentSessionId"], session, "{set_level}");
+    upstreams_of(&stack, std::slice::from_ref(set_level), "logging/setLevel");
+
+    // The owner's raw requests with the id: served by every replica (the control of the 404s).
+    let owner = &summary["owner"];
+    assert_eq!(owner["claims"]["sub"], OIDC_TEST_USER, "{owner}");
+    assert_eq!(owner["claims"]["aud"], stack.url, "{owner}");
+    let owner_client = owner["claims"]["client_id"].as_str().expect("a client_id");
+    assert_everywhere(
+        &stack,
+        &owner["answers"],
+        200,
+        session,
+        "the owner's raw requests",
+    );
+
+    // Someone else with the id: 404 from every replica, whether the subject or the client differs.
+    let intruders = summary["intruders"].as_array().expect("intruders");
+    assert_eq!(intruders.len(), 2, "{intruders:?}");
+    let (other_user, other_client) = (&intruders[0], &intruders[1]);
+    assert_eq!(other_user["who"], "another user");
+    assert_eq!(other_user["claims"]["sub"], OTHER_USER, "{other_user}");
+    assert_eq!(
+        other_user["claims"]["client_id"], owner_client,
+        "{other_user}"
+    );
+    assert_eq!(other_client["who"], "another client");
+    assert_eq!(
+        other_client["claims"]["sub"], OIDC_TEST_USER,
+        "{other_client}"
+    );
+    assert_ne!(
+        other_client["claims"]["client_id"], owner_client,
+        "{other_client}"
+    );
+    for intruder in intruders {
+        assert_eq!(intruder["claims"]["aud"], stack.url, "{intruder}");
+        let what = format!("{} with the owner's session", intruder["who"]);
+        assert_everywhere(&stack, &intruder["answers"], 404, session, &what);
+    }
+    // And the session was still the owner's afterwards.
+    let after = &summary["after"];
+    assert_eq!(after["status"], 200, "{after}");
+    assert_eq!(after["sentSessionId"], session, "{after}");
+
+    // Ended on one replica, it is 404 on every replica.
+    let end = &summary["end"];
+    assert_eq!(end["status"], 204, "{end}");
+    assert_eq!(end["sentSessionId"], session, "{end}");
+    upstreams_of(&stack, std::slice::from_ref(end), "DELETE");
+    assert_everywhere(
+        &stack,
+        &summary["ended"]["answers"],
+        404,
+        session,
+        "after the DELETE",
+    );
+
+    // On the wire: every exchange went through nginx to a replica, one session id throughout
+    // (nothing else issued, everything after initialize sent it), on every replica.
+    let exchanges = summary["exchanges"].as_array().expect("exchanges");
+    upstreams_of(&stack, exchanges, "exchange");
+    let mut with_session = BTreeSet::new();
+    for exchange in exchanges {
+        assert!(
+            exchange["sessionId"].is_null() || exchange["sessionId"] == session,
+            "another session: {exchange}"
+        );
+        let sent = &exchange["sentSessionId"];
+        assert!(
+            sent.is_null() || sent == session,
+            "another session: {exchange}"
+        );
+        let on_mcp = exchange["era"] == "session" && exchange["path"] == "/mcp";
+        if on_mcp && exchange["rpc"] != "initialize" {
+            assert_eq!(sent, session, "sent without the session: {exchange}");
+        }
+        if !sent.is_null() {
+            with_session.insert(exchange["upstream"].as_str().unwrap_or_default());
+        }
+    }
+    assert_eq!(with_session, stack.upstreams(), "the session's requests");
 }

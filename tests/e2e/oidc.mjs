@@ -1,7 +1,9 @@
 // A real OAuth 2.1 / OpenID authorization server (oidc-provider) on loopback, for the end-to-end
 // tests: open dynamic client registration, authorization code + PKCE (S256), and RFC 9068 JWT
 // access tokens (`typ: at+jwt`, RS256) whose `aud` is the RFC 8707 resource the client asked for.
-// A test user is logged in and consents to whatever is asked, with no browser.
+// A test user is logged in and consents to whatever is asked, with no browser: `e2e-user`
+// (`$OIDC_TEST_USER`), or the account an authorization request names in `login_hint`, so one
+// run can hold tokens of two subjects.
 //
 //   node oidc.mjs [--port N] [--state-dir DIR] [--rotate | --fresh-key]
 //
@@ -26,7 +28,7 @@ import Provider, { errors } from 'oidc-provider';
 const RESOURCE_SCOPES = (process.env.OIDC_RESOURCE_SCOPES ?? 'notes:read notes:write notes:admin')
   .split(/\s+/)
   .filter(Boolean);
-/** The account every interaction logs in. */
+/** The account an interaction logs in when the request names none (`login_hint`). */
 const TEST_USER = process.env.OIDC_TEST_USER ?? 'e2e-user';
 
 const { values: args } = parseArgs({
@@ -163,7 +165,7 @@ provider.use(async (ctx, next) => {
   const { prompt, params, session } = details;
   let result;
   if (prompt.name === 'login') {
-    result = { login: { accountId: TEST_USER } };
+    result = { login: { accountId: params.login_hint || TEST_USER } };
   } else if (prompt.name === 'consent') {
     const grant = details.grantId
       ? await provider.Grant.find(details.grantId)

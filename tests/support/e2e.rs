@@ -1,6 +1,7 @@
 //! The processes of the end-to-end tests: Node and the `tests/e2e` packages, child processes
 //! whose output is kept and echoed, the examples (built once), oidc-provider (`oidc.mjs`) as the
-//! authorization server, and the Node scripts whose last line is a JSON summary.
+//! authorization server, Debian's redis-server as the replicas' shared store, and the Node scripts
+//! whose last line is a JSON summary.
 //!
 //! Not part of `support` (whose key server and token minter need none of this): an end-to-end
 //! test includes it with `#[path = "support/e2e.rs"] mod e2e;`.
@@ -31,6 +32,9 @@ pub(crate) const BUILD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// The account oidc.mjs logs in.
 pub(crate) const OIDC_TEST_USER: &str = "e2e-user";
+/// How many ports a server picking its own is given before the test gives up (another process
+/// may take a port between our probe and the server's bind).
+pub(crate) const PORT_ATTEMPTS: usize = 3;
 
 // ---- node and the installed packages ------------------------------------------------------------
 
@@ -328,6 +332,109 @@ impl Drop for AuthorizationServer {
         self.process.kill_group();
         let _ = std::fs::remove_dir_all(&self.state_dir);
     }
+}
+
+/// A port nobody listens on now: bound to learn it, then let go for a server that cannot bind
+/// port 0 itself or whose URL must be known before it starts.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port on 127.0.0.1")
+        .port()
+}
+
+/// The redis-server binary: `$SCOPEGATE_E2E_REDIS`, else Debian's `/usr/bin/redis-server`, else
+/// `redis-server` on PATH; it must run, or the test fails saying how to install it.
+fn redis_binary() -> &'static Path {
+    static REDIS: OnceLock<PathBuf> = OnceLock::new();
+    REDIS.get_or_init(|| {
+        let program = match std::env::var_os("SCOPEGATE_E2E_REDIS") {
+            Some(program) => PathBuf::from(program),
+            None if Path::new("/usr/bin/redis-server").exists() => {
+                PathBuf::from("/usr/bin/redis-server")
+            }
+            None => PathBuf::from("redis-server"),
+        };
+        let runs = std::process::Command::new(&program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success());
+        assert!(
+            runs,
+            "cannot run {}: this test needs Redis as the replicas' shared store. Install it \
+             (`apt-get install redis-server`; the test starts its own, nothing else needs to run) \
+             or point $SCOPEGATE_E2E_REDIS at a binary.",
+            program.display()
+        );
+        program
+    })
+}
+
+/// redis-server on 127.0.0.1 with nothing saved to disk, killed when its handle drops.
+pub(crate) struct RedisServer {
+    pub(crate) process: Process,
+    /// `redis://127.0.0.1:PORT`.
+    pub(crate) url: String,
+}
+
+impl RedisServer {
+    /// Starts redis-server on a free port (another one if that is taken before it binds) and
+    /// waits until it answers `PING`.
+    pub(crate) async fn start() -> Self {
+        for attempt in 1..=PORT_ATTEMPTS {
+            // redis-server cannot report a port it picked itself: probe one first.
+            let port = free_port();
+            let mut command = Command::new(redis_binary());
+            command
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--save", "", "--appendonly", "no"]) // nothing on disk
+                .args(["--protected-mode", "yes"])
+                .current_dir(env!("CARGO_TARGET_TMPDIR"));
+            let mut redis = Self {
+                process: Process::spawn("redis", command),
+                url: format!("redis://127.0.0.1:{port}"),
+            };
+            let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+            loop {
+                if redis_pong(port).await {
+                    return redis;
+                }
+                if let Some(status) = redis.process.exited().await {
+                    let log = redis.process.log();
+                    if attempt < PORT_ATTEMPTS && log.contains("Address already in use") {
+                        eprintln!("port {port} was taken before redis-server bound it\n{log}");
+                        break;
+                    }
+                    panic!("redis-server exited ({status})\n{log}");
+                }
+                if tokio::time::Instant::now() > deadline {
+                    panic!(
+                        "redis-server did not answer on 127.0.0.1:{port} within \
+                         {START_TIMEOUT:?}\n{}",
+                        redis.process.log()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+}
+
+/// Whether a Redis on `127.0.0.1:port` answers `PING` (inline command, RESP reply).
+async fn redis_pong(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.write_all(b"PING\r\n").await?;
+        let mut reply = [0; 7];
+        stream.read_exact(&mut reply).await?;
+        std::io::Result::Ok(reply == *b"+PONG\r\n")
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), exchange).await,
+        Ok(Ok(true))
+    )
 }
 
 /// A server under test: an example that prints `MCP endpoint: URL` once it listens.
