@@ -158,8 +158,7 @@ impl Replica {
             .lines()
             .filter_map(|line| line.strip_prefix("data:"))
             .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-            .filter(|message| message.get("id").is_some())
-            .last()
+            .rfind(|message| message.get("id").is_some())
             .unwrap_or_else(|| serde_json::from_str(&text).unwrap_or(Value::Null));
         Answer {
             status,
