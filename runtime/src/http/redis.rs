@@ -46,7 +46,7 @@ impl Default for RedisOptions {
 ///
 /// ```no_run
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use scopegate::http::{HttpConfig, Quota, RedisStore};
+/// use scopegate_runtime::http::{HttpConfig, Quota, RedisStore};
 /// let redis = RedisStore::open("redis://127.0.0.1:6379")?;
 /// let config = HttpConfig::new("https://mcp.example.com/mcp")
 ///     .jwt_issuer("https://auth.example.com")
