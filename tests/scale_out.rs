@@ -323,6 +323,36 @@ async fn rate_limits_are_counted_once_across_replicas() {
         StatusCode::OK,
         "another principal has its own allowance"
     );
+
+    // Per client address too: both replicas see 127.0.0.1, and count it once (its own keys,
+    // apart from the principals').
+    let per_address = |c: HttpConfig| {
+        c.stateless(true)
+            .rate_limit_store(store.clone())
+            .rate_per_principal(None)
+            .rate_per_address(Some(Quota::new(3, 0.001)))
+    };
+    let (c, d) = (
+        replica(&keys, per_address).await,
+        replica(&keys, per_address).await,
+    );
+    for (i, replica) in [&c, &d, &c].into_iter().enumerate() {
+        let answer = replica.post(&bob, None, &ping).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "request {i}: {}",
+            answer.body
+        );
+    }
+    for replica in [&d, &c] {
+        let refused = replica.post(&alice, None, &ping).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "the address is spent, whoever asks"
+        );
+    }
     redis.stop().await;
 }
 

@@ -93,6 +93,17 @@ async fn scopegate(args: &Args) -> Result<(), Error> {
             .into_server()?
             .http(config.without_authorization())?,
     };
+    // `--axum-serve`: the same router behind axum::serve (no connection limits), to tell the
+    // serving loop's cost apart from the router's.
+    if args.flag("--axum-serve") {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped())
+        .await?;
+        return Ok(());
+    }
     serve_with(
         listener,
         router,
@@ -105,6 +116,17 @@ async fn scopegate(args: &Args) -> Result<(), Error> {
 async fn axum_bare(args: &Args) -> Result<(), Error> {
     let listener = bind(args).await?;
     let router = bare_router();
+    // `--serve-with`: the same handler behind scopegate's own serving loop, to tell its cost
+    // apart from the router's.
+    if args.flag("--serve-with") {
+        serve_with(
+            listener,
+            router,
+            ServeOptions::default().shutdown_on(stopped()),
+        )
+        .await?;
+        return Ok(());
+    }
     axum::serve(listener, router)
         .with_graceful_shutdown(stopped())
         .await?;
