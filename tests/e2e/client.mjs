@@ -28,7 +28,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
-import { CheckFailed, HeadlessOAuthProvider, check, sameScopes } from './oauth.mjs';
+import { HeadlessOAuthProvider, sameScopes } from './oauth.mjs';
+import { CheckFailed, check, runScript, stepRecorder } from './script.mjs';
 
 const REQUIRED_SCOPES_META = 'dev.scopegate/requiredScopes';
 const TIMEOUT_MS = Number(process.env.E2E_CLIENT_TIMEOUT_MS ?? 60_000);
@@ -48,11 +49,7 @@ const { values: opts, positionals } = parseArgs({
 
 const log = (...parts) => console.error('[client]', ...parts);
 /** What happened, in order: goes into the summary line. */
-const steps = [];
-const step = (name, details = {}) => {
-  steps.push({ step: name, ...details });
-  log(`step ${name}`, JSON.stringify(details));
-};
+const { steps, step } = stepRecorder(log);
 
 // ---- HTTP: a logging fetch ---------------------------------------------------------------------
 
@@ -200,21 +197,9 @@ if (!url || positionals.length !== 1) {
   process.exit(2);
 }
 
-const watchdog = setTimeout(() => {
-  console.log(JSON.stringify({ ok: false, error: `timed out after ${TIMEOUT_MS} ms`, steps, denials }));
-  process.exit(1);
-}, TIMEOUT_MS);
-
-try {
-  const summary = await run(url);
-  clearTimeout(watchdog);
-  console.log(JSON.stringify(summary));
-  process.exit(0);
-} catch (error) {
-  clearTimeout(watchdog);
-  const message = error instanceof CheckFailed ? error.message : `${error?.name}: ${error?.message}`;
-  log(`FAILED: ${message}`);
-  if (!(error instanceof CheckFailed)) log(error?.stack);
-  console.log(JSON.stringify({ ok: false, error: message, steps, denials }));
-  process.exit(1);
-}
+await runScript({
+  main: () => run(url),
+  timeoutMs: TIMEOUT_MS,
+  log,
+  evidence: () => ({ steps, denials }),
+});

@@ -32,6 +32,8 @@ import {
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
+import { CheckFailed, check, runScript } from './script.mjs';
+
 const MODERN = '2026-07-28';
 const VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
 const SERVER_INFO_KEY = 'io.modelcontextprotocol/serverInfo';
@@ -55,10 +57,6 @@ const { values: opts, positionals } = parseArgs({
 
 const log = (...parts) => console.error('[modern-client]', ...parts);
 
-class CheckFailed extends Error {}
-function check(condition, message) {
-  if (!condition) throw new CheckFailed(message);
-}
 
 // ---- the wire: every exchange of both clients ---------------------------------------------------
 
@@ -358,22 +356,10 @@ if (!url || positionals.length !== 1) {
   process.exit(2);
 }
 
-const watchdog = setTimeout(() => {
-  console.log(JSON.stringify({ ok: false, error: `timed out after ${TIMEOUT_MS} ms`, wire }));
-  process.exit(1);
-}, TIMEOUT_MS);
-
-try {
-  const summary = await run(url, opts.profile);
-  clearTimeout(watchdog);
-  console.log(JSON.stringify(summary));
-  process.exit(0);
-} catch (error) {
-  clearTimeout(watchdog);
-  await Promise.all(pendingBodies).catch(() => {});
-  const message = error instanceof CheckFailed ? error.message : `${error?.name}: ${error?.message}`;
-  log(`FAILED: ${message}`);
-  if (!(error instanceof CheckFailed)) log(error?.stack);
-  console.log(JSON.stringify({ ok: false, error: message, wire }));
-  process.exit(1);
-}
+await runScript({
+  main: () => run(url, opts.profile),
+  timeoutMs: TIMEOUT_MS,
+  log,
+  evidence: () => ({ wire }),
+  beforeFailure: () => Promise.all(pendingBodies).catch(() => {}),
+});

@@ -6,12 +6,9 @@
 // The provider reports what happens through a `step(name, details)` callback and makes every
 // request with the `fetch` it is given, so each script logs and records in its own way.
 
-/** A check of the script failed: reported as such, without a stack. */
-export class CheckFailed extends Error {}
+import { CheckFailed, check } from './script.mjs';
 
-export function check(condition, message) {
-  if (!condition) throw new CheckFailed(message);
-}
+export { CheckFailed, check };
 
 /** Whether two space-separated scope lists hold the same scopes. */
 export const sameScopes = (a, b) =>

@@ -60,7 +60,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError, auth } from '@modelcontextprotocol/sdk/client/auth.js';
 
-import { CheckFailed, HeadlessOAuthProvider, check, jwtParts, sameScopes } from './oauth.mjs';
+import { HeadlessOAuthProvider, jwtParts, sameScopes } from './oauth.mjs';
+import { CheckFailed, check, runScript, stepRecorder } from './script.mjs';
 
 const MODERN = '2026-07-28';
 /** The response header the balancer names the answering replica in. */
@@ -83,11 +84,7 @@ const { values: opts, positionals } = parseArgs({
 
 const log = (...parts) => console.error('[replicas]', ...parts);
 /** What happened, in order: goes into the summary line. */
-const steps = [];
-const step = (name, details = {}) => {
-  steps.push({ step: name, ...details });
-  log(`step ${name}`, JSON.stringify(details));
-};
+const { steps, step } = stepRecorder(log);
 
 // ---- the wire: which replica answered each request ----------------------------------------------
 
@@ -486,21 +483,9 @@ if (!url || positionals.length !== 1) {
   process.exit(2);
 }
 
-const watchdog = setTimeout(() => {
-  console.log(JSON.stringify({ ok: false, error: `timed out after ${TIMEOUT_MS} ms`, steps, exchanges }));
-  process.exit(1);
-}, TIMEOUT_MS);
-
-try {
-  const summary = await run(new URL(url));
-  clearTimeout(watchdog);
-  console.log(JSON.stringify(summary));
-  process.exit(0);
-} catch (error) {
-  clearTimeout(watchdog);
-  const message = error instanceof CheckFailed ? error.message : `${error?.name}: ${error?.message}`;
-  log(`FAILED: ${message}`);
-  if (!(error instanceof CheckFailed)) log(error?.stack);
-  console.log(JSON.stringify({ ok: false, error: message, steps, exchanges }));
-  process.exit(1);
-}
+await runScript({
+  main: () => run(new URL(url)),
+  timeoutMs: TIMEOUT_MS,
+  log,
+  evidence: () => ({ steps, exchanges }),
+});
