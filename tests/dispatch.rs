@@ -201,6 +201,22 @@ async fn initialize_echoes_supported_versions_and_answers_latest_otherwise() {
     )
     .await;
     assert_eq!(error_code(&r), i64::from(error_code::INVALID_PARAMS));
+    // A session keeps the client's capabilities as long as it lives: bounded (64 KiB).
+    let r = respond(
+        &server,
+        &anyone,
+        json!({"jsonrpc":"2.0","id":3,"method":"initialize","params":{
+            "protocolVersion":"2025-11-25","clientInfo":{"name":"t","version":"1"},
+            "capabilities":{"experimental":{"padding":"x".repeat(70_000)}}}}),
+    )
+    .await;
+    assert_eq!(error_code(&r), i64::from(error_code::INVALID_PARAMS), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("capabilities")
+    );
 }
 
 #[tokio::test]

@@ -120,6 +120,15 @@ type Pending = oneshot::Sender<Result<Value, ErrorObject>>;
 /// The stored log level meaning "send none".
 const LOG_OFF: u8 = u8::MAX;
 
+/// Most resources one client connection may subscribe to: the set lives as long as the session
+/// (and is written to a shared session store whole), so it is bounded like everything a client
+/// can make the server keep.
+pub(crate) const MAX_SUBSCRIPTIONS: usize = 1024;
+
+/// Largest client `capabilities` object kept for a session, serialised (real clients send well
+/// under a kilobyte).
+pub(crate) const MAX_CAPABILITIES_BYTES: usize = 64 * 1024;
+
 /// One client's connection: its capabilities, its log level, the requests the server sent it
 /// and awaits, and its requests the server is still handling.
 #[derive(Debug)]
@@ -273,15 +282,21 @@ impl Connection {
             .copied()
     }
 
-    pub(crate) fn set_subscribed(&self, uri: &str, subscribed: bool) {
+    /// Subscribes to (or unsubscribes from) `uri`; false, and nothing changes, when a new
+    /// subscription would pass [`MAX_SUBSCRIPTIONS`].
+    pub(crate) fn set_subscribed(&self, uri: &str, subscribed: bool) -> bool {
         let mut subscriptions = lock(&self.subscriptions);
         if subscribed {
+            if subscriptions.len() >= MAX_SUBSCRIPTIONS && !subscriptions.contains(uri) {
+                return false;
+            }
             subscriptions.insert(uri.to_owned());
         } else {
             subscriptions.remove(uri);
         }
         drop(subscriptions);
         self.changed();
+        true
     }
 
     /// Whether the client subscribed to updates of `uri`.
@@ -438,6 +453,25 @@ mod tests {
         connection.cancel(&id);
         assert_eq!(waiting.await, Err(ClientError::Cancelled));
         assert!(cancel.is_cancelled());
+    }
+
+    #[test]
+    fn subscriptions_are_bounded() {
+        let connection = Connection::default();
+        for i in 0..MAX_SUBSCRIPTIONS {
+            assert!(connection.set_subscribed(&format!("file:///{i}"), true));
+        }
+        assert!(!connection.set_subscribed("file:///one-too-many", true));
+        assert!(!connection.is_subscribed("file:///one-too-many"));
+        assert!(
+            connection.set_subscribed("file:///0", true),
+            "subscribing again to one it has is no new subscription"
+        );
+        assert!(connection.set_subscribed("file:///0", false));
+        assert!(
+            connection.set_subscribed("file:///one-too-many", true),
+            "room again"
+        );
     }
 
     #[test]

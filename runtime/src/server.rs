@@ -616,6 +616,16 @@ impl<S: Send + Sync + 'static> Server<S> {
             capabilities: Value,
         }
         let params: InitializeParams = parse_params(params)?;
+        let size = serde_json::to_vec(&params.capabilities).map_or(usize::MAX, |v| v.len());
+        if size > crate::connection::MAX_CAPABILITIES_BYTES {
+            return Err(ErrorObject::new(
+                error_code::INVALID_PARAMS,
+                format!(
+                    "client capabilities of {size} bytes: at most {} are kept",
+                    crate::connection::MAX_CAPABILITIES_BYTES
+                ),
+            ));
+        }
         connection.set_capabilities(params.capabilities);
         let info = &self.inner.info;
         let mut server_info = json!({ "name": info.name, "version": info.version });
@@ -1216,7 +1226,18 @@ impl<S: Send + Sync + 'static> Server<S> {
         {
             return Reply::Denied(denial);
         }
-        connection.set_subscribed(&params.uri, method == "resources/subscribe");
+        if !connection.set_subscribed(&params.uri, method == "resources/subscribe") {
+            return Reply::Response(Response::error(
+                Some(id),
+                ErrorObject::new(
+                    error_code::INVALID_PARAMS,
+                    format!(
+                        "too many subscriptions: at most {} per session",
+                        crate::connection::MAX_SUBSCRIPTIONS
+                    ),
+                ),
+            ));
+        }
         Reply::Response(Response::result(id, empty_object()))
     }
 

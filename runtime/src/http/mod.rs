@@ -159,7 +159,7 @@ impl HttpConfig {
     }
 
     /// Keeps legacy sessions in `store` instead of this process's memory, so that replicas
-    /// given the same store serve each other's sessions (e.g. [`RedisStore`], feature `redis`).
+    /// given the same store serve each other's sessions (e.g. `RedisStore`, feature `redis`).
     /// Each request on a session then asks the store once; a request that changes the session
     /// (initialize, `logging/setLevel`, a subscription) writes it back once.
     #[must_use]
