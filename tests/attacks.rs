@@ -21,13 +21,15 @@
 //! A table does not stop at its first failing case: each test collects every failure, with the
 //! request's answer and the events it produced, and fails once at the end listing them all.
 
+#[path = "support/files.rs"]
+mod files;
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use files::{Files, Runs};
 use jsonwebtoken::Algorithm;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -39,49 +41,7 @@ use support::{JwksMode, KeyServer, TestKey, TokenBuilder, b64url, now};
 
 // ---- the server under attack ---------------------------------------------------------------
 
-/// Counts the tool runs of one server, so every refusal can prove no tool ran.
-#[derive(Debug, Clone, Default)]
-struct Runs(Arc<AtomicUsize>);
-
-/// Reads a file.
-#[mcp_tool(scope = "files:read", read_only)]
-fn read_file(runs: State<Runs>, path: String) -> String {
-    runs.0.0.fetch_add(1, Ordering::SeqCst);
-    format!("contents of {path}")
-}
-
-/// Writes a file.
-#[mcp_tool(scope = "files:write")]
-fn write_file(runs: State<Runs>, path: String) -> String {
-    runs.0.0.fetch_add(1, Ordering::SeqCst);
-    format!("wrote {path}")
-}
-
-/// Audits the files.
-#[mcp_tool(scopes = ["files:read", "audit:run"])]
-fn audit(runs: State<Runs>) -> String {
-    runs.0.0.fetch_add(1, Ordering::SeqCst);
-    "audited".into()
-}
-
-/// Who is calling: public, so only authentication keeps a forged token out of it.
-#[mcp_tool(public)]
-fn whoami(runs: State<Runs>, who: Principal) -> String {
-    runs.0.0.fetch_add(1, Ordering::SeqCst);
-    who.subject().unwrap_or("-").to_owned()
-}
-
-#[derive(McpServer, Clone, Default)]
-#[mcp(
-    name = "files",
-    title = "Files",
-    tools(read_file, write_file, audit, whoami),
-    implies("files:admin" => ["files:read", "files:write"]),
-)]
-struct Files {
-    #[mcp(state)]
-    runs: Runs,
-}
+// The server under attack is `files` (tests/support/files.rs).
 
 // ---- audit capture -----------------------------------------------------------------------
 
@@ -239,7 +199,7 @@ impl Harness {
     }
 
     fn runs(&self) -> usize {
-        self.runs.0.load(Ordering::SeqCst)
+        self.runs.count()
     }
 
     /// Sends and reads the whole answer; `None` if that takes longer than 15 s (a hang).

@@ -1,12 +1,15 @@
 //! Streamable HTTP as an OAuth 2.1 protected resource, over real HTTP on 127.0.0.1, against a
 //! local authorization server that signs real tokens and serves its keys.
 
+#[path = "support/files.rs"]
+mod files;
 mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use files::{Files, Runs, audit, read_file, whoami, write_file};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use scopegate::auth::JwtConfig;
@@ -14,57 +17,6 @@ use scopegate::http::{DenialMode, HttpConfig};
 use scopegate::prelude::*;
 use serde_json::{Value, json};
 use support::{JwksMode, KeyServer, Segment, TestKey, TokenBuilder};
-
-/// Counts the tool runs of one server, so every refusal can prove no tool ran.
-#[derive(Debug, Clone, Default)]
-struct Runs(Arc<AtomicUsize>);
-
-/// Reads a file.
-#[mcp_tool(scope = "files:read", read_only)]
-fn read_file(runs: State<Runs>, path: String) -> String {
-    runs.0.0.fetch_add(1, Ordering::SeqCst);
-    format!("contents of {path}")
-}
-
-/// Writes a file.
-#[mcp_tool(scope = "files:write")]
-fn write_file(runs: State<Runs>, path: String) -> String {
-    runs.0.0.fetch_add(1, Ordering::SeqCst);
-    format!("wrote {path}")
-}
-
-/// Audits the files.
-#[mcp_tool(scopes = ["files:read", "audit:run"])]
-fn audit(runs: State<Runs>) -> String {
-    runs.0.0.fetch_add(1, Ordering::SeqCst);
-    "audited".into()
-}
-
-/// Who is calling.
-#[mcp_tool(public)]
-fn whoami(runs: State<Runs>, who: Principal) -> String {
-    runs.0.0.fetch_add(1, Ordering::SeqCst);
-    let claims = serde_json::to_string(who.claims()).unwrap();
-    format!(
-        "{}|{}|{}|{}",
-        who.subject().unwrap_or("-"),
-        who.client_id().unwrap_or("-"),
-        who.scopes(),
-        claims
-    )
-}
-
-#[derive(McpServer, Clone, Default)]
-#[mcp(
-    name = "files",
-    title = "Files",
-    tools(read_file, write_file, audit, whoami),
-    implies("files:admin" => ["files:read", "files:write"]),
-)]
-struct Files {
-    #[mcp(state)]
-    runs: Runs,
-}
 
 /// One tool more, with a scope of its own: nothing else changes.
 #[mcp_tool(scope = "files:share")]
@@ -165,7 +117,7 @@ impl Harness {
     }
 
     fn runs(&self) -> usize {
-        self.runs.0.load(Ordering::SeqCst)
+        self.runs.count()
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Reply {

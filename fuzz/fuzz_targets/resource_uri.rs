@@ -1,15 +1,24 @@
 //! Canonical resource URIs (RFC 8707 / RFC 9728) and the authorization server discovery URLs
 //! (RFC 8414 §3.1, OpenID Connect Discovery) on arbitrary strings: never panic; a canonical URI
-//! is http(s), has no fragment, and is its own canonical form.
+//! is http(s), has no fragment, and is its own canonical form. The same string as a
+//! `Cache-Control` value: a lifetime is read only from a `max-age` directive, or is zero for
+//! `no-store` / `no-cache`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scopegate::__private::fuzz::{canonical, discovery};
+use scopegate::__private::fuzz::{cache_control, canonical, discovery};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(uri) = std::str::from_utf8(data) else {
         return;
     };
+    if let Some(seconds) = cache_control(uri) {
+        let lower = uri.to_ascii_lowercase();
+        assert!(
+            lower.contains("max-age=") || seconds == 0,
+            "{seconds} s read from {uri:?}"
+        );
+    }
     let urls = discovery(uri);
     assert!(urls == 2 || urls == 3, "{urls} discovery URLs for {uri:?}");
     if let Some(canonical_uri) = canonical(uri) {

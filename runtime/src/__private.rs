@@ -36,9 +36,14 @@ pub mod fuzz {
         crate::metadata::canonical_resource(uri).ok()
     }
 
-    /// The `Cache-Control` parser and the discovery URL builder.
+    /// The discovery URL builder: how many locations it gives for `issuer`.
     pub fn discovery(issuer: &str) -> usize {
         crate::metadata::discovery_urls(issuer).len()
+    }
+
+    /// The `Cache-Control` parser: the seconds it reads from `value`.
+    pub fn cache_control(value: &str) -> Option<u64> {
+        crate::metadata::max_age(value).map(|age| age.as_secs())
     }
 }
 

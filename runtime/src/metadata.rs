@@ -250,7 +250,7 @@ impl Fetcher {
 }
 
 /// Reads `max-age` from a `Cache-Control` value; `no-store` / `no-cache` mean zero.
-fn max_age(value: &str) -> Option<Duration> {
+pub(crate) fn max_age(value: &str) -> Option<Duration> {
     let mut age = None;
     for directive in value.split(',').map(str::trim) {
         let lower = directive.to_ascii_lowercase();

@@ -887,18 +887,9 @@ impl<S: Send + Sync + 'static> Server<S> {
         principal: &Principal,
         link: Link,
     ) -> Reply {
-        let params: NamedParams = match parse_params(params) {
-            Ok(params) => params,
-            Err(error) => return Reply::Response(Response::error(Some(id), error)),
-        };
-        let Some(&index) = self.inner.by_name.get(params.name.as_str()) else {
-            return Reply::Response(Response::error(
-                Some(id),
-                ErrorObject::new(
-                    error_code::INVALID_PARAMS,
-                    format!("unknown tool: {}", params.name),
-                ),
-            ));
+        let (params, index) = match NamedParams::find(params, &self.inner.by_name, "tool", &id) {
+            Ok(found) => found,
+            Err(reply) => return reply,
         };
         let tool = &self.inner.tools[index];
         let meta = &tool.def.meta;
@@ -1088,19 +1079,11 @@ impl<S: Send + Sync + 'static> Server<S> {
         principal: &Principal,
         link: Link,
     ) -> Reply {
-        let params: NamedParams = match parse_params(params) {
-            Ok(params) => params,
-            Err(error) => return Reply::Response(Response::error(Some(id), error)),
-        };
-        let Some(&index) = self.inner.prompt_by_name.get(params.name.as_str()) else {
-            return Reply::Response(Response::error(
-                Some(id),
-                ErrorObject::new(
-                    error_code::INVALID_PARAMS,
-                    format!("unknown prompt: {}", params.name),
-                ),
-            ));
-        };
+        let (params, index) =
+            match NamedParams::find(params, &self.inner.prompt_by_name, "prompt", &id) {
+                Ok(found) => found,
+                Err(reply) => return reply,
+            };
         let (def, names) = &self.inner.prompts[index];
         if let Err(denial) =
             self.authorize(&id, "prompt", def.meta.name, def.meta.scopes, principal)
@@ -1582,6 +1565,30 @@ struct NamedParams {
     arguments: Option<Map<String, Value>>,
     #[serde(rename = "_meta")]
     meta: Option<Map<String, Value>>,
+}
+
+impl NamedParams {
+    /// The params of request `id`, and the index `name` has in `by_name`; or the error reply
+    /// (bad params, or an unknown `kind`).
+    fn find(
+        params: Option<&RawValue>,
+        by_name: &HashMap<&'static str, usize>,
+        kind: &str,
+        id: &RequestId,
+    ) -> Result<(Self, usize), Reply> {
+        let params: Self = parse_params(params)
+            .map_err(|error| Reply::Response(Response::error(Some(id.clone()), error)))?;
+        match by_name.get(params.name.as_str()) {
+            Some(&index) => Ok((params, index)),
+            None => Err(Reply::Response(Response::error(
+                Some(id.clone()),
+                ErrorObject::new(
+                    error_code::INVALID_PARAMS,
+                    format!("unknown {kind}: {}", params.name),
+                ),
+            ))),
+        }
+    }
 }
 
 /// The error for a URI that names no resource (MCP `-32002`; 2026-07-28 turns it into
