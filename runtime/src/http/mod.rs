@@ -1129,14 +1129,16 @@ async fn post<S: Send + Sync + 'static>(
         );
     }
 
-    let owner = Owner::of(&principal);
     let is_initialize = matches!(&message, Message::Request(r) if &*r.method == "initialize");
     let is_request = matches!(&message, Message::Request(_));
     // The connection this message belongs to: the session's, or one for this request alone.
     let (connection, new_session) = match &shared.sessions {
         Some(sessions) if is_initialize => {
             let connection = shared.connection(true);
-            match sessions.create(owner, Arc::clone(&connection)).await {
+            match sessions
+                .create(Owner::of(&principal), Arc::clone(&connection))
+                .await
+            {
                 Ok(id) => (connection, Some(id)),
                 Err(SessionError::Unavailable) => {
                     return session_refused(&SessionError::Unavailable);
@@ -1153,7 +1155,12 @@ async fn post<S: Send + Sync + 'static>(
                 );
             }
             Some(id) => match sessions
-                .check(id, &owner, || shared.connection(true), preloaded)
+                .check(
+                    id,
+                    &Owner::of(&principal),
+                    || shared.connection(true),
+                    preloaded,
+                )
                 .await
             {
                 Ok(connection) => (connection, None),
