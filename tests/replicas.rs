@@ -49,22 +49,14 @@ const OTHER_USER: &str = "e2e-other-user";
 fn nginx_binary() -> &'static Path {
     static NGINX: OnceLock<PathBuf> = OnceLock::new();
     NGINX.get_or_init(|| {
-        let program = match std::env::var_os("SCOPEGATE_E2E_NGINX") {
-            Some(program) => PathBuf::from(program),
-            None if Path::new("/usr/sbin/nginx").exists() => PathBuf::from("/usr/sbin/nginx"),
-            None => PathBuf::from("nginx"),
-        };
-        let runs = std::process::Command::new(&program)
-            .arg("-v")
-            .output()
-            .is_ok_and(|output| output.status.success());
-        assert!(
-            runs,
-            "cannot run {}: the replica test needs nginx as its load balancer. Install it \
-             (`apt-get install nginx-light`) or point $SCOPEGATE_E2E_NGINX at a binary.",
-            program.display()
-        );
-        program
+        e2e::system_binary(
+            "SCOPEGATE_E2E_NGINX",
+            "/usr/sbin/nginx",
+            "nginx",
+            "-v",
+            "nginx-light",
+            "the replica test needs nginx as its load balancer",
+        )
     })
 }
 

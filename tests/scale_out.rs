@@ -7,11 +7,13 @@
 //! The replicas are routers in this process, each on its own listener, as separate processes
 //! would be: they share nothing but the Redis URL.
 
+#[path = "support/e2e.rs"]
+mod e2e;
 mod support;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use e2e::RedisServer;
 use reqwest::StatusCode;
 use scopegate::LogLevel;
 use scopegate::auth::JwtConfig;
@@ -36,68 +38,13 @@ fn probe(ctx: RequestContext) -> String {
 #[mcp(name = "scale-out", tools(probe))]
 struct App;
 
-/// `redis-server` on 127.0.0.1, killed when dropped.
-struct Redis {
-    child: tokio::process::Child,
-    url: String,
-}
-
-impl Redis {
-    async fn start() -> Redis {
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let child = tokio::process::Command::new("redis-server")
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                .args([
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--protected-mode",
-                    "yes",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .expect(
-                    "redis-server is missing: the scale-out tests need Debian's redis-server \
-                     (apt-get install redis-server; .ci/run installs it)",
-                );
-            let mut redis = Redis {
-                child,
-                url: format!("redis://127.0.0.1:{port}"),
-            };
-            let store = RedisStore::open(&redis.url).unwrap();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if store.ping().await.is_ok() {
-                    return redis;
-                }
-                if redis.child.try_wait().unwrap().is_some() {
-                    break; // the port was taken meanwhile: try another
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            let _ = redis.child.kill().await;
-        }
-        panic!("redis-server did not start on 127.0.0.1");
-    }
-
-    fn store(&self, prefix: &str) -> RedisStore {
-        let mut options = RedisOptions::default();
-        options.prefix = prefix.into();
-        options.timeout = Duration::from_millis(500);
-        RedisStore::open_with(&self.url, options).unwrap()
-    }
-
-    async fn stop(mut self) {
-        self.child.kill().await.unwrap();
-    }
+/// A store on `redis` under its own key prefix, with a short timeout (the outage test waits
+/// on it).
+fn store(redis: &RedisServer, prefix: &str) -> RedisStore {
+    let mut options = RedisOptions::default();
+    options.prefix = prefix.into();
+    options.timeout = Duration::from_millis(500);
+    RedisStore::open_with(&redis.url, options).unwrap()
 }
 
 /// One replica: a router on its own listener.
@@ -215,8 +162,8 @@ fn probe_text(answer: &Answer) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_lives_in_redis_and_any_replica_serves_it() {
     let keys = KeyServer::start().await;
-    let redis = Redis::start().await;
-    let store = redis.store("t1:");
+    let redis = RedisServer::start().await;
+    let store = store(&redis, "t1:");
     let a = replica(&keys, |c| c.session_store(store.clone())).await;
     let b = replica(&keys, |c| c.session_store(store.clone())).await;
     let alice = keys.token(RESOURCE, "x:use").build();
@@ -269,8 +216,8 @@ async fn a_session_lives_in_redis_and_any_replica_serves_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_principal_session_cap_holds_across_replicas() {
     let keys = KeyServer::start().await;
-    let redis = Redis::start().await;
-    let store = redis.store("t2:");
+    let redis = RedisServer::start().await;
+    let store = store(&redis, "t2:");
     let capped = |c: HttpConfig| c.session_store(store.clone()).max_sessions(100, 2);
     let (a, b) = (replica(&keys, capped).await, replica(&keys, capped).await);
     let alice = keys.token(RESOURCE, "x:use").build();
@@ -291,8 +238,8 @@ async fn the_per_principal_session_cap_holds_across_replicas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_are_counted_once_across_replicas() {
     let keys = KeyServer::start().await;
-    let redis = Redis::start().await;
-    let store = redis.store("t3:");
+    let redis = RedisServer::start().await;
+    let store = store(&redis, "t3:");
     // 4 at once, then one every 1000 s: nothing refills during the test.
     let limited = |c: HttpConfig| {
         c.stateless(true)
@@ -359,8 +306,8 @@ async fn rate_limits_are_counted_once_across_replicas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_outage_is_a_503_for_sessions_and_a_local_limit_for_rates() {
     let keys = KeyServer::start().await;
-    let redis = Redis::start().await;
-    let store = redis.store("t4:");
+    let redis = RedisServer::start().await;
+    let store = store(&redis, "t4:");
     let a = replica(&keys, |c| {
         c.session_store(store.clone())
             .rate_limit_store(store.clone())

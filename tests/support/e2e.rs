@@ -343,30 +343,46 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-/// The redis-server binary: `$SCOPEGATE_E2E_REDIS`, else Debian's `/usr/bin/redis-server`, else
-/// `redis-server` on PATH; it must run, or the test fails saying how to install it.
+/// A program from a Debian package the tests start themselves: `$env_var`, else `debian`, else
+/// `name` on PATH. It must run (`version_flag`), or the test fails saying what it is `needed`
+/// for and how to install `package`.
+pub(crate) fn system_binary(
+    env_var: &str,
+    debian: &str,
+    name: &str,
+    version_flag: &str,
+    package: &str,
+    needed: &str,
+) -> PathBuf {
+    let program = match std::env::var_os(env_var) {
+        Some(program) => PathBuf::from(program),
+        None if Path::new(debian).exists() => PathBuf::from(debian),
+        None => PathBuf::from(name),
+    };
+    let runs = std::process::Command::new(&program)
+        .arg(version_flag)
+        .output()
+        .is_ok_and(|output| output.status.success());
+    assert!(
+        runs,
+        "cannot run {}: {needed}. Install it (`apt-get install {package}`; .ci/run does) or point          ${env_var} at a binary.",
+        program.display()
+    );
+    program
+}
+
+/// The redis-server binary (see [`system_binary`]).
 fn redis_binary() -> &'static Path {
     static REDIS: OnceLock<PathBuf> = OnceLock::new();
     REDIS.get_or_init(|| {
-        let program = match std::env::var_os("SCOPEGATE_E2E_REDIS") {
-            Some(program) => PathBuf::from(program),
-            None if Path::new("/usr/bin/redis-server").exists() => {
-                PathBuf::from("/usr/bin/redis-server")
-            }
-            None => PathBuf::from("redis-server"),
-        };
-        let runs = std::process::Command::new(&program)
-            .arg("--version")
-            .output()
-            .is_ok_and(|output| output.status.success());
-        assert!(
-            runs,
-            "cannot run {}: this test needs Redis as the replicas' shared store. Install it \
-             (`apt-get install redis-server`; the test starts its own, nothing else needs to run) \
-             or point $SCOPEGATE_E2E_REDIS at a binary.",
-            program.display()
-        );
-        program
+        system_binary(
+            "SCOPEGATE_E2E_REDIS",
+            "/usr/bin/redis-server",
+            "redis-server",
+            "--version",
+            "redis-server",
+            "the test needs Redis as the replicas' shared store (it starts its own)",
+        )
     })
 }
 
@@ -418,6 +434,19 @@ impl RedisServer {
             }
         }
         unreachable!("the last attempt returns or panics")
+    }
+
+    /// Kills it and waits until it has exited: nothing answers on its port any more.
+    pub(crate) async fn stop(mut self) {
+        self.process.kill_group();
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        while self.process.exited().await.is_none() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server did not exit"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
