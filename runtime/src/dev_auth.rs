@@ -29,7 +29,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::metadata;
 use crate::scope::is_scope_token;
-use crate::server::Server;
+use crate::server::{Core, McpServer, Server};
 
 /// Settings of the development authorization server.
 #[derive(Debug, Clone)]
@@ -185,8 +185,16 @@ impl DevAuth {
     /// A development authorization server issuing tokens for `resource` (the MCP server's
     /// public URI), with the scopes and tools of `server`. The issuer is the resource's origin
     /// plus [`DevAuthConfig::path`].
-    pub fn new<S: 'static>(
+    pub fn new<S: McpServer>(
         server: &Server<S>,
+        resource: &str,
+        config: DevAuthConfig,
+    ) -> Result<Self, DevAuthError> {
+        Self::for_core(&server.core, resource, config)
+    }
+
+    fn for_core(
+        server: &Core,
         resource: &str,
         config: DevAuthConfig,
     ) -> Result<Self, DevAuthError> {

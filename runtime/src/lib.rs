@@ -73,7 +73,8 @@ pub trait McpServerExt: McpServer {
     fn serve_stdio(
         self,
     ) -> impl std::future::Future<Output = Result<(), stdio::StdioError>> + Send {
-        async move { stdio::serve(Server::new(self)?).await }
+        // The future is the transport's own, not one built per server type.
+        stdio::serve_core(Server::new(self).map(|server| server.core))
     }
 
     /// Serves MCP over Streamable HTTP on `addr` (bind `127.0.0.1` unless it must be reachable
@@ -84,15 +85,8 @@ pub trait McpServerExt: McpServer {
         config: http::HttpConfig,
         addr: std::net::SocketAddr,
     ) -> impl std::future::Future<Output = Result<(), http::HttpError>> + Send {
-        async move {
-            let server = Server::new(self)?;
-            let router = server.http(config)?;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| http::HttpError::Bind { addr, source })?;
-            let options = http::ServeOptions::default().on_shutdown(move || server.hang_up_all());
-            http::serve_with(listener, router, options).await
-        }
+        // The future is the transport's own, not one built per server type.
+        http::serve_core(Server::new(self).map(|server| server.core), config, addr)
     }
 }
 

@@ -13,15 +13,15 @@ use serde_json::{Map, Value, json};
 
 use crate::connection::{Connection, LogLevel, Outbound};
 use crate::principal::Principal;
-use crate::prompt::PromptDef;
+use crate::prompt::{PromptDef, PromptFuture, PromptMeta};
 use crate::protocol::{
     CallToolResult, ErrorObject, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION,
     META_SERVER_INFO, MODERN_PROTOCOL_VERSIONS, Message, Request, RequestId, Response, error_code,
     negotiate_version, to_raw,
 };
-use crate::resource::ResourceDef;
+use crate::resource::{ResourceDef, ResourceFuture, ResourceMeta};
 use crate::scope::{Implication, ScopeTable};
-use crate::tool::{CallParts, Link, ParamDef, RequestContext, ToolDef};
+use crate::tool::{CallParts, Link, ParamDef, RequestContext, ToolDef, ToolFuture, ToolMeta};
 
 /// The `_meta` key under which `tools/list` advertises the scopes each tool requires, so a client
 /// can ask for them before its first call.
@@ -164,32 +164,47 @@ impl ServerOptions {
 
 /// A built server: the user's state, the tool registry and the pre-serialized lists. Cheap to
 /// clone; every transport serves one.
+///
+/// The typed handle is thin: everything a transport runs (dispatch, scope checks, HTTP) lives in
+/// a core that does not depend on `S`, compiled once in this crate rather than again in every
+/// server's crate (a touched tool rebuilds the tool, not the framework). Only the calls into the
+/// user's handlers go through `S`, behind [`Handlers`].
 pub struct Server<S: 'static> {
-    inner: Arc<Inner<S>>,
+    pub(crate) core: Core,
+    state: Arc<S>,
 }
 
 impl<S: 'static> Clone for Server<S> {
     fn clone(&self) -> Self {
         Self {
-            inner: Arc::clone(&self.inner),
+            core: self.core.clone(),
+            state: Arc::clone(&self.state),
         }
     }
 }
 
-struct Inner<S: 'static> {
-    state: S,
+/// The server without its type: what every transport serves.
+#[derive(Clone)]
+pub(crate) struct Core {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The user's value, through which handlers are called.
+    handlers: Arc<dyn Handlers>,
     info: ServerInfo,
-    tools: Box<[RegisteredTool<S>]>,
+    tools: Box<[RegisteredTool]>,
     by_name: HashMap<&'static str, usize>,
     /// `tools/list` results over every tool, one per page, serialized once.
     list_pages: Box<[Box<RawValue>]>,
-    resources: Box<[&'static ResourceDef<S>]>,
+    /// Each resource's description and parameters, in declaration order (the handler's index).
+    resources: Box<[(&'static ResourceMeta, &'static [ParamDef])]>,
     /// Static resource URI -> index in `resources`.
     resource_by_uri: HashMap<&'static str, usize>,
     resource_pages: Box<[Box<RawValue>]>,
     template_pages: Box<[Box<RawValue>]>,
-    /// Each prompt with the names of its arguments.
-    prompts: Box<[RegisteredPrompt<S>]>,
+    /// Each prompt with its parameters and the names of its arguments.
+    prompts: Box<[RegisteredPrompt]>,
     prompt_by_name: HashMap<&'static str, usize>,
     prompt_pages: Box<[Box<RawValue>]>,
     options: ServerOptions,
@@ -198,14 +213,82 @@ struct Inner<S: 'static> {
     connections: std::sync::Mutex<Vec<std::sync::Weak<Connection>>>,
 }
 
-type RegisteredPrompt<S> = (&'static PromptDef<S>, Box<[&'static str]>);
+type RegisteredPrompt = (
+    &'static PromptMeta,
+    &'static [ParamDef],
+    Box<[&'static str]>,
+);
 
-struct RegisteredTool<S: 'static> {
-    def: &'static ToolDef<S>,
+struct RegisteredTool {
+    meta: &'static ToolMeta,
     /// The tool's `tools/list` entry, serialized once.
     json: Box<RawValue>,
     /// Names of the JSON arguments (not extractors), for rejecting unknown keys.
     arguments: Box<[&'static str]>,
+}
+
+/// The user's server value, seen from the core: starts the handler at an index of its
+/// `TOOLS`, `RESOURCES` or `PROMPTS` with the call's parts. Implemented for every
+/// [`McpServer`]; the only code of the dispatcher compiled per server type.
+pub(crate) trait Handlers: Send + Sync + 'static {
+    fn call_tool(&self, index: usize, call: Call<'_>) -> ToolFuture;
+    fn read_resource(&self, index: usize, call: Call<'_>) -> ResourceFuture;
+    fn get_prompt(&self, index: usize, call: Call<'_>) -> PromptFuture;
+}
+
+impl<S: McpServer> Handlers for S {
+    fn call_tool(&self, index: usize, call: Call<'_>) -> ToolFuture {
+        (Self::TOOLS[index].call)(&mut call.with_state(self))
+    }
+
+    fn read_resource(&self, index: usize, call: Call<'_>) -> ResourceFuture {
+        (Self::RESOURCES[index].read)(&mut call.with_state(self))
+    }
+
+    fn get_prompt(&self, index: usize, call: Call<'_>) -> PromptFuture {
+        (Self::PROMPTS[index].get)(&mut call.with_state(self))
+    }
+}
+
+/// What a handler's parameters are extracted from, but the server's value.
+pub(crate) struct Call<'a> {
+    principal: &'a Principal,
+    arguments: &'a Map<String, Value>,
+    context: &'a RequestContext,
+    problems: Vec<String>,
+    kind: &'static str,
+    strings: bool,
+}
+
+impl<'a> Call<'a> {
+    fn with_state<S>(self, state: &'a S) -> CallParts<'a, S> {
+        CallParts {
+            state,
+            principal: self.principal,
+            arguments: self.arguments,
+            context: self.context,
+            problems: self.problems,
+            kind: self.kind,
+            strings: self.strings,
+        }
+    }
+}
+
+/// A tool without its handler: its description, parameters and output schema.
+type ToolTable = (
+    &'static ToolMeta,
+    &'static [ParamDef],
+    fn() -> Option<Schema>,
+);
+
+/// A server's tables without their handlers: what [`Core::build`] registers.
+struct Tables {
+    info: ServerInfo,
+    tools: Vec<ToolTable>,
+    resources: Vec<(&'static ResourceMeta, &'static [ParamDef])>,
+    prompts: Vec<(&'static PromptMeta, &'static [ParamDef])>,
+    scopes: &'static [&'static str],
+    implications: &'static [Implication],
 }
 
 impl<S: McpServer> Server<S> {
@@ -216,27 +299,59 @@ impl<S: McpServer> Server<S> {
 
     /// Builds the server: computes every schema once and serializes the tool lists.
     pub fn with_options(state: S, options: ServerOptions) -> Result<Self, BuildError> {
+        let state = Arc::new(state);
+        let tables = Tables {
+            info: S::INFO,
+            tools: S::TOOLS
+                .iter()
+                .map(|def| (&def.meta, def.params, def.output_schema))
+                .collect(),
+            resources: S::RESOURCES
+                .iter()
+                .map(|def| (&def.meta, def.params))
+                .collect(),
+            prompts: S::PROMPTS
+                .iter()
+                .map(|def| (&def.meta, def.params))
+                .collect(),
+            scopes: S::SCOPES,
+            implications: S::IMPLICATIONS,
+        };
+        let handlers: Arc<dyn Handlers> = Arc::clone(&state) as Arc<dyn Handlers>;
+        Ok(Self {
+            core: Core::build(handlers, tables, options)?,
+            state,
+        })
+    }
+}
+
+impl Core {
+    fn build(
+        handlers: Arc<dyn Handlers>,
+        tables: Tables,
+        options: ServerOptions,
+    ) -> Result<Self, BuildError> {
         if options.page_size == 0 {
             return Err(BuildError::ZeroPageSize);
         }
-        let mut by_name = HashMap::with_capacity(S::TOOLS.len());
-        let mut tools = Vec::with_capacity(S::TOOLS.len());
-        for (index, def) in S::TOOLS.iter().enumerate() {
-            let name = def.meta.name;
+        let mut by_name = HashMap::with_capacity(tables.tools.len());
+        let mut tools = Vec::with_capacity(tables.tools.len());
+        for (index, &(meta, params, output_schema)) in tables.tools.iter().enumerate() {
+            let name = meta.name;
             if by_name.insert(name, index).is_some() {
                 return Err(BuildError::DuplicateTool { tool: name });
             }
-            let (input_schema, arguments) = input_schema(def.params);
-            let output_schema = (def.output_schema)();
+            let (input_schema, arguments) = input_schema(params);
+            let output_schema = output_schema();
             if let Some(schema) = &output_schema
                 && schema.get("type").and_then(Value::as_str) != Some("object")
             {
                 return Err(BuildError::OutputSchemaNotObject { tool: name });
             }
-            let json = to_raw(&tool_json(def, input_schema, output_schema))
+            let json = to_raw(&tool_json(meta, input_schema, output_schema))
                 .expect("a serde_json::Value always serializes");
             tools.push(RegisteredTool {
-                def,
+                meta,
                 json,
                 arguments,
             });
@@ -247,8 +362,7 @@ impl<S: McpServer> Server<S> {
         let mut resource_by_uri = HashMap::new();
         let mut static_json = Vec::new();
         let mut template_json = Vec::new();
-        for (index, def) in S::RESOURCES.iter().enumerate() {
-            let meta = &def.meta;
+        for (index, &(meta, _)) in tables.resources.iter().enumerate() {
             if meta.template {
                 if crate::resource::template_variables(meta.uri).is_none() {
                     return Err(BuildError::Template { uri: meta.uri });
@@ -271,26 +385,24 @@ impl<S: McpServer> Server<S> {
         let mut prompt_by_name = HashMap::new();
         let mut prompts = Vec::new();
         let mut prompt_json = Vec::new();
-        for (index, def) in S::PROMPTS.iter().enumerate() {
-            if prompt_by_name.insert(def.meta.name, index).is_some() {
-                return Err(BuildError::DuplicatePrompt {
-                    prompt: def.meta.name,
-                });
+        for (index, &(meta, params)) in tables.prompts.iter().enumerate() {
+            if prompt_by_name.insert(meta.name, index).is_some() {
+                return Err(BuildError::DuplicatePrompt { prompt: meta.name });
             }
-            let (arguments, names) = prompt_arguments(def.params);
-            prompt_json.push(raw(&prompt_json_entry(def, arguments)));
-            prompts.push((def, names));
+            let (arguments, names) = prompt_arguments(params);
+            prompt_json.push(raw(&prompt_json_entry(meta, arguments)));
+            prompts.push((meta, params, names));
         }
         let prompt_pages = pages("prompts", &refs(&prompt_json), options.page_size);
 
         Ok(Self {
             inner: Arc::new(Inner {
-                state,
-                info: S::INFO,
+                handlers,
+                info: tables.info,
                 tools: tools.into_boxed_slice(),
                 by_name,
                 list_pages,
-                resources: S::RESOURCES.iter().collect(),
+                resources: tables.resources.into_boxed_slice(),
                 resource_by_uri,
                 resource_pages,
                 template_pages,
@@ -298,37 +410,132 @@ impl<S: McpServer> Server<S> {
                 prompt_by_name,
                 prompt_pages,
                 options,
-                scopes: ScopeTable::new(S::SCOPES, S::IMPLICATIONS),
+                scopes: ScopeTable::new(tables.scopes, tables.implications),
                 connections: std::sync::Mutex::default(),
             }),
         })
     }
 }
 
-impl<S: 'static> Server<S> {
+impl<S: McpServer> Server<S> {
     /// The user's server value.
     pub fn state(&self) -> &S {
-        &self.inner.state
+        &self.state
     }
 
     /// The server's scopes and hierarchy.
     pub fn scopes(&self) -> &ScopeTable {
-        &self.inner.scopes
+        &self.core.inner.scopes
     }
 
     /// What `initialize` announces.
     pub fn info(&self) -> &ServerInfo {
-        &self.inner.info
+        &self.core.inner.info
     }
 
     /// The tool descriptors, in declaration order.
     pub fn tools(&self) -> impl ExactSizeIterator<Item = &'static ToolDef<S>> + '_ {
-        self.inner.tools.iter().map(|t| t.def)
+        S::TOOLS.iter()
     }
 
     /// A new client connection (a stdio process, an HTTP session), registered so that
     /// [`Server::notify_resource_updated`] reaches it.
     pub fn connect(&self) -> Arc<Connection> {
+        self.core.connect()
+    }
+
+    /// Shutting down: every client's pending requests fail and its standalone stream ends;
+    /// requests in flight still finish.
+    pub fn hang_up_all(&self) {
+        self.core.hang_up_all();
+    }
+
+    /// Tells every client subscribed to `uri` that the resource changed
+    /// (`notifications/resources/updated`); returns how many were told.
+    pub fn notify_resource_updated(&self, uri: &str) -> usize {
+        self.core.notify_resource_updated(uri)
+    }
+
+    /// The resource descriptors, in declaration order.
+    pub fn resources(&self) -> impl ExactSizeIterator<Item = &'static ResourceDef<S>> + '_ {
+        S::RESOURCES.iter()
+    }
+
+    /// The prompt descriptors, in declaration order.
+    pub fn prompts(&self) -> impl ExactSizeIterator<Item = &'static PromptDef<S>> + '_ {
+        S::PROMPTS.iter()
+    }
+
+    /// Every scope some tool, resource or prompt requires directly, sorted and de-duplicated
+    /// (scopes that only imply others are left out: they are what a client asks for when it
+    /// wants everything, not the least it needs).
+    #[must_use]
+    pub fn required_scopes(&self) -> Vec<String> {
+        self.core.required_scopes()
+    }
+
+    /// The tool a name refers to.
+    pub fn tool(&self, name: &str) -> Option<&'static ToolDef<S>> {
+        self.core
+            .inner
+            .by_name
+            .get(name)
+            .map(|&index| &S::TOOLS[index])
+    }
+
+    /// The scope table as JSON: every scope (with the broader scopes that imply it and the tools
+    /// it unlocks) and every tool with its required scopes. Paste it into your authorization
+    /// server's configuration.
+    #[must_use]
+    pub fn scope_table_json(&self) -> Value {
+        self.core.scope_table_json()
+    }
+
+    /// The scope table as Markdown: a table of scopes (what unlocks what) and a table of tools.
+    #[must_use]
+    pub fn scope_table_markdown(&self) -> String {
+        self.core.scope_table_markdown()
+    }
+
+    /// Parses one JSON-RPC message and handles it as [`Server::handle`] does.
+    pub fn handle_bytes<'a>(
+        &'a self,
+        bytes: &'a [u8],
+        principal: &'a Principal,
+    ) -> impl Future<Output = Reply> + Send + 'a {
+        self.core.handle_bytes(bytes, principal)
+    }
+
+    /// Handles one message on behalf of `principal`.
+    ///
+    /// Requests get a response or, when the principal lacks a tool's scopes, a [`Denial`] (before
+    /// the tool runs); notifications and responses get [`Reply::Nothing`].
+    pub fn handle<'a>(
+        &'a self,
+        message: Message,
+        principal: &'a Principal,
+    ) -> impl Future<Output = Reply> + Send + 'a {
+        self.core.handle(message, principal)
+    }
+
+    /// Handles one message on a client connection: `connection` carries the client's
+    /// capabilities, log level, cancellations and answers to the server's requests; `outbound`
+    /// is where this request's notifications and requests to the client go (none: they are
+    /// dropped, and requests to the client fail).
+    pub fn handle_in<'a>(
+        &'a self,
+        message: Message,
+        principal: &'a Principal,
+        connection: &'a Arc<Connection>,
+        outbound: Option<Outbound>,
+    ) -> impl Future<Output = Reply> + Send + 'a {
+        self.core
+            .handle_in(message, principal, connection, outbound)
+    }
+}
+
+impl Core {
+    pub(crate) fn connect(&self) -> Arc<Connection> {
         let connection = Connection::new();
         let mut connections = self
             .inner
@@ -340,9 +547,7 @@ impl<S: 'static> Server<S> {
         connection
     }
 
-    /// Shutting down: every client's pending requests fail and its standalone stream ends;
-    /// requests in flight still finish.
-    pub fn hang_up_all(&self) {
+    pub(crate) fn hang_up_all(&self) {
         let connections = self
             .inner
             .connections
@@ -353,9 +558,7 @@ impl<S: 'static> Server<S> {
         }
     }
 
-    /// Tells every client subscribed to `uri` that the resource changed
-    /// (`notifications/resources/updated`); returns how many were told.
-    pub fn notify_resource_updated(&self, uri: &str) -> usize {
+    pub(crate) fn notify_resource_updated(&self, uri: &str) -> usize {
         let connections: Vec<Arc<Connection>> = {
             let connections = self
                 .inner
@@ -379,26 +582,22 @@ impl<S: 'static> Server<S> {
             .count()
     }
 
-    /// The resource descriptors, in declaration order.
-    pub fn resources(&self) -> impl ExactSizeIterator<Item = &'static ResourceDef<S>> + '_ {
-        self.inner.resources.iter().copied()
+    pub(crate) fn info(&self) -> &ServerInfo {
+        &self.inner.info
     }
 
-    /// The prompt descriptors, in declaration order.
-    pub fn prompts(&self) -> impl ExactSizeIterator<Item = &'static PromptDef<S>> + '_ {
-        self.inner.prompts.iter().map(|(def, _)| *def)
+    pub(crate) fn scopes(&self) -> &ScopeTable {
+        &self.inner.scopes
     }
 
-    /// Every scope some tool, resource or prompt requires directly, sorted and de-duplicated
-    /// (scopes that only imply others are left out: they are what a client asks for when it
-    /// wants everything, not the least it needs).
-    #[must_use]
-    pub fn required_scopes(&self) -> Vec<String> {
-        let mut required: Vec<String> = self
-            .tools()
+    pub(crate) fn required_scopes(&self) -> Vec<String> {
+        let inner = &self.inner;
+        let mut required: Vec<String> = inner
+            .tools
+            .iter()
             .map(|t| t.meta.scopes)
-            .chain(self.resources().map(|r| r.meta.scopes))
-            .chain(self.prompts().map(|p| p.meta.scopes))
+            .chain(inner.resources.iter().map(|(meta, _)| meta.scopes))
+            .chain(inner.prompts.iter().map(|(meta, _, _)| meta.scopes))
             .flatten()
             .map(|s| (*s).to_owned())
             .collect();
@@ -407,36 +606,31 @@ impl<S: 'static> Server<S> {
         required
     }
 
-    /// The tool a name refers to.
-    pub fn tool(&self, name: &str) -> Option<&'static ToolDef<S>> {
-        self.inner
-            .by_name
-            .get(name)
-            .map(|&index| self.inner.tools[index].def)
+    /// The tools' descriptions, in declaration order.
+    fn tool_metas(&self) -> impl Iterator<Item = &'static ToolMeta> + '_ {
+        self.inner.tools.iter().map(|t| t.meta)
     }
 }
 
-impl<S: 'static> Server<S> {
+impl Core {
     /// The scope table as JSON: every scope (with the broader scopes that imply it and the tools
     /// it unlocks) and every tool with its required scopes. Paste it into your authorization
     /// server's configuration.
-    #[must_use]
-    pub fn scope_table_json(&self) -> Value {
+    pub(crate) fn scope_table_json(&self) -> Value {
         let scopes: Vec<Value> = self
             .scope_rows()
             .into_iter()
             .map(|(scope, implied_by, tools)| json!({ "scope": scope, "implied_by": implied_by, "tools": tools }))
             .collect();
         let tools: Vec<Value> = self
-            .tools()
-            .map(|t| json!({ "tool": t.meta.name, "scopes": t.meta.scopes, "public": t.meta.scopes.is_empty() }))
+            .tool_metas()
+            .map(|t| json!({ "tool": t.name, "scopes": t.scopes, "public": t.scopes.is_empty() }))
             .collect();
         json!({ "server": self.inner.info.name, "scopes": scopes, "tools": tools })
     }
 
     /// The scope table as Markdown: a table of scopes (what unlocks what) and a table of tools.
-    #[must_use]
-    pub fn scope_table_markdown(&self) -> String {
+    pub(crate) fn scope_table_markdown(&self) -> String {
         let mut out = format!(
             "# Scopes of `{}`\n\n| scope | implied by | tools it unlocks |\n|---|---|---|\n",
             self.inner.info.name
@@ -456,13 +650,13 @@ impl<S: 'static> Server<S> {
             ));
         }
         out.push_str("\n| tool | required scopes |\n|---|---|\n");
-        for tool in self.tools() {
-            let scopes = if tool.meta.scopes.is_empty() {
+        for tool in self.tool_metas() {
+            let scopes = if tool.scopes.is_empty() {
                 "public".to_owned()
             } else {
-                code(tool.meta.scopes)
+                code(tool.scopes)
             };
-            out.push_str(&format!("| `{}` | {scopes} |\n", tool.meta.name));
+            out.push_str(&format!("| `{}` | {scopes} |\n", tool.name));
         }
         out
     }
@@ -489,11 +683,9 @@ impl<S: 'static> Server<S> {
                     })
                     .collect();
                 let tools = self
-                    .tools()
-                    .filter(|t| {
-                        !t.meta.scopes.is_empty() && table.missing(&held, t.meta.scopes).is_empty()
-                    })
-                    .map(|t| t.meta.name)
+                    .tool_metas()
+                    .filter(|t| !t.scopes.is_empty() && table.missing(&held, t.scopes).is_empty())
+                    .map(|t| t.name)
                     .collect();
                 (scope, implied_by, tools)
             })
@@ -501,29 +693,20 @@ impl<S: 'static> Server<S> {
     }
 }
 
-impl<S: Send + Sync + 'static> Server<S> {
-    /// Parses one JSON-RPC message and handles it as [`Server::handle`] does.
-    pub async fn handle_bytes(&self, bytes: &[u8], principal: &Principal) -> Reply {
+impl Core {
+    pub(crate) async fn handle_bytes(&self, bytes: &[u8], principal: &Principal) -> Reply {
         match Message::parse(bytes) {
             Ok(message) => self.handle(message, principal).await,
             Err(response) => Reply::Response(*response),
         }
     }
 
-    /// Handles one message on behalf of `principal`.
-    ///
-    /// Requests get a response or, when the principal lacks a tool's scopes, a [`Denial`] (before
-    /// the tool runs); notifications and responses get [`Reply::Nothing`].
-    pub async fn handle(&self, message: Message, principal: &Principal) -> Reply {
+    pub(crate) async fn handle(&self, message: Message, principal: &Principal) -> Reply {
         self.handle_in(message, principal, &Connection::new(), None)
             .await
     }
 
-    /// Handles one message on a client connection: `connection` carries the client's
-    /// capabilities, log level, cancellations and answers to the server's requests; `outbound`
-    /// is where this request's notifications and requests to the client go (none: they are
-    /// dropped, and requests to the client fail).
-    pub async fn handle_in(
+    pub(crate) async fn handle_in(
         &self,
         message: Message,
         principal: &Principal,
@@ -832,8 +1015,8 @@ impl<S: Send + Sync + 'static> Server<S> {
             .inner
             .prompts
             .iter()
-            .flat_map(|(p, _)| p.params)
-            .chain(self.inner.resources.iter().flat_map(|r| r.params))
+            .flat_map(|&(_, params, _)| params)
+            .chain(self.inner.resources.iter().flat_map(|&(_, params)| params))
             .any(|p| p.complete.is_some());
         if completes {
             capabilities["completions"] = json!({});
@@ -867,7 +1050,7 @@ impl<S: Send + Sync + 'static> Server<S> {
                     .filter(|t| {
                         self.inner
                             .scopes
-                            .missing(principal.scopes(), t.def.meta.scopes)
+                            .missing(principal.scopes(), t.meta.scopes)
                             .is_empty()
                     })
                     .map(|t| &*t.json)
@@ -892,7 +1075,7 @@ impl<S: Send + Sync + 'static> Server<S> {
             Err(reply) => return reply,
         };
         let tool = &self.inner.tools[index];
-        let meta = &tool.def.meta;
+        let meta = tool.meta;
 
         if let Err(denial) = self.authorize(&id, "tool", meta.name, meta.scopes, principal) {
             return Reply::Denied(denial);
@@ -908,24 +1091,23 @@ impl<S: Send + Sync + 'static> Server<S> {
             Some(link),
             Arc::clone(&flight.cancel),
         );
-        let mut parts = CallParts {
-            state: &self.inner.state,
+        let problems = arguments
+            .keys()
+            .filter(|key| !tool.arguments.contains(&key.as_str()))
+            .map(|key| format!("`{key}`: unknown argument"))
+            .collect();
+        let call = Call {
             principal,
             arguments: &arguments,
             context: &context,
-            problems: Vec::new(),
+            problems,
             kind: "tool",
             strings: false,
         };
-        for key in arguments.keys() {
-            if !tool.arguments.contains(&key.as_str()) {
-                parts.problem(format!("`{key}`: unknown argument"));
-            }
-        }
         // The generated `call` extracts every parameter (collecting problems), then starts the
         // tool only if no problem was found, unknown arguments included.
         let future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            (tool.def.call)(&mut parts)
+            self.inner.handlers.call_tool(index, call)
         })) {
             Ok(future) => Ok(future),
             Err(payload) => Err(crate::tool::panic_message(payload.as_ref())),
@@ -961,7 +1143,7 @@ impl<S: Send + Sync + 'static> Server<S> {
     }
 }
 
-impl<S: Send + Sync + 'static> Server<S> {
+impl Core {
     /// The scope check every operation passes before its handler runs.
     fn authorize(
         &self,
@@ -994,21 +1176,27 @@ impl<S: Send + Sync + 'static> Server<S> {
     }
 
     /// The resource a URI names: a static one, else the first template that matches.
-    fn find_resource(&self, uri: &str) -> Option<(&'static ResourceDef<S>, Map<String, Value>)> {
+    /// The resource a URI names (its index and description): a static one, else the first
+    /// template that matches, with the template's variables.
+    fn find_resource(
+        &self,
+        uri: &str,
+    ) -> Option<(usize, &'static ResourceMeta, Map<String, Value>)> {
+        let resources = &self.inner.resources;
         if let Some(&index) = self.inner.resource_by_uri.get(uri) {
-            return Some((self.inner.resources[index], Map::new()));
+            return Some((index, resources[index].0, Map::new()));
         }
-        self.inner
-            .resources
+        resources
             .iter()
-            .filter(|r| r.meta.template)
-            .find_map(|r| {
-                crate::resource::match_template(r.meta.uri, uri).map(|vars| {
+            .enumerate()
+            .filter(|(_, (meta, _))| meta.template)
+            .find_map(|(index, &(meta, _))| {
+                crate::resource::match_template(meta.uri, uri).map(|vars| {
                     let args = vars
                         .into_iter()
                         .map(|(k, v)| (k, Value::String(v)))
                         .collect();
-                    (*r, args)
+                    (index, meta, args)
                 })
             })
     }
@@ -1031,31 +1219,30 @@ impl<S: Send + Sync + 'static> Server<S> {
             Err(error) => return Reply::Response(Response::error(Some(id), error)),
         };
         let not_found = |id| resource_not_found(id, &params.uri);
-        let Some((def, arguments)) = self.find_resource(&params.uri) else {
+        let Some((index, meta, arguments)) = self.find_resource(&params.uri) else {
             return not_found(id);
         };
-        if let Err(denial) =
-            self.authorize(&id, "resource", &params.uri, def.meta.scopes, principal)
-        {
+        if let Err(denial) = self.authorize(&id, "resource", &params.uri, meta.scopes, principal) {
             return Reply::Denied(denial);
         }
+        let handlers = &*self.inner.handlers;
         let Some(output) = self
             .run(
                 &id,
                 params.meta,
                 link,
-                def.meta.name,
+                meta.name,
                 principal,
                 &arguments,
                 "resource",
-                def.read,
+                |call| handlers.read_resource(index, call),
             )
             .await
         else {
             return Reply::Nothing;
         };
         let result = match output {
-            Ok(output) => output.into_result(&params.uri, def.meta.mime_type),
+            Ok(output) => output.into_result(&params.uri, meta.mime_type),
             Err(panic) => Err(crate::resource::ResourceError::Failed(panic)),
         };
         Reply::Response(match result {
@@ -1084,10 +1271,8 @@ impl<S: Send + Sync + 'static> Server<S> {
                 Ok(found) => found,
                 Err(reply) => return reply,
             };
-        let (def, names) = &self.inner.prompts[index];
-        if let Err(denial) =
-            self.authorize(&id, "prompt", def.meta.name, def.meta.scopes, principal)
-        {
+        let (meta, _, names) = &self.inner.prompts[index];
+        if let Err(denial) = self.authorize(&id, "prompt", meta.name, meta.scopes, principal) {
             return Reply::Denied(denial);
         }
         let arguments = params.arguments.unwrap_or_default();
@@ -1096,20 +1281,21 @@ impl<S: Send + Sync + 'static> Server<S> {
                 Some(id),
                 ErrorObject::new(
                     error_code::INVALID_PARAMS,
-                    format!("prompt `{}` has no argument `{unknown}`", def.meta.name),
+                    format!("prompt `{}` has no argument `{unknown}`", meta.name),
                 ),
             ));
         }
+        let handlers = &*self.inner.handlers;
         let Some(output) = self
             .run(
                 &id,
                 params.meta,
                 link,
-                def.meta.name,
+                meta.name,
                 principal,
                 &arguments,
                 "prompt",
-                def.get,
+                |call| handlers.get_prompt(index, call),
             )
             .await
         else {
@@ -1140,7 +1326,7 @@ impl<S: Send + Sync + 'static> Server<S> {
         principal: &Principal,
         arguments: &Map<String, Value>,
         kind: &'static str,
-        handler: fn(&mut CallParts<'_, S>) -> crate::tool::HandlerFuture<T>,
+        handler: impl FnOnce(Call<'_>) -> crate::tool::HandlerFuture<T>,
     ) -> Option<Result<T, String>> {
         let flight = link.connection.start(id);
         let timeout = self
@@ -1155,8 +1341,7 @@ impl<S: Send + Sync + 'static> Server<S> {
             Some(link),
             Arc::clone(&flight.cancel),
         );
-        let mut parts = CallParts {
-            state: &self.inner.state,
+        let call = Call {
             principal,
             arguments,
             context: &context,
@@ -1164,11 +1349,11 @@ impl<S: Send + Sync + 'static> Server<S> {
             kind,
             strings: true,
         };
-        let future =
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut parts))) {
-                Ok(future) => future,
-                Err(payload) => return Some(Err(crate::tool::panic_message(payload.as_ref()))),
-            };
+        let future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(call)))
+        {
+            Ok(future) => future,
+            Err(payload) => return Some(Err(crate::tool::panic_message(payload.as_ref()))),
+        };
         let result = tokio::select! {
             biased;
             result = future => result,
@@ -1201,12 +1386,10 @@ impl<S: Send + Sync + 'static> Server<S> {
             Ok(params) => params,
             Err(error) => return Reply::Response(Response::error(Some(id), error)),
         };
-        let Some((def, _)) = self.find_resource(&params.uri) else {
+        let Some((_, meta, _)) = self.find_resource(&params.uri) else {
             return resource_not_found(id, &params.uri);
         };
-        if let Err(denial) =
-            self.authorize(&id, "resource", &params.uri, def.meta.scopes, principal)
-        {
+        if let Err(denial) = self.authorize(&id, "resource", &params.uri, meta.scopes, principal) {
             return Reply::Denied(denial);
         }
         if !connection.set_subscribed(&params.uri, method == "resources/subscribe") {
@@ -1267,14 +1450,19 @@ impl<S: Send + Sync + 'static> Server<S> {
         ) {
             ("ref/prompt", Some(name), _) => match self.inner.prompt_by_name.get(name.as_str()) {
                 Some(&index) => {
-                    let def = self.inner.prompts[index].0;
-                    ("prompt", name, def.meta.scopes, def.params)
+                    let (meta, params, _) = &self.inner.prompts[index];
+                    ("prompt", name, meta.scopes, params)
                 }
                 None => return invalid(id, format!("unknown prompt: {name}")),
             },
             ("ref/resource", _, Some(uri)) => {
-                match self.inner.resources.iter().find(|r| r.meta.uri == uri) {
-                    Some(def) => ("resource", uri, def.meta.scopes, def.params),
+                match self
+                    .inner
+                    .resources
+                    .iter()
+                    .find(|(meta, _)| meta.uri == uri)
+                {
+                    Some(&(meta, params)) => ("resource", uri, meta.scopes, params),
                     None => return invalid(id, format!("unknown resource template: {uri}")),
                 }
             }
@@ -1307,8 +1495,8 @@ impl<S: Send + Sync + 'static> Server<S> {
 impl<S: 'static> fmt::Debug for Server<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
-            .field("info", &self.inner.info)
-            .field("tools", &self.inner.tools.len())
+            .field("info", &self.core.inner.info)
+            .field("tools", &self.core.inner.tools.len())
             .finish_non_exhaustive()
     }
 }
@@ -1489,8 +1677,7 @@ fn input_schema(params: &[ParamDef]) -> (Value, Box<[&'static str]>) {
     (schema.into(), names.into_boxed_slice())
 }
 
-fn tool_json<S>(def: &ToolDef<S>, input_schema: Value, output_schema: Option<Schema>) -> Value {
-    let meta = &def.meta;
+fn tool_json(meta: &ToolMeta, input_schema: Value, output_schema: Option<Schema>) -> Value {
     let mut tool = Map::new();
     tool.insert("name".into(), meta.name.into());
     if let Some(title) = meta.title {
@@ -1674,8 +1861,7 @@ fn prompt_arguments(params: &[ParamDef]) -> (Vec<Value>, Box<[&'static str]>) {
     (arguments, names.into_boxed_slice())
 }
 
-fn prompt_json_entry<S>(def: &PromptDef<S>, arguments: Vec<Value>) -> Value {
-    let meta = &def.meta;
+fn prompt_json_entry(meta: &PromptMeta, arguments: Vec<Value>) -> Value {
     let mut entry = Map::new();
     entry.insert("name".into(), meta.name.into());
     if let Some(title) = meta.title {

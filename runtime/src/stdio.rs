@@ -15,7 +15,7 @@ use crate::connection::Outbound;
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, Message, Response, error_code};
 use crate::scope::{ScopeSet, is_scope_token};
-use crate::server::{Reply, Server};
+use crate::server::{BuildError, Core, McpServer, Reply, Server};
 
 /// The environment variable holding the scopes granted to the stdio caller, space-separated.
 pub const SCOPES_VAR: &str = "SCOPEGATE_SCOPES";
@@ -78,7 +78,16 @@ fn principal_from_vars(
 
 /// Serves `server` on this process's stdin and stdout until stdin closes, with the caller's
 /// identity from the environment.
-pub async fn serve<S: Send + Sync + 'static>(server: Server<S>) -> Result<(), StdioError> {
+pub fn serve<S: McpServer>(
+    server: Server<S>,
+) -> impl Future<Output = Result<(), StdioError>> + Send {
+    serve_core(Ok(server.core))
+}
+
+/// [`serve`] for a server already stripped of its type (or that failed to build), so that none
+/// of this is compiled again in the server's crate.
+pub(crate) async fn serve_core(server: Result<Core, BuildError>) -> Result<(), StdioError> {
+    let server = server?;
     let principal = principal_from_env()?;
     let unknown: Vec<&str> = principal
         .scopes()
@@ -89,7 +98,7 @@ pub async fn serve<S: Send + Sync + 'static>(server: Server<S>) -> Result<(), St
         tracing::warn!(target: "scopegate::stdio", scopes = %unknown.join(" "), "{SCOPES_VAR} grants scopes no tool of this server uses");
     }
     tracing::info!(target: "scopegate::stdio", scopes = %principal.scopes(), "serving MCP on stdio");
-    serve_io(
+    serve_io_core(
         server,
         principal,
         tokio::io::stdin(),
@@ -103,15 +112,29 @@ pub async fn serve<S: Send + Sync + 'static>(server: Server<S>) -> Result<(), St
 ///
 /// Requests are handled concurrently; responses are written whole, one per line, in the order
 /// they complete. Returns when `input` ends and every request already read has been answered.
-pub async fn serve_io<S, R, W>(
+pub fn serve_io<S, R, W>(
     server: Server<S>,
+    principal: Principal,
+    input: R,
+    output: W,
+    max_message_bytes: usize,
+) -> impl Future<Output = Result<(), StdioError>>
+where
+    S: McpServer,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    serve_io_core(server.core, principal, input, output, max_message_bytes)
+}
+
+async fn serve_io_core<R, W>(
+    server: Core,
     principal: Principal,
     input: R,
     output: W,
     max_message_bytes: usize,
 ) -> Result<(), StdioError>
 where
-    S: Send + Sync + 'static,
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {

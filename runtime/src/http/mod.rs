@@ -45,7 +45,7 @@ use crate::connection::{Connection, Outbound};
 use crate::metadata::{self, PRM_WELL_KNOWN, ResourceMetadata, UriError};
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, Message, Response as RpcResponse, error_code};
-use crate::server::{Denial, Refusal, Reply, Server};
+use crate::server::{Core, Denial, McpServer, Refusal, Reply, Server};
 use session::{Owner, Preloaded, SessionError, Sessions};
 
 /// The `Mcp-Session-Id` header.
@@ -404,8 +404,8 @@ pub enum HttpError {
     Serve(std::io::Error),
 }
 
-struct Shared<S: 'static> {
-    server: Server<S>,
+struct Shared {
+    server: Core,
     auth: Auth,
     resource_origin: String,
     metadata_url: String,
@@ -427,10 +427,16 @@ struct Shared<S: 'static> {
     handler_timeout: Option<std::time::Duration>,
 }
 
-impl<S: Send + Sync + 'static> Server<S> {
+impl<S: McpServer> Server<S> {
     /// The Streamable HTTP router for this server: the MCP endpoint at the resource URI's path
     /// and the Protected Resource Metadata at both well-known locations, with CORS.
     pub fn http(&self, config: HttpConfig) -> Result<Router, HttpError> {
+        self.core.http(config)
+    }
+}
+
+impl Core {
+    fn http(&self, config: HttpConfig) -> Result<Router, HttpError> {
         let resource = metadata::canonical_resource(&config.resource)?;
         let auth = config.auth.clone().ok_or(HttpError::NoAuth)?;
         if matches!(auth, Auth::Verifier(_)) && config.authorization_servers.is_empty() {
@@ -540,19 +546,16 @@ impl<S: Send + Sync + 'static> Server<S> {
         let mut router = Router::new()
             .route(
                 &path,
-                any(mcp_endpoint::<S>).layer(cors::OriginGated(cors.clone())),
+                any(mcp_endpoint).layer(cors::OriginGated(cors.clone())),
             )
-            .route(
-                PRM_WELL_KNOWN,
-                get(resource_metadata::<S>).layer(cors.clone()),
-            );
+            .route(PRM_WELL_KNOWN, get(resource_metadata).layer(cors.clone()));
         if prm_path_inserted != PRM_WELL_KNOWN {
-            router = router.route(&prm_path_inserted, get(resource_metadata::<S>).layer(cors));
+            router = router.route(&prm_path_inserted, get(resource_metadata).layer(cors));
         }
         if config.health_checks {
             router = router
                 .route("/healthz", get(healthz))
-                .route("/readyz", get(readyz::<S>));
+                .route("/readyz", get(readyz));
         }
         Ok(router.with_state(shared))
     }
@@ -573,6 +576,22 @@ pub async fn serve_on(listener: tokio::net::TcpListener, router: Router) -> Resu
     serve_with(listener, router, ServeOptions::default()).await
 }
 
+/// [`crate::McpServerExt::serve_http`] for a server already stripped of its type (or that
+/// failed to build).
+pub(crate) async fn serve_core(
+    server: Result<Core, crate::server::BuildError>,
+    config: HttpConfig,
+    addr: SocketAddr,
+) -> Result<(), HttpError> {
+    let server = server?;
+    let router = server.http(config)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| HttpError::Bind { addr, source })?;
+    let options = ServeOptions::default().on_shutdown(move || server.hang_up_all());
+    serve_with(listener, router, options).await
+}
+
 fn header_value(challenge: &Challenge) -> HeaderValue {
     // Challenge values are filtered to visible ASCII and spaces, which HeaderValue accepts.
     HeaderValue::from_str(&challenge.header_value())
@@ -583,8 +602,8 @@ async fn healthz() -> Response {
     status_json(StatusCode::OK, "ok")
 }
 
-async fn readyz<S: Send + Sync + 'static>(
-    State(shared): State<Arc<Shared<S>>>,
+async fn readyz(
+    State(shared): State<Arc<Shared>>,
     draining: Option<axum::Extension<serve::Draining>>,
 ) -> Response {
     if draining.is_some_and(|d| d.is_set()) {
@@ -606,10 +625,7 @@ fn status_json(status: StatusCode, text: &'static str) -> Response {
     (status, axum::Json(serde_json::json!({ "status": text }))).into_response()
 }
 
-async fn resource_metadata<S: Send + Sync + 'static>(
-    State(shared): State<Arc<Shared<S>>>,
-    request: Request,
-) -> Response {
+async fn resource_metadata(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     if let Some(response) = shared.limit_address(request.extensions()).await {
         return response;
     }
@@ -633,7 +649,7 @@ fn too_many(status: StatusCode, wait: std::time::Duration, message: &str) -> Res
     response
 }
 
-impl<S: Send + Sync + 'static> Shared<S> {
+impl Shared {
     /// A new client connection with this transport's handler timeout. Sessions register theirs
     /// with the server (resource updates reach them); a one-request connection needs not, and
     /// the hot path stays free of the registry's lock.
@@ -872,10 +888,7 @@ fn rpc_error(status: StatusCode, code: i32, message: &str) -> Response {
     )
 }
 
-async fn mcp_endpoint<S: Send + Sync + 'static>(
-    State(shared): State<Arc<Shared<S>>>,
-    request: Request,
-) -> Response {
+async fn mcp_endpoint(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     if let Some(response) = shared.limit_address(&parts.extensions).await {
         return response;
@@ -968,8 +981,8 @@ async fn mcp_endpoint<S: Send + Sync + 'static>(
 }
 
 /// GET: a legacy session's stream for messages unrelated to a request (resource updates).
-async fn standalone_stream<S: Send + Sync + 'static>(
-    shared: &Shared<S>,
+async fn standalone_stream(
+    shared: &Shared,
     principal: &Principal,
     headers: &HeaderMap,
     preloaded: Option<Preloaded>,
@@ -1026,8 +1039,8 @@ fn session_id(headers: &HeaderMap) -> Option<&str> {
     headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
 }
 
-async fn post<S: Send + Sync + 'static>(
-    shared: &Arc<Shared<S>>,
+async fn post(
+    shared: &Arc<Shared>,
     principal: Principal,
     parts: &Parts,
     body: Body,
@@ -1224,8 +1237,8 @@ async fn post<S: Send + Sync + 'static>(
 
 /// Dispatches a request and answers it: plain JSON, or an event stream when the handler sends
 /// the client notifications or requests before its response.
-async fn respond<S: Send + Sync + 'static>(
-    shared: &Arc<Shared<S>>,
+async fn respond(
+    shared: &Arc<Shared>,
     principal: Principal,
     message: Message,
     connection: Arc<Connection>,
@@ -1482,11 +1495,7 @@ fn event_stream(
     response
 }
 
-async fn delete<S: Send + Sync + 'static>(
-    shared: &Shared<S>,
-    principal: &Principal,
-    headers: &HeaderMap,
-) -> Response {
+async fn delete(shared: &Shared, principal: &Principal, headers: &HeaderMap) -> Response {
     let Some(sessions) = &shared.sessions else {
         return method_not_allowed(false);
     };
