@@ -153,6 +153,9 @@ pub struct Connection {
     /// Counts changes to the state a session store keeps (capabilities, log level,
     /// subscriptions), so a changed session is written back and an unchanged one is not.
     changes: AtomicU64,
+    /// Whether requests are registered for `notifications/cancelled`: not on a connection that
+    /// carries one request, where no notification can arrive for it.
+    tracks_requests: bool,
 }
 
 impl Default for Connection {
@@ -169,6 +172,7 @@ impl Default for Connection {
             parent: None,
             handler_timeout: Mutex::new(None),
             changes: AtomicU64::new(0),
+            tracks_requests: true,
         }
     }
 }
@@ -197,6 +201,15 @@ impl Connection {
     #[must_use]
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// The connection of one HTTP request that is not on a session: nothing else reaches it,
+    /// so its request is not registered for cancellation by notification.
+    pub(crate) fn one_request() -> Arc<Self> {
+        Arc::new(Self {
+            tracks_requests: false,
+            ..Self::default()
+        })
     }
 
     /// The connection of one 2026-07-28 request: capabilities and log level from its `_meta`
@@ -333,12 +346,11 @@ impl Connection {
         // Registered where `notifications/cancelled` will arrive.
         let home = self.parent.as_ref().unwrap_or(self);
         let cancel = Arc::new(Cancel::default());
-        lock(&home.in_flight).insert(id.clone(), Arc::clone(&cancel));
-        InFlight {
-            connection: Arc::clone(home),
-            id: id.clone(),
-            cancel,
-        }
+        let registered = home.tracks_requests.then(|| {
+            lock(&home.in_flight).insert(id.clone(), Arc::clone(&cancel));
+            (Arc::clone(home), id.clone())
+        });
+        InFlight { registered, cancel }
     }
 
     /// Cancels an in-flight request (`notifications/cancelled`).
@@ -403,14 +415,16 @@ impl Connection {
 
 /// An in-flight request; dropping it unregisters the request.
 pub(crate) struct InFlight {
-    connection: Arc<Connection>,
-    id: RequestId,
+    /// Where the request is registered for `notifications/cancelled`, if anywhere.
+    registered: Option<(Arc<Connection>, RequestId)>,
     pub(crate) cancel: Arc<Cancel>,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        lock(&self.connection.in_flight).remove(&self.id);
+        if let Some((connection, id)) = &self.registered {
+            lock(&connection.in_flight).remove(id);
+        }
     }
 }
 

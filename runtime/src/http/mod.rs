@@ -32,7 +32,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -52,6 +52,10 @@ use session::{Owner, Preloaded, SessionError, Sessions};
 pub const SESSION_HEADER: &str = "mcp-session-id";
 /// The `MCP-Protocol-Version` header.
 pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+
+// The same names parsed once: a lookup by `&str` parses and hashes the name on every call.
+static SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
+static PROTOCOL_VERSION: HeaderName = HeaderName::from_static(PROTOCOL_VERSION_HEADER);
 
 /// Revisions accepted in the `MCP-Protocol-Version` header (a client may send any published
 /// one; absent means 2025-03-26).
@@ -657,7 +661,7 @@ impl Shared {
         let connection = if session {
             self.server.connect()
         } else {
-            Connection::new()
+            Connection::one_request()
         };
         connection.set_handler_timeout(self.handler_timeout);
         connection
@@ -695,18 +699,14 @@ impl Shared {
         let Some(host) = host else {
             return false;
         };
-        let name = match host.strip_prefix('[') {
-            Some(v6) => v6
-                .split(']')
-                .next()
-                .map(|h| format!("[{h}]"))
-                .unwrap_or_default(),
-            None => host
-                .rsplit_once(':')
-                .map_or(host, |(name, _)| name)
-                .to_owned(),
+        // The name without the port; an IPv6 literal keeps its brackets, and one without its
+        // closing bracket names nothing.
+        let name = if host.starts_with('[') {
+            host.find(']').map_or("", |end| &host[..=end])
+        } else {
+            host.rsplit_once(':').map_or(host, |(name, _)| name)
         };
-        allowed.iter().any(|a| a.eq_ignore_ascii_case(&name))
+        allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
 
     /// Browsers send `Origin`; other clients do not. A browser page may call only from an
@@ -950,33 +950,46 @@ async fn mcp_endpoint(State(shared): State<Arc<Shared>>, request: Request) -> Re
             "too many requests: slow down",
         );
     }
-    // Any published revision is accepted in the header: clients in the field send older ones on
-    // sessions that negotiated a newer one, and the messages are compatible.
-    let unknown_version = parts
-        .headers
-        .get(PROTOCOL_VERSION_HEADER)
-        .filter(|v| {
-            v.to_str()
-                .map_or(true, |v| !HEADER_PROTOCOL_VERSIONS.contains(&v))
-        })
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    if let Some(requested) = &unknown_version
+    let version = HeaderVersion::of(&parts.headers);
+    if let HeaderVersion::Unknown(requested) = version
         && parts.method != Method::POST
     {
-        return unsupported_version(None, requested);
+        return unsupported_version(None, &String::from_utf8_lossy(requested.as_bytes()));
     }
-    let modern_header = parts
-        .headers
-        .get(PROTOCOL_VERSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| crate::protocol::MODERN_PROTOCOL_VERSIONS.contains(&v));
     match parts.method {
-        Method::POST => post(&shared, principal, &parts, body, preloaded).await,
+        Method::POST => post(&shared, principal, &parts, version, body, preloaded).await,
         // 2026-07-28 has no sessions and no standalone stream.
-        Method::GET | Method::DELETE if modern_header => method_not_allowed(false),
+        Method::GET | Method::DELETE if version.is_modern() => method_not_allowed(false),
         Method::DELETE => delete(&shared, &principal, &parts.headers).await,
         Method::GET => standalone_stream(&shared, &principal, &parts.headers, preloaded).await,
         _ => method_not_allowed(shared.sessions.is_some()),
+    }
+}
+
+/// A request's `MCP-Protocol-Version`, looked up once.
+#[derive(Clone, Copy)]
+enum HeaderVersion<'a> {
+    Absent,
+    /// A published revision (any is accepted: clients in the field send older ones on sessions
+    /// that negotiated a newer one, and the messages are compatible).
+    Known(&'static str),
+    Unknown(&'a HeaderValue),
+}
+
+impl<'a> HeaderVersion<'a> {
+    fn of(headers: &'a HeaderMap) -> Self {
+        let Some(value) = headers.get(&PROTOCOL_VERSION) else {
+            return Self::Absent;
+        };
+        HEADER_PROTOCOL_VERSIONS
+            .iter()
+            .find(|known| known.as_bytes() == value.as_bytes())
+            .map_or(Self::Unknown(value), |known| Self::Known(known))
+    }
+
+    /// A 2026-07-28 (or later) revision, whose requests carry their own `_meta`.
+    fn is_modern(self) -> bool {
+        matches!(self, Self::Known(version) if crate::protocol::MODERN_PROTOCOL_VERSIONS.contains(&version))
     }
 }
 
@@ -1036,13 +1049,14 @@ fn method_not_allowed(sessions: bool) -> Response {
 }
 
 fn session_id(headers: &HeaderMap) -> Option<&str> {
-    headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
+    headers.get(&SESSION).and_then(|v| v.to_str().ok())
 }
 
 async fn post(
     shared: &Arc<Shared>,
     principal: Principal,
     parts: &Parts,
+    version: HeaderVersion<'_>,
     body: Body,
     preloaded: Option<Preloaded>,
 ) -> Response {
@@ -1087,10 +1101,7 @@ async fn post(
         Ok(message) => message,
         Err(response) => return json_response(StatusCode::BAD_REQUEST, &response),
     };
-    if let Some(requested) = parts.headers.get(PROTOCOL_VERSION_HEADER).filter(|v| {
-        v.to_str()
-            .map_or(true, |v| !HEADER_PROTOCOL_VERSIONS.contains(&v))
-    }) {
+    if let HeaderVersion::Unknown(requested) = version {
         let id = match &message {
             Message::Request(request) => Some(request.id.clone()),
             _ => None,
@@ -1114,19 +1125,15 @@ async fn post(
             shared,
             principal,
             message,
-            Connection::new(),
+            Connection::one_request(),
             None,
             true,
             parts,
         )
         .await;
     }
-    let header_version = parts
-        .headers
-        .get(PROTOCOL_VERSION_HEADER)
-        .and_then(|v| v.to_str().ok());
-    if let (Message::Request(request), Some(version)) = (&message, header_version)
-        && crate::protocol::MODERN_PROTOCOL_VERSIONS.contains(&version)
+    if version.is_modern()
+        && let (Message::Request(request), HeaderVersion::Known(version)) = (&message, version)
     {
         return json_response(
             StatusCode::BAD_REQUEST,
@@ -1460,13 +1467,16 @@ fn session_failure() -> Response {
 
 /// Whether the client takes `text/event-stream` responses (MCP clients send both media types).
 fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    // On bytes: media ranges are ASCII, and this runs on every POST.
     headers
         .get_all(header::ACCEPT)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|m| m.split(';').next().unwrap_or_default().trim())
-        .any(|m| m.eq_ignore_ascii_case("text/event-stream") || m == "*/*")
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|range| {
+            let end = range.iter().position(|&b| b == b';').unwrap_or(range.len());
+            range[..end].trim_ascii()
+        })
+        .any(|m| m.eq_ignore_ascii_case(b"text/event-stream") || m == b"*/*")
 }
 
 /// An SSE response carrying each message of `rx` as one `message` event, closed when `rx` ends.
