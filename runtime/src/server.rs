@@ -168,7 +168,7 @@ impl ServerOptions {
 /// The typed handle is thin: everything a transport runs (dispatch, scope checks, HTTP) lives in
 /// a core that does not depend on `S`, compiled once in this crate rather than again in every
 /// server's crate (a touched tool rebuilds the tool, not the framework). Only the calls into the
-/// user's handlers go through `S`, behind [`Handlers`].
+/// user's handlers go through `S`, behind one small trait object.
 pub struct Server<S: 'static> {
     pub(crate) core: Core,
     state: Arc<S>,
