@@ -2260,16 +2260,29 @@ async fn foreign_origins_and_hosts_are_refused() {
             "Host on a domain starting with 127.0.0.1",
             format!("127.0.0.1.nip.io:{port}"),
         ),
+        host(
+            "Host: an IPv6 loopback literal without its closing bracket",
+            format!("[::1:{port}"),
+        ),
+        host(
+            "Host: an IPv6 loopback literal without its closing bracket or port",
+            "[::1".to_owned(),
+        ),
         case(
             "control: a loopback Origin",
             call().header("origin", format!("http://localhost:{port}")),
+            Expect::Accepted,
+        ),
+        case(
+            "control: the IPv6 loopback Host",
+            call().header("host", format!("[::1]:{port}")),
             Expect::Accepted,
         ),
     ];
     let mut failures = Vec::new();
     let count = run(&h, cases, &mut failures).await;
     assert_no_failures("origin and host", count, &failures);
-    assert_eq!(h.runs(), 1, "only the control ran a tool");
+    assert_eq!(h.runs(), 2, "only the controls ran a tool");
 }
 
 // ---- 11. protocol abuse that must not reach a tool -----------------------------------------
