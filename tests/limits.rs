@@ -283,6 +283,33 @@ async fn handlers_past_their_timeout_fail_instead_of_hanging() {
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(r["result"]["isError"], true);
     assert_eq!(r["result"]["content"][0]["text"], "tool `nap` timed out");
+
+    // A 2026-07-28 request (no session, its own `_meta`) is bounded by the same timeout.
+    let mut modern = call("nap", json!({"ms": 10_000}));
+    modern["params"]["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let started = Instant::now();
+    let r: Value = env
+        .http
+        .post(&env.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "nap")
+        .body(modern.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3), "{r}");
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert_eq!(r["result"]["content"][0]["text"], "tool `nap` timed out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

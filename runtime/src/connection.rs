@@ -144,8 +144,8 @@ pub struct Connection {
     stateless: bool,
     /// Where messages unrelated to any request go (stdout, or the HTTP GET stream).
     standalone: Mutex<Option<Outbound>>,
-    /// For a 2026-07-28 request on a longer-lived transport connection (stdio): that
-    /// connection, where `notifications/cancelled` arrives.
+    /// For a 2026-07-28 request: the transport's connection it came on (stdio's, where
+    /// `notifications/cancelled` arrives; over HTTP, the request's own).
     parent: Option<Arc<Connection>>,
     /// The transport's limit on how long a handler may run (the HTTP transport sets one; a
     /// runtime without a timer cannot have one, so it is never assumed).
@@ -341,7 +341,8 @@ impl Connection {
         }
     }
 
-    /// Marks a request as in flight; the returned guard unregisters it when dropped.
+    /// Starts a request: its cancellation state, registered (on connections that track
+    /// requests) where `notifications/cancelled` arrives; the guard unregisters it when dropped.
     pub(crate) fn start(self: &Arc<Self>, id: &RequestId) -> InFlight {
         // Registered where `notifications/cancelled` will arrive.
         let home = self.parent.as_ref().unwrap_or(self);
@@ -413,7 +414,7 @@ impl Connection {
     }
 }
 
-/// An in-flight request; dropping it unregisters the request.
+/// An in-flight request; dropping it unregisters the request, if it was registered.
 pub(crate) struct InFlight {
     /// Where the request is registered for `notifications/cancelled`, if anywhere.
     registered: Option<(Arc<Connection>, RequestId)>,

@@ -229,7 +229,8 @@ struct RegisteredTool {
 
 /// The user's server value, seen from the core: starts the handler at an index of its
 /// `TOOLS`, `RESOURCES` or `PROMPTS` with the call's parts. Implemented for every
-/// [`McpServer`]; the only code of the dispatcher compiled per server type.
+/// [`McpServer`]; with `Server<S>`'s delegating methods and the building of its tables, the
+/// only code of the server compiled per server type.
 pub(crate) trait Handlers: Send + Sync + 'static {
     fn call_tool(&self, index: usize, call: Call<'_>) -> ToolFuture;
     fn read_resource(&self, index: usize, call: Call<'_>) -> ResourceFuture;
@@ -1175,7 +1176,6 @@ impl Core {
         })
     }
 
-    /// The resource a URI names: a static one, else the first template that matches.
     /// The resource a URI names (its index and description): a static one, else the first
     /// template that matches, with the template's variables.
     fn find_resource(

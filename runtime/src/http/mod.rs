@@ -702,7 +702,10 @@ impl Shared {
         // The name without the port; an IPv6 literal keeps its brackets, and one without its
         // closing bracket names nothing.
         let name = if host.starts_with('[') {
-            host.find(']').map_or("", |end| &host[..=end])
+            match host.find(']') {
+                Some(end) => &host[..=end],
+                None => return false,
+            }
         } else {
             host.rsplit_once(':').map_or(host, |(name, _)| name)
         };
@@ -1125,7 +1128,7 @@ async fn post(
             shared,
             principal,
             message,
-            Connection::one_request(),
+            shared.connection(false),
             None,
             true,
             parts,
