@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use futures_util::future::Either;
+
 use schemars::generate::SchemaSettings;
 use schemars::{Schema, SchemaGenerator};
 use serde::Deserialize;
@@ -707,20 +709,31 @@ impl Core {
             .await
     }
 
-    pub(crate) async fn handle_in(
-        &self,
+    /// Not an `async fn`: notifications and answers are handled at once, and a request's future
+    /// is the dispatcher's own, with no wrapper state of its own to carry (each `async fn`
+    /// layer keeps a copy of its arguments beside its callee's future, and the transports box
+    /// this future for every request).
+    pub(crate) fn handle_in<'a>(
+        &'a self,
         message: Message,
-        principal: &Principal,
+        principal: &'a Principal,
         connection: &Arc<Connection>,
         outbound: Option<Outbound>,
-    ) -> Reply {
+    ) -> impl Future<Output = Reply> + Send + 'a {
         match message {
             Message::Request(request) => {
                 let link = Link {
                     connection: Arc::clone(connection),
                     outbound,
                 };
-                self.handle_request(request, principal, link).await
+                // A 2026-07-28 request takes the larger path, boxed, so that a legacy
+                // request's future does not carry its room.
+                match request.modern_meta() {
+                    Some(meta) => Either::Left(Either::Left(Box::pin(
+                        self.handle_modern(request, meta, principal, link),
+                    ))),
+                    None => Either::Left(Either::Right(self.dispatch(request, principal, link))),
+                }
             }
             Message::Notification(notification) => {
                 if &*notification.method == "notifications/cancelled" {
@@ -735,20 +748,13 @@ impl Core {
                         connection.cancel(&id);
                     }
                 }
-                Reply::Nothing
+                Either::Right(std::future::ready(Reply::Nothing))
             }
             Message::Response { id, result } => {
                 connection.complete(&id, result);
-                Reply::Nothing
+                Either::Right(std::future::ready(Reply::Nothing))
             }
         }
-    }
-
-    async fn handle_request(&self, request: Request, principal: &Principal, link: Link) -> Reply {
-        if let Some(meta) = request.modern_meta() {
-            return self.handle_modern(request, meta, principal, link).await;
-        }
-        self.dispatch(request, principal, link).await
     }
 
     async fn dispatch(&self, request: Request, principal: &Principal, link: Link) -> Reply {

@@ -2,18 +2,23 @@
 //!
 //! Browsers send `Origin` on every request CORS governs (cross-origin requests and preflights);
 //! other clients do not send it and read no CORS header. tower-http's layer builds its response
-//! headers on every request, so the MCP endpoint runs it only when `Origin` is present.
+//! headers on every request, so the MCP endpoint ([`Endpoint`]) runs it only when `Origin` is
+//! present.
 
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::http::Method;
 use axum::http::header::{self, HeaderName, HeaderValue};
-use futures_util::future::Either;
-use tower::{Layer, Service};
-use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
+use axum::response::Response;
+use futures_util::FutureExt as _;
+use tower::{Layer, Service, ServiceExt as _};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
+use super::{PROTOCOL_VERSION_HEADER, SESSION_HEADER, Shared, mcp_endpoint};
 
 /// The CORS policy: origins `allowed` decides, the MCP methods and headers, and the headers a
 /// browser client must be able to read (the challenge, the session, the protocol version).
@@ -40,50 +45,37 @@ pub(super) fn layer(
         ])
 }
 
-/// Applies a [`CorsLayer`] to requests that carry `Origin` only.
+/// The MCP endpoint as a service: CORS for requests that carry `Origin`, the endpoint alone for
+/// the rest.
+///
+/// A service rather than a handler behind a layer: axum clones a route's service for every
+/// request, and a layered handler costs a clone of the whole CORS policy, a second boxed
+/// service and a second boxed future each time; here the policy is shared and the endpoint's
+/// future is boxed once.
 #[derive(Clone)]
-pub(super) struct OriginGated(pub(super) CorsLayer);
-
-impl<S: Clone> Layer<S> for OriginGated {
-    type Service = Gated<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Gated {
-            cors: self.0.layer(inner.clone()),
-            plain: inner,
-        }
-    }
+pub(super) struct Endpoint {
+    pub(super) shared: Arc<Shared>,
+    pub(super) cors: Arc<CorsLayer>,
 }
 
-/// The service of [`OriginGated`].
-#[derive(Clone)]
-pub(super) struct Gated<S> {
-    cors: Cors<S>,
-    plain: S,
-}
+impl Service<Request> for Endpoint {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-impl<S, B> Service<Request> for Gated<S>
-where
-    S: Service<Request, Response = axum::http::Response<B>> + Clone,
-    B: Default,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Either<<Cors<S> as Service<Request>>::Future, S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Both wrap the same service; whichever a request takes must be ready.
-        match self.plain.poll_ready(cx) {
-            Poll::Ready(Ok(())) => self.cors.poll_ready(cx),
-            other => other,
-        }
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        let shared = Arc::clone(&self.shared);
         if request.headers().contains_key(header::ORIGIN) {
-            Either::Left(self.cors.call(request))
+            let endpoint = tower::service_fn(move |request| {
+                mcp_endpoint(Arc::clone(&shared), request).map(Ok::<_, Infallible>)
+            });
+            Box::pin(self.cors.layer(endpoint).oneshot(request))
         } else {
-            Either::Right(self.plain.call(request))
+            Box::pin(mcp_endpoint(shared, request).map(Ok))
         }
     }
 }

@@ -36,7 +36,7 @@ use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::get;
 
 use crate::auth::{
     AuthError, Challenge, Credentials, JwtConfig, JwtVerifier, TokenVerifier, bearer_credentials,
@@ -548,9 +548,12 @@ impl Core {
         // The MCP endpoint applies CORS only to requests with an `Origin` (see `cors`); the
         // metadata always carries it, so a cached copy has `Vary`.
         let mut router = Router::new()
-            .route(
+            .route_service(
                 &path,
-                any(mcp_endpoint).layer(cors::OriginGated(cors.clone())),
+                cors::Endpoint {
+                    shared: Arc::clone(&shared),
+                    cors: Arc::new(cors.clone()),
+                },
             )
             .route(PRM_WELL_KNOWN, get(resource_metadata).layer(cors.clone()));
         if prm_path_inserted != PRM_WELL_KNOWN {
@@ -891,7 +894,7 @@ fn rpc_error(status: StatusCode, code: i32, message: &str) -> Response {
     )
 }
 
-async fn mcp_endpoint(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn mcp_endpoint(shared: Arc<Shared>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     if let Some(response) = shared.limit_address(&parts.extensions).await {
         return response;
@@ -926,12 +929,51 @@ async fn mcp_endpoint(State(shared): State<Arc<Shared>>, request: Request) -> Re
         Ok(principal) => principal,
         Err(response) => return response,
     };
-    // With shared stores, the session's record is fetched while the rate limit is checked:
-    // both commands leave together, one round trip of waiting instead of two.
+    // The per-principal limit and the session's record exist only when configured; their
+    // future is boxed so that a request needing neither does not carry its room.
+    let preloaded = if shared.per_principal.is_some() || shared.sessions.is_some() {
+        match Box::pin(limit_and_preload(&shared, &principal, &parts)).await {
+            Ok(preloaded) => preloaded,
+            Err(response) => return response,
+        }
+    } else {
+        None
+    };
+    let version = HeaderVersion::of(&parts.headers);
+    if let HeaderVersion::Unknown(requested) = version
+        && parts.method != Method::POST
+    {
+        return unsupported_version(None, &String::from_utf8_lossy(requested.as_bytes()));
+    }
+    match parts.method {
+        Method::POST => post(&shared, principal, &parts, version, body, preloaded).await,
+        // 2026-07-28 has no sessions and no standalone stream.
+        Method::GET | Method::DELETE if version.is_modern() => method_not_allowed(false),
+        Method::DELETE => Box::pin(delete(&shared, &principal, &parts.headers)).await,
+        Method::GET => {
+            Box::pin(standalone_stream(
+                &shared,
+                &principal,
+                &parts.headers,
+                preloaded,
+            ))
+            .await
+        }
+        _ => method_not_allowed(shared.sessions.is_some()),
+    }
+}
+
+/// The per-principal rate limit and, for a session kept in a shared store, its record: with
+/// shared stores both commands leave together, one round trip of waiting instead of two.
+async fn limit_and_preload(
+    shared: &Shared,
+    principal: &Principal,
+    parts: &Parts,
+) -> Result<Option<Preloaded>, Response> {
     let limited = async {
         match &shared.per_principal {
             Some(limiter) if !principal.is_anonymous() => {
-                limiter.check(Owner::of(&principal).key()).await
+                limiter.check(Owner::of(principal).key()).await
             }
             _ => Ok(()),
         }
@@ -947,26 +989,13 @@ async fn mcp_endpoint(State(shared): State<Arc<Shared>>, request: Request) -> Re
     let (limited, preloaded) = tokio::join!(limited, preload);
     if let Err(wait) = limited {
         tracing::info!(target: "scopegate::http", event = "rate_limited", subject = principal.subject(), "per-principal rate limit");
-        return too_many(
+        return Err(too_many(
             StatusCode::TOO_MANY_REQUESTS,
             wait,
             "too many requests: slow down",
-        );
+        ));
     }
-    let version = HeaderVersion::of(&parts.headers);
-    if let HeaderVersion::Unknown(requested) = version
-        && parts.method != Method::POST
-    {
-        return unsupported_version(None, &String::from_utf8_lossy(requested.as_bytes()));
-    }
-    match parts.method {
-        Method::POST => post(&shared, principal, &parts, version, body, preloaded).await,
-        // 2026-07-28 has no sessions and no standalone stream.
-        Method::GET | Method::DELETE if version.is_modern() => method_not_allowed(false),
-        Method::DELETE => delete(&shared, &principal, &parts.headers).await,
-        Method::GET => standalone_stream(&shared, &principal, &parts.headers, preloaded).await,
-        _ => method_not_allowed(shared.sessions.is_some()),
-    }
+    Ok(preloaded)
 }
 
 /// A request's `MCP-Protocol-Version`, looked up once.
@@ -1158,10 +1187,7 @@ async fn post(
     let (connection, new_session) = match &shared.sessions {
         Some(sessions) if is_initialize => {
             let connection = shared.connection(true);
-            match sessions
-                .create(Owner::of(&principal), Arc::clone(&connection))
-                .await
-            {
+            match Box::pin(sessions.create(Owner::of(&principal), Arc::clone(&connection))).await {
                 Ok(id) => (connection, Some(id)),
                 Err(SessionError::Unavailable) => {
                     return session_refused(&SessionError::Unavailable);
@@ -1177,14 +1203,13 @@ async fn post(
                     "missing Mcp-Session-Id: send initialize first",
                 );
             }
-            Some(id) => match sessions
-                .check(
-                    id,
-                    &Owner::of(&principal),
-                    || shared.connection(true),
-                    preloaded,
-                )
-                .await
+            Some(id) => match Box::pin(sessions.check(
+                id,
+                &Owner::of(&principal),
+                || shared.connection(true),
+                preloaded,
+            ))
+            .await
             {
                 Ok(connection) => (connection, None),
                 Err(SessionError::Unavailable) => {
@@ -1228,14 +1253,17 @@ async fn post(
         )
         .await
     } else {
-        let _ = shared
-            .server
-            .handle_in(message, &principal, &connection, None)
-            .await;
+        // Boxed: a request's future should not carry the room of this rarer path.
+        let _ = Box::pin(
+            shared
+                .server
+                .handle_in(message, &principal, &connection, None),
+        )
+        .await;
         StatusCode::ACCEPTED.into_response()
     };
     if let (Some(sessions), Some(id)) = (&shared.sessions, stored_session)
-        && let Err(error) = sessions.save_changes(&id).await
+        && let Err(error) = Box::pin(sessions.save_changes(&id)).await
     {
         // Only initialize, `logging/setLevel` and subscriptions change a session, and all
         // three may be sent again: the client retries rather than carrying on with a session
