@@ -120,8 +120,11 @@ impl Request {
     #[must_use]
     pub fn modern_meta(&self) -> Option<Map<String, Value>> {
         let params = self.params.as_deref()?;
-        // Cheap filter first: legacy traffic (the hot path) never pays for a second parse.
-        memchr::memmem::find(params.get().as_bytes(), META_PROTOCOL_VERSION.as_bytes())?;
+        // Cheap filter first: legacy traffic (the hot path) never pays for a second parse. The
+        // searcher is built once (building it costs more than searching short params).
+        static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(META_PROTOCOL_VERSION));
+        FINDER.find(params.get().as_bytes())?;
         #[derive(Deserialize)]
         struct Probe {
             #[serde(rename = "_meta")]

@@ -647,6 +647,7 @@ async fn resource_metadata(State(shared): State<Arc<Shared>>, request: Request) 
 }
 
 /// 429 or 503 with `Retry-After` (whole seconds, at least 1).
+#[cold]
 fn too_many(status: StatusCode, wait: std::time::Duration, message: &str) -> Response {
     let mut response = rpc_error(status, error_code::INVALID_REQUEST, message);
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -785,6 +786,7 @@ impl Shared {
         }
     }
 
+    #[cold]
     fn invalid_token(&self, error: &AuthError) -> Response {
         tracing::info!(target: "scopegate::auth", event = "token_rejected", reason = error.reason(), "{error}");
         let challenge = self.challenge(
@@ -795,6 +797,7 @@ impl Shared {
         self.unauthorized(challenge, &error.to_string())
     }
 
+    #[cold]
     fn unauthorized(&self, challenge: HeaderValue, message: &str) -> Response {
         let body = RpcResponse::error(
             None,
@@ -807,6 +810,7 @@ impl Shared {
         response
     }
 
+    #[cold]
     fn reject_request(&self, why: &'static str) -> Response {
         tracing::info!(target: "scopegate::auth", event = "token_rejected", reason = "invalid_request", "{why}");
         let body = RpcResponse::error(None, ErrorObject::new(error_code::INVALID_REQUEST, why));
@@ -823,6 +827,7 @@ impl Shared {
     ///
     /// A 2026-07-28 request is told the scopes of this operation alone, all of them in one
     /// challenge (2026-07-28 authorization, "Scope Challenge Handling").
+    #[cold]
     fn forbidden(&self, principal: &Principal, denial: &Denial, modern: bool) -> Response {
         let held = principal
             .scopes()
@@ -887,6 +892,7 @@ fn json_response(status: StatusCode, body: &RpcResponse) -> Response {
         .into_response()
 }
 
+#[cold]
 fn rpc_error(status: StatusCode, code: i32, message: &str) -> Response {
     json_response(
         status,
@@ -1071,6 +1077,7 @@ async fn standalone_stream(
     event_stream(rx, None)
 }
 
+#[cold]
 fn method_not_allowed(sessions: bool) -> Response {
     let allow = if sessions {
         "GET, POST, DELETE"
@@ -1453,6 +1460,7 @@ fn decode_header_value(value: &str) -> Option<String> {
 
 /// 400 with `-32022` naming the supported versions, so a client can pick one and retry
 /// (2026-07-28 versioning; legacy only asks for the 400).
+#[cold]
 fn unsupported_version(id: Option<crate::protocol::RequestId>, requested: &str) -> Response {
     json_response(
         StatusCode::BAD_REQUEST,
@@ -1472,6 +1480,7 @@ fn unsupported_version(id: Option<crate::protocol::RequestId>, requested: &str) 
 
 /// A session id that was not accepted: 404 when the session is not the caller's live one, 503
 /// when the shared store could not tell.
+#[cold]
 fn session_refused(error: &SessionError) -> Response {
     match error {
         SessionError::NotFound => rpc_error(
@@ -1488,6 +1497,7 @@ fn session_refused(error: &SessionError) -> Response {
     }
 }
 
+#[cold]
 fn session_failure() -> Response {
     rpc_error(
         StatusCode::INTERNAL_SERVER_ERROR,
