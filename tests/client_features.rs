@@ -154,7 +154,7 @@ async fn requests_need_the_clients_capability_and_a_channel() {
         "no sampling: the client does not support `sampling`"
     );
     assert!(
-        to_client.try_recv().is_err(),
+        to_client.try_recv().is_none(),
         "nothing was sent to the client"
     );
     // No channel back (a JSON-only HTTP client): the request cannot be sent.
@@ -211,7 +211,7 @@ async fn progress_needs_a_token_and_logs_follow_the_level() {
         .await;
     assert_eq!(text_of(reply), "progress sent: false");
     // Default level info: the warning goes, the debug detail does not.
-    let sent: Vec<Value> = std::iter::from_fn(|| to_client.try_recv().ok())
+    let sent: Vec<Value> = std::iter::from_fn(|| to_client.try_recv())
         .map(|m| serde_json::from_str(&m).unwrap())
         .collect();
     assert_eq!(sent.len(), 1, "{sent:?}");
@@ -241,7 +241,7 @@ async fn progress_needs_a_token_and_logs_follow_the_level() {
         )
         .await;
     assert_eq!(text_of(reply), "progress sent: true");
-    let sent: Vec<Value> = std::iter::from_fn(|| to_client.try_recv().ok())
+    let sent: Vec<Value> = std::iter::from_fn(|| to_client.try_recv())
         .map(|m| serde_json::from_str(&m).unwrap())
         .collect();
     assert_eq!(sent.len(), 3, "{sent:?}");

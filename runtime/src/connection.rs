@@ -2,13 +2,14 @@
 //! server sends it while handling a request — progress, log messages, sampling and elicitation
 //! requests — and which of its requests are still in flight, so they can be cancelled.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 use crate::protocol::{ErrorObject, RequestId};
 
@@ -68,22 +69,134 @@ pub enum ClientError {
 }
 
 /// The channel to the client for one request's messages (the POST's event stream, or stdout).
-#[derive(Debug, Clone)]
+///
+/// Not tokio's `mpsc`: the HTTP transport makes one for every request, whether or not its
+/// handler sends anything, and tokio's channel costs a cache-line-aligned allocation of several
+/// hundred bytes (a slow path of the allocator) each time. This one is one small allocation;
+/// its queue is allocated by the first message.
+#[derive(Debug)]
 pub struct Outbound {
-    tx: mpsc::UnboundedSender<String>,
+    queue: Arc<Mutex<Queue>>,
+}
+
+#[derive(Debug)]
+struct Queue {
+    messages: VecDeque<String>,
+    /// The receiver's, while it waits.
+    waker: Option<Waker>,
+    /// Live `Outbound`s: none left and nothing queued ends the receiver's stream.
+    senders: usize,
+    /// Whether the receiver is still there to read what is sent.
+    receiving: bool,
 }
 
 impl Outbound {
     /// An outbound channel and the receiving end the transport drains.
     #[must_use]
-    pub fn channel() -> (Self, mpsc::UnboundedReceiver<String>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx }, rx)
+    pub fn channel() -> (Self, OutboundReceiver) {
+        let queue = Arc::new(Mutex::new(Queue {
+            messages: VecDeque::new(),
+            waker: None,
+            senders: 1,
+            receiving: true,
+        }));
+        let receiver = OutboundReceiver {
+            queue: Arc::clone(&queue),
+        };
+        (Self { queue }, receiver)
     }
 
     /// Sends one JSON-RPC message; false when the client is gone.
     pub(crate) fn send(&self, message: &Value) -> bool {
-        self.tx.send(message.to_string()).is_ok()
+        let waker = {
+            let mut queue = lock(&self.queue);
+            if !queue.receiving {
+                return false;
+            }
+            queue.messages.push_back(message.to_string());
+            queue.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        true
+    }
+}
+
+impl Clone for Outbound {
+    fn clone(&self) -> Self {
+        lock(&self.queue).senders += 1;
+        Self {
+            queue: Arc::clone(&self.queue),
+        }
+    }
+}
+
+impl Drop for Outbound {
+    fn drop(&mut self) {
+        let waker = {
+            let mut queue = lock(&self.queue);
+            queue.senders -= 1;
+            if queue.senders == 0 {
+                queue.waker.take()
+            } else {
+                None
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The receiving end of an [`Outbound`] channel, which the transport drains.
+#[derive(Debug)]
+pub struct OutboundReceiver {
+    queue: Arc<Mutex<Queue>>,
+}
+
+impl OutboundReceiver {
+    /// The next message, in the order sent; `None` once every [`Outbound`] is gone and
+    /// everything sent has been read.
+    pub async fn recv(&mut self) -> Option<String> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// [`recv`](Self::recv) as a poll: when pending, `cx`'s waker is woken by the next message
+    /// or by the last `Outbound` going away.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<String>> {
+        let mut queue = lock(&self.queue);
+        if let Some(message) = queue.messages.pop_front() {
+            return Poll::Ready(Some(message));
+        }
+        if queue.senders == 0 {
+            return Poll::Ready(None);
+        }
+        if !queue
+            .waker
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            queue.waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&mut self) -> Option<String> {
+        lock(&self.queue).messages.pop_front()
+    }
+}
+
+impl Drop for OutboundReceiver {
+    fn drop(&mut self) {
+        let unread = {
+            let mut queue = lock(&self.queue);
+            queue.receiving = false;
+            queue.waker = None;
+            std::mem::take(&mut queue.messages)
+        };
+        drop(unread);
     }
 }
 
@@ -503,5 +616,53 @@ mod tests {
             Connection::stateless(json!({}), None, Connection::new()).log_level(),
             None
         );
+    }
+
+    /// The next message, failing the test rather than hanging it.
+    async fn next(rx: &mut OutboundReceiver) -> Option<String> {
+        tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .expect("the receiver was woken")
+    }
+
+    #[tokio::test]
+    async fn the_outbound_channel_delivers_in_order_and_ends_with_its_senders() {
+        let (outbound, mut rx) = Outbound::channel();
+        let second = outbound.clone();
+        assert!(rx.try_recv().is_none());
+        // A waiting receiver is woken by a message sent from another task.
+        let sender = tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            assert!(second.send(&json!(1)));
+            assert!(second.send(&json!(2)));
+        });
+        assert_eq!(next(&mut rx).await.as_deref(), Some("1"));
+        sender.await.unwrap();
+        assert_eq!(rx.try_recv().as_deref(), Some("2"));
+        assert!(outbound.send(&json!(3)));
+        drop(outbound);
+        // Everything sent is read before the end shows.
+        assert_eq!(next(&mut rx).await.as_deref(), Some("3"));
+        assert_eq!(next(&mut rx).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_receiver_sees_the_last_sender_go() {
+        let (outbound, mut rx) = Outbound::channel();
+        let dropper = tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            drop(outbound);
+        });
+        assert_eq!(next(&mut rx).await, None);
+        dropper.await.unwrap();
+    }
+
+    #[test]
+    fn sending_to_a_dropped_receiver_fails() {
+        let (outbound, rx) = Outbound::channel();
+        assert!(outbound.send(&json!("kept")));
+        drop(rx);
+        assert!(!outbound.send(&json!("lost")));
+        assert!(!outbound.clone().send(&json!("lost")));
     }
 }

@@ -37,7 +37,7 @@ pub mod server;
 pub mod stdio;
 pub mod tool;
 
-pub use connection::{ClientError, Connection, LogLevel, Outbound};
+pub use connection::{ClientError, Connection, LogLevel, Outbound, OutboundReceiver};
 pub use principal::Principal;
 pub use prompt::{GetPromptResult, PromptError, PromptMessage, Role};
 pub use protocol::{CallToolResult, Content, ResourceContents};

@@ -425,6 +425,9 @@ struct Shared {
     allow_loopback_origins: bool,
     /// Host names accepted in `Host` (`None`: any).
     allowed_hosts: Option<Vec<String>>,
+    /// The resource's own authority as clients send it in `Host` (lowercase, port when not the
+    /// scheme's default): the common case, accepted on one comparison.
+    resource_authority: Option<String>,
     concurrency: Arc<tokio::sync::Semaphore>,
     per_address: Option<limit::RateLimit>,
     per_principal: Option<limit::RateLimit>,
@@ -530,6 +533,13 @@ impl Core {
             max_body_bytes: config.max_body_bytes,
             allowed_origins: config.allowed_origins.clone(),
             allow_loopback_origins: config.allow_loopback_origins,
+            resource_authority: url::Url::parse(&resource).ok().and_then(|url| {
+                let host = url.host_str()?.to_ascii_lowercase();
+                Some(match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host,
+                })
+            }),
             allowed_hosts: (!config.any_host).then(|| {
                 let mut hosts = config.allowed_hosts.clone();
                 hosts.extend(["localhost", "127.0.0.1", "[::1]"].map(String::from));
@@ -703,6 +713,13 @@ impl Shared {
         let Some(host) = host else {
             return false;
         };
+        if self
+            .resource_authority
+            .as_deref()
+            .is_some_and(|own| own.as_bytes() == host.as_bytes())
+        {
+            return true;
+        }
         // The name without the port; an IPv6 literal keeps its brackets, and one without its
         // closing bracket names nothing.
         let name = if host.starts_with('[') {
@@ -1074,7 +1091,11 @@ async fn standalone_stream(
     };
     let (outbound, rx) = Outbound::channel();
     connection.set_standalone(outbound);
-    event_stream(rx, None)
+    let mut rx = rx;
+    event_stream(
+        futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
+        None,
+    )
 }
 
 #[cold]
@@ -1330,7 +1351,7 @@ async fn respond(
                             }
                         }
                         reply = &mut dispatch => {
-                            while let Ok(event) = events.try_recv() {
+                            while let Some(event) = events.try_recv() {
                                 let _ = tx.send(event);
                             }
                             if let Reply::Response(response) = reply {
@@ -1341,12 +1362,16 @@ async fn respond(
                     }
                 }
             });
-            return event_stream(rx, new_session.as_deref());
+            let mut rx = rx;
+            return event_stream(
+                futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
+                new_session.as_deref(),
+            );
         }
     };
     // Messages sent just before the handler finished still go out, ahead of the response.
     let mut early = Vec::new();
-    while let Ok(event) = events.try_recv() {
+    while let Some(event) = events.try_recv() {
         early.push(event);
     }
     let mut http = match reply {
@@ -1363,12 +1388,8 @@ async fn respond(
         },
         Reply::Response(response) if early.is_empty() => json_response(StatusCode::OK, &response),
         Reply::Response(response) => {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-            for event in early {
-                let _ = tx.send(event);
-            }
-            let _ = tx.send(response.to_json());
-            return event_stream(rx, new_session.as_deref());
+            early.push(response.to_json());
+            return event_stream(futures_util::stream::iter(early), new_session.as_deref());
         }
     };
     if let Some(id) = new_session
@@ -1508,30 +1529,35 @@ fn session_failure() -> Response {
 
 /// Whether the client takes `text/event-stream` responses (MCP clients send both media types).
 fn accepts_event_stream(headers: &HeaderMap) -> bool {
-    // On bytes: media ranges are ASCII, and this runs on every POST.
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .map(|range| {
-            let end = range.iter().position(|&b| b == b';').unwrap_or(range.len());
-            range[..end].trim_ascii()
-        })
-        .any(|m| m.eq_ignore_ascii_case(b"text/event-stream") || m == b"*/*")
+    // On bytes, with a plain loop: media ranges are ASCII, and this runs on every POST (an
+    // iterator chain of splits and trims cost several hundred instructions a request).
+    headers.get_all(header::ACCEPT).iter().any(|value| {
+        let mut rest = value.as_bytes();
+        loop {
+            let end = memchr::memchr(b',', rest).unwrap_or(rest.len());
+            let range = &rest[..end];
+            let range = range[..memchr::memchr(b';', range).unwrap_or(range.len())].trim_ascii();
+            if range.eq_ignore_ascii_case(b"text/event-stream") || range == b"*/*" {
+                return true;
+            }
+            if end == rest.len() {
+                return false;
+            }
+            rest = &rest[end + 1..];
+        }
+    })
 }
 
-/// An SSE response carrying each message of `rx` as one `message` event, closed when `rx` ends.
+/// An SSE response carrying each message of `messages` as one `message` event, closed when
+/// `messages` ends.
 fn event_stream(
-    rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+    messages: impl futures_util::Stream<Item = String> + Send + 'static,
     session: Option<&str>,
 ) -> Response {
     use axum::response::sse::{Event, Sse};
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        let message = rx.recv().await?;
-        Some((
-            Ok::<_, std::convert::Infallible>(Event::default().event("message").data(message)),
-            rx,
-        ))
+    use futures_util::StreamExt as _;
+    let stream = messages.map(|message| {
+        Ok::<_, std::convert::Infallible>(Event::default().event("message").data(message))
     });
     let mut response = Sse::new(stream).into_response();
     // Proxies must pass each event on at once (2026-07-28 Streamable HTTP).
@@ -1583,6 +1609,38 @@ mod tests {
             "http://evil.com",
         ] {
             assert!(!is_loopback_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn event_streams_are_accepted_by_media_range_only() {
+        let accepts = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+            }
+            accepts_event_stream(&headers)
+        };
+        for yes in [
+            &["application/json, text/event-stream"][..],
+            &["text/event-stream"],
+            &["application/json;q=0.9,TEXT/Event-Stream;q=0.5"],
+            &["  text/event-stream  ,application/json"],
+            &["*/*"],
+            &["application/json", "text/event-stream"],
+        ] {
+            assert!(accepts(yes), "{yes:?}");
+        }
+        for no in [
+            &[][..],
+            &[""],
+            &["application/json"],
+            &["text/event-streams"],
+            &["text/event-stream-ish, application/json"],
+            &["text/*"],
+            &["application/json;profile=text/event-stream"],
+        ] {
+            assert!(!accepts(no), "{no:?}");
         }
     }
 }
