@@ -230,6 +230,9 @@ impl Cancel {
 
 type Pending = oneshot::Sender<Result<Value, ErrorObject>>;
 
+/// The stored handler timeout meaning "none".
+const NO_TIMEOUT: u64 = u64::MAX;
+
 /// The stored log level meaning "send none".
 const LOG_OFF: u8 = u8::MAX;
 
@@ -262,7 +265,8 @@ pub struct Connection {
     parent: Option<Arc<Connection>>,
     /// The transport's limit on how long a handler may run (the HTTP transport sets one; a
     /// runtime without a timer cannot have one, so it is never assumed).
-    handler_timeout: Mutex<Option<std::time::Duration>>,
+    /// In nanoseconds, `NO_TIMEOUT` for none: read on every call, so not behind a lock.
+    handler_timeout: AtomicU64,
     /// Counts changes to the state a session store keeps (capabilities, log level,
     /// subscriptions), so a changed session is written back and an unchanged one is not.
     changes: AtomicU64,
@@ -283,7 +287,7 @@ impl Default for Connection {
             stateless: false,
             standalone: Mutex::default(),
             parent: None,
-            handler_timeout: Mutex::new(None),
+            handler_timeout: AtomicU64::new(NO_TIMEOUT),
             changes: AtomicU64::new(0),
             tracks_requests: true,
         }
@@ -336,7 +340,7 @@ impl Connection {
             capabilities: Mutex::new(capabilities),
             log_level: AtomicU8::new(log_level.map_or(LOG_OFF, |l| l as u8)),
             stateless: true,
-            handler_timeout: Mutex::new(parent.handler_timeout()),
+            handler_timeout: AtomicU64::new(parent.handler_timeout.load(Ordering::Relaxed)),
             parent: Some(parent),
             ..Self::default()
         };
@@ -345,11 +349,18 @@ impl Connection {
 
     /// Limits how long a handler may run on this connection.
     pub fn set_handler_timeout(&self, timeout: Option<std::time::Duration>) {
-        *lock(&self.handler_timeout) = timeout;
+        // Past u64 nanoseconds (584 years) is as good as the longest that fits.
+        let nanos = timeout.map_or(NO_TIMEOUT, |t| {
+            u64::try_from(t.as_nanos()).map_or(NO_TIMEOUT - 1, |n| n.min(NO_TIMEOUT - 1))
+        });
+        self.handler_timeout.store(nanos, Ordering::Relaxed);
     }
 
     pub(crate) fn handler_timeout(&self) -> Option<std::time::Duration> {
-        *lock(&self.handler_timeout)
+        match self.handler_timeout.load(Ordering::Relaxed) {
+            NO_TIMEOUT => None,
+            nanos => Some(std::time::Duration::from_nanos(nanos)),
+        }
     }
 
     pub(crate) fn set_capabilities(&self, capabilities: Value) {

@@ -428,7 +428,7 @@ struct Shared {
     /// The resource's own authority as clients send it in `Host` (lowercase, port when not the
     /// scheme's default): the common case, accepted on one comparison.
     resource_authority: Option<String>,
-    concurrency: Arc<tokio::sync::Semaphore>,
+    concurrency: tokio::sync::Semaphore,
     per_address: Option<limit::RateLimit>,
     per_principal: Option<limit::RateLimit>,
     handler_timeout: Option<std::time::Duration>,
@@ -518,9 +518,7 @@ impl Core {
                     config.session_store.clone(),
                 )
             }),
-            concurrency: Arc::new(tokio::sync::Semaphore::new(
-                config.max_concurrent_requests.max(1),
-            )),
+            concurrency: tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)),
             per_address: config.rate_per_address.map(|quota| {
                 limit::RateLimit::new(quota, config.rate_limit_store.clone(), "address")
             }),
@@ -898,15 +896,15 @@ fn is_loopback_origin(origin: &str) -> bool {
 }
 
 fn json_response(status: StatusCode, body: &RpcResponse) -> Response {
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body.to_json(),
-    )
-        .into_response()
+    // Built directly: a `String`'s `into_response` first sets a text content type that the
+    // JSON one then replaces.
+    let mut response = Response::new(Body::from(body.to_json()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 #[cold]
@@ -922,7 +920,7 @@ async fn mcp_endpoint(shared: Arc<Shared>, request: Request) -> Response {
     if let Some(response) = shared.limit_address(&parts.extensions).await {
         return response;
     }
-    let Ok(_permit) = Arc::clone(&shared.concurrency).try_acquire_owned() else {
+    let Ok(_permit) = shared.concurrency.try_acquire() else {
         tracing::warn!(target: "scopegate::http", event = "overloaded", "too many requests in flight");
         return too_many(
             StatusCode::SERVICE_UNAVAILABLE,
