@@ -1122,15 +1122,24 @@ impl Core {
         let outcome = match future {
             // A cancelled request gets no response (MCP cancellation): the handler is dropped.
             // The handler first: one that finishes at once never arms the timer.
-            Ok(future) => tokio::select! {
-                biased;
-                outcome = future => outcome,
-                () = flight.cancel.cancelled() => return Reply::Nothing,
-                () = deadline(self.inner.options.handler_timeout.or(connection.handler_timeout())) => {
-                    tracing::warn!(target: "scopegate::tool", tool = meta.name, "tool timed out");
-                    Ok(CallToolResult::error(format!("tool `{}` timed out", meta.name)))
+            Ok(future) => {
+                let timeout = self
+                    .inner
+                    .options
+                    .handler_timeout
+                    .or_else(|| connection.handler_timeout());
+                match settle(future, &flight.cancel, timeout).await {
+                    Settled::Done(outcome) => outcome,
+                    Settled::Cancelled => return Reply::Nothing,
+                    Settled::TimedOut => {
+                        tracing::warn!(target: "scopegate::tool", tool = meta.name, "tool timed out");
+                        Ok(CallToolResult::error(format!(
+                            "tool `{}` timed out",
+                            meta.name
+                        )))
+                    }
                 }
-            },
+            }
             Err(panic) => Err(panic),
         };
         let result = outcome.unwrap_or_else(|panic| {
@@ -1360,13 +1369,10 @@ impl Core {
             Ok(future) => future,
             Err(payload) => return Some(Err(crate::tool::panic_message(payload.as_ref()))),
         };
-        let result = tokio::select! {
-            biased;
-            result = future => result,
-            () = flight.cancel.cancelled() => return None,
-            () = deadline(timeout) => {
-                return Some(Err(format!("{kind} `{name}` timed out")));
-            }
+        let result = match settle(future, &flight.cancel, timeout).await {
+            Settled::Done(result) => result,
+            Settled::Cancelled => return None,
+            Settled::TimedOut => return Some(Err(format!("{kind} `{name}` timed out"))),
         };
         if let Err(panic) = &result {
             tracing::error!(target: "scopegate::tool", kind, name, panic = %panic, "handler panicked");
@@ -1744,6 +1750,42 @@ fn empty_object() -> Box<RawValue> {
 const LIST_TTL_MS: u64 = 300_000;
 
 /// Completes after `timeout`, or never.
+/// How a handler's run ended.
+enum Settled<T> {
+    /// It finished (`Err`: it panicked, with the message).
+    Done(Result<T, String>),
+    /// Its request was cancelled first: it was dropped.
+    Cancelled,
+    /// It ran past the timeout: it was dropped.
+    TimedOut,
+}
+
+/// Runs a handler until it finishes, its request is cancelled, or `timeout` passes. The handler
+/// is polled once before anything else is built: one that finishes at once (most do) never
+/// arms the timer, and the cancellation and timeout futures are boxed, built only for a
+/// handler that waits, so that a call's future does not carry their room.
+async fn settle<T: Send + 'static>(
+    mut future: crate::tool::HandlerFuture<T>,
+    cancel: &crate::connection::Cancel,
+    timeout: Option<std::time::Duration>,
+) -> Settled<T> {
+    let first =
+        std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut future).poll(cx)))
+            .await;
+    if let std::task::Poll::Ready(outcome) = first {
+        return Settled::Done(outcome);
+    }
+    Box::pin(async move {
+        tokio::select! {
+            biased;
+            outcome = &mut future => Settled::Done(outcome),
+            () = cancel.cancelled() => Settled::Cancelled,
+            () = deadline(timeout) => Settled::TimedOut,
+        }
+    })
+    .await
+}
+
 async fn deadline(timeout: Option<std::time::Duration>) {
     match timeout {
         Some(timeout) => tokio::time::sleep(timeout).await,

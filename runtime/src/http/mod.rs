@@ -915,8 +915,14 @@ fn rpc_error(status: StatusCode, code: i32, message: &str) -> Response {
     )
 }
 
-async fn mcp_endpoint(shared: Arc<Shared>, request: Request) -> Response {
+fn mcp_endpoint(shared: Arc<Shared>, request: Request) -> impl Future<Output = Response> + Send {
+    // Split before the future is made: an `async fn` keeps its arguments' room for its whole
+    // life, and the request would sit there unused beside its own parts.
     let (parts, body) = request.into_parts();
+    endpoint(shared, parts, body)
+}
+
+async fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> Response {
     if let Some(response) = shared.limit_address(&parts.extensions).await {
         return response;
     }
@@ -990,7 +996,7 @@ async fn limit_and_preload(
     shared: &Shared,
     principal: &Principal,
     parts: &Parts,
-) -> Result<Option<Preloaded>, Response> {
+) -> Result<Option<Box<Preloaded>>, Response> {
     let limited = async {
         match &shared.per_principal {
             Some(limiter) if !principal.is_anonymous() => {
@@ -1002,7 +1008,7 @@ async fn limit_and_preload(
     let preload = async {
         match (&shared.sessions, session_id(&parts.headers)) {
             (Some(sessions), Some(id)) if parts.method != Method::DELETE => {
-                sessions.preload(id).await
+                sessions.preload(id).await.map(Box::new)
             }
             _ => None,
         }
@@ -1051,7 +1057,7 @@ async fn standalone_stream(
     shared: &Shared,
     principal: &Principal,
     headers: &HeaderMap,
-    preloaded: Option<Preloaded>,
+    preloaded: Option<Box<Preloaded>>,
 ) -> Response {
     let Some(sessions) = &shared.sessions else {
         return method_not_allowed(false);
@@ -1080,7 +1086,7 @@ async fn standalone_stream(
             id,
             &Owner::of(principal),
             || shared.connection(true),
-            preloaded,
+            preloaded.map(|p| *p),
         )
         .await
     {
@@ -1116,7 +1122,7 @@ async fn post(
     parts: &Parts,
     version: HeaderVersion<'_>,
     body: Body,
-    preloaded: Option<Preloaded>,
+    preloaded: Option<Box<Preloaded>>,
 ) -> Response {
     let content_type_ok = parts
         .headers
@@ -1233,7 +1239,7 @@ async fn post(
                 id,
                 &Owner::of(&principal),
                 || shared.connection(true),
-                preloaded,
+                preloaded.map(|p| *p),
             ))
             .await
             {
