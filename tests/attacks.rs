@@ -260,11 +260,7 @@ impl Harness {
     /// whose body calls `tool`.
     fn modern_call(&self, token: &str, tool: &str, header_name: &str) -> RequestBuilder {
         let mut body = call_body(tool);
-        body["params"]["_meta"] = json!({
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
-            "io.modelcontextprotocol/clientCapabilities": {},
-        });
+        body["params"]["_meta"] = support::modern_meta();
         self.post(Some(token), None, &body)
             .header("mcp-protocol-version", "2026-07-28")
             .header("mcp-method", "tools/call")

@@ -289,6 +289,13 @@ async fn cancelled_requests_stop_and_get_no_response() {
         server.handle_in(other, &anyone, &connection, None).await,
         Reply::Nothing
     ));
+    // A notification's future that is never polled does nothing, like any future.
+    let unpolled = message(
+        json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9}}),
+    );
+    drop(server.handle_in(unpolled, &anyone, &connection, None));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!stopped("legacy"), "an unpolled cancellation took effect");
     let cancel = message(
         json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9,"reason":"user"}}),
     );

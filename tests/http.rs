@@ -1533,3 +1533,57 @@ async fn health_and_readiness_answer_probes_without_tokens() {
         json!({"status": "not ready"})
     );
 }
+
+#[test]
+fn an_endpoint_on_a_health_check_path_is_refused_when_built() {
+    for path in ["/healthz", "/readyz"] {
+        let resource = format!("http://127.0.0.1:9/{}", &path[1..]);
+        let built = Server::new(Files::default())
+            .unwrap()
+            .http(
+                HttpConfig::new(&resource)
+                    .without_authorization()
+                    .health_checks(true),
+            )
+            .map(|_| ());
+        assert!(
+            matches!(&built, Err(scopegate::http::HttpError::PathTaken(p)) if p == path),
+            "{path}: {built:?}"
+        );
+        // Without health checks the path is free.
+        assert!(
+            Server::new(Files::default())
+                .unwrap()
+                .http(HttpConfig::new(&resource).without_authorization())
+                .is_ok()
+        );
+    }
+}
+
+#[tokio::test]
+async fn head_on_the_endpoint_gets_no_body() {
+    use tower::ServiceExt as _;
+    // Through the router itself: hyper strips a HEAD body on HTTP/1 anyway, HTTP/2 does not.
+    let router = Server::new(Files::default())
+        .unwrap()
+        .http(HttpConfig::new("http://127.0.0.1:9/mcp").jwt_issuer("http://127.0.0.1:9"))
+        .unwrap();
+    for origin in [None, Some("http://127.0.0.1:9")] {
+        let mut request = axum::http::Request::head("/mcp").header("host", "127.0.0.1:9");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = router
+            .clone()
+            .oneshot(request.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        // No token: the 401 a GET gets, without its JSON body.
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{origin:?}");
+        assert!(response.headers().contains_key("www-authenticate"));
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        assert!(body.is_empty(), "{origin:?}: {body:?}");
+    }
+}

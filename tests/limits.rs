@@ -286,11 +286,7 @@ async fn handlers_past_their_timeout_fail_instead_of_hanging() {
 
     // A 2026-07-28 request (no session, its own `_meta`) is bounded by the same timeout.
     let mut modern = call("nap", json!({"ms": 10_000}));
-    modern["params"]["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
-        "io.modelcontextprotocol/clientCapabilities": {},
-    });
+    modern["params"]["_meta"] = support::modern_meta();
     let started = Instant::now();
     let r: Value = env
         .http

@@ -44,11 +44,7 @@ struct Vault;
 const V: &str = "2026-07-28";
 
 fn meta() -> Value {
-    json!({
-        "io.modelcontextprotocol/protocolVersion": V,
-        "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "0" },
-        "io.modelcontextprotocol/clientCapabilities": {},
-    })
+    support::modern_meta()
 }
 
 struct Env {

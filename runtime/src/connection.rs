@@ -108,12 +108,14 @@ impl Outbound {
 
     /// Sends one JSON-RPC message; false when the client is gone.
     pub(crate) fn send(&self, message: &Value) -> bool {
+        // Serialised before the lock is taken: the receiver never waits on a large message.
+        let text = message.to_string();
         let waker = {
             let mut queue = lock(&self.queue);
             if !queue.receiving {
                 return false;
             }
-            queue.messages.push_back(message.to_string());
+            queue.messages.push_back(text);
             queue.waker.take()
         };
         if let Some(waker) = waker {

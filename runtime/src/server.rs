@@ -525,6 +525,7 @@ impl<S: McpServer> Server<S> {
     /// capabilities, log level, cancellations and answers to the server's requests; `outbound`
     /// is where this request's notifications and requests to the client go (none: they are
     /// dropped, and requests to the client fail).
+    #[allow(clippy::manual_async_fn)] // the signature promises `Send`; an `async fn` would not
     pub fn handle_in<'a>(
         &'a self,
         message: Message,
@@ -532,8 +533,13 @@ impl<S: McpServer> Server<S> {
         connection: &'a Arc<Connection>,
         outbound: Option<Outbound>,
     ) -> impl Future<Output = Reply> + Send + 'a {
-        self.core
-            .handle_in(message, principal, connection, outbound)
+        // Lazily, like an `async fn`: a notification or answer takes effect when the future is
+        // first polled, not when it is made (the core's own version acts at once).
+        async move {
+            self.core
+                .handle_in(message, principal, connection, outbound)
+                .await
+        }
     }
 }
 
@@ -1749,7 +1755,6 @@ fn empty_object() -> Box<RawValue> {
 /// server's lifetime, and five minutes bounds how stale a client is after a redeploy.
 const LIST_TTL_MS: u64 = 300_000;
 
-/// Completes after `timeout`, or never.
 /// How a handler's run ended.
 enum Settled<T> {
     /// It finished (`Err`: it panicked, with the message).
@@ -1775,17 +1780,28 @@ async fn settle<T: Send + 'static>(
     if let std::task::Poll::Ready(outcome) = first {
         return Settled::Done(outcome);
     }
-    Box::pin(async move {
+    // The handler was just polled, and its waker is this task's: it is not polled again until
+    // the task wakes (a handler that yields once must not run on at once).
+    let mut guards = Box::pin(async move {
         tokio::select! {
             biased;
-            outcome = &mut future => Settled::Done(outcome),
             () = cancel.cancelled() => Settled::Cancelled,
             () = deadline(timeout) => Settled::TimedOut,
         }
+    });
+    let mut polled = true;
+    std::future::poll_fn(|cx| {
+        if !std::mem::take(&mut polled)
+            && let std::task::Poll::Ready(outcome) = std::pin::Pin::new(&mut future).poll(cx)
+        {
+            return std::task::Poll::Ready(Settled::Done(outcome));
+        }
+        guards.as_mut().poll(cx)
     })
     .await
 }
 
+/// Completes after `timeout`, or never.
 async fn deadline(timeout: Option<std::time::Duration>) {
     match timeout {
         Some(timeout) => tokio::time::sleep(timeout).await,
@@ -1962,4 +1978,90 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
         return None;
     }
     digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::connection::Cancel;
+    use crate::tool::HandlerFuture;
+
+    /// A future that counts its polls.
+    struct Counted<F> {
+        inner: Pin<Box<F>>,
+        polls: Arc<AtomicUsize>,
+    }
+
+    impl<F: Future> Future for Counted<F> {
+        type Output = F::Output;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            self.inner.as_mut().poll(cx)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiting_handler_is_polled_again_only_once_woken() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let go = Arc::new(tokio::sync::Notify::new());
+        let handler = HandlerFuture::new(Counted {
+            inner: Box::pin({
+                let go = Arc::clone(&go);
+                async move {
+                    go.notified().await;
+                    7_u8
+                }
+            }),
+            polls: Arc::clone(&polls),
+        });
+        let cancel = Cancel::default();
+        let mut settling = std::pin::pin!(settle(handler, &cancel, Some(Duration::from_secs(60))));
+        let first = std::future::poll_fn(|cx| Poll::Ready(settling.as_mut().poll(cx))).await;
+        assert!(first.is_pending());
+        assert_eq!(
+            polls.load(Ordering::SeqCst),
+            1,
+            "polled again before it woke"
+        );
+        go.notify_one();
+        assert!(matches!(settling.await, Settled::Done(Ok(7))));
+        assert_eq!(polls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn handlers_settle_as_cancelled_timed_out_or_done_handler_first() {
+        let cancelled = Cancel::default();
+        cancelled.cancel();
+        let waits = || HandlerFuture::new(std::future::pending::<u8>());
+        assert!(matches!(
+            settle(waits(), &cancelled, None).await,
+            Settled::Cancelled
+        ));
+        assert!(matches!(
+            settle(waits(), &Cancel::default(), Some(Duration::from_millis(20))).await,
+            Settled::TimedOut
+        ));
+        // A handler that finishes at once is answered even on a request already cancelled.
+        let at_once = HandlerFuture::new(async { 1_u8 });
+        assert!(matches!(
+            settle(at_once, &cancelled, None).await,
+            Settled::Done(Ok(1))
+        ));
+        // A panic is an outcome, not an unwinding server.
+        let panics = HandlerFuture::new(async {
+            if true {
+                panic!("boom");
+            }
+            0_u8
+        });
+        assert!(matches!(
+            settle(panics, &Cancel::default(), None).await,
+            Settled::Done(Err(message)) if message.contains("boom")
+        ));
+    }
 }

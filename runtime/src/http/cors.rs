@@ -50,8 +50,10 @@ pub(super) fn layer(
 ///
 /// A service rather than a handler behind a layer: axum clones a route's service for every
 /// request, and a layered handler costs a clone of the whole CORS policy, a second boxed
-/// service and a second boxed future each time; here the policy is shared and the endpoint's
-/// future is boxed once.
+/// service and a second boxed future each time. Here a request without `Origin` costs one
+/// boxed future; the policy is cloned into a CORS service only for requests that carry
+/// `Origin`. Responses to `HEAD` lose their body here, as axum's method router would strip it
+/// (hyper does for HTTP/1, nothing does for HTTP/2).
 #[derive(Clone)]
 pub(super) struct Endpoint {
     pub(super) shared: Arc<Shared>,
@@ -69,13 +71,21 @@ impl Service<Request> for Endpoint {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let shared = Arc::clone(&self.shared);
-        if request.headers().contains_key(header::ORIGIN) {
+        let head = request.method() == Method::HEAD;
+        let response: Self::Future = if request.headers().contains_key(header::ORIGIN) {
             let endpoint = tower::service_fn(move |request| {
                 mcp_endpoint(Arc::clone(&shared), request).map(Ok::<_, Infallible>)
             });
             Box::pin(self.cors.layer(endpoint).oneshot(request))
         } else {
             Box::pin(mcp_endpoint(shared, request).map(Ok))
+        };
+        if head {
+            Box::pin(response.map(|response| {
+                response.map(|response| response.map(|_| axum::body::Body::empty()))
+            }))
+        } else {
+            response
         }
     }
 }

@@ -406,6 +406,11 @@ pub enum HttpError {
     /// Serving failed.
     #[error("HTTP server: {0}")]
     Serve(std::io::Error),
+    /// The resource URI's path is also a health check's.
+    #[error(
+        "the MCP endpoint's path `{0}` is also a health check's: serve MCP at another path or turn health checks off"
+    )]
+    PathTaken(String),
 }
 
 struct Shared {
@@ -502,6 +507,9 @@ impl Core {
             Some(path) => path.to_owned(),
         };
         let resource_origin = resource_origin.to_owned();
+        if config.health_checks && (path == "/healthz" || path == "/readyz") {
+            return Err(HttpError::PathTaken(path));
+        }
         let shared = Arc::new(Shared {
             server: self.clone(),
             auth,
