@@ -167,11 +167,16 @@ impl OutboundReceiver {
     /// [`recv`](Self::recv) as a poll: when pending, `cx`'s waker is woken by the next message
     /// or by the last `Outbound` going away.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<String>> {
+        // Each message spends the task's scheduling budget, as tokio's own channels do: a
+        // receiver that always finds a message still lets the other tasks run.
+        let budget = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         let mut queue = lock(&self.queue);
         if let Some(message) = queue.messages.pop_front() {
+            budget.made_progress();
             return Poll::Ready(Some(message));
         }
         if queue.senders == 0 {
+            budget.made_progress();
             return Poll::Ready(None);
         }
         if !queue
@@ -668,6 +673,27 @@ mod tests {
         });
         assert_eq!(next(&mut rx).await, None);
         dropper.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_always_has_a_message_still_yields() {
+        let (outbound, mut rx) = Outbound::channel();
+        for i in 0..1000 {
+            assert!(outbound.send(&json!(i)));
+        }
+        // One thread: the other task runs only when the receiving task yields.
+        let ran = Arc::new(AtomicBool::new(false));
+        let other = tokio::spawn({
+            let ran = Arc::clone(&ran);
+            async move { ran.store(true, Ordering::SeqCst) }
+        });
+        let mut read = 0;
+        while !ran.load(Ordering::SeqCst) && read < 1000 {
+            assert_eq!(next(&mut rx).await, Some(read.to_string()));
+            read += 1;
+        }
+        assert!(read < 1000, "the receiver never yielded");
+        other.await.unwrap();
     }
 
     #[test]
