@@ -1101,9 +1101,8 @@ async fn standalone_stream(
         Ok(connection) => connection,
         Err(error) => return session_refused(&error),
     };
-    let (outbound, rx) = Outbound::channel();
+    let (outbound, mut rx) = Outbound::channel();
     connection.set_standalone(outbound);
-    let mut rx = rx;
     event_stream(
         futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
         None,
@@ -1346,7 +1345,7 @@ async fn respond(
         biased;
         reply = &mut dispatch => reply,
         Some(first) = events.recv() => {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
             let _ = tx.send(first);
             tokio::spawn(async move {
                 let mut dispatch = dispatch;
@@ -1374,7 +1373,6 @@ async fn respond(
                     }
                 }
             });
-            let mut rx = rx;
             return event_stream(
                 futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
                 new_session.as_deref(),
