@@ -3,6 +3,7 @@
 //! through a [`RateLimitStore`] shared by replicas.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -113,6 +114,44 @@ impl RateLimit {
     }
 }
 
+/// A cap on the requests being served at once. Nothing waits for a slot (a request over the
+/// cap is refused at once), so a counter is all it takes: taking and returning a slot are one
+/// atomic operation each, where a semaphore locks its waiter list on every return.
+pub(crate) struct InFlightLimit {
+    max: usize,
+    taken: AtomicUsize,
+}
+
+impl InFlightLimit {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            max: max.max(1),
+            taken: AtomicUsize::new(0),
+        }
+    }
+
+    /// A slot, held until the permit is dropped; `None` when all are taken.
+    pub(crate) fn try_acquire(&self) -> Option<InFlightPermit<'_>> {
+        // Over the cap, the increment is undone: the count may overshoot for an instant, but a
+        // request is admitted only by an increment that found a free slot.
+        if self.taken.fetch_add(1, Ordering::Acquire) < self.max {
+            Some(InFlightPermit(&self.taken))
+        } else {
+            self.taken.fetch_sub(1, Ordering::Release);
+            None
+        }
+    }
+}
+
+/// One slot of an [`InFlightLimit`].
+pub(crate) struct InFlightPermit<'a>(&'a AtomicUsize);
+
+impl Drop for InFlightPermit<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +173,52 @@ mod tests {
             wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn the_in_flight_limit_admits_up_to_its_cap_and_frees_slots_on_drop() {
+        let limit = InFlightLimit::new(2);
+        let first = limit.try_acquire().expect("a free slot");
+        let second = limit.try_acquire().expect("a free slot");
+        assert!(limit.try_acquire().is_none(), "over the cap");
+        assert!(limit.try_acquire().is_none(), "a refusal takes no slot");
+        drop(first);
+        let third = limit.try_acquire().expect("the returned slot");
+        assert!(limit.try_acquire().is_none());
+        drop((second, third));
+        assert_eq!(limit.taken.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            InFlightLimit::new(0).max,
+            1,
+            "a cap of zero would refuse everything"
+        );
+    }
+
+    #[test]
+    fn the_in_flight_limit_never_admits_more_than_its_cap_across_threads() {
+        let limit = Arc::new(InFlightLimit::new(3));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (limit, peak, inside) = (limit.clone(), peak.clone(), inside.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..2000 {
+                        if let Some(_permit) = limit.try_acquire() {
+                            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                            peak.fetch_max(now, Ordering::SeqCst);
+                            std::hint::spin_loop();
+                            inside.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert!(peak.load(Ordering::SeqCst) <= 3, "{peak:?}");
+        assert!(peak.load(Ordering::SeqCst) >= 1);
+        assert_eq!(limit.taken.load(Ordering::SeqCst), 0);
     }
 }

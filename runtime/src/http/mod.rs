@@ -28,6 +28,7 @@ pub use store::{
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -433,7 +434,7 @@ struct Shared {
     /// The resource's own authority as clients send it in `Host` (lowercase, port when not the
     /// scheme's default): the common case, accepted on one comparison.
     resource_authority: Option<String>,
-    concurrency: tokio::sync::Semaphore,
+    concurrency: limit::InFlightLimit,
     per_address: Option<limit::RateLimit>,
     per_principal: Option<limit::RateLimit>,
     handler_timeout: Option<std::time::Duration>,
@@ -526,7 +527,7 @@ impl Core {
                     config.session_store.clone(),
                 )
             }),
-            concurrency: tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)),
+            concurrency: limit::InFlightLimit::new(config.max_concurrent_requests),
             per_address: config.rate_per_address.map(|quota| {
                 limit::RateLimit::new(quota, config.rate_limit_store.clone(), "address")
             }),
@@ -934,7 +935,7 @@ async fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> Response {
     if let Some(response) = shared.limit_address(&parts.extensions).await {
         return response;
     }
-    let Ok(_permit) = shared.concurrency.try_acquire() else {
+    let Some(_permit) = shared.concurrency.try_acquire() else {
         tracing::warn!(target: "scopegate::http", event = "overloaded", "too many requests in flight");
         return too_many(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -1147,10 +1148,14 @@ async fn post(
             "Content-Type must be application/json",
         );
     }
-    // The body is read before the timer is armed: a body that came with the head (nearly every
-    // one) costs no timer operation.
-    let read = axum::body::to_bytes(body, shared.max_body_bytes);
-    let bytes = match tokio::time::timeout(shared.body_timeout, read).await {
+    // The body is polled once before its timer exists: a body that came with the head (nearly
+    // every one) costs no clock read and no timer.
+    let mut read = std::pin::pin!(axum::body::to_bytes(body, shared.max_body_bytes));
+    let read = match std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
+        Poll::Ready(read) => Ok(read),
+        Poll::Pending => tokio::time::timeout(shared.body_timeout, read).await,
+    };
+    let bytes = match read {
         Ok(Ok(bytes)) => bytes,
         Err(_) => {
             tracing::info!(target: "scopegate::http", event = "body_timeout", "request body too slow");

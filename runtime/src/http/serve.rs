@@ -18,7 +18,7 @@ use hyper_util::service::TowerToHyperService;
 use tower::ServiceExt as _;
 
 use super::HttpError;
-use super::watch::{GuardedBody, Watch, Watched};
+use super::watch::{GuardedBody, Watch, Watched, until_expired};
 
 /// Connection limits and shutdown of [`serve_with`]. Every default is the safe one.
 #[non_exhaustive]
@@ -221,12 +221,13 @@ pub async fn serve_with(
         let connection = graceful.watch(connection);
         let (head, idle) = (options.header_read_timeout, options.idle_timeout);
         tokio::spawn(async move {
-            tokio::select! {
-                ended = connection => if let Err(error) = ended {
+            match until_expired(connection, watch.expired(head, idle)).await {
+                Some(Ok(())) => {}
+                Some(Err(error)) => {
                     tracing::debug!(target: "scopegate::http", %error, %peer, "connection ended with an error");
-                },
-                // Dropping the connection closes the socket.
-                () = watch.expired(head, idle) => {
+                }
+                // Dropping the connection closed the socket.
+                None => {
                     tracing::debug!(target: "scopegate::http", %peer, "connection timed out (slow head or idle)");
                 }
             }

@@ -10,9 +10,9 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use hyper::body::{Body, Frame, SizeHint};
@@ -91,6 +91,62 @@ impl Watch {
                 _ => glance,
             };
             tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+    }
+}
+
+/// Drives `connection` until it ends (`Some` of its output) or `expiry` (a [`Watch::expired`])
+/// resolves (`None`; the connection is dropped, which closes it).
+///
+/// `select!` would poll the watch's timer on every wake-up of the connection, that is on every
+/// request; here the timer is polled with its own waker, and only after that waker has been
+/// woken. Meant for a future spawned as a task of its own: the task's waker, kept from the first
+/// poll, wakes that task for as long as it lives.
+pub(super) async fn until_expired<C: Future>(
+    connection: C,
+    expiry: impl Future<Output = ()>,
+) -> Option<C::Output> {
+    let mut connection = std::pin::pin!(connection);
+    let mut expiry = std::pin::pin!(expiry);
+    let alarm = Arc::new(Alarm::default());
+    let alarm_waker = Waker::from(Arc::clone(&alarm));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = connection.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        let first = alarm.task.get().is_none();
+        if first {
+            let _ = alarm.task.set(cx.waker().clone());
+        }
+        if (first || alarm.rang.swap(false, Ordering::AcqRel))
+            && expiry
+                .as_mut()
+                .poll(&mut Context::from_waker(&alarm_waker))
+                .is_ready()
+        {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The waker of a watch's timer: notes that it rang, then wakes the connection's task.
+#[derive(Default)]
+struct Alarm {
+    rang: AtomicBool,
+    task: OnceLock<Waker>,
+}
+
+impl Wake for Alarm {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.rang.store(true, Ordering::Release);
+        if let Some(task) = self.task.get() {
+            task.wake_by_ref();
         }
     }
 }
@@ -185,5 +241,85 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `inner`, counting its polls.
+    struct Counted<F> {
+        inner: Pin<Box<F>>,
+        polls: Arc<AtomicUsize>,
+    }
+
+    impl<F: Future> Future for Counted<F> {
+        type Output = F::Output;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            self.inner.as_mut().poll(cx)
+        }
+    }
+
+    fn counted<F: Future>(inner: F) -> (Counted<F>, Arc<AtomicUsize>) {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let future = Counted {
+            inner: Box::pin(inner),
+            polls: Arc::clone(&polls),
+        };
+        (future, polls)
+    }
+
+    /// Pending `times` times, waking itself each time (a connection serving requests), then
+    /// ready with `times`.
+    fn busy(times: usize) -> impl Future<Output = usize> {
+        let mut left = times;
+        std::future::poll_fn(move |cx| {
+            if left == 0 {
+                return Poll::Ready(times);
+            }
+            left -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+    }
+
+    #[tokio::test]
+    async fn the_timer_is_not_polled_on_the_connections_wake_ups() {
+        let (expiry, polls) = counted(tokio::time::sleep(Duration::from_secs(3600)));
+        let ended = tokio::spawn(until_expired(busy(1000), expiry))
+            .await
+            .unwrap();
+        assert_eq!(ended, Some(1000), "the connection ran to its end");
+        assert_eq!(polls.load(Ordering::SeqCst), 1, "polled once, to arm it");
+    }
+
+    #[tokio::test]
+    async fn an_expiry_that_rings_ends_the_connection_even_after_rearming() {
+        // Like `Watch::expired`: the first sleeps end without expiring, then it expires.
+        let expiry = async {
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let (expiry, polls) = counted(expiry);
+        let forever = std::future::pending::<()>();
+        let ended = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::spawn(until_expired(forever, expiry)),
+        )
+        .await
+        .expect("the expiry ended the connection")
+        .unwrap();
+        assert_eq!(ended, None);
+        assert_eq!(polls.load(Ordering::SeqCst), 4, "armed, then once per ring");
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_ends_first_is_answered_with_its_output() {
+        let ended = until_expired(async { 7 }, std::future::pending()).await;
+        assert_eq!(ended, Some(7));
     }
 }
