@@ -51,6 +51,8 @@ use session::{Owner, Preloaded, SessionError, Sessions};
 
 /// The `Mcp-Session-Id` header.
 pub const SESSION_HEADER: &str = "mcp-session-id";
+/// The readiness probe's path (with [`HttpConfig::health_checks`]).
+const READYZ: &str = "/readyz";
 /// The `MCP-Protocol-Version` header.
 pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
 
@@ -508,7 +510,7 @@ impl Core {
             Some(path) => path.to_owned(),
         };
         let resource_origin = resource_origin.to_owned();
-        if config.health_checks && (path == "/healthz" || path == "/readyz") {
+        if config.health_checks && (path == "/healthz" || path == READYZ) {
             return Err(HttpError::PathTaken(path));
         }
         let shared = Arc::new(Shared {
@@ -579,7 +581,7 @@ impl Core {
         if config.health_checks {
             router = router
                 .route("/healthz", get(healthz))
-                .route("/readyz", get(readyz));
+                .route(READYZ, get(readyz));
         }
         Ok(router.with_state(shared))
     }
@@ -931,71 +933,76 @@ fn mcp_endpoint(shared: Arc<Shared>, request: Request) -> impl Future<Output = R
     endpoint(shared, parts, body)
 }
 
-async fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> Response {
-    if let Some(response) = shared.limit_address(&parts.extensions).await {
-        return response;
-    }
-    let Some(_permit) = shared.concurrency.try_acquire() else {
-        tracing::warn!(target: "scopegate::http", event = "overloaded", "too many requests in flight");
-        return too_many(
-            StatusCode::SERVICE_UNAVAILABLE,
-            std::time::Duration::from_secs(1),
-            "the server is busy",
-        );
-    };
-    if !shared.host_allowed(&parts) {
-        tracing::info!(target: "scopegate::http", event = "host_rejected", host = ?parts.headers.get(header::HOST));
-        return rpc_error(
-            StatusCode::FORBIDDEN,
-            error_code::INVALID_REQUEST,
-            "Host not allowed (DNS rebinding protection)",
-        );
-    }
-    if let Some(origin) = parts.headers.get(header::ORIGIN)
-        && !shared.origin_allowed(origin)
-    {
-        tracing::info!(target: "scopegate::http", event = "origin_rejected", origin = ?origin);
-        return rpc_error(
-            StatusCode::FORBIDDEN,
-            error_code::INVALID_REQUEST,
-            "origin not allowed",
-        );
-    }
-    let principal = match shared.authenticate(&parts).await {
-        Ok(principal) => principal,
-        Err(response) => return response,
-    };
-    // The per-principal limit and the session's record exist only when configured; their
-    // future is boxed so that a request needing neither does not carry its room.
-    let preloaded = if shared.per_principal.is_some() || shared.sessions.is_some() {
-        match Box::pin(limit_and_preload(&shared, &principal, &parts)).await {
-            Ok(preloaded) => preloaded,
+// Not an `async fn`: an `async fn` keeps its arguments twice in its future (where they arrive
+// and where its body moves them), and the parts alone are 224 bytes. An `async move` block uses
+// the captured values in place. Likewise `post`, `respond` and `Core::call_tool`.
+fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output = Response> {
+    async move {
+        if let Some(response) = shared.limit_address(&parts.extensions).await {
+            return response;
+        }
+        let Some(_permit) = shared.concurrency.try_acquire() else {
+            tracing::warn!(target: "scopegate::http", event = "overloaded", "too many requests in flight");
+            return too_many(
+                StatusCode::SERVICE_UNAVAILABLE,
+                std::time::Duration::from_secs(1),
+                "the server is busy",
+            );
+        };
+        if !shared.host_allowed(&parts) {
+            tracing::info!(target: "scopegate::http", event = "host_rejected", host = ?parts.headers.get(header::HOST));
+            return rpc_error(
+                StatusCode::FORBIDDEN,
+                error_code::INVALID_REQUEST,
+                "Host not allowed (DNS rebinding protection)",
+            );
+        }
+        if let Some(origin) = parts.headers.get(header::ORIGIN)
+            && !shared.origin_allowed(origin)
+        {
+            tracing::info!(target: "scopegate::http", event = "origin_rejected", origin = ?origin);
+            return rpc_error(
+                StatusCode::FORBIDDEN,
+                error_code::INVALID_REQUEST,
+                "origin not allowed",
+            );
+        }
+        let principal = match shared.authenticate(&parts).await {
+            Ok(principal) => principal,
             Err(response) => return response,
+        };
+        // The per-principal limit and the session's record exist only when configured; their
+        // future is boxed so that a request needing neither does not carry its room.
+        let preloaded = if shared.per_principal.is_some() || shared.sessions.is_some() {
+            match Box::pin(limit_and_preload(&shared, &principal, &parts)).await {
+                Ok(preloaded) => preloaded,
+                Err(response) => return response,
+            }
+        } else {
+            None
+        };
+        let version = HeaderVersion::of(&parts.headers);
+        if let HeaderVersion::Unknown(requested) = version
+            && parts.method != Method::POST
+        {
+            return unsupported_version(None, &String::from_utf8_lossy(requested.as_bytes()));
         }
-    } else {
-        None
-    };
-    let version = HeaderVersion::of(&parts.headers);
-    if let HeaderVersion::Unknown(requested) = version
-        && parts.method != Method::POST
-    {
-        return unsupported_version(None, &String::from_utf8_lossy(requested.as_bytes()));
-    }
-    match parts.method {
-        Method::POST => post(&shared, principal, &parts, version, body, preloaded).await,
-        // 2026-07-28 has no sessions and no standalone stream.
-        Method::GET | Method::DELETE if version.is_modern() => method_not_allowed(false),
-        Method::DELETE => Box::pin(delete(&shared, &principal, &parts.headers)).await,
-        Method::GET => {
-            Box::pin(standalone_stream(
-                &shared,
-                &principal,
-                &parts.headers,
-                preloaded,
-            ))
-            .await
+        match parts.method {
+            Method::POST => post(&shared, principal, &parts, version, body, preloaded).await,
+            // 2026-07-28 has no sessions and no standalone stream.
+            Method::GET | Method::DELETE if version.is_modern() => method_not_allowed(false),
+            Method::DELETE => Box::pin(delete(&shared, &principal, &parts.headers)).await,
+            Method::GET => {
+                Box::pin(standalone_stream(
+                    &shared,
+                    &principal,
+                    &parts.headers,
+                    preloaded,
+                ))
+                .await
+            }
+            _ => method_not_allowed(shared.sessions.is_some()),
         }
-        _ => method_not_allowed(shared.sessions.is_some()),
     }
 }
 
@@ -1110,6 +1117,33 @@ async fn standalone_stream(
     )
 }
 
+/// The request body, polled once before its timer exists: a body that came with the head
+/// (nearly every one) costs no clock read and no timer. Its own function, so that the read's
+/// room in the request's future is free again for what comes after.
+async fn read_body(shared: &Shared, body: Body) -> Result<Bytes, Response> {
+    let mut read = std::pin::pin!(axum::body::to_bytes(body, shared.max_body_bytes));
+    let read = match std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
+        Poll::Ready(read) => Ok(read),
+        Poll::Pending => tokio::time::timeout(shared.body_timeout, read).await,
+    };
+    match read {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Err(_) => {
+            tracing::info!(target: "scopegate::http", event = "body_timeout", "request body too slow");
+            Err(rpc_error(
+                StatusCode::REQUEST_TIMEOUT,
+                error_code::INVALID_REQUEST,
+                "the request body did not arrive in time",
+            ))
+        }
+        Ok(Err(_)) => Err(rpc_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error_code::INVALID_REQUEST,
+            &format!("request body larger than {} bytes", shared.max_body_bytes),
+        )),
+    }
+}
+
 #[cold]
 fn method_not_allowed(sessions: bool) -> Response {
     let allow = if sessions {
@@ -1124,202 +1158,185 @@ fn session_id(headers: &HeaderMap) -> Option<&str> {
     headers.get(&SESSION).and_then(|v| v.to_str().ok())
 }
 
-async fn post(
+fn post(
     shared: &Arc<Shared>,
     principal: Principal,
     parts: &Parts,
     version: HeaderVersion<'_>,
     body: Body,
     preloaded: Option<Box<Preloaded>>,
-) -> Response {
-    let content_type_ok = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-        });
-    if !content_type_ok {
-        return rpc_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            error_code::INVALID_REQUEST,
-            "Content-Type must be application/json",
-        );
-    }
-    // The body is polled once before its timer exists: a body that came with the head (nearly
-    // every one) costs no clock read and no timer.
-    let mut read = std::pin::pin!(axum::body::to_bytes(body, shared.max_body_bytes));
-    let read = match std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
-        Poll::Ready(read) => Ok(read),
-        Poll::Pending => tokio::time::timeout(shared.body_timeout, read).await,
-    };
-    let bytes = match read {
-        Ok(Ok(bytes)) => bytes,
-        Err(_) => {
-            tracing::info!(target: "scopegate::http", event = "body_timeout", "request body too slow");
+) -> impl Future<Output = Response> {
+    async move {
+        let content_type_ok = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !content_type_ok {
             return rpc_error(
-                StatusCode::REQUEST_TIMEOUT,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 error_code::INVALID_REQUEST,
-                "the request body did not arrive in time",
+                "Content-Type must be application/json",
             );
         }
-        Ok(Err(_)) => {
-            return rpc_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                error_code::INVALID_REQUEST,
-                &format!("request body larger than {} bytes", shared.max_body_bytes),
-            );
-        }
-    };
-    let message = match Message::parse(&bytes) {
-        Ok(message) => message,
-        Err(response) => return json_response(StatusCode::BAD_REQUEST, &response),
-    };
-    if let HeaderVersion::Unknown(requested) = version {
-        let id = match &message {
-            Message::Request(request) => Some(request.id.clone()),
-            _ => None,
+        let bytes = match read_body(shared, body).await {
+            Ok(bytes) => bytes,
+            Err(response) => return response,
         };
-        return unsupported_version(id, &String::from_utf8_lossy(requested.as_bytes()));
-    }
+        let message = match Message::parse(&bytes) {
+            Ok(message) => message,
+            Err(response) => return json_response(StatusCode::BAD_REQUEST, &response),
+        };
+        if let HeaderVersion::Unknown(requested) = version {
+            let id = match &message {
+                Message::Request(request) => Some(request.id.clone()),
+                _ => None,
+            };
+            return unsupported_version(id, &String::from_utf8_lossy(requested.as_bytes()));
+        }
 
-    if let Message::Request(request) = &message
-        && let Some(meta) = request.modern_meta()
-    {
-        if let Err(mismatch) = check_modern_headers(&parts.headers, request, &meta) {
+        if let Message::Request(request) = &message
+            && let Some(meta) = request.modern_meta()
+        {
+            if let Err(mismatch) = check_modern_headers(&parts.headers, request, &meta) {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    &RpcResponse::error(
+                        Some(request.id.clone()),
+                        ErrorObject::new(error_code::HEADER_MISMATCH, mismatch),
+                    ),
+                );
+            }
+            return respond(
+                shared,
+                principal,
+                message,
+                shared.connection(false),
+                None,
+                true,
+                parts,
+            )
+            .await;
+        }
+        if version.is_modern()
+            && let (Message::Request(request), HeaderVersion::Known(version)) = (&message, version)
+        {
             return json_response(
                 StatusCode::BAD_REQUEST,
                 &RpcResponse::error(
                     Some(request.id.clone()),
-                    ErrorObject::new(error_code::HEADER_MISMATCH, mismatch),
+                    ErrorObject::new(
+                        error_code::INVALID_PARAMS,
+                        format!(
+                            "a {version} request carries `_meta` with `io.modelcontextprotocol/protocolVersion` and `io.modelcontextprotocol/clientCapabilities`"
+                        ),
+                    ),
                 ),
             );
         }
-        return respond(
-            shared,
-            principal,
-            message,
-            shared.connection(false),
-            None,
-            true,
-            parts,
-        )
-        .await;
-    }
-    if version.is_modern()
-        && let (Message::Request(request), HeaderVersion::Known(version)) = (&message, version)
-    {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            &RpcResponse::error(
-                Some(request.id.clone()),
-                ErrorObject::new(
-                    error_code::INVALID_PARAMS,
-                    format!(
-                        "a {version} request carries `_meta` with `io.modelcontextprotocol/protocolVersion` and `io.modelcontextprotocol/clientCapabilities`"
-                    ),
-                ),
-            ),
-        );
-    }
 
-    let is_initialize = matches!(&message, Message::Request(r) if &*r.method == "initialize");
-    let is_request = matches!(&message, Message::Request(_));
-    // The connection this message belongs to: the session's, or one for this request alone.
-    let (connection, new_session) = match &shared.sessions {
-        Some(sessions) if is_initialize => {
-            let connection = shared.connection(true);
-            match Box::pin(sessions.create(Owner::of(&principal), Arc::clone(&connection))).await {
-                Ok(id) => (connection, Some(id)),
-                Err(SessionError::Unavailable) => {
-                    return session_refused(&SessionError::Unavailable);
+        let is_initialize = matches!(&message, Message::Request(r) if &*r.method == "initialize");
+        let is_request = matches!(&message, Message::Request(_));
+        // The connection this message belongs to: the session's, or one for this request alone.
+        let (connection, new_session) = match &shared.sessions {
+            Some(sessions) if is_initialize => {
+                let connection = shared.connection(true);
+                match Box::pin(sessions.create(Owner::of(&principal), Arc::clone(&connection)))
+                    .await
+                {
+                    Ok(id) => (connection, Some(id)),
+                    Err(SessionError::Unavailable) => {
+                        return session_refused(&SessionError::Unavailable);
+                    }
+                    Err(_) => return session_failure(),
                 }
-                Err(_) => return session_failure(),
             }
-        }
-        Some(sessions) => match session_id(&parts.headers) {
-            None => {
-                return rpc_error(
-                    StatusCode::BAD_REQUEST,
-                    error_code::INVALID_REQUEST,
-                    "missing Mcp-Session-Id: send initialize first",
-                );
-            }
-            Some(id) => match Box::pin(sessions.check(
-                id,
-                &Owner::of(&principal),
-                || shared.connection(true),
-                preloaded.map(|p| *p),
-            ))
-            .await
-            {
-                Ok(connection) => (connection, None),
-                Err(SessionError::Unavailable) => {
-                    return session_refused(&SessionError::Unavailable);
-                }
-                Err(_) => {
-                    // Unknown, ended, or someone else's: audited, since the last is a hijack.
-                    tracing::info!(target: "scopegate::auth", event = "session_rejected", subject = principal.subject(), "request on a session that is not the caller's");
+            Some(sessions) => match session_id(&parts.headers) {
+                None => {
                     return rpc_error(
-                        StatusCode::NOT_FOUND,
+                        StatusCode::BAD_REQUEST,
                         error_code::INVALID_REQUEST,
-                        "session not found",
+                        "missing Mcp-Session-Id: send initialize first",
                     );
                 }
+                Some(id) => match Box::pin(sessions.check(
+                    id,
+                    &Owner::of(&principal),
+                    || shared.connection(true),
+                    preloaded.map(|p| *p),
+                ))
+                .await
+                {
+                    Ok(connection) => (connection, None),
+                    Err(SessionError::Unavailable) => {
+                        return session_refused(&SessionError::Unavailable);
+                    }
+                    Err(_) => {
+                        // Unknown, ended, or someone else's: audited, since the last is a hijack.
+                        tracing::info!(target: "scopegate::auth", event = "session_rejected", subject = principal.subject(), "request on a session that is not the caller's");
+                        return rpc_error(
+                            StatusCode::NOT_FOUND,
+                            error_code::INVALID_REQUEST,
+                            "session not found",
+                        );
+                    }
+                },
             },
-        },
-        None => (shared.connection(false), None),
-    };
+            None => (shared.connection(false), None),
+        };
 
-    // With a shared store, the session whose changes go back to it after this message.
-    let stored_session = shared
-        .sessions
-        .as_ref()
-        .filter(|s| s.store().is_some())
-        .and_then(|_| {
-            new_session
-                .clone()
-                .or_else(|| session_id(&parts.headers).map(String::from))
-        });
+        // With a shared store, the session whose changes go back to it after this message.
+        let stored_session = shared
+            .sessions
+            .as_ref()
+            .filter(|s| s.store().is_some())
+            .and_then(|_| {
+                new_session
+                    .clone()
+                    .or_else(|| session_id(&parts.headers).map(String::from))
+            });
 
-    // Notifications and the client's answers: handled at once, 202 with no body.
-    let response = if is_request {
-        respond(
-            shared,
-            principal,
-            message,
-            connection,
-            new_session,
-            false,
-            parts,
-        )
-        .await
-    } else {
-        // Boxed: a request's future should not carry the room of this rarer path.
-        let _ = Box::pin(
-            shared
-                .server
-                .handle_in(message, &principal, &connection, None),
-        )
-        .await;
-        StatusCode::ACCEPTED.into_response()
-    };
-    if let (Some(sessions), Some(id)) = (&shared.sessions, stored_session)
-        && let Err(error) = Box::pin(sessions.save_changes(&id)).await
-    {
-        // Only initialize, `logging/setLevel` and subscriptions change a session, and all
-        // three may be sent again: the client retries rather than carrying on with a session
-        // the other replicas see differently.
-        return session_refused(&error);
+        // Notifications and the client's answers: handled at once, 202 with no body.
+        let response = if is_request {
+            respond(
+                shared,
+                principal,
+                message,
+                connection,
+                new_session,
+                false,
+                parts,
+            )
+            .await
+        } else {
+            // Boxed: a request's future should not carry the room of this rarer path.
+            let _ = Box::pin(
+                shared
+                    .server
+                    .handle_in(message, &principal, &connection, None),
+            )
+            .await;
+            StatusCode::ACCEPTED.into_response()
+        };
+        if let (Some(sessions), Some(id)) = (&shared.sessions, stored_session)
+            && let Err(error) = Box::pin(sessions.save_changes(&id)).await
+        {
+            // Only initialize, `logging/setLevel` and subscriptions change a session, and all
+            // three may be sent again: the client retries rather than carrying on with a session
+            // the other replicas see differently.
+            return session_refused(&error);
+        }
+        response
     }
-    response
 }
 
 /// Dispatches a request and answers it: plain JSON, or an event stream when the handler sends
 /// the client notifications or requests before its response.
-async fn respond(
+fn respond(
     shared: &Arc<Shared>,
     principal: Principal,
     message: Message,
@@ -1327,93 +1344,97 @@ async fn respond(
     new_session: Option<String>,
     modern: bool,
     parts: &Parts,
-) -> Response {
-    // A request may send notifications and requests to the client before its response; they
-    // travel on an event stream, which the response then switches to. Requests that send
-    // nothing are answered with plain JSON.
-    let streams = accepts_event_stream(&parts.headers);
-    let (outbound, mut events) = Outbound::channel();
-    let server = shared.server.clone();
-    let dispatch_principal = principal.clone();
-    let dispatch_connection = Arc::clone(&connection);
-    let mut dispatch = Box::pin(async move {
-        server
-            .handle_in(
-                message,
-                &dispatch_principal,
-                &dispatch_connection,
-                streams.then_some(outbound),
-            )
-            .await
-    });
-    let reply = tokio::select! {
-        biased;
-        reply = &mut dispatch => reply,
-        Some(first) = events.recv() => {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-            let _ = tx.send(first);
-            tokio::spawn(async move {
-                let mut dispatch = dispatch;
-                loop {
-                    tokio::select! {
-                        biased;
-                        // The client closed the stream: that cancels the request (2026-07-28),
-                        // and dropping the handler stops it.
-                        () = tx.closed() => return,
-                        Some(event) = events.recv() => {
-                            if tx.send(event).is_err() {
-                                // The client closed the stream: that cancels the request.
+) -> impl Future<Output = Response> {
+    async move {
+        // A request may send notifications and requests to the client before its response; they
+        // travel on an event stream, which the response then switches to. Requests that send
+        // nothing are answered with plain JSON.
+        let streams = accepts_event_stream(&parts.headers);
+        let (outbound, mut events) = Outbound::channel();
+        let server = shared.server.clone();
+        let dispatch_principal = principal.clone();
+        let dispatch_connection = Arc::clone(&connection);
+        let mut dispatch = Box::pin(async move {
+            server
+                .handle_in(
+                    message,
+                    &dispatch_principal,
+                    &dispatch_connection,
+                    streams.then_some(outbound),
+                )
+                .await
+        });
+        let reply = tokio::select! {
+            biased;
+            reply = &mut dispatch => reply,
+            Some(first) = events.recv() => {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let _ = tx.send(first);
+                tokio::spawn(async move {
+                    let mut dispatch = dispatch;
+                    loop {
+                        tokio::select! {
+                            biased;
+                            // The client closed the stream: that cancels the request (2026-07-28),
+                            // and dropping the handler stops it.
+                            () = tx.closed() => return,
+                            Some(event) = events.recv() => {
+                                if tx.send(event).is_err() {
+                                    // The client closed the stream: that cancels the request.
+                                    return;
+                                }
+                            }
+                            reply = &mut dispatch => {
+                                while let Some(event) = events.try_recv() {
+                                    let _ = tx.send(event);
+                                }
+                                if let Reply::Response(response) = reply {
+                                    let _ = tx.send(response.to_json());
+                                }
                                 return;
                             }
                         }
-                        reply = &mut dispatch => {
-                            while let Some(event) = events.try_recv() {
-                                let _ = tx.send(event);
-                            }
-                            if let Reply::Response(response) = reply {
-                                let _ = tx.send(response.to_json());
-                            }
-                            return;
-                        }
                     }
-                }
-            });
-            return event_stream(
-                futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
-                new_session.as_deref(),
-            );
+                });
+                return event_stream(
+                    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
+                    new_session.as_deref(),
+                );
+            }
+        };
+        // Messages sent just before the handler finished still go out, ahead of the response.
+        let mut early = Vec::new();
+        while let Some(event) = events.try_recv() {
+            early.push(event);
         }
-    };
-    // Messages sent just before the handler finished still go out, ahead of the response.
-    let mut early = Vec::new();
-    while let Some(event) = events.try_recv() {
-        early.push(event);
+        let mut http = match reply {
+            Reply::Nothing => StatusCode::ACCEPTED.into_response(),
+            Reply::Refused(response, Refusal::BadRequest) => {
+                json_response(StatusCode::BAD_REQUEST, &response)
+            }
+            Reply::Refused(response, Refusal::NotFound) => {
+                json_response(StatusCode::NOT_FOUND, &response)
+            }
+            Reply::Denied(denial) => match shared.denial {
+                DenialMode::Forbidden => shared.forbidden(&principal, &denial, modern),
+                DenialMode::ToolError => json_response(StatusCode::OK, &denial.to_tool_error()),
+            },
+            Reply::Response(response) if early.is_empty() => {
+                json_response(StatusCode::OK, &response)
+            }
+            Reply::Response(response) => {
+                early.push(response.to_json());
+                return event_stream(futures_util::stream::iter(early), new_session.as_deref());
+            }
+        };
+        if let Some(id) = new_session
+            && http.status() == StatusCode::OK
+            && let Ok(value) = HeaderValue::from_str(&id)
+        {
+            http.headers_mut().insert(SESSION_HEADER, value);
+        }
+        http
     }
-    let mut http = match reply {
-        Reply::Nothing => StatusCode::ACCEPTED.into_response(),
-        Reply::Refused(response, Refusal::BadRequest) => {
-            json_response(StatusCode::BAD_REQUEST, &response)
-        }
-        Reply::Refused(response, Refusal::NotFound) => {
-            json_response(StatusCode::NOT_FOUND, &response)
-        }
-        Reply::Denied(denial) => match shared.denial {
-            DenialMode::Forbidden => shared.forbidden(&principal, &denial, modern),
-            DenialMode::ToolError => json_response(StatusCode::OK, &denial.to_tool_error()),
-        },
-        Reply::Response(response) if early.is_empty() => json_response(StatusCode::OK, &response),
-        Reply::Response(response) => {
-            early.push(response.to_json());
-            return event_stream(futures_util::stream::iter(early), new_session.as_deref());
-        }
-    };
-    if let Some(id) = new_session
-        && http.status() == StatusCode::OK
-        && let Ok(value) = HeaderValue::from_str(&id)
-    {
-        http.headers_mut().insert(SESSION_HEADER, value);
-    }
-    http
 }
 
 /// 2026-07-28: `MCP-Protocol-Version`, `Mcp-Method` and (for `tools/call`, `prompts/get`,

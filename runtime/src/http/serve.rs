@@ -2,23 +2,24 @@
 //! (slow or oversized request heads, idle keep-alive connections) and a graceful shutdown: stop accepting, let in-flight
 //! requests finish, end the sessions.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::routing::future::RouteFuture;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
-use tower::ServiceExt as _;
 
-use super::HttpError;
 use super::watch::{GuardedBody, Watch, Watched, until_expired};
+use super::{HttpError, READYZ};
 
 /// Connection limits and shutdown of [`serve_with`]. Every default is the safe one.
 #[non_exhaustive]
@@ -26,11 +27,14 @@ pub struct ServeOptions {
     /// Longest time a client may take to send a request's head, counted from the accept or
     /// from the request's first byte (default 10 s): slow-loris connections are closed. A head
     /// that starts after an idle spell on a kept-alive connection is cut off within 1.5 times
-    /// this (the watch looks at idle connections every half of it, not on every byte).
+    /// this (the watch looks at each connection every half of it; requests never read the
+    /// clock).
     pub header_read_timeout: Duration,
     /// Longest time a kept-alive connection may sit idle between requests (default 75 s, longer
     /// than the 60 s idle timeout common to load balancers, so that the balancer, not this
     /// server, closes an idle upstream connection and never races a request against the close).
+    /// The connection is closed between this and this plus half the header read timeout after
+    /// its last response ended.
     pub idle_timeout: Duration,
     /// Largest request head (request line and headers), in bytes (default 64 KiB); larger gets
     /// `431 Request Header Fields Too Large`.
@@ -139,6 +143,57 @@ impl Draining {
     }
 }
 
+/// One connection's service: hands each request to the router with the peer's address, and
+/// tells the connection's watch when a response begins and ends.
+///
+/// A hyper service of its own rather than a tower `service_fn` behind `TowerToHyperService`,
+/// which clones the service and wraps the call in a one-shot future for every request.
+struct ConnectionService {
+    watch: Arc<Watch>,
+    router: Router,
+    peer: SocketAddr,
+    draining: Draining,
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for ConnectionService {
+    type Response = hyper::Response<GuardedBody>;
+    type Error = Infallible;
+    type Future = Guarded;
+
+    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> Guarded {
+        // Busy from the moment hyper has the head until the response body ends (or the call is
+        // dropped): neither timeout applies to a slow handler or a long stream.
+        let guard = Some(self.watch.request_started());
+        let mut request = request.map(axum::body::Body::new);
+        request
+            .extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>(self.peer));
+        // Only the readiness probe reads the shutdown flag.
+        if request.uri().path() == READYZ {
+            request.extensions_mut().insert(self.draining.clone());
+        }
+        // A router is always ready (its `poll_ready` is `Ready` without condition).
+        let response = tower::Service::call(&mut self.router.clone(), request);
+        Guarded { response, guard }
+    }
+}
+
+/// The router's response, its body holding the connection's [`ResponseGuard`].
+struct Guarded {
+    response: RouteFuture<Infallible>,
+    guard: Option<super::watch::ResponseGuard>,
+}
+
+impl Future for Guarded {
+    type Output = Result<hyper::Response<GuardedBody>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Ok(response) = std::task::ready!(Pin::new(&mut self.response).poll(cx));
+        let guard = self.guard.take();
+        Poll::Ready(Ok(response.map(|inner| GuardedBody { inner, guard })))
+    }
+}
+
 /// Serves `router` on `listener` until `options.shutdown` resolves; then answers `/readyz` with
 /// 503 (for `readiness_grace`, still serving), stops accepting, lets in-flight requests finish
 /// (up to `drain_timeout`) and returns. Each request carries the peer's address as
@@ -191,32 +246,18 @@ pub async fn serve_with(
             () = grace_over => break,
         };
         let watch = Watch::new();
-        let service = {
-            let (watch, router, draining) = (Arc::clone(&watch), router.clone(), draining.clone());
-            tower::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                // Busy from the moment hyper has the head until the response body ends (or the
-                // call is dropped): neither timeout applies to a slow handler or a long stream.
-                let guard = Some(watch.request_started());
-                let mut request = request.map(axum::body::Body::new);
-                request
-                    .extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(peer));
-                request.extensions_mut().insert(draining.clone());
-                let response = router.clone().oneshot(request);
-                async move {
-                    let response = response.await?;
-                    Ok::<_, std::convert::Infallible>(
-                        response.map(|inner| GuardedBody { inner, guard }),
-                    )
-                }
-            })
+        let service = ConnectionService {
+            watch: Arc::clone(&watch),
+            router: router.clone(),
+            peer,
+            draining: draining.clone(),
         };
         let io = TokioIo::new(Watched {
             inner: stream,
             watch: Arc::clone(&watch),
         });
         let connection = builder
-            .serve_connection_with_upgrades(io, TowerToHyperService::new(service))
+            .serve_connection_with_upgrades(io, service)
             .into_owned();
         let connection = graceful.watch(connection);
         let (head, idle) = (options.header_read_timeout, options.idle_timeout);

@@ -10,7 +10,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -18,16 +18,22 @@ use std::time::{Duration, Instant};
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-const HEAD: u8 = 0;
-const BUSY: u8 = 1;
-const IDLE: u8 = 2;
+const HEAD: u64 = 0;
+const BUSY: u64 = 1;
+const IDLE: u64 = 2;
+
+/// The phase sits in the top two bits of [`Watch::state`], the milliseconds since `origin` at
+/// which the watcher first saw it in the rest.
+const PHASE_SHIFT: u32 = 62;
+const SINCE_MASK: u64 = (1 << PHASE_SHIFT) - 1;
+/// A phase the watcher has not seen yet: the connection never reads the clock.
+const UNSTAMPED: u64 = SINCE_MASK;
 
 /// The shared state of one connection's watch.
 pub(super) struct Watch {
     origin: Instant,
-    phase: AtomicU8,
-    /// Milliseconds from `origin` at which the current phase began.
-    since: AtomicU64,
+    /// The phase and when it began (see [`PHASE_SHIFT`]).
+    state: AtomicU64,
     in_flight: AtomicUsize,
 }
 
@@ -36,24 +42,25 @@ impl Watch {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(Self {
             origin: Instant::now(),
-            phase: AtomicU8::new(HEAD),
-            since: AtomicU64::new(0),
+            state: AtomicU64::new(HEAD << PHASE_SHIFT),
             in_flight: AtomicUsize::new(0),
         })
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+        u64::try_from(self.origin.elapsed().as_millis())
+            .map_or(SINCE_MASK - 1, |ms| ms.min(SINCE_MASK - 1))
     }
 
-    fn enter(&self, phase: u8) {
-        self.since.store(self.now(), Ordering::Release);
-        self.phase.store(phase, Ordering::Release);
+    /// The connection enters `phase`; the watcher notes the time when it next looks.
+    fn enter(&self, phase: u64) {
+        self.state
+            .store(phase << PHASE_SHIFT | UNSTAMPED, Ordering::Release);
     }
 
     /// Bytes arrived: when idle, a new request head has begun.
     fn bytes_read(&self) {
-        if self.phase.load(Ordering::Acquire) == IDLE {
+        if self.state.load(Ordering::Acquire) >> PHASE_SHIFT == IDLE {
             self.enter(HEAD);
         }
     }
@@ -68,27 +75,40 @@ impl Watch {
     /// Resolves when the connection has overstayed its phase: a head slower than `head`, or an
     /// idle spell longer than `idle`. Never resolves while a response is unfinished.
     ///
-    /// Nothing on the request path wakes the watch (that would cost a timer operation per
-    /// request): outside a head it looks again every `head / 2`, so a head that starts during an
-    /// idle spell is cut off between `head` and `1.5 × head` after its first byte.
+    /// Nothing on the request path reads the clock or wakes the watch (that would cost a clock
+    /// read or a timer operation per request): the watch looks every `head / 2` at most, and a
+    /// phase counts from the first look that saw it. So the first head is cut off `head` after
+    /// the accept, a head that starts after an idle spell between `head` and `1.5 × head` after
+    /// its first byte, and an idle spell between `idle` and `idle + head / 2` after it began.
     pub(super) async fn expired(&self, head: Duration, idle: Duration) {
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let (head, idle) = (millis(head), millis(idle));
         let glance = (head / 2).max(1);
         loop {
-            let phase = self.phase.load(Ordering::Acquire);
-            let since = self.since.load(Ordering::Acquire);
+            let state = self.state.load(Ordering::Acquire);
+            let (phase, since) = (state >> PHASE_SHIFT, state & SINCE_MASK);
             let now = self.now();
-            let wait = match phase {
-                HEAD => match since.saturating_add(head).saturating_sub(now) {
-                    0 => return,
-                    left => left,
-                },
-                IDLE => match since.saturating_add(idle).saturating_sub(now) {
-                    0 => return,
-                    left => left.min(glance),
-                },
-                _ => glance,
+            if since == UNSTAMPED {
+                // A phase begun since the last look: it counts from now. Lost to a newer
+                // phase, the stamp is simply tried again.
+                let _ = self.state.compare_exchange(
+                    state,
+                    phase << PHASE_SHIFT | now,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                continue;
+            }
+            let limit = match phase {
+                HEAD => head,
+                IDLE => idle,
+                _ => u64::MAX,
+            };
+            let wait = match since.saturating_add(limit).saturating_sub(now) {
+                0 => return,
+                // Never longer than a glance: a phase that begins meanwhile is stamped late
+                // by at most that.
+                left => left.min(glance),
             };
             tokio::time::sleep(Duration::from_millis(wait)).await;
         }
@@ -102,33 +122,49 @@ impl Watch {
 /// request; here the timer is polled with its own waker, and only after that waker has been
 /// woken. Meant for a future spawned as a task of its own: the task's waker, kept from the first
 /// poll, wakes that task for as long as it lives.
-pub(super) async fn until_expired<C: Future>(
+pub(super) fn until_expired<C: Future, E: Future<Output = ()>>(
     connection: C,
-    expiry: impl Future<Output = ()>,
-) -> Option<C::Output> {
-    let mut connection = std::pin::pin!(connection);
-    let mut expiry = std::pin::pin!(expiry);
-    let alarm = Arc::new(Alarm::default());
-    let alarm_waker = Waker::from(Arc::clone(&alarm));
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(output) = connection.as_mut().poll(cx) {
+    expiry: E,
+) -> UntilExpired<C, E> {
+    UntilExpired {
+        connection: Box::pin(connection),
+        expiry: Box::pin(expiry),
+        alarm: Arc::default(),
+    }
+}
+
+/// The future of [`until_expired`]. Both futures are boxed, so that it can be polled without
+/// pin projections, and the task that holds it stays small.
+pub(super) struct UntilExpired<C, E> {
+    connection: Pin<Box<C>>,
+    expiry: Pin<Box<E>>,
+    alarm: Arc<Alarm>,
+}
+
+impl<C: Future, E: Future<Output = ()>> Future for UntilExpired<C, E> {
+    type Output = Option<C::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(output) = self.connection.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        let first = alarm.task.get().is_none();
+        let first = self.alarm.task.get().is_none();
         if first {
-            let _ = alarm.task.set(cx.waker().clone());
+            let _ = self.alarm.task.set(cx.waker().clone());
         }
-        if (first || alarm.rang.swap(false, Ordering::AcqRel))
-            && expiry
+        if first || self.alarm.rang.swap(false, Ordering::AcqRel) {
+            let alarm = Waker::from(Arc::clone(&self.alarm));
+            if self
+                .expiry
                 .as_mut()
-                .poll(&mut Context::from_waker(&alarm_waker))
+                .poll(&mut Context::from_waker(&alarm))
                 .is_ready()
-        {
-            return Poll::Ready(None);
+            {
+                return Poll::Ready(None);
+            }
         }
         Poll::Pending
-    })
-    .await
+    }
 }
 
 /// The waker of a watch's timer: notes that it rang, then wakes the connection's task.
