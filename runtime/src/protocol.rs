@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -79,10 +79,6 @@ pub enum RequestId {
 }
 
 impl RequestId {
-    fn from_raw(raw: &RawValue) -> Option<Self> {
-        Self::from_value(serde_json::from_str::<Value>(raw.get()).ok()?)
-    }
-
     /// A string or integer JSON value as a request id.
     #[must_use]
     pub fn from_value(value: Value) -> Option<Self> {
@@ -165,10 +161,10 @@ struct Envelope<'a> {
     #[serde(borrow)]
     jsonrpc: Option<&'a RawValue>,
     // `"id": null` must stay distinguishable from no id (MCP forbids null ids).
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Field<RequestId>>,
     #[serde(borrow, default, deserialize_with = "present")]
-    id: Option<&'a RawValue>,
-    #[serde(borrow)]
-    method: Option<&'a RawValue>,
+    method: Option<Field<Cow<'a, str>>>,
     params: Option<Box<RawValue>>,
     #[serde(borrow)]
     result: Option<&'a RawValue>,
@@ -176,8 +172,95 @@ struct Envelope<'a> {
     error: Option<&'a RawValue>,
 }
 
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
+/// A field read in the envelope's one pass: a value of the type the field must have, or
+/// `Invalid` for any other JSON (the message is then refused by name, with its id, rather than
+/// failing as a whole). Parsed in place: no second parse of a raw copy.
+enum Field<T> {
+    Valid(T),
+    Invalid,
+}
+
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// What [`Field`]'s visitors answer for the JSON they do not take: `Invalid`, having consumed it.
+macro_rules! refuse_other_json {
+    ($t:ty) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Field<$t>, E> {
+            Ok(Field::Invalid)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Field<$t>, E> {
+            Ok(Field::Invalid)
+        }
+        fn visit_unit<E>(self) -> Result<Field<$t>, E> {
+            Ok(Field::Invalid)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Field<$t>, A::Error> {
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            Ok(Field::Invalid)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Field<$t>, A::Error> {
+            while map
+                .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(Field::Invalid)
+        }
+    };
+}
+
+/// A request id: a string or an integer.
+impl<'de> Deserialize<'de> for Field<RequestId> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Id;
+        impl<'de> de::Visitor<'de> for Id {
+            type Value = Field<RequestId>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Field::Valid(RequestId::String(v.into())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Field::Valid(RequestId::Number(v.into())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Field::Valid(RequestId::Number(v.into())))
+            }
+            refuse_other_json!(RequestId);
+        }
+        d.deserialize_any(Id)
+    }
+}
+
+/// A method name: a string, borrowed from the message when it has no escapes.
+impl<'de: 'a, 'a> Deserialize<'de> for Field<Cow<'a, str>> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Method<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> de::Visitor<'de> for Method<'a> {
+            type Value = Field<Cow<'a, str>>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Field::Valid(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Field::Valid(Cow::Owned(v.to_owned())))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Field::Invalid)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Field::Invalid)
+            }
+            refuse_other_json!(Cow<'a, str>);
+        }
+        d.deserialize_any(Method(std::marker::PhantomData))
+    }
 }
 
 impl Message {
@@ -212,19 +295,17 @@ impl Message {
 
         let id = match envelope.id {
             None => None,
-            Some(raw) => match RequestId::from_raw(raw) {
-                Some(id) => Some(id),
-                None => {
-                    return Err(invalid_request(None, "`id` must be a string or an integer"));
-                }
-            },
+            Some(Field::Valid(id)) => Some(id),
+            Some(Field::Invalid) => {
+                return Err(invalid_request(None, "`id` must be a string or an integer"));
+            }
         };
         if envelope.jsonrpc.map(RawValue::get) != Some("\"2.0\"") {
             return Err(invalid_request(id, "`jsonrpc` must be \"2.0\""));
         }
         match envelope.method {
-            Some(raw) => {
-                let Ok(method) = serde_json::from_str::<Cow<'_, str>>(raw.get()) else {
+            Some(field) => {
+                let Field::Valid(method) = field else {
                     return Err(invalid_request(id, "`method` must be a string"));
                 };
                 if let Some(params) = &envelope.params {
@@ -598,6 +679,46 @@ mod tests {
             INVALID_REQUEST
         );
         assert_eq!(parse_err(r#"{"jsonrpc":"2.0","id":3}"#).1, INVALID_REQUEST);
+    }
+
+    #[test]
+    fn ids_and_methods_of_every_json_shape_are_read_in_one_pass() {
+        let message = |text: &str| match Message::parse(text.as_bytes()) {
+            Ok(Message::Request(r)) => Ok((r.id, r.method.to_string())),
+            Ok(_) => panic!("not a request: {text}"),
+            Err(response) => Err((
+                response.id.clone(),
+                response.error_object().unwrap().message.to_string(),
+            )),
+        };
+        assert_eq!(
+            message(r#"{"jsonrpc":"2.0","id":-3,"method":"pi\u006eg"}"#),
+            Ok((RequestId::Number((-3).into()), "ping".to_owned())),
+            "negative ids; escaped method names"
+        );
+        assert_eq!(
+            message(r#"{"id":"a\"b","method":"ping","jsonrpc":"2.0"}"#),
+            Ok((RequestId::String("a\"b".into()), "ping".to_owned()))
+        );
+        for id in [r#"{"a":[1,{"b":2}]}"#, "[1,[2]]", "true", "1e3", "null"] {
+            let text = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+            assert_eq!(
+                message(&text),
+                Err((None, "`id` must be a string or an integer".to_owned())),
+                "{text}"
+            );
+        }
+        for method in [r#"{"a":1}"#, "[\"ping\"]", "false", "null", "-1"] {
+            let text = format!(r#"{{"jsonrpc":"2.0","id":4,"method":{method}}}"#);
+            assert_eq!(
+                message(&text),
+                Err((
+                    Some(RequestId::Number(4.into())),
+                    "`method` must be a string".to_owned()
+                )),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -1079,6 +1079,7 @@ impl Core {
     }
 
     // Not an `async fn`, which would keep its arguments twice (see `http::endpoint`).
+    #[allow(clippy::manual_async_fn)]
     fn call_tool(
         &self,
         id: RequestId,

@@ -936,6 +936,7 @@ fn mcp_endpoint(shared: Arc<Shared>, request: Request) -> impl Future<Output = R
 // Not an `async fn`: an `async fn` keeps its arguments twice in its future (where they arrive
 // and where its body moves them), and the parts alone are 224 bytes. An `async move` block uses
 // the captured values in place. Likewise `post`, `respond` and `Core::call_tool`.
+#[allow(clippy::manual_async_fn)]
 fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output = Response> {
     async move {
         if let Some(response) = shared.limit_address(&parts.extensions).await {
@@ -1158,6 +1159,7 @@ fn session_id(headers: &HeaderMap) -> Option<&str> {
     headers.get(&SESSION).and_then(|v| v.to_str().ok())
 }
 
+#[allow(clippy::manual_async_fn)]
 fn post(
     shared: &Arc<Shared>,
     principal: Principal,
@@ -1336,6 +1338,7 @@ fn post(
 
 /// Dispatches a request and answers it: plain JSON, or an event stream when the handler sends
 /// the client notifications or requests before its response.
+#[allow(clippy::manual_async_fn)]
 fn respond(
     shared: &Arc<Shared>,
     principal: Principal,

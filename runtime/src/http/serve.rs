@@ -16,7 +16,6 @@ use axum::extract::ConnectInfo;
 use axum::routing::future::RouteFuture;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 
 use super::watch::{GuardedBody, Watch, Watched, until_expired};
 use super::{HttpError, READYZ};
@@ -212,7 +211,8 @@ pub async fn serve_with(
         .header_read_timeout(None)
         // hyper refuses buffers under 8 KiB.
         .max_buf_size(options.max_header_bytes.max(8192));
-    let graceful = GracefulShutdown::new();
+    // Every connection holds a receiver until it ends; shutdown sends, then waits for them all.
+    let (graceful, _) = tokio::sync::watch::channel(());
     let draining = Draining::default();
     let mut shutdown = options.shutdown;
     // Set when shutdown begins: the grace period's end, after which no connection is accepted.
@@ -259,10 +259,10 @@ pub async fn serve_with(
         let connection = builder
             .serve_connection_with_upgrades(io, service)
             .into_owned();
-        let connection = graceful.watch(connection);
         let (head, idle) = (options.header_read_timeout, options.idle_timeout);
+        let shutdown = graceful.subscribe();
         tokio::spawn(async move {
-            match until_expired(connection, watch.expired(head, idle)).await {
+            match until_expired(connection, watch.expired(head, idle), shutdown).await {
                 Some(Ok(())) => {}
                 Some(Err(error)) => {
                     tracing::debug!(target: "scopegate::http", %error, %peer, "connection ended with an error");
@@ -279,7 +279,8 @@ pub async fn serve_with(
         hook();
     }
     tracing::info!(target: "scopegate::http", "shutting down: no new connections, draining in-flight requests");
-    if tokio::time::timeout(options.drain_timeout, graceful.shutdown())
+    let _ = graceful.send(());
+    if tokio::time::timeout(options.drain_timeout, graceful.closed())
         .await
         .is_err()
     {

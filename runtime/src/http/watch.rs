@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::watch;
 
 const HEAD: u64 = 0;
 const BUSY: u64 = 1;
@@ -115,33 +116,59 @@ impl Watch {
     }
 }
 
+/// A connection that can be asked to finish its in-flight requests and close.
+pub(super) trait Closable: Future {
+    /// Stops taking new requests; the connection ends once the current ones are answered.
+    fn close_gracefully(self: Pin<&mut Self>);
+}
+
+impl<C: hyper_util::server::graceful::GracefulConnection> Closable for C {
+    fn close_gracefully(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Resolves when shutdown begins, giving back the receiver, which is held until the
+/// connection ends: the server's drain waits for every receiver to go.
+type ShutdownSignal = Pin<Box<dyn Future<Output = watch::Receiver<()>> + Send>>;
+
 /// Drives `connection` until it ends (`Some` of its output) or `expiry` (a [`Watch::expired`])
-/// resolves (`None`; the connection is dropped, which closes it).
+/// resolves (`None`; the connection is dropped, which closes it). When `shutdown` changes, the
+/// connection is asked to close gracefully and driven on until it ends.
 ///
-/// `select!` would poll the watch's timer on every wake-up of the connection, that is on every
-/// request; here the timer is polled with its own waker, and only after that waker has been
-/// woken. Meant for a future spawned as a task of its own: the task's waker, kept from the first
-/// poll, wakes that task for as long as it lives.
-pub(super) fn until_expired<C: Future, E: Future<Output = ()>>(
+/// `select!` would poll the timer and the shutdown signal on every wake-up of the connection,
+/// that is on every request; here they are polled with a waker of their own, and only after
+/// it has been woken. Meant for a future spawned as a task of its own: the task's waker, kept
+/// from the first poll, wakes that task for as long as it lives.
+pub(super) fn until_expired<C: Closable, E: Future<Output = ()>>(
     connection: C,
     expiry: E,
+    mut shutdown: watch::Receiver<()>,
 ) -> UntilExpired<C, E> {
     UntilExpired {
         connection: Box::pin(connection),
         expiry: Box::pin(expiry),
+        shutdown: Some(Box::pin(async move {
+            let _ = shutdown.changed().await;
+            shutdown
+        })),
+        held: None,
         alarm: Arc::default(),
     }
 }
 
-/// The future of [`until_expired`]. Both futures are boxed, so that it can be polled without
+/// The future of [`until_expired`]. The futures are boxed, so that it can be polled without
 /// pin projections, and the task that holds it stays small.
 pub(super) struct UntilExpired<C, E> {
     connection: Pin<Box<C>>,
     expiry: Pin<Box<E>>,
+    /// `None` once shutdown has begun.
+    shutdown: Option<ShutdownSignal>,
+    held: Option<watch::Receiver<()>>,
     alarm: Arc<Alarm>,
 }
 
-impl<C: Future, E: Future<Output = ()>> Future for UntilExpired<C, E> {
+impl<C: Closable, E: Future<Output = ()>> Future for UntilExpired<C, E> {
     type Output = Option<C::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -152,16 +179,22 @@ impl<C: Future, E: Future<Output = ()>> Future for UntilExpired<C, E> {
         if first {
             let _ = self.alarm.task.set(cx.waker().clone());
         }
-        if first || self.alarm.rang.swap(false, Ordering::AcqRel) {
-            let alarm = Waker::from(Arc::clone(&self.alarm));
-            if self
-                .expiry
-                .as_mut()
-                .poll(&mut Context::from_waker(&alarm))
-                .is_ready()
-            {
-                return Poll::Ready(None);
-            }
+        if !(first || self.alarm.rang.swap(false, Ordering::AcqRel)) {
+            return Poll::Pending;
+        }
+        let alarm = Waker::from(Arc::clone(&self.alarm));
+        let mut alarm = Context::from_waker(&alarm);
+        if self.expiry.as_mut().poll(&mut alarm).is_ready() {
+            return Poll::Ready(None);
+        }
+        if let Some(signal) = self.shutdown.as_mut()
+            && let Poll::Ready(receiver) = signal.as_mut().poll(&mut alarm)
+        {
+            self.shutdown = None;
+            self.held = Some(receiver);
+            self.connection.as_mut().close_gracefully();
+            // The connection must be polled again to act on it.
+            cx.waker().wake_by_ref();
         }
         Poll::Pending
     }
@@ -308,27 +341,56 @@ mod tests {
         (future, polls)
     }
 
-    /// Pending `times` times, waking itself each time (a connection serving requests), then
-    /// ready with `times`.
-    fn busy(times: usize) -> impl Future<Output = usize> {
-        let mut left = times;
-        std::future::poll_fn(move |cx| {
-            if left == 0 {
-                return Poll::Ready(times);
+    /// A connection: pending `wake_ups` times, waking itself each time (serving requests), then
+    /// ended; or, with `None`, pending until closed.
+    struct Connection {
+        wake_ups: Option<usize>,
+        closing: bool,
+    }
+
+    impl Connection {
+        fn new(wake_ups: Option<usize>) -> Self {
+            Self {
+                wake_ups,
+                closing: false,
             }
-            left -= 1;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        })
+        }
+    }
+
+    impl Future for Connection {
+        type Output = &'static str;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<&'static str> {
+            if self.closing {
+                return Poll::Ready("closed");
+            }
+            match self.wake_ups {
+                Some(0) => Poll::Ready("ended"),
+                Some(left) => {
+                    self.wake_ups = Some(left - 1);
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    impl Closable for Connection {
+        fn close_gracefully(mut self: Pin<&mut Self>) {
+            self.closing = true;
+        }
     }
 
     #[tokio::test]
-    async fn the_timer_is_not_polled_on_the_connections_wake_ups() {
+    async fn neither_timer_nor_signal_is_polled_on_the_connections_wake_ups() {
         let (expiry, polls) = counted(tokio::time::sleep(Duration::from_secs(3600)));
-        let ended = tokio::spawn(until_expired(busy(1000), expiry))
+        let (_tx, shutdown) = watch::channel(());
+        let connection = Connection::new(Some(1000));
+        let ended = tokio::spawn(until_expired(connection, expiry, shutdown))
             .await
             .unwrap();
-        assert_eq!(ended, Some(1000), "the connection ran to its end");
+        assert_eq!(ended, Some("ended"), "the connection ran to its end");
         assert_eq!(polls.load(Ordering::SeqCst), 1, "polled once, to arm it");
     }
 
@@ -341,10 +403,10 @@ mod tests {
             }
         };
         let (expiry, polls) = counted(expiry);
-        let forever = std::future::pending::<()>();
+        let (_tx, shutdown) = watch::channel(());
         let ended = tokio::time::timeout(
             Duration::from_secs(10),
-            tokio::spawn(until_expired(forever, expiry)),
+            tokio::spawn(until_expired(Connection::new(None), expiry, shutdown)),
         )
         .await
         .expect("the expiry ended the connection")
@@ -354,8 +416,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_connection_that_ends_first_is_answered_with_its_output() {
-        let ended = until_expired(async { 7 }, std::future::pending()).await;
-        assert_eq!(ended, Some(7));
+    async fn shutdown_closes_the_connection_gracefully_and_the_drain_waits_for_it() {
+        let (tx, shutdown) = watch::channel(());
+        let task = tokio::spawn(until_expired(
+            Connection::new(None),
+            std::future::pending(),
+            shutdown,
+        ));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!task.is_finished());
+        assert_eq!(tx.receiver_count(), 1);
+        tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), tx.closed())
+            .await
+            .expect("the receiver goes when the connection ends");
+        assert_eq!(task.await.unwrap(), Some("closed"));
+    }
+
+    #[tokio::test]
+    async fn connections_outliving_their_server_are_closed_gracefully() {
+        // The sender goes when `serve_with` returns (after its drain timeout).
+        let (tx, shutdown) = watch::channel(());
+        drop(tx);
+        let ended = until_expired(Connection::new(None), std::future::pending(), shutdown);
+        let ended = tokio::time::timeout(Duration::from_secs(10), ended).await;
+        assert_eq!(ended.expect("closed"), Some("closed"));
     }
 }
