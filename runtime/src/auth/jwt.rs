@@ -6,9 +6,11 @@
 //! token), refreshed in the background when they expire, and kept while the issuer is down.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -149,7 +151,37 @@ struct Shared {
     /// Keys given at construction: never fetched.
     fixed: std::sync::atomic::AtomicBool,
     /// Verified tokens by SHA-256, with the principal and when the token expires.
-    verified: std::sync::Mutex<HashMap<[u8; 32], (Principal, std::time::SystemTime)>>,
+    verified: std::sync::Mutex<VerifiedTokens>,
+    /// When the current key set goes stale, in milliseconds since the Unix epoch (`u64::MAX`:
+    /// never), for the remembered-token path to check without taking the key set.
+    keys_stale_at: AtomicU64,
+}
+
+/// Verified tokens by the SHA-256 of the token.
+type VerifiedTokens = HashMap<[u8; 32], (Principal, SystemTime), BuildHasherDefault<DigestHash>>;
+
+/// Hashes a SHA-256 digest by its first eight bytes: they are already uniform, and the table
+/// holds only tokens that verified, so no client can choose keys that collide.
+#[derive(Default)]
+struct DigestHash(u64);
+
+impl Hasher for DigestHash {
+    fn write(&mut self, bytes: &[u8]) {
+        // The slice's length comes first (8 bytes), then the digest.
+        if let Some(first) = bytes.first_chunk::<8>() {
+            self.0 ^= u64::from_le_bytes(*first);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+fn unix_millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[derive(Default)]
@@ -241,6 +273,7 @@ impl JwtVerifier {
                 refresh: tokio::sync::Mutex::new(RefreshState::default()),
                 fixed: std::sync::atomic::AtomicBool::new(false),
                 verified: std::sync::Mutex::default(),
+                keys_stale_at: AtomicU64::new(u64::MAX),
             }),
         }
     }
@@ -288,26 +321,15 @@ impl JwtVerifier {
         Ok(())
     }
 
+    /// Verifies a token not remembered (see [`TokenVerifier::verify`] for the remembered
+    /// ones), and remembers it.
     async fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
         let shared = &self.shared;
         if shared.config.cache_capacity == 0 {
             return self.verify_uncached(token).await;
         }
-        let key = token_hash(token);
-        if let Some(principal) = shared.remembered(&key) {
-            // Expired keys are refreshed as on the uncached path; a withdrawn key then clears
-            // what it vouched for.
-            if shared
-                .snapshot()
-                .expires
-                .is_some_and(|e| Instant::now() >= e)
-            {
-                shared.refresh_in_background();
-            }
-            return Ok(principal);
-        }
         let principal = self.verify_uncached(token).await?;
-        shared.remember(key, &principal);
+        shared.remember(token_hash(token), &principal);
         Ok(principal)
     }
 
@@ -363,6 +385,13 @@ impl JwtVerifier {
 
 impl TokenVerifier for JwtVerifier {
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        // A remembered token is answered by a small ready future: the verifying one is most of
+        // a kilobyte, moved into its box on every call.
+        if self.shared.config.cache_capacity > 0
+            && let Some(principal) = self.shared.remembered(&token_hash(token))
+        {
+            return Box::pin(std::future::ready(Ok(principal)));
+        }
         Box::pin(self.verify_token(token))
     }
 
@@ -392,7 +421,11 @@ impl Shared {
     }
 
     fn store(&self, mut set: KeySet) {
+        let stale_at = set.expires.map_or(u64::MAX, |at| {
+            unix_millis(SystemTime::now() + at.saturating_duration_since(Instant::now()))
+        });
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        self.keys_stale_at.store(stale_at, Ordering::Relaxed);
         set.generation = keys.generation + 1;
         *keys = Arc::new(set);
         // A key may have been withdrawn: what it vouched for is checked again.
@@ -402,11 +435,19 @@ impl Shared {
             .clear();
     }
 
-    /// A token verified before and not expired since.
-    fn remembered(&self, key: &[u8; 32]) -> Option<Principal> {
-        let cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        let (principal, expires) = cache.get(key)?;
-        (std::time::SystemTime::now() < *expires).then(|| principal.clone())
+    /// A token verified before and not expired since. Stale keys are refreshed as on the
+    /// uncached path (a withdrawn key then clears what it vouched for).
+    fn remembered(self: &Arc<Self>, key: &[u8; 32]) -> Option<Principal> {
+        let now = SystemTime::now();
+        let principal = {
+            let cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            let (principal, expires) = cache.get(key)?;
+            (now < *expires).then(|| principal.clone())?
+        };
+        if unix_millis(now) >= self.keys_stale_at.load(Ordering::Relaxed) {
+            self.refresh_in_background();
+        }
+        Some(principal)
     }
 
     /// Remembers a verified token until its `exp` (without the leeway: a remembered token
@@ -415,11 +456,11 @@ impl Shared {
         let Some(exp) = principal.claims().get("exp").and_then(Value::as_u64) else {
             return;
         };
-        let now = std::time::SystemTime::now();
+        let now = SystemTime::now();
         // A far-future `exp` (up to u64::MAX, which SystemTime cannot hold) is remembered for
         // an hour at most.
         let hour = now + Duration::from_secs(3600);
-        let expires = std::time::UNIX_EPOCH
+        let expires = UNIX_EPOCH
             .checked_add(Duration::from_secs(exp))
             .map_or(hour, |e| e.min(hour));
         if expires <= now {
