@@ -705,11 +705,57 @@ fn signing_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
     })
 }
 
+/// The SHA-256 of a token, the key of the verified-token table.
+///
+/// A client sends the same token with every request, so each thread remembers the digests of
+/// the last few tokens it hashed: hashing a typical token costs most of a microsecond, comparing
+/// it with a remembered one a few nanoseconds. A memo of a pure function, nothing more: the
+/// digest still goes through the table and every check it makes.
 fn token_hash(token: &str) -> [u8; 32] {
+    thread_local! {
+        static RECENT: std::cell::RefCell<RecentDigests> = const {
+            std::cell::RefCell::new(RecentDigests { entries: Vec::new(), next: 0 })
+        };
+    }
+    if token.len() > RecentDigests::MAX_TOKEN_BYTES {
+        return sha256(token);
+    }
+    RECENT.with_borrow_mut(|recent| recent.digest(token))
+}
+
+fn sha256(token: &str) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     let mut out = [0; 32];
     out.copy_from_slice(digest.as_ref());
     out
+}
+
+/// One thread's last few tokens and their digests (see [`token_hash`]).
+struct RecentDigests {
+    entries: Vec<(Box<str>, [u8; 32])>,
+    /// The entry to replace next, once all are taken.
+    next: usize,
+}
+
+impl RecentDigests {
+    const ENTRIES: usize = 4;
+    /// Longer tokens are hashed every time (and not kept).
+    const MAX_TOKEN_BYTES: usize = 4096;
+
+    fn digest(&mut self, token: &str) -> [u8; 32] {
+        if let Some((_, digest)) = self.entries.iter().find(|(seen, _)| **seen == *token) {
+            return *digest;
+        }
+        let digest = sha256(token);
+        let entry = (Box::from(token), digest);
+        if self.entries.len() < Self::ENTRIES {
+            self.entries.push(entry);
+        } else {
+            self.entries[self.next] = entry;
+            self.next = (self.next + 1) % Self::ENTRIES;
+        }
+        digest
+    }
 }
 
 /// Bit length of a big-endian unsigned integer.
@@ -723,6 +769,41 @@ fn rsa_bits(modulus: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_digests_are_remembered_per_thread_exactly() {
+        let tokens: Vec<String> = (0..6)
+            .map(|i| format!("header.payload{i}.signature"))
+            .collect();
+        let mut recent = RecentDigests {
+            entries: Vec::new(),
+            next: 0,
+        };
+        for round in 0..3 {
+            for token in &tokens {
+                assert_eq!(
+                    recent.digest(token),
+                    sha256(token),
+                    "round {round}: {token}"
+                );
+            }
+        }
+        assert_eq!(recent.entries.len(), RecentDigests::ENTRIES, "bounded");
+        // The newest tokens are the ones kept, each with its own digest.
+        for (token, digest) in &recent.entries {
+            assert!(tokens[2..].iter().any(|t| **t == **token), "{token}");
+            assert_eq!(*digest, sha256(token));
+        }
+        // A token differing in its last byte only is not taken for a remembered one.
+        let near = "header.payload5.signaturf";
+        assert_eq!(recent.digest(near), sha256(near));
+        assert_ne!(sha256(near), sha256(&tokens[5]));
+        // Through the thread's memo, long tokens included.
+        let long = "x".repeat(RecentDigests::MAX_TOKEN_BYTES + 1);
+        for token in [tokens[0].as_str(), long.as_str(), tokens[0].as_str()] {
+            assert_eq!(token_hash(token), sha256(token));
+        }
+    }
 
     #[test]
     fn rsa_modulus_length_ignores_leading_zeros() {
