@@ -260,9 +260,15 @@ pub async fn serve_with(
             .serve_connection_with_upgrades(io, service)
             .into_owned();
         let (head, idle) = (options.header_read_timeout, options.idle_timeout);
-        let shutdown = graceful.subscribe();
+        // Made (and the connection boxed) before the task: a task capturing the connection
+        // itself would keep room for it beside the box.
+        let served = until_expired(
+            connection,
+            async move { watch.expired(head, idle).await },
+            graceful.subscribe(),
+        );
         tokio::spawn(async move {
-            match until_expired(connection, watch.expired(head, idle), shutdown).await {
+            match served.await {
                 Some(Ok(())) => {}
                 Some(Err(error)) => {
                     tracing::debug!(target: "scopegate::http", %error, %peer, "connection ended with an error");
