@@ -486,6 +486,81 @@ async fn a_body_that_trickles_in_gets_408() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+/// Sends a chunked POST whose body comes in `pieces`, `pause` apart; returns the whole answer.
+async fn chunked(addr: &str, pieces: &[&[u8]], pause: Duration) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Accept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n\
+              Connection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    for piece in pieces {
+        tokio::time::sleep(pause).await;
+        let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
+        chunk.extend_from_slice(piece);
+        chunk.extend_from_slice(b"\r\n");
+        // The server may answer (and close) before the whole body is sent.
+        if stream.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer, not a hang")
+        .ok();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_in_pieces_is_read_whole_and_the_limit_counts_every_piece() {
+    let env = start(
+        ServerOptions::default(),
+        |c| c.max_body_bytes(200).body_timeout(Duration::from_secs(3)),
+        |s| s,
+    )
+    .await;
+    let addr = env.base.trim_start_matches("http://").to_owned();
+    // Four pieces within the body timeout: one message. (An empty chunk would end the body.)
+    let answer = chunked(
+        &addr,
+        &[
+            b"{\"jsonrpc\":\"2.0\",",
+            b" ",
+            b"\"id\":42,",
+            b"\"method\":\"ping\"}",
+        ],
+        Duration::from_millis(30),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""id":42"#), "{answer}");
+    // No Content-Length to refuse up front: the pieces add up past the limit.
+    let pad = vec![b' '; 150];
+    let answer = chunked(
+        &addr,
+        &[
+            b"{\"jsonrpc\":\"2.0\",",
+            &pad,
+            &pad,
+            b"\"id\":1,\"method\":\"ping\"}",
+        ],
+        Duration::from_millis(10),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("larger than 200 bytes"), "{answer}");
+    // Under the limit in one piece, the same server answers.
+    let r = env
+        .post(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_in_flight_calls_finish_and_refuses_new_ones() {
     let mut env = start(
