@@ -5,7 +5,7 @@
 //!                         [--resource URL] [--redis URL]   (sessions + a rate limit in Redis)
 //! bench-server axum --addr A                  the ceiling: a bare axum handler parsing JSON-RPC
 //! bench-server issuer                         a key server (discovery + JWKS, RSA 2048, RS256)
-//! bench-server token --issuer URL --aud AUD [--scope S] [--count N]
+//! bench-server token --issuer URL --aud AUD [--scope S] [--count N] [--ttl SECS (3600)]
 //! bench-server sessions --url URL --count N   opens N legacy sessions and leaves them idle
 //! bench-server storm --url URL --issuer URL --count N [--over SECS] [--concurrency C]
 //!                                             requests with tokens naming random unknown kids
@@ -217,6 +217,13 @@ fn token(args: &Args) -> Result<(), Error> {
     let audience = args.required("--aud")?;
     let scope = args.value("--scope").unwrap_or("echo");
     let count: usize = args.value("--count").unwrap_or("1").parse()?;
+    // Long enough for the whole load comparison: a token past its `exp` is accepted only
+    // through the verifier's leeway, and never remembered, so every request would be verified
+    // in full.
+    let ttl: u64 = args.value("--ttl").unwrap_or("3600").parse()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
     let key = TestKey::rsa_a();
     for _ in 0..count {
         println!(
@@ -224,6 +231,7 @@ fn token(args: &Args) -> Result<(), Error> {
             TokenBuilder::new(&key, issuer, audience, scope)
                 .sub("bench")
                 .client_id("bench")
+                .exp(now + ttl)
                 .build()
         );
     }

@@ -152,9 +152,15 @@ struct Shared {
     fixed: std::sync::atomic::AtomicBool,
     /// Verified tokens by SHA-256, with the principal and when the token expires.
     verified: std::sync::Mutex<VerifiedTokens>,
-    /// When the current key set goes stale, in milliseconds since the Unix epoch (`u64::MAX`:
-    /// never), for the remembered-token path to check without taking the key set.
+    /// When the current key set goes stale, in milliseconds since `origin` (`u64::MAX`:
+    /// never), for the remembered-token path to check without taking the key set. On the
+    /// monotonic clock, as the key set's own expiry: a wall clock stepped back must not delay
+    /// the refresh that drops a withdrawn key.
     keys_stale_at: AtomicU64,
+    origin: Instant,
+    /// Bumped, under `verified`'s lock, each time the key set changes: a token verified against
+    /// an older set is not remembered (its key may just have been withdrawn).
+    cache_epoch: AtomicU64,
 }
 
 /// Verified tokens by the SHA-256 of the token.
@@ -176,12 +182,6 @@ impl Hasher for DigestHash {
     fn finish(&self) -> u64 {
         self.0
     }
-}
-
-/// Milliseconds since the Unix epoch (0 before it).
-fn unix_millis(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[derive(Default)]
@@ -274,6 +274,8 @@ impl JwtVerifier {
                 fixed: std::sync::atomic::AtomicBool::new(false),
                 verified: std::sync::Mutex::default(),
                 keys_stale_at: AtomicU64::new(u64::MAX),
+                origin: Instant::now(),
+                cache_epoch: AtomicU64::new(0),
             }),
         }
     }
@@ -328,8 +330,9 @@ impl JwtVerifier {
         if shared.config.cache_capacity == 0 {
             return self.verify_uncached(token).await;
         }
+        let epoch = shared.cache_epoch.load(Ordering::Acquire);
         let principal = self.verify_uncached(token).await?;
-        shared.remember(token_hash(token), &principal);
+        shared.remember(token_hash(token), &principal, epoch);
         Ok(principal)
     }
 
@@ -420,19 +423,24 @@ impl Shared {
         Arc::clone(&self.keys.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Milliseconds from `origin` to `at`.
+    fn millis_since_origin(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn store(&self, mut set: KeySet) {
-        let stale_at = set.expires.map_or(u64::MAX, |at| {
-            unix_millis(SystemTime::now() + at.saturating_duration_since(Instant::now()))
-        });
+        let stale_at = set
+            .expires
+            .map_or(u64::MAX, |at| self.millis_since_origin(at));
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         self.keys_stale_at.store(stale_at, Ordering::Relaxed);
         set.generation = keys.generation + 1;
         *keys = Arc::new(set);
-        // A key may have been withdrawn: what it vouched for is checked again.
-        self.verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        // A key may have been withdrawn: what it vouched for is checked again, and what a
+        // verification under way checked with it is not remembered.
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        self.cache_epoch.fetch_add(1, Ordering::AcqRel);
+        verified.clear();
     }
 
     /// A token verified before and not expired since. Stale keys are refreshed as on the
@@ -444,15 +452,16 @@ impl Shared {
             let (principal, expires) = cache.get(key)?;
             (now < *expires).then(|| principal.clone())?
         };
-        if unix_millis(now) >= self.keys_stale_at.load(Ordering::Relaxed) {
+        if self.millis_since_origin(Instant::now()) >= self.keys_stale_at.load(Ordering::Relaxed) {
             self.refresh_in_background();
         }
         Some(principal)
     }
 
     /// Remembers a verified token until its `exp` (without the leeway: a remembered token
-    /// never outlives the time it was issued for).
-    fn remember(&self, key: [u8; 32], principal: &Principal) {
+    /// never outlives the time it was issued for), unless the key set changed since `epoch`
+    /// (read before the token was verified).
+    fn remember(&self, key: [u8; 32], principal: &Principal, epoch: u64) {
         let Some(exp) = principal.claims().get("exp").and_then(Value::as_u64) else {
             return;
         };
@@ -467,6 +476,9 @@ impl Shared {
             return; // accepted only through the leeway: not worth remembering
         }
         let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if self.cache_epoch.load(Ordering::Acquire) != epoch {
+            return;
+        }
         if cache.len() >= self.config.cache_capacity {
             cache.retain(|_, (_, e)| *e > now);
             if cache.len() >= self.config.cache_capacity {
@@ -730,7 +742,18 @@ fn sha256(token: &str) -> [u8; 32] {
     out
 }
 
-/// One thread's last few tokens and their digests (see [`token_hash`]).
+/// Whether two tokens are the same, in a time that depends on their length only: the
+/// remembered ones are other clients' credentials.
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |differ, (x, y)| differ | (x ^ y))
+            == 0
+}
+
+/// One thread's last few tokens and their digests (see [`token_hash`]). The tokens are kept
+/// as they came, as a request's own buffers keep them while it is served.
 struct RecentDigests {
     entries: Vec<(Box<str>, [u8; 32])>,
     /// The entry to replace next, once all are taken.
@@ -743,7 +766,11 @@ impl RecentDigests {
     const MAX_TOKEN_BYTES: usize = 4096;
 
     fn digest(&mut self, token: &str) -> [u8; 32] {
-        if let Some((_, digest)) = self.entries.iter().find(|(seen, _)| **seen == *token) {
+        if let Some((_, digest)) = self
+            .entries
+            .iter()
+            .find(|(seen, _)| same_token(seen, token))
+        {
             return *digest;
         }
         let digest = sha256(token);
@@ -803,6 +830,42 @@ mod tests {
         for token in [tokens[0].as_str(), long.as_str(), tokens[0].as_str()] {
             assert_eq!(token_hash(token), sha256(token));
         }
+    }
+
+    #[test]
+    fn a_token_checked_against_a_replaced_key_set_is_not_remembered() {
+        let verifier = JwtVerifier::new(JwtConfig::new("http://issuer", "http://rs"));
+        let shared = &verifier.shared;
+        let exp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 300;
+        let mut claims = serde_json::Map::new();
+        claims.insert("exp".into(), exp.into());
+        let principal = Principal::builder().claims(claims).build();
+        // Verified while the key set was replaced (a key withdrawn): not remembered.
+        let before = shared.cache_epoch.load(Ordering::Acquire);
+        shared.store(KeySet::empty());
+        shared.remember(sha256("a"), &principal, before);
+        assert_eq!(verifier.cached(), 0);
+        assert!(shared.remembered(&sha256("a")).is_none());
+        // Verified under the current set: remembered, and forgotten by the next change.
+        let now = shared.cache_epoch.load(Ordering::Acquire);
+        shared.remember(sha256("b"), &principal, now);
+        assert_eq!(verifier.cached(), 1);
+        assert!(shared.remembered(&sha256("b")).is_some());
+        shared.store(KeySet::empty());
+        assert_eq!(verifier.cached(), 0);
+    }
+
+    #[test]
+    fn tokens_are_compared_whole() {
+        assert!(same_token("abc.def.ghi", "abc.def.ghi"));
+        assert!(!same_token("abc.def.ghi", "abc.def.ghj"));
+        assert!(!same_token("abc.def.ghi", "xbc.def.ghi"));
+        assert!(!same_token("abc.def.ghi", "abc.def.gh"));
+        assert!(same_token("", ""));
     }
 
     #[test]

@@ -115,8 +115,9 @@ impl RateLimit {
 }
 
 /// A cap on the requests being served at once. Nothing waits for a slot (a request over the
-/// cap is refused at once), so a counter is all it takes: taking and returning a slot are one
-/// atomic operation each, where a semaphore locks its waiter list on every return.
+/// cap is refused at once), so a counter is all it takes: taking a slot is one compare-and-swap
+/// (uncontended), returning it one atomic subtraction, where a semaphore locks its waiter list
+/// on every return.
 pub(crate) struct InFlightLimit {
     max: usize,
     taken: AtomicUsize,
@@ -132,14 +133,14 @@ impl InFlightLimit {
 
     /// A slot, held until the permit is dropped; `None` when all are taken.
     pub(crate) fn try_acquire(&self) -> Option<InFlightPermit<'_>> {
-        // Over the cap, the increment is undone: the count may overshoot for an instant, but a
-        // request is admitted only by an increment that found a free slot.
-        if self.taken.fetch_add(1, Ordering::Acquire) < self.max {
-            Some(InFlightPermit(&self.taken))
-        } else {
-            self.taken.fetch_sub(1, Ordering::Release);
-            None
-        }
+        // Incremented only below the cap: a refused request never counts, even for an instant
+        // (a count that overshot could refuse a request while a slot is free).
+        self.taken
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |taken| {
+                (taken < self.max).then_some(taken + 1)
+            })
+            .ok()
+            .map(|_| InFlightPermit(&self.taken))
     }
 }
 
@@ -182,6 +183,11 @@ mod tests {
         let second = limit.try_acquire().expect("a free slot");
         assert!(limit.try_acquire().is_none(), "over the cap");
         assert!(limit.try_acquire().is_none(), "a refusal takes no slot");
+        assert_eq!(
+            limit.taken.load(Ordering::Relaxed),
+            2,
+            "refusals never count"
+        );
         drop(first);
         let third = limit.try_acquire().expect("the returned slot");
         assert!(limit.try_acquire().is_none());

@@ -167,8 +167,9 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
         request
             .extensions_mut()
             .insert(ConnectInfo::<SocketAddr>(self.peer));
-        // Only the readiness probe reads the shutdown flag.
-        if request.uri().path() == READYZ {
+        // Only the readiness probe reads the shutdown flag (under the router's own path, or
+        // under a prefix when the router is nested in another).
+        if request.uri().path().ends_with(READYZ) {
             request.extensions_mut().insert(self.draining.clone());
         }
         // A router is always ready (its `poll_ready` is `Ready` without condition).

@@ -100,7 +100,10 @@ impl Watch {
                 );
                 continue;
             }
+            // A response still unfinished wins over the phase: over HTTP/2 a response's end
+            // (on its own task) can store IDLE just after another request stored BUSY.
             let limit = match phase {
+                _ if self.in_flight.load(Ordering::Acquire) > 0 => u64::MAX,
                 HEAD => head,
                 IDLE => idle,
                 _ => u64::MAX,
@@ -431,6 +434,29 @@ mod tests {
             .await
             .expect("the receiver goes when the connection ends");
         assert_eq!(task.await.unwrap(), Some("closed"));
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_response_keeps_the_connection_whatever_the_phase_says() {
+        let (head, idle) = (Duration::from_millis(20), Duration::from_millis(20));
+        // A response ended (IDLE) just after another began: the state a race between HTTP/2
+        // streams can leave.
+        let watch = Watch::new();
+        let guard = watch.request_started();
+        watch.enter(IDLE);
+        let early = tokio::time::timeout(Duration::from_millis(200), watch.expired(head, idle));
+        assert!(early.await.is_err(), "expired with a response in flight");
+        // Bytes of another stream move IDLE to HEAD: still no cut-off.
+        watch.bytes_read();
+        let early = tokio::time::timeout(Duration::from_millis(200), watch.expired(head, idle));
+        assert!(
+            early.await.is_err(),
+            "a head timeout with a response in flight"
+        );
+        // The response ends: the idle time counts.
+        drop(guard);
+        let late = tokio::time::timeout(Duration::from_secs(5), watch.expired(head, idle));
+        assert!(late.await.is_ok(), "idle after the last response");
     }
 
     #[tokio::test]
