@@ -599,3 +599,44 @@ async fn shutdown_lets_in_flight_calls_finish_and_refuses_new_ones() {
         .await;
     assert!(fresh.is_err(), "no new connections after shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_drains_when_the_router_is_nested_under_a_prefix() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = Server::new(Limits)
+        .unwrap()
+        .http(
+            HttpConfig::new(format!("{base}/mcp"))
+                .without_authorization()
+                .stateless(true)
+                .health_checks(true),
+        )
+        .unwrap();
+    let nested = axum::Router::new().nest("/api", router);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let options = ServeOptions::default()
+        .readiness_grace(Duration::from_millis(1000))
+        .shutdown_on(async {
+            let _ = rx.await;
+        });
+    let served = tokio::spawn(serve_with(listener, nested, options));
+    let ready = || async {
+        reqwest::Client::new()
+            .get(format!("{base}/api/readyz"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(ready().await, StatusCode::OK);
+    tx.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE, "draining");
+    tokio::time::timeout(Duration::from_secs(10), served)
+        .await
+        .expect("the server stops after the grace")
+        .unwrap()
+        .unwrap();
+}

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::auth::constant_time_eq;
 use crate::metadata;
 use crate::scope::is_scope_token;
 use crate::server::{Core, McpServer, Server};
@@ -923,10 +924,6 @@ fn client_of(s: &DevState, headers: &HeaderMap, form: &TokenForm) -> Option<Stri
         }
         _ => None,
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn token(

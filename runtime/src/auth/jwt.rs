@@ -20,7 +20,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::jws::{self, PublicKey};
-use super::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture, principal_from_claims};
+use super::{
+    AuthError, ReadyFuture, TokenVerifier, VerifyFuture, constant_time_eq, principal_from_claims,
+};
 use crate::metadata::{self, FetchError, Fetcher};
 use crate::principal::Principal;
 
@@ -742,18 +744,9 @@ fn sha256(token: &str) -> [u8; 32] {
     out
 }
 
-/// Whether two tokens are the same, in a time that depends on their length only: the
-/// remembered ones are other clients' credentials.
-fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |differ, (x, y)| differ | (x ^ y))
-            == 0
-}
-
 /// One thread's last few tokens and their digests (see [`token_hash`]). The tokens are kept
-/// as they came, as a request's own buffers keep them while it is served.
+/// as they came, as a request's own buffers keep them while it is served, and compared in
+/// constant time: they are other clients' credentials.
 struct RecentDigests {
     entries: Vec<(Box<str>, [u8; 32])>,
     /// The entry to replace next, once all are taken.
@@ -769,7 +762,7 @@ impl RecentDigests {
         if let Some((_, digest)) = self
             .entries
             .iter()
-            .find(|(seen, _)| same_token(seen, token))
+            .find(|(seen, _)| constant_time_eq(seen.as_bytes(), token.as_bytes()))
         {
             return *digest;
         }
@@ -857,15 +850,6 @@ mod tests {
         assert!(shared.remembered(&sha256("b")).is_some());
         shared.store(KeySet::empty());
         assert_eq!(verifier.cached(), 0);
-    }
-
-    #[test]
-    fn tokens_are_compared_whole() {
-        assert!(same_token("abc.def.ghi", "abc.def.ghi"));
-        assert!(!same_token("abc.def.ghi", "abc.def.ghj"));
-        assert!(!same_token("abc.def.ghi", "xbc.def.ghi"));
-        assert!(!same_token("abc.def.ghi", "abc.def.gh"));
-        assert!(same_token("", ""));
     }
 
     #[test]

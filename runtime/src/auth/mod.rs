@@ -145,6 +145,11 @@ pub fn bearer_credentials<'a>(values: &[&'a [u8]]) -> Credentials<'a> {
     }
 }
 
+/// Whether two secrets are equal, in a time that depends on their length only.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_token68(token: &[u8]) -> bool {
     let body_end = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
@@ -263,6 +268,15 @@ fn quoted_safe(value: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_compared_whole() {
+        assert!(constant_time_eq(b"abc.def.ghi", b"abc.def.ghi"));
+        assert!(!constant_time_eq(b"abc.def.ghi", b"abc.def.ghj"));
+        assert!(!constant_time_eq(b"abc.def.ghi", b"xbc.def.ghi"));
+        assert!(!constant_time_eq(b"abc.def.ghi", b"abc.def.gh"));
+        assert!(constant_time_eq(b"", b""));
+    }
 
     #[test]
     fn b64token_bytes_are_exactly_those_of_rfc_6750() {
