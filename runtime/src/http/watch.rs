@@ -386,7 +386,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn neither_timer_nor_signal_is_polled_on_the_connections_wake_ups() {
+    async fn the_timer_is_not_polled_on_the_connections_wake_ups() {
         let (expiry, polls) = counted(tokio::time::sleep(Duration::from_secs(3600)));
         let (_tx, shutdown) = watch::channel(());
         let connection = Connection::new(Some(1000));
