@@ -1181,6 +1181,8 @@ async fn credentials_outside_a_single_bearer_header_are_refused() {
     let (capture, _guard) = capture();
     let h = default_harness(&capture).await;
     let token = h.token("files:read files:write").build();
+    // Accepted once here, the token is remembered by the thread that serves every case below
+    // (one thread: current_thread): variants of its header must still be checked in full.
     let session = h.initialize(&token).await;
     let body = call_body("write_file");
     // A POST carrying everything but credentials.

@@ -5,6 +5,7 @@
 //! an unknown `kid` (single-flight, with a cooldown: the `kid` is chosen by whoever sent the
 //! token), refreshed in the background when they expire, and kept while the issuer is down.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
@@ -20,9 +21,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::jws::{self, PublicKey};
-use super::{
-    AuthError, ReadyFuture, TokenVerifier, VerifyFuture, constant_time_eq, principal_from_claims,
-};
+use super::recent::RecentTokens;
+use super::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture, principal_from_claims};
 use crate::metadata::{self, FetchError, Fetcher};
 use crate::principal::Principal;
 
@@ -721,20 +721,31 @@ fn signing_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
 
 /// The SHA-256 of a token, the key of the verified-token table.
 ///
-/// A client sends the same token with every request, so each thread remembers the digests of
-/// the last few tokens it hashed: hashing a typical token costs most of a microsecond, comparing
-/// it with a remembered one a few nanoseconds. A memo of a pure function, nothing more: the
-/// digest still goes through the table and every check it makes.
+/// Each thread remembers the digests of the last few tokens it hashed ([`RecentTokens`]):
+/// hashing a typical token costs most of a microsecond, comparing it with a remembered one a
+/// few nanoseconds. A memo of a pure function, nothing more: the digest still goes through the
+/// table and every check it makes.
 fn token_hash(token: &str) -> [u8; 32] {
     thread_local! {
-        static RECENT: std::cell::RefCell<RecentDigests> = const {
-            std::cell::RefCell::new(RecentDigests { entries: Vec::new(), next: 0 })
-        };
+        static RECENT: RefCell<RecentTokens<[u8; 32]>> = const { RefCell::new(RecentTokens::new()) };
     }
-    if token.len() > RecentDigests::MAX_TOKEN_BYTES {
-        return sha256(token);
+    let remembered = RECENT
+        .try_with(|recent| {
+            recent
+                .borrow()
+                .find(token.as_bytes())
+                .map(|(_, digest)| *digest)
+        })
+        .ok()
+        .flatten();
+    if let Some(digest) = remembered {
+        return digest;
     }
-    RECENT.with_borrow_mut(|recent| recent.digest(token))
+    let digest = sha256(token);
+    if token.len() <= RecentTokens::<[u8; 32]>::MAX_TOKEN_BYTES {
+        let _ = RECENT.try_with(|recent| recent.borrow_mut().insert(Arc::from(token), digest));
+    }
+    digest
 }
 
 fn sha256(token: &str) -> [u8; 32] {
@@ -742,40 +753,6 @@ fn sha256(token: &str) -> [u8; 32] {
     let mut out = [0; 32];
     out.copy_from_slice(digest.as_ref());
     out
-}
-
-/// One thread's last few tokens and their digests (see [`token_hash`]). The tokens are kept
-/// as they came, as a request's own buffers keep them while it is served, and compared in
-/// constant time: they are other clients' credentials.
-struct RecentDigests {
-    entries: Vec<(Box<str>, [u8; 32])>,
-    /// The entry to replace next, once all are taken.
-    next: usize,
-}
-
-impl RecentDigests {
-    const ENTRIES: usize = 4;
-    /// Longer tokens are hashed every time (and not kept).
-    const MAX_TOKEN_BYTES: usize = 4096;
-
-    fn digest(&mut self, token: &str) -> [u8; 32] {
-        if let Some((_, digest)) = self
-            .entries
-            .iter()
-            .find(|(seen, _)| constant_time_eq(seen.as_bytes(), token.as_bytes()))
-        {
-            return *digest;
-        }
-        let digest = sha256(token);
-        let entry = (Box::from(token), digest);
-        if self.entries.len() < Self::ENTRIES {
-            self.entries.push(entry);
-        } else {
-            self.entries[self.next] = entry;
-            self.next = (self.next + 1) % Self::ENTRIES;
-        }
-        digest
-    }
 }
 
 /// Bit length of a big-endian unsigned integer.
@@ -791,38 +768,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_digests_are_remembered_per_thread_exactly() {
+    fn token_digests_are_remembered_exactly() {
         let tokens: Vec<String> = (0..6)
             .map(|i| format!("header.payload{i}.signature"))
             .collect();
-        let mut recent = RecentDigests {
-            entries: Vec::new(),
-            next: 0,
-        };
+        let long = "x".repeat(RecentTokens::<()>::MAX_TOKEN_BYTES + 1);
+        // Round 0 hashes, later rounds find the newest tokens remembered (and the oldest
+        // replaced): every answer is the token's own digest.
         for round in 0..3 {
-            for token in &tokens {
-                assert_eq!(
-                    recent.digest(token),
-                    sha256(token),
-                    "round {round}: {token}"
-                );
+            for token in tokens.iter().chain([&long]) {
+                assert_eq!(token_hash(token), sha256(token), "round {round}: {token}");
             }
-        }
-        assert_eq!(recent.entries.len(), RecentDigests::ENTRIES, "bounded");
-        // The newest tokens are the ones kept, each with its own digest.
-        for (token, digest) in &recent.entries {
-            assert!(tokens[2..].iter().any(|t| **t == **token), "{token}");
-            assert_eq!(*digest, sha256(token));
         }
         // A token differing in its last byte only is not taken for a remembered one.
         let near = "header.payload5.signaturf";
-        assert_eq!(recent.digest(near), sha256(near));
+        assert_eq!(token_hash(near), sha256(near));
         assert_ne!(sha256(near), sha256(&tokens[5]));
-        // Through the thread's memo, long tokens included.
-        let long = "x".repeat(RecentDigests::MAX_TOKEN_BYTES + 1);
-        for token in [tokens[0].as_str(), long.as_str(), tokens[0].as_str()] {
-            assert_eq!(token_hash(token), sha256(token));
-        }
     }
 
     #[test]

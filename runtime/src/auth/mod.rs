@@ -8,9 +8,12 @@
 mod introspection;
 mod jws;
 mod jwt;
+mod recent;
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 pub use introspection::{IntrospectionConfig, IntrospectionVerifier};
 pub use jwt::{ASYMMETRIC_ALGORITHMS, JwtConfig, JwtVerifier};
@@ -143,6 +146,39 @@ pub fn bearer_credentials<'a>(values: &[&'a [u8]]) -> Credentials<'a> {
         Ok(token) => Credentials::Bearer(token),
         Err(_) => Credentials::Malformed("the bearer token is not a valid token68 value"),
     }
+}
+
+thread_local! {
+    /// Bearer tokens this thread's requests were recently authenticated with.
+    static ACCEPTED: RefCell<recent::RecentTokens<()>> = const { RefCell::new(recent::RecentTokens::new()) };
+}
+
+/// The token of `value`, one `Authorization` header value, when it is exactly `Bearer ` and a
+/// token recently accepted on this thread (see [`remember_accepted`]). Such a token passed
+/// [`bearer_credentials`] when it was first seen: its syntax need not be checked again. It is
+/// verified again like any other.
+pub(crate) fn accepted_recently(value: &[u8]) -> Option<Arc<str>> {
+    let token = value.strip_prefix(b"Bearer ")?;
+    ACCEPTED
+        .try_with(|accepted| Some(Arc::clone(&accepted.borrow().find(token)?.0)))
+        .ok()
+        .flatten()
+}
+
+/// Remembers `token`, which passed [`bearer_credentials`] and was then verified, for
+/// [`accepted_recently`]. Only accepted tokens are kept, so a flood of made-up ones cannot push
+/// out the tokens of the clients being served.
+pub(crate) fn remember_accepted(token: &str) {
+    if token.len() > recent::RecentTokens::<()>::MAX_TOKEN_BYTES {
+        return;
+    }
+    let _ = ACCEPTED.try_with(|accepted| {
+        let mut accepted = accepted.borrow_mut();
+        // Connections sharing a thread and a token each miss it once.
+        if accepted.find(token.as_bytes()).is_none() {
+            accepted.insert(Arc::from(token), ());
+        }
+    });
 }
 
 /// Whether two secrets are equal, in a time that depends on their length only.
@@ -331,6 +367,45 @@ mod tests {
             assert_eq!(is_token68(&token), allowed, "byte {byte:#04x}");
             assert_eq!(is_token68(&[byte]), allowed, "byte {byte:#04x} alone");
         }
+    }
+
+    #[test]
+    fn only_the_exact_header_of_an_accepted_token_skips_the_syntax_check() {
+        let token = "abc.def-_~+/==";
+        assert_eq!(accepted_recently(b"Bearer abc.def-_~+/=="), None, "not yet");
+        remember_accepted(token);
+        remember_accepted(token);
+        assert_eq!(
+            accepted_recently(b"Bearer abc.def-_~+/==").as_deref(),
+            Some(token)
+        );
+        // Every near variant goes through `bearer_credentials`, which refuses it.
+        for near in [
+            &b"bearer abc.def-_~+/=="[..],
+            b"Bearer  abc.def-_~+/==",
+            b"Bearer abc.def-_~+/== ",
+            b"Bearer abc.def-_~+/=",
+            b"Bearer\tabc.def-_~+/==",
+            b"abc.def-_~+/==",
+        ] {
+            assert_eq!(
+                accepted_recently(near),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(near)
+            );
+        }
+        // Per thread: another thread has not accepted it.
+        let elsewhere = std::thread::spawn(move || {
+            accepted_recently(format!("Bearer {token}").as_bytes()).is_some()
+        });
+        assert!(!elsewhere.join().unwrap());
+        // Remembered once, however often it was accepted: the other slots stay free.
+        for other in ["one", "two", "three"] {
+            remember_accepted(other);
+        }
+        assert!(accepted_recently(b"Bearer abc.def-_~+/==").is_some());
+        assert!(accepted_recently(b"Bearer one").is_some());
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod limit;
 mod redis;
 mod serve;
 mod session;
+mod spare;
 mod store;
 mod watch;
 
@@ -40,7 +41,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::auth::{
-    AuthError, Challenge, Credentials, JwtConfig, JwtVerifier, TokenVerifier, bearer_credentials,
+    AuthError, Challenge, Credentials, JwtConfig, JwtVerifier, TokenVerifier, accepted_recently,
+    bearer_credentials, remember_accepted,
 };
 use crate::connection::{Connection, Outbound};
 use crate::metadata::{self, PRM_WELL_KNOWN, ResourceMetadata, UriError};
@@ -789,23 +791,35 @@ impl Shared {
         }
         // Two values are as many as it takes to tell "one" from "more than one".
         let mut values = request.headers.get_all(header::AUTHORIZATION).iter();
-        let credentials = match (values.next(), values.next()) {
+        let (first, second) = (values.next(), values.next());
+        // A client's token is checked once; its later requests only compare it.
+        let remembered = match (first, second) {
+            (Some(only), None) => accepted_recently(only.as_bytes()),
+            _ => None,
+        };
+        let credentials = || match (first, second) {
             (None, _) => bearer_credentials(&[]),
             (Some(one), None) => bearer_credentials(&[one.as_bytes()]),
             (Some(one), Some(two)) => bearer_credentials(&[one.as_bytes(), two.as_bytes()]),
         };
-        let token = match credentials {
-            Credentials::Bearer(token) => token,
-            Credentials::None => {
-                tracing::info!(target: "scopegate::auth", event = "token_missing", "request without credentials");
-                return Err(
-                    self.unauthorized(self.initial_challenge.clone(), "authorization required")
-                );
-            }
-            Credentials::Malformed(why) => return Err(self.reject_request(why)),
+        let token = match &remembered {
+            Some(token) => &**token,
+            None => match credentials() {
+                Credentials::Bearer(token) => token,
+                Credentials::None => {
+                    tracing::info!(target: "scopegate::auth", event = "token_missing", "request without credentials");
+                    return Err(
+                        self.unauthorized(self.initial_challenge.clone(), "authorization required")
+                    );
+                }
+                Credentials::Malformed(why) => return Err(self.reject_request(why)),
+            },
         };
         match verifier.verify(token).await {
             Ok(principal) => {
+                if remembered.is_none() {
+                    remember_accepted(token);
+                }
                 tracing::debug!(target: "scopegate::auth", event = "token_accepted", subject = principal.subject(), client_id = principal.client_id(), scopes = %principal.scopes());
                 Ok(principal)
             }
@@ -912,6 +926,7 @@ fn json_response(status: StatusCode, body: &RpcResponse) -> Response {
     // JSON one then replaces.
     let mut response = Response::new(Body::from(body.to_json()));
     *response.status_mut() = status;
+    *response.headers_mut() = spare::take();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -989,7 +1004,7 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
         {
             return unsupported_version(None, &String::from_utf8_lossy(requested.as_bytes()));
         }
-        match parts.method {
+        let response = match parts.method {
             Method::POST => post(&shared, principal, &parts, version, body, preloaded).await,
             // 2026-07-28 has no sessions and no standalone stream.
             Method::GET | Method::DELETE if version.is_modern() => method_not_allowed(false),
@@ -1004,7 +1019,9 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
                 .await
             }
             _ => method_not_allowed(shared.sessions.is_some()),
-        }
+        };
+        spare::keep(parts.headers);
+        response
     }
 }
 
