@@ -5,7 +5,6 @@
 //! an unknown `kid` (single-flight, with a cooldown: the `kid` is chosen by whoever sent the
 //! token), refreshed in the background when they expire, and kept while the issuer is down.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
@@ -21,7 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::jws::{self, PublicKey};
-use super::recent::RecentTokens;
+use super::recent;
 use super::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture, principal_from_claims};
 use crate::metadata::{self, FetchError, Fetcher};
 use crate::principal::Principal;
@@ -326,15 +325,13 @@ impl JwtVerifier {
     }
 
     /// Verifies a token not remembered (see [`TokenVerifier::verify`] for the remembered
-    /// ones), and remembers it.
-    async fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
+    /// ones), `digest` its SHA-256, and remembers it.
+    async fn verify_token(&self, token: &str, digest: [u8; 32]) -> Result<Principal, AuthError> {
         let shared = &self.shared;
-        if shared.config.cache_capacity == 0 {
-            return self.verify_uncached(token).await;
-        }
         let epoch = shared.cache_epoch.load(Ordering::Acquire);
         let principal = self.verify_uncached(token).await?;
-        shared.remember(token_hash(token), &principal, epoch);
+        recent::remember_digest(token, digest);
+        shared.remember(digest, &principal, epoch);
         Ok(principal)
     }
 
@@ -392,12 +389,14 @@ impl TokenVerifier for JwtVerifier {
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
         // A remembered token is answered by a small ready future: the verifying one is most of
         // a kilobyte, moved into its box on every call.
-        if self.shared.config.cache_capacity > 0
-            && let Some(principal) = self.shared.remembered(&token_hash(token))
-        {
+        if self.shared.config.cache_capacity == 0 {
+            return Box::pin(self.verify_uncached(token));
+        }
+        let digest = token_hash(token);
+        if let Some(principal) = self.shared.remembered(&digest) {
             return Box::pin(std::future::ready(Ok(principal)));
         }
-        Box::pin(self.verify_token(token))
+        Box::pin(self.verify_token(token, digest))
     }
 
     /// Ready once a key set has been fetched (or was given). Until then each call tries to
@@ -721,31 +720,12 @@ fn signing_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
 
 /// The SHA-256 of a token, the key of the verified-token table.
 ///
-/// Each thread remembers the digests of the last few tokens it hashed ([`RecentTokens`]):
-/// hashing a typical token costs most of a microsecond, comparing it with a remembered one a
-/// few nanoseconds. A memo of a pure function, nothing more: the digest still goes through the
-/// table and every check it makes.
+/// Each thread remembers the digests of the last few tokens accepted on it
+/// ([`recent::remember_digest`]): hashing a typical token costs most of a microsecond, finding
+/// a remembered one a few nanoseconds. A memo of a pure function, nothing more: the digest
+/// still goes through the table and every check it makes.
 fn token_hash(token: &str) -> [u8; 32] {
-    thread_local! {
-        static RECENT: RefCell<RecentTokens<[u8; 32]>> = const { RefCell::new(RecentTokens::new()) };
-    }
-    let remembered = RECENT
-        .try_with(|recent| {
-            recent
-                .borrow()
-                .find(token.as_bytes())
-                .map(|(_, digest)| *digest)
-        })
-        .ok()
-        .flatten();
-    if let Some(digest) = remembered {
-        return digest;
-    }
-    let digest = sha256(token);
-    if token.len() <= RecentTokens::<[u8; 32]>::MAX_TOKEN_BYTES {
-        let _ = RECENT.try_with(|recent| recent.borrow_mut().insert(Arc::from(token), digest));
-    }
-    digest
+    recent::digest(token).unwrap_or_else(|| sha256(token))
 }
 
 fn sha256(token: &str) -> [u8; 32] {
@@ -772,14 +752,19 @@ mod tests {
         let tokens: Vec<String> = (0..6)
             .map(|i| format!("header.payload{i}.signature"))
             .collect();
-        let long = "x".repeat(RecentTokens::<()>::MAX_TOKEN_BYTES + 1);
-        // Round 0 hashes, later rounds find the newest tokens remembered (and the oldest
-        // replaced): every answer is the token's own digest.
+        let long = "x".repeat(recent::MAX_TOKEN_BYTES + 1);
+        // Hashed whether remembered or not, each token gets its own digest; the newest are
+        // remembered (the oldest replaced), long ones never.
         for round in 0..3 {
             for token in tokens.iter().chain([&long]) {
                 assert_eq!(token_hash(token), sha256(token), "round {round}: {token}");
+                recent::remember_digest(token, sha256(token));
             }
         }
+        for token in &tokens[2..] {
+            assert_eq!(recent::digest(token), Some(sha256(token)), "{token}");
+        }
+        assert_eq!(recent::digest(&long), None);
         // A token differing in its last byte only is not taken for a remembered one.
         let near = "header.payload5.signaturf";
         assert_eq!(token_hash(near), sha256(near));

@@ -10,7 +10,6 @@ mod jws;
 mod jwt;
 mod recent;
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -148,37 +147,18 @@ pub fn bearer_credentials<'a>(values: &[&'a [u8]]) -> Credentials<'a> {
     }
 }
 
-thread_local! {
-    /// Bearer tokens this thread's requests were recently authenticated with.
-    static ACCEPTED: RefCell<recent::RecentTokens<()>> = const { RefCell::new(recent::RecentTokens::new()) };
-}
-
 /// The token of `value`, one `Authorization` header value, when it is exactly `Bearer ` and a
 /// token recently accepted on this thread (see [`remember_accepted`]). Such a token passed
 /// [`bearer_credentials`] when it was first seen: its syntax need not be checked again. It is
 /// verified again like any other.
 pub(crate) fn accepted_recently(value: &[u8]) -> Option<Arc<str>> {
-    let token = value.strip_prefix(b"Bearer ")?;
-    ACCEPTED
-        .try_with(|accepted| Some(Arc::clone(&accepted.borrow().find(token)?.0)))
-        .ok()
-        .flatten()
+    recent::checked(value.strip_prefix(b"Bearer ")?)
 }
 
 /// Remembers `token`, which passed [`bearer_credentials`] and was then verified, for
-/// [`accepted_recently`]. Only accepted tokens are kept, so a flood of made-up ones cannot push
-/// out the tokens of the clients being served.
+/// [`accepted_recently`].
 pub(crate) fn remember_accepted(token: &str) {
-    if token.len() > recent::RecentTokens::<()>::MAX_TOKEN_BYTES {
-        return;
-    }
-    let _ = ACCEPTED.try_with(|accepted| {
-        let mut accepted = accepted.borrow_mut();
-        // Connections sharing a thread and a token each miss it once.
-        if accepted.find(token.as_bytes()).is_none() {
-            accepted.insert(Arc::from(token), ());
-        }
-    });
+    recent::remember_checked(token);
 }
 
 /// Whether two secrets are equal, in a time that depends on their length only.

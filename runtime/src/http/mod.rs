@@ -711,16 +711,19 @@ impl Shared {
         let Some(allowed) = &self.allowed_hosts else {
             return true;
         };
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| {
-                parts
-                    .uri
-                    .authority()
-                    .map(axum::http::uri::Authority::as_str)
-            });
+        let header = parts.headers.get(header::HOST);
+        // The usual case first, on bytes: the resource's own authority.
+        if let (Some(own), Some(header)) = (&self.resource_authority, header)
+            && own.as_bytes() == header.as_bytes()
+        {
+            return true;
+        }
+        let host = header.and_then(|h| h.to_str().ok()).or_else(|| {
+            parts
+                .uri
+                .authority()
+                .map(axum::http::uri::Authority::as_str)
+        });
         let Some(host) = host else {
             return false;
         };
@@ -1673,23 +1676,41 @@ fn session_failure() -> Response {
 
 /// Whether the client takes `text/event-stream` responses (MCP clients send both media types).
 fn accepts_event_stream(headers: &HeaderMap) -> bool {
-    // On bytes, with a plain loop: media ranges are ASCII, and this runs on every POST (an
-    // iterator chain of splits and trims cost several hundred instructions a request).
-    headers.get_all(header::ACCEPT).iter().any(|value| {
-        let mut rest = value.as_bytes();
-        loop {
-            let end = memchr::memchr(b',', rest).unwrap_or(rest.len());
-            let range = &rest[..end];
-            let range = range[..memchr::memchr(b';', range).unwrap_or(range.len())].trim_ascii();
-            if range.eq_ignore_ascii_case(b"text/event-stream") || range == b"*/*" {
-                return true;
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|value| lists_event_stream(value.as_bytes()))
+}
+
+/// Whether an `Accept` value lists `text/event-stream` (or `*/*`) among its media ranges.
+///
+/// One pass over the bytes: media ranges are ASCII and short, and this runs on every POST (an
+/// iterator chain of splits and trims cost several hundred instructions a request, and a
+/// `memchr` call per range more than the scan it saves).
+fn lists_event_stream(value: &[u8]) -> bool {
+    // What MCP clients send (the transport asks for both types), as one comparison.
+    if value == b"application/json, text/event-stream" {
+        return true;
+    }
+    let matches = |media: &[u8]| {
+        let media = media.trim_ascii();
+        media.eq_ignore_ascii_case(b"text/event-stream") || media == b"*/*"
+    };
+    // The media range of the current element ends at its first `;` (parameters follow).
+    let (mut start, mut media_end) = (0, None);
+    for (i, &b) in value.iter().enumerate() {
+        match b {
+            b',' => {
+                if matches(&value[start..media_end.unwrap_or(i)]) {
+                    return true;
+                }
+                (start, media_end) = (i + 1, None);
             }
-            if end == rest.len() {
-                return false;
-            }
-            rest = &rest[end + 1..];
+            b';' if media_end.is_none() => media_end = Some(i),
+            _ => {}
         }
-    })
+    }
+    matches(&value[start..media_end.unwrap_or(value.len())])
 }
 
 /// An SSE response carrying each message of `messages` as one `message` event, closed when
@@ -1772,6 +1793,8 @@ mod tests {
             &["  text/event-stream  ,application/json"],
             &["*/*"],
             &["application/json", "text/event-stream"],
+            &["a/b;x=1;y=2,text/event-stream;q=1"],
+            &[",text/event-stream,"],
         ] {
             assert!(accepts(yes), "{yes:?}");
         }
@@ -1783,6 +1806,8 @@ mod tests {
             &["text/event-stream-ish, application/json"],
             &["text/*"],
             &["application/json;profile=text/event-stream"],
+            &[";text/event-stream"],
+            &["application/json;a=b;c=text/event-stream, text/plain"],
         ] {
             assert!(!accepts(no), "{no:?}");
         }
