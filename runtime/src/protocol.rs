@@ -266,12 +266,30 @@ impl<'de: 'a, 'a> Deserialize<'de> for Field<Cow<'a, str>> {
 impl Message {
     /// Parses one JSON-RPC message, or gives the error response to send back.
     pub fn parse(bytes: &[u8]) -> Result<Self, Box<Response>> {
-        let envelope: Envelope<'_> = match serde_json::from_slice(bytes) {
+        // JSON text is UTF-8 (RFC 8259 §8.1). Checked once, over the whole text: serde_json
+        // then reads a `&str` and does not check each string it meets again (a call per
+        // string, most of the cost of reading a small message).
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => {
+                return Err(Box::new(Response::error(
+                    None,
+                    ErrorObject::new(
+                        error_code::PARSE_ERROR,
+                        format!(
+                            "invalid JSON: not UTF-8 text (at byte {})",
+                            error.valid_up_to()
+                        ),
+                    ),
+                )));
+            }
+        };
+        let envelope: Envelope<'_> = match serde_json::from_str(text) {
             Ok(envelope) => envelope,
             Err(error) => {
                 // Valid JSON of the wrong shape (an array, a number, a duplicated key) is an
                 // invalid request; anything else did not parse.
-                let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+                let well_formed = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
                 let (code, message) = if bytes.trim_ascii_start().starts_with(b"[") && well_formed {
                     (
                         error_code::INVALID_REQUEST,
@@ -679,6 +697,28 @@ mod tests {
             INVALID_REQUEST
         );
         assert_eq!(parse_err(r#"{"jsonrpc":"2.0","id":3}"#).1, INVALID_REQUEST);
+    }
+
+    #[test]
+    fn text_is_utf8_or_does_not_parse() {
+        // Not UTF-8, in a string or outside one: a parse error, as serde_json reads bytes.
+        for bad in [
+            &b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xffing\"}"[..],
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"a\":\"\xc3\"}}",
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\xff",
+        ] {
+            let error = Message::parse(bad).unwrap_err();
+            let object = error.error_object().unwrap();
+            assert_eq!(object.code, error_code::PARSE_ERROR, "{bad:?}");
+            assert!(object.message.contains("invalid JSON"), "{}", object.message);
+        }
+        // UTF-8 text beyond ASCII reads as it is written.
+        let text = r#"{"jsonrpc":"2.0","id":"é","method":"ping","params":{"q":"日本"}}"#;
+        let Ok(Message::Request(request)) = Message::parse(text.as_bytes()) else {
+            panic!("{text}")
+        };
+        assert_eq!(request.id, RequestId::String("é".into()));
+        assert_eq!(request.params.unwrap().get(), r#"{"q":"日本"}"#);
     }
 
     #[test]
