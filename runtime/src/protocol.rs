@@ -466,12 +466,48 @@ impl Response {
     /// Serializes the response as one line of JSON.
     #[must_use]
     pub fn to_json(&self) -> String {
-        // Every field serializes infallibly (strings, numbers, pre-validated raw JSON).
-        serde_json::to_string(self).unwrap_or_else(|_| {
-            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"response serialization failed"}}"#.to_owned()
-        })
+        String::from_utf8(self.to_json_bytes()).unwrap_or_else(|_| SERIALIZATION_FAILED.to_owned())
+    }
+
+    /// [`Response::to_json`] as bytes, as an HTTP body takes it.
+    ///
+    /// Written by hand around the id and the payload: the envelope's names are constants, and
+    /// serde_json would escape each of them (and check the raw result it embeds) on every
+    /// response.
+    #[must_use]
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let room = match &self.payload {
+            Payload::Result(raw) => raw.get().len(),
+            Payload::Error(error) => error.message.len() + 32,
+        };
+        let mut out = Vec::with_capacity(room + 48);
+        out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+        // An id is a string or an integer; an error object a code, text and JSON data: writing
+        // them to memory cannot fail.
+        let written = serde_json::to_writer(&mut out, &self.id).and_then(|()| {
+            match &self.payload {
+                Payload::Result(raw) => {
+                    out.extend_from_slice(br#","result":"#);
+                    out.extend_from_slice(raw.get().as_bytes());
+                }
+                Payload::Error(error) => {
+                    out.extend_from_slice(br#","error":"#);
+                    serde_json::to_writer(&mut out, error)?;
+                }
+            }
+            out.push(b'}');
+            Ok(())
+        });
+        match written {
+            Ok(()) => out,
+            Err(_) => SERIALIZATION_FAILED.as_bytes().to_vec(),
+        }
     }
 }
+
+/// What is sent when a response cannot be serialized (it always can: see
+/// [`Response::to_json_bytes`]).
+const SERIALIZATION_FAILED: &str = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"response serialization failed"}}"#;
 
 /// Serializes `value` as a raw JSON result.
 pub(crate) fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, serde_json::Error> {
@@ -770,6 +806,30 @@ mod tests {
             err.to_json(),
             r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"bad"}}"#
         );
+        // Written by hand, the same text as the derived serialization, for every id and payload.
+        let ids = [
+            None,
+            Some(RequestId::Number((-7).into())),
+            Some(RequestId::Number(u64::MAX.into())),
+            Some(RequestId::String("q\"u\\o\u{1}te é".into())),
+        ];
+        for id in ids {
+            for payload in [
+                Payload::Result(to_raw(&serde_json::json!({"a": ["\n", 1.5, null]})).unwrap()),
+                Payload::Error(
+                    ErrorObject::new(error_code::INTERNAL_ERROR, "line\nbreak \"quoted\"")
+                        .with_data(serde_json::json!({"why": "✓"})),
+                ),
+            ] {
+                let response = Response {
+                    id: id.clone(),
+                    payload,
+                };
+                let derived = serde_json::to_string(&response).unwrap();
+                assert_eq!(response.to_json(), derived);
+                assert_eq!(response.to_json_bytes(), derived.as_bytes());
+            }
+        }
     }
 
     #[test]

@@ -927,7 +927,7 @@ fn is_loopback_origin(origin: &str) -> bool {
 fn json_response(status: StatusCode, body: &RpcResponse) -> Response {
     // Built directly: a `String`'s `into_response` first sets a text content type that the
     // JSON one then replaces.
-    let mut response = Response::new(Body::from(body.to_json()));
+    let mut response = Response::new(Body::from(body.to_json_bytes()));
     *response.status_mut() = status;
     *response.headers_mut() = spare::take();
     response.headers_mut().insert(
