@@ -104,8 +104,8 @@ impl fmt::Display for RequestId {
 pub struct Request {
     /// The id the response must carry.
     pub id: RequestId,
-    /// The method name.
-    pub method: Box<str>,
+    /// The method name (borrowed from a constant for the methods of MCP).
+    pub method: Cow<'static, str>,
     /// The raw `params`, parsed by the method's handler.
     pub params: Option<Box<RawValue>>,
 }
@@ -135,7 +135,7 @@ impl Request {
 #[derive(Debug)]
 pub struct Notification {
     /// The method name.
-    pub method: Box<str>,
+    pub method: Cow<'static, str>,
     /// The raw `params`.
     pub params: Option<Box<RawValue>>,
 }
@@ -170,6 +170,32 @@ struct Envelope<'a> {
     result: Option<&'a RawValue>,
     #[serde(borrow)]
     error: Option<&'a RawValue>,
+}
+
+/// The method names of MCP, as constants: a request for one of them allocates no copy of its
+/// name.
+fn mcp_method(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "initialize" => "initialize",
+        "ping" => "ping",
+        "tools/list" => "tools/list",
+        "tools/call" => "tools/call",
+        "resources/list" => "resources/list",
+        "resources/templates/list" => "resources/templates/list",
+        "resources/read" => "resources/read",
+        "resources/subscribe" => "resources/subscribe",
+        "resources/unsubscribe" => "resources/unsubscribe",
+        "prompts/list" => "prompts/list",
+        "prompts/get" => "prompts/get",
+        "completion/complete" => "completion/complete",
+        "logging/setLevel" => "logging/setLevel",
+        "server/discover" => "server/discover",
+        "notifications/initialized" => "notifications/initialized",
+        "notifications/cancelled" => "notifications/cancelled",
+        "notifications/progress" => "notifications/progress",
+        "notifications/roots/list_changed" => "notifications/roots/list_changed",
+        _ => return None,
+    })
 }
 
 /// A field read in the envelope's one pass: a value of the type the field must have, or
@@ -332,7 +358,10 @@ impl Message {
                         return Err(invalid_request(id, "`params` must be an object"));
                     }
                 }
-                let method = method.into_owned().into_boxed_str();
+                let method = match mcp_method(&method) {
+                    Some(known) => Cow::Borrowed(known),
+                    None => Cow::Owned(method.into_owned()),
+                };
                 Ok(match id {
                     Some(id) => Self::Request(Request {
                         id,
@@ -746,7 +775,11 @@ mod tests {
             let error = Message::parse(bad).unwrap_err();
             let object = error.error_object().unwrap();
             assert_eq!(object.code, error_code::PARSE_ERROR, "{bad:?}");
-            assert!(object.message.contains("invalid JSON"), "{}", object.message);
+            assert!(
+                object.message.contains("invalid JSON"),
+                "{}",
+                object.message
+            );
         }
         // UTF-8 text beyond ASCII reads as it is written.
         let text = r#"{"jsonrpc":"2.0","id":"é","method":"ping","params":{"q":"日本"}}"#;
@@ -755,6 +788,48 @@ mod tests {
         };
         assert_eq!(request.id, RequestId::String("é".into()));
         assert_eq!(request.params.unwrap().get(), r#"{"q":"日本"}"#);
+    }
+
+    #[test]
+    fn the_methods_of_mcp_are_named_by_constants() {
+        let method = |text: &str| match Message::parse(text.as_bytes()) {
+            Ok(Message::Request(r)) => r.method,
+            Ok(Message::Notification(n)) => n.method,
+            _ => panic!("{text}"),
+        };
+        for (text, name) in [
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+                "tools/call",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools\/call"}"#,
+                "tools/call",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"notifications/cancelled"}"#,
+                "notifications/cancelled",
+            ),
+        ] {
+            let parsed = method(text);
+            assert!(matches!(parsed, Cow::Borrowed(_)), "{text}");
+            assert_eq!(parsed, name);
+        }
+        for (text, name) in [
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/calls"}"#,
+                "tools/calls",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"Tools/call"}"#,
+                "Tools/call",
+            ),
+            (r#"{"jsonrpc":"2.0","method":"x/y"}"#, "x/y"),
+        ] {
+            let parsed = method(text);
+            assert!(matches!(parsed, Cow::Owned(_)), "{text}");
+            assert_eq!(parsed, name);
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `McpServer` trait the derive implements, the registry built from its `const` tables, and
 //! the transport-free dispatcher where scopes are enforced for every transport.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -257,7 +258,7 @@ impl<S: McpServer> Handlers for S {
 /// What a handler's parameters are extracted from, but the server's value.
 pub(crate) struct Call<'a> {
     principal: &'a Principal,
-    arguments: &'a Map<String, Value>,
+    arguments: Map<String, Value>,
     context: &'a RequestContext,
     problems: Vec<String>,
     kind: &'static str,
@@ -1117,7 +1118,7 @@ impl Core {
                 .collect();
             let call = Call {
                 principal,
-                arguments: &arguments,
+                arguments,
                 context: &context,
                 problems,
                 kind: "tool",
@@ -1261,7 +1262,7 @@ impl Core {
                 link,
                 meta.name,
                 principal,
-                &arguments,
+                arguments,
                 "resource",
                 |call| handlers.read_resource(index, call),
             )
@@ -1321,7 +1322,7 @@ impl Core {
                 link,
                 meta.name,
                 principal,
-                &arguments,
+                arguments,
                 "prompt",
                 |call| handlers.get_prompt(index, call),
             )
@@ -1352,7 +1353,7 @@ impl Core {
         link: Link,
         name: &'static str,
         principal: &Principal,
-        arguments: &Map<String, Value>,
+        arguments: Map<String, Value>,
         kind: &'static str,
         handler: impl FnOnce(Call<'_>) -> crate::tool::HandlerFuture<T>,
     ) -> Option<Result<T, String>> {
@@ -1818,25 +1819,27 @@ async fn deadline(timeout: Option<std::time::Duration>) {
 
 /// The params of `tools/call` and `prompts/get`.
 #[derive(Deserialize)]
-struct NamedParams {
-    name: String,
+struct NamedParams<'a> {
+    /// Borrowed from the message unless it has escapes: the name is only looked up.
+    #[serde(borrow)]
+    name: Cow<'a, str>,
     arguments: Option<Map<String, Value>>,
     #[serde(rename = "_meta")]
     meta: Option<Map<String, Value>>,
 }
 
-impl NamedParams {
+impl<'a> NamedParams<'a> {
     /// The params of request `id`, and the index `name` has in `by_name`; or the error reply
     /// (bad params, or an unknown `kind`).
     fn find(
-        params: Option<&RawValue>,
+        params: Option<&'a RawValue>,
         by_name: &NameIndex,
         kind: &str,
         id: &RequestId,
     ) -> Result<(Self, usize), Reply> {
         let params: Self = parse_params(params)
             .map_err(|error| Reply::Response(Response::error(Some(id.clone()), error)))?;
-        match by_name.get(params.name.as_str()) {
+        match by_name.get(&*params.name) {
             Some(&index) => Ok((params, index)),
             None => Err(Reply::Response(Response::error(
                 Some(id.clone()),

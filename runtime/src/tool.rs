@@ -369,7 +369,8 @@ impl RequestContext {
 pub struct CallParts<'a, S> {
     pub(crate) state: &'a S,
     pub(crate) principal: &'a Principal,
-    pub(crate) arguments: &'a Map<String, Value>,
+    /// The call's arguments, each taken out by the parameter that reads it.
+    pub(crate) arguments: Map<String, Value>,
     pub(crate) context: &'a RequestContext,
     pub(crate) problems: Vec<String>,
     /// What is being called (`tool`, `resource`, `prompt`), for messages.
@@ -453,10 +454,11 @@ impl<S, T: DeserializeOwned + JsonSchema> ToolParam<S> for T {
     }
 
     fn extract(parts: &mut CallParts<'_, S>, name: &'static str) -> Option<Self> {
-        match parts.arguments.get(name) {
+        // Taken out of the map: a string argument moves into a `String` parameter uncopied.
+        match parts.arguments.remove(name) {
             Some(Value::String(text)) if parts.strings => {
                 T::deserialize(&Value::String(text.clone()))
-                    .or_else(|first| serde_json::from_str(text).map_err(|_| first))
+                    .or_else(|first| serde_json::from_str(&text).map_err(|_| first))
                     .map_err(|e| parts.problem(format!("`{name}`: {e}")))
                     .ok()
             }
