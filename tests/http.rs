@@ -13,7 +13,7 @@ use files::{Files, Runs, audit, read_file, whoami, write_file};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use scopegate::auth::JwtConfig;
-use scopegate::http::{DenialMode, HttpConfig};
+use scopegate::http::{DenialMode, HttpConfig, ServeOptions};
 use scopegate::prelude::*;
 use serde_json::{Value, json};
 use support::{JwksMode, KeyServer, Segment, TestKey, TokenBuilder};
@@ -54,9 +54,18 @@ async fn start<S: McpServer>(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let resource = format!("{base}/mcp");
-    let config = configure(HttpConfig::new(&resource), &keys, &resource);
-    let router = Server::new(server).unwrap().http(config).unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    // The per-address limit is `limits.rs`'s subject; here it would refuse the storm test.
+    let base_config = HttpConfig::new(&resource).rate_per_address(None);
+    let config = configure(base_config, &keys, &resource);
+    // Served as an application serves it: the MCP endpoint answered without axum's router
+    // (the other suites serve the router itself, through axum or `serve_with`).
+    let options = ServeOptions::default().shutdown_on(std::future::pending());
+    tokio::spawn(async move {
+        server
+            .serve_http_with(listener, config, options)
+            .await
+            .unwrap();
+    });
     Harness {
         keys,
         base,
@@ -189,6 +198,59 @@ fn param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
     let start = challenge.find(&format!("{name}=\""))? + name.len() + 2;
     let end = challenge[start..].find('"')? + start;
     Some(&challenge[start..end])
+}
+
+/// `serve_http_with` answers the endpoint's own path directly and everything else through the
+/// router: each path gets what the router alone would give it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_endpoints_own_path_bypasses_the_router() {
+    let h = files().await;
+    let token = h.token("files:read").build();
+    let list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
+    let session = h.initialize(&token).await;
+    // The endpoint, with a query string (the path is what is matched).
+    let query = h
+        .send(
+            h.post(Some(&token), Some(&session), &list)
+                .query(&[("x", "1")]),
+        )
+        .await;
+    assert_eq!(query.status, StatusCode::OK, "{:?}", query.body);
+    assert!(query.body["result"]["tools"].is_array());
+    // Other paths: the router's routes, or its 404.
+    let metadata = h.send(h.client.get(h.metadata_url())).await;
+    assert_eq!(metadata.status, StatusCode::OK);
+    assert_eq!(metadata.body["resource"], json!(h.resource));
+    for path in ["/mcp/", "/mcp/x", "/MCP", "/mcpx", "/"] {
+        let url = format!("{}{path}", h.base);
+        let reply = h
+            .send(
+                h.client
+                    .post(url)
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/json")
+                    .body(list.to_string()),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // HEAD and a CORS preflight on the endpoint are the endpoint's, as through the router.
+    let head = h.send(h.client.head(&h.resource)).await;
+    assert_eq!(head.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(head.body, Value::Null, "no body to a HEAD");
+    let preflight = h
+        .send(
+            h.client
+                .request(reqwest::Method::OPTIONS, &h.resource)
+                .header("origin", "http://localhost:3000")
+                .header("access-control-request-method", "POST"),
+        )
+        .await;
+    assert!(preflight.status.is_success(), "{}", preflight.status);
+    assert_eq!(
+        preflight.headers["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,6 +88,25 @@ pub trait McpServerExt: McpServer {
         // The future is the transport's own, not one built per server type.
         http::serve_core(Server::new(self).map(|server| server.core), config, addr)
     }
+
+    /// Serves MCP over Streamable HTTP on a listener already bound, with [`http::ServeOptions`]
+    /// (connection limits, the shutdown signal). Requests for the MCP endpoint go to it
+    /// directly, not through axum's router; to add routes of your own, build the router with
+    /// [`Server::http`] and serve it with [`http::serve_with`].
+    #[cfg(feature = "http")]
+    fn serve_http_with(
+        self,
+        listener: tokio::net::TcpListener,
+        config: http::HttpConfig,
+        options: http::ServeOptions,
+    ) -> impl std::future::Future<Output = Result<(), http::HttpError>> + Send {
+        http::serve_core_on(
+            Server::new(self).map(|server| server.core),
+            config,
+            listener,
+            options,
+        )
+    }
 }
 
 impl<T: McpServer> McpServerExt for T {}

@@ -3,6 +3,7 @@
 //! ```text
 //! bench-server scopegate --addr A [--issuer URL] [--stateful] [--max-sessions N]
 //!                         [--resource URL] [--redis URL]   (sessions + a rate limit in Redis)
+//!                         [--via-router | --axum-serve]    (see `scopegate`)
 //! bench-server axum --addr A                  the ceiling: a bare axum handler parsing JSON-RPC
 //! bench-server issuer                         a key server (discovery + JWKS, RSA 2048, RS256)
 //! bench-server token --issuer URL --aud AUD [--scope S] [--count N] [--ttl SECS (3600)]
@@ -87,14 +88,26 @@ async fn scopegate(args: &Args) -> Result<(), Error> {
             .rate_limit_store(redis)
             .rate_per_principal(Some(Quota::new(1_000_000, 1_000_000.0)));
     }
+    let config = match args.value("--issuer") {
+        Some(issuer) => config.jwt_issuer(issuer),
+        None => config.without_authorization(),
+    };
+    // As an application serves it: the MCP endpoint answered without axum's router.
+    if !args.flag("--axum-serve") && !args.flag("--via-router") {
+        let options = ServeOptions::default().shutdown_on(stopped());
+        match args.value("--issuer") {
+            Some(_) => Echo.serve_http_with(listener, config, options).await?,
+            None => OpenEcho.serve_http_with(listener, config, options).await?,
+        }
+        return Ok(());
+    }
     let router = match args.value("--issuer") {
-        Some(issuer) => Echo.into_server()?.http(config.jwt_issuer(issuer))?,
-        None => OpenEcho
-            .into_server()?
-            .http(config.without_authorization())?,
+        Some(_) => Echo.into_server()?.http(config)?,
+        None => OpenEcho.into_server()?.http(config)?,
     };
     // `--axum-serve`: the same router behind axum::serve (no connection limits), to tell the
-    // serving loop's cost apart from the router's.
+    // serving loop's cost apart from the router's; `--via-router`: behind `serve_with`, every
+    // request through axum's router.
     if args.flag("--axum-serve") {
         axum::serve(
             listener,

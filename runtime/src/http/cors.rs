@@ -60,19 +60,30 @@ pub(super) struct Endpoint {
     pub(super) cors: Arc<CorsLayer>,
 }
 
+/// The future of an answer from the MCP endpoint.
+pub(super) type EndpointFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
 impl Service<Request> for Endpoint {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = EndpointFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        self.respond(request)
+    }
+}
+
+impl Endpoint {
+    /// Answers `request` (a request for the MCP endpoint's path): the service's `call`, and
+    /// what [`super::serve_with`] calls directly when it serves the endpoint itself.
+    pub(super) fn respond(&self, request: Request) -> EndpointFuture {
         let shared = Arc::clone(&self.shared);
         let head = request.method() == Method::HEAD;
-        let response: Self::Future = if request.headers().contains_key(header::ORIGIN) {
+        let response: EndpointFuture = if request.headers().contains_key(header::ORIGIN) {
             let endpoint = tower::service_fn(move |request| {
                 mcp_endpoint(Arc::clone(&shared), request).map(Ok::<_, Infallible>)
             });

@@ -454,6 +454,11 @@ impl<S: McpServer> Server<S> {
 
 impl Core {
     fn http(&self, config: HttpConfig) -> Result<Router, HttpError> {
+        self.http_app(config).map(|(router, _)| router)
+    }
+
+    /// The router, and its MCP endpoint for [`serve_with`] to call directly.
+    fn http_app(&self, config: HttpConfig) -> Result<(Router, serve::McpRoute), HttpError> {
         let resource = metadata::canonical_resource(&config.resource)?;
         let auth = config.auth.clone().ok_or(HttpError::NoAuth)?;
         if matches!(auth, Auth::Verifier(_)) && config.authorization_servers.is_empty() {
@@ -568,14 +573,12 @@ impl Core {
         let prm_path_inserted = format!("{PRM_WELL_KNOWN}{path}");
         // The MCP endpoint applies CORS only to requests with an `Origin` (see `cors`); the
         // metadata always carries it, so a cached copy has `Vary`.
+        let endpoint = cors::Endpoint {
+            shared: Arc::clone(&shared),
+            cors: Arc::new(cors.clone()),
+        };
         let mut router = Router::new()
-            .route_service(
-                &path,
-                cors::Endpoint {
-                    shared: Arc::clone(&shared),
-                    cors: Arc::new(cors.clone()),
-                },
-            )
+            .route_service(&path, endpoint.clone())
             .route(PRM_WELL_KNOWN, get(resource_metadata).layer(cors.clone()));
         if prm_path_inserted != PRM_WELL_KNOWN {
             router = router.route(&prm_path_inserted, get(resource_metadata).layer(cors));
@@ -585,7 +588,10 @@ impl Core {
                 .route("/healthz", get(healthz))
                 .route(READYZ, get(readyz));
         }
-        Ok(router.with_state(shared))
+        Ok((
+            router.with_state(shared),
+            serve::McpRoute { path, endpoint },
+        ))
     }
 }
 
@@ -612,11 +618,31 @@ pub(crate) async fn serve_core(
     addr: SocketAddr,
 ) -> Result<(), HttpError> {
     let server = server?;
-    let router = server.http(config)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| HttpError::Bind { addr, source })?;
-    let options = ServeOptions::default().on_shutdown(move || server.hang_up_all());
+    serve_core_on(Ok(server), config, listener, ServeOptions::default()).await
+}
+
+/// [`crate::McpServerExt::serve_http_with`] for a server already stripped of its type (or that
+/// failed to build).
+pub(crate) async fn serve_core_on(
+    server: Result<Core, crate::server::BuildError>,
+    config: HttpConfig,
+    listener: tokio::net::TcpListener,
+    mut options: ServeOptions,
+) -> Result<(), HttpError> {
+    let server = server?;
+    let (router, mcp) = server.http_app(config)?;
+    // The router is served as built, so its endpoint can be called directly.
+    options.mcp = Some(Arc::new(mcp));
+    let theirs = options.on_shutdown.take();
+    options = options.on_shutdown(move || {
+        server.hang_up_all();
+        if let Some(hook) = theirs {
+            hook();
+        }
+    });
     serve_with(listener, router, options).await
 }
 

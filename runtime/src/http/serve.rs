@@ -14,9 +14,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::routing::future::RouteFuture;
+use futures_util::future::Either;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 
+use super::cors::{Endpoint, EndpointFuture};
 use super::watch::{GuardedBody, Watch, Watched, until_expired};
 use super::{HttpError, READYZ};
 
@@ -50,6 +52,17 @@ pub struct ServeOptions {
     /// Runs when shutdown begins, before draining (e.g. [`crate::Server::hang_up_all`], which
     /// ends the open event streams so the drain does not wait on them).
     pub on_shutdown: Option<Box<dyn FnOnce() + Send>>,
+    /// The MCP endpoint, when the router is scopegate's own (see [`McpRoute`]).
+    pub(super) mcp: Option<Arc<McpRoute>>,
+}
+
+/// The MCP endpoint of a router scopegate built and serves unchanged: its requests are handed
+/// to the endpoint directly. axum's router would match the path, record its parameters (two
+/// allocations), clone the boxed endpoint service (one more) and wrap its future twice, for a
+/// route that is one fixed path.
+pub(crate) struct McpRoute {
+    pub(super) path: String,
+    pub(super) endpoint: Endpoint,
 }
 
 impl Default for ServeOptions {
@@ -64,6 +77,7 @@ impl Default for ServeOptions {
                 let _ = tokio::signal::ctrl_c().await;
             }),
             on_shutdown: None,
+            mcp: None,
         }
     }
 }
@@ -150,6 +164,7 @@ impl Draining {
 struct ConnectionService {
     watch: Arc<Watch>,
     router: Router,
+    mcp: Option<Arc<McpRoute>>,
     peer: SocketAddr,
     draining: Draining,
 }
@@ -172,15 +187,21 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
         if request.uri().path().ends_with(READYZ) {
             request.extensions_mut().insert(self.draining.clone());
         }
-        // A router is always ready (its `poll_ready` is `Ready` without condition).
-        let response = tower::Service::call(&mut self.router.clone(), request);
+        let response = match &self.mcp {
+            Some(mcp) if request.uri().path() == mcp.path => {
+                Either::Right(mcp.endpoint.respond(request))
+            }
+            // A router is always ready (its `poll_ready` is `Ready` without condition).
+            _ => Either::Left(tower::Service::call(&mut self.router.clone(), request)),
+        };
         Guarded { response, guard }
     }
 }
 
-/// The router's response, its body holding the connection's [`ResponseGuard`].
+/// The router's (or the MCP endpoint's) response, its body holding the connection's
+/// [`ResponseGuard`].
 struct Guarded {
-    response: RouteFuture<Infallible>,
+    response: Either<RouteFuture<Infallible>, EndpointFuture>,
     guard: Option<super::watch::ResponseGuard>,
 }
 
@@ -250,6 +271,7 @@ pub async fn serve_with(
         let service = ConnectionService {
             watch: Arc::clone(&watch),
             router: router.clone(),
+            mcp: options.mcp.clone(),
             peer,
             draining: draining.clone(),
         };
