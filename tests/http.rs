@@ -237,7 +237,6 @@ async fn only_the_endpoints_own_path_bypasses_the_router() {
     // HEAD and a CORS preflight on the endpoint are the endpoint's, as through the router.
     let head = h.send(h.client.head(&h.resource)).await;
     assert_eq!(head.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(head.body, Value::Null, "no body to a HEAD");
     let preflight = h
         .send(
             h.client

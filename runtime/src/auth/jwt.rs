@@ -392,8 +392,13 @@ impl TokenVerifier for JwtVerifier {
         if self.shared.config.cache_capacity == 0 {
             return Box::pin(self.verify_uncached(token));
         }
-        let digest = token_hash(token);
+        let memo = recent::digest(token);
+        let digest = memo.unwrap_or_else(|| sha256(token));
         if let Some(principal) = self.shared.remembered(&digest) {
+            // Verified on another thread: this one remembers the digest too.
+            if memo.is_none() {
+                recent::remember_digest(token, digest);
+            }
             return Box::pin(std::future::ready(Ok(principal)));
         }
         Box::pin(self.verify_token(token, digest))
@@ -718,16 +723,12 @@ fn signing_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
     })
 }
 
-/// The SHA-256 of a token, the key of the verified-token table.
+/// The SHA-256 of a token: the key of the verified-token table.
 ///
 /// Each thread remembers the digests of the last few tokens accepted on it
-/// ([`recent::remember_digest`]): hashing a typical token costs most of a microsecond, finding
-/// a remembered one a few nanoseconds. A memo of a pure function, nothing more: the digest
-/// still goes through the table and every check it makes.
-fn token_hash(token: &str) -> [u8; 32] {
-    recent::digest(token).unwrap_or_else(|| sha256(token))
-}
-
+/// ([`recent::digest`]): hashing a typical token costs most of a microsecond, finding a
+/// remembered one a few nanoseconds. A memo of a pure function, nothing more: the digest still
+/// goes through the table and every check it makes.
 fn sha256(token: &str) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     let mut out = [0; 32];
@@ -747,28 +748,42 @@ fn rsa_bits(modulus: &[u8]) -> usize {
 mod tests {
     use super::*;
 
+    fn principal_until(exp: u64) -> Principal {
+        let mut claims = serde_json::Map::new();
+        claims.insert("exp".into(), exp.into());
+        Principal::builder().subject("s").claims(claims).build()
+    }
+
     #[test]
-    fn token_digests_are_remembered_exactly() {
-        let tokens: Vec<String> = (0..6)
-            .map(|i| format!("header.payload{i}.signature"))
-            .collect();
-        let long = "x".repeat(recent::MAX_TOKEN_BYTES + 1);
-        // Hashed whether remembered or not, each token gets its own digest; the newest are
-        // remembered (the oldest replaced), long ones never.
-        for round in 0..3 {
-            for token in tokens.iter().chain([&long]) {
-                assert_eq!(token_hash(token), sha256(token), "round {round}: {token}");
-                recent::remember_digest(token, sha256(token));
-            }
-        }
-        for token in &tokens[2..] {
-            assert_eq!(recent::digest(token), Some(sha256(token)), "{token}");
-        }
-        assert_eq!(recent::digest(&long), None);
+    fn a_token_verified_on_another_thread_is_remembered_by_the_next_that_meets_it() {
+        let verifier = JwtVerifier::new(JwtConfig::new("http://issuer", "http://rs"));
+        let token = "header.payload-elsewhere.signature";
+        let exp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 300;
+        // Verified, and put in the table, by another thread.
+        let epoch = verifier.shared.cache_epoch.load(Ordering::Acquire);
+        verifier
+            .shared
+            .remember(sha256(token), &principal_until(exp), epoch);
+        let meets = std::thread::spawn(move || {
+            assert_eq!(recent::digest(token), None, "not met on this thread yet");
+            let mut future = verifier.verify(token);
+            let answer = future
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+            let std::task::Poll::Ready(Ok(principal)) = answer else {
+                panic!("a remembered token is answered at once");
+            };
+            assert_eq!(principal.subject(), Some("s"));
+            recent::digest(token)
+        });
+        assert_eq!(meets.join().unwrap(), Some(sha256(token)));
         // A token differing in its last byte only is not taken for a remembered one.
-        let near = "header.payload5.signaturf";
-        assert_eq!(token_hash(near), sha256(near));
-        assert_ne!(sha256(near), sha256(&tokens[5]));
+        recent::remember_digest(token, sha256(token));
+        assert_eq!(recent::digest("header.payload-elsewhere.signaturf"), None);
     }
 
     #[test]

@@ -1784,6 +1784,57 @@ async fn delete(shared: &Shared, principal: &Principal, headers: &HeaderMap) -> 
 mod tests {
     use super::*;
 
+    /// A server with nothing but the protocol: no tools, no scopes.
+    struct Bare;
+
+    impl McpServer for Bare {
+        const INFO: crate::server::ServerInfo = crate::server::ServerInfo {
+            name: "bare",
+            version: "0",
+            title: None,
+            instructions: None,
+        };
+        const TOOLS: &'static [crate::tool::ToolDef<Self>] = &[];
+        const SCOPES: &'static [&'static str] = &[];
+        const IMPLICATIONS: &'static [crate::scope::Implication] = &[];
+    }
+
+    /// With its endpoint in the options, `serve_with` answers the endpoint's path itself: here
+    /// the router has no route at all, so only the direct path can answer `ping`.
+    #[tokio::test(flavor = "current_thread")]
+    async fn serve_with_answers_its_endpoint_without_the_router() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let config = HttpConfig::new(format!("{base}/mcp"))
+            .without_authorization()
+            .stateless(true);
+        let (_, mcp) = Server::new(Bare).unwrap().core.http_app(config).unwrap();
+        let mut options = ServeOptions::default().shutdown_on(std::future::pending());
+        options.mcp = Some(Arc::new(mcp));
+        tokio::spawn(serve_with(listener, Router::new(), options));
+        let client = reqwest::Client::new();
+        let post = |path: &str| {
+            client
+                .post(format!("{base}{path}"))
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+                .send()
+        };
+        let ping = post("/mcp").await.unwrap();
+        assert_eq!(ping.status(), StatusCode::OK);
+        let body: serde_json::Value = ping.json().await.unwrap();
+        assert_eq!(body["result"], serde_json::json!({}));
+        // Any other path is the router's: here, nothing.
+        for path in ["/mcp/", "/other"] {
+            assert_eq!(
+                post(path).await.unwrap().status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+    }
+
     #[test]
     fn loopback_origins_are_recognised() {
         for ok in [
