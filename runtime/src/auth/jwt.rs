@@ -748,7 +748,13 @@ fn rsa_bits(modulus: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    fn principal_until(exp: u64) -> Principal {
+    /// A principal whose token expires in five minutes.
+    fn live_principal() -> Principal {
+        let exp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 300;
         let mut claims = serde_json::Map::new();
         claims.insert("exp".into(), exp.into());
         Principal::builder().subject("s").claims(claims).build()
@@ -758,16 +764,11 @@ mod tests {
     fn a_token_verified_on_another_thread_is_remembered_by_the_next_that_meets_it() {
         let verifier = JwtVerifier::new(JwtConfig::new("http://issuer", "http://rs"));
         let token = "header.payload-elsewhere.signature";
-        let exp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + 300;
         // Verified, and put in the table, by another thread.
         let epoch = verifier.shared.cache_epoch.load(Ordering::Acquire);
         verifier
             .shared
-            .remember(sha256(token), &principal_until(exp), epoch);
+            .remember(sha256(token), &live_principal(), epoch);
         let meets = std::thread::spawn(move || {
             assert_eq!(recent::digest(token), None, "not met on this thread yet");
             let mut future = verifier.verify(token);
@@ -790,14 +791,7 @@ mod tests {
     fn a_token_checked_against_a_replaced_key_set_is_not_remembered() {
         let verifier = JwtVerifier::new(JwtConfig::new("http://issuer", "http://rs"));
         let shared = &verifier.shared;
-        let exp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + 300;
-        let mut claims = serde_json::Map::new();
-        claims.insert("exp".into(), exp.into());
-        let principal = Principal::builder().claims(claims).build();
+        let principal = live_principal();
         // Verified while the key set was replaced (a key withdrawn): not remembered.
         let before = shared.cache_epoch.load(Ordering::Acquire);
         shared.store(KeySet::empty());
