@@ -539,6 +539,15 @@ async fn bad_tokens_are_refused_with_invalid_token() {
             h.token("files:read").claim("exp", "tomorrow").build(),
         ),
         (
+            "bound to a DPoP key (cnf), sent as a bearer token",
+            h.token("files:read")
+                .claim(
+                    "cnf",
+                    json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+                )
+                .build(),
+        ),
+        (
             "nbf in the future",
             h.token("files:read").nbf_in_future().build(),
         ),
@@ -1314,6 +1323,10 @@ async fn introspection_endpoint(resource: String) -> (String, Arc<AtomicUsize>) 
                     let answer = match token.as_str() {
                         "good-token" => json!({"active":true,"aud":resource,"sub":"carol","client_id":"c1","scope":"files:read","exp":exp}),
                         "other-resource" => json!({"active":true,"aud":"http://elsewhere/mcp","sub":"carol","scope":"files:read","exp":exp}),
+                        "refresh" => json!({"active":true,"aud":resource,"sub":"carol","scope":"files:read","exp":exp,"token_type":"refresh_token"}),
+                        "bound" => json!({"active":true,"aud":resource,"sub":"carol","scope":"files:read","exp":exp,"cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}),
+                        // Over the 64 KiB an answer may take.
+                        "huge" => json!({"active":true,"aud":resource,"sub":"carol","scope":"files:read","exp":exp,"padding":"x".repeat(70_000)}),
                         _ => json!({"active":false}),
                     };
                     (axum::http::StatusCode::OK, axum::Json(answer))
@@ -1371,6 +1384,9 @@ async fn opaque_tokens_are_introspected_and_cached() {
     for (token, description) in [
         ("revoked", "not active"),
         ("other-resource", "another resource"),
+        ("refresh", "not an access token"),
+        ("bound", "bound to a key"),
+        ("huge", "could not be reached"),
     ] {
         let r = h
             .rpc(
@@ -1474,6 +1490,40 @@ async fn a_remembered_token_never_outlives_its_exp() {
     );
     assert_eq!(param(r.challenge(), "error"), Some("invalid_token"));
     assert_eq!(h.runs(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_stream_ends_when_the_token_that_opened_it_expires() {
+    let h = files_with(|c, k, r| c.jwt(JwtConfig::new(k.issuer(), r).leeway(Duration::ZERO))).await;
+    let brief = h.token("files:read").exp(support::now() + 2).build();
+    let lasting = h.token("files:read").build();
+    let session = h.initialize(&lasting).await;
+    let open = |token: &str| {
+        h.client
+            .get(&h.resource)
+            .bearer_auth(token)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &session)
+            .send()
+    };
+    let mut stream = open(&brief).await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let opened = std::time::Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(6), async {
+        while stream.chunk().await.unwrap().is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ended with its token");
+    assert!(
+        opened.elapsed() > Duration::from_millis(200),
+        "and not before: {:?}",
+        opened.elapsed()
+    );
+    // A stream opened with a token that lasts stays open.
+    let mut stream = open(&lasting).await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let pending = tokio::time::timeout(Duration::from_millis(500), stream.chunk()).await;
+    assert!(pending.is_err(), "the stream stays open: {pending:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

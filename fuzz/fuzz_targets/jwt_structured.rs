@@ -134,6 +134,7 @@ enum Name {
     Azp,
     Scope,
     Scp,
+    Cnf,
     Other(String),
 }
 
@@ -154,6 +155,7 @@ impl Name {
             Name::Azp => "azp",
             Name::Scope => "scope",
             Name::Scp => "scp",
+            Name::Cnf => "cnf",
             Name::Other(name) => name,
         }
     }
@@ -458,6 +460,10 @@ fuzz_target!(|input: Input| {
     assert!(
         claims.get("sub").is_some_and(Value::is_string),
         "a token without a string sub verified (RFC 9068 §2.2): {token}"
+    );
+    assert!(
+        !claims.contains_key("cnf"),
+        "a token bound to a key (cnf) verified as a bearer token: {token}"
     );
     let now = now();
     let number = |name: &str| claims.get(name).and_then(Value::as_f64);

@@ -221,32 +221,41 @@ impl Fetcher {
                 status,
             });
         }
-        let too_large = || FetchError::TooLarge {
-            url: url.to_owned(),
-            limit: self.max_bytes,
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| n > self.max_bytes as u64)
-        {
-            return Err(too_large());
-        }
         let max_age = response
             .headers()
             .get(reqwest::header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .and_then(max_age);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(failed)? {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = body_within(&mut response, self.max_bytes)
+            .await
+            .map_err(failed)?
+            .ok_or_else(|| FetchError::TooLarge {
+                url: url.to_owned(),
+                limit: self.max_bytes,
+            })?;
         let body = serde_json::from_slice(&body)
             .map_err(|_| FetchError::Invalid(format!("{url} did not answer with JSON")))?;
         Ok(Document { body, max_age })
     }
+}
+
+/// A response's body, or `None` when it is over `max` bytes: refused on its `Content-Length`
+/// before anything is read, or as soon as the bytes read pass the limit.
+pub(crate) async fn body_within(
+    response: &mut reqwest::Response,
+    max: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// Reads `max-age` from a `Cache-Control` value; `no-store` / `no-cache` mean zero.

@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 use super::{AuthError, TokenVerifier, VerifyFuture, principal_from_claims};
 use crate::principal::Principal;
 
-/// Settings of an [`IntrospectionVerifier`].
-#[derive(Debug, Clone)]
+/// Settings of an [`IntrospectionVerifier`]. Its `Debug` leaves the client secret out.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct IntrospectionConfig {
     /// The introspection endpoint.
@@ -34,6 +34,26 @@ pub struct IntrospectionConfig {
     pub http_timeout: Duration,
     /// Tolerance for clock differences on `exp` and `nbf` (default 60 s).
     pub leeway: Duration,
+    /// Largest introspection answer read (default 64 KiB); a larger one counts as the endpoint
+    /// failing.
+    pub max_response_bytes: usize,
+}
+
+impl std::fmt::Debug for IntrospectionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionConfig")
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("audience", &self.audience)
+            .field("issuer", &self.issuer)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("max_cache_entries", &self.max_cache_entries)
+            .field("http_timeout", &self.http_timeout)
+            .field("leeway", &self.leeway)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish()
+    }
 }
 
 impl IntrospectionConfig {
@@ -54,6 +74,7 @@ impl IntrospectionConfig {
             max_cache_entries: 10_000,
             http_timeout: Duration::from_secs(5),
             leeway: Duration::from_secs(60),
+            max_response_bytes: 64 << 10,
         }
     }
 }
@@ -109,7 +130,7 @@ impl IntrospectionVerifier {
             .append_pair("token_type_hint", "access_token")
             .finish();
         let client = self.client.as_ref().ok_or(AuthError::Unavailable)?;
-        let response = client
+        let mut response = client
             .post(&self.config.endpoint)
             .basic_auth(&self.config.client_id, Some(&self.config.client_secret))
             .header(
@@ -124,7 +145,11 @@ impl IntrospectionVerifier {
         if !response.status().is_success() {
             return Err(AuthError::Unavailable);
         }
-        let bytes = response.bytes().await.map_err(|_| AuthError::Unavailable)?;
+        let bytes = crate::metadata::body_within(&mut response, self.config.max_response_bytes)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(AuthError::Unavailable)?;
         let answer: Map<String, Value> =
             serde_json::from_slice(&bytes).map_err(|_| AuthError::Unavailable)?;
         let (principal, exp) = self.check(answer)?;
@@ -160,11 +185,19 @@ impl IntrospectionVerifier {
             }
         };
         let exp = time("exp")?;
-        if exp.is_some_and(|exp| exp + leeway <= now) {
+        if exp.is_some_and(|exp| exp.saturating_add(leeway) <= now) {
             return Err(AuthError::Expired);
         }
-        if time("nbf")?.is_some_and(|nbf| nbf > now + leeway) {
+        if time("nbf")?.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(AuthError::NotYetValid);
+        }
+        // The answer describes a token bound to a key (RFC 7800 `cnf`: DPoP, mutual TLS), whose
+        // proof a bearer request does not carry, or a token that is not an access token.
+        if answer.contains_key("cnf") {
+            return Err(AuthError::Bound);
+        }
+        if !describes_access_token(&answer) {
+            return Err(AuthError::Type);
         }
         let audience_ok = match answer.get("aud") {
             Some(Value::String(aud)) => *aud == self.config.audience,
@@ -197,6 +230,29 @@ impl std::fmt::Debug for IntrospectionVerifier {
             .field("endpoint", &self.config.endpoint)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether an answer leaves the token an access token. Authorization servers say what a token is
+/// in fields of their own: RFC 7662's `token_type` (some answer `refresh_token` there),
+/// `token_use` (`access_token` or `refresh_token`), and a `typ` claim (`Bearer` for access
+/// tokens, `Refresh`, `Offline` or `ID` for the others). A refresh token must not open the
+/// resource even when the server answers `active` with our audience for it.
+fn describes_access_token(answer: &Map<String, Value>) -> bool {
+    let field = |name: &str| answer.get(name).and_then(Value::as_str);
+    let is = |value: &str, names: &[&str]| names.iter().any(|n| value.eq_ignore_ascii_case(n));
+    let token_type_ok = field("token_type").is_none_or(|t| {
+        !is(
+            t,
+            &[
+                "refresh_token",
+                "urn:ietf:params:oauth:token-type:refresh_token",
+                "urn:ietf:params:oauth:token-type:id_token",
+            ],
+        )
+    });
+    let token_use_ok = field("token_use").is_none_or(|t| is(t, &["access_token", "access"]));
+    let typ_ok = field("typ").is_none_or(|t| !is(t, &["refresh", "offline", "id"]));
+    token_type_ok && token_use_ok && typ_ok
 }
 
 fn hash_token(token: &str) -> TokenHash {
@@ -267,10 +323,62 @@ mod tests {
                 serde_json::json!({"active":true,"aud":"https://rs.example/mcp","exp":"soon"}),
                 AuthError::Claims,
             ),
+            (
+                serde_json::json!({"active":true,"aud":"https://rs.example/mcp","cnf":{"jkt":"x"}}),
+                AuthError::Bound,
+            ),
+            (
+                serde_json::json!({"active":true,"aud":"https://rs.example/mcp","token_type":"refresh_token"}),
+                AuthError::Type,
+            ),
+            (
+                serde_json::json!({"active":true,"aud":"https://rs.example/mcp","token_use":"refresh_token"}),
+                AuthError::Type,
+            ),
+            (
+                serde_json::json!({"active":true,"aud":"https://rs.example/mcp","typ":"Refresh"}),
+                AuthError::Type,
+            ),
         ];
         for (a, expected) in cases {
             assert_eq!(v.check(answer(a.clone())).unwrap_err(), expected, "{a}");
         }
+    }
+
+    #[test]
+    fn access_tokens_as_servers_describe_them_pass() {
+        let v = verifier();
+        for described in [
+            serde_json::json!({}),
+            serde_json::json!({"token_type":"Bearer"}),
+            serde_json::json!({"token_type":"access_token"}),
+            serde_json::json!({"token_use":"access_token"}),
+            serde_json::json!({"typ":"Bearer"}),
+        ] {
+            let mut a = answer(serde_json::json!({"active":true,"aud":"https://rs.example/mcp"}));
+            a.extend(answer(described.clone()));
+            assert!(v.check(a).is_ok(), "{described}");
+        }
+    }
+
+    #[test]
+    fn the_farthest_exp_is_in_the_future_not_an_overflow() {
+        let v = verifier();
+        let a = answer(
+            serde_json::json!({"active":true,"aud":"https://rs.example/mcp","exp":u64::MAX}),
+        );
+        assert_eq!(v.check(a).unwrap().1, Some(u64::MAX));
+    }
+
+    #[test]
+    fn debug_leaves_the_client_secret_out() {
+        let config = IntrospectionConfig::new("http://as/introspect", "rs", "hunter2", "r");
+        let shown = format!(
+            "{config:?} {:?}",
+            IntrospectionVerifier::new(config.clone())
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[tokio::test]

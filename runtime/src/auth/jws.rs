@@ -219,9 +219,10 @@ pub(super) fn check_claims(
     let exp = present("exp").ok_or(AuthError::Expired)?;
     let iss = present("iss").ok_or(AuthError::Issuer)?;
     let aud = present("aud").ok_or(AuthError::Audience)?;
-    let exp = numeric_date(exp).ok_or(AuthError::Claims)?;
+    // A fraction rounds towards refusal: `exp` down, `nbf` up.
+    let exp = numeric_date(exp, f64::floor).ok_or(AuthError::Claims)?;
     let nbf = match present("nbf") {
-        Some(nbf) => Some(numeric_date(nbf).ok_or(AuthError::Claims)?),
+        Some(nbf) => Some(numeric_date(nbf, f64::ceil).ok_or(AuthError::Claims)?),
         None => None,
     };
     // RFC 7519 §4.1.4: not accepted on or after `exp`.
@@ -255,6 +256,11 @@ pub(super) fn check_claims(
     if !claims.get("sub").is_some_and(Value::is_string) {
         return Err(AuthError::Claims);
     }
+    // RFC 7800 `cnf`: the token is bound to a key (DPoP, RFC 9449; mutual TLS, RFC 8705) and
+    // is only good with a proof of that key, which a bearer request does not carry.
+    if claims.contains_key("cnf") {
+        return Err(AuthError::Bound);
+    }
     // `iat` in the future (beyond the leeway) means a forged or badly clocked token.
     if let Some(iat) = claims.get("iat") {
         let iat = iat.as_f64().ok_or(AuthError::Claims)?;
@@ -265,15 +271,15 @@ pub(super) fn check_claims(
     Ok(())
 }
 
-/// A NumericDate (RFC 7519 §2): seconds since the epoch, a non-negative number; fractions are
-/// rounded.
-fn numeric_date(value: &Value) -> Option<u64> {
+/// A NumericDate (RFC 7519 §2): seconds since the epoch, a non-negative number; a fraction is
+/// rounded by `round` (`f64::floor` or `f64::ceil`).
+fn numeric_date(value: &Value, round: fn(f64) -> f64) -> Option<u64> {
     if let Some(seconds) = value.as_u64() {
         return Some(seconds);
     }
     let seconds = value.as_f64()?;
     (seconds.is_finite() && seconds >= 0.0 && seconds < u64::MAX as f64)
-        .then(|| seconds.round() as u64)
+        .then(|| round(seconds) as u64)
 }
 
 #[cfg(test)]
@@ -309,10 +315,12 @@ mod tests {
 
     #[test]
     fn numeric_dates_are_non_negative_numbers() {
-        assert_eq!(numeric_date(&serde_json::json!(5)), Some(5));
-        assert_eq!(numeric_date(&serde_json::json!(5.6)), Some(6));
-        assert_eq!(numeric_date(&serde_json::json!(-1)), None);
-        assert_eq!(numeric_date(&serde_json::json!("5")), None);
-        assert_eq!(numeric_date(&serde_json::json!(1e300)), None);
+        let date = |v| numeric_date(&v, f64::floor);
+        assert_eq!(date(serde_json::json!(5)), Some(5));
+        assert_eq!(date(serde_json::json!(5.6)), Some(5));
+        assert_eq!(numeric_date(&serde_json::json!(5.2), f64::ceil), Some(6));
+        assert_eq!(date(serde_json::json!(-1)), None);
+        assert_eq!(date(serde_json::json!("5")), None);
+        assert_eq!(date(serde_json::json!(1e300)), None);
     }
 }

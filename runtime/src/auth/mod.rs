@@ -85,6 +85,10 @@ pub enum AuthError {
     /// The authorization server said the token is not active (introspection).
     #[error("the token is not active")]
     Inactive,
+    /// The token is bound to a key (`cnf`: DPoP or mutual TLS), whose proof of possession a
+    /// bearer request does not carry.
+    #[error("the token is bound to a key (cnf) and cannot be used as a bearer token")]
+    Bound,
     /// The issuer's keys (or introspection endpoint) could not be reached and nothing usable is
     /// cached.
     #[error("the authorization server could not be reached to check the token")]
@@ -108,6 +112,7 @@ impl AuthError {
             Self::Audience => "audience",
             Self::Claims => "claims",
             Self::Inactive => "inactive",
+            Self::Bound => "bound",
             Self::Unavailable => "unavailable",
         }
     }

@@ -1159,10 +1159,37 @@ async fn standalone_stream(
     };
     let (outbound, mut rx) = Outbound::channel();
     connection.set_standalone(outbound);
-    event_stream(
-        futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
-        None,
-    )
+    let messages = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    // The stream ends when the token that opened it does: it would otherwise go on delivering
+    // to a client whose access has ended (the client opens another with a fresh token).
+    match token_deadline(principal) {
+        Some(deadline) => {
+            use futures_util::StreamExt as _;
+            event_stream(
+                messages.take_until(tokio::time::sleep_until(deadline)),
+                None,
+            )
+        }
+        None => event_stream(messages, None),
+    }
+}
+
+/// When the token a principal presented stops being valid: its `exp` claim (a fraction rounded
+/// down), or `None` when the verifier gave no `exp`.
+fn token_deadline(principal: &Principal) -> Option<tokio::time::Instant> {
+    let exp = principal.claims().get("exp")?;
+    let exp = match exp.as_u64() {
+        Some(seconds) => seconds,
+        // Past u64's range, the cast saturates: still the far future.
+        None => exp.as_f64().filter(|s| *s >= 0.0)?.floor() as u64,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    let left = std::time::Duration::from_secs(exp.saturating_sub(now));
+    // A deadline past what an `Instant` holds is no deadline.
+    tokio::time::Instant::now().checked_add(left)
 }
 
 /// The request body, whole.
@@ -1852,6 +1879,41 @@ mod tests {
         ] {
             assert!(!is_loopback_origin(bad), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_stream_deadline_is_the_tokens_exp() {
+        use std::time::Duration;
+        let with_exp = |exp: serde_json::Value| {
+            let mut claims = serde_json::Map::new();
+            claims.insert("exp".into(), exp);
+            Principal::builder().claims(claims).build()
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let left = |p: &Principal| {
+            token_deadline(p).map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
+        };
+        let in_100 = left(&with_exp((now + 100).into())).unwrap();
+        assert!(
+            in_100 > Duration::from_secs(98) && in_100 <= Duration::from_secs(100),
+            "{in_100:?}"
+        );
+        let fraction = left(&with_exp(serde_json::json!(now as f64 + 100.9))).unwrap();
+        assert!(
+            fraction <= Duration::from_secs(100),
+            "rounded down: {fraction:?}"
+        );
+        assert_eq!(
+            left(&with_exp((now - 30).into())),
+            Some(Duration::ZERO),
+            "already past"
+        );
+        assert_eq!(left(&with_exp(u64::MAX.into())), None, "too far to hold");
+        assert_eq!(left(&with_exp("soon".into())), None);
+        assert_eq!(left(&Principal::anonymous()), None, "no exp, no deadline");
     }
 
     #[test]
