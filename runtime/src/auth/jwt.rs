@@ -78,6 +78,11 @@ pub struct JwtConfig {
     /// signature check until its `exp` (never later), and is forgotten whenever the key set
     /// changes.
     pub cache_capacity: usize,
+    /// Most memory the remembered tokens may take (default 16 MiB), counted as twice each
+    /// token's length plus 256 bytes (the principal holds the token's claims, decoded). Tokens
+    /// carry what their issuer puts in them, up to 16 KiB each: by count alone, 10 000 of them
+    /// could take hundreds of megabytes.
+    pub cache_max_bytes: usize,
 }
 
 impl JwtConfig {
@@ -98,6 +103,7 @@ impl JwtConfig {
             max_document_bytes: 1 << 20,
             min_rsa_bits: 2048,
             cache_capacity: 10_000,
+            cache_max_bytes: 16 << 20,
         }
     }
 
@@ -164,8 +170,51 @@ struct Shared {
     cache_epoch: AtomicU64,
 }
 
-/// Verified tokens by the SHA-256 of the token.
-type VerifiedTokens = HashMap<[u8; 32], (Principal, SystemTime), BuildHasherDefault<DigestHash>>;
+/// Verified tokens by the SHA-256 of the token, and the memory they are charged.
+#[derive(Default)]
+struct VerifiedTokens {
+    by_digest: HashMap<[u8; 32], Verified, BuildHasherDefault<DigestHash>>,
+    /// The sum of the entries' `charge`.
+    bytes: usize,
+}
+
+/// A remembered token's principal, when the token expires, and the bytes it is charged.
+struct Verified {
+    principal: Principal,
+    expires: SystemTime,
+    charge: usize,
+}
+
+impl VerifiedTokens {
+    fn clear(&mut self) {
+        self.by_digest.clear();
+        self.bytes = 0;
+    }
+
+    /// Forgets the tokens expired at `now`.
+    fn forget_expired(&mut self, now: SystemTime) {
+        let bytes = &mut self.bytes;
+        self.by_digest.retain(|_, v| {
+            let keep = v.expires > now;
+            if !keep {
+                *bytes -= v.charge;
+            }
+            keep
+        });
+    }
+
+    fn insert(&mut self, digest: [u8; 32], verified: Verified) {
+        self.bytes += verified.charge;
+        if let Some(old) = self.by_digest.insert(digest, verified) {
+            self.bytes -= old.charge;
+        }
+    }
+}
+
+/// What remembering a token of `len` bytes is charged against `cache_max_bytes`.
+fn charge(len: usize) -> usize {
+    len.saturating_mul(2).saturating_add(256)
+}
 
 /// Hashes a SHA-256 digest by its first eight bytes: they are already uniform, and the table
 /// holds only tokens that verified, so no client can choose keys that collide.
@@ -306,6 +355,7 @@ impl JwtVerifier {
             .verified
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .by_digest
             .len()
     }
 
@@ -331,7 +381,7 @@ impl JwtVerifier {
         let epoch = shared.cache_epoch.load(Ordering::Acquire);
         let principal = self.verify_uncached(token).await?;
         recent::remember_digest(token, digest);
-        shared.remember(digest, &principal, epoch);
+        shared.remember(digest, &principal, epoch, token.len());
         Ok(principal)
     }
 
@@ -455,8 +505,8 @@ impl Shared {
         let now = SystemTime::now();
         let principal = {
             let cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-            let (principal, expires) = cache.get(key)?;
-            (now < *expires).then(|| principal.clone())?
+            let verified = cache.by_digest.get(key)?;
+            (now < verified.expires).then(|| verified.principal.clone())?
         };
         if self.millis_since_origin(Instant::now()) >= self.keys_stale_at.load(Ordering::Relaxed) {
             self.refresh_in_background();
@@ -466,8 +516,10 @@ impl Shared {
 
     /// Remembers a verified token until its `exp` (without the leeway: a remembered token
     /// never outlives the time it was issued for), unless the key set changed since `epoch`
-    /// (read before the token was verified).
-    fn remember(&self, key: [u8; 32], principal: &Principal, epoch: u64) {
+    /// (read before the token was verified). The table stays within `cache_capacity` tokens and
+    /// `cache_max_bytes`: when full, it forgets the expired tokens, and if that is not enough,
+    /// all of them (cheaper than tracking an order, and the next requests refill it).
+    fn remember(&self, key: [u8; 32], principal: &Principal, epoch: u64, token_len: usize) {
         let Some(exp) = principal.claims().get("exp").and_then(Value::as_u64) else {
             return;
         };
@@ -485,13 +537,28 @@ impl Shared {
         if self.cache_epoch.load(Ordering::Acquire) != epoch {
             return;
         }
-        if cache.len() >= self.config.cache_capacity {
-            cache.retain(|_, (_, e)| *e > now);
-            if cache.len() >= self.config.cache_capacity {
+        let charge = charge(token_len);
+        if charge > self.config.cache_max_bytes {
+            return;
+        }
+        let full = |cache: &VerifiedTokens| {
+            cache.by_digest.len() >= self.config.cache_capacity
+                || cache.bytes + charge > self.config.cache_max_bytes
+        };
+        if full(&cache) {
+            cache.forget_expired(now);
+            if full(&cache) {
                 cache.clear();
             }
         }
-        cache.insert(key, (principal.clone(), expires));
+        cache.insert(
+            key,
+            Verified {
+                principal: principal.clone(),
+                expires,
+                charge,
+            },
+        );
     }
 
     /// The key a token with this `kid` and `alg` must verify with.
@@ -768,7 +835,7 @@ mod tests {
         let epoch = verifier.shared.cache_epoch.load(Ordering::Acquire);
         verifier
             .shared
-            .remember(sha256(token), &live_principal(), epoch);
+            .remember(sha256(token), &live_principal(), epoch, token.len());
         let meets = std::thread::spawn(move || {
             assert_eq!(recent::digest(token), None, "not met on this thread yet");
             let mut future = verifier.verify(token);
@@ -795,12 +862,12 @@ mod tests {
         // Verified while the key set was replaced (a key withdrawn): not remembered.
         let before = shared.cache_epoch.load(Ordering::Acquire);
         shared.store(KeySet::empty());
-        shared.remember(sha256("a"), &principal, before);
+        shared.remember(sha256("a"), &principal, before, 1);
         assert_eq!(verifier.cached(), 0);
         assert!(shared.remembered(&sha256("a")).is_none());
         // Verified under the current set: remembered, and forgotten by the next change.
         let now = shared.cache_epoch.load(Ordering::Acquire);
-        shared.remember(sha256("b"), &principal, now);
+        shared.remember(sha256("b"), &principal, now, 1);
         assert_eq!(verifier.cached(), 1);
         assert!(shared.remembered(&sha256("b")).is_some());
         shared.store(KeySet::empty());
