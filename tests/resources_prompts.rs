@@ -82,11 +82,30 @@ fn broken() -> Result<String, PromptError> {
     Err(PromptError::new("no template"))
 }
 
+/// An argument whose parsing panics: a bug in the server's own code, reached by a client.
+#[derive(schemars::JsonSchema)]
+struct Fragile;
+
+impl<'de> serde::Deserialize<'de> for Fragile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        assert_ne!(text, "boom", "internal detail: parser table at 0xdeadbeef");
+        Ok(Fragile)
+    }
+}
+
+/// Takes a fragile argument.
+#[mcp_prompt(public)]
+fn fragile(input: Fragile) -> String {
+    let Fragile = input;
+    String::new()
+}
+
 #[derive(McpServer)]
 #[mcp(
     name = "docs",
     resources(readme, doc, file, secrets),
-    prompts(review, hello_prompt, broken),
+    prompts(review, hello_prompt, broken, fragile),
     implies("docs:admin" => ["docs:read"]),
 )]
 struct Docs;
@@ -138,7 +157,7 @@ async fn lists_separate_resources_templates_and_prompts() {
 
     let r = respond(&anyone, "prompts/list", json!({})).await;
     let prompts = r["result"]["prompts"].as_array().unwrap();
-    assert_eq!(prompts.len(), 3);
+    assert_eq!(prompts.len(), 4);
     assert_eq!(
         prompts[0],
         json!({
@@ -320,6 +339,20 @@ async fn prompts_render_with_string_arguments() {
             .unwrap()
             .contains("`code`: missing required argument")
     );
+}
+
+#[tokio::test]
+async fn a_panic_while_reading_arguments_is_an_internal_error_without_its_text() {
+    let r = respond(
+        &principal(""),
+        "prompts/get",
+        json!({"name":"fragile","arguments":{"input":"boom"}}),
+    )
+    .await;
+    assert_eq!(r["error"]["code"], error_code::INTERNAL_ERROR, "{r}");
+    let message = r["error"]["message"].as_str().unwrap();
+    assert_eq!(message, "prompt `fragile` failed with an internal error");
+    assert!(!r.to_string().contains("deadbeef"), "{r}");
 }
 
 #[tokio::test]

@@ -248,6 +248,10 @@ const LOG_OFF: u8 = u8::MAX;
 /// can make the server keep.
 pub(crate) const MAX_SUBSCRIPTIONS: usize = 1024;
 
+/// Most bytes of URIs one client connection's subscriptions may hold together: without it,
+/// [`MAX_SUBSCRIPTIONS`] URIs of a request body's size each would be gigabytes.
+pub(crate) const MAX_SUBSCRIPTION_BYTES: usize = 256 * 1024;
+
 /// Largest client `capabilities` object kept for a session, serialised (real clients send well
 /// under a kilobyte).
 pub(crate) const MAX_CAPABILITIES_BYTES: usize = 64 * 1024;
@@ -427,13 +431,18 @@ impl Connection {
     }
 
     /// Subscribes to (or unsubscribes from) `uri`; false, and nothing changes, when a new
-    /// subscription would pass [`MAX_SUBSCRIPTIONS`].
+    /// subscription would pass [`MAX_SUBSCRIPTIONS`] or [`MAX_SUBSCRIPTION_BYTES`].
     pub(crate) fn set_subscribed(&self, uri: &str, subscribed: bool) -> bool {
         let mut subscriptions = lock(&self.subscriptions);
-        if subscribed {
-            if subscriptions.len() >= MAX_SUBSCRIPTIONS && !subscriptions.contains(uri) {
+        if subscribed && !subscriptions.contains(uri) {
+            let bytes: usize = subscriptions.iter().map(String::len).sum();
+            if subscriptions.len() >= MAX_SUBSCRIPTIONS
+                || bytes + uri.len() > MAX_SUBSCRIPTION_BYTES
+            {
                 return false;
             }
+        }
+        if subscribed {
             subscriptions.insert(uri.to_owned());
         } else {
             subscriptions.remove(uri);
@@ -526,9 +535,14 @@ impl Connection {
         );
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), tx);
+        // However this ends (answered, cancelled, unsendable, or the handler dropped while it
+        // waits), the request leaves `pending`.
+        let _pending = Awaiting {
+            connection: self,
+            id: &id,
+        };
         let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
         if !outbound.send(&message) {
-            lock(&self.pending).remove(&id);
             return Err(ClientError::Unreachable);
         }
         tokio::select! {
@@ -537,11 +551,20 @@ impl Connection {
                 Ok(Err(error)) => Err(ClientError::Refused(error)),
                 Err(_) => Err(ClientError::Cancelled),
             },
-            () = cancel.cancelled() => {
-                lock(&self.pending).remove(&id);
-                Err(ClientError::Cancelled)
-            }
+            () = cancel.cancelled() => Err(ClientError::Cancelled),
         }
+    }
+}
+
+/// A request of the server awaiting the client's answer; dropping it forgets the request.
+struct Awaiting<'a> {
+    connection: &'a Connection,
+    id: &'a RequestId,
+}
+
+impl Drop for Awaiting<'_> {
+    fn drop(&mut self) {
+        lock(&self.connection.pending).remove(self.id);
     }
 }
 
@@ -555,7 +578,15 @@ pub(crate) struct InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         if let Some((connection, id)) = &self.registered {
-            lock(&connection.in_flight).remove(id);
+            let mut in_flight = lock(&connection.in_flight);
+            // A client that reused the id of a request still running registered a second one
+            // under it: that one stays, cancellable.
+            if in_flight
+                .get(id)
+                .is_some_and(|registered| Arc::ptr_eq(registered, &self.cancel))
+            {
+                in_flight.remove(id);
+            }
         }
     }
 }
@@ -618,6 +649,63 @@ mod tests {
             connection.set_subscribed("file:///one-too-many", true),
             "room again"
         );
+    }
+
+    #[test]
+    fn a_reused_id_leaves_the_running_request_cancellable() {
+        let connection = Arc::new(Connection::default());
+        let id = RequestId::Number(1.into());
+        let first = connection.start(&id);
+        let second = connection.start(&id);
+        drop(first);
+        connection.cancel(&id);
+        assert!(
+            second.cancel.is_cancelled(),
+            "the first one's end did not unregister the second"
+        );
+        drop(second);
+        assert!(lock(&connection.in_flight).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_request_to_the_client_is_forgotten_when_its_handler_goes() {
+        let connection = Arc::new(Connection::default());
+        let (outbound, _rx) = Outbound::channel();
+        let cancel = Cancel::default();
+        {
+            let waiting =
+                connection.request(&outbound, &cancel, "sampling/createMessage", json!({}));
+            let mut waiting = std::pin::pin!(waiting);
+            let polled = waiting
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+            assert!(polled.is_pending(), "awaiting the client's answer");
+            assert_eq!(lock(&connection.pending).len(), 1);
+        }
+        assert!(
+            lock(&connection.pending).is_empty(),
+            "the dropped request left nothing behind"
+        );
+    }
+
+    #[test]
+    fn subscriptions_are_bounded_in_bytes() {
+        let connection = Connection::default();
+        let long = |i: usize| format!("file:///{i}/{}", "x".repeat(64 * 1024));
+        for i in 0..3 {
+            assert!(connection.set_subscribed(&long(i), true), "{i}");
+        }
+        assert!(
+            !connection.set_subscribed(&long(3), true),
+            "four URIs of 64 KiB pass the 256 KiB"
+        );
+        assert!(!connection.is_subscribed(&long(3)));
+        assert!(
+            connection.set_subscribed("file:///short", true),
+            "a short one still fits"
+        );
+        assert!(connection.set_subscribed(&long(0), false));
+        assert!(connection.set_subscribed(&long(3), true), "room again");
     }
 
     #[test]

@@ -1381,7 +1381,15 @@ impl Core {
         let future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(call)))
         {
             Ok(future) => future,
-            Err(payload) => return Some(Err(crate::tool::panic_message(payload.as_ref()))),
+            // Logged, and answered as a handler's panic is: its text is the server's, not the
+            // client's to read.
+            Err(payload) => {
+                let panic = crate::tool::panic_message(payload.as_ref());
+                tracing::error!(target: "scopegate::tool", kind, name, panic = %panic, "extraction panicked");
+                return Some(Err(format!(
+                    "{kind} `{name}` failed with an internal error"
+                )));
+            }
         };
         let result = match settle(future, &flight.cancel, timeout).await {
             Settled::Done(result) => result,
@@ -1424,8 +1432,9 @@ impl Core {
                 ErrorObject::new(
                     error_code::INVALID_PARAMS,
                     format!(
-                        "too many subscriptions: at most {} per session",
-                        crate::connection::MAX_SUBSCRIPTIONS
+                        "too many subscriptions: at most {} URIs of {} KiB in all per session",
+                        crate::connection::MAX_SUBSCRIPTIONS,
+                        crate::connection::MAX_SUBSCRIPTION_BYTES / 1024
                     ),
                 ),
             ));
