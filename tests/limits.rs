@@ -28,8 +28,17 @@ fn scoped() -> &'static str {
     "ok"
 }
 
+/// Reports progress at once, then sleeps for `ms` milliseconds: its answer becomes an event
+/// stream while it still runs.
+#[mcp_tool(public)]
+async fn chatty(ms: u64, ctx: RequestContext) -> String {
+    ctx.progress(0.0, None, Some("starting"));
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    format!("slept {ms}")
+}
+
 #[derive(McpServer)]
-#[mcp(name = "limits", tools(nap, scoped))]
+#[mcp(name = "limits", tools(nap, scoped, chatty))]
 struct Limits;
 
 struct Env {
@@ -187,6 +196,52 @@ async fn requests_beyond_the_concurrency_limit_are_shed() {
     assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(retry_after(&shed), 1);
     assert_eq!(slow.await.unwrap(), StatusCode::OK);
+    let after = env
+        .post(&json!({"jsonrpc":"2.0","id":3,"method":"ping"}), None)
+        .await;
+    assert_eq!(after.status(), StatusCode::OK, "the slot is free again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_answering_on_an_event_stream_keeps_its_slot() {
+    let env = start(
+        ServerOptions::default(),
+        |c| c.max_concurrent_requests(1),
+        |s| s,
+    )
+    .await;
+    let mut request = call("chatty", json!({"ms": 800}));
+    request["params"]["_meta"] = json!({"progressToken": 7});
+    let mut streaming = env
+        .http
+        .post(&env.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(request.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streaming.status(), StatusCode::OK);
+    assert_eq!(
+        streaming.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let progress = streaming.chunk().await.unwrap().unwrap();
+    assert!(
+        String::from_utf8_lossy(&progress).contains("notifications/progress"),
+        "{progress:?}"
+    );
+    // The exchange's headers are out, the handler still runs: the one slot is its.
+    let shed = env
+        .post(&json!({"jsonrpc":"2.0","id":2,"method":"ping"}), None)
+        .await;
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let mut rest = Vec::new();
+    while let Some(chunk) = streaming.chunk().await.unwrap() {
+        rest.extend_from_slice(&chunk);
+    }
+    assert!(String::from_utf8_lossy(&rest).contains("slept 800"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let after = env
         .post(&json!({"jsonrpc":"2.0","id":3,"method":"ping"}), None)
         .await;

@@ -40,6 +40,9 @@ pub(crate) struct Limiter {
 
 const MAX_KEYS: usize = 100_000;
 
+/// The slowest refill a quota gets: one request per 10⁶ seconds.
+const MIN_RATE: f64 = 1e-6;
+
 impl Limiter {
     pub(crate) fn new(quota: Quota) -> Self {
         Self {
@@ -52,7 +55,9 @@ impl Limiter {
     pub(crate) fn check(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
         let burst = f64::from(self.quota.burst.max(1));
-        let rate = self.quota.per_second.max(f64::MIN_POSITIVE);
+        // A rate of zero, negative or not a number refills one request in about twelve days
+        // (as the Redis store's does): no division by it can overflow a `Duration`.
+        let rate = self.quota.per_second.max(MIN_RATE);
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
             buckets
@@ -69,7 +74,7 @@ impl Limiter {
             bucket.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
+            Err(Duration::try_from_secs_f64((1.0 - bucket.tokens) / rate).unwrap_or(Duration::MAX))
         }
     }
 }
@@ -144,6 +149,20 @@ impl InFlightLimit {
     }
 }
 
+impl InFlightLimit {
+    /// Counts one request more, over the cap or not, until [`InFlightLimit::release`]: for a
+    /// handler that goes on running on an event stream after its HTTP exchange, whose permit
+    /// ends with the exchange.
+    pub(crate) fn hold(&self) {
+        self.taken.fetch_add(1, Ordering::Acquire);
+    }
+
+    /// Gives back what [`InFlightLimit::hold`] took.
+    pub(crate) fn release(&self) {
+        self.taken.fetch_sub(1, Ordering::Release);
+    }
+}
+
 /// One slot of an [`InFlightLimit`].
 pub(crate) struct InFlightPermit<'a>(&'a AtomicUsize);
 
@@ -174,6 +193,23 @@ mod tests {
             wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn a_quota_without_a_rate_refuses_without_panicking() {
+        for rate in [0.0, -1.0, f64::NAN, f64::MIN_POSITIVE] {
+            let limiter = Limiter::new(Quota::new(1, rate));
+            assert!(limiter.check("a").is_ok(), "the burst, at {rate}");
+            let wait = limiter.check("a").unwrap_err();
+            assert!(wait >= Duration::from_secs(999_999), "{rate}: {wait:?}");
+        }
+        let endless = Limiter::new(Quota::new(1, f64::INFINITY));
+        for _ in 0..3 {
+            assert!(
+                endless.check("a").is_ok(),
+                "an unbounded rate refuses nothing"
+            );
+        }
     }
 
     #[test]

@@ -697,7 +697,9 @@ async fn resource_metadata(State(shared): State<Arc<Shared>>, request: Request) 
 #[cold]
 fn too_many(status: StatusCode, wait: std::time::Duration, message: &str) -> Response {
     let mut response = rpc_error(status, error_code::INVALID_REQUEST, message);
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let seconds = wait
+        .as_secs()
+        .saturating_add(u64::from(wait.subsec_nanos() > 0));
     if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
@@ -1497,6 +1499,22 @@ fn post(
     }
 }
 
+/// A slot of the in-flight limit held by a handler answering on an event stream.
+struct StreamingSlot(Arc<Shared>);
+
+impl StreamingSlot {
+    fn hold(shared: Arc<Shared>) -> Self {
+        shared.concurrency.hold();
+        Self(shared)
+    }
+}
+
+impl Drop for StreamingSlot {
+    fn drop(&mut self) {
+        self.0.concurrency.release();
+    }
+}
+
 /// Dispatches a request and answers it: plain JSON, or an event stream when the handler sends
 /// the client notifications or requests before its response.
 #[allow(clippy::manual_async_fn)]
@@ -1534,7 +1552,11 @@ fn respond(
             Some(first) = events.recv() => {
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
                 let _ = tx.send(first);
+                // The handler runs on after this exchange (and its in-flight permit) ends: it
+                // keeps a slot of the limit until it is done.
+                let slot = StreamingSlot::hold(Arc::clone(shared));
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let mut dispatch = dispatch;
                     loop {
                         tokio::select! {
