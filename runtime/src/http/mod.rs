@@ -215,7 +215,7 @@ impl HttpConfig {
     }
 
     /// Most live sessions in all (default 10 000) and per principal (default 100); at a limit
-    /// the oldest session ends.
+    /// the least recently used session ends.
     #[must_use]
     pub fn max_sessions(mut self, total: usize, per_principal: usize) -> Self {
         self.max_sessions = total;

@@ -1,5 +1,6 @@
 //! Legacy (2025-06-18 / 2025-11-25) Streamable HTTP sessions: random ids bound to the principal
-//! that created them, bounded in number per principal and in total (the oldest is evicted).
+//! that created them, bounded in number per principal and in total (the least recently used is
+//! evicted).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,11 +19,15 @@ impl Owner {
     pub(crate) fn of(principal: &crate::Principal) -> Self {
         // The subject and the client together: the same user through another client is another
         // owner. Anonymous callers (authorization off) share one owner: their sessions are
-        // protected by the id alone.
+        // protected by the id alone. Each part is length-prefixed (`-` when absent), so no
+        // subject can be written to read as another subject and client.
+        fn part(value: Option<&str>) -> String {
+            value.map_or_else(|| "-".to_owned(), |v| format!("{}:{v}", v.len()))
+        }
         let id = format!(
             "sub:{}|client:{}",
-            principal.subject().unwrap_or_default(),
-            principal.client_id().unwrap_or_default()
+            part(principal.subject()),
+            part(principal.client_id())
         );
         Self(id)
     }
@@ -51,7 +56,7 @@ pub(crate) type Preloaded = Result<Option<SessionRecord>, StoreError>;
 struct Session {
     owner: Owner,
     connection: Arc<Connection>,
-    /// Creation order, for evicting the oldest.
+    /// Order of last use (creation or a request), for evicting the least recently used.
     serial: u64,
     /// With a shared store: the record revision this connection's state matches, and the
     /// connection's change count when it last did.
@@ -94,8 +99,8 @@ impl Sessions {
     }
 
     /// Starts a session for `owner` and returns its id: 32 random bytes, base64url (visible
-    /// ASCII, as the transport requires). At a limit, the oldest session (of this owner, or of
-    /// all) ends to make room.
+    /// ASCII, as the transport requires). At a limit, the least recently used session (of this
+    /// owner, or of all) ends to make room.
     pub(crate) async fn create(
         &self,
         owner: Owner,
@@ -118,11 +123,11 @@ impl Sessions {
         if self.store.is_none() {
             let owned = table.live.values().filter(|s| s.owner == owner).count();
             if owned >= self.max_per_owner {
-                evict_oldest(&mut table, Some(&owner), true);
+                evict_least_recent(&mut table, Some(&owner), true);
             }
         }
         if table.live.len() >= self.max_total {
-            evict_oldest(&mut table, None, self.store.is_none());
+            evict_least_recent(&mut table, None, self.store.is_none());
         }
         let serial = table.next_serial;
         table.next_serial += 1;
@@ -156,8 +161,14 @@ impl Sessions {
         preloaded: Option<Preloaded>,
     ) -> Result<Arc<Connection>, SessionError> {
         let Some(store) = &self.store else {
-            return match self.lock().live.get(id) {
-                Some(session) if session.owner == *owner => Ok(Arc::clone(&session.connection)),
+            let mut guard = self.lock();
+            let table = &mut *guard;
+            return match table.live.get_mut(id) {
+                Some(session) if session.owner == *owner => {
+                    session.serial = table.next_serial;
+                    table.next_serial += 1;
+                    Ok(Arc::clone(&session.connection))
+                }
                 _ => Err(SessionError::NotFound),
             };
         };
@@ -166,7 +177,8 @@ impl Sessions {
             None => store.load(id).await,
         }
         .map_err(unavailable)?;
-        let mut table = self.lock();
+        let mut guard = self.lock();
+        let table = &mut *guard;
         let Some(record) = record else {
             // Ended elsewhere (or expired): this process lets go of it too.
             if let Some(session) = table.live.remove(id) {
@@ -178,6 +190,8 @@ impl Sessions {
             return Err(SessionError::NotFound);
         }
         if let Some(session) = table.live.get_mut(id) {
+            session.serial = table.next_serial;
+            table.next_serial += 1;
             if session.revision != record.revision() {
                 session.connection.restore(record.state());
                 session.revision = record.revision();
@@ -188,7 +202,7 @@ impl Sessions {
         let connection = new_connection();
         connection.restore(record.state());
         if table.live.len() >= self.max_total {
-            evict_oldest(&mut table, None, false);
+            evict_least_recent(table, None, false);
         }
         let serial = table.next_serial;
         table.next_serial += 1;
@@ -274,19 +288,20 @@ fn unavailable(error: StoreError) -> SessionError {
     SessionError::Unavailable
 }
 
-/// Drops the oldest session (of `owner`, or of all). `ends`: the session ends (its in-flight
-/// requests are cancelled); otherwise only this process forgets it (a shared store keeps it).
-fn evict_oldest(table: &mut Table, owner: Option<&Owner>, ends: bool) {
-    let oldest = table
+/// Drops the least recently used session (of `owner`, or of all). `ends`: the session ends (its
+/// in-flight requests are cancelled); otherwise only this process forgets it (a shared store
+/// keeps it).
+fn evict_least_recent(table: &mut Table, owner: Option<&Owner>, ends: bool) {
+    let least_recent = table
         .live
         .iter()
         .filter(|(_, s)| owner.is_none_or(|o| s.owner == *o))
         .min_by_key(|(_, s)| s.serial)
         .map(|(id, _)| id.clone());
-    if let Some(session) = oldest.and_then(|id| table.live.remove(&id))
+    if let Some(session) = least_recent.and_then(|id| table.live.remove(&id))
         && ends
     {
-        tracing::info!(target: "scopegate::http", event = "session_evicted", owner = session.owner.key(), "session limit reached: the oldest session ends");
+        tracing::info!(target: "scopegate::http", event = "session_evicted", owner = session.owner.key(), "session limit reached: the least recently used session ends");
         session.connection.close();
     }
 }
@@ -371,6 +386,54 @@ mod tests {
         assert_eq!(sessions.len(), 3, "the total is capped");
         assert!(!live(&a2, &alice).await, "the oldest of all made room");
         assert!(live(&b1, &bob).await && live(&b2, &bob).await);
+    }
+
+    #[tokio::test]
+    async fn a_session_in_use_outlives_an_idle_one() {
+        let sessions = Sessions::new(100, 2, None);
+        let alice = owner("alice");
+        let live = async |id: &str| {
+            sessions
+                .check(id, &alice, Connection::new, None)
+                .await
+                .is_ok()
+        };
+        let a1 = sessions
+            .create(alice.clone(), Connection::new())
+            .await
+            .unwrap();
+        let a2 = sessions
+            .create(alice.clone(), Connection::new())
+            .await
+            .unwrap();
+        assert!(live(&a1).await, "the first one is used again");
+        let a3 = sessions
+            .create(alice.clone(), Connection::new())
+            .await
+            .unwrap();
+        assert!(!live(&a2).await, "the idle one made room");
+        assert!(live(&a1).await && live(&a3).await);
+    }
+
+    #[test]
+    fn owners_are_told_apart_whatever_their_names_hold() {
+        let of = |subject: Option<&str>, client: Option<&str>| {
+            let mut builder = Principal::builder();
+            if let Some(subject) = subject {
+                builder = builder.subject(subject);
+            }
+            if let Some(client) = client {
+                builder = builder.client_id(client);
+            }
+            Owner::of(&builder.build())
+        };
+        assert_ne!(
+            of(Some("a|client:b"), None),
+            of(Some("a"), Some("b|client:")),
+            "a subject written to look like another subject and client"
+        );
+        assert_ne!(of(Some(""), None), of(None, None), "empty is not absent");
+        assert_eq!(of(Some("a"), Some("b")), of(Some("a"), Some("b")));
     }
 
     #[tokio::test]
