@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Ok(Message::Response { id, result }) => {
-            check_id(&id);
+            match &id {
+                Some(id) => check_id(id),
+                None => assert!(result.is_err(), "only an error response has a null id"),
+            }
             if let Err(error) = result {
                 let _ = serde_json::to_string(&error).expect("an error object serializes");
             }

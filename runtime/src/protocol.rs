@@ -149,8 +149,10 @@ pub enum Message {
     Notification(Notification),
     /// A response to a request this server sent.
     Response {
-        /// The id of the request answered.
-        id: RequestId,
+        /// The id of the request answered; `None` for an error the client could not tie to a
+        /// request (JSON-RPC 2.0 §5: `"id": null` when it could not read the id of what it was
+        /// sent). Nothing answers a response.
+        id: Option<RequestId>,
         /// The result, or the client's error.
         result: Result<Value, ErrorObject>,
     },
@@ -203,6 +205,9 @@ fn mcp_method(method: &str) -> Option<&'static str> {
 /// failing as a whole). Parsed in place: no second parse of a raw copy.
 enum Field<T> {
     Valid(T),
+    /// `null`: never valid, but an error response's `"id": null` means something (see
+    /// [`Message::Response`]).
+    Null,
     Invalid,
 }
 
@@ -222,7 +227,7 @@ macro_rules! refuse_other_json {
             Ok(Field::Invalid)
         }
         fn visit_unit<E>(self) -> Result<Field<$t>, E> {
-            Ok(Field::Invalid)
+            Ok(Field::Null)
         }
         fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Field<$t>, A::Error> {
             while seq.next_element::<de::IgnoredAny>()?.is_some() {}
@@ -340,7 +345,21 @@ impl Message {
         let id = match envelope.id {
             None => None,
             Some(Field::Valid(id)) => Some(id),
-            Some(Field::Invalid) => {
+            // An error response to a message the client could not read: not to be answered.
+            Some(Field::Null)
+                if envelope.method.is_none()
+                    && envelope.result.is_none()
+                    && envelope.jsonrpc.map(RawValue::get) == Some("\"2.0\"") =>
+            {
+                if let Some(Ok(error)) = envelope.error.map(|e| serde_json::from_str(e.get())) {
+                    return Ok(Self::Response {
+                        id: None,
+                        result: Err(error),
+                    });
+                }
+                return Err(invalid_request(None, "`id` must be a string or an integer"));
+            }
+            Some(Field::Null | Field::Invalid) => {
                 return Err(invalid_request(None, "`id` must be a string or an integer"));
             }
         };
@@ -382,7 +401,10 @@ impl Message {
                         _ => None,
                     };
                     match result {
-                        Some(result) => Ok(Self::Response { id, result }),
+                        Some(result) => Ok(Self::Response {
+                            id: Some(id),
+                            result,
+                        }),
                         None => Err(invalid_request(
                             Some(id),
                             "a response has exactly one of `result` and a well-formed `error`",
@@ -719,11 +741,34 @@ mod tests {
         );
         let m = Message::parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
         assert!(
-            matches!(m, Message::Response { id: RequestId::String(ref s), result: Ok(_) } if &**s == "a")
+            matches!(m, Message::Response { id: Some(RequestId::String(ref s)), result: Ok(_) } if &**s == "a")
         );
         let m = Message::parse(br#"{"jsonrpc":"2.0","id":2,"error":{"code":-1,"message":"no"}}"#)
             .unwrap();
         assert!(matches!(m, Message::Response { result: Err(ref e), .. } if e.code == -1));
+        // JSON-RPC 2.0 §5: an error about a message whose id could not be read has a null id;
+        // it is taken (and not answered), where any other null id is refused.
+        let m = Message::parse(
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(m, Message::Response { id: None, result: Err(ref e) } if e.code == -32700)
+        );
+        for refused in [
+            &br#"{"jsonrpc":"2.0","id":null,"result":{}}"#[..],
+            br#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+            br#"{"jsonrpc":"2.0","id":null,"error":"bad"}"#,
+            br#"{"jsonrpc":"2.0","id":null}"#,
+        ] {
+            let error = Message::parse(refused).unwrap_err();
+            assert_eq!(
+                error.error_object().map(|e| e.code),
+                Some(error_code::INVALID_REQUEST),
+                "{}",
+                String::from_utf8_lossy(refused)
+            );
+        }
     }
 
     #[test]

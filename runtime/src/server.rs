@@ -760,7 +760,12 @@ impl Core {
                 Either::Right(std::future::ready(Reply::Nothing))
             }
             Message::Response { id, result } => {
-                connection.complete(&id, result);
+                match id {
+                    Some(id) => connection.complete(&id, result),
+                    None => {
+                        tracing::warn!(target: "scopegate::tool", error = ?result.err(), "the client could not read a message of the server's");
+                    }
+                }
                 Either::Right(std::future::ready(Reply::Nothing))
             }
         }
