@@ -383,3 +383,95 @@ async fn completions_come_from_the_argument_hook() {
     .await;
     assert_eq!(r["error"]["code"], error_code::INVALID_PARAMS);
 }
+
+/// Anyone's note.
+#[mcp_resource(uri = "notes://note/{id}", public)]
+fn note(id: String) -> String {
+    format!("note {id}")
+}
+
+/// The administrator's note, under the same URIs as anyone's.
+#[mcp_resource(uri = "notes://note/secret", scope = "notes:admin")]
+fn secret_note() -> &'static str {
+    "the secret"
+}
+
+/// Anything in the vault, to anyone.
+#[mcp_resource(uri = "vault://{+path}", public)]
+fn vault(path: String) -> String {
+    format!("vault {path}")
+}
+
+/// The vault's private shelf, which the template above also matches.
+#[mcp_resource(uri = "vault://private/{name}", scope = "vault:private")]
+fn private_shelf(name: String) -> String {
+    format!("private {name}")
+}
+
+#[derive(McpServer)]
+#[mcp(name = "overlap", resources(note, secret_note, vault, private_shelf))]
+struct Overlap;
+
+async fn read_overlap(who: &Principal, uri: &str) -> Reply {
+    let server = Server::new(Overlap).unwrap();
+    let message = json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":uri}});
+    server
+        .handle_bytes(message.to_string().as_bytes(), who)
+        .await
+}
+
+fn text_of(reply: Reply) -> String {
+    let Reply::Response(r) = reply else {
+        panic!("expected a response, got {reply:?}");
+    };
+    let r: Value = serde_json::from_str(&r.to_json()).unwrap();
+    r["result"]["contents"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_protected_resource_is_not_reached_under_another_spelling_or_template() {
+    let anyone = Principal::anonymous();
+    // RFC 3986 equivalents of the protected URI: the same resource, the same scopes.
+    for uri in [
+        "notes://note/secret",
+        "notes://note/%73ecret",
+        "notes://note/%73%65cret",
+        "NOTES://NOTE/secret",
+    ] {
+        let Reply::Denied(denial) = read_overlap(&anyone, uri).await else {
+            panic!("{uri} reached the secret note without its scope");
+        };
+        assert_eq!(denial.missing, ["notes:admin"], "{uri}");
+    }
+    let admin = principal("notes:admin");
+    assert_eq!(
+        text_of(read_overlap(&admin, "notes://note/%73ecret").await),
+        "the secret"
+    );
+    assert_eq!(
+        text_of(read_overlap(&anyone, "notes://note/other").await),
+        "note other"
+    );
+    // A simple variable is one segment, even percent-encoded.
+    let Reply::Response(r) = read_overlap(&anyone, "notes://note/..%2Fsecret").await else {
+        panic!("a path in a simple variable");
+    };
+    assert!(r.to_json().contains("-32002"), "{}", r.to_json());
+
+    // Two templates over the same URIs: the open one does not serve what the other protects.
+    let Reply::Denied(denial) = read_overlap(&anyone, "vault://private/plans").await else {
+        panic!("the private shelf was read through the open template");
+    };
+    assert_eq!(denial.missing, ["vault:private"]);
+    assert_eq!(
+        text_of(read_overlap(&anyone, "vault://open/plans").await),
+        "vault open/plans"
+    );
+    assert!(matches!(
+        read_overlap(&principal("vault:private"), "vault://private/plans").await,
+        Reply::Response(_)
+    ));
+}

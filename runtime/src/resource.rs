@@ -286,12 +286,89 @@ pub fn match_template(template: &str, uri: &str) -> Option<Vec<(String, String)>
                 if value.is_empty() || value.contains(forbidden) {
                     return None;
                 }
-                values.push(((*name).to_owned(), percent_decode(value)?));
+                let decoded = percent_decode(value)?;
+                // Decoded, a simple variable still holds no `/`, `?` or `#` (`..%2F..` is not a
+                // name but a path): a handler may take it for one segment.
+                if !*reserved && decoded.contains(forbidden) {
+                    return None;
+                }
+                values.push(((*name).to_owned(), decoded));
                 rest = &rest[end..];
             }
         }
     }
     rest.is_empty().then_some(values)
+}
+
+/// The spelling of `uri` that resources are looked up by (RFC 3986 §6.2.2): the scheme and the
+/// host in lower case, percent-escapes of unreserved characters decoded (`%73` is `s`) and the
+/// others' hex digits in upper case (`%2f` is `%2F`). URIs that differ only there name the same
+/// resource, so a client must not reach one under a spelling its scopes were not checked for.
+#[must_use]
+pub fn normalize_uri(uri: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = uri.as_bytes();
+    // The scheme: a letter, then letters, digits, `+`, `-` or `.`, up to the first `:`.
+    let scheme_end = uri
+        .find(':')
+        .filter(|&end| {
+            end > 0
+                && bytes[0].is_ascii_alphabetic()
+                && bytes[..end]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        })
+        .unwrap_or(0);
+    // The host: after `//` and any user information, up to the path, query or fragment.
+    let (host_start, host_end) = match uri[scheme_end..].strip_prefix("://") {
+        Some(rest) => {
+            let start = scheme_end + 3;
+            let authority_end = start + rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let host_start = uri[start..authority_end]
+                .rfind('@')
+                .map_or(start, |at| start + at + 1);
+            (host_start, authority_end)
+        }
+        None => (0, 0),
+    };
+    let lowered = |i: usize| i < scheme_end || (host_start..host_end).contains(&i);
+    let unchanged = bytes
+        .iter()
+        .enumerate()
+        .all(|(i, b)| !(*b == b'%' || (lowered(i) && b.is_ascii_uppercase())));
+    if unchanged {
+        return std::borrow::Cow::Borrowed(uri);
+    }
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = String::with_capacity(uri.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%'
+            && let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2))
+            && let (Some(h), Some(l)) = (hex(h), hex(l))
+        {
+            let byte = u8::try_from(h * 16 + l).unwrap_or(0);
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(byte));
+            } else {
+                out.push('%');
+                out.push(char::from(bytes[i + 1]).to_ascii_uppercase());
+                out.push(char::from(bytes[i + 2]).to_ascii_uppercase());
+            }
+            i += 3;
+            continue;
+        }
+        // Whole characters (`%` and the ASCII letters are single bytes).
+        let width = uri[i..].chars().next().map_or(1, char::len_utf8);
+        let piece = &uri[i..i + width];
+        if lowered(i) {
+            out.push_str(&piece.to_ascii_lowercase());
+        } else {
+            out.push_str(piece);
+        }
+        i += width;
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn percent_decode(value: &str) -> Option<String> {
@@ -353,6 +430,43 @@ mod tests {
             Some(vec![("a".into(), "1".into()), ("b".into(), "2".into())])
         );
         assert_eq!(match_template("x://{a}", "x://%zz"), None);
+    }
+
+    #[test]
+    fn uris_are_looked_up_in_their_normal_form() {
+        for (uri, normal) in [
+            ("notes://note/secret", "notes://note/secret"),
+            ("notes://note/%73ecret", "notes://note/secret"),
+            ("NOTES://Note/Secret", "notes://note/Secret"),
+            ("file:///a%2fb%7E", "file:///a%2Fb~"),
+            ("x://user@HOST:80/P", "x://user@host:80/P"),
+            ("urn:Example:%41", "urn:Example:A"),
+            ("a%zz%4", "a%zz%4"),
+            ("x://h/é%C3%A9", "x://h/é%C3%A9"),
+        ] {
+            assert_eq!(normalize_uri(uri), normal, "{uri}");
+        }
+        assert!(matches!(
+            normalize_uri("notes://note/1"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn a_simple_variable_never_decodes_to_a_path() {
+        assert_eq!(
+            match_template("notes://note/{id}", "notes://note/..%2F..%2Fetc"),
+            None
+        );
+        assert_eq!(
+            match_template("notes://note/{id}", "notes://note/a%3Fb"),
+            None
+        );
+        assert_eq!(
+            match_template("file:///{+path}", "file:///a%2Fb"),
+            Some(vec![("path".into(), "a/b".into())]),
+            "a reserved one spans segments"
+        );
     }
 
     #[test]

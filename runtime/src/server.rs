@@ -587,9 +587,11 @@ impl Core {
             "method": "notifications/resources/updated",
             "params": { "uri": uri },
         });
+        // Subscriptions are kept in the URI's normal form.
+        let normal = crate::resource::normalize_uri(uri);
         connections
             .iter()
-            .filter(|c| c.is_subscribed(uri))
+            .filter(|c| c.is_subscribed(&normal))
             .filter(|c| c.notify(&message))
             .count()
     }
@@ -1212,20 +1214,26 @@ impl Core {
 
     /// The resource a URI names (its index and description): a static one, else the first
     /// template that matches, with the template's variables.
+    /// The resource `uri` names: a static one by its URI, as sent or in its normal form
+    /// ([`crate::resource::normalize_uri`]), else the first template that matches the normal form,
+    /// with its variables.
     fn find_resource(
         &self,
         uri: &str,
     ) -> Option<(usize, &'static ResourceMeta, Map<String, Value>)> {
         let resources = &self.inner.resources;
-        if let Some(&index) = self.inner.resource_by_uri.get(uri) {
-            return Some((index, resources[index].0, Map::new()));
+        let normal = crate::resource::normalize_uri(uri);
+        for spelling in [uri, &normal] {
+            if let Some(&index) = self.inner.resource_by_uri.get(spelling) {
+                return Some((index, resources[index].0, Map::new()));
+            }
         }
         resources
             .iter()
             .enumerate()
             .filter(|(_, (meta, _))| meta.template)
             .find_map(|(index, &(meta, _))| {
-                crate::resource::match_template(meta.uri, uri).map(|vars| {
+                crate::resource::match_template(meta.uri, &normal).map(|vars| {
                     let args = vars
                         .into_iter()
                         .map(|(k, v)| (k, Value::String(v)))
@@ -1233,6 +1241,34 @@ impl Core {
                     (index, meta, args)
                 })
             })
+    }
+
+    /// The scope check of resource `uri`, found as `meta`: its scopes, and when it was found by
+    /// a template, those of every other template that matches the URI too (two templates
+    /// declared over the same URIs with different scopes must not let the more open one serve
+    /// what the other protects).
+    fn authorize_resource(
+        &self,
+        id: &RequestId,
+        uri: &str,
+        meta: &'static ResourceMeta,
+        principal: &Principal,
+    ) -> Result<(), Denial> {
+        self.authorize(id, "resource", uri, meta.scopes, principal)?;
+        if !meta.template {
+            return Ok(());
+        }
+        let normal = crate::resource::normalize_uri(uri);
+        for &(other, _) in self.inner.resources.iter() {
+            if other.template
+                && !std::ptr::eq(other, meta)
+                && !other.scopes.is_empty()
+                && crate::resource::match_template(other.uri, &normal).is_some()
+            {
+                self.authorize(id, "resource", uri, other.scopes, principal)?;
+            }
+        }
+        Ok(())
     }
 
     async fn read_resource(
@@ -1256,7 +1292,7 @@ impl Core {
         let Some((index, meta, arguments)) = self.find_resource(&params.uri) else {
             return not_found(id);
         };
-        if let Err(denial) = self.authorize(&id, "resource", &params.uri, meta.scopes, principal) {
+        if let Err(denial) = self.authorize_resource(&id, &params.uri, meta, principal) {
             return Reply::Denied(denial);
         }
         let handlers = &*self.inner.handlers;
@@ -1428,10 +1464,12 @@ impl Core {
         let Some((_, meta, _)) = self.find_resource(&params.uri) else {
             return resource_not_found(id, &params.uri);
         };
-        if let Err(denial) = self.authorize(&id, "resource", &params.uri, meta.scopes, principal) {
+        if let Err(denial) = self.authorize_resource(&id, &params.uri, meta, principal) {
             return Reply::Denied(denial);
         }
-        if !connection.set_subscribed(&params.uri, method == "resources/subscribe") {
+        // Kept in the form the resource was found by: updates name it that way.
+        let uri = crate::resource::normalize_uri(&params.uri);
+        if !connection.set_subscribed(&uri, method == "resources/subscribe") {
             return Reply::Response(Response::error(
                 Some(id),
                 ErrorObject::new(
