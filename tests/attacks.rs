@@ -2266,6 +2266,10 @@ async fn foreign_origins_and_hosts_are_refused() {
             "Host: an IPv6 loopback literal without its closing bracket or port",
             "[::1".to_owned(),
         ),
+        host(
+            "Host: an IPv6 loopback literal followed by another name",
+            format!("[::1]x.evil.example:{port}"),
+        ),
         case(
             "control: a loopback Origin",
             call().header("origin", format!("http://localhost:{port}")),

@@ -1493,6 +1493,25 @@ async fn a_remembered_token_never_outlives_its_exp() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_initialize_starts_no_session() {
+    let h = files().await;
+    let token = h.token("files:read").build();
+    let r = h
+        .rpc(
+            Some(&token),
+            None,
+            json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"capabilities":{}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["error"]["code"], -32602, "{}", r.body);
+    assert_eq!(r.session(), None, "no session for a failed initialize");
+    // A good one still gets its session.
+    let session = h.initialize(&token).await;
+    assert!(!session.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_get_stream_ends_when_the_token_that_opened_it_expires() {
     let h = files_with(|c, k, r| c.jwt(JwtConfig::new(k.issuer(), r).leeway(Duration::ZERO))).await;
     let brief = h.token("files:read").exp(support::now() + 2).build();

@@ -746,12 +746,14 @@ impl Shared {
         {
             return true;
         }
-        let host = header.and_then(|h| h.to_str().ok()).or_else(|| {
-            parts
+        // A `Host` that is not text names nothing: refused, not replaced by the request target.
+        let host = match header {
+            Some(header) => header.to_str().ok(),
+            None => parts
                 .uri
                 .authority()
-                .map(axum::http::uri::Authority::as_str)
-        });
+                .map(axum::http::uri::Authority::as_str),
+        };
         let Some(host) = host else {
             return false;
         };
@@ -766,8 +768,11 @@ impl Shared {
         // closing bracket names nothing.
         let name = if host.starts_with('[') {
             match host.find(']') {
-                Some(end) => &host[..=end],
-                None => return false,
+                // After the bracket, a port or nothing (`[::1]x.evil` is no name).
+                Some(end) if host[end + 1..].is_empty() || host[end + 1..].starts_with(':') => {
+                    &host[..=end]
+                }
+                _ => return false,
             }
         } else {
             host.rsplit_once(':').map_or(host, |(name, _)| name)
@@ -1593,6 +1598,16 @@ fn respond(
         while let Some(event) = events.try_recv() {
             early.push(event);
         }
+        // A failed `initialize` starts no session: the one made for it ends unannounced.
+        let new_session = match new_session {
+            Some(id) if !matches!(&reply, Reply::Response(r) if r.error_object().is_none()) => {
+                if let Some(sessions) = &shared.sessions {
+                    let _ = Box::pin(sessions.end(&id, &Owner::of(&principal))).await;
+                }
+                None
+            }
+            kept => kept,
+        };
         let mut http = match reply {
             Reply::Nothing => StatusCode::ACCEPTED.into_response(),
             Reply::Refused(response, Refusal::BadRequest) => {
