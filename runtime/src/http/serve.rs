@@ -40,7 +40,8 @@ pub struct ServeOptions {
     /// Largest request head (request line and headers), in bytes (default 64 KiB); larger gets
     /// `431 Request Header Fields Too Large`.
     pub max_header_bytes: usize,
-    /// Longest time in-flight requests get to finish after shutdown begins (default 30 s).
+    /// Longest time in-flight requests get to finish after shutdown begins (default 30 s); the
+    /// connections still open then are closed, their unfinished responses with them.
     pub drain_timeout: Duration,
     /// How long, once shutdown begins, the server goes on accepting and serving while `/readyz`
     /// answers 503 (default 0: stop accepting at once). Set it to the time a balancer that
@@ -215,6 +216,9 @@ impl Future for Guarded {
     }
 }
 
+/// How long `serve_with` waits, after its drain timeout, for the connections it dropped to go.
+const FORCED_CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 /// Serves `router` on `listener` until `options.shutdown` resolves; then answers `/readyz` with
 /// 503 (for `readiness_grace`, still serving), stops accepting, lets in-flight requests finish
 /// (up to `drain_timeout`) and returns. Each request carries the peer's address as
@@ -234,7 +238,8 @@ pub async fn serve_with(
         // hyper refuses buffers under 8 KiB.
         .max_buf_size(options.max_header_bytes.max(8192));
     // Every connection holds a receiver until it ends; shutdown sends, then waits for them all.
-    let (graceful, _) = tokio::sync::watch::channel(());
+    // `false` when shutdown begins (close gracefully), `true` when the drain's time is up.
+    let (graceful, _) = tokio::sync::watch::channel(false);
     let draining = Draining::default();
     let mut shutdown = options.shutdown;
     // Set when shutdown begins: the grace period's end, after which no connection is accepted.
@@ -308,12 +313,16 @@ pub async fn serve_with(
         hook();
     }
     tracing::info!(target: "scopegate::http", "shutting down: no new connections, draining in-flight requests");
-    let _ = graceful.send(());
+    let _ = graceful.send(false);
     if tokio::time::timeout(options.drain_timeout, graceful.closed())
         .await
         .is_err()
     {
         tracing::warn!(target: "scopegate::http", "drain timeout: closing the remaining connections");
+        // Each remaining connection is dropped (its socket closed, its responses' streams and
+        // the handlers feeding them with it) when its task next runs.
+        let _ = graceful.send(true);
+        let _ = tokio::time::timeout(FORCED_CLOSE_WAIT, graceful.closed()).await;
     }
     Ok(())
 }

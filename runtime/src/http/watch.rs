@@ -132,12 +132,18 @@ impl<C: hyper_util::server::graceful::GracefulConnection> Closable for C {
 }
 
 /// Resolves when shutdown begins, giving back the receiver, which is held until the
-/// connection ends: the server's drain waits for every receiver to go.
-type ShutdownSignal = Pin<Box<dyn Future<Output = watch::Receiver<()>> + Send>>;
+/// connection ends: the server's drain waits for every receiver to go. The channel's value
+/// turns `true` when the drain's time is up: the connections left are then dropped.
+type ShutdownSignal = Pin<Box<dyn Future<Output = watch::Receiver<bool>> + Send>>;
+
+/// Resolves when the drain's time is up (the shutdown channel holds `true`); never when the
+/// server simply goes (its sender dropped: connections outliving it close gracefully).
+type ForceSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Drives `connection` until it ends (`Some` of its output) or `expiry` (a [`Watch::expired`])
 /// resolves (`None`; the connection is dropped, which closes it). When `shutdown` changes, the
-/// connection is asked to close gracefully and driven on until it ends.
+/// connection is asked to close gracefully and driven on until it ends, or until `shutdown`
+/// turns `true` (`None`: dropped).
 ///
 /// `select!` would poll the timer and the shutdown signal on every wake-up of the connection,
 /// that is on every request; here they are polled with a waker of their own, and only after
@@ -146,7 +152,7 @@ type ShutdownSignal = Pin<Box<dyn Future<Output = watch::Receiver<()>> + Send>>;
 pub(super) fn until_expired<C: Closable, E: Future<Output = ()>>(
     connection: C,
     expiry: E,
-    mut shutdown: watch::Receiver<()>,
+    mut shutdown: watch::Receiver<bool>,
 ) -> UntilExpired<C, E> {
     UntilExpired {
         connection: Box::pin(connection),
@@ -155,7 +161,7 @@ pub(super) fn until_expired<C: Closable, E: Future<Output = ()>>(
             let _ = shutdown.changed().await;
             shutdown
         })),
-        held: None,
+        forced: None,
         alarm: Arc::default(),
     }
 }
@@ -167,7 +173,8 @@ pub(super) struct UntilExpired<C, E> {
     expiry: Pin<Box<E>>,
     /// `None` once shutdown has begun.
     shutdown: Option<ShutdownSignal>,
-    held: Option<watch::Receiver<()>>,
+    /// Once shutdown has begun: the signal to stop waiting for the connection to finish.
+    forced: Option<ForceSignal>,
     alarm: Arc<Alarm>,
 }
 
@@ -194,10 +201,25 @@ impl<C: Closable, E: Future<Output = ()>> Future for UntilExpired<C, E> {
             && let Poll::Ready(receiver) = signal.as_mut().poll(&mut alarm)
         {
             self.shutdown = None;
-            self.held = Some(receiver);
+            self.forced = Some(Box::pin(async move {
+                let mut receiver = receiver;
+                loop {
+                    if *receiver.borrow_and_update() {
+                        return;
+                    }
+                    if receiver.changed().await.is_err() {
+                        return std::future::pending().await;
+                    }
+                }
+            }));
             self.connection.as_mut().close_gracefully();
             // The connection must be polled again to act on it.
             cx.waker().wake_by_ref();
+        }
+        if let Some(forced) = self.forced.as_mut()
+            && forced.as_mut().poll(&mut alarm).is_ready()
+        {
+            return Poll::Ready(None);
         }
         Poll::Pending
     }
@@ -349,6 +371,8 @@ mod tests {
     struct Connection {
         wake_ups: Option<usize>,
         closing: bool,
+        /// Asked to close, it goes on (a response that never ends).
+        stubborn: bool,
     }
 
     impl Connection {
@@ -356,6 +380,7 @@ mod tests {
             Self {
                 wake_ups,
                 closing: false,
+                stubborn: false,
             }
         }
     }
@@ -381,14 +406,14 @@ mod tests {
 
     impl Closable for Connection {
         fn close_gracefully(mut self: Pin<&mut Self>) {
-            self.closing = true;
+            self.closing = !self.stubborn;
         }
     }
 
     #[tokio::test]
     async fn the_timer_is_not_polled_on_the_connections_wake_ups() {
         let (expiry, polls) = counted(tokio::time::sleep(Duration::from_secs(3600)));
-        let (_tx, shutdown) = watch::channel(());
+        let (_tx, shutdown) = watch::channel(false);
         let connection = Connection::new(Some(1000));
         let ended = tokio::spawn(until_expired(connection, expiry, shutdown))
             .await
@@ -406,7 +431,7 @@ mod tests {
             }
         };
         let (expiry, polls) = counted(expiry);
-        let (_tx, shutdown) = watch::channel(());
+        let (_tx, shutdown) = watch::channel(false);
         let ended = tokio::time::timeout(
             Duration::from_secs(10),
             tokio::spawn(until_expired(Connection::new(None), expiry, shutdown)),
@@ -420,7 +445,7 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_closes_the_connection_gracefully_and_the_drain_waits_for_it() {
-        let (tx, shutdown) = watch::channel(());
+        let (tx, shutdown) = watch::channel(false);
         let task = tokio::spawn(until_expired(
             Connection::new(None),
             std::future::pending(),
@@ -429,7 +454,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!task.is_finished());
         assert_eq!(tx.receiver_count(), 1);
-        tx.send(()).unwrap();
+        tx.send(false).unwrap();
         tokio::time::timeout(Duration::from_secs(10), tx.closed())
             .await
             .expect("the receiver goes when the connection ends");
@@ -460,9 +485,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_connection_that_outlasts_the_drain_is_dropped() {
+        let (tx, shutdown) = watch::channel(false);
+        let mut connection = Connection::new(None);
+        connection.stubborn = true;
+        let task = tokio::spawn(until_expired(connection, std::future::pending(), shutdown));
+        tx.send(false).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!task.is_finished(), "asked to close, it goes on");
+        tx.send(true).unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the drain's end drops it");
+        assert_eq!(ended.unwrap(), None);
+        assert!(tx.is_closed(), "and its receiver with it");
+    }
+
+    #[tokio::test]
     async fn connections_outliving_their_server_are_closed_gracefully() {
         // The sender goes when `serve_with` returns (after its drain timeout).
-        let (tx, shutdown) = watch::channel(());
+        let (tx, shutdown) = watch::channel(false);
         drop(tx);
         let ended = until_expired(Connection::new(None), std::future::pending(), shutdown);
         let ended = tokio::time::timeout(Duration::from_secs(10), ended).await;
