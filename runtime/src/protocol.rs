@@ -119,8 +119,11 @@ impl Request {
         // Cheap filters first: legacy traffic (the hot path) never pays for a second parse. Most
         // legacy params have no `_` at all (one `memchr`); `_meta` has one.
         let bytes = params.get().as_bytes();
-        memchr::memchr(b'_', bytes)?;
-        memchr::memmem::find(bytes, META_PROTOCOL_VERSION.as_bytes())?;
+        // Escapes spell the names otherwise (`\u005fmeta`, `\/`): text with any is parsed.
+        if memchr::memchr(b'\\', bytes).is_none() {
+            memchr::memchr(b'_', bytes)?;
+            memchr::memmem::find(bytes, META_PROTOCOL_VERSION.as_bytes())?;
+        }
         #[derive(Deserialize)]
         struct Probe {
             #[serde(rename = "_meta")]
@@ -726,6 +729,32 @@ mod tests {
         let response = Message::parse(text.as_bytes()).expect_err("should be rejected");
         let code = response.error_object().expect("an error").code;
         (response.id.clone(), code)
+    }
+
+    #[test]
+    fn a_modern_request_is_told_by_its_meta_however_spelled() {
+        let request = |params: &str| {
+            let text =
+                format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{params}}}"#);
+            match Message::parse(text.as_bytes()).unwrap() {
+                Message::Request(request) => request,
+                other => panic!("{other:?}"),
+            }
+        };
+        for modern in [
+            r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}"#,
+            r#"{"\u005fmeta":{"io.modelcontextprotocol\/protocolVersion":"2026-07-28"}}"#,
+            r#"{"_meta":{"io.modelcontextprotocol\u002fprotocolVersion":"2026-07-28"}}"#,
+        ] {
+            assert!(request(modern).modern_meta().is_some(), "{modern}");
+        }
+        for legacy in [
+            r#"{}"#,
+            r#"{"cursor":"a\/b"}"#,
+            r#"{"_meta":{"progressToken":1}}"#,
+        ] {
+            assert!(request(legacy).modern_meta().is_none(), "{legacy}");
+        }
     }
 
     #[test]

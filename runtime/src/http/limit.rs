@@ -62,6 +62,14 @@ impl Limiter {
         if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
             buckets
                 .retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < burst);
+            // Every key still busy: a tenth of them go (their clients start again from a full
+            // bucket), so the table stays bounded and the scan happens once per many new keys.
+            if buckets.len() >= MAX_KEYS {
+                let gone: Vec<String> = buckets.keys().take(MAX_KEYS / 10).cloned().collect();
+                for key in gone {
+                    buckets.remove(&key);
+                }
+            }
         }
         let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
             tokens: burst,
@@ -76,6 +84,22 @@ impl Limiter {
         } else {
             Err(Duration::try_from_secs_f64((1.0 - bucket.tokens) / rate).unwrap_or(Duration::MAX))
         }
+    }
+}
+
+/// The key a client address is limited by: an IPv4 address (also when mapped into IPv6), or an
+/// IPv6 address's /64 prefix, which a single host commonly holds whole (keyed by the full
+/// address, each client would have 2⁶⁴ allowances).
+pub(crate) fn address_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
     }
 }
 
@@ -210,6 +234,26 @@ mod tests {
                 "an unbounded rate refuses nothing"
             );
         }
+    }
+
+    #[test]
+    fn addresses_are_limited_by_host_and_ipv6_by_its_64() {
+        let key = |ip: &str| address_key(ip.parse().unwrap());
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:bbbb::9"), key("2001:db8:1:2:aaaa::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+    }
+
+    #[test]
+    fn the_table_of_buckets_is_bounded_even_when_every_key_is_busy() {
+        let limiter = Limiter::new(Quota::new(1, 1e-6));
+        for i in 0..MAX_KEYS + 1000 {
+            let _ = limiter.check(&i.to_string());
+        }
+        let held = limiter.buckets.lock().unwrap().len();
+        assert!(held <= MAX_KEYS, "{held} buckets");
     }
 
     #[test]

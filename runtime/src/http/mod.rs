@@ -724,7 +724,10 @@ impl Shared {
     async fn limit_address(&self, extensions: &axum::http::Extensions) -> Option<Response> {
         let limiter = self.per_address.as_ref()?;
         let peer = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()?;
-        let wait = limiter.check(&peer.0.ip().to_string()).await.err()?;
+        let wait = limiter
+            .check(&limit::address_key(peer.0.ip()))
+            .await
+            .err()?;
         tracing::info!(target: "scopegate::http", event = "rate_limited", address = %peer.0.ip(), "per-address rate limit");
         Some(too_many(
             StatusCode::TOO_MANY_REQUESTS,
@@ -1133,12 +1136,7 @@ async fn standalone_stream(
     let Some(sessions) = &shared.sessions else {
         return method_not_allowed(false);
     };
-    let explicit = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
-    if !explicit {
+    if !names_event_stream(headers) {
         return rpc_error(
             StatusCode::NOT_ACCEPTABLE,
             error_code::INVALID_REQUEST,
@@ -1772,6 +1770,19 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
         .any(|value| lists_event_stream(value.as_bytes()))
 }
 
+/// Whether `Accept` names `text/event-stream` itself among its media ranges (a GET opens a
+/// stream only when asked for one by name: `*/*` does not, nor `text/event-streams`).
+fn names_event_stream(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().any(|value| {
+        value.as_bytes().split(|&b| b == b',').any(|range| {
+            let media = range.split(|&b| b == b';').next().unwrap_or_default();
+            media
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"text/event-stream")
+        })
+    })
+}
+
 /// Whether an `Accept` value lists `text/event-stream` (or `*/*`) among its media ranges.
 ///
 /// One pass over the bytes: media ranges are ASCII and short, and this runs on every POST (an
@@ -1951,6 +1962,21 @@ mod tests {
         assert_eq!(left(&with_exp(u64::MAX.into())), None, "too far to hold");
         assert_eq!(left(&with_exp("soon".into())), None);
         assert_eq!(left(&Principal::anonymous()), None, "no exp, no deadline");
+    }
+
+    #[test]
+    fn a_get_stream_is_asked_for_by_name() {
+        let names = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+            names_event_stream(&headers)
+        };
+        assert!(names("text/event-stream"));
+        assert!(names("application/json, TEXT/Event-Stream;q=0.5"));
+        assert!(!names("text/event-streams"));
+        assert!(!names("text/event-stream-x, application/json"));
+        assert!(!names("*/*"));
+        assert!(!names("application/json"));
     }
 
     #[test]
