@@ -202,6 +202,15 @@ async fn lists_filtered_by_the_caller_are_private() {
     let r = env.modern("tools/list", json!({}), |r| r).await;
     assert_eq!(r.body["result"]["cacheScope"], "private");
     assert_eq!(r.body["result"]["tools"].as_array().unwrap().len(), 1);
+    // (This server has no prompts: `prompts/list` is not one of its methods.)
+    for method in ["resources/list", "resources/templates/list"] {
+        let r = env.modern(method, json!({}), |r| r).await;
+        assert_eq!(
+            r.body["result"]["cacheScope"], "private",
+            "{method}: {}",
+            r.body
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -475,3 +475,63 @@ async fn a_protected_resource_is_not_reached_under_another_spelling_or_template(
         Reply::Response(_)
     ));
 }
+
+#[tokio::test]
+async fn granted_visibility_filters_every_list_by_the_callers_scopes() {
+    let server = Server::with_options(
+        Docs,
+        scopegate::ServerOptions::default().list_visibility(scopegate::ListVisibility::Granted),
+    )
+    .unwrap();
+    let list = async |who: &Principal, method: &str, key: &str| -> Vec<String> {
+        let message = json!({"jsonrpc":"2.0","id":1,"method":method,"params":{}});
+        let Reply::Response(r) = server
+            .handle_bytes(message.to_string().as_bytes(), who)
+            .await
+        else {
+            panic!("{method}: no response");
+        };
+        let r: Value = serde_json::from_str(&r.to_json()).unwrap();
+        r["result"][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .map(|e| {
+                e.get("name")
+                    .or_else(|| e.get("uriTemplate"))
+                    .and_then(Value::as_str)
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let anyone = Principal::anonymous();
+    assert_eq!(
+        list(&anyone, "resources/list", "resources").await,
+        ["readme"]
+    );
+    assert!(
+        list(&anyone, "resources/templates/list", "resourceTemplates")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        list(&anyone, "prompts/list", "prompts").await,
+        ["hello", "broken", "fragile"]
+    );
+    let reader = principal("docs:read");
+    assert_eq!(
+        list(&reader, "resources/templates/list", "resourceTemplates").await,
+        ["doc"]
+    );
+    assert_eq!(
+        list(&reader, "prompts/list", "prompts").await,
+        ["review", "hello", "broken", "fragile"]
+    );
+    let admin = principal("docs:admin");
+    assert_eq!(
+        list(&admin, "resources/list", "resources").await,
+        ["readme", "secrets"],
+        "docs:admin implies docs:read"
+    );
+}

@@ -108,14 +108,14 @@ pub enum BuildError {
 /// A scope, the broader scopes implying it, and the tools it unlocks on its own.
 pub(crate) type ScopeRow = (&'static str, Vec<&'static str>, Vec<&'static str>);
 
-/// Which tools `tools/list` shows a caller.
+/// Which tools, resources, resource templates and prompts the lists show a caller.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ListVisibility {
-    /// Every tool, each with its required scopes in `_meta`, so a client can ask for the scopes
-    /// it will need (the default).
+    /// Every entry, each with its required scopes in `_meta`, so a client can ask for the
+    /// scopes it will need (the default).
     #[default]
     All,
-    /// Only the tools the caller's scopes allow it to call.
+    /// Only the entries the caller's scopes allow it to use.
     Granted,
 }
 
@@ -125,7 +125,8 @@ pub enum ListVisibility {
 pub struct ServerOptions {
     /// Tools per `tools/list` page (default 100).
     pub page_size: usize,
-    /// Which tools `tools/list` shows (default [`ListVisibility::All`]).
+    /// Which entries `tools/list`, `resources/list`, `resources/templates/list` and
+    /// `prompts/list` show (default [`ListVisibility::All`]).
     pub list_visibility: ListVisibility,
     /// Longest a tool, resource or prompt handler may run; past it the handler is dropped and
     /// the call fails. Default: none here; the HTTP transport applies its own (5 minutes, see
@@ -158,7 +159,7 @@ impl ServerOptions {
         self
     }
 
-    /// Sets which tools `tools/list` shows.
+    /// Sets which entries the lists show.
     #[must_use]
     pub fn list_visibility(mut self, visibility: ListVisibility) -> Self {
         self.list_visibility = visibility;
@@ -207,15 +208,23 @@ struct Inner {
     resource_by_uri: NameIndex,
     resource_pages: Box<[Box<RawValue>]>,
     template_pages: Box<[Box<RawValue>]>,
+    /// Each static resource's and template's scopes and list entry, for lists filtered by the
+    /// caller's scopes.
+    resource_entries: Box<[ListEntry]>,
+    template_entries: Box<[ListEntry]>,
     /// Each prompt with its parameters and the names of its arguments.
     prompts: Box<[RegisteredPrompt]>,
     prompt_by_name: NameIndex,
     prompt_pages: Box<[Box<RawValue>]>,
+    prompt_entries: Box<[ListEntry]>,
     options: ServerOptions,
     scopes: ScopeTable,
     /// Live client connections, for notifications unrelated to a request.
     connections: std::sync::Mutex<Vec<std::sync::Weak<Connection>>>,
 }
+
+/// An entry of a list: the scopes it needs, and its JSON, serialized once.
+type ListEntry = (&'static [&'static str], Box<RawValue>);
 
 type RegisteredPrompt = (
     &'static PromptMeta,
@@ -366,40 +375,40 @@ impl Core {
         let list_pages = pages("tools", &all, options.page_size);
 
         let mut resource_by_uri = NameIndex::default();
-        let mut static_json = Vec::new();
-        let mut template_json = Vec::new();
+        let mut static_entries: Vec<ListEntry> = Vec::new();
+        let mut template_entries: Vec<ListEntry> = Vec::new();
         for (index, &(meta, _)) in tables.resources.iter().enumerate() {
             if meta.template {
                 if crate::resource::template_variables(meta.uri).is_none() {
                     return Err(BuildError::Template { uri: meta.uri });
                 }
-                template_json.push(raw(&resource_json(meta)));
+                template_entries.push((meta.scopes, raw(&resource_json(meta))));
             } else {
                 if resource_by_uri.insert(meta.uri, index).is_some() {
                     return Err(BuildError::DuplicateResource { uri: meta.uri });
                 }
-                static_json.push(raw(&resource_json(meta)));
+                static_entries.push((meta.scopes, raw(&resource_json(meta))));
             }
         }
-        let resource_pages = pages("resources", &refs(&static_json), options.page_size);
+        let resource_pages = pages("resources", &json_of(&static_entries), options.page_size);
         let template_pages = pages(
             "resourceTemplates",
-            &refs(&template_json),
+            &json_of(&template_entries),
             options.page_size,
         );
 
         let mut prompt_by_name = NameIndex::default();
         let mut prompts = Vec::new();
-        let mut prompt_json = Vec::new();
+        let mut prompt_entries: Vec<ListEntry> = Vec::new();
         for (index, &(meta, params)) in tables.prompts.iter().enumerate() {
             if prompt_by_name.insert(meta.name, index).is_some() {
                 return Err(BuildError::DuplicatePrompt { prompt: meta.name });
             }
             let (arguments, names) = prompt_arguments(params);
-            prompt_json.push(raw(&prompt_json_entry(meta, arguments)));
+            prompt_entries.push((meta.scopes, raw(&prompt_json_entry(meta, arguments))));
             prompts.push((meta, params, names));
         }
-        let prompt_pages = pages("prompts", &refs(&prompt_json), options.page_size);
+        let prompt_pages = pages("prompts", &json_of(&prompt_entries), options.page_size);
 
         Ok(Self {
             inner: Arc::new(Inner {
@@ -412,9 +421,12 @@ impl Core {
                 resource_by_uri,
                 resource_pages,
                 template_pages,
+                resource_entries: static_entries.into_boxed_slice(),
+                template_entries: template_entries.into_boxed_slice(),
                 prompts: prompts.into_boxed_slice(),
                 prompt_by_name,
                 prompt_pages,
+                prompt_entries: prompt_entries.into_boxed_slice(),
                 options,
                 scopes: ScopeTable::new(tables.scopes, tables.implications),
                 connections: std::sync::Mutex::default(),
@@ -781,8 +793,20 @@ impl Core {
             "logging/setLevel" => set_level(params.as_deref(), &link.connection),
             "tools/list" => self.list_tools(params.as_deref(), principal),
             "tools/call" => return self.call_tool(id, params.as_deref(), principal, link).await,
-            "resources/list" => page_of(&self.inner.resource_pages, params.as_deref()),
-            "resources/templates/list" => page_of(&self.inner.template_pages, params.as_deref()),
+            "resources/list" => self.list_for(
+                "resources",
+                &self.inner.resource_pages,
+                self.inner.resource_entries.iter().map(|(s, j)| (*s, &**j)),
+                params.as_deref(),
+                principal,
+            ),
+            "resources/templates/list" => self.list_for(
+                "resourceTemplates",
+                &self.inner.template_pages,
+                self.inner.template_entries.iter().map(|(s, j)| (*s, &**j)),
+                params.as_deref(),
+                principal,
+            ),
             "resources/read" => {
                 return self
                     .read_resource(id, params.as_deref(), principal, link)
@@ -791,7 +815,13 @@ impl Core {
             "resources/subscribe" | "resources/unsubscribe" => {
                 return self.subscribe(id, &method, params.as_deref(), principal, &link.connection);
             }
-            "prompts/list" => page_of(&self.inner.prompt_pages, params.as_deref()),
+            "prompts/list" => self.list_for(
+                "prompts",
+                &self.inner.prompt_pages,
+                self.inner.prompt_entries.iter().map(|(s, j)| (*s, &**j)),
+                params.as_deref(),
+                principal,
+            ),
             "prompts/get" => {
                 return self
                     .get_prompt(id, params.as_deref(), principal, link)
@@ -981,16 +1011,16 @@ impl Core {
         // Lists are fixed for the server's lifetime; a read may change at any time and may
         // depend on who asks. A list filtered by the caller's scopes is private to them.
         let cache = match method {
-            "server/discover" | "resources/list" | "resources/templates/list" | "prompts/list" => {
-                Some((LIST_TTL_MS, "public"))
+            "server/discover" => Some((LIST_TTL_MS, "public")),
+            "tools/list" | "resources/list" | "resources/templates/list" | "prompts/list" => {
+                Some((
+                    LIST_TTL_MS,
+                    match self.inner.options.list_visibility {
+                        ListVisibility::All => "public",
+                        ListVisibility::Granted => "private",
+                    },
+                ))
             }
-            "tools/list" => Some((
-                LIST_TTL_MS,
-                match self.inner.options.list_visibility {
-                    ListVisibility::All => "public",
-                    ListVisibility::Granted => "private",
-                },
-            )),
             "resources/read" => Some((0, "private")),
             _ => None,
         };
@@ -1052,6 +1082,26 @@ impl Core {
         params: Option<&RawValue>,
         principal: &Principal,
     ) -> Result<Box<RawValue>, ErrorObject> {
+        self.list_for(
+            "tools",
+            &self.inner.list_pages,
+            self.inner.tools.iter().map(|t| (t.meta.scopes, &*t.json)),
+            params,
+            principal,
+        )
+    }
+
+    /// The page of a list (`key`: `tools`, `resources`, …) a request's cursor names: from the
+    /// pre-built `pages`, or, with [`ListVisibility::Granted`], of only the `entries` the
+    /// caller's scopes allow.
+    fn list_for<'e>(
+        &self,
+        key: &str,
+        pages: &[Box<RawValue>],
+        entries: impl Iterator<Item = (&'static [&'static str], &'e RawValue)>,
+        params: Option<&RawValue>,
+        principal: &Principal,
+    ) -> Result<Box<RawValue>, ErrorObject> {
         #[derive(Deserialize)]
         struct ListParams {
             cursor: Option<String>,
@@ -1064,24 +1114,21 @@ impl Core {
             Some(cursor) => decode_cursor(cursor).ok_or_else(invalid)?,
         };
         match self.inner.options.list_visibility {
-            ListVisibility::All => self.inner.list_pages.get(page).cloned().ok_or_else(invalid),
+            ListVisibility::All => pages.get(page).cloned().ok_or_else(invalid),
             ListVisibility::Granted => {
-                let visible: Vec<&RawValue> = self
-                    .inner
-                    .tools
-                    .iter()
-                    .filter(|t| {
+                let visible: Vec<&RawValue> = entries
+                    .filter(|(scopes, _)| {
                         self.inner
                             .scopes
-                            .missing(principal.scopes(), t.meta.scopes)
+                            .missing(principal.scopes(), scopes)
                             .is_empty()
                     })
-                    .map(|t| &*t.json)
+                    .map(|(_, json)| json)
                     .collect();
                 if page >= page_count(visible.len(), page_size) {
                     return Err(invalid());
                 }
-                Ok(list_page("tools", &visible, page, page_size))
+                Ok(list_page(key, &visible, page, page_size))
             }
         }
     }
@@ -1940,12 +1987,13 @@ fn resource_not_found(id: RequestId, uri: &str) -> Reply {
     ))
 }
 
-fn refs(entries: &[Box<RawValue>]) -> Vec<&RawValue> {
-    entries.iter().map(|r| &**r).collect()
-}
-
 fn raw<T: serde::Serialize + ?Sized>(value: &T) -> Box<RawValue> {
     to_raw(value).expect("protocol values always serialize")
+}
+
+/// The JSON of a list's entries.
+fn json_of(entries: &[ListEntry]) -> Vec<&RawValue> {
+    entries.iter().map(|(_, json)| &**json).collect()
 }
 
 /// The pre-built pages of a list, keyed by `key` (`resources`, `prompts`, …).
@@ -1953,23 +2001,6 @@ fn pages(key: &str, entries: &[&RawValue], page_size: usize) -> Box<[Box<RawValu
     (0..page_count(entries.len(), page_size))
         .map(|page| list_page(key, entries, page, page_size))
         .collect()
-}
-
-/// The page a list request's cursor names.
-fn page_of(
-    pages: &[Box<RawValue>],
-    params: Option<&RawValue>,
-) -> Result<Box<RawValue>, ErrorObject> {
-    #[derive(Deserialize)]
-    struct ListParams {
-        cursor: Option<String>,
-    }
-    let invalid = || ErrorObject::new(error_code::INVALID_PARAMS, "invalid cursor");
-    let page = match parse_params::<ListParams>(params)?.cursor {
-        None => 0,
-        Some(cursor) => decode_cursor(&cursor).ok_or_else(invalid)?,
-    };
-    pages.get(page).cloned().ok_or_else(invalid)
 }
 
 fn required_scopes_meta(scopes: &[&str]) -> Value {
