@@ -535,3 +535,60 @@ async fn granted_visibility_filters_every_list_by_the_callers_scopes() {
         "docs:admin implies docs:read"
     );
 }
+
+#[tokio::test]
+async fn updates_reach_a_session_only_while_its_principal_may_read_the_resource() {
+    use scopegate::Outbound;
+    use scopegate::protocol::Message;
+    let server = Server::new(Docs).unwrap();
+    let connection = server.connect();
+    let (outbound, _to_client) = Outbound::channel();
+    connection.set_standalone(outbound);
+    let send = async |who: &Principal, method: &str, params: Value| {
+        let text = json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string();
+        let message = Message::parse(text.as_bytes()).unwrap();
+        server.handle_in(message, who, &connection, None).await
+    };
+    let reader = principal("docs:read");
+    let init = json!({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}});
+    assert!(matches!(
+        send(&reader, "initialize", init).await,
+        Reply::Response(_)
+    ));
+    let subscribed = send(
+        &reader,
+        "resources/subscribe",
+        json!({"uri":"docs://doc/1"}),
+    )
+    .await;
+    assert!(matches!(subscribed, Reply::Response(_)), "{subscribed:?}");
+    assert_eq!(server.notify_resource_updated("docs://doc/1"), 1);
+
+    // The session's next request comes with a token without docs:read: no more updates.
+    let narrower = principal("files:read");
+    assert!(matches!(
+        send(&narrower, "ping", json!({})).await,
+        Reply::Response(_)
+    ));
+    assert_eq!(server.notify_resource_updated("docs://doc/1"), 0);
+    // With the scope again, they resume.
+    assert!(matches!(
+        send(&reader, "ping", json!({})).await,
+        Reply::Response(_)
+    ));
+    assert_eq!(server.notify_resource_updated("docs://doc/1"), 1);
+
+    // Unsubscribing needs no scope: a client that lost it can still stop listening.
+    let r = send(
+        &narrower,
+        "resources/unsubscribe",
+        json!({"uri":"docs://doc/1"}),
+    )
+    .await;
+    assert!(matches!(r, Reply::Response(_)), "{r:?}");
+    assert!(matches!(
+        send(&reader, "ping", json!({})).await,
+        Reply::Response(_)
+    ));
+    assert_eq!(server.notify_resource_updated("docs://doc/1"), 0);
+}

@@ -266,6 +266,12 @@ pub struct Connection {
     capabilities: Mutex<Value>,
     in_flight: Mutex<HashMap<RequestId, Arc<Cancel>>>,
     subscriptions: Mutex<std::collections::HashSet<String>>,
+    /// While the connection has subscriptions: the principal of its latest request, whose
+    /// scopes an update must still satisfy (a session's later tokens may hold fewer).
+    subscriber: Mutex<Option<crate::Principal>>,
+    /// Whether `subscriptions` may be non-empty: the one thing a request reads to know it
+    /// need not note its principal.
+    has_subscriptions: AtomicBool,
     /// A 2026-07-28 request's connection: no requests to the client (that era asks for input
     /// with `input_required` results instead).
     stateless: bool,
@@ -295,6 +301,8 @@ impl Default for Connection {
             capabilities: Mutex::new(Value::Null),
             in_flight: Mutex::default(),
             subscriptions: Mutex::default(),
+            subscriber: Mutex::default(),
+            has_subscriptions: AtomicBool::new(false),
             stateless: false,
             standalone: Mutex::default(),
             parent: None,
@@ -407,7 +415,23 @@ impl Connection {
             Ordering::SeqCst,
         );
         *lock(&self.subscriptions) = state.subscriptions.iter().cloned().collect();
+        // The principal comes with the session's next request here.
+        self.has_subscriptions
+            .store(!state.subscriptions.is_empty(), Ordering::Relaxed);
         self.changed();
+    }
+
+    /// A request of `principal` arrived: if the connection has subscriptions, their updates
+    /// are now checked against its scopes.
+    pub(crate) fn note_principal(&self, principal: &crate::Principal) {
+        if self.has_subscriptions.load(Ordering::Relaxed) {
+            *lock(&self.subscriber) = Some(principal.clone());
+        }
+    }
+
+    /// The principal of the latest request, while the connection has subscriptions.
+    pub(crate) fn subscriber(&self) -> Option<crate::Principal> {
+        lock(&self.subscriber).clone()
     }
 
     /// Whether the client declared `capability` (e.g. `sampling`, `elicitation`, `roots`).
@@ -430,9 +454,14 @@ impl Connection {
             .copied()
     }
 
-    /// Subscribes to (or unsubscribes from) `uri`; false, and nothing changes, when a new
-    /// subscription would pass [`MAX_SUBSCRIPTIONS`] or [`MAX_SUBSCRIPTION_BYTES`].
-    pub(crate) fn set_subscribed(&self, uri: &str, subscribed: bool) -> bool {
+    /// Subscribes `principal` to (or unsubscribes it from) `uri`; false, and nothing changes,
+    /// when a new subscription would pass [`MAX_SUBSCRIPTIONS`] or [`MAX_SUBSCRIPTION_BYTES`].
+    pub(crate) fn set_subscribed(
+        &self,
+        uri: &str,
+        subscribed: bool,
+        principal: &crate::Principal,
+    ) -> bool {
         let mut subscriptions = lock(&self.subscriptions);
         if subscribed && !subscriptions.contains(uri) {
             let bytes: usize = subscriptions.iter().map(String::len).sum();
@@ -447,7 +476,10 @@ impl Connection {
         } else {
             subscriptions.remove(uri);
         }
+        let any = !subscriptions.is_empty();
+        self.has_subscriptions.store(any, Ordering::Relaxed);
         drop(subscriptions);
+        *lock(&self.subscriber) = any.then(|| principal.clone());
         self.changed();
         true
     }
@@ -636,17 +668,25 @@ mod tests {
     fn subscriptions_are_bounded() {
         let connection = Connection::default();
         for i in 0..MAX_SUBSCRIPTIONS {
-            assert!(connection.set_subscribed(&format!("file:///{i}"), true));
+            assert!(connection.set_subscribed(
+                &format!("file:///{i}"),
+                true,
+                &crate::Principal::anonymous()
+            ));
         }
-        assert!(!connection.set_subscribed("file:///one-too-many", true));
+        assert!(!connection.set_subscribed(
+            "file:///one-too-many",
+            true,
+            &crate::Principal::anonymous()
+        ));
         assert!(!connection.is_subscribed("file:///one-too-many"));
         assert!(
-            connection.set_subscribed("file:///0", true),
+            connection.set_subscribed("file:///0", true, &crate::Principal::anonymous()),
             "subscribing again to one it has is no new subscription"
         );
-        assert!(connection.set_subscribed("file:///0", false));
+        assert!(connection.set_subscribed("file:///0", false, &crate::Principal::anonymous()));
         assert!(
-            connection.set_subscribed("file:///one-too-many", true),
+            connection.set_subscribed("file:///one-too-many", true, &crate::Principal::anonymous()),
             "room again"
         );
     }
@@ -693,19 +733,25 @@ mod tests {
         let connection = Connection::default();
         let long = |i: usize| format!("file:///{i}/{}", "x".repeat(64 * 1024));
         for i in 0..3 {
-            assert!(connection.set_subscribed(&long(i), true), "{i}");
+            assert!(
+                connection.set_subscribed(&long(i), true, &crate::Principal::anonymous()),
+                "{i}"
+            );
         }
         assert!(
-            !connection.set_subscribed(&long(3), true),
+            !connection.set_subscribed(&long(3), true, &crate::Principal::anonymous()),
             "four URIs of 64 KiB pass the 256 KiB"
         );
         assert!(!connection.is_subscribed(&long(3)));
         assert!(
-            connection.set_subscribed("file:///short", true),
+            connection.set_subscribed("file:///short", true, &crate::Principal::anonymous()),
             "a short one still fits"
         );
-        assert!(connection.set_subscribed(&long(0), false));
-        assert!(connection.set_subscribed(&long(3), true), "room again");
+        assert!(connection.set_subscribed(&long(0), false, &crate::Principal::anonymous()));
+        assert!(
+            connection.set_subscribed(&long(3), true, &crate::Principal::anonymous()),
+            "room again"
+        );
     }
 
     #[test]

@@ -599,11 +599,16 @@ impl Core {
             "method": "notifications/resources/updated",
             "params": { "uri": uri },
         });
-        // Subscriptions are kept in the URI's normal form.
+        // Subscriptions are kept in the URI's normal form. An update goes only to a session whose
+        // latest request's principal may still read the resource.
         let normal = crate::resource::normalize_uri(uri);
         connections
             .iter()
             .filter(|c| c.is_subscribed(&normal))
+            .filter(|c| {
+                c.subscriber()
+                    .is_some_and(|principal| self.may_read(uri, &principal))
+            })
             .filter(|c| c.notify(&message))
             .count()
     }
@@ -745,6 +750,7 @@ impl Core {
     ) -> impl Future<Output = Reply> + Send + 'a {
         match message {
             Message::Request(request) => {
+                connection.note_principal(principal);
                 let link = Link {
                     connection: Arc::clone(connection),
                     outbound,
@@ -1290,10 +1296,21 @@ impl Core {
             })
     }
 
-    /// The scope check of resource `uri`, found as `meta`: its scopes, and when it was found by
-    /// a template, those of every other template that matches the URI too (two templates
-    /// declared over the same URIs with different scopes must not let the more open one serve
-    /// what the other protects).
+    /// Whether `principal` may read resource `uri` (it exists, and every scope set of
+    /// [`Self::resource_scopes`] is held). Logs nothing: no request is refused.
+    fn may_read(&self, uri: &str, principal: &Principal) -> bool {
+        self.find_resource(uri).is_some_and(|(_, meta, _)| {
+            self.resource_scopes(uri, meta).all(|scopes| {
+                self.inner
+                    .scopes
+                    .missing(principal.scopes(), scopes)
+                    .is_empty()
+            })
+        })
+    }
+
+    /// The scope check of resource `uri`, found as `meta`: every set of
+    /// [`Self::resource_scopes`].
     fn authorize_resource(
         &self,
         id: &RequestId,
@@ -1301,21 +1318,36 @@ impl Core {
         meta: &'static ResourceMeta,
         principal: &Principal,
     ) -> Result<(), Denial> {
-        self.authorize(id, "resource", uri, meta.scopes, principal)?;
-        if !meta.template {
-            return Ok(());
-        }
-        let normal = crate::resource::normalize_uri(uri);
-        for &(other, _) in self.inner.resources.iter() {
-            if other.template
-                && !std::ptr::eq(other, meta)
-                && !other.scopes.is_empty()
-                && crate::resource::match_template(other.uri, &normal).is_some()
-            {
-                self.authorize(id, "resource", uri, other.scopes, principal)?;
-            }
-        }
-        Ok(())
+        self.resource_scopes(uri, meta)
+            .try_for_each(|scopes| self.authorize(id, "resource", uri, scopes, principal))
+    }
+
+    /// The scopes resource `uri`, found as `meta`, needs: its own, and when it was found by a
+    /// template, those of every other template that matches the URI too (two templates declared
+    /// over the same URIs with different scopes must not let the more open one serve what the
+    /// other protects).
+    fn resource_scopes(
+        &self,
+        uri: &str,
+        meta: &'static ResourceMeta,
+    ) -> impl Iterator<Item = &'static [&'static str]> {
+        let normal = meta
+            .template
+            .then(|| crate::resource::normalize_uri(uri).into_owned());
+        let others = self
+            .inner
+            .resources
+            .iter()
+            .filter(move |&&(other, _)| {
+                normal.as_deref().is_some_and(|normal| {
+                    other.template
+                        && !std::ptr::eq(other, meta)
+                        && !other.scopes.is_empty()
+                        && crate::resource::match_template(other.uri, normal).is_some()
+                })
+            })
+            .map(|&(other, _)| other.scopes);
+        std::iter::once(meta.scopes).chain(others)
     }
 
     async fn read_resource(
@@ -1511,12 +1543,16 @@ impl Core {
         let Some((_, meta, _)) = self.find_resource(&params.uri) else {
             return resource_not_found(id, &params.uri);
         };
-        if let Err(denial) = self.authorize_resource(&id, &params.uri, meta, principal) {
+        // Anyone may stop listening, also after losing the scopes that let it start.
+        let subscribing = method == "resources/subscribe";
+        if subscribing
+            && let Err(denial) = self.authorize_resource(&id, &params.uri, meta, principal)
+        {
             return Reply::Denied(denial);
         }
         // Kept in the form the resource was found by: updates name it that way.
         let uri = crate::resource::normalize_uri(&params.uri);
-        if !connection.set_subscribed(&uri, method == "resources/subscribe") {
+        if !connection.set_subscribed(&uri, subscribing, principal) {
             return Reply::Response(Response::error(
                 Some(id),
                 ErrorObject::new(

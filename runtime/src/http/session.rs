@@ -456,7 +456,7 @@ mod tests {
             "bound to its owner on every replica"
         );
         // A change on the second replica reaches the first's existing connection.
-        there.set_subscribed("file:///x", true);
+        there.set_subscribed("file:///x", true, &Principal::anonymous());
         two.save_changes(&id).await.unwrap();
         let back = one.check(&id, &alice, Connection::new, None).await.unwrap();
         assert!(Arc::ptr_eq(&back, &first) && first.is_subscribed("file:///x"));
