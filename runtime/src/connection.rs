@@ -82,6 +82,11 @@ pub struct Outbound {
 #[derive(Debug)]
 struct Queue {
     messages: VecDeque<String>,
+    /// The bytes of `messages`.
+    bytes: usize,
+    /// The client stopped reading (too much queued): the queue was dropped and the receiver's
+    /// stream ends.
+    overflowed: bool,
     /// The receiver's, while it waits.
     waker: Option<Waker>,
     /// Live `Outbound`s: none left and nothing queued ends the receiver's stream.
@@ -96,6 +101,8 @@ impl Outbound {
     pub fn channel() -> (Self, OutboundReceiver) {
         let queue = Arc::new(Mutex::new(Queue {
             messages: VecDeque::new(),
+            bytes: 0,
+            overflowed: false,
             waker: None,
             senders: 1,
             receiving: true,
@@ -106,24 +113,46 @@ impl Outbound {
         (Self { queue }, receiver)
     }
 
-    /// Sends one JSON-RPC message; false when the client is gone.
+    /// Sends one JSON-RPC message; false when the client is gone, or has stopped reading: past
+    /// [`MAX_QUEUED_MESSAGES`] or [`MAX_QUEUED_BYTES`] unread, what is queued is dropped and
+    /// the receiver's stream ends (the client opens another).
     pub(crate) fn send(&self, message: &Value) -> bool {
         // Serialised before the lock is taken: the receiver never waits on a large message.
         let text = message.to_string();
-        let waker = {
+        let (waker, dropped) = {
             let mut queue = lock(&self.queue);
             if !queue.receiving {
                 return false;
             }
-            queue.messages.push_back(text);
-            queue.waker.take()
+            if queue.messages.len() >= MAX_QUEUED_MESSAGES
+                || queue.bytes + text.len() > MAX_QUEUED_BYTES
+            {
+                queue.receiving = false;
+                queue.overflowed = true;
+                queue.bytes = 0;
+                let dropped = std::mem::take(&mut queue.messages);
+                (queue.waker.take(), Some(dropped))
+            } else {
+                queue.bytes += text.len();
+                queue.messages.push_back(text);
+                (queue.waker.take(), None)
+            }
         };
         if let Some(waker) = waker {
             waker.wake();
         }
+        if dropped.is_some() {
+            tracing::warn!(target: "scopegate::http", event = "stream_overflow", "a client stopped reading its event stream: the stream ends");
+            return false;
+        }
         true
     }
 }
+
+/// Most messages an [`Outbound`] holds unread.
+pub const MAX_QUEUED_MESSAGES: usize = 1024;
+/// Most bytes of messages an [`Outbound`] holds unread.
+pub const MAX_QUEUED_BYTES: usize = 16 << 20;
 
 impl Clone for Outbound {
     fn clone(&self) -> Self {
@@ -172,10 +201,11 @@ impl OutboundReceiver {
         let budget = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         let mut queue = lock(&self.queue);
         if let Some(message) = queue.messages.pop_front() {
+            queue.bytes -= message.len();
             budget.made_progress();
             return Poll::Ready(Some(message));
         }
-        if queue.senders == 0 {
+        if queue.senders == 0 || queue.overflowed {
             budget.made_progress();
             return Poll::Ready(None);
         }
@@ -191,7 +221,10 @@ impl OutboundReceiver {
 
     /// The next message if one is waiting.
     pub fn try_recv(&mut self) -> Option<String> {
-        lock(&self.queue).messages.pop_front()
+        let mut queue = lock(&self.queue);
+        let message = queue.messages.pop_front()?;
+        queue.bytes -= message.len();
+        Some(message)
     }
 }
 
@@ -201,6 +234,7 @@ impl Drop for OutboundReceiver {
             let mut queue = lock(&self.queue);
             queue.receiving = false;
             queue.waker = None;
+            queue.bytes = 0;
             std::mem::take(&mut queue.messages)
         };
         drop(unread);
@@ -662,6 +696,38 @@ mod tests {
         connection.cancel(&id);
         assert_eq!(waiting.await, Err(ClientError::Cancelled));
         assert!(cancel.is_cancelled());
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_loses_its_stream_not_the_servers_memory() {
+        let (outbound, mut receiver) = Outbound::channel();
+        for i in 0..MAX_QUEUED_MESSAGES {
+            assert!(outbound.send(&json!({ "n": i })), "{i}");
+        }
+        assert!(!outbound.send(&json!({ "n": "one too many" })));
+        assert!(
+            !outbound.send(&json!({ "n": "and after" })),
+            "the stream is over"
+        );
+        assert_eq!(receiver.try_recv(), None, "what was queued is dropped");
+        let ended =
+            receiver.poll_recv(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        assert_eq!(ended, Poll::Ready(None), "the stream ends");
+
+        // Bytes count too: a few large messages fill it sooner.
+        let (outbound, mut receiver) = Outbound::channel();
+        let large = json!({ "data": "x".repeat(MAX_QUEUED_BYTES / 4) });
+        for _ in 0..3 {
+            assert!(outbound.send(&large));
+        }
+        assert!(!outbound.send(&large));
+        // Read as it comes, a stream never fills.
+        let (outbound, mut receiver2) = Outbound::channel();
+        for i in 0..3 * MAX_QUEUED_MESSAGES {
+            assert!(outbound.send(&json!({ "n": i })), "{i}");
+            assert!(receiver2.try_recv().is_some());
+        }
+        drop(receiver.try_recv());
     }
 
     #[test]

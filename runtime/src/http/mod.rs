@@ -1553,8 +1553,11 @@ fn respond(
             biased;
             reply = &mut dispatch => reply,
             Some(first) = events.recv() => {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-                let _ = tx.send(first);
+                // Bounded: a client that stops reading its stream ends it (and the request),
+                // rather than the server queueing for it without end.
+                let (tx, mut rx) =
+                    tokio::sync::mpsc::channel::<String>(crate::connection::MAX_QUEUED_MESSAGES);
+                let _ = tx.try_send(first);
                 // The handler runs on after this exchange (and its in-flight permit) ends: it
                 // keeps a slot of the limit until it is done.
                 let slot = StreamingSlot::hold(Arc::clone(shared));
@@ -1568,17 +1571,20 @@ fn respond(
                             // and dropping the handler stops it.
                             () = tx.closed() => return,
                             Some(event) = events.recv() => {
-                                if tx.send(event).is_err() {
-                                    // The client closed the stream: that cancels the request.
+                                if tx.try_send(event).is_err() {
+                                    // The client closed the stream, or stopped reading it:
+                                    // either cancels the request.
                                     return;
                                 }
                             }
                             reply = &mut dispatch => {
                                 while let Some(event) = events.try_recv() {
-                                    let _ = tx.send(event);
+                                    if tx.try_send(event).is_err() {
+                                        return;
+                                    }
                                 }
                                 if let Reply::Response(response) = reply {
-                                    let _ = tx.send(response.to_json());
+                                    let _ = tx.try_send(response.to_json());
                                 }
                                 return;
                             }
