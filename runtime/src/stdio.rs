@@ -138,7 +138,9 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    // Bounded, as is the number of requests in flight: a client that stops reading stdout
+    // stops the server reading stdin, instead of making it queue without end.
+    let (tx, mut rx) = mpsc::channel::<String>(MAX_QUEUED_LINES);
     let writer = tokio::spawn(async move {
         let mut output = output;
         while let Some(mut line) = rx.recv().await {
@@ -159,7 +161,7 @@ where
         let tx = tx.clone();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                if tx.send(event).is_err() {
+                if tx.send(event).await.is_err() {
                     break;
                 }
             }
@@ -169,8 +171,12 @@ where
     let mut line = Vec::new();
     let mut in_flight = JoinSet::new();
     loop {
-        // Reap finished requests so the set does not grow with the session.
+        // Reap finished requests so the set does not grow with the session; at the cap, wait
+        // for one to finish before reading on.
         while in_flight.try_join_next().is_some() {}
+        while in_flight.len() >= MAX_IN_FLIGHT {
+            in_flight.join_next().await;
+        }
         match read_line(&mut input, &mut line, max_message_bytes).await? {
             Line::Eof => break,
             Line::TooLong => {
@@ -178,7 +184,7 @@ where
                     error_code::INVALID_REQUEST,
                     format!("message larger than {max_message_bytes} bytes"),
                 );
-                let _ = tx.send(Response::error(None, error).to_json());
+                let _ = tx.send(Response::error(None, error).to_json()).await;
             }
             Line::Complete => {
                 if line.trim_ascii().is_empty() {
@@ -187,26 +193,35 @@ where
                 let message = match Message::parse(&line) {
                     Ok(message) => message,
                     Err(response) => {
-                        let _ = tx.send(response.to_json());
+                        let _ = tx.send(response.to_json()).await;
                         continue;
                     }
                 };
+                // Notifications (a cancellation), answers to the server's requests and
+                // `initialize` take effect before the next line is read: spawned, they could
+                // be overtaken by the requests that follow them.
+                let in_order = match &message {
+                    Message::Request(request) => &*request.method == "initialize",
+                    Message::Notification(_) | Message::Response { .. } => true,
+                };
+                if in_order {
+                    let reply = server
+                        .handle_in(message, &principal, &connection, Some(outbound.clone()))
+                        .await;
+                    if let Some(response) = stdio_response(reply) {
+                        let _ = tx.send(response.to_json()).await;
+                    }
+                    continue;
+                }
                 let (server, principal, tx) = (server.clone(), Arc::clone(&principal), tx.clone());
                 let (connection, outbound) = (Arc::clone(&connection), outbound.clone());
                 in_flight.spawn(async move {
-                    let response = match server
+                    let reply = server
                         .handle_in(message, &principal, &connection, Some(outbound))
-                        .await
-                    {
-                        Reply::Response(response) => response,
-                        Reply::Denied(denial) => denial.to_response(Some(&format!(
-                            "Set {SCOPES_VAR}=\"{}\" (space-separated) in the server's environment to grant them",
-                            denial.required.join(" ")
-                        ))),
-                        Reply::Refused(response, _) => response,
-                        Reply::Nothing => return,
-                    };
-                    let _ = tx.send(response.to_json());
+                        .await;
+                    if let Some(response) = stdio_response(reply) {
+                        let _ = tx.send(response.to_json()).await;
+                    }
                 });
             }
         }
@@ -223,6 +238,24 @@ where
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))??;
     Ok(())
+}
+
+/// Most requests handled at once on stdio.
+const MAX_IN_FLIGHT: usize = 1024;
+/// Most lines waiting to be written to stdout.
+const MAX_QUEUED_LINES: usize = 1024;
+
+/// What a reply sends back on stdout (a denial names the variable that grants scopes).
+fn stdio_response(reply: Reply) -> Option<Response> {
+    Some(match reply {
+        Reply::Response(response) => response,
+        Reply::Denied(denial) => denial.to_response(Some(&format!(
+            "Set {SCOPES_VAR}=\"{}\" (space-separated) in the server's environment to grant them",
+            denial.required.join(" ")
+        ))),
+        Reply::Refused(response, _) => response,
+        Reply::Nothing => return None,
+    })
 }
 
 enum Line {
