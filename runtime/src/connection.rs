@@ -296,6 +296,9 @@ pub(crate) const MAX_CAPABILITIES_BYTES: usize = 64 * 1024;
 pub struct Connection {
     pending: Mutex<HashMap<RequestId, Pending>>,
     next_id: AtomicU64,
+    /// Random, made by the first request to the client: ids stay unique within a session
+    /// whose connection is made again (another replica, or after an eviction).
+    id_prefix: std::sync::OnceLock<String>,
     log_level: AtomicU8,
     capabilities: Mutex<Value>,
     in_flight: Mutex<HashMap<RequestId, Arc<Cancel>>>,
@@ -331,6 +334,7 @@ impl Default for Connection {
         Self {
             pending: Mutex::default(),
             next_id: AtomicU64::new(1),
+            id_prefix: std::sync::OnceLock::new(),
             log_level: AtomicU8::new(LogLevel::Info as u8),
             capabilities: Mutex::new(Value::Null),
             in_flight: Mutex::default(),
@@ -597,7 +601,17 @@ impl Connection {
             ));
         }
         let id = RequestId::String(
-            format!("scopegate-{}", self.next_id.fetch_add(1, Ordering::SeqCst)).into(),
+            format!(
+                "scopegate-{}-{}",
+                self.id_prefix.get_or_init(|| {
+                    let mut bytes = [0u8; 8];
+                    // Without randomness the ids are still unique on this connection.
+                    let _ = getrandom::fill(&mut bytes);
+                    bytes.iter().map(|b| format!("{b:02x}")).collect()
+                }),
+                self.next_id.fetch_add(1, Ordering::SeqCst)
+            )
+            .into(),
         );
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), tx);
@@ -683,6 +697,28 @@ mod tests {
         };
         let (result, ()) = tokio::join!(request, answer);
         assert_eq!(result.unwrap(), json!({"ok": true}));
+    }
+
+    #[tokio::test]
+    async fn ids_of_requests_to_the_client_differ_between_connections() {
+        let first_id = async |connection: &Connection| {
+            let (outbound, mut rx) = Outbound::channel();
+            let cancel = Cancel::default();
+            let request = connection.request(&outbound, &cancel, "roots/list", json!({}));
+            let mut request = std::pin::pin!(request);
+            let polled = request
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+            assert!(polled.is_pending());
+            let sent: Value = serde_json::from_str(&rx.recv().await.unwrap()).unwrap();
+            sent["id"].as_str().unwrap().to_owned()
+        };
+        // The same session's connection made twice (say, on two replicas) numbers from 1 both
+        // times: the ids must still differ.
+        let (one, two) = (Connection::new(), Connection::new());
+        let (a, b) = (first_id(&one).await, first_id(&two).await);
+        assert_ne!(a, b);
+        assert!(a.starts_with("scopegate-") && a.ends_with("-1"), "{a}");
     }
 
     #[tokio::test]
