@@ -1493,6 +1493,34 @@ async fn a_remembered_token_never_outlives_its_exp() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_past_its_exp_opens_no_stream_even_within_the_leeway() {
+    let h = files().await;
+    let lasting = h.token("files:read").build();
+    let session = h.initialize(&lasting).await;
+    // Expired five seconds ago: still accepted (60 s of leeway), but a stream would end at once.
+    let late = h.token("files:read").exp(support::now() - 5).build();
+    let r = h
+        .call(&late, &session, "read_file", json!({"path": "x"}))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the leeway still holds for requests"
+    );
+    let r = h
+        .send(
+            h.client
+                .get(&h.resource)
+                .bearer_auth(&late)
+                .header("accept", "text/event-stream")
+                .header("mcp-session-id", &session),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(param(r.challenge(), "error"), Some("invalid_token"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_initialize_starts_no_session() {
     let h = files().await;
     let token = h.token("files:read").build();

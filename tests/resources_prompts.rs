@@ -470,6 +470,11 @@ async fn a_protected_resource_is_not_reached_under_another_spelling_or_template(
         text_of(read_overlap(&anyone, "vault://open/plans").await),
         "vault open/plans"
     );
+    // An escaped `/` does not carry the private shelf's path past its template's literals.
+    let Reply::Response(r) = read_overlap(&anyone, "vault://private%2Fplans").await else {
+        panic!("vault://private%2Fplans was denied, not missing");
+    };
+    assert!(r.to_json().contains("-32002"), "{}", r.to_json());
     assert!(matches!(
         read_overlap(&principal("vault:private"), "vault://private/plans").await,
         Reply::Response(_)
@@ -591,4 +596,25 @@ async fn updates_reach_a_session_only_while_its_principal_may_read_the_resource(
         Reply::Response(_)
     ));
     assert_eq!(server.notify_resource_updated("docs://doc/1"), 0);
+}
+
+/// Declared with an upper-case scheme and host, which no request could match as written.
+#[mcp_resource(uri = "Shout://Loud/x", public)]
+fn shouted() -> &'static str {
+    "x"
+}
+
+#[derive(McpServer)]
+#[mcp(name = "shout", resources(shouted))]
+struct Shout;
+
+#[test]
+fn a_resource_uri_is_declared_in_its_normal_form() {
+    let Err(error) = Server::new(Shout) else {
+        panic!("a URI no request could match was accepted");
+    };
+    assert!(
+        error.to_string().contains("`shout://loud/x`"),
+        "the error names the normal form: {error}"
+    );
 }

@@ -84,6 +84,8 @@ struct Queue {
     messages: VecDeque<String>,
     /// The bytes of `messages`.
     bytes: usize,
+    /// Whether the queue is bounded ([`Outbound::bounded_channel`]).
+    bounded: bool,
     /// The client stopped reading (too much queued): the queue was dropped and the receiver's
     /// stream ends.
     overflowed: bool,
@@ -99,9 +101,22 @@ impl Outbound {
     /// An outbound channel and the receiving end the transport drains.
     #[must_use]
     pub fn channel() -> (Self, OutboundReceiver) {
+        Self::with_bound(false)
+    }
+
+    /// A channel for a client that can open another when it ends (an HTTP event stream): past
+    /// [`MAX_QUEUED_MESSAGES`] or [`MAX_QUEUED_BYTES`] unread, the client is taken to have
+    /// stopped reading, what is queued is dropped and the stream ends.
+    #[must_use]
+    pub fn bounded_channel() -> (Self, OutboundReceiver) {
+        Self::with_bound(true)
+    }
+
+    fn with_bound(bounded: bool) -> (Self, OutboundReceiver) {
         let queue = Arc::new(Mutex::new(Queue {
             messages: VecDeque::new(),
             bytes: 0,
+            bounded,
             overflowed: false,
             waker: None,
             senders: 1,
@@ -113,9 +128,8 @@ impl Outbound {
         (Self { queue }, receiver)
     }
 
-    /// Sends one JSON-RPC message; false when the client is gone, or has stopped reading: past
-    /// [`MAX_QUEUED_MESSAGES`] or [`MAX_QUEUED_BYTES`] unread, what is queued is dropped and
-    /// the receiver's stream ends (the client opens another).
+    /// Sends one JSON-RPC message; false when the client is gone, or (on a bounded channel)
+    /// has stopped reading.
     pub(crate) fn send(&self, message: &Value) -> bool {
         // Serialised before the lock is taken: the receiver never waits on a large message.
         let text = message.to_string();
@@ -124,8 +138,9 @@ impl Outbound {
             if !queue.receiving {
                 return false;
             }
-            if queue.messages.len() >= MAX_QUEUED_MESSAGES
-                || queue.bytes + text.len() > MAX_QUEUED_BYTES
+            if queue.bounded
+                && (queue.messages.len() >= MAX_QUEUED_MESSAGES
+                    || queue.bytes + text.len() > MAX_QUEUED_BYTES)
             {
                 queue.receiving = false;
                 queue.overflowed = true;
@@ -453,7 +468,9 @@ impl Connection {
             Ordering::SeqCst,
         );
         *lock(&self.subscriptions) = state.subscriptions.iter().cloned().collect();
-        // The principal comes with the session's next request here.
+        // The principal comes with the session's next request here (another one's may have
+        // held other scopes).
+        *lock(&self.subscriber) = None;
         self.has_subscriptions
             .store(!state.subscriptions.is_empty(), Ordering::Relaxed);
         self.changed();
@@ -736,7 +753,7 @@ mod tests {
 
     #[test]
     fn a_client_that_stops_reading_loses_its_stream_not_the_servers_memory() {
-        let (outbound, mut receiver) = Outbound::channel();
+        let (outbound, mut receiver) = Outbound::bounded_channel();
         for i in 0..MAX_QUEUED_MESSAGES {
             assert!(outbound.send(&json!({ "n": i })), "{i}");
         }
@@ -751,19 +768,24 @@ mod tests {
         assert_eq!(ended, Poll::Ready(None), "the stream ends");
 
         // Bytes count too: a few large messages fill it sooner.
-        let (outbound, mut receiver) = Outbound::channel();
+        let (outbound, mut receiver) = Outbound::bounded_channel();
         let large = json!({ "data": "x".repeat(MAX_QUEUED_BYTES / 4) });
         for _ in 0..3 {
             assert!(outbound.send(&large));
         }
         assert!(!outbound.send(&large));
         // Read as it comes, a stream never fills.
-        let (outbound, mut receiver2) = Outbound::channel();
+        let (outbound, mut receiver2) = Outbound::bounded_channel();
         for i in 0..3 * MAX_QUEUED_MESSAGES {
             assert!(outbound.send(&json!({ "n": i })), "{i}");
             assert!(receiver2.try_recv().is_some());
         }
         drop(receiver.try_recv());
+        // An unbounded channel (stdio's, which no client can open again) never gives up.
+        let (outbound, _receiver) = Outbound::channel();
+        for i in 0..2 * MAX_QUEUED_MESSAGES {
+            assert!(outbound.send(&json!({ "n": i })), "{i}");
+        }
     }
 
     #[test]

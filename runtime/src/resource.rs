@@ -286,6 +286,12 @@ pub fn match_template(template: &str, uri: &str) -> Option<Vec<(String, String)>
                 if value.is_empty() || value.contains(forbidden) {
                     return None;
                 }
+                // A reserved variable spans segments with `/` as written; an escaped one would
+                // name those segments without the template's literals seeing them
+                // (`vault://private%2Fplans` against `vault://private/{name}`).
+                if *reserved && (value.contains("%2F") || value.contains("%2f")) {
+                    return None;
+                }
                 let decoded = percent_decode(value)?;
                 // Decoded, a simple variable still holds no `/`, `?` or `#` (`..%2F..` is not a
                 // name but a path): a handler may take it for one segment.
@@ -349,6 +355,11 @@ pub fn normalize_uri(uri: &str) -> std::borrow::Cow<'_, str> {
         {
             let byte = u8::try_from(h * 16 + l).unwrap_or(0);
             if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                let byte = if lowered(i) {
+                    byte.to_ascii_lowercase()
+                } else {
+                    byte
+                };
                 out.push(char::from(byte));
             } else {
                 out.push('%');
@@ -440,6 +451,7 @@ mod tests {
             ("NOTES://Note/Secret", "notes://note/Secret"),
             ("file:///a%2fb%7E", "file:///a%2Fb~"),
             ("x://user@HOST:80/P", "x://user@host:80/P"),
+            ("x://%4Eote/secret", "x://note/secret"),
             ("urn:Example:%41", "urn:Example:A"),
             ("a%zz%4", "a%zz%4"),
             ("x://h/é%C3%A9", "x://h/é%C3%A9"),
@@ -463,9 +475,14 @@ mod tests {
             None
         );
         assert_eq!(
-            match_template("file:///{+path}", "file:///a%2Fb"),
-            Some(vec![("path".into(), "a/b".into())]),
+            match_template("file:///{+path}", "file:///a/b%20c"),
+            Some(vec![("path".into(), "a/b c".into())]),
             "a reserved one spans segments"
+        );
+        assert_eq!(
+            match_template("file:///{+path}", "file:///a%2Fb"),
+            None,
+            "with `/` as written, not escaped"
         );
     }
 

@@ -94,6 +94,15 @@ pub enum BuildError {
         /// The template.
         uri: &'static str,
     },
+    /// A resource URI or template not in its RFC 3986 normal form, which requests are looked up
+    /// by (`resource::normalize_uri`): it could never be matched as written.
+    #[error("resource `{uri}` must be declared in its normal form: `{normal}`")]
+    UriNotNormal {
+        /// The URI as declared.
+        uri: &'static str,
+        /// Its normal form.
+        normal: String,
+    },
     /// Two prompts with one name.
     #[error("two prompts are named `{prompt}`")]
     DuplicatePrompt {
@@ -378,6 +387,13 @@ impl Core {
         let mut static_entries: Vec<ListEntry> = Vec::new();
         let mut template_entries: Vec<ListEntry> = Vec::new();
         for (index, &(meta, _)) in tables.resources.iter().enumerate() {
+            let normal = crate::resource::normalize_uri(meta.uri);
+            if normal != meta.uri {
+                return Err(BuildError::UriNotNormal {
+                    uri: meta.uri,
+                    normal: normal.into_owned(),
+                });
+            }
             if meta.template {
                 if crate::resource::template_variables(meta.uri).is_none() {
                     return Err(BuildError::Template { uri: meta.uri });

@@ -138,9 +138,9 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    // Bounded, as is the number of requests in flight: a client that stops reading stdout
-    // stops the server reading stdin, instead of making it queue without end.
-    let (tx, mut rx) = mpsc::channel::<String>(MAX_QUEUED_LINES);
+    // Unbounded: a client that writes its requests before it reads must not find the server
+    // stopped reading stdin because stdout is full (each would wait on the other).
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
         let mut output = output;
         while let Some(mut line) = rx.recv().await {
@@ -161,7 +161,7 @@ where
         let tx = tx.clone();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                if tx.send(event).await.is_err() {
+                if tx.send(event).is_err() {
                     break;
                 }
             }
@@ -171,12 +171,8 @@ where
     let mut line = Vec::new();
     let mut in_flight = JoinSet::new();
     loop {
-        // Reap finished requests so the set does not grow with the session; at the cap, wait
-        // for one to finish before reading on.
+        // Reap finished requests so the set does not grow with the session.
         while in_flight.try_join_next().is_some() {}
-        while in_flight.len() >= MAX_IN_FLIGHT {
-            in_flight.join_next().await;
-        }
         match read_line(&mut input, &mut line, max_message_bytes).await? {
             Line::Eof => break,
             Line::TooLong => {
@@ -184,7 +180,7 @@ where
                     error_code::INVALID_REQUEST,
                     format!("message larger than {max_message_bytes} bytes"),
                 );
-                let _ = tx.send(Response::error(None, error).to_json()).await;
+                let _ = tx.send(Response::error(None, error).to_json());
             }
             Line::Complete => {
                 if line.trim_ascii().is_empty() {
@@ -193,7 +189,7 @@ where
                 let message = match Message::parse(&line) {
                     Ok(message) => message,
                     Err(response) => {
-                        let _ = tx.send(response.to_json()).await;
+                        let _ = tx.send(response.to_json());
                         continue;
                     }
                 };
@@ -209,8 +205,20 @@ where
                         .handle_in(message, &principal, &connection, Some(outbound.clone()))
                         .await;
                     if let Some(response) = stdio_response(reply) {
-                        let _ = tx.send(response.to_json()).await;
+                        let _ = tx.send(response.to_json());
                     }
+                    continue;
+                }
+                // At the cap, a request is refused at once: the reading goes on (the answers
+                // and cancellations the running requests wait for come this way).
+                if let Message::Request(request) = &message
+                    && in_flight.len() >= MAX_IN_FLIGHT
+                {
+                    let busy = ErrorObject::new(
+                        SERVER_BUSY,
+                        format!("server busy: {MAX_IN_FLIGHT} requests are running"),
+                    );
+                    let _ = tx.send(Response::error(Some(request.id.clone()), busy).to_json());
                     continue;
                 }
                 let (server, principal, tx) = (server.clone(), Arc::clone(&principal), tx.clone());
@@ -220,7 +228,7 @@ where
                         .handle_in(message, &principal, &connection, Some(outbound))
                         .await;
                     if let Some(response) = stdio_response(reply) {
-                        let _ = tx.send(response.to_json()).await;
+                        let _ = tx.send(response.to_json());
                     }
                 });
             }
@@ -240,10 +248,10 @@ where
     Ok(())
 }
 
-/// Most requests handled at once on stdio.
+/// Most requests handled at once on stdio; more are refused with [`SERVER_BUSY`].
 const MAX_IN_FLIGHT: usize = 1024;
-/// Most lines waiting to be written to stdout.
-const MAX_QUEUED_LINES: usize = 1024;
+/// JSON-RPC 2.0 reserves -32000 to -32099 for server errors: this one means "try again".
+const SERVER_BUSY: i32 = -32000;
 
 /// What a reply sends back on stdout (a denial names the variable that grants scopes).
 fn stdio_response(reply: Reply) -> Option<Response> {

@@ -1162,12 +1162,21 @@ async fn standalone_stream(
         Ok(connection) => connection,
         Err(error) => return session_refused(&error),
     };
-    let (outbound, mut rx) = Outbound::channel();
+    // A token accepted within the clock leeway past its `exp` opens no stream: one that ended
+    // at once would have the client reconnect in a loop.
+    let deadline = token_deadline(principal);
+    if deadline.is_some_and(|d| d <= tokio::time::Instant::now()) {
+        return shared.invalid_token(&AuthError::Expired);
+    }
+    // Updates follow the scopes of the principal that opened the stream, until a request
+    // brings another.
+    connection.note_principal(principal);
+    let (outbound, mut rx) = Outbound::bounded_channel();
     connection.set_standalone(outbound);
     let messages = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
     // The stream ends when the token that opened it does: it would otherwise go on delivering
     // to a client whose access has ended (the client opens another with a fresh token).
-    match token_deadline(principal) {
+    match deadline {
         Some(deadline) => {
             use futures_util::StreamExt as _;
             event_stream(
@@ -1502,6 +1511,19 @@ fn post(
     }
 }
 
+/// How long a request's event stream waits for room before taking its client to have stopped
+/// reading.
+const STALLED_STREAM: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Queues `message` on a request's event stream, waiting for room up to [`STALLED_STREAM`];
+/// false when the client closed the stream or read nothing for that long.
+async fn deliver(tx: &tokio::sync::mpsc::Sender<String>, message: String) -> bool {
+    matches!(
+        tokio::time::timeout(STALLED_STREAM, tx.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
 /// A slot of the in-flight limit held by a handler answering on an event stream.
 struct StreamingSlot(Arc<Shared>);
 
@@ -1557,7 +1579,7 @@ fn respond(
                 // rather than the server queueing for it without end.
                 let (tx, mut rx) =
                     tokio::sync::mpsc::channel::<String>(crate::connection::MAX_QUEUED_MESSAGES);
-                let _ = tx.try_send(first);
+                let _ = tx.try_send(first); // the channel is empty
                 // The handler runs on after this exchange (and its in-flight permit) ends: it
                 // keeps a slot of the limit until it is done.
                 let slot = StreamingSlot::hold(Arc::clone(shared));
@@ -1570,8 +1592,10 @@ fn respond(
                             // The client closed the stream: that cancels the request (2026-07-28),
                             // and dropping the handler stops it.
                             () = tx.closed() => return,
+                            // While the stream is full the handler waits with it; a client
+                            // that reads nothing for `STALLED_STREAM` has stopped reading.
                             Some(event) = events.recv() => {
-                                if tx.try_send(event).is_err() {
+                                if !deliver(&tx, event).await {
                                     // The client closed the stream, or stopped reading it:
                                     // either cancels the request.
                                     return;
@@ -1579,12 +1603,12 @@ fn respond(
                             }
                             reply = &mut dispatch => {
                                 while let Some(event) = events.try_recv() {
-                                    if tx.try_send(event).is_err() {
+                                    if !deliver(&tx, event).await {
                                         return;
                                     }
                                 }
                                 if let Reply::Response(response) = reply {
-                                    let _ = tx.try_send(response.to_json());
+                                    deliver(&tx, response.to_json()).await;
                                 }
                                 return;
                             }

@@ -303,7 +303,7 @@ pub async fn serve_with(
                 }
                 // Dropping the connection closed the socket.
                 None => {
-                    tracing::debug!(target: "scopegate::http", %peer, "connection timed out (slow head or idle)");
+                    tracing::debug!(target: "scopegate::http", %peer, "connection closed: slow head, idle, or still open when the drain ended");
                 }
             }
         });

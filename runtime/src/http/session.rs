@@ -248,13 +248,17 @@ impl Sessions {
     /// Ends the session if `owner` owns it.
     pub(crate) async fn end(&self, id: &str, owner: &Owner) -> Result<(), SessionError> {
         if let Some(store) = &self.store {
-            let ended = store.end(id, owner.key()).await.map_err(unavailable)?;
-            let mut table = self.lock();
-            if table.live.get(id).is_some_and(|s| s.owner == *owner)
-                && let Some(session) = table.live.remove(id)
+            // This process lets go first: a store that does not answer keeps the record (until
+            // it expires), not this process the connection.
             {
-                session.connection.close();
+                let mut table = self.lock();
+                if table.live.get(id).is_some_and(|s| s.owner == *owner)
+                    && let Some(session) = table.live.remove(id)
+                {
+                    session.connection.close();
+                }
             }
+            let ended = store.end(id, owner.key()).await.map_err(unavailable)?;
             return if ended {
                 Ok(())
             } else {
