@@ -2,7 +2,9 @@
 //! (RFC 8414 §3.1, OpenID Connect Discovery) on arbitrary strings: never panic; a canonical URI
 //! is http(s), has no fragment, and is its own canonical form. The same string as a
 //! `Cache-Control` value: a lifetime is read only from a `max-age` directive, or is zero for
-//! `no-store` / `no-cache`.
+//! `no-store` / `no-cache`. The same string as an MCP resource URI: its normal form (the one
+//! resources are looked up by) is its own normal form, and a template's simple variable never
+//! decodes to more than one segment.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,6 +20,16 @@ fuzz_target!(|data: &[u8]| {
             lower.contains("max-age=") || seconds == 0,
             "{seconds} s read from {uri:?}"
         );
+    }
+    let normal = scopegate::resource::normalize_uri(uri);
+    assert_eq!(
+        scopegate::resource::normalize_uri(&normal),
+        normal,
+        "normalizing {uri:?} twice"
+    );
+    if let Some(values) = scopegate::resource::match_template("x://h/{id}/{+rest}", uri) {
+        let id = &values[0].1;
+        assert!(!id.contains(['/', '?', '#']), "{uri:?}: id {id:?}");
     }
     let urls = discovery(uri);
     assert!(urls == 2 || urls == 3, "{urls} discovery URLs for {uri:?}");
