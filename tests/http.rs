@@ -184,6 +184,15 @@ impl Harness {
         r.session().expect("initialize issues a session id")
     }
 
+    /// A GET opening `session`'s event stream with `token`.
+    fn open_stream(&self, token: &str, session: &str) -> reqwest::RequestBuilder {
+        self.client
+            .get(&self.resource)
+            .bearer_auth(token)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", session)
+    }
+
     async fn call(&self, token: &str, session: &str, tool: &str, args: Value) -> Reply {
         self.rpc(
             Some(token),
@@ -1507,15 +1516,7 @@ async fn a_token_past_its_exp_opens_no_stream_even_within_the_leeway() {
         StatusCode::OK,
         "the leeway still holds for requests"
     );
-    let r = h
-        .send(
-            h.client
-                .get(&h.resource)
-                .bearer_auth(&late)
-                .header("accept", "text/event-stream")
-                .header("mcp-session-id", &session),
-        )
-        .await;
+    let r = h.send(h.open_stream(&late, &session)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(param(r.challenge(), "error"), Some("invalid_token"));
 }
@@ -1545,14 +1546,7 @@ async fn a_get_stream_ends_when_the_token_that_opened_it_expires() {
     let brief = h.token("files:read").exp(support::now() + 2).build();
     let lasting = h.token("files:read").build();
     let session = h.initialize(&lasting).await;
-    let open = |token: &str| {
-        h.client
-            .get(&h.resource)
-            .bearer_auth(token)
-            .header("accept", "text/event-stream")
-            .header("mcp-session-id", &session)
-            .send()
-    };
+    let open = |token: &str| h.open_stream(token, &session).send();
     let mut stream = open(&brief).await.unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     let opened = std::time::Instant::now();

@@ -320,18 +320,20 @@ mod tests {
         Owner::of(&Principal::builder().subject(subject).build())
     }
 
+    /// Starts a session of `owner`'s on a new connection; its id.
+    async fn start(sessions: &Sessions, owner: &Owner) -> String {
+        sessions
+            .create(owner.clone(), Connection::new())
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn sessions_are_random_bound_and_end() {
         let sessions = Sessions::new(100, 100, None);
         let (alice, bob) = (owner("alice"), owner("bob"));
-        let a = sessions
-            .create(alice.clone(), Connection::new())
-            .await
-            .unwrap();
-        let b = sessions
-            .create(alice.clone(), Connection::new())
-            .await
-            .unwrap();
+        let a = start(&sessions, &alice).await;
+        let b = start(&sessions, &alice).await;
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
         assert!(a.bytes().all(|c| c.is_ascii_graphic()));
@@ -364,29 +366,14 @@ mod tests {
         let live = async |id: &str, who: &Owner| {
             sessions.check(id, who, Connection::new, None).await.is_ok()
         };
-        let a1 = sessions
-            .create(alice.clone(), Connection::new())
-            .await
-            .unwrap();
-        let a2 = sessions
-            .create(alice.clone(), Connection::new())
-            .await
-            .unwrap();
-        let a3 = sessions
-            .create(alice.clone(), Connection::new())
-            .await
-            .unwrap();
+        let a1 = start(&sessions, &alice).await;
+        let a2 = start(&sessions, &alice).await;
+        let a3 = start(&sessions, &alice).await;
         assert!(!live(&a1, &alice).await, "alice's oldest made room");
         assert!(live(&a2, &alice).await && live(&a3, &alice).await);
-        let b1 = sessions
-            .create(bob.clone(), Connection::new())
-            .await
-            .unwrap();
+        let b1 = start(&sessions, &bob).await;
         assert_eq!(sessions.len(), 3);
-        let b2 = sessions
-            .create(bob.clone(), Connection::new())
-            .await
-            .unwrap();
+        let b2 = start(&sessions, &bob).await;
         assert_eq!(sessions.len(), 3, "the total is capped");
         assert!(!live(&a2, &alice).await, "the oldest of all made room");
         assert!(live(&b1, &bob).await && live(&b2, &bob).await);
@@ -402,19 +389,10 @@ mod tests {
                 .await
                 .is_ok()
         };
-        let a1 = sessions
-            .create(alice.clone(), Connection::new())
-            .await
-            .unwrap();
-        let a2 = sessions
-            .create(alice.clone(), Connection::new())
-            .await
-            .unwrap();
+        let a1 = start(&sessions, &alice).await;
+        let a2 = start(&sessions, &alice).await;
         assert!(live(&a1).await, "the first one is used again");
-        let a3 = sessions
-            .create(alice.clone(), Connection::new())
-            .await
-            .unwrap();
+        let a3 = start(&sessions, &alice).await;
         assert!(!live(&a2).await, "the idle one made room");
         assert!(live(&a1).await && live(&a3).await);
     }
