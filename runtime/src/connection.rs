@@ -82,8 +82,9 @@ pub struct Outbound {
 #[derive(Debug)]
 struct Queue {
     messages: VecDeque<String>,
-    /// The bytes of `messages`.
-    bytes: usize,
+    /// The bytes of `messages`, on a bounded queue (at most [`MAX_QUEUED_BYTES`]). `u32`s and
+    /// `bool`s: the queue is made for every request, and stays in a small allocation.
+    bytes: u32,
     /// Whether the queue is bounded ([`Outbound::bounded_channel`]).
     bounded: bool,
     /// The client stopped reading (too much queued): the queue was dropped and the receiver's
@@ -92,9 +93,20 @@ struct Queue {
     /// The receiver's, while it waits.
     waker: Option<Waker>,
     /// Live `Outbound`s: none left and nothing queued ends the receiver's stream.
-    senders: usize,
+    senders: u32,
     /// Whether the receiver is still there to read what is sent.
     receiving: bool,
+}
+
+impl Queue {
+    /// `message` left the queue.
+    fn unqueued(&mut self, message: &str) {
+        if self.bounded {
+            self.bytes = self
+                .bytes
+                .saturating_sub(u32::try_from(message.len()).unwrap_or(u32::MAX));
+        }
+    }
 }
 
 impl Outbound {
@@ -140,7 +152,7 @@ impl Outbound {
             }
             if queue.bounded
                 && (queue.messages.len() >= MAX_QUEUED_MESSAGES
-                    || queue.bytes + text.len() > MAX_QUEUED_BYTES)
+                    || queue.bytes as usize + text.len() > MAX_QUEUED_BYTES)
             {
                 queue.receiving = false;
                 queue.overflowed = true;
@@ -148,7 +160,10 @@ impl Outbound {
                 let dropped = std::mem::take(&mut queue.messages);
                 (queue.waker.take(), Some(dropped))
             } else {
-                queue.bytes += text.len();
+                if queue.bounded {
+                    // At most `MAX_QUEUED_BYTES` (checked above), which a `u32` holds.
+                    queue.bytes += u32::try_from(text.len()).unwrap_or(u32::MAX);
+                }
                 queue.messages.push_back(text);
                 (queue.waker.take(), None)
             }
@@ -216,7 +231,7 @@ impl OutboundReceiver {
         let budget = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         let mut queue = lock(&self.queue);
         if let Some(message) = queue.messages.pop_front() {
-            queue.bytes -= message.len();
+            queue.unqueued(&message);
             budget.made_progress();
             return Poll::Ready(Some(message));
         }
@@ -238,7 +253,7 @@ impl OutboundReceiver {
     pub fn try_recv(&mut self) -> Option<String> {
         let mut queue = lock(&self.queue);
         let message = queue.messages.pop_front()?;
-        queue.bytes -= message.len();
+        queue.unqueued(&message);
         Some(message)
     }
 }
@@ -286,6 +301,15 @@ impl Cancel {
 
 type Pending = oneshot::Sender<Result<Value, ErrorObject>>;
 
+/// A connection's resource subscriptions.
+#[derive(Debug, Default)]
+struct Subscriptions {
+    uris: std::collections::HashSet<String>,
+    /// While there are any: the principal of the connection's latest request, whose scopes an
+    /// update must still satisfy (a session's later tokens may hold fewer).
+    subscriber: Option<crate::Principal>,
+}
+
 /// The stored handler timeout meaning "none".
 const NO_TIMEOUT: u64 = u64::MAX;
 
@@ -311,16 +335,13 @@ pub(crate) const MAX_CAPABILITIES_BYTES: usize = 64 * 1024;
 pub struct Connection {
     pending: Mutex<HashMap<RequestId, Pending>>,
     next_id: AtomicU64,
-    /// Random, made by the first request to the client: ids stay unique within a session
-    /// whose connection is made again (another replica, or after an eviction).
-    id_prefix: std::sync::OnceLock<String>,
+    /// Random (0: not made yet), made by the first request to the client: ids stay unique
+    /// within a session whose connection is made again (another replica, an eviction).
+    id_prefix: AtomicU64,
     log_level: AtomicU8,
     capabilities: Mutex<Value>,
     in_flight: Mutex<HashMap<RequestId, Arc<Cancel>>>,
-    subscriptions: Mutex<std::collections::HashSet<String>>,
-    /// While the connection has subscriptions: the principal of its latest request, whose
-    /// scopes an update must still satisfy (a session's later tokens may hold fewer).
-    subscriber: Mutex<Option<crate::Principal>>,
+    subscriptions: Mutex<Subscriptions>,
     /// Whether `subscriptions` may be non-empty: the one thing a request reads to know it
     /// need not note its principal.
     has_subscriptions: AtomicBool,
@@ -349,12 +370,11 @@ impl Default for Connection {
         Self {
             pending: Mutex::default(),
             next_id: AtomicU64::new(1),
-            id_prefix: std::sync::OnceLock::new(),
+            id_prefix: AtomicU64::new(0),
             log_level: AtomicU8::new(LogLevel::Info as u8),
             capabilities: Mutex::new(Value::Null),
             in_flight: Mutex::default(),
             subscriptions: Mutex::default(),
-            subscriber: Mutex::default(),
             has_subscriptions: AtomicBool::new(false),
             stateless: false,
             standalone: Mutex::default(),
@@ -451,7 +471,8 @@ impl Connection {
 
     /// The session state, for a session store.
     pub(crate) fn state(&self) -> SessionState {
-        let mut subscriptions: Vec<String> = lock(&self.subscriptions).iter().cloned().collect();
+        let mut subscriptions: Vec<String> =
+            lock(&self.subscriptions).uris.iter().cloned().collect();
         subscriptions.sort();
         SessionState {
             capabilities: lock(&self.capabilities).clone(),
@@ -467,10 +488,12 @@ impl Connection {
             state.log_level.map_or(LOG_OFF, |l| l as u8),
             Ordering::SeqCst,
         );
-        *lock(&self.subscriptions) = state.subscriptions.iter().cloned().collect();
         // The principal comes with the session's next request here (another one's may have
         // held other scopes).
-        *lock(&self.subscriber) = None;
+        *lock(&self.subscriptions) = Subscriptions {
+            uris: state.subscriptions.iter().cloned().collect(),
+            subscriber: None,
+        };
         self.has_subscriptions
             .store(!state.subscriptions.is_empty(), Ordering::Relaxed);
         self.changed();
@@ -480,13 +503,16 @@ impl Connection {
     /// are now checked against its scopes.
     pub(crate) fn note_principal(&self, principal: &crate::Principal) {
         if self.has_subscriptions.load(Ordering::Relaxed) {
-            *lock(&self.subscriber) = Some(principal.clone());
+            let mut subscriptions = lock(&self.subscriptions);
+            if !subscriptions.uris.is_empty() {
+                subscriptions.subscriber = Some(principal.clone());
+            }
         }
     }
 
     /// The principal of the latest request, while the connection has subscriptions.
     pub(crate) fn subscriber(&self) -> Option<crate::Principal> {
-        lock(&self.subscriber).clone()
+        lock(&self.subscriptions).subscriber.clone()
     }
 
     /// Whether the client declared `capability` (e.g. `sampling`, `elicitation`, `roots`).
@@ -517,7 +543,8 @@ impl Connection {
         subscribed: bool,
         principal: &crate::Principal,
     ) -> bool {
-        let mut subscriptions = lock(&self.subscriptions);
+        let mut guard = lock(&self.subscriptions);
+        let subscriptions = &mut guard.uris;
         if subscribed && !subscriptions.contains(uri) {
             let bytes: usize = subscriptions.iter().map(String::len).sum();
             if subscriptions.len() >= MAX_SUBSCRIPTIONS
@@ -533,8 +560,8 @@ impl Connection {
         }
         let any = !subscriptions.is_empty();
         self.has_subscriptions.store(any, Ordering::Relaxed);
-        drop(subscriptions);
-        *lock(&self.subscriber) = any.then(|| principal.clone());
+        guard.subscriber = any.then(|| principal.clone());
+        drop(guard);
         self.changed();
         true
     }
@@ -542,7 +569,7 @@ impl Connection {
     /// Whether the client subscribed to updates of `uri`.
     #[must_use]
     pub fn is_subscribed(&self, uri: &str) -> bool {
-        lock(&self.subscriptions).contains(uri)
+        lock(&self.subscriptions).uris.contains(uri)
     }
 
     /// Sets where messages unrelated to a request go.
@@ -604,6 +631,23 @@ impl Connection {
         *lock(&self.standalone) = None;
     }
 
+    /// This connection's random part of the ids of its requests to the client.
+    fn id_prefix(&self) -> u64 {
+        let made = self.id_prefix.load(Ordering::Relaxed);
+        if made != 0 {
+            return made;
+        }
+        // Without randomness the ids are still unique on this connection.
+        let random = getrandom::u64().unwrap_or(1).max(1);
+        match self
+            .id_prefix
+            .compare_exchange(0, random, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => random,
+            Err(first) => first,
+        }
+    }
+
     /// Sends a request to the client over `outbound` and awaits its answer.
     pub(crate) async fn request(
         &self,
@@ -619,13 +663,8 @@ impl Connection {
         }
         let id = RequestId::String(
             format!(
-                "scopegate-{}-{}",
-                self.id_prefix.get_or_init(|| {
-                    let mut bytes = [0u8; 8];
-                    // Without randomness the ids are still unique on this connection.
-                    let _ = getrandom::fill(&mut bytes);
-                    bytes.iter().map(|b| format!("{b:02x}")).collect()
-                }),
+                "scopegate-{:016x}-{}",
+                self.id_prefix(),
                 self.next_id.fetch_add(1, Ordering::SeqCst)
             )
             .into(),

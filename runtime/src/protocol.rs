@@ -120,8 +120,9 @@ impl Request {
         // legacy params have no `_` at all (one `memchr`); `_meta` has one.
         let bytes = params.get().as_bytes();
         // Escapes spell the names otherwise (`\u005fmeta`, `\/`): text with any is parsed.
-        if memchr::memchr(b'\\', bytes).is_none() {
-            memchr::memchr(b'_', bytes)?;
+        // Without `_` or `\` (one scan for both) there is no `_meta`.
+        let first = memchr::memchr2(b'_', b'\\', bytes)?;
+        if memchr::memchr(b'\\', &bytes[first..]).is_none() {
             memchr::memmem::find(bytes, META_PROTOCOL_VERSION.as_bytes())?;
         }
         #[derive(Deserialize)]

@@ -1626,12 +1626,17 @@ fn respond(
         while let Some(event) = events.try_recv() {
             early.push(event);
         }
-        // A failed `initialize` starts no session: the one made for it ends unannounced.
+        // A failed `initialize` starts no session: the one made for it ends unannounced (on a
+        // task of its own: an await here would keep this future's state across it, and make
+        // every request's future larger).
         let new_session = match new_session {
             Some(id) if !matches!(&reply, Reply::Response(r) if r.error_object().is_none()) => {
-                if let Some(sessions) = &shared.sessions {
-                    let _ = Box::pin(sessions.end(&id, &Owner::of(&principal))).await;
-                }
+                let (shared, owner) = (Arc::clone(shared), Owner::of(&principal));
+                tokio::spawn(async move {
+                    if let Some(sessions) = &shared.sessions {
+                        let _ = sessions.end(&id, &owner).await;
+                    }
+                });
                 None
             }
             kept => kept,
