@@ -312,6 +312,62 @@ pub fn match_template(template: &str, uri: &str) -> Option<Vec<(String, String)>
 /// resource, so a client must not reach one under a spelling its scopes were not checked for.
 #[must_use]
 pub fn normalize_uri(uri: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    // Escapes first: the scheme and the host are found in the decoded text (`%2E` decoded can
+    // make a scheme of what was none), so that the normal form is its own normal form.
+    let decoded = normalize_escapes(uri);
+    match lowercase_scheme_and_host(&decoded) {
+        Some(lowered) => Cow::Owned(lowered),
+        None => decoded,
+    }
+}
+
+/// `%XX` of an unreserved character decoded, the others' hex digits in upper case. A URI with a
+/// `%` that starts no escape is not a URI (RFC 3986 §2.1): it is left as it is, since decoding
+/// around it could make escapes that were not there (`%%333` would become `%%33`, then `%3`).
+fn normalize_escapes(uri: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = uri.as_bytes();
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut any = false;
+    for at in memchr::memchr_iter(b'%', bytes) {
+        any = true;
+        let escape = bytes.get(at + 1..at + 3);
+        if !escape.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+            return std::borrow::Cow::Borrowed(uri);
+        }
+    }
+    if !any {
+        return std::borrow::Cow::Borrowed(uri);
+    }
+    let mut out = String::with_capacity(uri.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2))
+            && let (Some(h), Some(l)) = (hex(h), hex(l))
+        {
+            let byte = u8::try_from(h * 16 + l).unwrap_or(0);
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(byte));
+            } else {
+                out.push('%');
+                out.push(char::from(bytes[i + 1]).to_ascii_uppercase());
+                out.push(char::from(bytes[i + 2]).to_ascii_uppercase());
+            }
+            i += 3;
+            continue;
+        }
+        // Whole characters: `%` is one byte, so `i` stays on a character boundary.
+        let width = uri[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&uri[i..i + width]);
+        i += width;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `uri` with its scheme and host in lower case (escapes left as they are), or `None` when
+/// they are already.
+fn lowercase_scheme_and_host(uri: &str) -> Option<String> {
     let bytes = uri.as_bytes();
     // The scheme: a letter, then letters, digits, `+`, `-` or `.`, up to the first `:`.
     let scheme_end = uri
@@ -325,61 +381,31 @@ pub fn normalize_uri(uri: &str) -> std::borrow::Cow<'_, str> {
         })
         .unwrap_or(0);
     // The host: after `//` and any user information, up to the path, query or fragment.
-    let (host_start, host_end) = match uri[scheme_end..].strip_prefix("://") {
+    let host = match uri[scheme_end..].strip_prefix("://") {
         Some(rest) => {
             let start = scheme_end + 3;
-            let authority_end = start + rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let host_start = uri[start..authority_end]
+            let end = start + rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let host_start = uri[start..end]
                 .rfind('@')
                 .map_or(start, |at| start + at + 1);
-            (host_start, authority_end)
+            host_start..end
         }
-        None => (0, 0),
+        None => 0..0,
     };
-    let lowered = |i: usize| i < scheme_end || (host_start..host_end).contains(&i);
-    let unchanged = bytes
-        .iter()
-        .enumerate()
-        .all(|(i, b)| !(*b == b'%' || (lowered(i) && b.is_ascii_uppercase())));
-    if unchanged {
-        return std::borrow::Cow::Borrowed(uri);
-    }
-    let hex = |b: u8| char::from(b).to_digit(16);
-    let mut out = String::with_capacity(uri.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%'
-            && let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2))
-            && let (Some(h), Some(l)) = (hex(h), hex(l))
-        {
-            let byte = u8::try_from(h * 16 + l).unwrap_or(0);
-            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-                let byte = if lowered(i) {
-                    byte.to_ascii_lowercase()
-                } else {
-                    byte
-                };
-                out.push(char::from(byte));
-            } else {
-                out.push('%');
-                out.push(char::from(bytes[i + 1]).to_ascii_uppercase());
-                out.push(char::from(bytes[i + 2]).to_ascii_uppercase());
-            }
-            i += 3;
-            continue;
-        }
-        // Whole characters (`%` and the ASCII letters are single bytes).
-        let width = uri[i..].chars().next().map_or(1, char::len_utf8);
-        let piece = &uri[i..i + width];
-        if lowered(i) {
-            out.push_str(&piece.to_ascii_lowercase());
-        } else {
-            out.push_str(piece);
-        }
-        i += width;
-    }
-    std::borrow::Cow::Owned(out)
+    let lowered = |i: usize| i < scheme_end || host.contains(&i);
+    // The hex digits of `%XX` escapes stay upper case.
+    let escaped = |i: usize| {
+        let at = |j: usize| bytes.get(j).copied();
+        let is_hex = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_hexdigit());
+        (i >= 1 && at(i - 1) == Some(b'%') && is_hex(at(i)) && is_hex(at(i + 1)))
+            || (i >= 2 && at(i - 2) == Some(b'%') && is_hex(at(i - 1)) && is_hex(at(i)))
+    };
+    let upper = |i: usize| bytes[i].is_ascii_uppercase() && lowered(i) && !escaped(i);
+    (0..bytes.len()).any(upper).then(|| {
+        uri.char_indices()
+            .map(|(i, c)| if upper(i) { c.to_ascii_lowercase() } else { c })
+            .collect()
+    })
 }
 
 fn percent_decode(value: &str) -> Option<String> {
@@ -462,6 +488,20 @@ mod tests {
             normalize_uri("notes://note/1"),
             std::borrow::Cow::Borrowed(_)
         ));
+        // Found by the resource_uri fuzz target: decoded, `%2E` makes a scheme of what was
+        // none; the normal form is found after decoding, so it is its own normal form.
+        for uri in [
+            "Whtt%2E%2E:0]:3\"00/mc0",
+            "X%2By://H%2Fo/%2f",
+            "%A%bc://Q",
+            "a://B%zZ/",
+            "http://a/b/.%%%%3333%%",
+            "x://h/%%333",
+        ] {
+            let once = normalize_uri(uri);
+            assert_eq!(normalize_uri(&once), once, "{uri}");
+        }
+        assert_eq!(normalize_uri("Whtt%2E%2E:0"), "whtt..:0");
     }
 
     #[test]
