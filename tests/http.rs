@@ -1522,7 +1522,7 @@ async fn a_token_past_its_exp_opens_no_stream_even_within_the_leeway() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_initialize_starts_no_session() {
+async fn a_failed_initialize_gets_no_session_id() {
     let h = files().await;
     let token = h.token("files:read").build();
     let r = h
