@@ -557,47 +557,38 @@ async fn updates_reach_a_session_only_while_its_principal_may_read_the_resource(
         let message = Message::parse(text.as_bytes()).unwrap();
         server.handle_in(message, who, &connection, None).await
     };
+    let answered = |reply: Reply| assert!(matches!(reply, Reply::Response(_)), "{reply:?}");
     let reader = principal("docs:read");
     let init = json!({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}});
-    assert!(matches!(
-        send(&reader, "initialize", init).await,
-        Reply::Response(_)
-    ));
-    let subscribed = send(
-        &reader,
-        "resources/subscribe",
-        json!({"uri":"docs://doc/1"}),
-    )
-    .await;
-    assert!(matches!(subscribed, Reply::Response(_)), "{subscribed:?}");
+    answered(send(&reader, "initialize", init).await);
+    answered(
+        send(
+            &reader,
+            "resources/subscribe",
+            json!({"uri":"docs://doc/1"}),
+        )
+        .await,
+    );
     assert_eq!(server.notify_resource_updated("docs://doc/1"), 1);
 
     // The session's next request comes with a token without docs:read: no more updates.
     let narrower = principal("files:read");
-    assert!(matches!(
-        send(&narrower, "ping", json!({})).await,
-        Reply::Response(_)
-    ));
+    answered(send(&narrower, "ping", json!({})).await);
     assert_eq!(server.notify_resource_updated("docs://doc/1"), 0);
     // With the scope again, they resume.
-    assert!(matches!(
-        send(&reader, "ping", json!({})).await,
-        Reply::Response(_)
-    ));
+    answered(send(&reader, "ping", json!({})).await);
     assert_eq!(server.notify_resource_updated("docs://doc/1"), 1);
 
     // Unsubscribing needs no scope: a client that lost it can still stop listening.
-    let r = send(
-        &narrower,
-        "resources/unsubscribe",
-        json!({"uri":"docs://doc/1"}),
-    )
-    .await;
-    assert!(matches!(r, Reply::Response(_)), "{r:?}");
-    assert!(matches!(
-        send(&reader, "ping", json!({})).await,
-        Reply::Response(_)
-    ));
+    answered(
+        send(
+            &narrower,
+            "resources/unsubscribe",
+            json!({"uri":"docs://doc/1"}),
+        )
+        .await,
+    );
+    answered(send(&reader, "ping", json!({})).await);
     assert_eq!(server.notify_resource_updated("docs://doc/1"), 0);
 }
 

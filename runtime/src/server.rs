@@ -617,14 +617,26 @@ impl Core {
         });
         // Subscriptions are kept in the URI's normal form. An update goes only to a session whose
         // latest request's principal may still read the resource.
+        // The resource's scope sets are found once, not once per subscriber.
         let normal = crate::resource::normalize_uri(uri);
+        let Some(required) = self
+            .find_resource(uri)
+            .map(|(_, meta, _)| self.resource_scopes(uri, meta).collect::<Vec<_>>())
+        else {
+            return 0;
+        };
+        let may_read = |principal: &Principal| {
+            required.iter().all(|scopes| {
+                self.inner
+                    .scopes
+                    .missing(principal.scopes(), scopes)
+                    .is_empty()
+            })
+        };
         connections
             .iter()
             .filter(|c| c.is_subscribed(&normal))
-            .filter(|c| {
-                c.subscriber()
-                    .is_some_and(|principal| self.may_read(uri, &principal))
-            })
+            .filter(|c| c.subscriber().is_some_and(|principal| may_read(&principal)))
             .filter(|c| c.notify(&message))
             .count()
     }
@@ -1310,19 +1322,6 @@ impl Core {
                     (index, meta, args)
                 })
             })
-    }
-
-    /// Whether `principal` may read resource `uri` (it exists, and every scope set of
-    /// [`Self::resource_scopes`] is held). Logs nothing: no request is refused.
-    fn may_read(&self, uri: &str, principal: &Principal) -> bool {
-        self.find_resource(uri).is_some_and(|(_, meta, _)| {
-            self.resource_scopes(uri, meta).all(|scopes| {
-                self.inner
-                    .scopes
-                    .missing(principal.scopes(), scopes)
-                    .is_empty()
-            })
-        })
     }
 
     /// The scope check of resource `uri`, found as `meta`: every set of

@@ -171,9 +171,7 @@ impl InFlightLimit {
             .ok()
             .map(|_| InFlightPermit(&self.taken))
     }
-}
 
-impl InFlightLimit {
     /// Counts one request more, over the cap or not, until [`InFlightLimit::release`]: for a
     /// handler that goes on running on an event stream after its HTTP exchange, whose permit
     /// ends with the exchange.
