@@ -1,0 +1,264 @@
+//! The authorization endpoint, its consent page and the decision that answers it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{AuthRequest, CODE_TTL, CONSENT_TTL, DevState, Grant, MAX_ENTRIES, random_token};
+
+#[derive(Deserialize)]
+pub(super) struct AuthorizeParams {
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    state: Option<String>,
+    scope: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    resource: Option<String>,
+}
+
+/// An error page for requests whose redirect URI cannot be trusted (RFC 6749 §4.1.2.1: never
+/// redirect to an unverified URI).
+fn error_page(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Html(format!(
+            "<!doctype html><title>Authorization error</title><h1>Authorization error</h1><p>{}</p>",
+            escape(message)
+        )),
+    )
+        .into_response()
+}
+
+fn redirect_with(uri: &str, params: &[(&str, &str)]) -> Response {
+    let mut url = match url::Url::parse(uri) {
+        Ok(url) => url,
+        Err(_) => return error_page("invalid redirect URI"),
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in params {
+            query.append_pair(k, v);
+        }
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+pub(super) async fn authorize(
+    State(s): State<Arc<DevState>>,
+    Query(params): Query<AuthorizeParams>,
+) -> Response {
+    let Some(client_id) = params.client_id.clone() else {
+        return error_page("client_id is required");
+    };
+    let Some(client) = s.lock().clients.get(&client_id).cloned() else {
+        return error_page("unknown client_id: register the client first");
+    };
+    let redirect_uri = match &params.redirect_uri {
+        Some(uri) if client.redirect_uris.contains(uri) => uri.clone(),
+        Some(_) => return error_page("redirect_uri is not registered for this client"),
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => return error_page("redirect_uri is required"),
+    };
+    let state = params.state.clone();
+    let fail = |error: &str, description: &str| {
+        let mut query = vec![
+            ("error", error),
+            ("error_description", description),
+            ("iss", s.issuer.as_str()),
+        ];
+        if let Some(state) = &state {
+            query.push(("state", state));
+        }
+        redirect_with(&redirect_uri, &query)
+    };
+    if params.response_type.as_deref() != Some("code") {
+        return fail(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        );
+    }
+    // OAuth 2.1: PKCE is required, and only S256 is accepted.
+    let challenge = match (
+        &params.code_challenge,
+        params.code_challenge_method.as_deref(),
+    ) {
+        (Some(c), Some("S256")) if c.len() == 43 => c.clone(),
+        (Some(_), Some("S256")) => {
+            return fail(
+                "invalid_request",
+                "code_challenge must be a base64url SHA-256",
+            );
+        }
+        (None, _) => {
+            return fail(
+                "invalid_request",
+                "PKCE is required: send code_challenge with code_challenge_method=S256",
+            );
+        }
+        _ => return fail("invalid_request", "code_challenge_method must be S256"),
+    };
+    let scopes = match s.scopes_for(params.scope.as_deref()) {
+        Ok(scopes) => scopes,
+        Err(e) => return fail("invalid_scope", &e),
+    };
+    let resource = match s.resource_for(params.resource.as_deref()) {
+        Ok(resource) => resource,
+        Err(e) => return fail("invalid_target", &e),
+    };
+    let request = AuthRequest {
+        client_id,
+        redirect_uri,
+        state,
+        challenge,
+        scopes,
+        resource,
+    };
+    if s.config.auto_approve {
+        return approve(&s, request);
+    }
+    let id = random_token(24);
+    {
+        let mut store = s.lock();
+        let now = Instant::now();
+        store
+            .pending
+            .retain(|_, (_, t)| now.duration_since(*t) < CONSENT_TTL);
+        if store.pending.len() >= MAX_ENTRIES {
+            return error_page("too many pending authorization requests");
+        }
+        store.pending.insert(id.clone(), (request.clone(), now));
+    }
+    Html(consent_page(&s, &request, &id)).into_response()
+}
+
+fn consent_page(s: &DevState, request: &AuthRequest, id: &str) -> String {
+    let mut rows = String::new();
+    for scope in &request.scopes {
+        let tools = s
+            .unlocks
+            .iter()
+            .find(|(name, _)| name == scope)
+            .map(|(_, tools)| tools.join(", "))
+            .unwrap_or_default();
+        let tools = if tools.is_empty() {
+            "(no tool on its own)".to_owned()
+        } else {
+            tools
+        };
+        rows.push_str(&format!(
+            "<tr><td><code>{}</code></td><td>{}</td></tr>",
+            escape(scope),
+            escape(&tools)
+        ));
+    }
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>Authorize access</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.4rem .8rem;text-align:left}}.warn{{background:#fff3cd;padding:.6rem}}</style></head>
+<body><p class="warn"><strong>Development authorization server.</strong> Never use it with real users.</p>
+<h1>Authorize access</h1>
+<p>A client wants to call <code>{resource}</code> as <strong>{subject}</strong> with these scopes:</p>
+<table><tr><th>scope</th><th>tools it unlocks</th></tr>{rows}</table>
+<form method="post" action="{action}"><input type="hidden" name="request" value="{id}">
+<p><button name="decision" value="approve">Approve</button> <button name="decision" value="deny">Deny</button></p></form>
+</body></html>"#,
+        resource = escape(&request.resource),
+        subject = escape(&s.config.subject),
+        action = escape(&s.url("authorize/decision")),
+        id = escape(id),
+    )
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+pub(super) struct DecisionForm {
+    request: String,
+    decision: String,
+}
+
+pub(super) async fn decision(
+    State(s): State<Arc<DevState>>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    let Some((request, _)) = s.lock().pending.remove(&form.request) else {
+        return error_page("this authorization request has expired or was already answered");
+    };
+    if form.decision == "approve" {
+        approve(&s, request)
+    } else {
+        let mut query = vec![
+            ("error", "access_denied"),
+            ("error_description", "the user denied the request"),
+            ("iss", s.issuer.as_str()),
+        ];
+        if let Some(state) = &request.state {
+            query.push(("state", state));
+        }
+        redirect_with(&request.redirect_uri, &query)
+    }
+}
+
+fn approve(s: &DevState, request: AuthRequest) -> Response {
+    let code = random_token(32);
+    {
+        let mut store = s.lock();
+        let now = Instant::now();
+        store
+            .codes
+            .retain(|_, (_, t)| now.duration_since(*t) < CODE_TTL);
+        if store.codes.len() >= MAX_ENTRIES {
+            return error_page("too many outstanding authorization codes");
+        }
+        store.codes.insert(
+            code.clone(),
+            (
+                Grant {
+                    client_id: request.client_id.clone(),
+                    redirect_uri: request.redirect_uri.clone(),
+                    challenge: request.challenge.clone(),
+                    scopes: request.scopes.clone(),
+                    resource: request.resource.clone(),
+                },
+                now,
+            ),
+        );
+    }
+    // RFC 9207: the `iss` parameter lets the client detect mix-up attacks.
+    let mut query = vec![("code", code.as_str()), ("iss", s.issuer.as_str())];
+    if let Some(state) = &request.state {
+        query.push(("state", state));
+    }
+    redirect_with(&request.redirect_uri, &query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}
