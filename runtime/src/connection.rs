@@ -1,6 +1,8 @@
 //! The client on the other end of a connection (a stdio process, an HTTP session): what the
 //! server sends it while handling a request — progress, log messages, sampling and elicitation
 //! requests — and which of its requests are still in flight, so they can be cancelled.
+// Session state and one-request connections serve the HTTP transport only.
+#![cfg_attr(not(feature = "http"), allow(dead_code))]
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
