@@ -285,6 +285,111 @@ async fn protected_resource_metadata_is_served_at_both_locations() {
     }
 }
 
+/// The metadata is public (RFC 9728 §3): a browser client on any origin reads it, with the
+/// headers MCP clients send on discovery, while the MCP endpoint keeps its allow-list and the
+/// probes stay out of CORS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_resource_metadata_is_readable_from_any_origin() {
+    let h = files_with(|c, _, _| {
+        c.allow_origin("https://app.example.com")
+            .health_checks(true)
+    })
+    .await;
+    let token = h.token("files:read").build();
+    let root = format!("{}/.well-known/oauth-protected-resource", h.base);
+    for url in [h.metadata_url(), root] {
+        for origin in ["https://evil.example", "https://app.example.com", "null"] {
+            let r = h
+                .send(
+                    h.client
+                        .get(&url)
+                        .header("origin", origin)
+                        .header("mcp-protocol-version", "2025-11-25"),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{url} {origin}");
+            assert_eq!(
+                r.headers["access-control-allow-origin"], "*",
+                "{url} {origin}"
+            );
+            assert!(
+                !r.headers.contains_key("access-control-allow-credentials"),
+                "{url} {origin}"
+            );
+            assert_eq!(r.body["resource"], json!(h.resource), "{url} {origin}");
+
+            let preflight = h
+                .send(
+                    h.client
+                        .request(reqwest::Method::OPTIONS, &url)
+                        .header("origin", origin)
+                        .header("access-control-request-method", "GET")
+                        .header("access-control-request-headers", "mcp-protocol-version"),
+                )
+                .await;
+            assert!(
+                preflight.status.is_success(),
+                "{url} {origin}: {}",
+                preflight.status
+            );
+            assert_eq!(preflight.headers["access-control-allow-origin"], "*");
+            let methods = preflight.headers["access-control-allow-methods"]
+                .to_str()
+                .unwrap();
+            assert!(methods.contains("GET"), "{url}: {methods}");
+            let headers = preflight.headers["access-control-allow-headers"]
+                .to_str()
+                .unwrap()
+                .to_ascii_lowercase();
+            assert!(headers.contains("mcp-protocol-version"), "{url}: {headers}");
+        }
+    }
+
+    // The MCP endpoint: a foreign origin is still refused, and its preflight allows nothing.
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
+    let runs = h.runs();
+    let r = h
+        .send(
+            h.post(Some(&token), None, &ping)
+                .header("origin", "https://evil.example"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!r.headers.contains_key("access-control-allow-origin"));
+    assert_eq!(h.runs(), runs);
+    let preflight = h
+        .send(
+            h.client
+                .request(reqwest::Method::OPTIONS, &h.resource)
+                .header("origin", "https://evil.example")
+                .header("access-control-request-method", "POST"),
+        )
+        .await;
+    assert!(
+        !preflight
+            .headers
+            .contains_key("access-control-allow-origin"),
+        "{:?}",
+        preflight.headers
+    );
+
+    // The probes are not for browsers: they answer as before, with no CORS header.
+    for path in ["/healthz", "/readyz"] {
+        let r = h
+            .send(
+                h.client
+                    .get(format!("{}{path}", h.base))
+                    .header("origin", "https://evil.example"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(
+            !r.headers.contains_key("access-control-allow-origin"),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_tool_scope_appears_in_the_metadata_with_no_other_change() {
     let keys = KeyServer::start().await;

@@ -1,5 +1,8 @@
 //! CORS for browser-based MCP clients, and the gate that keeps its cost off everyone else.
 //!
+//! Two policies: the MCP endpoint's, which admits the origins the configuration allows, and the
+//! Protected Resource Metadata's, which admits every origin (the metadata is public).
+//!
 //! Browsers send `Origin` on every request CORS governs (cross-origin requests and preflights);
 //! other clients do not send it and read no CORS header. tower-http's layer builds its response
 //! headers on every request, so the MCP endpoint ([`Endpoint`]) runs it only when `Origin` is
@@ -16,7 +19,7 @@ use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::response::Response;
 use futures_util::FutureExt as _;
 use tower::{Layer, Service, ServiceExt as _};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use super::{PROTOCOL_VERSION_HEADER, SESSION_HEADER, Shared, mcp_endpoint};
 
@@ -43,6 +46,26 @@ pub(super) fn layer(
             HeaderName::from_static(SESSION_HEADER),
             HeaderName::from_static(PROTOCOL_VERSION_HEADER),
         ])
+}
+
+/// The CORS policy of the Protected Resource Metadata (both locations): every origin may read
+/// it.
+///
+/// The document is public and says nothing the resource does not announce in every 401
+/// challenge, and a browser-based client must read it before it can hold a token: it learns
+/// the authorization server from it (RFC 9728 §3, MCP authorization "Authorization Server
+/// Discovery"). So it answers `Access-Control-Allow-Origin: *` whatever `Origin` says, while the
+/// MCP endpoint keeps its allow-list ([`layer`]). Never with credentials: `*` forbids them
+/// (Fetch, CORS protocol), so no cookie or HTTP authentication rides on a cross-origin read.
+/// The request headers a preflight asks for are mirrored rather than answered with `*`: `*`
+/// does not cover `Authorization`, which a client holding a token may attach to every request,
+/// and no header can make this read reach more than the document. The browser clients in the
+/// field send `mcp-protocol-version` with their discovery requests.
+pub(super) fn public_layer() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::HEAD])
+        .allow_headers(AllowHeaders::mirror_request())
 }
 
 /// The MCP endpoint as a service: CORS for requests that carry `Origin`, the endpoint alone for

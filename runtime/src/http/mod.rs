@@ -346,8 +346,9 @@ impl HttpConfig {
         self
     }
 
-    /// Allows browser requests from this origin (e.g. `https://app.example.com`). Requests
-    /// without an `Origin` header (non-browser clients) are always allowed.
+    /// Allows browser requests from this origin (e.g. `https://app.example.com`) to the MCP
+    /// endpoint. Requests without an `Origin` header (non-browser clients) are always allowed,
+    /// and the Protected Resource Metadata is open to every origin (it is public).
     #[must_use]
     pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
         self.allowed_origins
@@ -572,16 +573,17 @@ impl Core {
         let cors = cors::layer(move |origin| cors_shared.origin_allowed(origin));
         let prm_path_inserted = format!("{PRM_WELL_KNOWN}{path}");
         // The MCP endpoint applies CORS only to requests with an `Origin` (see `cors`); the
-        // metadata always carries it, so a cached copy has `Vary`.
+        // metadata is public, open to every origin (`cors::public_layer`).
         let endpoint = cors::Endpoint {
             shared: Arc::clone(&shared),
-            cors: Arc::new(cors.clone()),
+            cors: Arc::new(cors),
         };
+        let public = cors::public_layer();
         let mut router = Router::new()
             .route_service(&path, endpoint.clone())
-            .route(PRM_WELL_KNOWN, get(resource_metadata).layer(cors.clone()));
+            .route(PRM_WELL_KNOWN, get(resource_metadata).layer(public.clone()));
         if prm_path_inserted != PRM_WELL_KNOWN {
-            router = router.route(&prm_path_inserted, get(resource_metadata).layer(cors));
+            router = router.route(&prm_path_inserted, get(resource_metadata).layer(public));
         }
         if config.health_checks {
             router = router
