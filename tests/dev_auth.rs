@@ -52,6 +52,27 @@ struct Env {
 async fn start(config: DevAuthConfig) -> Env {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    start_on(listener, &base, config, Serve::Scopegate).await
+}
+
+/// How a test serves the router.
+#[derive(Clone, Copy, PartialEq)]
+enum Serve {
+    /// `scopegate::http::serve_on`, which tells each request its local address.
+    Scopegate,
+    /// Plain `axum::serve`, which does not.
+    Axum,
+}
+
+/// The docs server and the development server on `listener`, with `base` as the resource's
+/// origin.
+async fn start_on(
+    listener: tokio::net::TcpListener,
+    base: &str,
+    config: DevAuthConfig,
+    serve: Serve,
+) -> Env {
+    let base = base.to_owned();
     let resource = format!("{base}/mcp");
     let server = Server::new(Docs).unwrap();
     let dev = DevAuth::new(&server, &resource, config).unwrap();
@@ -60,7 +81,14 @@ async fn start(config: DevAuthConfig) -> Env {
         .http(HttpConfig::new(&resource).jwt_issuer(&issuer))
         .unwrap()
         .merge(dev.router());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    match serve {
+        Serve::Scopegate => {
+            tokio::spawn(async move { scopegate::http::serve_on(listener, router).await });
+        }
+        Serve::Axum => {
+            tokio::spawn(async move { axum::serve(listener, router).await });
+        }
+    }
     Env {
         base,
         issuer,
@@ -639,4 +667,559 @@ async fn the_dev_token_script_gets_a_working_token_with_curl() {
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
     assert_eq!(env.call(&token, "read_doc").await, StatusCode::OK);
     assert_eq!(env.call(&token, "write_doc").await, StatusCode::FORBIDDEN);
+}
+
+// ---- exposure: local address, Host, CORS ----------------------------------------------------
+
+/// A request to the development server's router alone, through `oneshot`, with `Host`
+/// `127.0.0.1:8080` and, when given, the local address the connection arrived on.
+async fn oneshot(
+    dev: &DevAuth,
+    path: &str,
+    local: Option<&str>,
+) -> (axum::http::StatusCode, String) {
+    use tower::ServiceExt as _;
+    let mut request = axum::http::Request::builder()
+        .uri(path)
+        .header("host", "127.0.0.1:8080")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    if let Some(local) = local {
+        request
+            .extensions_mut()
+            .insert(scopegate::http::LocalAddr(local.parse().unwrap()));
+    }
+    let response = dev.router().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn only_requests_on_a_loopback_local_address_are_answered() {
+    let server = Server::new(Docs).unwrap();
+    let dev = DevAuth::new(
+        &server,
+        "http://127.0.0.1:8080/mcp",
+        DevAuthConfig::default(),
+    )
+    .unwrap();
+    let metadata = "/.well-known/oauth-authorization-server/dev-auth";
+    let (status, body) = oneshot(&dev, metadata, Some("127.0.0.1:8080")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = oneshot(&dev, metadata, Some("[::1]:8080")).await;
+    assert_eq!(status, StatusCode::OK);
+    // Unknown: the router was served by something that did not say where the request arrived.
+    let (status, body) = oneshot(&dev, metadata, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("serve_on"), "says how to serve it: {body}");
+    for local in ["192.0.2.2:8080", "0.0.0.0:8080", "[::ffff:10.0.0.1]:8080"] {
+        let (status, body) = oneshot(&dev, metadata, Some(local)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{local}");
+        assert!(body.contains("loopback"), "{body}");
+    }
+    // The explicit opt-out answers anywhere.
+    let open = DevAuth::new(
+        &server,
+        "http://127.0.0.1:8080/mcp",
+        DevAuthConfig::default().allow_non_loopback(true),
+    )
+    .unwrap();
+    assert_eq!(oneshot(&open, metadata, None).await.0, StatusCode::OK);
+    assert_eq!(
+        oneshot(&open, metadata, Some("192.0.2.2:8080")).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_served_by_plain_axum_refuses_to_mint_tokens() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let env = start_on(listener, &base, DevAuthConfig::default(), Serve::Axum).await;
+    let r = env
+        .http
+        .post(format!("{}/register", env.issuer))
+        .json(&json!({"redirect_uris":[REDIRECT],"token_endpoint_auth_method":"none"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("scopegate::http::serve_on"),
+        "{body}"
+    );
+}
+
+/// The machine's first non-loopback IPv4 address, if it has one (`ip -4 -o addr`).
+fn non_loopback_ipv4() -> Option<std::net::Ipv4Addr> {
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|line| {
+            let addr = line
+                .split_whitespace()
+                .skip_while(|w| *w != "inet")
+                .nth(1)?;
+            let ip: std::net::Ipv4Addr = addr.split('/').next()?.parse().ok()?;
+            (!ip.is_loopback()).then_some(ip)
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bound_to_every_address_it_answers_only_its_loopback_connections() {
+    // Today's trap: 0.0.0.0 with a localhost resource starts, and used to answer the network.
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let env = start_on(
+        listener,
+        &format!("http://localhost:{port}"),
+        DevAuthConfig::default().auto_approve(true),
+        Serve::Scopegate,
+    )
+    .await;
+    let register = |host: String| {
+        let env = &env;
+        async move {
+            env.http
+                .post(format!("http://{host}:{port}/dev-auth/register"))
+                .header("host", format!("localhost:{port}"))
+                .json(&json!({"redirect_uris":[REDIRECT],"token_endpoint_auth_method":"none"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(register("127.0.0.1".into()).await, StatusCode::CREATED);
+    match non_loopback_ipv4() {
+        // The same machine, through its network address: refused, Host or not.
+        Some(ip) => assert_eq!(
+            register(ip.to_string()).await,
+            StatusCode::FORBIDDEN,
+            "{ip}"
+        ),
+        None => eprintln!("no non-loopback IPv4 address here: the oneshot test covers it"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_checks_the_host() {
+    let env = start(DevAuthConfig::default()).await;
+    let port = env.base.rsplit(':').next().unwrap().to_owned();
+    let routes = [
+        ("GET", "/.well-known/oauth-authorization-server/dev-auth"),
+        ("GET", "/.well-known/openid-configuration/dev-auth"),
+        ("GET", "/dev-auth/.well-known/openid-configuration"),
+        ("GET", "/dev-auth/jwks"),
+        ("POST", "/dev-auth/register"),
+        ("GET", "/dev-auth/authorize"),
+        ("POST", "/dev-auth/authorize/decision"),
+        ("POST", "/dev-auth/token"),
+    ];
+    for (method, path) in routes {
+        for host in [
+            format!("evil.example:{port}"),
+            format!("localhost.evil.example:{port}"),
+            format!("127.0.0.1.nip.io:{port}"),
+            format!("[::1:{port}"),
+        ] {
+            let r = env
+                .http
+                .request(method.parse().unwrap(), format!("{}{path}", env.base))
+                .header("host", &host)
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status(),
+                StatusCode::FORBIDDEN,
+                "{method} {path} Host {host}"
+            );
+        }
+        // A loopback name passes the check (whatever the route then says).
+        let r = env
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", env.base))
+            .header("host", format!("localhost:{port}"))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_registration_and_token_answer_browser_clients_on_any_origin() {
+    let env = start(DevAuthConfig::default()).await;
+    for (method, path) in [
+        ("GET", "/.well-known/oauth-authorization-server/dev-auth"),
+        ("GET", "/.well-known/openid-configuration/dev-auth"),
+        ("GET", "/dev-auth/.well-known/openid-configuration"),
+        ("GET", "/dev-auth/jwks"),
+        ("POST", "/dev-auth/register"),
+        ("POST", "/dev-auth/token"),
+    ] {
+        // What the MCP Inspector's web UI sends before discovery.
+        let r = env
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", env.base))
+            .header("origin", "http://localhost:6274")
+            .header("access-control-request-method", method)
+            .header(
+                "access-control-request-headers",
+                "mcp-protocol-version, content-type, authorization, dpop",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        assert_eq!(r.headers()["access-control-allow-origin"], "*", "{path}");
+        let allowed = r.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        for h in [
+            "mcp-protocol-version",
+            "content-type",
+            "authorization",
+            "accept",
+            "dpop",
+        ] {
+            assert!(allowed.contains(h), "{path}: {h} not in {allowed}");
+        }
+        assert!(
+            r.headers()
+                .get("access-control-allow-credentials")
+                .is_none(),
+            "{path}"
+        );
+    }
+    let r = env
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server/dev-auth",
+            env.base
+        ))
+        .header("origin", "https://some.other.site")
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    // The consent page and its decision are navigations: no page may read them.
+    for (method, path) in [
+        (reqwest::Method::GET, "/dev-auth/authorize"),
+        (reqwest::Method::POST, "/dev-auth/authorize/decision"),
+    ] {
+        let r = env
+            .http
+            .request(method.clone(), format!("{}{path}", env.base))
+            .header("origin", "http://localhost:6274")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.headers().get("access-control-allow-origin").is_none(),
+            "{path}"
+        );
+        let r = env
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", env.base))
+            .header("origin", "http://localhost:6274")
+            .header("access-control-request-method", method.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.headers().get("access-control-allow-origin").is_none(),
+            "{path} preflight"
+        );
+    }
+}
+
+// ---- registration bounds --------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_is_json_bounded_and_rate_limited() {
+    let env = start(DevAuthConfig::default().registrations_per_minute(8)).await;
+    let url = format!("{}/register", env.issuer);
+    let ok = json!({"redirect_uris":[REDIRECT],"token_endpoint_auth_method":"none"});
+    let post = |content_type: &'static str, body: String| {
+        env.http
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let error = |r: reqwest::Response| async move {
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        (
+            status,
+            body["error"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let cases: Vec<(&str, &'static str, String, StatusCode, &str)> = vec![
+        (
+            "form body",
+            "application/x-www-form-urlencoded",
+            "redirect_uris=x".into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_client_metadata",
+        ),
+        (
+            "text/plain JSON",
+            "text/plain",
+            ok.to_string(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_client_metadata",
+        ),
+        (
+            "over 64 KiB",
+            "application/json",
+            json!({"redirect_uris":[REDIRECT],"pad":"x".repeat(64 * 1024)}).to_string(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_client_metadata",
+        ),
+        (
+            "eleven redirect URIs",
+            "application/json",
+            json!({"redirect_uris": vec![REDIRECT; 11]}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_redirect_uri",
+        ),
+        (
+            "a redirect URI of 3000 bytes",
+            "application/json",
+            json!({"redirect_uris": [format!("{REDIRECT}?{}", "a".repeat(3000))]}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_redirect_uri",
+        ),
+        (
+            "a client_name of 1000 bytes",
+            "application/json",
+            json!({"redirect_uris":[REDIRECT],"client_name":"n".repeat(1000)}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_client_metadata",
+        ),
+        (
+            "control: JSON with a charset",
+            "application/json; charset=utf-8",
+            ok.to_string(),
+            StatusCode::CREATED,
+            "",
+        ),
+    ];
+    for (case, content_type, body, status, code) in cases {
+        let got = error(post(content_type, body).await.unwrap()).await;
+        assert_eq!(got, (status, code.to_owned()), "{case}");
+    }
+    // 7 requests so far: one more is allowed this minute, then 429 with Retry-After.
+    assert_eq!(env.register(ok.clone()).await.0, StatusCode::CREATED);
+    let r = post("application/json", ok.to_string()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=8).contains(&retry), "retry after {retry} s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_holds_a_bounded_number_of_clients() {
+    let env = start(DevAuthConfig::default().max_clients_per_address(2)).await;
+    let body = json!({"redirect_uris":[REDIRECT],"token_endpoint_auth_method":"none"});
+    assert_eq!(env.register(body.clone()).await.0, StatusCode::CREATED);
+    assert_eq!(env.register(body.clone()).await.0, StatusCode::CREATED);
+    let (status, error) = env.register(body).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{error}");
+    assert_eq!(error["error"], "temporarily_unavailable");
+}
+
+// ---- refresh families and code replay -------------------------------------------------------
+
+impl Env {
+    /// A client that may refresh, and its first token response.
+    async fn first_tokens(&self, scope: &str) -> (String, Value) {
+        let client = self.public_client().await;
+        let (verifier, challenge) = pkce();
+        let query = self.code(&client, &challenge, scope).await;
+        let (status, tokens) = self.exchange(&client, &query["code"], &verifier).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        (client, tokens)
+    }
+
+    async fn refresh(&self, client: &str, token: &str) -> (StatusCode, Value) {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", client),
+        ])
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_use_of_one_refresh_token_revokes_the_family() {
+    let env = start(DevAuthConfig::default().auto_approve(true)).await;
+    for _ in 0..5 {
+        let (client, tokens) = env.first_tokens("docs:read").await;
+        let token = tokens["refresh_token"].as_str().unwrap();
+        let (a, b) = tokio::join!(env.refresh(&client, token), env.refresh(&client, token));
+        let winners: Vec<&Value> = [&a, &b]
+            .into_iter()
+            .filter(|(s, _)| *s == StatusCode::OK)
+            .map(|(_, body)| body)
+            .collect();
+        assert!(winners.len() <= 1, "both succeeded: {a:?} {b:?}");
+        // Whoever won, its successor died with the family.
+        for winner in winners {
+            let next = winner["refresh_token"].as_str().unwrap();
+            let (status, body) = env.refresh(&client, next).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+                "the family survived a concurrent reuse"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_family_ends_refresh_token_ttl_after_its_first_grant() {
+    let env = start(
+        DevAuthConfig::default()
+            .auto_approve(true)
+            .refresh_token_ttl(std::time::Duration::from_millis(1500)),
+    )
+    .await;
+    let (client, tokens) = env.first_tokens("docs:read").await;
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    let (status, rotated) = env
+        .refresh(&client, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    // 0.9 s later the fresh token is 0.9 s old, but its family is 1.8 s old.
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    let (status, body) = env
+        .refresh(&client, rotated["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_code_revokes_the_refresh_tokens_issued_from_it() {
+    let env = start(DevAuthConfig::default().auto_approve(true)).await;
+    let client = env.public_client().await;
+    let (verifier, challenge) = pkce();
+    let query = env.code(&client, &challenge, "docs:read").await;
+    let (status, tokens) = env.exchange(&client, &query["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = env.exchange(&client, &query["code"], &verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
+    let (status, body) = env
+        .refresh(&client, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "the refresh token outlived the replay"
+    );
+    // The access token already issued lives out its short lifetime (documented).
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(env.call(access, "read_doc").await, StatusCode::OK);
+}
+
+// ---- the consent page -----------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consent_page_cannot_be_framed_names_the_client_and_expires() {
+    let env =
+        start(DevAuthConfig::default().consent_ttl(std::time::Duration::from_millis(400))).await;
+    let redirect = "http://127.0.0.1:9/cb?x=<b>&y=\"1\"";
+    let (status, registered) = env
+        .register(json!({
+            "redirect_uris": [redirect],
+            "token_endpoint_auth_method": "none",
+            "client_name": "<script>alert(1)</script> Notes CLI",
+        }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{registered}");
+    let client = registered["client_id"].as_str().unwrap();
+    let (_, challenge) = pkce();
+    let r = env
+        .authorize(&[
+            ("response_type", "code"),
+            ("client_id", client),
+            ("redirect_uri", redirect),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-security-policy"],
+        "frame-ancestors 'none'"
+    );
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt; Notes CLI"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>"));
+    assert!(
+        page.contains("http://127.0.0.1:9/cb?x=&lt;b&gt;&amp;y=&quot;1&quot;"),
+        "the exact redirect URI, escaped: {page}"
+    );
+    let request = page
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let r = env
+        .http
+        .post(format!("{}/authorize/decision", env.issuer))
+        .form(&[("request", request.as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.headers().get("location").is_none(),
+        "no code after expiry"
+    );
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
 }

@@ -1,14 +1,18 @@
 //! The authorization endpoint, its consent page and the decision that answers it.
+//!
+//! Its pages may not be framed (clickjacking: RFC 9700 §4.16) nor cached, and carry no CORS
+//! headers: only a top-level navigation on the developer's own browser can use them.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
+use axum::http::header::{self, HeaderValue};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{AuthRequest, CODE_TTL, CONSENT_TTL, DevState, Grant, MAX_ENTRIES, random_token};
+use super::{AuthRequest, CODE_TTL, DevState, Grant, MAX_ENTRIES, random_token};
 
 #[derive(Deserialize)]
 pub(super) struct AuthorizeParams {
@@ -25,14 +29,30 @@ pub(super) struct AuthorizeParams {
 /// An error page for requests whose redirect URI cannot be trusted (RFC 6749 §4.1.2.1: never
 /// redirect to an unverified URI).
 fn error_page(message: &str) -> Response {
-    (
+    page(
         StatusCode::BAD_REQUEST,
-        Html(format!(
+        format!(
             "<!doctype html><title>Authorization error</title><h1>Authorization error</h1><p>{}</p>",
             escape(message)
-        )),
+        ),
     )
-        .into_response()
+}
+
+/// An HTML page that no other site may frame, and no cache may keep.
+fn page(status: StatusCode, html: String) -> Response {
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 fn redirect_with(uri: &str, params: &[(&str, &str)]) -> Response {
@@ -56,7 +76,7 @@ pub(super) async fn authorize(
     let Some(client_id) = params.client_id.clone() else {
         return error_page("client_id is required");
     };
-    let Some(client) = s.lock().clients.get(&client_id).cloned() else {
+    let Some(client) = s.lock().clients.get(&client_id, Instant::now()).cloned() else {
         return error_page("unknown client_id: register the client first");
     };
     let redirect_uri = match &params.redirect_uri {
@@ -113,6 +133,7 @@ pub(super) async fn authorize(
     };
     let request = AuthRequest {
         client_id,
+        client_name: client.name.clone(),
         redirect_uri,
         state,
         challenge,
@@ -126,15 +147,16 @@ pub(super) async fn authorize(
     {
         let mut store = s.lock();
         let now = Instant::now();
+        let ttl = s.config.consent_ttl;
         store
             .pending
-            .retain(|_, (_, t)| now.duration_since(*t) < CONSENT_TTL);
+            .retain(|_, (_, t)| now.duration_since(*t) < ttl);
         if store.pending.len() >= MAX_ENTRIES {
             return error_page("too many pending authorization requests");
         }
         store.pending.insert(id.clone(), (request.clone(), now));
     }
-    Html(consent_page(&s, &request, &id)).into_response()
+    page(StatusCode::OK, consent_page(&s, &request, &id))
 }
 
 fn consent_page(s: &DevState, request: &AuthRequest, id: &str) -> String {
@@ -162,12 +184,16 @@ fn consent_page(s: &DevState, request: &AuthRequest, id: &str) -> String {
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.4rem .8rem;text-align:left}}.warn{{background:#fff3cd;padding:.6rem}}</style></head>
 <body><p class="warn"><strong>Development authorization server.</strong> Never use it with real users.</p>
 <h1>Authorize access</h1>
-<p>A client wants to call <code>{resource}</code> as <strong>{subject}</strong> with these scopes:</p>
+<p>The client <strong>{name}</strong> (client id <code>{client_id}</code>) wants to call <code>{resource}</code> as <strong>{subject}</strong> with these scopes:</p>
 <table><tr><th>scope</th><th>tools it unlocks</th></tr>{rows}</table>
+<p>If you approve, the authorization code goes to <code class="redirect">{redirect}</code>.</p>
 <form method="post" action="{action}"><input type="hidden" name="request" value="{id}">
 <p><button name="decision" value="approve">Approve</button> <button name="decision" value="deny">Deny</button></p></form>
 </body></html>"#,
         resource = escape(&request.resource),
+        name = escape(request.client_name.as_deref().unwrap_or("(unnamed)")),
+        client_id = escape(&request.client_id),
+        redirect = escape(&request.redirect_uri),
         subject = escape(&s.config.subject),
         action = escape(&s.url("authorize/decision")),
         id = escape(id),
@@ -199,9 +225,13 @@ pub(super) async fn decision(
     State(s): State<Arc<DevState>>,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    let Some((request, _)) = s.lock().pending.remove(&form.request) else {
+    let Some((request, shown)) = s.lock().pending.remove(&form.request) else {
         return error_page("this authorization request has expired or was already answered");
     };
+    // The page may have sat open past its time; its request is gone either way.
+    if shown.elapsed() >= s.config.consent_ttl {
+        return error_page("this authorization request has expired: start again from the client");
+    }
     if form.decision == "approve" {
         approve(&s, request)
     } else {

@@ -7,29 +7,39 @@
 //! reuse detection), resource indicators (RFC 8707: `resource` becomes `aud`), and RFC 9068
 //! `at+jwt` access tokens signed with an ES256 key generated at start and published as a JWKS.
 //!
-//! It refuses to start on a non-loopback address unless told to, and says loudly what it is.
+//! It hands out any scope without a login, so it is hard to expose by accident: it refuses to
+//! start for a non-loopback resource, and refuses every request that did not arrive on a
+//! loopback local address ([`crate::http::LocalAddr`], which scopegate's own serve loop adds;
+//! a router served by other means answers 403) or whose `Host` is foreign (DNS rebinding),
+//! unless [`DevAuthConfig::allow_non_loopback`] says otherwise, loudly. Registration is
+//! bounded (JSON only, 64 KiB, rate limited and with a client quota per address), refresh
+//! tokens rotate with reuse detection that cannot be flushed (see `refresh.rs`), and a replayed
+//! authorization code revokes the refresh tokens issued from it. Access tokens already issued
+//! are not recalled: they live out their short lifetime ([`DevAuthConfig::access_token_ttl`]).
 
 mod authorize;
+mod clients;
 mod guard;
 mod keys;
+mod refresh;
 mod register;
 mod token;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::header::{self, HeaderValue};
-use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::metadata;
 use crate::scope::is_scope_token;
@@ -50,14 +60,26 @@ pub struct DevAuthConfig {
     pub path: String,
     /// Approve every authorization request without showing the consent page (for tests).
     pub auto_approve: bool,
-    /// Allow an issuer that is not on a loopback address. Never do this with real users.
+    /// Allow an issuer that is not on a loopback address, and requests that arrive on any
+    /// local address. Never do this with real users: anyone who reaches the port can mint
+    /// tokens with every scope. Logged as a warning at start.
     pub allow_non_loopback: bool,
     /// The subject every token is issued to (default `developer`).
     pub subject: String,
     /// Access token lifetime (default 5 min: short, so refresh and expiry get exercised).
     pub access_token_ttl: Duration,
-    /// Refresh token lifetime (default 1 h).
+    /// Lifetime of a refresh token family, counted from the authorization code that started it
+    /// (default 1 h): rotation does not extend it.
     pub refresh_token_ttl: Duration,
+    /// How long a consent page may wait for its decision (default 10 min); a later decision is
+    /// refused.
+    pub consent_ttl: Duration,
+    /// Registrations allowed per client address per minute, also the burst (default 20);
+    /// more get `429` with `Retry-After`.
+    pub registrations_per_minute: u32,
+    /// Clients one address may hold registered (default 100); a client unused for a day is
+    /// forgotten. More get `429`; nobody's client is evicted to make room.
+    pub max_clients_per_address: usize,
     /// Scopes granted when a client asks for none (default: every scope some tool requires).
     pub default_scopes: Option<Vec<String>>,
 }
@@ -71,6 +93,9 @@ impl Default for DevAuthConfig {
             subject: "developer".into(),
             access_token_ttl: Duration::from_secs(300),
             refresh_token_ttl: Duration::from_secs(3600),
+            consent_ttl: Duration::from_secs(600),
+            registrations_per_minute: 20,
+            max_clients_per_address: 100,
             default_scopes: None,
         }
     }
@@ -98,7 +123,36 @@ impl DevAuthConfig {
         self
     }
 
-    /// Permits a non-loopback issuer (development on a shared network, at your own risk).
+    /// Sets the lifetime of a refresh token family.
+    #[must_use]
+    pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_token_ttl = ttl;
+        self
+    }
+
+    /// Sets how long a consent page waits for its decision.
+    #[must_use]
+    pub fn consent_ttl(mut self, ttl: Duration) -> Self {
+        self.consent_ttl = ttl;
+        self
+    }
+
+    /// Sets the registrations allowed per address per minute.
+    #[must_use]
+    pub fn registrations_per_minute(mut self, per_minute: u32) -> Self {
+        self.registrations_per_minute = per_minute;
+        self
+    }
+
+    /// Sets how many clients one address may hold registered.
+    #[must_use]
+    pub fn max_clients_per_address(mut self, clients: usize) -> Self {
+        self.max_clients_per_address = clients;
+        self
+    }
+
+    /// Permits a non-loopback issuer and requests on any local address (development on a
+    /// shared network, at your own risk).
     #[must_use]
     pub fn allow_non_loopback(mut self, allow: bool) -> Self {
         self.allow_non_loopback = allow;
@@ -144,32 +198,28 @@ struct DevState {
     key: EncodingKey,
     kid: String,
     jwks: Value,
+    /// The issuer's host, lower case (IPv6 in brackets): a `Host` it accepts besides loopback.
+    issuer_host: String,
+    /// Whether the "cannot see the local address" warning was logged (once is enough).
+    warned_unknown_local: AtomicBool,
+    /// Everything the flow remembers, behind one lock: a code's redemption and the refresh
+    /// family it starts, a refresh token's retirement and its successor, happen in one
+    /// critical section each.
     store: Mutex<Store>,
 }
 
-#[derive(Default)]
 struct Store {
-    clients: HashMap<String, Client>,
+    clients: clients::Clients,
     pending: HashMap<String, (AuthRequest, Instant)>,
     codes: HashMap<String, (Grant, Instant)>,
-    refresh: HashMap<String, (Grant, Instant, String)>,
-    /// Refresh tokens already exchanged, with their family: presenting one again means it was
-    /// stolen, and the whole family is revoked (OAuth 2.1 §4.3.1, refresh token rotation).
-    used_refresh: HashMap<String, String>,
-}
-
-#[derive(Clone)]
-struct Client {
-    secret: Option<String>,
-    redirect_uris: Vec<String>,
-    /// Whether it registered the `refresh_token` grant: only then does it get refresh tokens
-    /// (a client that cannot refresh re-authorizes, which is how it steps up its scopes).
-    refresh: bool,
+    families: refresh::Families,
 }
 
 #[derive(Clone)]
 struct AuthRequest {
     client_id: String,
+    /// The client's `client_name`, for the consent page.
+    client_name: Option<String>,
     redirect_uri: String,
     state: Option<String>,
     challenge: String,
@@ -189,7 +239,6 @@ struct Grant {
 /// Limits that keep a long-running development server's memory bounded.
 const MAX_ENTRIES: usize = 10_000;
 const CODE_TTL: Duration = Duration::from_secs(60);
-const CONSENT_TTL: Duration = Duration::from_secs(600);
 
 impl DevAuth {
     /// A development authorization server issuing tokens for `resource` (the MCP server's
@@ -244,6 +293,10 @@ impl DevAuth {
             }
             None => server.required_scopes(),
         };
+        let issuer_host = url::Url::parse(&issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
         let (key, jwk) = generate_key()?;
         let kid = jwk.common.key_id.clone().unwrap_or_default();
         let jwks = json!({ "keys": [jwk] });
@@ -254,6 +307,13 @@ impl DevAuth {
             if config.auto_approve { "every request automatically" } else { "requests on a consent page without login" },
             config.subject
         );
+        if config.allow_non_loopback {
+            tracing::warn!(
+                target: "scopegate::dev_auth",
+                issuer = %issuer,
+                "DEVELOPMENT AUTHORIZATION SERVER: allow_non_loopback is on: it answers on every address it is served on, and anyone who reaches it can mint tokens with every scope"
+            );
+        }
         Ok(Self {
             state: Arc::new(DevState {
                 issuer,
@@ -266,7 +326,14 @@ impl DevAuth {
                 key,
                 kid,
                 jwks,
-                store: Mutex::new(Store::default()),
+                issuer_host,
+                warned_unknown_local: AtomicBool::new(false),
+                store: Mutex::new(Store {
+                    clients: clients::Clients::default(),
+                    pending: HashMap::new(),
+                    codes: HashMap::new(),
+                    families: refresh::Families::new(),
+                }),
             }),
         })
     }
@@ -278,17 +345,17 @@ impl DevAuth {
     }
 
     /// The routes: metadata (RFC 8414 path-inserted, and OpenID discovery), registration,
-    /// authorization, consent, token and JWKS. Merge it into the MCP server's router.
+    /// authorization, consent, token and JWKS. Merge it into the MCP server's router, and serve
+    /// it with [`crate::http::serve_on`] or [`crate::http::serve_with`] (or a loop of your own
+    /// that inserts [`crate::http::LocalAddr`]): every request without a loopback local
+    /// address is refused with 403.
     pub fn router(&self) -> Router {
         let p = &self.state.path;
-        let cors = CorsLayer::new()
-            .allow_origin(AllowOrigin::predicate(|origin, _| {
-                origin.to_str().is_ok_and(is_loopback_url)
-            }))
-            .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-            .allow_credentials(false);
-        Router::new()
+        // Top-level navigations: no CORS, so no page on another origin can read them.
+        let navigations = Router::new()
+            .route(&format!("{p}/authorize"), get(authorize))
+            .route(&format!("{p}/authorize/decision"), post(decision));
+        let public = Router::new()
             .route(
                 &format!("/.well-known/oauth-authorization-server{p}"),
                 get(metadata_document),
@@ -302,11 +369,16 @@ impl DevAuth {
                 get(metadata_document),
             )
             .route(&format!("{p}/register"), post(register))
-            .route(&format!("{p}/authorize"), get(authorize))
-            .route(&format!("{p}/authorize/decision"), post(decision))
             .route(&format!("{p}/token"), post(token))
             .route(&format!("{p}/jwks"), get(jwks))
-            .layer(cors)
+            .layer(guard::cors());
+        // The guard wraps every route, preflights included.
+        public
+            .merge(navigations)
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&self.state),
+                guard::guard,
+            ))
             .with_state(Arc::clone(&self.state))
     }
 }

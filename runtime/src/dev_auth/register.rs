@@ -1,19 +1,79 @@
-//! RFC 7591 dynamic client registration.
+//! RFC 7591 dynamic client registration, bounded: JSON only, a body of at most 64 KiB, a few
+//! redirect URIs of reasonable length, a rate limit and a client quota per address.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
+use axum::http::header::{self, HeaderValue};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::clients::{Client, Full, owner_of};
 use super::guard::is_loopback_url;
-use super::{Client, DevState, MAX_ENTRIES, json_ok, oauth_error, random_token, unix_now};
+use super::{DevState, json_ok, oauth_error, random_token, unix_now};
+
+/// Largest registration request body.
+const MAX_BODY: usize = 64 * 1024;
+/// Most redirect URIs one client may register.
+const MAX_REDIRECT_URIS: usize = 10;
+/// Longest redirect URI, in bytes.
+const MAX_REDIRECT_URI_LEN: usize = 2048;
+/// Longest `client_name`, in bytes (it is shown on the consent page).
+const MAX_CLIENT_NAME_LEN: usize = 200;
 
 /// RFC 7591 dynamic client registration.
-pub(super) async fn register(State(s): State<Arc<DevState>>, body: axum::body::Bytes) -> Response {
+pub(super) async fn register(State(s): State<Arc<DevState>>, request: Request) -> Response {
     let invalid =
         |what: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_client_metadata", what);
+    let refused = |reason: &str| {
+        tracing::debug!(target: "scopegate::dev_auth", event = "registration_refused", reason, "client registration refused");
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| *peer);
+    let owner = owner_of(peer);
+    // Counted before anything else, so a flood of malformed requests is limited too.
+    let admitted = s
+        .lock()
+        .clients
+        .admit(owner, s.config.registrations_per_minute, Instant::now());
+    if let Err(wait) = admitted {
+        refused("rate_limited");
+        let mut response = oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "too many registrations from this address: try again later",
+        );
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
+    // RFC 7591 §3.1: the metadata is a JSON document.
+    if !is_json(request.headers().get(header::CONTENT_TYPE)) {
+        refused("content_type");
+        return oauth_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_client_metadata",
+            "the registration request must be application/json",
+        );
+    }
+    let body = match axum::body::to_bytes(request.into_body(), MAX_BODY).await {
+        Ok(body) => body,
+        Err(_) => {
+            refused("too_large");
+            return oauth_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_client_metadata",
+                "the registration request is larger than 64 KiB",
+            );
+        }
+    };
     let Ok(Value::Object(metadata)) = serde_json::from_slice::<Value>(&body) else {
         return invalid("the body must be a JSON object");
     };
@@ -38,6 +98,29 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, body: axum::body::B
                 "invalid_redirect_uri",
                 "redirect_uris is required",
             );
+        }
+    };
+    if redirect_uris.len() > MAX_REDIRECT_URIS {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_redirect_uri",
+            &format!("at most {MAX_REDIRECT_URIS} redirect_uris"),
+        );
+    }
+    if redirect_uris.iter().any(|u| u.len() > MAX_REDIRECT_URI_LEN) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_redirect_uri",
+            &format!("a redirect URI may be at most {MAX_REDIRECT_URI_LEN} bytes long"),
+        );
+    }
+    let name = match metadata.get("client_name") {
+        None => None,
+        Some(Value::String(name)) if name.len() <= MAX_CLIENT_NAME_LEN => Some(name.clone()),
+        Some(_) => {
+            return invalid(&format!(
+                "client_name must be a string of at most {MAX_CLIENT_NAME_LEN} bytes"
+            ));
         }
     };
     for uri in &redirect_uris {
@@ -94,22 +177,31 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, body: axum::body::B
         .unwrap_or_else(|| vec!["authorization_code".to_owned()]);
     let client_id = random_token(16);
     let secret = (method != "none").then(|| random_token(32));
-    {
-        let mut store = s.lock();
-        if store.clients.len() >= MAX_ENTRIES {
-            return oauth_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "too many registered clients",
-            );
-        }
-        store.clients.insert(
-            client_id.clone(),
-            Client {
-                secret: secret.clone(),
-                redirect_uris: redirect_uris.clone(),
-                refresh: grant_types.iter().any(|g| g == "refresh_token"),
-            },
+    let now = Instant::now();
+    let client = Client {
+        secret: secret.clone(),
+        redirect_uris,
+        refresh: grant_types.iter().any(|g| g == "refresh_token"),
+        name,
+        owner,
+        last_used: now,
+    };
+    let stored = s.lock().clients.insert(
+        client_id.clone(),
+        client,
+        s.config.max_clients_per_address,
+        now,
+    );
+    if let Err(full) = stored {
+        refused("quota");
+        let why = match full {
+            Full::Owner => "this address has registered too many clients",
+            Full::Store => "too many registered clients",
+        };
+        return oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            why,
         );
     }
     let mut out = metadata.clone();
@@ -123,4 +215,34 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, body: axum::body::B
         out.insert("client_secret_expires_at".into(), 0.into());
     }
     json_ok(StatusCode::CREATED, &Value::Object(out))
+}
+
+/// `application/json`, in any case, with or without parameters (`; charset=utf-8`).
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_json_is_registration_metadata() {
+        let v = |s: &'static str| Some(HeaderValue::from_static(s));
+        for ok in ["application/json", "Application/JSON; charset=utf-8"] {
+            assert!(is_json(v(ok).as_ref()), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/jsonx",
+            "application/x-www-form-urlencoded",
+            "",
+        ] {
+            assert!(!is_json(v(bad).as_ref()), "{bad}");
+        }
+        assert!(!is_json(None));
+    }
 }

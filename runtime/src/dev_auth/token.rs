@@ -15,7 +15,8 @@ use serde_json::json;
 
 use crate::auth::constant_time_eq;
 
-use super::{CODE_TTL, DevState, Grant, MAX_ENTRIES, oauth_error, random_token};
+use super::refresh::{Refused, RotateError, code_digest};
+use super::{CODE_TTL, DevState, Grant, oauth_error};
 
 #[derive(Deserialize)]
 pub(super) struct TokenForm {
@@ -53,8 +54,8 @@ fn client_of(s: &DevState, headers: &HeaderMap, form: &TokenForm) -> Option<Stri
         (None, Some(id)) => (id.clone(), form.client_secret.clone()),
         (None, None) => return None,
     };
-    let store = s.lock();
-    let client = store.clients.get(&client_id)?;
+    let mut store = s.lock();
+    let client = store.clients.get(&client_id, Instant::now())?;
     match (&client.secret, secret) {
         (None, _) => Some(client_id),
         (Some(expected), Some(given))
@@ -78,107 +79,129 @@ pub(super) async fn token(
             "client authentication failed",
         );
     };
-    let bad_grant = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
     match form.grant_type.as_deref() {
-        Some("authorization_code") => {
-            let Some((grant, issued)) = form.code.as_ref().and_then(|c| s.lock().codes.remove(c))
-            else {
-                return bad_grant("unknown, used or expired authorization code");
-            };
-            if issued.elapsed() >= CODE_TTL {
-                return bad_grant("the authorization code has expired");
-            }
-            if grant.client_id != client_id {
-                return bad_grant("the code was issued to another client");
-            }
-            if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
-                return bad_grant("redirect_uri does not match the authorization request");
-            }
-            let Some(verifier) = &form.code_verifier else {
-                return bad_grant("code_verifier is required (PKCE)");
-            };
-            if !pkce_ok(verifier, &grant.challenge) {
-                return bad_grant("code_verifier does not match the code_challenge");
-            }
-            if let Some(resource) = &form.resource
-                && s.resource_for(Some(resource)).ok().as_deref() != Some(grant.resource.as_str())
-            {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_target",
-                    "resource differs from the authorization request",
+        Some("authorization_code") => code_grant(&s, &client_id, &form),
+        Some("refresh_token") => refresh_grant(&s, &client_id, &form),
+        _ => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be authorization_code or refresh_token",
+        ),
+    }
+}
+
+fn bad_grant(why: &str) -> Response {
+    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why)
+}
+
+/// The authorization code grant. The code is spent, checked and (for a client that may
+/// refresh) turned into a refresh family in one critical section, so a concurrent second
+/// redemption finds the family to revoke.
+fn code_grant(s: &DevState, client_id: &str, form: &TokenForm) -> Response {
+    let Some(code) = &form.code else {
+        return bad_grant("code is required");
+    };
+    let now = Instant::now();
+    let (grant, refresh) = {
+        let mut store = s.lock();
+        let Some((grant, issued)) = store.codes.remove(code) else {
+            // OAuth 2.1 §4.1.3: a code presented twice was stolen; what it bought is revoked.
+            if store.families.revoke_code(&code_digest(code)) {
+                tracing::warn!(
+                    target: "scopegate::dev_auth",
+                    event = "code_replayed",
+                    client_id,
+                    "an authorization code was redeemed twice: the refresh tokens issued from it are revoked"
+                );
+                return bad_grant(
+                    "this authorization code was already used: the refresh tokens issued from it are revoked",
                 );
             }
-            let scopes = grant.scopes.clone();
-            s.tokens(grant, scopes, random_token(16))
+            return bad_grant("unknown, used or expired authorization code");
+        };
+        if now.duration_since(issued) >= CODE_TTL {
+            return bad_grant("the authorization code has expired");
         }
-        Some("refresh_token") => {
-            let Some(presented) = &form.refresh_token else {
-                return bad_grant("refresh_token is required");
-            };
-            let entry = {
-                let mut store = s.lock();
-                if let Some(family) = store.used_refresh.get(presented).cloned() {
-                    // Replay of a rotated token: someone else has a copy. Revoke the family.
-                    store.refresh.retain(|_, (_, _, f)| *f != family);
-                    return bad_grant(
-                        "this refresh token was already used; its successors are revoked",
-                    );
-                }
-                store.refresh.get(presented).cloned()
-            };
-            let Some((grant, expires, family)) = entry else {
-                return bad_grant("unknown or expired refresh token");
-            };
-            if expires <= Instant::now() {
-                return bad_grant("the refresh token has expired");
-            }
-            if grant.client_id != client_id {
-                return bad_grant("the refresh token was issued to another client");
-            }
-            // A refresh may narrow the access token's scopes, never widen them; the new refresh
-            // token keeps the original ones (RFC 6749 §6).
+        if grant.client_id != client_id {
+            return bad_grant("the code was issued to another client");
+        }
+        if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
+            return bad_grant("redirect_uri does not match the authorization request");
+        }
+        let Some(verifier) = &form.code_verifier else {
+            return bad_grant("code_verifier is required (PKCE)");
+        };
+        if !pkce_ok(verifier, &grant.challenge) {
+            return bad_grant("code_verifier does not match the code_challenge");
+        }
+        if let Some(resource) = &form.resource
+            && s.resource_for(Some(resource)).ok().as_deref() != Some(grant.resource.as_str())
+        {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_target",
+                "resource differs from the authorization request",
+            );
+        }
+        let with_refresh = store.clients.get(client_id, now).is_some_and(|c| c.refresh);
+        let refresh = with_refresh.then(|| {
+            store.families.start(
+                grant.clone(),
+                code_digest(code),
+                s.config.refresh_token_ttl,
+                now,
+            )
+        });
+        (grant, refresh)
+    };
+    s.issue(&grant, &grant.scopes, refresh)
+}
+
+/// The refresh grant: the presented token is retired and its successor issued in one critical
+/// section (see `refresh.rs`); a refused scope or resource spends nothing.
+fn refresh_grant(s: &DevState, client_id: &str, form: &TokenForm) -> Response {
+    let Some(presented) = &form.refresh_token else {
+        return bad_grant("refresh_token is required");
+    };
+    let rotated = s
+        .lock()
+        .families
+        .rotate(presented, client_id, Instant::now(), |grant| {
+            // A refresh may narrow the access token's scopes, never widen them; the family
+            // keeps the original ones (RFC 6749 §6).
             let scopes = match &form.scope {
                 None => grant.scopes.clone(),
                 Some(scope) => match s.scopes_for(Some(scope)) {
                     Ok(scopes) if scopes.iter().all(|x| grant.scopes.contains(x)) => scopes,
                     _ => {
-                        return oauth_error(
+                        return Err(oauth_error(
                             StatusCode::BAD_REQUEST,
                             "invalid_scope",
                             "a refresh cannot add scopes",
-                        );
+                        ));
                     }
                 },
             };
             if let Some(resource) = &form.resource
                 && s.resource_for(Some(resource)).ok().as_deref() != Some(grant.resource.as_str())
             {
-                return oauth_error(
+                return Err(oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_target",
                     "resource differs from the original grant",
-                );
+                ));
             }
-            // Rotation: the presented token is spent (only one concurrent use wins), and a new
-            // one of the same family replaces it.
-            {
-                let mut store = s.lock();
-                if store.refresh.remove(presented).is_none() {
-                    return bad_grant("unknown or expired refresh token");
-                }
-                if store.used_refresh.len() >= MAX_ENTRIES {
-                    store.used_refresh.clear();
-                }
-                store.used_refresh.insert(presented.clone(), family.clone());
-            }
-            s.tokens(grant, scopes, family)
-        }
-        _ => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "grant_type must be authorization_code or refresh_token",
-        ),
+            Ok(scopes)
+        });
+    match rotated {
+        Ok((grant, scopes, next)) => s.issue(&grant, &scopes, Some(next)),
+        Err(RotateError::Check(response)) => response,
+        Err(RotateError::Refused(why)) => bad_grant(match why {
+            Refused::Unknown => "unknown, revoked or expired refresh token",
+            Refused::Expired => "the refresh token has expired",
+            Refused::Reused => "this refresh token was already used; its successors are revoked",
+            Refused::OtherClient => "the refresh token was issued to another client",
+        }),
     }
 }
 
@@ -200,15 +223,10 @@ fn pkce_ok(verifier: &str, challenge: &str) -> bool {
 }
 
 impl DevState {
-    /// Issues an access token for `scopes` (the grant's, or fewer) and a new refresh token of
-    /// `family` carrying the grant's full scopes.
-    pub(super) fn tokens(&self, grant: Grant, scopes: Vec<String>, family: String) -> Response {
-        let with_refresh = self
-            .lock()
-            .clients
-            .get(&grant.client_id)
-            .is_some_and(|c| c.refresh);
-        let access = match self.access_token(&grant, &scopes) {
+    /// The token response: an access token for `scopes` (the grant's, or fewer), and the
+    /// family's next refresh token when there is one.
+    fn issue(&self, grant: &Grant, scopes: &[String], refresh: Option<String>) -> Response {
+        let access = match self.access_token(grant, scopes) {
             Ok(token) => token,
             Err(e) => {
                 return oauth_error(
@@ -218,26 +236,13 @@ impl DevState {
                 );
             }
         };
-        let refresh = random_token(32);
-        let scope = scopes.join(" ");
-        if with_refresh {
-            let mut store = self.lock();
-            let now = Instant::now();
-            store.refresh.retain(|_, (_, expires, _)| *expires > now);
-            if store.refresh.len() < MAX_ENTRIES {
-                store.refresh.insert(
-                    refresh.clone(),
-                    (grant, now + self.config.refresh_token_ttl, family),
-                );
-            }
-        }
         let mut body = json!({
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": self.config.access_token_ttl.as_secs(),
-            "scope": scope,
+            "scope": scopes.join(" "),
         });
-        if with_refresh {
+        if let Some(refresh) = refresh {
             body["refresh_token"] = refresh.into();
         }
         (

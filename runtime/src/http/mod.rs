@@ -22,7 +22,7 @@ mod watch;
 pub use limit::Quota;
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, RedisStore};
-pub use serve::{ServeOptions, serve_with};
+pub use serve::{LocalAddr, ServeOptions, serve_with};
 pub use store::{
     MemorySessionStore, RateLimitStore, SessionRecord, SessionStore, StoreError, StoreFuture,
 };

@@ -146,6 +146,23 @@ impl std::fmt::Debug for ServeOptions {
     }
 }
 
+/// The local address of the connection a request arrived on: which of the machine's addresses
+/// (and port) the client connected to, as opposed to `ConnectInfo<SocketAddr>`, the peer's.
+///
+/// [`serve_with`] (and so [`super::serve`] and [`super::serve_on`]) adds it to every request
+/// it hands to the router (all but those of scopegate's own MCP endpoint, which it serves
+/// directly and which does not read it). Whoever serves a router with a loop of their own
+/// (hyper's `serve_connection`, say) can insert it the same way, from `TcpStream::local_addr`:
+///
+/// ```ignore
+/// request.extensions_mut().insert(scopegate::http::LocalAddr(stream.local_addr()?));
+/// ```
+///
+/// The development authorization server refuses every request that lacks it, or whose address
+/// is not loopback: a server bound to `0.0.0.0` answers its loopback connections only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalAddr(pub SocketAddr);
+
 /// Whether the server serving a request is shutting down (a request extension that
 /// [`serve_with`] adds; `/readyz` answers 503 while it is set).
 #[derive(Debug, Clone, Default)]
@@ -167,6 +184,8 @@ struct ConnectionService {
     router: Router,
     mcp: Option<Arc<McpRoute>>,
     peer: SocketAddr,
+    /// The connection's local address, when the socket could tell it.
+    local: Option<SocketAddr>,
     draining: Draining,
 }
 
@@ -192,8 +211,15 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
             Some(mcp) if request.uri().path() == mcp.path => {
                 Either::Right(mcp.endpoint.respond(request))
             }
-            // A router is always ready (its `poll_ready` is `Ready` without condition).
-            _ => Either::Left(tower::Service::call(&mut self.router.clone(), request)),
+            // A router is always ready (its `poll_ready` is `Ready` without condition). The
+            // local address goes to the router's routes only: the MCP endpoint above never
+            // reads it, and an extension costs an allocation per request.
+            _ => {
+                if let Some(local) = self.local {
+                    request.extensions_mut().insert(LocalAddr(local));
+                }
+                Either::Left(tower::Service::call(&mut self.router.clone(), request))
+            }
         };
         Guarded { response, guard }
     }
@@ -222,7 +248,8 @@ const FORCED_CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Serves `router` on `listener` until `options.shutdown` resolves; then answers `/readyz` with
 /// 503 (for `readiness_grace`, still serving), stops accepting, lets in-flight requests finish
 /// (up to `drain_timeout`) and returns. Each request carries the peer's address as
-/// `ConnectInfo<SocketAddr>` (per-address rate limits use it).
+/// `ConnectInfo<SocketAddr>` (per-address rate limits use it), and each request routed through
+/// `router` the connection's own address as [`LocalAddr`].
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     router: Router,
@@ -272,12 +299,15 @@ pub async fn serve_with(
             }
             () = grace_over => break,
         };
+        // Unknown when the socket cannot say (then loopback-only routes refuse its requests).
+        let local = stream.local_addr().ok();
         let watch = Watch::new();
         let service = ConnectionService {
             watch: Arc::clone(&watch),
             router: router.clone(),
             mcp: options.mcp.clone(),
             peer,
+            local,
             draining: draining.clone(),
         };
         let io = TokioIo::new(Watched {
