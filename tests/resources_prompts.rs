@@ -612,3 +612,285 @@ fn a_resource_uri_is_declared_in_its_normal_form() {
         "the error names the normal form: {error}"
     );
 }
+
+// ---- dot segments (RFC 3986 §5.2.4) ----------------------------------------------------------
+
+/// Counts handler runs, so a refusal can prove that no handler ran.
+#[derive(Clone, Default)]
+struct Runs(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Runs {
+    fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn ran(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Anything on the store's shelves, to anyone.
+#[mcp_resource(uri = "store://h/{+path}", public)]
+fn shelf(runs: State<Runs>, path: String) -> String {
+    runs.ran();
+    format!("shelf {path}")
+}
+
+/// The private plans.
+#[mcp_resource(uri = "store://h/private/plans", scope = "store:private")]
+fn plans(runs: State<Runs>) -> String {
+    runs.ran();
+    "the plans".into()
+}
+
+/// The vault, by item.
+#[mcp_resource(uri = "store://h/vault/{item}", scope = "store:vault")]
+fn vault_item(runs: State<Runs>, item: String) -> String {
+    runs.ran();
+    format!("vault {item}")
+}
+
+#[derive(McpServer, Clone, Default)]
+#[mcp(name = "store", resources(shelf, plans, vault_item))]
+struct Store {
+    #[mcp(state)]
+    runs: Runs,
+}
+
+/// A `resources/read` of `uri`, in the 2026-07-28 era when `modern`.
+async fn read_store(server: &Server<Store>, who: &Principal, uri: &str, modern: bool) -> Reply {
+    let mut params = json!({ "uri": uri });
+    if modern {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "0" },
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+    }
+    let message = json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":params});
+    server
+        .handle_bytes(message.to_string().as_bytes(), who)
+        .await
+}
+
+/// The reply is "resource not found": -32002, which 2026-07-28 folds into -32602.
+fn assert_not_found(reply: Reply, modern: bool) {
+    let Reply::Response(r) = reply else {
+        panic!("expected a not-found response, got {reply:?}");
+    };
+    let r: Value = serde_json::from_str(&r.to_json()).unwrap();
+    let code = if modern {
+        error_code::INVALID_PARAMS
+    } else {
+        -32002
+    };
+    assert_eq!(r["error"]["code"], code, "{r}");
+    assert_eq!(r["error"]["message"], "resource not found", "{r}");
+}
+
+/// Every spelling of `..` (RFC 3986 §2.3: `%2E` is `.`).
+const DOT_DOT: [&str; 6] = ["..", "%2E%2E", "%2e%2e", ".%2E", "%2e.", "%2E."];
+
+#[tokio::test]
+async fn dot_segments_are_resolved_before_a_resource_is_looked_up() {
+    let runs = Runs::default();
+    let server = Server::new(Store { runs: runs.clone() }).unwrap();
+    let anyone = Principal::anonymous();
+    for modern in [false, true] {
+        for dots in DOT_DOT {
+            // The public template would take these; what they name is protected.
+            for (uri, missing) in [
+                (
+                    format!("store://h/public/{dots}/private/plans"),
+                    "store:private",
+                ),
+                (
+                    format!("store://h/a/b/{dots}/{dots}/private/plans"),
+                    "store:private",
+                ),
+                (
+                    format!("store://h/public/./{dots}/vault/gold"),
+                    "store:vault",
+                ),
+            ] {
+                let Reply::Denied(denial) = read_store(&server, &anyone, &uri, modern).await else {
+                    panic!("{uri} (modern: {modern}) was read without {missing}");
+                };
+                assert_eq!(denial.missing, [missing], "{uri}");
+            }
+            // Above the root: nothing, not even the public shelf clamped to `store://h/x`.
+            for uri in [
+                format!("store://h/{dots}/private/plans"),
+                format!("store://h/a/{dots}/{dots}/private/plans"),
+                format!("store://h/public/{dots}/{dots}/{dots}/x"),
+                format!("store://h/{dots}"),
+            ] {
+                assert_not_found(read_store(&server, &anyone, &uri, modern).await, modern);
+            }
+        }
+        // A value with a dot segment that the path's resolution cannot see: `%5C` (`\`) is no
+        // separator in a URI, but it is one in a Windows path.
+        let uri = "store://h/a/..%5C..%5Cx";
+        assert_not_found(read_store(&server, &anyone, uri, modern).await, modern);
+    }
+    assert_eq!(runs.count(), 0, "a handler ran for a refused URI");
+
+    // With the scopes, the resolved URI is read, by its own handler.
+    let insider = principal("store:private store:vault");
+    let admitted = read_store(
+        &server,
+        &insider,
+        "store://h/public/%2E%2E/private/plans",
+        false,
+    );
+    assert_eq!(text_of(admitted.await), "the plans");
+    // (Both templates match `store://h/vault/gold`: the first declared serves it, once the
+    // scopes of both are held.)
+    let admitted = read_store(&server, &insider, "store://h/x/../vault/gold", true);
+    assert_eq!(text_of(admitted.await), "shelf vault/gold");
+    // And the public shelf gets the resolved path, never the dots.
+    let read = read_store(&server, &anyone, "store://h/a/./b/%2E%2E/c/.", false);
+    assert_eq!(text_of(read.await), "shelf a/c/");
+    assert_eq!(runs.count(), 3);
+}
+
+#[tokio::test]
+async fn subscriptions_resolve_dot_segments_too() {
+    use scopegate::Outbound;
+    use scopegate::protocol::Message;
+    let runs = Runs::default();
+    let server = Server::new(Store { runs: runs.clone() }).unwrap();
+    let connection = server.connect();
+    let (outbound, _to_client) = Outbound::channel();
+    connection.set_standalone(outbound);
+    let send = async |who: &Principal, method: &str, uri: &str| {
+        let text = json!({"jsonrpc":"2.0","id":1,"method":method,"params":{"uri":uri}});
+        let message = Message::parse(text.to_string().as_bytes()).unwrap();
+        server.handle_in(message, who, &connection, None).await
+    };
+    let anyone = Principal::anonymous();
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let message = Message::parse(init.to_string().as_bytes()).unwrap();
+    assert!(matches!(
+        server.handle_in(message, &anyone, &connection, None).await,
+        Reply::Response(_)
+    ));
+    for dots in DOT_DOT {
+        let uri = format!("store://h/public/{dots}/private/plans");
+        let Reply::Denied(denial) = send(&anyone, "resources/subscribe", &uri).await else {
+            panic!("subscribed to {uri} without store:private");
+        };
+        assert_eq!(denial.missing, ["store:private"]);
+        for method in ["resources/subscribe", "resources/unsubscribe"] {
+            let uri = format!("store://h/{dots}/private/plans");
+            assert_missing(send(&anyone, method, &uri).await);
+        }
+    }
+    assert_eq!(server.notify_resource_updated("store://h/private/plans"), 0);
+    assert_eq!(
+        server.notify_resource_updated("store://h/../private/plans"),
+        0
+    );
+
+    // A subscription is kept, and updated, under the URI it resolves to.
+    let insider = principal("store:private");
+    let subscribe = send(
+        &insider,
+        "resources/subscribe",
+        "store://h/p/%2e./private/plans",
+    );
+    assert!(matches!(subscribe.await, Reply::Response(_)));
+    assert_eq!(server.notify_resource_updated("store://h/private/plans"), 1);
+    assert_eq!(
+        server.notify_resource_updated("store://h/x/../private/plans"),
+        1
+    );
+    assert_eq!(runs.count(), 0);
+}
+
+#[tokio::test]
+async fn dot_segments_are_resolved_over_stdio() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let runs = Runs::default();
+    let server = Server::new(Store { runs: runs.clone() }).unwrap();
+    let (mut client, server_end) = tokio::io::duplex(64 * 1024);
+    let (input, output) = tokio::io::split(server_end);
+    let serving = tokio::spawn(scopegate::stdio::serve_io(
+        server,
+        Principal::anonymous(),
+        input,
+        output,
+        64 * 1024,
+    ));
+    let read = |id: u32, uri: &str| {
+        let message =
+            json!({"jsonrpc":"2.0","id":id,"method":"resources/read","params":{"uri":uri}});
+        format!("{message}\n")
+    };
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let mut lines = format!("{init}\n");
+    lines.push_str(&read(1, "store://h/public/../private/plans"));
+    lines.push_str(&read(2, "store://h/../private/plans"));
+    client.write_all(lines.as_bytes()).await.unwrap();
+    let (from_server, mut to_server) = tokio::io::split(client);
+    to_server.shutdown().await.unwrap();
+    let mut answers = std::collections::BTreeMap::new();
+    let mut reader = tokio::io::BufReader::new(from_server).lines();
+    while let Some(line) = reader.next_line().await.unwrap() {
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        answers.insert(answer["id"].as_u64().unwrap(), answer);
+    }
+    serving.await.unwrap().unwrap();
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert_eq!(
+        answers[&1]["error"]["code"],
+        error_code::INSUFFICIENT_SCOPE,
+        "{}",
+        answers[&1]
+    );
+    assert!(
+        answers[&1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("store:private"),
+        "{}",
+        answers[&1]
+    );
+    assert_eq!(answers[&2]["error"]["code"], -32002, "{}", answers[&2]);
+    assert_eq!(runs.count(), 0);
+}
+
+/// Declared with dot segments: the first could never be matched as written, the second names
+/// nothing.
+#[mcp_resource(uri = "store://h/a/../b", public)]
+fn unresolved() -> &'static str {
+    "b"
+}
+
+#[mcp_resource(uri = "store://h/../b", public)]
+fn above_the_root() -> &'static str {
+    "b"
+}
+
+#[derive(McpServer)]
+#[mcp(name = "unresolved", resources(unresolved))]
+struct Unresolved;
+
+#[derive(McpServer)]
+#[mcp(name = "above", resources(above_the_root))]
+struct AboveTheRoot;
+
+#[test]
+fn a_resource_uri_is_declared_without_dot_segments() {
+    let Err(error) = Server::new(Unresolved) else {
+        panic!("a URI with dot segments was accepted");
+    };
+    assert!(error.to_string().contains("`store://h/b`"), "{error}");
+    let Err(error) = Server::new(AboveTheRoot) else {
+        panic!("a URI climbing above its root was accepted");
+    };
+    assert!(
+        matches!(error, scopegate::BuildError::UriDotSegments { uri } if uri == "store://h/../b"),
+        "{error}"
+    );
+}

@@ -36,6 +36,7 @@ pub mod scope;
 pub mod server;
 pub mod stdio;
 pub mod tool;
+mod uri;
 
 pub use connection::{ClientError, Connection, LogLevel, Outbound, OutboundReceiver};
 pub use principal::Principal;

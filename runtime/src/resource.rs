@@ -10,6 +10,8 @@ use std::fmt;
 use crate::protocol::{ResourceContents, base64_encode};
 use crate::tool::{HandlerFuture, ParamDef, Rejected};
 
+pub use crate::uri::normalize_uri;
+
 /// What `#[mcp_resource]` knows about a resource without knowing the server.
 #[derive(Debug, Clone, Copy)]
 pub struct ResourceMeta {
@@ -263,7 +265,9 @@ pub fn template_variables(template: &str) -> Option<Vec<&str>> {
     )
 }
 
-/// Matches `uri` against `template`; the variables' values, percent-decoded.
+/// Matches `uri` against `template`; the variables' values, percent-decoded. `None` also when a
+/// value holds a `.` or `..` segment (`/` or `\\` separated, `%2E` counting as `.`): match the
+/// URI's normal form ([`normalize_uri`]), where a path has none left.
 #[must_use]
 pub fn match_template(template: &str, uri: &str) -> Option<Vec<(String, String)>> {
     let parts = parse_template(template)?;
@@ -298,114 +302,19 @@ pub fn match_template(template: &str, uri: &str) -> Option<Vec<(String, String)>
                 if !*reserved && decoded.contains(forbidden) {
                     return None;
                 }
+                // No handler sees a `.` or `..` segment (RFC 3986 §5.2.4), whatever its
+                // template's literals around it: `x://h/f-{name}` with `f-..`, or
+                // `x://h/p{+path}` with `p../x`. `\` counts as a separator too (Windows paths),
+                // and `%2E` as a dot, for a handler that decodes once more.
+                if decoded.split(['/', '\\']).any(crate::uri::is_dot_segment) {
+                    return None;
+                }
                 values.push(((*name).to_owned(), decoded));
                 rest = &rest[end..];
             }
         }
     }
     rest.is_empty().then_some(values)
-}
-
-/// The spelling of `uri` that resources are looked up by (RFC 3986 §6.2.2): the scheme and the
-/// host in lower case, percent-escapes of unreserved characters decoded (`%73` is `s`) and the
-/// others' hex digits in upper case (`%2f` is `%2F`). URIs that differ only there name the same
-/// resource, so a client must not reach one under a spelling its scopes were not checked for.
-#[must_use]
-pub fn normalize_uri(uri: &str) -> std::borrow::Cow<'_, str> {
-    use std::borrow::Cow;
-    // Escapes first: the scheme and the host are found in the decoded text (`%2E` decoded can
-    // make a scheme of what was none), so that the normal form is its own normal form.
-    let decoded = normalize_escapes(uri);
-    match lowercase_scheme_and_host(&decoded) {
-        Some(lowered) => Cow::Owned(lowered),
-        None => decoded,
-    }
-}
-
-/// `%XX` of an unreserved character decoded, the others' hex digits in upper case. A URI with a
-/// `%` that starts no escape is not a URI (RFC 3986 §2.1): it is left as it is, since decoding
-/// around it could make escapes that were not there (`%%333` would become `%%33`, then `%3`).
-fn normalize_escapes(uri: &str) -> std::borrow::Cow<'_, str> {
-    let bytes = uri.as_bytes();
-    let hex = |b: u8| char::from(b).to_digit(16);
-    let mut any = false;
-    for at in memchr::memchr_iter(b'%', bytes) {
-        any = true;
-        let escape = bytes.get(at + 1..at + 3);
-        if !escape.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-            return std::borrow::Cow::Borrowed(uri);
-        }
-    }
-    if !any {
-        return std::borrow::Cow::Borrowed(uri);
-    }
-    let mut out = String::with_capacity(uri.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2))
-            && let (Some(h), Some(l)) = (hex(h), hex(l))
-        {
-            let byte = u8::try_from(h * 16 + l).unwrap_or(0);
-            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-                out.push(char::from(byte));
-            } else {
-                out.push('%');
-                out.push(char::from(bytes[i + 1]).to_ascii_uppercase());
-                out.push(char::from(bytes[i + 2]).to_ascii_uppercase());
-            }
-            i += 3;
-            continue;
-        }
-        // Whole characters: `%` is one byte, so `i` stays on a character boundary.
-        let width = uri[i..].chars().next().map_or(1, char::len_utf8);
-        out.push_str(&uri[i..i + width]);
-        i += width;
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// `uri` with its scheme and host in lower case (escapes left as they are), or `None` when
-/// they are already.
-fn lowercase_scheme_and_host(uri: &str) -> Option<String> {
-    let bytes = uri.as_bytes();
-    // The scheme: a letter, then letters, digits, `+`, `-` or `.`, up to the first `:`.
-    let scheme_end = uri
-        .find(':')
-        .filter(|&end| {
-            end > 0
-                && bytes[0].is_ascii_alphabetic()
-                && bytes[..end]
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        })
-        .unwrap_or(0);
-    // The host: after `//` and any user information, up to the path, query or fragment.
-    let host = match uri[scheme_end..].strip_prefix("://") {
-        Some(rest) => {
-            let start = scheme_end + 3;
-            let end = start + rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let host_start = uri[start..end]
-                .rfind('@')
-                .map_or(start, |at| start + at + 1);
-            host_start..end
-        }
-        None => 0..0,
-    };
-    let lowered = |i: usize| i < scheme_end || host.contains(&i);
-    // The hex digits of `%XX` escapes stay upper case.
-    let escaped = |i: usize| {
-        let at = |j: usize| bytes.get(j).copied();
-        let is_hex = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_hexdigit());
-        (i >= 1 && at(i - 1) == Some(b'%') && is_hex(at(i)) && is_hex(at(i + 1)))
-            || (i >= 2 && at(i - 2) == Some(b'%') && is_hex(at(i - 1)) && is_hex(at(i)))
-    };
-    let upper = |i: usize| bytes[i].is_ascii_uppercase() && lowered(i) && !escaped(i);
-    (0..bytes.len()).any(upper).then(|| {
-        uri.char_indices()
-            .map(|(i, c)| if upper(i) { c.to_ascii_lowercase() } else { c })
-            .collect()
-    })
 }
 
 fn percent_decode(value: &str) -> Option<String> {
@@ -470,41 +379,6 @@ mod tests {
     }
 
     #[test]
-    fn uris_are_looked_up_in_their_normal_form() {
-        for (uri, normal) in [
-            ("notes://note/secret", "notes://note/secret"),
-            ("notes://note/%73ecret", "notes://note/secret"),
-            ("NOTES://Note/Secret", "notes://note/Secret"),
-            ("file:///a%2fb%7E", "file:///a%2Fb~"),
-            ("x://user@HOST:80/P", "x://user@host:80/P"),
-            ("x://%4Eote/secret", "x://note/secret"),
-            ("urn:Example:%41", "urn:Example:A"),
-            ("a%zz%4", "a%zz%4"),
-            ("x://h/é%C3%A9", "x://h/é%C3%A9"),
-        ] {
-            assert_eq!(normalize_uri(uri), normal, "{uri}");
-        }
-        assert!(matches!(
-            normalize_uri("notes://note/1"),
-            std::borrow::Cow::Borrowed(_)
-        ));
-        // Found by the resource_uri fuzz target: decoded, `%2E` makes a scheme of what was
-        // none; the normal form is found after decoding, so it is its own normal form.
-        for uri in [
-            "Whtt%2E%2E:0]:3\"00/mc0",
-            "X%2By://H%2Fo/%2f",
-            "%A%bc://Q",
-            "a://B%zZ/",
-            "http://a/b/.%%%%3333%%",
-            "x://h/%%333",
-        ] {
-            let once = normalize_uri(uri);
-            assert_eq!(normalize_uri(&once), once, "{uri}");
-        }
-        assert_eq!(normalize_uri("Whtt%2E%2E:0"), "whtt..:0");
-    }
-
-    #[test]
     fn a_simple_variable_never_decodes_to_a_path() {
         assert_eq!(
             match_template("notes://note/{id}", "notes://note/..%2F..%2Fetc"),
@@ -524,6 +398,40 @@ mod tests {
             None,
             "with `/` as written, not escaped"
         );
+    }
+
+    #[test]
+    fn no_variable_holds_a_dot_segment() {
+        for (template, uri) in [
+            ("x://h/f-{name}", "x://h/f-.."),
+            ("x://h/f-{name}", "x://h/f-."),
+            ("x://h/{name}.txt", "x://h/..txt"),
+            ("x://h/p{+path}", "x://h/p../private/x"),
+            ("x://h/{+path}", "x://h/a/../../x"),
+            ("x://h/{+path}", "x://h/a/./x"),
+            ("x://h/{+path}", "x://h/a/.."),
+            ("x://h/{+path}", "x://h/a/%2E%2E/x"),
+            ("x://h/{+path}", "x://h/a/%252E%252E/x"),
+            ("x://h/{+path}", "x://h/a/..%5Cx"),
+            ("x://h/{name}", "x://h/..%5C..%5Cx"),
+            ("x://h/?q={q}", "x://h/?q=.."),
+        ] {
+            assert_eq!(match_template(template, uri), None, "{template} {uri}");
+        }
+        for (template, uri, value) in [
+            ("x://h/f-{name}", "x://h/f-...", "..."),
+            ("x://h/{+path}", "x://h/a/.b/c..", "a/.b/c.."),
+            ("x://h/{name}", "x://h/v1.2", "v1.2"),
+        ] {
+            assert_eq!(
+                match_template(template, uri),
+                Some(vec![(
+                    template_variables(template).unwrap()[0].to_owned(),
+                    value.to_owned()
+                )]),
+                "{template} {uri}"
+            );
+        }
     }
 
     #[test]

@@ -103,6 +103,13 @@ pub enum BuildError {
         /// Its normal form.
         normal: String,
     },
+    /// A resource URI or template with `.` or `..` segments that no request can name: they climb
+    /// above its root or sit in a path without one (`resource::normalize_uri`).
+    #[error("resource `{uri}` has `.` or `..` segments that name no resource")]
+    UriDotSegments {
+        /// The URI as declared.
+        uri: &'static str,
+    },
     /// Two prompts with one name.
     #[error("two prompts are named `{prompt}`")]
     DuplicatePrompt {
@@ -387,7 +394,8 @@ impl Core {
         let mut static_entries: Vec<ListEntry> = Vec::new();
         let mut template_entries: Vec<ListEntry> = Vec::new();
         for (index, &(meta, _)) in tables.resources.iter().enumerate() {
-            let normal = crate::resource::normalize_uri(meta.uri);
+            let normal = crate::resource::normalize_uri(meta.uri)
+                .ok_or(BuildError::UriDotSegments { uri: meta.uri })?;
             if normal != meta.uri {
                 return Err(BuildError::UriNotNormal {
                     uri: meta.uri,
@@ -618,7 +626,9 @@ impl Core {
         // Subscriptions are kept in the URI's normal form. An update goes only to a session whose
         // latest request's principal may still read the resource.
         // The resource's scope sets are found once, not once per subscriber.
-        let normal = crate::resource::normalize_uri(uri);
+        let Some(normal) = crate::resource::normalize_uri(uri) else {
+            return 0;
+        };
         let Some(required) = self
             .find_resource(uri)
             .map(|(_, meta, _)| self.resource_scopes(uri, meta).collect::<Vec<_>>())
@@ -1293,21 +1303,17 @@ impl Core {
         })
     }
 
-    /// The resource a URI names (its index and description): a static one, else the first
-    /// template that matches, with the template's variables.
-    /// The resource `uri` names: a static one by its URI, as sent or in its normal form
-    /// ([`crate::resource::normalize_uri`]), else the first template that matches the normal form,
-    /// with its variables.
+    /// The resource `uri` names: in its normal form ([`crate::resource::normalize_uri`]; none
+    /// when its `..` segments climb above the root), a static one by its URI, else the first
+    /// template that matches, with its variables.
     fn find_resource(
         &self,
         uri: &str,
     ) -> Option<(usize, &'static ResourceMeta, Map<String, Value>)> {
         let resources = &self.inner.resources;
-        let normal = crate::resource::normalize_uri(uri);
-        for spelling in [uri, &normal] {
-            if let Some(&index) = self.inner.resource_by_uri.get(spelling) {
-                return Some((index, resources[index].0, Map::new()));
-            }
+        let normal = crate::resource::normalize_uri(uri)?;
+        if let Some(&index) = self.inner.resource_by_uri.get(&*normal) {
+            return Some((index, resources[index].0, Map::new()));
         }
         resources
             .iter()
@@ -1348,7 +1354,8 @@ impl Core {
     ) -> impl Iterator<Item = &'static [&'static str]> {
         let normal = meta
             .template
-            .then(|| crate::resource::normalize_uri(uri).into_owned());
+            .then(|| crate::resource::normalize_uri(uri).map(Cow::into_owned))
+            .flatten();
         let others = self
             .inner
             .resources
@@ -1566,7 +1573,9 @@ impl Core {
             return Reply::Denied(denial);
         }
         // Kept in the form the resource was found by: updates name it that way.
-        let uri = crate::resource::normalize_uri(&params.uri);
+        let Some(uri) = crate::resource::normalize_uri(&params.uri) else {
+            return resource_not_found(id, &params.uri);
+        };
         if !connection.set_subscribed(&uri, subscribing, principal) {
             return Reply::Response(Response::error(
                 Some(id),
