@@ -26,6 +26,10 @@
 //!   from all, and a client's allowance is counted once. The server pings Redis at start-up and
 //!   stops, saying so, if it does not answer. The notes still stay in each replica's memory.
 //!
+//! - `--trusted-proxy CIDR` (repeatable): the load balancers in front of the replica
+//!   (`HttpConfig::trusted_proxies`); requests from them are rate-limited and audited by the
+//!   address in their `X-Forwarded-For`.
+//!
 //! It prints `MCP endpoint: {resource}` once it listens, then the metadata URL and
 //! `listening on: {address}`.
 
@@ -38,7 +42,7 @@ use notes::Notes;
 use scopegate::prelude::*;
 
 const USAGE: &str = "usage: notes [--http ADDR (--issuer URL | --no-auth) [--resource URL] \
-                     [--stateless] [--redis URL]]";
+                     [--stateless] [--redis URL] [--trusted-proxy CIDR]...]";
 
 /// Command-line options: stdio by default; `--http ADDR` with `--issuer URL` (or `--no-auth`),
 /// optionally `--resource URL`, `--stateless` and `--redis URL`.
@@ -49,6 +53,7 @@ struct Options {
     resource: Option<String>,
     stateless: bool,
     redis: Option<String>,
+    trusted_proxies: Vec<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -59,6 +64,7 @@ fn options() -> Result<Options, String> {
         resource: None,
         stateless: false,
         redis: None,
+        trusted_proxies: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -84,14 +90,21 @@ fn options() -> Result<Options, String> {
                         .ok_or("--redis needs a URL, e.g. redis://127.0.0.1:6379")?,
                 );
             }
+            "--trusted-proxy" => options.trusted_proxies.push(
+                args.next()
+                    .ok_or("--trusted-proxy needs a CIDR range, e.g. 10.0.0.0/24")?,
+            ),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
     if options.http.is_none()
-        && (options.resource.is_some() || options.stateless || options.redis.is_some())
+        && (options.resource.is_some()
+            || options.stateless
+            || options.redis.is_some()
+            || !options.trusted_proxies.is_empty())
     {
         return Err(format!(
-            "--resource, --stateless and --redis need --http\n{USAGE}"
+            "--resource, --stateless, --redis and --trusted-proxy need --http\n{USAGE}"
         ));
     }
     Ok(options)
@@ -111,6 +124,11 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = scopegate::http::HttpConfig::new(&resource)
         .initial_scopes(["notes:read"])
         .stateless(options.stateless);
+    if !options.trusted_proxies.is_empty() {
+        let proxies = scopegate::http::TrustedProxies::new(&options.trusted_proxies)
+            .map_err(|e| format!("--trusted-proxy: {e}"))?;
+        config = config.trusted_proxies(proxies);
+    }
     if let Some(url) = &options.redis {
         let redis =
             scopegate::http::RedisStore::open(url).map_err(|e| format!("--redis {url}: {e}"))?;

@@ -2527,3 +2527,289 @@ async fn public_metadata_opens_nothing_else_to_foreign_origins() {
     assert_no_failures("public metadata", count, &failures);
     assert_eq!(h.runs(), 1, "only the control ran a tool");
 }
+
+// ---- session owners: issuer, subject and client ----------------------------------------------
+//
+// A subject is unique only within its issuer: a server trusting two authorization servers must
+// not let the second one's `alice` into the first one's sessions. And a caller without a
+// subject (an introspection answer or a custom verifier may give none) gets no legacy session
+// at all (403), while its 2026-07-28 requests are served.
+
+/// Trusts two authorization servers, as a multi-tenant server does, and vouches for a token
+/// with the claim `"subjectless": true` without its subject, as an introspection answer may.
+struct TwoIssuers {
+    one: JwtVerifier,
+    two: JwtVerifier,
+}
+
+impl scopegate::auth::TokenVerifier for TwoIssuers {
+    fn verify<'a>(&'a self, token: &'a str) -> scopegate::auth::VerifyFuture<'a> {
+        Box::pin(async move {
+            let principal = match self.one.verify(token).await {
+                Ok(principal) => principal,
+                Err(_) => self.two.verify(token).await?,
+            };
+            if principal.claims().get("subjectless") != Some(&Value::Bool(true)) {
+                return Ok(principal);
+            }
+            let mut builder = Principal::builder()
+                .scopes(principal.scopes().clone())
+                .claims(principal.claims().clone());
+            if let Some(issuer) = principal.issuer() {
+                builder = builder.issuer(issuer);
+            }
+            if let Some(client) = principal.client_id() {
+                builder = builder.client_id(client);
+            }
+            Ok(builder.build())
+        })
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sessions_belong_to_one_issuers_subject_and_need_a_subject() {
+    let (capture, _guard) = capture();
+    let (one, two) = (KeyServer::start().await, KeyServer::start().await);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let resource = format!("{base}/mcp");
+    let verifier = TwoIssuers {
+        one: JwtVerifier::new(JwtConfig::new(one.issuer(), &resource)),
+        two: JwtVerifier::new(JwtConfig::new(two.issuer(), &resource)),
+    };
+    let runs = Runs::default();
+    let router = Server::new(Files { runs: runs.clone() })
+        .unwrap()
+        .http(
+            HttpConfig::new(&resource)
+                .verifier(verifier)
+                .authorization_server(one.issuer())
+                .authorization_server(two.issuer()),
+        )
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let h = Harness {
+        keys: one,
+        base,
+        resource,
+        runs,
+        client: reqwest::Client::new(),
+        capture: capture.clone(),
+    };
+    // The same `sub` and `client_id`, each from its own issuer.
+    let alice = h.token("files:read").build();
+    let other_alice = two.token(&h.resource, "files:read").build();
+    let subjectless = h.token("files:read").claim("subjectless", true).build();
+    let session = h.initialize(&alice).await;
+    let refused = |status| Expect::Refused {
+        status,
+        audit: Audit::TokenAccepted,
+    };
+    let initialize = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let cases = vec![
+        case(
+            "another issuer's alice calls a tool on alice's session",
+            h.call(&other_alice, &session, "read_file"),
+            refused(StatusCode::NOT_FOUND),
+        ),
+        case(
+            "another issuer's alice ends alice's session",
+            h.client
+                .delete(&h.resource)
+                .bearer_auth(&other_alice)
+                .header("mcp-session-id", &session),
+            refused(StatusCode::NOT_FOUND),
+        ),
+        case(
+            "another issuer's alice opens alice's GET stream",
+            h.client
+                .get(&h.resource)
+                .bearer_auth(&other_alice)
+                .header("accept", "text/event-stream")
+                .header("mcp-session-id", &session),
+            refused(StatusCode::NOT_FOUND),
+        ),
+        case(
+            "a caller without a subject initializes a session",
+            h.post(Some(&subjectless), None, &initialize),
+            refused(StatusCode::FORBIDDEN),
+        ),
+        case(
+            "a caller without a subject calls a tool on alice's session",
+            h.call(&subjectless, &session, "read_file"),
+            refused(StatusCode::FORBIDDEN),
+        ),
+        case(
+            "a caller without a subject calls a tool without a session",
+            h.post(Some(&subjectless), None, &call_body("read_file")),
+            refused(StatusCode::FORBIDDEN),
+        ),
+        case(
+            "a caller without a subject ends alice's session",
+            h.client
+                .delete(&h.resource)
+                .bearer_auth(&subjectless)
+                .header("mcp-session-id", &session),
+            refused(StatusCode::FORBIDDEN),
+        ),
+        case(
+            "a caller without a subject opens alice's GET stream",
+            h.client
+                .get(&h.resource)
+                .bearer_auth(&subjectless)
+                .header("accept", "text/event-stream")
+                .header("mcp-session-id", &session),
+            refused(StatusCode::FORBIDDEN),
+        ),
+        case(
+            "control: a caller without a subject, 2026-07-28 (no session)",
+            h.modern_call(&subjectless, "read_file", "read_file"),
+            Expect::Accepted,
+        ),
+        case(
+            "control: alice still uses her session",
+            h.call(&alice, &session, "read_file"),
+            Expect::Accepted,
+        ),
+    ];
+    let mut failures = Vec::new();
+    let count = run(&h, cases, &mut failures).await;
+    assert_no_failures("session owners", count, &failures);
+    assert_eq!(h.runs(), 2, "only the controls ran a tool");
+    // The refused initialize issued no session id, and said why; and was audited.
+    let r = h.send(h.post(Some(&subjectless), None, &initialize)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.session(), None);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("subject")),
+        "{}",
+        r.body
+    );
+    assert!(
+        h.capture
+            .since(0)
+            .iter()
+            .any(|e| e.is(AUTH, "session_rejected") && e.field("reason") == Some("no_subject"))
+    );
+}
+
+// ---- forwarded addresses: believed from trusted proxies only --------------------------------
+//
+// `X-Forwarded-For` and `Forwarded` are whatever the client wrote unless a trusted proxy wrote
+// them. The server trusts 127.0.0.2 as its proxy; a client on 127.0.0.1 spoofing the headers
+// stays in its own rate-limit bucket, and the audit names its real address.
+
+#[tokio::test(flavor = "current_thread")]
+async fn forwarding_headers_from_an_untrusted_peer_change_nothing() {
+    let (capture, _guard) = capture();
+    let keys = KeyServer::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let resource = format!("{base}/mcp");
+    let runs = Runs::default();
+    let router = Server::new(Files { runs: runs.clone() })
+        .unwrap()
+        .http(
+            HttpConfig::new(&resource)
+                .jwt(JwtConfig::new(keys.issuer(), &resource))
+                .trusted_proxies(scopegate::http::TrustedProxies::new(["127.0.0.2/32"]).unwrap())
+                .rate_per_address(Some(scopegate::http::Quota::new(2, 0.001))),
+        )
+        .unwrap();
+    tokio::spawn(async move {
+        scopegate::http::serve_with(listener, router, scopegate::http::ServeOptions::default())
+            .await
+            .unwrap();
+    });
+    let h = Harness {
+        keys,
+        base,
+        resource,
+        runs,
+        client: reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, 1]))
+            .build()
+            .unwrap(),
+        capture: capture.clone(),
+    };
+    let proxy = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let token = h.token("files:read").build();
+    let call = |forwarded: &str| {
+        h.modern_call(&token, "read_file", "read_file")
+            .header("x-forwarded-for", forwarded)
+    };
+    let limited = Expect::Refused {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        audit: Audit::Http("rate_limited"),
+    };
+    let mut through_proxy = call_body("read_file");
+    through_proxy["params"]["_meta"] = support::modern_meta();
+    let cases = vec![
+        case(
+            "control: 203.0.113.1 by its own word",
+            call("203.0.113.1"),
+            Expect::Accepted,
+        ),
+        case(
+            "control: 203.0.113.2 by its own word",
+            call("203.0.113.2"),
+            Expect::Accepted,
+        ),
+        case(
+            "a spoofed X-Forwarded-For naming a fresh address",
+            call("203.0.113.3"),
+            limited.clone(),
+        ),
+        case(
+            "a spoofed X-Forwarded-For naming the trusted proxy",
+            call("127.0.0.2"),
+            limited.clone(),
+        ),
+        case(
+            "a spoofed chain ending in a fresh address",
+            call("127.0.0.2, 198.51.100.1, 203.0.113.4"),
+            limited.clone(),
+        ),
+        case(
+            "a spoofed Forwarded",
+            h.modern_call(&token, "read_file", "read_file")
+                .header("forwarded", "for=203.0.113.5"),
+            limited,
+        ),
+        case(
+            "control: the trusted proxy forwards a fresh client",
+            proxy
+                .post(&h.resource)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .bearer_auth(&token)
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "read_file")
+                .header("x-forwarded-for", "203.0.113.3")
+                .body(through_proxy.to_string()),
+            Expect::Accepted,
+        ),
+    ];
+    let mut failures = Vec::new();
+    let count = run(&h, cases, &mut failures).await;
+    assert_no_failures("forwarded addresses", count, &failures);
+    assert_eq!(h.runs(), 3, "only the controls ran a tool");
+    let addresses: Vec<String> = h
+        .capture
+        .since(0)
+        .iter()
+        .filter(|e| e.is(HTTP, "rate_limited"))
+        .filter_map(|e| e.field("address").map(str::to_owned))
+        .collect();
+    assert_eq!(addresses.len(), 4, "{addresses:?}");
+    assert!(
+        addresses.iter().all(|a| a == "127.0.0.1"),
+        "the audit names the real peer: {addresses:?}"
+    );
+}

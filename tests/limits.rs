@@ -169,6 +169,60 @@ async fn each_principal_is_rate_limited() {
     );
 }
 
+/// Vouches for tokens without naming a subject, as an introspection answer or a custom
+/// verifier may: `subless-*` with a scope, `empty-*` with nothing at all.
+struct SubjectLess;
+
+impl scopegate::auth::TokenVerifier for SubjectLess {
+    fn verify<'a>(&'a self, token: &'a str) -> scopegate::auth::VerifyFuture<'a> {
+        let answer = if token.starts_with("subless-") {
+            Ok(Principal::builder()
+                .issuer("https://as.example")
+                .client_id("app")
+                .scopes(scopegate::ScopeSet::from_space_separated("x:use"))
+                .build())
+        } else if token.starts_with("empty-") {
+            Ok(Principal::anonymous())
+        } else {
+            Err(scopegate::auth::AuthError::Inactive)
+        };
+        Box::pin(std::future::ready(answer))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_without_a_subject_are_limited_per_token() {
+    let env = start(
+        ServerOptions::default(),
+        |c| {
+            c.verifier(SubjectLess)
+                .authorization_server("https://as.example")
+                .rate_per_address(None)
+                .rate_per_principal(Some(Quota::new(2, 0.001)))
+        },
+        |s| s,
+    )
+    .await;
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
+    for token in ["subless-1", "empty-1"] {
+        assert_eq!(env.post(&ping, Some(token)).await.status(), StatusCode::OK);
+        assert_eq!(env.post(&ping, Some(token)).await.status(), StatusCode::OK);
+        assert_eq!(
+            env.post(&ping, Some(token)).await.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{token}: a caller without a subject is limited too"
+        );
+    }
+    // Each token its own bucket: one sub-less caller of a client does not starve the others.
+    for token in ["subless-2", "empty-2"] {
+        assert_eq!(
+            env.post(&ping, Some(token)).await.status(),
+            StatusCode::OK,
+            "{token}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_beyond_the_concurrency_limit_are_shed() {
     let env = start(

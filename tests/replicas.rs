@@ -101,6 +101,8 @@ http {{
             proxy_http_version 1.1;            # upstream keepalive needs HTTP/1.1
             proxy_set_header Connection "";    # and no `Connection: close`
             proxy_set_header Host $http_host;  # the client's Host (a loopback one, accepted)
+            # The client's address for the replicas' per-address limit (`--trusted-proxy`).
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_buffering off;               # event streams pass as they are written
             # Which replica answered, for the client to record.
             add_header X-Upstream $upstream_addr always;
@@ -251,6 +253,9 @@ impl Balanced {
                     &oidc.issuer,
                     "--resource",
                     &url,
+                    // nginx, whose `X-Forwarded-For` then names the client.
+                    "--trusted-proxy",
+                    "127.0.0.1/32",
                 ];
                 args.extend(&sharing_args);
                 let mut server = McpServer::start_as(&format!("notes-{n}"), "notes", &args).await;

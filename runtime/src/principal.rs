@@ -16,6 +16,7 @@ pub struct Principal {
 }
 
 struct Inner {
+    issuer: Option<String>,
     subject: Option<String>,
     client_id: Option<String>,
     scopes: ScopeSet,
@@ -33,12 +34,22 @@ impl Principal {
     pub fn builder() -> PrincipalBuilder {
         PrincipalBuilder {
             inner: Inner {
+                issuer: None,
                 subject: None,
                 client_id: None,
                 scopes: ScopeSet::empty(),
                 claims: serde_json::Map::new(),
             },
         }
+    }
+
+    /// The authorization server that vouched for the caller (the verified `iss`), when known.
+    ///
+    /// A subject is unique only within its issuer (RFC 9068 §2.2, OpenID Connect Core §2): two
+    /// issuers may each have a user `alice`. Principals from the environment (stdio) have none.
+    #[must_use]
+    pub fn issuer(&self) -> Option<&str> {
+        self.inner.issuer.as_deref()
     }
 
     /// The subject (`sub`), when one is known.
@@ -76,6 +87,7 @@ impl std::fmt::Debug for Principal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Claims may hold personal data: keep them out of logs.
         f.debug_struct("Principal")
+            .field("issuer", &self.inner.issuer)
             .field("subject", &self.inner.subject)
             .field("client_id", &self.inner.client_id)
             .field("scopes", &self.inner.scopes)
@@ -90,6 +102,12 @@ pub struct PrincipalBuilder {
 }
 
 impl PrincipalBuilder {
+    /// Sets the issuer: the authorization server that vouched for the caller.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.inner.issuer = Some(issuer.into());
+        self
+    }
+
     /// Sets the subject.
     pub fn subject(mut self, subject: impl Into<String>) -> Self {
         self.inner.subject = Some(subject.into());

@@ -214,6 +214,8 @@ impl IntrospectionVerifier {
         {
             return Err(AuthError::Issuer);
         }
+        // The principal's issuer is the answer's `iss`, which equals the configured issuer when
+        // one is set (just checked): sessions are owned per issuer, not per `sub` alone.
         Ok((principal_from_claims(answer)?, exp))
     }
 }
@@ -359,6 +361,43 @@ mod tests {
             a.extend(answer(described.clone()));
             assert!(v.check(a).is_ok(), "{described}");
         }
+    }
+
+    #[test]
+    fn principals_carry_the_issuer_that_answered() {
+        let active = |extra: Value| {
+            let mut a = answer(serde_json::json!({"active":true,"aud":"https://rs.example/mcp"}));
+            a.extend(answer(extra));
+            a
+        };
+        let v = verifier();
+        let (p, _) = v
+            .check(active(serde_json::json!({"iss":"https://as.example"})))
+            .unwrap();
+        assert_eq!(p.issuer(), Some("https://as.example"));
+        let (p, _) = v.check(active(serde_json::json!({}))).unwrap();
+        assert_eq!(
+            p.issuer(),
+            None,
+            "an answer without `iss`, no issuer configured"
+        );
+        let mut config = IntrospectionConfig::new(
+            "http://127.0.0.1:1/introspect",
+            "rs",
+            "secret",
+            "https://rs.example/mcp",
+        );
+        config.issuer = Some("https://as.example".into());
+        let v = IntrospectionVerifier::new(config);
+        let (p, _) = v
+            .check(active(serde_json::json!({"iss":"https://as.example"})))
+            .unwrap();
+        assert_eq!(p.issuer(), Some("https://as.example"));
+        assert_eq!(
+            v.check(active(serde_json::json!({"iss":"https://other.example"})))
+                .unwrap_err(),
+            AuthError::Issuer
+        );
     }
 
     #[test]

@@ -195,8 +195,11 @@ fn is_b64token_body(b: u8) -> bool {
         | (b == b'+')
 }
 
-/// Builds the [`Principal`] for verified claims: `sub`, `client_id` (or `azp`), and the scopes from
-/// `scope` (space-separated) or `scp` (a string or an array).
+/// Builds the [`Principal`] for verified claims: `iss`, `sub`, `client_id` (or `azp`), and the
+/// scopes from `scope` (space-separated) or `scp` (a string or an array).
+///
+/// The caller must have checked `iss` (a JWT's against the configured issuer): the principal's
+/// issuer is what tells one authorization server's `alice` from another's.
 pub fn principal_from_claims(
     claims: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Principal, AuthError> {
@@ -223,6 +226,9 @@ pub fn principal_from_claims(
         (None, None) => ScopeSet::empty(),
     };
     let mut builder = Principal::builder().scopes(scopes);
+    if let Some(issuer) = text("iss")? {
+        builder = builder.issuer(issuer);
+    }
     if let Some(subject) = text("sub")? {
         builder = builder.subject(subject);
     }
@@ -420,13 +426,14 @@ mod tests {
     fn principals_take_scopes_from_scope_or_scp() {
         let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
         let p = principal_from_claims(claims(
-            serde_json::json!({"sub":"a","scope":"x y","azp":"c"}),
+            serde_json::json!({"iss":"https://as","sub":"a","scope":"x y","azp":"c"}),
         ))
         .unwrap();
         assert_eq!(
             (p.subject(), p.client_id(), p.scopes().to_string().as_str()),
             (Some("a"), Some("c"), "x y")
         );
+        assert_eq!(p.issuer(), Some("https://as"));
         let p = principal_from_claims(claims(serde_json::json!({"scp":["y","x"]}))).unwrap();
         assert_eq!(p.scopes().to_string(), "x y");
         let p = principal_from_claims(claims(serde_json::json!({"scp":"x"}))).unwrap();
@@ -435,6 +442,7 @@ mod tests {
             serde_json::json!({"scope": ["x"]}),
             serde_json::json!({"scp": [1]}),
             serde_json::json!({"sub": 5}),
+            serde_json::json!({"iss": ["https://as"]}),
         ] {
             assert_eq!(
                 principal_from_claims(claims(bad)).unwrap_err(),

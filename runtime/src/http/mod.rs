@@ -11,6 +11,7 @@
 
 mod cors;
 mod limit;
+mod proxy;
 #[cfg(feature = "redis")]
 mod redis;
 mod serve;
@@ -20,6 +21,7 @@ mod store;
 mod watch;
 
 pub use limit::Quota;
+pub use proxy::{ForwardedHeader, ProxyError, TrustedProxies};
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, RedisStore};
 pub use serve::{LocalAddr, ServeOptions, serve_with};
@@ -125,6 +127,7 @@ pub struct HttpConfig {
     health_checks: bool,
     session_store: Option<Arc<dyn SessionStore>>,
     rate_limit_store: Option<Arc<dyn RateLimitStore>>,
+    trusted_proxies: Option<TrustedProxies>,
 }
 
 /// Where to listen by default: loopback only (MCP transports, "Security Warning").
@@ -164,7 +167,19 @@ impl HttpConfig {
             health_checks: false,
             session_store: None,
             rate_limit_store: None,
+            trusted_proxies: None,
         }
+    }
+
+    /// The reverse proxies (load balancers) in front of the server: when a request's peer is
+    /// one of them, its client address (for the per-address rate limit and the audit events)
+    /// is the right-most address of their header that is not itself a trusted proxy (see
+    /// [`TrustedProxies::client_address`]). Default: no proxy is trusted, and forwarding
+    /// headers are ignored, since any client can send them.
+    #[must_use]
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = Some(proxies);
+        self
     }
 
     /// Keeps legacy sessions in `store` instead of this process's memory, so that replicas
@@ -442,6 +457,7 @@ struct Shared {
     concurrency: limit::InFlightLimit,
     per_address: Option<limit::RateLimit>,
     per_principal: Option<limit::RateLimit>,
+    proxies: Option<TrustedProxies>,
     handler_timeout: Option<std::time::Duration>,
 }
 
@@ -544,6 +560,7 @@ impl Core {
             per_principal: config.rate_per_principal.map(|quota| {
                 limit::RateLimit::new(quota, config.rate_limit_store.clone(), "principal")
             }),
+            proxies: config.trusted_proxies.clone(),
             handler_timeout: config.handler_timeout,
             body_timeout: config.body_timeout,
             denial: config.denial,
@@ -682,7 +699,7 @@ fn status_json(status: StatusCode, text: &'static str) -> Response {
 }
 
 async fn resource_metadata(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    if let Some(response) = shared.limit_address(request.extensions()).await {
+    if let Some(response) = shared.limit_address(request.extensions(), request.headers()).await {
         return response;
     }
     (
@@ -722,15 +739,31 @@ impl Shared {
         connection
     }
 
-    /// The per-address rate limit, when the peer's address is known: the refusal, if any.
-    async fn limit_address(&self, extensions: &axum::http::Extensions) -> Option<Response> {
+    /// The owner of `principal`'s sessions (none for an authenticated caller without a subject).
+    fn owner(&self, principal: &Principal) -> Result<Owner, SessionError> {
+        Owner::of_caller(principal, matches!(self.auth, Auth::Verifier(_)))
+    }
+
+    /// The client's address: the peer's, or behind trusted proxies the one they forwarded
+    /// (see [`HttpConfig::trusted_proxies`]); `None` when the peer is not known.
+    fn client_address(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &HeaderMap,
+    ) -> Option<std::net::IpAddr> {
+        proxy::client_of(self.proxies.as_ref(), extensions, headers)
+    }
+
+    /// The per-address rate limit, when the client's address is known: the refusal, if any.
+    async fn limit_address(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &HeaderMap,
+    ) -> Option<Response> {
         let limiter = self.per_address.as_ref()?;
-        let peer = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()?;
-        let wait = limiter
-            .check(&limit::address_key(peer.0.ip()))
-            .await
-            .err()?;
-        tracing::info!(target: "scopegate::http", event = "rate_limited", address = %peer.0.ip(), "per-address rate limit");
+        let client = self.client_address(extensions, headers)?;
+        let wait = limiter.check(&limit::address_key(client)).await.err()?;
+        tracing::info!(target: "scopegate::http", event = "rate_limited", address = %client, "per-address rate limit");
         Some(too_many(
             StatusCode::TOO_MANY_REQUESTS,
             wait,
@@ -996,7 +1029,7 @@ fn mcp_endpoint(shared: Arc<Shared>, request: Request) -> impl Future<Output = R
 #[allow(clippy::manual_async_fn)]
 fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output = Response> {
     async move {
-        if let Some(response) = shared.limit_address(&parts.extensions).await {
+        if let Some(response) = shared.limit_address(&parts.extensions, &parts.headers).await {
             return response;
         }
         let Some(_permit) = shared.concurrency.try_acquire() else {
@@ -1075,8 +1108,11 @@ async fn limit_and_preload(
 ) -> Result<Option<Box<Preloaded>>, Response> {
     let limited = async {
         match &shared.per_principal {
-            Some(limiter) if !principal.is_anonymous() => {
-                limiter.check(Owner::of(principal).key()).await
+            // Every authenticated caller, a sub-less one by its token's digest (`principal_key`).
+            Some(limiter) if matches!(shared.auth, Auth::Verifier(_)) => {
+                limiter
+                    .check(&limit::principal_key(principal, &parts.headers))
+                    .await
             }
             _ => Ok(()),
         }
@@ -1145,6 +1181,10 @@ async fn standalone_stream(
             "GET opens an event stream: Accept must include text/event-stream",
         );
     }
+    let owner = match shared.owner(principal) {
+        Ok(owner) => owner,
+        Err(error) => return session_refused(&error),
+    };
     let Some(id) = session_id(headers) else {
         return rpc_error(
             StatusCode::BAD_REQUEST,
@@ -1155,7 +1195,7 @@ async fn standalone_stream(
     let connection = match sessions
         .check(
             id,
-            &Owner::of(principal),
+            &owner,
             || shared.connection(true),
             preloaded.map(|p| *p),
         )
@@ -1420,6 +1460,11 @@ fn post(
 
         let is_initialize = matches!(&message, Message::Request(r) if &*r.method == "initialize");
         let is_request = matches!(&message, Message::Request(_));
+        if shared.sessions.is_some()
+            && let Err(error) = shared.owner(&principal)
+        {
+            return session_refused(&error);
+        }
         // The connection this message belongs to: the session's, or one for this request alone.
         let (connection, new_session) = match &shared.sessions {
             Some(sessions) if is_initialize => {
@@ -1787,6 +1832,14 @@ fn session_refused(error: &SessionError) -> Response {
             "the session store is unavailable: retry",
         ),
         SessionError::NoRandom => session_failure(),
+        SessionError::NoSubject => {
+            tracing::debug!(target: "scopegate::auth", event = "session_rejected", reason = "no_subject", "a caller without a subject asked for a session");
+            rpc_error(
+                StatusCode::FORBIDDEN,
+                error_code::INVALID_REQUEST,
+                "a session needs a subject and the token names none (sub): use the 2026-07-28 protocol or a stateless server",
+            )
+        }
     }
 }
 
@@ -1886,7 +1939,11 @@ async fn delete(shared: &Shared, principal: &Principal, headers: &HeaderMap) -> 
             "missing Mcp-Session-Id",
         );
     };
-    match sessions.end(id, &Owner::of(principal)).await {
+    let owner = match shared.owner(principal) {
+        Ok(owner) => owner,
+        Err(error) => return session_refused(&error),
+    };
+    match sessions.end(id, &owner).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => session_refused(&error),
     }

@@ -17,19 +17,36 @@ pub(crate) struct Owner(String);
 
 impl Owner {
     pub(crate) fn of(principal: &crate::Principal) -> Self {
-        // The subject and the client together: the same user through another client is another
-        // owner. Anonymous callers (authorization off) share one owner: their sessions are
-        // protected by the id alone. Each part is length-prefixed (`-` when absent), so no
-        // subject can be written to read as another subject and client.
+        // The issuer, the subject and the client together. A subject is unique only within its
+        // issuer (RFC 9068 §2.2, OpenID Connect Core §2): two authorization servers' `alice`
+        // are two people. The same user through another client is another owner. Anonymous
+        // callers (authorization off) share one owner: their sessions are protected by the id
+        // alone. Each part is length-prefixed (`-` when absent), so no subject can be written
+        // to read as another issuer, subject and client.
         fn part(value: Option<&str>) -> String {
             value.map_or_else(|| "-".to_owned(), |v| format!("{}:{v}", v.len()))
         }
         let id = format!(
-            "sub:{}|client:{}",
+            "iss:{}|sub:{}|client:{}",
+            part(principal.issuer()),
             part(principal.subject()),
             part(principal.client_id())
         );
         Self(id)
+    }
+
+    /// The owner of the sessions of `principal`, an authenticated caller when `authenticated`
+    /// (authorization is on). An authenticated principal without a subject (an introspection
+    /// answer or a custom verifier may give none) owns no session: all such callers of one
+    /// client would otherwise share every session.
+    pub(crate) fn of_caller(
+        principal: &crate::Principal,
+        authenticated: bool,
+    ) -> Result<Self, SessionError> {
+        if authenticated && principal.subject().is_none() {
+            return Err(SessionError::NoSubject);
+        }
+        Ok(Self::of(principal))
     }
 
     pub(crate) fn key(&self) -> &str {
@@ -48,6 +65,9 @@ pub(crate) enum SessionError {
     Unavailable,
     /// No random bytes for a new id.
     NoRandom,
+    /// The caller is authenticated but has no subject: a session could not be bound to one
+    /// person, so none is started or used (stateless requests still are served).
+    NoSubject,
 }
 
 /// A session record read from the store ahead of the check.
@@ -416,6 +436,67 @@ mod tests {
         );
         assert_ne!(of(Some(""), None), of(None, None), "empty is not absent");
         assert_eq!(of(Some("a"), Some("b")), of(Some("a"), Some("b")));
+    }
+
+    #[tokio::test]
+    async fn the_same_subject_and_client_of_another_issuer_is_another_owner() {
+        let at = |issuer: Option<&str>| {
+            let mut builder = Principal::builder().subject("alice").client_id("app");
+            if let Some(issuer) = issuer {
+                builder = builder.issuer(issuer);
+            }
+            Owner::of(&builder.build())
+        };
+        let (one, two) = (
+            at(Some("https://one.example")),
+            at(Some("https://two.example")),
+        );
+        assert_ne!(one, two);
+        assert_ne!(one, at(None), "a known issuer is not an absent one");
+        assert_ne!(
+            at(Some("a|sub:5:alice")),
+            at(Some("a")),
+            "an issuer written to look like more parts"
+        );
+        let sessions = Sessions::new(100, 100, None);
+        let id = start(&sessions, &one).await;
+        assert_eq!(
+            sessions.check(&id, &two, Connection::new, None).await.err(),
+            Some(SessionError::NotFound)
+        );
+        assert_eq!(sessions.end(&id, &two).await, Err(SessionError::NotFound));
+        assert!(
+            sessions
+                .check(&id, &one, Connection::new, None)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_authenticated_caller_without_a_subject_owns_no_session() {
+        let no_subject = Principal::builder()
+            .issuer("https://as.example")
+            .client_id("app")
+            .scopes(crate::ScopeSet::from_space_separated("x"))
+            .build();
+        assert_eq!(
+            Owner::of_caller(&no_subject, true),
+            Err(SessionError::NoSubject)
+        );
+        let anonymous = Principal::anonymous();
+        assert_eq!(
+            Owner::of_caller(&anonymous, true),
+            Err(SessionError::NoSubject),
+            "a verifier's principal with nothing in it"
+        );
+        assert_eq!(
+            Owner::of_caller(&anonymous, false),
+            Ok(Owner::of(&anonymous)),
+            "authorization off: anonymous sessions, protected by the id alone"
+        );
+        let alice = Principal::builder().subject("alice").build();
+        assert_eq!(Owner::of_caller(&alice, true), Ok(Owner::of(&alice)));
     }
 
     #[tokio::test]
