@@ -103,41 +103,6 @@ pub(crate) fn address_key(ip: std::net::IpAddr) -> String {
     }
 }
 
-/// The key an authenticated caller is limited by: its session owner (issuer, subject, client),
-/// or, for a caller without a subject, the SHA-256 of its token. Keyed by the owner, every
-/// sub-less caller of one client would share a bucket (one could starve the rest); each token
-/// its own bucket keeps the limit per credential. The token is read as [`bearer_credentials`]
-/// reads it, so spelling the scheme or the spaces differently does not make a new bucket.
-///
-/// [`bearer_credentials`]: crate::auth::bearer_credentials
-pub(crate) fn principal_key(
-    principal: &crate::Principal,
-    headers: &axum::http::HeaderMap,
-) -> String {
-    use std::fmt::Write as _;
-    if principal.subject().is_some() {
-        return super::session::Owner::of(principal).key().to_owned();
-    }
-    let values: Vec<&[u8]> = headers
-        .get_all(axum::http::header::AUTHORIZATION)
-        .iter()
-        .map(axum::http::HeaderValue::as_bytes)
-        .collect();
-    let token = match crate::auth::bearer_credentials(&values) {
-        crate::auth::Credentials::Bearer(token) => token,
-        // Authenticated without one (a custom verifier can be given anything): the owner.
-        _ => return super::session::Owner::of(principal).key().to_owned(),
-    };
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    // `token:` cannot begin an owner's key (`iss:…`): the two kinds never share a bucket.
-    let mut key = String::with_capacity(6 + 64);
-    key.push_str("token:");
-    for byte in digest.as_ref() {
-        let _ = write!(key, "{byte:02x}");
-    }
-    key
-}
-
 /// One rate limit (per address, or per principal): through the shared store when there is one,
 /// and in this process when there is none or it does not answer (so an outage of the store
 /// neither stops the service nor lifts the limit: each replica then limits on its own).
@@ -277,43 +242,6 @@ mod tests {
         assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
         assert_eq!(key("2001:db8:1:2:bbbb::9"), key("2001:db8:1:2:aaaa::1"));
         assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
-    }
-
-    #[test]
-    fn callers_without_a_subject_are_limited_by_their_token() {
-        use axum::http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
-        let with = |value: &'static str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(AUTHORIZATION, HeaderValue::from_static(value));
-            headers
-        };
-        let no_subject = crate::Principal::builder()
-            .issuer("https://as.example")
-            .client_id("app")
-            .build();
-        let one = principal_key(&no_subject, &with("Bearer token-one"));
-        let two = principal_key(&no_subject, &with("Bearer token-two"));
-        assert_ne!(one, two, "two tokens of one client: two buckets");
-        assert!(one.starts_with("token:") && one.len() == 6 + 64, "{one}");
-        assert!(
-            !one.contains("token-one"),
-            "the token itself is never a key"
-        );
-        assert_eq!(
-            principal_key(&no_subject, &with("bEaReR   token-one")),
-            one,
-            "the same token however the scheme is spelt"
-        );
-        // A subject: the session owner, whatever the token.
-        let alice = crate::Principal::builder().subject("alice").build();
-        assert_eq!(
-            principal_key(&alice, &with("Bearer token-one")),
-            principal_key(&alice, &with("Bearer token-two"))
-        );
-        assert_eq!(
-            principal_key(&alice, &HeaderMap::new()),
-            super::super::session::Owner::of(&alice).key()
-        );
     }
 
     #[test]

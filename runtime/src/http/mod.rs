@@ -1111,7 +1111,7 @@ async fn limit_and_preload(
             // Every authenticated caller, a sub-less one by its token's digest (`principal_key`).
             Some(limiter) if matches!(shared.auth, Auth::Verifier(_)) => {
                 limiter
-                    .check(&limit::principal_key(principal, &parts.headers))
+                    .check(&session::principal_key(principal, &parts.headers))
                     .await
             }
             _ => Ok(()),

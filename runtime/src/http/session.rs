@@ -54,6 +54,41 @@ impl Owner {
     }
 }
 
+/// The key an authenticated caller is limited by: its session owner (issuer, subject, client),
+/// or, for a caller without a subject, the SHA-256 of its token. Keyed by the owner, every
+/// sub-less caller of one client would share a bucket (one could starve the rest); each token
+/// its own bucket keeps the limit per credential. The token is read as [`bearer_credentials`]
+/// reads it, so spelling the scheme or the spaces differently does not make a new bucket.
+///
+/// [`bearer_credentials`]: crate::auth::bearer_credentials
+pub(crate) fn principal_key(
+    principal: &crate::Principal,
+    headers: &axum::http::HeaderMap,
+) -> String {
+    use std::fmt::Write as _;
+    if principal.subject().is_some() {
+        return Owner::of(principal).key().to_owned();
+    }
+    let values: Vec<&[u8]> = headers
+        .get_all(axum::http::header::AUTHORIZATION)
+        .iter()
+        .map(axum::http::HeaderValue::as_bytes)
+        .collect();
+    let token = match crate::auth::bearer_credentials(&values) {
+        crate::auth::Credentials::Bearer(token) => token,
+        // Authenticated without one (a custom verifier can be given anything): the owner.
+        _ => return Owner::of(principal).key().to_owned(),
+    };
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    // `token:` cannot begin an owner's key (`iss:…`): the two kinds never share a bucket.
+    let mut key = String::with_capacity(6 + 64);
+    key.push_str("token:");
+    for byte in digest.as_ref() {
+        let _ = write!(key, "{byte:02x}");
+    }
+    key
+}
+
 /// Why a session id was not accepted.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum SessionError {
@@ -497,6 +532,43 @@ mod tests {
         );
         let alice = Principal::builder().subject("alice").build();
         assert_eq!(Owner::of_caller(&alice, true), Ok(Owner::of(&alice)));
+    }
+
+    #[test]
+    fn callers_without_a_subject_are_limited_by_their_token() {
+        use axum::http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_static(value));
+            headers
+        };
+        let no_subject = crate::Principal::builder()
+            .issuer("https://as.example")
+            .client_id("app")
+            .build();
+        let one = principal_key(&no_subject, &with("Bearer token-one"));
+        let two = principal_key(&no_subject, &with("Bearer token-two"));
+        assert_ne!(one, two, "two tokens of one client: two buckets");
+        assert!(one.starts_with("token:") && one.len() == 6 + 64, "{one}");
+        assert!(
+            !one.contains("token-one"),
+            "the token itself is never a key"
+        );
+        assert_eq!(
+            principal_key(&no_subject, &with("bEaReR   token-one")),
+            one,
+            "the same token however the scheme is spelt"
+        );
+        // A subject: the session owner, whatever the token.
+        let alice = crate::Principal::builder().subject("alice").build();
+        assert_eq!(
+            principal_key(&alice, &with("Bearer token-one")),
+            principal_key(&alice, &with("Bearer token-two"))
+        );
+        assert_eq!(
+            principal_key(&alice, &HeaderMap::new()),
+            Owner::of(&alice).key()
+        );
     }
 
     #[tokio::test]
