@@ -2813,3 +2813,438 @@ async fn forwarding_headers_from_an_untrusted_peer_change_nothing() {
         "the audit names the real peer: {addresses:?}"
     );
 }
+
+// ---- the development authorization server: exposure and token abuse ------------------------
+//
+// The development server hands out any scope without a login. Every case asserts the status,
+// that no Bearer challenge and no credential (client, code or token) came back, the audit
+// event on `scopegate::dev_auth`, and that the files server behind it ran no tool; a control
+// shows a token from the same server does run one.
+
+const DEV: &str = "scopegate::dev_auth";
+
+/// The files server with the development server mounted, served by `serve_on` (or plain
+/// `axum::serve` when `plain`) on 127.0.0.1, with `config` applied.
+async fn dev_server(
+    plain: bool,
+    config: impl FnOnce(scopegate::dev_auth::DevAuthConfig) -> scopegate::dev_auth::DevAuthConfig,
+) -> (String, Runs) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let resource = format!("{base}/mcp");
+    let runs = Runs::default();
+    let server = Server::new(Files { runs: runs.clone() }).unwrap();
+    let dev = scopegate::dev_auth::DevAuth::new(
+        &server,
+        &resource,
+        config(scopegate::dev_auth::DevAuthConfig::default().auto_approve(true)),
+    )
+    .unwrap();
+    let router = server
+        .http(HttpConfig::new(&resource).jwt_issuer(dev.issuer()))
+        .unwrap()
+        .merge(dev.router());
+    if plain {
+        tokio::spawn(async move { axum::serve(listener, router).await });
+    } else {
+        tokio::spawn(async move { scopegate::http::serve_on(listener, router).await });
+    }
+    (base, runs)
+}
+
+/// RFC 7636 appendix B's verifier and its S256 challenge.
+const DEV_VERIFIER: &str = "dBjftJeZ4CVP-mJ92K1ZqAVuBS9t2u5s2Bs5G8r6W6J6k3Ck";
+const DEV_CHALLENGE: &str = "kkW_ZCh3g8Pxxy8pvrI-Rq5Lf9STUO5Ayb7Nx0V9azU";
+const DEV_REDIRECT: &str = "http://127.0.0.1:9/cb";
+
+/// Registers a public client that may refresh, authorizes (auto-approved) and redeems the
+/// code: returns the client id, the code and the token response.
+async fn dev_flow(client: &reqwest::Client, base: &str, scope: &str) -> (String, String, Value) {
+    let registered: Value = client
+        .post(format!("{base}/dev-auth/register"))
+        .json(
+            &json!({"redirect_uris":[DEV_REDIRECT],"token_endpoint_auth_method":"none",
+            "grant_types":["authorization_code","refresh_token"]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = registered["client_id"].as_str().unwrap().to_owned();
+    let r = client
+        .get(format!("{base}/dev-auth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", &id),
+            ("redirect_uri", DEV_REDIRECT),
+            ("code_challenge", DEV_CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens = client
+        .post(format!("{base}/dev-auth/token"))
+        .form(&dev_redeem(&id, &code))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (id, code, tokens)
+}
+
+fn dev_redeem<'a>(client: &'a str, code: &'a str) -> [(&'static str, &'a str); 5] {
+    [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", DEV_REDIRECT),
+        ("client_id", client),
+        ("code_verifier", DEV_VERIFIER),
+    ]
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_development_server_cannot_be_reached_flooded_or_replayed() {
+    let (capture, _guard) = capture();
+    let (base, runs) = dev_server(false, |c| c).await;
+    let (plain, _) = dev_server(true, |c| c).await;
+    let (strict, _) = dev_server(false, |c| c.registrations_per_minute(1)).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let port = base.rsplit(':').next().unwrap().to_owned();
+
+    // A stolen refresh token (rotated since) and a redeemed code.
+    let (id, _, tokens) = dev_flow(&client, &base, "files:admin").await;
+    let stolen = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let rotated: Value = client
+        .post(format!("{base}/dev-auth/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &stolen),
+            ("client_id", &id),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let live = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let (id2, code2, tokens2) = dev_flow(&client, &base, "files:read").await;
+    let live2 = tokens2["refresh_token"].as_str().unwrap().to_owned();
+    // The strict server's one registration this minute.
+    dev_flow(&client, &strict, "files:read").await;
+
+    let register = |base: &str| client.post(format!("{base}/dev-auth/register"));
+    let json_to = |base: &str| register(base).header("content-type", "application/json");
+    let metadata = format!("{base}/.well-known/oauth-authorization-server/dev-auth");
+    let ok_body = json!({"redirect_uris":[DEV_REDIRECT],"token_endpoint_auth_method":"none"});
+    let cases: Vec<(&str, RequestBuilder, StatusCode, &str)> = vec![
+        (
+            "metadata for a foreign Host (DNS rebinding)",
+            client
+                .get(&metadata)
+                .header("host", format!("evil.example:{port}")),
+            StatusCode::FORBIDDEN,
+            "host_rejected",
+        ),
+        (
+            "registration from a rebound page: Host and Origin the attacker's",
+            json_to(&base)
+                .header("host", format!("evil.example:{port}"))
+                .header("origin", format!("http://evil.example:{port}"))
+                .body(ok_body.to_string()),
+            StatusCode::FORBIDDEN,
+            "host_rejected",
+        ),
+        (
+            "token request for a Host on a domain starting with 127.0.0.1",
+            client
+                .post(format!("{base}/dev-auth/token"))
+                .header("host", format!("127.0.0.1.nip.io:{port}"))
+                .form(&dev_redeem(&id2, &code2)),
+            StatusCode::FORBIDDEN,
+            "host_rejected",
+        ),
+        (
+            "a router served where the local address is unknown (plain axum::serve)",
+            json_to(&plain).body(ok_body.to_string()),
+            StatusCode::FORBIDDEN,
+            "local_address_rejected",
+        ),
+        (
+            "registration as text/plain",
+            register(&base)
+                .header("content-type", "text/plain")
+                .body(ok_body.to_string()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "registration_refused",
+        ),
+        (
+            "registration with two Content-Types, JSON first",
+            json_to(&base)
+                .header("content-type", "text/plain")
+                .body(ok_body.to_string()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "registration_refused",
+        ),
+        (
+            "registration of 100 KiB",
+            json_to(&base).body(
+                json!({"redirect_uris":[DEV_REDIRECT],"x":"x".repeat(100 * 1024)}).to_string(),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "registration_refused",
+        ),
+        (
+            "registration of 1,000 redirect URIs",
+            json_to(&base).body(json!({"redirect_uris": vec![DEV_REDIRECT; 1000]}).to_string()),
+            StatusCode::BAD_REQUEST,
+            "registration_refused",
+        ),
+        (
+            "a second registration in a minute at 1 a minute",
+            json_to(&strict).body(ok_body.to_string()),
+            StatusCode::TOO_MANY_REQUESTS,
+            "registration_refused",
+        ),
+        (
+            "a rotated refresh token replayed",
+            client.post(format!("{base}/dev-auth/token")).form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", stolen.as_str()),
+                ("client_id", id.as_str()),
+            ]),
+            StatusCode::BAD_REQUEST,
+            "refresh_token_reused",
+        ),
+        (
+            "an authorization code redeemed twice",
+            client
+                .post(format!("{base}/dev-auth/token"))
+                .form(&dev_redeem(&id2, &code2)),
+            StatusCode::BAD_REQUEST,
+            "code_replayed",
+        ),
+    ];
+    let count = cases.len();
+    let mut failures = Vec::new();
+    for (name, request, status, event) in cases {
+        let mark = capture.len();
+        let runs_before = runs.count();
+        let r = request.send().await.unwrap();
+        let got = r.status();
+        let challenge = r.headers().get("www-authenticate").cloned();
+        let location = r.headers().get("location").cloned();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        let events = capture.since(mark);
+        let mut problems = Vec::new();
+        if got != status {
+            problems.push(format!("status {got} (expected {status})"));
+        }
+        if let Some(c) = challenge {
+            problems.push(format!("unexpected challenge {c:?}"));
+        }
+        for credential in [
+            "access_token",
+            "refresh_token",
+            "client_id",
+            "client_secret",
+        ] {
+            if body.get(credential).is_some() {
+                problems.push(format!("a {credential} came back"));
+            }
+        }
+        if location.is_some() {
+            problems.push("a redirect (with a code?) came back".to_owned());
+        }
+        if !events.iter().any(|e| e.is(DEV, event)) {
+            problems.push(format!("audit: no {event} event on {DEV}"));
+        }
+        if runs.count() != runs_before {
+            problems.push("a tool ran".to_owned());
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "[{name}] {}\n    body {}\n    events {:?}",
+                problems.join("; "),
+                truncate(&body.to_string()),
+                events.iter().map(|e| &e.fields).collect::<Vec<_>>()
+            ));
+        }
+    }
+    // What the replays revoked: the victims' live refresh tokens.
+    for (name, client_id, token) in [
+        ("after a refresh token replay", &id, &live),
+        ("after a code replay", &id2, &live2),
+    ] {
+        let r = client
+            .post(format!("{base}/dev-auth/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", token.as_str()),
+                ("client_id", client_id.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if r.status() != StatusCode::BAD_REQUEST {
+            failures.push(format!("[{name}] the live refresh token still works"));
+        }
+    }
+    // Control: a token from the same server runs a tool, exactly once.
+    let (_, _, tokens) = dev_flow(&client, &base, "files:read").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let mut call = call_body("read_file");
+    call["params"]["_meta"] = support::modern_meta();
+    let r = client
+        .post(format!("{base}/mcp"))
+        .bearer_auth(access)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "read_file")
+        .body(call.to_string())
+        .send()
+        .await
+        .unwrap();
+    if r.status() != StatusCode::OK {
+        failures.push(format!("[control] the tool call got {}", r.status()));
+    }
+    assert_no_failures("development server", count, &failures);
+    assert_eq!(runs.count(), 1, "only the control ran a tool");
+}
+
+// ---- plain http:// found by discovery: never fetched -------------------------------------------
+//
+// An issuer's metadata (fetched over https, or loopback) can name a `jwks_uri` on plain http://.
+// Whoever is on that path would choose the keys, and with them which tokens are genuine
+// (issue 18, item 8). Such a URL off loopback is refused before any request: the issuer counts
+// as failing. The JWKS at `0.0.0.0` below is the key server's own (Linux connects `0.0.0.0` to
+// this machine), so a 401 proves the refusal, not a network failure.
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_discovered_plain_http_jwks_uri_is_refused_not_fetched() {
+    let (capture, _guard) = capture();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (name, host) in [
+        ("discovered http jwks_uri on 0.0.0.0", "0.0.0.0"),
+        (
+            "discovered http jwks_uri on a LAN name",
+            "jwks.internal.example",
+        ),
+    ] {
+        let h = default_harness(&capture).await;
+        let port = h.keys.addr().port();
+        let mut metadata = h.keys.metadata();
+        metadata["jwks_uri"] = json!(format!("http://{host}:{port}/jwks"));
+        h.keys.set_raw_metadata(Some(metadata));
+        let token = h.token("files:read").build();
+        let mark = h.capture.len();
+        count += run(
+            &h,
+            vec![case(
+                name,
+                h.post(Some(&token), None, &call_body("whoami")),
+                Expect::InvalidToken(UNAVAILABLE),
+            )],
+            &mut failures,
+        )
+        .await;
+        let refused = h.capture.since(mark).iter().any(|e| {
+            e.is(AUTH, "jwks_fetch_failed")
+                && e.field("error").is_some_and(|error| {
+                    error.contains("allow_insecure_http") && error.contains(host)
+                })
+        });
+        if !refused {
+            failures.push(format!("[{name}] no jwks_fetch_failed naming the opt-out"));
+        }
+        if h.keys.jwks_fetches() != 0 {
+            failures.push(format!("[{name}] the JWKS was fetched"));
+        }
+    }
+    assert_no_failures("plain http discovery", count, &failures);
+}
+
+// ---- a withdrawn key: what it verified is not remembered -----------------------------------------
+//
+// Verified tokens are remembered until their `exp`, and a JWKS refresh that finds the same keys
+// keeps them (issue 18, item 7). One that finds a key withdrawn, or changed under its `kid`,
+// must forget every token that key verified: a leaked signing key is withdrawn precisely so that
+// its tokens stop working.
+
+#[tokio::test(flavor = "current_thread")]
+async fn tokens_of_a_withdrawn_or_changed_key_are_refused_at_once() {
+    let (capture, _guard) = capture();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (name, replacement) in [
+        ("key withdrawn", vec![TestKey::rsa_b()]),
+        (
+            "other key material under the same kid",
+            vec![TestKey::rsa_b().with_kid("rsa-a")],
+        ),
+    ] {
+        let h = harness(
+            KeyServer::start().await,
+            &capture,
+            |j| j.refresh_cooldown(Duration::ZERO),
+            |c| c,
+        )
+        .await;
+        let leaked = h.token("files:read").build();
+        count += run(
+            &h,
+            vec![case(
+                format!("{name}: control before"),
+                h.modern_call(&leaked, "whoami", "whoami"),
+                Expect::Accepted,
+            )],
+            &mut failures,
+        )
+        .await;
+        h.keys.set_keys(replacement);
+        // Any unknown kid makes the server look at the keys again.
+        let probe = h.token("files:read").kid("rotation-probe").build();
+        let expected = if name == "key withdrawn" {
+            UNKNOWN_KEY
+        } else {
+            SIGNATURE
+        };
+        count += run(
+            &h,
+            vec![
+                case(
+                    format!("{name}: unknown kid"),
+                    h.modern_call(&probe, "whoami", "whoami"),
+                    Expect::InvalidToken(UNKNOWN_KEY),
+                ),
+                case(
+                    format!("{name}: the remembered token"),
+                    h.modern_call(&leaked, "whoami", "whoami"),
+                    Expect::InvalidToken(expected),
+                ),
+            ],
+            &mut failures,
+        )
+        .await;
+    }
+    assert_no_failures("withdrawn keys", count, &failures);
+}

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
-use axum::http::header::{self, HeaderValue};
+use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -55,7 +55,7 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, request: Request) -
         return response;
     }
     // RFC 7591 §3.1: the metadata is a JSON document.
-    if !is_json(request.headers().get(header::CONTENT_TYPE)) {
+    if !is_json(request.headers()) {
         refused("content_type");
         return oauth_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -101,6 +101,7 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, request: Request) -
         }
     };
     if redirect_uris.len() > MAX_REDIRECT_URIS {
+        refused("redirect_uris");
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_redirect_uri",
@@ -108,6 +109,7 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, request: Request) -
         );
     }
     if redirect_uris.iter().any(|u| u.len() > MAX_REDIRECT_URI_LEN) {
+        refused("redirect_uris");
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_redirect_uri",
@@ -217,10 +219,16 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, request: Request) -
     json_ok(StatusCode::CREATED, &Value::Object(out))
 }
 
-/// `application/json`, in any case, with or without parameters (`; charset=utf-8`).
-fn is_json(content_type: Option<&HeaderValue>) -> bool {
-    content_type
-        .and_then(|v| v.to_str().ok())
+/// One `Content-Type`, `application/json` in any case, with or without parameters
+/// (`; charset=utf-8`). Two of them say nothing certain.
+fn is_json(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    value
+        .to_str()
+        .ok()
         .and_then(|v| v.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
@@ -231,9 +239,15 @@ mod tests {
 
     #[test]
     fn only_json_is_registration_metadata() {
-        let v = |s: &'static str| Some(HeaderValue::from_static(s));
+        let with = |values: &[&'static str]| {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append(header::CONTENT_TYPE, HeaderValue::from_static(v));
+            }
+            headers
+        };
         for ok in ["application/json", "Application/JSON; charset=utf-8"] {
-            assert!(is_json(v(ok).as_ref()), "{ok}");
+            assert!(is_json(&with(&[ok])), "{ok}");
         }
         for bad in [
             "text/plain",
@@ -241,8 +255,9 @@ mod tests {
             "application/x-www-form-urlencoded",
             "",
         ] {
-            assert!(!is_json(v(bad).as_ref()), "{bad}");
+            assert!(!is_json(&with(&[bad])), "{bad}");
         }
-        assert!(!is_json(None));
+        assert!(!is_json(&with(&[])));
+        assert!(!is_json(&with(&["application/json", "text/plain"])));
     }
 }
