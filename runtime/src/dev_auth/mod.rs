@@ -11,11 +11,12 @@
 //! start for a non-loopback resource, and refuses every request that did not arrive on a
 //! loopback local address ([`crate::http::LocalAddr`], which scopegate's own serve loop adds;
 //! a router served by other means answers 403) or whose `Host` is foreign (DNS rebinding),
-//! unless [`DevAuthConfig::allow_non_loopback`] says otherwise, loudly. Registration is
+//! unless [`DevAuthConfig::allow_non_loopback()`] says otherwise, loudly. Registration is
 //! bounded (JSON only, 64 KiB, rate limited and with a client quota per address), refresh
 //! tokens rotate with reuse detection that cannot be flushed (see `refresh.rs`), and a replayed
 //! authorization code revokes the refresh tokens issued from it. Access tokens already issued
-//! are not recalled: they live out their short lifetime ([`DevAuthConfig::access_token_ttl`]).
+//! are not recalled: they live out their short lifetime
+//! ([`DevAuthConfig::access_token_ttl()`], 5 minutes by default).
 
 mod authorize;
 mod clients;

@@ -76,6 +76,9 @@ pub(super) struct Families {
     live: HashMap<FamilyId, Family>,
     /// Redeemed authorization code -> the family it started.
     by_code: HashMap<CodeDigest, FamilyId>,
+    /// Families evicted so far (logged at the first and every thousandth: a flood of grants
+    /// must not flood the log).
+    evicted: u64,
 }
 
 impl Families {
@@ -87,6 +90,7 @@ impl Families {
             key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
             live: HashMap::new(),
             by_code: HashMap::new(),
+            evicted: 0,
         }
     }
 
@@ -118,11 +122,15 @@ impl Families {
                 .map(|(id, _)| *id)
         {
             self.remove(&oldest);
-            tracing::warn!(
-                target: "scopegate::dev_auth",
-                event = "refresh_family_evicted",
-                "the refresh token store is full: the oldest family was evicted, its tokens are refused from now on"
-            );
+            if self.evicted % 1000 == 0 {
+                tracing::warn!(
+                    target: "scopegate::dev_auth",
+                    event = "refresh_family_evicted",
+                    evicted = self.evicted + 1,
+                    "the refresh token store is full: the oldest family was evicted, its tokens are refused from now on"
+                );
+            }
+            self.evicted += 1;
         }
         let mut id = [0u8; ID_LEN];
         getrandom::fill(&mut id).expect("the operating system provides randomness");

@@ -29,7 +29,12 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, request: Request) -
     let invalid =
         |what: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_client_metadata", what);
     let refused = |reason: &str| {
-        tracing::debug!(target: "scopegate::dev_auth", event = "registration_refused", reason, "client registration refused");
+        tracing::debug!(
+            target: "scopegate::dev_auth",
+            event = "registration_refused",
+            reason,
+            "client registration refused"
+        );
     };
     let peer = request
         .extensions()
