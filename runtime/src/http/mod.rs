@@ -14,6 +14,7 @@ mod limit;
 mod proxy;
 #[cfg(feature = "redis")]
 mod redis;
+mod refusals;
 mod serve;
 mod session;
 mod spare;
@@ -459,6 +460,8 @@ struct Shared {
     per_principal: Option<limit::RateLimit>,
     proxies: Option<TrustedProxies>,
     handler_timeout: Option<std::time::Duration>,
+    /// Refusals counted for the INFO summary (their own events are at DEBUG).
+    refusals: Arc<refusals::Refusals>,
 }
 
 impl<S: McpServer> Server<S> {
@@ -562,6 +565,7 @@ impl Core {
             }),
             proxies: config.trusted_proxies.clone(),
             handler_timeout: config.handler_timeout,
+            refusals: refusals::Refusals::new(refusals::WINDOW),
             body_timeout: config.body_timeout,
             denial: config.denial,
             max_body_bytes: config.max_body_bytes,
@@ -763,7 +767,9 @@ impl Shared {
         let limiter = self.per_address.as_ref()?;
         let client = self.client_address(extensions, headers)?;
         let wait = limiter.check(&limit::address_key(client)).await.err()?;
-        tracing::info!(target: "scopegate::http", event = "rate_limited", address = %client, "per-address rate limit");
+        tracing::debug!(target: "scopegate::http", event = "rate_limited", address = %client, "per-address rate limit");
+        self.refusals
+            .record(refusals::Kind::RateLimited, Some(client));
         Some(too_many(
             StatusCode::TOO_MANY_REQUESTS,
             wait,
@@ -854,14 +860,17 @@ impl Shared {
             Auth::Off => return Ok(Principal::anonymous()),
             Auth::Verifier(verifier) => verifier,
         };
+        // Where a refusal came from, for the summary of refusals (only refusals ask).
+        let client = || self.client_address(&request.extensions, &request.headers);
         // RFC 6750 §2.3 allows tokens in the query; OAuth 2.1 and MCP forbid it. Refuse loudly
         // rather than ignore, so a client leaking tokens into URLs finds out.
         if request.uri.query().is_some_and(|q| {
             url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token")
         }) {
-            return Err(
-                self.reject_request("access tokens are accepted in the Authorization header only")
-            );
+            return Err(self.reject_request(
+                "access tokens are accepted in the Authorization header only",
+                client(),
+            ));
         }
         // Two values are as many as it takes to tell "one" from "more than one".
         let mut values = request.headers.get_all(header::AUTHORIZATION).iter();
@@ -881,12 +890,13 @@ impl Shared {
             None => match credentials() {
                 Credentials::Bearer(token) => token,
                 Credentials::None => {
-                    tracing::info!(target: "scopegate::auth", event = "token_missing", "request without credentials");
+                    tracing::debug!(target: "scopegate::auth", event = "token_missing", "request without credentials");
+                    self.refusals.record(refusals::Kind::TokenMissing, client());
                     return Err(
                         self.unauthorized(self.initial_challenge.clone(), "authorization required")
                     );
                 }
-                Credentials::Malformed(why) => return Err(self.reject_request(why)),
+                Credentials::Malformed(why) => return Err(self.reject_request(why, client())),
             },
         };
         match verifier.verify(token).await {
@@ -897,13 +907,14 @@ impl Shared {
                 tracing::debug!(target: "scopegate::auth", event = "token_accepted", subject = principal.subject(), client_id = principal.client_id(), scopes = %principal.scopes());
                 Ok(principal)
             }
-            Err(error) => Err(self.invalid_token(&error)),
+            Err(error) => Err(self.invalid_token(&error, client())),
         }
     }
 
     #[cold]
-    fn invalid_token(&self, error: &AuthError) -> Response {
-        tracing::info!(target: "scopegate::auth", event = "token_rejected", reason = error.reason(), "{error}");
+    fn invalid_token(&self, error: &AuthError, peer: Option<std::net::IpAddr>) -> Response {
+        tracing::debug!(target: "scopegate::auth", event = "token_rejected", reason = error.reason(), "{error}");
+        self.refusals.record(refusals::Kind::InvalidToken, peer);
         let challenge = self.challenge(
             "invalid_token",
             error.to_string(),
@@ -926,8 +937,9 @@ impl Shared {
     }
 
     #[cold]
-    fn reject_request(&self, why: &'static str) -> Response {
-        tracing::info!(target: "scopegate::auth", event = "token_rejected", reason = "invalid_request", "{why}");
+    fn reject_request(&self, why: &'static str, peer: Option<std::net::IpAddr>) -> Response {
+        tracing::debug!(target: "scopegate::auth", event = "token_rejected", reason = "invalid_request", "{why}");
+        self.refusals.record(refusals::Kind::InvalidRequest, peer);
         let body = RpcResponse::error(None, ErrorObject::new(error_code::INVALID_REQUEST, why));
         let mut response = json_response(StatusCode::BAD_REQUEST, &body);
         response.headers_mut().insert(
@@ -1033,7 +1045,9 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
             return response;
         }
         let Some(_permit) = shared.concurrency.try_acquire() else {
-            tracing::warn!(target: "scopegate::http", event = "overloaded", "too many requests in flight");
+            tracing::debug!(target: "scopegate::http", event = "overloaded", "too many requests in flight");
+            let peer = shared.client_address(&parts.extensions, &parts.headers);
+            shared.refusals.record(refusals::Kind::Overloaded, peer);
             return too_many(
                 StatusCode::SERVICE_UNAVAILABLE,
                 std::time::Duration::from_secs(1),
@@ -1041,7 +1055,9 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
             );
         };
         if !shared.host_allowed(&parts) {
-            tracing::info!(target: "scopegate::http", event = "host_rejected", host = ?parts.headers.get(header::HOST));
+            tracing::debug!(target: "scopegate::http", event = "host_rejected", host = ?parts.headers.get(header::HOST));
+            let peer = shared.client_address(&parts.extensions, &parts.headers);
+            shared.refusals.record(refusals::Kind::HostRejected, peer);
             return rpc_error(
                 StatusCode::FORBIDDEN,
                 error_code::INVALID_REQUEST,
@@ -1051,7 +1067,9 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
         if let Some(origin) = parts.headers.get(header::ORIGIN)
             && !shared.origin_allowed(origin)
         {
-            tracing::info!(target: "scopegate::http", event = "origin_rejected", origin = ?origin);
+            tracing::debug!(target: "scopegate::http", event = "origin_rejected", origin = ?origin);
+            let peer = shared.client_address(&parts.extensions, &parts.headers);
+            shared.refusals.record(refusals::Kind::OriginRejected, peer);
             return rpc_error(
                 StatusCode::FORBIDDEN,
                 error_code::INVALID_REQUEST,
@@ -1127,7 +1145,9 @@ async fn limit_and_preload(
     };
     let (limited, preloaded) = tokio::join!(limited, preload);
     if let Err(wait) = limited {
-        tracing::info!(target: "scopegate::http", event = "rate_limited", subject = principal.subject(), "per-principal rate limit");
+        tracing::debug!(target: "scopegate::http", event = "rate_limited", subject = principal.subject(), "per-principal rate limit");
+        let peer = shared.client_address(&parts.extensions, &parts.headers);
+        shared.refusals.record(refusals::Kind::RateLimited, peer);
         return Err(too_many(
             StatusCode::TOO_MANY_REQUESTS,
             wait,
@@ -1208,7 +1228,7 @@ async fn standalone_stream(
     // at once would have the client reconnect in a loop.
     let deadline = token_deadline(principal);
     if deadline.is_some_and(|d| d <= tokio::time::Instant::now()) {
-        return shared.invalid_token(&AuthError::Expired);
+        return shared.invalid_token(&AuthError::Expired, None);
     }
     // Updates follow the scopes of the principal that opened the stream, until a request
     // brings another.
@@ -1254,7 +1274,7 @@ fn token_deadline(principal: &Principal) -> Option<tokio::time::Instant> {
 /// are more code and an allocation per request: a body sent with its head (nearly every one)
 /// arrives here as one frame in the first poll and is returned as it is, with no timer armed
 /// (the timer exists only for a body still coming, which gets `body_timeout`).
-async fn read_body(shared: &Shared, body: Body) -> Result<Bytes, Response> {
+async fn read_body(shared: &Shared, body: Body, parts: &Parts) -> Result<Bytes, Response> {
     use hyper::body::Body as _;
     let limit = shared.max_body_bytes;
     // A Content-Length over the limit is refused before anything is read.
@@ -1275,7 +1295,9 @@ async fn read_body(shared: &Shared, body: Body) -> Result<Bytes, Response> {
             match tokio::time::timeout(shared.body_timeout, rest).await {
                 Ok(read) => read,
                 Err(_) => {
-                    tracing::info!(target: "scopegate::http", event = "body_timeout", "request body too slow");
+                    tracing::debug!(target: "scopegate::http", event = "body_timeout", "request body too slow");
+                    let peer = shared.client_address(&parts.extensions, &parts.headers);
+                    shared.refusals.record(refusals::Kind::BodyTimeout, peer);
                     return Err(rpc_error(
                         StatusCode::REQUEST_TIMEOUT,
                         error_code::INVALID_REQUEST,
@@ -1402,7 +1424,7 @@ fn post(
                 "Content-Type must be application/json",
             );
         }
-        let bytes = match read_body(shared, body).await {
+        let bytes = match read_body(shared, body, parts).await {
             Ok(bytes) => bytes,
             Err(response) => return response,
         };
@@ -1501,7 +1523,11 @@ fn post(
                     }
                     Err(_) => {
                         // Unknown, ended, or someone else's: audited, since the last is a hijack.
-                        tracing::info!(target: "scopegate::auth", event = "session_rejected", subject = principal.subject(), "request on a session that is not the caller's");
+                        tracing::debug!(target: "scopegate::auth", event = "session_rejected", subject = principal.subject(), "request on a session that is not the caller's");
+                        let peer = shared.client_address(&parts.extensions, &parts.headers);
+                        shared
+                            .refusals
+                            .record(refusals::Kind::SessionRejected, peer);
                         return rpc_error(
                             StatusCode::NOT_FOUND,
                             error_code::INVALID_REQUEST,
