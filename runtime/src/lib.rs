@@ -18,6 +18,7 @@
 //! | `auth` | (feature `http`) token verifiers (JWT/JWKS, introspection), bearer parsing, challenges |
 //! | `http` | (feature `http`) Streamable HTTP: the axum router, sessions, limits, Origin/Host, CORS, serving |
 //! | `dev_auth` | (feature `dev-auth`) the embedded development authorization server |
+//! | `transport_security` | (feature `http`) plain `http://` to anything but loopback refused, with its opt-out |
 
 #[cfg(feature = "http")]
 pub mod auth;
@@ -36,6 +37,8 @@ pub mod scope;
 pub mod server;
 pub mod stdio;
 pub mod tool;
+#[cfg(feature = "http")]
+pub mod transport_security;
 mod uri;
 
 pub use connection::{ClientError, Connection, LogLevel, Outbound, OutboundReceiver};

@@ -6,6 +6,7 @@
 //! principal with fewer rights.
 
 mod introspection;
+mod jwks;
 mod jws;
 mod jwt;
 mod recent;
@@ -38,6 +39,21 @@ pub trait TokenVerifier: Send + Sync + 'static {
     /// that needs something fetched first may try to fetch it here.
     fn ready(&self) -> ReadyFuture<'_> {
         Box::pin(std::future::ready(true))
+    }
+
+    /// Checks the URLs the verifier will call that it knows before any token arrives (a
+    /// configured issuer, JWKS or introspection endpoint): a router built with it refuses a
+    /// plain `http://` one to a host that is not loopback, at once rather than at the first
+    /// token (see [`crate::transport_security`]). The default has nothing to check.
+    fn check_urls(&self) -> Result<(), crate::transport_security::InsecureHttp> {
+        Ok(())
+    }
+
+    /// What an operator must know although tokens can be verified, e.g. an issuer whose
+    /// metadata does not list PKCE's `S256` (the readiness endpoint lists these). The default
+    /// has none.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 

@@ -10,6 +10,7 @@
 //! Protected Resource Metadata at both RFC 9728 locations. It mounts into any axum app.
 
 mod cors;
+mod https;
 mod limit;
 mod proxy;
 #[cfg(feature = "redis")]
@@ -129,6 +130,10 @@ pub struct HttpConfig {
     session_store: Option<Arc<dyn SessionStore>>,
     rate_limit_store: Option<Arc<dyn RateLimitStore>>,
     trusted_proxies: Option<TrustedProxies>,
+    allow_insecure_http: bool,
+    /// The configuration of the verifier [`HttpConfig::jwt`] built, to build it again when
+    /// [`HttpConfig::allow_insecure_http`] follows.
+    jwt_config: Option<JwtConfig>,
 }
 
 /// Where to listen by default: loopback only (MCP transports, "Security Warning").
@@ -169,6 +174,8 @@ impl HttpConfig {
             session_store: None,
             rate_limit_store: None,
             trusted_proxies: None,
+            allow_insecure_http: false,
+            jwt_config: None,
         }
     }
 
@@ -206,7 +213,8 @@ impl HttpConfig {
     /// can be verified, i.e. the issuer's keys have been fetched or were given; 503 before),
     /// for load balancers and orchestrators. Off by default. Neither needs a token, is rate
     /// limited, or checks `Host` (probes often address the instance by IP); neither says more
-    /// than its status.
+    /// than its status, except that a ready `/readyz` lists the verifier's warnings (e.g. an
+    /// issuer whose metadata lacks PKCE's `S256`): `{"status":"ready","warnings":[…]}`.
     #[must_use]
     pub fn health_checks(mut self, on: bool) -> Self {
         self.health_checks = on;
@@ -280,7 +288,9 @@ impl HttpConfig {
         if !self.authorization_servers.contains(&config.issuer) {
             self.authorization_servers.push(config.issuer.clone());
         }
-        self.auth = Some(Auth::Verifier(Arc::new(JwtVerifier::new(config))));
+        let config = self.with_insecure_http(config);
+        self.auth = Some(Auth::Verifier(Arc::new(JwtVerifier::new(config.clone()))));
+        self.jwt_config = Some(config);
         self
     }
 
@@ -289,6 +299,7 @@ impl HttpConfig {
     #[must_use]
     pub fn verifier(mut self, verifier: impl TokenVerifier) -> Self {
         self.auth = Some(Auth::Verifier(Arc::new(verifier)));
+        self.jwt_config = None;
         self
     }
 
@@ -307,6 +318,7 @@ impl HttpConfig {
     #[must_use]
     pub fn without_authorization(mut self) -> Self {
         self.auth = Some(Auth::Off);
+        self.jwt_config = None;
         self
     }
 
@@ -428,6 +440,10 @@ pub enum HttpError {
     /// Serving failed.
     #[error("HTTP server: {0}")]
     Serve(std::io::Error),
+    /// A plain `http://` URL to a host that is not loopback (see
+    /// [`HttpConfig::allow_insecure_http`]).
+    #[error(transparent)]
+    InsecureHttp(#[from] crate::transport_security::InsecureHttp),
     /// The resource URI's path is also a health check's.
     #[error(
         "the MCP endpoint's path `{0}` is also a health check's: serve MCP at another path or turn health checks off"
@@ -484,6 +500,7 @@ impl Core {
         if matches!(auth, Auth::Verifier(_)) && config.authorization_servers.is_empty() {
             return Err(HttpError::NoAuthorizationServer);
         }
+        https::check(&config, &resource, &auth)?;
         if let Some(bad) = config
             .extra_scopes
             .iter()
@@ -692,6 +709,14 @@ async fn readyz(
     };
     if !tokens {
         return status_json(StatusCode::SERVICE_UNAVAILABLE, "not ready");
+    }
+    // Ready, but what an operator must know is said (e.g. an issuer without PKCE's S256).
+    if let Auth::Verifier(verifier) = &shared.auth {
+        let warnings = verifier.warnings();
+        if !warnings.is_empty() {
+            let body = serde_json::json!({ "status": "ready", "warnings": warnings });
+            return (StatusCode::OK, axum::Json(body)).into_response();
+        }
     }
     // Shared stores are not probed: when Redis is down every replica is alike, and taking all
     // of them out would also stop the requests that need no store (stateless, 2026-07-28).
