@@ -122,7 +122,7 @@ impl Families {
                 .map(|(id, _)| *id)
         {
             self.remove(&oldest);
-            if self.evicted % 1000 == 0 {
+            if self.evicted.is_multiple_of(1000) {
                 tracing::warn!(
                     target: "scopegate::dev_auth",
                     event = "refresh_family_evicted",
