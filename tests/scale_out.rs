@@ -25,6 +25,8 @@ use serde_json::{Value, json};
 use support::KeyServer;
 
 /// The public resource every replica announces (the balancer's URL, as behind nginx).
+/// The balancer's URL, which no replica listens on: plain `http://` off loopback, so the
+/// replicas opt out with `allow_insecure_http` (a private network, as behind a real balancer).
 const RESOURCE: &str = "http://mcp.test/mcp";
 
 /// Sends a warning to the client's log; answers whether it went out (it does not below the
@@ -59,6 +61,7 @@ async fn replica(keys: &KeyServer, configure: impl FnOnce(HttpConfig) -> HttpCon
     let config = configure(
         HttpConfig::new(RESOURCE)
             .jwt(JwtConfig::new(keys.issuer(), RESOURCE))
+            .allow_insecure_http(true)
             .rate_per_address(None),
     );
     let router = Server::new(App).unwrap().http(config).unwrap();
@@ -366,6 +369,7 @@ async fn readiness_turns_503_while_draining_and_serving_goes_on_until_the_grace_
         .http(
             HttpConfig::new(RESOURCE)
                 .jwt(JwtConfig::new(keys.issuer(), RESOURCE))
+                .allow_insecure_http(true)
                 .stateless(true)
                 .health_checks(true),
         )

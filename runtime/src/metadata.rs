@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use crate::transport_security::{self, InsecureHttp, UrlRole};
+
 /// The well-known path of Protected Resource Metadata (RFC 9728 §3).
 pub const PRM_WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
@@ -153,6 +155,10 @@ pub enum FetchError {
     /// No discovery location answered.
     #[error("no authorization server metadata found for `{0}`")]
     NotFound(String),
+    /// A plain `http://` URL to a host that is not loopback, not fetched (see
+    /// [`crate::transport_security`]).
+    #[error(transparent)]
+    InsecureHttp(#[from] InsecureHttp),
 }
 
 /// A JSON document and how long it may be cached.
@@ -164,13 +170,15 @@ pub struct Document {
     pub max_age: Option<Duration>,
 }
 
-/// Fetches small JSON documents with a timeout, a size limit and no redirects.
+/// Fetches small JSON documents with a timeout, a size limit and no redirects, over `https`
+/// (or `http` to loopback: see [`crate::transport_security`]).
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     /// Built on the first fetch: a verifier with fixed keys never needs one.
     client: std::sync::OnceLock<Result<reqwest::Client, String>>,
     timeout: Duration,
     max_bytes: usize,
+    allow_insecure_http: bool,
 }
 
 impl Fetcher {
@@ -181,7 +189,16 @@ impl Fetcher {
             client: std::sync::OnceLock::new(),
             timeout,
             max_bytes,
+            allow_insecure_http: false,
         }
+    }
+
+    /// Whether plain `http://` URLs to hosts that are not loopback may be fetched (default
+    /// false: they fail with [`FetchError::InsecureHttp`] before any request is sent).
+    #[must_use]
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
     }
 
     fn client(&self) -> Result<&reqwest::Client, String> {
@@ -200,6 +217,13 @@ impl Fetcher {
 
     /// GETs `url` and parses the body as JSON.
     pub async fn get_json(&self, url: &str) -> Result<Document, FetchError> {
+        // Checked here, on every URL, so that one found in a document (a discovered
+        // `jwks_uri`) is held to the same rule as one configured.
+        let role = UrlRole {
+            what: "authorization server URL",
+            setting: "HttpConfig or JwtConfig",
+        };
+        transport_security::check_url(url, role, self.allow_insecure_http)?;
         let failed = |e: reqwest::Error| FetchError::Request {
             url: url.to_owned(),
             reason: e.without_url().to_string(),
@@ -293,6 +317,24 @@ pub fn discovery_urls(issuer: &str) -> Vec<String> {
     }
 }
 
+/// A warning when the metadata of `issuer` does not list `S256` in
+/// `code_challenge_methods_supported`: MCP clients must refuse such an authorization server
+/// (MCP authorization, "Authorization Code Protection": PKCE, and its support checked in the
+/// metadata). Only a warning, because some providers (Microsoft Entra ID) support PKCE without
+/// listing it.
+#[must_use]
+pub fn pkce_warning(issuer: &str, metadata: &Value) -> Option<String> {
+    let listed = metadata
+        .get("code_challenge_methods_supported")
+        .and_then(Value::as_array)
+        .is_some_and(|methods| methods.iter().any(|m| m.as_str() == Some("S256")));
+    (!listed).then(|| {
+        format!(
+            "the authorization server `{issuer}` does not list S256 in code_challenge_methods_supported: MCP clients must refuse to authorize with it unless it supports PKCE without saying so (Microsoft Entra ID does)"
+        )
+    })
+}
+
 /// Fetches the authorization server metadata of `issuer`; its `issuer` must equal `issuer`.
 pub async fn discover(fetcher: &Fetcher, issuer: &str) -> Result<Value, FetchError> {
     let mut last_error = None;
@@ -383,6 +425,42 @@ mod tests {
                 "https://as.example/.well-known/oauth-authorization-server",
                 "https://as.example/.well-known/openid-configuration",
             ]
+        );
+    }
+
+    #[test]
+    fn an_issuer_without_s256_is_warned_about() {
+        let warning = |metadata: Value| pkce_warning("https://as.example", &metadata);
+        assert_eq!(
+            warning(json!({"code_challenge_methods_supported": ["plain", "S256"]})),
+            None
+        );
+        for lacking in [
+            json!({}),
+            json!({"code_challenge_methods_supported": ["plain"]}),
+            json!({"code_challenge_methods_supported": "S256"}),
+            json!({"code_challenge_methods_supported": ["s256"]}),
+        ] {
+            let text = warning(lacking.clone()).expect("a warning");
+            assert!(
+                text.contains("`https://as.example`") && text.contains("must refuse"),
+                "{lacking}: {text}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_url_elsewhere_than_loopback_is_not_fetched() {
+        let fetcher = Fetcher::new(Duration::from_secs(1), 1024);
+        // 192.0.2.0/24 is TEST-NET-1: nothing answers there, and nothing is asked.
+        let refused = fetcher.get_json("http://192.0.2.1/jwks").await;
+        assert!(
+            matches!(&refused, Err(FetchError::InsecureHttp(e)) if e.url() == "http://192.0.2.1/jwks"),
+            "{refused:?}"
+        );
+        assert!(
+            fetcher.client.get().is_none(),
+            "no request was even prepared"
         );
     }
 

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{AuthError, TokenVerifier, VerifyFuture, principal_from_claims};
 use crate::principal::Principal;
+use crate::transport_security::{InsecureHttp, UrlRole, check_url};
 
 /// Settings of an [`IntrospectionVerifier`]. Its `Debug` leaves the client secret out.
 #[derive(Clone)]
@@ -37,6 +38,11 @@ pub struct IntrospectionConfig {
     /// Largest introspection answer read (default 64 KiB); a larger one counts as the endpoint
     /// failing.
     pub max_response_bytes: usize,
+    /// Whether the endpoint may be plain `http://` to a host that is not loopback (default
+    /// false: refused when a router is built with the verifier, and every token refused as
+    /// `Unavailable` without a request; RFC 7662 §4 requires TLS). For a private network whose
+    /// path is trusted.
+    pub allow_insecure_http: bool,
 }
 
 impl std::fmt::Debug for IntrospectionConfig {
@@ -52,6 +58,7 @@ impl std::fmt::Debug for IntrospectionConfig {
             .field("http_timeout", &self.http_timeout)
             .field("leeway", &self.leeway)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .finish()
     }
 }
@@ -75,7 +82,25 @@ impl IntrospectionConfig {
             http_timeout: Duration::from_secs(5),
             leeway: Duration::from_secs(60),
             max_response_bytes: 64 << 10,
+            allow_insecure_http: false,
         }
+    }
+
+    /// Allows a plain `http://` endpoint on a host that is not loopback (see the field).
+    #[must_use]
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// The endpoint, unless it is plain `http://` to a host that is not loopback and that is
+    /// not allowed.
+    fn check_endpoint(&self) -> Result<(), InsecureHttp> {
+        let role = UrlRole {
+            what: "introspection endpoint",
+            setting: "IntrospectionConfig",
+        };
+        check_url(&self.endpoint, role, self.allow_insecure_http)
     }
 }
 
@@ -84,7 +109,8 @@ type TokenHash = [u8; 32];
 /// Verifies opaque tokens by asking the authorization server (RFC 7662).
 pub struct IntrospectionVerifier {
     config: IntrospectionConfig,
-    /// `None` when the HTTP client could not be built (logged): every token is then refused.
+    /// `None` when the HTTP client could not be built, or the endpoint is plain `http://` to a
+    /// host that is not loopback (both logged): every token is then refused.
     client: Option<reqwest::Client>,
     cache: Mutex<HashMap<TokenHash, (Principal, Instant)>>,
 }
@@ -100,7 +126,16 @@ impl IntrospectionVerifier {
             .inspect_err(|error| {
                 tracing::error!(target: "scopegate::auth", %error, "the introspection client could not be built");
             })
-            .ok();
+            .ok()
+            // Neither the token nor the client secret goes out in clear text.
+            .filter(|_| {
+                config
+                    .check_endpoint()
+                    .inspect_err(|error| {
+                        tracing::error!(target: "scopegate::auth", %error, "every token will be refused");
+                    })
+                    .is_ok()
+            });
         Self {
             config,
             client,
@@ -224,6 +259,10 @@ impl TokenVerifier for IntrospectionVerifier {
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
         Box::pin(self.introspect(token))
     }
+
+    fn check_urls(&self) -> Result<(), InsecureHttp> {
+        self.config.check_endpoint()
+    }
 }
 
 impl std::fmt::Debug for IntrospectionVerifier {
@@ -285,6 +324,33 @@ mod tests {
 
     fn answer(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_endpoint_elsewhere_than_loopback_is_never_called() {
+        // 192.0.2.0/24 is TEST-NET-1: no request is sent, so nothing needs to answer.
+        let config = IntrospectionConfig::new(
+            "http://192.0.2.1/introspect",
+            "rs",
+            "secret",
+            "https://rs.example/mcp",
+        );
+        let refused = IntrospectionVerifier::new(config.clone());
+        let error = refused.check_urls().unwrap_err();
+        assert!(
+            error.to_string().contains("on the IntrospectionConfig"),
+            "{error}"
+        );
+        assert_eq!(
+            refused.verify("opaque").await.unwrap_err(),
+            AuthError::Unavailable
+        );
+        assert!(refused.client.is_none(), "no client to send with");
+        // Opted out: checked, and a client is there to call it.
+        let allowed = IntrospectionVerifier::new(config.allow_insecure_http(true));
+        assert_eq!(allowed.check_urls(), Ok(()));
+        assert!(allowed.client.is_some());
+        assert_eq!(verifier().check_urls(), Ok(()), "loopback");
     }
 
     #[test]
@@ -411,7 +477,7 @@ mod tests {
 
     #[test]
     fn debug_leaves_the_client_secret_out() {
-        let config = IntrospectionConfig::new("http://as/introspect", "rs", "hunter2", "r");
+        let config = IntrospectionConfig::new("https://as/introspect", "rs", "hunter2", "r");
         let shown = format!(
             "{config:?} {:?}",
             IntrospectionVerifier::new(config.clone())

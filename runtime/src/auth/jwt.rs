@@ -15,15 +15,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::jws::{self, PublicKey};
+use super::jwks::{KeyId, KeySet, VerifyKey, family_of, lookup};
+use super::jws;
 use super::recent;
 use super::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture, principal_from_claims};
 use crate::metadata::{self, FetchError, Fetcher};
 use crate::principal::Principal;
+use crate::transport_security::{InsecureHttp, UrlRole, check_url};
 
 /// The asymmetric algorithms a JWKS can verify. `none` and the HMAC family are never accepted:
 /// a JWKS holds public keys, and an HMAC "verified" with one is forged by anyone.
@@ -83,6 +84,10 @@ pub struct JwtConfig {
     /// carry what their issuer puts in them, up to 16 KiB each: by count alone, 10 000 of them
     /// could take hundreds of megabytes.
     pub cache_max_bytes: usize,
+    /// Whether the issuer, its metadata and its JWKS may be fetched over plain `http://` from a
+    /// host that is not loopback (default false: refused, see [`crate::transport_security`]).
+    /// [`crate::http::HttpConfig::allow_insecure_http`] sets it on the verifier it builds.
+    pub allow_insecure_http: bool,
 }
 
 impl JwtConfig {
@@ -104,7 +109,16 @@ impl JwtConfig {
             min_rsa_bits: 2048,
             cache_capacity: 10_000,
             cache_max_bytes: 16 << 20,
+            allow_insecure_http: false,
         }
+    }
+
+    /// Allows plain `http://` to an issuer or JWKS that is not on loopback: for a private
+    /// network whose path is trusted, never across the internet.
+    #[must_use]
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
     }
 
     /// Uses this JWKS location instead of discovering it.
@@ -165,8 +179,10 @@ struct Shared {
     /// the refresh that drops a withdrawn key.
     keys_stale_at: AtomicU64,
     origin: Instant,
-    /// Bumped, under `verified`'s lock, each time the key set changes: a token verified against
-    /// an older set is not remembered (its key may just have been withdrawn).
+    /// What the issuer's metadata gave cause to warn about (see [`metadata::pkce_warning`]).
+    warnings: std::sync::Mutex<Vec<String>>,
+    /// Bumped, under `verified`'s lock, each time a key is withdrawn (or changed): a token
+    /// verified against an older set is not remembered (its key may be the one withdrawn).
     cache_epoch: AtomicU64,
 }
 
@@ -178,17 +194,31 @@ struct VerifiedTokens {
     bytes: usize,
 }
 
-/// A remembered token's principal, when the token expires, and the bytes it is charged.
+/// A remembered token's principal, when the token expires, the bytes it is charged, and the
+/// key that verified it.
 struct Verified {
     principal: Principal,
     expires: SystemTime,
     charge: usize,
+    key: KeyId,
 }
 
 impl VerifiedTokens {
     fn clear(&mut self) {
         self.by_digest.clear();
         self.bytes = 0;
+    }
+
+    /// Forgets the tokens verified by one of `keys`.
+    fn forget_verified_by(&mut self, keys: &std::collections::HashSet<KeyId>) {
+        let bytes = &mut self.bytes;
+        self.by_digest.retain(|_, v| {
+            let keep = !keys.contains(&v.key);
+            if !keep {
+                *bytes -= v.charge;
+            }
+            keep
+        });
     }
 
     /// Forgets the tokens expired at `now`.
@@ -236,56 +266,26 @@ impl Hasher for DigestHash {
 
 #[derive(Default)]
 struct RefreshState {
+    /// The last fetch of any kind: a failed first fetch, or a background refresh, waits the
+    /// cooldown before the next.
     last_attempt: Option<Instant>,
+    /// The last fetch an unknown `kid` caused. Only those start the cooldown that unknown `kid`s
+    /// wait on (the `kid` is chosen by whoever sent the token): the first fetch, at start-up or
+    /// by the readiness probe, does not, so a key published just after it is found at once.
+    last_unknown_kid: Option<Instant>,
     jwks_uri: Option<String>,
     background: bool,
 }
 
-/// One fetched JWKS, ready to verify with.
-struct KeySet {
-    by_kid: HashMap<String, Arc<VerifyKey>>,
-    all: Vec<Arc<VerifyKey>>,
-    expires: Option<Instant>,
-    generation: u64,
-}
-
-impl KeySet {
-    fn empty() -> Self {
-        Self {
-            by_kid: HashMap::new(),
-            all: Vec::new(),
-            expires: None,
-            generation: 0,
-        }
-    }
-
-    fn loaded(&self) -> bool {
-        self.generation > 0
-    }
-}
-
-struct VerifyKey {
-    /// The JWK's `alg`, when it names one: the key may then be used with that algorithm only.
-    alg: Option<Algorithm>,
-    family: Family,
-    key: PublicKey,
-}
-
+/// What makes the verifier fetch the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
-    Rsa,
-    Ec,
-    Ed,
-}
-
-fn family_of(alg: Algorithm) -> Option<Family> {
-    use Algorithm::*;
-    match alg {
-        RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => Some(Family::Rsa),
-        ES256 | ES384 => Some(Family::Ec),
-        EdDSA => Some(Family::Ed),
-        _ => None,
-    }
+enum Trigger {
+    /// No keys yet (the first token, or the readiness probe).
+    Load,
+    /// A token names a `kid` the set does not hold.
+    UnknownKid,
+    /// The keys' cache time is over.
+    Expired,
 }
 
 #[derive(Deserialize)]
@@ -313,7 +313,8 @@ impl JwtVerifier {
             .copied()
             .filter(|a| family_of(*a).is_some())
             .collect();
-        let fetcher = Fetcher::new(config.http_timeout, config.max_document_bytes);
+        let fetcher = Fetcher::new(config.http_timeout, config.max_document_bytes)
+            .allow_insecure_http(config.allow_insecure_http);
         Self {
             shared: Arc::new(Shared {
                 config,
@@ -325,6 +326,7 @@ impl JwtVerifier {
                 verified: std::sync::Mutex::default(),
                 keys_stale_at: AtomicU64::new(u64::MAX),
                 origin: Instant::now(),
+                warnings: std::sync::Mutex::default(),
                 cache_epoch: AtomicU64::new(0),
             }),
         }
@@ -379,13 +381,20 @@ impl JwtVerifier {
     async fn verify_token(&self, token: &str, digest: [u8; 32]) -> Result<Principal, AuthError> {
         let shared = &self.shared;
         let epoch = shared.cache_epoch.load(Ordering::Acquire);
-        let principal = self.verify_uncached(token).await?;
+        let (principal, key) = self.verify_signed(token).await?;
         recent::remember_digest(token, digest);
-        shared.remember(digest, &principal, epoch, token.len());
+        shared.remember(digest, &principal, epoch, token.len(), key);
         Ok(principal)
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<Principal, AuthError> {
+        self.verify_signed(token)
+            .await
+            .map(|(principal, _)| principal)
+    }
+
+    /// Verifies `token`; returns its principal and the key that verified it.
+    async fn verify_signed(&self, token: &str) -> Result<(Principal, KeyId), AuthError> {
         let shared = &self.shared;
         let config = &shared.config;
         if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|&b| b == b'.').count() != 2 {
@@ -431,7 +440,7 @@ impl JwtVerifier {
                 now: jsonwebtoken::get_current_timestamp(),
             },
         )?;
-        principal_from_claims(claims)
+        principal_from_claims(claims).map(|principal| (principal, key.id))
     }
 }
 
@@ -460,8 +469,39 @@ impl TokenVerifier for JwtVerifier {
     fn ready(&self) -> ReadyFuture<'_> {
         Box::pin(async move {
             let set = self.shared.snapshot();
-            set.loaded() || self.shared.refresh(set.generation).await.loaded()
+            set.loaded()
+                || self
+                    .shared
+                    .refresh(set.generation, Trigger::Load)
+                    .await
+                    .loaded()
         })
+    }
+
+    /// The issuer, and the JWKS URI when configured, are checked; a discovered JWKS URI is
+    /// checked when it is fetched. A fixed key set fetches nothing, so has nothing to check.
+    fn check_urls(&self) -> Result<(), InsecureHttp> {
+        if self.shared.fixed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let config = &self.shared.config;
+        let role = |what| UrlRole {
+            what,
+            setting: "JwtConfig",
+        };
+        check_url(&config.issuer, role("issuer"), config.allow_insecure_http)?;
+        match &config.jwks_uri {
+            Some(uri) => check_url(uri, role("JWKS URI"), config.allow_insecure_http),
+            None => Ok(()),
+        }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.shared
+            .warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -491,12 +531,19 @@ impl Shared {
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         self.keys_stale_at.store(stale_at, Ordering::Relaxed);
         set.generation = keys.generation + 1;
+        // Compared by kid and key material, not as JSON: a periodic refresh, or one an unknown
+        // `kid` caused, that finds the same keys keeps every verified token.
+        let withdrawn = keys.withdrawn_in(&set);
         *keys = Arc::new(set);
-        // A key may have been withdrawn: what it vouched for is checked again, and what a
+        if withdrawn.is_empty() {
+            return;
+        }
+        // A key was withdrawn or changed: what it vouched for is checked again, and what a
         // verification under way checked with it is not remembered.
+        tracing::info!(target: "scopegate::auth", event = "jwks_keys_withdrawn", issuer = %self.config.issuer, keys = withdrawn.len(), "the issuer withdrew or changed signing keys; tokens they verified are checked again");
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         self.cache_epoch.fetch_add(1, Ordering::AcqRel);
-        verified.clear();
+        verified.forget_verified_by(&withdrawn);
     }
 
     /// A token verified before and not expired since. Stale keys are refreshed as on the
@@ -519,7 +566,14 @@ impl Shared {
     /// (read before the token was verified). The table stays within `cache_capacity` tokens and
     /// `cache_max_bytes`: when full, it forgets the expired tokens, and if that is not enough,
     /// all of them (cheaper than tracking an order, and the next requests refill it).
-    fn remember(&self, key: [u8; 32], principal: &Principal, epoch: u64, token_len: usize) {
+    fn remember(
+        &self,
+        digest: [u8; 32],
+        principal: &Principal,
+        epoch: u64,
+        token_len: usize,
+        key: KeyId,
+    ) {
         let Some(exp) = principal.claims().get("exp").and_then(Value::as_u64) else {
             return;
         };
@@ -552,11 +606,12 @@ impl Shared {
             }
         }
         cache.insert(
-            key,
+            digest,
             Verified {
                 principal: principal.clone(),
                 expires,
                 charge,
+                key,
             },
         );
     }
@@ -569,7 +624,7 @@ impl Shared {
     ) -> Result<Arc<VerifyKey>, AuthError> {
         let mut set = self.snapshot();
         if !set.loaded() {
-            set = self.refresh(set.generation).await;
+            set = self.refresh(set.generation, Trigger::Load).await;
             if !set.loaded() {
                 return Err(AuthError::Unavailable);
             }
@@ -582,7 +637,7 @@ impl Shared {
             // An unknown `kid` may be a key the issuer just rotated in: ask once (or join the
             // fetch already under way); the cooldown caps what a flood of made-up kids costs.
             None if kid.is_some() => {
-                let fresh = self.refresh(set.generation).await;
+                let fresh = self.refresh(set.generation, Trigger::UnknownKid).await;
                 lookup(&fresh, kid, alg).ok_or(AuthError::UnknownKey)?
             }
             None => return Err(AuthError::UnknownKey),
@@ -597,9 +652,10 @@ impl Shared {
         }
     }
 
-    /// Fetches the keys unless another task did since `seen_generation` or the last attempt is
-    /// within the cooldown. Returns the keys to use either way; on failure the old ones stay.
-    async fn refresh(self: &Arc<Self>, seen_generation: u64) -> Arc<KeySet> {
+    /// Fetches the keys unless another task did since `seen_generation` or the cooldown holds:
+    /// for an unknown `kid`, since the last fetch an unknown `kid` caused; otherwise since the
+    /// last fetch of any kind. Returns the keys to use either way; on failure the old ones stay.
+    async fn refresh(self: &Arc<Self>, seen_generation: u64, trigger: Trigger) -> Arc<KeySet> {
         if self.fixed.load(std::sync::atomic::Ordering::SeqCst) {
             return self.snapshot();
         }
@@ -608,13 +664,18 @@ impl Shared {
         if current.generation != seen_generation {
             return current;
         }
-        if state
-            .last_attempt
-            .is_some_and(|t| t.elapsed() < self.config.refresh_cooldown)
-        {
+        let last = match trigger {
+            Trigger::UnknownKid => state.last_unknown_kid,
+            Trigger::Load | Trigger::Expired => state.last_attempt,
+        };
+        if last.is_some_and(|t| t.elapsed() < self.config.refresh_cooldown) {
             return current;
         }
-        state.last_attempt = Some(Instant::now());
+        let now = Instant::now();
+        state.last_attempt = Some(now);
+        if trigger == Trigger::UnknownKid {
+            state.last_unknown_kid = Some(now);
+        }
         match self.fetch(&mut state).await {
             Ok(set) => {
                 self.store(set);
@@ -644,7 +705,7 @@ impl Shared {
         let shared = Arc::clone(self);
         let generation = self.snapshot().generation;
         tokio::spawn(async move {
-            shared.refresh(generation).await;
+            shared.refresh(generation, Trigger::Expired).await;
             shared.refresh.lock().await.background = false;
         });
     }
@@ -654,6 +715,9 @@ impl Shared {
             (Some(uri), _) | (None, Some(uri)) => uri.clone(),
             (None, None) => {
                 let found = metadata::discover(&self.fetcher, &self.config.issuer).await?;
+                if let Some(warning) = metadata::pkce_warning(&self.config.issuer, &found) {
+                    self.warn_once(warning);
+                }
                 let uri = found
                     .get("jwks_uri")
                     .and_then(Value::as_str)
@@ -677,117 +741,19 @@ impl Shared {
         })
     }
 
-    /// Keeps the keys fit for verifying signatures; drops (and logs) the rest.
+    /// Logs `warning` loudly the first time, and keeps it for [`TokenVerifier::warnings`].
+    fn warn_once(&self, warning: String) {
+        let mut warnings = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+        if !warnings.contains(&warning) {
+            tracing::warn!(target: "scopegate::auth", event = "issuer_without_pkce", issuer = %self.config.issuer, "{warning}");
+            warnings.push(warning);
+        }
+    }
+
+    /// The keys of `body` fit for verifying signatures.
     fn parse_jwks(&self, body: &Value) -> Result<KeySet, FetchError> {
-        let keys = body
-            .get("keys")
-            .and_then(Value::as_array)
-            .ok_or_else(|| FetchError::Invalid("not a JWK set (no \"keys\" array)".into()))?;
-        let mut set = KeySet::empty();
-        for raw in keys {
-            match self.usable_key(raw) {
-                Ok((kid, key)) => {
-                    let key = Arc::new(key);
-                    if let Some(kid) = kid {
-                        set.by_kid.insert(kid, Arc::clone(&key));
-                    }
-                    set.all.push(key);
-                }
-                Err(why) => {
-                    let kid = raw.get("kid").and_then(Value::as_str);
-                    tracing::debug!(target: "scopegate::auth", kid, why, "ignoring a JWK");
-                }
-            }
-        }
-        if set.all.is_empty() {
-            return Err(FetchError::Invalid(
-                "the JWK set has no usable signing key".into(),
-            ));
-        }
-        Ok(set)
+        KeySet::parse(body, &self.algorithms, self.config.min_rsa_bits)
     }
-
-    fn usable_key(&self, raw: &Value) -> Result<(Option<String>, VerifyKey), &'static str> {
-        let jwk: Jwk = serde_json::from_value(raw.clone()).map_err(|_| "unparsable")?;
-        if matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature) {
-            return Err("not a signing key (use)");
-        }
-        if let Some(ops) = &jwk.common.key_operations
-            && !ops
-                .iter()
-                .any(|op| matches!(op, jsonwebtoken::jwk::KeyOperations::Verify))
-        {
-            return Err("not a verification key (key_ops)");
-        }
-        let family = match &jwk.algorithm {
-            AlgorithmParameters::RSA(rsa) => {
-                let modulus = URL_SAFE_NO_PAD.decode(&rsa.n).map_err(|_| "bad modulus")?;
-                if rsa_bits(&modulus) < self.config.min_rsa_bits {
-                    return Err("RSA key too short");
-                }
-                Family::Rsa
-            }
-            AlgorithmParameters::EllipticCurve(_) => Family::Ec,
-            AlgorithmParameters::OctetKeyPair(_) => Family::Ed,
-            _ => return Err("not an asymmetric signing key"),
-        };
-        let alg = match jwk.common.key_algorithm {
-            None => None,
-            Some(alg) => {
-                let alg = signing_algorithm(alg).ok_or("not a signing algorithm")?;
-                if family_of(alg) != Some(family) {
-                    return Err("alg does not match the key type");
-                }
-                Some(alg)
-            }
-        };
-        // Parsed once, now, for each algorithm it may verify (its own `alg`, or every accepted
-        // algorithm of its family).
-        let algorithms: Vec<Algorithm> = match alg {
-            Some(alg) => vec![alg],
-            None => self
-                .algorithms
-                .iter()
-                .copied()
-                .filter(|a| family_of(*a) == Some(family))
-                .collect(),
-        };
-        let key = PublicKey::from_jwk(&jwk, &algorithms)?;
-        Ok((jwk.common.key_id.clone(), VerifyKey { alg, family, key }))
-    }
-}
-
-fn lookup(set: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<Arc<VerifyKey>> {
-    match kid {
-        Some(kid) => set.by_kid.get(kid).cloned(),
-        // No `kid`: acceptable only when exactly one key could have signed it.
-        None => {
-            let family = family_of(alg)?;
-            let mut candidates = set
-                .all
-                .iter()
-                .filter(|k| k.family == family && k.alg.is_none_or(|a| a == alg));
-            match (candidates.next(), candidates.next()) {
-                (Some(only), None) => Some(Arc::clone(only)),
-                _ => None,
-            }
-        }
-    }
-}
-
-fn signing_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
-    Some(match alg {
-        KeyAlgorithm::RS256 => Algorithm::RS256,
-        KeyAlgorithm::RS384 => Algorithm::RS384,
-        KeyAlgorithm::RS512 => Algorithm::RS512,
-        KeyAlgorithm::PS256 => Algorithm::PS256,
-        KeyAlgorithm::PS384 => Algorithm::PS384,
-        KeyAlgorithm::PS512 => Algorithm::PS512,
-        KeyAlgorithm::ES256 => Algorithm::ES256,
-        KeyAlgorithm::ES384 => Algorithm::ES384,
-        KeyAlgorithm::EdDSA => Algorithm::EdDSA,
-        _ => return None,
-    })
 }
 
 /// The SHA-256 of a token: the key of the verified-token table.
@@ -801,14 +767,6 @@ fn sha256(token: &str) -> [u8; 32] {
     let mut out = [0; 32];
     out.copy_from_slice(digest.as_ref());
     out
-}
-
-/// Bit length of a big-endian unsigned integer.
-fn rsa_bits(modulus: &[u8]) -> usize {
-    let Some(first) = modulus.iter().position(|&b| b != 0) else {
-        return 0;
-    };
-    (modulus.len() - first) * 8 - modulus[first].leading_zeros() as usize
 }
 
 #[cfg(test)]
@@ -833,9 +791,13 @@ mod tests {
         let token = "header.payload-elsewhere.signature";
         // Verified, and put in the table, by another thread.
         let epoch = verifier.shared.cache_epoch.load(Ordering::Acquire);
-        verifier
-            .shared
-            .remember(sha256(token), &live_principal(), epoch, token.len());
+        verifier.shared.remember(
+            sha256(token),
+            &live_principal(),
+            epoch,
+            token.len(),
+            [0; 32],
+        );
         let meets = std::thread::spawn(move || {
             assert_eq!(recent::digest(token), None, "not met on this thread yet");
             let mut future = verifier.verify(token);
@@ -854,32 +816,69 @@ mod tests {
         assert_eq!(recent::digest("header.payload-elsewhere.signaturf"), None);
     }
 
+    /// A key set of the test JWKs named by `kids`.
+    fn key_set(kids: &[&str]) -> KeySet {
+        let keys: Vec<Value> = kids
+            .iter()
+            .map(|kid| super::super::jwks::test_jwk(kid))
+            .collect();
+        KeySet::parse(
+            &serde_json::json!({ "keys": keys }),
+            &[Algorithm::ES256],
+            2048,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn a_token_checked_against_a_replaced_key_set_is_not_remembered() {
         let verifier = JwtVerifier::new(JwtConfig::new("http://issuer", "http://rs"));
         let shared = &verifier.shared;
         let principal = live_principal();
+        shared.store(key_set(&["a"]));
+        let key_a = shared.snapshot().by_kid["a"].id;
         // Verified while the key set was replaced (a key withdrawn): not remembered.
         let before = shared.cache_epoch.load(Ordering::Acquire);
-        shared.store(KeySet::empty());
-        shared.remember(sha256("a"), &principal, before, 1);
+        shared.store(key_set(&["b"]));
+        shared.remember(sha256("a"), &principal, before, 1, key_a);
         assert_eq!(verifier.cached(), 0);
         assert!(shared.remembered(&sha256("a")).is_none());
-        // Verified under the current set: remembered, and forgotten by the next change.
+        // Verified under the current set: remembered, and forgotten when its key goes.
+        let key_b = shared.snapshot().by_kid["b"].id;
         let now = shared.cache_epoch.load(Ordering::Acquire);
-        shared.remember(sha256("b"), &principal, now, 1);
+        shared.remember(sha256("b"), &principal, now, 1, key_b);
         assert_eq!(verifier.cached(), 1);
         assert!(shared.remembered(&sha256("b")).is_some());
-        shared.store(KeySet::empty());
+        shared.store(key_set(&["a"]));
         assert_eq!(verifier.cached(), 0);
     }
 
     #[test]
-    fn rsa_modulus_length_ignores_leading_zeros() {
-        assert_eq!(rsa_bits(&[0, 0x80, 0]), 16);
-        assert_eq!(rsa_bits(&[0x01, 0xff]), 9);
-        assert_eq!(rsa_bits(&[0, 0]), 0);
-        assert_eq!(rsa_bits(&[0xff; 256]), 2048);
+    fn a_refresh_that_finds_the_same_keys_keeps_the_verified_tokens() {
+        let verifier = JwtVerifier::new(JwtConfig::new("http://issuer", "http://rs"));
+        let shared = &verifier.shared;
+        let principal = live_principal();
+        shared.store(key_set(&["a", "b"]));
+        let epoch = shared.cache_epoch.load(Ordering::Acquire);
+        let (key_a, key_b) = {
+            let set = shared.snapshot();
+            (set.by_kid["a"].id, set.by_kid["b"].id)
+        };
+        shared.remember(sha256("by a"), &principal, epoch, 1, key_a);
+        shared.remember(sha256("by b"), &principal, epoch, 1, key_b);
+        // The same keys, in another order; then a key added: nothing forgotten, and a
+        // verification under way is still remembered.
+        shared.store(key_set(&["b", "a"]));
+        shared.store(key_set(&["b", "a", "c"]));
+        assert_eq!(shared.cache_epoch.load(Ordering::Acquire), epoch);
+        shared.remember(sha256("by a, later"), &principal, epoch, 1, key_a);
+        assert_eq!(verifier.cached(), 3);
+        // `b` withdrawn: the token it verified is checked again, the others stay.
+        shared.store(key_set(&["a", "c"]));
+        assert!(shared.remembered(&sha256("by b")).is_none());
+        assert!(shared.remembered(&sha256("by a")).is_some());
+        assert!(shared.remembered(&sha256("by a, later")).is_some());
+        assert_eq!(verifier.cached(), 2);
     }
 
     #[test]
