@@ -1224,21 +1224,6 @@ async fn credentials_outside_a_single_bearer_header_are_refused() {
             Expect::InvalidRequest,
         ),
         case(
-            "lowercase scheme",
-            with_auth(&format!("bearer {token}")),
-            Expect::InvalidRequest,
-        ),
-        case(
-            "uppercase scheme",
-            with_auth(&format!("BEARER {token}")),
-            Expect::InvalidRequest,
-        ),
-        case(
-            "two spaces after the scheme",
-            with_auth(&format!("Bearer  {token}")),
-            Expect::InvalidRequest,
-        ),
-        case(
             "tab after the scheme",
             with_auth(&format!("Bearer\t{token}")),
             Expect::InvalidRequest,
@@ -1358,6 +1343,71 @@ async fn credentials_outside_a_single_bearer_header_are_refused() {
     let count = run(&h, cases, &mut failures).await;
     assert_no_failures("credential smuggling", count, &failures);
     assert_eq!(h.runs(), 1, "only the control ran a tool");
+}
+
+/// RFC 9110 §11.1: the auth scheme is case-insensitive; RFC 6750 §2.1: `Bearer 1*SP b64token`.
+/// Clients that write `bearer` or put two spaces are within the standard and must get in, on
+/// the fast path for a token the thread has accepted before and on the full path for one it
+/// has not.
+#[tokio::test(flavor = "current_thread")]
+async fn the_bearer_scheme_in_any_case_and_any_number_of_spaces_is_accepted() {
+    let (capture, _guard) = capture();
+    let h = default_harness(&capture).await;
+    let body = call_body("write_file");
+    let mut cases = Vec::new();
+    for (name, spelling) in [
+        ("lowercase scheme", "bearer "),
+        ("uppercase scheme", "BEARER "),
+        ("mixed-case scheme", "BeArEr "),
+        ("two spaces after the scheme", "Bearer  "),
+        ("lowercase scheme and three spaces", "bearer   "),
+    ] {
+        // The token's first sight is in this spelling (the full path: syntax check, then
+        // verification) ...
+        let fresh = h.token("files:read files:write").build();
+        let initialize = h
+            .send(
+                h.bare_post(None)
+                    .header("authorization", format!("{spelling}{fresh}"))
+                    .body(
+                        json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}})
+                            .to_string(),
+                    ),
+            )
+            .await;
+        assert_eq!(
+            initialize.status,
+            StatusCode::OK,
+            "{name}: {:?}",
+            initialize.body
+        );
+        let session = initialize
+            .session()
+            .expect("initialize issues a session id");
+        // ... then a call spelled the same way reaches the tool (the fast path of a token this
+        // thread accepted), and so does the usual spelling.
+        for header in [format!("{spelling}{fresh}"), format!("Bearer {fresh}")] {
+            cases.push(case(
+                format!("{name}: {header:.12}…"),
+                h.bare_post(Some(&session))
+                    .header("authorization", header)
+                    .body(body.to_string()),
+                Expect::Accepted,
+            ));
+        }
+    }
+    let expected_runs = cases
+        .iter()
+        .filter(|c| matches!(c.expect, Expect::Accepted))
+        .count();
+    let mut failures = Vec::new();
+    let count = run(&h, cases, &mut failures).await;
+    assert_no_failures("scheme spellings", count, &failures);
+    assert_eq!(
+        h.runs(),
+        expected_runs,
+        "every accepted spelling ran the tool"
+    );
 }
 
 fn base64_standard(bytes: &[u8]) -> String {
@@ -2684,6 +2734,7 @@ async fn dot_segments_in_resource_uris_reach_nothing_unscoped() {
     assert_no_failures("dot segments", count, &failures);
     assert_eq!(h.runs(), 2, "only the controls ran a handler");
 }
+
 // ---- session owners: issuer, subject and client ----------------------------------------------
 //
 // A subject is unique only within its issuer: a server trusting two authorization servers must

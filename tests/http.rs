@@ -784,12 +784,12 @@ async fn malformed_credentials_are_refused_with_invalid_request() {
     };
     let cases = vec![
         (
-            "lowercase scheme",
-            plain().header("authorization", format!("bearer {token}")),
+            "no space after the scheme",
+            plain().header("authorization", format!("Bearer{token}")),
         ),
         (
-            "two spaces",
-            plain().header("authorization", format!("Bearer  {token}")),
+            "junk after the token",
+            plain().header("authorization", format!("bearer {token} x")),
         ),
         (
             "tab separator",
@@ -837,6 +837,35 @@ async fn malformed_credentials_are_refused_with_invalid_request() {
         .await;
     }
     assert_eq!(h.runs(), 0);
+}
+
+/// RFC 9110 §11.1 (the scheme is case-insensitive) and RFC 6750 §2.1 (`Bearer 1*SP b64token`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_read_in_any_case_with_any_number_of_spaces() {
+    let h = files().await;
+    for spelling in ["bearer ", "BEARER ", "BeArEr ", "Bearer  ", "bearer    "] {
+        let token = h.token("files:read").build();
+        // Twice: the first request verifies the token, the second may take the fast path of a
+        // token accepted before.
+        for round in 0..2 {
+            let response = h
+                .send(
+                    h.client
+                        .post(&h.resource)
+                        .header("authorization", format!("{spelling}{token}"))
+                        .header("content-type", "application/json")
+                        .header("accept", "application/json, text/event-stream")
+                        .body(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}).to_string()),
+                )
+                .await;
+            assert_eq!(
+                response.status,
+                StatusCode::OK,
+                "{spelling:?} round {round}: {:?}",
+                response.body
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1382,7 +1411,7 @@ async fn authentication_events_are_traced_with_stable_fields() {
     h.send(
         h.client
             .post(&h.resource)
-            .header("authorization", "bearer x"),
+            .header("authorization", "Bearer\tx"),
     )
     .await;
 

@@ -653,6 +653,7 @@ impl Core {
             .count()
     }
 
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn info(&self) -> &ServerInfo {
         &self.inner.info
     }

@@ -148,15 +148,17 @@ pub enum Credentials<'a> {
 
 /// Reads the bearer token from the values of every `Authorization` header of a request.
 ///
-/// Strict on purpose, because an ambiguous credential is how requests get smuggled: exactly one
-/// header, the scheme written `Bearer`, one space, then a `token68` (RFC 6750 §2.1).
+/// Exactly what RFC 6750 §2.1 allows and nothing more, because an ambiguous credential is how
+/// requests get smuggled: exactly one header, the scheme `Bearer` in any case (RFC 9110 §11.1:
+/// auth schemes are case-insensitive), one or more spaces (`1*SP`, never a tab), then a
+/// `b64token` and nothing after it.
 pub fn bearer_credentials<'a>(values: &[&'a [u8]]) -> Credentials<'a> {
     let value = match values {
         [] => return Credentials::None,
         [value] => *value,
         _ => return Credentials::Malformed("more than one Authorization header"),
     };
-    let Some(token) = value.strip_prefix(b"Bearer ") else {
+    let Some(token) = strip_bearer_scheme(value) else {
         return Credentials::Malformed("the Authorization header must use the Bearer scheme");
     };
     if token.is_empty() || !is_token68(token) {
@@ -168,12 +170,30 @@ pub fn bearer_credentials<'a>(values: &[&'a [u8]]) -> Credentials<'a> {
     }
 }
 
-/// The token of `value`, one `Authorization` header value, when it is exactly `Bearer ` and a
-/// token recently accepted on this thread (see [`remember_accepted`]). Such a token passed
-/// [`bearer_credentials`] when it was first seen: its syntax need not be checked again. It is
-/// verified again like any other.
+/// The token of `value`, one `Authorization` header value, when it is the `Bearer` scheme (as
+/// [`bearer_credentials`] reads it) and a token recently accepted on this thread (see
+/// [`remember_accepted`]). Such a token passed [`bearer_credentials`] when it was first seen:
+/// its syntax need not be checked again. It is verified again like any other.
 pub(crate) fn accepted_recently(value: &[u8]) -> Option<Arc<str>> {
-    recent::checked(value.strip_prefix(b"Bearer ")?)
+    recent::checked(strip_bearer_scheme(value)?)
+}
+
+/// What follows `Bearer 1*SP` in `value`, the scheme matched without regard to case (RFC 9110
+/// §11.1); `None` for any other scheme, or no space after it.
+#[inline]
+fn strip_bearer_scheme(value: &[u8]) -> Option<&[u8]> {
+    // The common spelling first: one comparison on the hot path.
+    if let Some(rest) = value.strip_prefix(b"Bearer ")
+        && rest.first() != Some(&b' ')
+    {
+        return Some(rest);
+    }
+    let (scheme, rest) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case(b"Bearer") || rest.first() != Some(&b' ') {
+        return None;
+    }
+    let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+    Some(&rest[spaces..])
 }
 
 /// Remembers `token`, which passed [`bearer_credentials`] and was then verified, for
@@ -338,17 +358,37 @@ mod tests {
     }
 
     #[test]
-    fn bearer_parsing_is_strict() {
+    fn bearer_parsing_follows_rfc_6750() {
         assert_eq!(bearer_credentials(&[]), Credentials::None);
         assert_eq!(
             bearer_credentials(&[b"Bearer abc.def-_~+/=="]),
             Credentials::Bearer("abc.def-_~+/==")
         );
-        for bad in [
+        // The scheme in any case (RFC 9110 §11.1), one or more spaces after it (RFC 6750 §2.1).
+        for good in [
             &b"bearer abc"[..],
-            b"Bearer",
-            b"Bearer ",
+            b"BEARER abc",
+            b"BeArEr abc",
             b"Bearer  abc",
+            b"bearer    abc",
+        ] {
+            assert_eq!(
+                bearer_credentials(&[good]),
+                Credentials::Bearer("abc"),
+                "{:?}",
+                String::from_utf8_lossy(good)
+            );
+        }
+        for bad in [
+            &b"Bearer"[..],
+            b"Bearer ",
+            b"Bearer   ",
+            b"bearer",
+            b"Bearer\tabc",
+            b"Bearer \tabc",
+            b"Bearerabc",
+            b"Bearers abc",
+            b"Beare abc",
             b"Bearer abc ",
             b"Bearer a b",
             b"Basic YWxhZGRpbjpvcGVuc2VzYW1l",
@@ -377,7 +417,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_exact_header_of_an_accepted_token_skips_the_syntax_check() {
+    fn only_a_bearer_header_of_an_accepted_token_skips_the_syntax_check() {
         let token = "abc.def-_~+/==";
         assert_eq!(accepted_recently(b"Bearer abc.def-_~+/=="), None, "not yet");
         remember_accepted(token);
@@ -386,11 +426,25 @@ mod tests {
             accepted_recently(b"Bearer abc.def-_~+/==").as_deref(),
             Some(token)
         );
+        // Other spellings of the same credential (RFC 9110 §11.1, RFC 6750 §2.1) are the same
+        // token, on the fast path too.
+        for same in [
+            &b"bearer abc.def-_~+/=="[..],
+            b"BEARER abc.def-_~+/==",
+            b"Bearer  abc.def-_~+/==",
+        ] {
+            assert_eq!(
+                accepted_recently(same).as_deref(),
+                Some(token),
+                "{:?}",
+                String::from_utf8_lossy(same)
+            );
+        }
         // Every near variant goes through `bearer_credentials`, which refuses it.
         for near in [
-            &b"bearer abc.def-_~+/=="[..],
-            b"Bearer  abc.def-_~+/==",
-            b"Bearer abc.def-_~+/== ",
+            &b"Bearer abc.def-_~+/== "[..],
+            b"Bearerabc.def-_~+/==",
+            b"Basic abc.def-_~+/==",
             b"Bearer abc.def-_~+/=",
             b"Bearer\tabc.def-_~+/==",
             b"abc.def-_~+/==",
