@@ -728,7 +728,10 @@ fn status_json(status: StatusCode, text: &'static str) -> Response {
 }
 
 async fn resource_metadata(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    if let Some(response) = shared.limit_address(request.extensions(), request.headers()).await {
+    if let Some(response) = shared
+        .limit_address(request.extensions(), request.headers())
+        .await
+    {
         return response;
     }
     (
@@ -1066,7 +1069,10 @@ fn mcp_endpoint(shared: Arc<Shared>, request: Request) -> impl Future<Output = R
 #[allow(clippy::manual_async_fn)]
 fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output = Response> {
     async move {
-        if let Some(response) = shared.limit_address(&parts.extensions, &parts.headers).await {
+        if let Some(response) = shared
+            .limit_address(&parts.extensions, &parts.headers)
+            .await
+        {
             return response;
         }
         let Some(_permit) = shared.concurrency.try_acquire() else {
