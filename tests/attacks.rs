@@ -2705,6 +2705,23 @@ async fn dot_segments_in_resource_uris_reach_nothing_unscoped() {
             }
         }
     }
+    // Not dot segments, but paths a handler would resolve elsewhere than the URI names: an
+    // absolute path, empty segments that a file system drops (`private//plans` is the plans),
+    // Windows separators and drives. The public shelf gets none of them.
+    for uri in [
+        "store://h//etc/passwd",
+        "store://h/private//plans",
+        "store://h//private/plans",
+        "store://h/vault//a",
+        "store://h/vault/a/",
+        "store://h/vault%5Ca",
+        "store://h/private%5Cplans",
+        "store://h/C:/Windows/win.ini",
+    ] {
+        let request = legacy(&outsider, &session, "resources/read", uri);
+        missing.push((format!("read {uri}"), request.try_clone().unwrap()));
+        cases.push(case(format!("read {uri}"), request, not_found()));
+    }
     cases.push(case(
         "control: the insider reads the plans through the public shelf's path",
         legacy(

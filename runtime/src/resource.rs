@@ -267,7 +267,9 @@ pub fn template_variables(template: &str) -> Option<Vec<&str>> {
 
 /// Matches `uri` against `template`; the variables' values, percent-decoded. `None` also when a
 /// value holds a `.` or `..` segment (`/` or `\\` separated, `%2E` counting as `.`): match the
-/// URI's normal form ([`normalize_uri`]), where a path has none left.
+/// URI's normal form ([`normalize_uri`]), where a path has none left. And `None` when a value
+/// would not be one relative path to every handler: a `\\`, a drive prefix (`C:`), or in a
+/// reserved (`{+path}`) value an empty segment (a leading, trailing or doubled `/`).
 #[must_use]
 pub fn match_template(template: &str, uri: &str) -> Option<Vec<(String, String)>> {
     let parts = parse_template(template)?;
@@ -309,12 +311,31 @@ pub fn match_template(template: &str, uri: &str) -> Option<Vec<(String, String)>
                 if decoded.split(['/', '\\']).any(crate::uri::is_dot_segment) {
                     return None;
                 }
+                if !is_relative_path_value(&decoded, *reserved) {
+                    return None;
+                }
                 values.push(((*name).to_owned(), decoded));
                 rest = &rest[end..];
             }
         }
     }
     rest.is_empty().then_some(values)
+}
+
+/// Whether a decoded template value reads as the same relative path to every handler, so that
+/// a handler joining it onto a root (`root.join(value)`, a key prefix) stays under that root and
+/// names what the URI names: no `\\` (a separator on Windows), no drive prefix (`C:`, which
+/// `Path::join` takes for a new root there), and in a reserved value no empty segment, which a
+/// leading `/` (an absolute path, replacing the root on every system), a trailing `/` or a `//`
+/// would make (`vault//a` is `vault/a` to a file system, but not to the template
+/// `x://h/vault/{item}` that protects it).
+fn is_relative_path_value(decoded: &str, reserved: bool) -> bool {
+    let drive = decoded
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphabetic)
+        && decoded.as_bytes().get(1) == Some(&b':');
+    !decoded.contains('\\') && !drive && !(reserved && decoded.split('/').any(str::is_empty))
 }
 
 fn percent_decode(value: &str) -> Option<String> {
@@ -418,10 +439,27 @@ mod tests {
         ] {
             assert_eq!(match_template(template, uri), None, "{template} {uri}");
         }
+        // Nor a value that is not one relative path to every handler: absolute, with an empty
+        // segment that a file system drops, with a Windows separator or drive.
+        for (template, uri) in [
+            ("x://h/{+path}", "x://h//etc/passwd"),
+            ("x://h/{+path}", "x://h/private//plans"),
+            ("x://h/{+path}", "x://h/vault/a/"),
+            ("x://h/{+path}", "x://h/vault%5Ca"),
+            ("x://h/{+path}", "x://h/vault\\a"),
+            ("x://h/{+path}", "x://h/C:/Windows"),
+            ("x://h/{+path}", "x://h/c%3A/x"),
+            ("x://h/{name}", "x://h/a%5Cb"),
+            ("x://h/{name}", "x://h/C:"),
+        ] {
+            assert_eq!(match_template(template, uri), None, "{template} {uri}");
+        }
         for (template, uri, value) in [
             ("x://h/f-{name}", "x://h/f-...", "..."),
             ("x://h/{+path}", "x://h/a/.b/c..", "a/.b/c.."),
             ("x://h/{name}", "x://h/v1.2", "v1.2"),
+            ("x://h/{+path}", "x://h/a/b:c/d", "a/b:c/d"),
+            ("x://h/{name}", "x://h/ab:c", "ab:c"),
         ] {
             assert_eq!(
                 match_template(template, uri),
