@@ -1223,3 +1223,263 @@ async fn the_consent_page_cannot_be_framed_names_the_client_and_expires() {
     );
     assert_eq!(r.headers()["x-frame-options"], "DENY");
 }
+
+// ---- consent requests: bounded, and reached by navigations only ------------------------------
+
+/// The consent-page request id in a consent page.
+fn request_id(page: &str) -> String {
+    page.split("name=\"request\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_consent_requests_are_bounded_and_reached_by_navigations_only() {
+    let env = start(DevAuthConfig::default()).await;
+    let client = env.public_client().await;
+    let (_, challenge) = pkce();
+    let with_state = |state: String| {
+        let challenge = challenge.clone();
+        let client = client.clone();
+        move || {
+            vec![
+                ("response_type", "code".to_owned()),
+                ("client_id", client.clone()),
+                ("redirect_uri", REDIRECT.to_owned()),
+                ("code_challenge", challenge.clone()),
+                ("code_challenge_method", "S256".to_owned()),
+                ("state", state.clone()),
+            ]
+        }
+    };
+    let get = |params: Vec<(&'static str, String)>, mode: Option<&'static str>| {
+        let mut request = env
+            .http
+            .get(format!("{}/authorize", env.issuer))
+            .query(&params);
+        if let Some(mode) = mode {
+            request = request.header("sec-fetch-mode", mode);
+        }
+        request.send()
+    };
+
+    // A state over 1 KiB: invalid_request, and the state is not echoed.
+    let r = get(with_state("s".repeat(1025))(), None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let query = query_of(r.headers()["location"].to_str().unwrap());
+    assert_eq!(query["error"], "invalid_request", "{query:?}");
+    assert!(!query.contains_key("state"));
+    // A state of exactly 1 KiB is fine.
+    let r = get(with_state("s".repeat(1024))(), None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Fetch Metadata: an <img> or a fetch from another page is refused, a navigation is not.
+    for mode in ["no-cors", "cors", "same-origin", "websocket", ""] {
+        let r = get(with_state("a".into())(), Some(mode)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "Sec-Fetch-Mode {mode:?}");
+        assert!(r.headers().get("location").is_none());
+    }
+    let r = get(with_state("a".into())(), Some("navigate"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    let id = request_id(&page);
+    assert!(
+        page.contains("action=\"/dev-auth/authorize/decision\""),
+        "the form posts to its own origin: {page}"
+    );
+
+    // The decision: refused from another site, or not as a navigation, and still pending.
+    let decide = |headers: &[(&'static str, &'static str)]| {
+        let mut request = env
+            .http
+            .post(format!("{}/authorize/decision", env.issuer))
+            .form(&[("request", id.as_str()), ("decision", "approve")]);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    for headers in [
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "navigate"),
+        ][..],
+        &[
+            ("sec-fetch-site", "same-site"),
+            ("sec-fetch-mode", "navigate"),
+        ][..],
+        &[("sec-fetch-site", "none")][..],
+        &[
+            ("sec-fetch-site", "same-origin"),
+            ("sec-fetch-mode", "no-cors"),
+        ][..],
+    ] {
+        let r = decide(headers).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(r.headers().get("location").is_none(), "{headers:?}");
+    }
+    // What the consent page's own form sends: the code, uncached, with no Referer after it.
+    let r = decide(&[
+        ("sec-fetch-site", "same-origin"),
+        ("sec-fetch-mode", "navigate"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(query_of(r.headers()["location"].to_str().unwrap()).contains_key("code"));
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+
+    // One client holds at most 20 pending requests; another client is not affected.
+    let mut pending = 1; // the 1 KiB state above
+    let refused = loop {
+        let r = get(with_state("x".into())(), None).await.unwrap();
+        if r.status() != StatusCode::OK {
+            break r;
+        }
+        pending += 1;
+        assert!(
+            pending <= 20,
+            "more than 20 pending requests for one client"
+        );
+    };
+    assert_eq!(pending, 20);
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["x-frame-options"], "DENY");
+    let other = env.public_client().await;
+    let r = env
+        .authorize(&[
+            ("response_type", "code"),
+            ("client_id", &other),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_approved_and_denied_redirects_are_not_cached_nor_referred() {
+    let env = start(DevAuthConfig::default().auto_approve(true)).await;
+    let client = env.public_client().await;
+    let (_, challenge) = pkce();
+    let r = env
+        .authorize(&[
+            ("response_type", "code"),
+            ("client_id", &client),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(query_of(r.headers()["location"].to_str().unwrap()).contains_key("code"));
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+}
+
+// ---- registration quotas per address and Origin ------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_spends_its_quota_does_not_lock_out_the_developers_tools() {
+    let env = start(
+        DevAuthConfig::default()
+            .max_clients_per_address(2)
+            .registrations_per_minute(5),
+    )
+    .await;
+    let body = json!({"redirect_uris":[REDIRECT],"token_endpoint_auth_method":"none"});
+    let register = |origin: Option<&'static str>| {
+        let mut request = env
+            .http
+            .post(format!("{}/register", env.issuer))
+            .json(&body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    let page = Some("https://evil.example");
+    assert_eq!(register(page).await, StatusCode::CREATED);
+    assert_eq!(register(page).await, StatusCode::CREATED);
+    assert_eq!(register(page).await, StatusCode::TOO_MANY_REQUESTS, "quota");
+    // Its rate limit, too, is its own: 3 of 5 spent, then 2 more, then 429.
+    assert_eq!(register(page).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(register(page).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(register(page).await, StatusCode::TOO_MANY_REQUESTS);
+    // Same address (127.0.0.1), but the developer's tools send no Origin; the Inspector
+    // sends its own.
+    assert_eq!(register(None).await, StatusCode::CREATED);
+    assert_eq!(
+        register(Some("http://localhost:6274")).await,
+        StatusCode::CREATED
+    );
+}
+
+// ---- proxies and tunnels in front of the development server -----------------------------------
+
+#[tokio::test]
+async fn requests_forwarded_by_a_proxy_are_refused_unless_told() {
+    use tower::ServiceExt as _;
+    let server = Server::new(Docs).unwrap();
+    let config = DevAuthConfig::default();
+    let dev = DevAuth::new(&server, "http://127.0.0.1:8080/mcp", config.clone()).unwrap();
+    let open = DevAuth::new(
+        &server,
+        "http://127.0.0.1:8080/mcp",
+        config.allow_non_loopback(true),
+    )
+    .unwrap();
+    let send = |dev: &DevAuth, header: Option<(&'static str, &'static str)>| {
+        let mut request = axum::http::Request::builder()
+            .uri("/.well-known/oauth-authorization-server/dev-auth")
+            .header("host", "127.0.0.1:8080");
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let mut request = request.body(axum::body::Body::empty()).unwrap();
+        // nginx on 0.0.0.0:443 with proxy_pass http://127.0.0.1:8080: a loopback local address.
+        request.extensions_mut().insert(scopegate::http::LocalAddr(
+            "127.0.0.1:8080".parse().unwrap(),
+        ));
+        let router = dev.router();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    assert_eq!(send(&dev, None).await.0, StatusCode::OK, "control");
+    for header in [
+        ("forwarded", "for=192.0.2.60;proto=https"),
+        ("x-forwarded-for", "192.0.2.60"),
+        ("x-forwarded-host", "dev.example"),
+        ("x-forwarded-proto", "https"),
+        ("x-real-ip", "192.0.2.60"),
+        ("via", "1.1 nginx"),
+        ("X-Forwarded-For", ""),
+    ] {
+        let (status, body) = send(&dev, Some(header)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{header:?}");
+        assert!(
+            body.contains("allow_non_loopback"),
+            "names the opt-out: {body}"
+        );
+        assert_eq!(
+            send(&open, Some(header)).await.0,
+            StatusCode::OK,
+            "{header:?}"
+        );
+    }
+}

@@ -1,18 +1,40 @@
 //! The authorization endpoint, its consent page and the decision that answers it.
 //!
 //! Its pages may not be framed (clickjacking: RFC 9700 §4.16) nor cached, and carry no CORS
-//! headers: only a top-level navigation on the developer's own browser can use them.
+//! headers: only a top-level navigation on the developer's own browser can use them. Fetch
+//! Metadata (W3C "Fetch Metadata Request Headers") enforces that where the browser sends it:
+//! `/authorize` and the decision refuse a `Sec-Fetch-Mode` other than `navigate` (an `<img>`,
+//! a `no-cors` fetch or an iframe's subresource from another page), and the decision refuses a
+//! `Sec-Fetch-Site` other than `same-origin` (a form on another site posting a forged
+//! approval). Clients that send neither (curl, native apps) are unaffected.
+//!
+//! What a pending consent request keeps is bounded, so no page can fill memory through it:
+//! `state` is at most [`MAX_STATE_LEN`] bytes (longer is `invalid_request`), the redirect URI
+//! and client name were bounded at registration, the scopes are the server's own, and one
+//! client holds at most [`MAX_PENDING_PER_CLIENT`] pending requests. The redirect that carries
+//! the code is `Cache-Control: no-store` and `Referrer-Policy: no-referrer` (RFC 9700 §4.2.4:
+//! the code must not leak through caches or the `Referer` of the client's next request).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
-use axum::http::header::{self, HeaderValue};
+use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{AuthRequest, CODE_TTL, DevState, Grant, MAX_ENTRIES, random_token};
+
+/// Longest `state`, in bytes: clients send a few dozen random bytes; each pending request keeps
+/// it.
+pub(super) const MAX_STATE_LEN: usize = 1024;
+/// Longest `scope` parameter, in bytes (only the server's own scopes are kept, but a request
+/// has no business being longer).
+const MAX_SCOPE_LEN: usize = 4096;
+/// Most consent requests one client may hold pending, so that one client cannot fill the
+/// table ([`MAX_ENTRIES`]) for every other.
+pub(super) const MAX_PENDING_PER_CLIENT: usize = 20;
 
 #[derive(Deserialize)]
 pub(super) struct AuthorizeParams {
@@ -29,8 +51,12 @@ pub(super) struct AuthorizeParams {
 /// An error page for requests whose redirect URI cannot be trusted (RFC 6749 §4.1.2.1: never
 /// redirect to an unverified URI).
 fn error_page(message: &str) -> Response {
+    error_page_with(StatusCode::BAD_REQUEST, message)
+}
+
+fn error_page_with(status: StatusCode, message: &str) -> Response {
     page(
-        StatusCode::BAD_REQUEST,
+        status,
         format!(
             "<!doctype html><title>Authorization error</title><h1>Authorization error</h1><p>{}</p>",
             escape(message)
@@ -55,6 +81,46 @@ fn page(status: StatusCode, html: String) -> Response {
     response
 }
 
+/// Logs a refused authorization request (DEBUG: per request, so a flood cannot fill a log).
+fn refused(reason: &'static str) {
+    tracing::debug!(
+        target: "scopegate::dev_auth",
+        event = "authorize_refused",
+        reason,
+        "authorization request refused"
+    );
+}
+
+/// Fetch Metadata: a browser marks a top-level navigation `Sec-Fetch-Mode: navigate`; any
+/// other mode (`no-cors` for `<img>` and `<script>`, `cors`, `same-origin`) is a page fetching
+/// the endpoint behind the user's back. On the decision, a browser marks a form posted from
+/// the consent page itself `Sec-Fetch-Site: same-origin`. An absent header (not a browser,
+/// or an old one) is not refused: the check is a defence in depth.
+fn fetch_metadata_refused(headers: &HeaderMap, decision: bool) -> Option<Response> {
+    let value = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("").to_ascii_lowercase())
+    };
+    if value("sec-fetch-mode").is_some_and(|mode| mode != "navigate") {
+        refused("sec_fetch_mode");
+        return Some(error_page_with(
+            StatusCode::FORBIDDEN,
+            "the authorization endpoint answers top-level navigations only",
+        ));
+    }
+    if decision && value("sec-fetch-site").is_some_and(|site| site != "same-origin") {
+        refused("sec_fetch_site");
+        return Some(error_page_with(
+            StatusCode::FORBIDDEN,
+            "the decision must come from the consent page itself",
+        ));
+    }
+    None
+}
+
+/// A 303 to the client's redirect URI. It may carry a code: no cache keeps it, and the client's
+/// page, loaded from it, sends no `Referer` with the code in it (RFC 9700 §4.2.4).
 fn redirect_with(uri: &str, params: &[(&str, &str)]) -> Response {
     let mut url = match url::Url::parse(uri) {
         Ok(url) => url,
@@ -66,13 +132,24 @@ fn redirect_with(uri: &str, params: &[(&str, &str)]) -> Response {
             query.append_pair(k, v);
         }
     }
-    Redirect::to(url.as_str()).into_response()
+    let mut response = Redirect::to(url.as_str()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 pub(super) async fn authorize(
     State(s): State<Arc<DevState>>,
+    headers: HeaderMap,
     Query(params): Query<AuthorizeParams>,
 ) -> Response {
+    if let Some(refusal) = fetch_metadata_refused(&headers, false) {
+        return refusal;
+    }
     let Some(client_id) = params.client_id.clone() else {
         return error_page("client_id is required");
     };
@@ -85,7 +162,12 @@ pub(super) async fn authorize(
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         None => return error_page("redirect_uri is required"),
     };
-    let state = params.state.clone();
+    // Too long a state is not echoed back: it is what the request must not make us keep.
+    let oversized = params
+        .state
+        .as_ref()
+        .is_some_and(|st| st.len() > MAX_STATE_LEN);
+    let state = params.state.clone().filter(|_| !oversized);
     let fail = |error: &str, description: &str| {
         let mut query = vec![
             ("error", error),
@@ -97,6 +179,24 @@ pub(super) async fn authorize(
         }
         redirect_with(&redirect_uri, &query)
     };
+    if oversized {
+        refused("state_too_long");
+        return fail(
+            "invalid_request",
+            &format!("state may be at most {MAX_STATE_LEN} bytes"),
+        );
+    }
+    if params
+        .scope
+        .as_ref()
+        .is_some_and(|sc| sc.len() > MAX_SCOPE_LEN)
+    {
+        refused("scope_too_long");
+        return fail(
+            "invalid_request",
+            &format!("scope may be at most {MAX_SCOPE_LEN} bytes"),
+        );
+    }
     if params.response_type.as_deref() != Some("code") {
         return fail(
             "unsupported_response_type",
@@ -151,8 +251,24 @@ pub(super) async fn authorize(
         store
             .pending
             .retain(|_, (_, t)| now.duration_since(*t) < ttl);
+        let of_client = store
+            .pending
+            .values()
+            .filter(|(r, _)| r.client_id == request.client_id)
+            .count();
+        if of_client >= MAX_PENDING_PER_CLIENT {
+            refused("pending_per_client");
+            return error_page_with(
+                StatusCode::TOO_MANY_REQUESTS,
+                "this client has too many authorization requests waiting for a decision: answer or close them, or wait for them to expire",
+            );
+        }
         if store.pending.len() >= MAX_ENTRIES {
-            return error_page("too many pending authorization requests");
+            refused("pending_full");
+            return error_page_with(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many pending authorization requests",
+            );
         }
         store.pending.insert(id.clone(), (request.clone(), now));
     }
@@ -195,7 +311,9 @@ fn consent_page(s: &DevState, request: &AuthRequest, id: &str) -> String {
         client_id = escape(&request.client_id),
         redirect = escape(&request.redirect_uri),
         subject = escape(&s.config.subject),
-        action = escape(&s.url("authorize/decision")),
+        // Path-absolute: the form posts to the origin the page was loaded from, so the browser
+        // marks it `Sec-Fetch-Site: same-origin` whichever loopback name the user typed.
+        action = escape(&format!("{}/authorize/decision", s.path)),
         id = escape(id),
     )
 }
@@ -223,8 +341,12 @@ pub(super) struct DecisionForm {
 
 pub(super) async fn decision(
     State(s): State<Arc<DevState>>,
+    headers: HeaderMap,
     Form(form): Form<DecisionForm>,
 ) -> Response {
+    if let Some(refusal) = fetch_metadata_refused(&headers, true) {
+        return refusal;
+    }
     let Some((request, shown)) = s.lock().pending.remove(&form.request) else {
         return error_page("this authorization request has expired or was already answered");
     };
@@ -258,6 +380,8 @@ fn approve(s: &DevState, request: AuthRequest) -> Response {
         if store.codes.len() >= MAX_ENTRIES {
             return error_page("too many outstanding authorization codes");
         }
+        // It completed an authorization: kept a day unused, not ten minutes.
+        store.clients.authorized(&request.client_id, now);
         store.codes.insert(
             code.clone(),
             (

@@ -2,6 +2,14 @@
 //! every request must arrive on a loopback local address (whatever the resource URI says) and
 //! name an allowed `Host` (DNS rebinding), and only the endpoints a browser client calls across
 //! origins answer CORS.
+//!
+//! A reverse proxy or tunnel on the same machine (nginx on `0.0.0.0:443` with `proxy_pass
+//! http://127.0.0.1:8080`, an SSH or ngrok tunnel) delivers remote requests on a loopback
+//! local address, with a loopback `Host`: the two checks above cannot see it. So, unless
+//! `allow_non_loopback`, a request that carries any header a proxy adds (`Forwarded`, RFC 7239;
+//! `X-Forwarded-For`, `X-Forwarded-Host`, `X-Forwarded-Proto`, `X-Real-IP`; `Via`, RFC 9110
+//! §7.6.3) is refused with 403. A proxy that adds none of them is not detected: do not put one
+//! in front of this server.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,10 +23,22 @@ use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::{DevState, oauth_error};
+
+/// Headers a proxy or tunnel adds to what it forwards: a request that carries one did not come
+/// straight from a program on this machine.
+const PROXY_HEADERS: [&str; 6] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "via",
+];
 use crate::http::LocalAddr;
 
 /// Refuses, before any route runs, a request that did not arrive on a loopback local address
-/// (unless `allow_non_loopback`), or whose `Host` is not a loopback name or the issuer's host.
+/// or that a proxy forwarded (unless `allow_non_loopback`), or whose `Host` is not a loopback
+/// name or the issuer's host.
 pub(super) async fn guard(
     State(s): State<Arc<DevState>>,
     request: Request,
@@ -61,6 +81,25 @@ pub(super) async fn guard(
                     "the development authorization server cannot tell whether this request arrived on a loopback address, so it refuses it: serve it with scopegate::http::serve_on or serve_with, or insert scopegate::http::LocalAddr in your own server loop",
                 );
             }
+        }
+        if let Some(name) = PROXY_HEADERS
+            .iter()
+            .find(|name| request.headers().contains_key(**name))
+        {
+            tracing::debug!(
+                target: "scopegate::dev_auth",
+                event = "forwarded_rejected",
+                header = name,
+                path = request.uri().path(),
+                "request forwarded by a proxy refused"
+            );
+            return oauth_error(
+                StatusCode::FORBIDDEN,
+                "access_denied",
+                &format!(
+                    "the request carries `{name}`: it came through a proxy or tunnel, and the development authorization server answers programs on this machine only (set DevAuthConfig::allow_non_loopback to override, never with real users)"
+                ),
+            );
         }
     }
     if !host_allowed(&s.issuer_host, &request) {

@@ -1,5 +1,6 @@
 //! RFC 7591 dynamic client registration, bounded: JSON only, a body of at most 64 KiB, a few
-//! redirect URIs of reasonable length, a rate limit and a client quota per address.
+//! redirect URIs of reasonable length, a rate limit and a client quota per owner (the peer's
+//! address and the request's `Origin`: see `clients.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,18 +41,23 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, request: Request) -
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| *peer);
-    let owner = owner_of(peer);
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .map(HeaderValue::as_bytes);
+    let owner = owner_of(peer, origin);
     // Counted before anything else, so a flood of malformed requests is limited too.
-    let admitted = s
-        .lock()
-        .clients
-        .admit(owner, s.config.registrations_per_minute, Instant::now());
+    let admitted = s.lock().clients.admit(
+        owner.clone(),
+        s.config.registrations_per_minute,
+        Instant::now(),
+    );
     if let Err(wait) = admitted {
         refused("rate_limited");
         let mut response = oauth_error(
             StatusCode::TOO_MANY_REQUESTS,
             "temporarily_unavailable",
-            "too many registrations from this address: try again later",
+            "too many registrations from this address and origin: try again later",
         );
         let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
         response
@@ -192,6 +198,7 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, request: Request) -
         name,
         owner,
         last_used: now,
+        authorized: false,
     };
     let stored = s.lock().clients.insert(
         client_id.clone(),
@@ -202,7 +209,7 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, request: Request) -
     if let Err(full) = stored {
         refused("quota");
         let why = match full {
-            Full::Owner => "this address has registered too many clients",
+            Full::Owner => "this address and origin have registered too many clients",
             Full::Store => "too many registered clients",
         };
         return oauth_error(
