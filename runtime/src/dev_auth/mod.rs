@@ -10,9 +10,15 @@
 //! It hands out any scope without a login, so it is hard to expose by accident: it refuses to
 //! start for a non-loopback resource, and refuses every request that did not arrive on a
 //! loopback local address ([`crate::http::LocalAddr`], which scopegate's own serve loop adds;
-//! a router served by other means answers 403) or whose `Host` is foreign (DNS rebinding),
-//! unless [`DevAuthConfig::allow_non_loopback()`] says otherwise, loudly. Registration is
-//! bounded (JSON only, 64 KiB, rate limited and with a client quota per address), refresh
+//! a router served by other means answers 403), that a proxy or tunnel forwarded (`Forwarded`,
+//! `X-Forwarded-*`, `X-Real-IP`, `Via`: a proxy on the same machine arrives on loopback), or
+//! whose `Host` is foreign (DNS rebinding), unless [`DevAuthConfig::allow_non_loopback()`] says
+//! otherwise, loudly. `/authorize` and its decision answer browser navigations only (Fetch
+//! Metadata), keep a bounded `state` and at most 20 pending requests per client. Registration
+//! is bounded (JSON only, 64 KiB, rate limited, and a quota of clients and bytes per owner: the
+//! peer's address and the request's `Origin`, so that one web page cannot spend the quota of
+//! the developer's own tools; a client that never completed an authorization is forgotten
+//! after 10 minutes), refresh
 //! tokens rotate with reuse detection that cannot be flushed (see `refresh.rs`), and a replayed
 //! authorization code revokes the refresh tokens issued from it. Access tokens already issued
 //! are not recalled: they live out their short lifetime
@@ -62,7 +68,8 @@ pub struct DevAuthConfig {
     /// Approve every authorization request without showing the consent page (for tests).
     pub auto_approve: bool,
     /// Allow an issuer that is not on a loopback address, and requests that arrive on any
-    /// local address. Never do this with real users: anyone who reaches the port can mint
+    /// local address or through a proxy (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`, `Via`).
+    /// Never do this with real users: anyone who reaches the port can mint
     /// tokens with every scope. Logged as a warning at start.
     pub allow_non_loopback: bool,
     /// The subject every token is issued to (default `developer`).
@@ -75,11 +82,13 @@ pub struct DevAuthConfig {
     /// How long a consent page may wait for its decision (default 10 min); a later decision is
     /// refused.
     pub consent_ttl: Duration,
-    /// Registrations allowed per client address per minute, also the burst (default 20);
-    /// more get `429` with `Retry-After`.
+    /// Registrations allowed per owner (client address and `Origin`) per minute, also the
+    /// burst (default 20); more get `429` with `Retry-After`.
     pub registrations_per_minute: u32,
-    /// Clients one address may hold registered (default 100); a client unused for a day is
-    /// forgotten. More get `429`; nobody's client is evicted to make room.
+    /// Clients one owner (client address and `Origin`, or its absence) may hold registered
+    /// (default 100; and at most 256 KiB of their metadata). A client that never completed an
+    /// authorization is forgotten after 10 minutes unused, any other after a day. More get
+    /// `429`; nobody's client is evicted to make room.
     pub max_clients_per_address: usize,
     /// Scopes granted when a client asks for none (default: every scope some tool requires).
     pub default_scopes: Option<Vec<String>>,
