@@ -4186,3 +4186,57 @@ async fn the_development_server_keeps_pages_and_proxies_out() {
     assert_no_failures("development server: pages and proxies", count, &failures);
     assert_eq!(runs.count(), 1, "only the control ran a tool");
 }
+
+// ---- a key shadowed under its kid: what it verified is not remembered -----------------------
+//
+// RFC 7517 §4.5 wants distinct `kid`s; an issuer (or whoever controls its JWKS) may still
+// publish a second key of the same type under a `kid` already used. Tokens name keys by `kid`,
+// so the later key is the one used, and the earlier one, still listed but unreachable, must
+// count as withdrawn: the tokens it verified are not remembered (issue 18, item 7).
+
+#[tokio::test(flavor = "current_thread")]
+async fn tokens_of_a_key_shadowed_under_its_kid_are_refused_at_once() {
+    let (capture, _guard) = capture();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    let h = harness(
+        KeyServer::start().await,
+        &capture,
+        |j| j.refresh_cooldown(Duration::ZERO),
+        |c| c,
+    )
+    .await;
+    let shadowed = h.token("files:read").build();
+    count += run(
+        &h,
+        vec![case(
+            "control before",
+            h.modern_call(&shadowed, "whoami", "whoami"),
+            Expect::Accepted,
+        )],
+        &mut failures,
+    )
+    .await;
+    // The signing key stays published, with another RSA key after it under its kid.
+    h.keys
+        .set_keys(vec![TestKey::rsa_a(), TestKey::rsa_b().with_kid("rsa-a")]);
+    let probe = h.token("files:read").kid("shadow-probe").build();
+    count += run(
+        &h,
+        vec![
+            case(
+                "unknown kid (the keys are looked at again)",
+                h.modern_call(&probe, "whoami", "whoami"),
+                Expect::InvalidToken(UNKNOWN_KEY),
+            ),
+            case(
+                "the remembered token of the shadowed key",
+                h.modern_call(&shadowed, "whoami", "whoami"),
+                Expect::InvalidToken(SIGNATURE),
+            ),
+        ],
+        &mut failures,
+    )
+    .await;
+    assert_no_failures("shadowed kid", count, &failures);
+}

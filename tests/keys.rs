@@ -325,3 +325,178 @@ async fn an_issuer_without_s256_is_ready_with_a_warning() {
         .unwrap();
     assert_eq!(again, body);
 }
+
+/// Waits (at most 5 s) until `verifier` has `warnings` warnings.
+async fn warnings_after_start(verifier: &JwtVerifier, warnings: usize) -> Vec<String> {
+    for _ in 0..500 {
+        if verifier.warnings().len() >= warnings {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    verifier.warnings()
+}
+
+/// Metadata without `code_challenge_methods_supported`.
+fn without_s256(keys: &KeyServer) {
+    let mut metadata = keys.metadata();
+    metadata
+        .as_object_mut()
+        .unwrap()
+        .remove("code_challenge_methods_supported");
+    keys.set_raw_metadata(Some(metadata));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keys_are_fetched_and_s256_checked_when_the_router_is_built() {
+    let keys = KeyServer::start().await;
+    without_s256(&keys);
+    let verifier = JwtVerifier::new(JwtConfig::new(keys.issuer(), RESOURCE));
+    build(
+        HttpConfig::new(RESOURCE)
+            .authorization_server(keys.issuer())
+            .verifier(verifier.clone()),
+    )
+    .unwrap();
+    // No token, no readiness probe: the router's start-up fetch found the keys and the warning.
+    let warnings = warnings_after_start(&verifier, 1).await;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("S256"), "{warnings:?}");
+    assert!(verifier.has_keys());
+    assert_eq!(keys.jwks_fetches(), 1);
+    // A second router with the same verifier fetches nothing more.
+    build(
+        HttpConfig::new(RESOURCE)
+            .authorization_server(keys.issuer())
+            .verifier(verifier.clone()),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(keys.jwks_fetches(), 1);
+    // The start-up fetch did not start the unknown-kid cooldown (default 30 s): a key published
+    // just after it is found at once.
+    let rotated = TestKey::rsa_b();
+    keys.set_keys(vec![TestKey::rsa_a(), rotated.clone()]);
+    let principal = verifier.verify(&token(&keys, &rotated)).await;
+    assert!(principal.is_ok(), "{principal:?}");
+    assert_eq!(keys.jwks_fetches(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_configured_jwks_uri_the_issuer_metadata_is_still_checked_at_start() {
+    let keys = KeyServer::start().await;
+    without_s256(&keys);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let resource = format!("{base}/mcp");
+    let verifier =
+        JwtVerifier::new(JwtConfig::new(keys.issuer(), &resource).jwks_uri(keys.jwks_uri()));
+    let config = HttpConfig::new(&resource)
+        .authorization_server(keys.issuer())
+        .verifier(verifier.clone())
+        .stateless(true)
+        .health_checks(true);
+    let router = Server::new(Files::default()).unwrap().http(config).unwrap();
+    let warnings = warnings_after_start(&verifier, 1).await;
+    assert!(
+        warnings.len() == 1 && warnings[0].contains("S256") && warnings[0].contains(&keys.issuer()),
+        "{warnings:?}"
+    );
+    assert!(
+        keys.metadata_fetches() >= 1,
+        "the metadata was read for the check"
+    );
+    assert_eq!(keys.jwks_fetches(), 1);
+    tokio::spawn(async move { scopegate::http::serve_on(listener, router).await });
+    let body: Value = reqwest::get(format!("{base}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["warnings"], json!(warnings));
+    assert_eq!(keys.jwks_fetches(), 1, "readiness fetched nothing more");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_without_metadata_is_a_warning_not_a_failure() {
+    let keys = KeyServer::builder()
+        .serve_oauth_metadata(false)
+        .serve_openid_configuration(false)
+        .start()
+        .await;
+    let verifier =
+        JwtVerifier::new(JwtConfig::new(keys.issuer(), RESOURCE).jwks_uri(keys.jwks_uri()));
+    build(
+        HttpConfig::new(RESOURCE)
+            .authorization_server(keys.issuer())
+            .verifier(verifier.clone()),
+    )
+    .unwrap();
+    let warnings = warnings_after_start(&verifier, 1).await;
+    assert!(
+        warnings.len() == 1 && warnings[0].contains("no metadata") && warnings[0].contains("S256"),
+        "{warnings:?}"
+    );
+    assert!(verifier.has_keys());
+    assert!(verifier.ready().await);
+    verifier
+        .verify(&keys.token(RESOURCE, "files:read").build())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_start_up_fetch_does_not_hold_back_the_first_token() {
+    let keys = KeyServer::start().await;
+    keys.set_mode(support::JwksMode::Down);
+    let verifier = JwtVerifier::new(JwtConfig::new(keys.issuer(), RESOURCE));
+    build(
+        HttpConfig::new(RESOURCE)
+            .authorization_server(keys.issuer())
+            .verifier(verifier.clone()),
+    )
+    .unwrap();
+    for _ in 0..500 {
+        if keys.jwks_fetches() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(keys.jwks_fetches(), 1, "the start-up fetch was tried");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!verifier.has_keys());
+    // The issuer is back: the first token fetches at once, despite the 30 s cooldown.
+    keys.set_mode(support::JwksMode::Normal);
+    verifier
+        .verify(&keys.token(RESOURCE, "files:read").build())
+        .await
+        .unwrap();
+    assert_eq!(keys.jwks_fetches(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_shadowed_by_a_later_one_under_its_kid_drops_what_it_verified() {
+    let keys = KeyServer::start().await;
+    let verifier = verifier(&keys, Duration::ZERO);
+    let a = TestKey::rsa_a();
+    keys.set_keys(vec![a.clone()]);
+    let by_a = token(&keys, &a);
+    verifier.verify(&by_a).await.unwrap();
+    assert_eq!(verifier.cached(), 1);
+    // Another RSA key published under a's kid, after it: the kid names the later key, so a's
+    // token is no longer vouched for, remembered or not.
+    let impostor = TestKey::rsa_b().with_kid(a.kid());
+    keys.set_keys(vec![a.clone(), impostor]);
+    refresh(&verifier, &keys).await;
+    assert_eq!(
+        verifier.cached(),
+        0,
+        "the shadowed key's tokens are forgotten"
+    );
+    assert_eq!(
+        verifier.verify(&by_a).await.unwrap_err(),
+        AuthError::Signature
+    );
+}

@@ -168,7 +168,17 @@ async fn a_malformed_or_unknown_forwarded_address_falls_back_to_the_peer() {
         env.ping(&env.proxy, xff("not-an-address")).await,
         StatusCode::OK
     );
-    for fallback in [xff("_hidden"), xff("203.0.113.1, 999.0.0.1"), xff(""), None] {
+    // Addresses no client has (multicast, unspecified, broadcast) are malformed too.
+    for fallback in [
+        xff("_hidden"),
+        xff("203.0.113.1, 999.0.0.1"),
+        xff(""),
+        None,
+        xff("224.0.0.1"),
+        xff("0.0.0.0"),
+        xff("[ff02::1]:4711"),
+        xff("255.255.255.255"),
+    ] {
         assert_eq!(
             env.ping(&env.proxy, fallback).await,
             StatusCode::TOO_MANY_REQUESTS,
@@ -227,4 +237,37 @@ async fn by_default_no_proxy_is_trusted() {
         env.ping(&env.proxy, xff("203.0.113.3")).await,
         StatusCode::TOO_MANY_REQUESTS
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_trusted_proxies_only_gives_the_farthest_of_them() {
+    // 127.0.0.3 is an inner proxy (or a health checker inside the trusted network): a request
+    // it sends through 127.0.0.2 is its own, not the nearest proxy's.
+    let proxies = TrustedProxies::new(["127.0.0.2/32", "127.0.0.3/32"]).unwrap();
+    let env = start(Some(proxies)).await;
+    let limited = StatusCode::TOO_MANY_REQUESTS;
+    assert_eq!(env.ping(&env.proxy, None).await, StatusCode::OK);
+    assert_eq!(env.ping(&env.proxy, None).await, StatusCode::OK);
+    assert_eq!(env.ping(&env.proxy, None).await, limited, "the peer's own");
+    for _ in 0..2 {
+        assert_eq!(
+            env.ping(&env.proxy, xff("127.0.0.3, 127.0.0.2")).await,
+            StatusCode::OK,
+            "the left-most trusted proxy's bucket, not the peer's"
+        );
+    }
+    assert_eq!(env.ping(&env.proxy, xff("127.0.0.3")).await, limited);
+}
+
+#[test]
+fn a_range_holding_every_address_is_refused() {
+    // Every peer a trusted proxy: anyone could choose its bucket and its audited address.
+    for everyone in ["0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96"] {
+        let error = TrustedProxies::new(["10.0.0.0/8", everyone]).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains(everyone) && message.contains("every address"),
+            "{message}"
+        );
+    }
 }

@@ -4,6 +4,13 @@
 //! A key's identity is its `kid`, the algorithm it is restricted to and its key material (RFC
 //! 7517 §4, RFC 7518 §6), not the JSON it came in: an issuer that reorders members, adds an
 //! `x5c` or rewrites its JSON serves the same keys, and the tokens they verified stay verified.
+//!
+//! Keys should have distinct `kid`s, but may share one when they are "equivalent alternatives"
+//! of different key types (RFC 7517 §4.5): all of them are kept, and the token's `alg` picks
+//! one. Two keys under one `kid` that could both verify some algorithm (same type, `alg`
+//! restrictions that overlap) make the `kid` ambiguous: the later one is used and the earlier
+//! one ignored, as if withdrawn, so that a key set is exactly the keys a token can reach and a
+//! key shadowed this way no longer vouches for the tokens it verified.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -23,7 +30,9 @@ pub(super) type KeyId = [u8; 32];
 
 /// One fetched JWKS, ready to verify with.
 pub(super) struct KeySet {
-    pub(super) by_kid: HashMap<String, Arc<VerifyKey>>,
+    /// The keys under each `kid`: one per key type (or per disjoint `alg` restriction).
+    pub(super) by_kid: HashMap<String, Vec<Arc<VerifyKey>>>,
+    /// Every key a token can reach, by its `kid` or without one.
     pub(super) all: Vec<Arc<VerifyKey>>,
     pub(super) expires: Option<Instant>,
     pub(super) generation: u64,
@@ -89,7 +98,16 @@ impl KeySet {
                 Ok((kid, key)) => {
                     let key = Arc::new(key);
                     if let Some(kid) = kid {
-                        set.by_kid.insert(kid, Arc::clone(&key));
+                        let group = set.by_kid.entry(kid).or_default();
+                        if let Some(at) = group.iter().position(|k| k.overlaps(&key)) {
+                            // An ambiguous `kid`: the later key is used, the earlier dropped
+                            // from `all` too, so a refresh sees it withdrawn.
+                            let shadowed = group.remove(at);
+                            set.all.retain(|k| !Arc::ptr_eq(k, &shadowed));
+                            let kid = raw.get("kid").and_then(Value::as_str);
+                            tracing::warn!(target: "scopegate::auth", event = "jwks_duplicate_kid", kid, "the JWK set holds two keys of one type under this kid; using the later one");
+                        }
+                        group.push(Arc::clone(&key));
                     }
                     set.all.push(key);
                 }
@@ -227,17 +245,38 @@ fn key_id(
     Ok(id)
 }
 
-/// The key a token with this `kid` (or none) and `alg` names in `set`.
+impl VerifyKey {
+    /// Whether this key and `other` could both verify some algorithm: the same key type, and
+    /// `alg` restrictions that do not exclude each other.
+    fn overlaps(&self, other: &VerifyKey) -> bool {
+        self.family == other.family
+            && match (self.alg, other.alg) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+
+    /// Whether a token signed with `alg` may be verified with this key (its type and `alg`).
+    fn fits(&self, alg: Algorithm) -> bool {
+        Some(self.family) == family_of(alg) && self.alg.is_none_or(|a| a == alg)
+    }
+}
+
+/// The key a token with this `kid` (or none) and `alg` names in `set`. Under a `kid`, the key
+/// fit for `alg`, or else the first one (which the caller then refuses for the algorithm).
 pub(super) fn lookup(set: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<Arc<VerifyKey>> {
     match kid {
-        Some(kid) => set.by_kid.get(kid).cloned(),
+        Some(kid) => {
+            let group = set.by_kid.get(kid)?;
+            group
+                .iter()
+                .find(|k| k.fits(alg))
+                .or_else(|| group.first())
+                .cloned()
+        }
         // No `kid`: acceptable only when exactly one key could have signed it.
         None => {
-            let family = family_of(alg)?;
-            let mut candidates = set
-                .all
-                .iter()
-                .filter(|k| k.family == family && k.alg.is_none_or(|a| a == alg));
+            let mut candidates = set.all.iter().filter(|k| k.fits(alg));
             match (candidates.next(), candidates.next()) {
                 (Some(only), None) => Some(Arc::clone(only)),
                 _ => None,
@@ -309,15 +348,56 @@ mod tests {
     fn a_key_withdrawn_or_changed_under_its_kid_is_told_apart() {
         let before = parse(&[ec("a"), ec("b")]);
         let withdrawn = before.withdrawn_in(&parse(&[ec("b")]));
-        assert_eq!(withdrawn, HashSet::from([before.by_kid["a"].id]));
+        assert_eq!(withdrawn, HashSet::from([before.by_kid["a"][0].id]));
         // The same material restricted to another algorithm, or under another kid, is another
         // key.
         let mut restricted = ec("a");
         restricted["alg"] = json!("ES256");
         let changed = before.withdrawn_in(&parse(&[restricted, ec("b")]));
-        assert_eq!(changed, HashSet::from([before.by_kid["a"].id]));
+        assert_eq!(changed, HashSet::from([before.by_kid["a"][0].id]));
         let renamed = before.withdrawn_in(&parse(&[ec("c"), ec("b")]));
-        assert_eq!(renamed, HashSet::from([before.by_kid["a"].id]));
+        assert_eq!(renamed, HashSet::from([before.by_kid["a"][0].id]));
+    }
+
+    #[test]
+    fn a_key_shadowed_under_its_kid_counts_as_withdrawn() {
+        // The same kid twice, both able to verify ES256: the later one is the key, and the
+        // earlier one, which verified tokens before, is withdrawn.
+        let before = parse(&[ec("a"), ec("b")]);
+        let mut later = ec("a");
+        later["alg"] = json!("ES256");
+        let after = parse(&[ec("a"), later, ec("b")]);
+        assert_eq!(after.by_kid["a"].len(), 1);
+        assert_eq!(after.by_kid["a"][0].alg, Some(Algorithm::ES256));
+        assert_eq!(
+            after.all.len(),
+            2,
+            "the shadowed key is not reachable at all"
+        );
+        let shadowed = before.by_kid["a"][0].id;
+        assert_eq!(before.withdrawn_in(&after), HashSet::from([shadowed]));
+        let found = lookup(&after, Some("a"), Algorithm::ES256).unwrap();
+        assert_eq!(found.id, after.by_kid["a"][0].id);
+    }
+
+    #[test]
+    fn keys_of_different_types_may_share_a_kid() {
+        // RFC 7517 §4.5: equivalent alternatives of different key types; the `alg` picks.
+        let ed = json!({
+            "kty": "OKP", "crv": "Ed25519", "kid": "k",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+        });
+        let set = KeySet::parse(
+            &json!({ "keys": [ec("k"), ed] }),
+            &[Algorithm::ES256, Algorithm::EdDSA],
+            2048,
+        )
+        .unwrap();
+        assert_eq!(set.all.len(), 2);
+        let by = |alg| lookup(&set, Some("k"), alg).unwrap().family;
+        assert_eq!(by(Algorithm::ES256), Family::Ec);
+        assert_eq!(by(Algorithm::EdDSA), Family::Ed);
+        assert!(parse(&[ec("k")]).withdrawn_in(&set).is_empty());
     }
 
     #[test]

@@ -171,6 +171,9 @@ struct Shared {
     refresh: tokio::sync::Mutex<RefreshState>,
     /// Keys given at construction: never fetched.
     fixed: std::sync::atomic::AtomicBool,
+    /// Whether the start-up fetch ([`TokenVerifier::warm_up`]) was started: once per verifier,
+    /// however many routers are built with it.
+    warmed: std::sync::atomic::AtomicBool,
     /// Verified tokens by SHA-256, with the principal and when the token expires.
     verified: std::sync::Mutex<VerifiedTokens>,
     /// When the current key set goes stale, in milliseconds since `origin` (`u64::MAX`:
@@ -323,6 +326,7 @@ impl JwtVerifier {
                 keys: RwLock::new(Arc::new(KeySet::empty())),
                 refresh: tokio::sync::Mutex::new(RefreshState::default()),
                 fixed: std::sync::atomic::AtomicBool::new(false),
+                warmed: std::sync::atomic::AtomicBool::new(false),
                 verified: std::sync::Mutex::default(),
                 keys_stale_at: AtomicU64::new(u64::MAX),
                 origin: Instant::now(),
@@ -502,6 +506,30 @@ impl TokenVerifier for JwtVerifier {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Fetches the keys (and, with a configured `jwks_uri`, the issuer's metadata, which the
+    /// keys' discovery would otherwise read) in a task of the current tokio runtime, once per
+    /// verifier: an issuer without `S256` is warned about at start (issue 18 item 8). Without a
+    /// runtime, or with a fixed key set, nothing happens. The fetch does not start the
+    /// unknown-`kid` cooldown, and one that fails does not hold back the first token's.
+    fn warm_up(&self) {
+        if self.shared.fixed.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.shared.warmed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        runtime.spawn(async move {
+            shared.warm_up_keys().await;
+            if shared.config.jwks_uri.is_some() {
+                shared.check_issuer_metadata().await;
+            }
+        });
     }
 }
 
@@ -688,6 +716,47 @@ impl Shared {
         }
     }
 
+    /// The start-up fetch of the keys, unless something fetched them already. Only a success
+    /// counts as an attempt for the cooldown: an issuer still starting must not make the first
+    /// token wait `refresh_cooldown` for a retry. `last_unknown_kid` is left alone (issue 18
+    /// item 7): a key published just after start is found at once.
+    async fn warm_up_keys(&self) {
+        let mut state = self.refresh.lock().await;
+        if self.snapshot().loaded() {
+            return;
+        }
+        match self.fetch(&mut state).await {
+            Ok(set) => {
+                state.last_attempt = Some(Instant::now());
+                self.store(set);
+            }
+            Err(error) => {
+                tracing::warn!(target: "scopegate::auth", event = "jwks_fetch_failed", issuer = %self.config.issuer, error = %error, "could not fetch the issuer's keys at start-up; the first token or readiness probe tries again");
+            }
+        }
+    }
+
+    /// With a configured `jwks_uri` the keys' fetch reads no metadata: read it once here for
+    /// the `S256` check. An issuer without readable metadata is warned about too (MCP clients
+    /// discover the authorization server through it, RFC 8414 §3), never refused: the keys are
+    /// all that verifying tokens needs.
+    async fn check_issuer_metadata(&self) {
+        let issuer = &self.config.issuer;
+        match metadata::discover(&self.fetcher, issuer).await {
+            Ok(found) => {
+                if let Some(warning) = metadata::pkce_warning(issuer, &found) {
+                    self.warn_once("issuer_without_pkce", warning);
+                }
+            }
+            Err(error) => self.warn_once(
+                "issuer_metadata_unavailable",
+                format!(
+                    "the authorization server `{issuer}` has no metadata this server could read ({error}): MCP clients discover it there (RFC 8414), and whether it supports PKCE's S256 is unknown"
+                ),
+            ),
+        }
+    }
+
     /// Starts a refresh of expired keys without making any request wait for it.
     fn refresh_in_background(self: &Arc<Self>) {
         let Ok(mut state) = self.refresh.try_lock() else {
@@ -716,7 +785,7 @@ impl Shared {
             (None, None) => {
                 let found = metadata::discover(&self.fetcher, &self.config.issuer).await?;
                 if let Some(warning) = metadata::pkce_warning(&self.config.issuer, &found) {
-                    self.warn_once(warning);
+                    self.warn_once("issuer_without_pkce", warning);
                 }
                 let uri = found
                     .get("jwks_uri")
@@ -742,10 +811,10 @@ impl Shared {
     }
 
     /// Logs `warning` loudly the first time, and keeps it for [`TokenVerifier::warnings`].
-    fn warn_once(&self, warning: String) {
+    fn warn_once(&self, event: &'static str, warning: String) {
         let mut warnings = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
         if !warnings.contains(&warning) {
-            tracing::warn!(target: "scopegate::auth", event = "issuer_without_pkce", issuer = %self.config.issuer, "{warning}");
+            tracing::warn!(target: "scopegate::auth", event, issuer = %self.config.issuer, "{warning}");
             warnings.push(warning);
         }
     }
@@ -836,7 +905,7 @@ mod tests {
         let shared = &verifier.shared;
         let principal = live_principal();
         shared.store(key_set(&["a"]));
-        let key_a = shared.snapshot().by_kid["a"].id;
+        let key_a = shared.snapshot().by_kid["a"][0].id;
         // Verified while the key set was replaced (a key withdrawn): not remembered.
         let before = shared.cache_epoch.load(Ordering::Acquire);
         shared.store(key_set(&["b"]));
@@ -844,7 +913,7 @@ mod tests {
         assert_eq!(verifier.cached(), 0);
         assert!(shared.remembered(&sha256("a")).is_none());
         // Verified under the current set: remembered, and forgotten when its key goes.
-        let key_b = shared.snapshot().by_kid["b"].id;
+        let key_b = shared.snapshot().by_kid["b"][0].id;
         let now = shared.cache_epoch.load(Ordering::Acquire);
         shared.remember(sha256("b"), &principal, now, 1, key_b);
         assert_eq!(verifier.cached(), 1);
@@ -862,7 +931,7 @@ mod tests {
         let epoch = shared.cache_epoch.load(Ordering::Acquire);
         let (key_a, key_b) = {
             let set = shared.snapshot();
-            (set.by_kid["a"].id, set.by_kid["b"].id)
+            (set.by_kid["a"][0].id, set.by_kid["b"][0].id)
         };
         shared.remember(sha256("by a"), &principal, epoch, 1, key_a);
         shared.remember(sha256("by b"), &principal, epoch, 1, key_b);

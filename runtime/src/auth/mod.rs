@@ -55,6 +55,13 @@ pub trait TokenVerifier: Send + Sync + 'static {
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Starts, in the background, what the verifier can fetch before any token arrives (a JWT
+    /// verifier's keys, and its issuer's metadata, whose lack of PKCE's `S256` is then warned
+    /// about at start rather than at the first token). Called when a router is built with it,
+    /// inside a tokio runtime; must never block nor fail: a fetch that fails is only logged,
+    /// and the first token or readiness probe tries again. The default does nothing.
+    fn warm_up(&self) {}
 }
 
 /// A boxed future, as [`TokenVerifier::ready`] returns.

@@ -628,6 +628,11 @@ impl Core {
                 .route("/healthz", get(healthz))
                 .route(READYZ, get(readyz));
         }
+        // Keys and issuer metadata fetched now, in the background: an issuer without S256 is
+        // warned about at start, not at the first token (issue 18 item 8).
+        if let Auth::Verifier(verifier) = &shared.auth {
+            verifier.warm_up();
+        }
         Ok((
             router.with_state(shared),
             serve::McpRoute { path, endpoint },

@@ -6,6 +6,9 @@
 //! as far as the proxies that are trusted wrote it: the peer must be a trusted proxy, and the
 //! client is the right-most address that is not one (everything left of it was written by a
 //! party we do not trust). The default trusts no proxy: the peer is the client.
+//!
+//! A range that holds every address (`0.0.0.0/0`, `::/0`) is refused: every peer would be a
+//! trusted proxy, and anyone could choose the address its requests are limited and audited by.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -48,6 +51,11 @@ pub enum ProxyError {
         "trusted proxy `{0}`: the prefix length is longer than the address (at most 32 for IPv4, 128 for IPv6)"
     )]
     Prefix(String),
+    /// A `/0` range: every address a trusted proxy, so anyone could write the client address.
+    #[error(
+        "trusted proxy `{0}` holds every address: anyone could then set the client address in the forwarded header; list the proxies' own addresses or ranges"
+    )]
+    Everyone(String),
     /// Bits are set past the prefix, which usually means a typo in the range.
     #[error("trusted proxy `{given}` has bits set past its prefix: write `{network}`")]
     HostBits {
@@ -103,6 +111,9 @@ impl Cidr {
             },
             _ => (address, prefix),
         };
+        if prefix == 0 {
+            return Err(ProxyError::Everyone(text.to_owned()));
+        }
         let cidr = Self {
             network: mask(address, prefix),
             prefix,
@@ -159,7 +170,8 @@ pub struct TrustedProxies {
 impl TrustedProxies {
     /// Trusts the proxies in `ranges` (CIDR ranges like `10.0.0.0/8` or `fd00::/8`, or single
     /// addresses), which write `X-Forwarded-For`. Each range is checked now: a malformed one,
-    /// or one with bits set past its prefix (`10.0.0.1/8`), is an error.
+    /// one with bits set past its prefix (`10.0.0.1/8`), or one holding every address
+    /// (`0.0.0.0/0`, `::/0`: anyone could spoof the header) is an error.
     pub fn new<I, S>(ranges: I) -> Result<Self, ProxyError>
     where
         I: IntoIterator<Item = S>,
@@ -194,9 +206,11 @@ impl TrustedProxies {
     ///
     /// `peer` itself unless it is a trusted proxy. Then the proxies' header, every line of it
     /// read as one comma-separated list, is walked from the right (the last hop) past the
-    /// trusted proxies; the first address that is not one is the client. A malformed or
-    /// `unknown` (or obfuscated, RFC 7239 §6.3) element there, a list of trusted proxies only,
-    /// or one longer than 32 elements, gives `peer`: the header cannot be believed further.
+    /// trusted proxies; the first address that is not one is the client. When every address is
+    /// a trusted proxy, the client is the left-most one: the farthest hop the header can be
+    /// believed about. A malformed or `unknown` (or obfuscated, RFC 7239 §6.3) element there,
+    /// an address no client has (multicast, unspecified, broadcast), no address at all, or a
+    /// list longer than 32 elements, gives `peer`: the header cannot be believed further.
     #[must_use]
     pub fn client_address(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = peer.to_canonical();
@@ -204,6 +218,8 @@ impl TrustedProxies {
             return peer;
         }
         let mut hops = 0;
+        // The left-most trusted proxy seen so far.
+        let mut farthest = None;
         for line in headers.get_all(self.header.name()).iter().rev() {
             for element in line.as_bytes().rsplit(|&b| b == b',') {
                 hops += 1;
@@ -222,13 +238,13 @@ impl TrustedProxies {
                     ForwardedHeader::Forwarded => forwarded_for(text).and_then(node),
                 };
                 match address {
-                    Some(address) if self.trusts(address) => {}
+                    Some(address) if self.trusts(address) => farthest = Some(address),
                     Some(address) => return address,
                     None => return peer,
                 }
             }
         }
-        peer
+        farthest.unwrap_or(peer)
     }
 }
 
@@ -290,8 +306,18 @@ fn is_tchar(b: u8) -> bool {
 
 /// An address, as proxies write one: `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`,
 /// `[2001:db8::1]`, `[2001:db8::1]:4711` (RFC 7239 §6 `node`, the port numeric or obfuscated).
-/// `unknown` and obfuscated identifiers (`_hidden`) name no address: `None`.
+/// `unknown` and obfuscated identifiers (`_hidden`) name no address: `None`; so does an address
+/// that no request comes from (multicast, unspecified, IPv4 broadcast): a proxy never writes one.
 fn node(text: &str) -> Option<IpAddr> {
+    node_address(text).filter(|ip| {
+        !ip.is_multicast()
+            && !ip.is_unspecified()
+            && !matches!(ip, IpAddr::V4(v4) if v4.is_broadcast())
+    })
+}
+
+/// The address `text` names, whatever it is.
+fn node_address(text: &str) -> Option<IpAddr> {
     if let Some(rest) = text.strip_prefix('[') {
         let (inside, after) = rest.split_once(']')?;
         let ip: Ipv6Addr = inside.parse().ok()?;
@@ -353,6 +379,14 @@ mod tests {
                 ProxyError::Malformed("proxy.internal".into()),
             ),
             ("", ProxyError::Malformed(String::new())),
+            // Every address a trusted proxy: anyone could spoof the header.
+            ("0.0.0.0/0", ProxyError::Everyone("0.0.0.0/0".into())),
+            ("::/0", ProxyError::Everyone("::/0".into())),
+            (
+                "::ffff:0.0.0.0/96",
+                ProxyError::Everyone("::ffff:0.0.0.0/96".into()),
+            ),
+            ("10.0.0.0/0", ProxyError::Everyone("10.0.0.0/0".into())),
             (
                 "10.0.0.1/8",
                 ProxyError::HostBits {
@@ -381,8 +415,8 @@ mod tests {
         assert!(!proxies.trusts(ip("2001:db9::1")));
         assert!(proxies.trusts(ip("192.0.2.200")), "a range written mapped");
         assert!(!proxies.trusts(ip("192.0.3.1")));
-        let all = TrustedProxies::new(["0.0.0.0/0"]).unwrap();
-        assert!(all.trusts(ip("203.0.113.9")) && !all.trusts(ip("::2")));
+        let half = TrustedProxies::new(["0.0.0.0/1"]).unwrap();
+        assert!(half.trusts(ip("10.0.0.1")) && !half.trusts(ip("203.0.113.9")));
         assert!(
             !TrustedProxies::default().trusts(ip("127.0.0.1")),
             "none by default"
@@ -436,12 +470,26 @@ mod tests {
             &["203.0.113.9, 2001:db8::9:4711:"],
             &["203.0.113.9, 203.0.113.8:99999"],
             &["_hidden"],
-            &["10.0.0.5, 10.0.0.6"],
+            &["224.0.0.1"],
+            &["203.0.113.9, ff02::1"],
+            &["0.0.0.0"],
+            &["[::]:4711"],
+            &["255.255.255.255"],
+            &["::ffff:0.0.0.0"],
             &[""],
             &[],
         ] {
             assert_eq!(client(bad), peer, "{bad:?}");
         }
+        // Trusted proxies only: the left-most, the farthest hop the header can be believed
+        // about (the peer is only the nearest).
+        assert_eq!(client(&["10.0.0.5, 10.0.0.6"]), ip("10.0.0.5"));
+        assert_eq!(client(&["10.0.0.7", "10.0.0.5, 10.0.0.6"]), ip("10.0.0.7"));
+        assert_eq!(
+            client(&["unknown, 10.0.0.5"]),
+            peer,
+            "unless it is malformed"
+        );
         // Garbage left of the client's address is never read.
         assert_eq!(
             client(&["garbage, unknown, 203.0.113.9"]),
