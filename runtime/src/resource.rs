@@ -335,7 +335,8 @@ fn is_relative_path_value(decoded: &str, reserved: bool) -> bool {
         .first()
         .is_some_and(u8::is_ascii_alphabetic)
         && decoded.as_bytes().get(1) == Some(&b':');
-    !decoded.contains('\\') && !drive && !(reserved && decoded.split('/').any(str::is_empty))
+    let empty_segment = reserved && decoded.split('/').any(str::is_empty);
+    !decoded.contains('\\') && !drive && !empty_segment
 }
 
 fn percent_decode(value: &str) -> Option<String> {
