@@ -3906,6 +3906,239 @@ async fn a_flood_of_refusals_writes_a_bounded_log() {
     assert_no_failures("log floods", floods.len(), &failures);
 }
 
+// A caller with a valid token is not refused, yet can still make the server log once per
+// request: a scope denial naming the resource URI it chose (up to the body limit), a session
+// started past its cap (ending its oldest), an error response with `id: null` carrying a
+// message of its choosing (issue 18, item 10). The flood below sends 3,000 of those over
+// loopback, and the log at the default level must stay within the line budget, every line
+// short: the names a client chose are clipped, evictions counted, the client's errors at DEBUG.
+// Scope denials stay one INFO line each (the audit trail), so they are a small share here.
+
+/// Bytes a line of the log at the default level may take, whatever the flood sent.
+const FLOOD_LINE_BYTES: usize = 2048;
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_flood_with_a_valid_token_writes_a_bounded_log() {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let (capture, logs) = (Capture::default(), LogBuffer::default());
+    let subscriber = tracing_subscriber::registry().with(capture.clone()).with(
+        tracing_subscriber::fmt::layer()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .with_filter(tracing_subscriber::EnvFilter::new("info")),
+    );
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let keys = KeyServer::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let resource = format!("http://{server}/mcp");
+    // No rate limits: every request reaches the handler that logs it.
+    let config = HttpConfig::new(&resource)
+        .jwt(JwtConfig::new(keys.issuer(), &resource))
+        .rate_per_address(None)
+        .rate_per_principal(None);
+    let runs = Runs::default();
+    let router = Server::new(Store { runs: runs.clone() })
+        .unwrap()
+        .http(config)
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                stopped.await.ok();
+            })
+            .await
+            .unwrap();
+    });
+
+    // Two valid tokens, neither granting `store:vault`: one churns sessions, the other keeps
+    // one session for its denials and error responses (so no churn ends it).
+    let churner = keys
+        .token(&resource, "store:private")
+        .claim("sub", "churner")
+        .build();
+    let reader = keys
+        .token(&resource, "store:private")
+        .claim("sub", "reader")
+        .build();
+    let client = reqwest::Client::new();
+    let initialize = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let post = |token: &str, session: Option<&str>, body: String| {
+        let mut request = client
+            .post(&resource)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {token}"))
+            .body(body);
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        request
+    };
+    let session = post(&reader, None, initialize.to_string())
+        .send()
+        .await
+        .unwrap()
+        .headers()
+        .get("mcp-session-id")
+        .expect("initialize issues a session id")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mark = capture.len();
+    let logged_before = logs.lines().len();
+
+    /// What request `n` of the flood is, and what it must get.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Sent {
+        Denied,
+        Initialize,
+        NullIdError,
+    }
+    const TOTAL: usize = 3000;
+    const DENIALS: usize = 50;
+    let long = "v".repeat(64 * 1024);
+    let kind = |n: usize| match n {
+        _ if n.is_multiple_of(60) => Sent::Denied,
+        _ if n.is_multiple_of(2) => Sent::Initialize,
+        _ => Sent::NullIdError,
+    };
+    let mut requests = Vec::with_capacity(TOTAL);
+    for n in 0..TOTAL {
+        let sent = kind(n);
+        let request = match sent {
+            // One URI of a whole MiB, the rest of 64 KiB.
+            Sent::Denied => {
+                let item = if n == 0 {
+                    "w".repeat(1 << 20)
+                } else {
+                    format!("{long}{n}")
+                };
+                let body = json!({"jsonrpc":"2.0","id":n,"method":"resources/read","params":{"uri":format!("store://h/vault/{item}")}});
+                post(&reader, Some(&session), body.to_string())
+            }
+            Sent::Initialize => post(&churner, None, initialize.to_string()),
+            Sent::NullIdError => {
+                let body =
+                    json!({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":long}});
+                post(&reader, Some(&session), body.to_string())
+            }
+        };
+        requests.push((sent, request));
+    }
+    assert_eq!(
+        requests.iter().filter(|(s, _)| *s == Sent::Denied).count(),
+        DENIALS
+    );
+
+    let mut failures = Vec::new();
+    let mut in_flight = tokio::task::JoinSet::new();
+    let mut answers = Vec::with_capacity(TOTAL);
+    for (n, (sent, request)) in requests.into_iter().enumerate() {
+        in_flight.spawn(async move { (n, sent, request.send().await) });
+        if in_flight.len() >= 16 {
+            answers.push(in_flight.join_next().await.unwrap().unwrap());
+        }
+    }
+    while let Some(done) = in_flight.join_next().await {
+        answers.push(done.unwrap());
+    }
+    for (n, sent, answer) in answers {
+        // A header too large for the client to read is a failure too, not a panic.
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => {
+                failures.push(format!("request {n} ({sent:?}): {error:?}"));
+                continue;
+            }
+        };
+        let status = answer.status();
+        let challenge = answer
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap_or("<not visible ASCII>").to_owned());
+        let ok = match sent {
+            Sent::Denied => {
+                let challenge = challenge.as_deref().unwrap_or("");
+                let length = if n == 0 {
+                    (1 << 20) + 16
+                } else {
+                    64 * 1024 + 16 + n.to_string().len()
+                };
+                status == StatusCode::FORBIDDEN
+                    && param(challenge, "error") == Some("insufficient_scope")
+                    && challenge.len() < 1024
+                    && param(challenge, "error_description")
+                        .is_some_and(|d| d.contains(&format!("... ({length} bytes)")))
+            }
+            Sent::Initialize => status == StatusCode::OK && challenge.is_none(),
+            Sent::NullIdError => status == StatusCode::ACCEPTED && challenge.is_none(),
+        };
+        if !ok {
+            failures.push(format!(
+                "request {n} ({sent:?}): {status} with {challenge:?}"
+            ));
+        }
+    }
+    if runs.count() != 0 {
+        failures.push(format!("a resource was read {} times", runs.count()));
+    }
+    drop(stop);
+    tokio::time::timeout(Duration::from_secs(10), serving)
+        .await
+        .expect("the server ends")
+        .unwrap();
+
+    // Each still has its own event: a denial at INFO, the others at DEBUG.
+    let events = capture.since(mark);
+    let count = |target: &str, event: &str| events.iter().filter(|e| e.is(target, event)).count();
+    let initializes = (0..TOTAL).filter(|&n| kind(n) == Sent::Initialize).count();
+    let errors = TOTAL - DENIALS - initializes;
+    for (target, event, expected) in [
+        (AUTH, "scope_denied", DENIALS),
+        // The churner's first 100 sessions fit under the per-principal cap.
+        (HTTP, "session_evicted", initializes - 100),
+        ("scopegate::tool", "client_error_response", errors),
+    ] {
+        if count(target, event) != expected {
+            failures.push(format!(
+                "{} {event} events for {expected}",
+                count(target, event)
+            ));
+        }
+    }
+    // The log at the default level: within budget, every line short.
+    let lines = logs.lines()[logged_before..].to_vec();
+    let long_lines: Vec<String> = lines
+        .iter()
+        .filter(|l| l.len() >= FLOOD_LINE_BYTES)
+        .map(|l| format!("{} bytes: {}...", l.len(), &l[..200]))
+        .collect();
+    if lines.len() > FLOOD_LINE_BUDGET || !long_lines.is_empty() {
+        failures.push(format!(
+            "{} lines at the default level (budget {FLOOD_LINE_BUDGET}), {} of {FLOOD_LINE_BYTES} bytes or more:\n{}",
+            lines.len(),
+            long_lines.len(),
+            long_lines.join("\n")
+        ));
+    }
+    let scope_lines = lines.iter().filter(|l| l.contains("scope_denied")).count();
+    if scope_lines != DENIALS {
+        failures.push(format!(
+            "{scope_lines} scope_denied lines for {DENIALS} denials"
+        ));
+    }
+    println!(
+        "valid-token flood: {TOTAL} requests, {} lines at the default level, longest {} bytes",
+        lines.len(),
+        lines.iter().map(String::len).max().unwrap_or(0)
+    );
+    assert_no_failures("valid-token flood", TOTAL, &failures);
+}
+
 // ---- the development server: consent flooding, a shared quota, a proxy in front ---------------
 //
 // Web pages reach the loopback development server through the developer's browser: `<img>`

@@ -22,6 +22,7 @@
 
 #[cfg(feature = "http")]
 pub mod auth;
+mod clip;
 pub mod connection;
 #[cfg(feature = "dev-auth")]
 pub mod dev_auth;

@@ -824,7 +824,13 @@ impl Core {
                 match id {
                     Some(id) => connection.complete(&id, result),
                     None => {
-                        tracing::warn!(target: "scopegate::tool", error = ?result.err(), "the client could not read a message of the server's");
+                        // Any client can post one per request, with a 4 MiB message: DEBUG, and
+                        // only the code and a clipped message (issue 18, item 10).
+                        let (code, message) = match &result {
+                            Ok(_) => (None, ""),
+                            Err(error) => (Some(error.code), &*error.message),
+                        };
+                        tracing::debug!(target: "scopegate::tool", event = "client_error_response", code, error_message = &*crate::clip::clip(message, crate::clip::NAME_BYTES), "the client could not read a message of the server's");
                     }
                 }
                 Either::Right(std::future::ready(Reply::Nothing))
@@ -1257,7 +1263,7 @@ impl Core {
                 Err(panic) => Err(panic),
             };
             let result = outcome.unwrap_or_else(|panic| {
-                tracing::error!(target: "scopegate::tool", tool = meta.name, panic = %panic, "tool panicked");
+                tracing::error!(target: "scopegate::tool", tool = meta.name, panic = %crate::clip::clip(&panic, crate::clip::TEXT_BYTES), "tool panicked");
                 CallToolResult::error(format!("tool `{}` failed with an internal error", meta.name))
             });
             Reply::Response(match to_raw(&result) {
@@ -1292,7 +1298,9 @@ impl Core {
             target: "scopegate::auth",
             event = "scope_denied",
             kind,
-            tool = name,
+            // The client chose it (a resource URI, up to the body limit): one denial per
+            // request stays at INFO, so each line must stay small.
+            tool = &*crate::clip::clip(name, crate::clip::NAME_BYTES),
             subject = principal.subject(),
             missing = %missing.join(" "),
             "request denied: missing scopes"
@@ -1461,7 +1469,7 @@ impl Core {
             // client's to read.
             Err(payload) => {
                 let panic = crate::tool::panic_message(payload.as_ref());
-                tracing::error!(target: "scopegate::tool", kind, name, panic = %panic, "extraction panicked");
+                tracing::error!(target: "scopegate::tool", kind, name, panic = %crate::clip::clip(&panic, crate::clip::TEXT_BYTES), "extraction panicked");
                 return Some(Err(format!(
                     "{kind} `{name}` failed with an internal error"
                 )));
@@ -1473,7 +1481,7 @@ impl Core {
             Settled::TimedOut => return Some(Err(format!("{kind} `{name}` timed out"))),
         };
         if let Err(panic) = &result {
-            tracing::error!(target: "scopegate::tool", kind, name, panic = %panic, "handler panicked");
+            tracing::error!(target: "scopegate::tool", kind, name, panic = %crate::clip::clip(panic, crate::clip::TEXT_BYTES), "handler panicked");
         }
         Some(result.map_err(|_| format!("{kind} `{name}` failed with an internal error")))
     }

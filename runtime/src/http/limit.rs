@@ -109,6 +109,8 @@ pub(crate) fn address_key(ip: std::net::IpAddr) -> String {
 pub(crate) struct RateLimit {
     local: Limiter,
     shared: Option<(Arc<dyn RateLimitStore>, &'static str)>,
+    /// The shared store's outage, logged as it begins and ends rather than per request.
+    outage: super::outage::Outage,
 }
 
 impl RateLimit {
@@ -122,6 +124,7 @@ impl RateLimit {
         Self {
             local: Limiter::new(quota),
             shared: shared.map(|store| (store, namespace)),
+            outage: super::outage::Outage::new("rate-limit store"),
         }
     }
 
@@ -132,11 +135,12 @@ impl RateLimit {
                 .take(&format!("{namespace}:{key}"), self.local.quota)
                 .await
             {
-                Ok(None) => return Ok(()),
-                Ok(Some(wait)) => return Err(wait),
-                Err(error) => {
-                    tracing::warn!(target: "scopegate::http", event = "rate_store_error", %error, "the rate-limit store did not answer: limiting in this process");
+                Ok(answer) => {
+                    self.outage.answered("rate_store_error");
+                    return answer.map_or(Ok(()), Err);
                 }
+                // Limiting in this process meanwhile; logged per request at DEBUG only.
+                Err(error) => self.outage.failed("rate_store_error", &error),
             }
         }
         self.local.check(key)

@@ -12,6 +12,7 @@
 mod cors;
 mod https;
 mod limit;
+mod outage;
 mod proxy;
 #[cfg(feature = "redis")]
 mod redis;
@@ -778,7 +779,23 @@ impl Shared {
 
     /// The owner of `principal`'s sessions (none for an authenticated caller without a subject).
     fn owner(&self, principal: &Principal) -> Result<Owner, SessionError> {
-        Owner::of_caller(principal, matches!(self.auth, Auth::Verifier(_)))
+        let owner = Owner::of_caller(principal, matches!(self.auth, Auth::Verifier(_)));
+        if let Err(SessionError::NoSubject) = owner {
+            // Refused (403) once per request a valid token without `sub` sends: counted for the
+            // INFO summary like the other session refusals (its event is at DEBUG). The address
+            // is not at hand on every path that asks: the summary counts it without one.
+            self.refusals.record(refusals::Kind::SessionRejected, None);
+        }
+        owner
+    }
+
+    /// A body refused before it was understood (400 malformed JSON-RPC, 413, 415): one event at
+    /// DEBUG, and counted for the INFO summary, as any client can send one per request.
+    #[cold]
+    fn bad_request(&self, parts: &Parts, status: u16) {
+        tracing::debug!(target: "scopegate::http", event = "bad_request", status, "request body refused");
+        let peer = self.client_address(&parts.extensions, &parts.headers);
+        self.refusals.record(refusals::Kind::BadRequest, peer);
     }
 
     /// The client's address: the peer's, or behind trusted proxies the one they forwarded
@@ -996,10 +1013,12 @@ impl Shared {
         let mut scopes: Vec<&str> = held.chain(denial.required.iter().copied()).collect();
         scopes.sort_unstable();
         scopes.dedup();
+        // The name may be the client's own resource URI, up to the body limit: the challenge
+        // echoes it clipped, so the header stays small (and valid: RFC 6750 §3's characters).
         let description = format!(
             "{} {} requires scope {}",
             denial.kind,
-            denial.name,
+            crate::clip::clip(&denial.name, crate::clip::NAME_BYTES),
             denial.missing.join(" ")
         );
         let mut challenge = Challenge {
@@ -1454,6 +1473,7 @@ fn post(
                     .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
             });
         if !content_type_ok {
+            shared.bad_request(parts, 415);
             return rpc_error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 error_code::INVALID_REQUEST,
@@ -1462,11 +1482,20 @@ fn post(
         }
         let bytes = match read_body(shared, body, parts).await {
             Ok(bytes) => bytes,
-            Err(response) => return response,
+            Err(response) => {
+                // 408 is counted where it is decided; 413 and an unreadable body here.
+                if response.status() != StatusCode::REQUEST_TIMEOUT {
+                    shared.bad_request(parts, response.status().as_u16());
+                }
+                return response;
+            }
         };
         let message = match Message::parse(&bytes) {
             Ok(message) => message,
-            Err(response) => return json_response(StatusCode::BAD_REQUEST, &response),
+            Err(response) => {
+                shared.bad_request(parts, 400);
+                return json_response(StatusCode::BAD_REQUEST, &response);
+            }
         };
         if let HeaderVersion::Unknown(requested) = version {
             let id = match &message {

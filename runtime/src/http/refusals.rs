@@ -1,7 +1,7 @@
 //! Refused requests, summarised: what the logs hold at INFO while a client floods the server.
 //!
 //! Every refusal (rate limited, a missing or rejected token, a refused `Host` or `Origin`, a body
-//! too slow, overloaded, a session refused) still has its own event, one per request, at DEBUG.
+//! too slow, malformed, too large or of another type, overloaded, a session refused) still has its own event, one per request, at DEBUG.
 //! At INFO they are counted per kind and per window (10 s), and each window ends with at most
 //! [`MAX_LINES`] `refusals_summary` events in all, whatever the number of kinds and addresses:
 //!
@@ -75,11 +75,15 @@ pub(crate) enum Kind {
     BodyTimeout,
     /// Too many requests in flight (503): summarised at WARN, as the operator must act.
     Overloaded,
-    /// A session unknown, ended, or someone else's (404).
+    /// A session unknown, ended, or someone else's (404), or asked for by a token without a
+    /// subject (403).
     SessionRejected,
+    /// A body refused before it was understood: malformed JSON-RPC (400), too large (413), not
+    /// `application/json` (415).
+    BadRequest,
 }
 
-const KINDS: usize = 9;
+const KINDS: usize = 10;
 
 impl Kind {
     const ALL: [Kind; KINDS] = [
@@ -92,6 +96,7 @@ impl Kind {
         Kind::BodyTimeout,
         Kind::Overloaded,
         Kind::SessionRejected,
+        Kind::BadRequest,
     ];
 
     /// The summary's `kind` field.
@@ -106,6 +111,7 @@ impl Kind {
             Kind::BodyTimeout => "body_timeout",
             Kind::Overloaded => "overloaded",
             Kind::SessionRejected => "session_rejected",
+            Kind::BadRequest => "bad_request",
         }
     }
 
@@ -570,15 +576,16 @@ mod tests {
             own,
             [
                 (Kind::Overloaded, 8),
-                (Kind::SessionRejected, 9),
-                (Kind::BodyTimeout, 7)
+                (Kind::BadRequest, 10),
+                (Kind::SessionRejected, 9)
             ]
         );
         match lines.last() {
             Some(Line::Other { kinds, count, .. }) => {
                 assert_eq!(kinds.len(), KINDS - (MAX_LINES - 1));
                 assert!(!kinds.contains(&Kind::SessionRejected));
-                assert_eq!(*count, (1..=6).sum::<u64>());
+                assert!(kinds.contains(&Kind::BodyTimeout));
+                assert_eq!(*count, (1..=7).sum::<u64>());
             }
             other => panic!("expected the `other` line, got {other:?}"),
         }

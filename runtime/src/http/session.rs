@@ -123,6 +123,9 @@ struct Session {
 struct Table {
     live: HashMap<String, Session>,
     next_serial: u64,
+    /// Sessions ended to make room, ever: a caller initializing past its cap ends one per
+    /// request, so only some evictions get an INFO line (see [`evict_least_recent`]).
+    evicted: u64,
 }
 
 /// The live sessions of one server, each with its client connection. Without a store the table
@@ -133,6 +136,8 @@ pub(crate) struct Sessions {
     max_total: usize,
     max_per_owner: usize,
     store: Option<Arc<dyn SessionStore>>,
+    /// The store's outage, logged as it begins and ends rather than per request.
+    outage: super::outage::Outage,
 }
 
 impl Sessions {
@@ -146,6 +151,7 @@ impl Sessions {
             max_total: max_total.max(1),
             max_per_owner: max_per_owner.max(1),
             store,
+            outage: super::outage::Outage::new("session store"),
         }
     }
 
@@ -166,10 +172,7 @@ impl Sessions {
         let id = URL_SAFE_NO_PAD.encode(bytes);
         if let Some(store) = &self.store {
             let record = SessionRecord::new(owner.key().to_owned(), 0, connection.state());
-            store
-                .create(&id, &record, self.max_per_owner)
-                .await
-                .map_err(unavailable)?;
+            self.answered(store.create(&id, &record, self.max_per_owner).await)?;
         }
         let changes = connection.changes();
         let mut table = self.lock();
@@ -227,11 +230,10 @@ impl Sessions {
                 _ => Err(SessionError::NotFound),
             };
         };
-        let record = match preloaded {
+        let record = self.answered(match preloaded {
             Some(record) => record,
             None => store.load(id).await,
-        }
-        .map_err(unavailable)?;
+        })?;
         let mut guard = self.lock();
         let table = &mut *guard;
         let Some(record) = record else {
@@ -297,7 +299,7 @@ impl Sessions {
                 session.connection.state(),
             )
         };
-        store.save(id, &record).await.map_err(unavailable)
+        self.answered(store.save(id, &record).await)
     }
 
     /// Ends the session if `owner` owns it.
@@ -313,7 +315,7 @@ impl Sessions {
                     session.connection.close();
                 }
             }
-            let ended = store.end(id, owner.key()).await.map_err(unavailable)?;
+            let ended = self.answered(store.end(id, owner.key()).await)?;
             return if ended {
                 Ok(())
             } else {
@@ -342,10 +344,25 @@ impl Sessions {
     }
 }
 
-fn unavailable(error: StoreError) -> SessionError {
-    tracing::warn!(target: "scopegate::http", event = "session_store_error", %error, "the session store did not answer");
-    SessionError::Unavailable
+impl Sessions {
+    /// What the store answered, noted for the outage log: a failure is `Unavailable`.
+    fn answered<T>(&self, answer: Result<T, StoreError>) -> Result<T, SessionError> {
+        match answer {
+            Ok(answer) => {
+                self.outage.answered("session_store_error");
+                Ok(answer)
+            }
+            Err(error) => {
+                self.outage.failed("session_store_error", &error);
+                Err(SessionError::Unavailable)
+            }
+        }
+    }
 }
+
+/// Evictions between two INFO lines: a caller starting sessions past its cap at 100 a second
+/// writes one line every 10 s, not 100 a second.
+const EVICTIONS_PER_LINE: u64 = 1_000;
 
 /// Drops the least recently used session (of `owner`, or of all). `ends`: the session ends (its
 /// in-flight requests are cancelled); otherwise only this process forgets it (a shared store
@@ -360,7 +377,13 @@ fn evict_least_recent(table: &mut Table, owner: Option<&Owner>, ends: bool) {
     if let Some(session) = least_recent.and_then(|id| table.live.remove(&id))
         && ends
     {
-        tracing::info!(target: "scopegate::http", event = "session_evicted", owner = session.owner.key(), "session limit reached: the least recently used session ends");
+        table.evicted += 1;
+        let evicted = table.evicted;
+        tracing::debug!(target: "scopegate::http", event = "session_evicted", owner = session.owner.key(), evicted, "session limit reached: the least recently used session ends");
+        // The first, then every thousandth, at INFO with the count so far.
+        if evicted == 1 || evicted.is_multiple_of(EVICTIONS_PER_LINE) {
+            tracing::info!(target: "scopegate::http", event = "sessions_evicted", evicted, "session limit reached: {evicted} least recently used sessions ended so far (each at DEBUG)");
+        }
         session.connection.close();
     }
 }
