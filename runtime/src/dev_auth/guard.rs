@@ -34,7 +34,7 @@ const PROXY_HEADERS: [&str; 6] = [
     "x-real-ip",
     "via",
 ];
-use crate::http::LocalAddr;
+use crate::http::{LocalAddr, host};
 
 /// Refuses, before any route runs, a request that did not arrive on a loopback local address
 /// or that a proxy forwarded (unless `allow_non_loopback`), or whose `Host` is not a loopback
@@ -130,22 +130,8 @@ pub(super) fn is_loopback_addr(addr: &SocketAddr) -> bool {
 /// port. A `Host` that is not text, or an IPv6 literal not closed by `]` and a port, names
 /// nothing.
 fn host_allowed(issuer_host: &str, request: &Request) -> bool {
-    let host = match request.headers().get(header::HOST) {
-        Some(header) => header.to_str().ok(),
-        None => request.uri().authority().map(|a| a.as_str()),
-    };
-    let Some(host) = host else {
+    let Some(name) = host::authority(request.headers(), request.uri()).and_then(host::name) else {
         return false;
-    };
-    let name = if host.starts_with('[') {
-        match host.find(']') {
-            Some(end) if host[end + 1..].is_empty() || host[end + 1..].starts_with(':') => {
-                &host[..=end]
-            }
-            _ => return false,
-        }
-    } else {
-        host.rsplit_once(':').map_or(host, |(name, _)| name)
     };
     ["localhost", "127.0.0.1", "[::1]", issuer_host]
         .iter()

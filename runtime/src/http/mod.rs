@@ -10,6 +10,7 @@
 //! Protected Resource Metadata at both RFC 9728 locations. It mounts into any axum app.
 
 mod cors;
+pub(crate) mod host;
 mod https;
 mod limit;
 mod outage;
@@ -840,15 +841,7 @@ impl Shared {
         {
             return true;
         }
-        // A `Host` that is not text names nothing: refused, not replaced by the request target.
-        let host = match header {
-            Some(header) => header.to_str().ok(),
-            None => parts
-                .uri
-                .authority()
-                .map(axum::http::uri::Authority::as_str),
-        };
-        let Some(host) = host else {
+        let Some(host) = host::authority(&parts.headers, &parts.uri) else {
             return false;
         };
         if self
@@ -858,18 +851,8 @@ impl Shared {
         {
             return true;
         }
-        // The name without the port; an IPv6 literal keeps its brackets, and one without its
-        // closing bracket names nothing.
-        let name = if host.starts_with('[') {
-            match host.find(']') {
-                // After the bracket, a port or nothing (`[::1]x.evil` is no name).
-                Some(end) if host[end + 1..].is_empty() || host[end + 1..].starts_with(':') => {
-                    &host[..=end]
-                }
-                _ => return false,
-            }
-        } else {
-            host.rsplit_once(':').map_or(host, |(name, _)| name)
+        let Some(name) = host::name(host) else {
+            return false;
         };
         allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
