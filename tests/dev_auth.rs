@@ -1262,7 +1262,10 @@ async fn pending_consent_requests_are_bounded_and_reached_by_navigations_only() 
             .get(format!("{}/authorize", env.issuer))
             .query(&params);
         if let Some(mode) = mode {
-            request = request.header("sec-fetch-mode", mode);
+            // What a browser sends: the mode and the site together.
+            request = request
+                .header("sec-fetch-mode", mode)
+                .header("sec-fetch-site", "cross-site");
         }
         request.send()
     };
@@ -1283,6 +1286,17 @@ async fn pending_consent_requests_are_bounded_and_reached_by_navigations_only() 
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "Sec-Fetch-Mode {mode:?}");
         assert!(r.headers().get("location").is_none());
     }
+    // Node's fetch sends `Sec-Fetch-Mode: cors` without a site: a headless client following
+    // the redirects, not a page, and served.
+    let r = env
+        .http
+        .get(format!("{}/authorize", env.issuer))
+        .query(&with_state("a".into())())
+        .header("sec-fetch-mode", "cors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "Sec-Fetch-Mode alone");
     let r = get(with_state("a".into())(), Some("navigate"))
         .await
         .unwrap();
@@ -1337,7 +1351,7 @@ async fn pending_consent_requests_are_bounded_and_reached_by_navigations_only() 
     assert_eq!(r.headers()["referrer-policy"], "no-referrer");
 
     // One client holds at most 20 pending requests; another client is not affected.
-    let mut pending = 1; // the 1 KiB state above
+    let mut pending = 2; // the 1 KiB state and the request of Node's fetch above
     let refused = loop {
         let r = get(with_state("x".into())(), None).await.unwrap();
         if r.status() != StatusCode::OK {

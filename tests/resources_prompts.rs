@@ -748,9 +748,14 @@ async fn dot_segments_are_resolved_before_a_resource_is_looked_up() {
     // scopes of both are held.)
     let admitted = read_store(&server, &insider, "store://h/x/../vault/gold", true);
     assert_eq!(text_of(admitted.await), "shelf vault/gold");
-    // And the public shelf gets the resolved path, never the dots.
+    // And the public shelf gets the resolved path, never the dots ...
+    let read = read_store(&server, &anyone, "store://h/a/./b/%2E%2E/c/./d", false);
+    assert_eq!(text_of(read.await), "shelf a/c/d");
+    assert_eq!(runs.count(), 3);
+    // ... nor the empty segment a final `.` leaves (`a/c/`: a directory to a file system, not
+    // the file the template's value would name).
     let read = read_store(&server, &anyone, "store://h/a/./b/%2E%2E/c/.", false);
-    assert_eq!(text_of(read.await), "shelf a/c/");
+    assert_not_found(read.await, false);
     assert_eq!(runs.count(), 3);
 }
 

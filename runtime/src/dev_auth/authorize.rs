@@ -3,10 +3,11 @@
 //! Its pages may not be framed (clickjacking: RFC 9700 §4.16) nor cached, and carry no CORS
 //! headers: only a top-level navigation on the developer's own browser can use them. Fetch
 //! Metadata (W3C "Fetch Metadata Request Headers") enforces that where the browser sends it:
-//! `/authorize` and the decision refuse a `Sec-Fetch-Mode` other than `navigate` (an `<img>`,
-//! a `no-cors` fetch or an iframe's subresource from another page), and the decision refuses a
-//! `Sec-Fetch-Site` other than `same-origin` (a form on another site posting a forged
-//! approval). Clients that send neither (curl, native apps) are unaffected.
+//! `/authorize` and the decision refuse a browser's request (one with `Sec-Fetch-Site`) whose
+//! `Sec-Fetch-Mode` is not `navigate` (an `<img>`, a `no-cors` fetch or an iframe's subresource
+//! from another page), and the decision refuses a `Sec-Fetch-Site` other than `same-origin` (a
+//! form on another site posting a forged approval). Clients that are not browsers (curl, native
+//! apps, Node's `fetch`, which sends `Sec-Fetch-Mode` alone) are unaffected.
 //!
 //! What a pending consent request keeps is bounded, so no page can fill memory through it:
 //! `state` is at most [`MAX_STATE_LEN`] bytes (longer is `invalid_request`), the redirect URI
@@ -94,22 +95,26 @@ fn refused(reason: &'static str) {
 /// Fetch Metadata: a browser marks a top-level navigation `Sec-Fetch-Mode: navigate`; any
 /// other mode (`no-cors` for `<img>` and `<script>`, `cors`, `same-origin`) is a page fetching
 /// the endpoint behind the user's back. On the decision, a browser marks a form posted from
-/// the consent page itself `Sec-Fetch-Site: same-origin`. An absent header (not a browser,
-/// or an old one) is not refused: the check is a defence in depth.
+/// the consent page itself `Sec-Fetch-Site: same-origin`. A browser sends `Sec-Fetch-Site`
+/// with every request; a request without it is not a browser's (or an old one's) and is not
+/// refused: the check is a defence in depth. Node's `fetch` sends `Sec-Fetch-Mode: cors` alone,
+/// so the mode counts only beside the site (a headless client following redirects with it is
+/// no web page).
 fn fetch_metadata_refused(headers: &HeaderMap, decision: bool) -> Option<Response> {
     let value = |name: &str| {
         headers
             .get(name)
             .map(|v| v.to_str().unwrap_or("").to_ascii_lowercase())
     };
-    if value("sec-fetch-mode").is_some_and(|mode| mode != "navigate") {
+    let site = value("sec-fetch-site");
+    if site.is_some() && value("sec-fetch-mode").is_some_and(|mode| mode != "navigate") {
         refused("sec_fetch_mode");
         return Some(error_page_with(
             StatusCode::FORBIDDEN,
             "the authorization endpoint answers top-level navigations only",
         ));
     }
-    if decision && value("sec-fetch-site").is_some_and(|site| site != "same-origin") {
+    if decision && site.is_some_and(|site| site != "same-origin") {
         refused("sec_fetch_site");
         return Some(error_page_with(
             StatusCode::FORBIDDEN,
