@@ -38,12 +38,12 @@ pub mod fuzz {
 
     /// The discovery URL builder: how many locations it gives for `issuer`.
     pub fn discovery(issuer: &str) -> usize {
-        crate::metadata::discovery_urls(issuer).len()
+        crate::fetch::discovery_urls(issuer).len()
     }
 
     /// The `Cache-Control` parser: the seconds it reads from `value`.
     pub fn cache_control(value: &str) -> Option<u64> {
-        crate::metadata::max_age(value).map(|age| age.as_secs())
+        crate::fetch::max_age(value).map(|age| age.as_secs())
     }
 }
 

@@ -14,7 +14,8 @@
 //! | [`prompt`] | prompts: descriptors, messages |
 //! | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement, both protocol eras) |
 //! | [`stdio`] | the stdio transport, credentials from the environment |
-//! | `metadata` | (feature `http`) Protected Resource Metadata, canonical URIs, AS discovery |
+//! | `metadata` | (feature `http`) Protected Resource Metadata, canonical URIs |
+//! | `fetch` | (feature `http`) the HTTP client of the authorization side: documents, keys, AS discovery |
 //! | `auth` | (feature `http`) token verifiers (JWT/JWKS, introspection), bearer parsing, challenges |
 //! | `http` | (feature `http`) Streamable HTTP: the axum router, sessions, limits, Origin/Host, CORS, serving |
 //! | `dev_auth` | (feature `dev-auth`) the embedded development authorization server |
@@ -26,6 +27,8 @@ mod clip;
 pub mod connection;
 #[cfg(feature = "dev-auth")]
 pub mod dev_auth;
+#[cfg(feature = "http")]
+pub mod fetch;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "http")]

@@ -204,6 +204,16 @@ fn lowercase_scheme_and_host(uri: &str) -> Option<String> {
     })
 }
 
+/// Splits a canonical URI into origin and path (`https://h:1/a/b` -> `https://h:1`, `/a/b`).
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn origin_and_path(canonical: &str) -> (&str, &str) {
+    let after_scheme = canonical.find("://").map_or(0, |i| i + 3);
+    match canonical[after_scheme..].find(['/', '?']) {
+        Some(i) => canonical.split_at(after_scheme + i),
+        None => (canonical, ""),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

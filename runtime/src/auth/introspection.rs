@@ -180,7 +180,7 @@ impl IntrospectionVerifier {
         if !response.status().is_success() {
             return Err(AuthError::Unavailable);
         }
-        let bytes = crate::metadata::body_within(&mut response, self.config.max_response_bytes)
+        let bytes = crate::fetch::body_within(&mut response, self.config.max_response_bytes)
             .await
             .ok()
             .flatten()

@@ -23,7 +23,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use serde_json::Value;
 
 use super::jws::PublicKey;
-use crate::metadata::FetchError;
+use crate::fetch::FetchError;
 
 /// What identifies a key: the SHA-256 of its `kid`, `alg` and key material.
 pub(super) type KeyId = [u8; 32];

@@ -22,7 +22,7 @@ use super::jwks::{KeyId, KeySet, VerifyKey, family_of, lookup};
 use super::jws;
 use super::recent;
 use super::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture, principal_from_claims};
-use crate::metadata::{self, FetchError, Fetcher};
+use crate::fetch::{self, FetchError, Fetcher};
 use crate::principal::Principal;
 use crate::transport_security::{InsecureHttp, UrlRole, check_url};
 
@@ -182,7 +182,7 @@ struct Shared {
     /// the refresh that drops a withdrawn key.
     keys_stale_at: AtomicU64,
     origin: Instant,
-    /// What the issuer's metadata gave cause to warn about (see [`metadata::pkce_warning`]).
+    /// What the issuer's metadata gave cause to warn about (see [`fetch::pkce_warning`]).
     warnings: std::sync::Mutex<Vec<String>>,
     /// Bumped, under `verified`'s lock, each time a key is withdrawn (or changed): a token
     /// verified against an older set is not remembered (its key may be the one withdrawn).
@@ -742,9 +742,9 @@ impl Shared {
     /// all that verifying tokens needs.
     async fn check_issuer_metadata(&self) {
         let issuer = &self.config.issuer;
-        match metadata::discover(&self.fetcher, issuer).await {
+        match fetch::discover(&self.fetcher, issuer).await {
             Ok(found) => {
-                if let Some(warning) = metadata::pkce_warning(issuer, &found) {
+                if let Some(warning) = fetch::pkce_warning(issuer, &found) {
                     self.warn_once("issuer_without_pkce", warning);
                 }
             }
@@ -783,8 +783,8 @@ impl Shared {
         let jwks_uri = match (&self.config.jwks_uri, &state.jwks_uri) {
             (Some(uri), _) | (None, Some(uri)) => uri.clone(),
             (None, None) => {
-                let found = metadata::discover(&self.fetcher, &self.config.issuer).await?;
-                if let Some(warning) = metadata::pkce_warning(&self.config.issuer, &found) {
+                let found = fetch::discover(&self.fetcher, &self.config.issuer).await?;
+                if let Some(warning) = fetch::pkce_warning(&self.config.issuer, &found) {
                     self.warn_once("issuer_without_pkce", warning);
                 }
                 let uri = found
