@@ -21,7 +21,9 @@ use futures_util::FutureExt as _;
 use tower::{Layer, Service, ServiceExt as _};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
-use super::{PROTOCOL_VERSION_HEADER, SESSION_HEADER, Shared, mcp_endpoint};
+use super::endpoint::mcp_endpoint;
+use super::headers::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
+use super::shared::Shared;
 
 /// The CORS policy: origins `allowed` decides, the MCP methods and headers, and the headers a
 /// browser client must be able to read (the challenge, the session, the protocol version).
@@ -102,7 +104,7 @@ impl Service<Request> for Endpoint {
 
 impl Endpoint {
     /// Answers `request` (a request for the MCP endpoint's path): the service's `call`, and
-    /// what [`super::serve_with`] calls directly when it serves the endpoint itself.
+    /// what [`serve_with`](super::serve_with) calls directly when it serves the endpoint itself.
     pub(super) fn respond(&self, request: Request) -> EndpointFuture {
         let shared = Arc::clone(&self.shared);
         let head = request.method() == Method::HEAD;

@@ -7,24 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::quota::Quota;
 use super::store::RateLimitStore;
-
-/// A rate: `burst` requests at once, refilled at `per_second`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Quota {
-    /// Requests allowed at once.
-    pub burst: u32,
-    /// Requests allowed per second, sustained.
-    pub per_second: f64,
-}
-
-impl Quota {
-    /// A quota of `per_second` sustained with bursts of `burst`.
-    #[must_use]
-    pub fn new(burst: u32, per_second: f64) -> Self {
-        Self { burst, per_second }
-    }
-}
 
 struct Bucket {
     tokens: f64,

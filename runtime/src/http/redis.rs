@@ -15,7 +15,7 @@ use std::time::Duration;
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::limit::Quota;
+use super::quota::Quota;
 use super::store::{RateLimitStore, SessionRecord, SessionStore, StoreError, StoreFuture};
 
 /// Settings of a [`RedisStore`].

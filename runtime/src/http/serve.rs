@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -19,8 +19,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 
 use super::cors::{Endpoint, EndpointFuture};
+use super::error::HttpError;
+use super::probes::{Draining, READYZ};
 use super::watch::{GuardedBody, Watch, Watched, until_expired};
-use super::{HttpError, READYZ};
 
 /// Connection limits and shutdown of [`serve_with`]. Every default is the safe one.
 #[non_exhaustive]
@@ -149,7 +150,7 @@ impl std::fmt::Debug for ServeOptions {
 /// The local address of the connection a request arrived on: which of the machine's addresses
 /// (and port) the client connected to, as opposed to `ConnectInfo<SocketAddr>`, the peer's.
 ///
-/// [`serve_with`] (and so [`super::serve`] and [`super::serve_on`]) adds it to every request
+/// [`serve_with`] (and so [`serve`] and [`serve_on`]) adds it to every request
 /// it hands to the router (all but those of scopegate's own MCP endpoint, which it serves
 /// directly and which does not read it). Whoever serves a router with a loop of their own
 /// (hyper's `serve_connection`, say) can insert it the same way, from `TcpStream::local_addr`:
@@ -162,17 +163,6 @@ impl std::fmt::Debug for ServeOptions {
 /// is not loopback: a server bound to `0.0.0.0` answers its loopback connections only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalAddr(pub SocketAddr);
-
-/// Whether the server serving a request is shutting down (a request extension that
-/// [`serve_with`] adds; `/readyz` answers 503 while it is set).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Draining(Arc<AtomicBool>);
-
-impl Draining {
-    pub(crate) fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
 
 /// One connection's service: hands each request to the router with the peer's address, and
 /// tells the connection's watch when a response begins and ends.
@@ -240,6 +230,21 @@ impl Future for Guarded {
         let guard = self.guard.take();
         Poll::Ready(Ok(response.map(|inner| GuardedBody { inner, guard })))
     }
+}
+
+/// Serves `router` on `addr` until Ctrl-C, then shuts down gracefully (see [`serve_with`]). Bind
+/// to `127.0.0.1` unless the server must be reachable from other machines.
+pub async fn serve(addr: SocketAddr, router: Router) -> Result<(), HttpError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| HttpError::Bind { addr, source })?;
+    serve_on(listener, router).await
+}
+
+/// Serves `router` on a listener already bound (e.g. to port 0, to learn the port before
+/// building the configuration), with the default [`ServeOptions`].
+pub async fn serve_on(listener: tokio::net::TcpListener, router: Router) -> Result<(), HttpError> {
+    serve_with(listener, router, ServeOptions::default()).await
 }
 
 /// How long `serve_with` waits, after its drain timeout, for the connections it dropped to go.

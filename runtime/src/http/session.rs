@@ -16,7 +16,7 @@ use crate::connection::Connection;
 pub(crate) struct Owner(String);
 
 impl Owner {
-    pub(crate) fn of(principal: &crate::Principal) -> Self {
+    pub(crate) fn of(principal: &crate::principal::Principal) -> Self {
         // The issuer, the subject and the client together. A subject is unique only within its
         // issuer (RFC 9068 §2.2, OpenID Connect Core §2): two authorization servers' `alice`
         // are two people. The same user through another client is another owner. Anonymous
@@ -40,7 +40,7 @@ impl Owner {
     /// answer or a custom verifier may give none) owns no session: all such callers of one
     /// client would otherwise share every session.
     pub(crate) fn of_caller(
-        principal: &crate::Principal,
+        principal: &crate::principal::Principal,
         authenticated: bool,
     ) -> Result<Self, SessionError> {
         if authenticated && principal.subject().is_none() {
@@ -62,7 +62,7 @@ impl Owner {
 ///
 /// [`bearer_credentials`]: crate::auth::bearer_credentials
 pub(crate) fn principal_key(
-    principal: &crate::Principal,
+    principal: &crate::principal::Principal,
     headers: &axum::http::HeaderMap,
 ) -> String {
     use std::fmt::Write as _;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::limit::Quota;
+use super::quota::Quota;
 use crate::connection::SessionState;
 
 /// A future returned by a store.

@@ -1,0 +1,133 @@
+//! Reading a request body whole, within the size limit and the body timeout.
+
+use std::task::Poll;
+
+use axum::body::{Body, Bytes};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+
+use super::refusals;
+use super::reply::rpc_error;
+use super::shared::Shared;
+use crate::protocol::error_code;
+
+/// The request body, whole.
+///
+/// Read here rather than with `axum::body::to_bytes`, whose limit wrapper and frame collector
+/// are more code and an allocation per request: a body sent with its head (nearly every one)
+/// arrives here as one frame in the first poll and is returned as it is, with no timer armed
+/// (the timer exists only for a body still coming, which gets `body_timeout`).
+pub(super) async fn read_body(
+    shared: &Shared,
+    body: Body,
+    parts: &Parts,
+) -> Result<Bytes, Response> {
+    use hyper::body::Body as _;
+    let limit = shared.max_body_bytes;
+    // A Content-Length over the limit is refused before anything is read.
+    if usize::try_from(body.size_hint().lower()).map_or(true, |promised| promised > limit) {
+        return Err(body_too_large(limit));
+    }
+    let mut reader = BodyReader {
+        body,
+        limit,
+        first: None,
+        rest: Vec::new(),
+        total: 0,
+    };
+    let read = match std::future::poll_fn(|cx| Poll::Ready(reader.poll_read(cx))).await {
+        Poll::Ready(read) => read,
+        Poll::Pending => {
+            let rest = std::future::poll_fn(|cx| reader.poll_read(cx));
+            match tokio::time::timeout(shared.body_timeout, rest).await {
+                Ok(read) => read,
+                Err(_) => {
+                    tracing::debug!(target: "scopegate::http", event = "body_timeout", "request body too slow");
+                    let peer = shared.client_address(&parts.extensions, &parts.headers);
+                    shared.refusals.record(refusals::Kind::BodyTimeout, peer);
+                    return Err(rpc_error(
+                        StatusCode::REQUEST_TIMEOUT,
+                        error_code::INVALID_REQUEST,
+                        "the request body did not arrive in time",
+                    ));
+                }
+            }
+        }
+    };
+    match read {
+        Ok(bytes) => Ok(bytes),
+        Err(BodyError::TooLarge) => Err(body_too_large(limit)),
+        Err(BodyError::Broken) => Err(rpc_error(
+            StatusCode::BAD_REQUEST,
+            error_code::INVALID_REQUEST,
+            "the request body could not be read",
+        )),
+    }
+}
+
+#[cold]
+fn body_too_large(limit: usize) -> Response {
+    rpc_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        error_code::INVALID_REQUEST,
+        &format!("request body larger than {limit} bytes"),
+    )
+}
+
+enum BodyError {
+    TooLarge,
+    /// The connection failed or the framing was invalid.
+    Broken,
+}
+
+/// A body being read: its first frame kept as it came, later ones appended to a copy.
+struct BodyReader {
+    body: Body,
+    limit: usize,
+    first: Option<Bytes>,
+    rest: Vec<u8>,
+    total: usize,
+}
+
+impl BodyReader {
+    fn poll_read(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<Bytes, BodyError>> {
+        use hyper::body::Body as _;
+        loop {
+            if self.body.is_end_stream() {
+                return Poll::Ready(Ok(self.take()));
+            }
+            let frame = match std::pin::Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(Ok(self.take())),
+                Poll::Ready(Some(Err(_))) => return Poll::Ready(Err(BodyError::Broken)),
+                Poll::Ready(Some(Ok(frame))) => frame,
+            };
+            // Trailers carry nothing a JSON-RPC message needs.
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            self.total = self.total.saturating_add(data.len());
+            if self.total > self.limit {
+                return Poll::Ready(Err(BodyError::TooLarge));
+            }
+            match &self.first {
+                None => self.first = Some(data),
+                Some(first) => {
+                    if self.rest.is_empty() {
+                        self.rest.extend_from_slice(first);
+                    }
+                    self.rest.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+
+    fn take(&mut self) -> Bytes {
+        if self.rest.is_empty() {
+            self.first.take().unwrap_or_default()
+        } else {
+            Bytes::from(std::mem::take(&mut self.rest))
+        }
+    }
+}

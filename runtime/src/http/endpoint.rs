@@ -1,0 +1,118 @@
+//! The MCP endpoint's entry: the checks every request passes in order (address limit,
+//! in-flight limit, `Host`, `Origin`, token, principal limit, version), then the HTTP method's
+//! handler.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+
+use super::delete::delete;
+use super::headers::HeaderVersion;
+use super::post::post;
+use super::refusals;
+use super::reply::{method_not_allowed, rpc_error, too_many, unsupported_version};
+use super::shared::Shared;
+use super::spare;
+use super::stream::standalone_stream;
+use super::throttle::limit_and_preload;
+use crate::protocol::error_code;
+
+pub(super) fn mcp_endpoint(
+    shared: Arc<Shared>,
+    request: Request,
+) -> impl Future<Output = Response> + Send {
+    // Split before the future is made: an `async fn` keeps its arguments' room for its whole
+    // life, and the request would sit there unused beside its own parts.
+    let (parts, body) = request.into_parts();
+    endpoint(shared, parts, body)
+}
+
+// Not an `async fn`: an `async fn` keeps its arguments twice in its future (where they arrive
+// and where its body moves them), and the parts alone are 224 bytes. An `async move` block uses
+// the captured values in place. Likewise `post`, `respond` and `Core::call_tool`.
+#[allow(clippy::manual_async_fn)]
+fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output = Response> {
+    async move {
+        if let Some(response) = shared
+            .limit_address(&parts.extensions, &parts.headers)
+            .await
+        {
+            return response;
+        }
+        let Some(_permit) = shared.concurrency.try_acquire() else {
+            tracing::debug!(target: "scopegate::http", event = "overloaded", "too many requests in flight");
+            let peer = shared.client_address(&parts.extensions, &parts.headers);
+            shared.refusals.record(refusals::Kind::Overloaded, peer);
+            return too_many(
+                StatusCode::SERVICE_UNAVAILABLE,
+                std::time::Duration::from_secs(1),
+                "the server is busy",
+            );
+        };
+        if !shared.host_allowed(&parts) {
+            tracing::debug!(target: "scopegate::http", event = "host_rejected", host = ?parts.headers.get(header::HOST));
+            let peer = shared.client_address(&parts.extensions, &parts.headers);
+            shared.refusals.record(refusals::Kind::HostRejected, peer);
+            return rpc_error(
+                StatusCode::FORBIDDEN,
+                error_code::INVALID_REQUEST,
+                "Host not allowed (DNS rebinding protection)",
+            );
+        }
+        if let Some(origin) = parts.headers.get(header::ORIGIN)
+            && !shared.origin_allowed(origin)
+        {
+            tracing::debug!(target: "scopegate::http", event = "origin_rejected", origin = ?origin);
+            let peer = shared.client_address(&parts.extensions, &parts.headers);
+            shared.refusals.record(refusals::Kind::OriginRejected, peer);
+            return rpc_error(
+                StatusCode::FORBIDDEN,
+                error_code::INVALID_REQUEST,
+                "origin not allowed",
+            );
+        }
+        let principal = match shared.authenticate(&parts).await {
+            Ok(principal) => principal,
+            Err(response) => return response,
+        };
+        // The per-principal limit and the session's record exist only when configured; their
+        // future is boxed so that a request needing neither does not carry its room.
+        let preloaded = if shared.per_principal.is_some() || shared.sessions.is_some() {
+            match Box::pin(limit_and_preload(&shared, &principal, &parts)).await {
+                Ok(preloaded) => preloaded,
+                Err(response) => return response,
+            }
+        } else {
+            None
+        };
+        let version = HeaderVersion::of(&parts.headers);
+        if let HeaderVersion::Unknown(requested) = version
+            && parts.method != Method::POST
+        {
+            return unsupported_version(None, &String::from_utf8_lossy(requested.as_bytes()));
+        }
+        let response = match parts.method {
+            Method::POST => post(&shared, principal, &parts, version, body, preloaded).await,
+            // 2026-07-28 has no sessions and no standalone stream.
+            Method::GET | Method::DELETE if version.is_modern() => method_not_allowed(false),
+            Method::DELETE => Box::pin(delete(&shared, &principal, &parts.headers)).await,
+            Method::GET => {
+                Box::pin(standalone_stream(
+                    &shared,
+                    &principal,
+                    &parts.headers,
+                    preloaded,
+                ))
+                .await
+            }
+            _ => method_not_allowed(shared.sessions.is_some()),
+        };
+        spare::keep(parts.headers);
+        response
+    }
+}

@@ -1,0 +1,136 @@
+//! The MCP request headers: their names, the `MCP-Protocol-Version` a request names, the
+//! 2026-07-28 `Mcp-Method` / `Mcp-Name` checks against the body, and the session id.
+
+use axum::http::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// The `Mcp-Session-Id` header.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+/// The `MCP-Protocol-Version` header.
+pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+
+// The same names parsed once: a lookup by `&str` parses and hashes the name on every call.
+pub(super) static SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
+pub(super) static PROTOCOL_VERSION: HeaderName = HeaderName::from_static(PROTOCOL_VERSION_HEADER);
+
+/// Revisions accepted in the `MCP-Protocol-Version` header (a client may send any published
+/// one; absent means 2025-03-26).
+pub(super) const HEADER_PROTOCOL_VERSIONS: &[&str] = &[
+    "2026-07-28",
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
+
+/// The 2026-07-28 request headers (basic/transports/streamable-http, "Required headers").
+const METHOD_HEADER: &str = "Mcp-Method";
+const NAME_HEADER: &str = "Mcp-Name";
+
+/// A request's `MCP-Protocol-Version`, looked up once.
+#[derive(Clone, Copy)]
+pub(super) enum HeaderVersion<'a> {
+    Absent,
+    /// A published revision (any is accepted: clients in the field send older ones on sessions
+    /// that negotiated a newer one, and the messages are compatible).
+    Known(&'static str),
+    Unknown(&'a HeaderValue),
+}
+
+impl<'a> HeaderVersion<'a> {
+    pub(super) fn of(headers: &'a HeaderMap) -> Self {
+        let Some(value) = headers.get(&PROTOCOL_VERSION) else {
+            return Self::Absent;
+        };
+        HEADER_PROTOCOL_VERSIONS
+            .iter()
+            .find(|known| known.as_bytes() == value.as_bytes())
+            .map_or(Self::Unknown(value), |known| Self::Known(known))
+    }
+
+    /// A 2026-07-28 (or later) revision, whose requests carry their own `_meta`.
+    pub(super) fn is_modern(self) -> bool {
+        matches!(self, Self::Known(version) if crate::protocol::MODERN_PROTOCOL_VERSIONS.contains(&version))
+    }
+}
+
+pub(super) fn session_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get(&SESSION).and_then(|v| v.to_str().ok())
+}
+
+/// 2026-07-28: `MCP-Protocol-Version`, `Mcp-Method` and (for `tools/call`, `prompts/get`,
+/// `resources/read`) `Mcp-Name` must be present and equal the body's values; a mismatch names
+/// what differs.
+pub(super) fn check_modern_headers(
+    headers: &HeaderMap,
+    request: &crate::protocol::Request,
+    meta: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
+    let header = |name: &str| -> Result<String, String> {
+        let mut values = headers.get_all(name).iter();
+        let value = values
+            .next()
+            .ok_or_else(|| format!("Header mismatch: the {name} header is required"))?;
+        if values.next().is_some() {
+            return Err(format!(
+                "Header mismatch: the {name} header is given more than once"
+            ));
+        }
+        let value = value
+            .to_str()
+            .map_err(|_| format!("Header mismatch: the {name} header has invalid characters"))?;
+        decode_header_value(value)
+            .ok_or_else(|| format!("Header mismatch: the {name} header is not valid base64"))
+    };
+    let expect = |name: &str, body: &str| -> Result<(), String> {
+        let value = header(name)?;
+        if value == body {
+            Ok(())
+        } else {
+            Err(format!(
+                "Header mismatch: {name} header value '{value}' does not match body value '{body}'"
+            ))
+        }
+    };
+    let version = meta
+        .get(crate::protocol::META_PROTOCOL_VERSION)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    expect("MCP-Protocol-Version", version)?;
+    expect(METHOD_HEADER, &request.method)?;
+    let key = match &*request.method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(key) = key {
+        let body = request
+            .params
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(p.get()).ok())
+            .and_then(|p| {
+                p.get(key)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        expect(NAME_HEADER, &body)?;
+    }
+    Ok(())
+}
+
+/// Header values that are not plain visible ASCII travel as `=?base64?…?=` (2026-07-28).
+fn decode_header_value(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    match value
+        .strip_prefix("=?base64?")
+        .and_then(|v| v.strip_suffix("?="))
+    {
+        Some(encoded) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()?;
+            String::from_utf8(bytes).ok()
+        }
+        None => Some(value.to_owned()),
+    }
+}

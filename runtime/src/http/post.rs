@@ -1,0 +1,218 @@
+//! POST: a JSON-RPC message from the client, checked (media type, body, version headers) and
+//! placed on its connection (the session's, or one of its own), then answered.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+
+use super::body::read_body;
+use super::headers::{HeaderVersion, check_modern_headers, session_id};
+use super::refusals;
+use super::reply::{
+    json_response, rpc_error, session_failure, session_refused, unsupported_version,
+};
+use super::respond::respond;
+use super::session::{Owner, Preloaded, SessionError};
+use super::shared::Shared;
+use crate::principal::Principal;
+use crate::protocol::{ErrorObject, Message, Response as RpcResponse, error_code};
+
+#[allow(clippy::manual_async_fn)]
+pub(super) fn post(
+    shared: &Arc<Shared>,
+    principal: Principal,
+    parts: &Parts,
+    version: HeaderVersion<'_>,
+    body: Body,
+    preloaded: Option<Box<Preloaded>>,
+) -> impl Future<Output = Response> {
+    async move {
+        let content_type_ok = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !content_type_ok {
+            shared.bad_request(parts, 415);
+            return rpc_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                error_code::INVALID_REQUEST,
+                "Content-Type must be application/json",
+            );
+        }
+        let bytes = match read_body(shared, body, parts).await {
+            Ok(bytes) => bytes,
+            Err(response) => {
+                // 408 is counted where it is decided; 413 and an unreadable body here.
+                if response.status() != StatusCode::REQUEST_TIMEOUT {
+                    shared.bad_request(parts, response.status().as_u16());
+                }
+                return response;
+            }
+        };
+        let message = match Message::parse(&bytes) {
+            Ok(message) => message,
+            Err(response) => {
+                shared.bad_request(parts, 400);
+                return json_response(StatusCode::BAD_REQUEST, &response);
+            }
+        };
+        if let HeaderVersion::Unknown(requested) = version {
+            let id = match &message {
+                Message::Request(request) => Some(request.id.clone()),
+                _ => None,
+            };
+            return unsupported_version(id, &String::from_utf8_lossy(requested.as_bytes()));
+        }
+
+        if let Message::Request(request) = &message
+            && let Some(meta) = request.modern_meta()
+        {
+            if let Err(mismatch) = check_modern_headers(&parts.headers, request, &meta) {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    &RpcResponse::error(
+                        Some(request.id.clone()),
+                        ErrorObject::new(error_code::HEADER_MISMATCH, mismatch),
+                    ),
+                );
+            }
+            return respond(
+                shared,
+                principal,
+                message,
+                shared.connection(false),
+                None,
+                true,
+                parts,
+            )
+            .await;
+        }
+        if version.is_modern()
+            && let (Message::Request(request), HeaderVersion::Known(version)) = (&message, version)
+        {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &RpcResponse::error(
+                    Some(request.id.clone()),
+                    ErrorObject::new(
+                        error_code::INVALID_PARAMS,
+                        format!(
+                            "a {version} request carries `_meta` with `io.modelcontextprotocol/protocolVersion` and `io.modelcontextprotocol/clientCapabilities`"
+                        ),
+                    ),
+                ),
+            );
+        }
+
+        let is_initialize = matches!(&message, Message::Request(r) if &*r.method == "initialize");
+        let is_request = matches!(&message, Message::Request(_));
+        if shared.sessions.is_some()
+            && let Err(error) = shared.owner(&principal)
+        {
+            return session_refused(&error);
+        }
+        // The connection this message belongs to: the session's, or one for this request alone.
+        let (connection, new_session) = match &shared.sessions {
+            Some(sessions) if is_initialize => {
+                let connection = shared.connection(true);
+                match Box::pin(sessions.create(Owner::of(&principal), Arc::clone(&connection)))
+                    .await
+                {
+                    Ok(id) => (connection, Some(id)),
+                    Err(SessionError::Unavailable) => {
+                        return session_refused(&SessionError::Unavailable);
+                    }
+                    Err(_) => return session_failure(),
+                }
+            }
+            Some(sessions) => match session_id(&parts.headers) {
+                None => {
+                    return rpc_error(
+                        StatusCode::BAD_REQUEST,
+                        error_code::INVALID_REQUEST,
+                        "missing Mcp-Session-Id: send initialize first",
+                    );
+                }
+                Some(id) => match Box::pin(sessions.check(
+                    id,
+                    &Owner::of(&principal),
+                    || shared.connection(true),
+                    preloaded.map(|p| *p),
+                ))
+                .await
+                {
+                    Ok(connection) => (connection, None),
+                    Err(SessionError::Unavailable) => {
+                        return session_refused(&SessionError::Unavailable);
+                    }
+                    Err(_) => {
+                        // Unknown, ended, or someone else's: audited, since the last is a hijack.
+                        tracing::debug!(target: "scopegate::auth", event = "session_rejected", subject = principal.subject(), "request on a session that is not the caller's");
+                        let peer = shared.client_address(&parts.extensions, &parts.headers);
+                        shared
+                            .refusals
+                            .record(refusals::Kind::SessionRejected, peer);
+                        return rpc_error(
+                            StatusCode::NOT_FOUND,
+                            error_code::INVALID_REQUEST,
+                            "session not found",
+                        );
+                    }
+                },
+            },
+            None => (shared.connection(false), None),
+        };
+
+        // With a shared store, the session whose changes go back to it after this message.
+        let stored_session = shared
+            .sessions
+            .as_ref()
+            .filter(|s| s.store().is_some())
+            .and_then(|_| {
+                new_session
+                    .clone()
+                    .or_else(|| session_id(&parts.headers).map(String::from))
+            });
+
+        // Notifications and the client's answers: handled at once, 202 with no body.
+        let response = if is_request {
+            respond(
+                shared,
+                principal,
+                message,
+                connection,
+                new_session,
+                false,
+                parts,
+            )
+            .await
+        } else {
+            // Boxed: a request's future should not carry the room of this rarer path.
+            let _ = Box::pin(
+                shared
+                    .server
+                    .handle_in(message, &principal, &connection, None),
+            )
+            .await;
+            StatusCode::ACCEPTED.into_response()
+        };
+        if let (Some(sessions), Some(id)) = (&shared.sessions, stored_session)
+            && let Err(error) = Box::pin(sessions.save_changes(&id)).await
+        {
+            // Only initialize, `logging/setLevel` and subscriptions change a session, and all
+            // three may be sent again: the client retries rather than carrying on with a session
+            // the other replicas see differently.
+            return session_refused(&error);
+        }
+        response
+    }
+}

@@ -1,0 +1,180 @@
+//! Dispatching a request and answering it: plain JSON, or an event stream when the handler
+//! talks to the client before its response.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::http::header::HeaderValue;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+
+use super::config::DenialMode;
+use super::headers::SESSION_HEADER;
+use super::reply::json_response;
+use super::session::Owner;
+use super::shared::Shared;
+use super::sse::{accepts_event_stream, event_stream};
+use crate::connection::{Connection, Outbound};
+use crate::principal::Principal;
+use crate::protocol::Message;
+use crate::server::{Refusal, Reply};
+
+/// How long a request's event stream waits for room before taking its client to have stopped
+/// reading.
+const STALLED_STREAM: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Queues `message` on a request's event stream, waiting for room up to [`STALLED_STREAM`];
+/// false when the client closed the stream or read nothing for that long.
+async fn deliver(tx: &tokio::sync::mpsc::Sender<String>, message: String) -> bool {
+    matches!(
+        tokio::time::timeout(STALLED_STREAM, tx.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+/// A slot of the in-flight limit held by a handler answering on an event stream.
+struct StreamingSlot(Arc<Shared>);
+
+impl StreamingSlot {
+    fn hold(shared: Arc<Shared>) -> Self {
+        shared.concurrency.hold();
+        Self(shared)
+    }
+}
+
+impl Drop for StreamingSlot {
+    fn drop(&mut self) {
+        self.0.concurrency.release();
+    }
+}
+
+/// Dispatches a request and answers it: plain JSON, or an event stream when the handler sends
+/// the client notifications or requests before its response.
+#[allow(clippy::manual_async_fn)]
+pub(super) fn respond(
+    shared: &Arc<Shared>,
+    principal: Principal,
+    message: Message,
+    connection: Arc<Connection>,
+    new_session: Option<String>,
+    modern: bool,
+    parts: &Parts,
+) -> impl Future<Output = Response> {
+    async move {
+        // A request may send notifications and requests to the client before its response; they
+        // travel on an event stream, which the response then switches to. Requests that send
+        // nothing are answered with plain JSON.
+        let streams = accepts_event_stream(&parts.headers);
+        let (outbound, mut events) = Outbound::channel();
+        let server = shared.server.clone();
+        let dispatch_principal = principal.clone();
+        let dispatch_connection = Arc::clone(&connection);
+        let mut dispatch = Box::pin(async move {
+            server
+                .handle_in(
+                    message,
+                    &dispatch_principal,
+                    &dispatch_connection,
+                    streams.then_some(outbound),
+                )
+                .await
+        });
+        let reply = tokio::select! {
+            biased;
+            reply = &mut dispatch => reply,
+            Some(first) = events.recv() => {
+                // Bounded: a client that stops reading its stream ends it (and the request),
+                // rather than the server queueing for it without end.
+                let (tx, mut rx) =
+                    tokio::sync::mpsc::channel::<String>(crate::connection::MAX_QUEUED_MESSAGES);
+                let _ = tx.try_send(first); // the channel is empty
+                // The handler runs on after this exchange (and its in-flight permit) ends: it
+                // keeps a slot of the limit until it is done.
+                let slot = StreamingSlot::hold(Arc::clone(shared));
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    let mut dispatch = dispatch;
+                    loop {
+                        tokio::select! {
+                            biased;
+                            // The client closed the stream: that cancels the request (2026-07-28),
+                            // and dropping the handler stops it.
+                            () = tx.closed() => return,
+                            // While the stream is full the handler waits with it; a client
+                            // that reads nothing for `STALLED_STREAM` has stopped reading.
+                            Some(event) = events.recv() => {
+                                if !deliver(&tx, event).await {
+                                    // The client closed the stream, or stopped reading it:
+                                    // either cancels the request.
+                                    return;
+                                }
+                            }
+                            reply = &mut dispatch => {
+                                while let Some(event) = events.try_recv() {
+                                    if !deliver(&tx, event).await {
+                                        return;
+                                    }
+                                }
+                                if let Reply::Response(response) = reply {
+                                    deliver(&tx, response.to_json()).await;
+                                }
+                                return;
+                            }
+                        }
+                    }
+                });
+                return event_stream(
+                    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
+                    new_session.as_deref(),
+                );
+            }
+        };
+        // Messages sent just before the handler finished still go out, ahead of the response.
+        let mut early = Vec::new();
+        while let Some(event) = events.try_recv() {
+            early.push(event);
+        }
+        // A failed `initialize` starts no session: the one made for it ends unannounced (on a
+        // task of its own: an await here would keep this future's state across it, and make
+        // every request's future larger).
+        let new_session = match new_session {
+            Some(id) if !matches!(&reply, Reply::Response(r) if r.error_object().is_none()) => {
+                let (shared, owner) = (Arc::clone(shared), Owner::of(&principal));
+                tokio::spawn(async move {
+                    if let Some(sessions) = &shared.sessions {
+                        let _ = sessions.end(&id, &owner).await;
+                    }
+                });
+                None
+            }
+            kept => kept,
+        };
+        let mut http = match reply {
+            Reply::Nothing => StatusCode::ACCEPTED.into_response(),
+            Reply::Refused(response, Refusal::BadRequest) => {
+                json_response(StatusCode::BAD_REQUEST, &response)
+            }
+            Reply::Refused(response, Refusal::NotFound) => {
+                json_response(StatusCode::NOT_FOUND, &response)
+            }
+            Reply::Denied(denial) => match shared.denial {
+                DenialMode::Forbidden => shared.forbidden(&principal, &denial, modern),
+                DenialMode::ToolError => json_response(StatusCode::OK, &denial.to_tool_error()),
+            },
+            Reply::Response(response) if early.is_empty() => {
+                json_response(StatusCode::OK, &response)
+            }
+            Reply::Response(response) => {
+                early.push(response.to_json());
+                return event_stream(futures_util::stream::iter(early), new_session.as_deref());
+            }
+        };
+        if let Some(id) = new_session
+            && http.status() == StatusCode::OK
+            && let Ok(value) = HeaderValue::from_str(&id)
+        {
+            http.headers_mut().insert(SESSION_HEADER, value);
+        }
+        http
+    }
+}
