@@ -37,6 +37,7 @@ pub mod principal;
 pub mod prompt;
 pub mod protocol;
 pub mod resource;
+mod schema;
 pub mod scope;
 pub mod server;
 pub mod stdio;

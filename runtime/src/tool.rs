@@ -556,7 +556,7 @@ pub struct Json<T>(pub T);
 
 impl<T: Serialize + JsonSchema> IntoToolResult for Json<T> {
     fn output_schema() -> Option<Schema> {
-        Some(crate::server::schema_generator().into_root_schema_for::<T>())
+        Some(crate::schema::schema_generator().into_root_schema_for::<T>())
     }
 
     fn into_tool_result(self) -> CallToolResult {

@@ -1,0 +1,93 @@
+//! The JSON Schemas of handlers' parameters and results: the settings every schema is made
+//! with, and a tool's input schema built from its parameters.
+
+use schemars::generate::SchemaSettings;
+use schemars::{Schema, SchemaGenerator};
+use serde_json::{Map, Value};
+
+use crate::tool::ParamDef;
+
+/// The schema settings every tool schema is made with: JSON Schema 2020-12, `$defs`, no
+/// `$schema` keyword (2020-12 is MCP's default dialect since 2025-11-25), and no schemars-specific
+/// integer formats.
+#[must_use]
+pub fn schema_generator() -> SchemaGenerator {
+    SchemaSettings::draft2020_12()
+        .with(|settings| settings.meta_schema = None)
+        .with_transform(schemars::transform::RecursiveTransform(drop_numeric_format))
+        .into_generator()
+}
+
+/// `format: "uint64"` and its kin are not JSON Schema formats: validators in the field (Ajv, in
+/// the TypeScript SDK and the Inspector) warn about each one on every `tools/list`. The range
+/// they imply stays in `minimum`/`maximum`.
+fn drop_numeric_format(schema: &mut Schema) {
+    let numeric = schema
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|f| {
+            matches!(
+                f,
+                "int"
+                    | "int8"
+                    | "int16"
+                    | "int32"
+                    | "int64"
+                    | "int128"
+                    | "uint"
+                    | "uint8"
+                    | "uint16"
+                    | "uint32"
+                    | "uint64"
+                    | "uint128"
+                    | "float"
+                    | "double"
+            )
+        });
+    if numeric {
+        schema.remove("format");
+    }
+}
+
+/// The input schema of a tool and the names of its JSON arguments.
+pub(crate) fn input_schema(params: &[ParamDef]) -> (Value, Box<[&'static str]>) {
+    let mut generator = schema_generator();
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    let mut names = Vec::new();
+    for param in params {
+        let Some(arg) = (param.schema)(&mut generator) else {
+            continue;
+        };
+        let mut schema: Schema = arg.schema;
+        // Inline subschemas do not pass through the generator's transforms; definitions do.
+        schemars::transform::Transform::transform(
+            &mut schemars::transform::RecursiveTransform(drop_numeric_format),
+            &mut schema,
+        );
+        if let Some(description) = param.description {
+            schema
+                .ensure_object()
+                .insert("description".into(), description.into());
+        }
+        properties.insert(param.name.into(), schema.into());
+        if arg.required {
+            required.push(Value::from(param.name));
+        }
+        names.push(param.name);
+    }
+    let mut schema = Map::new();
+    schema.insert("type".into(), "object".into());
+    if !properties.is_empty() {
+        schema.insert("properties".into(), properties.into());
+    }
+    if !required.is_empty() {
+        schema.insert("required".into(), required.into());
+    }
+    schema.insert("additionalProperties".into(), false.into());
+    let definitions = generator.take_definitions(true);
+    if !definitions.is_empty() {
+        schema.insert("$defs".into(), definitions.into());
+    }
+    (schema.into(), names.into_boxed_slice())
+}

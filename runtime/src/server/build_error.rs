@@ -1,0 +1,60 @@
+//! [`BuildError`]: why a server's tables could not be built.
+
+/// Why a server could not be built. Everything the macros can check is checked at compile time;
+/// these are the checks that need schemas, which exist only at run time.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A `Json<T>` return whose schema is not an object (MCP requires `outputSchema` to be one).
+    #[error(
+        "tool `{tool}`: the output schema must describe a JSON object (`\"type\": \"object\"`); wrap the returned value in a struct"
+    )]
+    OutputSchemaNotObject {
+        /// The tool.
+        tool: &'static str,
+    },
+    /// Two tools with one name (the derive rejects this at compile time; kept as a guard for
+    /// hand-written `McpServer` impls).
+    #[error("two tools are named `{tool}`")]
+    DuplicateTool {
+        /// The name.
+        tool: &'static str,
+    },
+    /// Two static resources with one URI.
+    #[error("two resources have the URI `{uri}`")]
+    DuplicateResource {
+        /// The URI.
+        uri: &'static str,
+    },
+    /// A resource template this server cannot match.
+    #[error("`{uri}` is not a supported URI template (RFC 6570 `{{var}}` and `{{+var}}`)")]
+    Template {
+        /// The template.
+        uri: &'static str,
+    },
+    /// A resource URI or template not in its RFC 3986 normal form, which requests are looked up
+    /// by (`resource::normalize_uri`): it could never be matched as written.
+    #[error("resource `{uri}` must be declared in its normal form: `{normal}`")]
+    UriNotNormal {
+        /// The URI as declared.
+        uri: &'static str,
+        /// Its normal form.
+        normal: String,
+    },
+    /// A resource URI or template with `.` or `..` segments that no request can name: they climb
+    /// above its root or sit in a path without one (`resource::normalize_uri`).
+    #[error("resource `{uri}` has `.` or `..` segments that name no resource")]
+    UriDotSegments {
+        /// The URI as declared.
+        uri: &'static str,
+    },
+    /// Two prompts with one name.
+    #[error("two prompts are named `{prompt}`")]
+    DuplicatePrompt {
+        /// The name.
+        prompt: &'static str,
+    },
+    /// The tools/list page size is zero.
+    #[error("the tools/list page size must be at least 1")]
+    ZeroPageSize,
+}

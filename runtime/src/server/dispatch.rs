@@ -1,0 +1,209 @@
+//! One message in, one [`Reply`] out: requests routed by method, notifications and answers
+//! handed to the connection, and the methods that need no handler (`initialize`, `ping`,
+//! `logging/setLevel`).
+
+use std::sync::Arc;
+
+use futures_util::future::Either;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use super::json::empty_object;
+use super::params::parse_params;
+use super::registry::Core;
+use super::reply::Reply;
+use crate::connection::{Connection, LogLevel, Outbound};
+use crate::principal::Principal;
+use crate::protocol::{
+    ErrorObject, Message, Request, RequestId, Response, error_code, negotiate_version, to_raw,
+};
+use crate::tool::Link;
+
+impl Core {
+    pub(crate) async fn handle_bytes(&self, bytes: &[u8], principal: &Principal) -> Reply {
+        match Message::parse(bytes) {
+            Ok(message) => self.handle(message, principal).await,
+            Err(response) => Reply::Response(*response),
+        }
+    }
+
+    pub(crate) async fn handle(&self, message: Message, principal: &Principal) -> Reply {
+        self.handle_in(message, principal, &Connection::new(), None)
+            .await
+    }
+
+    /// Not an `async fn`: notifications and answers are handled at once, and a request's future
+    /// is the dispatcher's own, with no wrapper state of its own to carry (each `async fn`
+    /// layer keeps a copy of its arguments beside its callee's future, and the transports box
+    /// this future for every request).
+    pub(crate) fn handle_in<'a>(
+        &'a self,
+        message: Message,
+        principal: &'a Principal,
+        connection: &Arc<Connection>,
+        outbound: Option<Outbound>,
+    ) -> impl Future<Output = Reply> + Send + 'a {
+        match message {
+            Message::Request(request) => {
+                connection.note_principal(principal);
+                let link = Link {
+                    connection: Arc::clone(connection),
+                    outbound,
+                };
+                // A 2026-07-28 request takes the larger path, boxed, so that a legacy
+                // request's future does not carry its room.
+                match request.modern_meta() {
+                    Some(meta) => Either::Left(Either::Left(Box::pin(
+                        self.handle_modern(request, meta, principal, link),
+                    ))),
+                    None => Either::Left(Either::Right(self.dispatch(request, principal, link))),
+                }
+            }
+            Message::Notification(notification) => {
+                if &*notification.method == "notifications/cancelled" {
+                    #[derive(Deserialize)]
+                    #[serde(rename_all = "camelCase")]
+                    struct Cancelled {
+                        request_id: Value,
+                    }
+                    if let Ok(cancelled) = parse_params::<Cancelled>(notification.params.as_deref())
+                        && let Some(id) = RequestId::from_value(cancelled.request_id)
+                    {
+                        connection.cancel(&id);
+                    }
+                }
+                Either::Right(std::future::ready(Reply::Nothing))
+            }
+            Message::Response { id, result } => {
+                match id {
+                    Some(id) => connection.complete(&id, result),
+                    None => {
+                        // Any client can post one per request, with a 4 MiB message: DEBUG, and
+                        // only the code and a clipped message (issue 18, item 10).
+                        let (code, message) = match &result {
+                            Ok(_) => (None, ""),
+                            Err(error) => (Some(error.code), &*error.message),
+                        };
+                        tracing::debug!(target: "scopegate::tool", event = "client_error_response", code, error_message = &*crate::clip::clip(message, crate::clip::NAME_BYTES), "the client could not read a message of the server's");
+                    }
+                }
+                Either::Right(std::future::ready(Reply::Nothing))
+            }
+        }
+    }
+
+    pub(super) async fn dispatch(
+        &self,
+        request: Request,
+        principal: &Principal,
+        link: Link,
+    ) -> Reply {
+        let Request { id, method, params } = request;
+        let result = match &*method {
+            "initialize" => self.initialize(params.as_deref(), &link.connection),
+            "ping" => Ok(empty_object()),
+            "logging/setLevel" => set_level(params.as_deref(), &link.connection),
+            "tools/list" => self.list_tools(params.as_deref(), principal),
+            "tools/call" => return self.call_tool(id, params.as_deref(), principal, link).await,
+            "resources/list" => self.list_for(
+                "resources",
+                &self.inner.resource_pages,
+                self.inner.resource_entries.iter().map(|(s, j)| (*s, &**j)),
+                params.as_deref(),
+                principal,
+            ),
+            "resources/templates/list" => self.list_for(
+                "resourceTemplates",
+                &self.inner.template_pages,
+                self.inner.template_entries.iter().map(|(s, j)| (*s, &**j)),
+                params.as_deref(),
+                principal,
+            ),
+            "resources/read" => {
+                return self
+                    .read_resource(id, params.as_deref(), principal, link)
+                    .await;
+            }
+            "resources/subscribe" | "resources/unsubscribe" => {
+                return self.subscribe(id, &method, params.as_deref(), principal, &link.connection);
+            }
+            "prompts/list" => self.list_for(
+                "prompts",
+                &self.inner.prompt_pages,
+                self.inner.prompt_entries.iter().map(|(s, j)| (*s, &**j)),
+                params.as_deref(),
+                principal,
+            ),
+            "prompts/get" => {
+                return self
+                    .get_prompt(id, params.as_deref(), principal, link)
+                    .await;
+            }
+            "completion/complete" => return self.complete(id, params.as_deref(), principal),
+            _ => Err(ErrorObject::new(
+                error_code::METHOD_NOT_FOUND,
+                format!("method not found: {method}"),
+            )),
+        };
+        Reply::Response(match result {
+            Ok(raw) => Response::result(id, raw),
+            Err(error) => Response::error(Some(id), error),
+        })
+    }
+
+    pub(super) fn initialize(
+        &self,
+        params: Option<&RawValue>,
+        connection: &Connection,
+    ) -> Result<Box<RawValue>, ErrorObject> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct InitializeParams {
+            protocol_version: String,
+            #[serde(default)]
+            capabilities: Value,
+        }
+        let params: InitializeParams = parse_params(params)?;
+        let size = serde_json::to_vec(&params.capabilities).map_or(usize::MAX, |v| v.len());
+        if size > crate::connection::MAX_CAPABILITIES_BYTES {
+            return Err(ErrorObject::new(
+                error_code::INVALID_PARAMS,
+                format!(
+                    "client capabilities of {size} bytes: at most {} are kept",
+                    crate::connection::MAX_CAPABILITIES_BYTES
+                ),
+            ));
+        }
+        connection.set_capabilities(params.capabilities);
+        let info = &self.inner.info;
+        let mut server_info = json!({ "name": info.name, "version": info.version });
+        if let Some(title) = info.title {
+            server_info["title"] = title.into();
+        }
+        let capabilities = self.capabilities();
+        let mut result = json!({
+            "protocolVersion": negotiate_version(&params.protocol_version),
+            "capabilities": capabilities,
+            "serverInfo": server_info,
+        });
+        if let Some(instructions) = info.instructions {
+            result["instructions"] = instructions.into();
+        }
+        Ok(to_raw(&result).expect("a serde_json::Value always serializes"))
+    }
+}
+
+/// `logging/setLevel`: the least severe level the client wants to receive.
+fn set_level(
+    params: Option<&RawValue>,
+    connection: &Connection,
+) -> Result<Box<RawValue>, ErrorObject> {
+    #[derive(Deserialize)]
+    struct SetLevel {
+        level: LogLevel,
+    }
+    let params: SetLevel = parse_params(params)?;
+    connection.set_log_level(params.level);
+    Ok(empty_object())
+}

@@ -1,0 +1,199 @@
+//! The 2026-07-28 path: a stateless request whose version, capabilities and log level travel
+//! in its own `_meta`, and the fields every 2026-07-28 result adds.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::json::raw;
+use super::options::ListVisibility;
+use super::registry::Core;
+use super::reply::{Refusal, Reply};
+use crate::connection::{Connection, LogLevel};
+use crate::principal::Principal;
+use crate::protocol::{
+    ErrorObject, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO,
+    MODERN_PROTOCOL_VERSIONS, Request, Response, error_code,
+};
+use crate::tool::Link;
+
+/// How long clients may cache the server's lists (2026-07-28 `ttlMs`): they are fixed for the
+/// server's lifetime, and five minutes bounds how stale a client is after a redeploy.
+const LIST_TTL_MS: u64 = 300_000;
+
+impl Core {
+    /// A 2026-07-28 request: stateless, its version, client capabilities and log level in its
+    /// own `_meta` (MCP 2026-07-28, basic/index "Per-request protocol fields").
+    pub(super) async fn handle_modern(
+        &self,
+        request: Request,
+        meta: Map<String, Value>,
+        principal: &Principal,
+        link: Link,
+    ) -> Reply {
+        let id = request.id.clone();
+        let refuse = |refusal, error: ErrorObject| {
+            Reply::Refused(Response::error(Some(id.clone()), error), refusal)
+        };
+        let Some(version) = meta.get(META_PROTOCOL_VERSION).and_then(Value::as_str) else {
+            return refuse(
+                Refusal::BadRequest,
+                ErrorObject::new(
+                    error_code::INVALID_PARAMS,
+                    format!("`_meta[\"{META_PROTOCOL_VERSION}\"]` must be a string"),
+                ),
+            );
+        };
+        let Some(capabilities) = meta.get(META_CLIENT_CAPABILITIES).filter(|c| c.is_object())
+        else {
+            return refuse(
+                Refusal::BadRequest,
+                ErrorObject::new(
+                    error_code::INVALID_PARAMS,
+                    format!("`_meta[\"{META_CLIENT_CAPABILITIES}\"]` is required"),
+                ),
+            );
+        };
+        if !MODERN_PROTOCOL_VERSIONS.contains(&version) {
+            return refuse(
+                Refusal::BadRequest,
+                ErrorObject::new(
+                    error_code::UNSUPPORTED_PROTOCOL_VERSION,
+                    "Unsupported protocol version",
+                )
+                .with_data(json!({ "supported": MODERN_PROTOCOL_VERSIONS, "requested": version })),
+            );
+        }
+        let log_level = match meta.get(META_LOG_LEVEL) {
+            None => None,
+            Some(level) => match serde_json::from_value::<LogLevel>(level.clone()) {
+                Ok(level) => Some(level),
+                Err(_) => {
+                    return refuse(
+                        Refusal::BadRequest,
+                        ErrorObject::new(
+                            error_code::INVALID_PARAMS,
+                            format!("`_meta[\"{META_LOG_LEVEL}\"]` is not a log level"),
+                        ),
+                    );
+                }
+            },
+        };
+        // Methods of the 2026-07-28 revision this server offers; the handshake, ping, setLevel
+        // and subscribe were removed from it.
+        let method = request.method.clone();
+        let offered = match &*method {
+            "server/discover" | "tools/list" | "tools/call" => true,
+            "resources/list" | "resources/templates/list" | "resources/read" => {
+                !self.inner.resources.is_empty()
+            }
+            "prompts/list" | "prompts/get" => !self.inner.prompts.is_empty(),
+            "completion/complete" => self.capabilities().get("completions").is_some(),
+            _ => false,
+        };
+        if !offered {
+            return refuse(
+                Refusal::NotFound,
+                ErrorObject::new(
+                    error_code::METHOD_NOT_FOUND,
+                    format!("method not found: {method}"),
+                ),
+            );
+        }
+        // Nothing carries over between modern requests: a connection of its own, built from
+        // this request's `_meta`.
+        let connection = Connection::stateless(
+            capabilities.clone(),
+            log_level,
+            Arc::clone(&link.connection),
+        );
+        let reply = if &*method == "server/discover" {
+            let mut result = json!({
+                "supportedVersions": MODERN_PROTOCOL_VERSIONS,
+                "capabilities": self.modern_capabilities(),
+            });
+            if let Some(instructions) = self.inner.info.instructions {
+                result["instructions"] = instructions.into();
+            }
+            Reply::Response(Response::result(id.clone(), raw(&result)))
+        } else {
+            let link = Link {
+                connection,
+                outbound: link.outbound,
+            };
+            self.dispatch(request, principal, link).await
+        };
+        match reply {
+            Reply::Response(response) => Reply::Response(self.modernize(response, &method)),
+            other => other,
+        }
+    }
+
+    /// Adds what every 2026-07-28 result carries: `resultType`, the server's identity in
+    /// `_meta`, and caching hints on the cacheable ones.
+    fn modernize(&self, response: Response, method: &str) -> Response {
+        let Response { id, payload } = response;
+        let result = match payload {
+            crate::protocol::Payload::Result(result) => result,
+            // 2026-07-28 folds "resource not found" into invalid params.
+            crate::protocol::Payload::Error(mut error) => {
+                if error.code == error_code::RESOURCE_NOT_FOUND {
+                    error.code = error_code::INVALID_PARAMS;
+                }
+                return Response::error(id, error);
+            }
+        };
+        let Ok(Value::Object(mut result)) = serde_json::from_str::<Value>(result.get()) else {
+            return Response {
+                id,
+                payload: crate::protocol::Payload::Result(result),
+            };
+        };
+        result.insert("resultType".into(), "complete".into());
+        // Lists are fixed for the server's lifetime; a read may change at any time and may
+        // depend on who asks. A list filtered by the caller's scopes is private to them.
+        let cache = match method {
+            "server/discover" => Some((LIST_TTL_MS, "public")),
+            "tools/list" | "resources/list" | "resources/templates/list" | "prompts/list" => {
+                Some((
+                    LIST_TTL_MS,
+                    match self.inner.options.list_visibility {
+                        ListVisibility::All => "public",
+                        ListVisibility::Granted => "private",
+                    },
+                ))
+            }
+            "resources/read" => Some((0, "private")),
+            _ => None,
+        };
+        if let Some((ttl, scope)) = cache {
+            result.insert("ttlMs".into(), ttl.into());
+            result.insert("cacheScope".into(), scope.into());
+        }
+        let info = &self.inner.info;
+        let meta = result.entry("_meta").or_insert_with(|| json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert(
+                META_SERVER_INFO.into(),
+                json!({ "name": info.name, "version": info.version }),
+            );
+        }
+        match id {
+            Some(id) => Response::result(id, raw(&result)),
+            None => Response::error(
+                None,
+                ErrorObject::new(error_code::INTERNAL_ERROR, "response without id"),
+            ),
+        }
+    }
+
+    /// What `server/discover` announces: the same, less per-resource subscriptions (2026-07-28
+    /// delivers them through `subscriptions/listen`, which this server does not offer).
+    fn modern_capabilities(&self) -> Value {
+        let mut capabilities = self.capabilities();
+        if let Some(resources) = capabilities.get_mut("resources") {
+            resources["subscribe"] = false.into();
+        }
+        capabilities
+    }
+}

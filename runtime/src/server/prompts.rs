@@ -1,0 +1,68 @@
+//! Prompts: `prompts/get` and a prompt's list entry.
+
+use serde_json::value::RawValue;
+
+use super::json::raw;
+use super::params::NamedParams;
+use super::registry::Core;
+use super::reply::Reply;
+use crate::principal::Principal;
+use crate::protocol::{ErrorObject, RequestId, Response, error_code};
+use crate::tool::Link;
+
+impl Core {
+    pub(super) async fn get_prompt(
+        &self,
+        id: RequestId,
+        params: Option<&RawValue>,
+        principal: &Principal,
+        link: Link,
+    ) -> Reply {
+        let (params, index) =
+            match NamedParams::find(params, &self.inner.prompt_by_name, "prompt", &id) {
+                Ok(found) => found,
+                Err(reply) => return reply,
+            };
+        let (meta, _, names) = &self.inner.prompts[index];
+        if let Err(denial) = self.authorize(&id, "prompt", meta.name, meta.scopes, principal) {
+            return Reply::Denied(denial);
+        }
+        let arguments = params.arguments.unwrap_or_default();
+        if let Some(unknown) = arguments.keys().find(|k| !names.contains(&k.as_str())) {
+            return Reply::Response(Response::error(
+                Some(id),
+                ErrorObject::new(
+                    error_code::INVALID_PARAMS,
+                    format!("prompt `{}` has no argument `{unknown}`", meta.name),
+                ),
+            ));
+        }
+        let handlers = &*self.inner.handlers;
+        let Some(output) = self
+            .run(
+                &id,
+                params.meta,
+                link,
+                meta.name,
+                principal,
+                arguments,
+                "prompt",
+                |call| handlers.get_prompt(index, call),
+            )
+            .await
+        else {
+            return Reply::Nothing;
+        };
+        Reply::Response(match output {
+            Ok(Ok(result)) => Response::result(id, raw(&result)),
+            Ok(Err(crate::prompt::PromptError::InvalidParams(message))) => Response::error(
+                Some(id),
+                ErrorObject::new(error_code::INVALID_PARAMS, message),
+            ),
+            Ok(Err(crate::prompt::PromptError::Failed(message))) | Err(message) => Response::error(
+                Some(id),
+                ErrorObject::new(error_code::INTERNAL_ERROR, message),
+            ),
+        })
+    }
+}

@@ -1,0 +1,229 @@
+//! The untyped core every transport serves, and its building from a server's tables: every
+//! schema computed once, names indexed, the lists serialized once.
+
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
+
+use schemars::Schema;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::build_error::BuildError;
+use super::call::Handlers;
+use super::entries::{
+    ListEntry, json_of, prompt_arguments, prompt_json_entry, resource_json, tool_json,
+};
+use super::info::ServerInfo;
+use super::json::raw;
+use super::name_index::NameIndex;
+use super::options::ServerOptions;
+use super::paging::pages;
+use crate::connection::Connection;
+use crate::prompt::PromptMeta;
+use crate::protocol::to_raw;
+use crate::resource::ResourceMeta;
+use crate::schema::input_schema;
+use crate::scope::{Implication, ScopeTable};
+use crate::tool::{ParamDef, ToolMeta};
+
+/// The server without its type: what every transport serves.
+#[derive(Clone)]
+pub(crate) struct Core {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    /// The user's value, through which handlers are called.
+    pub(super) handlers: Arc<dyn Handlers>,
+    pub(super) info: ServerInfo,
+    pub(super) tools: Box<[RegisteredTool]>,
+    pub(super) by_name: NameIndex,
+    /// `tools/list` results over every tool, one per page, serialized once.
+    pub(super) list_pages: Box<[Box<RawValue>]>,
+    /// Each resource's description and parameters, in declaration order (the handler's index).
+    pub(super) resources: Box<[(&'static ResourceMeta, &'static [ParamDef])]>,
+    /// Static resource URI -> index in `resources`.
+    pub(super) resource_by_uri: NameIndex,
+    pub(super) resource_pages: Box<[Box<RawValue>]>,
+    pub(super) template_pages: Box<[Box<RawValue>]>,
+    /// Each static resource's and template's scopes and list entry, for lists filtered by the
+    /// caller's scopes.
+    pub(super) resource_entries: Box<[ListEntry]>,
+    pub(super) template_entries: Box<[ListEntry]>,
+    /// Each prompt with its parameters and the names of its arguments.
+    pub(super) prompts: Box<[RegisteredPrompt]>,
+    pub(super) prompt_by_name: NameIndex,
+    pub(super) prompt_pages: Box<[Box<RawValue>]>,
+    pub(super) prompt_entries: Box<[ListEntry]>,
+    pub(super) options: ServerOptions,
+    pub(super) scopes: ScopeTable,
+    /// Live client connections, for notifications unrelated to a request.
+    pub(super) connections: std::sync::Mutex<Vec<std::sync::Weak<Connection>>>,
+}
+
+pub(super) type RegisteredPrompt = (
+    &'static PromptMeta,
+    &'static [ParamDef],
+    Box<[&'static str]>,
+);
+
+pub(super) struct RegisteredTool {
+    pub(super) meta: &'static ToolMeta,
+    /// The tool's `tools/list` entry, serialized once.
+    pub(super) json: Box<RawValue>,
+    /// Names of the JSON arguments (not extractors), for rejecting unknown keys.
+    pub(super) arguments: Box<[&'static str]>,
+}
+
+/// A tool without its handler: its description, parameters and output schema.
+pub(super) type ToolTable = (
+    &'static ToolMeta,
+    &'static [ParamDef],
+    fn() -> Option<Schema>,
+);
+
+/// A server's tables without their handlers: what [`Core::build`] registers.
+pub(super) struct Tables {
+    pub(super) info: ServerInfo,
+    pub(super) tools: Vec<ToolTable>,
+    pub(super) resources: Vec<(&'static ResourceMeta, &'static [ParamDef])>,
+    pub(super) prompts: Vec<(&'static PromptMeta, &'static [ParamDef])>,
+    pub(super) scopes: &'static [&'static str],
+    pub(super) implications: &'static [Implication],
+}
+
+impl Core {
+    pub(super) fn build(
+        handlers: Arc<dyn Handlers>,
+        tables: Tables,
+        options: ServerOptions,
+    ) -> Result<Self, BuildError> {
+        if options.page_size == 0 {
+            return Err(BuildError::ZeroPageSize);
+        }
+        let mut by_name =
+            NameIndex::with_capacity_and_hasher(tables.tools.len(), BuildHasherDefault::default());
+        let mut tools = Vec::with_capacity(tables.tools.len());
+        for (index, &(meta, params, output_schema)) in tables.tools.iter().enumerate() {
+            let name = meta.name;
+            if by_name.insert(name, index).is_some() {
+                return Err(BuildError::DuplicateTool { tool: name });
+            }
+            let (input_schema, arguments) = input_schema(params);
+            let output_schema = output_schema();
+            if let Some(schema) = &output_schema
+                && schema.get("type").and_then(Value::as_str) != Some("object")
+            {
+                return Err(BuildError::OutputSchemaNotObject { tool: name });
+            }
+            let json = to_raw(&tool_json(meta, input_schema, output_schema))
+                .expect("a serde_json::Value always serializes");
+            tools.push(RegisteredTool {
+                meta,
+                json,
+                arguments,
+            });
+        }
+        let all: Vec<&RawValue> = tools.iter().map(|t| &*t.json).collect();
+        let list_pages = pages("tools", &all, options.page_size);
+
+        let mut resource_by_uri = NameIndex::default();
+        let mut static_entries: Vec<ListEntry> = Vec::new();
+        let mut template_entries: Vec<ListEntry> = Vec::new();
+        for (index, &(meta, _)) in tables.resources.iter().enumerate() {
+            let normal = crate::resource::normalize_uri(meta.uri)
+                .ok_or(BuildError::UriDotSegments { uri: meta.uri })?;
+            if normal != meta.uri {
+                return Err(BuildError::UriNotNormal {
+                    uri: meta.uri,
+                    normal: normal.into_owned(),
+                });
+            }
+            if meta.template {
+                if crate::resource::template_variables(meta.uri).is_none() {
+                    return Err(BuildError::Template { uri: meta.uri });
+                }
+                template_entries.push((meta.scopes, raw(&resource_json(meta))));
+            } else {
+                if resource_by_uri.insert(meta.uri, index).is_some() {
+                    return Err(BuildError::DuplicateResource { uri: meta.uri });
+                }
+                static_entries.push((meta.scopes, raw(&resource_json(meta))));
+            }
+        }
+        let resource_pages = pages("resources", &json_of(&static_entries), options.page_size);
+        let template_pages = pages(
+            "resourceTemplates",
+            &json_of(&template_entries),
+            options.page_size,
+        );
+
+        let mut prompt_by_name = NameIndex::default();
+        let mut prompts = Vec::new();
+        let mut prompt_entries: Vec<ListEntry> = Vec::new();
+        for (index, &(meta, params)) in tables.prompts.iter().enumerate() {
+            if prompt_by_name.insert(meta.name, index).is_some() {
+                return Err(BuildError::DuplicatePrompt { prompt: meta.name });
+            }
+            let (arguments, names) = prompt_arguments(params);
+            prompt_entries.push((meta.scopes, raw(&prompt_json_entry(meta, arguments))));
+            prompts.push((meta, params, names));
+        }
+        let prompt_pages = pages("prompts", &json_of(&prompt_entries), options.page_size);
+
+        Ok(Self {
+            inner: Arc::new(Inner {
+                handlers,
+                info: tables.info,
+                tools: tools.into_boxed_slice(),
+                by_name,
+                list_pages,
+                resources: tables.resources.into_boxed_slice(),
+                resource_by_uri,
+                resource_pages,
+                template_pages,
+                resource_entries: static_entries.into_boxed_slice(),
+                template_entries: template_entries.into_boxed_slice(),
+                prompts: prompts.into_boxed_slice(),
+                prompt_by_name,
+                prompt_pages,
+                prompt_entries: prompt_entries.into_boxed_slice(),
+                options,
+                scopes: ScopeTable::new(tables.scopes, tables.implications),
+                connections: std::sync::Mutex::default(),
+            }),
+        })
+    }
+}
+
+impl Core {
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn info(&self) -> &ServerInfo {
+        &self.inner.info
+    }
+
+    pub(crate) fn scopes(&self) -> &ScopeTable {
+        &self.inner.scopes
+    }
+
+    pub(crate) fn required_scopes(&self) -> Vec<String> {
+        let inner = &self.inner;
+        let mut required: Vec<String> = inner
+            .tools
+            .iter()
+            .map(|t| t.meta.scopes)
+            .chain(inner.resources.iter().map(|(meta, _)| meta.scopes))
+            .chain(inner.prompts.iter().map(|(meta, _, _)| meta.scopes))
+            .flatten()
+            .map(|s| (*s).to_owned())
+            .collect();
+        required.sort();
+        required.dedup();
+        required
+    }
+
+    /// The tools' descriptions, in declaration order.
+    pub(super) fn tool_metas(&self) -> impl Iterator<Item = &'static ToolMeta> + '_ {
+        self.inner.tools.iter().map(|t| t.meta)
+    }
+}
