@@ -7,6 +7,9 @@ pub use schemars;
 pub use serde;
 pub use serde_json;
 
+pub use crate::handler::{
+    ArgSchema, CallParts, FromRef, HandlerFuture, ParamDef, ToolParam, ToolParamKind,
+};
 pub use crate::prompt::{
     IntoPromptOutput, Prompt, PromptDef, PromptInfo, PromptMeta, PromptOutput,
 };
@@ -16,8 +19,7 @@ pub use crate::resource::{
 pub use crate::scope::Implication;
 pub use crate::server::{McpServer, ServerInfo};
 pub use crate::tool::{
-    ArgSchema, CallParts, FromRef, HandlerFuture, IntoToolResult, ParamDef, Tool, ToolAnnotations,
-    ToolDef, ToolFuture, ToolInfo, ToolMeta, ToolParam, ToolParamKind,
+    IntoToolResult, Tool, ToolAnnotations, ToolDef, ToolFuture, ToolInfo, ToolMeta,
 };
 
 /// Entry points for fuzz targets (`fuzz/`): the parsers that see untrusted bytes.

@@ -29,6 +29,7 @@ pub mod connection;
 pub mod dev_auth;
 #[cfg(feature = "http")]
 pub mod fetch;
+mod handler;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "http")]

@@ -6,8 +6,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::handler::{CallParts, HandlerFuture, ParamDef, Rejected};
 use crate::protocol::Content;
-use crate::tool::{HandlerFuture, ParamDef, Rejected};
 
 /// What `#[mcp_prompt]` knows about a prompt without knowing the server.
 #[derive(Debug, Clone, Copy)]
@@ -29,7 +29,7 @@ pub struct PromptDef<S> {
     /// The handler's parameters: arguments and extractors.
     pub params: &'static [ParamDef],
     /// Extracts the arguments and starts the handler.
-    pub get: fn(&mut crate::tool::CallParts<'_, S>) -> PromptFuture,
+    pub get: fn(&mut CallParts<'_, S>) -> PromptFuture,
 }
 
 impl<S> Clone for PromptDef<S> {

@@ -7,8 +7,8 @@
 
 use std::fmt;
 
+use crate::handler::{CallParts, HandlerFuture, ParamDef, Rejected};
 use crate::protocol::{ResourceContents, base64_encode};
-use crate::tool::{HandlerFuture, ParamDef, Rejected};
 
 pub use crate::uri::normalize_uri;
 
@@ -38,7 +38,7 @@ pub struct ResourceDef<S> {
     /// The handler's parameters: template variables and extractors.
     pub params: &'static [ParamDef],
     /// Extracts the parameters and starts the read.
-    pub read: fn(&mut crate::tool::CallParts<'_, S>) -> ResourceFuture,
+    pub read: fn(&mut CallParts<'_, S>) -> ResourceFuture,
 }
 
 impl<S> Clone for ResourceDef<S> {

@@ -5,7 +5,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{Schema, SchemaGenerator};
 use serde_json::{Map, Value};
 
-use crate::tool::ParamDef;
+use crate::handler::ParamDef;
 
 /// The schema settings every tool schema is made with: JSON Schema 2020-12, `$defs`, no
 /// `$schema` keyword (2020-12 is MCP's default dialect since 2025-11-25), and no schemars-specific

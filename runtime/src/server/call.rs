@@ -3,10 +3,11 @@
 
 use serde_json::{Map, Value};
 
+use crate::handler::{CallParts, RequestContext};
 use crate::principal::Principal;
 use crate::prompt::PromptFuture;
 use crate::resource::ResourceFuture;
-use crate::tool::{CallParts, RequestContext, ToolFuture};
+use crate::tool::ToolFuture;
 
 /// The user's server value, seen from the core: starts the handler at an index of its
 /// `TOOLS`, `RESOURCES` or `PROMPTS` with the call's parts. Implemented for every

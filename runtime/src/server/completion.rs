@@ -8,9 +8,9 @@ use super::json::raw;
 use super::params::parse_params;
 use super::registry::Core;
 use super::reply::Reply;
+use crate::handler::ParamDef;
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, RequestId, Response, error_code};
-use crate::tool::ParamDef;
 
 impl Core {
     /// `completion/complete`: suggestions for a prompt argument or a resource template variable,

@@ -14,11 +14,11 @@ use super::params::parse_params;
 use super::registry::Core;
 use super::reply::Reply;
 use crate::connection::{Connection, LogLevel, Outbound};
+use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
     ErrorObject, Message, Request, RequestId, Response, error_code, negotiate_version, to_raw,
 };
-use crate::tool::Link;
 
 impl Core {
     pub(crate) async fn handle_bytes(&self, bytes: &[u8], principal: &Principal) -> Reply {

@@ -5,9 +5,10 @@ use schemars::Schema;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
+use crate::handler::ParamDef;
 use crate::prompt::PromptMeta;
 use crate::schema::schema_generator;
-use crate::tool::{ParamDef, ToolMeta};
+use crate::tool::ToolMeta;
 
 /// The `_meta` key under which `tools/list` advertises the scopes each tool requires, so a client
 /// can ask for them before its first call.

@@ -10,12 +10,12 @@ use super::options::ListVisibility;
 use super::registry::Core;
 use super::reply::{Refusal, Reply};
 use crate::connection::{Connection, LogLevel};
+use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
     ErrorObject, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO,
     MODERN_PROTOCOL_VERSIONS, Request, Response, error_code,
 };
-use crate::tool::Link;
 
 /// How long clients may cache the server's lists (2026-07-28 `ttlMs`): they are fixed for the
 /// server's lifetime, and five minutes bounds how stale a client is after a redeploy.

@@ -6,9 +6,9 @@ use super::json::raw;
 use super::params::NamedParams;
 use super::registry::Core;
 use super::reply::Reply;
+use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, RequestId, Response, error_code};
-use crate::tool::Link;
 
 impl Core {
     pub(super) async fn get_prompt(

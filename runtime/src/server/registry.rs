@@ -19,12 +19,13 @@ use super::name_index::NameIndex;
 use super::options::ServerOptions;
 use super::paging::pages;
 use crate::connection::Connection;
+use crate::handler::ParamDef;
 use crate::prompt::PromptMeta;
 use crate::protocol::to_raw;
 use crate::resource::ResourceMeta;
 use crate::schema::input_schema;
 use crate::scope::{Implication, ScopeTable};
-use crate::tool::{ParamDef, ToolMeta};
+use crate::tool::ToolMeta;
 
 /// The server without its type: what every transport serves.
 #[derive(Clone)]

@@ -16,10 +16,10 @@ use super::params::parse_params;
 use super::registry::Core;
 use super::reply::Reply;
 use crate::connection::Connection;
+use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, RequestId, Response, error_code};
 use crate::resource::ResourceMeta;
-use crate::tool::Link;
 
 impl Core {
     pub(super) async fn read_resource(

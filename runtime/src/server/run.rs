@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 
 use super::call::Call;
 use super::registry::Core;
+use crate::handler::{Link, RequestContext};
 use crate::principal::Principal;
 use crate::protocol::RequestId;
-use crate::tool::{Link, RequestContext};
 
 impl Core {
     /// Runs a resource or prompt handler: extraction, then the handler's future, with panics
@@ -24,7 +24,7 @@ impl Core {
         principal: &Principal,
         arguments: Map<String, Value>,
         kind: &'static str,
-        handler: impl FnOnce(Call<'_>) -> crate::tool::HandlerFuture<T>,
+        handler: impl FnOnce(Call<'_>) -> crate::handler::HandlerFuture<T>,
     ) -> Option<Result<T, String>> {
         let flight = link.connection.start(id);
         let timeout = self
@@ -53,7 +53,7 @@ impl Core {
             // Logged, and answered as a handler's panic is: its text is the server's, not the
             // client's to read.
             Err(payload) => {
-                let panic = crate::tool::panic_message(payload.as_ref());
+                let panic = crate::handler::panic_message(payload.as_ref());
                 tracing::error!(target: "scopegate::tool", kind, name, panic = %crate::clip::clip(&panic, crate::clip::TEXT_BYTES), "extraction panicked");
                 return Some(Err(format!(
                     "{kind} `{name}` failed with an internal error"
@@ -87,7 +87,7 @@ pub(super) enum Settled<T> {
 /// arms the timer, and the cancellation and timeout futures are boxed, built only for a
 /// handler that waits, so that a call's future does not carry their room.
 pub(super) async fn settle<T: Send + 'static>(
-    mut future: crate::tool::HandlerFuture<T>,
+    mut future: crate::handler::HandlerFuture<T>,
     cancel: &crate::connection::Cancel,
     timeout: Option<std::time::Duration>,
 ) -> Settled<T> {
@@ -135,7 +135,7 @@ mod tests {
 
     use super::*;
     use crate::connection::Cancel;
-    use crate::tool::HandlerFuture;
+    use crate::handler::HandlerFuture;
 
     /// A future that counts its polls.
     struct Counted<F> {

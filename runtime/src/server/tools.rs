@@ -9,9 +9,9 @@ use super::params::NamedParams;
 use super::registry::Core;
 use super::reply::Reply;
 use super::run::{Settled, settle};
+use crate::handler::{Link, RequestContext};
 use crate::principal::Principal;
 use crate::protocol::{CallToolResult, ErrorObject, RequestId, Response, error_code, to_raw};
-use crate::tool::{Link, RequestContext};
 
 impl Core {
     pub(super) fn list_tools(
@@ -79,7 +79,7 @@ impl Core {
                 self.inner.handlers.call_tool(index, call)
             })) {
                 Ok(future) => Ok(future),
-                Err(payload) => Err(crate::tool::panic_message(payload.as_ref())),
+                Err(payload) => Err(crate::handler::panic_message(payload.as_ref())),
             };
             let outcome = match future {
                 // A cancelled request gets no response (MCP cancellation): the handler is dropped.

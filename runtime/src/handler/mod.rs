@@ -1,0 +1,20 @@
+//! What every handler (tool, resource or prompt) is built from: its parameters' descriptors,
+//! the context of the request it serves, the extraction of its parameters (arguments and
+//! extractors), and the future it returns. Re-exported at their public paths by `tool`.
+//!
+//! A parameter is either a JSON *argument* (any `Deserialize + JsonSchema` type, through a
+//! blanket impl of [`ToolParam`]) or an *extractor* ([`Principal`](crate::Principal),
+//! [`State<T>`], [`RequestContext`]) with an impl of its own. The trait system tells them apart:
+//! the macro never looks at a type's name.
+
+mod context;
+mod extract;
+mod future;
+mod param;
+
+pub(crate) use self::context::Link;
+pub use self::context::RequestContext;
+pub use self::extract::{CallParts, FromRef, State, ToolParam, ToolParamKind};
+pub(crate) use self::future::panic_message;
+pub use self::future::{HandlerFuture, Rejected};
+pub use self::param::{ArgSchema, ParamDef};
