@@ -9,16 +9,19 @@
 //! The router answers the MCP endpoint (POST; GET and DELETE for legacy sessions) and the
 //! Protected Resource Metadata at both RFC 9728 locations. It mounts into any axum app.
 //!
-//! The files, from the transport's edge down (each uses only those below it):
-//! - serving: `serve` (the accept loop, connection limits, shutdown) and `watch` (its timers);
-//! - the router: `app` (built from `config`, checked by `https`), `cors` (with the endpoint as a
-//!   service), `probes` (health, readiness, the metadata document);
-//! - the endpoint: `endpoint` (the checks in order, then the method), `post`, `stream` (GET),
-//!   `delete`, `respond` (dispatch, and the SSE switch), `body`;
-//! - the checks: `guard` (Host, Origin), `authn` (tokens and challenges), `throttle` (the rate
-//!   limits as requests meet them);
-//! - their parts: `shared` (the state), `headers`, `sse`, `reply`, `session`, `limit`, `quota`,
-//!   `store`, `redis`, `proxy`, `host`, `refusals`, `outage`, `spare`, `error`.
+//! The files, top down: each uses only files on its own line or below (and no file imports from
+//! this one, which only declares and re-exports).
+//! - `app`: the router built from the configuration, and serving a server not yet a router;
+//! - `serve`, `watch`: the accept loop, connection limits and timers, graceful shutdown;
+//! - `cors` (the endpoint as a service), `probes` (health, readiness, the metadata), `https`;
+//! - `endpoint`: the checks every request passes, in order, then its method's handler;
+//! - `post`, `stream` (GET), `delete`;
+//! - `respond` (dispatch, and the switch to an event stream), `body`;
+//! - `guard` (Host, Origin), `authn` (tokens and challenges), `throttle` (the rate limits);
+//! - `shared`: the state every request reads;
+//! - `headers`, `sse`, `reply`, `config`, `error`;
+//! - `session`, `refusals`, `limit`, `redis`, `store`;
+//! - `quota`, `proxy`, `host`, `outage`, `spare`.
 
 mod app;
 mod authn;

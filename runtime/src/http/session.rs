@@ -390,9 +390,9 @@ fn evict_least_recent(table: &mut Table, owner: Option<&Owner>, ends: bool) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::store::MemorySessionStore;
     use super::*;
     use crate::Principal;
-    use crate::http::MemorySessionStore;
 
     fn owner(subject: &str) -> Owner {
         Owner::of(&Principal::builder().subject(subject).build())
