@@ -6,6 +6,7 @@ use super::json::raw;
 use super::params::NamedParams;
 use super::registry::Core;
 use super::reply::Reply;
+use super::run::Invocation;
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, RequestId, Response, error_code};
@@ -40,19 +41,24 @@ impl Core {
         let handlers = &*self.inner.handlers;
         let Some(output) = self
             .run(
-                &id,
-                params.meta,
-                link,
-                meta.name,
-                principal,
-                arguments,
-                "prompt",
+                Invocation {
+                    id: &id,
+                    meta: params.meta,
+                    link,
+                    name: meta.name,
+                    kind: "prompt",
+                    principal,
+                    arguments,
+                    problems: Vec::new(),
+                    strings: true,
+                },
                 |call| handlers.get_prompt(index, call),
             )
             .await
         else {
             return Reply::Nothing;
         };
+        let output = output.map_err(|failure| failure.report("prompt", meta.name));
         Reply::Response(match output {
             Ok(Ok(result)) => Response::result(id, raw(&result)),
             Ok(Err(crate::prompt::PromptError::InvalidParams(message))) => Response::error(

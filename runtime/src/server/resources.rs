@@ -15,6 +15,7 @@ use super::json::{empty_object, raw};
 use super::params::parse_params;
 use super::registry::Core;
 use super::reply::Reply;
+use super::run::Invocation;
 use crate::connection::Connection;
 use crate::handler::Link;
 use crate::principal::Principal;
@@ -49,13 +50,17 @@ impl Core {
         let handlers = &*self.inner.handlers;
         let Some(output) = self
             .run(
-                &id,
-                params.meta,
-                link,
-                meta.name,
-                principal,
-                arguments,
-                "resource",
+                Invocation {
+                    id: &id,
+                    meta: params.meta,
+                    link,
+                    name: meta.name,
+                    kind: "resource",
+                    principal,
+                    arguments,
+                    problems: Vec::new(),
+                    strings: true,
+                },
                 |call| handlers.read_resource(index, call),
             )
             .await
@@ -64,7 +69,9 @@ impl Core {
         };
         let result = match output {
             Ok(output) => output.into_result(&params.uri, meta.mime_type),
-            Err(panic) => Err(crate::resource::ResourceError::Failed(panic)),
+            Err(failure) => Err(crate::resource::ResourceError::Failed(
+                failure.report("resource", meta.name),
+            )),
         };
         Reply::Response(match result {
             Ok(contents) => Response::result(id, raw(&json!({ "contents": contents }))),

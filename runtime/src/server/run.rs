@@ -11,27 +11,79 @@ use crate::handler::{Link, RequestContext};
 use crate::principal::Principal;
 use crate::protocol::RequestId;
 
+/// A handler to run: the request it serves and what its parameters are extracted from.
+pub(super) struct Invocation<'a> {
+    pub(super) id: &'a RequestId,
+    /// The request's `_meta`.
+    pub(super) meta: Option<Map<String, Value>>,
+    pub(super) link: Link,
+    /// The tool's or prompt's name, or the resource's.
+    pub(super) name: &'static str,
+    /// `tool`, `resource` or `prompt`, for messages.
+    pub(super) kind: &'static str,
+    pub(super) principal: &'a Principal,
+    pub(super) arguments: Map<String, Value>,
+    /// Problems found before extraction (a tool's unknown arguments).
+    pub(super) problems: Vec<String>,
+    /// Whether argument values arrive as strings (URI template variables, prompt arguments).
+    pub(super) strings: bool,
+}
+
+/// Why a handler gave no output.
+pub(super) enum Failure {
+    /// Extracting its parameters panicked (the panic's message).
+    ExtractionPanicked(String),
+    /// Its future panicked (the panic's message).
+    Panicked(String),
+    /// It ran past the timeout and was dropped.
+    TimedOut,
+}
+
+impl Failure {
+    /// The message a resource or prompt fails with, the failure logged: a panic's text is the
+    /// server's, not the client's to read.
+    pub(super) fn report(self, kind: &'static str, name: &'static str) -> String {
+        match self {
+            Failure::ExtractionPanicked(panic) => {
+                tracing::error!(target: "scopegate::tool", kind, name, panic = %crate::clip::clip(&panic, crate::clip::TEXT_BYTES), "extraction panicked");
+                format!("{kind} `{name}` failed with an internal error")
+            }
+            Failure::Panicked(panic) => {
+                tracing::error!(target: "scopegate::tool", kind, name, panic = %crate::clip::clip(&panic, crate::clip::TEXT_BYTES), "handler panicked");
+                format!("{kind} `{name}` failed with an internal error")
+            }
+            Failure::TimedOut => format!("{kind} `{name}` timed out"),
+        }
+    }
+}
+
 impl Core {
-    /// Runs a resource or prompt handler: extraction, then the handler's future, with panics
-    /// caught at both stages. `None` when the client cancelled the request.
-    #[allow(clippy::too_many_arguments)]
+    /// Runs a tool, resource or prompt handler: extraction, then the handler's future, with
+    /// panics caught at both stages, until it finishes, its request is cancelled or its time
+    /// runs out. `None` when the client cancelled the request (MCP cancellation: no response;
+    /// the handler is dropped).
     pub(super) async fn run<T: Send + 'static>(
         &self,
-        id: &RequestId,
-        meta: Option<Map<String, Value>>,
-        link: Link,
-        name: &'static str,
-        principal: &Principal,
-        arguments: Map<String, Value>,
-        kind: &'static str,
+        invocation: Invocation<'_>,
         handler: impl FnOnce(Call<'_>) -> crate::handler::HandlerFuture<T>,
-    ) -> Option<Result<T, String>> {
+    ) -> Option<Result<T, Failure>> {
+        let Invocation {
+            id,
+            meta,
+            link,
+            name,
+            kind,
+            principal,
+            arguments,
+            problems,
+            strings,
+        } = invocation;
         let flight = link.connection.start(id);
         let timeout = self
             .inner
             .options
             .handler_timeout
-            .or(link.connection.handler_timeout());
+            .or_else(|| link.connection.handler_timeout());
         let context = RequestContext::new(
             id.clone(),
             name,
@@ -43,37 +95,30 @@ impl Core {
             principal,
             arguments,
             context: &context,
-            problems: Vec::new(),
+            problems,
             kind,
-            strings: true,
+            strings,
         };
         let future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(call)))
         {
             Ok(future) => future,
-            // Logged, and answered as a handler's panic is: its text is the server's, not the
-            // client's to read.
             Err(payload) => {
-                let panic = crate::handler::panic_message(payload.as_ref());
-                tracing::error!(target: "scopegate::tool", kind, name, panic = %crate::clip::clip(&panic, crate::clip::TEXT_BYTES), "extraction panicked");
-                return Some(Err(format!(
-                    "{kind} `{name}` failed with an internal error"
+                return Some(Err(Failure::ExtractionPanicked(
+                    crate::handler::panic_message(payload.as_ref()),
                 )));
             }
         };
-        let result = match settle(future, &flight.cancel, timeout).await {
-            Settled::Done(result) => result,
-            Settled::Cancelled => return None,
-            Settled::TimedOut => return Some(Err(format!("{kind} `{name}` timed out"))),
-        };
-        if let Err(panic) = &result {
-            tracing::error!(target: "scopegate::tool", kind, name, panic = %crate::clip::clip(panic, crate::clip::TEXT_BYTES), "handler panicked");
+        // The handler first: one that finishes at once never arms the timer.
+        match settle(future, &flight.cancel, timeout).await {
+            Settled::Done(result) => Some(result.map_err(Failure::Panicked)),
+            Settled::Cancelled => None,
+            Settled::TimedOut => Some(Err(Failure::TimedOut)),
         }
-        Some(result.map_err(|_| format!("{kind} `{name}` failed with an internal error")))
     }
 }
 
 /// How a handler's run ended.
-pub(super) enum Settled<T> {
+enum Settled<T> {
     /// It finished (`Err`: it panicked, with the message).
     Done(Result<T, String>),
     /// Its request was cancelled first: it was dropped.
@@ -86,7 +131,7 @@ pub(super) enum Settled<T> {
 /// is polled once before anything else is built: one that finishes at once (most do) never
 /// arms the timer, and the cancellation and timeout futures are boxed, built only for a
 /// handler that waits, so that a call's future does not carry their room.
-pub(super) async fn settle<T: Send + 'static>(
+async fn settle<T: Send + 'static>(
     mut future: crate::handler::HandlerFuture<T>,
     cancel: &crate::connection::Cancel,
     timeout: Option<std::time::Duration>,

@@ -1,15 +1,12 @@
 //! Tools: `tools/list`, `tools/call`, and a tool's list entry.
 
-use std::sync::Arc;
-
 use serde_json::value::RawValue;
 
-use super::call::Call;
 use super::params::NamedParams;
 use super::registry::Core;
 use super::reply::Reply;
-use super::run::{Settled, settle};
-use crate::handler::{Link, RequestContext};
+use super::run::{Failure, Invocation};
+use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{CallToolResult, ErrorObject, RequestId, Response, error_code, to_raw};
 
@@ -51,63 +48,43 @@ impl Core {
             }
 
             let arguments = params.arguments.unwrap_or_default();
-            let connection = Arc::clone(&link.connection);
-            let flight = connection.start(&id);
-            let context = RequestContext::new(
-                id.clone(),
-                meta.name,
-                params.meta,
-                Some(link),
-                Arc::clone(&flight.cancel),
-            );
             let problems = arguments
                 .keys()
                 .filter(|key| !tool.arguments.contains(&key.as_str()))
                 .map(|key| format!("`{key}`: unknown argument"))
                 .collect();
-            let call = Call {
+            let invocation = Invocation {
+                id: &id,
+                meta: params.meta,
+                link,
+                name: meta.name,
+                kind: "tool",
                 principal,
                 arguments,
-                context: &context,
                 problems,
-                kind: "tool",
                 strings: false,
             };
             // The generated `call` extracts every parameter (collecting problems), then starts the
             // tool only if no problem was found, unknown arguments included.
-            let future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.inner.handlers.call_tool(index, call)
-            })) {
-                Ok(future) => Ok(future),
-                Err(payload) => Err(crate::handler::panic_message(payload.as_ref())),
-            };
-            let outcome = match future {
-                // A cancelled request gets no response (MCP cancellation): the handler is dropped.
-                // The handler first: one that finishes at once never arms the timer.
-                Ok(future) => {
-                    let timeout = self
-                        .inner
-                        .options
-                        .handler_timeout
-                        .or_else(|| connection.handler_timeout());
-                    match settle(future, &flight.cancel, timeout).await {
-                        Settled::Done(outcome) => outcome,
-                        Settled::Cancelled => return Reply::Nothing,
-                        Settled::TimedOut => {
-                            tracing::warn!(target: "scopegate::tool", tool = meta.name, "tool timed out");
-                            Ok(CallToolResult::error(format!(
-                                "tool `{}` timed out",
-                                meta.name
-                            )))
-                        }
-                    }
+            let handlers = &*self.inner.handlers;
+            let result = match self
+                .run(invocation, |call| handlers.call_tool(index, call))
+                .await
+            {
+                Some(Ok(result)) => result,
+                None => return Reply::Nothing,
+                Some(Err(Failure::TimedOut)) => {
+                    tracing::warn!(target: "scopegate::tool", tool = meta.name, "tool timed out");
+                    CallToolResult::error(format!("tool `{}` timed out", meta.name))
                 }
-                Err(panic) => Err(panic),
+                Some(Err(Failure::ExtractionPanicked(panic) | Failure::Panicked(panic))) => {
+                    tracing::error!(target: "scopegate::tool", tool = meta.name, panic = %crate::clip::clip(&panic, crate::clip::TEXT_BYTES), "tool panicked");
+                    CallToolResult::error(format!(
+                        "tool `{}` failed with an internal error",
+                        meta.name
+                    ))
+                }
             };
-            let result = outcome.unwrap_or_else(|panic| {
-                tracing::error!(target: "scopegate::tool", tool = meta.name, panic = %crate::clip::clip(&panic, crate::clip::TEXT_BYTES), "tool panicked");
-                CallToolResult::error(format!("tool `{}` failed with an internal error", meta.name))
-            });
             Reply::Response(match to_raw(&result) {
                 Ok(raw) => Response::result(id, raw),
                 Err(e) => Response::error(
