@@ -12,8 +12,31 @@ use serde::{Deserialize, Serialize, de};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+/// Every published revision a client may name, newest first: those served statelessly
+/// ([`MODERN_PROTOCOL_VERSIONS`]), those spoken with an `initialize` handshake
+/// ([`SUPPORTED_PROTOCOL_VERSIONS`]), then older ones accepted only in the HTTP
+/// `MCP-Protocol-Version` header (absent means 2025-03-26). The one list of revisions: the
+/// others are slices of it.
+pub(crate) const HEADER_PROTOCOL_VERSIONS: &[&str] = &[
+    "2026-07-28",
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
+
+/// How many of [`HEADER_PROTOCOL_VERSIONS`] are served statelessly.
+const MODERN_COUNT: usize = 1;
+/// How many of [`HEADER_PROTOCOL_VERSIONS`], after the stateless ones, are spoken with a
+/// handshake.
+const HANDSHAKE_COUNT: usize = 2;
+
 /// Protocol revisions this server speaks, newest first.
-pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18"];
+pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = HEADER_PROTOCOL_VERSIONS
+    .split_at(MODERN_COUNT)
+    .1
+    .split_at(HANDSHAKE_COUNT)
+    .0;
 
 /// The newest revision this server speaks with an `initialize` handshake: the answer to a client
 /// asking for one we do not.
@@ -21,7 +44,7 @@ pub const LATEST_PROTOCOL_VERSION: &str = SUPPORTED_PROTOCOL_VERSIONS[0];
 
 /// Revisions served statelessly, each request carrying its version in `_meta` (2026-07-28 and
 /// later: the "modern" era).
-pub const MODERN_PROTOCOL_VERSIONS: &[&str] = &["2026-07-28"];
+pub const MODERN_PROTOCOL_VERSIONS: &[&str] = HEADER_PROTOCOL_VERSIONS.split_at(MODERN_COUNT).0;
 
 /// The `_meta` key carrying a modern request's protocol version.
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
@@ -980,6 +1003,13 @@ mod tests {
                 assert_eq!(response.to_json_bytes(), derived.as_bytes());
             }
         }
+    }
+
+    #[test]
+    fn the_version_lists_are_slices_of_the_one_list() {
+        assert_eq!(MODERN_PROTOCOL_VERSIONS, ["2026-07-28"]);
+        assert_eq!(SUPPORTED_PROTOCOL_VERSIONS, ["2025-11-25", "2025-06-18"]);
+        assert_eq!(LATEST_PROTOCOL_VERSION, "2025-11-25");
     }
 
     #[test]
