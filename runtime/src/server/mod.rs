@@ -8,7 +8,9 @@
 //! - `authorize`: the scope check and its [`Denial`]; `run`: running a handler (panics,
 //!   cancellation, timeout);
 //! - `tools`, `resources`, `prompts`, `completion`: each kind of operation;
-//! - `entries`, `paging`, `lists`: list entries, pages and cursors, list requests; `capabilities`, `connections`, `scope_table`.
+//! - `entries`, `paging`, `lists`: list entries, pages and cursors, list requests;
+//! - `capabilities`, `connections`, `scope_table`, and the helpers `call`, `params`, `json`,
+//!   `name_index`.
 
 use std::fmt;
 use std::sync::Arc;
