@@ -1,197 +1,174 @@
-//! Pieces shared by the attribute parsers: error collection, key bookkeeping, doc comments.
+//! Parsing the keys of `#[mcp_tool(...)]`, `#[mcp_resource(...)]` and `#[mcp_prompt(...)]`.
+//! Each kind accepts its own keys; a key given twice, `scope` with `scopes`, or `public` with
+//! either is an error at the key.
 
-use proc_macro2::{Span, TokenStream};
-use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
-use syn::{Attribute, Error, Expr, ExprLit, Ident, Lit, LitBool, LitStr, Meta, Token};
+use syn::{LitStr, Path, Token, bracketed};
 
-/// Collects every error so the user sees them all at once (serde's `Ctxt`).
+use crate::check::lit;
+use crate::errors::Errors;
+use crate::keys::{self, Seen};
+use crate::model::{Callable, Common, Hints, Item, Kind, PromptItem, ResourceItem, ToolItem};
+
+/// What one attribute says, before it meets the function.
 #[derive(Default)]
-pub(crate) struct Errors(Option<Error>);
+pub(crate) struct ItemAttr {
+    pub(crate) common: Common,
+    /// Tools only.
+    pub(crate) hints: Hints,
+    /// Resources only: `uri = ".."` (static or RFC 6570 template) and `mime_type = ".."`.
+    pub(crate) uri: Option<LitStr>,
+    pub(crate) mime_type: Option<LitStr>,
+}
 
-impl Errors {
-    pub(crate) fn push(&mut self, error: Error) {
-        match &mut self.0 {
-            Some(first) => first.combine(error),
-            None => self.0 = Some(error),
+impl ItemAttr {
+    pub(crate) fn parse(
+        input: ParseStream<'_>,
+        errors: &mut Errors,
+        kind: Kind,
+    ) -> syn::Result<Self> {
+        let mut attr = Self::default();
+        let mut seen = Seen::default();
+        keys::parse_entries(input, errors, |input, errors| {
+            let key = keys::key(input)?;
+            let name = key.unraw().to_string();
+            if !kind.keys().contains(&name.as_str()) {
+                return Err(keys::unknown_key(&key, kind.keys()));
+            }
+            seen.first(&key)?;
+            let common = &mut attr.common;
+            match name.as_str() {
+                "scope" | "scopes" => {
+                    let access = &mut common.access;
+                    if let Some(other) = &access.scope_key {
+                        errors.at(
+                            &key,
+                            format!("`{name}` conflicts with `{other}`: give the required scopes once, as `scopes = [\"a\", \"b\"]`"),
+                        );
+                    }
+                    let lits = if name == "scope" {
+                        vec![keys::string_value(input)?]
+                    } else {
+                        input.parse::<Token![=]>()?;
+                        let content;
+                        let brackets = bracketed!(content in input);
+                        let lits = content.parse_terminated(|p| p.parse::<LitStr>(), Token![,])?;
+                        if lits.is_empty() {
+                            errors.push(syn::Error::new(brackets.span.join(), format!("`scopes` must name at least one scope; write `public` for a {} anyone may call", kind.noun())));
+                        }
+                        lits.into_iter().collect()
+                    };
+                    for lit in lits {
+                        match lit::scope(&lit) {
+                            Ok(scope) if access.scopes.iter().any(|s| s.value == scope.value) => {
+                                errors.at(&lit, format!("scope `{}` is listed twice", scope.value));
+                            }
+                            Ok(scope) => access.scopes.push(scope),
+                            Err(error) => errors.push(error),
+                        }
+                    }
+                    access.scope_key = Some(key);
+                }
+                "public" => common.access.public = Some(key),
+                "name" => {
+                    let lit = keys::string_value(input)?;
+                    if let Err(message) = lit::tool_name(&lit.value()) {
+                        errors.at(&lit, message);
+                    }
+                    common.name = Some(lit);
+                }
+                "title" => common.title = Some(keys::string_value(input)?),
+                "description" => common.description = Some(keys::string_value(input)?),
+                "uri" => attr.uri = Some(keys::string_value(input)?),
+                "mime_type" => attr.mime_type = Some(keys::string_value(input)?),
+                "crate" => {
+                    input.parse::<Token![=]>()?;
+                    common.krate = Some(input.call(Path::parse_mod_style)?);
+                }
+                "read_only" => attr.hints.read_only = Some(keys::flag_value(input)?),
+                "destructive" => attr.hints.destructive = Some(keys::flag_value(input)?),
+                "idempotent" => attr.hints.idempotent = Some(keys::flag_value(input)?),
+                "open_world" => attr.hints.open_world = Some(keys::flag_value(input)?),
+                _ => unreachable!("every key in `Kind::keys` is handled"),
+            }
+            Ok(())
+        })?;
+        let access = &attr.common.access;
+        if let (Some(public), Some(scope)) = (&access.public, &access.scope_key) {
+            errors.at(
+                public,
+                format!(
+                    "`public` contradicts `{scope}`: a {} either requires scopes or is public",
+                    kind.noun()
+                ),
+            );
+        }
+        Ok(attr)
+    }
+
+    /// The model of the kind's item; keys the kind does not accept were refused while parsing.
+    pub(crate) fn into_item(self, kind: Kind, callable: Callable<'_>) -> Item<'_> {
+        let Self {
+            common,
+            hints,
+            uri,
+            mime_type,
+        } = self;
+        match kind {
+            Kind::Tool => Item::Tool(ToolItem {
+                common,
+                hints,
+                callable,
+            }),
+            Kind::Resource => Item::Resource(ResourceItem {
+                common,
+                uri,
+                mime_type,
+                callable,
+            }),
+            Kind::Prompt => Item::Prompt(PromptItem { common, callable }),
         }
     }
-
-    pub(crate) fn at(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
-        self.push(Error::new_spanned(tokens, message));
-    }
-
-    pub(crate) fn finish(self) -> Result<(), Error> {
-        self.0.map_or(Ok(()), Err)
-    }
-}
-
-/// The keys one attribute has seen, to reject a key given twice.
-#[derive(Default)]
-pub(crate) struct Seen(Vec<String>);
-
-impl Seen {
-    /// Records `key`; errors if it was already given.
-    pub(crate) fn first(&mut self, key: &Ident) -> Result<(), Error> {
-        let name = key.unraw().to_string();
-        if self.0.contains(&name) {
-            return Err(Error::new(
-                key.span(),
-                format!("`{name}` is given more than once"),
-            ));
-        }
-        self.0.push(name);
-        Ok(())
-    }
-}
-
-/// Reads a key: an identifier or the keyword `crate`.
-pub(crate) fn key(input: ParseStream<'_>) -> syn::Result<Ident> {
-    input.call(Ident::parse_any)
-}
-
-/// The error for a key the attribute does not know.
-pub(crate) fn unknown_key(key: &Ident, expected: &[&str]) -> Error {
-    let list = expected
-        .iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Error::new(
-        key.span(),
-        format!("unknown key `{}`; expected one of {list}", key.unraw()),
-    )
-}
-
-/// `= "text"`.
-pub(crate) fn string_value(input: ParseStream<'_>) -> syn::Result<LitStr> {
-    input.parse::<Token![=]>()?;
-    input.parse()
-}
-
-/// A flag, optionally with `= true` / `= false`.
-pub(crate) fn flag_value(input: ParseStream<'_>) -> syn::Result<bool> {
-    if input.peek(Token![=]) {
-        input.parse::<Token![=]>()?;
-        Ok(input.parse::<LitBool>()?.value)
-    } else {
-        Ok(true)
-    }
-}
-
-/// Skips to the next top-level `,` after an error, so later keys are still checked.
-pub(crate) fn skip_to_comma(input: ParseStream<'_>) {
-    while !input.is_empty() && !input.peek(Token![,]) {
-        let _ = input.parse::<proc_macro2::TokenTree>();
-    }
-}
-
-/// Parses `,`-separated entries with `entry`, collecting their errors.
-pub(crate) fn parse_entries(
-    input: ParseStream<'_>,
-    errors: &mut Errors,
-    mut entry: impl FnMut(ParseStream<'_>, &mut Errors) -> syn::Result<()>,
-) -> syn::Result<()> {
-    while !input.is_empty() {
-        if let Err(error) = entry(input, errors) {
-            errors.push(error);
-            skip_to_comma(input);
-        }
-        if input.is_empty() {
-            break;
-        }
-        input.parse::<Token![,]>()?;
-    }
-    Ok(())
-}
-
-/// The text of the `///` comments and `#[doc = "..."]` attributes, trimmed, or `None`.
-pub(crate) fn doc_text(attrs: &[Attribute]) -> Option<String> {
-    let lines: Vec<String> = attrs
-        .iter()
-        .filter(|a| a.path().is_ident("doc"))
-        .filter_map(|a| match &a.meta {
-            Meta::NameValue(nv) => match &nv.value {
-                Expr::Lit(ExprLit {
-                    lit: Lit::Str(s), ..
-                }) => Some(s.value()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .map(|line| {
-            line.strip_prefix(' ')
-                .unwrap_or(&line)
-                .trim_end()
-                .to_owned()
-        })
-        .collect();
-    let text = lines.join("\n");
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
-}
-
-/// `Some(x)` / `None` as tokens.
-pub(crate) fn option<T: ToTokens>(value: Option<T>) -> TokenStream {
-    match value {
-        Some(v) => quote::quote!(::core::option::Option::Some(#v)),
-        None => quote::quote!(::core::option::Option::None),
-    }
-}
-
-/// Prints an expansion to stderr when `SCOPEGATE_MACROS_DEBUG` is set (like `AXUM_MACROS_DEBUG`).
-pub(crate) fn debug_print(what: &str, tokens: &TokenStream) {
-    if debug_enabled(std::env::var_os("SCOPEGATE_MACROS_DEBUG").as_deref()) {
-        eprintln!("{}", debug_text(what, tokens));
-    }
-}
-
-/// Any value but empty or `0` turns printing on.
-fn debug_enabled(value: Option<&std::ffi::OsStr>) -> bool {
-    value.is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-fn debug_text(what: &str, tokens: &TokenStream) -> String {
-    format!("// ---- scopegate: {what} ----\n{tokens}\n")
-}
-
-/// A span for errors about an attribute as a whole.
-pub(crate) fn call_site() -> Span {
-    Span::call_site()
 }
 
 #[cfg(test)]
 mod tests {
+    use syn::parse::Parser;
+
     use super::*;
 
+    fn parse(kind: Kind, tokens: proc_macro2::TokenStream) -> (ItemAttr, Result<(), syn::Error>) {
+        let mut errors = Errors::default();
+        let attr = (|input: ParseStream<'_>| ItemAttr::parse(input, &mut errors, kind))
+            .parse2(tokens)
+            .expect("the attribute parses");
+        (attr, errors.finish())
+    }
+
     #[test]
-    fn debug_printing_is_opt_in_and_shows_the_expansion() {
-        assert!(!debug_enabled(None));
-        assert!(!debug_enabled(Some("".as_ref())));
-        assert!(!debug_enabled(Some("0".as_ref())));
-        assert!(debug_enabled(Some("1".as_ref())));
-        let text = debug_text(
-            "#[mcp_tool] f",
-            &quote::quote!(
-                struct f {}
-            ),
+    fn hints_are_read_into_their_named_fields() {
+        let (attr, errors) = parse(
+            Kind::Tool,
+            quote::quote!(public, destructive = false, open_world),
         );
-        assert!(
-            text.contains("#[mcp_tool] f") && text.contains("struct f"),
-            "{text}"
+        assert!(errors.is_ok());
+        let Hints {
+            read_only,
+            destructive,
+            idempotent,
+            open_world,
+        } = attr.hints;
+        assert_eq!(
+            (read_only, destructive, idempotent, open_world),
+            (None, Some(false), None, Some(true))
         );
     }
 
     #[test]
-    fn doc_text_joins_lines_and_trims() {
-        let attrs: Vec<Attribute> = vec![
-            syn::parse_quote!(#[doc = " First line."]),
-            syn::parse_quote!(#[allow(dead_code)]),
-            syn::parse_quote!(#[doc = "  indented"]),
-            syn::parse_quote!(#[doc = ""]),
-        ];
-        assert_eq!(doc_text(&attrs).as_deref(), Some("First line.\n indented"));
-        assert_eq!(doc_text(&[]), None);
+    fn a_key_of_another_kind_is_refused() {
+        let (_, errors) = parse(Kind::Prompt, quote::quote!(public, read_only));
+        let message = errors.expect_err("an error").to_string();
+        assert!(message.starts_with("unknown key `read_only`"), "{message}");
     }
 }

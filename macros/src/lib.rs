@@ -1,12 +1,25 @@
 //! Procedural macros of [scopegate](https://docs.rs/scopegate). Use them through the `scopegate`
 //! crate: the generated code refers to `::scopegate::__private`.
+//!
+//! Each macro runs parse -> model -> validate -> expand (`expand/mod.rs` holds the two
+//! pipelines): `attr` and `params` parse the attribute macros into `model`'s `ToolItem`,
+//! `ResourceItem` and `PromptItem`; `server` parses the derive; `check` holds the rules;
+//! `expand/` emits one file per kind. `keys`, `doc` and `errors` serve every parser.
 
 mod attr;
 mod check;
+mod debug;
+mod doc;
+mod errors;
+mod expand;
+mod keys;
+mod model;
+mod params;
 mod server;
-mod tool;
 
 use proc_macro::TokenStream;
+
+use crate::model::Kind;
 
 /// Makes a function an MCP tool protected by OAuth scopes.
 ///
@@ -40,7 +53,7 @@ use proc_macro::TokenStream;
 /// type namespace, which `#[derive(McpServer)]`'s `tools(...)` refers to.
 #[proc_macro_attribute]
 pub fn mcp_tool(args: TokenStream, item: TokenStream) -> TokenStream {
-    tool::expand(args.into(), item.into(), tool::Kind::Tool).into()
+    expand::attribute(args.into(), item.into(), Kind::Tool).into()
 }
 
 /// Makes a function an MCP resource (or resource template) protected by OAuth scopes.
@@ -59,7 +72,7 @@ pub fn mcp_tool(args: TokenStream, item: TokenStream) -> TokenStream {
 /// List it in the derive's `resources(...)`.
 #[proc_macro_attribute]
 pub fn mcp_resource(args: TokenStream, item: TokenStream) -> TokenStream {
-    tool::expand(args.into(), item.into(), tool::Kind::Resource).into()
+    expand::attribute(args.into(), item.into(), Kind::Resource).into()
 }
 
 /// Makes a function an MCP prompt protected by OAuth scopes. Its parameters are the prompt's
@@ -77,7 +90,7 @@ pub fn mcp_resource(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `GetPromptResult`, or a `Result` of those. List it in the derive's `prompts(...)`.
 #[proc_macro_attribute]
 pub fn mcp_prompt(args: TokenStream, item: TokenStream) -> TokenStream {
-    tool::expand(args.into(), item.into(), tool::Kind::Prompt).into()
+    expand::attribute(args.into(), item.into(), Kind::Prompt).into()
 }
 
 /// Implements `McpServer` with `const` tables: the tools, and the sorted, de-duplicated scope
@@ -103,5 +116,5 @@ pub fn mcp_prompt(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - Two tools with one name, or a path in `tools(...)` that is not a tool, do not compile.
 #[proc_macro_derive(McpServer, attributes(mcp))]
 pub fn derive_mcp_server(input: TokenStream) -> TokenStream {
-    server::expand(input.into()).into()
+    expand::derive(input.into()).into()
 }

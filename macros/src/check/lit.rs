@@ -1,6 +1,9 @@
-//! Rules on names and scopes, checked while parsing so each error points at its literal.
+//! Rules on one literal (a tool name, a scope, a resource URI), checked while parsing so each
+//! error points at its literal.
 
 use syn::{Error, LitStr};
+
+use crate::model::ScopeLit;
 
 /// MCP tool names (2025-11-25 `server/tools`): 1 to 128 characters of `[A-Za-z0-9_.-]`.
 pub(crate) const MAX_TOOL_NAME: usize = 128;
@@ -69,12 +72,6 @@ pub(crate) fn uri_template(uri: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(variables)
-}
-
-/// A scope as written: the literal (for error spans) and its value.
-pub(crate) struct ScopeLit {
-    pub(crate) lit: LitStr,
-    pub(crate) value: String,
 }
 
 /// Rule: a scope is an RFC 6749 §3.3 scope-token, `1*( %x21 / %x23-5B / %x5D-7E )`: printable
