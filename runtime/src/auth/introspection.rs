@@ -9,7 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-use super::{AuthError, TokenVerifier, VerifyFuture, principal_from_claims};
+use super::claims::principal_from_claims;
+use super::verifier::{AuthError, TokenVerifier, VerifyFuture};
 use crate::principal::Principal;
 use crate::transport_security::{InsecureHttp, UrlRole, check_url};
 

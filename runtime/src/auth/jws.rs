@@ -15,7 +15,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::AuthError;
+use super::verifier::AuthError;
 
 /// A public key, parsed for each algorithm it may verify.
 pub(super) struct PublicKey {

@@ -18,10 +18,11 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::claims::principal_from_claims;
 use super::jwks::{KeyId, KeySet, VerifyKey, family_of, lookup};
 use super::jws;
 use super::recent;
-use super::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture, principal_from_claims};
+use super::verifier::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture};
 use crate::fetch::{self, FetchError, Fetcher};
 use crate::principal::Principal;
 use crate::transport_security::{InsecureHttp, UrlRole, check_url};

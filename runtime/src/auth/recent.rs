@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use super::constant_time_eq;
+use super::secret::constant_time_eq;
 
 /// What is known of a remembered token.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -1,0 +1,83 @@
+//! The [`Principal`] a verified token's claims describe.
+
+use crate::principal::Principal;
+use crate::scope::ScopeSet;
+
+use super::verifier::AuthError;
+
+/// Builds the [`Principal`] for verified claims: `iss`, `sub`, `client_id` (or `azp`), and the
+/// scopes from `scope` (space-separated) or `scp` (a string or an array).
+///
+/// The caller must have checked `iss` (a JWT's against the configured issuer): the principal's
+/// issuer is what tells one authorization server's `alice` from another's.
+pub fn principal_from_claims(
+    claims: serde_json::Map<String, serde_json::Value>,
+) -> Result<Principal, AuthError> {
+    use serde_json::Value;
+    let text = |key: &str| -> Result<Option<String>, AuthError> {
+        match claims.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(AuthError::Claims),
+        }
+    };
+    let scopes = match (claims.get("scope"), claims.get("scp")) {
+        (Some(Value::String(s)), _) => ScopeSet::from_space_separated(s),
+        (Some(_), _) => return Err(AuthError::Claims),
+        (None, Some(Value::String(s))) => ScopeSet::from_space_separated(s),
+        (None, Some(Value::Array(items))) => {
+            let mut scopes = Vec::with_capacity(items.len());
+            for item in items {
+                scopes.push(item.as_str().ok_or(AuthError::Claims)?);
+            }
+            scopes.into_iter().collect()
+        }
+        (None, Some(_)) => return Err(AuthError::Claims),
+        (None, None) => ScopeSet::empty(),
+    };
+    let mut builder = Principal::builder().scopes(scopes);
+    if let Some(issuer) = text("iss")? {
+        builder = builder.issuer(issuer);
+    }
+    if let Some(subject) = text("sub")? {
+        builder = builder.subject(subject);
+    }
+    if let Some(client) = text("client_id")?.or(text("azp")?) {
+        builder = builder.client_id(client);
+    }
+    Ok(builder.claims(claims).build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn principals_take_scopes_from_scope_or_scp() {
+        let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let p = principal_from_claims(claims(
+            serde_json::json!({"iss":"https://as","sub":"a","scope":"x y","azp":"c"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            (p.subject(), p.client_id(), p.scopes().to_string().as_str()),
+            (Some("a"), Some("c"), "x y")
+        );
+        assert_eq!(p.issuer(), Some("https://as"));
+        let p = principal_from_claims(claims(serde_json::json!({"scp":["y","x"]}))).unwrap();
+        assert_eq!(p.scopes().to_string(), "x y");
+        let p = principal_from_claims(claims(serde_json::json!({"scp":"x"}))).unwrap();
+        assert_eq!(p.scopes().to_string(), "x");
+        for bad in [
+            serde_json::json!({"scope": ["x"]}),
+            serde_json::json!({"scp": [1]}),
+            serde_json::json!({"sub": 5}),
+            serde_json::json!({"iss": ["https://as"]}),
+        ] {
+            assert_eq!(
+                principal_from_claims(claims(bad)).unwrap_err(),
+                AuthError::Claims
+            );
+        }
+    }
+}
