@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::config::Auth;
 use super::shared::Shared;
 
-/// The readiness probe's path (with [`HttpConfig::health_checks`]).
+/// The readiness probe's path (with [`HttpConfig::health_checks`](super::HttpConfig::health_checks)).
 pub(super) const READYZ: &str = "/readyz";
 
 pub(super) async fn healthz() -> Response {

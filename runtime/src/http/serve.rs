@@ -216,7 +216,7 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
 }
 
 /// The router's (or the MCP endpoint's) response, its body holding the connection's
-/// [`ResponseGuard`].
+/// [`ResponseGuard`](super::watch::ResponseGuard).
 struct Guarded {
     response: Either<RouteFuture<Infallible>, EndpointFuture>,
     guard: Option<super::watch::ResponseGuard>,

@@ -18,6 +18,7 @@ use crate::connection::Connection;
 use crate::principal::Principal;
 use crate::server::Core;
 
+/// What every request of the MCP endpoint reads: built once, with the router.
 pub(super) struct Shared {
     pub(super) server: Core,
     pub(super) auth: Auth,
@@ -83,7 +84,7 @@ impl Shared {
     }
 
     /// The client's address: the peer's, or behind trusted proxies the one they forwarded
-    /// (see [`HttpConfig::trusted_proxies`]); `None` when the peer is not known.
+    /// (see [`HttpConfig::trusted_proxies`](super::HttpConfig::trusted_proxies)); `None` when the peer is not known.
     pub(super) fn client_address(
         &self,
         extensions: &axum::http::Extensions,
