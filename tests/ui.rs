@@ -1,5 +1,10 @@
-//! Compile-time behaviour of `#[mcp_tool]` and `#[derive(McpServer)]`: signatures that must
-//! compile, and mistakes that must fail with an error at the offending token.
+//! Compile-time behaviour of `#[mcp_tool]`, `#[mcp_resource]`, `#[mcp_prompt]` and
+//! `#[derive(McpServer)]`: signatures that must compile, and mistakes that must fail with an
+//! error at the offending token.
+//!
+//! The cases are grouped by the macro they exercise: `tests/ui/<macro>/{pass,fail}/`. A case that
+//! lists items in a server (`tools(...)`, `implies(...)`, `#[mcp(state)]`) belongs to `server`,
+//! whichever item kind it lists.
 //!
 //! The `.stderr` files are compiler output, stable only for the toolchain pinned in
 //! `rust-toolchain.toml`. Regenerate them with `TRYBUILD=overwrite cargo test --test ui`, then
@@ -8,6 +13,12 @@
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();
-    t.pass("tests/ui/pass/*.rs");
-    t.compile_fail("tests/ui/fail/*.rs");
+    t.pass("tests/ui/tool/pass/*.rs");
+    t.compile_fail("tests/ui/tool/fail/*.rs");
+    t.pass("tests/ui/server/pass/*.rs");
+    t.compile_fail("tests/ui/server/fail/*.rs");
+    t.pass("tests/ui/resource/pass/*.rs");
+    t.compile_fail("tests/ui/resource/fail/*.rs");
+    // A prompt that compiles is in `resource/pass/resources_and_prompts.rs`, beside resources.
+    t.compile_fail("tests/ui/prompt/fail/*.rs");
 }
