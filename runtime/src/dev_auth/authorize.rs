@@ -25,7 +25,10 @@ use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{AuthRequest, CODE_TTL, DevState, Grant, MAX_ENTRIES, random_token};
+use super::grant::{AuthRequest, Grant};
+use super::limits::{CODE_TTL, MAX_ENTRIES};
+use super::random::random_token;
+use super::state::DevState;
 
 /// Longest `state`, in bytes: clients send a few dozen random bytes; each pending request keeps
 /// it.

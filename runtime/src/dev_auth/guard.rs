@@ -22,7 +22,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::{DevState, oauth_error};
+use super::responses::oauth_error;
+use super::state::DevState;
 
 /// Headers a proxy or tunnel adds to what it forwards: a request that carries one did not come
 /// straight from a program on this machine.

@@ -5,7 +5,11 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
-use super::{DevAuthError, DevState, Grant, random_token, unix_now};
+use super::clock::unix_now;
+use super::config::DevAuthError;
+use super::grant::Grant;
+use super::random::random_token;
+use super::state::DevState;
 
 pub(super) fn generate_key() -> Result<(EncodingKey, Jwk), DevAuthError> {
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};

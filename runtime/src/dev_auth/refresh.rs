@@ -26,7 +26,7 @@ use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::Grant;
+use super::grant::Grant;
 
 /// Most families held at once; when full, the oldest is evicted (and its tokens refused).
 pub(super) const MAX_FAMILIES: usize = 10_000;

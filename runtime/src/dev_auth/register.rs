@@ -13,8 +13,11 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::clients::{Client, Full, owner_of};
+use super::clock::unix_now;
 use super::guard::is_loopback_url;
-use super::{DevState, json_ok, oauth_error, random_token, unix_now};
+use super::random::random_token;
+use super::responses::{json_ok, oauth_error};
+use super::state::DevState;
 
 /// Largest registration request body.
 const MAX_BODY: usize = 64 * 1024;

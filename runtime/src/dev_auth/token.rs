@@ -15,8 +15,11 @@ use serde_json::json;
 
 use crate::auth::constant_time_eq;
 
+use super::grant::Grant;
+use super::limits::CODE_TTL;
 use super::refresh::{Refused, RotateError, code_digest};
-use super::{CODE_TTL, DevState, Grant, oauth_error};
+use super::responses::oauth_error;
+use super::state::DevState;
 
 #[derive(Deserialize)]
 pub(super) struct TokenForm {

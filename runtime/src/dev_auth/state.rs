@@ -1,0 +1,93 @@
+//! What every handler shares: `DevState` (the issuer, the scopes of the one resource it serves,
+//! the configuration and the signing key) and the `Store` of everything the flow remembers,
+//! behind one lock.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use jsonwebtoken::EncodingKey;
+use serde_json::Value;
+
+use crate::metadata;
+use crate::scope::is_scope_token;
+
+use super::config::DevAuthConfig;
+use super::grant::{AuthRequest, Grant};
+use super::{clients, refresh};
+
+pub(super) struct DevState {
+    pub(super) issuer: String,
+    pub(super) path: String,
+    pub(super) resource: String,
+    pub(super) scopes: Vec<String>,
+    pub(super) default_scopes: Vec<String>,
+    /// scope -> tools it unlocks (directly or through the hierarchy), for the consent page.
+    pub(super) unlocks: Vec<(String, Vec<String>)>,
+    pub(super) config: DevAuthConfig,
+    pub(super) key: EncodingKey,
+    pub(super) kid: String,
+    pub(super) jwks: Value,
+    /// The issuer's host, lower case (IPv6 in brackets): a `Host` it accepts besides loopback.
+    pub(super) issuer_host: String,
+    /// Whether the "cannot see the local address" warning was logged (once is enough).
+    pub(super) warned_unknown_local: AtomicBool,
+    /// Everything the flow remembers, behind one lock: a code's redemption and the refresh
+    /// family it starts, a refresh token's retirement and its successor, happen in one
+    /// critical section each.
+    pub(super) store: Mutex<Store>,
+}
+
+pub(super) struct Store {
+    pub(super) clients: clients::Clients,
+    pub(super) pending: HashMap<String, (AuthRequest, Instant)>,
+    pub(super) codes: HashMap<String, (Grant, Instant)>,
+    pub(super) families: refresh::Families,
+}
+
+impl DevState {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn url(&self, endpoint: &str) -> String {
+        format!("{}/{endpoint}", self.issuer)
+    }
+
+    /// Validates requested scopes: every one must be a scope of the server.
+    pub(super) fn scopes_for(&self, requested: Option<&str>) -> Result<Vec<String>, String> {
+        let requested: Vec<&str> = requested
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .collect();
+        if requested.is_empty() {
+            return Ok(self.default_scopes.clone());
+        }
+        let mut scopes = Vec::new();
+        for scope in requested {
+            if !is_scope_token(scope) || !self.scopes.iter().any(|s| s == scope) {
+                return Err(format!("unknown scope `{scope}`"));
+            }
+            if !scopes.iter().any(|s| s == scope) {
+                scopes.push(scope.to_owned());
+            }
+        }
+        Ok(scopes)
+    }
+
+    /// RFC 8707: tokens are only ever issued for the one resource this server protects.
+    pub(super) fn resource_for(&self, requested: Option<&str>) -> Result<String, String> {
+        match requested {
+            None => Ok(self.resource.clone()),
+            Some(r) => match metadata::canonical_resource(r) {
+                Ok(r) if r == self.resource => Ok(r),
+                _ => Err(format!(
+                    "this authorization server issues tokens for {} only",
+                    self.resource
+                )),
+            },
+        }
+    }
+}
