@@ -276,6 +276,8 @@ pub(crate) async fn run(h: &Harness, cases: Vec<Case>, failures: &mut Vec<String
 }
 
 pub(crate) fn assert_no_failures(table: &str, count: usize, failures: &[String]) {
+    // Seen with `--nocapture`: how many attacks each table ran (the README counts them).
+    eprintln!("attack table {table:?}: {count} cases");
     assert!(
         failures.is_empty(),
         "{table}: {} of {count} cases failed:\n{}",
