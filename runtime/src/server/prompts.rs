@@ -6,7 +6,7 @@ use super::json::raw;
 use super::params::NamedParams;
 use super::registry::Core;
 use super::reply::Reply;
-use super::run::Invocation;
+use super::run::run;
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, RequestId, Response, error_code};
@@ -39,23 +39,19 @@ impl Core {
             ));
         }
         let handlers = &*self.inner.handlers;
-        let Some(output) = self
-            .run(
-                Invocation {
-                    id: &id,
-                    meta: params.meta,
-                    link,
-                    name: meta.name,
-                    kind: "prompt",
-                    principal,
-                    arguments,
-                    problems: Vec::new(),
-                    strings: true,
-                },
-                |call| handlers.get_prompt(index, call),
-            )
-            .await
-        else {
+        let Some(output) = run!(
+            self,
+            id: &id,
+            meta: params.meta,
+            link: link,
+            name: meta.name,
+            kind: "prompt",
+            principal: principal,
+            arguments: arguments,
+            problems: Vec::new(),
+            strings: true,
+            handler: |call| handlers.get_prompt(index, call),
+        ) else {
             return Reply::Nothing;
         };
         let output = output.map_err(|failure| failure.report("prompt", meta.name));

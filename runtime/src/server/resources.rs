@@ -15,7 +15,7 @@ use super::json::{empty_object, raw};
 use super::params::parse_params;
 use super::registry::Core;
 use super::reply::Reply;
-use super::run::Invocation;
+use super::run::run;
 use crate::connection::Connection;
 use crate::handler::Link;
 use crate::principal::Principal;
@@ -48,23 +48,19 @@ impl Core {
             return Reply::Denied(denial);
         }
         let handlers = &*self.inner.handlers;
-        let Some(output) = self
-            .run(
-                Invocation {
-                    id: &id,
-                    meta: params.meta,
-                    link,
-                    name: meta.name,
-                    kind: "resource",
-                    principal,
-                    arguments,
-                    problems: Vec::new(),
-                    strings: true,
-                },
-                |call| handlers.read_resource(index, call),
-            )
-            .await
-        else {
+        let Some(output) = run!(
+            self,
+            id: &id,
+            meta: params.meta,
+            link: link,
+            name: meta.name,
+            kind: "resource",
+            principal: principal,
+            arguments: arguments,
+            problems: Vec::new(),
+            strings: true,
+            handler: |call| handlers.read_resource(index, call),
+        ) else {
             return Reply::Nothing;
         };
         let result = match output {

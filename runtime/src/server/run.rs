@@ -1,34 +1,6 @@
 //! Running a handler: extraction and the handler's future with panics caught, until it
 //! finishes, its request is cancelled, or its time runs out.
 
-use std::sync::Arc;
-
-use serde_json::{Map, Value};
-
-use super::call::Call;
-use super::registry::Core;
-use crate::handler::{Link, RequestContext};
-use crate::principal::Principal;
-use crate::protocol::RequestId;
-
-/// A handler to run: the request it serves and what its parameters are extracted from.
-pub(super) struct Invocation<'a> {
-    pub(super) id: &'a RequestId,
-    /// The request's `_meta`.
-    pub(super) meta: Option<Map<String, Value>>,
-    pub(super) link: Link,
-    /// The tool's or prompt's name, or the resource's.
-    pub(super) name: &'static str,
-    /// `tool`, `resource` or `prompt`, for messages.
-    pub(super) kind: &'static str,
-    pub(super) principal: &'a Principal,
-    pub(super) arguments: Map<String, Value>,
-    /// Problems found before extraction (a tool's unknown arguments).
-    pub(super) problems: Vec<String>,
-    /// Whether argument values arrive as strings (URI template variables, prompt arguments).
-    pub(super) strings: bool,
-}
-
 /// Why a handler gave no output.
 pub(super) enum Failure {
     /// Extracting its parameters panicked (the panic's message).
@@ -57,68 +29,82 @@ impl Failure {
     }
 }
 
-impl Core {
-    /// Runs a tool, resource or prompt handler: extraction, then the handler's future, with
-    /// panics caught at both stages, until it finishes, its request is cancelled or its time
-    /// runs out. `None` when the client cancelled the request (MCP cancellation: no response;
-    /// the handler is dropped).
-    pub(super) async fn run<T: Send + 'static>(
-        &self,
-        invocation: Invocation<'_>,
-        handler: impl FnOnce(Call<'_>) -> crate::handler::HandlerFuture<T>,
-    ) -> Option<Result<T, Failure>> {
-        let Invocation {
-            id,
-            meta,
-            link,
-            name,
-            kind,
-            principal,
-            arguments,
-            problems,
-            strings,
-        } = invocation;
+/// Runs a tool, resource or prompt handler inside the caller's own future: the request in
+/// flight, extraction, then the handler's future, with panics caught at both stages, until it
+/// finishes, its request is cancelled or its time runs out (the server's timeout, else the
+/// connection's). Evaluates to `None` when the client cancelled the request (MCP cancellation:
+/// no response; the handler is dropped), else to the handler's output or its [`Failure`].
+///
+/// Its arguments, named: the request's `id` and `_meta`, its `link` to the client, the tool's,
+/// prompt's or resource's `name`, the `kind` for messages, the `principal`, the `arguments`,
+/// the `problems` already found (a tool's unknown arguments), whether argument values arrive
+/// as `strings` (URI template variables, prompt arguments), and the `handler` that extracts
+/// the parameters from a [`Call`](super::call::Call) and starts the handler.
+///
+/// A macro, not an `async fn`: a nested future carries its arguments a second time and is moved
+/// into place on every call; measured, that cost 1.2% of the instructions of a `tools/call`,
+/// where this costs none.
+macro_rules! run {
+    (
+        $core:expr,
+        id: $id:expr,
+        meta: $meta:expr,
+        link: $link:expr,
+        name: $name:expr,
+        kind: $kind:expr,
+        principal: $principal:expr,
+        arguments: $arguments:expr,
+        problems: $problems:expr,
+        strings: $strings:expr,
+        handler: $handler:expr $(,)?
+    ) => {{
+        let id: &$crate::protocol::RequestId = $id;
+        let link: $crate::handler::Link = $link;
+        let name: &'static str = $name;
         let flight = link.connection.start(id);
-        let timeout = self
+        let timeout = $core
             .inner
             .options
             .handler_timeout
             .or_else(|| link.connection.handler_timeout());
-        let context = RequestContext::new(
+        let context = $crate::handler::RequestContext::new(
             id.clone(),
             name,
-            meta,
+            $meta,
             Some(link),
-            Arc::clone(&flight.cancel),
+            ::std::sync::Arc::clone(&flight.cancel),
         );
-        let call = Call {
-            principal,
-            arguments,
+        let call = $crate::server::call::Call {
+            principal: $principal,
+            arguments: $arguments,
             context: &context,
-            problems,
-            kind,
-            strings,
+            problems: $problems,
+            kind: $kind,
+            strings: $strings,
         };
-        let future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(call)))
-        {
-            Ok(future) => future,
-            Err(payload) => {
-                return Some(Err(Failure::ExtractionPanicked(
-                    crate::handler::panic_message(payload.as_ref()),
-                )));
+        match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| ($handler)(call))) {
+            // The handler first: one that finishes at once never arms the timer.
+            Ok(future) => {
+                match $crate::server::run::settle(future, &flight.cancel, timeout).await {
+                    $crate::server::run::Settled::Done(result) => {
+                        Some(result.map_err($crate::server::run::Failure::Panicked))
+                    }
+                    $crate::server::run::Settled::Cancelled => None,
+                    $crate::server::run::Settled::TimedOut => {
+                        Some(Err($crate::server::run::Failure::TimedOut))
+                    }
+                }
             }
-        };
-        // The handler first: one that finishes at once never arms the timer.
-        match settle(future, &flight.cancel, timeout).await {
-            Settled::Done(result) => Some(result.map_err(Failure::Panicked)),
-            Settled::Cancelled => None,
-            Settled::TimedOut => Some(Err(Failure::TimedOut)),
+            Err(payload) => Some(Err($crate::server::run::Failure::ExtractionPanicked(
+                $crate::handler::panic_message(payload.as_ref()),
+            ))),
         }
-    }
+    }};
 }
+pub(super) use run;
 
 /// How a handler's run ended.
-enum Settled<T> {
+pub(super) enum Settled<T> {
     /// It finished (`Err`: it panicked, with the message).
     Done(Result<T, String>),
     /// Its request was cancelled first: it was dropped.
@@ -131,7 +117,7 @@ enum Settled<T> {
 /// is polled once before anything else is built: one that finishes at once (most do) never
 /// arms the timer, and the cancellation and timeout futures are boxed, built only for a
 /// handler that waits, so that a call's future does not carry their room.
-async fn settle<T: Send + 'static>(
+pub(super) async fn settle<T: Send + 'static>(
     mut future: crate::handler::HandlerFuture<T>,
     cancel: &crate::connection::Cancel,
     timeout: Option<std::time::Duration>,
@@ -174,6 +160,7 @@ async fn deadline(timeout: Option<std::time::Duration>) {
 #[cfg(test)]
 mod tests {
     use std::pin::Pin;
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Context, Poll};
     use std::time::Duration;

@@ -5,7 +5,7 @@ use serde_json::value::RawValue;
 use super::params::NamedParams;
 use super::registry::Core;
 use super::reply::Reply;
-use super::run::{Failure, Invocation};
+use super::run::{Failure, run};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{CallToolResult, ErrorObject, RequestId, Response, error_code, to_raw};
@@ -53,24 +53,23 @@ impl Core {
                 .filter(|key| !tool.arguments.contains(&key.as_str()))
                 .map(|key| format!("`{key}`: unknown argument"))
                 .collect();
-            let invocation = Invocation {
-                id: &id,
-                meta: params.meta,
-                link,
-                name: meta.name,
-                kind: "tool",
-                principal,
-                arguments,
-                problems,
-                strings: false,
-            };
             // The generated `call` extracts every parameter (collecting problems), then starts the
             // tool only if no problem was found, unknown arguments included.
             let handlers = &*self.inner.handlers;
-            let result = match self
-                .run(invocation, |call| handlers.call_tool(index, call))
-                .await
-            {
+            let outcome = run!(
+                self,
+                id: &id,
+                meta: params.meta,
+                link: link,
+                name: meta.name,
+                kind: "tool",
+                principal: principal,
+                arguments: arguments,
+                problems: problems,
+                strings: false,
+                handler: |call| handlers.call_tool(index, call),
+            );
+            let result = match outcome {
                 Some(Ok(result)) => result,
                 None => return Reply::Nothing,
                 Some(Err(Failure::TimedOut)) => {
