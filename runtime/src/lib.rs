@@ -1,25 +1,29 @@
 //! The runtime of [scopegate](https://docs.rs/scopegate): scopes, tools, the MCP dispatcher and
 //! its transports. Depend on the `scopegate` crate, which re-exports all of this.
 //!
-//! Modules, each depending only on those above it:
+//! The modules, top layer first. A module uses its own layer and those below it, never one
+//! above, and no two files depend on each other; the layers are written once, in the
+//! repository's `docs/ARCHITECTURE.md`, which `tests/layering.rs` checks the code against.
 //!
-//! | module | owns |
-//! |---|---|
-//! | [`scope`] | scope tokens, the set a principal holds, the server's scope table and hierarchy |
-//! | [`principal`] | [`Principal`], the caller a transport hands to the dispatcher |
-//! | [`protocol`] | JSON-RPC 2.0 framing, protocol versions, MCP content and results |
-//! | [`connection`] | the client's connection: progress, logging, sampling, elicitation, cancellation |
-//! | [`tool`] | the tool descriptor, parameters (arguments and extractors), return values |
-//! | [`resource`] | resources: descriptors, URI templates, contents |
-//! | [`prompt`] | prompts: descriptors, messages |
-//! | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement, both protocol eras) |
-//! | [`stdio`] | the stdio transport, credentials from the environment |
-//! | `metadata` | (feature `http`) Protected Resource Metadata, canonical URIs |
-//! | `fetch` | (feature `http`) the HTTP client of the authorization side: documents, keys, AS discovery |
-//! | `auth` | (feature `http`) token verifiers (JWT/JWKS, introspection), bearer parsing, challenges |
-//! | `http` | (feature `http`) Streamable HTTP: the axum router, sessions, limits, Origin/Host, CORS, serving |
-//! | `dev_auth` | (feature `dev-auth`) the embedded development authorization server |
-//! | `transport_security` | (feature `http`) plain `http://` to anything but loopback refused, with its opt-out |
+//! | layer | module | owns |
+//! |---|---|---|
+//! | transports | `http` | (feature `http`) Streamable HTTP: the router, sessions, limits, Origin/Host, CORS, serving |
+//! | | [`stdio`] | the stdio transport, credentials from the environment |
+//! | | `dev_auth` | (feature `dev-auth`) the embedded development authorization server |
+//! | server | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement, both protocol eras) |
+//! | handlers | `handler` | what every handler is built from: parameters, extraction, [`RequestContext`] |
+//! | | [`tool`] | the tool descriptor and the values a tool returns |
+//! | | [`resource`] | resources: descriptors, URI templates, contents |
+//! | | [`prompt`] | prompts: descriptors, messages |
+//! | | `schema` | the settings of every JSON Schema, a tool's input schema |
+//! | services | `auth` | (feature `http`) token verifiers (JWT/JWKS, introspection), bearer parsing, challenges |
+//! | | [`principal`] | [`Principal`], the caller a transport hands to the dispatcher |
+//! | | [`scope`] | scope tokens, the set a principal holds, the server's scope table and hierarchy |
+//! | | [`connection`] | the client's connection: progress, logging, sampling, elicitation, cancellation |
+//! | | `fetch` | (feature `http`) the HTTP client of the authorization side: documents, keys, AS discovery |
+//! | | `metadata` | (feature `http`) Protected Resource Metadata, canonical URIs |
+//! | | `transport_security` | (feature `http`) plain `http://` to anything but loopback refused, with its opt-out |
+//! | foundation | [`protocol`] | JSON-RPC 2.0 framing, protocol versions, MCP content and results |
 
 #[cfg(feature = "http")]
 pub mod auth;

@@ -22,5 +22,7 @@ pub use challenge::Challenge;
 pub use claims::principal_from_claims;
 pub use introspection::{IntrospectionConfig, IntrospectionVerifier};
 pub use jwt::{ASYMMETRIC_ALGORITHMS, JwtConfig, JwtVerifier};
+// The development server compares its client secrets with it.
+#[cfg(feature = "dev-auth")]
 pub(crate) use secret::constant_time_eq;
 pub use verifier::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture};

@@ -11,8 +11,8 @@ pub type VerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<Principal, AuthEr
 
 /// Turns an access token into a [`Principal`], or says why it cannot.
 ///
-/// Implement it to plug in your own token format; [`JwtVerifier`] (RFC 9068 JWTs checked against
-/// the issuer's JWKS) and [`IntrospectionVerifier`] (RFC 7662, for opaque tokens) come with
+/// Implement it to plug in your own token format; [`JwtVerifier`](super::JwtVerifier) (RFC 9068 JWTs checked against
+/// the issuer's JWKS) and [`IntrospectionVerifier`](super::IntrospectionVerifier) (RFC 7662, for opaque tokens) come with
 /// scopegate. An implementation must check that the token was issued *for this server*
 /// (audience), not just that it is genuine.
 pub trait TokenVerifier: Send + Sync + 'static {
