@@ -463,6 +463,83 @@ fn the_macros_have_no_cycle_between_files() {
     assert!(found.is_empty(), "cycles between files: {found:?}");
 }
 
+/// Every string literal of a file outside `#[cfg(test)]` items.
+#[derive(Default)]
+struct Literals(Vec<String>);
+
+impl<'ast> Visit<'ast> for Literals {
+    fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+        if !is_cfg_test(&item.attrs) {
+            syn::visit::visit_item_mod(self, item);
+        }
+    }
+
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        if !is_cfg_test(&item.attrs) {
+            syn::visit::visit_item_fn(self, item);
+        }
+    }
+
+    fn visit_lit_str(&mut self, lit: &'ast syn::LitStr) {
+        self.0.push(lit.value());
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        // `json!({ "method": "…" })` and the like: the literals among the macro's tokens.
+        fn walk(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
+            for token in tokens {
+                match token {
+                    proc_macro2::TokenTree::Group(g) => walk(g.stream(), out),
+                    proc_macro2::TokenTree::Literal(l) => {
+                        if let Ok(lit) = syn::parse_str::<syn::LitStr>(&l.to_string()) {
+                            out.push(lit.value());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        walk(mac.tokens.clone(), &mut self.0);
+        syn::visit::visit_macro(self, mac);
+    }
+}
+
+/// Method names are parsed once, into `protocol::Method`: no other module spells one as a
+/// string to match or send, so a method cannot be matched in one place and misspelt in another.
+#[test]
+fn method_names_are_spelt_only_in_the_protocol_module() {
+    let src = Path::new(ROOT).join("runtime/src");
+    let method_file = std::fs::read_to_string(src.join("protocol/method.rs")).unwrap();
+    // The names on the wire, as the protocol module declares them (`Variant = "name",`).
+    let names: BTreeSet<String> = method_file
+        .lines()
+        .filter_map(|line| {
+            let (_, name) = line.trim().split_once(" = \"")?;
+            Some(name.strip_suffix("\",")?.to_owned())
+        })
+        .collect();
+    assert!(names.len() > 15, "method names not found: {names:?}");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut spelt = Vec::new();
+    for file in files {
+        if file.starts_with(src.join("protocol")) {
+            continue;
+        }
+        let syntax = syn::parse_file(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let mut literals = Literals::default();
+        literals.visit_file(&syntax);
+        for literal in literals.0.iter().filter(|l| names.contains(*l)) {
+            spelt.push(format!("{}: \"{literal}\"", file.display()));
+        }
+    }
+    assert!(
+        spelt.is_empty(),
+        "method names spelt outside protocol/:\n{}",
+        spelt.join("\n")
+    );
+}
+
 /// The checker itself: an upward path, a cycle, a re-export followed to its home.
 #[test]
 fn the_checker_sees_upward_paths_cycles_and_follows_re_exports() {

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::connection::Outbound;
 use crate::principal::Principal;
-use crate::protocol::{ErrorObject, Message, Response, error_code};
+use crate::protocol::{ErrorObject, Message, Method, Response, error_code};
 use crate::scope::{ScopeSet, is_scope_token};
 use crate::server::{BuildError, Core, McpServer, Reply, Server};
 
@@ -197,7 +197,7 @@ where
                 // `initialize` take effect before the next line is read: spawned, they could
                 // be overtaken by the requests that follow them.
                 let in_order = match &message {
-                    Message::Request(request) => &*request.method == "initialize",
+                    Message::Request(request) => request.method == Method::Initialize,
                     Message::Notification(_) | Message::Response { .. } => true,
                 };
                 if in_order {

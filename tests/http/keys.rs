@@ -67,8 +67,13 @@ async fn without_any_keys_an_unreachable_or_broken_issuer_means_401_not_500() {
         JwksMode::Empty,
         JwksMode::Oversized,
     ] {
-        let h = files().await;
-        h.keys.set_mode(mode);
+        // Broken before the router is built: its start-up fetch of the keys fails too, so
+        // there are no keys at all (set afterwards, the start-up fetch could win the race).
+        let h = files_with(|config, keys, _| {
+            keys.set_mode(mode);
+            config
+        })
+        .await;
         let token = h.token("files:read").build();
         let r = h
             .rpc(

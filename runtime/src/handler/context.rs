@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::connection::{Cancel, ClientError, Connection, LogLevel, Outbound};
-use crate::protocol::RequestId;
+use crate::protocol::{Method, RequestId};
 
 /// The request being handled, and the way back to the client: progress, log messages,
 /// sampling and elicitation requests, and cancellation. Ask for it as a parameter.
@@ -92,9 +92,7 @@ impl RequestContext {
         if let Some(message) = message {
             params["message"] = message.into();
         }
-        outbound.send(
-            &json!({ "jsonrpc": "2.0", "method": "notifications/progress", "params": params }),
-        )
+        outbound.send(&json!({ "jsonrpc": "2.0", "method": Method::Progress, "params": params }))
     }
 
     /// Sends a log message (`notifications/message`) if `level` is at or above the level the
@@ -113,8 +111,7 @@ impl RequestContext {
         if let Some(logger) = logger {
             params["logger"] = logger.into();
         }
-        outbound
-            .send(&json!({ "jsonrpc": "2.0", "method": "notifications/message", "params": params }))
+        outbound.send(&json!({ "jsonrpc": "2.0", "method": Method::LogMessage, "params": params }))
     }
 
     /// Whether the client cancelled this request (`notifications/cancelled`).
@@ -152,7 +149,7 @@ impl RequestContext {
     /// capability.
     pub async fn create_message(&self, params: Value) -> Result<Value, ClientError> {
         self.require("sampling")?;
-        self.request("sampling/createMessage", params).await
+        self.request(Method::CreateMessage.as_str(), params).await
     }
 
     /// Asks the user for input through the client (`elicitation/create`, form mode): `message`
@@ -165,7 +162,7 @@ impl RequestContext {
     ) -> Result<Value, ClientError> {
         self.require("elicitation")?;
         self.request(
-            "elicitation/create",
+            Method::Elicit.as_str(),
             json!({ "mode": "form", "message": message, "requestedSchema": requested_schema }),
         )
         .await

@@ -3,6 +3,8 @@
 
 use axum::http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::protocol::Method;
+
 /// The `Mcp-Session-Id` header.
 pub const SESSION_HEADER: &str = "mcp-session-id";
 /// The `MCP-Protocol-Version` header.
@@ -13,14 +15,8 @@ pub(super) static SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
 pub(super) static PROTOCOL_VERSION: HeaderName = HeaderName::from_static(PROTOCOL_VERSION_HEADER);
 
 /// Revisions accepted in the `MCP-Protocol-Version` header (a client may send any published
-/// one; absent means 2025-03-26).
-pub(super) const HEADER_PROTOCOL_VERSIONS: &[&str] = &[
-    "2026-07-28",
-    "2025-11-25",
-    "2025-06-18",
-    "2025-03-26",
-    "2024-11-05",
-];
+/// one; absent means 2025-03-26): the protocol's one list.
+pub(super) use crate::protocol::HEADER_PROTOCOL_VERSIONS;
 
 /// The 2026-07-28 request headers (basic/transports/streamable-http, "Required headers").
 const METHOD_HEADER: &str = "Mcp-Method";
@@ -97,9 +93,9 @@ pub(super) fn check_modern_headers(
         .unwrap_or_default();
     expect("MCP-Protocol-Version", version)?;
     expect(METHOD_HEADER, &request.method)?;
-    let key = match &*request.method {
-        "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" => Some("uri"),
+    let key = match request.method {
+        Method::CallTool | Method::GetPrompt => Some("name"),
+        Method::ReadResource => Some("uri"),
         _ => None,
     };
     if let Some(key) = key {

@@ -19,7 +19,7 @@ use super::respond::respond;
 use super::session::{Owner, Preloaded, SessionError};
 use super::shared::Shared;
 use crate::principal::Principal;
-use crate::protocol::{ErrorObject, Message, Response as RpcResponse, error_code};
+use crate::protocol::{ErrorObject, Message, Method, Response as RpcResponse, error_code};
 
 #[allow(clippy::manual_async_fn)]
 pub(super) fn post(
@@ -113,7 +113,8 @@ pub(super) fn post(
             );
         }
 
-        let is_initialize = matches!(&message, Message::Request(r) if &*r.method == "initialize");
+        let is_initialize =
+            matches!(&message, Message::Request(r) if r.method == Method::Initialize);
         let is_request = matches!(&message, Message::Request(_));
         if shared.sessions.is_some()
             && let Err(error) = shared.owner(&principal)

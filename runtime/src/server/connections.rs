@@ -8,6 +8,7 @@ use serde_json::json;
 use super::registry::Core;
 use crate::connection::Connection;
 use crate::principal::Principal;
+use crate::protocol::Method;
 
 impl Core {
     pub(crate) fn connect(&self) -> Arc<Connection> {
@@ -47,7 +48,7 @@ impl Core {
         };
         let message = json!({
             "jsonrpc": "2.0",
-            "method": "notifications/resources/updated",
+            "method": Method::ResourceUpdated,
             "params": { "uri": uri },
         });
         // Subscriptions are kept in the URI's normal form. An update goes only to a session whose

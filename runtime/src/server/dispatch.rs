@@ -17,7 +17,8 @@ use crate::connection::{Connection, LogLevel, Outbound};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
-    ErrorObject, Message, Request, RequestId, Response, error_code, negotiate_version, to_raw,
+    ErrorObject, Message, Method, Request, RequestId, Response, error_code, negotiate_version,
+    to_raw,
 };
 
 impl Core {
@@ -61,7 +62,7 @@ impl Core {
                 }
             }
             Message::Notification(notification) => {
-                if &*notification.method == "notifications/cancelled" {
+                if notification.method == Method::Cancelled {
                     #[derive(Deserialize)]
                     #[serde(rename_all = "camelCase")]
                     struct Cancelled {
@@ -100,50 +101,52 @@ impl Core {
         link: Link,
     ) -> Reply {
         let Request { id, method, params } = request;
-        let result = match &*method {
-            "initialize" => self.initialize(params.as_deref(), &link.connection),
-            "ping" => Ok(empty_object()),
-            "logging/setLevel" => set_level(params.as_deref(), &link.connection),
-            "tools/list" => self.list_tools(params.as_deref(), principal),
-            "tools/call" => return self.call_tool(id, params.as_deref(), principal, link).await,
-            "resources/list" => self.list_for(
+        let result = match method {
+            Method::Initialize => self.initialize(params.as_deref(), &link.connection),
+            Method::Ping => Ok(empty_object()),
+            Method::SetLogLevel => set_level(params.as_deref(), &link.connection),
+            Method::ListTools => self.list_tools(params.as_deref(), principal),
+            Method::CallTool => {
+                return self.call_tool(id, params.as_deref(), principal, link).await;
+            }
+            Method::ListResources => self.list_for(
                 "resources",
                 &self.inner.resource_pages,
                 self.inner.resource_entries.iter().map(|(s, j)| (*s, &**j)),
                 params.as_deref(),
                 principal,
             ),
-            "resources/templates/list" => self.list_for(
+            Method::ListResourceTemplates => self.list_for(
                 "resourceTemplates",
                 &self.inner.template_pages,
                 self.inner.template_entries.iter().map(|(s, j)| (*s, &**j)),
                 params.as_deref(),
                 principal,
             ),
-            "resources/read" => {
+            Method::ReadResource => {
                 return self
                     .read_resource(id, params.as_deref(), principal, link)
                     .await;
             }
-            "resources/subscribe" | "resources/unsubscribe" => {
+            Method::Subscribe | Method::Unsubscribe => {
                 return self.subscribe(id, &method, params.as_deref(), principal, &link.connection);
             }
-            "prompts/list" => self.list_for(
+            Method::ListPrompts => self.list_for(
                 "prompts",
                 &self.inner.prompt_pages,
                 self.inner.prompt_entries.iter().map(|(s, j)| (*s, &**j)),
                 params.as_deref(),
                 principal,
             ),
-            "prompts/get" => {
+            Method::GetPrompt => {
                 return self
                     .get_prompt(id, params.as_deref(), principal, link)
                     .await;
             }
-            "completion/complete" => return self.complete(id, params.as_deref(), principal),
-            _ => Err(ErrorObject::new(
+            Method::Complete => return self.complete(id, params.as_deref(), principal),
+            ref other => Err(ErrorObject::new(
                 error_code::METHOD_NOT_FOUND,
-                format!("method not found: {method}"),
+                format!("method not found: {other}"),
             )),
         };
         Reply::Response(match result {

@@ -14,7 +14,7 @@ use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
     ErrorObject, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO,
-    MODERN_PROTOCOL_VERSIONS, Request, Response, error_code,
+    MODERN_PROTOCOL_VERSIONS, Method, Request, Response, error_code,
 };
 
 /// How long clients may cache the server's lists (2026-07-28 `ttlMs`): they are fixed for the
@@ -82,13 +82,13 @@ impl Core {
         // Methods of the 2026-07-28 revision this server offers; the handshake, ping, setLevel
         // and subscribe were removed from it.
         let method = request.method.clone();
-        let offered = match &*method {
-            "server/discover" | "tools/list" | "tools/call" => true,
-            "resources/list" | "resources/templates/list" | "resources/read" => {
+        let offered = match method {
+            Method::ServerDiscover | Method::ListTools | Method::CallTool => true,
+            Method::ListResources | Method::ListResourceTemplates | Method::ReadResource => {
                 !self.inner.resources.is_empty()
             }
-            "prompts/list" | "prompts/get" => !self.inner.prompts.is_empty(),
-            "completion/complete" => self.capabilities().get("completions").is_some(),
+            Method::ListPrompts | Method::GetPrompt => !self.inner.prompts.is_empty(),
+            Method::Complete => self.capabilities().get("completions").is_some(),
             _ => false,
         };
         if !offered {
@@ -107,7 +107,7 @@ impl Core {
             log_level,
             Arc::clone(&link.connection),
         );
-        let reply = if &*method == "server/discover" {
+        let reply = if method == Method::ServerDiscover {
             let mut result = json!({
                 "supportedVersions": MODERN_PROTOCOL_VERSIONS,
                 "capabilities": self.modern_capabilities(),
@@ -131,7 +131,7 @@ impl Core {
 
     /// Adds what every 2026-07-28 result carries: `resultType`, the server's identity in
     /// `_meta`, and caching hints on the cacheable ones.
-    fn modernize(&self, response: Response, method: &str) -> Response {
+    fn modernize(&self, response: Response, method: &Method) -> Response {
         let Response { id, payload } = response;
         let result = match payload {
             crate::protocol::Payload::Result(result) => result,
@@ -153,17 +153,18 @@ impl Core {
         // Lists are fixed for the server's lifetime; a read may change at any time and may
         // depend on who asks. A list filtered by the caller's scopes is private to them.
         let cache = match method {
-            "server/discover" => Some((LIST_TTL_MS, "public")),
-            "tools/list" | "resources/list" | "resources/templates/list" | "prompts/list" => {
-                Some((
-                    LIST_TTL_MS,
-                    match self.inner.options.list_visibility {
-                        ListVisibility::All => "public",
-                        ListVisibility::Granted => "private",
-                    },
-                ))
-            }
-            "resources/read" => Some((0, "private")),
+            Method::ServerDiscover => Some((LIST_TTL_MS, "public")),
+            Method::ListTools
+            | Method::ListResources
+            | Method::ListResourceTemplates
+            | Method::ListPrompts => Some((
+                LIST_TTL_MS,
+                match self.inner.options.list_visibility {
+                    ListVisibility::All => "public",
+                    ListVisibility::Granted => "private",
+                },
+            )),
+            Method::ReadResource => Some((0, "private")),
             _ => None,
         };
         if let Some((ttl, scope)) = cache {

@@ -19,7 +19,7 @@ use super::run::run;
 use crate::connection::Connection;
 use crate::handler::Link;
 use crate::principal::Principal;
-use crate::protocol::{ErrorObject, RequestId, Response, error_code};
+use crate::protocol::{ErrorObject, Method, RequestId, Response, error_code};
 use crate::resource::ResourceMeta;
 
 impl Core {
@@ -87,7 +87,7 @@ impl Core {
     pub(super) fn subscribe(
         &self,
         id: RequestId,
-        method: &str,
+        method: &Method,
         params: Option<&RawValue>,
         principal: &Principal,
         connection: &Connection,
@@ -104,7 +104,7 @@ impl Core {
             return resource_not_found(id, &params.uri);
         };
         // Anyone may stop listening, also after losing the scopes that let it start.
-        let subscribing = method == "resources/subscribe";
+        let subscribing = *method == Method::Subscribe;
         if subscribing
             && let Err(denial) = self.authorize_resource(&id, &params.uri, meta, principal)
         {

@@ -1,7 +1,8 @@
-//! JSON-RPC 2.0 framing, MCP protocol versions and the MCP result types tools produce.
+//! JSON-RPC 2.0 framing: messages parsed in one pass (requests, notifications, responses to the
+//! server's own requests), ids, error objects and responses.
 //!
-//! Parsing follows JSON-RPC 2.0 §4–5: text that is not JSON is a parse error (-32700); JSON that is
-//! not a single request, notification or response object is an invalid request (-32600). MCP
+//! Parsing follows JSON-RPC 2.0 §4–5: text that is not JSON is a parse error (-32700); JSON that
+//! is not a single request, notification or response object is an invalid request (-32600). MCP
 //! removed batches in 2025-06-18, so an array is an invalid request too.
 
 use std::borrow::Cow;
@@ -12,59 +13,8 @@ use serde::{Deserialize, Serialize, de};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// Every published revision a client may name, newest first: those served statelessly
-/// ([`MODERN_PROTOCOL_VERSIONS`]), those spoken with an `initialize` handshake
-/// ([`SUPPORTED_PROTOCOL_VERSIONS`]), then older ones accepted only in the HTTP
-/// `MCP-Protocol-Version` header (absent means 2025-03-26). The one list of revisions: the
-/// others are slices of it.
-pub(crate) const HEADER_PROTOCOL_VERSIONS: &[&str] = &[
-    "2026-07-28",
-    "2025-11-25",
-    "2025-06-18",
-    "2025-03-26",
-    "2024-11-05",
-];
-
-/// How many of [`HEADER_PROTOCOL_VERSIONS`] are served statelessly.
-const MODERN_COUNT: usize = 1;
-/// How many of [`HEADER_PROTOCOL_VERSIONS`], after the stateless ones, are spoken with a
-/// handshake.
-const HANDSHAKE_COUNT: usize = 2;
-
-/// Protocol revisions this server speaks, newest first.
-pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = HEADER_PROTOCOL_VERSIONS
-    .split_at(MODERN_COUNT)
-    .1
-    .split_at(HANDSHAKE_COUNT)
-    .0;
-
-/// The newest revision this server speaks with an `initialize` handshake: the answer to a client
-/// asking for one we do not.
-pub const LATEST_PROTOCOL_VERSION: &str = SUPPORTED_PROTOCOL_VERSIONS[0];
-
-/// Revisions served statelessly, each request carrying its version in `_meta` (2026-07-28 and
-/// later: the "modern" era).
-pub const MODERN_PROTOCOL_VERSIONS: &[&str] = HEADER_PROTOCOL_VERSIONS.split_at(MODERN_COUNT).0;
-
-/// The `_meta` key carrying a modern request's protocol version.
-pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-/// The `_meta` key carrying a modern request's client capabilities.
-pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
-/// The `_meta` key carrying a modern request's minimum log level.
-pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
-/// The result `_meta` key naming the server.
-pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
-
-/// Picks the version to answer an `initialize` with: the client's when we speak it, else our
-/// latest (MCP lifecycle, "Version Negotiation").
-#[must_use]
-pub fn negotiate_version(requested: &str) -> &'static str {
-    SUPPORTED_PROTOCOL_VERSIONS
-        .iter()
-        .find(|v| **v == requested)
-        .copied()
-        .unwrap_or(LATEST_PROTOCOL_VERSION)
-}
+use super::method::Method;
+use super::versions::META_PROTOCOL_VERSION;
 
 /// Standard JSON-RPC 2.0 error codes.
 pub mod error_code {
@@ -127,8 +77,8 @@ impl fmt::Display for RequestId {
 pub struct Request {
     /// The id the response must carry.
     pub id: RequestId,
-    /// The method name (borrowed from a constant for the methods of MCP).
-    pub method: Cow<'static, str>,
+    /// The method, parsed once.
+    pub method: Method,
     /// The raw `params`, parsed by the method's handler.
     pub params: Option<Box<RawValue>>,
 }
@@ -161,8 +111,8 @@ impl Request {
 /// A notification: it gets no response.
 #[derive(Debug)]
 pub struct Notification {
-    /// The method name.
-    pub method: Cow<'static, str>,
+    /// The method, parsed once.
+    pub method: Method,
     /// The raw `params`.
     pub params: Option<Box<RawValue>>,
 }
@@ -199,32 +149,6 @@ struct Envelope<'a> {
     result: Option<&'a RawValue>,
     #[serde(borrow)]
     error: Option<&'a RawValue>,
-}
-
-/// The method names of MCP, as constants: a request for one of them allocates no copy of its
-/// name.
-fn mcp_method(method: &str) -> Option<&'static str> {
-    Some(match method {
-        "initialize" => "initialize",
-        "ping" => "ping",
-        "tools/list" => "tools/list",
-        "tools/call" => "tools/call",
-        "resources/list" => "resources/list",
-        "resources/templates/list" => "resources/templates/list",
-        "resources/read" => "resources/read",
-        "resources/subscribe" => "resources/subscribe",
-        "resources/unsubscribe" => "resources/unsubscribe",
-        "prompts/list" => "prompts/list",
-        "prompts/get" => "prompts/get",
-        "completion/complete" => "completion/complete",
-        "logging/setLevel" => "logging/setLevel",
-        "server/discover" => "server/discover",
-        "notifications/initialized" => "notifications/initialized",
-        "notifications/cancelled" => "notifications/cancelled",
-        "notifications/progress" => "notifications/progress",
-        "notifications/roots/list_changed" => "notifications/roots/list_changed",
-        _ => return None,
-    })
 }
 
 /// A field read in the envelope's one pass: a value of the type the field must have, or
@@ -404,10 +328,7 @@ impl Message {
                         return Err(invalid_request(id, "`params` must be an object"));
                     }
                 }
-                let method = match mcp_method(&method) {
-                    Some(known) => Cow::Borrowed(known),
-                    None => Cow::Owned(method.into_owned()),
-                };
+                let method = Method::parse(&method);
                 Ok(match id {
                     Some(id) => Self::Request(Request {
                         id,
@@ -592,159 +513,6 @@ pub(crate) fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, 
     serde_json::value::to_raw_value(value)
 }
 
-// ---- MCP content and results -------------------------------------------------------------------
-
-/// One block of a tool result's `content`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Content {
-    /// Text.
-    Text {
-        /// The text.
-        text: String,
-    },
-    /// An image, base64-encoded.
-    Image {
-        /// Base64 of the image bytes.
-        data: String,
-        /// Its MIME type.
-        #[serde(rename = "mimeType")]
-        mime_type: String,
-    },
-    /// Audio, base64-encoded.
-    Audio {
-        /// Base64 of the audio bytes.
-        data: String,
-        /// Its MIME type.
-        #[serde(rename = "mimeType")]
-        mime_type: String,
-    },
-    /// A resource embedded in the result.
-    Resource {
-        /// The resource's contents.
-        resource: ResourceContents,
-    },
-}
-
-impl Content {
-    /// A text block.
-    pub fn text(text: impl Into<String>) -> Self {
-        Self::Text { text: text.into() }
-    }
-
-    /// An image block from raw bytes (encoded to base64 here).
-    pub fn image(bytes: impl AsRef<[u8]>, mime_type: impl Into<String>) -> Self {
-        Self::Image {
-            data: base64_encode(bytes.as_ref()),
-            mime_type: mime_type.into(),
-        }
-    }
-
-    /// An audio block from raw bytes (encoded to base64 here).
-    pub fn audio(bytes: impl AsRef<[u8]>, mime_type: impl Into<String>) -> Self {
-        Self::Audio {
-            data: base64_encode(bytes.as_ref()),
-            mime_type: mime_type.into(),
-        }
-    }
-
-    /// An embedded text resource.
-    pub fn embedded_text(
-        uri: impl Into<String>,
-        mime_type: Option<String>,
-        text: impl Into<String>,
-    ) -> Self {
-        Self::Resource {
-            resource: ResourceContents::Text {
-                uri: uri.into(),
-                mime_type,
-                text: text.into(),
-            },
-        }
-    }
-
-    /// An embedded binary resource (encoded to base64 here).
-    pub fn embedded_blob(
-        uri: impl Into<String>,
-        mime_type: Option<String>,
-        bytes: impl AsRef<[u8]>,
-    ) -> Self {
-        Self::Resource {
-            resource: ResourceContents::Blob {
-                uri: uri.into(),
-                mime_type,
-                blob: base64_encode(bytes.as_ref()),
-            },
-        }
-    }
-}
-
-/// The contents of a resource.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum ResourceContents {
-    /// Text contents.
-    Text {
-        /// The resource URI.
-        uri: String,
-        /// Its MIME type.
-        #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
-        mime_type: Option<String>,
-        /// The text.
-        text: String,
-    },
-    /// Binary contents, base64-encoded.
-    Blob {
-        /// The resource URI.
-        uri: String,
-        /// Its MIME type.
-        #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
-        mime_type: Option<String>,
-        /// Base64 of the bytes.
-        blob: String,
-    },
-}
-
-/// The result of `tools/call`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CallToolResult {
-    /// The unstructured result.
-    pub content: Vec<Content>,
-    /// The structured result, conforming to the tool's `outputSchema`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub structured_content: Option<Value>,
-    /// Whether the tool failed.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub is_error: bool,
-}
-
-impl CallToolResult {
-    /// A successful result with these content blocks.
-    #[must_use]
-    pub fn success(content: Vec<Content>) -> Self {
-        Self {
-            content,
-            ..Self::default()
-        }
-    }
-
-    /// A failed result (`isError: true`) carrying `message` as text.
-    pub fn error(message: impl Into<String>) -> Self {
-        Self {
-            content: vec![Content::text(message)],
-            structured_content: None,
-            is_error: true,
-        }
-    }
-}
-
-/// Standard base64 with padding, as MCP's `data` and `blob` fields expect.
-pub(crate) fn base64_encode(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -889,48 +657,6 @@ mod tests {
     }
 
     #[test]
-    fn the_methods_of_mcp_are_named_by_constants() {
-        let method = |text: &str| match Message::parse(text.as_bytes()) {
-            Ok(Message::Request(r)) => r.method,
-            Ok(Message::Notification(n)) => n.method,
-            _ => panic!("{text}"),
-        };
-        for (text, name) in [
-            (
-                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
-                "tools/call",
-            ),
-            (
-                r#"{"jsonrpc":"2.0","id":1,"method":"tools\/call"}"#,
-                "tools/call",
-            ),
-            (
-                r#"{"jsonrpc":"2.0","method":"notifications/cancelled"}"#,
-                "notifications/cancelled",
-            ),
-        ] {
-            let parsed = method(text);
-            assert!(matches!(parsed, Cow::Borrowed(_)), "{text}");
-            assert_eq!(parsed, name);
-        }
-        for (text, name) in [
-            (
-                r#"{"jsonrpc":"2.0","id":1,"method":"tools/calls"}"#,
-                "tools/calls",
-            ),
-            (
-                r#"{"jsonrpc":"2.0","id":1,"method":"Tools/call"}"#,
-                "Tools/call",
-            ),
-            (r#"{"jsonrpc":"2.0","method":"x/y"}"#, "x/y"),
-        ] {
-            let parsed = method(text);
-            assert!(matches!(parsed, Cow::Owned(_)), "{text}");
-            assert_eq!(parsed, name);
-        }
-    }
-
-    #[test]
     fn ids_and_methods_of_every_json_shape_are_read_in_one_pass() {
         let message = |text: &str| match Message::parse(text.as_bytes()) {
             Ok(Message::Request(r)) => Ok((r.id, r.method.to_string())),
@@ -971,6 +697,31 @@ mod tests {
     }
 
     #[test]
+    fn method_names_are_parsed_once_however_escaped() {
+        let method = |text: &str| match Message::parse(text.as_bytes()) {
+            Ok(Message::Request(r)) => r.method,
+            Ok(Message::Notification(n)) => n.method,
+            _ => panic!("{text}"),
+        };
+        assert_eq!(
+            method(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#),
+            Method::CallTool
+        );
+        assert_eq!(
+            method(r#"{"jsonrpc":"2.0","id":1,"method":"tools\/call"}"#),
+            Method::CallTool
+        );
+        assert_eq!(
+            method(r#"{"jsonrpc":"2.0","method":"notifications/cancelled"}"#),
+            Method::Cancelled
+        );
+        assert_eq!(
+            method(r#"{"jsonrpc":"2.0","id":1,"method":"Tools/call"}"#),
+            Method::Other("Tools/call".into())
+        );
+    }
+
+    #[test]
     fn responses_serialize_as_json_rpc() {
         let ok = Response::result(RequestId::String("x".into()), to_raw(&42).unwrap());
         assert_eq!(ok.to_json(), r#"{"jsonrpc":"2.0","id":"x","result":42}"#);
@@ -1003,34 +754,5 @@ mod tests {
                 assert_eq!(response.to_json_bytes(), derived.as_bytes());
             }
         }
-    }
-
-    #[test]
-    fn the_version_lists_are_slices_of_the_one_list() {
-        assert_eq!(MODERN_PROTOCOL_VERSIONS, ["2026-07-28"]);
-        assert_eq!(SUPPORTED_PROTOCOL_VERSIONS, ["2025-11-25", "2025-06-18"]);
-        assert_eq!(LATEST_PROTOCOL_VERSION, "2025-11-25");
-    }
-
-    #[test]
-    fn negotiates_known_versions_and_falls_back_to_latest() {
-        assert_eq!(negotiate_version("2025-06-18"), "2025-06-18");
-        assert_eq!(negotiate_version("2025-11-25"), "2025-11-25");
-        assert_eq!(negotiate_version("2024-11-05"), LATEST_PROTOCOL_VERSION);
-        assert_eq!(negotiate_version("garbage"), LATEST_PROTOCOL_VERSION);
-    }
-
-    #[test]
-    fn content_serializes_with_mcp_field_names() {
-        let v = serde_json::to_value(Content::image([1u8, 2, 3], "image/png")).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"type":"image","data":"AQID","mimeType":"image/png"})
-        );
-        let v = serde_json::to_value(CallToolResult::error("boom")).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"content":[{"type":"text","text":"boom"}],"isError":true})
-        );
     }
 }

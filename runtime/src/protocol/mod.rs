@@ -1,0 +1,20 @@
+//! The protocol: JSON-RPC 2.0 framing, MCP's methods and protocol revisions, and the MCP result
+//! types handlers produce. It uses nothing else of the runtime.
+
+mod content;
+mod jsonrpc;
+mod method;
+mod versions;
+
+pub(crate) use content::base64_encode;
+pub use content::{CallToolResult, Content, ResourceContents};
+pub(crate) use jsonrpc::to_raw;
+pub use jsonrpc::{
+    ErrorObject, Message, Notification, Payload, Request, RequestId, Response, error_code,
+};
+pub use method::Method;
+pub(crate) use versions::HEADER_PROTOCOL_VERSIONS;
+pub use versions::{
+    LATEST_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION,
+    META_SERVER_INFO, MODERN_PROTOCOL_VERSIONS, SUPPORTED_PROTOCOL_VERSIONS, negotiate_version,
+};
