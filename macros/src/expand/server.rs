@@ -96,39 +96,24 @@ pub(crate) fn expand(
             quote!(#meta.scopes)
         }))
         .collect();
-    let resource_checks = resources.iter().enumerate().map(|(index, path)| {
-        let message = format!(
-            "resource `{}` has the same URI as an earlier resource in `resources(...)`",
-            quote!(#path).to_string().replace(' ', "")
-        );
-        quote_spanned! {path.span()=>
-            const _: () = if __sg::uri_taken_before(__SCOPEGATE_RESOURCE_METAS, #index) {
-                ::core::panic!(#message)
-            };
-        }
-    });
-    let prompt_checks = prompts.iter().enumerate().map(|(index, path)| {
-        let message = format!(
-            "prompt `{}` has the same name as an earlier prompt in `prompts(...)`; set another `name = \"...\"` on one of them",
-            quote!(#path).to_string().replace(' ', "")
-        );
-        quote_spanned! {path.span()=>
-            const _: () = if __sg::prompt_taken_before(__SCOPEGATE_PROMPT_METAS, #index) {
-                ::core::panic!(#message)
-            };
-        }
-    });
-    let name_checks = tools.iter().enumerate().map(|(index, path)| {
-        let message = format!(
-            "tool `{}` has the same MCP name as an earlier tool in `tools(...)`; set another `name = \"...\"` on one of them",
-            quote!(#path).to_string().replace(' ', "")
-        );
-        quote_spanned! {path.span()=>
-            const _: () = if __sg::name_taken_before(__SCOPEGATE_METAS, #index) {
-                ::core::panic!(#message)
-            };
-        }
-    });
+    let resource_checks = taken_before_checks(
+        resources,
+        "resource `{}` has the same URI as an earlier resource in `resources(...)`",
+        "uri_taken_before",
+        "__SCOPEGATE_RESOURCE_METAS",
+    );
+    let prompt_checks = taken_before_checks(
+        prompts,
+        "prompt `{}` has the same name as an earlier prompt in `prompts(...)`; set another `name = \"...\"` on one of them",
+        "prompt_taken_before",
+        "__SCOPEGATE_PROMPT_METAS",
+    );
+    let name_checks = taken_before_checks(
+        tools,
+        "tool `{}` has the same MCP name as an earlier tool in `tools(...)`; set another `name = \"...\"` on one of them",
+        "name_taken_before",
+        "__SCOPEGATE_METAS",
+    );
     let vocabulary_checks = server
         .vocabulary
         .as_ref()
@@ -227,4 +212,25 @@ pub(crate) fn expand(
             #(#from_ref)*
         };
     }
+}
+
+/// For each listed item, a `const` that fails the build, pointing at the item's path, when the
+/// const fn `check` finds an earlier item of `metas` with the same name; `message` names the
+/// item where it holds `{}`. Every token carries the path's span, as if written at it.
+fn taken_before_checks<'a>(
+    paths: &'a [Path],
+    message: &'static str,
+    check: &'static str,
+    metas: &'static str,
+) -> impl Iterator<Item = TokenStream> + 'a {
+    paths.iter().enumerate().map(move |(index, path)| {
+        let message = message.replacen("{}", &quote!(#path).to_string().replace(' ', ""), 1);
+        let check = syn::Ident::new(check, path.span());
+        let metas = syn::Ident::new(metas, path.span());
+        quote_spanned! {path.span()=>
+            const _: () = if __sg::#check(#metas, #index) {
+                ::core::panic!(#message)
+            };
+        }
+    })
 }

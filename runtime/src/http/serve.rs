@@ -155,8 +155,15 @@ impl std::fmt::Debug for ServeOptions {
 /// directly and which does not read it). Whoever serves a router with a loop of their own
 /// (hyper's `serve_connection`, say) can insert it the same way, from `TcpStream::local_addr`:
 ///
-/// ```ignore
+/// ```
+/// # use scopegate_runtime as scopegate;
+/// # fn insert(
+/// #     request: &mut axum::http::Request<axum::body::Body>,
+/// #     stream: &tokio::net::TcpStream,
+/// # ) -> std::io::Result<()> {
 /// request.extensions_mut().insert(scopegate::http::LocalAddr(stream.local_addr()?));
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// The development authorization server refuses every request that lacks it, or whose address
