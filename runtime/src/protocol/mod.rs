@@ -13,6 +13,7 @@ pub use jsonrpc::{
     ErrorObject, Message, Notification, Payload, Request, RequestId, Response, error_code,
 };
 pub use method::Method;
+#[cfg(feature = "http")]
 pub(crate) use versions::HEADER_PROTOCOL_VERSIONS;
 pub use versions::{
     LATEST_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION,
