@@ -597,3 +597,258 @@ async fn closing_the_event_stream_cancels_the_request() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+// ---- parameter headers (SEP-2243) -----------------------------------------------------------
+
+/// How many times `execute_sql` ran.
+static SQL_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs a query in a region.
+#[mcp_tool(public)]
+fn execute_sql(
+    #[arg(header = "Region")] region: String,
+    #[arg(header = "Shard")] shard: Option<i64>,
+    #[arg(header = "Dry-Run")] dry_run: Option<bool>,
+    query: String,
+) -> String {
+    SQL_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("{region} {shard:?} {dry_run:?} {query}")
+}
+
+#[derive(McpServer)]
+#[mcp(name = "sql", version = "1.0.0", tools(execute_sql, echo))]
+struct Sql;
+
+/// The `Sql` server on 127.0.0.1, without authorization, admitting browser origin `origin`.
+async fn start_sql(origin: &str) -> Env {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let config = HttpConfig::new(&url)
+        .without_authorization()
+        .allow_origin(origin);
+    let router = Server::new(Sql).unwrap().http(config).unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Env {
+        url,
+        http: reqwest::Client::new(),
+        keys: None,
+    }
+}
+
+/// Held by the tests that count `execute_sql`'s runs, so one does not see the other's.
+static SQL_COUNTED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn sql_runs() -> usize {
+    SQL_RUNS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_headers_must_match_the_body() {
+    let _counted = SQL_COUNTED.lock().await;
+    let env = start_sql("https://app.example").await;
+    let call = |arguments: Value| json!({"name": "execute_sql", "arguments": arguments});
+    type Tweak = Box<dyn FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder>;
+
+    // Accepted: each header says what the body says (integers numerically, the non-ASCII value
+    // base64-encoded, absent and `null` arguments without a header).
+    let accepted: Vec<(&str, Value, Tweak)> = vec![
+        (
+            "plain values",
+            json!({"region": "us-west1", "shard": 7, "dry_run": true, "query": "q"}),
+            Box::new(|r| {
+                r.header("Mcp-Param-Region", "us-west1")
+                    .header("mcp-param-shard", "7")
+                    .header("MCP-PARAM-DRY-RUN", "true")
+            }),
+        ),
+        (
+            "integer compared numerically",
+            json!({"region": "eu", "shard": 42, "query": "q"}),
+            Box::new(|r| {
+                r.header("mcp-param-region", "eu")
+                    .header("mcp-param-shard", "42.0")
+            }),
+        ),
+        (
+            "non-ASCII value in base64",
+            json!({"region": "Zürich", "query": "q"}),
+            Box::new(|r| r.header("mcp-param-region", "=?base64?WsO8cmljaA==?=")),
+        ),
+        (
+            "null argument, no header",
+            json!({"region": "eu", "shard": null, "query": "q"}),
+            Box::new(|r| r.header("mcp-param-region", "eu")),
+        ),
+    ];
+    for (case, arguments, tweak) in accepted {
+        let before = sql_runs();
+        let r = env.modern("tools/call", call(arguments), tweak).await;
+        assert_eq!(r.status, StatusCode::OK, "{case}: {}", r.text);
+        assert!(
+            r.body["result"]["content"][0]["text"].is_string(),
+            "{case}: {}",
+            r.text
+        );
+        assert_eq!(sql_runs(), before + 1, "{case}: the tool ran");
+    }
+
+    // Refused with 400 and HeaderMismatch; the tool does not run.
+    let refused: Vec<(&str, Value, Tweak, &str)> = vec![
+        (
+            "value differs",
+            json!({"region": "eu", "query": "q"}),
+            Box::new(|r| r.header("mcp-param-region", "us")),
+            "Mcp-Param-Region header value 'us' does not match body value 'eu'",
+        ),
+        (
+            "header missing",
+            json!({"region": "eu", "query": "q"}),
+            Box::new(|r| r),
+            "Mcp-Param-Region header is required",
+        ),
+        (
+            "header without its argument",
+            json!({"region": "eu", "query": "q"}),
+            Box::new(|r| {
+                r.header("mcp-param-region", "eu")
+                    .header("mcp-param-shard", "1")
+            }),
+            "Mcp-Param-Shard header is given but the body has no value",
+        ),
+        (
+            "bad base64",
+            json!({"region": "eu", "query": "q"}),
+            Box::new(|r| r.header("mcp-param-region", "=?base64?%%%?=")),
+            "not valid base64",
+        ),
+        (
+            "base64 of another value",
+            json!({"region": "eu", "query": "q"}),
+            // "us"
+            Box::new(|r| r.header("mcp-param-region", "=?base64?dXM=?=")),
+            "does not match",
+        ),
+        (
+            "boolean not in lowercase",
+            json!({"region": "eu", "dry_run": true, "query": "q"}),
+            Box::new(|r| {
+                r.header("mcp-param-region", "eu")
+                    .header("mcp-param-dry-run", "True")
+            }),
+            "Mcp-Param-Dry-Run header value 'True'",
+        ),
+        (
+            "integer differs",
+            json!({"region": "eu", "shard": 7, "query": "q"}),
+            Box::new(|r| {
+                r.header("mcp-param-region", "eu")
+                    .header("mcp-param-shard", "8")
+            }),
+            "body value '7'",
+        ),
+        (
+            "header given twice",
+            json!({"region": "eu", "query": "q"}),
+            Box::new(|r| {
+                r.header("mcp-param-region", "eu")
+                    .header("mcp-param-region", "eu")
+            }),
+            "more than once",
+        ),
+    ];
+    for (case, arguments, tweak, message) in refused {
+        let before = sql_runs();
+        let r = env.modern("tools/call", call(arguments), tweak).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{case}: {}", r.text);
+        assert_eq!(r.body["error"]["code"], -32020, "{case}: {}", r.text);
+        assert_eq!(r.body["id"], 1, "{case}");
+        let text = r.body["error"]["message"].as_str().unwrap();
+        assert!(text.starts_with("Header mismatch: "), "{case}: {text}");
+        assert!(text.contains(message), "{case}: {text}");
+        assert_eq!(sql_runs(), before, "{case}: the tool did not run");
+    }
+
+    // A tool without header parameters ignores `Mcp-Param-*` headers altogether.
+    let r = env
+        .modern(
+            "tools/call",
+            json!({"name": "echo", "arguments": {"text": "hi"}}),
+            |r| r.header("mcp-param-region", "anything"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["result"]["content"][0]["text"], "hi");
+
+    // The schema carries the annotation.
+    let r = env.modern("tools/list", json!({}), |r| r).await;
+    let tools = r.body["result"]["tools"].as_array().unwrap();
+    let sql = tools.iter().find(|t| t["name"] == "execute_sql").unwrap();
+    assert_eq!(
+        sql["inputSchema"]["properties"]["region"]["x-mcp-header"],
+        "Region"
+    );
+    assert!(
+        sql["inputSchema"]["properties"]["query"]
+            .get("x-mcp-header")
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_requests_are_not_checked_against_parameter_headers() {
+    let _counted = SQL_COUNTED.lock().await;
+    let env = start_sql("https://app.example").await;
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let r = env
+        .send(
+            env.http
+                .post(&env.url)
+                .header("content-type", "application/json")
+                .body(init.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let session = r.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"execute_sql","arguments":{"region":"eu","query":"q"}}});
+    let before = sql_runs();
+    let r = env
+        .send(
+            env.http
+                .post(&env.url)
+                .header("content-type", "application/json")
+                .header("mcp-protocol-version", "2025-11-25")
+                .header("mcp-session-id", session)
+                .header("mcp-param-region", "us")
+                .body(call.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["result"]["content"][0]["text"], "eu None None q");
+    assert_eq!(sql_runs(), before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_admits_the_declared_parameter_headers() {
+    let env = start_sql("https://app.example").await;
+    let preflight = |headers: &'static str| {
+        env.http
+            .request(reqwest::Method::OPTIONS, &env.url)
+            .header("origin", "https://app.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", headers)
+    };
+    let r = env
+        .send(preflight(
+            "content-type,mcp-method,mcp-name,mcp-param-region,mcp-param-shard,mcp-param-dry-run",
+        ))
+        .await;
+    assert!(r.status.is_success(), "{}", r.status);
+    let allowed = r.headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for name in ["mcp-param-region", "mcp-param-shard", "mcp-param-dry-run"] {
+        assert!(allowed.contains(name), "{name} in {allowed}");
+    }
+    assert!(!allowed.contains("mcp-param-other"), "{allowed}");
+}

@@ -45,7 +45,11 @@ use crate::model::Kind;
 /// The doc comment is the description. Each parameter is a JSON argument (any
 /// `Deserialize + JsonSchema` type; described by `#[arg(description = "...")]` or a `#[doc]`
 /// attribute, renamed by `#[arg(rename = "...")]`) or an extractor (`Principal`, `State<T>`,
-/// `RequestContext`). The return type is anything implementing `IntoToolResult`: `String`,
+/// `RequestContext`). `#[arg(header = "Region")]` on a string, integer or boolean argument (or
+/// an `Option` of one) marks it `"x-mcp-header": "Region"` in the input schema: 2026-07-28
+/// clients mirror it into an `Mcp-Param-Region` header (SEP-2243), which the server checks
+/// against the body. The name must be an RFC 9110 token, unique in the tool case-insensitively;
+/// all three rules are checked at compile time. The return type is anything implementing `IntoToolResult`: `String`,
 /// `Json<T>` (adds `outputSchema` and `structuredContent`), `Content`, `Vec<Content>`, `()`, or a
 /// `Result` of those whose error becomes an `isError: true` result.
 ///

@@ -116,6 +116,8 @@ pub(crate) struct Param {
     pub(crate) description: Option<String>,
     /// `#[arg(complete = path)]`: suggestions for `completion/complete`.
     pub(crate) complete: Option<Path>,
+    /// `#[arg(header = "Name")]`: mirrored into `Mcp-Param-{Name}` (SEP-2243); a valid token.
+    pub(crate) header: Option<LitStr>,
     pub(crate) ty: Type,
 }
 

@@ -1,4 +1,4 @@
-//! Parsing the handler's parameters: each one's JSON name, description and completion, read
+//! Parsing the handler's parameters: each one's JSON name, description, completion and header, read
 //! from its pattern and its `#[arg(...)]` / doc attributes, which are then stripped (the
 //! compiler would reject them on the emitted function).
 
@@ -7,6 +7,7 @@ use syn::ext::IdentExt;
 use syn::parse::ParseStream;
 use syn::{Attribute, FnArg, ItemFn, LitStr, Pat, Path, Token, Type};
 
+use crate::check::lit;
 use crate::doc::doc_text;
 use crate::errors::Errors;
 use crate::keys::{self, Seen};
@@ -18,6 +19,7 @@ struct ArgAttr {
     description: Option<String>,
     rename: Option<LitStr>,
     complete: Option<Path>,
+    header: Option<LitStr>,
 }
 
 /// Reads the parameters and strips the attributes only this macro understands.
@@ -49,6 +51,7 @@ pub(crate) fn params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
             description,
             rename,
             complete,
+            header,
         } = arg_attr(&mut pat_type.attrs, errors);
         let (name, name_tokens) = match &*pat_type.pat {
             Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => match rename {
@@ -89,13 +92,14 @@ pub(crate) fn params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
             name,
             description,
             complete,
+            header,
             ty: (*pat_type.ty).clone(),
         });
     }
     params
 }
 
-/// `#[arg(description = "..", rename = "..", complete = path)]` and doc attributes on a
+/// `#[arg(description = "..", rename = "..", complete = path, header = "..")]` and doc attributes on a
 /// parameter; strips both.
 fn arg_attr(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> ArgAttr {
     let mut arg = ArgAttr {
@@ -105,7 +109,7 @@ fn arg_attr(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> ArgAttr {
     for a in attrs.iter().filter(|a| a.path().is_ident("arg")) {
         let mut seen = Seen::default();
         let result = a.parse_args_with(|input: ParseStream<'_>| {
-            keys::parse_entries(input, errors, |input, _| {
+            keys::parse_entries(input, errors, |input, errors| {
                 let key = keys::key(input)?;
                 seen.first(&key)?;
                 match key.to_string().as_str() {
@@ -115,10 +119,19 @@ fn arg_attr(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> ArgAttr {
                         input.parse::<Token![=]>()?;
                         arg.complete = Some(input.parse::<Path>()?);
                     }
+                    "header" => {
+                        let name = keys::string_value(input)?;
+                        // An invalid name is reported here, at its literal, and kept out of the
+                        // model so the later rules do not report it again.
+                        match lit::param_header(&name.value()) {
+                            Ok(()) => arg.header = Some(name),
+                            Err(message) => errors.at(&name, message),
+                        }
+                    }
                     _ => {
                         return Err(keys::unknown_key(
                             &key,
-                            &["description", "rename", "complete"],
+                            &["description", "rename", "complete", "header"],
                         ));
                     }
                 }

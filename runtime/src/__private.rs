@@ -8,7 +8,7 @@ pub use serde;
 pub use serde_json;
 
 pub use crate::handler::{
-    ArgSchema, CallParts, FromRef, HandlerFuture, ParamDef, ToolParam, ToolParamKind,
+    ArgSchema, CallParts, FromRef, HandlerFuture, HeaderParam, ParamDef, ToolParam, ToolParamKind,
 };
 pub use crate::prompt::{
     IntoPromptOutput, Prompt, PromptDef, PromptInfo, PromptMeta, PromptOutput,
@@ -51,6 +51,10 @@ pub mod fuzz {
 
 /// Compile-time check that a parameter's type is an argument or an extractor.
 pub const fn assert_param<T: ToolParamKind>() {}
+
+/// Compile-time check that a parameter given `#[arg(header = "...")]` has a type a header can
+/// carry.
+pub const fn assert_header_param<T: HeaderParam>() {}
 
 /// Compile-time check that a tool's return type can become a result.
 pub const fn assert_return<T: IntoToolResult>() {}

@@ -70,6 +70,11 @@ pub(crate) fn input_schema(params: &[ParamDef]) -> (Value, Box<[&'static str]>) 
                 .ensure_object()
                 .insert("description".into(), description.into());
         }
+        if let Some(header) = param.header {
+            schema
+                .ensure_object()
+                .insert("x-mcp-header".into(), header.into());
+        }
         properties.insert(param.name.into(), schema.into());
         if arg.required {
             required.push(Value::from(param.name));

@@ -44,6 +44,7 @@ mod issuer;
 mod keys;
 mod logs;
 mod origin_host;
+mod param_headers;
 mod protocol;
 mod proxies;
 mod resources;

@@ -6,7 +6,7 @@ use syn::ext::IdentExt;
 
 use crate::check::lit;
 use crate::errors::Errors;
-use crate::model::{Callable, Common, Item, Kind, ResourceItem};
+use crate::model::{Callable, Common, Item, Kind, Param, ResourceItem};
 
 /// Every rule, in order; the errors are collected, not returned at the first.
 pub(crate) fn all(item: &Item<'_>, errors: &mut Errors) {
@@ -22,6 +22,43 @@ pub(crate) fn all(item: &Item<'_>, errors: &mut Errors) {
     }
     if let Item::Resource(resource) = item {
         check_resource_uri(resource, errors);
+    }
+    check_param_headers(&item.callable().params, kind, errors);
+}
+
+/// Rule: only a tool's arguments are mirrored into `Mcp-Param-{Name}` headers (SEP-2243 defines
+/// them for `tools/call`), and within one tool header names are unique case-insensitively (HTTP
+/// field names are case-insensitive, so two would be one header). The name's syntax is checked
+/// while parsing, and the type's by `assert_header_param` in the expansion.
+fn check_param_headers(params: &[Param], kind: Kind, errors: &mut Errors) {
+    for (index, param) in params.iter().enumerate() {
+        let Some(header) = &param.header else {
+            continue;
+        };
+        if kind != Kind::Tool {
+            errors.at(
+                header,
+                format!(
+                    "only tool arguments can be mirrored into `Mcp-Param-*` headers, not a {}'s",
+                    kind.noun()
+                ),
+            );
+            continue;
+        }
+        let name = header.value();
+        if let Some(first) = params[..index]
+            .iter()
+            .filter_map(|p| p.header.as_ref())
+            .find(|h| h.value().eq_ignore_ascii_case(&name))
+        {
+            errors.at(
+                header,
+                format!(
+                    "header name `{name}` is already used by this tool as `{}`: `Mcp-Param-*` names are case-insensitive and must be unique within a tool",
+                    first.value()
+                ),
+            );
+        }
     }
 }
 

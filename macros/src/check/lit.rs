@@ -74,6 +74,24 @@ pub(crate) fn uri_template(uri: &str) -> Result<Vec<String>, String> {
     Ok(variables)
 }
 
+/// Rule: the `{Name}` of an `Mcp-Param-{Name}` header (`#[arg(header = "..")]`, SEP-2243) is
+/// an RFC 9110 §5.6.2 token, `1*tchar`: not empty, ASCII letters, digits and
+/// ``!#$%&'*+-.^_`|~``, so no space, separator or control character (CR, LF) can reach a header.
+pub(crate) fn param_header(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a parameter header name must not be empty: `Mcp-Param-` needs a name".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(*c)))
+    {
+        return Err(format!(
+            "`{name}` is not a valid header name: it contains {c:?}; `Mcp-Param-{{Name}}` takes an RFC 9110 token (ASCII letters, digits and !#$%&'*+-.^_`|~)"
+        ));
+    }
+    Ok(())
+}
+
 /// Rule: a scope is an RFC 6749 §3.3 scope-token, `1*( %x21 / %x23-5B / %x5D-7E )`: printable
 /// ASCII without space, `"` or `\`.
 pub(crate) fn scope(lit: &LitStr) -> Result<ScopeLit, Error> {
@@ -122,6 +140,16 @@ mod tests {
             &"x".repeat(MAX_TOOL_NAME + 1),
         ] {
             assert!(tool_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn param_headers_are_rfc_9110_tokens() {
+        for ok in ["Region", "tenant-id", "X_1", "a!#$%&'*+-.^_`|~z"] {
+            assert!(param_header(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "has space", "a:b", "a\r\nb", "é", "a/b", "a\"b", "(x)"] {
+            assert!(param_header(bad).is_err(), "{bad:?}");
         }
     }
 

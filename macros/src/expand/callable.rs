@@ -105,6 +105,9 @@ pub(crate) fn expand(
             quote_spanned!(path.span()=> #path as fn(&str) -> ::std::vec::Vec<::std::string::String>)
         }))
     });
+    let headers = params
+        .iter()
+        .map(|p| tokens::option(p.header.as_ref().map(LitStr::value)));
     let locals: Vec<Ident> = (0..params.len())
         .map(|i| format_ident!("__scopegate_arg{}", i))
         .collect();
@@ -114,6 +117,12 @@ pub(crate) fn expand(
     let param_checks = tys
         .iter()
         .map(|ty| quote_spanned!(ty.span()=> __sg::assert_param::<#ty>();));
+    // A mirrored argument's type must be one a header can carry (SEP-2243: string, integer or
+    // boolean), reported at the type.
+    let header_checks = params.iter().filter(|p| p.header.is_some()).map(|p| {
+        let ty = &p.ty;
+        quote_spanned!(ty.span()=> __sg::assert_header_param::<#ty>();)
+    });
     let return_check = quote_spanned!(ret.span()=> __sg::#assert_return::<#ret>(););
     // Spanned at the return type, so a type that cannot be a result is reported there once
     // (rustc merges identical errors at one span).
@@ -178,6 +187,7 @@ pub(crate) fn expand(
                             description: #descriptions,
                             schema: <#tys as __sg::ToolParam<__S>>::schema,
                             complete: #completes,
+                            header: #headers,
                         },
                     )*],
                     #handler_field
@@ -196,6 +206,7 @@ pub(crate) fn expand(
 
             const _: () = {
                 #(#param_checks)*
+                #(#header_checks)*
                 #return_check
             };
         };

@@ -10,6 +10,7 @@
 mod context;
 mod extract;
 mod future;
+mod header_param;
 mod param;
 
 pub(crate) use self::context::Link;
@@ -17,4 +18,5 @@ pub use self::context::RequestContext;
 pub use self::extract::{CallParts, FromRef, State, ToolParam, ToolParamKind};
 pub(crate) use self::future::panic_message;
 pub use self::future::{HandlerFuture, Rejected};
+pub use self::header_param::HeaderParam;
 pub use self::param::{ArgSchema, ParamDef};

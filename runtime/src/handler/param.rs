@@ -16,6 +16,10 @@ pub struct ParamDef {
     pub schema: fn(&mut SchemaGenerator) -> Option<ArgSchema>,
     /// Suggestions for a partial value (`completion/complete`), from `#[arg(complete = f)]`.
     pub complete: Option<fn(&str) -> Vec<String>>,
+    /// The `{Name}` of the `Mcp-Param-{Name}` header clients mirror the argument into
+    /// (2026-07-28, SEP-2243), from `#[arg(header = "Name")]`: `x-mcp-header` in the input
+    /// schema.
+    pub header: Option<&'static str>,
 }
 
 impl fmt::Debug for ParamDef {

@@ -151,7 +151,10 @@ impl Core {
         });
 
         let cors_shared = Arc::clone(&shared);
-        let cors = cors::layer(move |origin| cors_shared.origin_allowed(origin));
+        let cors = cors::layer(
+            move |origin| cors_shared.origin_allowed(origin),
+            &shared.server.param_header_names(),
+        );
         let prm_path_inserted = format!("{PRM_WELL_KNOWN}{path}");
         // The MCP endpoint applies CORS only to requests with an `Origin` (see `cors`); the
         // metadata is public, open to every origin (`cors::public_layer`).

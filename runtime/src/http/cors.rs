@@ -25,24 +25,36 @@ use super::endpoint::mcp_endpoint;
 use super::headers::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
 use super::shared::Shared;
 
-/// The CORS policy: origins `allowed` decides, the MCP methods and headers, and the headers a
-/// browser client must be able to read (the challenge, the session, the protocol version).
+/// The CORS policy: origins `allowed` decides, the MCP methods and headers (with the
+/// `Mcp-Param-{Name}` headers the tools declare, `param_headers`), and the headers a browser
+/// client must be able to read (the challenge, the session, the protocol version).
 pub(super) fn layer(
     allowed: impl Fn(&HeaderValue) -> bool + Clone + Send + Sync + 'static,
+    param_headers: &[String],
 ) -> CorsLayer {
+    // Declared names are RFC 9110 tokens (checked at compile time), so each makes a header
+    // name; one that somehow does not is left out rather than admitted some other way.
+    let params = param_headers
+        .iter()
+        .filter_map(|name| HeaderName::try_from(format!("mcp-param-{name}")).ok());
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| allowed(origin)))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            HeaderName::from_static(PROTOCOL_VERSION_HEADER),
-            HeaderName::from_static(SESSION_HEADER),
-            HeaderName::from_static("last-event-id"),
-            HeaderName::from_static("mcp-method"),
-            HeaderName::from_static("mcp-name"),
-        ])
+        .allow_headers(
+            [
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                HeaderName::from_static(PROTOCOL_VERSION_HEADER),
+                HeaderName::from_static(SESSION_HEADER),
+                HeaderName::from_static("last-event-id"),
+                HeaderName::from_static("mcp-method"),
+                HeaderName::from_static("mcp-name"),
+            ]
+            .into_iter()
+            .chain(params)
+            .collect::<Vec<_>>(),
+        )
         .expose_headers([
             header::WWW_AUTHENTICATE,
             HeaderName::from_static(SESSION_HEADER),

@@ -20,7 +20,7 @@ pub(super) use crate::protocol::HEADER_PROTOCOL_VERSIONS;
 
 /// The 2026-07-28 request headers (basic/transports/streamable-http, "Required headers").
 const METHOD_HEADER: &str = "Mcp-Method";
-const NAME_HEADER: &str = "Mcp-Name";
+pub(super) const NAME_HEADER: &str = "Mcp-Name";
 
 /// A request's `MCP-Protocol-Version`, looked up once.
 #[derive(Clone, Copy)]
@@ -75,6 +75,7 @@ pub(super) fn check_modern_headers(
             .to_str()
             .map_err(|_| format!("Header mismatch: the {name} header has invalid characters"))?;
         decode_header_value(value)
+            .map(std::borrow::Cow::into_owned)
             .ok_or_else(|| format!("Header mismatch: the {name} header is not valid base64"))
     };
     let expect = |name: &str, body: &str| -> Result<(), String> {
@@ -114,8 +115,9 @@ pub(super) fn check_modern_headers(
     Ok(())
 }
 
-/// Header values that are not plain visible ASCII travel as `=?base64?…?=` (2026-07-28).
-fn decode_header_value(value: &str) -> Option<String> {
+/// Header values that are not plain visible ASCII travel as `=?base64?…?=` (2026-07-28); a
+/// plain value is borrowed as it is.
+pub(super) fn decode_header_value(value: &str) -> Option<std::borrow::Cow<'_, str>> {
     use base64::Engine as _;
     match value
         .strip_prefix("=?base64?")
@@ -125,8 +127,8 @@ fn decode_header_value(value: &str) -> Option<String> {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(encoded)
                 .ok()?;
-            String::from_utf8(bytes).ok()
+            String::from_utf8(bytes).ok().map(std::borrow::Cow::Owned)
         }
-        None => Some(value.to_owned()),
+        None => Some(std::borrow::Cow::Borrowed(value)),
     }
 }

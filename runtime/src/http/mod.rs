@@ -19,7 +19,7 @@
 //! - `respond` (dispatch, and the switch to an event stream), `body`;
 //! - `guard` (Host, Origin), `authn` (tokens and challenges), `throttle` (the rate limits);
 //! - `shared`: the state every request reads;
-//! - `headers`, `sse`, `reply`, `config`, `error`;
+//! - `headers`, `param_headers` (SEP-2243's `Mcp-Param-*`), `sse`, `reply`, `config`, `error`;
 //! - `session`, `refusals`, `limit`, `redis`, `store`;
 //! - `quota`, `proxy`, `host`, `outage`, `spare`.
 
@@ -37,6 +37,7 @@ pub(crate) mod host;
 mod https;
 mod limit;
 mod outage;
+mod param_headers;
 mod post;
 mod probes;
 mod proxy;

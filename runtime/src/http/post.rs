@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::body::read_body;
 use super::headers::{HeaderVersion, check_modern_headers, session_id};
+use super::param_headers::check_param_headers;
 use super::refusals;
 use super::reply::{
     json_response, rpc_error, session_failure, session_refused, unsupported_version,
@@ -76,7 +77,9 @@ pub(super) fn post(
         if let Message::Request(request) = &message
             && let Some(meta) = request.modern_meta()
         {
-            if let Err(mismatch) = check_modern_headers(&parts.headers, request, &meta) {
+            if let Err(mismatch) = check_modern_headers(&parts.headers, request, &meta)
+                .and_then(|()| check_param_headers(&parts.headers, request, &shared.server))
+            {
                 return json_response(
                     StatusCode::BAD_REQUEST,
                     &RpcResponse::error(

@@ -57,6 +57,9 @@ pub(super) struct Inner {
     pub(super) prompt_pages: Box<[Box<RawValue>]>,
     pub(super) prompt_entries: Box<[ListEntry]>,
     pub(super) options: ServerOptions,
+    /// Whether any tool mirrors an argument into a header: when none does, a `tools/call`
+    /// skips the header check without looking the tool up.
+    pub(super) param_headers: bool,
     pub(super) scopes: ScopeTable,
     /// Live client connections, for notifications unrelated to a request.
     pub(super) connections: std::sync::Mutex<Vec<std::sync::Weak<Connection>>>,
@@ -74,6 +77,8 @@ pub(super) struct RegisteredTool {
     pub(super) json: Box<RawValue>,
     /// Names of the JSON arguments (not extractors), for rejecting unknown keys.
     pub(super) arguments: Box<[&'static str]>,
+    /// The arguments mirrored into `Mcp-Param-{Name}` headers (2026-07-28, SEP-2243).
+    pub(super) headers: Box<[&'static ParamDef]>,
 }
 
 /// A tool without its handler: its description, parameters and output schema.
@@ -119,10 +124,13 @@ impl Core {
             }
             let json = to_raw(&tool_json(meta, input_schema, output_schema))
                 .expect("a serde_json::Value always serializes");
+            let headers: Box<[&'static ParamDef]> =
+                params.iter().filter(|p| p.header.is_some()).collect();
             tools.push(RegisteredTool {
                 meta,
                 json,
                 arguments,
+                headers,
             });
         }
         let all: Vec<&RawValue> = tools.iter().map(|t| &*t.json).collect();
@@ -172,6 +180,7 @@ impl Core {
         }
         let prompt_pages = pages("prompts", &json_of(&prompt_entries), options.page_size);
 
+        let param_headers = tools.iter().any(|t| !t.headers.is_empty());
         Ok(Self {
             inner: Arc::new(Inner {
                 handlers,
@@ -190,6 +199,7 @@ impl Core {
                 prompt_pages,
                 prompt_entries: prompt_entries.into_boxed_slice(),
                 options,
+                param_headers,
                 scopes: ScopeTable::new(tables.scopes, tables.implications),
                 connections: std::sync::Mutex::default(),
             }),
@@ -221,6 +231,40 @@ impl Core {
         required.sort();
         required.dedup();
         required
+    }
+
+    /// Whether any tool mirrors an argument into an `Mcp-Param-{Name}` header.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn any_param_headers(&self) -> bool {
+        self.inner.param_headers
+    }
+
+    /// The arguments of tool `name` that clients mirror into `Mcp-Param-{Name}` headers
+    /// (2026-07-28, SEP-2243): empty for an unknown tool.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn param_headers(&self, name: &str) -> &[&'static ParamDef] {
+        let inner = &*self.inner;
+        inner
+            .by_name
+            .get(name)
+            .map_or(&[], |&index| &inner.tools[index].headers)
+    }
+
+    /// Every `{Name}` some tool mirrors into an `Mcp-Param-{Name}` header, lowercased, each once
+    /// (for CORS).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn param_header_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .inner
+            .tools
+            .iter()
+            .flat_map(|t| t.headers.iter())
+            .filter_map(|p| p.header)
+            .map(str::to_ascii_lowercase)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The tools' descriptions, in declaration order.
