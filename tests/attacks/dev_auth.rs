@@ -306,21 +306,7 @@ async fn the_development_server_cannot_be_reached_flooded_or_replayed() {
     }
     // Control: a token from the same server runs a tool, exactly once.
     let (_, _, tokens) = dev_flow(&client, &base, "files:read").await;
-    let access = tokens["access_token"].as_str().unwrap();
-    let mut call = call_body("read_file");
-    call["params"]["_meta"] = support::modern_meta();
-    let r = client
-        .post(format!("{base}/mcp"))
-        .bearer_auth(access)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "read_file")
-        .body(call.to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = read_file_with(&client, &base, tokens["access_token"].as_str().unwrap()).await;
     if r.status() != StatusCode::OK {
         failures.push(format!("[control] the tool call got {}", r.status()));
     }
@@ -587,24 +573,34 @@ async fn the_development_server_keeps_pages_and_proxies_out() {
             .json()
             .await
             .unwrap();
-        let mut call = call_body("read_file");
-        call["params"]["_meta"] = support::modern_meta();
-        let r = client
-            .post(format!("{base}/mcp"))
-            .bearer_auth(tokens["access_token"].as_str().unwrap_or(""))
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", "read_file")
-            .body(call.to_string())
-            .send()
-            .await
-            .unwrap();
+        let r = read_file_with(
+            &client,
+            &base,
+            tokens["access_token"].as_str().unwrap_or(""),
+        )
+        .await;
         if r.status() != StatusCode::OK {
             failures.push(format!("[control] the tool call got {}", r.status()));
         }
     }
     assert_no_failures("development server: pages and proxies", count, &failures);
     assert_eq!(runs.count(), 1, "only the control ran a tool");
+}
+
+/// A 2026-07-28 `tools/call` of `read_file` with `access`: the controls' request.
+async fn read_file_with(client: &reqwest::Client, base: &str, access: &str) -> reqwest::Response {
+    let mut call = call_body("read_file");
+    call["params"]["_meta"] = support::modern_meta();
+    client
+        .post(format!("{base}/mcp"))
+        .bearer_auth(access)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "read_file")
+        .body(call.to_string())
+        .send()
+        .await
+        .unwrap()
 }

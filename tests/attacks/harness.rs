@@ -58,13 +58,26 @@ pub(crate) async fn harness(
     jwt: impl FnOnce(JwtConfig) -> JwtConfig,
     http: impl FnOnce(HttpConfig) -> HttpConfig,
 ) -> Harness {
+    harness_of(|runs| Files { runs }, keys, capture, jwt, http).await
+}
+
+/// The server `make` builds around the run counter, on 127.0.0.1, trusting `keys`, with `jwt`
+/// and `http` applied to the default `JwtConfig::new(issuer, resource)` and
+/// `HttpConfig::new(resource)`.
+pub(crate) async fn harness_of<S: McpServer>(
+    make: impl FnOnce(Runs) -> S,
+    keys: KeyServer,
+    capture: &Capture,
+    jwt: impl FnOnce(JwtConfig) -> JwtConfig,
+    http: impl FnOnce(HttpConfig) -> HttpConfig,
+) -> Harness {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let resource = format!("{base}/mcp");
     let config =
         http(HttpConfig::new(&resource).jwt(jwt(JwtConfig::new(keys.issuer(), &resource))));
     let runs = Runs::default();
-    let router = Server::new(Files { runs: runs.clone() })
+    let router = Server::new(make(runs.clone()))
         .unwrap()
         .http(config)
         .unwrap();
@@ -79,7 +92,6 @@ pub(crate) async fn harness(
     }
 }
 
-/// The files server with every default, trusting a fresh key server.
 pub(crate) async fn default_harness(capture: &Capture) -> Harness {
     harness(KeyServer::start().await, capture, |j| j, |c| c).await
 }

@@ -3,15 +3,13 @@
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderValue;
-use scopegate::auth::JwtConfig;
-use scopegate::http::HttpConfig;
 use scopegate::prelude::*;
 use serde_json::{Value, json};
 
 use crate::capture::{Capture, capture};
 use crate::cases::{Audit, Expect, assert_no_failures, case, run};
 use crate::files::Runs;
-use crate::harness::Harness;
+use crate::harness::{Harness, harness_of};
 use crate::support::{self, KeyServer};
 
 // ---- header and body disagree --------------------------------------------------------------
@@ -48,25 +46,14 @@ pub(crate) struct Billing {
 
 /// The billing server on 127.0.0.1, with every default, trusting a fresh key server.
 async fn billing_harness(capture: &Capture) -> Harness {
-    let keys = KeyServer::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let resource = format!("{base}/mcp");
-    let config = HttpConfig::new(&resource).jwt(JwtConfig::new(keys.issuer(), &resource));
-    let runs = Runs::default();
-    let router = Server::new(Billing { runs: runs.clone() })
-        .unwrap()
-        .http(config)
-        .unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Harness {
-        keys,
-        base,
-        resource,
-        runs,
-        client: reqwest::Client::new(),
-        capture: capture.clone(),
-    }
+    harness_of(
+        |runs| Billing { runs },
+        KeyServer::start().await,
+        capture,
+        |j| j,
+        |c| c,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -1,15 +1,13 @@
 //! Resource URIs with dot segments: a public template reaches nothing unscoped.
 
 use reqwest::StatusCode;
-use scopegate::auth::JwtConfig;
-use scopegate::http::HttpConfig;
 use scopegate::prelude::*;
 use serde_json::json;
 
 use crate::capture::{Capture, capture};
 use crate::cases::{Audit, Expect, assert_no_failures, case, run};
 use crate::files::Runs;
-use crate::harness::Harness;
+use crate::harness::{Harness, harness_of};
 use crate::support::{self, KeyServer};
 
 // ---- resource URIs with dot segments (RFC 3986 §5.2.4) -------------------------------------
@@ -48,25 +46,14 @@ pub(crate) struct Store {
 
 /// The store server on 127.0.0.1, with every default, trusting a fresh key server.
 async fn store_harness(capture: &Capture) -> Harness {
-    let keys = KeyServer::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let resource = format!("{base}/mcp");
-    let config = HttpConfig::new(&resource).jwt(JwtConfig::new(keys.issuer(), &resource));
-    let runs = Runs::default();
-    let router = Server::new(Store { runs: runs.clone() })
-        .unwrap()
-        .http(config)
-        .unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Harness {
-        keys,
-        base,
-        resource,
-        runs,
-        client: reqwest::Client::new(),
-        capture: capture.clone(),
-    }
+    harness_of(
+        |runs| Store { runs },
+        KeyServer::start().await,
+        capture,
+        |j| j,
+        |c| c,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "current_thread")]
