@@ -59,11 +59,11 @@ pub use resource::ResourceError;
 pub use scope::{ScopeSet, ScopeTable};
 pub use scopegate_macros::{McpServer, mcp_prompt, mcp_resource, mcp_tool};
 pub use server::{
-    BuildError, Denial, ListVisibility, McpServer, Refusal, Reply, Server, ServerInfo,
-    ServerOptions,
+    BuildError, Denial, ListVisibility, McpServer, MemoryReplayStore, Refusal, ReplayStore, Reply,
+    Server, ServerInfo, ServerOptions, StateKeyError, StateKeys, StoreError, StoreFuture,
 };
 pub use stdio::StdioError;
-pub use tool::{FromRef, IntoToolResult, Json, RequestContext, State, ToolError};
+pub use tool::{FromRef, Input, IntoToolResult, Json, RequestContext, State, ToolError};
 
 #[doc(hidden)]
 pub mod __private;

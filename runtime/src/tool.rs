@@ -9,8 +9,8 @@ use schemars::{JsonSchema, Schema};
 use serde::Serialize;
 
 pub use crate::handler::{
-    ArgSchema, CallParts, FromRef, HandlerFuture, HeaderParam, ParamDef, Rejected, RequestContext,
-    State, ToolParam, ToolParamKind,
+    ArgSchema, CallParts, FromRef, HandlerFuture, HeaderParam, Input, ParamDef, Rejected,
+    RequestContext, State, ToolParam, ToolParamKind,
 };
 use crate::protocol::{CallToolResult, Content, ResourceContents};
 

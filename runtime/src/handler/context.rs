@@ -1,16 +1,37 @@
 //! [`RequestContext`]: the request being handled and the way back to the client (progress,
-//! logging, sampling, elicitation, cancellation).
+//! logging, sampling, elicitation, roots, cancellation).
 
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::input::{InputKind, InputRound, Lookup};
 use crate::connection::{Cancel, ClientError, Connection, LogLevel, Outbound};
 use crate::protocol::{Method, RequestId};
 
 /// The request being handled, and the way back to the client: progress, log messages,
-/// sampling and elicitation requests, and cancellation. Ask for it as a parameter.
+/// sampling, elicitation and roots requests, and cancellation. Ask for it as a parameter.
+///
+/// # Requests to the client in both eras
+///
+/// [`elicit`](Self::elicit), [`create_message`](Self::create_message) and
+/// [`list_roots`](Self::list_roots) work for clients of every revision. On a 2025 session they
+/// travel over the session's stream and the handler awaits the answer. A 2026-07-28 request is
+/// stateless (SEP-2322, multi round-trip requests): the server answers `input_required` with
+/// the requests, the client repeats its request with the answers, and **the handler runs again
+/// from its start**, each request it made before now returning its recorded answer at once.
+/// So, for a handler that asks the client anything:
+///
+/// - make the requests first and act after: code before a request runs again every round, so
+///   keep side effects (writes, payments, messages) after the last one;
+/// - take the same path for the same arguments and answers: requests are matched to answers by
+///   key, [`input`](Self::input)`("name")` for a key of your own, else `input-1`, `input-2`, …
+///   in the order they are made;
+/// - requests made together (`tokio::join!`) are asked together, in one round.
+///
+/// The answers gathered so far travel with the client, sealed (encrypted and authenticated)
+/// and bound to the caller, the request and its arguments; each sealed state is accepted once.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     inner: Arc<RequestContextInner>,
@@ -30,6 +51,9 @@ struct RequestContextInner {
 pub(crate) struct Link {
     pub(crate) connection: Arc<Connection>,
     pub(crate) outbound: Option<Outbound>,
+    /// On a 2026-07-28 `tools/call`, `prompts/get` or `resources/read`: this round's answers,
+    /// and where the handler's requests to the client are recorded.
+    pub(crate) input: Option<Arc<InputRound>>,
 }
 
 impl RequestContext {
@@ -125,22 +149,57 @@ impl RequestContext {
         self.inner.cancel.cancelled().await;
     }
 
+    /// Whether the client declared `capability` (`"sampling"`, `"elicitation"`, `"roots"`, …):
+    /// on a 2026-07-28 request, in the request's own `_meta`.
+    #[must_use]
+    pub fn client_supports(&self, capability: &str) -> bool {
+        self.inner
+            .link
+            .as_ref()
+            .is_some_and(|link| link.connection.client_supports(capability))
+    }
+
     /// Sends a request to the client and awaits its answer. Prefer
-    /// [`RequestContext::create_message`] and [`RequestContext::elicit`].
+    /// [`RequestContext::create_message`], [`RequestContext::elicit`] and
+    /// [`RequestContext::list_roots`]. On a 2026-07-28 request only those three methods can
+    /// reach the client (as input requests); any other is [`ClientError::Unreachable`].
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, ClientError> {
         let link = self.inner.link.as_ref().ok_or(ClientError::Unreachable)?;
+        if link.input.is_some() {
+            let kind = InputKind::of(method).ok_or(ClientError::Unreachable)?;
+            return self.ask(None, kind, params).await;
+        }
         let outbound = link.outbound.as_ref().ok_or(ClientError::Unreachable)?;
         link.connection
             .request(outbound, &self.inner.cancel, method, params)
             .await
     }
 
-    fn require(&self, capability: &'static str) -> Result<(), ClientError> {
+    /// Asks the client for `kind` with `params`: over the session's stream, or, on a
+    /// 2026-07-28 request, from this round's answers (a request not answered yet is recorded and
+    /// never completes: the round ends and the client is asked).
+    async fn ask(
+        &self,
+        key: Option<&str>,
+        kind: InputKind,
+        params: Value,
+    ) -> Result<Value, ClientError> {
         let link = self.inner.link.as_ref().ok_or(ClientError::Unreachable)?;
-        if link.connection.client_supports(capability) {
-            Ok(())
-        } else {
-            Err(ClientError::Unsupported(capability))
+        if !link.connection.client_supports(kind.capability()) {
+            return Err(ClientError::Unsupported(kind.capability()));
+        }
+        let Some(round) = &link.input else {
+            let outbound = link.outbound.as_ref().ok_or(ClientError::Unreachable)?;
+            return link
+                .connection
+                .request(outbound, &self.inner.cancel, kind.method().as_str(), params)
+                .await;
+        };
+        let key = key.map_or_else(|| round.auto_key(), str::to_owned);
+        match round.lookup(&key, kind, params) {
+            Lookup::Answered(answer) => Ok(answer),
+            // The dispatcher ends the round once the handler stops making progress.
+            Lookup::Asked | Lookup::Malformed => std::future::pending().await,
         }
     }
 
@@ -148,8 +207,7 @@ impl RequestContext {
     /// request's params (`messages`, `maxTokens`, …). Requires the client's `sampling`
     /// capability.
     pub async fn create_message(&self, params: Value) -> Result<Value, ClientError> {
-        self.require("sampling")?;
-        self.request(Method::CreateMessage.as_str(), params).await
+        self.ask(None, InputKind::Sample, params).await
     }
 
     /// Asks the user for input through the client (`elicitation/create`, form mode): `message`
@@ -160,11 +218,68 @@ impl RequestContext {
         message: &str,
         requested_schema: Value,
     ) -> Result<Value, ClientError> {
-        self.require("elicitation")?;
-        self.request(
-            Method::Elicit.as_str(),
-            json!({ "mode": "form", "message": message, "requestedSchema": requested_schema }),
+        self.ask(
+            None,
+            InputKind::Elicit,
+            elicit_params(message, requested_schema),
         )
         .await
     }
+
+    /// Asks the client for its roots (`roots/list`). Requires the client's `roots` capability.
+    /// The answer holds `roots`, each with a `uri`.
+    pub async fn list_roots(&self) -> Result<Value, ClientError> {
+        self.ask(None, InputKind::Roots, json!({})).await
+    }
+
+    /// The same requests under a key of your choosing: on a 2026-07-28 request the key names
+    /// the request in the `InputRequiredResult` and its answer in the client's
+    /// `inputResponses` (on a 2025 session it is not sent). Keys are unique within a request.
+    #[must_use]
+    pub fn input<'a>(&'a self, key: &'a str) -> Input<'a> {
+        Input { context: self, key }
+    }
+}
+
+/// Requests to the client under a key of the handler's choosing: see
+/// [`RequestContext::input`].
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    context: &'a RequestContext,
+    key: &'a str,
+}
+
+impl Input<'_> {
+    /// [`RequestContext::elicit`] under this key.
+    pub async fn elicit(
+        self,
+        message: &str,
+        requested_schema: Value,
+    ) -> Result<Value, ClientError> {
+        self.context
+            .ask(
+                Some(self.key),
+                InputKind::Elicit,
+                elicit_params(message, requested_schema),
+            )
+            .await
+    }
+
+    /// [`RequestContext::create_message`] under this key.
+    pub async fn create_message(self, params: Value) -> Result<Value, ClientError> {
+        self.context
+            .ask(Some(self.key), InputKind::Sample, params)
+            .await
+    }
+
+    /// [`RequestContext::list_roots`] under this key.
+    pub async fn list_roots(self) -> Result<Value, ClientError> {
+        self.context
+            .ask(Some(self.key), InputKind::Roots, json!({}))
+            .await
+    }
+}
+
+fn elicit_params(message: &str, requested_schema: Value) -> Value {
+    json!({ "mode": "form", "message": message, "requestedSchema": requested_schema })
 }

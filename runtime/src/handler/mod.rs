@@ -11,12 +11,14 @@ mod context;
 mod extract;
 mod future;
 mod header_param;
+mod input;
 mod param;
 
 pub(crate) use self::context::Link;
-pub use self::context::RequestContext;
+pub use self::context::{Input, RequestContext};
 pub use self::extract::{CallParts, FromRef, State, ToolParam, ToolParamKind};
 pub(crate) use self::future::panic_message;
 pub use self::future::{HandlerFuture, Rejected};
 pub use self::header_param::HeaderParam;
+pub(crate) use self::input::InputRound;
 pub use self::param::{ArgSchema, ParamDef};

@@ -274,3 +274,22 @@ impl RateLimitStore for RedisStore {
         })
     }
 }
+
+impl crate::server::ReplayStore for RedisStore {
+    fn first_use<'a>(&'a self, id: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            // SET NX: one replica wins, atomically; the key lives as long as the state could.
+            let set: Option<String> = redis::cmd("SET")
+                .arg(format!("{}state:{id}", self.shared.prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1))
+                .query_async(&mut connection)
+                .await
+                .map_err(StoreError::new)?;
+            Ok(set.is_some())
+        })
+    }
+}

@@ -6,8 +6,6 @@
 //! is served by all, an ended one is gone from all, and a client's allowance is counted once.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -15,21 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::quota::Quota;
 use crate::connection::SessionState;
-
-/// A future returned by a store.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
-
-/// A store could not answer (unreachable, timed out, or holding data it cannot read).
-#[derive(Debug, thiserror::Error)]
-#[error("state store: {0}")]
-pub struct StoreError(pub String);
-
-impl StoreError {
-    /// An error with `message`.
-    pub fn new(message: impl std::fmt::Display) -> Self {
-        Self(message.to_string())
-    }
-}
+pub use crate::server::{StoreError, StoreFuture};
 
 /// One legacy session as a [`SessionStore`] keeps it: whose it is and the state of its client
 /// connection. Stored as JSON; the fields are private so its form can grow.

@@ -51,6 +51,7 @@ impl Core {
                 let link = Link {
                     connection: Arc::clone(connection),
                     outbound,
+                    input: None,
                 };
                 // A 2026-07-28 request takes the larger path, boxed, so that a legacy
                 // request's future does not carry its room.

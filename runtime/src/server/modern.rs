@@ -117,9 +117,14 @@ impl Core {
             }
             Reply::Response(Response::result(id.clone(), raw(&result)))
         } else {
+            let input = match self.open_round(&method, request.params.as_deref(), principal) {
+                Ok(input) => input,
+                Err(error) => return Reply::Response(Response::error(Some(id), error)),
+            };
             let link = Link {
                 connection,
                 outbound: link.outbound,
+                input,
             };
             self.dispatch(request, principal, link).await
         };
@@ -149,7 +154,11 @@ impl Core {
                 payload: crate::protocol::Payload::Result(result),
             };
         };
-        result.insert("resultType".into(), "complete".into());
+        // An `InputRequiredResult` says so itself.
+        let complete = !result.contains_key("resultType");
+        if complete {
+            result.insert("resultType".into(), "complete".into());
+        }
         // Lists are fixed for the server's lifetime; a read may change at any time and may
         // depend on who asks. A list filtered by the caller's scopes is private to them.
         let cache = match method {
@@ -167,7 +176,7 @@ impl Core {
             Method::ReadResource => Some((0, "private")),
             _ => None,
         };
-        if let Some((ttl, scope)) = cache {
+        if let Some((ttl, scope)) = cache.filter(|_| complete) {
             result.insert("ttlMs".into(), ttl.into());
             result.insert("cacheScope".into(), scope.into());
         }

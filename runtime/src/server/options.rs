@@ -1,5 +1,11 @@
 //! [`ServerOptions`] and [`ListVisibility`]: the dispatcher's settings.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::replay::{MemoryReplayStore, ReplayStore};
+use super::request_state::StateKeys;
+
 /// Which tools, resources, resource templates and prompts the lists show a caller.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ListVisibility {
@@ -24,6 +30,15 @@ pub struct ServerOptions {
     /// the call fails. Default: none here; the HTTP transport applies its own (5 minutes, see
     /// `HttpConfig::handler_timeout`). Needs a Tokio runtime with its timer enabled.
     pub handler_timeout: Option<std::time::Duration>,
+    /// The keys 2026-07-28 input requests' `requestState` is sealed with. Default: a random
+    /// key for this process only; replicas must share configured keys.
+    pub state_keys: StateKeys,
+    /// How long a client has to answer an input request (default 10 minutes: a person may be
+    /// answering).
+    pub request_state_ttl: Duration,
+    /// Where the ids of accepted request states are kept, each accepted once. Default: this
+    /// process's memory; replicas must share one (`RedisStore`, feature `redis`).
+    pub replay_store: Arc<dyn ReplayStore>,
 }
 
 impl Default for ServerOptions {
@@ -32,6 +47,9 @@ impl Default for ServerOptions {
             page_size: 100,
             list_visibility: ListVisibility::All,
             handler_timeout: None,
+            state_keys: StateKeys::random(),
+            request_state_ttl: Duration::from_secs(600),
+            replay_store: Arc::new(MemoryReplayStore::new()),
         }
     }
 }
@@ -55,6 +73,27 @@ impl ServerOptions {
     #[must_use]
     pub fn list_visibility(mut self, visibility: ListVisibility) -> Self {
         self.list_visibility = visibility;
+        self
+    }
+
+    /// Seals input requests' state with `keys` (shared by replicas; see [`StateKeys`]).
+    #[must_use]
+    pub fn state_keys(mut self, keys: StateKeys) -> Self {
+        self.state_keys = keys;
+        self
+    }
+
+    /// Sets how long a client has to answer an input request.
+    #[must_use]
+    pub fn request_state_ttl(mut self, ttl: Duration) -> Self {
+        self.request_state_ttl = ttl;
+        self
+    }
+
+    /// Keeps the ids of accepted request states in `store` (shared by replicas).
+    #[must_use]
+    pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
+        self.replay_store = Arc::new(store);
         self
     }
 }

@@ -54,6 +54,11 @@ impl Core {
         ) else {
             return Reply::Nothing;
         };
+        if let Err(failure) = &output
+            && let Some(reply) = failure.reply(&id)
+        {
+            return reply;
+        }
         let output = output.map_err(|failure| failure.report("prompt", meta.name));
         Reply::Response(match output {
             Ok(Ok(result)) => Response::result(id, raw(&result)),

@@ -63,6 +63,11 @@ impl Core {
         ) else {
             return Reply::Nothing;
         };
+        if let Err(failure) = &output
+            && let Some(reply) = failure.reply(&id)
+        {
+            return reply;
+        }
         let result = match output {
             Ok(output) => output.into_result(&params.uri, meta.mime_type),
             Err(failure) => Err(crate::resource::ResourceError::Failed(

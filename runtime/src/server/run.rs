@@ -9,6 +9,10 @@ pub(super) enum Failure {
     Panicked(String),
     /// It ran past the timeout and was dropped.
     TimedOut,
+    /// A 2026-07-28 round ended without an output: the handler asked the client for something
+    /// (the `InputRequiredResult`), or the round was refused (its state already used, or an
+    /// answer of the wrong kind).
+    Input(Result<Box<serde_json::value::RawValue>, crate::protocol::ErrorObject>),
 }
 
 impl Failure {
@@ -25,7 +29,23 @@ impl Failure {
                 format!("{kind} `{name}` failed with an internal error")
             }
             Failure::TimedOut => format!("{kind} `{name}` timed out"),
+            // Answered before a failure is reported (see `Failure::reply`).
+            Failure::Input(_) => format!("{kind} `{name}` needs input"),
         }
+    }
+
+    /// The response a round that ended for input gets (`None` for the other failures).
+    pub(super) fn reply(
+        &self,
+        id: &crate::protocol::RequestId,
+    ) -> Option<crate::server::reply::Reply> {
+        let Failure::Input(outcome) = self else {
+            return None;
+        };
+        Some(crate::server::reply::Reply::Response(match outcome {
+            Ok(result) => crate::protocol::Response::result(id.clone(), result.clone()),
+            Err(error) => crate::protocol::Response::error(Some(id.clone()), error.clone()),
+        }))
     }
 }
 
@@ -61,43 +81,67 @@ macro_rules! run {
         let id: &$crate::protocol::RequestId = $id;
         let link: $crate::handler::Link = $link;
         let name: &'static str = $name;
-        let flight = link.connection.start(id);
-        let timeout = $core
-            .inner
-            .options
-            .handler_timeout
-            .or_else(|| link.connection.handler_timeout());
-        let context = $crate::handler::RequestContext::new(
-            id.clone(),
-            name,
-            $meta,
-            Some(link),
-            ::std::sync::Arc::clone(&flight.cancel),
-        );
-        let call = $crate::server::call::Call {
-            principal: $principal,
-            arguments: $arguments,
-            context: &context,
-            problems: $problems,
-            kind: $kind,
-            strings: $strings,
+        let input = link.input.clone();
+        let admitted = match &input {
+            Some(round) => $core.admit_input(round).await,
+            None => Ok(()),
         };
-        match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| ($handler)(call))) {
-            // The handler first: one that finishes at once never arms the timer.
-            Ok(future) => {
-                match $crate::server::run::settle(future, &flight.cancel, timeout).await {
-                    $crate::server::run::Settled::Done(result) => {
-                        Some(result.map_err($crate::server::run::Failure::Panicked))
+        match admitted {
+            Err(error) => Some(Err($crate::server::run::Failure::Input(Err(error)))),
+            Ok(()) => {
+                let flight = link.connection.start(id);
+                let timeout = $core
+                    .inner
+                    .options
+                    .handler_timeout
+                    .or_else(|| link.connection.handler_timeout());
+                let context = $crate::handler::RequestContext::new(
+                    id.clone(),
+                    name,
+                    $meta,
+                    Some(link),
+                    ::std::sync::Arc::clone(&flight.cancel),
+                );
+                let call = $crate::server::call::Call {
+                    principal: $principal,
+                    arguments: $arguments,
+                    context: &context,
+                    problems: $problems,
+                    kind: $kind,
+                    strings: $strings,
+                };
+                match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| {
+                    ($handler)(call)
+                })) {
+                    // The handler first: one that finishes at once never arms the timer.
+                    Ok(future) => {
+                        match $crate::server::run::settle(
+                            future,
+                            &flight.cancel,
+                            timeout,
+                            input.as_deref(),
+                        )
+                        .await
+                        {
+                            $crate::server::run::Settled::Done(result) => {
+                                Some(result.map_err($crate::server::run::Failure::Panicked))
+                            }
+                            $crate::server::run::Settled::Cancelled => None,
+                            $crate::server::run::Settled::TimedOut => {
+                                Some(Err($crate::server::run::Failure::TimedOut))
+                            }
+                            $crate::server::run::Settled::Input => input.as_deref().map(|round| {
+                                Err($crate::server::run::Failure::Input(
+                                    $core.input_required(round),
+                                ))
+                            }),
+                        }
                     }
-                    $crate::server::run::Settled::Cancelled => None,
-                    $crate::server::run::Settled::TimedOut => {
-                        Some(Err($crate::server::run::Failure::TimedOut))
-                    }
+                    Err(payload) => Some(Err($crate::server::run::Failure::ExtractionPanicked(
+                        $crate::handler::panic_message(payload.as_ref()),
+                    ))),
                 }
             }
-            Err(payload) => Some(Err($crate::server::run::Failure::ExtractionPanicked(
-                $crate::handler::panic_message(payload.as_ref()),
-            ))),
         }
     }};
 }
@@ -111,22 +155,34 @@ pub(super) enum Settled<T> {
     Cancelled,
     /// It ran past the timeout: it was dropped.
     TimedOut,
+    /// It stopped making progress waiting on the client's input (a 2026-07-28 round): it was
+    /// dropped.
+    Input,
 }
 
 /// Runs a handler until it finishes, its request is cancelled, or `timeout` passes. The handler
 /// is polled once before anything else is built: one that finishes at once (most do) never
 /// arms the timer, and the cancellation and timeout futures are boxed, built only for a
 /// handler that waits, so that a call's future does not carry their room.
+///
+/// On a 2026-07-28 round (`input`), a handler that asked the client for something is dropped
+/// once a poll of it returns pending: every request it made in that poll (`join!`ed ones
+/// included) is asked for at once.
 pub(super) async fn settle<T: Send + 'static>(
     mut future: crate::handler::HandlerFuture<T>,
     cancel: &crate::connection::Cancel,
     timeout: Option<std::time::Duration>,
+    input: Option<&crate::handler::InputRound>,
 ) -> Settled<T> {
+    let waiting = || input.is_some_and(crate::handler::InputRound::is_waiting);
     let first =
         std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut future).poll(cx)))
             .await;
     if let std::task::Poll::Ready(outcome) = first {
         return Settled::Done(outcome);
+    }
+    if waiting() {
+        return Settled::Input;
     }
     // The handler was just polled, and its waker is this task's: it is not polled again until
     // the task wakes (a handler that yields once must not run on at once).
@@ -135,18 +191,31 @@ pub(super) async fn settle<T: Send + 'static>(
             biased;
             () = cancel.cancelled() => Settled::Cancelled,
             () = deadline(timeout) => Settled::TimedOut,
+            // A request made from a task of the handler's own.
+            () = asked(input) => Settled::Input,
         }
     });
     let mut polled = true;
     std::future::poll_fn(|cx| {
-        if !std::mem::take(&mut polled)
-            && let std::task::Poll::Ready(outcome) = std::pin::Pin::new(&mut future).poll(cx)
-        {
-            return std::task::Poll::Ready(Settled::Done(outcome));
+        if !std::mem::take(&mut polled) {
+            if let std::task::Poll::Ready(outcome) = std::pin::Pin::new(&mut future).poll(cx) {
+                return std::task::Poll::Ready(Settled::Done(outcome));
+            }
+            if waiting() {
+                return std::task::Poll::Ready(Settled::Input);
+            }
         }
         guards.as_mut().poll(cx)
     })
     .await
+}
+
+/// Completes once the handler of a 2026-07-28 round asks the client for something, or never.
+async fn asked(input: Option<&crate::handler::InputRound>) {
+    match input {
+        Some(round) => round.waiting().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Completes after `timeout`, or never.
@@ -198,7 +267,12 @@ mod tests {
             polls: Arc::clone(&polls),
         });
         let cancel = Cancel::default();
-        let mut settling = std::pin::pin!(settle(handler, &cancel, Some(Duration::from_secs(60))));
+        let mut settling = std::pin::pin!(settle(
+            handler,
+            &cancel,
+            Some(Duration::from_secs(60)),
+            None
+        ));
         let first = std::future::poll_fn(|cx| Poll::Ready(settling.as_mut().poll(cx))).await;
         assert!(first.is_pending());
         assert_eq!(
@@ -217,17 +291,23 @@ mod tests {
         cancelled.cancel();
         let waits = || HandlerFuture::new(std::future::pending::<u8>());
         assert!(matches!(
-            settle(waits(), &cancelled, None).await,
+            settle(waits(), &cancelled, None, None).await,
             Settled::Cancelled
         ));
         assert!(matches!(
-            settle(waits(), &Cancel::default(), Some(Duration::from_millis(20))).await,
+            settle(
+                waits(),
+                &Cancel::default(),
+                Some(Duration::from_millis(20)),
+                None
+            )
+            .await,
             Settled::TimedOut
         ));
         // A handler that finishes at once is answered even on a request already cancelled.
         let at_once = HandlerFuture::new(async { 1_u8 });
         assert!(matches!(
-            settle(at_once, &cancelled, None).await,
+            settle(at_once, &cancelled, None, None).await,
             Settled::Done(Ok(1))
         ));
         // A panic is an outcome, not an unwinding server.
@@ -238,7 +318,7 @@ mod tests {
             0_u8
         });
         assert!(matches!(
-            settle(panics, &Cancel::default(), None).await,
+            settle(panics, &Cancel::default(), None, None).await,
             Settled::Done(Err(message)) if message.contains("boom")
         ));
     }

@@ -72,6 +72,9 @@ impl Core {
             let result = match outcome {
                 Some(Ok(result)) => result,
                 None => return Reply::Nothing,
+                Some(Err(failure @ Failure::Input(_))) => {
+                    return failure.reply(&id).unwrap_or(Reply::Nothing);
+                }
                 Some(Err(Failure::TimedOut)) => {
                     tracing::warn!(target: "scopegate::tool", tool = meta.name, "tool timed out");
                     CallToolResult::error(format!("tool `{}` timed out", meta.name))

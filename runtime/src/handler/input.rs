@@ -1,0 +1,332 @@
+//! One round of a 2026-07-28 input request (SEP-2322, basic/patterns/mrtr): the answers the
+//! client brought, and the requests the handler made that no answer covers yet.
+//!
+//! A handler's future cannot be kept between rounds, so the handler runs again from its start
+//! every round. Each request it makes to the client has a key; a key answered in this round or
+//! an earlier one (the earlier answers travel in the sealed request state) returns its answer at
+//! once, and an unanswered one is recorded here and never completes. The dispatcher sees the
+//! recorded requests once the handler stops making progress, drops the handler, and answers
+//! with an `InputRequiredResult` asking for them.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::{Map, Value};
+use tokio::sync::Notify;
+
+use crate::protocol::Method;
+
+/// The kinds of request a server may make of a client through an input request (2026-07-28
+/// mrtr "InputRequests": elicitation, sampling, roots).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InputKind {
+    Elicit,
+    Sample,
+    Roots,
+}
+
+impl InputKind {
+    /// The request's method.
+    pub(crate) fn method(self) -> Method {
+        match self {
+            InputKind::Elicit => Method::Elicit,
+            InputKind::Sample => Method::CreateMessage,
+            InputKind::Roots => Method::ListRoots,
+        }
+    }
+
+    /// The client capability the request needs.
+    pub(crate) fn capability(self) -> &'static str {
+        match self {
+            InputKind::Elicit => "elicitation",
+            InputKind::Sample => "sampling",
+            InputKind::Roots => "roots",
+        }
+    }
+
+    /// The kind of a request sent by method, when input requests may carry it.
+    pub(crate) fn of(method: &str) -> Option<Self> {
+        [InputKind::Elicit, InputKind::Sample, InputKind::Roots]
+            .into_iter()
+            .find(|kind| kind.method().as_str() == method)
+    }
+
+    /// Whether `answer` has the shape of this request's result (`ElicitResult`,
+    /// `CreateMessageResult`, `ListRootsResult`): the client's answers are checked before a
+    /// handler reads them.
+    fn accepts(self, answer: &Value) -> bool {
+        let Some(answer) = answer.as_object() else {
+            return false;
+        };
+        match self {
+            InputKind::Elicit => {
+                matches!(
+                    answer.get("action").and_then(Value::as_str),
+                    Some("accept" | "decline" | "cancel")
+                ) && answer.get("content").is_none_or(Value::is_object)
+            }
+            InputKind::Sample => {
+                answer.get("role").is_some_and(Value::is_string)
+                    && answer
+                        .get("content")
+                        .is_some_and(|c| c.is_object() || c.is_array())
+            }
+            InputKind::Roots => {
+                answer
+                    .get("roots")
+                    .and_then(Value::as_array)
+                    .is_some_and(|roots| {
+                        roots
+                            .iter()
+                            .all(|root| root.get("uri").is_some_and(Value::is_string))
+                    })
+            }
+        }
+    }
+}
+
+/// A request the handler made that no answer covers: asked for in the round's
+/// `InputRequiredResult`.
+#[derive(Debug, Clone)]
+pub(crate) struct Asked {
+    pub(crate) key: String,
+    pub(crate) kind: InputKind,
+    pub(crate) params: Value,
+}
+
+/// What a handler's request to the client comes to in this round.
+pub(crate) enum Lookup {
+    /// Answered (now or in an earlier round), with an answer of the right shape.
+    Answered(Value),
+    /// Not answered yet: recorded, to be asked for.
+    Asked,
+    /// Answered with something that is not the request's result: the round fails.
+    Malformed,
+}
+
+/// One round of an input request: the answers available, and what the handler asked for.
+#[derive(Debug)]
+pub(crate) struct InputRound {
+    /// What the round's state is bound to (the dispatcher's digest of the caller, request and
+    /// arguments): the next state is bound to it too.
+    bind: String,
+    /// The id of the state the client presented, and how long it lives: recorded as used
+    /// before the handler runs.
+    presented: Option<(String, std::time::Duration)>,
+    /// Answers from earlier rounds (from the sealed state) and this one's `inputResponses`.
+    answers: Map<String, Value>,
+    /// The answers the handler read this round: the next state carries these, and only these
+    /// (a key the client answered but nobody asked for is ignored, as mrtr asks).
+    used: Mutex<Map<String, Value>>,
+    asked: Mutex<Vec<Asked>>,
+    /// The key of the first malformed answer read, if any.
+    malformed: Mutex<Option<String>>,
+    /// Woken when the handler asks for something, for a handler that asks from a task of its own.
+    wanted: Notify,
+    /// Numbers the requests made without a key of their own.
+    next_auto: AtomicU32,
+}
+
+impl InputRound {
+    pub(crate) fn new(
+        bind: String,
+        presented: Option<(String, std::time::Duration)>,
+        answers: Map<String, Value>,
+    ) -> Self {
+        Self {
+            bind,
+            presented,
+            answers,
+            used: Mutex::new(Map::new()),
+            asked: Mutex::new(Vec::new()),
+            malformed: Mutex::new(None),
+            wanted: Notify::new(),
+            next_auto: AtomicU32::new(1),
+        }
+    }
+
+    /// What the round's state is bound to.
+    pub(crate) fn bind(&self) -> &str {
+        &self.bind
+    }
+
+    /// The id of the state the client presented, with its remaining life.
+    pub(crate) fn presented(&self) -> Option<&(String, std::time::Duration)> {
+        self.presented.as_ref()
+    }
+
+    /// The next key for a request made without one: `input-1`, `input-2`, … in the order the
+    /// handler makes them, which is the same every round as long as the handler's path depends
+    /// only on its arguments and answers.
+    pub(crate) fn auto_key(&self) -> String {
+        format!("input-{}", self.next_auto.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The answer to request `key`, or a note that it must be asked for (`params`).
+    pub(crate) fn lookup(&self, key: &str, kind: InputKind, params: Value) -> Lookup {
+        if let Some(answer) = self.answers.get(key) {
+            if kind.accepts(answer) {
+                lock(&self.used).insert(key.to_owned(), answer.clone());
+                return Lookup::Answered(answer.clone());
+            }
+            lock(&self.malformed).get_or_insert_with(|| key.to_owned());
+            self.wanted.notify_one();
+            return Lookup::Malformed;
+        }
+        {
+            let mut asked = lock(&self.asked);
+            // A key asked twice in one round is asked once: the first request stands.
+            if !asked.iter().any(|a| a.key == key) {
+                asked.push(Asked {
+                    key: key.to_owned(),
+                    kind,
+                    params,
+                });
+            }
+        }
+        self.wanted.notify_one();
+        Lookup::Asked
+    }
+
+    /// Whether the handler is waiting on the client (or read a malformed answer): once it has
+    /// stopped making progress, the round is over.
+    pub(crate) fn is_waiting(&self) -> bool {
+        !lock(&self.asked).is_empty() || lock(&self.malformed).is_some()
+    }
+
+    /// Completes once the handler asks for something (see [`Self::is_waiting`]).
+    pub(crate) async fn waiting(&self) {
+        loop {
+            let notified = self.wanted.notified();
+            if self.is_waiting() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// The key of the malformed answer the handler read, if any.
+    pub(crate) fn malformed(&self) -> Option<String> {
+        lock(&self.malformed).clone()
+    }
+
+    /// What the handler asked for this round, in the order it asked.
+    pub(crate) fn asked(&self) -> Vec<Asked> {
+        lock(&self.asked).clone()
+    }
+
+    /// The answers the handler read this round.
+    pub(crate) fn used(&self) -> Map<String, Value> {
+        lock(&self.used).clone()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn answers(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn answers_are_read_once_checked_and_unanswered_requests_recorded() {
+        let round = InputRound::new(
+            String::new(),
+            None,
+            answers(json!({
+                "name": { "action": "accept", "content": { "name": "Ada" } },
+                "model": { "role": "assistant", "content": { "type": "text", "text": "Paris" } },
+                "roots": { "roots": [{ "uri": "file:///w" }] },
+                "extra": { "action": "accept" },
+            })),
+        );
+        assert!(matches!(
+            round.lookup("name", InputKind::Elicit, json!({})),
+            Lookup::Answered(a) if a["content"]["name"] == "Ada"
+        ));
+        assert!(matches!(
+            round.lookup("model", InputKind::Sample, json!({})),
+            Lookup::Answered(_)
+        ));
+        assert!(matches!(
+            round.lookup("roots", InputKind::Roots, json!({})),
+            Lookup::Answered(_)
+        ));
+        assert!(!round.is_waiting());
+        assert!(matches!(
+            round.lookup("later", InputKind::Elicit, json!({ "message": "a" })),
+            Lookup::Asked
+        ));
+        assert!(matches!(
+            round.lookup("later", InputKind::Elicit, json!({ "message": "b" })),
+            Lookup::Asked
+        ));
+        assert!(round.is_waiting());
+        let asked = round.asked();
+        assert_eq!(asked.len(), 1, "a key asked twice is asked once");
+        assert_eq!(asked[0].params["message"], "a");
+        // Only what was read travels on: `extra` was never asked for.
+        let used = round.used();
+        assert_eq!(
+            used.keys().collect::<Vec<_>>(),
+            ["model", "name", "roots"].iter().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn an_answer_of_the_wrong_shape_is_malformed() {
+        for (kind, answer) in [
+            (InputKind::Elicit, json!(12345)),
+            (InputKind::Elicit, json!({ "action": "maybe" })),
+            (
+                InputKind::Elicit,
+                json!({ "action": "accept", "content": "x" }),
+            ),
+            (InputKind::Sample, json!({ "action": "accept" })),
+            (InputKind::Roots, json!({ "roots": [{ "name": "no uri" }] })),
+            (InputKind::Roots, json!({ "roots": "file:///" })),
+        ] {
+            let round = InputRound::new(String::new(), None, answers(json!({ "k": answer })));
+            assert!(
+                matches!(round.lookup("k", kind, json!({})), Lookup::Malformed),
+                "{kind:?} accepted {answer}"
+            );
+            assert_eq!(round.malformed().as_deref(), Some("k"));
+            assert!(round.is_waiting());
+            assert!(round.used().is_empty());
+        }
+    }
+
+    #[test]
+    fn automatic_keys_follow_the_order_of_the_requests() {
+        let round = InputRound::new(String::new(), None, Map::new());
+        assert_eq!(round.auto_key(), "input-1");
+        assert_eq!(round.auto_key(), "input-2");
+        assert_eq!(InputKind::of("roots/list"), Some(InputKind::Roots));
+        assert_eq!(InputKind::of("tools/call"), None);
+    }
+
+    #[tokio::test]
+    async fn waiting_completes_when_a_request_is_made_from_another_task() {
+        let round = std::sync::Arc::new(InputRound::new(String::new(), None, Map::new()));
+        let asker = std::sync::Arc::clone(&round);
+        let task = tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            asker.lookup("k", InputKind::Roots, json!({}));
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(5), round.waiting())
+            .await
+            .expect("woken");
+        task.await.expect("joined");
+        assert_eq!(round.asked().len(), 1);
+    }
+}

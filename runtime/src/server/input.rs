@@ -1,0 +1,155 @@
+//! 2026-07-28 input requests (SEP-2322, basic/patterns/mrtr), the dispatcher's side: a round
+//! opened from the request (its `inputResponses` and sealed `requestState`), the presented
+//! state accepted once, and the `InputRequiredResult` that ends a round whose handler asked the
+//! client for something. The handler's side is `handler::InputRound`.
+//!
+//! Nothing is kept on the server between rounds: the answers gathered so far travel sealed in
+//! the state ([`super::request_state`]), so any replica serves the next round; only the ids of
+//! used states are kept, in the [`ReplayStore`](super::ReplayStore), until they expire.
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+
+use super::json::raw;
+use super::registry::Core;
+use super::request_state::{Binding, MAX_STATE_CHARS, Sealed};
+use crate::handler::InputRound;
+use crate::principal::Principal;
+use crate::protocol::{ErrorObject, Method, error_code};
+
+impl Core {
+    /// The input round of a 2026-07-28 `tools/call`, `prompts/get` or `resources/read` (`None`
+    /// for any other method): this request's `inputResponses` and the answers of earlier rounds
+    /// from its `requestState`, opened, unexpired and bound to this caller, request and
+    /// arguments. A malformed, forged, expired or foreign state is refused before anything
+    /// runs.
+    pub(super) fn open_round(
+        &self,
+        method: &Method,
+        params: Option<&RawValue>,
+        principal: &Principal,
+    ) -> Result<Option<Arc<InputRound>>, ErrorObject> {
+        let target_key = match method {
+            Method::CallTool | Method::GetPrompt => "name",
+            Method::ReadResource => "uri",
+            _ => return Ok(None),
+        };
+        let invalid = |message: String| ErrorObject::new(error_code::INVALID_PARAMS, message);
+        let params: Map<String, Value> = match params {
+            None => Map::new(),
+            Some(params) => serde_json::from_str(params.get())
+                .map_err(|_| invalid("params must be an object".into()))?,
+        };
+        // A target the method's own parsing refuses; no state can be bound to it.
+        let Some(target) = params.get(target_key).and_then(Value::as_str) else {
+            return Ok(Some(Arc::new(InputRound::new(
+                String::new(),
+                None,
+                Map::new(),
+            ))));
+        };
+        let mut responses = match params.get("inputResponses") {
+            None => Map::new(),
+            Some(Value::Object(responses)) if responses.values().all(Value::is_object) => {
+                responses.clone()
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "`inputResponses` must be an object whose values are the client's results"
+                        .into(),
+                ));
+            }
+        };
+        let bind = Binding {
+            principal,
+            method,
+            target,
+            arguments: params.get("arguments").and_then(Value::as_object),
+        }
+        .digest();
+        let (answers, presented) = match params.get("requestState") {
+            None => (Map::new(), None),
+            Some(Value::String(text)) => {
+                let state = Sealed::open(text, &self.inner.options.state_keys, &bind)
+                    .map_err(|e| invalid(e.to_string()))?;
+                let life = state.remaining();
+                (state.answers, Some((state.id, life)))
+            }
+            Some(_) => return Err(invalid("`requestState` must be a string".into())),
+        };
+        // An answer of an earlier round stands: this round answers only what is still open.
+        for (key, answer) in answers {
+            responses.insert(key, answer);
+        }
+        Ok(Some(Arc::new(InputRound::new(bind, presented, responses))))
+    }
+
+    /// Records the state the client presented as used, before its handler runs (after the
+    /// scope check, so that a step-up can retry with it): a state is accepted once. A store
+    /// that cannot answer refuses the round.
+    pub(super) async fn admit_input(&self, round: &InputRound) -> Result<(), ErrorObject> {
+        let Some((id, life)) = round.presented() else {
+            return Ok(());
+        };
+        match self.inner.options.replay_store.first_use(id, *life).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ErrorObject::new(
+                error_code::INVALID_PARAMS,
+                "`requestState` was already used",
+            )),
+            Err(error) => {
+                tracing::warn!(target: "scopegate::input", %error, "request state not checked");
+                Err(ErrorObject::new(
+                    error_code::INTERNAL_ERROR,
+                    "the request state could not be checked; try again",
+                ))
+            }
+        }
+    }
+
+    /// How a round whose handler asked the client for something ends: an
+    /// `InputRequiredResult` with the requests and a new sealed state holding every answer the
+    /// handler read, or the error for an answer that was not the result asked for.
+    pub(super) fn input_required(&self, round: &InputRound) -> Result<Box<RawValue>, ErrorObject> {
+        if let Some(key) = round.malformed() {
+            return Err(ErrorObject::new(
+                error_code::INVALID_PARAMS,
+                format!(
+                    "`inputResponses[{}]` is not the result of the request it answers",
+                    Value::String(crate::clip::clip(&key, crate::clip::TEXT_BYTES).into_owned())
+                ),
+            ));
+        }
+        let requests: Map<String, Value> = round
+            .asked()
+            .into_iter()
+            .map(|asked| {
+                let request = json!({ "method": asked.kind.method(), "params": asked.params });
+                (asked.key, request)
+            })
+            .collect();
+        let options = &self.inner.options;
+        let state = Sealed::new(
+            round.bind().to_owned(),
+            round.used(),
+            options.request_state_ttl,
+        )
+        .seal(&options.state_keys)
+        .ok_or_else(|| {
+            ErrorObject::new(
+                error_code::INTERNAL_ERROR,
+                format!(
+                    "the answers gathered exceed the request state's limit of {} KiB",
+                    MAX_STATE_CHARS / 1024
+                ),
+            )
+        })?;
+        Ok(raw(&json!({
+            "resultType": "input_required",
+            "inputRequests": requests,
+            "requestState": state,
+        })))
+    }
+}
