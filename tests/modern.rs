@@ -792,6 +792,37 @@ async fn parameter_headers_must_match_the_body() {
             .get("x-mcp-header")
             .is_none()
     );
+    // An integer header parameter is bounded to JavaScript's safe integers (SEP-2243), in the
+    // schema and when called.
+    let shard = &sql["inputSchema"]["properties"]["shard"];
+    assert_eq!(shard["minimum"], -9_007_199_254_740_991_i64, "{shard}");
+    assert_eq!(shard["maximum"], 9_007_199_254_740_991_i64, "{shard}");
+    for (shard, header) in [
+        (json!(9_007_199_254_740_992_i64), "9007199254740992"),
+        (json!(-9_007_199_254_740_992_i64), "-9007199254740992"),
+        (json!(u64::MAX), "18446744073709551615"),
+    ] {
+        let before = sql_runs();
+        let r = env
+            .modern(
+                "tools/call",
+                json!({"name": "execute_sql",
+                       "arguments": {"region": "eu", "shard": shard, "query": "q"}}),
+                |r| {
+                    r.header("mcp-param-region", "eu")
+                        .header("mcp-param-shard", header)
+                },
+            )
+            .await;
+        assert_eq!(r.body["result"]["isError"], true, "{shard}: {}", r.text);
+        assert!(
+            r.text
+                .contains("outside the integers a header parameter may carry"),
+            "{}",
+            r.text
+        );
+        assert_eq!(sql_runs(), before, "{shard}: the tool did not run");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,44 @@ fn drop_numeric_format(schema: &mut Schema) {
     }
 }
 
+/// The largest integer a header parameter may carry: JavaScript's safe integers (SEP-2243,
+/// "Integer values MUST be within the safe range for JavaScript"), so that every client reads
+/// the value it mirrors exactly.
+pub(crate) const MAX_HEADER_INTEGER: i64 = (1 << 53) - 1;
+
+/// An integer header parameter's schema says so: `minimum`/`maximum` narrowed to the safe range
+/// (a narrower range the type already has, `u8`'s say, stays).
+fn bound_header_integer(schema: &mut Map<String, Value>) {
+    let is_integer = match schema.get("type") {
+        Some(Value::String(t)) => t == "integer",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "integer"),
+        _ => false,
+    };
+    if !is_integer {
+        return;
+    }
+    let low = schema.get("minimum").and_then(Value::as_f64);
+    if low.is_none_or(|low| low < -(MAX_HEADER_INTEGER as f64)) {
+        schema.insert("minimum".into(), (-MAX_HEADER_INTEGER).into());
+    }
+    let high = schema.get("maximum").and_then(Value::as_f64);
+    if high.is_none_or(|high| high > MAX_HEADER_INTEGER as f64) {
+        schema.insert("maximum".into(), MAX_HEADER_INTEGER.into());
+    }
+}
+
+/// Whether `value`, given to a header parameter, is an integer outside the safe range.
+pub(crate) fn unsafe_header_integer(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(v), _) => !(-MAX_HEADER_INTEGER..=MAX_HEADER_INTEGER).contains(&v),
+            (None, Some(_)) => true,
+            (None, None) => false,
+        },
+        _ => false,
+    }
+}
+
 /// The input schema of a tool and the names of its JSON arguments.
 pub(crate) fn input_schema(params: &[ParamDef]) -> (Value, Box<[&'static str]>) {
     let mut generator = schema_generator();
@@ -71,9 +109,9 @@ pub(crate) fn input_schema(params: &[ParamDef]) -> (Value, Box<[&'static str]>) 
                 .insert("description".into(), description.into());
         }
         if let Some(header) = param.header {
-            schema
-                .ensure_object()
-                .insert("x-mcp-header".into(), header.into());
+            let object = schema.ensure_object();
+            object.insert("x-mcp-header".into(), header.into());
+            bound_header_integer(object);
         }
         properties.insert(param.name.into(), schema.into());
         if arg.required {

@@ -48,11 +48,24 @@ impl Core {
             }
 
             let arguments = params.arguments.unwrap_or_default();
-            let problems = arguments
+            let mut problems: Vec<String> = arguments
                 .keys()
                 .filter(|key| !tool.arguments.contains(&key.as_str()))
                 .map(|key| format!("`{key}`: unknown argument"))
                 .collect();
+            // A header parameter carries only what every client mirrors exactly (SEP-2243).
+            for param in &tool.headers {
+                if arguments
+                    .get(param.name)
+                    .is_some_and(crate::schema::unsafe_header_integer)
+                {
+                    problems.push(format!(
+                        "`{}`: outside the integers a header parameter may carry (±{})",
+                        param.name,
+                        crate::schema::MAX_HEADER_INTEGER
+                    ));
+                }
+            }
             // The generated `call` extracts every parameter (collecting problems), then starts the
             // tool only if no problem was found, unknown arguments included.
             let handlers = &*self.inner.handlers;
