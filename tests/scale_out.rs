@@ -429,3 +429,91 @@ async fn readiness_turns_503_while_draining_and_serving_goes_on_until_the_grace_
         "no connection is accepted after the grace"
     );
 }
+
+/// Asks the user for a name (a 2026-07-28 input request).
+#[mcp_tool(public)]
+async fn ask_name(ctx: RequestContext) -> Result<String, ToolError> {
+    let answer = ctx
+        .elicit(
+            "Name?",
+            json!({ "type": "object", "properties": { "name": { "type": "string" } } }),
+        )
+        .await?;
+    Ok(format!(
+        "hi {}",
+        answer["content"]["name"].as_str().unwrap_or("?")
+    ))
+}
+
+#[derive(McpServer)]
+#[mcp(name = "asker", tools(ask_name))]
+struct Asker;
+
+/// A 2026-07-28 `tools/call` of `ask_name` through `server`'s dispatcher: its result, or its
+/// error under `"error"`.
+async fn ask(server: &Server<Asker>, extra: Value) -> Value {
+    let mut params = json!({ "name": "ask_name", "_meta": support::modern_meta() });
+    params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({ "elicitation": {} });
+    for (key, value) in extra.as_object().unwrap() {
+        params[key] = value.clone();
+    }
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params });
+    let who = Principal::builder()
+        .issuer("https://as")
+        .subject("u")
+        .build();
+    match server.handle_bytes(body.to_string().as_bytes(), &who).await {
+        scopegate::Reply::Response(response) => {
+            let value = serde_json::to_value(&response).unwrap();
+            if value.get("error").is_some() {
+                json!({ "error": value["error"] })
+            } else {
+                value["result"].clone()
+            }
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_request_state_is_used_once_across_replicas() {
+    let redis = RedisServer::start().await;
+    let keys = scopegate::StateKeys::new([5; 32]);
+    let replica = |prefix: &str| {
+        let options = scopegate::ServerOptions::default()
+            .state_keys(keys.clone())
+            .replay_store(store(&redis, prefix));
+        Server::with_options(Asker, options).unwrap()
+    };
+    let (a, b) = (replica("in:"), replica("in:"));
+    let first = ask(&a, json!({})).await;
+    assert_eq!(first["resultType"], "input_required", "{first}");
+    let retry = json!({
+        "requestState": first["requestState"],
+        "inputResponses": { "input-1": { "action": "accept", "content": { "name": "Ada" } } },
+    });
+    // Sealed on one replica, answered on the other.
+    let done = ask(&b, retry.clone()).await;
+    assert_eq!(done["content"][0]["text"], "hi Ada", "{done}");
+    // The same state on the first replica: already used.
+    let replayed = ask(&a, retry.clone()).await;
+    assert_eq!(replayed["error"]["code"], -32602, "{replayed}");
+    assert!(
+        replayed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
+
+    // Redis gone: a presented state cannot be checked, so it is refused (fail closed); a first
+    // round, which presents none, still asks.
+    let second = ask(&a, json!({})).await;
+    drop(redis);
+    let retry = json!({
+        "requestState": second["requestState"],
+        "inputResponses": { "input-1": { "action": "accept", "content": { "name": "Bo" } } },
+    });
+    let refused = ask(&b, retry).await;
+    assert_eq!(refused["error"]["code"], -32603, "{refused}");
+    assert_eq!(ask(&b, json!({})).await["resultType"], "input_required");
+}
