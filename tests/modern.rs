@@ -145,8 +145,8 @@ async fn discover_and_results_carry_the_modern_fields() {
         json!({"listChanged": false})
     );
     assert_eq!(
-        result["capabilities"]["resources"]["subscribe"], false,
-        "subscriptions/listen is not offered"
+        result["capabilities"]["resources"]["subscribe"], true,
+        "resource updates come through subscriptions/listen"
     );
     assert_eq!(
         result["_meta"]["io.modelcontextprotocol/serverInfo"],

@@ -365,6 +365,9 @@ pub struct Connection {
     /// Whether requests are registered for `notifications/cancelled`: not on a connection that
     /// carries one request, where no notification can arrive for it.
     tracks_requests: bool,
+    /// Set by [`Connection::hang_up`]: the requests that serve until the client goes
+    /// (`subscriptions/listen`) end with it.
+    hung_up: Cancel,
 }
 
 impl Default for Connection {
@@ -384,6 +387,7 @@ impl Default for Connection {
             handler_timeout: AtomicU64::new(NO_TIMEOUT),
             changes: AtomicU64::new(0),
             tracks_requests: true,
+            hung_up: Cancel::default(),
         }
     }
 }
@@ -631,6 +635,18 @@ impl Connection {
     pub fn hang_up(&self) {
         lock(&self.pending).clear();
         *lock(&self.standalone) = None;
+        self.hung_up.cancel();
+    }
+
+    /// Resolves once the client has hung up ([`Connection::hang_up`]); for a 2026-07-28
+    /// request, once its transport's connection has.
+    pub(crate) async fn hung_up(&self) {
+        self.parent
+            .as_deref()
+            .unwrap_or(self)
+            .hung_up
+            .cancelled()
+            .await;
     }
 
     /// This connection's random part of the ids of its requests to the client.

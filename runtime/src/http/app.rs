@@ -117,6 +117,10 @@ impl Core {
                 )
             }),
             concurrency: limit::InFlightLimit::new(config.max_concurrent_requests),
+            listens: limit::StreamLimit::new(
+                config.max_listen_streams,
+                config.max_listen_streams_per_principal,
+            ),
             per_address: config.rate_per_address.map(|quota| {
                 limit::RateLimit::new(quota, config.rate_limit_store.clone(), "address")
             }),

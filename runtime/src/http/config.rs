@@ -50,6 +50,8 @@ pub struct HttpConfig {
     pub(super) any_host: bool,
     pub(super) max_sessions: usize,
     pub(super) max_sessions_per_principal: usize,
+    pub(super) max_listen_streams: usize,
+    pub(super) max_listen_streams_per_principal: usize,
     pub(super) max_concurrent_requests: usize,
     pub(super) rate_per_address: Option<Quota>,
     pub(super) rate_per_principal: Option<Quota>,
@@ -94,6 +96,8 @@ impl HttpConfig {
             any_host: false,
             max_sessions: 10_000,
             max_sessions_per_principal: 100,
+            max_listen_streams: 10_000,
+            max_listen_streams_per_principal: 100,
             max_concurrent_requests: 1024,
             rate_per_address: Some(Quota::new(200, 100.0)),
             rate_per_principal: Some(Quota::new(200, 100.0)),
@@ -173,6 +177,18 @@ impl HttpConfig {
     pub fn max_sessions(mut self, total: usize, per_principal: usize) -> Self {
         self.max_sessions = total;
         self.max_sessions_per_principal = per_principal;
+        self
+    }
+
+    /// Most open 2026-07-28 `subscriptions/listen` streams in all (default 10 000) and per
+    /// principal (default 100; per token for a caller without a subject, and shared by every
+    /// anonymous caller when authorization is off). Past either, a new one is refused (`503`
+    /// or `429`, with `Retry-After`) until one of those open ends; an open stream keeps no slot
+    /// of [`max_concurrent_requests`](Self::max_concurrent_requests).
+    #[must_use]
+    pub fn max_listen_streams(mut self, total: usize, per_principal: usize) -> Self {
+        self.max_listen_streams = total;
+        self.max_listen_streams_per_principal = per_principal;
         self
     }
 

@@ -1,6 +1,7 @@
 //! Token-bucket rate limits, per client address and per principal, so neither a flood nor a
 //! misconfigured client hammering discovery takes the server down. Counted in this process, or
 //! through a [`RateLimitStore`] shared by replicas.
+//! Beside them, the in-flight limit and the bound on open long-lived streams.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -182,6 +183,73 @@ impl Drop for InFlightPermit<'_> {
     }
 }
 
+/// Open long-lived streams (2026-07-28 `subscriptions/listen`), bounded per principal and in
+/// all: each keeps a connection and the server's memory for as long as its client holds it open.
+pub(crate) struct StreamLimit {
+    max_total: usize,
+    max_per_key: usize,
+    /// The open streams in all, and per key (a key leaves when its last stream ends).
+    open: Mutex<(usize, HashMap<String, usize>)>,
+}
+
+/// Why a stream was not opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamRefusal {
+    /// The caller has its most streams open (429).
+    PerKey,
+    /// The server has its most streams open (503).
+    Total,
+}
+
+impl StreamLimit {
+    pub(crate) fn new(max_total: usize, max_per_key: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max_total: max_total.max(1),
+            max_per_key: max_per_key.max(1),
+            open: Mutex::default(),
+        })
+    }
+
+    /// A stream for `key`, counted until the permit is dropped.
+    pub(crate) fn try_open(self: &Arc<Self>, key: String) -> Result<StreamPermit, StreamRefusal> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, per_key) = &mut *open;
+        let mine = per_key.get(&key).copied().unwrap_or(0);
+        if mine >= self.max_per_key {
+            return Err(StreamRefusal::PerKey);
+        }
+        if *total >= self.max_total {
+            return Err(StreamRefusal::Total);
+        }
+        *total += 1;
+        per_key.insert(key.clone(), mine + 1);
+        Ok(StreamPermit {
+            limit: Arc::clone(self),
+            key,
+        })
+    }
+}
+
+/// One open stream of a [`StreamLimit`].
+pub(crate) struct StreamPermit {
+    limit: Arc<StreamLimit>,
+    key: String,
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        let mut open = self.limit.open.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, per_key) = &mut *open;
+        *total -= 1;
+        if let Some(count) = per_key.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                per_key.remove(&self.key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,5 +360,25 @@ mod tests {
         assert!(peak.load(Ordering::SeqCst) <= 3, "{peak:?}");
         assert!(peak.load(Ordering::SeqCst) >= 1);
         assert_eq!(limit.taken.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn streams_are_bounded_per_key_and_in_all_until_they_end() {
+        let limit = StreamLimit::new(3, 2);
+        let a1 = limit.try_open("a".into()).unwrap();
+        let _a2 = limit.try_open("a".into()).unwrap();
+        assert_eq!(
+            limit.try_open("a".into()).err(),
+            Some(StreamRefusal::PerKey)
+        );
+        let _b1 = limit.try_open("b".into()).unwrap();
+        assert_eq!(limit.try_open("c".into()).err(), Some(StreamRefusal::Total));
+        drop(a1);
+        let _a3 = limit.try_open("a".into()).unwrap();
+        assert_eq!(
+            limit.open.lock().unwrap().1.len(),
+            2,
+            "two keys hold streams"
+        );
     }
 }

@@ -15,7 +15,7 @@
 //! - `serve`, `watch`: the accept loop, connection limits and timers, graceful shutdown;
 //! - `cors` (the endpoint as a service), `probes` (health, readiness, the metadata), `https`;
 //! - `endpoint`: the checks every request passes, in order, then its method's handler;
-//! - `post`, `stream` (GET), `delete`;
+//! - `post`, `listen` (2026-07-28 `subscriptions/listen`), `stream` (GET), `delete`;
 //! - `respond` (dispatch, and the switch to an event stream), `body`;
 //! - `guard` (Host, Origin), `authn` (tokens and challenges), `throttle` (the rate limits);
 //! - `shared`: the state every request reads;
@@ -36,6 +36,7 @@ mod headers;
 pub(crate) mod host;
 mod https;
 mod limit;
+mod listen;
 mod outage;
 mod param_headers;
 mod post;

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::body::read_body;
 use super::headers::{HeaderVersion, check_modern_headers, session_id};
+use super::listen::listen;
 use super::param_headers::check_param_headers;
 use super::refusals;
 use super::reply::{
@@ -87,6 +88,11 @@ pub(super) fn post(
                         ErrorObject::new(error_code::HEADER_MISMATCH, mismatch),
                     ),
                 );
+            }
+            // A long-lived stream of its own, not a request's (boxed: rarer than the rest).
+            if request.method == Method::Listen {
+                let id = request.id.clone();
+                return Box::pin(listen(shared, principal, message, id, parts)).await;
             }
             return respond(
                 shared,

@@ -40,6 +40,8 @@ pub(super) struct Shared {
     /// scheme's default): the common case, accepted on one comparison.
     pub(super) resource_authority: Option<String>,
     pub(super) concurrency: limit::InFlightLimit,
+    /// Open `subscriptions/listen` streams, bounded per principal and in all.
+    pub(super) listens: Arc<limit::StreamLimit>,
     pub(super) per_address: Option<limit::RateLimit>,
     pub(super) per_principal: Option<limit::RateLimit>,
     pub(super) proxies: Option<TrustedProxies>,

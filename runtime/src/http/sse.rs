@@ -69,16 +69,42 @@ pub(super) fn event_stream(
     let stream = messages.map(|message| {
         Ok::<_, std::convert::Infallible>(Event::default().event("message").data(message))
     });
-    let mut response = Sse::new(stream).into_response();
-    // Proxies must pass each event on at once (2026-07-28 Streamable HTTP).
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    let mut response = unbuffered(Sse::new(stream).into_response());
     if let Some(id) = session
         && let Ok(value) = HeaderValue::from_str(id)
     {
         response.headers_mut().insert(SESSION_HEADER, value);
     }
+    response
+}
+
+/// How often a long-lived stream with nothing to say sends a comment.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// An SSE response for a long-lived stream (`subscriptions/listen`): as [`event_stream`], plus
+/// a comment line whenever [`KEEP_ALIVE`] passes without a message, so that proxies and clients
+/// do not take a quiet stream for a dead one, and a client gone without a word is noticed when
+/// the write fails (2026-07-28 Streamable HTTP).
+pub(super) fn kept_alive_event_stream(
+    messages: impl futures_util::Stream<Item = String> + Send + 'static,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures_util::StreamExt as _;
+    let stream = messages.map(|message| {
+        Ok::<_, std::convert::Infallible>(Event::default().event("message").data(message))
+    });
+    unbuffered(
+        Sse::new(stream)
+            .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+            .into_response(),
+    )
+}
+
+/// Proxies must pass each event on at once (2026-07-28 Streamable HTTP).
+fn unbuffered(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }
 

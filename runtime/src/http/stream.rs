@@ -83,7 +83,7 @@ pub(super) async fn standalone_stream(
 
 /// When the token a principal presented stops being valid: its `exp` claim (a fraction rounded
 /// down), or `None` when the verifier gave no `exp`.
-fn token_deadline(principal: &Principal) -> Option<tokio::time::Instant> {
+pub(super) fn token_deadline(principal: &Principal) -> Option<tokio::time::Instant> {
     let exp = principal.claims().get("exp")?;
     let exp = match exp.as_u64() {
         Some(seconds) => seconds,

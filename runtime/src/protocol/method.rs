@@ -75,6 +75,9 @@ methods! {
     GetPrompt = "prompts/get",
     /// `completion/complete`.
     Complete = "completion/complete",
+    /// `subscriptions/listen` (2026-07-28): a long-lived stream of the notifications the
+    /// client opts in to.
+    Listen = "subscriptions/listen",
     // Client to server: notifications.
     /// `notifications/initialized`.
     Initialized = "notifications/initialized",
@@ -89,6 +92,9 @@ methods! {
     LogMessage = "notifications/message",
     /// `notifications/resources/updated`.
     ResourceUpdated = "notifications/resources/updated",
+    /// `notifications/subscriptions/acknowledged` (2026-07-28): the first message of a
+    /// `subscriptions/listen` stream.
+    SubscriptionAcknowledged = "notifications/subscriptions/acknowledged",
     /// `sampling/createMessage`.
     CreateMessage = "sampling/createMessage",
     /// `elicitation/create`.

@@ -44,6 +44,9 @@ pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabi
 pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 /// The result `_meta` key naming the server.
 pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+/// The `_meta` key tying a message to the `subscriptions/listen` request whose stream it is on
+/// (the value is that request's id).
+pub const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// Picks the version to answer an `initialize` with: the client's when we speak it, else our
 /// latest (MCP lifecycle, "Version Negotiation").

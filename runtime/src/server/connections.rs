@@ -1,13 +1,13 @@
-//! The live client connections: registering them, hanging up, and telling subscribers that a
-//! resource changed.
+//! The live client connections: registering them, hanging up (which also ends the open
+//! `subscriptions/listen` streams), and telling subscribers that a resource changed.
 
 use std::sync::Arc;
 
 use serde_json::json;
 
+use super::audience::Audience;
 use super::registry::Core;
 use crate::connection::Connection;
-use crate::principal::Principal;
 use crate::protocol::Method;
 
 impl Core {
@@ -32,9 +32,31 @@ impl Core {
         for connection in connections.iter().filter_map(std::sync::Weak::upgrade) {
             connection.hang_up();
         }
+        drop(connections);
+        self.inner.listeners.close_all();
     }
 
+    /// The publish point of resource updates: every subscriber in this process whose
+    /// principal may read the resource hears of it — legacy sessions on their GET stream,
+    /// 2026-07-28 `subscriptions/listen` streams tagged with their subscription. Returns how
+    /// many were told. Fan-out across replicas publishes here and has each replica deliver
+    /// what it receives with [`Core::deliver_resource_updated`].
     pub(crate) fn notify_resource_updated(&self, uri: &str) -> usize {
+        self.deliver_resource_updated(uri)
+    }
+
+    /// Delivers a resource update to this process's subscribers.
+    pub(crate) fn deliver_resource_updated(&self, uri: &str) -> usize {
+        // The resource and the scopes reading it needs are found once, not once per subscriber.
+        let Some(audience) = self.audience(uri) else {
+            return 0;
+        };
+        self.notify_sessions(&audience, uri) + self.notify_listeners(&audience, uri)
+    }
+
+    /// Legacy subscriptions: kept in the URI's normal form, and an update goes only to a
+    /// session whose latest request's principal may still read the resource.
+    fn notify_sessions(&self, audience: &Audience, uri: &str) -> usize {
         let connections: Vec<Arc<Connection>> = {
             let connections = self
                 .inner
@@ -51,30 +73,13 @@ impl Core {
             "method": Method::ResourceUpdated,
             "params": { "uri": uri },
         });
-        // Subscriptions are kept in the URI's normal form. An update goes only to a session whose
-        // latest request's principal may still read the resource.
-        // The resource's scope sets are found once, not once per subscriber.
-        let Some(normal) = crate::resource::normalize_uri(uri) else {
-            return 0;
-        };
-        let Some(required) = self
-            .find_resource(uri)
-            .map(|(_, meta, _)| self.resource_scopes(uri, meta).collect::<Vec<_>>())
-        else {
-            return 0;
-        };
-        let may_read = |principal: &Principal| {
-            required.iter().all(|scopes| {
-                self.inner
-                    .scopes
-                    .missing(principal.scopes(), scopes)
-                    .is_empty()
-            })
-        };
         connections
             .iter()
-            .filter(|c| c.is_subscribed(&normal))
-            .filter(|c| c.subscriber().is_some_and(|principal| may_read(&principal)))
+            .filter(|c| c.is_subscribed(audience.normal()))
+            .filter(|c| {
+                c.subscriber()
+                    .is_some_and(|principal| self.admits(audience, &principal))
+            })
             .filter(|c| c.notify(&message))
             .count()
     }

@@ -8,6 +8,8 @@
 //! - `authorize`: the scope check and its [`Denial`]; `run`: running a handler (panics,
 //!   cancellation, timeout);
 //! - `tools`, `resources`, `prompts`, `completion`: each kind of operation;
+//! - `listen`: `subscriptions/listen` (2026-07-28), over the open streams of `listeners`;
+//!   `audience`: who may hear that a resource changed (both eras' subscriptions);
 //! - `entries`, `paging`, `lists`: list entries, pages and cursors, list requests;
 //! - `capabilities`, `connections`, `scope_table`, and the helpers `call`, `params`, `json`,
 //!   `name_index`.
@@ -25,6 +27,7 @@ use crate::resource::{ResourceDef, ResourceFuture};
 use crate::scope::{Implication, ScopeTable};
 use crate::tool::{ToolDef, ToolFuture};
 
+mod audience;
 mod authorize;
 mod build_error;
 mod call;
@@ -36,6 +39,8 @@ mod entries;
 mod info;
 mod input;
 mod json;
+mod listen;
+mod listeners;
 mod lists;
 mod modern;
 mod name_index;
@@ -182,14 +187,17 @@ impl<S: McpServer> Server<S> {
         self.core.connect()
     }
 
-    /// Shutting down: every client's pending requests fail and its standalone stream ends;
-    /// requests in flight still finish.
+    /// Shutting down: every client's pending requests fail and its standalone stream ends, and
+    /// every open `subscriptions/listen` stream is answered (a graceful end) and ends; requests
+    /// in flight still finish.
     pub fn hang_up_all(&self) {
         self.core.hang_up_all();
     }
 
     /// Tells every client subscribed to `uri` that the resource changed
-    /// (`notifications/resources/updated`); returns how many were told.
+    /// (`notifications/resources/updated`): legacy sessions subscribed with
+    /// `resources/subscribe`, and open 2026-07-28 `subscriptions/listen` streams that asked for
+    /// it; only those whose principal may read the resource. Returns how many were told.
     pub fn notify_resource_updated(&self, uri: &str) -> usize {
         self.core.notify_resource_updated(uri)
     }

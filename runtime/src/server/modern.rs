@@ -83,7 +83,7 @@ impl Core {
         // and subscribe were removed from it.
         let method = request.method.clone();
         let offered = match method {
-            Method::ServerDiscover | Method::ListTools | Method::CallTool => true,
+            Method::ServerDiscover | Method::ListTools | Method::CallTool | Method::Listen => true,
             Method::ListResources | Method::ListResourceTemplates | Method::ReadResource => {
                 !self.inner.resources.is_empty()
             }
@@ -110,12 +110,19 @@ impl Core {
         let reply = if method == Method::ServerDiscover {
             let mut result = json!({
                 "supportedVersions": MODERN_PROTOCOL_VERSIONS,
-                "capabilities": self.modern_capabilities(),
+                "capabilities": self.capabilities(),
             });
             if let Some(instructions) = self.inner.info.instructions {
                 result["instructions"] = instructions.into();
             }
             Reply::Response(Response::result(id.clone(), raw(&result)))
+        } else if method == Method::Listen {
+            let link = Link {
+                connection,
+                outbound: link.outbound,
+                input: None,
+            };
+            self.listen(request, principal, link).await
         } else {
             let input = match self.open_round(&method, request.params.as_deref(), principal) {
                 Ok(input) => input,
@@ -195,15 +202,5 @@ impl Core {
                 ErrorObject::new(error_code::INTERNAL_ERROR, "response without id"),
             ),
         }
-    }
-
-    /// What `server/discover` announces: the same, less per-resource subscriptions (2026-07-28
-    /// delivers them through `subscriptions/listen`, which this server does not offer).
-    fn modern_capabilities(&self) -> Value {
-        let mut capabilities = self.capabilities();
-        if let Some(resources) = capabilities.get_mut("resources") {
-            resources["subscribe"] = false.into();
-        }
-        capabilities
     }
 }

@@ -15,6 +15,7 @@ use super::entries::{
 };
 use super::info::ServerInfo;
 use super::json::raw;
+use super::listeners::Listeners;
 use super::name_index::NameIndex;
 use super::options::ServerOptions;
 use super::paging::pages;
@@ -63,6 +64,8 @@ pub(super) struct Inner {
     pub(super) scopes: ScopeTable,
     /// Live client connections, for notifications unrelated to a request.
     pub(super) connections: std::sync::Mutex<Vec<std::sync::Weak<Connection>>>,
+    /// Open `subscriptions/listen` streams (2026-07-28), for resource updates.
+    pub(super) listeners: Listeners,
 }
 
 pub(super) type RegisteredPrompt = (
@@ -202,6 +205,7 @@ impl Core {
                 param_headers,
                 scopes: ScopeTable::new(tables.scopes, tables.implications),
                 connections: std::sync::Mutex::default(),
+                listeners: Listeners::default(),
             }),
         })
     }

@@ -1,0 +1,42 @@
+//! Who may hear that a resource changed: a subscriber whose principal may read it. One rule for
+//! both eras — legacy `resources/subscribe` (delivered on a session's GET stream) and 2026-07-28
+//! `subscriptions/listen` streams — since an update reveals a resource as much as a read does.
+
+use super::registry::Core;
+use crate::principal::Principal;
+
+/// The audience of changes to one resource: the normal form of its URI (subscriptions are kept
+/// in it) and the scope sets reading the resource needs.
+pub(super) struct Audience {
+    normal: String,
+    required: Vec<&'static [&'static str]>,
+}
+
+impl Audience {
+    /// The URI's RFC 3986 normal form ([`crate::resource::normalize_uri`]).
+    pub(super) fn normal(&self) -> &str {
+        &self.normal
+    }
+}
+
+impl Core {
+    /// The audience of changes to the resource `uri` names; `None` when it names none. Found
+    /// once per update, not once per subscriber.
+    pub(super) fn audience(&self, uri: &str) -> Option<Audience> {
+        let normal = crate::resource::normalize_uri(uri)?.into_owned();
+        let (_, meta, _) = self.find_resource(uri)?;
+        let required = self.resource_scopes(uri, meta).collect();
+        Some(Audience { normal, required })
+    }
+
+    /// Whether `principal` may hear of changes to `audience`'s resource: it holds every scope
+    /// set a read of it needs (the scope check of `resources/read`, without its denial).
+    pub(super) fn admits(&self, audience: &Audience, principal: &Principal) -> bool {
+        let table = &self.inner.scopes;
+        audience.required.iter().all(|scopes| {
+            scopes
+                .iter()
+                .all(|s| table.satisfies(principal.scopes(), s))
+        })
+    }
+}
