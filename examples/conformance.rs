@@ -227,6 +227,99 @@ async fn test_elicitation_sep1330_enums(ctx: RequestContext) -> String {
     elicit(&ctx, message, schema, "Elicitation completed").await
 }
 
+/// Tests JSON Schema 2020-12 keywords in an input schema (SEP-1613, SEP-2106): a definition in
+/// `$defs` with an `$anchor`, referenced by `$ref`, and no properties beyond those declared.
+/// With `contactMethod` "phone" a phone is required, else an email.
+#[mcp_tool(public)]
+fn json_schema_2020_12_tool(
+    name: Option<String>,
+    address: Option<Address>,
+    #[arg(rename = "contactMethod")] contact_method: Option<ContactMethod>,
+    phone: Option<String>,
+    email: Option<String>,
+) -> Result<String, ToolError> {
+    // The rules the scenario's schema states at its root (`allOf`/`anyOf`, `if`/`then`/`else`),
+    // which a tool's parameters cannot: checked here.
+    let (field, given) = match contact_method {
+        Some(ContactMethod::Phone) => ("phone", phone.is_some()),
+        _ => ("email", email.is_some()),
+    };
+    if !given {
+        return Err(ToolError::new(format!("`{field}` is required")));
+    }
+    let args = json!({
+        "name": name,
+        "address": address,
+        "contactMethod": contact_method,
+        "phone": phone,
+        "email": email,
+    });
+    Ok(format!("JSON Schema 2020-12 tool called with: {args}"))
+}
+
+/// A postal address.
+#[derive(Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+// Named and anchored as the scenario's schema has it: `$defs.address`, `addressDef`.
+#[schemars(rename = "address", extend("$anchor" = "addressDef"))]
+struct Address {
+    street: Option<String>,
+    city: Option<String>,
+}
+
+/// How to reach the caller.
+#[derive(Debug, Clone, Copy, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(inline)]
+enum ContactMethod {
+    Phone,
+    Email,
+}
+
+/// Tests parameter headers (SEP-2243): clients mirror `region` into `Mcp-Param-Region`, which
+/// must agree with the body
+#[mcp_tool(public)]
+fn test_custom_header(
+    #[arg(header = "Region", description = "The region to route the call to")] region: String,
+) -> String {
+    format!("Region: {region}")
+}
+
+/// Tests that a 2026-07-28 request hears log messages only when its `_meta` sets a log level
+/// (SEP-2575)
+#[mcp_tool(public)]
+fn test_logging_tool(ctx: RequestContext) -> String {
+    let sent = ctx.log(LogLevel::Info, None, "test_logging_tool ran");
+    format!("Logging evaluated: message sent={sent}")
+}
+
+/// Tests that a request needing the client's sampling capability is refused when its `_meta`
+/// does not declare it (SEP-2575: -32021, MissingRequiredClientCapability)
+#[mcp_tool(public)]
+async fn test_missing_capability(ctx: RequestContext) -> Result<String, ToolError> {
+    let request = json!({
+        "messages": [{ "role": "user", "content": { "type": "text", "text": "Say hello" } }],
+        "maxTokens": 20,
+    });
+    let answer = ctx.create_message(request).await?;
+    Ok(format!(
+        "LLM response: {}",
+        answer["content"]["text"].as_str().unwrap_or_default()
+    ))
+}
+
+/// Tests that a tool asking the user for input never puts a request of its own on the
+/// response stream (SEP-2575): in 2026-07-28 the question travels back in the result
+#[mcp_tool(public)]
+async fn test_streaming_elicitation(ctx: RequestContext) -> String {
+    ctx.progress(50.0, Some(100.0), Some("Asking for confirmation"));
+    let schema = json!({
+        "type": "object",
+        "properties": { "confirm": { "type": "boolean", "description": "Go ahead?" } },
+        "required": ["confirm"],
+    });
+    elicit(&ctx, "Please confirm", schema, "Elicitation completed").await
+}
+
 /// A static text resource for testing
 #[mcp_resource(
     uri = "test://static-text",
@@ -351,6 +444,11 @@ fn test_prompt_with_image() -> Vec<PromptMessage> {
         test_elicitation,
         test_elicitation_sep1034_defaults,
         test_elicitation_sep1330_enums,
+        json_schema_2020_12_tool,
+        test_custom_header,
+        test_logging_tool,
+        test_missing_capability,
+        test_streaming_elicitation,
     ),
     resources(static_text, static_binary, watched_resource, template),
     prompts(

@@ -264,6 +264,56 @@ async fn envelope_version_and_method_errors_have_their_statuses() {
     }
 }
 
+/// The `-32022` error names exactly the versions `server/discover` announces, whichever check
+/// refuses the version (the HTTP header on a modern or a legacy POST, on a GET, or the `_meta`
+/// through the dispatcher): a client that retries with any of them is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_version_names_the_versions_discover_announces() {
+    let env = start(ServerOptions::default(), false).await;
+    let discovered = env.modern("server/discover", json!({}), |r| r).await;
+    let supported = discovered.body["result"]["supportedVersions"].clone();
+    assert_eq!(supported, json!([V]), "{}", discovered.text);
+    let expected = json!({"supported": supported, "requested": "2099-01-01"});
+
+    let modern = json!({"jsonrpc":"2.0","id":7,"method":"server/discover","params":{"_meta": {"io.modelcontextprotocol/protocolVersion": "2099-01-01", "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let legacy = json!({"jsonrpc":"2.0","id":7,"method":"tools/list"});
+    for body in [modern.clone(), legacy] {
+        let request = env
+            .http
+            .post(&env.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2099-01-01")
+            .header("mcp-method", body["method"].as_str().unwrap())
+            .body(body.to_string());
+        let r = env.send(request).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+        assert_eq!(r.body["id"], 7, "{body}: the error answers the request");
+        assert_eq!(r.body["error"]["code"], -32022, "{body}");
+        assert_eq!(r.body["error"]["data"], expected, "{body}");
+    }
+
+    let get = env
+        .http
+        .get(&env.url)
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", "2099-01-01");
+    let r = env.send(get).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], -32022);
+    assert_eq!(r.body["error"]["data"], expected);
+
+    let server = Server::new(Vault).unwrap();
+    let scopegate::Reply::Refused(response, scopegate::Refusal::BadRequest) = server
+        .handle_bytes(modern.to_string().as_bytes(), &Principal::anonymous())
+        .await
+    else {
+        panic!("an unsupported version is refused");
+    };
+    let response: Value = serde_json::from_str(&response.to_json()).unwrap();
+    assert_eq!(response["error"]["data"], expected);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headers_must_match_the_body() {
     let env = start(ServerOptions::default(), false).await;

@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-use super::headers::HEADER_PROTOCOL_VERSIONS;
 use super::session::SessionError;
 use super::spare;
 use crate::protocol::{ErrorObject, Response as RpcResponse, error_code};
+use crate::server::unsupported_version_error;
 
 pub(super) fn json_response(status: StatusCode, body: &RpcResponse) -> Response {
     // Built directly: a `String`'s `into_response` first sets a text content type that the
@@ -57,7 +57,8 @@ pub(super) fn method_not_allowed(sessions: bool) -> Response {
 }
 
 /// 400 with `-32022` naming the supported versions, so a client can pick one and retry
-/// (2026-07-28 versioning; legacy only asks for the 400).
+/// (2026-07-28 versioning; legacy only asks for the 400). The error is the dispatcher's, so
+/// that the header check and the `_meta` check name the same versions.
 #[cold]
 pub(super) fn unsupported_version(
     id: Option<crate::protocol::RequestId>,
@@ -65,17 +66,7 @@ pub(super) fn unsupported_version(
 ) -> Response {
     json_response(
         StatusCode::BAD_REQUEST,
-        &RpcResponse::error(
-            id,
-            ErrorObject::new(
-                error_code::UNSUPPORTED_PROTOCOL_VERSION,
-                "Unsupported protocol version",
-            )
-            .with_data(serde_json::json!({
-                "supported": HEADER_PROTOCOL_VERSIONS,
-                "requested": requested,
-            })),
-        ),
+        &RpcResponse::error(id, unsupported_version_error(requested)),
     )
 }
 

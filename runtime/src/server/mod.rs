@@ -62,6 +62,9 @@ pub use self::authorize::Denial;
 pub use self::build_error::BuildError;
 pub use self::entries::REQUIRED_SCOPES_META_KEY;
 pub use self::info::ServerInfo;
+// The HTTP version-header check answers with the same error as the `_meta` check.
+#[cfg(feature = "http")]
+pub(crate) use self::modern::unsupported_version_error;
 pub use self::options::{ListVisibility, ServerOptions};
 pub(crate) use self::registry::Core;
 pub use self::replay::{MemoryReplayStore, ReplayStore};

@@ -17,6 +17,21 @@ use crate::protocol::{
     MODERN_PROTOCOL_VERSIONS, Method, Request, Response, error_code,
 };
 
+/// The `-32022` error for a request naming a revision this server does not serve, on every
+/// transport (the HTTP `MCP-Protocol-Version` check and the `_meta` check alike). `supported`
+/// is exactly what `server/discover` announces as `supportedVersions`, so a client that retries
+/// with any of them is served; the handshake revisions are not in it, as a request naming one in
+/// its `_meta` would be refused again (they are reached through `initialize`, which selects the
+/// legacy era). `requested` echoes what the client asked for (MCP 2026-07-28,
+/// basic/versioning, "Protocol Version Negotiation").
+pub(crate) fn unsupported_version_error(requested: &str) -> ErrorObject {
+    ErrorObject::new(
+        error_code::UNSUPPORTED_PROTOCOL_VERSION,
+        "Unsupported protocol version",
+    )
+    .with_data(json!({ "supported": MODERN_PROTOCOL_VERSIONS, "requested": requested }))
+}
+
 /// How long clients may cache the server's lists (2026-07-28 `ttlMs`): they are fixed for the
 /// server's lifetime, and five minutes bounds how stale a client is after a redeploy.
 const LIST_TTL_MS: u64 = 300_000;
@@ -55,14 +70,7 @@ impl Core {
             );
         };
         if !MODERN_PROTOCOL_VERSIONS.contains(&version) {
-            return refuse(
-                Refusal::BadRequest,
-                ErrorObject::new(
-                    error_code::UNSUPPORTED_PROTOCOL_VERSION,
-                    "Unsupported protocol version",
-                )
-                .with_data(json!({ "supported": MODERN_PROTOCOL_VERSIONS, "requested": version })),
-            );
+            return refuse(Refusal::BadRequest, unsupported_version_error(version));
         }
         let log_level = match meta.get(META_LOG_LEVEL) {
             None => None,
