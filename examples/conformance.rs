@@ -426,6 +426,179 @@ fn test_prompt_with_image() -> Vec<PromptMessage> {
     ]
 }
 
+// ---- 2026-07-28 input requests (SEP-2322): each asks under the key the suite expects, and runs
+// again from its start with the answers (see `RequestContext`).
+
+fn string_field(name: &str) -> Value {
+    json!({
+        "type": "object",
+        "properties": { name: { "type": "string" } },
+        "required": [name],
+    })
+}
+
+fn accepted<'a>(answer: &'a Value, field: &str) -> &'a str {
+    answer["content"][field].as_str().unwrap_or_default()
+}
+
+fn sampling(text: &str, max_tokens: u32) -> Value {
+    json!({
+        "messages": [{ "role": "user", "content": { "type": "text", "text": text } }],
+        "maxTokens": max_tokens,
+    })
+}
+
+/// Asks the user's name (input request), then greets them
+#[mcp_tool(public)]
+async fn test_input_required_result_elicitation(ctx: RequestContext) -> Result<String, ToolError> {
+    let answer = ctx
+        .input("user_name")
+        .elicit("What is your name?", string_field("name"))
+        .await?;
+    Ok(format!("Hello, {}!", accepted(&answer, "name")))
+}
+
+/// Asks the client's model a question (input request), then returns its answer
+#[mcp_tool(public)]
+async fn test_input_required_result_sampling(ctx: RequestContext) -> Result<String, ToolError> {
+    let answer = ctx
+        .input("capital_question")
+        .create_message(sampling("What is the capital of France?", 100))
+        .await?;
+    Ok(format!(
+        "The model said: {}",
+        answer["content"]["text"].as_str().unwrap_or_default()
+    ))
+}
+
+/// Asks the client for its roots (input request), then names them
+#[mcp_tool(public)]
+async fn test_input_required_result_list_roots(ctx: RequestContext) -> Result<String, ToolError> {
+    let answer = ctx.input("client_roots").list_roots().await?;
+    let roots: Vec<&str> = answer["roots"]
+        .as_array()
+        .map(|roots| roots.iter().filter_map(|r| r["uri"].as_str()).collect())
+        .unwrap_or_default();
+    Ok(format!("Client roots: {}", roots.join(", ")))
+}
+
+/// Asks for a confirmation carried through the sealed request state
+#[mcp_tool(public)]
+async fn test_input_required_result_request_state(
+    ctx: RequestContext,
+) -> Result<String, ToolError> {
+    let schema = json!({
+        "type": "object",
+        "properties": { "ok": { "type": "boolean" } },
+        "required": ["ok"],
+    });
+    let answer = ctx
+        .input("confirm")
+        .elicit("Please confirm", schema)
+        .await?;
+    // Reaching here means the state opened: sealed, unexpired, bound to this call, unused.
+    Ok(format!("state-ok: confirmed={}", answer["content"]["ok"]))
+}
+
+/// Asks for a name, a greeting from the model and the roots, all in one round
+#[mcp_tool(public)]
+async fn test_input_required_result_multiple_inputs(
+    ctx: RequestContext,
+) -> Result<String, ToolError> {
+    let (name, greeting, roots) = tokio::join!(
+        ctx.input("user_name")
+            .elicit("What is your name?", string_field("name")),
+        ctx.input("greeting")
+            .create_message(sampling("Generate a greeting", 50)),
+        ctx.input("client_roots").list_roots(),
+    );
+    let (name, greeting, roots) = (name?, greeting?, roots?);
+    Ok(format!(
+        "name={}, greeting={}, roots={}",
+        accepted(&name, "name"),
+        greeting["content"]["text"].as_str().unwrap_or_default(),
+        roots["roots"].as_array().map_or(0, Vec::len)
+    ))
+}
+
+/// Asks twice, one round after the other
+#[mcp_tool(public)]
+async fn test_input_required_result_multi_round(ctx: RequestContext) -> Result<String, ToolError> {
+    let name = ctx
+        .input("step1")
+        .elicit("Step 1: What is your name?", string_field("name"))
+        .await?;
+    let color = ctx
+        .input("step2")
+        .elicit(
+            "Step 2: What is your favorite color?",
+            string_field("color"),
+        )
+        .await?;
+    Ok(format!(
+        "{} likes {}",
+        accepted(&name, "name"),
+        accepted(&color, "color")
+    ))
+}
+
+/// Asks for a confirmation; a tampered request state is refused before it runs again
+#[mcp_tool(public)]
+async fn test_input_required_result_tampered_state(
+    ctx: RequestContext,
+) -> Result<String, ToolError> {
+    let schema = json!({ "type": "object", "properties": { "ok": { "type": "boolean" } } });
+    let answer = ctx
+        .input("confirm")
+        .elicit("Please confirm", schema)
+        .await?;
+    Ok(format!("confirmed={}", answer["content"]["ok"]))
+}
+
+/// Asks only for what the client declared it can answer
+#[mcp_tool(public)]
+async fn test_input_required_result_capabilities(ctx: RequestContext) -> Result<String, ToolError> {
+    let mut said = Vec::new();
+    if ctx.client_supports("sampling") {
+        let answer = ctx
+            .input("capital_question")
+            .create_message(sampling("What is the capital of France?", 100))
+            .await?;
+        said.push(format!(
+            "model: {}",
+            answer["content"]["text"].as_str().unwrap_or_default()
+        ));
+    }
+    if ctx.client_supports("elicitation") {
+        let answer = ctx
+            .input("user_name")
+            .elicit("What is your name?", string_field("name"))
+            .await?;
+        said.push(format!("user: {}", accepted(&answer, "name")));
+    }
+    if said.is_empty() {
+        said.push("the client declared neither sampling nor elicitation".into());
+    }
+    Ok(said.join("; "))
+}
+
+/// A prompt built from context the user gives (an input request on `prompts/get`)
+#[mcp_prompt(public, title = "Prompt Needing Input")]
+async fn test_input_required_result_prompt(ctx: RequestContext) -> Result<String, PromptError> {
+    let answer = ctx
+        .input("user_context")
+        .elicit(
+            "What context should the prompt use?",
+            string_field("context"),
+        )
+        .await
+        .map_err(|e| PromptError::Failed(e.to_string()))?;
+    Ok(format!(
+        "Use this context: {}",
+        accepted(&answer, "context")
+    ))
+}
+
 #[derive(McpServer)]
 #[mcp(
     name = "mcp-conformance-test-server",
@@ -449,6 +622,14 @@ fn test_prompt_with_image() -> Vec<PromptMessage> {
         test_logging_tool,
         test_missing_capability,
         test_streaming_elicitation,
+        test_input_required_result_elicitation,
+        test_input_required_result_sampling,
+        test_input_required_result_list_roots,
+        test_input_required_result_request_state,
+        test_input_required_result_multiple_inputs,
+        test_input_required_result_multi_round,
+        test_input_required_result_tampered_state,
+        test_input_required_result_capabilities,
     ),
     resources(static_text, static_binary, watched_resource, template),
     prompts(
@@ -456,6 +637,7 @@ fn test_prompt_with_image() -> Vec<PromptMessage> {
         test_prompt_with_arguments,
         test_prompt_with_embedded_resource,
         test_prompt_with_image,
+        test_input_required_result_prompt,
     )
 )]
 struct Conformance;

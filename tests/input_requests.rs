@@ -79,14 +79,14 @@ async fn two_steps(ctx: RequestContext) -> Result<String, ToolError> {
     ))
 }
 
-/// Samples only when the client can, else says so.
+/// Elicits when the client can, else does without.
 #[mcp_tool(public)]
 async fn capable(ctx: RequestContext) -> Result<String, ToolError> {
     if !ctx.client_supports("elicitation") {
-        let err = ctx.elicit("never", name_schema()).await.unwrap_err();
-        return Ok(format!("no elicitation: {err}"));
+        return Ok("did without elicitation".into());
     }
-    Ok("elicitation declared".into())
+    let answer = ctx.elicit("Name?", name_schema()).await?;
+    Ok(format!("asked: {}", answer["action"]))
 }
 
 /// A briefing on a topic the user names.
@@ -184,6 +184,10 @@ async fn call(
             }
         }
         Reply::Denied(denial) => json!({ "denied": denial.missing }),
+        Reply::Refused(response, refusal) => {
+            let value: Value = serde_json::to_value(&response).unwrap();
+            json!({ "error": value["error"], "refusal": format!("{refusal:?}") })
+        }
         other => panic!("unexpected reply {other:?}"),
     }
 }
@@ -510,19 +514,32 @@ async fn only_declared_capabilities_are_asked_for() {
     )
     .await;
     assert_eq!(r["resultType"], "complete");
-    assert!(text(&r).contains("does not support `elicitation`"), "{r}");
+    assert_eq!(text(&r), "did without elicitation");
     let r = call(
         &server,
         &alice(),
         "tools/call",
-        json!({ "name": "greet", "caps": {} }),
+        json!({ "name": "capable" }),
     )
     .await;
-    assert_eq!(r["resultType"], "complete");
     assert_eq!(
-        r["isError"], true,
-        "an unsupported request is the tool's error: {r}"
+        r["inputRequests"]["input-1"]["method"], "elicitation/create",
+        "{r}"
     );
+    // A handler that needs what the client did not declare: -32021, HTTP 400, nothing asked.
+    let r = call(
+        &server,
+        &alice(),
+        "tools/call",
+        json!({ "name": "greet", "caps": { "sampling": {} } }),
+    )
+    .await;
+    assert_eq!(r["error"]["code"], -32021, "{r}");
+    assert_eq!(
+        r["error"]["data"]["requiredCapabilities"],
+        json!({ "elicitation": {} })
+    );
+    assert_eq!(r["refusal"], "BadRequest");
 }
 
 #[tokio::test]

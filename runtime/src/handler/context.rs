@@ -28,7 +28,11 @@ use crate::protocol::{Method, RequestId};
 /// - take the same path for the same arguments and answers: requests are matched to answers by
 ///   key, [`input`](Self::input)`("name")` for a key of your own, else `input-1`, `input-2`, …
 ///   in the order they are made;
-/// - requests made together (`tokio::join!`) are asked together, in one round.
+/// - requests made together (`tokio::join!`) are asked together, in one round;
+/// - a request the client declared no capability for ends the call with the error -32021
+///   (Missing Required Client Capability; on a 2025 session it is
+///   [`ClientError::Unsupported`]): check [`client_supports`](Self::client_supports) first to
+///   do without.
 ///
 /// The answers gathered so far travel with the client, sealed (encrypted and authenticated)
 /// and bound to the caller, the request and its arguments; each sealed state is accepted once.
@@ -186,6 +190,12 @@ impl RequestContext {
     ) -> Result<Value, ClientError> {
         let link = self.inner.link.as_ref().ok_or(ClientError::Unreachable)?;
         if !link.connection.client_supports(kind.capability()) {
+            // 2026-07-28: the request cannot be served without it; the round ends with
+            // -32021 (check `client_supports` first to do without).
+            if let Some(round) = &link.input {
+                round.needs_capability(kind.capability());
+                return std::future::pending().await;
+            }
             return Err(ClientError::Unsupported(kind.capability()));
         }
         let Some(round) = &link.input else {

@@ -121,6 +121,8 @@ pub(crate) struct InputRound {
     asked: Mutex<Vec<Asked>>,
     /// The key of the first malformed answer read, if any.
     malformed: Mutex<Option<String>>,
+    /// The first capability the handler needed that the client did not declare, if any.
+    missing: Mutex<Option<&'static str>>,
     /// Woken when the handler asks for something, for a handler that asks from a task of its own.
     wanted: Notify,
     /// Numbers the requests made without a key of their own.
@@ -140,6 +142,7 @@ impl InputRound {
             used: Mutex::new(Map::new()),
             asked: Mutex::new(Vec::new()),
             malformed: Mutex::new(None),
+            missing: Mutex::new(None),
             wanted: Notify::new(),
             next_auto: AtomicU32::new(1),
         }
@@ -188,10 +191,25 @@ impl InputRound {
         Lookup::Asked
     }
 
-    /// Whether the handler is waiting on the client (or read a malformed answer): once it has
-    /// stopped making progress, the round is over.
+    /// Notes that the handler needs `capability`, which the client did not declare: the round
+    /// ends with the error that says so (2026-07-28, "Missing Required Client Capability"),
+    /// whatever else the handler asked.
+    pub(crate) fn needs_capability(&self, capability: &'static str) {
+        lock(&self.missing).get_or_insert(capability);
+        self.wanted.notify_one();
+    }
+
+    /// The capability the handler needed and the client lacks, if any.
+    pub(crate) fn missing(&self) -> Option<&'static str> {
+        *lock(&self.missing)
+    }
+
+    /// Whether the handler is waiting on the client (or read a malformed answer, or needs a
+    /// capability the client lacks): once it has stopped making progress, the round is over.
     pub(crate) fn is_waiting(&self) -> bool {
-        !lock(&self.asked).is_empty() || lock(&self.malformed).is_some()
+        !lock(&self.asked).is_empty()
+            || lock(&self.malformed).is_some()
+            || lock(&self.missing).is_some()
     }
 
     /// Completes once the handler asks for something (see [`Self::is_waiting`]).

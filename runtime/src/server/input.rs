@@ -14,10 +14,51 @@ use serde_json::{Map, Value, json};
 
 use super::json::raw;
 use super::registry::Core;
+use super::reply::{Refusal, Reply};
 use super::request_state::{Binding, MAX_STATE_CHARS, Sealed};
 use crate::handler::InputRound;
 use crate::principal::Principal;
-use crate::protocol::{ErrorObject, Method, error_code};
+use crate::protocol::{ErrorObject, Method, RequestId, Response, error_code};
+
+/// How a round that did not produce the handler's output ends.
+#[derive(Debug)]
+pub(crate) enum InputEnd {
+    /// The handler asked the client for something: an `InputRequiredResult`.
+    Asked(Box<RawValue>),
+    /// The round was refused (its state already used or unchecked, an answer of the wrong kind).
+    Refused(ErrorObject),
+    /// The handler needs a capability the client did not declare: -32021, HTTP 400.
+    MissingCapability(ErrorObject),
+}
+
+impl InputEnd {
+    /// The reply to request `id`.
+    pub(crate) fn reply(&self, id: &RequestId) -> Reply {
+        match self {
+            InputEnd::Asked(result) => {
+                Reply::Response(Response::result(id.clone(), result.clone()))
+            }
+            InputEnd::Refused(error) => {
+                Reply::Response(Response::error(Some(id.clone()), error.clone()))
+            }
+            InputEnd::MissingCapability(error) => Reply::Refused(
+                Response::error(Some(id.clone()), error.clone()),
+                Refusal::BadRequest,
+            ),
+        }
+    }
+}
+
+/// The error for a request that needs client capabilities the client did not declare
+/// (2026-07-28, SEP-2575 "Missing Required Client Capability"): `required` in the shape of the
+/// client's capabilities.
+pub(crate) fn missing_capability(required: Value) -> ErrorObject {
+    ErrorObject::new(
+        error_code::MISSING_CLIENT_CAPABILITY,
+        "Missing required client capability",
+    )
+    .with_data(json!({ "requiredCapabilities": required }))
+}
 
 impl Core {
     /// The input round of a 2026-07-28 `tools/call`, `prompts/get` or `resources/read` (`None`
@@ -89,22 +130,22 @@ impl Core {
     /// Records the state the client presented as used, before its handler runs (after the
     /// scope check, so that a step-up can retry with it): a state is accepted once. A store
     /// that cannot answer refuses the round.
-    pub(super) async fn admit_input(&self, round: &InputRound) -> Result<(), ErrorObject> {
+    pub(super) async fn admit_input(&self, round: &InputRound) -> Result<(), InputEnd> {
         let Some((id, life)) = round.presented() else {
             return Ok(());
         };
         match self.inner.options.replay_store.first_use(id, *life).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(ErrorObject::new(
+            Ok(false) => Err(InputEnd::Refused(ErrorObject::new(
                 error_code::INVALID_PARAMS,
                 "`requestState` was already used",
-            )),
+            ))),
             Err(error) => {
                 tracing::warn!(target: "scopegate::input", %error, "request state not checked");
-                Err(ErrorObject::new(
+                Err(InputEnd::Refused(ErrorObject::new(
                     error_code::INTERNAL_ERROR,
                     "the request state could not be checked; try again",
-                ))
+                )))
             }
         }
     }
@@ -112,9 +153,12 @@ impl Core {
     /// How a round whose handler asked the client for something ends: an
     /// `InputRequiredResult` with the requests and a new sealed state holding every answer the
     /// handler read, or the error for an answer that was not the result asked for.
-    pub(super) fn input_required(&self, round: &InputRound) -> Result<Box<RawValue>, ErrorObject> {
+    pub(super) fn input_required(&self, round: &InputRound) -> InputEnd {
+        if let Some(capability) = round.missing() {
+            return InputEnd::MissingCapability(missing_capability(json!({ capability: {} })));
+        }
         if let Some(key) = round.malformed() {
-            return Err(ErrorObject::new(
+            return InputEnd::Refused(ErrorObject::new(
                 error_code::INVALID_PARAMS,
                 format!(
                     "`inputResponses[{}]` is not the result of the request it answers",
@@ -131,22 +175,21 @@ impl Core {
             })
             .collect();
         let options = &self.inner.options;
-        let state = Sealed::new(
+        let Some(state) = Sealed::new(
             round.bind().to_owned(),
             round.used(),
             options.request_state_ttl,
         )
-        .seal(&options.state_keys)
-        .ok_or_else(|| {
-            ErrorObject::new(
+        .seal(&options.state_keys) else {
+            return InputEnd::Refused(ErrorObject::new(
                 error_code::INTERNAL_ERROR,
                 format!(
                     "the answers gathered exceed the request state's limit of {} KiB",
                     MAX_STATE_CHARS / 1024
                 ),
-            )
-        })?;
-        Ok(raw(&json!({
+            ));
+        };
+        InputEnd::Asked(raw(&json!({
             "resultType": "input_required",
             "inputRequests": requests,
             "requestState": state,

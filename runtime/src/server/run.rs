@@ -12,7 +12,7 @@ pub(super) enum Failure {
     /// A 2026-07-28 round ended without an output: the handler asked the client for something
     /// (the `InputRequiredResult`), or the round was refused (its state already used, or an
     /// answer of the wrong kind).
-    Input(Result<Box<serde_json::value::RawValue>, crate::protocol::ErrorObject>),
+    Input(crate::server::input::InputEnd),
 }
 
 impl Failure {
@@ -39,13 +39,10 @@ impl Failure {
         &self,
         id: &crate::protocol::RequestId,
     ) -> Option<crate::server::reply::Reply> {
-        let Failure::Input(outcome) = self else {
+        let Failure::Input(end) = self else {
             return None;
         };
-        Some(crate::server::reply::Reply::Response(match outcome {
-            Ok(result) => crate::protocol::Response::result(id.clone(), result.clone()),
-            Err(error) => crate::protocol::Response::error(Some(id.clone()), error.clone()),
-        }))
+        Some(end.reply(id))
     }
 }
 
@@ -87,7 +84,7 @@ macro_rules! run {
             None => Ok(()),
         };
         match admitted {
-            Err(error) => Some(Err($crate::server::run::Failure::Input(Err(error)))),
+            Err(end) => Some(Err($crate::server::run::Failure::Input(end))),
             Ok(()) => {
                 let flight = link.connection.start(id);
                 let timeout = $core
