@@ -599,6 +599,94 @@ async fn test_input_required_result_prompt(ctx: RequestContext) -> Result<String
     ))
 }
 
+// ---- the tasks extension (2026-07-28, SEP-2663): tools whose calls may run as tasks.
+
+/// Greets by name (never a task)
+#[mcp_tool(public)]
+fn greet(name: String) -> String {
+    format!("Hello, {name}!")
+}
+
+/// Sleeps for `seconds`, then answers; a task when the client supports tasks and it has to wait
+#[mcp_tool(public, task)]
+async fn slow_compute(seconds: u64, label: Option<String>) -> String {
+    if seconds > 0 {
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+    }
+    format!(
+        "computed {} after {seconds}s",
+        label.as_deref().unwrap_or("result")
+    )
+}
+
+/// Fails as a tool after a second; always a task
+#[mcp_tool(public, task = "required")]
+async fn failing_job() -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Err(ToolError::new("the job failed"))
+}
+
+/// Fails as a protocol error (its handler panics) after a moment
+#[mcp_tool(public, task)]
+async fn protocol_error_job() -> String {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    panic!("protocol_error_job breaks on purpose")
+}
+
+/// Deletes a file once the user confirms, the question asked by the task
+#[mcp_tool(public, task, destructive)]
+async fn confirm_delete(filename: String, ctx: RequestContext) -> Result<String, ToolError> {
+    ctx.run_as_task().await;
+    let schema = json!({
+        "type": "object",
+        "properties": { "confirm": { "type": "boolean" } },
+        "required": ["confirm"],
+    });
+    let answer = ctx
+        .input("confirm")
+        .elicit(&format!("Delete {filename}?"), schema)
+        .await?;
+    let confirmed = answer["action"] == "accept" && answer["content"]["confirm"] == true;
+    Ok(if confirmed {
+        format!("deleted {filename}")
+    } else {
+        format!("kept {filename}")
+    })
+}
+
+/// Asks two questions at once, from the task
+#[mcp_tool(public, task)]
+async fn multi_input(ctx: RequestContext) -> Result<String, ToolError> {
+    ctx.run_as_task().await;
+    let (name, confirm) = tokio::join!(
+        ctx.input("name").elicit("Your name?", string_field("name")),
+        ctx.input("confirm").elicit(
+            "Go ahead?",
+            json!({ "type": "object", "properties": { "confirm": { "type": "boolean" } } }),
+        ),
+    );
+    let (name, confirm) = (name?, confirm?);
+    Ok(format!(
+        "{} said {}",
+        accepted(&name, "name"),
+        confirm["content"]["confirm"]
+    ))
+}
+
+/// Asks the user's name in the request, then works on as a task
+#[mcp_tool(public, task = "required")]
+async fn test_tool_with_task(ctx: RequestContext) -> Result<String, ToolError> {
+    let answer = ctx
+        .input("user_name")
+        .elicit("What is your name?", string_field("name"))
+        .await?;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    Ok(format!(
+        "Hello, {}! (from a task)",
+        accepted(&answer, "name")
+    ))
+}
+
 #[derive(McpServer)]
 #[mcp(
     name = "mcp-conformance-test-server",
@@ -630,6 +718,13 @@ async fn test_input_required_result_prompt(ctx: RequestContext) -> Result<String
         test_input_required_result_multi_round,
         test_input_required_result_tampered_state,
         test_input_required_result_capabilities,
+        greet,
+        slow_compute,
+        failing_job,
+        protocol_error_job,
+        confirm_delete,
+        multi_input,
+        test_tool_with_task,
     ),
     resources(static_text, static_binary, watched_resource, template),
     prompts(

@@ -9,7 +9,9 @@ use syn::{LitStr, Path, Token, bracketed};
 use crate::check::lit;
 use crate::errors::Errors;
 use crate::keys::{self, Seen};
-use crate::model::{Callable, Common, Hints, Item, Kind, PromptItem, ResourceItem, ToolItem};
+use crate::model::{
+    Callable, Common, Hints, Item, Kind, PromptItem, ResourceItem, TaskMode, ToolItem,
+};
 
 /// What one attribute says, before it meets the function.
 #[derive(Default)]
@@ -17,6 +19,8 @@ pub(crate) struct ItemAttr {
     pub(crate) common: Common,
     /// Tools only.
     pub(crate) hints: Hints,
+    /// Tools only: `task` or `task = "optional" | "required"`.
+    pub(crate) task: TaskMode,
     /// Resources only: `uri = ".."` (static or RFC 6570 template) and `mime_type = ".."`.
     pub(crate) uri: Option<LitStr>,
     pub(crate) mime_type: Option<LitStr>,
@@ -90,6 +94,21 @@ impl ItemAttr {
                 "destructive" => attr.hints.destructive = Some(keys::flag_value(input)?),
                 "idempotent" => attr.hints.idempotent = Some(keys::flag_value(input)?),
                 "open_world" => attr.hints.open_world = Some(keys::flag_value(input)?),
+                "task" => {
+                    attr.task = if input.peek(Token![=]) {
+                        let lit = keys::string_value(input)?;
+                        match lit.value().as_str() {
+                            "optional" => TaskMode::Optional,
+                            "required" => TaskMode::Required,
+                            _ => {
+                                errors.at(&lit, "`task` is `task`, `task = \"optional\"` or `task = \"required\"`");
+                                TaskMode::Optional
+                            }
+                        }
+                    } else {
+                        TaskMode::Optional
+                    };
+                }
                 _ => unreachable!("every key in `Kind::keys` is handled"),
             }
             Ok(())
@@ -112,6 +131,7 @@ impl ItemAttr {
         let Self {
             common,
             hints,
+            task,
             uri,
             mime_type,
         } = self;
@@ -119,6 +139,7 @@ impl ItemAttr {
             Kind::Tool => Item::Tool(ToolItem {
                 common,
                 hints,
+                task,
                 callable,
             }),
             Kind::Resource => Item::Resource(ResourceItem {

@@ -29,6 +29,7 @@ impl Kind {
                 "destructive",
                 "idempotent",
                 "open_world",
+                "task",
                 "crate",
             ],
             Self::Resource => &[
@@ -127,10 +128,21 @@ pub(crate) struct Callable<'a> {
     pub(crate) params: Vec<Param>,
 }
 
+/// Whether a call of the tool may run as a task (the 2026-07-28 tasks extension): `task`
+/// (when the client supports tasks) or `task = "required"` (only as a task).
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaskMode {
+    #[default]
+    Never,
+    Optional,
+    Required,
+}
+
 /// `#[mcp_tool]`.
 pub(crate) struct ToolItem<'a> {
     pub(crate) common: Common,
     pub(crate) hints: Hints,
+    pub(crate) task: TaskMode,
     pub(crate) callable: Callable<'a>,
 }
 

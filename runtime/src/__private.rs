@@ -19,7 +19,7 @@ pub use crate::resource::{
 pub use crate::scope::Implication;
 pub use crate::server::{McpServer, ServerInfo};
 pub use crate::tool::{
-    IntoToolResult, Tool, ToolAnnotations, ToolDef, ToolFuture, ToolInfo, ToolMeta,
+    IntoToolResult, TaskSupport, Tool, ToolAnnotations, ToolDef, ToolFuture, ToolInfo, ToolMeta,
 };
 
 /// Entry points for fuzz targets (`fuzz/`): the parsers that see untrusted bytes.

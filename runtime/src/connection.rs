@@ -529,6 +529,15 @@ impl Connection {
             .is_some_and(|v| !v.is_null())
     }
 
+    /// Whether the client declared extension `id` (`capabilities.extensions[id]`, 2026-07-28).
+    #[must_use]
+    pub fn client_supports_extension(&self, id: &str) -> bool {
+        lock(&self.capabilities)
+            .get("extensions")
+            .and_then(|e| e.get(id))
+            .is_some_and(|v| !v.is_null())
+    }
+
     pub(crate) fn set_log_level(&self, level: LogLevel) {
         self.log_level.store(level as u8, Ordering::SeqCst);
         self.changed();

@@ -63,7 +63,9 @@ pub use server::{
     Server, ServerInfo, ServerOptions, StateKeyError, StateKeys, StoreError, StoreFuture,
 };
 pub use stdio::StdioError;
-pub use tool::{FromRef, Input, IntoToolResult, Json, RequestContext, State, ToolError};
+pub use tool::{
+    FromRef, Input, IntoToolResult, Json, RequestContext, State, TaskSupport, ToolError,
+};
 
 #[doc(hidden)]
 pub mod __private;

@@ -28,6 +28,25 @@ pub struct ToolMeta {
     pub scopes: &'static [&'static str],
     /// Behaviour hints for clients.
     pub annotations: ToolAnnotations,
+    /// Whether a call may run as a task (2026-07-28 tasks extension; `#[mcp_tool(task)]`).
+    pub task: TaskSupport,
+}
+
+/// Whether a tool's calls may run as tasks (the `io.modelcontextprotocol/tasks` extension of
+/// 2026-07-28): the call answers with a task handle, runs on, and the client polls `tasks/get`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TaskSupport {
+    /// Never: every call answers with its result (the default).
+    #[default]
+    Never,
+    /// `#[mcp_tool(task)]`: a call from a client that supports tasks becomes one if the tool has
+    /// not finished by the time it first waits (or asks the client something after
+    /// [`RequestContext::run_as_task`](crate::RequestContext::run_as_task)); other clients get
+    /// the result when it is done.
+    Optional,
+    /// `#[mcp_tool(task = "required")]`: every call is a task; a client that does not support
+    /// tasks is refused (-32021).
+    Required,
 }
 
 /// Hints about a tool's behaviour (`ToolAnnotations` in the MCP schema). Clients must not rely on

@@ -7,14 +7,20 @@ use syn::spanned::Spanned;
 
 use crate::expand::callable::{self, Described, Shape};
 use crate::expand::tokens;
-use crate::model::{Hints, Kind, ToolItem};
+use crate::model::{Hints, Kind, TaskMode, ToolItem};
 
 pub(crate) fn expand(item: &ToolItem<'_>) -> TokenStream {
     let ToolItem {
         common,
         hints,
+        task,
         callable,
     } = item;
+    let task = match task {
+        TaskMode::Never => quote!(Never),
+        TaskMode::Optional => quote!(Optional),
+        TaskMode::Required => quote!(Required),
+    };
     let ret = callable::return_type(callable.function);
     let Described {
         name,
@@ -42,6 +48,7 @@ pub(crate) fn expand(item: &ToolItem<'_>) -> TokenStream {
             idempotent: #idempotent,
             open_world: #open_world,
         },
+        task: __sg::TaskSupport::#task,
     };
     let output_schema = quote_spanned!(ret.span()=> <#ret as __sg::IntoToolResult>::output_schema);
     let shape = Shape {

@@ -192,7 +192,7 @@ impl RequestContext {
         if !link.connection.client_supports(kind.capability()) {
             // 2026-07-28: the request cannot be served without it; the round ends with
             // -32021 (check `client_supports` first to do without).
-            if let Some(round) = &link.input {
+            if let Some(round) = link.input.as_ref().filter(|r| !r.is_detached()) {
                 round.needs_capability(kind.capability());
                 return std::future::pending().await;
             }
@@ -208,6 +208,7 @@ impl RequestContext {
         let key = key.map_or_else(|| round.auto_key(), str::to_owned);
         match round.lookup(&key, kind, params) {
             Lookup::Answered(answer) => Ok(answer),
+            Lookup::Wait(answer) => answer.await.map_err(|_| ClientError::Cancelled),
             // The dispatcher ends the round once the handler stops making progress.
             Lookup::Asked | Lookup::Malformed => std::future::pending().await,
         }
@@ -240,6 +241,26 @@ impl RequestContext {
     /// The answer holds `roots`, each with a `uri`.
     pub async fn list_roots(&self) -> Result<Value, ClientError> {
         self.ask(None, InputKind::Roots, json!({})).await
+    }
+
+    /// Lets a task tool's call go on as a task here (the tasks extension of 2026-07-28): what
+    /// the handler asks the client before this point it asks in the request (`input_required`
+    /// rounds), what it asks after, as the task (`tasks/get` shows it, `tasks/update` answers).
+    /// Without it a call becomes a task the first time the handler waits on something other
+    /// than the client. Does nothing for a tool without `task`, for a client that does not
+    /// support tasks, on a 2025 session, or once the call is a task.
+    pub async fn run_as_task(&self) {
+        let detachable = self
+            .inner
+            .link
+            .as_ref()
+            .and_then(|link| link.input.as_ref())
+            .is_some_and(|round| round.may_detach());
+        if detachable {
+            // Wait once: the dispatcher hands the call over to its task as soon as the handler
+            // waits without having asked the client anything.
+            tokio::task::yield_now().await;
+        }
     }
 
     /// The same requests under a key of your choosing: on a 2026-07-28 request the key names

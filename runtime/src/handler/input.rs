@@ -54,7 +54,7 @@ impl InputKind {
     /// Whether `answer` has the shape of this request's result (`ElicitResult`,
     /// `CreateMessageResult`, `ListRootsResult`): the client's answers are checked before a
     /// handler reads them.
-    fn accepts(self, answer: &Value) -> bool {
+    pub(crate) fn accepts(self, answer: &Value) -> bool {
         let Some(answer) = answer.as_object() else {
             return false;
         };
@@ -94,8 +94,23 @@ pub(crate) struct Asked {
     pub(crate) params: Value,
 }
 
+/// Where the requests of a call that went on as a task go: its task, which shows them in
+/// `tasks/get` and hands back what `tasks/update` answers (the handler waits, alive).
+pub(crate) trait TaskInputs: Send + Sync + std::fmt::Debug {
+    /// Shows request `key` as outstanding; the receiver gets its answer, already checked to be
+    /// of `kind`'s shape.
+    fn ask(
+        &self,
+        key: String,
+        kind: InputKind,
+        params: Value,
+    ) -> tokio::sync::oneshot::Receiver<Value>;
+}
+
 /// What a handler's request to the client comes to in this round.
 pub(crate) enum Lookup {
+    /// The call went on as a task: the answer comes through the task.
+    Wait(tokio::sync::oneshot::Receiver<Value>),
     /// Answered (now or in an earlier round), with an answer of the right shape.
     Answered(Value),
     /// Not answered yet: recorded, to be asked for.
@@ -127,6 +142,10 @@ pub(crate) struct InputRound {
     wanted: Notify,
     /// Numbers the requests made without a key of their own.
     next_auto: AtomicU32,
+    /// Whether the call may go on as a task (a task tool, a client that supports tasks).
+    may_detach: std::sync::atomic::AtomicBool,
+    /// Once the call went on as a task: where its requests go.
+    task: Mutex<Option<std::sync::Arc<dyn TaskInputs>>>,
 }
 
 impl InputRound {
@@ -145,7 +164,29 @@ impl InputRound {
             missing: Mutex::new(None),
             wanted: Notify::new(),
             next_auto: AtomicU32::new(1),
+            may_detach: std::sync::atomic::AtomicBool::new(false),
+            task: Mutex::new(None),
         }
+    }
+
+    /// Lets the call go on as a task.
+    pub(crate) fn allow_detach(&self) {
+        self.may_detach.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the call may go on as a task and has not yet.
+    pub(crate) fn may_detach(&self) -> bool {
+        self.may_detach.load(Ordering::Relaxed) && !self.is_detached()
+    }
+
+    /// The call went on as a task: from now on its requests go to `task`.
+    pub(crate) fn detach(&self, task: std::sync::Arc<dyn TaskInputs>) {
+        *lock(&self.task) = Some(task);
+    }
+
+    /// Whether the call went on as a task.
+    pub(crate) fn is_detached(&self) -> bool {
+        lock(&self.task).is_some()
     }
 
     /// What the round's state is bound to.
@@ -167,6 +208,7 @@ impl InputRound {
 
     /// The answer to request `key`, or a note that it must be asked for (`params`).
     pub(crate) fn lookup(&self, key: &str, kind: InputKind, params: Value) -> Lookup {
+        let task = lock(&self.task).clone();
         if let Some(answer) = self.answers.get(key) {
             if kind.accepts(answer) {
                 lock(&self.used).insert(key.to_owned(), answer.clone());
@@ -175,6 +217,9 @@ impl InputRound {
             lock(&self.malformed).get_or_insert_with(|| key.to_owned());
             self.wanted.notify_one();
             return Lookup::Malformed;
+        }
+        if let Some(task) = task {
+            return Lookup::Wait(task.ask(key.to_owned(), kind, params));
         }
         {
             let mut asked = lock(&self.asked);

@@ -54,7 +54,7 @@ pub(super) fn session_id(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// 2026-07-28: `MCP-Protocol-Version`, `Mcp-Method` and (for `tools/call`, `prompts/get`,
-/// `resources/read`) `Mcp-Name` must be present and equal the body's values; a mismatch names
+/// `resources/read`, and the tasks extension's `tasks/*`) `Mcp-Name` must be present and equal the body's values; a mismatch names
 /// what differs.
 pub(super) fn check_modern_headers(
     headers: &HeaderMap,
@@ -97,6 +97,8 @@ pub(super) fn check_modern_headers(
     let key = match request.method {
         Method::CallTool | Method::GetPrompt => Some("name"),
         Method::ReadResource => Some("uri"),
+        // SEP-2663, "Routing Headers": a task's requests name it, so a balancer can route them.
+        Method::GetTask | Method::UpdateTask | Method::CancelTask => Some("taskId"),
         _ => None,
     };
     if let Some(key) = key {

@@ -78,6 +78,12 @@ methods! {
     /// `subscriptions/listen` (2026-07-28): a long-lived stream of the notifications the
     /// client opts in to.
     Listen = "subscriptions/listen",
+    /// `tasks/get` (the 2026-07-28 tasks extension): a task's status, and its result once done.
+    GetTask = "tasks/get",
+    /// `tasks/update` (tasks extension): answers to a task's input requests.
+    UpdateTask = "tasks/update",
+    /// `tasks/cancel` (tasks extension).
+    CancelTask = "tasks/cancel",
     // Client to server: notifications.
     /// `notifications/initialized`.
     Initialized = "notifications/initialized",

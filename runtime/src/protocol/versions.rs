@@ -47,6 +47,9 @@ pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 /// The `_meta` key tying a message to the `subscriptions/listen` request whose stream it is on
 /// (the value is that request's id).
 pub const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+/// The identifier of the tasks extension (2026-07-28, SEP-2663), in the client's and the
+/// server's `capabilities.extensions`.
+pub const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
 /// Picks the version to answer an `initialize` with: the client's when we speak it, else our
 /// latest (MCP lifecycle, "Version Negotiation").

@@ -56,6 +56,8 @@ mod resources;
 mod run;
 mod scope_table;
 mod store;
+mod task;
+mod tasks;
 mod tools;
 
 pub use self::authorize::Denial;

@@ -14,7 +14,7 @@ use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
     ErrorObject, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO,
-    MODERN_PROTOCOL_VERSIONS, Method, Request, Response, error_code,
+    MODERN_PROTOCOL_VERSIONS, Method, Request, Response, TASKS_EXTENSION, error_code,
 };
 
 /// The `-32022` error for a request naming a revision this server does not serve, on every
@@ -97,6 +97,7 @@ impl Core {
             }
             Method::ListPrompts | Method::GetPrompt => !self.inner.prompts.is_empty(),
             Method::Complete => self.capabilities().get("completions").is_some(),
+            Method::GetTask | Method::UpdateTask | Method::CancelTask => self.offers_tasks(),
             _ => false,
         };
         if !offered {
@@ -116,9 +117,13 @@ impl Core {
             Arc::clone(&link.connection),
         );
         let reply = if method == Method::ServerDiscover {
+            let mut capabilities = self.capabilities();
+            if self.offers_tasks() {
+                capabilities["extensions"] = json!({ TASKS_EXTENSION: {} });
+            }
             let mut result = json!({
                 "supportedVersions": MODERN_PROTOCOL_VERSIONS,
-                "capabilities": self.capabilities(),
+                "capabilities": capabilities,
             });
             if let Some(instructions) = self.inner.info.instructions {
                 result["instructions"] = instructions.into();
@@ -131,6 +136,22 @@ impl Core {
                 input: None,
             };
             self.listen(request, principal, link).await
+        } else if matches!(
+            method,
+            Method::GetTask | Method::UpdateTask | Method::CancelTask
+        ) {
+            let link = Link {
+                connection,
+                outbound: link.outbound,
+                input: None,
+            };
+            self.task_request(
+                id.clone(),
+                &method,
+                request.params.as_deref(),
+                principal,
+                &link,
+            )
         } else {
             let input = match self.open_round(&method, request.params.as_deref(), principal) {
                 Ok(input) => input,

@@ -39,6 +39,12 @@ pub struct ServerOptions {
     /// Where the ids of accepted request states are kept, each accepted once. Default: this
     /// process's memory; replicas must share one (`RedisStore`, feature `redis`).
     pub replay_store: Arc<dyn ReplayStore>,
+    /// How long a task (2026-07-28 tasks extension) is kept: past it a running task fails and
+    /// a finished one is forgotten (default 1 hour).
+    pub task_ttl: Duration,
+    /// The most tasks kept at once (default 10 000); past it a call that would become a task
+    /// fails.
+    pub max_tasks: usize,
 }
 
 impl Default for ServerOptions {
@@ -50,6 +56,8 @@ impl Default for ServerOptions {
             state_keys: StateKeys::random(),
             request_state_ttl: Duration::from_secs(600),
             replay_store: Arc::new(MemoryReplayStore::new()),
+            task_ttl: Duration::from_secs(3600),
+            max_tasks: 10_000,
         }
     }
 }
@@ -94,6 +102,20 @@ impl ServerOptions {
     #[must_use]
     pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
         self.replay_store = Arc::new(store);
+        self
+    }
+
+    /// Sets how long a task is kept.
+    #[must_use]
+    pub fn task_ttl(mut self, ttl: Duration) -> Self {
+        self.task_ttl = ttl;
+        self
+    }
+
+    /// Sets the most tasks kept at once.
+    #[must_use]
+    pub fn max_tasks(mut self, max: usize) -> Self {
+        self.max_tasks = max;
         self
     }
 }

@@ -50,6 +50,7 @@ impl Core {
             arguments: arguments,
             problems: Vec::new(),
             strings: true,
+            detach: None,
             handler: |call| handlers.get_prompt(index, call),
         ) else {
             return Reply::Nothing;

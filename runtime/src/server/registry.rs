@@ -58,6 +58,8 @@ pub(super) struct Inner {
     pub(super) prompt_pages: Box<[Box<RawValue>]>,
     pub(super) prompt_entries: Box<[ListEntry]>,
     pub(super) options: ServerOptions,
+    /// The tasks of this process (2026-07-28 tasks extension).
+    pub(super) tasks: super::tasks::Tasks,
     /// Whether any tool mirrors an argument into a header: when none does, a `tools/call`
     /// skips the header check without looking the tool up.
     pub(super) param_headers: bool,
@@ -202,6 +204,7 @@ impl Core {
                 prompt_pages,
                 prompt_entries: prompt_entries.into_boxed_slice(),
                 options,
+                tasks: super::tasks::Tasks::default(),
                 param_headers,
                 scopes: ScopeTable::new(tables.scopes, tables.implications),
                 connections: std::sync::Mutex::default(),

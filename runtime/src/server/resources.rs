@@ -59,6 +59,7 @@ impl Core {
             arguments: arguments,
             problems: Vec::new(),
             strings: true,
+            detach: None,
             handler: |call| handlers.read_resource(index, call),
         ) else {
             return Reply::Nothing;

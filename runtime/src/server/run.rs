@@ -13,6 +13,8 @@ pub(super) enum Failure {
     /// (the `InputRequiredResult`), or the round was refused (its state already used, or an
     /// answer of the wrong kind).
     Input(crate::server::input::InputEnd),
+    /// The call went on as a task (its handler handed to `detach`).
+    Detached,
 }
 
 impl Failure {
@@ -31,6 +33,7 @@ impl Failure {
             Failure::TimedOut => format!("{kind} `{name}` timed out"),
             // Answered before a failure is reported (see `Failure::reply`).
             Failure::Input(_) => format!("{kind} `{name}` needs input"),
+            Failure::Detached => format!("{kind} `{name}` went on as a task"),
         }
     }
 
@@ -73,6 +76,7 @@ macro_rules! run {
         arguments: $arguments:expr,
         problems: $problems:expr,
         strings: $strings:expr,
+        detach: $detach:expr,
         handler: $handler:expr $(,)?
     ) => {{
         let id: &$crate::protocol::RequestId = $id;
@@ -117,6 +121,7 @@ macro_rules! run {
                             &flight.cancel,
                             timeout,
                             input.as_deref(),
+                            $detach,
                         )
                         .await
                         {
@@ -126,6 +131,9 @@ macro_rules! run {
                             $crate::server::run::Settled::Cancelled => None,
                             $crate::server::run::Settled::TimedOut => {
                                 Some(Err($crate::server::run::Failure::TimedOut))
+                            }
+                            $crate::server::run::Settled::Detached => {
+                                Some(Err($crate::server::run::Failure::Detached))
                             }
                             $crate::server::run::Settled::Input => input.as_deref().map(|round| {
                                 Err($crate::server::run::Failure::Input(
@@ -155,6 +163,8 @@ pub(super) enum Settled<T> {
     /// It stopped making progress waiting on the client's input (a 2026-07-28 round): it was
     /// dropped.
     Input,
+    /// It waited on something else and may go on as a task: it was handed to `detach`.
+    Detached,
 }
 
 /// Runs a handler until it finishes, its request is cancelled, or `timeout` passes. The handler
@@ -170,6 +180,7 @@ pub(super) async fn settle<T: Send + 'static>(
     cancel: &crate::connection::Cancel,
     timeout: Option<std::time::Duration>,
     input: Option<&crate::handler::InputRound>,
+    detach: Option<&mut (dyn FnMut(crate::handler::HandlerFuture<T>) + Send)>,
 ) -> Settled<T> {
     let waiting = || input.is_some_and(crate::handler::InputRound::is_waiting);
     let first =
@@ -180,6 +191,14 @@ pub(super) async fn settle<T: Send + 'static>(
     }
     if waiting() {
         return Settled::Input;
+    }
+    // A task tool's call that waits on anything but the client goes on as a task; the
+    // decision is taken here, at the first wait, and only here.
+    if let Some(detach) = detach
+        && input.is_some_and(crate::handler::InputRound::may_detach)
+    {
+        detach(future);
+        return Settled::Detached;
     }
     // The handler was just polled, and its waker is this task's: it is not polled again until
     // the task wakes (a handler that yields once must not run on at once).
@@ -268,6 +287,7 @@ mod tests {
             handler,
             &cancel,
             Some(Duration::from_secs(60)),
+            None,
             None
         ));
         let first = std::future::poll_fn(|cx| Poll::Ready(settling.as_mut().poll(cx))).await;
@@ -288,7 +308,7 @@ mod tests {
         cancelled.cancel();
         let waits = || HandlerFuture::new(std::future::pending::<u8>());
         assert!(matches!(
-            settle(waits(), &cancelled, None, None).await,
+            settle(waits(), &cancelled, None, None, None).await,
             Settled::Cancelled
         ));
         assert!(matches!(
@@ -296,6 +316,7 @@ mod tests {
                 waits(),
                 &Cancel::default(),
                 Some(Duration::from_millis(20)),
+                None,
                 None
             )
             .await,
@@ -304,7 +325,7 @@ mod tests {
         // A handler that finishes at once is answered even on a request already cancelled.
         let at_once = HandlerFuture::new(async { 1_u8 });
         assert!(matches!(
-            settle(at_once, &cancelled, None, None).await,
+            settle(at_once, &cancelled, None, None, None).await,
             Settled::Done(Ok(1))
         ));
         // A panic is an outcome, not an unwinding server.
@@ -315,7 +336,7 @@ mod tests {
             0_u8
         });
         assert!(matches!(
-            settle(panics, &Cancel::default(), None, None).await,
+            settle(panics, &Cancel::default(), None, None, None).await,
             Settled::Done(Err(message)) if message.contains("boom")
         ));
     }

@@ -2,13 +2,19 @@
 
 use serde_json::value::RawValue;
 
+use super::input::InputEnd;
 use super::params::NamedParams;
 use super::registry::Core;
 use super::reply::Reply;
 use super::run::{Failure, run};
+use super::task::Task;
+use super::tasks::{owner_key, tasks_required};
 use crate::handler::Link;
 use crate::principal::Principal;
-use crate::protocol::{CallToolResult, ErrorObject, RequestId, Response, error_code, to_raw};
+use crate::protocol::{
+    CallToolResult, ErrorObject, RequestId, Response, TASKS_EXTENSION, error_code, to_raw,
+};
+use crate::tool::TaskSupport;
 
 impl Core {
     pub(super) fn list_tools(
@@ -66,6 +72,26 @@ impl Core {
                     ));
                 }
             }
+            // The tasks extension (2026-07-28): a task tool's call may go on as a task when the
+            // client declared the extension in this request; a tool whose calls are always
+            // tasks refuses any other client.
+            let tasks = meta.task != TaskSupport::Never
+                && link.input.is_some()
+                && link.connection.client_supports_extension(TASKS_EXTENSION);
+            if meta.task == TaskSupport::Required && !tasks {
+                return InputEnd::MissingCapability(tasks_required()).reply(&id);
+            }
+            let round = link.input.clone().filter(|_| tasks);
+            if let Some(round) = &round {
+                round.allow_detach();
+            }
+            let mut created = None;
+            let mut detach = |future: crate::tool::ToolFuture| {
+                if let Some(round) = &round {
+                    let task = Task::new(owner_key(principal), index, self.inner.options.task_ttl);
+                    created = Some(self.start_task(task, round, future));
+                }
+            };
             // The generated `call` extracts every parameter (collecting problems), then starts the
             // tool only if no problem was found, unknown arguments included.
             let handlers = &*self.inner.handlers;
@@ -80,11 +106,25 @@ impl Core {
                 arguments: arguments,
                 problems: problems,
                 strings: false,
+                detach: if tasks { Some(&mut detach) } else { None },
                 handler: |call| handlers.call_tool(index, call),
             );
             let result = match outcome {
                 Some(Ok(result)) => result,
                 None => return Reply::Nothing,
+                Some(Err(Failure::Detached)) => {
+                    return Reply::Response(match created {
+                        Some(Ok(created)) => Response::result(id, created),
+                        Some(Err(error)) => Response::error(Some(id), error),
+                        None => Response::error(
+                            Some(id),
+                            ErrorObject::new(
+                                error_code::INTERNAL_ERROR,
+                                "the task was not started",
+                            ),
+                        ),
+                    });
+                }
                 Some(Err(failure @ Failure::Input(_))) => {
                     return failure.reply(&id).unwrap_or(Reply::Nothing);
                 }
@@ -100,6 +140,14 @@ impl Core {
                     ))
                 }
             };
+            if tasks && meta.task == TaskSupport::Required {
+                // Finished at once, but this tool's calls are tasks: a task already done.
+                let task = Task::new(owner_key(principal), index, self.inner.options.task_ttl);
+                return Reply::Response(match self.finished_task(task, &result) {
+                    Ok(created) => Response::result(id, created),
+                    Err(error) => Response::error(Some(id), error),
+                });
+            }
             Reply::Response(match to_raw(&result) {
                 Ok(raw) => Response::result(id, raw),
                 Err(e) => Response::error(
