@@ -159,9 +159,11 @@ async fn typescript_sdk_in_chromium_completes_oauth_and_step_up_against_the_quic
         listed[0]["tools"],
         serde_json::json!([
             "add_note",
+            "delete_note",
             "get_note",
             "list_notes",
             "purge_notes",
+            "summarize_notes",
             "whoami"
         ])
     );

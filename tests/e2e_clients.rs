@@ -22,14 +22,19 @@ use std::process::ExitStatus;
 
 use serde_json::Value;
 
-use e2e::{AuthorizationServer, McpServer, Node, OIDC_TEST_USER, Process, node_script};
+use e2e::{
+    AuthorizationServer, MODERN, McpServer, Node, OIDC_TEST_USER, Process, answer, node_script,
+    steps, wire,
+};
 
 /// The tools of the `notes` example, sorted, with the scopes each advertises.
-const NOTES_TOOLS: [(&str, &[&str]); 5] = [
+const NOTES_TOOLS: [(&str, &[&str]); 7] = [
     ("add_note", &["notes:write"]),
+    ("delete_note", &["notes:write"]),
     ("get_note", &["notes:read"]),
     ("list_notes", &["notes:read"]),
     ("purge_notes", &["notes:admin"]),
+    ("summarize_notes", &["notes:read"]),
     ("whoami", &[]),
 ];
 
@@ -114,16 +119,6 @@ async fn both_era_clients(url: &str, profile: &str, logs: impl Fn() -> String) -
 }
 
 // ---- assertions shared by every flow ------------------------------------------------------------
-
-/// The steps of the summary called `name`, in order.
-fn steps<'a>(summary: &'a Value, name: &str) -> Vec<&'a Value> {
-    summary["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .filter(|s| s["step"] == name)
-        .collect()
-}
 
 /// What client.mjs must have seen from any server with the `notes` tools at `url`, whatever its
 /// authorization server: the 401 challenge, the resource indicator, the tools and their scopes,
@@ -299,31 +294,6 @@ async fn inspector_cli_lists_and_calls_with_a_bearer_header() {
 }
 
 // ---- both eras against one server ---------------------------------------------------------------
-
-/// The protocol revision the modern client is pinned to.
-const MODERN: &str = "2026-07-28";
-
-/// The exchanges of one client (`"modern"` or `"legacy"`) as its fetch saw them.
-fn wire<'a>(summary: &'a Value, era: &str) -> Vec<&'a Value> {
-    summary["wire"]
-        .as_array()
-        .expect("wire")
-        .iter()
-        .filter(|e| e["era"] == era)
-        .collect()
-}
-
-/// The JSON-RPC response to the exchange's request, as it came over the wire.
-fn answer(exchange: &Value) -> &Value {
-    exchange["messages"]
-        .as_array()
-        .and_then(|messages| {
-            messages.iter().find(|m| {
-                m["id"] == exchange["id"] && (m.get("result").is_some() || m.get("error").is_some())
-            })
-        })
-        .unwrap_or_else(|| panic!("no response on the wire: {exchange}"))
-}
 
 /// The modern exchange of a request, by method (and name or URI).
 fn modern_exchange<'a>(summary: &'a Value, method: &str, name: Option<&str>) -> &'a Value {

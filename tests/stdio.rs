@@ -149,6 +149,8 @@ async fn without_credentials_only_public_tools_run_and_denials_name_the_variable
             "list_notes",
             "get_note",
             "add_note",
+            "delete_note",
+            "summarize_notes",
             "purge_notes"
         ]
     );

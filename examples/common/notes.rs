@@ -1,7 +1,9 @@
-//! The notes server shared by the examples: five tools behind three scopes and a hierarchy.
+//! The notes server shared by the examples: seven tools behind three scopes and a hierarchy.
 //!
 //! Every tool states its scope (or `public`); the server's scope table, the enforcement, the
-//! metadata and the `_meta` each tool advertises all come from these attributes.
+//! metadata and the `_meta` each tool advertises all come from these attributes. Two tools ask
+//! the client for something while they run: `delete_note` asks the user to confirm
+//! (elicitation), `summarize_notes` asks the client's model for a summary (sampling).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -9,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use schemars::JsonSchema;
 use scopegate::prelude::*;
 use serde::Serialize;
+use serde_json::{Value, json};
 
 /// A note.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -90,6 +93,96 @@ async fn add_note(
     Json(note)
 }
 
+/// Deletes one note, once the user confirms it through the client.
+///
+/// The question comes first and the deletion after, and the handler changes nothing before its
+/// last question: a 2026-07-28 client answers by sending the call again, and the handler runs
+/// again from its start with the answer, so anything done before the question would be done
+/// twice (on a 2025 session the question travels over the session's stream instead, and the
+/// handler simply waits).
+#[mcp_tool(scope = "notes:write", destructive, idempotent)]
+async fn delete_note(
+    store: State<Store>,
+    ctx: RequestContext,
+    #[arg(description = "The note's id, as returned by add_note or list_notes.")] id: u64,
+) -> Result<String, ToolError> {
+    let title = store
+        .with(|notes| notes.get(&id).map(|n| n.title.clone()))
+        .ok_or_else(|| ToolError::new(format!("no note with id {id}")))?;
+    // Keyed, so the answer finds its question however the code around it changes.
+    let answer = ctx
+        .input("confirm")
+        .elicit(
+            &format!("Delete note {id} ({title:?})? This cannot be undone."),
+            json!({
+                "type": "object",
+                "properties": {
+                    "ok": { "type": "boolean", "title": "Delete", "description": "Yes, delete it." }
+                },
+                "required": ["ok"]
+            }),
+        )
+        .await?;
+    let confirmed = answer["action"] == "accept" && answer["content"]["ok"] == true;
+    if !confirmed {
+        let action = answer["action"].as_str().unwrap_or("no answer");
+        return Ok(format!(
+            "kept note {id}: the user did not confirm ({action})"
+        ));
+    }
+    // The side effect, after the last question: it happens once, in the round that completes.
+    match store.with(|notes| notes.remove(&id)) {
+        Some(note) => Ok(format!("deleted note {id} ({:?})", note.title)),
+        // Another call deleted it while the user was deciding.
+        None => Ok(format!("note {id} was already gone")),
+    }
+}
+
+/// Asks the client's model to summarize the notes' titles, and returns what it wrote.
+///
+/// The only thing it does is ask, so running again from its start (as it does when a
+/// 2026-07-28 client sends the model's answer back) costs a read of the notes and nothing more.
+#[mcp_tool(scope = "notes:read", read_only)]
+async fn summarize_notes(store: State<Store>, ctx: RequestContext) -> Result<String, ToolError> {
+    let titles = store.with(|notes| {
+        notes
+            .values()
+            .map(|n| format!("- {}", n.title))
+            .collect::<Vec<_>>()
+    });
+    if titles.is_empty() {
+        return Ok("there are no notes to summarize".to_owned());
+    }
+    let answer = ctx
+        .create_message(json!({
+            "messages": [{
+                "role": "user",
+                "content": {
+                    "type": "text",
+                    "text": format!("Summarize in one sentence what these notes are about:\n{}", titles.join("\n"))
+                }
+            }],
+            "systemPrompt": "You summarize a person's notes briefly.",
+            "maxTokens": 200
+        }))
+        .await?;
+    model_text(&answer).ok_or_else(|| ToolError::new("the model answered with no text"))
+}
+
+/// The text of a `CreateMessageResult`, whose `content` is one block or (with tools) a list.
+fn model_text(answer: &Value) -> Option<String> {
+    let blocks = match &answer["content"] {
+        Value::Array(blocks) => blocks.iter().collect(),
+        block => vec![block],
+    };
+    let text: Vec<&str> = blocks
+        .into_iter()
+        .filter(|b| b["type"] == "text")
+        .filter_map(|b| b["text"].as_str())
+        .collect();
+    (!text.is_empty()).then(|| text.join("\n"))
+}
+
 /// Deletes every note. Needs the admin scope.
 #[mcp_tool(scope = "notes:admin", destructive, idempotent)]
 fn purge_notes(store: State<Store>) -> String {
@@ -143,7 +236,15 @@ fn summarize(
     name = "notes",
     title = "Notes",
     instructions = "Keep short notes. Reading needs notes:read, writing notes:write; notes:admin implies both.",
-    tools(whoami, list_notes, get_note, add_note, purge_notes),
+    tools(
+        whoami,
+        list_notes,
+        get_note,
+        add_note,
+        delete_note,
+        summarize_notes,
+        purge_notes
+    ),
     resources(note),
     prompts(summarize),
     scopes("notes:read", "notes:write", "notes:admin"),

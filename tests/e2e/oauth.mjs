@@ -88,9 +88,10 @@ export async function authorizeHeadless(authorizationUrl, redirectUri, { fetch, 
 }
 
 /**
- * An `OAuthClientProvider` (SDK 1.32) that registers dynamically and authorizes headless:
- * `redirectToAuthorization` follows the authorization server to the redirect URI and keeps the
- * code for `takeCode()`, which the script hands to `transport.finishAuth`.
+ * An `OAuthClientProvider` (SDK 1.32, and SDK v2) that registers dynamically and authorizes
+ * headless: `redirectToAuthorization` follows the authorization server to the redirect URI and
+ * keeps the response for the script to hand to `transport.finishAuth`: `takeCode()` for SDK
+ * 1.32, `takeResponse()` (the whole query, whose `iss` SDK v2 checks) for SDK v2.
  *
  * With `declineAuthorization` set, it records the request and goes no further, as a user who
  * refuses a step-up: the SDK then throws `UnauthorizedError`.
@@ -103,8 +104,8 @@ export class HeadlessOAuthProvider {
   #fetch;
   #step;
   #jar = new CookieJar();
-  /** Codes obtained by redirectToAuthorization, not yet exchanged. */
-  pendingCodes = [];
+  /** Authorization responses (queries with a code) not yet exchanged. */
+  pendingResponses = [];
   /** Every authorization request: its scope and resource. */
   authorizations = [];
   /** When true, authorization requests are recorded, not followed. */
@@ -112,10 +113,13 @@ export class HeadlessOAuthProvider {
 
   /**
    * `fetch` makes the authorization server requests; `step(name, details)` hears about the
-   * registration, each token and each authorization request.
+   * registration, each token and each authorization request. `grantTypes` are registered
+   * (default: the code grant alone, which SDK 1.32 needs; SDK v2 steps up with a refresh token
+   * too).
    */
-  constructor(redirectUri, { fetch, step }) {
+  constructor(redirectUri, { fetch, step, grantTypes = ['authorization_code'] }) {
     this.redirectUri = redirectUri;
+    this.grantTypes = grantTypes;
     this.#fetch = fetch;
     this.#step = step;
   }
@@ -128,9 +132,9 @@ export class HeadlessOAuthProvider {
     return {
       client_name: 'scopegate e2e (TypeScript SDK)',
       redirect_uris: [this.redirectUri],
-      // No refresh_token: with a refresh token, SDK 1.32 answers a 403 by refreshing (which cannot
-      // add scopes) instead of asking for the new ones.
-      grant_types: ['authorization_code'],
+      // By default no refresh_token: with a refresh token, SDK 1.32 answers a 403 by refreshing
+      // (which cannot add scopes) instead of asking for the new ones.
+      grant_types: this.grantTypes,
       response_types: ['code'],
       token_endpoint_auth_method: 'none',
     };
@@ -203,12 +207,18 @@ export class HeadlessOAuthProvider {
     check(result.get('state') === params.get('state'), 'the state came back changed');
     const code = result.get('code');
     check(code, `no code in the redirect: ${result}`);
-    this.pendingCodes.push(code);
+    this.pendingResponses.push(result);
   }
 
+  /** The oldest authorization response not yet taken (for SDK v2's `finishAuth`). */
+  takeResponse() {
+    const response = this.pendingResponses.shift();
+    check(response, 'the SDK asked for authorization but no code was obtained');
+    return response;
+  }
+
+  /** The code of the oldest authorization response not yet taken (for SDK 1.32's `finishAuth`). */
   takeCode() {
-    const code = this.pendingCodes.shift();
-    check(code, 'the SDK asked for authorization but no code was obtained');
-    return code;
+    return this.takeResponse().get('code');
   }
 }

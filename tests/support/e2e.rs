@@ -1,7 +1,8 @@
 //! The processes of the end-to-end tests: Node and the `tests/e2e` packages, child processes
 //! whose output is kept and echoed, the examples (built once), oidc-provider (`oidc.mjs`) as the
-//! authorization server, Debian's redis-server as the replicas' shared store, and the Node scripts
-//! whose last line is a JSON summary.
+//! authorization server, Debian's redis-server as the replicas' shared store, the Node scripts
+//! whose last line is a JSON summary, and the parts of those summaries several tests read (steps,
+//! the wire).
 //!
 //! Not part of `support` (whose key server and token minter need none of this): an end-to-end
 //! test includes it with `#[path = "support/e2e.rs"] mod e2e;`.
@@ -513,4 +514,41 @@ pub(crate) async fn node_script(script: &str, args: &[&str], logs: impl Fn() -> 
         logs()
     );
     summary
+}
+
+// ---- the summaries the scripts print ------------------------------------------------------------
+
+/// The protocol revision the modern clients are pinned to.
+pub(crate) const MODERN: &str = "2026-07-28";
+
+/// The steps of the summary called `name`, in order.
+pub(crate) fn steps<'a>(summary: &'a Value, name: &str) -> Vec<&'a Value> {
+    summary["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["step"] == name)
+        .collect()
+}
+
+/// The exchanges of one client (`"modern"` or `"legacy"`) as its fetch saw them.
+pub(crate) fn wire<'a>(summary: &'a Value, era: &str) -> Vec<&'a Value> {
+    summary["wire"]
+        .as_array()
+        .expect("wire")
+        .iter()
+        .filter(|e| e["era"] == era)
+        .collect()
+}
+
+/// The JSON-RPC response to the exchange's request, as it came over the wire.
+pub(crate) fn answer(exchange: &Value) -> &Value {
+    exchange["messages"]
+        .as_array()
+        .and_then(|messages| {
+            messages.iter().find(|m| {
+                m["id"] == exchange["id"] && (m.get("result").is_some() || m.get("error").is_some())
+            })
+        })
+        .unwrap_or_else(|| panic!("no response on the wire: {exchange}"))
 }
