@@ -39,8 +39,8 @@ pub struct ServerOptions {
     /// Where the ids of accepted request states are kept, each accepted once. Default: this
     /// process's memory; replicas must share one (`RedisStore`, feature `redis`).
     pub replay_store: Arc<dyn ReplayStore>,
-    /// How long a task (2026-07-28 tasks extension) is kept: past it a running task fails and
-    /// a finished one is forgotten (default 1 hour).
+    /// A task's time to live (2026-07-28 tasks extension; default 1 hour): a task still running
+    /// when it runs out fails, and a finished task is forgotten that long after it finished.
     pub task_ttl: Duration,
     /// The most tasks kept at once (default 10 000); past it a call that would become a task
     /// fails.

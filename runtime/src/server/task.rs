@@ -94,10 +94,14 @@ impl Task {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Whether the task outlived its time to live (it is then forgotten).
+    /// Whether the task may be forgotten: finished, and finished longer ago than its time to
+    /// live (a running task fails when its time to live runs out, so its status is seen).
     pub(crate) fn expired(&self, now: SystemTime) -> bool {
-        now.duration_since(self.created)
-            .is_ok_and(|age| age >= self.ttl)
+        let state = self.state();
+        state.status != Status::Working
+            && now
+                .duration_since(state.updated)
+                .is_ok_and(|age| age >= self.ttl)
     }
 
     /// How long the task may still run before it fails as timed out.
