@@ -517,3 +517,276 @@ async fn an_input_request_state_is_used_once_across_replicas() {
     assert_eq!(refused["error"]["code"], -32603, "{refused}");
     assert_eq!(ask(&b, json!({})).await["resultType"], "input_required");
 }
+
+// ---- tasks and resource updates across replicas (a task store and an event bus in Redis) ----
+
+/// Handlers of `long_job` dropped before they finished.
+static LONG_JOBS_DROPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Works for `millis`.
+#[mcp_tool(scope = "x:use", task)]
+async fn long_job(millis: u64) -> String {
+    struct Dropped(bool);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            if !self.0 {
+                LONG_JOBS_DROPPED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+    let mut guard = Dropped(false);
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+    guard.0 = true;
+    format!("worked {millis} ms")
+}
+
+/// Asks for approval from the task.
+#[mcp_tool(scope = "x:use", task)]
+async fn approval_job(ctx: RequestContext) -> Result<String, ToolError> {
+    ctx.run_as_task().await;
+    let answer = ctx
+        .input("approve")
+        .elicit("Approve?", json!({ "type": "object", "properties": {} }))
+        .await?;
+    Ok(format!("approval: {}", answer["action"]))
+}
+
+/// A board whose updates listeners hear.
+#[mcp_resource(uri = "x://board", mime_type = "text/plain", public)]
+fn board() -> &'static str {
+    "board"
+}
+
+#[derive(McpServer)]
+#[mcp(name = "fleet", tools(long_job, approval_job), resources(board))]
+struct Fleet;
+
+/// A replica sharing tasks and events through `redis` under `prefix`.
+fn fleet(redis_url: &str, prefix: &str, lease: Duration) -> Server<Fleet> {
+    let store = || {
+        let mut options = RedisOptions::default();
+        options.prefix = prefix.into();
+        RedisStore::open_with(redis_url, options).unwrap()
+    };
+    let options = scopegate::ServerOptions::default()
+        .task_store(store())
+        .event_bus(store())
+        .task_lease(lease);
+    Server::with_options(Fleet, options).unwrap()
+}
+
+fn user(subject: &str) -> Principal {
+    Principal::builder()
+        .issuer("https://as")
+        .subject(subject)
+        .scopes(scopegate::ScopeSet::from_space_separated("x:use"))
+        .build()
+}
+
+/// A 2026-07-28 request from a client with elicitation and the tasks extension: its result,
+/// or `{"error": …}`.
+async fn modern(server: &Server<Fleet>, who: &Principal, method: &str, mut params: Value) -> Value {
+    params["_meta"] = support::modern_meta();
+    params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({
+        "elicitation": {},
+        "extensions": { "io.modelcontextprotocol/tasks": {} },
+    });
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+    match server.handle_bytes(body.to_string().as_bytes(), who).await {
+        scopegate::Reply::Response(response) => {
+            let value = serde_json::to_value(&response).unwrap();
+            if value.get("error").is_some() {
+                json!({ "error": value["error"] })
+            } else {
+                value["result"].clone()
+            }
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Polls `tasks/get` on `server` until `done` holds of the task.
+async fn poll(server: &Server<Fleet>, task: &Value, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        last = modern(server, &user("u"), "tasks/get", json!({ "taskId": task })).await;
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("task {task} never got there; last seen {last}");
+}
+
+/// Lets a fresh replica's subscription to the bus settle.
+async fn subscribed() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_replica_serves_a_task_and_hands_its_answers_to_the_runner() {
+    let redis = RedisServer::start().await;
+    let a = fleet(&redis.url, "t1:", Duration::from_secs(30));
+    let b = fleet(&redis.url, "t1:", Duration::from_secs(30));
+    subscribed().await;
+    let created = modern(
+        &a,
+        &user("u"),
+        "tools/call",
+        json!({ "name": "approval_job" }),
+    )
+    .await;
+    assert_eq!(created["resultType"], "task", "{created}");
+    let id = &created["taskId"];
+    // Readable on the other replica at once, then with the runner's question.
+    let seen = modern(&b, &user("u"), "tasks/get", json!({ "taskId": id })).await;
+    assert_eq!(seen["taskId"], *id, "{seen}");
+    let asking = poll(&b, id, |t| t["status"] == "input_required").await;
+    assert_eq!(
+        asking["inputRequests"]["approve"]["method"],
+        "elicitation/create"
+    );
+    // Someone else sees nothing, on either replica.
+    for replica in [&a, &b] {
+        let other = modern(replica, &user("v"), "tasks/get", json!({ "taskId": id })).await;
+        assert_eq!(other["error"]["code"], -32602);
+    }
+    // A malformed answer is refused where it lands.
+    let bad = modern(
+        &b,
+        &user("u"),
+        "tasks/update",
+        json!({ "taskId": id, "inputResponses": { "approve": { "action": "maybe" } } }),
+    )
+    .await;
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    let ack = modern(
+        &b,
+        &user("u"),
+        "tasks/update",
+        json!({ "taskId": id, "inputResponses": { "approve": { "action": "accept", "content": {} } } }),
+    )
+    .await;
+    assert_eq!(ack["resultType"], "complete", "{ack}");
+    let done = poll(&b, id, |t| t["status"] == "completed").await;
+    assert_eq!(done["result"]["content"][0]["text"], "approval: \"accept\"");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_on_another_replica_drops_the_handler() {
+    let redis = RedisServer::start().await;
+    let a = fleet(&redis.url, "t2:", Duration::from_secs(30));
+    let b = fleet(&redis.url, "t2:", Duration::from_secs(30));
+    subscribed().await;
+    let before = LONG_JOBS_DROPPED.load(std::sync::atomic::Ordering::SeqCst);
+    let created = modern(
+        &a,
+        &user("u"),
+        "tools/call",
+        json!({ "name": "long_job", "arguments": { "millis": 60_000 } }),
+    )
+    .await;
+    let id = &created["taskId"];
+    let ack = modern(&b, &user("u"), "tasks/cancel", json!({ "taskId": id })).await;
+    assert_eq!(ack["resultType"], "complete", "{ack}");
+    assert_eq!(
+        modern(&b, &user("u"), "tasks/get", json!({ "taskId": id })).await["status"],
+        "cancelled"
+    );
+    poll(&a, id, |t| t["status"] == "cancelled").await;
+    for _ in 0..100 {
+        if LONG_JOBS_DROPPED.load(std::sync::atomic::Ordering::SeqCst) > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        LONG_JOBS_DROPPED.load(std::sync::atomic::Ordering::SeqCst),
+        before + 1,
+        "the runner dropped the handler"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tasks_of_a_replica_that_stops_fail_when_its_lease_runs_out() {
+    let redis = RedisServer::start().await;
+    let lease = Duration::from_millis(400);
+    // Replica A lives in a runtime of its own, which stops with its thread.
+    let url = redis.url.clone();
+    let id = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let a = fleet(&url, "t3:", lease);
+            let created = modern(
+                &a,
+                &user("u"),
+                "tools/call",
+                json!({ "name": "long_job", "arguments": { "millis": 60_000 } }),
+            )
+            .await;
+            created["taskId"].clone()
+        })
+    })
+    .join()
+    .unwrap();
+    let b = fleet(&redis.url, "t3:", lease);
+    let failed = poll(&b, &id, |t| t["status"] != "working").await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["code"], -32603);
+    assert!(failed.get("result").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_updates_reach_listeners_on_every_replica() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let redis = RedisServer::start().await;
+    let a = fleet(&redis.url, "t4:", Duration::from_secs(30));
+    let b = fleet(&redis.url, "t4:", Duration::from_secs(30));
+    subscribed().await;
+    // A listener on replica B (over stdio, the simplest stream).
+    let (client, server_end) = tokio::io::duplex(64 * 1024);
+    let (input, output) = tokio::io::split(server_end);
+    let serving = tokio::spawn(scopegate::stdio::serve_io(
+        b.clone(),
+        user("u"),
+        input,
+        output,
+        64 * 1024,
+    ));
+    let (from_b, mut to_b) = tokio::io::split(client);
+    let mut lines = tokio::io::BufReader::new(from_b).lines();
+    let listen = json!({ "jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen", "params": {
+        "notifications": { "resourceSubscriptions": ["x://board"] },
+        "_meta": support::modern_meta(),
+    } });
+    to_b.write_all(format!("{listen}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut next = async || -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("replica B went quiet")
+            .unwrap()
+            .unwrap();
+        serde_json::from_str(&line).unwrap()
+    };
+    let ack = next().await;
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+    // Notified on replica A, which has no listener of its own.
+    assert_eq!(a.notify_resource_updated("x://board"), 0);
+    let update = next().await;
+    assert_eq!(
+        update["method"], "notifications/resources/updated",
+        "{update}"
+    );
+    assert_eq!(update["params"]["uri"], "x://board");
+    to_b.shutdown().await.unwrap();
+
+    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+}

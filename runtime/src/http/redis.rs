@@ -6,8 +6,10 @@
 //! JSON and expires after `session_ttl` without use; `owner:<owner>` is a sorted set of an
 //! owner's session ids by creation time, to end the oldest past the per-owner cap;
 //! `rate:<limit>:<key>` is a rate limit's theoretical arrival time (GCRA) in microseconds of
-//! Redis's clock, so the replicas' clocks do not matter. One Redis server (or a primary with
-//! replicas); not Redis Cluster, whose slots would split a session from its owner's set.
+//! Redis's clock, so the replicas' clocks do not matter; `state:<id>` marks an input request's
+//! state as used; `task:<id>` holds a task's record (JSON); the channel `events` carries what
+//! replicas tell each other (pub/sub). One Redis server (or a primary with replicas); not Redis
+//! Cluster, whose slots would split a session from its owner's set.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +60,8 @@ impl Default for RedisOptions {
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
+    /// For the event bus's subscription, which needs a connection of its own.
+    client: redis::Client,
     shared: Arc<Settings>,
 }
 
@@ -147,10 +151,11 @@ impl RedisStore {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(timeout);
-        let connection =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::new)?;
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(StoreError::new)?;
         Ok(Self {
             connection,
+            client,
             shared: Arc::new(Settings {
                 prefix: options.prefix,
                 ttl_secs: options.session_ttl.as_secs().max(1),
@@ -291,5 +296,82 @@ impl crate::server::ReplayStore for RedisStore {
                 .map_err(StoreError::new)?;
             Ok(set.is_some())
         })
+    }
+}
+
+impl crate::server::TaskStore for RedisStore {
+    fn put<'a>(&'a self, id: &'a str, record: &'a str, keep: Duration) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            redis::cmd("SET")
+                .arg(format!("{}task:{id}", self.shared.prefix))
+                .arg(record)
+                .arg("PX")
+                .arg(u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1))
+                .query_async::<Option<String>>(&mut connection)
+                .await
+                .map(drop)
+                .map_err(StoreError::new)
+        })
+    }
+
+    fn get<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            redis::cmd("GET")
+                .arg(format!("{}task:{id}", self.shared.prefix))
+                .query_async(&mut connection)
+                .await
+                .map_err(StoreError::new)
+        })
+    }
+}
+
+impl crate::server::EventBus for RedisStore {
+    fn publish<'a>(&'a self, message: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            redis::cmd("PUBLISH")
+                .arg(format!("{}events", self.shared.prefix))
+                .arg(message)
+                .query_async::<i64>(&mut connection)
+                .await
+                .map(drop)
+                .map_err(StoreError::new)
+        })
+    }
+
+    fn subscribe(&self, deliver: Arc<dyn Fn(&str) -> bool + Send + Sync>) {
+        use futures_util::StreamExt as _;
+        let client = self.client.clone();
+        let channel = format!("{}events", self.shared.prefix);
+        // Subscribed for the life of the process, reconnecting after a second when Redis goes
+        // away (events published meanwhile are lost: pub/sub does not keep them).
+        tokio::spawn(async move {
+            loop {
+                match client.get_async_pubsub().await {
+                    Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                        Ok(()) => {
+                            let mut messages = pubsub.on_message();
+                            while let Some(message) = messages.next().await {
+                                if let Ok(text) = message.get_payload::<String>()
+                                    && !deliver(&text)
+                                {
+                                    return;
+                                }
+                            }
+                            tracing::warn!(target: "scopegate::replicas", "event bus disconnected");
+                        }
+                        Err(error) => {
+                            tracing::warn!(target: "scopegate::replicas", %error, "event bus: subscribe failed");
+                        }
+                    },
+                    Err(error) => {
+                        tracing::warn!(target: "scopegate::replicas", %error, "event bus unreachable");
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
     }
 }

@@ -57,4 +57,7 @@ pub enum BuildError {
     /// The tools/list page size is zero.
     #[error("the tools/list page size must be at least 1")]
     ZeroPageSize,
+    /// An event bus was configured outside a Tokio runtime: its subscription could not start.
+    #[error("a server with an event bus must be built inside a Tokio runtime")]
+    BusWithoutRuntime,
 }

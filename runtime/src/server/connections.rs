@@ -39,9 +39,12 @@ impl Core {
     /// The publish point of resource updates: every subscriber in this process whose
     /// principal may read the resource hears of it — legacy sessions on their GET stream,
     /// 2026-07-28 `subscriptions/listen` streams tagged with their subscription. Returns how
-    /// many were told. Fan-out across replicas publishes here and has each replica deliver
-    /// what it receives with [`Core::deliver_resource_updated`].
+    /// many were told here; with an event bus every other replica delivers it to its own
+    /// ([`Core::deliver_resource_updated`]).
     pub(crate) fn notify_resource_updated(&self, uri: &str) -> usize {
+        self.publish(super::bus::Event::ResourceUpdated {
+            uri: uri.to_owned(),
+        });
         self.deliver_resource_updated(uri)
     }
 

@@ -30,6 +30,7 @@ use crate::tool::{ToolDef, ToolFuture};
 mod audience;
 mod authorize;
 mod build_error;
+mod bus;
 mod call;
 mod capabilities;
 mod completion;
@@ -50,6 +51,7 @@ mod params;
 mod prompts;
 mod registry;
 mod replay;
+mod replicas;
 mod reply;
 mod request_state;
 mod resources;
@@ -57,11 +59,14 @@ mod run;
 mod scope_table;
 mod store;
 mod task;
+mod task_registry;
+mod task_store;
 mod tasks;
 mod tools;
 
 pub use self::authorize::Denial;
 pub use self::build_error::BuildError;
+pub use self::bus::EventBus;
 pub use self::entries::REQUIRED_SCOPES_META_KEY;
 pub use self::info::ServerInfo;
 // The HTTP version-header check answers with the same error as the `_meta` check.
@@ -73,6 +78,7 @@ pub use self::replay::{MemoryReplayStore, ReplayStore};
 pub use self::reply::{Refusal, Reply};
 pub use self::request_state::{StateKeyError, StateKeys};
 pub use self::store::{StoreError, StoreFuture};
+pub use self::task_store::TaskStore;
 pub use crate::schema::schema_generator;
 
 use self::call::{Call, Handlers};

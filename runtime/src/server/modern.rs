@@ -152,6 +152,7 @@ impl Core {
                 principal,
                 &link,
             )
+            .await
         } else {
             let input = match self.open_round(&method, request.params.as_deref(), principal) {
                 Ok(input) => input,

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::bus::EventBus;
 use super::replay::{MemoryReplayStore, ReplayStore};
 use super::request_state::StateKeys;
+use super::task_store::TaskStore;
 
 /// Which tools, resources, resource templates and prompts the lists show a caller.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,6 +47,16 @@ pub struct ServerOptions {
     /// The most tasks kept at once (default 10 000); past it a call that would become a task
     /// fails.
     pub max_tasks: usize,
+    /// Where tasks' records are shared with other replicas, so that any of them answers
+    /// `tasks/get` (default: none, this process only). Use with [`Self::event_bus`].
+    pub task_store: Option<Arc<dyn TaskStore>>,
+    /// How replicas tell each other of resource updates (for their subscribers) and of a
+    /// task's cancellation or answers (for the replica running it). Default: none. Building a
+    /// server with a bus needs a Tokio runtime.
+    pub event_bus: Option<Arc<dyn EventBus>>,
+    /// How long a replica vouches for the tasks it runs before renewing (default 30 s): with a
+    /// task store, a running task whose lease ran out (its replica died) is reported failed.
+    pub task_lease: Duration,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +70,9 @@ impl Default for ServerOptions {
             replay_store: Arc::new(MemoryReplayStore::new()),
             task_ttl: Duration::from_secs(3600),
             max_tasks: 10_000,
+            task_store: None,
+            event_bus: None,
+            task_lease: Duration::from_secs(30),
         }
     }
 }
@@ -116,6 +131,27 @@ impl ServerOptions {
     #[must_use]
     pub fn max_tasks(mut self, max: usize) -> Self {
         self.max_tasks = max;
+        self
+    }
+
+    /// Shares tasks' records with other replicas through `store`.
+    #[must_use]
+    pub fn task_store(mut self, store: impl TaskStore) -> Self {
+        self.task_store = Some(Arc::new(store));
+        self
+    }
+
+    /// Tells other replicas of resource updates and task requests through `bus`.
+    #[must_use]
+    pub fn event_bus(mut self, bus: impl EventBus) -> Self {
+        self.event_bus = Some(Arc::new(bus));
+        self
+    }
+
+    /// Sets how long a replica vouches for the tasks it runs.
+    #[must_use]
+    pub fn task_lease(mut self, lease: Duration) -> Self {
+        self.task_lease = lease;
         self
     }
 }

@@ -59,7 +59,9 @@ pub(super) struct Inner {
     pub(super) prompt_entries: Box<[ListEntry]>,
     pub(super) options: ServerOptions,
     /// The tasks of this process (2026-07-28 tasks extension).
-    pub(super) tasks: super::tasks::Tasks,
+    pub(super) tasks: super::task_registry::Tasks,
+    /// This process's name on the event bus: it skips its own events.
+    pub(super) origin: String,
     /// Whether any tool mirrors an argument into a header: when none does, a `tools/call`
     /// skips the header check without looking the tool up.
     pub(super) param_headers: bool,
@@ -186,7 +188,10 @@ impl Core {
         let prompt_pages = pages("prompts", &json_of(&prompt_entries), options.page_size);
 
         let param_headers = tools.iter().any(|t| !t.headers.is_empty());
-        Ok(Self {
+        if options.event_bus.is_some() && tokio::runtime::Handle::try_current().is_err() {
+            return Err(BuildError::BusWithoutRuntime);
+        }
+        let core = Self {
             inner: Arc::new(Inner {
                 handlers,
                 info: tables.info,
@@ -204,13 +209,16 @@ impl Core {
                 prompt_pages,
                 prompt_entries: prompt_entries.into_boxed_slice(),
                 options,
-                tasks: super::tasks::Tasks::default(),
+                tasks: super::task_registry::Tasks::default(),
+                origin: super::task::random_id(),
                 param_headers,
                 scopes: ScopeTable::new(tables.scopes, tables.implications),
                 connections: std::sync::Mutex::default(),
                 listeners: Listeners::default(),
             }),
-        })
+        };
+        core.listen_to_replicas();
+        Ok(core)
     }
 }
 

@@ -59,6 +59,8 @@ pub(crate) struct Task {
     state: Mutex<State>,
     /// Set by `tasks/cancel`: the handler is dropped.
     pub(crate) cancel: Cancel,
+    /// Woken on every change, for the runner that writes the task's record to a shared store.
+    pub(crate) changed: tokio::sync::Notify,
 }
 
 /// What `tasks/update` found wrong.
@@ -68,11 +70,9 @@ pub(crate) struct MalformedAnswer(pub(crate) String);
 impl Task {
     /// A running task of tool `tool` for `owner`, with a fresh random id, kept for `ttl`.
     pub(crate) fn new(owner: String, tool: usize, ttl: Duration) -> Self {
-        let mut id = [0_u8; 16];
-        getrandom::fill(&mut id).expect("the operating system provides randomness");
         let now = SystemTime::now();
         Self {
-            id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            id: random_id(),
             owner,
             tool,
             created: now,
@@ -85,6 +85,7 @@ impl Task {
                 outstanding: BTreeMap::new(),
             }),
             cancel: Cancel::default(),
+            changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -102,6 +103,19 @@ impl Task {
             && now
                 .duration_since(state.updated)
                 .is_ok_and(|age| age >= self.ttl)
+    }
+
+    /// How long a shared store keeps the task's record from now: its time to live, counted
+    /// from its last change once finished.
+    pub(crate) fn keep(&self) -> Duration {
+        let state = self.state();
+        let since = if state.status == Status::Working {
+            self.created
+        } else {
+            state.updated
+        };
+        let age = SystemTime::now().duration_since(since).unwrap_or_default();
+        self.ttl.saturating_sub(age).max(Duration::from_secs(1))
     }
 
     /// How long the task may still run before it fails as timed out.
@@ -143,6 +157,8 @@ impl Task {
         state.error = error;
         state.outstanding.clear();
         state.updated = SystemTime::now();
+        drop(state);
+        self.changed.notify_one();
         true
     }
 
@@ -168,6 +184,8 @@ impl Task {
         }
         if delivered {
             state.updated = SystemTime::now();
+            drop(state);
+            self.changed.notify_one();
         }
         Ok(())
     }
@@ -229,9 +247,18 @@ impl TaskInputs for Task {
                 },
             );
             state.updated = SystemTime::now();
+            drop(state);
+            self.changed.notify_one();
         }
         receiver
     }
+}
+
+/// A random id (128 bits, hex).
+pub(crate) fn random_id() -> String {
+    let mut id = [0_u8; 16];
+    getrandom::fill(&mut id).expect("the operating system provides randomness");
+    id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `time` as an RFC 3339 / ISO 8601 UTC timestamp with milliseconds.

@@ -7,33 +7,33 @@
 //! A task belongs to the principal that started it: to anyone else it does not exist (the same
 //! error as an unknown id), and the tool's scopes are checked again on every request about it,
 //! so a token that lost them sees nothing more (403, a step-up).
+//!
+//! With replicas, the replica running a task writes its record to the [`TaskStore`] on every
+//! change and renews its lease; another replica answers `tasks/get` from the record (a running
+//! task whose lease ran out belonged to a replica that died: it is reported failed), and hands
+//! `tasks/update` and `tasks/cancel` to the runner through the event bus.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
+use super::bus::Event;
 use super::input::{InputEnd, missing_capability};
 use super::json::raw;
 use super::params::parse_params;
 use super::registry::Core;
 use super::reply::Reply;
 use super::task::Task;
-use crate::handler::{InputRound, Link, TaskInputs};
+use super::task_store::{TaskRecord, millis};
+use crate::handler::{InputKind, InputRound, Link, TaskInputs};
 use crate::principal::Principal;
 use crate::protocol::{
     CallToolResult, ErrorObject, Method, RequestId, Response, TASKS_EXTENSION, error_code,
 };
 use crate::tool::ToolFuture;
-
-/// The tasks of this process, by id.
-#[derive(Debug, Default)]
-pub(crate) struct Tasks {
-    by_id: Mutex<HashMap<String, Arc<Task>>>,
-}
 
 /// Whose a task is: the caller's issuer, subject and client.
 pub(crate) fn owner_key(principal: &Principal) -> String {
@@ -44,39 +44,6 @@ pub(crate) fn owner_key(principal: &Principal) -> String {
     ]
     .map(|part| part.unwrap_or(""))
     .join("\n")
-}
-
-impl Tasks {
-    /// Keeps `task`, unless `max` tasks are already kept (expired ones are forgotten first).
-    fn insert(&self, task: Arc<Task>, max: usize) -> bool {
-        let mut by_id = self
-            .by_id
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if by_id.len() >= max {
-            let now = SystemTime::now();
-            by_id.retain(|_, task| !task.expired(now));
-            if by_id.len() >= max {
-                return false;
-            }
-        }
-        by_id.insert(task.id.clone(), task);
-        true
-    }
-
-    /// The live task `id`.
-    fn get(&self, id: &str) -> Option<Arc<Task>> {
-        let mut by_id = self
-            .by_id
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let task = by_id.get(id)?;
-        if task.expired(SystemTime::now()) {
-            by_id.remove(id);
-            return None;
-        }
-        Some(Arc::clone(task))
-    }
 }
 
 /// The error of a request that needs the tasks extension the client did not declare.
@@ -93,11 +60,12 @@ impl Core {
             .any(|tool| tool.meta.task != crate::tool::TaskSupport::Never)
     }
 
-    /// Starts task `task` for a handler that went on waiting: kept, its requests to the
-    /// client routed to it from now on, and its future run to the end, to its time to live, or
-    /// to its cancellation. Answers the `CreateTaskResult`, or the error when too many tasks
-    /// are kept (the handler is dropped).
-    pub(super) fn start_task(
+    /// Starts task `task` for a handler that went on waiting: kept (and, with a task store,
+    /// written there before it is announced: SEP-2663 wants it readable at once), its requests
+    /// to the client routed to it from now on, and its future run to the end, to its time to
+    /// live, or to its cancellation. Answers the `CreateTaskResult`, or the error when too many
+    /// tasks are kept or the store did not answer (the handler is dropped).
+    pub(super) async fn start_task(
         &self,
         task: Task,
         round: &InputRound,
@@ -114,23 +82,69 @@ impl Core {
                 "too many tasks are running; try again later",
             ));
         }
+        if let Err(error) = self.persist(&task).await {
+            self.inner.tasks.remove(&task.id);
+            return Err(error);
+        }
         round.detach(Arc::clone(&task) as Arc<dyn TaskInputs>);
         let created = raw(&task.to_json(true));
-        let name = self.inner.tools[task.tool].meta.name;
-        tokio::spawn(async move {
-            let outcome = tokio::select! {
-                biased;
-                () = task.cancel.cancelled() => return,
-                outcome = future => Some(outcome),
-                () = tokio::time::sleep(task.remaining()) => None,
-            };
-            settle(&task, name, outcome);
-        });
+        let core = self.clone();
+        tokio::spawn(async move { core.run_task(task, future).await });
         Ok(created)
     }
 
+    /// Runs a task's handler to its end, its time to live or its cancellation, writing its
+    /// record to the task store (if any) on every change and renewing its lease.
+    async fn run_task(self, task: Arc<Task>, future: ToolFuture) {
+        let name = self.inner.tools[task.tool].meta.name;
+        let shared = self.inner.options.task_store.is_some();
+        let renew = (self.inner.options.task_lease / 3).max(std::time::Duration::from_millis(10));
+        let mut future = std::pin::pin!(future);
+        let deadline = tokio::time::sleep(task.remaining());
+        let mut deadline = std::pin::pin!(deadline);
+        loop {
+            tokio::select! {
+                biased;
+                () = task.cancel.cancelled() => break,
+                outcome = &mut future => {
+                    settle(&task, name, Some(outcome));
+                    break;
+                }
+                () = &mut deadline => {
+                    settle(&task, name, None);
+                    break;
+                }
+                () = task.changed.notified(), if shared => {}
+                () = tokio::time::sleep(renew), if shared => {}
+            }
+            let _ = self.persist(&task).await;
+        }
+        let _ = self.persist(&task).await;
+    }
+
+    /// Writes task `task`'s record to the task store, if there is one, with a fresh lease.
+    async fn persist(&self, task: &Task) -> Result<(), ErrorObject> {
+        let Some(store) = &self.inner.options.task_store else {
+            return Ok(());
+        };
+        let record = TaskRecord {
+            owner: task.owner.clone(),
+            tool: self.inner.tools[task.tool].meta.name.to_owned(),
+            lease_until: millis(SystemTime::now() + self.inner.options.task_lease),
+            task: task.to_json(false),
+        };
+        let text = serde_json::to_string(&record).unwrap_or_default();
+        store.put(&task.id, &text, task.keep()).await.map_err(|e| {
+            tracing::warn!(target: "scopegate::tasks", error = %e, "task record not written");
+            ErrorObject::new(
+                error_code::INTERNAL_ERROR,
+                "the task could not be stored; try again",
+            )
+        })
+    }
+
     /// A task for a call whose handler finished at once (a tool whose calls are always tasks).
-    pub(super) fn finished_task(
+    pub(super) async fn finished_task(
         &self,
         task: Task,
         result: &CallToolResult,
@@ -148,12 +162,14 @@ impl Core {
                 "too many tasks are kept; try again later",
             ));
         }
+        self.persist(&task).await?;
         Ok(raw(&task.to_json(true)))
     }
 
     /// `tasks/get`, `tasks/update`, `tasks/cancel` (2026-07-28 only): for a client that
     /// declared the extension in this request, about a task of its own, with the tool's scopes.
-    pub(super) fn task_request(
+    /// A task this process does not run is looked up in the task store.
+    pub(super) async fn task_request(
         &self,
         id: RequestId,
         method: &Method,
@@ -176,47 +192,168 @@ impl Core {
             Ok(params) => params,
             Err(e) => return error(e),
         };
-        let unknown = || error(ErrorObject::new(error_code::INVALID_PARAMS, "unknown task"));
+        if *method == Method::UpdateTask && params.input_responses.is_none() {
+            return error(ErrorObject::new(
+                error_code::INVALID_PARAMS,
+                "`inputResponses` is required",
+            ));
+        }
+        let owner = owner_key(principal);
         // Someone else's task is as unknown as one that never was.
-        let Some(task) = self
-            .inner
-            .tasks
-            .get(&params.task_id)
-            .filter(|task| task.owner == owner_key(principal))
-        else {
-            return unknown();
+        let found = match self.inner.tasks.get(&params.task_id) {
+            Some(task) => (task.owner == owner).then_some(Found::Here(task)),
+            None => match self.stored_task(&params.task_id).await {
+                Ok(record) => record
+                    .filter(|record| record.owner == owner)
+                    .map(Found::Elsewhere),
+                Err(e) => return error(e),
+            },
         };
-        let meta = &self.inner.tools[task.tool].meta;
+        let Some(found) = found else {
+            return error(ErrorObject::new(error_code::INVALID_PARAMS, "unknown task"));
+        };
+        let tool = match &found {
+            Found::Here(task) => Some(task.tool),
+            Found::Elsewhere(record) => self.inner.by_name.get(record.tool.as_str()).copied(),
+        };
+        let Some(meta) = tool.map(|tool| &self.inner.tools[tool].meta) else {
+            return error(ErrorObject::new(error_code::INVALID_PARAMS, "unknown task"));
+        };
         if let Err(denial) = self.authorize(&id, "tool", meta.name, meta.scopes, principal) {
             return Reply::Denied(denial);
         }
-        let result = match method {
-            Method::GetTask => task.to_json(false),
-            Method::UpdateTask => {
-                let Some(responses) = params.input_responses else {
-                    return error(ErrorObject::new(
-                        error_code::INVALID_PARAMS,
-                        "`inputResponses` is required",
-                    ));
-                };
-                if let Err(malformed) = task.answer(&responses) {
-                    return error(ErrorObject::new(
-                        error_code::INVALID_PARAMS,
-                        format!(
-                            "`inputResponses[{}]` is not the result of the request it answers",
-                            Value::String(malformed.0)
-                        ),
-                    ));
+        let responses = params.input_responses.unwrap_or_default();
+        let result = match (method, found) {
+            (Method::GetTask, Found::Here(task)) => task.to_json(false),
+            (Method::GetTask, Found::Elsewhere(record)) => record.task,
+            (Method::UpdateTask, Found::Here(task)) => match task.answer(&responses) {
+                Ok(()) => json!({}),
+                Err(malformed) => return error(malformed_answer(&malformed.0)),
+            },
+            (Method::UpdateTask, Found::Elsewhere(record)) => {
+                if let Some(key) = malformed_for(&record, &responses) {
+                    return error(malformed_answer(&key));
                 }
+                self.publish(Event::AnswerTask {
+                    task: params.task_id,
+                    responses,
+                });
                 json!({})
             }
-            _ => {
+            (_, Found::Here(task)) => {
                 task.cancel();
+                json!({})
+            }
+            (_, Found::Elsewhere(mut record)) => {
+                if record.is_running() {
+                    // Seen cancelled at once by every replica; the runner drops the handler.
+                    record.task["status"] = "cancelled".into();
+                    if let Some(task) = record.task.as_object_mut() {
+                        task.remove("inputRequests");
+                    }
+                    if let Err(e) = self.store_record(&params.task_id, &record).await {
+                        return error(e);
+                    }
+                    self.publish(Event::CancelTask {
+                        task: params.task_id,
+                    });
+                }
                 json!({})
             }
         };
         Reply::Response(Response::result(id, raw(&result)))
     }
+
+    /// Task `id`'s record in the task store (none without a store). A running task whose
+    /// lease ran out is reported, and recorded, failed: its replica died.
+    async fn stored_task(&self, id: &str) -> Result<Option<TaskRecord>, ErrorObject> {
+        let Some(store) = &self.inner.options.task_store else {
+            return Ok(None);
+        };
+        let unavailable = |e: crate::server::StoreError| {
+            tracing::warn!(target: "scopegate::tasks", error = %e, "task store unavailable");
+            ErrorObject::new(
+                error_code::INTERNAL_ERROR,
+                "the task store did not answer; try again",
+            )
+        };
+        let Some(text) = store.get(id).await.map_err(unavailable)? else {
+            return Ok(None);
+        };
+        let Ok(mut record) = serde_json::from_str::<TaskRecord>(&text) else {
+            return Ok(None);
+        };
+        if record.abandoned(SystemTime::now()) {
+            record.task["status"] = "failed".into();
+            record.task["error"] = json!({
+                "code": error_code::INTERNAL_ERROR,
+                "message": "the replica running the task stopped",
+            });
+            if let Some(task) = record.task.as_object_mut() {
+                task.remove("inputRequests");
+            }
+            self.store_record(id, &record).await?;
+        }
+        Ok(Some(record))
+    }
+
+    /// Writes a record this process changed for a task it does not run.
+    async fn store_record(&self, id: &str, record: &TaskRecord) -> Result<(), ErrorObject> {
+        let Some(store) = &self.inner.options.task_store else {
+            return Ok(());
+        };
+        let text = serde_json::to_string(record).unwrap_or_default();
+        store
+            .put(id, &text, self.inner.options.task_ttl)
+            .await
+            .map_err(|_| {
+                ErrorObject::new(
+                    error_code::INTERNAL_ERROR,
+                    "the task store did not answer; try again",
+                )
+            })
+    }
+
+    /// Another replica's `tasks/cancel` for a task this process runs.
+    pub(super) fn cancel_local_task(&self, id: &str) {
+        if let Some(task) = self.inner.tasks.get(id) {
+            task.cancel();
+        }
+    }
+
+    /// Another replica's `tasks/update` for a task this process runs (checked there).
+    pub(super) fn answer_local_task(&self, id: &str, responses: &Map<String, Value>) {
+        if let Some(task) = self.inner.tasks.get(id) {
+            let _ = task.answer(responses);
+        }
+    }
+}
+
+/// Where a task was found: run by this process, or by another (its record).
+enum Found {
+    Here(Arc<Task>),
+    Elsewhere(TaskRecord),
+}
+
+fn malformed_answer(key: &str) -> ErrorObject {
+    ErrorObject::new(
+        error_code::INVALID_PARAMS,
+        format!(
+            "`inputResponses[{}]` is not the result of the request it answers",
+            Value::String(key.to_owned())
+        ),
+    )
+}
+
+/// The first answer in `responses` to an outstanding request of `record` that is not that
+/// request's result.
+fn malformed_for(record: &TaskRecord, responses: &Map<String, Value>) -> Option<String> {
+    let outstanding = record.task.get("inputRequests")?.as_object()?;
+    responses.iter().find_map(|(key, answer)| {
+        let method = outstanding.get(key)?.get("method")?.as_str()?;
+        let kind = InputKind::of(method)?;
+        (!kind.accepts(answer)).then(|| key.clone())
+    })
 }
 
 /// Records how a task's handler ended: its result (a tool's own error included), or a failure

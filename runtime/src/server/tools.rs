@@ -85,13 +85,8 @@ impl Core {
             if let Some(round) = &round {
                 round.allow_detach();
             }
-            let mut created = None;
-            let mut detach = |future: crate::tool::ToolFuture| {
-                if let Some(round) = &round {
-                    let task = Task::new(owner_key(principal), index, self.inner.options.task_ttl);
-                    created = Some(self.start_task(task, round, future));
-                }
-            };
+            let mut detached = None;
+            let mut detach = |future: crate::tool::ToolFuture| detached = Some(future);
             // The generated `call` extracts every parameter (collecting problems), then starts the
             // tool only if no problem was found, unknown arguments included.
             let handlers = &*self.inner.handlers;
@@ -113,16 +108,19 @@ impl Core {
                 Some(Ok(result)) => result,
                 None => return Reply::Nothing,
                 Some(Err(Failure::Detached)) => {
-                    return Reply::Response(match created {
-                        Some(Ok(created)) => Response::result(id, created),
-                        Some(Err(error)) => Response::error(Some(id), error),
-                        None => Response::error(
+                    let (Some(round), Some(future)) = (&round, detached) else {
+                        return Reply::Response(Response::error(
                             Some(id),
                             ErrorObject::new(
                                 error_code::INTERNAL_ERROR,
                                 "the task was not started",
                             ),
-                        ),
+                        ));
+                    };
+                    let task = Task::new(owner_key(principal), index, self.inner.options.task_ttl);
+                    return Reply::Response(match self.start_task(task, round, future).await {
+                        Ok(created) => Response::result(id, created),
+                        Err(error) => Response::error(Some(id), error),
                     });
                 }
                 Some(Err(failure @ Failure::Input(_))) => {
@@ -143,7 +141,7 @@ impl Core {
             if tasks && meta.task == TaskSupport::Required {
                 // Finished at once, but this tool's calls are tasks: a task already done.
                 let task = Task::new(owner_key(principal), index, self.inner.options.task_ttl);
-                return Reply::Response(match self.finished_task(task, &result) {
+                return Reply::Response(match self.finished_task(task, &result).await {
                     Ok(created) => Response::result(id, created),
                     Err(error) => Response::error(Some(id), error),
                 });
