@@ -437,3 +437,115 @@ async fn tasks_are_bounded_and_live_as_long_as_their_ttl() {
     let third = call(&server, "build", json!({ "millis": 1 })).await;
     assert_eq!(third["resultType"], "task", "{third}");
 }
+
+#[tokio::test]
+async fn a_listen_stream_follows_its_owners_tasks() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let server = server(ServerOptions::default());
+    let created = call(&server, "approve", json!({})).await;
+    let id = created["taskId"].clone();
+    let theirs = send(
+        &server,
+        &who("mallory", "jobs:run"),
+        "tools/call",
+        json!({ "name": "approve" }),
+        true,
+    )
+    .await;
+    // A listener over stdio (the simplest stream), as alice.
+    let (client, server_end) = tokio::io::duplex(64 * 1024);
+    let (input, output) = tokio::io::split(server_end);
+    let serving = tokio::spawn(scopegate::stdio::serve_io(
+        server.clone(),
+        alice(),
+        input,
+        output,
+        64 * 1024,
+    ));
+    let (from_server, mut to_server) = tokio::io::split(client);
+    let mut lines = tokio::io::BufReader::new(from_server).lines();
+    let mut next = async || -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("the stream went quiet")
+            .unwrap()
+            .unwrap();
+        serde_json::from_str(&line).unwrap()
+    };
+    let meta = |tasks: bool| {
+        let mut capabilities = json!({ "elicitation": {} });
+        if tasks {
+            capabilities["extensions"] = json!({ TASKS: {} });
+        }
+        json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "0" },
+            "io.modelcontextprotocol/clientCapabilities": capabilities,
+        })
+    };
+    // Without the extension: refused.
+    let listen = |id: u32, tasks: bool| {
+        json!({ "jsonrpc": "2.0", "id": id, "method": "subscriptions/listen", "params": {
+            "notifications": { "taskIds": [id_of(&created), theirs["taskId"].as_str().unwrap(), "nope"] },
+            "_meta": meta(tasks),
+        } })
+    };
+    fn id_of(created: &Value) -> &str {
+        created["taskId"].as_str().unwrap()
+    }
+    to_server
+        .write_all(format!("{}\n", listen(1, false)).as_bytes())
+        .await
+        .unwrap();
+    let refused = next().await;
+    assert_eq!(refused["error"]["code"], -32021, "{refused}");
+    to_server
+        .write_all(format!("{}\n", listen(2, true)).as_bytes())
+        .await
+        .unwrap();
+    let ack = next().await;
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+    assert_eq!(
+        ack["params"]["notifications"]["taskIds"],
+        json!([id]),
+        "only alice's task"
+    );
+    // The task asks, is answered, completes: each change arrives as the task itself.
+    until(&server, &id, "input_required").await;
+    send(
+        &server,
+        &alice(),
+        "tasks/update",
+        json!({ "taskId": id, "inputResponses": {
+            "first": { "action": "accept", "content": {} },
+            "second": { "action": "accept", "content": {} },
+        } }),
+        true,
+    )
+    .await;
+    let mut statuses = Vec::new();
+    loop {
+        let message = next().await;
+        assert_eq!(message["method"], "notifications/tasks", "{message}");
+        assert_eq!(message["params"]["taskId"], id);
+        assert_eq!(
+            message["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            2
+        );
+        let status = message["params"]["status"].as_str().unwrap().to_owned();
+        statuses.push(status.clone());
+        if status == "completed" {
+            assert_eq!(
+                message["params"]["result"]["content"][0]["text"],
+                "\"accept\" \"accept\""
+            );
+            break;
+        }
+    }
+    assert!(statuses.contains(&"completed".to_owned()), "{statuses:?}");
+    to_server.shutdown().await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+}

@@ -101,6 +101,8 @@ methods! {
     /// `notifications/subscriptions/acknowledged` (2026-07-28): the first message of a
     /// `subscriptions/listen` stream.
     SubscriptionAcknowledged = "notifications/subscriptions/acknowledged",
+    /// `notifications/tasks` (tasks extension): a task's state, on a listen stream.
+    TaskStatus = "notifications/tasks",
     /// `sampling/createMessage`.
     CreateMessage = "sampling/createMessage",
     /// `elicitation/create`.

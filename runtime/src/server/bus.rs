@@ -1,5 +1,5 @@
-//! [`EventBus`]: what replicas tell each other — resource updates for every replica's
-//! subscribers, and a task's cancellation or answers for the replica running it. Messages are
+//! [`EventBus`]: what replicas tell each other — resource updates and task changes for every
+//! replica's subscribers, and a task's cancellation or answers for the replica running it. Messages are
 //! opaque strings to the bus (this module writes and reads them); `RedisStore` (feature
 //! `redis`) is one over Redis pub/sub.
 
@@ -33,6 +33,12 @@ pub(crate) enum Event {
     AnswerTask {
         task: String,
         responses: Map<String, Value>,
+    },
+    /// A task changed (for the subscriptions following it, on every replica).
+    TaskChanged {
+        owner: String,
+        tool: String,
+        task: Value,
     },
 }
 

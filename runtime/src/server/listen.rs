@@ -5,8 +5,10 @@
 //! client goes, or when the server shuts down (then it is answered, a graceful end).
 //!
 //! What the server agrees to: updates of the resources the caller may read (the rule of
-//! `audience`, which legacy subscriptions follow too). List changes never: the tools, resources
-//! and prompts are fixed for the server's lifetime, and `server/discover` says so
+//! `audience`, which legacy subscriptions follow too), and the status of the caller's own tasks
+//! (`taskIds`, tasks extension: `notifications/tasks`, each the task as `tasks/get` shows it,
+//! sent while the caller may still use the task's tool). List changes never: the tools,
+//! resources and prompts are fixed for the server's lifetime, and `server/discover` says so
 //! (`listChanged: false`), so those filter fields are left out of the acknowledgement.
 
 use std::collections::HashSet;
@@ -20,12 +22,14 @@ use super::json::raw;
 use super::listeners::{End, Listener};
 use super::params::parse_params;
 use super::registry::Core;
-use super::reply::Reply;
+use super::reply::{Refusal, Reply};
+use super::tasks::tasks_required;
 use crate::connection::{MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
-    ErrorObject, META_SUBSCRIPTION_ID, Method, Request, RequestId, Response, error_code,
+    ErrorObject, META_SUBSCRIPTION_ID, Method, Request, RequestId, Response, TASKS_EXTENSION,
+    error_code,
 };
 
 /// The params of `subscriptions/listen`; `notifications` is required (SEP-2575: every type is
@@ -40,6 +44,7 @@ struct ListenParams {
 #[serde(rename_all = "camelCase")]
 struct Filter {
     resource_subscriptions: Option<Vec<String>>,
+    task_ids: Option<Vec<String>>,
 }
 
 impl Core {
@@ -85,7 +90,28 @@ impl Core {
             );
         }
         let (agreed, resources) = self.agree(&wanted, principal);
+        let mut tasks = HashSet::new();
+        if let Some(task_ids) = &filter.task_ids {
+            if !link.connection.client_supports_extension(TASKS_EXTENSION) {
+                return Reply::Refused(
+                    Response::error(Some(id.clone()), tasks_required()),
+                    Refusal::BadRequest,
+                );
+            }
+            if task_ids.len() > MAX_SUBSCRIPTIONS {
+                return refuse(
+                    error_code::INVALID_PARAMS,
+                    format!("too many task ids: at most {MAX_SUBSCRIPTIONS} per stream"),
+                );
+            }
+            tasks = self.agree_tasks(task_ids, principal).await;
+        }
         let mut notifications = json!({});
+        if filter.task_ids.is_some() {
+            let mut agreed: Vec<&String> = tasks.iter().collect();
+            agreed.sort();
+            notifications["taskIds"] = json!(agreed);
+        }
         // Resource subscriptions are a type this server supports when it has resources: the
         // acknowledgement then lists those it agreed to, possibly none.
         if asked && !self.inner.resources.is_empty() {
@@ -99,7 +125,7 @@ impl Core {
                 "notifications": notifications,
             },
         });
-        let listener = Listener::new(id.clone(), principal.clone(), resources, outbound);
+        let listener = Listener::new(id.clone(), principal.clone(), resources, tasks, outbound);
         let _registration = self.inner.listeners.register(Arc::clone(&listener), &ack);
         // The id is the client's: clipped like any name it chose.
         let subscription = crate::clip::clip(&id.to_string(), crate::clip::NAME_BYTES).into_owned();
@@ -160,6 +186,45 @@ impl Core {
             .iter()
             .filter(|listener| self.admits(audience, &listener.principal))
             .filter(|listener| listener.send(&updated(&listener.id, uri)))
+            .count()
+    }
+}
+
+impl Core {
+    /// Tells the open subscriptions that follow task `task` (its `taskId`) of its state, as
+    /// `tasks/get` shows it: those of its owner, while they may still use its tool.
+    pub(super) fn notify_task_listeners(&self, owner: &str, tool: &str, task: &Value) -> usize {
+        let Some(id) = task.get("taskId").and_then(Value::as_str) else {
+            return 0;
+        };
+        let Some(meta) = self
+            .inner
+            .by_name
+            .get(tool)
+            .map(|&index| &self.inner.tools[index].meta)
+        else {
+            return 0;
+        };
+        let listeners = self.inner.listeners.matching(|listener| {
+            listener.tasks.contains(id) && super::tasks::owner_key(&listener.principal) == owner
+        });
+        listeners
+            .iter()
+            .filter(|listener| {
+                self.inner
+                    .scopes
+                    .missing(listener.principal.scopes(), meta.scopes)
+                    .is_empty()
+            })
+            .filter(|listener| {
+                let mut params = task.clone();
+                params["_meta"] = json!({ META_SUBSCRIPTION_ID: listener.id });
+                listener.send(&json!({
+                    "jsonrpc": "2.0",
+                    "method": Method::TaskStatus,
+                    "params": params,
+                }))
+            })
             .count()
     }
 }

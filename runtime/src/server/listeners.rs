@@ -30,6 +30,8 @@ pub(super) struct Listener {
     pub(super) principal: Principal,
     /// The normal forms of the resources whose updates it delivers.
     pub(super) resources: HashSet<String>,
+    /// The tasks whose status it delivers (tasks extension).
+    pub(super) tasks: HashSet<String>,
     /// Where its messages go; `None` once they can no longer be delivered.
     sink: Mutex<Option<Outbound>>,
     end: Mutex<Option<End>>,
@@ -45,12 +47,14 @@ impl Listener {
         id: RequestId,
         principal: Principal,
         resources: HashSet<String>,
+        tasks: HashSet<String>,
         outbound: Outbound,
     ) -> Arc<Self> {
         Arc::new(Self {
             id,
             principal,
             resources,
+            tasks,
             sink: Mutex::new(Some(outbound)),
             end: Mutex::new(None),
             ended: Notify::new(),
@@ -159,6 +163,7 @@ mod tests {
         Listener::new(
             RequestId::Number(1.into()),
             Principal::anonymous(),
+            HashSet::new(),
             HashSet::new(),
             outbound,
         )

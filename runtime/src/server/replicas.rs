@@ -64,6 +64,9 @@ impl Core {
             }
             Event::CancelTask { task } => self.cancel_local_task(&task),
             Event::AnswerTask { task, responses } => self.answer_local_task(&task, &responses),
+            Event::TaskChanged { owner, tool, task } => {
+                self.notify_task_listeners(&owner, &tool, &task);
+            }
         }
     }
 }

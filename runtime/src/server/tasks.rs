@@ -114,12 +114,48 @@ impl Core {
                     settle(&task, name, None);
                     break;
                 }
-                () = task.changed.notified(), if shared => {}
+                () = task.changed.notified() => self.announce(&task),
                 () = tokio::time::sleep(renew), if shared => {}
             }
             let _ = self.persist(&task).await;
         }
+        self.announce(&task);
         let _ = self.persist(&task).await;
+    }
+
+    /// Tells the subscriptions that follow `task`, here and on every other replica, of its state.
+    fn announce(&self, task: &Task) {
+        let state = task.to_json(false);
+        let tool = self.inner.tools[task.tool].meta.name;
+        self.notify_task_listeners(&task.owner, tool, &state);
+        self.publish(Event::TaskChanged {
+            owner: task.owner.clone(),
+            tool: tool.to_owned(),
+            task: state,
+        });
+    }
+
+    /// The tasks of `ids` that `principal` started (here or, with a task store, on any
+    /// replica): those a subscription may follow.
+    pub(super) async fn agree_tasks(
+        &self,
+        ids: &[String],
+        principal: &Principal,
+    ) -> std::collections::HashSet<String> {
+        let owner = owner_key(principal);
+        let mut agreed = std::collections::HashSet::new();
+        for id in ids {
+            let mine = match self.inner.tasks.get(id) {
+                Some(task) => task.owner == owner,
+                None => {
+                    matches!(self.stored_task(id).await, Ok(Some(record)) if record.owner == owner)
+                }
+            };
+            if mine {
+                agreed.insert(id.clone());
+            }
+        }
+        agreed
     }
 
     /// Writes task `task`'s record to the task store, if there is one, with a fresh lease.
