@@ -227,10 +227,22 @@ async fn test_elicitation_sep1330_enums(ctx: RequestContext) -> String {
     elicit(&ctx, message, schema, "Elicitation completed").await
 }
 
+/// The rules over several arguments of `json_schema_2020_12_tool`, at the root of its input
+/// schema: a phone or an email, and the one `contactMethod` names.
+fn contact_rules() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "allOf": [{ "anyOf": [{ "required": ["phone"] }, { "required": ["email"] }] }],
+        "if": { "properties": { "contactMethod": { "const": "phone" } }, "required": ["contactMethod"] },
+        "then": { "required": ["phone"] },
+        "else": { "required": ["email"] },
+    })
+}
+
 /// Tests JSON Schema 2020-12 keywords in an input schema (SEP-1613, SEP-2106): a definition in
 /// `$defs` with an `$anchor`, referenced by `$ref`, and no properties beyond those declared.
 /// With `contactMethod` "phone" a phone is required, else an email.
-#[mcp_tool(public)]
+#[mcp_tool(public, extend_schema = contact_rules)]
 fn json_schema_2020_12_tool(
     name: Option<String>,
     address: Option<Address>,
@@ -238,8 +250,8 @@ fn json_schema_2020_12_tool(
     phone: Option<String>,
     email: Option<String>,
 ) -> Result<String, ToolError> {
-    // The rules the scenario's schema states at its root (`allOf`/`anyOf`, `if`/`then`/`else`),
-    // which a tool's parameters cannot: checked here.
+    // The rules its schema states at its root (`contact_rules`), enforced here too: a schema
+    // tells clients, it does not bind them.
     let (field, given) = match contact_method {
         Some(ContactMethod::Phone) => ("phone", phone.is_some()),
         _ => ("email", email.is_some()),

@@ -190,6 +190,10 @@ async fn a_waiting_call_becomes_a_task_and_completes() {
     let done = until(&server, id, "completed").await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["result"]["content"][0]["text"], "built in 50 ms");
+    assert_eq!(
+        done["result"]["resultType"], "complete",
+        "the result as tools/call gives it"
+    );
     assert!(done.get("error").is_none());
 }
 

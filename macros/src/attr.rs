@@ -21,6 +21,8 @@ pub(crate) struct ItemAttr {
     pub(crate) hints: Hints,
     /// Tools only: `task` or `task = "optional" | "required"`.
     pub(crate) task: TaskMode,
+    /// Tools only: `extend_schema = path`.
+    pub(crate) extend_schema: Option<Path>,
     /// Resources only: `uri = ".."` (static or RFC 6570 template) and `mime_type = ".."`.
     pub(crate) uri: Option<LitStr>,
     pub(crate) mime_type: Option<LitStr>,
@@ -94,6 +96,10 @@ impl ItemAttr {
                 "destructive" => attr.hints.destructive = Some(keys::flag_value(input)?),
                 "idempotent" => attr.hints.idempotent = Some(keys::flag_value(input)?),
                 "open_world" => attr.hints.open_world = Some(keys::flag_value(input)?),
+                "extend_schema" => {
+                    input.parse::<Token![=]>()?;
+                    attr.extend_schema = Some(input.parse::<Path>()?);
+                }
                 "task" => {
                     attr.task = if input.peek(Token![=]) {
                         let lit = keys::string_value(input)?;
@@ -132,6 +138,7 @@ impl ItemAttr {
             common,
             hints,
             task,
+            extend_schema,
             uri,
             mime_type,
         } = self;
@@ -140,6 +147,7 @@ impl ItemAttr {
                 common,
                 hints,
                 task,
+                extend_schema,
                 callable,
             }),
             Kind::Resource => Item::Resource(ResourceItem {

@@ -30,6 +30,7 @@ impl Kind {
                 "idempotent",
                 "open_world",
                 "task",
+                "extend_schema",
                 "crate",
             ],
             Self::Resource => &[
@@ -143,6 +144,9 @@ pub(crate) struct ToolItem<'a> {
     pub(crate) common: Common,
     pub(crate) hints: Hints,
     pub(crate) task: TaskMode,
+    /// `extend_schema = path`: a `fn() -> serde_json::Value` of keywords added to the root of
+    /// the input schema.
+    pub(crate) extend_schema: Option<Path>,
     pub(crate) callable: Callable<'a>,
 }
 

@@ -30,6 +30,10 @@ pub struct ToolMeta {
     pub annotations: ToolAnnotations,
     /// Whether a call may run as a task (2026-07-28 tasks extension; `#[mcp_tool(task)]`).
     pub task: TaskSupport,
+    /// `#[mcp_tool(extend_schema = path)]`: keywords added to the root of the input schema
+    /// (`allOf`, `if`/`then`/`else`, `$schema`, …), rules over several arguments that their own
+    /// schemas cannot state. It may not replace what the parameters define.
+    pub extend_schema: Option<fn() -> serde_json::Value>,
 }
 
 /// Whether a tool's calls may run as tasks (the `io.modelcontextprotocol/tasks` extension of

@@ -14,8 +14,14 @@ pub(crate) fn expand(item: &ToolItem<'_>) -> TokenStream {
         common,
         hints,
         task,
+        extend_schema,
         callable,
     } = item;
+    let extend_schema = tokens::option(
+        extend_schema
+            .as_ref()
+            .map(|path| quote_spanned!(path.span()=> #path as fn() -> __sg::serde_json::Value)),
+    );
     let task = match task {
         TaskMode::Never => quote!(Never),
         TaskMode::Optional => quote!(Optional),
@@ -49,6 +55,7 @@ pub(crate) fn expand(item: &ToolItem<'_>) -> TokenStream {
             open_world: #open_world,
         },
         task: __sg::TaskSupport::#task,
+        extend_schema: #extend_schema,
     };
     let output_schema = quote_spanned!(ret.span()=> <#ret as __sg::IntoToolResult>::output_schema);
     let shape = Shape {

@@ -57,6 +57,16 @@ pub enum BuildError {
     /// The tools/list page size is zero.
     #[error("the tools/list page size must be at least 1")]
     ZeroPageSize,
+    /// A tool's `extend_schema` did not give an object, or gave a keyword its parameters define.
+    #[error(
+        "tool `{tool}`: `extend_schema` must give an object of keywords the parameters do not define ({problem})"
+    )]
+    SchemaExtension {
+        /// The tool.
+        tool: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
     /// An event bus was configured outside a Tokio runtime: its subscription could not start.
     #[error("a server with an event bus must be built inside a Tokio runtime")]
     BusWithoutRuntime,

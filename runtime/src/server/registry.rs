@@ -122,7 +122,15 @@ impl Core {
             if by_name.insert(name, index).is_some() {
                 return Err(BuildError::DuplicateTool { tool: name });
             }
-            let (input_schema, arguments) = input_schema(params);
+            let (mut input_schema, arguments) = input_schema(params);
+            if let Some(extend) = meta.extend_schema {
+                extend_root(&mut input_schema, extend()).map_err(|problem| {
+                    BuildError::SchemaExtension {
+                        tool: name,
+                        problem,
+                    }
+                })?;
+            }
             let output_schema = output_schema();
             if let Some(schema) = &output_schema
                 && schema.get("type").and_then(Value::as_str) != Some("object")
@@ -285,5 +293,41 @@ impl Core {
     /// The tools' descriptions, in declaration order.
     pub(super) fn tool_metas(&self) -> impl Iterator<Item = &'static ToolMeta> + '_ {
         self.inner.tools.iter().map(|t| t.meta)
+    }
+}
+
+/// Adds `extension`'s keywords to the root of an input schema; refuses anything but an object,
+/// and any keyword the schema already has (the parameters' `type`, `properties`, `required`,
+/// `additionalProperties`, `$defs`).
+fn extend_root(schema: &mut Value, extension: Value) -> Result<(), String> {
+    let Value::Object(extension) = extension else {
+        return Err("not an object".into());
+    };
+    let Some(root) = schema.as_object_mut() else {
+        return Err("the input schema is not an object".into());
+    };
+    if let Some(taken) = extension.keys().find(|key| root.contains_key(*key)) {
+        return Err(format!("`{taken}` is the parameters'"));
+    }
+    root.extend(extension);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::extend_root;
+
+    #[test]
+    fn an_extension_adds_root_keywords_and_replaces_none() {
+        let mut schema = json!({ "type": "object", "properties": { "a": {} } });
+        extend_root(&mut schema, json!({ "anyOf": [{ "required": ["a"] }] })).unwrap();
+        assert_eq!(schema["anyOf"][0]["required"][0], "a");
+        assert_eq!(schema["type"], "object");
+        let taken = extend_root(&mut schema, json!({ "properties": {} })).unwrap_err();
+        assert!(taken.contains("`properties`"), "{taken}");
+        assert!(extend_root(&mut schema, json!(["allOf"])).is_err());
+        assert!(schema["properties"]["a"].is_object(), "nothing replaced");
     }
 }

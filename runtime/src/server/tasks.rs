@@ -397,7 +397,12 @@ fn malformed_for(record: &TaskRecord, responses: &Map<String, Value>) -> Option<
 fn settle(task: &Task, name: &str, outcome: Option<Result<CallToolResult, String>>) {
     match outcome {
         Some(Ok(result)) => match serde_json::to_value(&result) {
-            Ok(result) => task.complete(result),
+            // The call's own result as a 2026-07-28 `tools/call` would answer it: a complete
+            // `CallToolResult` carries its `resultType` (clients check it, e.g. ext-tasks).
+            Ok(mut result) => {
+                result["resultType"] = "complete".into();
+                task.complete(result);
+            }
             Err(e) => task.fail(
                 error_code::INTERNAL_ERROR,
                 format!("the result of tool `{name}` could not be serialized: {e}"),
