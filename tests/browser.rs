@@ -160,6 +160,7 @@ async fn typescript_sdk_in_chromium_completes_oauth_and_step_up_against_the_quic
         serde_json::json!([
             "add_note",
             "delete_note",
+            "export_notes",
             "get_note",
             "list_notes",
             "purge_notes",

@@ -28,9 +28,10 @@ use e2e::{
 };
 
 /// The tools of the `notes` example, sorted, with the scopes each advertises.
-const NOTES_TOOLS: [(&str, &[&str]); 7] = [
+const NOTES_TOOLS: [(&str, &[&str]); 8] = [
     ("add_note", &["notes:write"]),
     ("delete_note", &["notes:write"]),
+    ("export_notes", &["notes:read"]),
     ("get_note", &["notes:read"]),
     ("list_notes", &["notes:read"]),
     ("purge_notes", &["notes:admin"]),

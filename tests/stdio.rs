@@ -151,6 +151,7 @@ async fn without_credentials_only_public_tools_run_and_denials_name_the_variable
             "add_note",
             "delete_note",
             "summarize_notes",
+            "export_notes",
             "purge_notes"
         ]
     );

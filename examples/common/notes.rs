@@ -1,12 +1,16 @@
-//! The notes server shared by the examples: seven tools behind three scopes and a hierarchy.
+//! The notes server shared by the examples: eight tools behind three scopes and a hierarchy.
 //!
 //! Every tool states its scope (or `public`); the server's scope table, the enforcement, the
 //! metadata and the `_meta` each tool advertises all come from these attributes. Two tools ask
 //! the client for something while they run: `delete_note` asks the user to confirm
-//! (elicitation), `summarize_notes` asks the client's model for a summary (sampling).
+//! (elicitation), `summarize_notes` asks the client's model for a summary (sampling). One takes
+//! a while: `export_notes` runs as a task (the 2026-07-28 tasks extension) for a client that
+//! supports tasks, which gets a task id at once, answers the task's question and polls for the
+//! export.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use schemars::JsonSchema;
 use scopegate::prelude::*;
@@ -26,6 +30,14 @@ pub(crate) struct Note {
 /// Several notes.
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct NoteList {
+    notes: Vec<Note>,
+}
+
+/// Every note at one moment, as `export_notes` returns them.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct NoteExport {
+    /// How many notes there are.
+    count: usize,
     notes: Vec<Note>,
 }
 
@@ -183,6 +195,58 @@ fn model_text(answer: &Value) -> Option<String> {
     (!text.is_empty()).then(|| text.join("\n"))
 }
 
+/// How long an export works once confirmed: a stand-in for real work (rendering a document,
+/// writing it to storage), long enough that a client polling the task sees it working.
+const EXPORT_WORK: Duration = Duration::from_millis(1_500);
+
+/// Exports every note as one JSON document, once the user confirms; it takes a moment.
+///
+/// `task`: for a 2026-07-28 client that declared the tasks extension, the call goes on as a
+/// task at `run_as_task` and answers at once with the task's id. The question is then the
+/// task's: the client sees it in `tasks/get` (`input_required`), answers it with
+/// `tasks/update`, and polls until the export is there. Any other client is asked in the
+/// request, as `delete_note` asks, and waits for the result.
+///
+/// An export copies every note's text out of the server, hence the confirmation. The notes are
+/// read first and the question says how many: confirmed, those are exported (a 2026-07-28
+/// client that answers in the request runs the call again from its start, reading them again).
+#[mcp_tool(scope = "notes:read", read_only, task)]
+async fn export_notes(
+    store: State<Store>,
+    ctx: RequestContext,
+) -> Result<Json<NoteExport>, ToolError> {
+    let notes: Vec<Note> = store.with(|notes| notes.values().cloned().collect());
+    ctx.run_as_task().await;
+    let answer = ctx
+        .input("confirm")
+        .elicit(
+            &format!(
+                "Export {} note{}, their text included?",
+                notes.len(),
+                if notes.len() == 1 { "" } else { "s" }
+            ),
+            json!({
+                "type": "object",
+                "properties": {
+                    "ok": { "type": "boolean", "title": "Export", "description": "Yes, export them." }
+                },
+                "required": ["ok"]
+            }),
+        )
+        .await?;
+    if !(answer["action"] == "accept" && answer["content"]["ok"] == true) {
+        let action = answer["action"].as_str().unwrap_or("no answer");
+        return Err(ToolError::new(format!(
+            "not exported: the user did not confirm ({action})"
+        )));
+    }
+    tokio::time::sleep(EXPORT_WORK).await;
+    Ok(Json(NoteExport {
+        count: notes.len(),
+        notes,
+    }))
+}
+
 /// Deletes every note. Needs the admin scope.
 #[mcp_tool(scope = "notes:admin", destructive, idempotent)]
 fn purge_notes(store: State<Store>) -> String {
@@ -243,6 +307,7 @@ fn summarize(
         add_note,
         delete_note,
         summarize_notes,
+        export_notes,
         purge_notes
     ),
     resources(note),

@@ -37,7 +37,7 @@ const TIMEOUT_MS = Number(process.env.E2E_CLIENT_TIMEOUT_MS ?? 60_000);
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    tools: { type: 'string', default: 'whoami,list_notes,get_note,add_note,delete_note,summarize_notes,purge_notes' },
+    tools: { type: 'string', default: 'whoami,list_notes,get_note,add_note,delete_note,summarize_notes,export_notes,purge_notes' },
     'read-tool': { type: 'string', default: 'list_notes' },
     'write-tool': { type: 'string', default: 'add_note' },
     'write-args': { type: 'string', default: '{"title":"e2e"}' },

@@ -1,7 +1,8 @@
 // The TypeScript SDK v2 client (`@modelcontextprotocol/client`) pinned to MCP 2026-07-28 against a
 // server with the `notes` tools and OAuth (the quickstart): the whole authorization flow, a
-// step-up, and two tools that ask the client for something while they run, answered through
-// input requests (SEP-2322):
+// step-up, two tools that ask the client for something while they run, answered through input
+// requests (SEP-2322), and a tool that runs as a task (the tasks extension, SEP-2663), called
+// through `@modelcontextprotocol/ext-tasks` (tasks.mjs):
 //
 // 1. connect with no token: `server/discover` gets 401 → Protected Resource Metadata →
 //    authorization server metadata → dynamic registration (code and refresh grants) →
@@ -15,20 +16,33 @@
 //    (a fixed assistant text) and sends the call again with `inputResponses` and the
 //    `requestState`; the tool returns the model's text;
 // 5. `delete_note {id: 1}` elicits: the `elicitation/create` handler declines the first time
-//    (the note stays) and accepts (`ok: true`) the second (the note is gone per `list_notes`).
+//    (the note stays) and accepts (`ok: true`) the second (the note is gone per `list_notes`);
+// 6. `export_notes` through an ext-tasks session over the same client: the call declares the
+//    tasks extension and is answered with a task (`resultType: "task"`); ext-tasks polls
+//    `tasks/get` (`Mcp-Name` = the task id), finds the task's confirmation question
+//    (`input_required`), answers it through the session's input handler with `tasks/update`
+//    (accept), and polls until `completed` with the export;
+// 7. a step-up on that path: `purge_notes` (`notes:admin`) through the session gets 403 → SDK v2
+//    asks for all three scopes → `finishAuth` → the call again, answered at once;
+// 8. `export_notes` again, with the new token, declined: the task completes with the tool's
+//    error.
 //
 //   node modern-oauth.mjs <mcp-url> [--redirect-uri URL]
 //
 // stdout: one JSON line `{"ok":true,"protocolVersion":…,"tools":[…],"steps":[…],"calls":{…},
-// "sampling":[…],"elicitation":[…],"wire":[…]}` (or `{"ok":false,"error":…}`); exit 0 / 1.
-// `wire` holds every exchange with the MCP endpoint (wire.mjs). stderr: every HTTP exchange.
+// "sampling":[…],"elicitation":[…],"taskInputs":[…],"wire":[…]}` (or `{"ok":false,"error":…}`);
+// exit 0 / 1. `wire` holds every exchange with the MCP endpoint (wire.mjs). stderr: every HTTP
+// exchange.
 
 import { parseArgs } from 'node:util';
 
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
 
+import { resultFromTaskOutcome, taskViewFromExecutionEvent } from '@modelcontextprotocol/ext-tasks/client';
+
 import { HeadlessOAuthProvider, jwtParts, sameScopes } from './oauth.mjs';
 import { CheckFailed, check, runScript, stepRecorder } from './script.mjs';
+import { taskSession } from './tasks.mjs';
 import { Wire, answerTo } from './wire.mjs';
 
 const MODERN = '2026-07-28';
@@ -36,6 +50,8 @@ const REQUIRED_SCOPES_META = 'dev.scopegate/requiredScopes';
 /** What the client's "model" answers every sampling request with. */
 const MODEL_TEXT = 'These notes are about an end-to-end test and groceries.';
 const TIMEOUT_MS = Number(process.env.E2E_CLIENT_TIMEOUT_MS ?? 60_000);
+const CLIENT_INFO = { name: 'scopegate-e2e-modern-oauth', version: '1.0.0' };
+const CLIENT_CAPABILITIES = { elicitation: { form: {} }, sampling: {} };
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -57,15 +73,16 @@ const sampling = [];
 const elicitation = [];
 /** How the elicitation handler answers the next request. */
 let elicitationAnswer = { action: 'decline' };
+/** What the ext-tasks session's input handler was asked, with its context, and answered. */
+const taskInputs = [];
+/** How it answers the next one. */
+let taskAnswer = { action: 'decline' };
 
 function newClient() {
-  const client = new Client(
-    { name: 'scopegate-e2e-modern-oauth', version: '1.0.0' },
-    {
-      capabilities: { elicitation: { form: {} }, sampling: {} },
-      versionNegotiation: { mode: { pin: MODERN } },
-    },
-  );
+  const client = new Client(CLIENT_INFO, {
+    capabilities: CLIENT_CAPABILITIES,
+    versionNegotiation: { mode: { pin: MODERN } },
+  });
   // On 2026-07-28 these run when a result says `input_required`: the client answers the
   // embedded requests through them and sends the call again.
   client.setRequestHandler('sampling/createMessage', async (request) => {
@@ -91,6 +108,44 @@ async function call(client, name, args = {}, details = {}) {
   step(`call ${name}`, { ...details, isError: result.isError ?? false, text, structuredContent: result.structuredContent ?? null });
   check(!result.isError, `${name} failed: ${text}`);
   return { text, structuredContent: result.structuredContent };
+}
+
+/**
+ * Calls a tool through the ext-tasks `session`, requiring a task; follows it to its end (ext-tasks
+ * polls and answers its questions) and records it as a step named `task NAME`: the task id, the
+ * statuses seen, the result. Fails unless the task completed (with a tool error only when
+ * `toolError`).
+ */
+async function callAsTask(session, name, args, { toolError = false, ...details } = {}) {
+  const execution = await session.callTool(name, args, { task: { preference: 'require' } });
+  check(execution.kind === 'task', `${name} was answered at once, not with a task`);
+  const statuses = [];
+  const { outcome } = await execution.settle({
+    onEvent: (event) => {
+      const task = taskViewFromExecutionEvent(event);
+      if (task && statuses.at(-1) !== task.status) statuses.push(task.status);
+    },
+  });
+  check(outcome.status === 'completed', `task ${name} ended ${outcome.status}: ${causes(outcome.error)}`);
+  const result = outcome.result;
+  const text = result.content?.filter((c) => c.type === 'text').map((c) => c.text).join('') ?? null;
+  const isError = result.isError ?? false;
+  step(`task ${name}`, { ...details, taskId: execution.handle.taskId, statuses, isError, text, structuredContent: result.structuredContent ?? null });
+  check(isError === toolError, `${name}: isError ${isError}: ${text}`);
+  return { taskId: execution.handle.taskId, text, structuredContent: result.structuredContent };
+}
+
+/** The messages of `error` and its causes (ext-tasks wraps what it gets), one line. */
+function causes(error) {
+  const messages = [];
+  for (let e = error; e; e = e.cause) messages.push(e.message ?? String(e));
+  return messages.join(' <- ').replace(/\s+/g, ' ');
+}
+
+/** Whether `error` or one of its causes is an `UnauthorizedError` (ext-tasks wraps what it gets). */
+function unauthorized(error) {
+  for (let e = error; e; e = e.cause) if (e instanceof UnauthorizedError) return true;
+  return false;
 }
 
 async function run() {
@@ -175,6 +230,53 @@ async function run() {
   const left = await call(client, 'list_notes');
   check(!left.structuredContent?.notes?.some((n) => n.id === 1), 'note 1 is still there after the confirmation');
 
+  // 6. A task through ext-tasks, over the same client and transport: its question answered
+  //    with tasks/update, the export polled for.
+  const session = taskSession(client, transport, {
+    endpointId: url,
+    protocolVersion: MODERN,
+    clientInfo: CLIENT_INFO,
+    clientCapabilities: CLIENT_CAPABILITIES,
+    onInputRequest: async (request, context) => {
+      const { scope, delivery, taskId = null, inputId = null } = context;
+      taskInputs.push({ kind: request.kind, params: request.params, scope, delivery, taskId, inputId, answered: taskAnswer });
+      return taskAnswer;
+    },
+  });
+  taskAnswer = { action: 'accept', content: { ok: true } };
+  const exported = await callAsTask(session, 'export_notes', {}, { answer: 'accept' });
+  check(exported.structuredContent?.count === 1, `export_notes exported ${JSON.stringify(exported.structuredContent)}`);
+
+  // 7. A step-up on that path: purge_notes needs notes:admin.
+  const beforePurge = wire.entries.length;
+  let purgeSteppedUp = false;
+  try {
+    await session.callTool('purge_notes', {}, { task: { preference: 'forbid' } });
+  } catch (error) {
+    if (!unauthorized(error)) throw error;
+    purgeSteppedUp = true;
+  }
+  check(purgeSteppedUp, 'purge_notes succeeded without a step-up');
+  const purgeForbidden = wire.entries.slice(beforePurge).find((e) => e.status === 403);
+  check(purgeForbidden, 'no 403 before the step-up for purge_notes');
+  step('forbidden', { rpc: purgeForbidden.rpc, www_authenticate: purgeForbidden.response['www-authenticate'] });
+  const third = provider.authorizations.at(-1);
+  check(third !== second, 'no third authorization for the step-up to notes:admin');
+  check(sameScopes(third.scope ?? '', 'notes:read notes:write notes:admin'), `the step-up asked for "${third.scope}"`);
+  await transport.finishAuth(provider.takeResponse());
+  const purge = await session.callTool('purge_notes', {}, { task: { preference: 'forbid' } });
+  check(purge.kind === 'immediate', `purge_notes was answered with a ${purge.kind}`);
+  const purged = resultFromTaskOutcome(await purge.result());
+  const purgedText = purged.content?.filter((c) => c.type === 'text').map((c) => c.text).join('') ?? null;
+  step('call purge_notes', { after_step_up: true, isError: purged.isError ?? false, text: purgedText });
+  check(!purged.isError, `purge_notes failed: ${purgedText}`);
+
+  // 8. A task with the new token, its question declined: completed with the tool's error.
+  taskAnswer = { action: 'decline' };
+  await callAsTask(session, 'export_notes', {}, { answer: 'decline', toolError: true });
+  check(taskInputs.length === 2, `the session's input handler ran ${taskInputs.length} times`);
+  await session.close();
+
   await call(client, 'whoami');
   const transportSessionIdAfter = transport.sessionId ?? null;
   await client.close();
@@ -196,6 +298,7 @@ async function run() {
     steps,
     sampling,
     elicitation,
+    taskInputs,
     modelText: MODEL_TEXT,
     tokenScope: token?.payload?.scope ?? null,
     wire: entries,
@@ -206,6 +309,6 @@ await runScript({
   main: run,
   timeoutMs: TIMEOUT_MS,
   log,
-  evidence: () => ({ steps, sampling, elicitation, wire: wire.entries }),
+  evidence: () => ({ steps, sampling, elicitation, taskInputs, wire: wire.entries }),
   beforeFailure: () => wire.settled().catch(() => {}),
 });

@@ -6,6 +6,8 @@
 // The provider reports what happens through a `step(name, details)` callback and makes every
 // request with the `fetch` it is given, so each script logs and records in its own way.
 
+import { createHash } from 'node:crypto';
+
 import { CheckFailed, check } from './script.mjs';
 
 export { CheckFailed, check };
@@ -23,6 +25,14 @@ export function jwtParts(token) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A short name for an access token, to tell in a summary which token a request carried without
+ * printing the token: the first 16 hex digits of its SHA-256.
+ */
+export function tokenFingerprint(token) {
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
 }
 
 /** A cookie jar just good enough for one authorization server on loopback. */
@@ -167,6 +177,7 @@ export class HeadlessOAuthProvider {
       aud: jwt?.payload?.aud ?? null,
       token_scope: jwt?.payload?.scope ?? null,
       sub: jwt?.payload?.sub ?? null,
+      fingerprint: tokenFingerprint(tokens.access_token),
     });
     this.#tokens = tokens;
   }

@@ -2,10 +2,16 @@
 // script's summary so the Rust test can assert on what really crossed (headers, JSON-RPC
 // methods, the 2026-07-28 `_meta` envelope, input-request fields, the answers).
 //
-// An entry: `{ era, http, rpc, id, bodyVersion, bodyName, requestState, inputResponses,
-// request: {headers…}, status, response: {headers…}, messages: [JSON-RPC messages] }`.
+// An entry: `{ era, http, rpc, id, bodyVersion, bodyName, taskId, extensions, requestState,
+// inputResponses, request: {headers…, authorization, bearer}, status, response: {headers…},
+// messages: [JSON-RPC messages] }`. `extensions` names the extensions the request's `_meta`
+// declares among the client's capabilities (2026-07-28); `request.bearer` is the fingerprint of
+// the bearer token sent (oauth.mjs).
+
+import { tokenFingerprint } from './oauth.mjs';
 
 const VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
+const CAPABILITIES_KEY = 'io.modelcontextprotocol/clientCapabilities';
 
 /** The JSON-RPC messages of a response body: one JSON object, or the `data:` of SSE events. */
 export function rpcMessages(contentType, text) {
@@ -38,6 +44,12 @@ export function rpcMessages(contentType, text) {
 /** The response (result or error) to an entry's request, from its recorded messages. */
 export function answerTo(entry) {
   return (entry.messages ?? []).find((m) => m.id === entry.id && ('result' in m || 'error' in m));
+}
+
+/** The fingerprint of the token of an `Authorization: Bearer …` header, else null. */
+function bearerFingerprint(authorization) {
+  const match = /^Bearer (\S+)$/.exec(authorization ?? '');
+  return match ? tokenFingerprint(match[1]) : null;
 }
 
 /** The URL a fetch was given, without its query. */
@@ -101,6 +113,8 @@ export class Wire {
       id: body?.id,
       bodyVersion: body?.params?._meta?.[VERSION_KEY],
       bodyName: body?.params?.name ?? body?.params?.uri,
+      taskId: body?.params?.taskId,
+      extensions: Object.keys(body?.params?._meta?.[CAPABILITIES_KEY]?.extensions ?? {}),
       requestState: body?.params?.requestState,
       inputResponses: body?.params?.inputResponses,
       request: {
@@ -109,6 +123,7 @@ export class Wire {
         'mcp-name': headers.get('mcp-name'),
         'mcp-session-id': headers.get('mcp-session-id'),
         authorization: headers.has('authorization'),
+        bearer: bearerFingerprint(headers.get('authorization')),
       },
     };
   }
