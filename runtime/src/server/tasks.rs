@@ -60,6 +60,23 @@ impl Core {
             .any(|tool| tool.meta.task != crate::tool::TaskSupport::Never)
     }
 
+    /// Keeps `task` among this process's tasks, unless as many as `max_tasks` are kept.
+    fn keep(&self, task: Task) -> Result<Arc<Task>, ErrorObject> {
+        let task = Arc::new(task);
+        if self
+            .inner
+            .tasks
+            .insert(Arc::clone(&task), self.inner.options.max_tasks)
+        {
+            Ok(task)
+        } else {
+            Err(ErrorObject::new(
+                error_code::INTERNAL_ERROR,
+                "too many tasks are kept; try again later",
+            ))
+        }
+    }
+
     /// Starts task `task` for a handler that went on waiting: kept (and, with a task store,
     /// written there before it is announced: SEP-2663 wants it readable at once), its requests
     /// to the client routed to it from now on, and its future run to the end, to its time to
@@ -71,17 +88,7 @@ impl Core {
         round: &InputRound,
         future: ToolFuture,
     ) -> Result<Box<RawValue>, ErrorObject> {
-        let task = Arc::new(task);
-        if !self
-            .inner
-            .tasks
-            .insert(Arc::clone(&task), self.inner.options.max_tasks)
-        {
-            return Err(ErrorObject::new(
-                error_code::INTERNAL_ERROR,
-                "too many tasks are running; try again later",
-            ));
-        }
+        let task = self.keep(task)?;
         if let Err(error) = self.persist(&task).await {
             self.inner.tasks.remove(&task.id);
             return Err(error);
@@ -185,19 +192,9 @@ impl Core {
         task: Task,
         result: &CallToolResult,
     ) -> Result<Box<RawValue>, ErrorObject> {
-        let task = Arc::new(task);
         let name = self.inner.tools[task.tool].meta.name;
         settle(&task, name, Some(Ok(result.clone())));
-        if !self
-            .inner
-            .tasks
-            .insert(Arc::clone(&task), self.inner.options.max_tasks)
-        {
-            return Err(ErrorObject::new(
-                error_code::INTERNAL_ERROR,
-                "too many tasks are kept; try again later",
-            ));
-        }
+        let task = self.keep(task)?;
         self.persist(&task).await?;
         Ok(raw(&task.to_json(true)))
     }
