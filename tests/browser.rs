@@ -21,7 +21,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use e2e::{McpServer, Node, Process, system_binary};
+use e2e::{McpServer, Node, Process, steps, system_binary};
 
 /// Headless Chromium: `$SCOPEGATE_E2E_CHROMIUM`, else Debian's.
 fn chromium() -> String {
@@ -68,16 +68,6 @@ async fn browser_client(url: &str, logs: impl Fn() -> String) -> Value {
         logs()
     );
     summary
-}
-
-/// The steps named `name`, in order.
-fn steps<'a>(summary: &'a Value, name: &str) -> Vec<&'a Value> {
-    summary["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .filter(|s| s["step"] == name)
-        .collect()
 }
 
 /// The statuses of the page's requests to `url` with `method`.

@@ -2,6 +2,8 @@
 //! for something answers `input_required`, runs again from its start with the answers, and
 //! completes; the state it hands the client is sealed, bound, single-use and expiring.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -9,6 +11,7 @@ use std::time::Duration;
 use scopegate::prelude::*;
 use scopegate::{Reply, ScopeSet, ServerOptions, StateKeys};
 use serde_json::{Value, json};
+use support::who;
 
 fn name_schema() -> Value {
     json!({ "type": "object", "properties": { "name": { "type": "string" } }, "required": ["name"] })
@@ -142,58 +145,86 @@ fn alice() -> Principal {
     who("alice", "shop:order")
 }
 
-fn who(subject: &str, scopes: &str) -> Principal {
-    Principal::builder()
-        .issuer("https://as.example")
-        .subject(subject)
-        .scopes(ScopeSet::from_space_separated(scopes))
-        .build()
-}
-
+/// What the client declares, unless a test says otherwise: everything a handler may ask for.
 fn capabilities() -> Value {
     json!({ "elicitation": {}, "sampling": {}, "roots": {} })
 }
 
-/// A 2026-07-28 request's JSON-RPC result (or error object, under `"error"`).
-async fn call(
-    server: &Server<ShopServer>,
-    principal: &Principal,
-    method: &str,
-    mut params: Value,
-) -> Value {
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "0" },
-        "io.modelcontextprotocol/clientCapabilities": params
-            .get("caps").cloned().unwrap_or_else(capabilities),
-    });
-    if let Some(p) = params.as_object_mut() {
-        p.remove("caps");
+/// One 2026-07-28 request from a client that declares [`capabilities`], sent as it is or again
+/// with the answers to what a round asked.
+struct Asking<'a> {
+    server: &'a Server<ShopServer>,
+    principal: Principal,
+    method: &'static str,
+    params: Value,
+}
+
+/// `method` with `params`, as alice.
+fn asking<'a>(server: &'a Server<ShopServer>, method: &'static str, params: Value) -> Asking<'a> {
+    Asking {
+        server,
+        principal: alice(),
+        method,
+        params,
     }
-    let body = json!({ "jsonrpc": "2.0", "id": 7, "method": method, "params": params });
-    match server
-        .handle_bytes(body.to_string().as_bytes(), principal)
-        .await
-    {
-        Reply::Response(response) => {
-            let value: Value = serde_json::to_value(&response).unwrap();
-            if value.get("error").is_some() {
-                json!({ "error": value["error"] })
-            } else {
-                value["result"].clone()
-            }
+}
+
+/// `tools/call` with `params`, as alice.
+fn tool(server: &Server<ShopServer>, params: Value) -> Asking<'_> {
+    asking(server, "tools/call", params)
+}
+
+impl Asking<'_> {
+    /// The same request from `principal`.
+    fn by(&self, principal: Principal) -> Self {
+        Asking {
+            principal,
+            params: self.params.clone(),
+            ..*self
         }
-        Reply::Denied(denial) => json!({ "denied": denial.missing }),
-        Reply::Refused(response, refusal) => {
-            let value: Value = serde_json::to_value(&response).unwrap();
-            json!({ "error": value["error"], "refusal": format!("{refusal:?}") })
+    }
+
+    /// Sends the request as it is: its result, or `{"error": …}`, `{"refused": …}` or
+    /// `{"denied": …}` (see [`support::modern_dispatch`]).
+    async fn send(&self) -> Value {
+        self.with(json!({})).await
+    }
+
+    /// Sends the request with the params in `extra` added (a `requestState`, `inputResponses`).
+    async fn with(&self, extra: Value) -> Value {
+        let mut params = self.params.clone();
+        for (key, value) in extra.as_object().expect("params") {
+            params[key] = value.clone();
         }
-        other => panic!("unexpected reply {other:?}"),
+        let (server, principal) = (self.server, &self.principal);
+        support::modern_dispatch(server, principal, self.method, params, capabilities()).await
+    }
+
+    /// Sends the request again after `round` asked for input: with the `requestState` that
+    /// `round` sealed, and `answers` as its `inputResponses`.
+    async fn answer(&self, round: &Value, answers: Value) -> Value {
+        self.with(json!({ "requestState": round["requestState"], "inputResponses": answers }))
+            .await
     }
 }
 
 fn accept(content: Value) -> Value {
     json!({ "action": "accept", "content": content })
+}
+
+/// The answer to the first question of `greet` (and of `note`): Ada.
+fn ada() -> Value {
+    json!({ "input-1": accept(json!({ "name": "Ada" })) })
+}
+
+/// The answer to `order`'s question: yes.
+fn confirmed() -> Value {
+    json!({ "confirm": accept(json!({ "ok": true })) })
+}
+
+/// `order` of one tea.
+fn tea() -> Value {
+    json!({ "name": "order", "arguments": { "item": "tea" } })
 }
 
 fn text(result: &Value) -> &str {
@@ -203,21 +234,15 @@ fn text(result: &Value) -> &str {
 #[tokio::test]
 async fn a_tool_asks_then_completes_with_the_answer() {
     let server = server(ServerOptions::default());
-    let first = call(&server, &alice(), "tools/call", json!({ "name": "greet" })).await;
+    let greet = tool(&server, json!({ "name": "greet" }));
+    let first = greet.send().await;
     assert_eq!(first["resultType"], "input_required");
     let request = &first["inputRequests"]["input-1"];
     assert_eq!(request["method"], "elicitation/create");
     assert_eq!(request["params"]["message"], "What is your name?");
     assert!(first.get("ttlMs").is_none() && first.get("content").is_none());
-    let state = first["requestState"].as_str().unwrap();
-    let done = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "greet", "requestState": state,
-                "inputResponses": { "input-1": accept(json!({ "name": "Ada" })) } }),
-    )
-    .await;
+    assert!(first["requestState"].is_string(), "{first}");
+    let done = greet.answer(&first, ada()).await;
     assert_eq!(done["resultType"], "complete");
     assert_eq!(text(&done), "Hello, Ada!");
 }
@@ -226,26 +251,12 @@ async fn a_tool_asks_then_completes_with_the_answer() {
 async fn side_effects_after_the_inputs_happen_once() {
     let server = server(ServerOptions::default());
     let shop = server.state().clone();
-    let args = json!({ "item": "tea" });
-    let first = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "order", "arguments": args }),
-    )
-    .await;
+    let order = tool(&server, tea());
+    let first = order.send().await;
     assert_eq!(first["resultType"], "input_required");
     assert!(first["inputRequests"]["confirm"].is_object());
     assert_eq!(shop.placed.load(Ordering::SeqCst), 0);
-    let done = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "order", "arguments": args,
-                "requestState": first["requestState"],
-                "inputResponses": { "confirm": accept(json!({ "ok": true })) } }),
-    )
-    .await;
+    let done = order.answer(&first, confirmed()).await;
     assert_eq!(text(&done), "ordered tea");
     assert_eq!(shop.placed.load(Ordering::SeqCst), 1);
     assert_eq!(
@@ -258,41 +269,16 @@ async fn side_effects_after_the_inputs_happen_once() {
 #[tokio::test]
 async fn a_state_is_accepted_once_and_bound_to_caller_request_and_arguments() {
     let server = server(ServerOptions::default());
-    let args = json!({ "item": "tea" });
-    let first = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "order", "arguments": args }),
-    )
-    .await;
-    let state = first["requestState"].clone();
-    let answer = json!({ "confirm": accept(json!({ "ok": true })) });
-    let retry = |principal: Principal, name: &'static str, arguments: Value| {
-        let server = &server;
-        let state = state.clone();
-        let answer = answer.clone();
-        async move {
-            call(
-                server,
-                &principal,
-                "tools/call",
-                json!({ "name": name, "arguments": arguments, "requestState": state,
-                        "inputResponses": answer }),
-            )
-            .await
-        }
-    };
+    let order = tool(&server, tea());
+    let first = order.send().await;
     // Another caller, other arguments, another tool: refused, and nothing ran.
-    let foreign = retry(who("mallory", "shop:order"), "order", args.clone()).await;
-    assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
-    assert!(
-        foreign["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("another caller")
-    );
-    let other_args = retry(alice(), "order", json!({ "item": "gold" })).await;
+    let foreign = order
+        .by(who("mallory", "shop:order"))
+        .answer(&first, confirmed())
+        .await;
+    support::assert_error(&foreign, -32602, "another caller");
+    let gold = json!({ "name": "order", "arguments": { "item": "gold" } });
+    let other_args = tool(&server, gold).answer(&first, confirmed()).await;
     assert_eq!(other_args["error"]["code"], -32602);
     let other_issuer = Principal::builder()
         .issuer("https://evil.example")
@@ -300,40 +286,29 @@ async fn a_state_is_accepted_once_and_bound_to_caller_request_and_arguments() {
         .scopes(ScopeSet::from_space_separated("shop:order"))
         .build();
     assert_eq!(
-        retry(other_issuer, "order", args.clone()).await["error"]["code"],
+        order.by(other_issuer).answer(&first, confirmed()).await["error"]["code"],
         -32602
     );
+    let greet = json!({ "name": "greet", "arguments": {} });
     assert_eq!(
-        retry(alice(), "greet", json!({})).await["error"]["code"],
+        tool(&server, greet).answer(&first, confirmed()).await["error"]["code"],
         -32602
     );
     // The owner, once.
     assert_eq!(
-        text(&retry(alice(), "order", args.clone()).await),
+        text(&order.answer(&first, confirmed()).await),
         "ordered tea"
     );
-    let replay = retry(alice(), "order", args.clone()).await;
-    assert_eq!(replay["error"]["code"], -32602);
-    assert!(
-        replay["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("already used")
-    );
+    let replay = order.answer(&first, confirmed()).await;
+    support::assert_error(&replay, -32602, "already used");
     assert_eq!(server.state().placed.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn tampered_or_malformed_state_runs_no_handler() {
     let server = server(ServerOptions::default());
-    let args = json!({ "item": "tea" });
-    let first = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "order", "arguments": args }),
-    )
-    .await;
+    let order = tool(&server, tea());
+    let first = order.send().await;
     let state = first["requestState"].as_str().unwrap().to_owned();
     let runs = server.state().runs.load(Ordering::SeqCst);
     let mut flipped = state.clone().into_bytes();
@@ -347,25 +322,14 @@ async fn tampered_or_malformed_state_runs_no_handler() {
         json!(42),
         json!({ "answers": {} }),
     ] {
-        let r = call(
-            &server,
-            &alice(),
-            "tools/call",
-            json!({ "name": "order", "arguments": args, "requestState": bad,
-                    "inputResponses": { "confirm": accept(json!({ "ok": true })) } }),
-        )
-        .await;
+        let r = order
+            .with(json!({ "requestState": bad, "inputResponses": confirmed() }))
+            .await;
         assert_eq!(r["error"]["code"], -32602, "{bad}: {r}");
     }
     // Results that are not results: a protocol error, not a complete call.
     for bad in [json!(null), json!({ "confirm": 12345 }), json!([1])] {
-        let r = call(
-            &server,
-            &alice(),
-            "tools/call",
-            json!({ "name": "order", "arguments": args, "inputResponses": bad }),
-        )
-        .await;
+        let r = order.with(json!({ "inputResponses": bad })).await;
         assert_eq!(r["error"]["code"], -32602, "{bad}: {r}");
     }
     assert_eq!(
@@ -374,14 +338,9 @@ async fn tampered_or_malformed_state_runs_no_handler() {
         "no handler ran"
     );
     // An answer of the wrong kind for what the handler asked is refused when read.
-    let r = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "order", "arguments": args,
-                "inputResponses": { "confirm": { "roots": [] } } }),
-    )
-    .await;
+    let r = order
+        .with(json!({ "inputResponses": { "confirm": { "roots": [] } } }))
+        .await;
     assert_eq!(r["error"]["code"], -32602, "{r}");
     assert_eq!(server.state().placed.load(Ordering::SeqCst), 0);
 }
@@ -390,43 +349,33 @@ async fn tampered_or_malformed_state_runs_no_handler() {
 async fn an_expired_state_is_refused() {
     let options = ServerOptions::default().request_state_ttl(Duration::from_secs(1));
     let server = server(options);
-    let first = call(&server, &alice(), "tools/call", json!({ "name": "greet" })).await;
+    let greet = tool(&server, json!({ "name": "greet" }));
+    let first = greet.send().await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let r = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "greet", "requestState": first["requestState"],
-                "inputResponses": { "input-1": accept(json!({ "name": "Ada" })) } }),
-    )
-    .await;
-    assert_eq!(r["error"]["code"], -32602);
-    assert!(
-        r["error"]["message"].as_str().unwrap().contains("expired"),
-        "{r}"
-    );
+    let r = greet.answer(&first, ada()).await;
+    support::assert_error(&r, -32602, "expired");
 }
 
 #[tokio::test]
 async fn requests_made_together_are_asked_together_and_rounds_chain() {
     let server = server(ServerOptions::default());
-    let first = call(&server, &alice(), "tools/call", json!({ "name": "survey" })).await;
+    let survey = tool(&server, json!({ "name": "survey" }));
+    let first = survey.send().await;
     let asked = first["inputRequests"].as_object().unwrap();
     assert_eq!(asked.len(), 3, "{first}");
     assert_eq!(asked["model"]["method"], "sampling/createMessage");
     assert_eq!(asked["roots"]["method"], "roots/list");
     // Two of three answered (and one the server never asked): asked again for the third.
-    let partial = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "survey", "requestState": first["requestState"], "inputResponses": {
-            "name": accept(json!({ "name": "Ada" })),
-            "model": { "role": "assistant", "content": { "type": "text", "text": "Hello" }, "model": "m" },
-            "unasked": { "action": "accept" },
-        } }),
-    )
-    .await;
+    let partial = survey
+        .answer(
+            &first,
+            json!({
+                "name": accept(json!({ "name": "Ada" })),
+                "model": { "role": "assistant", "content": { "type": "text", "text": "Hello" }, "model": "m" },
+                "unasked": { "action": "accept" },
+            }),
+        )
+        .await;
     assert_eq!(partial["resultType"], "input_required");
     let again: Vec<&String> = partial["inputRequests"]
         .as_object()
@@ -435,70 +384,38 @@ async fn requests_made_together_are_asked_together_and_rounds_chain() {
         .collect();
     assert_eq!(again, ["roots"]);
     // The earlier answers travel in the new state; this round answers only the missing one.
-    let done = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "survey", "requestState": partial["requestState"], "inputResponses": {
-            "roots": { "roots": [{ "uri": "file:///work", "name": "w" }] },
-        } }),
-    )
-    .await;
+    let roots = json!({ "roots": { "roots": [{ "uri": "file:///work", "name": "w" }] } });
+    let done = survey.answer(&partial, roots).await;
     assert_eq!(text(&done), "Ada / Hello / file:///work");
 
     // Sequential requests: one round each.
-    let r1 = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "two_steps" }),
-    )
-    .await;
+    let two_steps = tool(&server, json!({ "name": "two_steps" }));
+    let r1 = two_steps.send().await;
     assert!(r1["inputRequests"]["input-1"].is_object());
-    let r2 = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "two_steps", "requestState": r1["requestState"],
-                "inputResponses": { "input-1": accept(json!({ "name": "a" })) } }),
-    )
-    .await;
+    let a = json!({ "input-1": accept(json!({ "name": "a" })) });
+    let r2 = two_steps.answer(&r1, a).await;
     assert_eq!(
         r2["inputRequests"]["input-2"]["params"]["message"],
         "Step 2"
     );
     assert!(r2["inputRequests"].get("input-1").is_none());
-    let r3 = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "two_steps", "requestState": r2["requestState"],
-                "inputResponses": { "input-2": accept(json!({ "name": "b" })) } }),
-    )
-    .await;
+    let b = json!({ "input-2": accept(json!({ "name": "b" })) });
+    let r3 = two_steps.answer(&r2, b).await;
     assert_eq!(text(&r3), "a then b");
 }
 
 #[tokio::test]
 async fn the_scope_check_runs_every_round_and_a_step_up_keeps_the_state() {
     let server = server(ServerOptions::default());
-    let args = json!({ "item": "tea" });
-    let first = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "order", "arguments": args }),
-    )
-    .await;
-    let retry = json!({ "name": "order", "arguments": args, "requestState": first["requestState"],
-                        "inputResponses": { "confirm": accept(json!({ "ok": true })) } });
+    let order = tool(&server, tea());
+    let first = order.send().await;
     // The same user, with a token that lost the scope: denied before the state is spent.
-    let weaker = who("alice", "");
-    let denied = call(&server, &weaker, "tools/call", retry.clone()).await;
+    let weaker = order.by(who("alice", ""));
+    let denied = weaker.answer(&first, confirmed()).await;
     assert_eq!(denied["denied"], json!(["shop:order"]));
     // After a step-up the same retry goes through.
     assert_eq!(
-        text(&call(&server, &alice(), "tools/call", retry).await),
+        text(&order.answer(&first, confirmed()).await),
         "ordered tea"
     );
 }
@@ -506,37 +423,26 @@ async fn the_scope_check_runs_every_round_and_a_step_up_keeps_the_state() {
 #[tokio::test]
 async fn only_declared_capabilities_are_asked_for() {
     let server = server(ServerOptions::default());
-    let r = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "capable", "caps": { "sampling": {} } }),
-    )
-    .await;
+    let alice = alice();
+    // A client that declares sampling only.
+    let sampling_only = |tool: &str| {
+        let params = json!({ "name": tool });
+        let capabilities = json!({ "sampling": {} });
+        support::modern_dispatch(&server, &alice, "tools/call", params, capabilities)
+    };
+    let r = sampling_only("capable").await;
     assert_eq!(r["resultType"], "complete");
     assert_eq!(text(&r), "did without elicitation");
-    let r = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "capable" }),
-    )
-    .await;
+    let r = tool(&server, json!({ "name": "capable" })).send().await;
     assert_eq!(
         r["inputRequests"]["input-1"]["method"], "elicitation/create",
         "{r}"
     );
     // A handler that needs what the client did not declare: -32021, HTTP 400, nothing asked.
-    let r = call(
-        &server,
-        &alice(),
-        "tools/call",
-        json!({ "name": "greet", "caps": { "sampling": {} } }),
-    )
-    .await;
-    assert_eq!(r["error"]["code"], -32021, "{r}");
+    let r = sampling_only("greet").await;
+    assert_eq!(r["refused"]["code"], -32021, "{r}");
     assert_eq!(
-        r["error"]["data"]["requiredCapabilities"],
+        r["refused"]["data"]["requiredCapabilities"],
         json!({ "elicitation": {} })
     );
     assert_eq!(r["refusal"], "BadRequest");
@@ -545,59 +451,23 @@ async fn only_declared_capabilities_are_asked_for() {
 #[tokio::test]
 async fn prompts_and_resources_ask_too() {
     let server = server(ServerOptions::default());
-    let first = call(
-        &server,
-        &alice(),
-        "prompts/get",
-        json!({ "name": "briefing" }),
-    )
-    .await;
+    let briefing = asking(&server, "prompts/get", json!({ "name": "briefing" }));
+    let first = briefing.send().await;
     assert_eq!(first["resultType"], "input_required");
-    let done = call(
-        &server,
-        &alice(),
-        "prompts/get",
-        json!({ "name": "briefing", "requestState": first["requestState"],
-                "inputResponses": { "topic": accept(json!({ "topic": "tea" })) } }),
-    )
-    .await;
+    let tea = json!({ "topic": accept(json!({ "topic": "tea" })) });
+    let done = briefing.answer(&first, tea).await;
     assert_eq!(done["resultType"], "complete");
     assert_eq!(done["messages"][0]["content"]["text"], "Brief me on tea");
 
-    let prompt_round = call(
-        &server,
-        &alice(),
-        "prompts/get",
-        json!({ "name": "briefing" }),
-    )
-    .await;
-    let first = call(
-        &server,
-        &alice(),
-        "resources/read",
-        json!({ "uri": "shop://note" }),
-    )
-    .await;
+    let prompt_round = briefing.send().await;
+    let note = asking(&server, "resources/read", json!({ "uri": "shop://note" }));
+    let first = note.send().await;
     assert_eq!(first["resultType"], "input_required");
     assert!(first.get("ttlMs").is_none());
     // A state of the prompt does not open the resource.
-    let crossed = call(
-        &server,
-        &alice(),
-        "resources/read",
-        json!({ "uri": "shop://note", "requestState": prompt_round["requestState"],
-                "inputResponses": { "input-1": accept(json!({ "name": "Ada" })) } }),
-    )
-    .await;
+    let crossed = note.answer(&prompt_round, ada()).await;
     assert_eq!(crossed["error"]["code"], -32602, "{crossed}");
-    let done = call(
-        &server,
-        &alice(),
-        "resources/read",
-        json!({ "uri": "shop://note", "requestState": first["requestState"],
-                "inputResponses": { "input-1": accept(json!({ "name": "Ada" })) } }),
-    )
-    .await;
+    let done = note.answer(&first, ada()).await;
     assert_eq!(done["contents"][0]["text"], "note of Ada");
     assert_eq!(done["cacheScope"], "private");
 }
@@ -609,16 +479,15 @@ async fn keys_shared_by_replicas_open_each_others_states_and_rotate() {
     let a = server(ServerOptions::default().state_keys(StateKeys::new(old)));
     let b = server(ServerOptions::default().state_keys(StateKeys::new(new).with_previous(old)));
     let c = server(ServerOptions::default());
-    let first = call(&a, &alice(), "tools/call", json!({ "name": "greet" })).await;
-    let retry = json!({ "name": "greet", "requestState": first["requestState"],
-                        "inputResponses": { "input-1": accept(json!({ "name": "Ada" })) } });
+    let greet = json!({ "name": "greet" });
+    let first = tool(&a, greet.clone()).send().await;
     // A replica with a key of its own cannot open it.
     assert_eq!(
-        call(&c, &alice(), "tools/call", retry.clone()).await["error"]["code"],
+        tool(&c, greet.clone()).answer(&first, ada()).await["error"]["code"],
         -32602
     );
     assert_eq!(
-        text(&call(&b, &alice(), "tools/call", retry).await),
+        text(&tool(&b, greet).answer(&first, ada()).await),
         "Hello, Ada!"
     );
 }

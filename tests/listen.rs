@@ -413,62 +413,39 @@ async fn a_stream_ends_with_its_token_without_a_closing_result() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_stdio_notifications_go_to_stdout_until_cancelled_or_stdin_closes() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let server = Server::new(Vault).unwrap();
     let principal = Principal::builder()
         .scopes(["vault:read"].into_iter().collect::<ScopeSet>())
         .build();
-    let (client, server_end) = tokio::io::duplex(64 * 1024);
-    let (input, output) = tokio::io::split(server_end);
-    let serving = tokio::spawn(scopegate::stdio::serve_io(
-        server.clone(),
-        principal,
-        input,
-        output,
-        64 * 1024,
-    ));
-    let (from_server, mut to_server) = tokio::io::split(client);
-    let mut lines = tokio::io::BufReader::new(from_server).lines();
-    let mut next = async || -> Option<Value> {
-        let line = tokio::time::timeout(PATIENCE, lines.next_line())
-            .await
-            .expect("stdout went quiet")
-            .unwrap()?;
-        Some(serde_json::from_str(&line).unwrap())
-    };
-    let mut send = async |message: Value| {
-        to_server
-            .write_all(format!("{message}\n").as_bytes())
-            .await
-            .unwrap();
-    };
+    let mut peer = support::StdioPeer::start(server.clone(), principal);
 
-    send(listen_body(
+    peer.send(&listen_body(
         json!(1),
         json!({"resourceSubscriptions": [LEDGER]}),
     ))
     .await;
     assert_ack(
-        &next().await.unwrap(),
+        &peer.next().await,
         &json!(1),
         &json!({"resourceSubscriptions": [LEDGER]}),
     );
-    send(listen_body(
+    peer.send(&listen_body(
         json!("two"),
         json!({"resourceSubscriptions": [README]}),
     ))
     .await;
     assert_ack(
-        &next().await.unwrap(),
+        &peer.next().await,
         &json!("two"),
         &json!({"resourceSubscriptions": [README]}),
     );
     assert_eq!(server.notify_resource_updated(LEDGER), 1);
-    assert_updated(&next().await.unwrap(), &json!(1), LEDGER);
+    assert_updated(&peer.next().await, &json!(1), LEDGER);
 
     // Cancelled by the client: no more updates, and no answer.
-    send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}))
-        .await;
+    let cancel =
+        json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}});
+    peer.send(&cancel).await;
     // Until the cancellation is read, updates still go out: each is counted, and must arrive.
     let (watched, mut before) = (server.clone(), 0);
     eventually("the cancelled subscription is unregistered", || {
@@ -479,21 +456,17 @@ async fn over_stdio_notifications_go_to_stdout_until_cancelled_or_stdin_closes()
     .await;
     assert_eq!(server.notify_resource_updated(README), 1);
     for _ in 0..before {
-        assert_updated(&next().await.unwrap(), &json!(1), LEDGER);
+        assert_updated(&peer.next().await, &json!(1), LEDGER);
     }
-    assert_updated(&next().await.unwrap(), &json!("two"), README);
+    assert_updated(&peer.next().await, &json!("two"), README);
 
     // stdin closed: the subscription still open is answered, and the transport returns.
-    to_server.shutdown().await.unwrap();
-    let closing = next().await.unwrap();
+    peer.close_input().await;
+    let closing = peer.next().await;
     assert_eq!(closing["id"], "two", "{closing}");
     assert_eq!(closing["result"]["resultType"], "complete", "{closing}");
-    assert!(next().await.is_none(), "nothing for the cancelled one");
-    tokio::time::timeout(PATIENCE, serving)
-        .await
-        .expect("stdio waited on the subscription")
-        .unwrap()
-        .unwrap();
+    assert!(peer.read().await.is_none(), "nothing for the cancelled one");
+    peer.finished().await.unwrap();
 }
 
 #[tokio::test]

@@ -449,30 +449,13 @@ async fn ask_name(ctx: RequestContext) -> Result<String, ToolError> {
 #[mcp(name = "asker", tools(ask_name))]
 struct Asker;
 
-/// A 2026-07-28 `tools/call` of `ask_name` through `server`'s dispatcher: its result, or its
-/// error under `"error"`.
-async fn ask(server: &Server<Asker>, extra: Value) -> Value {
-    let mut params = json!({ "name": "ask_name", "_meta": support::modern_meta() });
-    params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({ "elicitation": {} });
-    for (key, value) in extra.as_object().unwrap() {
-        params[key] = value.clone();
-    }
-    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params });
-    let who = Principal::builder()
-        .issuer("https://as")
-        .subject("u")
-        .build();
-    match server.handle_bytes(body.to_string().as_bytes(), &who).await {
-        scopegate::Reply::Response(response) => {
-            let value = serde_json::to_value(&response).unwrap();
-            if value.get("error").is_some() {
-                json!({ "error": value["error"] })
-            } else {
-                value["result"].clone()
-            }
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+/// A 2026-07-28 `tools/call` of `ask_name` through `server`'s dispatcher, from a client with
+/// elicitation, with `params` (a `requestState`, `inputResponses`): its result, or its error
+/// under `"error"` (see [`support::modern_dispatch`]).
+async fn ask(server: &Server<Asker>, mut params: Value) -> Value {
+    params["name"] = "ask_name".into();
+    let capabilities = json!({ "elicitation": {} });
+    support::modern_dispatch(server, &user("u"), "tools/call", params, capabilities).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -497,13 +480,7 @@ async fn an_input_request_state_is_used_once_across_replicas() {
     assert_eq!(done["content"][0]["text"], "hi Ada", "{done}");
     // The same state on the first replica: already used.
     let replayed = ask(&a, retry.clone()).await;
-    assert_eq!(replayed["error"]["code"], -32602, "{replayed}");
-    assert!(
-        replayed["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("already used")
-    );
+    support::assert_error(&replayed, -32602, "already used");
 
     // Redis gone: a presented state cannot be checked, so it is refused (fail closed); a first
     // round, which presents none, still asks.
@@ -576,33 +553,17 @@ fn fleet(redis_url: &str, prefix: &str, lease: Duration) -> Server<Fleet> {
 }
 
 fn user(subject: &str) -> Principal {
-    Principal::builder()
-        .issuer("https://as")
-        .subject(subject)
-        .scopes(scopegate::ScopeSet::from_space_separated("x:use"))
-        .build()
+    support::who(subject, "x:use")
 }
 
 /// A 2026-07-28 request from a client with elicitation and the tasks extension: its result,
-/// or `{"error": …}`.
-async fn modern(server: &Server<Fleet>, who: &Principal, method: &str, mut params: Value) -> Value {
-    params["_meta"] = support::modern_meta();
-    params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({
+/// or `{"error": …}` (see [`support::modern_dispatch`]).
+async fn modern(server: &Server<Fleet>, who: &Principal, method: &str, params: Value) -> Value {
+    let capabilities = json!({
         "elicitation": {},
         "extensions": { "io.modelcontextprotocol/tasks": {} },
     });
-    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
-    match server.handle_bytes(body.to_string().as_bytes(), who).await {
-        scopegate::Reply::Response(response) => {
-            let value = serde_json::to_value(&response).unwrap();
-            if value.get("error").is_some() {
-                json!({ "error": value["error"] })
-            } else {
-                value["result"].clone()
-            }
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    support::modern_dispatch(server, who, method, params, capabilities).await
 }
 
 /// Polls `tasks/get` on `server` until `done` holds of the task.
@@ -618,17 +579,28 @@ async fn poll(server: &Server<Fleet>, task: &Value, done: impl Fn(&Value) -> boo
     panic!("task {task} never got there; last seen {last}");
 }
 
-/// Lets a fresh replica's subscription to the bus settle.
-async fn subscribed() {
+/// Two replicas sharing tasks and events through `redis` under `prefix` (leases of 30 s), once
+/// their subscriptions to the bus have settled.
+async fn two_replicas(redis: &RedisServer, prefix: &str) -> (Server<Fleet>, Server<Fleet>) {
+    let lease = Duration::from_secs(30);
+    let (a, b) = (
+        fleet(&redis.url, prefix, lease),
+        fleet(&redis.url, prefix, lease),
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
+    (a, b)
+}
+
+/// Starts `long_job` for a minute on `server`, as u: the task it created.
+async fn start_long_job(server: &Server<Fleet>) -> Value {
+    let params = json!({ "name": "long_job", "arguments": { "millis": 60_000 } });
+    modern(server, &user("u"), "tools/call", params).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_replica_serves_a_task_and_hands_its_answers_to_the_runner() {
     let redis = RedisServer::start().await;
-    let a = fleet(&redis.url, "t1:", Duration::from_secs(30));
-    let b = fleet(&redis.url, "t1:", Duration::from_secs(30));
-    subscribed().await;
+    let (a, b) = two_replicas(&redis, "t1:").await;
     let created = modern(
         &a,
         &user("u"),
@@ -675,17 +647,9 @@ async fn any_replica_serves_a_task_and_hands_its_answers_to_the_runner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancellation_on_another_replica_drops_the_handler() {
     let redis = RedisServer::start().await;
-    let a = fleet(&redis.url, "t2:", Duration::from_secs(30));
-    let b = fleet(&redis.url, "t2:", Duration::from_secs(30));
-    subscribed().await;
+    let (a, b) = two_replicas(&redis, "t2:").await;
     let before = LONG_JOBS_DROPPED.load(std::sync::atomic::Ordering::SeqCst);
-    let created = modern(
-        &a,
-        &user("u"),
-        "tools/call",
-        json!({ "name": "long_job", "arguments": { "millis": 60_000 } }),
-    )
-    .await;
+    let created = start_long_job(&a).await;
     let id = &created["taskId"];
     let ack = modern(&b, &user("u"), "tasks/cancel", json!({ "taskId": id })).await;
     assert_eq!(ack["resultType"], "complete", "{ack}");
@@ -720,14 +684,7 @@ async fn the_tasks_of_a_replica_that_stops_fail_when_its_lease_runs_out() {
             .unwrap();
         runtime.block_on(async {
             let a = fleet(&url, "t3:", lease);
-            let created = modern(
-                &a,
-                &user("u"),
-                "tools/call",
-                json!({ "name": "long_job", "arguments": { "millis": 60_000 } }),
-            )
-            .await;
-            created["taskId"].clone()
+            start_long_job(&a).await["taskId"].clone()
         })
     })
     .join()
@@ -741,52 +698,28 @@ async fn the_tasks_of_a_replica_that_stops_fail_when_its_lease_runs_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_updates_reach_listeners_on_every_replica() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let redis = RedisServer::start().await;
-    let a = fleet(&redis.url, "t4:", Duration::from_secs(30));
-    let b = fleet(&redis.url, "t4:", Duration::from_secs(30));
-    subscribed().await;
+    let (a, b) = two_replicas(&redis, "t4:").await;
     // A listener on replica B (over stdio, the simplest stream).
-    let (client, server_end) = tokio::io::duplex(64 * 1024);
-    let (input, output) = tokio::io::split(server_end);
-    let serving = tokio::spawn(scopegate::stdio::serve_io(
-        b.clone(),
-        user("u"),
-        input,
-        output,
-        64 * 1024,
-    ));
-    let (from_b, mut to_b) = tokio::io::split(client);
-    let mut lines = tokio::io::BufReader::new(from_b).lines();
+    let mut on_b = support::StdioPeer::start(b.clone(), user("u"));
     let listen = json!({ "jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen", "params": {
         "notifications": { "resourceSubscriptions": ["x://board"] },
         "_meta": support::modern_meta(),
     } });
-    to_b.write_all(format!("{listen}\n").as_bytes())
-        .await
-        .unwrap();
-    let mut next = async || -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-            .await
-            .expect("replica B went quiet")
-            .unwrap()
-            .unwrap();
-        serde_json::from_str(&line).unwrap()
-    };
-    let ack = next().await;
+    on_b.send(&listen).await;
+    let ack = on_b.next().await;
     assert_eq!(
         ack["method"], "notifications/subscriptions/acknowledged",
         "{ack}"
     );
     // Notified on replica A, which has no listener of its own.
     assert_eq!(a.notify_resource_updated("x://board"), 0);
-    let update = next().await;
+    let update = on_b.next().await;
     assert_eq!(
         update["method"], "notifications/resources/updated",
         "{update}"
     );
     assert_eq!(update["params"]["uri"], "x://board");
-    to_b.shutdown().await.unwrap();
-
-    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+    on_b.close_input().await;
+    on_b.finished().await.unwrap();
 }

@@ -1,6 +1,8 @@
 //! The tasks extension of 2026-07-28 (SEP-2663) through the dispatcher: which calls become
 //! tasks, their lifecycle, their inputs, their owner and scopes, their bounds.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -8,6 +10,7 @@ use std::time::Duration;
 use scopegate::prelude::*;
 use scopegate::{Reply, ScopeSet, ServerOptions};
 use serde_json::{Value, json};
+use support::who;
 
 #[derive(McpServer, Clone, Default)]
 #[mcp(
@@ -78,56 +81,31 @@ async fn plain() -> String {
     "plain".into()
 }
 
-fn who(subject: &str, scopes: &str) -> Principal {
-    Principal::builder()
-        .issuer("https://as.example")
-        .subject(subject)
-        .scopes(ScopeSet::from_space_separated(scopes))
-        .build()
-}
-
 fn alice() -> Principal {
     who("alice", "jobs:run")
 }
 
 const TASKS: &str = "io.modelcontextprotocol/tasks";
 
-/// A 2026-07-28 request; `tasks` says whether its client declares the extension. The result,
-/// or `{"error": …}` / `{"denied": …}` / `{"refused": …}`.
-async fn send(
-    server: &Server<Jobs>,
-    principal: &Principal,
-    method: &str,
-    mut params: Value,
-    tasks: bool,
-) -> Value {
+/// What the client declares: elicitation, and the tasks extension when `tasks`.
+fn capabilities(tasks: bool) -> Value {
     let mut capabilities = json!({ "elicitation": {} });
     if tasks {
         capabilities["extensions"] = json!({ TASKS: {} });
     }
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "0" },
-        "io.modelcontextprotocol/clientCapabilities": capabilities,
-    });
-    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
-    let value = |response| serde_json::to_value(response).unwrap();
-    match server
-        .handle_bytes(body.to_string().as_bytes(), principal)
-        .await
-    {
-        Reply::Response(response) => {
-            let v: Value = value(&response);
-            if v.get("error").is_some() {
-                json!({ "error": v["error"] })
-            } else {
-                v["result"].clone()
-            }
-        }
-        Reply::Refused(response, _) => json!({ "refused": value(&response)["error"] }),
-        Reply::Denied(denial) => json!({ "denied": denial.missing }),
-        Reply::Nothing => json!({ "nothing": true }),
-    }
+    capabilities
+}
+
+/// A 2026-07-28 request; `tasks` says whether its client declares the extension. The result,
+/// or `{"error": …}` / `{"denied": …}` / `{"refused": …}` (see [`support::modern_dispatch`]).
+async fn send(
+    server: &Server<Jobs>,
+    principal: &Principal,
+    method: &str,
+    params: Value,
+    tasks: bool,
+) -> Value {
+    support::modern_dispatch(server, principal, method, params, capabilities(tasks)).await
 }
 
 async fn call(server: &Server<Jobs>, tool: &str, arguments: Value) -> Value {
@@ -142,14 +120,13 @@ async fn call(server: &Server<Jobs>, tool: &str, arguments: Value) -> Value {
 }
 
 async fn get(server: &Server<Jobs>, principal: &Principal, task: &Value) -> Value {
-    send(
-        server,
-        principal,
-        "tasks/get",
-        json!({ "taskId": task }),
-        true,
-    )
-    .await
+    let params = json!({ "taskId": task });
+    send(server, principal, "tasks/get", params, true).await
+}
+
+async fn cancel(server: &Server<Jobs>, principal: &Principal, task: &Value) -> Value {
+    let params = json!({ "taskId": task });
+    send(server, principal, "tasks/cancel", params, true).await
 }
 
 /// Polls until the task is in `status` (or any final one).
@@ -296,15 +273,7 @@ async fn a_task_is_its_owners_and_needs_its_tools_scopes_every_time() {
         .build();
     assert_eq!(get(&server, &elsewhere, id).await["error"]["code"], -32602);
     // The owner without the tool's scope: a step-up, and the task is not cancelled.
-    let weaker = who("alice", "");
-    let denied = send(
-        &server,
-        &weaker,
-        "tasks/cancel",
-        json!({ "taskId": id }),
-        true,
-    )
-    .await;
+    let denied = cancel(&server, &who("alice", ""), id).await;
     assert_eq!(denied["denied"], json!(["jobs:run"]));
     assert_eq!(until(&server, id, "completed").await["status"], "completed");
 }
@@ -314,14 +283,7 @@ async fn cancelling_drops_the_handler_and_a_second_cancel_is_an_ack() {
     let server = server(ServerOptions::default());
     let created = call(&server, "build", json!({ "millis": 60_000 })).await;
     let id = &created["taskId"];
-    let ack = send(
-        &server,
-        &alice(),
-        "tasks/cancel",
-        json!({ "taskId": id }),
-        true,
-    )
-    .await;
+    let ack = cancel(&server, &alice(), id).await;
     assert_eq!(
         ack,
         json!({ "resultType": "complete", "_meta": ack["_meta"] })
@@ -338,25 +300,11 @@ async fn cancelling_drops_the_handler_and_a_second_cancel_is_an_ack() {
         1,
         "the handler was dropped"
     );
-    let again = send(
-        &server,
-        &alice(),
-        "tasks/cancel",
-        json!({ "taskId": id }),
-        true,
-    )
-    .await;
+    let again = cancel(&server, &alice(), id).await;
     assert_eq!(again["resultType"], "complete");
     // A finished task stays finished.
     let done = call(&server, "always", json!({})).await;
-    send(
-        &server,
-        &alice(),
-        "tasks/cancel",
-        json!({ "taskId": done["taskId"] }),
-        true,
-    )
-    .await;
+    cancel(&server, &alice(), &done["taskId"]).await;
     assert_eq!(
         get(&server, &alice(), &done["taskId"]).await["status"],
         "completed"
@@ -444,7 +392,6 @@ async fn tasks_are_bounded_and_live_as_long_as_their_ttl() {
 
 #[tokio::test]
 async fn a_listen_stream_follows_its_owners_tasks() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let server = server(ServerOptions::default());
     let created = call(&server, "approve", json!({})).await;
     let id = created["taskId"].clone();
@@ -457,57 +404,23 @@ async fn a_listen_stream_follows_its_owners_tasks() {
     )
     .await;
     // A listener over stdio (the simplest stream), as alice.
-    let (client, server_end) = tokio::io::duplex(64 * 1024);
-    let (input, output) = tokio::io::split(server_end);
-    let serving = tokio::spawn(scopegate::stdio::serve_io(
-        server.clone(),
-        alice(),
-        input,
-        output,
-        64 * 1024,
-    ));
-    let (from_server, mut to_server) = tokio::io::split(client);
-    let mut lines = tokio::io::BufReader::new(from_server).lines();
-    let mut next = async || -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-            .await
-            .expect("the stream went quiet")
-            .unwrap()
-            .unwrap();
-        serde_json::from_str(&line).unwrap()
-    };
-    let meta = |tasks: bool| {
-        let mut capabilities = json!({ "elicitation": {} });
-        if tasks {
-            capabilities["extensions"] = json!({ TASKS: {} });
-        }
-        json!({
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "0" },
-            "io.modelcontextprotocol/clientCapabilities": capabilities,
-        })
-    };
-    // Without the extension: refused.
+    let mut peer = support::StdioPeer::start(server.clone(), alice());
     let listen = |id: u32, tasks: bool| {
+        let mut meta = support::modern_meta();
+        meta["io.modelcontextprotocol/clientCapabilities"] = capabilities(tasks);
         json!({ "jsonrpc": "2.0", "id": id, "method": "subscriptions/listen", "params": {
-            "notifications": { "taskIds": [id_of(&created), theirs["taskId"].as_str().unwrap(), "nope"] },
-            "_meta": meta(tasks),
+            "notifications": { "taskIds": [
+                created["taskId"].as_str().unwrap(), theirs["taskId"].as_str().unwrap(), "nope"
+            ] },
+            "_meta": meta,
         } })
     };
-    fn id_of(created: &Value) -> &str {
-        created["taskId"].as_str().unwrap()
-    }
-    to_server
-        .write_all(format!("{}\n", listen(1, false)).as_bytes())
-        .await
-        .unwrap();
-    let refused = next().await;
+    // Without the extension: refused.
+    peer.send(&listen(1, false)).await;
+    let refused = peer.next().await;
     assert_eq!(refused["error"]["code"], -32021, "{refused}");
-    to_server
-        .write_all(format!("{}\n", listen(2, true)).as_bytes())
-        .await
-        .unwrap();
-    let ack = next().await;
+    peer.send(&listen(2, true)).await;
+    let ack = peer.next().await;
     assert_eq!(
         ack["method"], "notifications/subscriptions/acknowledged",
         "{ack}"
@@ -532,7 +445,7 @@ async fn a_listen_stream_follows_its_owners_tasks() {
     .await;
     let mut statuses = Vec::new();
     loop {
-        let message = next().await;
+        let message = peer.next().await;
         assert_eq!(message["method"], "notifications/tasks", "{message}");
         assert_eq!(message["params"]["taskId"], id);
         assert_eq!(
@@ -550,6 +463,6 @@ async fn a_listen_stream_follows_its_owners_tasks() {
         }
     }
     assert!(statuses.contains(&"completed".to_owned()), "{statuses:?}");
-    to_server.shutdown().await.unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+    peer.close_input().await;
+    peer.finished().await.unwrap();
 }

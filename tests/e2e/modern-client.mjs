@@ -18,10 +18,11 @@
 //                test_simple_prompt.
 //
 // stdout: one JSON line `{"ok":true,"discover":{…},"tools":[…],"calls":{…},"wire":[…],
-// "legacy":{…}}` (or `{"ok":false,"error":"…"}`); exit 0 / 1. `wire` is every HTTP exchange of
-// both clients as seen by a wrapped fetch: request headers, the JSON-RPC method and envelope
-// version of the body, the status and response headers, and the JSON-RPC results/errors of the
-// response (JSON or event stream). stderr: the same exchanges as they happen, for debugging.
+// "legacy":{…}}` (or `{"ok":false,"error":"…"}`); exit 0 / 1. `wire` is every exchange of both
+// clients with the MCP endpoint as their fetch saw it (wire.mjs): request headers, the JSON-RPC
+// method and envelope version of the body, the status and response headers, and the JSON-RPC
+// results/errors of the response (JSON or event stream). stderr: the same exchanges as they
+// happen, for debugging.
 
 import { parseArgs } from 'node:util';
 
@@ -33,9 +34,9 @@ import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 import { CheckFailed, check, runScript } from './script.mjs';
+import { Wire, answerTo } from './wire.mjs';
 
 const MODERN = '2026-07-28';
-const VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
 const SERVER_INFO_KEY = 'io.modelcontextprotocol/serverInfo';
 const TIMEOUT_MS = Number(process.env.E2E_CLIENT_TIMEOUT_MS ?? 60_000);
 
@@ -55,114 +56,21 @@ const { values: opts, positionals } = parseArgs({
   options: { profile: { type: 'string', default: 'conformance' } },
 });
 
-const log = (...parts) => console.error('[modern-client]', ...parts);
+const url = positionals[0];
+if (!url || positionals.length !== 1) {
+  console.error('usage: node modern-client.mjs <mcp-url> [--profile notes|conformance]');
+  process.exit(2);
+}
 
+const log = (...parts) => console.error('[modern-client]', ...parts);
 
 // ---- the wire: every exchange of both clients ---------------------------------------------------
 
-/** Every HTTP exchange, in order. */
-const wire = [];
-/** Response bodies still being read (event streams end after the response). */
-const pendingBodies = [];
-
-/** The JSON-RPC messages of a response body: one JSON object, or the `data:` of SSE events. */
-function rpcMessages(contentType, text) {
-  if (!text) return [];
-  if (contentType.startsWith('text/event-stream')) {
-    const messages = [];
-    for (const event of text.split(/\r?\n\r?\n/)) {
-      const data = event
-        .split(/\r?\n/)
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => line.slice(5).replace(/^ /, ''))
-        .join('\n');
-      if (data) {
-        try {
-          messages.push(JSON.parse(data));
-        } catch {
-          messages.push({ unparsed: data });
-        }
-      }
-    }
-    return messages;
-  }
-  try {
-    return [JSON.parse(text)];
-  } catch {
-    return [{ unparsed: text }];
-  }
-}
-
-/** A fetch that records each exchange under `era` and hands the response on untouched. */
-function recordingFetch(era) {
-  return async (input, init) => {
-    const url = input instanceof Request ? input.url : String(input);
-    const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
-    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-    let body;
-    try {
-      body = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
-    } catch {
-      body = undefined;
-    }
-    const entry = {
-      era,
-      http: method,
-      rpc: body?.method,
-      id: body?.id,
-      bodyVersion: body?.params?._meta?.[VERSION_KEY],
-      bodyName: body?.params?.name ?? body?.params?.uri,
-      request: {
-        'mcp-protocol-version': headers.get('mcp-protocol-version'),
-        'mcp-method': headers.get('mcp-method'),
-        'mcp-name': headers.get('mcp-name'),
-        'mcp-session-id': headers.get('mcp-session-id'),
-        authorization: headers.has('authorization'),
-      },
-    };
-    wire.push(entry);
-    const response = await fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(TIMEOUT_MS) });
-    const contentType = response.headers.get('content-type') ?? '';
-    entry.status = response.status;
-    entry.response = {
-      'content-type': contentType,
-      'mcp-session-id': response.headers.get('mcp-session-id'),
-      'www-authenticate': response.headers.get('www-authenticate'),
-    };
-    log(
-      `${era} ${method} ${entry.rpc ?? ''} [${entry.request['mcp-protocol-version'] ?? '-'} ` +
-        `${entry.request['mcp-method'] ?? '-'} ${entry.request['mcp-name'] ?? '-'}] -> ${response.status} ${contentType}` +
-        (entry.response['mcp-session-id'] ? ` session ${entry.response['mcp-session-id']}` : '') +
-        (entry.response['www-authenticate'] ? ` (www-authenticate: ${entry.response['www-authenticate']})` : ''),
-    );
-    // A GET is the legacy session's standalone stream: open until the session ends, so its
-    // body is not waited for.
-    if (response.body && method !== 'GET') {
-      const copy = response.clone();
-      pendingBodies.push(
-        copy
-          .text()
-          .then((text) => {
-            entry.messages = rpcMessages(contentType, text);
-          })
-          .catch((error) => {
-            entry.bodyError = String(error);
-          }),
-      );
-    }
-    return response;
-  };
-}
+const wire = new Wire(url, { log, timeoutMs: TIMEOUT_MS });
 
 /** The wire entries of one era, bodies read. */
 async function wireOf(era) {
-  await Promise.all(pendingBodies);
-  return wire.filter((e) => e.era === era);
-}
-
-/** The response (result or error) to a request, from the wire. */
-function answerTo(entry) {
-  return (entry.messages ?? []).find((m) => m.id === entry.id && ('result' in m || 'error' in m));
+  return (await wire.settled()).filter((e) => e.era === era);
 }
 
 /** What an error looked like to the caller: its class and whatever the client attached. */
@@ -179,7 +87,7 @@ function describeError(error) {
 
 async function legacyOpen(url) {
   const client = new LegacyClient({ name: 'scopegate-e2e-legacy', version: '1.0.0' });
-  const transport = new LegacyTransport(new URL(url), { fetch: recordingFetch('legacy') });
+  const transport = new LegacyTransport(new URL(url), { fetch: wire.fetch('legacy') });
   await client.connect(transport);
   const listed = await client.listTools();
   return {
@@ -213,7 +121,7 @@ async function modernRun(url, profile) {
     { name: 'scopegate-e2e-modern', version: '1.0.0' },
     { versionNegotiation: { mode: { pin: MODERN } } },
   );
-  const transport = new ModernTransport(new URL(url), { fetch: recordingFetch('modern') });
+  const transport = new ModernTransport(new URL(url), { fetch: wire.fetch('modern') });
   await client.connect(transport);
   const report = {
     era: client.getProtocolEra(),
@@ -347,19 +255,13 @@ async function run(url, profileName) {
       `${profile.deniedTool}: WWW-Authenticate ${refused.response['www-authenticate']}`,
     );
   }
-  return { ok: true, profile: profileName, ...modern, legacy: legacyReport, wire };
-}
-
-const url = positionals[0];
-if (!url || positionals.length !== 1) {
-  console.error('usage: node modern-client.mjs <mcp-url> [--profile notes|conformance]');
-  process.exit(2);
+  return { ok: true, profile: profileName, ...modern, legacy: legacyReport, wire: wire.entries };
 }
 
 await runScript({
   main: () => run(url, opts.profile),
   timeoutMs: TIMEOUT_MS,
   log,
-  evidence: () => ({ wire }),
-  beforeFailure: () => Promise.all(pendingBodies).catch(() => {}),
+  evidence: () => ({ wire: wire.entries }),
+  beforeFailure: () => wire.settled().catch(() => {}),
 });

@@ -1,8 +1,8 @@
 //! The processes of the end-to-end tests: Node and the `tests/e2e` packages, child processes
 //! whose output is kept and echoed, the examples (built once), oidc-provider (`oidc.mjs`) as the
-//! authorization server, Debian's redis-server as the replicas' shared store, the Node scripts
-//! whose last line is a JSON summary, and the parts of those summaries several tests read (steps,
-//! the wire).
+//! authorization server, Debian's redis-server as the replicas' shared store, the client scripts
+//! whose last line is a JSON summary, and (in `summary.rs`) what several tests read and assert of
+//! those summaries.
 //!
 //! Not part of `support` (whose key server and token minter need none of this): an end-to-end
 //! test includes it with `#[path = "support/e2e.rs"] mod e2e;`.
@@ -23,6 +23,14 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
+
+#[path = "summary.rs"]
+mod summary;
+#[allow(unused_imports)]
+pub(crate) use summary::{
+    MODERN, NOTES_TOOLS, answer, assert_authorized_for, assert_delete_rounds, assert_input_round,
+    assert_stateless_modern_wire, assert_summarize_round, steps, tool_calls, wire,
+};
 
 /// How long a server may take to print its address.
 pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -492,11 +500,21 @@ impl McpServer {
     }
 }
 
-/// Runs `node SCRIPT ARGS…` in `tests/e2e` to the end and returns the JSON summary it prints last,
-/// which must say `"ok": true`; `logs` adds the other processes' output to a failure.
+/// Runs `node SCRIPT ARGS…` in `tests/e2e` to the end and returns its summary (see
+/// [`client_summary`]).
 pub(crate) async fn node_script(script: &str, args: &[&str], logs: impl Fn() -> String) -> Value {
     let name = script.trim_end_matches(".mjs");
-    let mut process = Process::spawn(name, Node::get().command(script, args));
+    let process = Process::spawn(name, Node::get().command(script, args));
+    client_summary(script, process, logs).await
+}
+
+/// Waits for a client `script` (its `process`) to end and returns the JSON summary it printed
+/// last, which must say `"ok": true`; `logs` adds the other processes' output to a failure.
+pub(crate) async fn client_summary(
+    script: &str,
+    mut process: Process,
+    logs: impl Fn() -> String,
+) -> Value {
     let status = process.finish().await;
     let last = process.stdout().last().cloned().unwrap_or_default();
     let summary: Value = serde_json::from_str(&last).unwrap_or_else(|e| {
@@ -514,41 +532,4 @@ pub(crate) async fn node_script(script: &str, args: &[&str], logs: impl Fn() -> 
         logs()
     );
     summary
-}
-
-// ---- the summaries the scripts print ------------------------------------------------------------
-
-/// The protocol revision the modern clients are pinned to.
-pub(crate) const MODERN: &str = "2026-07-28";
-
-/// The steps of the summary called `name`, in order.
-pub(crate) fn steps<'a>(summary: &'a Value, name: &str) -> Vec<&'a Value> {
-    summary["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .filter(|s| s["step"] == name)
-        .collect()
-}
-
-/// The exchanges of one client (`"modern"` or `"legacy"`) as its fetch saw them.
-pub(crate) fn wire<'a>(summary: &'a Value, era: &str) -> Vec<&'a Value> {
-    summary["wire"]
-        .as_array()
-        .expect("wire")
-        .iter()
-        .filter(|e| e["era"] == era)
-        .collect()
-}
-
-/// The JSON-RPC response to the exchange's request, as it came over the wire.
-pub(crate) fn answer(exchange: &Value) -> &Value {
-    exchange["messages"]
-        .as_array()
-        .and_then(|messages| {
-            messages.iter().find(|m| {
-                m["id"] == exchange["id"] && (m.get("result").is_some() || m.get("error").is_some())
-            })
-        })
-        .unwrap_or_else(|| panic!("no response on the wire: {exchange}"))
 }

@@ -1,6 +1,7 @@
 //! Shared support for integration tests: a local authorization server ([`KeyServer`]) serving
-//! discovery metadata and a JWKS, the test keys ([`TestKey`]), and a token minter
-//! ([`TokenBuilder`]) that can produce every bad token in `INTEROP.md`'s attack list.
+//! discovery metadata and a JWKS, the test keys ([`TestKey`]), a token minter ([`TokenBuilder`])
+//! that can produce every bad token in `INTEROP.md`'s attack list, and 2026-07-28 requests
+//! straight to a server ([`modern_dispatch`], [`StdioPeer`]).
 //!
 //! Use it from an integration test with `mod support;`. The end-to-end tests' processes (Node,
 //! the examples, oidc-provider) are in `e2e.rs`, outside this module: include it with
@@ -17,6 +18,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 mod keys;
+mod modern;
 mod rsa;
 mod server;
 mod token;
@@ -28,6 +30,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 #[allow(unused_imports)]
 pub use keys::{TestKey, alg_name, jwk_set};
+#[allow(unused_imports)]
+pub use modern::{StdioPeer, assert_error, modern_dispatch, modern_meta, who};
 #[allow(unused_imports)]
 pub use server::{
     DEFAULT_CACHE_MAX_AGE, JWKS_PATH, JwksMode, KeyServer, KeyServerBuilder, OVERSIZED_BODY_LEN,
@@ -46,14 +50,4 @@ pub fn now() -> u64 {
 /// base64url without padding (RFC 7515 2).
 pub fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The `_meta` a 2026-07-28 request carries: its revision, the client's identity and (empty)
-/// capabilities.
-pub fn modern_meta() -> serde_json::Value {
-    serde_json::json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "0" },
-        "io.modelcontextprotocol/clientCapabilities": {},
-    })
 }
