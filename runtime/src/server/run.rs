@@ -12,7 +12,8 @@ pub(super) enum Failure {
     /// A 2026-07-28 round ended without an output: the handler asked the client for something
     /// (the `InputRequiredResult`), or the round was refused (its state already used, or an
     /// answer of the wrong kind).
-    Input(crate::server::input::InputEnd),
+    /// Boxed: rare, and larger than the other failures.
+    Input(Box<crate::server::input::InputEnd>),
     /// The call went on as a task (its handler handed to `detach`).
     Detached,
 }
@@ -84,11 +85,14 @@ macro_rules! run {
         let name: &'static str = $name;
         let input = link.input.clone();
         let admitted = match &input {
-            Some(round) => $core.admit_input(round).await,
+            // Boxed: only a 2026-07-28 round has one, and every call's future would carry it.
+            Some(round) => ::std::boxed::Box::pin($core.admit_input(round)).await,
             None => Ok(()),
         };
         match admitted {
-            Err(end) => Some(Err($crate::server::run::Failure::Input(end))),
+            Err(end) => Some(Err($crate::server::run::Failure::Input(
+                ::std::boxed::Box::new(end),
+            ))),
             Ok(()) => {
                 let flight = link.connection.start(id);
                 let timeout = $core
@@ -136,9 +140,9 @@ macro_rules! run {
                                 Some(Err($crate::server::run::Failure::Detached))
                             }
                             $crate::server::run::Settled::Input => input.as_deref().map(|round| {
-                                Err($crate::server::run::Failure::Input(
+                                Err($crate::server::run::Failure::Input(::std::boxed::Box::new(
                                     $core.input_required(round),
-                                ))
+                                )))
                             }),
                         }
                     }

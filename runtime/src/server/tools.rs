@@ -118,7 +118,10 @@ impl Core {
                         ));
                     };
                     let task = Task::new(owner_key(principal), index, self.inner.options.task_ttl);
-                    return Reply::Response(match self.start_task(task, round, future).await {
+                    // Boxed: the task's start (a store write) is rare, and its future
+                    // would otherwise make every call's future larger.
+                    let started = Box::pin(self.start_task(task, round, future)).await;
+                    return Reply::Response(match started {
                         Ok(created) => Response::result(id, created),
                         Err(error) => Response::error(Some(id), error),
                     });
@@ -141,7 +144,8 @@ impl Core {
             if tasks && meta.task == TaskSupport::Required {
                 // Finished at once, but this tool's calls are tasks: a task already done.
                 let task = Task::new(owner_key(principal), index, self.inner.options.task_ttl);
-                return Reply::Response(match self.finished_task(task, &result).await {
+                let finished = Box::pin(self.finished_task(task, &result)).await;
+                return Reply::Response(match finished {
                     Ok(created) => Response::result(id, created),
                     Err(error) => Response::error(Some(id), error),
                 });
