@@ -46,6 +46,12 @@ pub(crate) fn owner_key(principal: &Principal) -> String {
     .join("\n")
 }
 
+/// How a call became a task: its handler still running, or done at once.
+pub(super) enum TaskStart {
+    Running(Arc<InputRound>, ToolFuture),
+    Finished(CallToolResult),
+}
+
 /// The error of a request that needs the tasks extension the client did not declare.
 pub(crate) fn tasks_required() -> ErrorObject {
     missing_capability(json!({ "extensions": { TASKS_EXTENSION: {} } }))
@@ -58,6 +64,27 @@ impl Core {
             .tools
             .iter()
             .any(|tool| tool.meta.task != crate::tool::TaskSupport::Never)
+    }
+
+    /// The answer to a `tools/call` that became task `task`: started from its handler's future,
+    /// or done at once. Boxed, and everything it needs moved in: this rare path must not make
+    /// every call's future larger.
+    pub(super) fn task_reply(
+        &self,
+        id: RequestId,
+        task: Task,
+        start: TaskStart,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Reply> + Send + '_>> {
+        Box::pin(async move {
+            let created = match start {
+                TaskStart::Running(round, future) => self.start_task(task, &round, future).await,
+                TaskStart::Finished(result) => self.finished_task(task, &result).await,
+            };
+            Reply::Response(match created {
+                Ok(created) => Response::result(id, created),
+                Err(error) => Response::error(Some(id), error),
+            })
+        })
     }
 
     /// Keeps `task` among this process's tasks, unless as many as `max_tasks` are kept.
@@ -82,7 +109,7 @@ impl Core {
     /// to the client routed to it from now on, and its future run to the end, to its time to
     /// live, or to its cancellation. Answers the `CreateTaskResult`, or the error when too many
     /// tasks are kept or the store did not answer (the handler is dropped).
-    pub(super) async fn start_task(
+    async fn start_task(
         &self,
         task: Task,
         round: &InputRound,
@@ -187,7 +214,7 @@ impl Core {
     }
 
     /// A task for a call whose handler finished at once (a tool whose calls are always tasks).
-    pub(super) async fn finished_task(
+    async fn finished_task(
         &self,
         task: Task,
         result: &CallToolResult,

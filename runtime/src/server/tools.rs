@@ -8,7 +8,7 @@ use super::registry::Core;
 use super::reply::Reply;
 use super::run::{Failure, run};
 use super::task::Task;
-use super::tasks::{owner_key, tasks_required};
+use super::tasks::{TaskStart, owner_key, tasks_required};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
@@ -108,7 +108,7 @@ impl Core {
                 Some(Ok(result)) => result,
                 None => return Reply::Nothing,
                 Some(Err(Failure::Detached)) => {
-                    let (Some(round), Some(future)) = (&round, detached) else {
+                    let (Some(round), Some(future)) = (round, detached) else {
                         return Reply::Response(Response::error(
                             Some(id),
                             ErrorObject::new(
@@ -118,13 +118,9 @@ impl Core {
                         ));
                     };
                     let task = Task::new(owner_key(principal), index, self.inner.options.task_ttl);
-                    // Boxed: the task's start (a store write) is rare, and its future
-                    // would otherwise make every call's future larger.
-                    let started = Box::pin(self.start_task(task, round, future)).await;
-                    return Reply::Response(match started {
-                        Ok(created) => Response::result(id, created),
-                        Err(error) => Response::error(Some(id), error),
-                    });
+                    return self
+                        .task_reply(id, task, TaskStart::Running(round, future))
+                        .await;
                 }
                 Some(Err(failure @ Failure::Input(_))) => {
                     return failure.reply(&id).unwrap_or(Reply::Nothing);
@@ -144,11 +140,7 @@ impl Core {
             if tasks && meta.task == TaskSupport::Required {
                 // Finished at once, but this tool's calls are tasks: a task already done.
                 let task = Task::new(owner_key(principal), index, self.inner.options.task_ttl);
-                let finished = Box::pin(self.finished_task(task, &result)).await;
-                return Reply::Response(match finished {
-                    Ok(created) => Response::result(id, created),
-                    Err(error) => Response::error(Some(id), error),
-                });
+                return self.task_reply(id, task, TaskStart::Finished(result)).await;
             }
             Reply::Response(match to_raw(&result) {
                 Ok(raw) => Response::result(id, raw),
