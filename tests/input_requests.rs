@@ -339,10 +339,34 @@ async fn tampered_or_malformed_state_runs_no_handler() {
     );
     // An answer of the wrong kind for what the handler asked is refused when read.
     let r = order
-        .with(json!({ "inputResponses": { "confirm": { "roots": [] } } }))
+        .answer(&order.send().await, json!({ "confirm": { "roots": [] } }))
         .await;
     assert_eq!(r["error"]["code"], -32602, "{r}");
     assert_eq!(server.state().placed.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn answers_count_only_for_questions_asked() {
+    let server = server(ServerOptions::default());
+    let order = tool(&server, tea());
+    // Answered before it was asked (no state): ignored, and asked.
+    let pre = order.with(json!({ "inputResponses": confirmed() })).await;
+    assert_eq!(pre["resultType"], "input_required", "{pre}");
+    assert!(pre["inputRequests"]["confirm"].is_object());
+    // Answers to keys the last round did not ask are ignored too; the asked one is asked again.
+    let again = order
+        .answer(
+            &pre,
+            json!({ "other": { "action": "accept", "content": {} } }),
+        )
+        .await;
+    assert_eq!(again["resultType"], "input_required", "{again}");
+    assert_eq!(server.state().placed.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        text(&order.answer(&again, confirmed()).await),
+        "ordered tea"
+    );
+    assert_eq!(server.state().placed.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

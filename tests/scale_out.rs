@@ -497,21 +497,22 @@ async fn an_input_request_state_is_used_once_across_replicas() {
 
 // ---- tasks and resource updates across replicas (a task store and an event bus in Redis) ----
 
-/// Handlers of `long_job` dropped before they finished.
-static LONG_JOBS_DROPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Handlers of `long_job` dropped before they finished, by the `slot` each test gives.
+static LONG_JOBS_DROPPED: [std::sync::atomic::AtomicUsize; 4] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 4];
 
 /// Works for `millis`.
 #[mcp_tool(scope = "x:use", task)]
-async fn long_job(millis: u64) -> String {
-    struct Dropped(bool);
+async fn long_job(millis: u64, slot: usize) -> String {
+    struct Dropped(bool, usize);
     impl Drop for Dropped {
         fn drop(&mut self) {
             if !self.0 {
-                LONG_JOBS_DROPPED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                LONG_JOBS_DROPPED[self.1 % 4].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
         }
     }
-    let mut guard = Dropped(false);
+    let mut guard = Dropped(false, slot);
     tokio::time::sleep(Duration::from_millis(millis)).await;
     guard.0 = true;
     format!("worked {millis} ms")
@@ -591,9 +592,10 @@ async fn two_replicas(redis: &RedisServer, prefix: &str) -> (Server<Fleet>, Serv
     (a, b)
 }
 
-/// Starts `long_job` for a minute on `server`, as u: the task it created.
-async fn start_long_job(server: &Server<Fleet>) -> Value {
-    let params = json!({ "name": "long_job", "arguments": { "millis": 60_000 } });
+/// Starts `long_job` for a minute on `server`, as u, counting its drop in `slot`: the task it
+/// created.
+async fn start_long_job(server: &Server<Fleet>, slot: usize) -> Value {
+    let params = json!({ "name": "long_job", "arguments": { "millis": 60_000, "slot": slot } });
     modern(server, &user("u"), "tools/call", params).await
 }
 
@@ -648,8 +650,7 @@ async fn any_replica_serves_a_task_and_hands_its_answers_to_the_runner() {
 async fn a_cancellation_on_another_replica_drops_the_handler() {
     let redis = RedisServer::start().await;
     let (a, b) = two_replicas(&redis, "t2:").await;
-    let before = LONG_JOBS_DROPPED.load(std::sync::atomic::Ordering::SeqCst);
-    let created = start_long_job(&a).await;
+    let created = start_long_job(&a, 1).await;
     let id = &created["taskId"];
     let ack = modern(&b, &user("u"), "tasks/cancel", json!({ "taskId": id })).await;
     assert_eq!(ack["resultType"], "complete", "{ack}");
@@ -659,14 +660,14 @@ async fn a_cancellation_on_another_replica_drops_the_handler() {
     );
     poll(&a, id, |t| t["status"] == "cancelled").await;
     for _ in 0..100 {
-        if LONG_JOBS_DROPPED.load(std::sync::atomic::Ordering::SeqCst) > before {
+        if LONG_JOBS_DROPPED[1].load(std::sync::atomic::Ordering::SeqCst) > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
-        LONG_JOBS_DROPPED.load(std::sync::atomic::Ordering::SeqCst),
-        before + 1,
+        LONG_JOBS_DROPPED[1].load(std::sync::atomic::Ordering::SeqCst),
+        1,
         "the runner dropped the handler"
     );
 }
@@ -684,7 +685,7 @@ async fn the_tasks_of_a_replica_that_stops_fail_when_its_lease_runs_out() {
             .unwrap();
         runtime.block_on(async {
             let a = fleet(&url, "t3:", lease);
-            start_long_job(&a).await["taskId"].clone()
+            start_long_job(&a, 3).await["taskId"].clone()
         })
     })
     .join()
@@ -722,4 +723,42 @@ async fn resource_updates_reach_listeners_on_every_replica() {
     assert_eq!(update["params"]["uri"], "x://board");
     on_b.close_input().await;
     on_b.finished().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_final_status_stands_even_when_the_bus_loses_the_cancellation() {
+    let redis = RedisServer::start().await;
+    let lease = Duration::from_millis(300);
+    let a = fleet(&redis.url, "t5:", lease);
+    // B shares the task records but not the bus: its cancellation never reaches A by message.
+    let store = |prefix: &str| {
+        let mut options = RedisOptions::default();
+        options.prefix = prefix.into();
+        RedisStore::open_with(&redis.url, options).unwrap()
+    };
+    let b = Server::with_options(
+        Fleet,
+        scopegate::ServerOptions::default()
+            .task_store(store("t5:"))
+            .event_bus(store("elsewhere:"))
+            .task_lease(lease),
+    )
+    .unwrap();
+    let created = start_long_job(&a, 2).await;
+    let id = &created["taskId"];
+    let ack = modern(&b, &user("u"), "tasks/cancel", json!({ "taskId": id })).await;
+    assert_eq!(ack["resultType"], "complete", "{ack}");
+    // A's next renewal finds the final status, keeps it, and drops its handler.
+    poll(&a, id, |t| t["status"] == "cancelled").await;
+    tokio::time::sleep(Duration::from_millis(400)).await; // a few renewals later
+    assert_eq!(
+        modern(&b, &user("u"), "tasks/get", json!({ "taskId": id })).await["status"],
+        "cancelled",
+        "the runner's renewals do not overwrite it"
+    );
+    assert_eq!(
+        LONG_JOBS_DROPPED[2].load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the runner dropped the handler"
+    );
 }

@@ -376,8 +376,12 @@ async fn tasks_are_bounded_and_live_as_long_as_their_ttl() {
     );
     let first = call(&server, "build", json!({ "millis": 60_000 })).await;
     assert_eq!(first["ttlMs"], 300);
-    let second = call(&server, "build", json!({ "millis": 60_000 })).await;
-    assert_eq!(second["error"]["code"], -32603, "{second}");
+    // No room: a tool that may answer when done does so; one that must be a task is refused,
+    // before its handler runs.
+    let second = call(&server, "build", json!({ "millis": 5 })).await;
+    assert_eq!(second["resultType"], "complete", "{second}");
+    let refused = call(&server, "always", json!({})).await;
+    assert_eq!(refused["error"]["code"], -32603, "{refused}");
     // Past its time to live the running task fails, then is forgotten, making room.
     let failed = until(&server, &first["taskId"], "failed").await;
     assert_eq!(failed["status"], "failed");
@@ -465,4 +469,82 @@ async fn a_listen_stream_follows_its_owners_tasks() {
     assert!(statuses.contains(&"completed".to_owned()), "{statuses:?}");
     peer.close_input().await;
     peer.finished().await.unwrap();
+}
+
+#[tokio::test]
+async fn one_caller_cannot_take_every_task_slot() {
+    let server = server(ServerOptions::default().max_tasks_per_principal(1));
+    let first = call(&server, "build", json!({ "millis": 60_000 })).await;
+    assert_eq!(first["resultType"], "task");
+    let alices_second = call(&server, "always", json!({})).await;
+    assert_eq!(alices_second["error"]["code"], -32603, "{alices_second}");
+    let mallorys = send(
+        &server,
+        &who("mallory", "jobs:run"),
+        "tools/call",
+        json!({ "name": "always" }),
+        true,
+    )
+    .await;
+    assert_eq!(
+        mallorys["resultType"], "task",
+        "another caller still has room: {mallorys}"
+    );
+    cancel(&server, &alice(), &first["taskId"]).await;
+}
+
+#[tokio::test]
+async fn a_caller_without_a_subject_gets_no_task() {
+    // An introspection answer or a custom verifier may give scopes without a subject: such
+    // callers of one client could not be told apart, so none of them owns a task.
+    let server = server(ServerOptions::default());
+    let nobody = Principal::builder()
+        .issuer("https://as.example")
+        .scopes(ScopeSet::from_space_separated("jobs:run"))
+        .build();
+    let sync = send(
+        &server,
+        &nobody,
+        "tools/call",
+        json!({ "name": "build", "arguments": { "millis": 5 } }),
+        true,
+    )
+    .await;
+    assert_eq!(sync["resultType"], "complete", "{sync}");
+    let refused = send(
+        &server,
+        &nobody,
+        "tools/call",
+        json!({ "name": "always" }),
+        true,
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+}
+
+#[test]
+fn a_task_store_without_an_event_bus_does_not_build() {
+    #[derive(Debug)]
+    struct NoStore;
+    impl scopegate::TaskStore for NoStore {
+        fn put<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: Duration,
+        ) -> scopegate::StoreFuture<'a, bool> {
+            Box::pin(async { Ok(true) })
+        }
+        fn get<'a>(&'a self, _: &'a str) -> scopegate::StoreFuture<'a, Option<String>> {
+            Box::pin(async { Ok(None) })
+        }
+    }
+    let built = Server::with_options(
+        Jobs::default(),
+        ServerOptions::default().task_store(NoStore),
+    );
+    assert_eq!(
+        built.err(),
+        Some(scopegate::BuildError::TaskStoreWithoutBus)
+    );
 }

@@ -194,7 +194,8 @@ impl RequestContext {
             // -32021 (check `client_supports` first to do without).
             if let Some(round) = link.input.as_ref().filter(|r| !r.is_detached()) {
                 round.needs_capability(kind.capability());
-                return std::future::pending().await;
+                round.over().await;
+                return Err(ClientError::Unsupported(kind.capability()));
             }
             return Err(ClientError::Unsupported(kind.capability()));
         }
@@ -209,8 +210,12 @@ impl RequestContext {
         match round.lookup(&key, kind, params) {
             Lookup::Answered(answer) => Ok(answer),
             Lookup::Wait(answer) => answer.await.map_err(|_| ClientError::Cancelled),
-            // The dispatcher ends the round once the handler stops making progress.
-            Lookup::Asked | Lookup::Malformed => std::future::pending().await,
+            // The dispatcher ends the round once the handler stops making progress, and drops
+            // the handler; a request made from a task the handler spawned gives up then.
+            Lookup::Asked | Lookup::Malformed => {
+                round.over().await;
+                Err(ClientError::Cancelled)
+            }
         }
     }
 

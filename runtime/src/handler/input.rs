@@ -11,7 +11,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::protocol::Method;
@@ -92,6 +92,25 @@ pub(crate) struct Asked {
     pub(crate) key: String,
     pub(crate) kind: InputKind,
     pub(crate) params: Value,
+    /// [`question`] of the request: its answer is accepted for this request only.
+    pub(crate) question: String,
+}
+
+/// What a request asks, as a digest (SHA-256 of its method and params): an answer travels in the
+/// sealed state with the question it answered, and counts only for that question. A handler
+/// whose question changed between rounds (different params under the same key) is asked again.
+pub(crate) fn question(kind: InputKind, params: &Value) -> String {
+    use base64::Engine as _;
+    let text = format!("{}\n{params}", kind.method().as_str());
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+/// An answer the round holds: the client's result, and the question it answered.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub(crate) result: Value,
+    pub(crate) question: String,
 }
 
 /// Where the requests of a call that went on as a task go: its task, which shows them in
@@ -128,11 +147,12 @@ pub(crate) struct InputRound {
     /// The id of the state the client presented, and how long it lives: recorded as used
     /// before the handler runs.
     presented: Option<(String, std::time::Duration)>,
-    /// Answers from earlier rounds (from the sealed state) and this one's `inputResponses`.
-    answers: Map<String, Value>,
-    /// The answers the handler read this round: the next state carries these, and only these
-    /// (a key the client answered but nobody asked for is ignored, as mrtr asks).
-    used: Mutex<Map<String, Value>>,
+    /// Answers from earlier rounds (from the sealed state) and this round's `inputResponses` to
+    /// the requests the previous round asked (nothing else: an answer to a question never
+    /// asked is ignored, as mrtr asks).
+    answers: std::collections::HashMap<String, Answer>,
+    /// The answers the handler read this round: the next state carries these, and only these.
+    used: Mutex<std::collections::HashMap<String, Answer>>,
     asked: Mutex<Vec<Asked>>,
     /// The key of the first malformed answer read, if any.
     malformed: Mutex<Option<String>>,
@@ -146,19 +166,23 @@ pub(crate) struct InputRound {
     may_detach: std::sync::atomic::AtomicBool,
     /// Once the call went on as a task: where its requests go.
     task: Mutex<Option<std::sync::Arc<dyn TaskInputs>>>,
+    /// Set when the round is over (answered, or dropped): a request still waiting on it (made
+    /// from a task the handler spawned) then fails instead of waiting forever.
+    over: std::sync::atomic::AtomicBool,
+    ended: Notify,
 }
 
 impl InputRound {
     pub(crate) fn new(
         bind: String,
         presented: Option<(String, std::time::Duration)>,
-        answers: Map<String, Value>,
+        answers: std::collections::HashMap<String, Answer>,
     ) -> Self {
         Self {
             bind,
             presented,
             answers,
-            used: Mutex::new(Map::new()),
+            used: Mutex::new(std::collections::HashMap::new()),
             asked: Mutex::new(Vec::new()),
             malformed: Mutex::new(None),
             missing: Mutex::new(None),
@@ -166,6 +190,25 @@ impl InputRound {
             next_auto: AtomicU32::new(1),
             may_detach: std::sync::atomic::AtomicBool::new(false),
             task: Mutex::new(None),
+            over: std::sync::atomic::AtomicBool::new(false),
+            ended: Notify::new(),
+        }
+    }
+
+    /// The round is over: the requests still waiting on it give up.
+    pub(crate) fn end(&self) {
+        self.over.store(true, Ordering::SeqCst);
+        self.ended.notify_waiters();
+    }
+
+    /// Completes once the round is over (see [`Self::end`]).
+    pub(crate) async fn over(&self) {
+        loop {
+            let notified = self.ended.notified();
+            if self.over.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
         }
     }
 
@@ -209,10 +252,12 @@ impl InputRound {
     /// The answer to request `key`, or a note that it must be asked for (`params`).
     pub(crate) fn lookup(&self, key: &str, kind: InputKind, params: Value) -> Lookup {
         let task = lock(&self.task).clone();
-        if let Some(answer) = self.answers.get(key) {
-            if kind.accepts(answer) {
+        let asking = question(kind, &params);
+        // An answer counts for the question it answered; a changed question is asked again.
+        if let Some(answer) = self.answers.get(key).filter(|a| a.question == asking) {
+            if kind.accepts(&answer.result) {
                 lock(&self.used).insert(key.to_owned(), answer.clone());
-                return Lookup::Answered(answer.clone());
+                return Lookup::Answered(answer.result.clone());
             }
             lock(&self.malformed).get_or_insert_with(|| key.to_owned());
             self.wanted.notify_one();
@@ -229,6 +274,7 @@ impl InputRound {
                     key: key.to_owned(),
                     kind,
                     params,
+                    question: asking,
                 });
             }
         }
@@ -279,7 +325,7 @@ impl InputRound {
     }
 
     /// The answers the handler read this round.
-    pub(crate) fn used(&self) -> Map<String, Value> {
+    pub(crate) fn used(&self) -> std::collections::HashMap<String, Answer> {
         lock(&self.used).clone()
     }
 }
@@ -292,12 +338,24 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use serde_json::json;
 
     use super::*;
 
-    fn answers(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().unwrap_or_default()
+    /// Answers to requests of `kind` with empty params, keyed.
+    fn answers(entries: &[(&str, InputKind, Value)]) -> HashMap<String, Answer> {
+        entries
+            .iter()
+            .map(|(key, kind, result)| {
+                let answer = Answer {
+                    result: result.clone(),
+                    question: question(*kind, &json!({})),
+                };
+                ((*key).to_owned(), answer)
+            })
+            .collect()
     }
 
     #[test]
@@ -305,12 +363,24 @@ mod tests {
         let round = InputRound::new(
             String::new(),
             None,
-            answers(json!({
-                "name": { "action": "accept", "content": { "name": "Ada" } },
-                "model": { "role": "assistant", "content": { "type": "text", "text": "Paris" } },
-                "roots": { "roots": [{ "uri": "file:///w" }] },
-                "extra": { "action": "accept" },
-            })),
+            answers(&[
+                (
+                    "name",
+                    InputKind::Elicit,
+                    json!({ "action": "accept", "content": { "name": "Ada" } }),
+                ),
+                (
+                    "model",
+                    InputKind::Sample,
+                    json!({ "role": "assistant", "content": { "type": "text", "text": "Paris" } }),
+                ),
+                (
+                    "roots",
+                    InputKind::Roots,
+                    json!({ "roots": [{ "uri": "file:///w" }] }),
+                ),
+                ("extra", InputKind::Elicit, json!({ "action": "accept" })),
+            ]),
         );
         assert!(matches!(
             round.lookup("name", InputKind::Elicit, json!({})),
@@ -337,12 +407,37 @@ mod tests {
         let asked = round.asked();
         assert_eq!(asked.len(), 1, "a key asked twice is asked once");
         assert_eq!(asked[0].params["message"], "a");
-        // Only what was read travels on: `extra` was never asked for.
-        let used = round.used();
         assert_eq!(
-            used.keys().collect::<Vec<_>>(),
-            ["model", "name", "roots"].iter().collect::<Vec<_>>()
+            asked[0].question,
+            question(InputKind::Elicit, &json!({ "message": "a" }))
         );
+        // Only what was read travels on: `extra` was never asked for.
+        let mut used: Vec<String> = round.used().into_keys().collect();
+        used.sort();
+        assert_eq!(used, ["model", "name", "roots"]);
+    }
+
+    #[test]
+    fn an_answer_counts_only_for_the_question_it_answered() {
+        let round = InputRound::new(
+            String::new(),
+            None,
+            answers(&[("confirm", InputKind::Elicit, json!({ "action": "accept" }))]),
+        );
+        // The same key, another question (other params, or another kind): asked again.
+        assert!(matches!(
+            round.lookup(
+                "confirm",
+                InputKind::Elicit,
+                json!({ "message": "Delete 300 notes?" })
+            ),
+            Lookup::Asked
+        ));
+        assert!(matches!(
+            round.lookup("confirm", InputKind::Sample, json!({})),
+            Lookup::Asked
+        ));
+        assert!(round.used().is_empty());
     }
 
     #[test]
@@ -358,7 +453,8 @@ mod tests {
             (InputKind::Roots, json!({ "roots": [{ "name": "no uri" }] })),
             (InputKind::Roots, json!({ "roots": "file:///" })),
         ] {
-            let round = InputRound::new(String::new(), None, answers(json!({ "k": answer })));
+            let round =
+                InputRound::new(String::new(), None, answers(&[("k", kind, answer.clone())]));
             assert!(
                 matches!(round.lookup("k", kind, json!({})), Lookup::Malformed),
                 "{kind:?} accepted {answer}"
@@ -371,7 +467,7 @@ mod tests {
 
     #[test]
     fn automatic_keys_follow_the_order_of_the_requests() {
-        let round = InputRound::new(String::new(), None, Map::new());
+        let round = InputRound::new(String::new(), None, HashMap::new());
         assert_eq!(round.auto_key(), "input-1");
         assert_eq!(round.auto_key(), "input-2");
         assert_eq!(InputKind::of("roots/list"), Some(InputKind::Roots));
@@ -380,7 +476,7 @@ mod tests {
 
     #[tokio::test]
     async fn waiting_completes_when_a_request_is_made_from_another_task() {
-        let round = std::sync::Arc::new(InputRound::new(String::new(), None, Map::new()));
+        let round = std::sync::Arc::new(InputRound::new(String::new(), None, HashMap::new()));
         let asker = std::sync::Arc::clone(&round);
         let task = tokio::spawn(async move {
             tokio::task::yield_now().await;

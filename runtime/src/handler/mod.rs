@@ -20,5 +20,5 @@ pub use self::extract::{CallParts, FromRef, State, ToolParam, ToolParamKind};
 pub(crate) use self::future::panic_message;
 pub use self::future::{HandlerFuture, Rejected};
 pub use self::header_param::HeaderParam;
-pub(crate) use self::input::{InputKind, InputRound, TaskInputs};
+pub(crate) use self::input::{Answer, InputKind, InputRound, TaskInputs};
 pub use self::param::{ArgSchema, ParamDef};

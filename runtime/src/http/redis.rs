@@ -71,6 +71,7 @@ struct Settings {
     create: Script,
     end: Script,
     take: Script,
+    put_task: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -129,6 +130,21 @@ redis.call('SET', KEYS[1], string.format('%.0f', next), 'PX', math.floor((next -
 return 0
 ";
 
+/// Writes a task's record unless the stored one is final. KEYS: the record. ARGV: the record,
+/// its life (ms). Returns 1 when written.
+const PUT_TASK: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, record = pcall(cjson.decode, current)
+  if ok and type(record) == 'table' and type(record.task) == 'table' then
+    local status = record.task.status
+    if status == 'completed' or status == 'failed' or status == 'cancelled' then return 0 end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+";
+
 impl RedisStore {
     /// A store at `url` (`redis://host:port/db`, `rediss://` for TLS is not built in) with the
     /// default [`RedisOptions`]. Connects on first use, so replicas may start before Redis.
@@ -162,6 +178,7 @@ impl RedisStore {
                 create: Script::new(CREATE),
                 end: Script::new(END),
                 take: Script::new(TAKE),
+                put_task: Script::new(PUT_TASK),
             }),
         })
     }
@@ -300,17 +317,17 @@ impl crate::server::ReplayStore for RedisStore {
 }
 
 impl crate::server::TaskStore for RedisStore {
-    fn put<'a>(&'a self, id: &'a str, record: &'a str, keep: Duration) -> StoreFuture<'a, ()> {
+    fn put<'a>(&'a self, id: &'a str, record: &'a str, keep: Duration) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            redis::cmd("SET")
-                .arg(format!("{}task:{id}", self.shared.prefix))
+            self.shared
+                .put_task
+                .key(format!("{}task:{id}", self.shared.prefix))
                 .arg(record)
-                .arg("PX")
                 .arg(u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1))
-                .query_async::<Option<String>>(&mut connection)
+                .invoke_async::<i64>(&mut connection)
                 .await
-                .map(drop)
+                .map(|written| written == 1)
                 .map_err(StoreError::new)
         })
     }

@@ -67,6 +67,12 @@ pub enum BuildError {
         /// What is wrong.
         problem: String,
     },
+    /// A task store without an event bus: `tasks/update` and `tasks/cancel` landing on a replica
+    /// that does not run the task could not reach the one that does.
+    #[error(
+        "a task store needs an event bus (`ServerOptions::event_bus`): replicas must reach the one running a task"
+    )]
+    TaskStoreWithoutBus,
     /// An event bus was configured outside a Tokio runtime: its subscription could not start.
     #[error("a server with an event bus must be built inside a Tokio runtime")]
     BusWithoutRuntime,

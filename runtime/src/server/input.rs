@@ -16,7 +16,9 @@ use super::json::raw;
 use super::registry::Core;
 use super::reply::{Refusal, Reply};
 use super::request_state::{Binding, MAX_STATE_CHARS, Sealed};
-use crate::handler::InputRound;
+use std::collections::HashMap;
+
+use crate::handler::{Answer, InputRound};
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, Method, RequestId, Response, error_code};
 
@@ -88,10 +90,10 @@ impl Core {
             return Ok(Some(Arc::new(InputRound::new(
                 String::new(),
                 None,
-                Map::new(),
+                HashMap::new(),
             ))));
         };
-        let mut responses = match params.get("inputResponses") {
+        let responses = match params.get("inputResponses") {
             None => Map::new(),
             Some(Value::Object(responses)) if responses.values().all(Value::is_object) => {
                 responses.clone()
@@ -110,21 +112,44 @@ impl Core {
             arguments: params.get("arguments").and_then(Value::as_object),
         }
         .digest();
-        let (answers, presented) = match params.get("requestState") {
-            None => (Map::new(), None),
-            Some(Value::String(text)) => {
-                let state = Sealed::open(text, &self.inner.options.state_keys, &bind)
-                    .map_err(|e| invalid(e.to_string()))?;
-                let life = state.remaining();
-                (state.answers, Some((state.id, life)))
-            }
-            Some(_) => return Err(invalid("`requestState` must be a string".into())),
+        let Some(text) = params.get("requestState") else {
+            // A first round: nothing was asked yet, so nothing is answered (answers sent without
+            // a state are ignored, as answers to questions never asked).
+            return Ok(Some(Arc::new(InputRound::new(bind, None, HashMap::new()))));
         };
-        // An answer of an earlier round stands: this round answers only what is still open.
-        for (key, answer) in answers {
-            responses.insert(key, answer);
+        let Value::String(text) = text else {
+            return Err(invalid("`requestState` must be a string".into()));
+        };
+        let state = Sealed::open(text, &self.inner.options.state_keys, &bind)
+            .map_err(|e| invalid(e.to_string()))?;
+        let life = state.remaining();
+        // The answers of earlier rounds stand; this round's answer only what the last round
+        // asked, each for the question it asked.
+        let mut answers: HashMap<String, Answer> = state
+            .answers
+            .into_iter()
+            .filter_map(|(key, held)| {
+                let result = held.get("result")?.clone();
+                let question = held.get("question")?.as_str()?.to_owned();
+                Some((key, Answer { result, question }))
+            })
+            .collect();
+        for (key, question) in state.asked {
+            if let (Some(result), Some(question)) = (responses.get(&key), question.as_str())
+                && !answers.contains_key(&key)
+            {
+                let answer = Answer {
+                    result: result.clone(),
+                    question: question.to_owned(),
+                };
+                answers.insert(key, answer);
+            }
         }
-        Ok(Some(Arc::new(InputRound::new(bind, presented, responses))))
+        Ok(Some(Arc::new(InputRound::new(
+            bind,
+            Some((state.id, life)),
+            answers,
+        ))))
     }
 
     /// Records the state the client presented as used, before its handler runs (after the
@@ -134,7 +159,10 @@ impl Core {
         let Some((id, life)) = round.presented() else {
             return Ok(());
         };
-        match self.inner.options.replay_store.first_use(id, *life).await {
+        // Kept a minute past the state's own expiry: a replica whose clock runs behind still
+        // finds it used.
+        let keep = life.saturating_add(std::time::Duration::from_secs(60));
+        match self.inner.options.replay_store.first_use(id, keep).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(InputEnd::Refused(ErrorObject::new(
                 error_code::INVALID_PARAMS,
@@ -175,9 +203,20 @@ impl Core {
             })
             .collect();
         let options = &self.inner.options;
+        let answers: Map<String, Value> = round
+            .used()
+            .into_iter()
+            .map(|(key, a)| (key, json!({ "result": a.result, "question": a.question })))
+            .collect();
+        let asked: Map<String, Value> = round
+            .asked()
+            .into_iter()
+            .map(|asked| (asked.key, asked.question.into()))
+            .collect();
         let Some(state) = Sealed::new(
             round.bind().to_owned(),
-            round.used(),
+            answers,
+            asked,
             options.request_state_ttl,
         )
         .seal(&options.state_keys) else {

@@ -91,7 +91,10 @@ impl Core {
         }
         let (agreed, resources) = self.agree(&wanted, principal);
         let mut tasks = HashSet::new();
-        if let Some(task_ids) = &filter.task_ids {
+        // Task status is a type of notification only a server with task tools supports: the
+        // others leave it out of the acknowledgement, as any unsupported type.
+        let task_ids = filter.task_ids.as_ref().filter(|_| self.offers_tasks());
+        if let Some(task_ids) = task_ids {
             if !link.connection.client_supports_extension(TASKS_EXTENSION) {
                 return Reply::Refused(
                     Response::error(Some(id.clone()), tasks_required()),
@@ -107,7 +110,7 @@ impl Core {
             tasks = self.agree_tasks(task_ids, principal).await;
         }
         let mut notifications = json!({});
-        if filter.task_ids.is_some() {
+        if task_ids.is_some() {
             let mut agreed: Vec<&String> = tasks.iter().collect();
             agreed.sort();
             notifications["taskIds"] = json!(agreed);
@@ -206,7 +209,8 @@ impl Core {
             return 0;
         };
         let listeners = self.inner.listeners.matching(|listener| {
-            listener.tasks.contains(id) && super::tasks::owner_key(&listener.principal) == owner
+            listener.tasks.contains(id)
+                && super::tasks::owner_key(&listener.principal).as_deref() == Some(owner)
         });
         listeners
             .iter()

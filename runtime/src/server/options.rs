@@ -47,6 +47,9 @@ pub struct ServerOptions {
     /// The most tasks kept at once (default 10 000); past it a call that would become a task
     /// fails.
     pub max_tasks: usize,
+    /// The most tasks kept at once for one principal (default 100): no caller can take every
+    /// slot.
+    pub max_tasks_per_principal: usize,
     /// Where tasks' records are shared with other replicas, so that any of them answers
     /// `tasks/get` (default: none, this process only). Use with [`Self::event_bus`].
     pub task_store: Option<Arc<dyn TaskStore>>,
@@ -70,6 +73,7 @@ impl Default for ServerOptions {
             replay_store: Arc::new(MemoryReplayStore::new()),
             task_ttl: Duration::from_secs(3600),
             max_tasks: 10_000,
+            max_tasks_per_principal: 100,
             task_store: None,
             event_bus: None,
             task_lease: Duration::from_secs(30),
@@ -131,6 +135,13 @@ impl ServerOptions {
     #[must_use]
     pub fn max_tasks(mut self, max: usize) -> Self {
         self.max_tasks = max;
+        self
+    }
+
+    /// Sets the most tasks kept at once for one principal.
+    #[must_use]
+    pub fn max_tasks_per_principal(mut self, max: usize) -> Self {
+        self.max_tasks_per_principal = max;
         self
     }
 

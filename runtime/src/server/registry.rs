@@ -196,6 +196,9 @@ impl Core {
         let prompt_pages = pages("prompts", &json_of(&prompt_entries), options.page_size);
 
         let param_headers = tools.iter().any(|t| !t.headers.is_empty());
+        if options.task_store.is_some() && options.event_bus.is_none() {
+            return Err(BuildError::TaskStoreWithoutBus);
+        }
         if options.event_bus.is_some() && tokio::runtime::Handle::try_current().is_err() {
             return Err(BuildError::BusWithoutRuntime);
         }

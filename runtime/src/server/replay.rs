@@ -51,7 +51,7 @@ impl MemoryReplayStore {
                 ));
             }
         }
-        seen.insert(id.to_owned(), now + ttl);
+        seen.insert(id.to_owned(), now.checked_add(ttl).unwrap_or(now));
         Ok(true)
     }
 }

@@ -203,8 +203,13 @@ pub(crate) struct Sealed {
     pub(crate) exp: u64,
     /// [`Binding::digest`].
     pub(crate) bind: String,
-    /// The answers the handler read in earlier rounds.
+    /// The answers the handler read in earlier rounds, each with the question it answered:
+    /// `{ "result": …, "question": … }`.
     pub(crate) answers: Map<String, Value>,
+    /// The requests the round that sealed this state asked, by key: their questions. Only
+    /// answers to these are taken from the next request's `inputResponses`.
+    #[serde(default)]
+    pub(crate) asked: Map<String, Value>,
 }
 
 /// Why a presented state was refused.
@@ -222,7 +227,12 @@ pub(crate) enum StateError {
 
 impl Sealed {
     /// A new state with a fresh id, valid for `ttl`.
-    pub(crate) fn new(bind: String, answers: Map<String, Value>, ttl: Duration) -> Self {
+    pub(crate) fn new(
+        bind: String,
+        answers: Map<String, Value>,
+        asked: Map<String, Value>,
+        ttl: Duration,
+    ) -> Self {
         let mut id = [0_u8; 16];
         getrandom::fill(&mut id).expect("the operating system provides randomness");
         Self {
@@ -230,6 +240,7 @@ impl Sealed {
             exp: now_secs().saturating_add(ttl.as_secs().max(1)),
             bind,
             answers,
+            asked,
         }
     }
 
@@ -331,7 +342,7 @@ mod tests {
     #[test]
     fn a_sealed_state_opens_with_its_key_only_and_hides_its_answers() {
         let keys = StateKeys::random();
-        let state = Sealed::new("b".into(), answers(), Duration::from_secs(60));
+        let state = Sealed::new("b".into(), answers(), Map::new(), Duration::from_secs(60));
         let text = state.seal(&keys).expect("fits");
         assert!(!text.contains("Ada"), "the answers are encrypted");
         let opened = Sealed::open(&text, &keys, "b").expect("opens");
@@ -350,7 +361,7 @@ mod tests {
     #[test]
     fn every_changed_byte_and_every_truncation_is_refused() {
         let keys = StateKeys::random();
-        let text = Sealed::new("b".into(), answers(), Duration::from_secs(60))
+        let text = Sealed::new("b".into(), answers(), Map::new(), Duration::from_secs(60))
             .seal(&keys)
             .expect("fits");
         let bytes = URL_SAFE_NO_PAD.decode(&text).expect("base64url");
@@ -385,7 +396,7 @@ mod tests {
     #[test]
     fn an_expired_state_is_refused() {
         let keys = StateKeys::random();
-        let mut state = Sealed::new("b".into(), Map::new(), Duration::from_secs(60));
+        let mut state = Sealed::new("b".into(), Map::new(), Map::new(), Duration::from_secs(60));
         state.exp = now_secs() - 1;
         let text = state.seal(&keys).expect("fits");
         assert_eq!(
@@ -399,12 +410,12 @@ mod tests {
         let old = [7_u8; 32];
         let new = [9_u8; 32];
         let before = StateKeys::new(old);
-        let text = Sealed::new("b".into(), Map::new(), Duration::from_secs(60))
+        let text = Sealed::new("b".into(), Map::new(), Map::new(), Duration::from_secs(60))
             .seal(&before)
             .expect("fits");
         let rotated = StateKeys::new(new).with_previous(old);
         assert!(Sealed::open(&text, &rotated, "b").is_ok());
-        let resealed = Sealed::new("b".into(), Map::new(), Duration::from_secs(60))
+        let resealed = Sealed::new("b".into(), Map::new(), Map::new(), Duration::from_secs(60))
             .seal(&rotated)
             .expect("fits");
         assert!(Sealed::open(&resealed, &StateKeys::new(new), "b").is_ok());
@@ -424,7 +435,7 @@ mod tests {
     fn a_state_too_large_is_not_sealed() {
         let mut answers = Map::new();
         answers.insert("big".into(), json!("x".repeat(MAX_STATE_CHARS)));
-        let state = Sealed::new("b".into(), answers, Duration::from_secs(60));
+        let state = Sealed::new("b".into(), answers, Map::new(), Duration::from_secs(60));
         assert!(state.seal(&StateKeys::random()).is_none());
     }
 

@@ -120,15 +120,22 @@ macro_rules! run {
                 })) {
                     // The handler first: one that finishes at once never arms the timer.
                     Ok(future) => {
-                        match $crate::server::run::settle(
+                        let settled = $crate::server::run::settle(
                             future,
                             &flight.cancel,
                             timeout,
                             input.as_deref(),
                             $detach,
                         )
-                        .await
+                        .await;
+                        // The round is over unless the call went on as a task: requests still
+                        // waiting on it (from tasks the handler spawned) give up.
+                        if let Some(round) = input.as_deref()
+                            && !matches!(settled, $crate::server::run::Settled::Detached)
                         {
+                            round.end();
+                        }
+                        match settled {
                             $crate::server::run::Settled::Done(result) => {
                                 Some(result.map_err($crate::server::run::Failure::Panicked))
                             }

@@ -14,21 +14,45 @@ pub(crate) struct Tasks {
 }
 
 impl Tasks {
-    /// Keeps `task`, unless `max` tasks are already kept (expired ones are forgotten first).
-    pub(super) fn insert(&self, task: Arc<Task>, max: usize) -> bool {
+    /// Keeps `task`, unless `max` tasks are already kept or its owner already has
+    /// `per_owner` (expired ones are forgotten first): one caller cannot take every slot.
+    pub(super) fn insert(&self, task: Arc<Task>, max: usize, per_owner: usize) -> bool {
         let mut by_id = self
             .by_id
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if by_id.len() >= max {
-            let now = SystemTime::now();
-            by_id.retain(|_, task| !task.expired(now));
-            if by_id.len() >= max {
-                return false;
-            }
+        if !Self::room(&mut by_id, &task.owner, max, per_owner) {
+            return false;
         }
         by_id.insert(task.id.clone(), task);
         true
+    }
+
+    /// Whether a task of `owner` would be kept now (checked before its handler runs; the
+    /// insert checks again).
+    pub(super) fn has_room(&self, owner: &str, max: usize, per_owner: usize) -> bool {
+        let mut by_id = self
+            .by_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Self::room(&mut by_id, owner, max, per_owner)
+    }
+
+    fn room(
+        by_id: &mut HashMap<String, Arc<Task>>,
+        owner: &str,
+        max: usize,
+        per_owner: usize,
+    ) -> bool {
+        let fits = |by_id: &HashMap<String, Arc<Task>>| {
+            by_id.len() < max && by_id.values().filter(|t| t.owner == owner).count() < per_owner
+        };
+        if fits(by_id) {
+            return true;
+        }
+        let now = SystemTime::now();
+        by_id.retain(|_, task| !task.expired(now));
+        fits(by_id)
     }
 
     /// Forgets task `id`.

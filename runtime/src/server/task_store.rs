@@ -1,7 +1,10 @@
 //! [`TaskStore`]: where replicas keep their tasks' records, so that any replica answers
 //! `tasks/get` for a task another runs (`RedisStore`, feature `redis`). The replica running a
 //! task writes its record on every change and renews its lease; a record whose lease ran out
-//! belongs to a replica that died, and its task is reported failed.
+//! belongs to a replica that died, and its task is reported failed. A final status, once
+//! stored, stands: a cancellation or a failure written by another replica is not overwritten by
+//! the runner, which drops its handler when it finds it. Leases compare the replicas' clocks:
+//! keep them synchronised well within the lease (30 s by default).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,8 +15,10 @@ use super::store::StoreFuture;
 
 /// Records of tasks, as JSON text, by task id.
 pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Writes task `id`'s record, kept for `keep`.
-    fn put<'a>(&'a self, id: &'a str, record: &'a str, keep: Duration) -> StoreFuture<'a, ()>;
+    /// Writes task `id`'s record, kept for `keep`, unless the record stored already shows a
+    /// final status (`completed`, `failed`, `cancelled`: a final status never changes, whichever
+    /// replica wrote it). Answers whether it wrote; atomically, as two replicas may race.
+    fn put<'a>(&'a self, id: &'a str, record: &'a str, keep: Duration) -> StoreFuture<'a, bool>;
 
     /// Task `id`'s record, if kept.
     fn get<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>>;

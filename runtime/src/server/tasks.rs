@@ -26,7 +26,7 @@ use super::json::raw;
 use super::params::parse_params;
 use super::registry::Core;
 use super::reply::Reply;
-use super::task::Task;
+use super::task::{Task, iso8601};
 use super::task_store::{TaskRecord, millis};
 use crate::handler::{InputKind, InputRound, Link, TaskInputs};
 use crate::principal::Principal;
@@ -35,15 +35,28 @@ use crate::protocol::{
 };
 use crate::tool::ToolFuture;
 
-/// Whose a task is: the caller's issuer, subject and client.
-pub(crate) fn owner_key(principal: &Principal) -> String {
-    [
+/// Whose a task is: the caller's issuer, subject and client, each length-prefixed so that no
+/// two callers share a key. `None` for an authenticated caller without a subject (an
+/// introspection answer or a custom verifier may give none): every such caller of one client
+/// would share every task, so they get none (as they get no session). An anonymous caller
+/// (authorization off) has no identity to tell callers apart: its tasks are told apart by their
+/// random ids alone.
+pub(crate) fn owner_key(principal: &Principal) -> Option<String> {
+    if principal.subject().is_none() && !principal.is_anonymous() {
+        return None;
+    }
+    let mut key = String::new();
+    for part in [
         principal.issuer(),
         principal.subject(),
         principal.client_id(),
-    ]
-    .map(|part| part.unwrap_or(""))
-    .join("\n")
+    ] {
+        let part = part.unwrap_or("");
+        key.push_str(&part.len().to_string());
+        key.push(':');
+        key.push_str(part);
+    }
+    Some(key)
 }
 
 /// How a call became a task: its handler still running, or done at once.
@@ -77,7 +90,7 @@ impl Core {
     ) -> std::pin::Pin<Box<dyn Future<Output = Reply> + Send + '_>> {
         Box::pin(async move {
             let created = match start {
-                TaskStart::Running(round, future) => self.start_task(task, &round, future).await,
+                TaskStart::Running(round, future) => self.start_task(task, round, future).await,
                 TaskStart::Finished(result) => self.finished_task(task, &result).await,
             };
             Reply::Response(match created {
@@ -87,14 +100,24 @@ impl Core {
         })
     }
 
-    /// Keeps `task` among this process's tasks, unless as many as `max_tasks` are kept.
+    /// Whether a task of `owner` would be kept now: checked before a task tool's handler runs,
+    /// so that a call refused for want of room has done nothing.
+    pub(super) fn task_room(&self, owner: &str) -> bool {
+        let options = &self.inner.options;
+        self.inner
+            .tasks
+            .has_room(owner, options.max_tasks, options.max_tasks_per_principal)
+    }
+
+    /// Keeps `task` among this process's tasks, unless as many as `max_tasks` are kept, or as
+    /// many as `max_tasks_per_principal` of its owner's.
     fn keep(&self, task: Task) -> Result<Arc<Task>, ErrorObject> {
         let task = Arc::new(task);
-        if self
-            .inner
-            .tasks
-            .insert(Arc::clone(&task), self.inner.options.max_tasks)
-        {
+        if self.inner.tasks.insert(
+            Arc::clone(&task),
+            self.inner.options.max_tasks,
+            self.inner.options.max_tasks_per_principal,
+        ) {
             Ok(task)
         } else {
             Err(ErrorObject::new(
@@ -109,22 +132,35 @@ impl Core {
     /// to the client routed to it from now on, and its future run to the end, to its time to
     /// live, or to its cancellation. Answers the `CreateTaskResult`, or the error when too many
     /// tasks are kept or the store did not answer (the handler is dropped).
+    ///
+    /// Everything past keeping the task runs in a task of its own: a client that goes away
+    /// while the record is written drops only its wait for the answer, never a task half
+    /// started (kept, but with nobody to run or end it).
     async fn start_task(
         &self,
         task: Task,
-        round: &InputRound,
+        round: Arc<InputRound>,
         future: ToolFuture,
     ) -> Result<Box<RawValue>, ErrorObject> {
         let task = self.keep(task)?;
-        if let Err(error) = self.persist(&task).await {
-            self.inner.tasks.remove(&task.id);
-            return Err(error);
-        }
-        round.detach(Arc::clone(&task) as Arc<dyn TaskInputs>);
-        let created = raw(&task.to_json(true));
+        let (answer, answered) = tokio::sync::oneshot::channel();
         let core = self.clone();
-        tokio::spawn(async move { core.run_task(task, future).await });
-        Ok(created)
+        tokio::spawn(async move {
+            if let Err(error) = core.persist(&task).await {
+                core.inner.tasks.remove(&task.id);
+                let _ = answer.send(Err(error));
+                return;
+            }
+            round.detach(Arc::clone(&task) as Arc<dyn TaskInputs>);
+            let _ = answer.send(Ok(raw(&task.to_json(true))));
+            core.run_task(task, future).await;
+        });
+        answered.await.unwrap_or_else(|_| {
+            Err(ErrorObject::new(
+                error_code::INTERNAL_ERROR,
+                "the task could not be started",
+            ))
+        })
     }
 
     /// Runs a task's handler to its end, its time to live or its cancellation, writing its
@@ -176,8 +212,16 @@ impl Core {
         ids: &[String],
         principal: &Principal,
     ) -> std::collections::HashSet<String> {
-        let owner = owner_key(principal);
         let mut agreed = std::collections::HashSet::new();
+        let Some(owner) = owner_key(principal) else {
+            return agreed;
+        };
+        // Task ids are this server's (32 hex digits): anything else names no task, and each is
+        // looked up once.
+        let ids: std::collections::BTreeSet<&String> = ids
+            .iter()
+            .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .collect();
         for id in ids {
             let mine = match self.inner.tasks.get(id) {
                 Some(task) => task.owner == owner,
@@ -192,7 +236,9 @@ impl Core {
         agreed
     }
 
-    /// Writes task `task`'s record to the task store, if there is one, with a fresh lease.
+    /// Writes task `task`'s record to the task store, if there is one, with a fresh lease. When
+    /// the store already holds a final status for it (another replica cancelled it, or found
+    /// its lease run out), that status stands and the handler here is dropped.
     async fn persist(&self, task: &Task) -> Result<(), ErrorObject> {
         let Some(store) = &self.inner.options.task_store else {
             return Ok(());
@@ -200,17 +246,28 @@ impl Core {
         let record = TaskRecord {
             owner: task.owner.clone(),
             tool: self.inner.tools[task.tool].meta.name.to_owned(),
-            lease_until: millis(SystemTime::now() + self.inner.options.task_lease),
+            lease_until: millis(
+                SystemTime::now()
+                    .checked_add(self.inner.options.task_lease)
+                    .unwrap_or_else(SystemTime::now),
+            ),
             task: task.to_json(false),
         };
         let text = serde_json::to_string(&record).unwrap_or_default();
-        store.put(&task.id, &text, task.keep()).await.map_err(|e| {
-            tracing::warn!(target: "scopegate::tasks", error = %e, "task record not written");
-            ErrorObject::new(
-                error_code::INTERNAL_ERROR,
-                "the task could not be stored; try again",
-            )
-        })
+        match store.put(&task.id, &text, task.keep()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                task.cancel();
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(target: "scopegate::tasks", error = %e, "task record not written");
+                Err(ErrorObject::new(
+                    error_code::INTERNAL_ERROR,
+                    "the task could not be stored; try again",
+                ))
+            }
+        }
     }
 
     /// A task for a call whose handler finished at once (a tool whose calls are always tasks).
@@ -222,7 +279,10 @@ impl Core {
         let name = self.inner.tools[task.tool].meta.name;
         settle(&task, name, Some(Ok(result.clone())));
         let task = self.keep(task)?;
-        self.persist(&task).await?;
+        if let Err(error) = self.persist(&task).await {
+            self.inner.tasks.remove(&task.id);
+            return Err(error);
+        }
         Ok(raw(&task.to_json(true)))
     }
 
@@ -258,8 +318,9 @@ impl Core {
                 "`inputResponses` is required",
             ));
         }
-        let owner = owner_key(principal);
-        // Someone else's task is as unknown as one that never was.
+        // A caller with no owner key has no task; someone else's task is as unknown as one that
+        // never was.
+        let owner = owner_key(principal).unwrap_or_default();
         let found = match self.inner.tasks.get(&params.task_id) {
             Some(task) => (task.owner == owner).then_some(Found::Here(task)),
             None => match self.stored_task(&params.task_id).await {
@@ -308,6 +369,7 @@ impl Core {
                 if record.is_running() {
                     // Seen cancelled at once by every replica; the runner drops the handler.
                     record.task["status"] = "cancelled".into();
+                    record.task["lastUpdatedAt"] = iso8601(SystemTime::now()).into();
                     if let Some(task) = record.task.as_object_mut() {
                         task.remove("inputRequests");
                     }
@@ -345,6 +407,7 @@ impl Core {
         };
         if record.abandoned(SystemTime::now()) {
             record.task["status"] = "failed".into();
+            record.task["lastUpdatedAt"] = iso8601(SystemTime::now()).into();
             record.task["error"] = json!({
                 "code": error_code::INTERNAL_ERROR,
                 "message": "the replica running the task stopped",
@@ -366,6 +429,7 @@ impl Core {
         store
             .put(id, &text, self.inner.options.task_ttl)
             .await
+            .map(drop)
             .map_err(|_| {
                 ErrorObject::new(
                     error_code::INTERNAL_ERROR,

@@ -75,11 +75,29 @@ impl Core {
             // The tasks extension (2026-07-28): a task tool's call may go on as a task when the
             // client declared the extension in this request; a tool whose calls are always
             // tasks refuses any other client.
-            let tasks = meta.task != TaskSupport::Never
+            // The task's owner must be a caller told apart from others, and have room for one
+            // more task: checked before the handler runs, so a refused call has done nothing
+            // (a tool that may answer at once then does).
+            let declared = meta.task != TaskSupport::Never
                 && link.input.is_some()
                 && link.connection.client_supports_extension(TASKS_EXTENSION);
-            if meta.task == TaskSupport::Required && !tasks {
+            if meta.task == TaskSupport::Required && !declared {
                 return InputEnd::MissingCapability(tasks_required()).reply(&id);
+            }
+            let owner = declared.then(|| owner_key(principal)).flatten();
+            let tasks = owner.as_deref().is_some_and(|owner| self.task_room(owner));
+            if meta.task == TaskSupport::Required && !tasks {
+                let error = match owner {
+                    None => ErrorObject::new(
+                        error_code::INVALID_REQUEST,
+                        "a task needs a caller with a subject",
+                    ),
+                    Some(_) => ErrorObject::new(
+                        error_code::INTERNAL_ERROR,
+                        "too many tasks are kept; try again later",
+                    ),
+                };
+                return Reply::Response(Response::error(Some(id), error));
             }
             let round = link.input.clone().filter(|_| tasks);
             if let Some(round) = &round {
@@ -117,7 +135,11 @@ impl Core {
                             ),
                         ));
                     };
-                    let task = Task::new(owner_key(principal), index, self.inner.options.task_ttl);
+                    let task = Task::new(
+                        owner.unwrap_or_default(),
+                        index,
+                        self.inner.options.task_ttl,
+                    );
                     return self
                         .task_reply(id, task, TaskStart::Running(round, future))
                         .await;
@@ -139,7 +161,11 @@ impl Core {
             };
             if tasks && meta.task == TaskSupport::Required {
                 // Finished at once, but this tool's calls are tasks: a task already done.
-                let task = Task::new(owner_key(principal), index, self.inner.options.task_ttl);
+                let task = Task::new(
+                    owner.unwrap_or_default(),
+                    index,
+                    self.inner.options.task_ttl,
+                );
                 return self.task_reply(id, task, TaskStart::Finished(result)).await;
             }
             Reply::Response(match to_raw(&result) {
