@@ -529,6 +529,11 @@ impl Connection {
             .is_some_and(|v| !v.is_null())
     }
 
+    /// The capability `name` the client declared, if it did.
+    pub(crate) fn client_capability(&self, name: &str) -> Option<Value> {
+        lock(&self.capabilities).get(name).cloned()
+    }
+
     /// Whether the client declared extension `id` (`capabilities.extensions[id]`, 2026-07-28).
     #[must_use]
     pub fn client_supports_extension(&self, id: &str) -> bool {

@@ -103,8 +103,14 @@ impl RequestContext {
         self.meta().and_then(|m| m.get("progressToken"))
     }
 
+    /// Where this request's messages go: nowhere once it went on as a task (its request was
+    /// answered; SEP-2663 carries no progress or log messages for tasks).
     fn outbound(&self) -> Option<&Outbound> {
-        self.inner.link.as_ref().and_then(|l| l.outbound.as_ref())
+        let link = self.inner.link.as_ref()?;
+        if link.input.as_ref().is_some_and(|round| round.is_detached()) {
+            return None;
+        }
+        link.outbound.as_ref()
     }
 
     /// Reports progress (`notifications/progress`), if the client asked for it with a progress
@@ -126,10 +132,7 @@ impl RequestContext {
     /// Sends a log message (`notifications/message`) if `level` is at or above the level the
     /// client set with `logging/setLevel` (default `info`). Returns whether it was sent.
     pub fn log(&self, level: LogLevel, logger: Option<&str>, data: impl Serialize) -> bool {
-        let Some(link) = &self.inner.link else {
-            return false;
-        };
-        let Some(outbound) = &link.outbound else {
+        let (Some(link), Some(outbound)) = (&self.inner.link, self.outbound()) else {
             return false;
         };
         if link.connection.log_level().is_none_or(|min| level < min) {
@@ -189,7 +192,7 @@ impl RequestContext {
         params: Value,
     ) -> Result<Value, ClientError> {
         let link = self.inner.link.as_ref().ok_or(ClientError::Unreachable)?;
-        if !link.connection.client_supports(kind.capability()) {
+        if !supports(&link.connection, kind) {
             // 2026-07-28: the request cannot be served without it; the round ends with
             // -32021 (check `client_supports` first to do without).
             if let Some(round) = link.input.as_ref().filter(|r| !r.is_detached()) {
@@ -316,6 +319,78 @@ impl Input<'_> {
     }
 }
 
+/// Whether the client can answer a request of `kind`: it declared the capability (an object),
+/// and for elicitation, form mode (an `elicitation` object that names no mode means form, as
+/// before modes existed; one that names modes must name `form`).
+fn supports(connection: &Connection, kind: InputKind) -> bool {
+    let Some(Value::Object(declared)) = connection.client_capability(kind.capability()) else {
+        return false;
+    };
+    kind != InputKind::Elicit || declared.contains_key("form") || !declared.contains_key("url")
+}
+
 fn elicit_params(message: &str, requested_schema: Value) -> Value {
     json!({ "mode": "form", "message": message, "requestedSchema": requested_schema })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handler::TaskInputs;
+
+    #[derive(Debug)]
+    struct NoTask;
+
+    impl TaskInputs for NoTask {
+        fn ask(&self, _: String, _: InputKind, _: Value) -> tokio::sync::oneshot::Receiver<Value> {
+            tokio::sync::oneshot::channel().1
+        }
+    }
+
+    #[test]
+    fn a_call_that_went_on_as_a_task_sends_no_more_progress_or_logs() {
+        let connection = Connection::new();
+        connection.set_log_level(LogLevel::Debug);
+        let (outbound, mut sent) = Outbound::channel();
+        let round = Arc::new(InputRound::new(String::new(), None, Default::default()));
+        let mut meta = Map::new();
+        meta.insert("progressToken".into(), json!(1));
+        let context = RequestContext::new(
+            RequestId::Number(1.into()),
+            "t",
+            Some(meta),
+            Some(Link {
+                connection,
+                outbound: Some(outbound),
+                input: Some(Arc::clone(&round)),
+            }),
+            Arc::new(Cancel::default()),
+        );
+        assert!(context.progress(0.5, None, None));
+        assert!(context.log(LogLevel::Info, None, "before"));
+        assert_eq!(std::iter::from_fn(|| sent.try_recv()).count(), 2);
+        round.detach(Arc::new(NoTask));
+        assert!(
+            !context.progress(1.0, None, None),
+            "its request was answered"
+        );
+        assert!(!context.log(LogLevel::Info, None, "after"));
+        assert!(sent.try_recv().is_none());
+    }
+
+    #[test]
+    fn elicitation_needs_form_mode_when_the_client_names_modes() {
+        for (declared, form) in [
+            (json!({}), true),
+            (json!({ "form": {} }), true),
+            (json!({ "form": {}, "url": {} }), true),
+            (json!({ "url": {} }), false),
+            (json!(true), false),
+            (json!(null), false),
+        ] {
+            let connection = Connection::new();
+            connection.set_capabilities(json!({ "elicitation": declared }));
+            assert_eq!(supports(&connection, InputKind::Elicit), form, "{declared}");
+        }
+    }
 }
