@@ -138,6 +138,27 @@ pub(crate) enum Lookup {
     Malformed,
 }
 
+/// What the handler did in a round.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The answers it read: the next state carries these, and only these.
+    used: std::collections::HashMap<String, Answer>,
+    /// What it asked for, in order.
+    asked: Vec<Asked>,
+    /// The key of the first malformed answer it read.
+    malformed: Option<String>,
+    /// The first capability it needed that the client did not declare.
+    missing: Option<&'static str>,
+    /// Once the call went on as a task: where its requests go.
+    task: Option<std::sync::Arc<dyn TaskInputs>>,
+}
+
+impl Progress {
+    fn is_waiting(&self) -> bool {
+        !self.asked.is_empty() || self.malformed.is_some() || self.missing.is_some()
+    }
+}
+
 /// One round of an input request: the answers available, and what the handler asked for.
 #[derive(Debug)]
 pub(crate) struct InputRound {
@@ -151,21 +172,14 @@ pub(crate) struct InputRound {
     /// the requests the previous round asked (nothing else: an answer to a question never
     /// asked is ignored, as mrtr asks).
     answers: std::collections::HashMap<String, Answer>,
-    /// The answers the handler read this round: the next state carries these, and only these.
-    used: Mutex<std::collections::HashMap<String, Answer>>,
-    asked: Mutex<Vec<Asked>>,
-    /// The key of the first malformed answer read, if any.
-    malformed: Mutex<Option<String>>,
-    /// The first capability the handler needed that the client did not declare, if any.
-    missing: Mutex<Option<&'static str>>,
+    /// What the handler did this round, under one lock.
+    progress: Mutex<Progress>,
     /// Woken when the handler asks for something, for a handler that asks from a task of its own.
     wanted: Notify,
     /// Numbers the requests made without a key of their own.
     next_auto: AtomicU32,
     /// Whether the call may go on as a task (a task tool, a client that supports tasks).
     may_detach: std::sync::atomic::AtomicBool,
-    /// Once the call went on as a task: where its requests go.
-    task: Mutex<Option<std::sync::Arc<dyn TaskInputs>>>,
     /// Set when the round is over (answered, or dropped): a request still waiting on it (made
     /// from a task the handler spawned) then fails instead of waiting forever.
     over: std::sync::atomic::AtomicBool,
@@ -182,14 +196,10 @@ impl InputRound {
             bind,
             presented,
             answers,
-            used: Mutex::new(std::collections::HashMap::new()),
-            asked: Mutex::new(Vec::new()),
-            malformed: Mutex::new(None),
-            missing: Mutex::new(None),
+            progress: Mutex::new(Progress::default()),
             wanted: Notify::new(),
             next_auto: AtomicU32::new(1),
             may_detach: std::sync::atomic::AtomicBool::new(false),
-            task: Mutex::new(None),
             over: std::sync::atomic::AtomicBool::new(false),
             ended: Notify::new(),
         }
@@ -224,12 +234,12 @@ impl InputRound {
 
     /// The call went on as a task: from now on its requests go to `task`.
     pub(crate) fn detach(&self, task: std::sync::Arc<dyn TaskInputs>) {
-        *lock(&self.task) = Some(task);
+        lock(&self.progress).task = Some(task);
     }
 
     /// Whether the call went on as a task.
     pub(crate) fn is_detached(&self) -> bool {
-        lock(&self.task).is_some()
+        lock(&self.progress).task.is_some()
     }
 
     /// What the round's state is bound to.
@@ -251,33 +261,33 @@ impl InputRound {
 
     /// The answer to request `key`, or a note that it must be asked for (`params`).
     pub(crate) fn lookup(&self, key: &str, kind: InputKind, params: Value) -> Lookup {
-        let task = lock(&self.task).clone();
         let asking = question(kind, &params);
+        let mut progress = lock(&self.progress);
         // An answer counts for the question it answered; a changed question is asked again.
         if let Some(answer) = self.answers.get(key).filter(|a| a.question == asking) {
             if kind.accepts(&answer.result) {
-                lock(&self.used).insert(key.to_owned(), answer.clone());
+                progress.used.insert(key.to_owned(), answer.clone());
                 return Lookup::Answered(answer.result.clone());
             }
-            lock(&self.malformed).get_or_insert_with(|| key.to_owned());
+            progress.malformed.get_or_insert_with(|| key.to_owned());
+            drop(progress);
             self.wanted.notify_one();
             return Lookup::Malformed;
         }
-        if let Some(task) = task {
+        if let Some(task) = progress.task.clone() {
+            drop(progress);
             return Lookup::Wait(task.ask(key.to_owned(), kind, params));
         }
-        {
-            let mut asked = lock(&self.asked);
-            // A key asked twice in one round is asked once: the first request stands.
-            if !asked.iter().any(|a| a.key == key) {
-                asked.push(Asked {
-                    key: key.to_owned(),
-                    kind,
-                    params,
-                    question: asking,
-                });
-            }
+        // A key asked twice in one round is asked once: the first request stands.
+        if !progress.asked.iter().any(|a| a.key == key) {
+            progress.asked.push(Asked {
+                key: key.to_owned(),
+                kind,
+                params,
+                question: asking,
+            });
         }
+        drop(progress);
         self.wanted.notify_one();
         Lookup::Asked
     }
@@ -286,21 +296,19 @@ impl InputRound {
     /// ends with the error that says so (2026-07-28, "Missing Required Client Capability"),
     /// whatever else the handler asked.
     pub(crate) fn needs_capability(&self, capability: &'static str) {
-        lock(&self.missing).get_or_insert(capability);
+        lock(&self.progress).missing.get_or_insert(capability);
         self.wanted.notify_one();
     }
 
     /// The capability the handler needed and the client lacks, if any.
     pub(crate) fn missing(&self) -> Option<&'static str> {
-        *lock(&self.missing)
+        lock(&self.progress).missing
     }
 
     /// Whether the handler is waiting on the client (or read a malformed answer, or needs a
     /// capability the client lacks): once it has stopped making progress, the round is over.
     pub(crate) fn is_waiting(&self) -> bool {
-        !lock(&self.asked).is_empty()
-            || lock(&self.malformed).is_some()
-            || lock(&self.missing).is_some()
+        lock(&self.progress).is_waiting()
     }
 
     /// Completes once the handler asks for something (see [`Self::is_waiting`]).
@@ -316,17 +324,17 @@ impl InputRound {
 
     /// The key of the malformed answer the handler read, if any.
     pub(crate) fn malformed(&self) -> Option<String> {
-        lock(&self.malformed).clone()
+        lock(&self.progress).malformed.clone()
     }
 
     /// What the handler asked for this round, in the order it asked.
     pub(crate) fn asked(&self) -> Vec<Asked> {
-        lock(&self.asked).clone()
+        lock(&self.progress).asked.clone()
     }
 
     /// The answers the handler read this round.
     pub(crate) fn used(&self) -> std::collections::HashMap<String, Answer> {
-        lock(&self.used).clone()
+        lock(&self.progress).used.clone()
     }
 }
 

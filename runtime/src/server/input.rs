@@ -51,6 +51,18 @@ impl InputEnd {
     }
 }
 
+/// The error for an answer that is not the result of the request it answers (the key clipped:
+/// the client chose it).
+pub(crate) fn malformed_answer(key: &str) -> ErrorObject {
+    ErrorObject::new(
+        error_code::INVALID_PARAMS,
+        format!(
+            "`inputResponses[{}]` is not the result of the request it answers",
+            Value::String(crate::clip::clip(key, crate::clip::TEXT_BYTES).into_owned())
+        ),
+    )
+}
+
 /// The error for a request that needs client capabilities the client did not declare
 /// (2026-07-28, SEP-2575 "Missing Required Client Capability"): `required` in the shape of the
 /// client's capabilities.
@@ -186,13 +198,7 @@ impl Core {
             return InputEnd::MissingCapability(missing_capability(json!({ capability: {} })));
         }
         if let Some(key) = round.malformed() {
-            return InputEnd::Refused(ErrorObject::new(
-                error_code::INVALID_PARAMS,
-                format!(
-                    "`inputResponses[{}]` is not the result of the request it answers",
-                    Value::String(crate::clip::clip(&key, crate::clip::TEXT_BYTES).into_owned())
-                ),
-            ));
+            return InputEnd::Refused(malformed_answer(&key));
         }
         let requests: Map<String, Value> = round
             .asked()

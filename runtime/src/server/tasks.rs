@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::bus::Event;
-use super::input::{InputEnd, missing_capability};
+use super::input::{InputEnd, malformed_answer, missing_capability};
 use super::json::raw;
 use super::params::parse_params;
 use super::registry::Core;
@@ -120,10 +120,7 @@ impl Core {
         ) {
             Ok(task)
         } else {
-            Err(ErrorObject::new(
-                error_code::INTERNAL_ERROR,
-                "too many tasks are kept; try again later",
-            ))
+            Err(too_many_tasks())
         }
     }
 
@@ -260,13 +257,7 @@ impl Core {
                 task.cancel();
                 Ok(())
             }
-            Err(e) => {
-                tracing::warn!(target: "scopegate::tasks", error = %e, "task record not written");
-                Err(ErrorObject::new(
-                    error_code::INTERNAL_ERROR,
-                    "the task could not be stored; try again",
-                ))
-            }
+            Err(e) => Err(store_unavailable(&e)),
         }
     }
 
@@ -392,14 +383,7 @@ impl Core {
         let Some(store) = &self.inner.options.task_store else {
             return Ok(None);
         };
-        let unavailable = |e: crate::server::StoreError| {
-            tracing::warn!(target: "scopegate::tasks", error = %e, "task store unavailable");
-            ErrorObject::new(
-                error_code::INTERNAL_ERROR,
-                "the task store did not answer; try again",
-            )
-        };
-        let Some(text) = store.get(id).await.map_err(unavailable)? else {
+        let Some(text) = store.get(id).await.map_err(|e| store_unavailable(&e))? else {
             return Ok(None);
         };
         let Ok(mut record) = serde_json::from_str::<TaskRecord>(&text) else {
@@ -430,12 +414,7 @@ impl Core {
             .put(id, &text, self.inner.options.task_ttl)
             .await
             .map(drop)
-            .map_err(|_| {
-                ErrorObject::new(
-                    error_code::INTERNAL_ERROR,
-                    "the task store did not answer; try again",
-                )
-            })
+            .map_err(|e| store_unavailable(&e))
     }
 
     /// Another replica's `tasks/cancel` for a task this process runs.
@@ -459,13 +438,20 @@ enum Found {
     Elsewhere(TaskRecord),
 }
 
-fn malformed_answer(key: &str) -> ErrorObject {
+/// A call refused for want of room: as many tasks are kept as the options allow.
+pub(super) fn too_many_tasks() -> ErrorObject {
     ErrorObject::new(
-        error_code::INVALID_PARAMS,
-        format!(
-            "`inputResponses[{}]` is not the result of the request it answers",
-            Value::String(key.to_owned())
-        ),
+        error_code::INTERNAL_ERROR,
+        "too many tasks are kept; try again later",
+    )
+}
+
+/// The task store did not answer (logged).
+fn store_unavailable(error: &crate::server::StoreError) -> ErrorObject {
+    tracing::warn!(target: "scopegate::tasks", %error, "task store unavailable");
+    ErrorObject::new(
+        error_code::INTERNAL_ERROR,
+        "the task store did not answer; try again",
     )
 }
 

@@ -8,7 +8,7 @@ use super::registry::Core;
 use super::reply::Reply;
 use super::run::{Failure, run};
 use super::task::Task;
-use super::tasks::{TaskStart, owner_key, tasks_required};
+use super::tasks::{TaskStart, owner_key, tasks_required, too_many_tasks};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
@@ -92,10 +92,7 @@ impl Core {
                         error_code::INVALID_REQUEST,
                         "a task needs a caller with a subject",
                     ),
-                    Some(_) => ErrorObject::new(
-                        error_code::INTERNAL_ERROR,
-                        "too many tasks are kept; try again later",
-                    ),
+                    Some(_) => too_many_tasks(),
                 };
                 return Reply::Response(Response::error(Some(id), error));
             }
