@@ -582,8 +582,10 @@ async fn calls_without_the_tools_scopes_are_denied_before_the_tool_runs() {
             id: scopegate::protocol::RequestId::Number(3.into()),
             kind: "tool",
             name: "counter".into(),
-            required: &["admin:read", "math:use"],
+            required: vec!["admin:read", "math:use"],
             missing: vec!["admin:read"],
+            rule: scopegate::DenialRule::Scopes,
+            in_band: false,
         }
     );
     let Reply::Denied(denial) = reply(&server, &Principal::anonymous(), message).await else {

@@ -4,11 +4,12 @@
 
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
-use syn::{LitStr, Path, Token, bracketed};
+use syn::{LitStr, Path, Token};
 
 use crate::check::lit;
 use crate::errors::Errors;
 use crate::keys::{self, Seen};
+use crate::rules;
 use crate::model::{
     Callable, Common, Hints, Item, Kind, PromptItem, ResourceItem, TaskMode, ToolItem,
 };
@@ -23,6 +24,8 @@ pub(crate) struct ItemAttr {
     pub(crate) task: TaskMode,
     /// Tools only: `extend_schema = path`.
     pub(crate) extend_schema: Option<Path>,
+    /// Tools only: `quota = "10/min"`.
+    pub(crate) quota: Option<(u32, u32)>,
     /// Resources only: `uri = ".."` (static or RFC 6570 template) and `mime_type = ".."`.
     pub(crate) uri: Option<LitStr>,
     pub(crate) mime_type: Option<LitStr>,
@@ -42,7 +45,10 @@ impl ItemAttr {
             if !kind.keys().contains(&name.as_str()) {
                 return Err(keys::unknown_key(&key, kind.keys()));
             }
-            seen.first(&key)?;
+            // `when` adds up: each clause is a key of its own.
+            if name != "when" {
+                seen.first(&key)?;
+            }
             let common = &mut attr.common;
             match name.as_str() {
                 "scope" | "scopes" => {
@@ -53,30 +59,40 @@ impl ItemAttr {
                             format!("`{name}` conflicts with `{other}`: give the required scopes once, as `scopes = [\"a\", \"b\"]`"),
                         );
                     }
-                    let lits = if name == "scope" {
-                        vec![keys::string_value(input)?]
-                    } else {
-                        input.parse::<Token![=]>()?;
-                        let content;
-                        let brackets = bracketed!(content in input);
-                        let lits = content.parse_terminated(|p| p.parse::<LitStr>(), Token![,])?;
-                        if lits.is_empty() {
-                            errors.push(syn::Error::new(brackets.span.join(), format!("`scopes` must name at least one scope; write `public` for a {} anyone may call", kind.noun())));
-                        }
-                        lits.into_iter().collect()
-                    };
-                    for lit in lits {
+                    if name == "scope" {
+                        let lit = keys::string_value(input)?;
                         match lit::scope(&lit) {
-                            Ok(scope) if access.scopes.iter().any(|s| s.value == scope.value) => {
-                                errors.at(&lit, format!("scope `{}` is listed twice", scope.value));
-                            }
                             Ok(scope) => access.scopes.push(scope),
                             Err(error) => errors.push(error),
                         }
+                    } else {
+                        let empty = format!("write `public` for a {} anyone may call", kind.noun());
+                        access.scopes = rules::scope_list(input, errors, "scopes", &empty)?;
                     }
                     access.scope_key = Some(key);
                 }
                 "public" => common.access.public = Some(key),
+                "any_scope" => {
+                    let empty = "list the scopes of which one suffices";
+                    common.access.any = rules::scope_list(input, errors, "any_scope", empty)?;
+                    common.access.any_key = Some(key);
+                }
+                "when" => {
+                    let clause = rules::when_clause(input)?;
+                    if common.rules.when.len() == rules::MAX_RULES {
+                        errors.at(&key, format!("at most {} `when` clauses", rules::MAX_RULES));
+                    }
+                    common.rules.when.push(clause);
+                }
+                "may_require" => {
+                    let empty = "list the scopes the handler may demand";
+                    let scopes = rules::scope_list(input, errors, "may_require", empty)?;
+                    if scopes.len() > rules::MAX_RULES {
+                        errors.at(&key, format!("at most {} scopes in `may_require`", rules::MAX_RULES));
+                    }
+                    common.rules.may_require = scopes;
+                }
+                "quota" => attr.quota = Some(rules::quota(input, errors)?),
                 "name" => {
                     let lit = keys::string_value(input)?;
                     if let Err(message) = lit::tool_name(&lit.value()) {
@@ -120,6 +136,15 @@ impl ItemAttr {
             Ok(())
         })?;
         let access = &attr.common.access;
+        if let (Some(public), Some(any)) = (&access.public, &access.any_key) {
+            errors.at(
+                public,
+                format!(
+                    "`public` contradicts `{any}`: a {} either requires scopes or is public",
+                    kind.noun()
+                ),
+            );
+        }
         if let (Some(public), Some(scope)) = (&access.public, &access.scope_key) {
             errors.at(
                 public,
@@ -139,6 +164,7 @@ impl ItemAttr {
             hints,
             task,
             extend_schema,
+            quota,
             uri,
             mime_type,
         } = self;
@@ -146,6 +172,7 @@ impl ItemAttr {
             Kind::Tool => Item::Tool(ToolItem {
                 common,
                 hints,
+                quota,
                 task,
                 extend_schema,
                 callable,

@@ -15,6 +15,7 @@ mod expand;
 mod keys;
 mod model;
 mod params;
+mod rules;
 mod server;
 
 use proc_macro::TokenStream;

@@ -4,7 +4,7 @@
 //! validates it, `expand` turns it into tokens. The function is borrowed, so every later error
 //! can point at the user's own tokens.
 
-use syn::{Ident, ItemFn, LitStr, Path, Type};
+use syn::{Ident, ItemFn, Lit, LitStr, Path, Type};
 
 /// Which attribute macro is expanding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,10 @@ impl Kind {
                 "scope",
                 "scopes",
                 "public",
+                "any_scope",
+                "when",
+                "may_require",
+                "quota",
                 "name",
                 "title",
                 "description",
@@ -38,6 +42,9 @@ impl Kind {
                 "scope",
                 "scopes",
                 "public",
+                "any_scope",
+                "when",
+                "may_require",
                 "name",
                 "title",
                 "description",
@@ -48,6 +55,9 @@ impl Kind {
                 "scope",
                 "scopes",
                 "public",
+                "any_scope",
+                "when",
+                "may_require",
                 "name",
                 "title",
                 "description",
@@ -88,12 +98,33 @@ pub(crate) struct Access {
     pub(crate) scope_key: Option<Ident>,
     /// The `public` key, if given.
     pub(crate) public: Option<Ident>,
+    /// `any_scope = [..]`: one of them suffices, in source order.
+    pub(crate) any: Vec<ScopeLit>,
+    /// The `any_scope` key, if given.
+    pub(crate) any_key: Option<Ident>,
+}
+
+/// One `when(argument => "scope")` or `when(argument == literal => "scope")` clause.
+pub(crate) struct WhenClause {
+    /// The argument, as written (its JSON name).
+    pub(crate) argument: Ident,
+    /// The literal compared with; `None` for a bare `bool` test.
+    pub(crate) literal: Option<Lit>,
+    pub(crate) scope: ScopeLit,
+}
+
+/// The scope rules beyond the fixed scopes: `when(..)` clauses and `may_require = [..]`.
+#[derive(Default)]
+pub(crate) struct RulesAttr {
+    pub(crate) when: Vec<WhenClause>,
+    pub(crate) may_require: Vec<ScopeLit>,
 }
 
 /// What every kind's attribute may say.
 #[derive(Default)]
 pub(crate) struct Common {
     pub(crate) access: Access,
+    pub(crate) rules: RulesAttr,
     pub(crate) name: Option<LitStr>,
     pub(crate) title: Option<LitStr>,
     pub(crate) description: Option<LitStr>,
@@ -143,6 +174,8 @@ pub(crate) enum TaskMode {
 pub(crate) struct ToolItem<'a> {
     pub(crate) common: Common,
     pub(crate) hints: Hints,
+    /// `quota = "10/min"`: calls and seconds.
+    pub(crate) quota: Option<(u32, u32)>,
     pub(crate) task: TaskMode,
     /// `extend_schema = path`: a `fn() -> serde_json::Value` of keywords added to the root of
     /// the input schema.

@@ -16,10 +16,11 @@ pub use crate::prompt::{
 pub use crate::resource::{
     IntoResourceOutput, Resource, ResourceDef, ResourceInfo, ResourceMeta, ResourceOutput,
 };
-pub use crate::scope::Implication;
+pub use crate::scope::{Implication, Literal, Rules, When};
 pub use crate::server::{McpServer, ServerInfo};
 pub use crate::tool::{
     IntoToolResult, TaskSupport, Tool, ToolAnnotations, ToolDef, ToolFuture, ToolInfo, ToolMeta,
+    ToolQuota,
 };
 
 /// Entry points for fuzz targets (`fuzz/`): the parsers that see untrusted bytes.
@@ -64,6 +65,69 @@ pub const fn assert_resource_return<T: IntoResourceOutput>() {}
 
 /// Compile-time check that a prompt handler's return type can become messages.
 pub const fn assert_prompt_return<T: IntoPromptOutput>() {}
+
+/// An argument a bare `when(flag => "scope")` clause can test: `bool`, or an optional one
+/// (absent never matches).
+#[diagnostic::on_unimplemented(
+    message = "`when({{argument}} => ..)` tests a `bool` argument, and this one is `{Self}`",
+    label = "not a `bool`",
+    note = "compare other arguments with a literal: `when(argument == \"value\" => \"scope\")`"
+)]
+pub trait WhenFlag {
+    /// Whether the clause matches.
+    fn is_set(&self) -> bool;
+}
+
+impl WhenFlag for bool {
+    fn is_set(&self) -> bool {
+        *self
+    }
+}
+
+impl WhenFlag for Option<bool> {
+    fn is_set(&self) -> bool {
+        *self == Some(true)
+    }
+}
+
+/// An argument a `when(argument == literal => "scope")` clause compares: read from JSON and
+/// comparable, so the literal is read as the argument's type and compared as a value.
+#[diagnostic::on_unimplemented(
+    message = "`when(.. == ..)` compares a JSON argument by value, and `{Self}` is not one",
+    label = "needs `serde::Deserialize` and `PartialEq`",
+    note = "derive `PartialEq` on the argument's type (an enum: `#[derive(Deserialize, PartialEq, JsonSchema)]`)"
+)]
+pub trait WhenValue: serde::de::DeserializeOwned + PartialEq {}
+
+impl<T: serde::de::DeserializeOwned + PartialEq> WhenValue for T {}
+
+/// Whether a `when(flag => ..)` clause matches the argument's value.
+pub fn when_flag<T: WhenFlag>(value: &T) -> bool {
+    value.is_set()
+}
+
+/// Whether a `when(argument == literal => ..)` clause matches: the literal read as `T` (serde
+/// renames and aliases apply, and an optional argument's literal is `Some`) equals the value.
+/// A literal no `T` is read from never matches (and fails the server's build).
+pub fn when_equals<T: WhenValue>(value: &T, literal: &Literal) -> bool {
+    serde_json::from_value::<T>(literal.to_json()).is_ok_and(|literal| *value == literal)
+}
+
+/// The `fits` of a bare `when(flag => ..)` clause, which has no literal.
+pub fn no_literal(_: &Literal) -> bool {
+    true
+}
+
+/// Whether `literal` is a value of `T`: the server's build refuses a clause whose literal is not.
+pub fn literal_fits<T: WhenValue>(literal: &Literal) -> bool {
+    serde_json::from_value::<T>(literal.to_json()).is_ok()
+}
+
+/// Compile-time check that a bare `when(flag => ..)` names a `bool` argument.
+pub const fn assert_when_flag<T: WhenFlag>() {}
+
+/// Compile-time check that a `when(argument == literal => ..)` names a comparable argument.
+pub const fn assert_when_value<T: WhenValue>() {}
 
 /// Byte-wise equality, usable in const context.
 #[must_use]

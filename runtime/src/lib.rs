@@ -59,7 +59,7 @@ pub use resource::ResourceError;
 pub use scope::{ScopeSet, ScopeTable};
 pub use scopegate_macros::{McpServer, mcp_prompt, mcp_resource, mcp_tool};
 pub use server::{
-    BuildError, Denial, EventBus, ListVisibility, McpServer, MemoryReplayStore, Refusal,
+    BuildError, Denial, DenialRule, EventBus, ListVisibility, McpServer, MemoryReplayStore, Refusal,
     ReplayStore, Reply, Server, ServerInfo, ServerOptions, StateKeyError, StateKeys, StoreError,
     StoreFuture, TaskStore,
 };

@@ -20,6 +20,8 @@ pub struct PromptMeta {
     pub description: Option<&'static str>,
     /// Scopes the caller must hold, all of them. Empty only for prompts declared `public`.
     pub scopes: &'static [&'static str],
+    /// Scope rules beyond `scopes`: any-of, argument-dependent, demanded at run time.
+    pub rules: crate::scope::Rules,
 }
 
 /// Everything the server needs to list and get one prompt on a server of type `S`.

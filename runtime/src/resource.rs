@@ -29,6 +29,8 @@ pub struct ResourceMeta {
     pub mime_type: Option<&'static str>,
     /// Scopes the caller must hold, all of them. Empty only for resources declared `public`.
     pub scopes: &'static [&'static str],
+    /// Scope rules beyond `scopes`: any-of, argument-dependent, demanded at run time.
+    pub rules: crate::scope::Rules,
 }
 
 /// Everything the server needs to list and read one resource on a server of type `S`.

@@ -156,6 +156,32 @@ impl ScopeTable {
                 .is_some_and(|broader| broader.iter().any(|b| granted.contains(b)))
     }
 
+    /// For an any-of rule: `None` when `granted` satisfies one of `any` (or `any` is empty),
+    /// else the first of them, the one a denial asks for.
+    #[must_use]
+    pub fn missing_any(
+        &self,
+        granted: &ScopeSet,
+        any: &'static [&'static str],
+    ) -> Option<&'static str> {
+        match any.first() {
+            Some(&first) if !any.iter().any(|s| self.satisfies(granted, s)) => Some(first),
+            _ => None,
+        }
+    }
+
+    /// Whether `granted` satisfies every scope of `all` and, when `any` is not empty, one of
+    /// `any`: who may call an item, or see it in a list.
+    #[must_use]
+    pub fn admits(
+        &self,
+        granted: &ScopeSet,
+        all: &'static [&'static str],
+        any: &'static [&'static str],
+    ) -> bool {
+        all.iter().all(|s| self.satisfies(granted, s)) && self.missing_any(granted, any).is_none()
+    }
+
     /// The scopes of `required` that `granted` does not satisfy, in the order given.
     #[must_use]
     pub fn missing(
@@ -168,6 +194,102 @@ impl ScopeTable {
             .copied()
             .filter(|r| !self.satisfies(granted, r))
             .collect()
+    }
+}
+
+/// The scope rules of a tool, resource or prompt beyond the scopes every call needs
+/// (`scopes`): one of several scopes, scopes that depend on the arguments, and scopes the
+/// handler may demand while it runs. `#[mcp_tool]` and its siblings emit it; every scope it
+/// names is in the server's scope table.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// `any_scope = [..]`: one of these suffices (none when empty). A denial asks for the first.
+    pub any_scopes: &'static [&'static str],
+    /// `when(..)`: scopes a call needs when its arguments match; several add up.
+    pub when: &'static [When],
+    /// `may_require = [..]`: scopes the handler may demand at run time
+    /// ([`RequestContext::require_scopes`](crate::RequestContext::require_scopes)); no other.
+    pub may_require: &'static [&'static str],
+    /// Every scope the three above name, in that order (the derive's scope table reads it).
+    pub demands: &'static [&'static str],
+}
+
+impl Rules {
+    /// No rule beyond the fixed scopes.
+    pub const NONE: Self = Self {
+        any_scopes: &[],
+        when: &[],
+        may_require: &[],
+        demands: &[],
+    };
+
+    /// Whether there is no rule beyond the fixed scopes.
+    #[must_use]
+    pub const fn is_none(&self) -> bool {
+        self.any_scopes.is_empty() && self.when.is_empty() && self.may_require.is_empty()
+    }
+
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
+/// One `when(..)` clause: a call whose argument `argument` matches needs `scope` too.
+#[derive(Debug, Clone, Copy)]
+pub struct When {
+    /// The argument's JSON name.
+    pub argument: &'static str,
+    /// `when(argument == literal => ..)`: matches when the argument's value equals the literal,
+    /// read as the argument's type (so serde renames and aliases apply). `None`:
+    /// `when(flag => ..)`, which matches a `bool` argument that is `true`. An absent optional
+    /// argument never matches.
+    pub equals: Option<Literal>,
+    /// The scope a matching call needs.
+    pub scope: &'static str,
+    /// Whether the literal is a value of the argument's type (checked when the server is
+    /// built: a literal no value equals would make the clause never match).
+    pub fits: fn(&Literal) -> bool,
+}
+
+/// The literal of a `when(argument == literal => ..)` clause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Literal {
+    /// A string: compared with a string argument, or an enum by its serialized name.
+    Str(&'static str),
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Literal {
+    /// The literal as JSON.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        match *self {
+            Self::Str(s) => s.into(),
+            Self::Int(i) => i.into(),
+            Self::Bool(b) => b.into(),
+        }
+    }
+}
+
+impl fmt::Display for When {
+    /// As written in the attribute: `when(private => "repo:private")`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.equals {
+            None => write!(f, "when({} => \"{}\")", self.argument, self.scope),
+            Some(literal) => write!(
+                f,
+                "when({} == {} => \"{}\")",
+                self.argument,
+                literal.to_json(),
+                self.scope
+            ),
+        }
     }
 }
 

@@ -10,9 +10,10 @@ use serde::Serialize;
 
 pub use crate::handler::{
     ArgSchema, CallParts, FromRef, HandlerFuture, HeaderParam, Input, ParamDef, Rejected,
-    RequestContext, State, ToolParam, ToolParamKind,
+    RequestContext, State, ToolError, ToolParam, ToolParamKind,
 };
 use crate::protocol::{CallToolResult, Content, ResourceContents};
+pub use crate::scope::{Literal, Rules, When};
 
 /// What `#[mcp_tool]` knows about a tool without knowing the server: its name, description,
 /// required scopes and hints.
@@ -26,6 +27,10 @@ pub struct ToolMeta {
     pub description: Option<&'static str>,
     /// Scopes the caller must hold, all of them. Empty only for tools declared `public`.
     pub scopes: &'static [&'static str],
+    /// Scope rules beyond `scopes`: any-of, argument-dependent, demanded at run time.
+    pub rules: Rules,
+    /// `#[mcp_tool(quota = "10/min")]`: calls allowed per principal.
+    pub quota: Option<ToolQuota>,
     /// Behaviour hints for clients.
     pub annotations: ToolAnnotations,
     /// Whether a call may run as a task (2026-07-28 tasks extension; `#[mcp_tool(task)]`).
@@ -34,6 +39,31 @@ pub struct ToolMeta {
     /// (`allOf`, `if`/`then`/`else`, `$schema`, …), rules over several arguments that their own
     /// schemas cannot state. It may not replace what the parameters define.
     pub extend_schema: Option<fn() -> serde_json::Value>,
+}
+
+/// A tool's quota: `calls` per principal in every `per_seconds` (`quota = "10/min"` is 10 in
+/// 60), counted as a token bucket (bursts of `calls`, refilled evenly) through the server's
+/// rate-limit store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolQuota {
+    /// Calls allowed in the period (at least 1).
+    pub calls: u32,
+    /// The period, in seconds (at least 1).
+    pub per_seconds: u32,
+}
+
+impl fmt::Display for ToolQuota {
+    /// As written in the attribute: `10/min`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match self.per_seconds {
+            1 => "s",
+            60 => "min",
+            3600 => "h",
+            86_400 => "day",
+            other => return write!(f, "{}/{other}s", self.calls),
+        };
+        write!(f, "{}/{unit}", self.calls)
+    }
 }
 
 /// Whether a tool's calls may run as tasks (the `io.modelcontextprotocol/tasks` extension of
@@ -238,40 +268,5 @@ impl<T: IntoToolResult, E: fmt::Display> IntoToolResult for Result<T, E> {
             Ok(value) => value.into_tool_result(),
             Err(error) => CallToolResult::error(error.to_string()),
         }
-    }
-}
-
-/// A tool error: its message becomes an `isError: true` result the model can read.
-///
-/// Any `std::error::Error` converts into it with `?`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolError {
-    message: String,
-}
-
-impl ToolError {
-    /// An error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-
-    /// The message.
-    #[must_use]
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for ToolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl<E: std::error::Error> From<E> for ToolError {
-    fn from(error: E) -> Self {
-        Self::new(error.to_string())
     }
 }

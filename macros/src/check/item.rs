@@ -24,6 +24,7 @@ pub(crate) fn all(item: &Item<'_>, errors: &mut Errors) {
         check_resource_uri(resource, errors);
     }
     check_param_headers(&item.callable().params, kind, errors);
+    crate::check::rules::check_when(common, item.callable(), errors);
 }
 
 /// Rule: only a tool's arguments are mirrored into `Mcp-Param-{Name}` headers (SEP-2243 defines
@@ -65,11 +66,12 @@ fn check_param_headers(params: &[Param], kind: Kind, errors: &mut Errors) {
 /// Rule: every tool, resource and prompt states its scopes or says `public` out loud (fail
 /// closed).
 fn check_declares_access(common: &Common, sig: &Signature, kind: Kind, errors: &mut Errors) {
-    if common.access.scope_key.is_none() && common.access.public.is_none() {
+    let access = &common.access;
+    if access.scope_key.is_none() && access.any_key.is_none() && access.public.is_none() {
         errors.push(syn::Error::new(
             sig.ident.span(),
             format!(
-                "{} `{}` declares no scope: add `scope = \"...\"` or `scopes = [\"...\"]`, or `public` if anyone may call it",
+                "{} `{}` declares no scope: add `scope = \"...\"`, `scopes = [\"...\"]` or `any_scope = [\"...\"]`, or `public` if anyone may call it",
                 kind.noun(),
                 sig.ident.unraw()
             ),

@@ -4,4 +4,5 @@
 
 pub(crate) mod item;
 pub(crate) mod lit;
+pub(crate) mod rules;
 pub(crate) mod server;

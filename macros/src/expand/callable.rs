@@ -10,7 +10,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, LitStr, ReturnType, Type};
 
 use crate::doc::doc_text;
-use crate::expand::tokens;
+use crate::expand::{rules, tokens};
 use crate::model::{Callable, Common, Kind};
 
 /// What one kind's expansion puts into the shared skeleton.
@@ -40,10 +40,13 @@ pub(crate) struct Described<'a> {
     /// `description = ".."`, or the doc comment.
     pub(crate) description: TokenStream,
     pub(crate) scopes: Vec<&'a String>,
+    /// The `__sg::Rules` of its scope rules.
+    pub(crate) rules: TokenStream,
 }
 
 /// The names, title, description and scopes of an item.
-pub(crate) fn describe<'a>(common: &'a Common, function: &ItemFn) -> Described<'a> {
+pub(crate) fn describe<'a>(common: &'a Common, callable: &Callable<'_>) -> Described<'a> {
+    let function = callable.function;
     let name = common
         .name
         .as_ref()
@@ -58,6 +61,7 @@ pub(crate) fn describe<'a>(common: &'a Common, function: &ItemFn) -> Described<'
         title: tokens::option(common.title.as_ref()),
         description: tokens::option(description),
         scopes: common.access.scopes.iter().map(|s| &s.value).collect(),
+        rules: rules::meta(common, callable),
     }
 }
 
@@ -112,6 +116,8 @@ pub(crate) fn expand(
         .map(|i| format_ident!("__scopegate_arg{}", i))
         .collect();
     let await_ = sig.asyncness.map(|_| quote!(.await));
+    let when_tests = rules::tests(common, callable, &locals);
+    let when_checks = rules::checks(common, callable);
 
     // Each check is spanned at the user's own token, so a bad type is reported where it is written.
     let param_checks = tys
@@ -144,9 +150,12 @@ pub(crate) fn expand(
                 let #locals = <#tys as __sg::ToolParam<__S>>::extract(__scopegate_parts, #names);
             )*
             match (#(#locals,)*) {
-                (#(::core::option::Option::Some(#locals),)*) if __scopegate_parts.is_clean() => #new_future(async move {
-                    #into_output(#ident(#(#locals),*) #await_)
-                }),
+                (#(::core::option::Option::Some(#locals),)*) if __scopegate_parts.is_clean() => {
+                    #when_tests
+                    #new_future(async move {
+                        #into_output(#ident(#(#locals),*) #await_)
+                    })
+                }
                 _ => __scopegate_parts.rejected(),
             }
         }
@@ -207,6 +216,7 @@ pub(crate) fn expand(
             const _: () = {
                 #(#param_checks)*
                 #(#header_checks)*
+                #when_checks
                 #return_check
             };
         };

@@ -6,6 +6,7 @@
 mod callable;
 mod prompt;
 mod resource;
+mod rules;
 mod server;
 mod tokens;
 mod tool;

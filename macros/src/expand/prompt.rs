@@ -14,12 +14,14 @@ pub(crate) fn expand(item: &PromptItem<'_>) -> TokenStream {
         title,
         description,
         scopes,
-    } = callable::describe(common, callable.function);
+        rules,
+    } = callable::describe(common, callable);
     let meta_fields = quote! {
         name: #name,
         title: #title,
         description: #description,
         scopes: &[#(#scopes),*],
+        rules: #rules,
     };
     let shape = Shape {
         kind: Kind::Prompt,

@@ -22,7 +22,8 @@ pub(crate) fn expand(item: &ResourceItem<'_>) -> TokenStream {
         title,
         description,
         scopes,
-    } = callable::describe(common, callable.function);
+        rules,
+    } = callable::describe(common, callable);
     let uri = uri.as_ref().map(LitStr::value).unwrap_or_default();
     let template = uri.contains('{');
     let mime_type = tokens::option(mime_type.as_ref());
@@ -34,6 +35,7 @@ pub(crate) fn expand(item: &ResourceItem<'_>) -> TokenStream {
         template: #template,
         mime_type: #mime_type,
         scopes: &[#(#scopes),*],
+        rules: #rules,
     };
     let shape = Shape {
         kind: Kind::Resource,

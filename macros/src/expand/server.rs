@@ -81,20 +81,17 @@ pub(crate) fn expand(
     let tool_meta = |path: &Path| quote!(<#path as __sg::Tool<#ident>>::DEF.meta);
     let resource_meta = |path: &Path| quote!(<#path as __sg::Resource<#ident>>::DEF.meta);
     let prompt_meta = |path: &Path| quote!(<#path as __sg::Prompt<#ident>>::DEF.meta);
-    let item_scopes: Vec<TokenStream> = tools
+    let metas: Vec<TokenStream> = tools
         .iter()
-        .map(|p| {
-            let meta = tool_meta(p);
-            quote!(#meta.scopes)
-        })
-        .chain(resources.iter().map(|p| {
-            let meta = resource_meta(p);
-            quote!(#meta.scopes)
-        }))
-        .chain(prompts.iter().map(|p| {
-            let meta = prompt_meta(p);
-            quote!(#meta.scopes)
-        }))
+        .map(tool_meta)
+        .chain(resources.iter().map(resource_meta))
+        .chain(prompts.iter().map(prompt_meta))
+        .collect();
+    // Every scope an item names: the fixed ones, and those its rules can demand (any-of,
+    // `when`, `may_require`), so all of them are in the table and `scopes_supported`.
+    let item_scopes: Vec<TokenStream> = metas
+        .iter()
+        .flat_map(|meta| [quote!(#meta.scopes), quote!(#meta.rules.demands)])
         .collect();
     let resource_checks = taken_before_checks(
         resources,
@@ -129,7 +126,9 @@ pub(crate) fn expand(
                 quote!(#path).to_string().replace(' ', "")
             );
             quote_spanned! {path.span()=>
-                const _: () = if !__sg::all_in(#meta.scopes, &[#(#vocabulary),*]) {
+                const _: () = if !__sg::all_in(#meta.scopes, &[#(#vocabulary),*])
+                    || !__sg::all_in(#meta.rules.demands, &[#(#vocabulary),*])
+                {
                     ::core::panic!(#message)
                 };
             }

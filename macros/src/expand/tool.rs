@@ -13,10 +13,14 @@ pub(crate) fn expand(item: &ToolItem<'_>) -> TokenStream {
     let ToolItem {
         common,
         hints,
+        quota,
         task,
         extend_schema,
         callable,
     } = item;
+    let quota = tokens::option(
+        quota.map(|(calls, per_seconds)| quote!(__sg::ToolQuota { calls: #calls, per_seconds: #per_seconds })),
+    );
     let extend_schema = tokens::option(
         extend_schema
             .as_ref()
@@ -33,7 +37,8 @@ pub(crate) fn expand(item: &ToolItem<'_>) -> TokenStream {
         title,
         description,
         scopes,
-    } = callable::describe(common, callable.function);
+        rules,
+    } = callable::describe(common, callable);
     let Hints {
         read_only,
         destructive,
@@ -48,6 +53,8 @@ pub(crate) fn expand(item: &ToolItem<'_>) -> TokenStream {
         title: #title,
         description: #description,
         scopes: &[#(#scopes),*],
+        rules: #rules,
+        quota: #quota,
         annotations: __sg::ToolAnnotations {
             read_only: #read_only,
             destructive: #destructive,

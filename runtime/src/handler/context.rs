@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::input::{InputKind, InputRound, Lookup};
+use super::step_up::{Refused, StepUp};
 use crate::connection::{Cancel, ClientError, Connection, LogLevel, Outbound};
 use crate::protocol::{Method, RequestId};
 
@@ -48,6 +49,7 @@ struct RequestContextInner {
     meta: Option<Map<String, Value>>,
     link: Option<Link>,
     cancel: Arc<Cancel>,
+    step_up: StepUp,
 }
 
 /// The client connection and the request's channel to it, when the transport has them.
@@ -67,6 +69,7 @@ impl RequestContext {
         meta: Option<Map<String, Value>>,
         link: Option<Link>,
         cancel: Arc<Cancel>,
+        step_up: StepUp,
     ) -> Self {
         Self {
             inner: Arc::new(RequestContextInner {
@@ -75,8 +78,50 @@ impl RequestContext {
                 meta,
                 link,
                 cancel,
+                step_up,
             }),
         }
+    }
+
+    /// Demands scopes this call turned out to need: `Ok` when the caller holds them all,
+    /// else an error to return with `?`. Every scope must be declared in the item's
+    /// `may_require = [..]`, so it is in the scope table and `scopes_supported`.
+    ///
+    /// Once a demand is refused, the call is answered with the refusal, whatever the handler
+    /// returns: over HTTP the same 403 `insufficient_scope` challenge a call without the
+    /// item's fixed scopes gets, naming the scopes demanded; over stdio the JSON-RPC denial.
+    /// Demand before the first [`progress`](Self::progress) report or log message: once those
+    /// have opened an event stream, the denial can only be a JSON-RPC error in it (its `data`
+    /// carries the same challenge), as it is in a task and in a later round of an input
+    /// request. A scope not declared in `may_require` is never asked of the client: the call
+    /// fails with an internal error and the server logs it (`undeclared_scope_demanded`).
+    ///
+    /// ```ignore
+    /// #[mcp_tool(scope = "repo:read", may_require = ["repo:private"])]
+    /// async fn get_repo(name: String, ctx: RequestContext) -> Result<String, ToolError> {
+    ///     let repo = lookup(&name).await?;
+    ///     if repo.private {
+    ///         ctx.require_scopes(["repo:private"])?;
+    ///     }
+    ///     Ok(repo.describe())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// When the caller lacks a demanded scope, or one is not declared in `may_require`.
+    pub fn require_scopes<'s>(
+        &self,
+        scopes: impl IntoIterator<Item = &'s str>,
+    ) -> Result<(), crate::handler::ToolError> {
+        self.inner
+            .step_up
+            .demand(scopes, self.inner.tool)
+            .map_err(crate::handler::ToolError::new)
+    }
+
+    /// The first run-time demand refused, which answers the call.
+    pub(crate) fn refused(&self) -> Option<&Refused> {
+        self.inner.step_up.refused()
     }
 
     /// The JSON-RPC id of the request.
@@ -365,6 +410,7 @@ mod tests {
                 input: Some(Arc::clone(&round)),
             }),
             Arc::new(Cancel::default()),
+            StepUp::default(),
         );
         assert!(context.progress(0.5, None, None));
         assert!(context.log(LogLevel::Info, None, "before"));

@@ -25,9 +25,20 @@ pub struct CallParts<'a, S> {
     /// Whether argument values arrive as strings to be read leniently (URI template variables
     /// and prompt arguments are strings on the wire; `42` may still fill a `u64`).
     pub(crate) strings: bool,
+    /// The `when` clauses the arguments matched (bit `i`: clause `i`).
+    pub(crate) matched: &'a std::cell::Cell<u64>,
 }
 
 impl<S> CallParts<'_, S> {
+    /// Records that the arguments matched `when` clause `clause` of the item's rules (the
+    /// generated extraction calls it; the dispatcher then checks the scope it adds).
+    #[doc(hidden)]
+    pub fn when_matched(&self, clause: u32) {
+        if clause < 64 {
+            self.matched.set(self.matched.get() | 1 << clause);
+        }
+    }
+
     /// Records a problem with the call's arguments.
     pub fn problem(&mut self, problem: impl Into<String>) {
         self.problems.push(problem.into());

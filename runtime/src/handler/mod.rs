@@ -8,17 +8,21 @@
 //! the macro never looks at a type's name.
 
 mod context;
+mod error;
 mod extract;
 mod future;
 mod header_param;
 mod input;
 mod param;
+mod step_up;
 
 pub(crate) use self::context::Link;
 pub use self::context::{Input, RequestContext};
+pub use self::error::ToolError;
 pub use self::extract::{CallParts, FromRef, State, ToolParam, ToolParamKind};
 pub(crate) use self::future::panic_message;
 pub use self::future::{HandlerFuture, Rejected};
 pub use self::header_param::HeaderParam;
 pub(crate) use self::input::{Answer, InputKind, InputRound, TaskInputs};
 pub use self::param::{ArgSchema, ParamDef};
+pub(crate) use self::step_up::{Refused, StepUp};

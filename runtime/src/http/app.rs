@@ -80,6 +80,7 @@ impl Core {
             resource_documentation: config.resource_documentation.clone(),
         };
         let metadata_url = metadata::metadata_url(&resource);
+        self.set_resource_metadata(metadata_url.clone());
         let initial: Vec<String> = match &config.initial_scopes {
             Some(scopes) => scopes.clone(),
             None => self.required_scopes(),

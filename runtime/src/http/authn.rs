@@ -142,6 +142,10 @@ impl Shared {
     ///
     /// A 2026-07-28 request is told the scopes of this operation alone, all of them in one
     /// challenge (2026-07-28 authorization, "Scope Challenge Handling").
+    ///
+    /// A denial that cannot be a 403 ([`Denial::in_band`]) is a JSON-RPC error carrying the same
+    /// challenge in `data.wwwAuthenticate`; [`Self::in_stream_denial`] is that error for an
+    /// answer that already began as an event stream.
     #[cold]
     pub(super) fn forbidden(
         &self,
@@ -149,30 +153,12 @@ impl Shared {
         denial: &Denial,
         modern: bool,
     ) -> Response {
-        let held = principal
-            .scopes()
-            .iter()
-            .filter(|s| !modern && self.known_scopes.iter().any(|k| k == s));
-        let mut scopes: Vec<&str> = held.chain(denial.required.iter().copied()).collect();
-        scopes.sort_unstable();
-        scopes.dedup();
-        // The name may be the client's own resource URI, up to the body limit: the challenge
-        // echoes it clipped, so the header stays small (and valid: RFC 6750 §3's characters).
-        let description = format!(
-            "{} {} requires scope {}",
-            denial.kind,
-            crate::clip::clip(&denial.name, crate::clip::NAME_BYTES),
-            denial.missing.join(" ")
-        );
-        let mut challenge = Challenge {
-            error: Some("insufficient_scope"),
-            description: Some(description),
-            scope: Some(scopes.join(" ")),
-            resource_metadata: Some(self.metadata_url.clone()),
-        };
-        if matches!(self.auth, Auth::Off) {
-            // No authorization server to step up with: name the scopes, point at nothing.
-            challenge.resource_metadata = None;
+        let challenge = self.step_up_challenge(principal, denial, modern);
+        if denial.in_band {
+            // The request cannot be repeated as it was (its input state is spent): the
+            // challenge travels in the JSON-RPC error, which is the answer.
+            let body = denial.to_response_with_challenge(&challenge.header_value());
+            return json_response(StatusCode::OK, &body);
         }
         let challenge = header_value(&challenge);
         let body = denial.to_response(None);
@@ -181,5 +167,34 @@ impl Shared {
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, challenge);
         response
+    }
+
+    /// A denial in an answer that already began as an event stream: the JSON-RPC error
+    /// carrying the challenge a 403 would have had.
+    #[cold]
+    pub(super) fn in_stream_denial(
+        &self,
+        principal: &Principal,
+        denial: &Denial,
+        modern: bool,
+    ) -> String {
+        let challenge = self.step_up_challenge(principal, denial, modern);
+        denial
+            .to_response_with_challenge(&challenge.header_value())
+            .to_json()
+    }
+
+    /// The step-up challenge of `denial` for this caller (see [`Self::forbidden`]).
+    fn step_up_challenge(&self, principal: &Principal, denial: &Denial, modern: bool) -> Challenge {
+        let held = principal
+            .scopes()
+            .iter()
+            .filter(|s| !modern && self.known_scopes.iter().any(|k| k == s));
+        let mut challenge = denial.challenge(held, Some(self.metadata_url.clone()));
+        if matches!(self.auth, Auth::Off) {
+            // No authorization server to step up with: name the scopes, point at nothing.
+            challenge.resource_metadata = None;
+        }
+        challenge
     }
 }

@@ -91,6 +91,8 @@ pub(super) fn respond(
                 // The handler runs on after this exchange (and its in-flight permit) ends: it
                 // keeps a slot of the limit until it is done.
                 let slot = StreamingSlot::hold(Arc::clone(shared));
+                let stream_shared = Arc::clone(shared);
+                let principal = principal.clone();
                 tokio::spawn(async move {
                     let _slot = slot;
                     let mut dispatch = dispatch;
@@ -115,8 +117,18 @@ pub(super) fn respond(
                                         return;
                                     }
                                 }
-                                if let Reply::Response(response) = reply {
-                                    deliver(&tx, response.to_json()).await;
+                                match reply {
+                                    Reply::Response(response) => {
+                                        deliver(&tx, response.to_json()).await;
+                                    }
+                                    // Too late for a 403: the JSON-RPC error carries its
+                                    // challenge.
+                                    Reply::Denied(denial) => {
+                                        let error =
+                                            stream_shared.in_stream_denial(&principal, &denial, modern);
+                                        deliver(&tx, error).await;
+                                    }
+                                    _ => {}
                                 }
                                 return;
                             }

@@ -6,10 +6,10 @@ use super::registry::Core;
 use crate::principal::Principal;
 
 /// The audience of changes to one resource: the normal form of its URI (subscriptions are kept
-/// in it) and the scope sets reading the resource needs.
+/// in it) and the resources whose scopes reading it needs.
 pub(super) struct Audience {
     normal: String,
-    required: Vec<&'static [&'static str]>,
+    required: Vec<&'static crate::resource::ResourceMeta>,
 }
 
 impl Audience {
@@ -33,10 +33,9 @@ impl Core {
     /// set a read of it needs (the scope check of `resources/read`, without its denial).
     pub(super) fn admits(&self, audience: &Audience, principal: &Principal) -> bool {
         let table = &self.inner.scopes;
-        audience.required.iter().all(|scopes| {
-            scopes
-                .iter()
-                .all(|s| table.satisfies(principal.scopes(), s))
-        })
+        audience
+            .required
+            .iter()
+            .all(|meta| table.admits(principal.scopes(), meta.scopes, meta.rules.any_scopes))
     }
 }

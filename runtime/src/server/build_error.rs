@@ -54,6 +54,18 @@ pub enum BuildError {
         /// The name.
         prompt: &'static str,
     },
+    /// A `when(argument == literal => ..)` clause whose literal is no value of the argument's
+    /// type (a misspelt enum variant): the clause could never match, and the scope it guards
+    /// would never be asked for.
+    #[error(
+        "`{item}`: `{clause}` compares with a value the argument can never have; use the argument's serialized form (its serde name)"
+    )]
+    WhenLiteral {
+        /// The tool or prompt name, or the resource URI.
+        item: &'static str,
+        /// The clause, as written.
+        clause: String,
+    },
     /// The tools/list page size is zero.
     #[error("the tools/list page size must be at least 1")]
     ZeroPageSize,

@@ -27,6 +27,8 @@ pub(crate) struct Call<'a> {
     pub(super) problems: Vec<String>,
     pub(super) kind: &'static str,
     pub(super) strings: bool,
+    /// The `when` clauses the arguments matched (bit `i`: clause `i`), set by the extraction.
+    pub(super) matched: &'a std::cell::Cell<u64>,
 }
 
 impl<'a> Call<'a> {
@@ -39,6 +41,7 @@ impl<'a> Call<'a> {
             problems: self.problems,
             kind: self.kind,
             strings: self.strings,
+            matched: self.matched,
         }
     }
 }

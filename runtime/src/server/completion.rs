@@ -49,10 +49,11 @@ impl Core {
             Ok(params) => params,
             Err(error) => return Reply::Response(Response::error(Some(id), error)),
         };
-        let (kind, name, scopes, param_defs): (
+        let (kind, name, scopes, rules, param_defs): (
             &'static str,
             String,
             &'static [&'static str],
+            &'static crate::scope::Rules,
             &'static [ParamDef],
         ) = match (
             params.reference.kind.as_str(),
@@ -62,7 +63,7 @@ impl Core {
             ("ref/prompt", Some(name), _) => match self.inner.prompt_by_name.get(name.as_str()) {
                 Some(&index) => {
                     let (meta, params, _) = &self.inner.prompts[index];
-                    ("prompt", name, meta.scopes, params)
+                    ("prompt", name, meta.scopes, &meta.rules, params)
                 }
                 None => return invalid(id, format!("unknown prompt: {name}")),
             },
@@ -73,7 +74,7 @@ impl Core {
                     .iter()
                     .find(|(meta, _)| meta.uri == uri)
                 {
-                    Some(&(meta, params)) => ("resource", uri, meta.scopes, params),
+                    Some(&(meta, params)) => ("resource", uri, meta.scopes, &meta.rules, params),
                     None => return invalid(id, format!("unknown resource template: {uri}")),
                 }
             }
@@ -84,7 +85,13 @@ impl Core {
                 );
             }
         };
-        if let Err(denial) = self.authorize(&id, kind, &name, scopes, principal) {
+        let target = super::authorize::Target {
+            kind,
+            name: &name,
+            scopes,
+            rules,
+        };
+        if let Err(denial) = self.authorize(&id, target, principal) {
             return Reply::Denied(denial);
         }
         let values: Vec<String> = param_defs

@@ -8,22 +8,70 @@ use serde_json::{Map, Value, json};
 use crate::handler::ParamDef;
 use crate::prompt::PromptMeta;
 use crate::schema::schema_generator;
-use crate::tool::ToolMeta;
+use crate::scope::Rules;
+use crate::tool::{ToolMeta, ToolQuota};
 
 /// The `_meta` key under which `tools/list` advertises the scopes each tool requires, so a client
 /// can ask for them before its first call.
 pub const REQUIRED_SCOPES_META_KEY: &str = "dev.scopegate/requiredScopes";
 
-/// An entry of a list: the scopes it needs, and its JSON, serialized once.
-pub(super) type ListEntry = (&'static [&'static str], Box<RawValue>);
+/// Who may see an entry of a list: every scope of the first, and one of the second when it is
+/// not empty.
+pub(super) type Access = (&'static [&'static str], &'static [&'static str]);
+
+/// An entry of a list: who may see it, and its JSON, serialized once.
+pub(super) type ListEntry = (Access, Box<RawValue>);
 
 /// The JSON of a list's entries.
 pub(super) fn json_of(entries: &[ListEntry]) -> Vec<&RawValue> {
     entries.iter().map(|(_, json)| &**json).collect()
 }
 
-pub(super) fn required_scopes_meta(scopes: &[&str]) -> Value {
-    json!({ REQUIRED_SCOPES_META_KEY: scopes })
+/// The `_meta` key of the any-of rule: one of these scopes suffices (`any_scope = [..]`).
+pub const ANY_SCOPES_META_KEY: &str = "dev.scopegate/anyScopes";
+
+/// The `_meta` key of the argument-dependent scopes: `[{"argument", "equals"?, "scope"}]`, each
+/// needed by a call whose argument equals the value (or, without `equals`, is `true`).
+pub const CONDITIONAL_SCOPES_META_KEY: &str = "dev.scopegate/conditionalScopes";
+
+/// The `_meta` key of the scopes the handler may demand while it runs (`may_require = [..]`).
+pub const MAY_REQUIRE_SCOPES_META_KEY: &str = "dev.scopegate/mayRequireScopes";
+
+/// The `_meta` key of a tool's quota: `{"calls", "perSeconds"}` per caller.
+pub const QUOTA_META_KEY: &str = "dev.scopegate/quota";
+
+/// An entry's `_meta`: the scopes every call needs, and each rule the item has (none of the
+/// other keys when it has none).
+pub(super) fn scopes_meta(scopes: &[&str], rules: &Rules, quota: Option<ToolQuota>) -> Value {
+    let mut meta = Map::new();
+    meta.insert(REQUIRED_SCOPES_META_KEY.into(), json!(scopes));
+    if !rules.any_scopes.is_empty() {
+        meta.insert(ANY_SCOPES_META_KEY.into(), json!(rules.any_scopes));
+    }
+    if !rules.when.is_empty() {
+        let clauses: Vec<Value> = rules
+            .when
+            .iter()
+            .map(|clause| {
+                let mut entry = json!({ "argument": clause.argument, "scope": clause.scope });
+                if let Some(literal) = &clause.equals {
+                    entry["equals"] = literal.to_json();
+                }
+                entry
+            })
+            .collect();
+        meta.insert(CONDITIONAL_SCOPES_META_KEY.into(), clauses.into());
+    }
+    if !rules.may_require.is_empty() {
+        meta.insert(MAY_REQUIRE_SCOPES_META_KEY.into(), json!(rules.may_require));
+    }
+    if let Some(quota) = quota {
+        meta.insert(
+            QUOTA_META_KEY.into(),
+            json!({ "calls": quota.calls, "perSeconds": quota.per_seconds }),
+        );
+    }
+    meta.into()
 }
 
 pub(super) fn tool_json(
@@ -58,7 +106,10 @@ pub(super) fn tool_json(
         }
         tool.insert("annotations".into(), annotations.into());
     }
-    tool.insert("_meta".into(), required_scopes_meta(meta.scopes));
+    tool.insert(
+        "_meta".into(),
+        scopes_meta(meta.scopes, &meta.rules, meta.quota),
+    );
     tool.into()
 }
 
@@ -76,7 +127,7 @@ pub(super) fn resource_json(meta: &crate::resource::ResourceMeta) -> Value {
     if let Some(mime) = meta.mime_type {
         entry.insert("mimeType".into(), mime.into());
     }
-    entry.insert("_meta".into(), required_scopes_meta(meta.scopes));
+    entry.insert("_meta".into(), scopes_meta(meta.scopes, &meta.rules, None));
     entry.into()
 }
 
@@ -109,6 +160,6 @@ pub(super) fn prompt_json_entry(meta: &PromptMeta, arguments: Vec<Value>) -> Val
         entry.insert("description".into(), description.into());
     }
     entry.insert("arguments".into(), arguments.into());
-    entry.insert("_meta".into(), required_scopes_meta(meta.scopes));
+    entry.insert("_meta".into(), scopes_meta(meta.scopes, &meta.rules, None));
     entry.into()
 }

@@ -215,10 +215,11 @@ impl Core {
         listeners
             .iter()
             .filter(|listener| {
-                self.inner
-                    .scopes
-                    .missing(listener.principal.scopes(), meta.scopes)
-                    .is_empty()
+                self.inner.scopes.admits(
+                    listener.principal.scopes(),
+                    meta.scopes,
+                    meta.rules.any_scopes,
+                )
             })
             .filter(|listener| {
                 let mut params = task.clone();

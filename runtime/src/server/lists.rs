@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::entries::Access;
 use super::options::ListVisibility;
 use super::paging::{decode_cursor, list_page, page_count};
 use super::params::parse_params;
@@ -19,7 +20,7 @@ impl Core {
         &self,
         key: &str,
         pages: &[Box<RawValue>],
-        entries: impl Iterator<Item = (&'static [&'static str], &'e RawValue)>,
+        entries: impl Iterator<Item = (Access, &'e RawValue)>,
         params: Option<&RawValue>,
         principal: &Principal,
     ) -> Result<Box<RawValue>, ErrorObject> {
@@ -38,11 +39,8 @@ impl Core {
             ListVisibility::All => pages.get(page).cloned().ok_or_else(invalid),
             ListVisibility::Granted => {
                 let visible: Vec<&RawValue> = entries
-                    .filter(|(scopes, _)| {
-                        self.inner
-                            .scopes
-                            .missing(principal.scopes(), scopes)
-                            .is_empty()
+                    .filter(|((all, any), _)| {
+                        self.inner.scopes.admits(principal.scopes(), all, any)
                     })
                     .map(|(_, json)| json)
                     .collect();

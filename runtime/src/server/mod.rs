@@ -64,10 +64,13 @@ mod task_store;
 mod tasks;
 mod tools;
 
-pub use self::authorize::Denial;
+pub use self::authorize::{Denial, DenialRule};
 pub use self::build_error::BuildError;
 pub use self::bus::EventBus;
-pub use self::entries::REQUIRED_SCOPES_META_KEY;
+pub use self::entries::{
+    ANY_SCOPES_META_KEY, CONDITIONAL_SCOPES_META_KEY, MAY_REQUIRE_SCOPES_META_KEY, QUOTA_META_KEY,
+    REQUIRED_SCOPES_META_KEY,
+};
 pub use self::info::ServerInfo;
 // The HTTP version-header check answers with the same error as the `_meta` check.
 #[cfg(feature = "http")]

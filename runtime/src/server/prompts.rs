@@ -4,6 +4,7 @@ use serde_json::value::RawValue;
 
 use super::json::raw;
 use super::params::NamedParams;
+use super::authorize::Target;
 use super::registry::Core;
 use super::reply::Reply;
 use super::run::run;
@@ -25,7 +26,13 @@ impl Core {
                 Err(reply) => return reply,
             };
         let (meta, _, names) = &self.inner.prompts[index];
-        if let Err(denial) = self.authorize(&id, "prompt", meta.name, meta.scopes, principal) {
+        let target = Target {
+            kind: "prompt",
+            name: meta.name,
+            scopes: meta.scopes,
+            rules: &meta.rules,
+        };
+        if let Err(denial) = self.authorize(&id, target, principal) {
             return Reply::Denied(denial);
         }
         let arguments = params.arguments.unwrap_or_default();
@@ -45,7 +52,7 @@ impl Core {
             meta: params.meta,
             link: link,
             name: meta.name,
-            kind: "prompt",
+            target: target,
             principal: principal,
             arguments: arguments,
             problems: Vec::new(),
@@ -55,11 +62,11 @@ impl Core {
         ) else {
             return Reply::Nothing;
         };
-        if let Err(failure) = &output
-            && let Some(reply) = failure.reply(&id)
-        {
-            return reply;
-        }
+        let output = match output.map_err(|failure| failure.reply(&id)) {
+            Err(Ok(reply)) => return reply,
+            Err(Err(failure)) => Err(failure),
+            Ok(output) => Ok(output),
+        };
         let output = output.map_err(|failure| failure.report("prompt", meta.name));
         Reply::Response(match output {
             Ok(Ok(result)) => Response::result(id, raw(&result)),

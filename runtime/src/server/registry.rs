@@ -70,6 +70,9 @@ pub(super) struct Inner {
     pub(super) connections: std::sync::Mutex<Vec<std::sync::Weak<Connection>>>,
     /// Open `subscriptions/listen` streams (2026-07-28), for resource updates.
     pub(super) listeners: Listeners,
+    /// The Protected Resource Metadata URL, once an HTTP transport serves it: the challenge a
+    /// denial answered in a JSON-RPC error (a task's) points at it.
+    pub(super) resource_metadata: std::sync::OnceLock<String>,
 }
 
 pub(super) type RegisteredPrompt = (
@@ -167,12 +170,12 @@ impl Core {
                 if crate::resource::template_variables(meta.uri).is_none() {
                     return Err(BuildError::Template { uri: meta.uri });
                 }
-                template_entries.push((meta.scopes, raw(&resource_json(meta))));
+                template_entries.push(((meta.scopes, meta.rules.any_scopes), raw(&resource_json(meta))));
             } else {
                 if resource_by_uri.insert(meta.uri, index).is_some() {
                     return Err(BuildError::DuplicateResource { uri: meta.uri });
                 }
-                static_entries.push((meta.scopes, raw(&resource_json(meta))));
+                static_entries.push(((meta.scopes, meta.rules.any_scopes), raw(&resource_json(meta))));
             }
         }
         let resource_pages = pages("resources", &json_of(&static_entries), options.page_size);
@@ -190,11 +193,31 @@ impl Core {
                 return Err(BuildError::DuplicatePrompt { prompt: meta.name });
             }
             let (arguments, names) = prompt_arguments(params);
-            prompt_entries.push((meta.scopes, raw(&prompt_json_entry(meta, arguments))));
+            prompt_entries.push((
+                (meta.scopes, meta.rules.any_scopes),
+                raw(&prompt_json_entry(meta, arguments)),
+            ));
             prompts.push((meta, params, names));
         }
         let prompt_pages = pages("prompts", &json_of(&prompt_entries), options.page_size);
 
+        let rules = tools
+            .iter()
+            .map(|t| (t.meta.name, &t.meta.rules))
+            .chain(tables.resources.iter().map(|(m, _)| (m.uri, &m.rules)))
+            .chain(tables.prompts.iter().map(|(m, _)| (m.name, &m.rules)));
+        for (item, rules) in rules {
+            for clause in rules.when {
+                if let Some(literal) = &clause.equals
+                    && !(clause.fits)(literal)
+                {
+                    return Err(BuildError::WhenLiteral {
+                        item,
+                        clause: clause.to_string(),
+                    });
+                }
+            }
+        }
         let param_headers = tools.iter().any(|t| !t.headers.is_empty());
         if options.task_store.is_some() && options.event_bus.is_none() {
             return Err(BuildError::TaskStoreWithoutBus);
@@ -226,6 +249,7 @@ impl Core {
                 scopes: ScopeTable::new(tables.scopes, tables.implications),
                 connections: std::sync::Mutex::default(),
                 listeners: Listeners::default(),
+                resource_metadata: std::sync::OnceLock::new(),
             }),
         };
         core.listen_to_replicas();
@@ -243,15 +267,25 @@ impl Core {
         &self.inner.scopes
     }
 
+    /// Records the Protected Resource Metadata URL an HTTP transport serves (the first one).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn set_resource_metadata(&self, url: String) {
+        let _ = self.inner.resource_metadata.set(url);
+    }
+
+    /// The scopes every item requires (the first of an any-of rule), sorted, each once: the
+    /// scopes a client is asked for up front.
     pub(crate) fn required_scopes(&self) -> Vec<String> {
         let inner = &self.inner;
         let mut required: Vec<String> = inner
             .tools
             .iter()
-            .map(|t| t.meta.scopes)
-            .chain(inner.resources.iter().map(|(meta, _)| meta.scopes))
-            .chain(inner.prompts.iter().map(|(meta, _, _)| meta.scopes))
-            .flatten()
+            .map(|t| (t.meta.scopes, &t.meta.rules))
+            .chain(inner.resources.iter().map(|(meta, _)| (meta.scopes, &meta.rules)))
+            .chain(inner.prompts.iter().map(|(meta, _, _)| (meta.scopes, &meta.rules)))
+            // The first of an any-of rule, as a denial asks; scopes that depend on the
+            // arguments or the run are asked for when a call needs them.
+            .flat_map(|(scopes, rules)| scopes.iter().chain(rules.any_scopes.first()))
             .map(|s| (*s).to_owned())
             .collect();
         required.sort();

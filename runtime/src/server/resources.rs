@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::authorize::Denial;
+use super::authorize::{Denial, Target};
 use super::json::{empty_object, raw};
 use super::params::parse_params;
 use super::registry::Core;
@@ -54,7 +54,12 @@ impl Core {
             meta: params.meta,
             link: link,
             name: meta.name,
-            kind: "resource",
+            target: Target {
+                kind: "resource",
+                name: &params.uri,
+                scopes: meta.scopes,
+                rules: &meta.rules,
+            },
             principal: principal,
             arguments: arguments,
             problems: Vec::new(),
@@ -64,11 +69,11 @@ impl Core {
         ) else {
             return Reply::Nothing;
         };
-        if let Err(failure) = &output
-            && let Some(reply) = failure.reply(&id)
-        {
-            return reply;
-        }
+        let output = match output.map_err(|failure| failure.reply(&id)) {
+            Err(Ok(reply)) => return reply,
+            Err(Err(failure)) => Err(failure),
+            Ok(output) => Ok(output),
+        };
         let result = match output {
             Ok(output) => output.into_result(&params.uri, meta.mime_type),
             Err(failure) => Err(crate::resource::ResourceError::Failed(
@@ -184,19 +189,26 @@ impl Core {
         meta: &'static ResourceMeta,
         principal: &Principal,
     ) -> Result<(), Denial> {
-        self.resource_scopes(uri, meta)
-            .try_for_each(|scopes| self.authorize(id, "resource", uri, scopes, principal))
+        self.resource_scopes(uri, meta).try_for_each(|meta| {
+            let target = Target {
+                kind: "resource",
+                name: uri,
+                scopes: meta.scopes,
+                rules: &meta.rules,
+            };
+            self.authorize(id, target, principal)
+        })
     }
 
-    /// The scopes resource `uri`, found as `meta`, needs: its own, and when it was found by a
-    /// template, those of every other template that matches the URI too (two templates declared
-    /// over the same URIs with different scopes must not let the more open one serve what the
-    /// other protects).
+    /// The resources whose scopes reading `uri`, found as `meta`, needs: its own, and when it
+    /// was found by a template, those of every other template that matches the URI too (two
+    /// templates declared over the same URIs with different scopes must not let the more open
+    /// one serve what the other protects).
     pub(super) fn resource_scopes(
         &self,
         uri: &str,
         meta: &'static ResourceMeta,
-    ) -> impl Iterator<Item = &'static [&'static str]> {
+    ) -> impl Iterator<Item = &'static ResourceMeta> {
         let normal = meta
             .template
             .then(|| crate::resource::normalize_uri(uri).map(Cow::into_owned))
@@ -209,11 +221,11 @@ impl Core {
                 normal.as_deref().is_some_and(|normal| {
                     other.template
                         && !std::ptr::eq(other, meta)
-                        && !other.scopes.is_empty()
+                        && !(other.scopes.is_empty() && other.rules.any_scopes.is_empty())
                         && crate::resource::match_template(other.uri, normal).is_some()
                 })
             })
-            .map(|&(other, _)| other.scopes);
-        std::iter::once(meta.scopes).chain(others)
+            .map(|&(other, _)| other);
+        std::iter::once(meta).chain(others)
     }
 }

@@ -14,8 +14,12 @@ pub(super) enum Failure {
     /// answer of the wrong kind).
     /// Boxed: rare, and larger than the other failures.
     Input(Box<crate::server::input::InputEnd>),
-    /// The call went on as a task (its handler handed to `detach`).
-    Detached,
+    /// The call went on as a task (its handler handed to `detach`), with the request's context.
+    Detached(crate::handler::RequestContext),
+    /// The caller lacks scopes the call's arguments add, or that its handler demanded.
+    Denied(Box<crate::server::authorize::Denial>),
+    /// The handler demanded a scope it did not declare: the error it is answered with.
+    Answered(Box<crate::protocol::Response>),
 }
 
 impl Failure {
@@ -34,19 +38,24 @@ impl Failure {
             Failure::TimedOut => format!("{kind} `{name}` timed out"),
             // Answered before a failure is reported (see `Failure::reply`).
             Failure::Input(_) => format!("{kind} `{name}` needs input"),
-            Failure::Detached => format!("{kind} `{name}` went on as a task"),
+            Failure::Detached(_) => format!("{kind} `{name}` went on as a task"),
+            Failure::Denied(_) => format!("{kind} `{name}` was denied"),
+            Failure::Answered(_) => format!("{kind} `{name}` was refused"),
         }
     }
 
-    /// The response a round that ended for input gets (`None` for the other failures).
+    /// The reply of a failure that is answered as it is: a round that ended for input, a
+    /// denial, a refused demand (`None` for the failures a handler's output reports).
     pub(super) fn reply(
-        &self,
+        self,
         id: &crate::protocol::RequestId,
-    ) -> Option<crate::server::reply::Reply> {
-        let Failure::Input(end) = self else {
-            return None;
-        };
-        Some(end.reply(id))
+    ) -> Result<crate::server::reply::Reply, Self> {
+        match self {
+            Failure::Input(end) => Ok(end.reply(id)),
+            Failure::Denied(denial) => Ok(crate::server::reply::Reply::Denied(*denial)),
+            Failure::Answered(response) => Ok(crate::server::reply::Reply::Response(*response)),
+            other => Err(other),
+        }
     }
 }
 
@@ -57,7 +66,8 @@ impl Failure {
 /// no response; the handler is dropped), else to the handler's output or its [`Failure`].
 ///
 /// Its arguments, named: the request's `id` and `_meta`, its `link` to the client, the tool's,
-/// prompt's or resource's `name`, the `kind` for messages, the `principal`, the `arguments`,
+/// prompt's or resource's `name`, the `target` of its scope checks (kind, name, scopes, rules),
+/// the `principal`, the `arguments`,
 /// the `problems` already found (a tool's unknown arguments), whether argument values arrive
 /// as `strings` (URI template variables, prompt arguments), and the `handler` that extracts
 /// the parameters from a [`Call`](super::call::Call) and starts the handler.
@@ -72,7 +82,7 @@ macro_rules! run {
         meta: $meta:expr,
         link: $link:expr,
         name: $name:expr,
-        kind: $kind:expr,
+        target: $target:expr,
         principal: $principal:expr,
         arguments: $arguments:expr,
         problems: $problems:expr,
@@ -83,79 +93,115 @@ macro_rules! run {
         let id: &$crate::protocol::RequestId = $id;
         let link: $crate::handler::Link = $link;
         let name: &'static str = $name;
+        let target: $crate::server::authorize::Target<'_> = $target;
+        let principal: &$crate::principal::Principal = $principal;
         let input = link.input.clone();
-        let admitted = match &input {
-            // Boxed: only a 2026-07-28 round has one, and every call's future would carry it.
-            Some(round) => ::std::boxed::Box::pin($core.admit_input(round)).await,
-            None => Ok(()),
+        let flight = link.connection.start(id);
+        let timeout = $core
+            .inner
+            .options
+            .handler_timeout
+            .or_else(|| link.connection.handler_timeout());
+        // What the handler may demand at run time, and which of it the caller holds: only for
+        // an item that declares `may_require` (any other demand is refused as undeclared).
+        let step_up = if target.rules.may_require.is_empty() {
+            $crate::handler::StepUp::default()
+        } else {
+            let table = &$core.inner.scopes;
+            $crate::handler::StepUp::new(target.rules.may_require, |scope| {
+                table.satisfies(principal.scopes(), scope)
+            })
         };
-        match admitted {
-            Err(end) => Some(Err($crate::server::run::Failure::Input(
+        let context = $crate::handler::RequestContext::new(
+            id.clone(),
+            name,
+            $meta,
+            Some(link),
+            ::std::sync::Arc::clone(&flight.cancel),
+            step_up,
+        );
+        // The `when` clauses the arguments matched, set by the generated extraction.
+        let matched = ::std::cell::Cell::new(0_u64);
+        let call = $crate::server::call::Call {
+            principal,
+            arguments: $arguments,
+            context: &context,
+            problems: $problems,
+            kind: target.kind,
+            strings: $strings,
+            matched: &matched,
+        };
+        // Extraction builds the handler's future without running it: the scopes its arguments
+        // add are checked next, and only then is a round's state spent (a denial leaves it
+        // for the retry after the step-up).
+        let started = match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| {
+            ($handler)(call)
+        })) {
+            Ok(future) => match matched.get() {
+                0 => Ok(future),
+                matched => $core
+                    .authorize_when(id, target, matched, principal)
+                    .map(|()| future)
+                    .map_err(|denial| {
+                        $crate::server::run::Failure::Denied(::std::boxed::Box::new(denial))
+                    }),
+            },
+            Err(payload) => Err($crate::server::run::Failure::ExtractionPanicked(
+                $crate::handler::panic_message(payload.as_ref()),
+            )),
+        };
+        let admitted = match (&started, &input) {
+            // Boxed: only a 2026-07-28 round has one, and every call's future would carry it.
+            (Ok(_), Some(round)) => ::std::boxed::Box::pin($core.admit_input(round)).await,
+            _ => Ok(()),
+        };
+        match (started, admitted) {
+            (Err(failure), _) => Some(Err(failure)),
+            (Ok(_), Err(end)) => Some(Err($crate::server::run::Failure::Input(
                 ::std::boxed::Box::new(end),
             ))),
-            Ok(()) => {
-                let flight = link.connection.start(id);
-                let timeout = $core
-                    .inner
-                    .options
-                    .handler_timeout
-                    .or_else(|| link.connection.handler_timeout());
-                let context = $crate::handler::RequestContext::new(
-                    id.clone(),
-                    name,
-                    $meta,
-                    Some(link),
-                    ::std::sync::Arc::clone(&flight.cancel),
-                );
-                let call = $crate::server::call::Call {
-                    principal: $principal,
-                    arguments: $arguments,
-                    context: &context,
-                    problems: $problems,
-                    kind: $kind,
-                    strings: $strings,
-                };
-                match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| {
-                    ($handler)(call)
-                })) {
-                    // The handler first: one that finishes at once never arms the timer.
-                    Ok(future) => {
-                        let settled = $crate::server::run::settle(
-                            future,
-                            &flight.cancel,
-                            timeout,
-                            input.as_deref(),
-                            $detach,
-                        )
-                        .await;
-                        // The round is over unless the call went on as a task: requests still
-                        // waiting on it (from tasks the handler spawned) give up.
-                        if let Some(round) = input.as_deref()
-                            && !matches!(settled, $crate::server::run::Settled::Detached)
-                        {
-                            round.end();
-                        }
-                        match settled {
-                            $crate::server::run::Settled::Done(result) => {
-                                Some(result.map_err($crate::server::run::Failure::Panicked))
-                            }
-                            $crate::server::run::Settled::Cancelled => None,
-                            $crate::server::run::Settled::TimedOut => {
-                                Some(Err($crate::server::run::Failure::TimedOut))
-                            }
-                            $crate::server::run::Settled::Detached => {
-                                Some(Err($crate::server::run::Failure::Detached))
-                            }
-                            $crate::server::run::Settled::Input => input.as_deref().map(|round| {
-                                Err($crate::server::run::Failure::Input(::std::boxed::Box::new(
-                                    $core.input_required(round),
-                                )))
-                            }),
-                        }
+            // The handler first: one that finishes at once never arms the timer.
+            (Ok(future), Ok(())) => {
+                let settled = $crate::server::run::settle(
+                    future,
+                    &flight.cancel,
+                    timeout,
+                    input.as_deref(),
+                    $detach,
+                )
+                .await;
+                // The round is over unless the call went on as a task: requests still
+                // waiting on it (from tasks the handler spawned) give up.
+                if let Some(round) = input.as_deref()
+                    && !matches!(settled, $crate::server::run::Settled::Detached)
+                {
+                    round.end();
+                }
+                // A demand the handler made and was refused answers the call, whatever the
+                // handler returned.
+                if matches!(settled, $crate::server::run::Settled::Done(_))
+                    && let Some(refused) = context.refused()
+                {
+                    let spent = input.as_deref().is_some_and(|r| r.presented().is_some());
+                    Some(Err($core.refused_failure(id, target, refused, principal, spent)))
+                } else {
+                match settled {
+                    $crate::server::run::Settled::Done(result) => {
+                        Some(result.map_err($crate::server::run::Failure::Panicked))
                     }
-                    Err(payload) => Some(Err($crate::server::run::Failure::ExtractionPanicked(
-                        $crate::handler::panic_message(payload.as_ref()),
-                    ))),
+                    $crate::server::run::Settled::Cancelled => None,
+                    $crate::server::run::Settled::TimedOut => {
+                        Some(Err($crate::server::run::Failure::TimedOut))
+                    }
+                    $crate::server::run::Settled::Detached => {
+                        Some(Err($crate::server::run::Failure::Detached(context)))
+                    }
+                    $crate::server::run::Settled::Input => input.as_deref().map(|round| {
+                        Err($crate::server::run::Failure::Input(::std::boxed::Box::new(
+                            $core.input_required(round),
+                        )))
+                    }),
+                }
                 }
             }
         }

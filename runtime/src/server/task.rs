@@ -137,6 +137,11 @@ impl Task {
         self.settle(Status::Failed, None, Some(error));
     }
 
+    /// Fails the task with this JSON-RPC error object.
+    pub(crate) fn fail_with(&self, error: Value) {
+        self.settle(Status::Failed, None, Some(error));
+    }
+
     /// Cancels the task: it shows as cancelled at once, and its handler is dropped. A task
     /// already done stays as it is (cancellation is cooperative, SEP-2663).
     pub(crate) fn cancel(&self) {

@@ -28,7 +28,7 @@ use super::registry::Core;
 use super::reply::Reply;
 use super::task::{Task, iso8601};
 use super::task_store::{TaskRecord, millis};
-use crate::handler::{InputKind, InputRound, Link, TaskInputs};
+use crate::handler::{InputKind, InputRound, Link, Refused, RequestContext, TaskInputs};
 use crate::principal::Principal;
 use crate::protocol::{
     CallToolResult, ErrorObject, Method, RequestId, Response, TASKS_EXTENSION, error_code,
@@ -61,7 +61,9 @@ pub(crate) fn owner_key(principal: &Principal) -> Option<String> {
 
 /// How a call became a task: its handler still running, or done at once.
 pub(super) enum TaskStart {
-    Running(Arc<InputRound>, ToolFuture),
+    /// Its round, its handler's future, the request's context (a refused run-time demand
+    /// fails the task) and the caller.
+    Running(Arc<InputRound>, ToolFuture, RequestContext, Principal),
     Finished(CallToolResult),
 }
 
@@ -90,7 +92,10 @@ impl Core {
     ) -> std::pin::Pin<Box<dyn Future<Output = Reply> + Send + '_>> {
         Box::pin(async move {
             let created = match start {
-                TaskStart::Running(round, future) => self.start_task(task, round, future).await,
+                TaskStart::Running(round, future, context, principal) => {
+                    self.start_task(task, round, future, (context, principal))
+                        .await
+                }
                 TaskStart::Finished(result) => self.finished_task(task, &result).await,
             };
             Reply::Response(match created {
@@ -138,6 +143,7 @@ impl Core {
         task: Task,
         round: Arc<InputRound>,
         future: ToolFuture,
+        caller: (RequestContext, Principal),
     ) -> Result<Box<RawValue>, ErrorObject> {
         let task = self.keep(task)?;
         let (answer, answered) = tokio::sync::oneshot::channel();
@@ -150,7 +156,7 @@ impl Core {
             }
             round.detach(Arc::clone(&task) as Arc<dyn TaskInputs>);
             let _ = answer.send(Ok(raw(&task.to_json(true))));
-            core.run_task(task, future).await;
+            core.run_task(task, future, caller).await;
         });
         answered.await.unwrap_or_else(|_| {
             Err(ErrorObject::new(
@@ -162,7 +168,12 @@ impl Core {
 
     /// Runs a task's handler to its end, its time to live or its cancellation, writing its
     /// record to the task store (if any) on every change and renewing its lease.
-    async fn run_task(self, task: Arc<Task>, future: ToolFuture) {
+    async fn run_task(
+        self,
+        task: Arc<Task>,
+        future: ToolFuture,
+        (context, principal): (RequestContext, Principal),
+    ) {
         let name = self.inner.tools[task.tool].meta.name;
         let shared = self.inner.options.task_store.is_some();
         let renew = (self.inner.options.task_lease / 3).max(std::time::Duration::from_millis(10));
@@ -174,7 +185,10 @@ impl Core {
                 biased;
                 () = task.cancel.cancelled() => break,
                 outcome = &mut future => {
-                    settle(&task, name, Some(outcome));
+                    match context.refused() {
+                        Some(refused) => self.refuse_task(&task, &context, refused, &principal),
+                        None => settle(&task, name, Some(outcome)),
+                    }
                     break;
                 }
                 () = &mut deadline => {
@@ -188,6 +202,31 @@ impl Core {
         }
         self.announce(&task);
         let _ = self.persist(&task).await;
+    }
+
+    /// Fails a task whose handler demanded scopes the caller lacks: the error carries the
+    /// step-up challenge in its `data` (a task's result is no place for a 403).
+    fn refuse_task(
+        &self,
+        task: &Task,
+        context: &RequestContext,
+        refused: &Refused,
+        principal: &Principal,
+    ) {
+        let meta = self.inner.tools[task.tool].meta;
+        let target = super::authorize::Target {
+            kind: "tool",
+            name: meta.name,
+            scopes: meta.scopes,
+            rules: &meta.rules,
+        };
+        let response = match self.refusal(context.request_id(), target, refused, principal) {
+            Ok(denial) => denial.to_response_with_challenge(&self.in_band_challenge(&denial)),
+            Err(response) => response,
+        };
+        if let Some(error) = response.error_object() {
+            task.fail_with(serde_json::to_value(error).unwrap_or_default());
+        }
     }
 
     /// Tells the subscriptions that follow `task`, here and on every other replica, of its state.
@@ -331,7 +370,13 @@ impl Core {
         let Some(meta) = tool.map(|tool| &self.inner.tools[tool].meta) else {
             return error(ErrorObject::new(error_code::INVALID_PARAMS, "unknown task"));
         };
-        if let Err(denial) = self.authorize(&id, "tool", meta.name, meta.scopes, principal) {
+        let target = super::authorize::Target {
+            kind: "tool",
+            name: meta.name,
+            scopes: meta.scopes,
+            rules: &meta.rules,
+        };
+        if let Err(denial) = self.authorize(&id, target, principal) {
             return Reply::Denied(denial);
         }
         let responses = params.input_responses.unwrap_or_default();

@@ -4,6 +4,7 @@ use serde_json::value::RawValue;
 
 use super::input::InputEnd;
 use super::params::NamedParams;
+use super::authorize::Target;
 use super::registry::Core;
 use super::reply::Reply;
 use super::run::{Failure, run};
@@ -25,7 +26,10 @@ impl Core {
         self.list_for(
             "tools",
             &self.inner.list_pages,
-            self.inner.tools.iter().map(|t| (t.meta.scopes, &*t.json)),
+            self.inner
+                .tools
+                .iter()
+                .map(|t| ((t.meta.scopes, t.meta.rules.any_scopes), &*t.json)),
             params,
             principal,
         )
@@ -49,7 +53,13 @@ impl Core {
             let tool = &self.inner.tools[index];
             let meta = tool.meta;
 
-            if let Err(denial) = self.authorize(&id, "tool", meta.name, meta.scopes, principal) {
+            let target = Target {
+                kind: "tool",
+                name: meta.name,
+                scopes: meta.scopes,
+                rules: &meta.rules,
+            };
+            if let Err(denial) = self.authorize(&id, target, principal) {
                 return Reply::Denied(denial);
             }
 
@@ -111,7 +121,7 @@ impl Core {
                 meta: params.meta,
                 link: link,
                 name: meta.name,
-                kind: "tool",
+                target: target,
                 principal: principal,
                 arguments: arguments,
                 problems: problems,
@@ -122,7 +132,7 @@ impl Core {
             let result = match outcome {
                 Some(Ok(result)) => result,
                 None => return Reply::Nothing,
-                Some(Err(Failure::Detached)) => {
+                Some(Err(Failure::Detached(context))) => {
                     let (Some(round), Some(future)) = (round, detached) else {
                         return Reply::Response(Response::error(
                             Some(id),
@@ -138,10 +148,12 @@ impl Core {
                         self.inner.options.task_ttl,
                     );
                     return self
-                        .task_reply(id, task, TaskStart::Running(round, future))
+                        .task_reply(id, task, TaskStart::Running(round, future, context, principal.clone()))
                         .await;
                 }
-                Some(Err(failure @ Failure::Input(_))) => {
+                Some(Err(
+                    failure @ (Failure::Input(_) | Failure::Denied(_) | Failure::Answered(_)),
+                )) => {
                     return failure.reply(&id).unwrap_or(Reply::Nothing);
                 }
                 Some(Err(Failure::TimedOut)) => {
