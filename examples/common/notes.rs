@@ -7,6 +7,11 @@
 //! a while: `export_notes` runs as a task (the 2026-07-28 tasks extension) for a client that
 //! supports tasks, which gets a task id at once, answers the task's question and polls for the
 //! export.
+//!
+//! Two tools show scopes beyond the fixed one: `add_note` needs `notes:admin` as well when its
+//! `confidential` argument is true (`when`), and `get_note` asks for `notes:admin` while it runs,
+//! once it finds the note confidential (`may_require`). `purge_notes` may run ten times a minute
+//! per caller (`quota`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +30,9 @@ pub(crate) struct Note {
     body: String,
     /// Who wrote it (the caller's subject).
     author: Option<String>,
+    /// Readable only with `notes:admin` (absent when false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    confidential: bool,
 }
 
 /// Several notes.
@@ -72,24 +80,36 @@ fn list_notes(store: State<Store>) -> Json<NoteList> {
 }
 
 /// Reads one note.
-#[mcp_tool(scope = "notes:read", read_only)]
+#[mcp_tool(scope = "notes:read", read_only, may_require = ["notes:admin"])]
 async fn get_note(
     store: State<Store>,
+    ctx: RequestContext,
     #[arg(description = "The note's id, as returned by add_note or list_notes.")] id: u64,
 ) -> Result<Json<Note>, ToolError> {
-    store
+    let note = store
         .with(|notes| notes.get(&id).cloned())
-        .map(Json)
-        .ok_or_else(|| ToolError::new(format!("no note with id {id}")))
+        .ok_or_else(|| ToolError::new(format!("no note with id {id}")))?;
+    // Only the note says whether it is confidential: the scope is asked for at run time, and a
+    // caller without it gets the same 403 step-up as for a tool's fixed scope.
+    if note.confidential {
+        ctx.require_scopes(["notes:admin"])?;
+    }
+    Ok(Json(note))
 }
 
-/// Adds a note and returns it with its id.
-#[mcp_tool(scope = "notes:write", idempotent = false)]
+/// Adds a note and returns it with its id. A confidential note needs `notes:admin` to write
+/// and to read.
+#[mcp_tool(
+    scope = "notes:write",
+    idempotent = false,
+    when(confidential => "notes:admin")
+)]
 async fn add_note(
     store: State<Store>,
     who: Principal,
     #[arg(description = "A short title.")] title: String,
     #[arg(description = "The text of the note.")] body: Option<String>,
+    #[arg(description = "Readable only with notes:admin.")] confidential: Option<bool>,
 ) -> Json<Note> {
     let note = store.with(|notes| {
         let id = notes.keys().next_back().map_or(1, |last| last + 1);
@@ -98,6 +118,7 @@ async fn add_note(
             title,
             body: body.unwrap_or_default(),
             author: who.subject().map(str::to_owned),
+            confidential: confidential.unwrap_or(false),
         };
         notes.insert(id, note.clone());
         note
@@ -248,7 +269,7 @@ async fn export_notes(
 }
 
 /// Deletes every note. Needs the admin scope.
-#[mcp_tool(scope = "notes:admin", destructive, idempotent)]
+#[mcp_tool(scope = "notes:admin", destructive, idempotent, quota = "10/min")]
 fn purge_notes(store: State<Store>) -> String {
     let removed = store.with(|notes| std::mem::take(notes).len());
     format!("removed {removed} notes")

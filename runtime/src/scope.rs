@@ -277,6 +277,19 @@ impl Literal {
     }
 }
 
+impl When {
+    /// The clause as clients read it in `_meta` and the scope table:
+    /// `{"argument", "equals"?, "scope"}`.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut clause = serde_json::json!({ "argument": self.argument, "scope": self.scope });
+        if let Some(literal) = &self.equals {
+            clause["equals"] = literal.to_json();
+        }
+        clause
+    }
+}
+
 impl fmt::Display for When {
     /// As written in the attribute: `when(private => "repo:private")`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -101,7 +101,7 @@ impl DevAuth {
         let unlocks = server
             .scope_rows()
             .into_iter()
-            .map(|(scope, _, tools)| {
+            .map(|(scope, _, tools, _)| {
                 (
                     scope.to_owned(),
                     tools.into_iter().map(str::to_owned).collect(),

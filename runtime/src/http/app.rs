@@ -81,6 +81,9 @@ impl Core {
         };
         let metadata_url = metadata::metadata_url(&resource);
         self.set_resource_metadata(metadata_url.clone());
+        if let Some(store) = &config.rate_limit_store {
+            self.share_quotas(Arc::clone(store));
+        }
         let initial: Vec<String> = match &config.initial_scopes {
             Some(scopes) => scopes.clone(),
             None => self.required_scopes(),

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::proxy::TrustedProxies;
-use super::quota::Quota;
+use crate::server::Quota;
 use super::store::{RateLimitStore, SessionStore};
 use crate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
 use crate::metadata;

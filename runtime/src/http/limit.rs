@@ -6,71 +6,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::quota::Quota;
-use super::store::RateLimitStore;
-
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
-/// Buckets keyed by client address or principal. Bounded: when it holds too many keys, the
-/// full (idle) buckets are dropped.
-pub(crate) struct Limiter {
-    quota: Quota,
-    buckets: Mutex<HashMap<String, Bucket>>,
-}
-
-const MAX_KEYS: usize = 100_000;
-
-/// The slowest refill a quota gets: one request per 10⁶ seconds.
-const MIN_RATE: f64 = 1e-6;
-
-impl Limiter {
-    pub(crate) fn new(quota: Quota) -> Self {
-        Self {
-            quota,
-            buckets: Mutex::default(),
-        }
-    }
-
-    /// Takes one token for `key`; when none is left, how long until one is.
-    pub(crate) fn check(&self, key: &str) -> Result<(), Duration> {
-        let now = Instant::now();
-        let burst = f64::from(self.quota.burst.max(1));
-        // A rate of zero, negative or not a number refills one request in about twelve days
-        // (as the Redis store's does): no division by it can overflow a `Duration`.
-        let rate = self.quota.per_second.max(MIN_RATE);
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
-            buckets
-                .retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < burst);
-            // Every key still busy: a tenth of them go (their clients start again from a full
-            // bucket), so the table stays bounded and the scan happens once per many new keys.
-            if buckets.len() >= MAX_KEYS {
-                let gone: Vec<String> = buckets.keys().take(MAX_KEYS / 10).cloned().collect();
-                for key in gone {
-                    buckets.remove(&key);
-                }
-            }
-        }
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
-            tokens: burst,
-            last: now,
-        });
-        bucket.tokens =
-            (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(burst);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::try_from_secs_f64((1.0 - bucket.tokens) / rate).unwrap_or(Duration::MAX))
-        }
-    }
-}
+use crate::server::{Limiter, Quota, RateLimitStore};
 
 /// The key a client address is limited by: an IPv4 address (also when mapped into IPv6), or an
 /// IPv6 address's /64 prefix, which a single host commonly holds whole (keyed by the full
@@ -117,7 +55,7 @@ impl RateLimit {
     pub(crate) async fn check(&self, key: &str) -> Result<(), Duration> {
         if let Some((store, namespace)) = &self.shared {
             match store
-                .take(&format!("{namespace}:{key}"), self.local.quota)
+                .take(&format!("{namespace}:{key}"), self.local.quota())
                 .await
             {
                 Ok(answer) => {
@@ -253,42 +191,6 @@ impl Drop for StreamPermit {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn buckets_allow_the_burst_then_refill() {
-        let limiter = Limiter::new(Quota::new(2, 1000.0));
-        assert!(limiter.check("a").is_ok());
-        assert!(limiter.check("a").is_ok());
-        let wait = limiter.check("a").unwrap_err();
-        assert!(wait <= Duration::from_millis(2), "{wait:?}");
-        assert!(limiter.check("b").is_ok(), "keys are independent");
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(limiter.check("a").is_ok(), "refilled");
-        let slow = Limiter::new(Quota::new(1, 0.5));
-        assert!(slow.check("x").is_ok());
-        let wait = slow.check("x").unwrap_err();
-        assert!(
-            wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2),
-            "{wait:?}"
-        );
-    }
-
-    #[test]
-    fn a_quota_without_a_rate_refuses_without_panicking() {
-        for rate in [0.0, -1.0, f64::NAN, f64::MIN_POSITIVE] {
-            let limiter = Limiter::new(Quota::new(1, rate));
-            assert!(limiter.check("a").is_ok(), "the burst, at {rate}");
-            let wait = limiter.check("a").unwrap_err();
-            assert!(wait >= Duration::from_secs(999_999), "{rate}: {wait:?}");
-        }
-        let endless = Limiter::new(Quota::new(1, f64::INFINITY));
-        for _ in 0..3 {
-            assert!(
-                endless.check("a").is_ok(),
-                "an unbounded rate refuses nothing"
-            );
-        }
-    }
 
     #[test]
     fn addresses_are_limited_by_host_and_ipv6_by_its_64() {

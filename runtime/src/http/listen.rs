@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::limit::{StreamPermit, StreamRefusal};
 use super::refusals;
-use super::reply::{json_response, too_many};
+use super::reply::{json_response, too_many, with_retry_after};
 use super::session::principal_key;
 use super::shared::Shared;
 use super::sse::{accepts_event_stream, kept_alive_event_stream};
@@ -127,6 +127,9 @@ fn answer(shared: &Shared, principal: &Principal, reply: Reply) -> Response {
         }
         Reply::Refused(response, Refusal::NotFound) => {
             json_response(StatusCode::NOT_FOUND, &response)
+        }
+        Reply::Refused(response, Refusal::TooManyRequests(wait)) => {
+            with_retry_after(json_response(StatusCode::TOO_MANY_REQUESTS, &response), wait)
         }
         Reply::Denied(denial) => shared.forbidden(principal, &denial, true),
         Reply::Nothing => StatusCode::ACCEPTED.into_response(),

@@ -21,7 +21,7 @@
 //! - `shared`: the state every request reads;
 //! - `headers`, `param_headers` (SEP-2243's `Mcp-Param-*`), `sse`, `reply`, `config`, `error`;
 //! - `session`, `refusals`, `limit`, `redis`, `store`;
-//! - `quota`, `proxy`, `host`, `outage`, `spare`.
+//! - `proxy`, `host`, `outage`, `spare`.
 
 mod app;
 mod authn;
@@ -42,7 +42,6 @@ mod param_headers;
 mod post;
 mod probes;
 mod proxy;
-mod quota;
 #[cfg(feature = "redis")]
 mod redis;
 mod refusals;
@@ -63,7 +62,7 @@ pub use config::{DEFAULT_BIND, DEFAULT_MAX_BODY_BYTES, DenialMode, HttpConfig};
 pub use error::HttpError;
 pub use headers::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
 pub use proxy::{ForwardedHeader, ProxyError, TrustedProxies};
-pub use quota::Quota;
+pub use crate::server::Quota;
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, RedisStore};
 pub use serve::{LocalAddr, ServeOptions, serve, serve_on, serve_with};

@@ -17,7 +17,7 @@ use std::time::Duration;
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::quota::Quota;
+use crate::server::Quota;
 use super::store::{RateLimitStore, SessionRecord, SessionStore, StoreError, StoreFuture};
 
 /// Settings of a [`RedisStore`].

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::config::DenialMode;
 use super::headers::SESSION_HEADER;
-use super::reply::json_response;
+use super::reply::{json_response, with_retry_after};
 use super::session::Owner;
 use super::shared::Shared;
 use super::sse::{accepts_event_stream, event_stream};
@@ -168,6 +168,9 @@ pub(super) fn respond(
             }
             Reply::Refused(response, Refusal::NotFound) => {
                 json_response(StatusCode::NOT_FOUND, &response)
+            }
+            Reply::Refused(response, Refusal::TooManyRequests(wait)) => {
+                with_retry_after(json_response(StatusCode::TOO_MANY_REQUESTS, &response), wait)
             }
             Reply::Denied(denial) => match shared.denial {
                 DenialMode::Forbidden => shared.forbidden(&principal, &denial, modern),

@@ -7,13 +7,11 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::quota::Quota;
 use crate::connection::SessionState;
-pub use crate::server::{StoreError, StoreFuture};
+pub use crate::server::{RateLimitStore, StoreError, StoreFuture};
 
 /// One legacy session as a [`SessionStore`] keeps it: whose it is and the state of its client
 /// connection. Stored as JSON; the fields are private so its form can grow.
@@ -91,13 +89,6 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Ends session `id` of `owner`; whether it was live.
     fn end<'a>(&'a self, id: &'a str, owner: &'a str) -> StoreFuture<'a, bool>;
-}
-
-/// Rate-limit allowances shared between processes (the in-process limiter is the default).
-pub trait RateLimitStore: Send + Sync + 'static {
-    /// Takes one request from `key`'s allowance under `quota`: `None` when allowed, else how
-    /// long until a request would be.
-    fn take<'a>(&'a self, key: &'a str, quota: Quota) -> StoreFuture<'a, Option<Duration>>;
 }
 
 /// A [`SessionStore`] in this process's memory, shared by every router given a clone of it:

@@ -33,6 +33,9 @@ pub mod error_code {
     /// scopegate: the caller lacks the scopes the operation requires (transports without an
     /// HTTP status to carry the denial, such as stdio, answer with this code).
     pub const INSUFFICIENT_SCOPE: i32 = -32003;
+    /// scopegate: the caller used up a tool's quota (`#[mcp_tool(quota = "10/min")]`); HTTP
+    /// answers it with 429 and `Retry-After`, `data.retryAfterSeconds` says when elsewhere.
+    pub const QUOTA_EXCEEDED: i32 = -32029;
     /// MCP 2026-07-28: HTTP headers disagree with the body, or are missing.
     pub const HEADER_MISMATCH: i32 = -32020;
     /// MCP 2026-07-28: the request needs a client capability it did not declare.

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::handler::ParamDef;
 use crate::prompt::PromptMeta;
 use crate::schema::schema_generator;
-use crate::scope::Rules;
+use crate::scope::{Rules, When};
 use crate::tool::{ToolMeta, ToolQuota};
 
 /// The `_meta` key under which `tools/list` advertises the scopes each tool requires, so a client
@@ -49,17 +49,7 @@ pub(super) fn scopes_meta(scopes: &[&str], rules: &Rules, quota: Option<ToolQuot
         meta.insert(ANY_SCOPES_META_KEY.into(), json!(rules.any_scopes));
     }
     if !rules.when.is_empty() {
-        let clauses: Vec<Value> = rules
-            .when
-            .iter()
-            .map(|clause| {
-                let mut entry = json!({ "argument": clause.argument, "scope": clause.scope });
-                if let Some(literal) = &clause.equals {
-                    entry["equals"] = literal.to_json();
-                }
-                entry
-            })
-            .collect();
+        let clauses: Vec<Value> = rules.when.iter().map(When::to_json).collect();
         meta.insert(CONDITIONAL_SCOPES_META_KEY.into(), clauses.into());
     }
     if !rules.may_require.is_empty() {

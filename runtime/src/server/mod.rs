@@ -49,6 +49,7 @@ mod options;
 mod paging;
 mod params;
 mod prompts;
+mod rate_limit;
 mod registry;
 mod replay;
 mod replicas;
@@ -62,6 +63,7 @@ mod task;
 mod task_registry;
 mod task_store;
 mod tasks;
+mod tool_quota;
 mod tools;
 
 pub use self::authorize::{Denial, DenialRule};
@@ -76,6 +78,8 @@ pub use self::info::ServerInfo;
 #[cfg(feature = "http")]
 pub(crate) use self::modern::unsupported_version_error;
 pub use self::options::{ListVisibility, ServerOptions};
+pub(crate) use self::rate_limit::Limiter;
+pub use self::rate_limit::{Quota, RateLimitStore};
 pub(crate) use self::registry::Core;
 pub use self::replay::{MemoryReplayStore, ReplayStore};
 pub use self::reply::{Refusal, Reply};

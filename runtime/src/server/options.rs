@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::bus::EventBus;
+use super::rate_limit::RateLimitStore;
 use super::replay::{MemoryReplayStore, ReplayStore};
 use super::request_state::StateKeys;
 use super::task_store::TaskStore;
@@ -41,6 +42,9 @@ pub struct ServerOptions {
     /// Where the ids of accepted request states are kept, each accepted once. Default: this
     /// process's memory; replicas must share one (`RedisStore`, feature `redis`).
     pub replay_store: Arc<dyn ReplayStore>,
+    /// Where tools' quotas (`#[mcp_tool(quota = "..")]`) are counted when replicas share them
+    /// (default: the HTTP transport's `rate_limit_store`, else this process).
+    pub rate_limit_store: Option<Arc<dyn RateLimitStore>>,
     /// A task's time to live (2026-07-28 tasks extension; default 1 hour): a task still running
     /// when it runs out fails, and a finished task is forgotten that long after it finished.
     pub task_ttl: Duration,
@@ -71,6 +75,7 @@ impl Default for ServerOptions {
             state_keys: StateKeys::random(),
             request_state_ttl: Duration::from_secs(600),
             replay_store: Arc::new(MemoryReplayStore::new()),
+            rate_limit_store: None,
             task_ttl: Duration::from_secs(3600),
             max_tasks: 10_000,
             max_tasks_per_principal: 100,
@@ -121,6 +126,14 @@ impl ServerOptions {
     #[must_use]
     pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
         self.replay_store = Arc::new(store);
+        self
+    }
+
+    /// Counts tools' quotas in `store` (shared by replicas). An HTTP router given a
+    /// `rate_limit_store` shares it with the server when this is not set.
+    #[must_use]
+    pub fn rate_limit_store(mut self, store: impl RateLimitStore) -> Self {
+        self.rate_limit_store = Some(Arc::new(store));
         self
     }
 

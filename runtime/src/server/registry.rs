@@ -19,6 +19,7 @@ use super::listeners::Listeners;
 use super::name_index::NameIndex;
 use super::options::ServerOptions;
 use super::paging::pages;
+use super::rate_limit::ToolQuotas;
 use crate::connection::Connection;
 use crate::handler::ParamDef;
 use crate::prompt::PromptMeta;
@@ -73,6 +74,8 @@ pub(super) struct Inner {
     /// The Protected Resource Metadata URL, once an HTTP transport serves it: the challenge a
     /// denial answered in a JSON-RPC error (a task's) points at it.
     pub(super) resource_metadata: std::sync::OnceLock<String>,
+    /// Tools' quotas.
+    pub(super) quotas: ToolQuotas,
 }
 
 pub(super) type RegisteredPrompt = (
@@ -225,6 +228,8 @@ impl Core {
         if options.event_bus.is_some() && tokio::runtime::Handle::try_current().is_err() {
             return Err(BuildError::BusWithoutRuntime);
         }
+        let quotas =
+            ToolQuotas::new(tools.iter().map(|t| t.meta), options.rate_limit_store.clone());
         let core = Self {
             inner: Arc::new(Inner {
                 handlers,
@@ -250,6 +255,7 @@ impl Core {
                 connections: std::sync::Mutex::default(),
                 listeners: Listeners::default(),
                 resource_metadata: std::sync::OnceLock::new(),
+                quotas,
             }),
         };
         core.listen_to_replicas();

@@ -15,15 +15,19 @@ pub enum Reply {
     /// Nothing to send (the message was a notification or a response).
     Nothing,
     /// A request refused before dispatch (2026-07-28: malformed `_meta`, unsupported version,
-    /// unknown method); HTTP answers with the given status, other transports send the response.
+    /// unknown method) or before its handler ran (a tool's quota used up); HTTP answers with the
+    /// given status, other transports send the response.
     Refused(Response, Refusal),
 }
 
 /// The HTTP status class of a [`Reply::Refused`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Refusal {
     /// 400 Bad Request.
     BadRequest,
     /// 404 Not Found (an unknown method, 2026-07-28).
     NotFound,
+    /// 429 Too Many Requests, with `Retry-After` (a tool's quota used up).
+    TooManyRequests(std::time::Duration),
 }

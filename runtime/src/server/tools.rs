@@ -62,6 +62,13 @@ impl Core {
             if let Err(denial) = self.authorize(&id, target, principal) {
                 return Reply::Denied(denial);
             }
+            // Counted once the caller's scopes pass, before anything of the call runs.
+            if let Some(quota) = meta.quota
+                && let Err(refusal) =
+                    Box::pin(self.take_quota(&id, index, meta, quota, principal)).await
+            {
+                return refusal;
+            }
 
             let arguments = params.arguments.unwrap_or_default();
             let mut problems: Vec<String> = arguments
