@@ -16,7 +16,7 @@ use support::who;
 #[mcp(
     name = "jobs",
     version = "1.0.0",
-    tools(build, quick, always, approve, crash, plain)
+    tools(build, quick, always, approve, crash, plain, release)
 )]
 struct Jobs {
     /// Handlers of `build` dropped before they finished (a cancelled task's handler is).
@@ -79,6 +79,14 @@ async fn crash() -> String {
 async fn plain() -> String {
     tokio::time::sleep(Duration::from_millis(10)).await;
     "plain".into()
+}
+
+/// Waits, then finds that releasing needs `jobs:release`: a task by then.
+#[mcp_tool(scope = "jobs:run", task, may_require = ["jobs:release"])]
+async fn release(ctx: RequestContext) -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    ctx.require_scopes(["jobs:release"])?;
+    Ok("released".into())
 }
 
 fn alice() -> Principal {
@@ -365,6 +373,50 @@ async fn a_panic_fails_the_task_with_a_protocol_error() {
             .contains("on purpose")
     );
     assert!(failed.get("result").is_none());
+}
+
+#[tokio::test]
+async fn a_scope_demanded_in_a_task_fails_it_with_the_challenge() {
+    let server = server(ServerOptions::default());
+    let created = call(&server, "release", json!({})).await;
+    assert!(created["taskId"].is_string(), "{created}");
+    let failed = until(&server, &created["taskId"], "failed").await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let error = &failed["error"];
+    assert_eq!(
+        error["code"],
+        scopegate::protocol::error_code::INSUFFICIENT_SCOPE
+    );
+    assert_eq!(error["data"]["missingScopes"], json!(["jobs:release"]));
+    let challenge = error["data"]["wwwAuthenticate"].as_str().unwrap();
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#)
+            && challenge.contains(r#"scope="jobs:release jobs:run""#),
+        "{challenge}"
+    );
+    assert!(
+        failed.get("result").is_none(),
+        "the handler's output is not the task's"
+    );
+    // With the scope, the same tool completes.
+    let holder = who("alice", "jobs:run jobs:release");
+    let created = send(
+        &server,
+        &holder,
+        "tools/call",
+        json!({"name": "release"}),
+        true,
+    )
+    .await;
+    let mut done = Value::Null;
+    for _ in 0..200 {
+        done = get(&server, &holder, &created["taskId"]).await;
+        if done["status"] != "working" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(done["status"], "completed", "{done}");
 }
 
 #[tokio::test]

@@ -9,10 +9,10 @@ use syn::{LitStr, Path, Token};
 use crate::check::lit;
 use crate::errors::Errors;
 use crate::keys::{self, Seen};
-use crate::rules;
 use crate::model::{
     Callable, Common, Hints, Item, Kind, PromptItem, ResourceItem, TaskMode, ToolItem,
 };
+use crate::rules;
 
 /// What one attribute says, before it meets the function.
 #[derive(Default)]
@@ -88,7 +88,10 @@ impl ItemAttr {
                     let empty = "list the scopes the handler may demand";
                     let scopes = rules::scope_list(input, errors, "may_require", empty)?;
                     if scopes.len() > rules::MAX_RULES {
-                        errors.at(&key, format!("at most {} scopes in `may_require`", rules::MAX_RULES));
+                        errors.at(
+                            &key,
+                            format!("at most {} scopes in `may_require`", rules::MAX_RULES),
+                        );
                     }
                     common.rules.may_require = scopes;
                 }

@@ -125,7 +125,15 @@ mod tests {
         assert_eq!(parse_quota("10/min"), Ok((10, 60)));
         assert_eq!(parse_quota("3 / h"), Ok((3, 3600)));
         assert_eq!(parse_quota("1/day"), Ok((1, 86_400)));
-        for bad in ["10", "ten/min", "10/fortnight", "-1/s", "10/", "/min", "4294967296/s"] {
+        for bad in [
+            "10",
+            "ten/min",
+            "10/fortnight",
+            "-1/s",
+            "10/",
+            "/min",
+            "4294967296/s",
+        ] {
             assert!(parse_quota(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(parse_quota("0/min").unwrap_err().contains("allows no call"));

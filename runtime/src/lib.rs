@@ -59,9 +59,9 @@ pub use resource::ResourceError;
 pub use scope::{ScopeSet, ScopeTable};
 pub use scopegate_macros::{McpServer, mcp_prompt, mcp_resource, mcp_tool};
 pub use server::{
-    BuildError, Denial, DenialRule, EventBus, ListVisibility, McpServer, MemoryReplayStore, Refusal,
-    ReplayStore, Reply, Server, ServerInfo, ServerOptions, StateKeyError, StateKeys, StoreError,
-    StoreFuture, TaskStore,
+    BuildError, Denial, DenialRule, EventBus, ListVisibility, McpServer, MemoryReplayStore,
+    Refusal, ReplayStore, Reply, Server, ServerInfo, ServerOptions, StateKeyError, StateKeys,
+    StoreError, StoreFuture, TaskStore,
 };
 pub use stdio::StdioError;
 pub use tool::{

@@ -228,7 +228,6 @@ impl Rules {
     pub const fn is_none(&self) -> bool {
         self.any_scopes.is_empty() && self.when.is_empty() && self.may_require.is_empty()
     }
-
 }
 
 impl Default for Rules {

@@ -102,6 +102,8 @@ async fn authentication_events_are_traced_with_stable_fields() {
     assert_eq!(denied["tool"], "write_file");
     assert_eq!(denied["missing"], "files:write");
     assert_eq!(denied["subject"], "alice");
+    // The rule that denied it (`scopes`, `any_scope`, a `when(..)` clause, `may_require`).
+    assert_eq!(denied["rule"], "scopes");
     let rejected: Vec<&str> = events
         .iter()
         .filter(|e| e.get("event").map(String::as_str) == Some("token_rejected"))

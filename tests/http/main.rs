@@ -18,6 +18,7 @@ mod expiry;
 mod introspection;
 mod keys;
 mod metadata;
+mod policies;
 mod probes;
 mod routing;
 mod sessions;

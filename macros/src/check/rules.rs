@@ -62,7 +62,9 @@ pub(crate) fn check_when(common: &Common, callable: &Callable<'_>, errors: &mut 
             continue;
         }
         let hint = match expected {
-            Kind::Bool => format!("write `when({name} => \"scope\")` to test it, or compare it with `true` or `false`"),
+            Kind::Bool => format!(
+                "write `when({name} => \"scope\")` to test it, or compare it with `true` or `false`"
+            ),
             Kind::Int | Kind::Float => "compare it with a number".to_owned(),
             Kind::Str => "compare it with a string literal".to_owned(),
         };
@@ -120,7 +122,10 @@ mod tests {
         assert_eq!(kind(syn::parse_quote!(bool)), Some(Kind::Bool));
         assert_eq!(kind(syn::parse_quote!(Option<u32>)), Some(Kind::Int));
         assert_eq!(kind(syn::parse_quote!(&'static str)), Some(Kind::Str));
-        assert_eq!(kind(syn::parse_quote!(std::option::Option<f64>)), Some(Kind::Float));
+        assert_eq!(
+            kind(syn::parse_quote!(std::option::Option<f64>)),
+            Some(Kind::Float)
+        );
         assert_eq!(kind(syn::parse_quote!(Visibility)), None);
         assert_eq!(kind(syn::parse_quote!(Vec<bool>)), None);
     }

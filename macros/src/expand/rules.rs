@@ -15,15 +15,20 @@ fn clauses<'a>(
     common: &'a Common,
     callable: &'a Callable<'_>,
 ) -> impl Iterator<Item = (u32, &'a WhenClause, usize, &'a Type)> {
-    common.rules.when.iter().enumerate().filter_map(|(i, clause)| {
-        let name = clause.argument.unraw().to_string();
-        let (param, p) = callable
-            .params
-            .iter()
-            .enumerate()
-            .find(|(_, p)| p.name == name)?;
-        Some((u32::try_from(i).ok()?, clause, param, &p.ty))
-    })
+    common
+        .rules
+        .when
+        .iter()
+        .enumerate()
+        .filter_map(|(i, clause)| {
+            let name = clause.argument.unraw().to_string();
+            let (param, p) = callable
+                .params
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.name == name)?;
+            Some((u32::try_from(i).ok()?, clause, param, &p.ty))
+        })
 }
 
 /// The literal as a runtime `Literal`.
@@ -41,7 +46,12 @@ pub(crate) fn meta(common: &Common, callable: &Callable<'_>) -> TokenStream {
     let any: Vec<&String> = common.access.any.iter().map(|s| &s.value).collect();
     let may: Vec<&String> = common.rules.may_require.iter().map(|s| &s.value).collect();
     let when_scopes = common.rules.when.iter().map(|c| &c.scope.value);
-    let demands: Vec<&String> = any.iter().copied().chain(when_scopes).chain(may.iter().copied()).collect();
+    let demands: Vec<&String> = any
+        .iter()
+        .copied()
+        .chain(when_scopes)
+        .chain(may.iter().copied())
+        .collect();
     let when = clauses(common, callable).map(|(_, clause, _, ty)| {
         let argument = clause.argument.unraw().to_string();
         let scope = &clause.scope.value;

@@ -18,9 +18,9 @@ pub(crate) fn expand(item: &ToolItem<'_>) -> TokenStream {
         extend_schema,
         callable,
     } = item;
-    let quota = tokens::option(
-        quota.map(|(calls, per_seconds)| quote!(__sg::ToolQuota { calls: #calls, per_seconds: #per_seconds })),
-    );
+    let quota = tokens::option(quota.map(
+        |(calls, per_seconds)| quote!(__sg::ToolQuota { calls: #calls, per_seconds: #per_seconds }),
+    ));
     let extend_schema = tokens::option(
         extend_schema
             .as_ref()

@@ -120,7 +120,9 @@ mod tests {
     #[test]
     fn an_undeclared_scope_is_refused_even_when_held_elsewhere() {
         let step_up = StepUp::new(&[], |_| true);
-        let error = step_up.demand(["repo:private"], "t").expect_err("undeclared");
+        let error = step_up
+            .demand(["repo:private"], "t")
+            .expect_err("undeclared");
         assert!(error.contains("may_require"), "{error}");
         assert!(matches!(step_up.refused(), Some(Refused::Undeclared(_))));
         // The first refusal stands: a later demand that passes does not clear it.

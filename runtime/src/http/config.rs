@@ -4,10 +4,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::proxy::TrustedProxies;
-use crate::server::Quota;
 use super::store::{RateLimitStore, SessionStore};
 use crate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
 use crate::metadata;
+use crate::server::Quota;
 
 /// How a call the caller lacks scopes for is answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -128,9 +128,10 @@ fn answer(shared: &Shared, principal: &Principal, reply: Reply) -> Response {
         Reply::Refused(response, Refusal::NotFound) => {
             json_response(StatusCode::NOT_FOUND, &response)
         }
-        Reply::Refused(response, Refusal::TooManyRequests(wait)) => {
-            with_retry_after(json_response(StatusCode::TOO_MANY_REQUESTS, &response), wait)
-        }
+        Reply::Refused(response, Refusal::TooManyRequests(wait)) => with_retry_after(
+            json_response(StatusCode::TOO_MANY_REQUESTS, &response),
+            wait,
+        ),
         Reply::Denied(denial) => shared.forbidden(principal, &denial, true),
         Reply::Nothing => StatusCode::ACCEPTED.into_response(),
     }

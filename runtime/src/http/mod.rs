@@ -57,12 +57,12 @@ mod stream;
 mod throttle;
 mod watch;
 
+pub use crate::server::Quota;
 pub(crate) use app::{serve_core, serve_core_on};
 pub use config::{DEFAULT_BIND, DEFAULT_MAX_BODY_BYTES, DenialMode, HttpConfig};
 pub use error::HttpError;
 pub use headers::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
 pub use proxy::{ForwardedHeader, ProxyError, TrustedProxies};
-pub use crate::server::Quota;
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, RedisStore};
 pub use serve::{LocalAddr, ServeOptions, serve, serve_on, serve_with};

@@ -17,8 +17,8 @@ use std::time::Duration;
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::server::Quota;
 use super::store::{RateLimitStore, SessionRecord, SessionStore, StoreError, StoreFuture};
+use crate::server::Quota;
 
 /// Settings of a [`RedisStore`].
 #[derive(Debug, Clone)]

@@ -36,7 +36,10 @@ pub(super) fn rpc_error(status: StatusCode, code: i32, message: &str) -> Respons
 /// 429 or 503 with `Retry-After` (whole seconds, at least 1).
 #[cold]
 pub(super) fn too_many(status: StatusCode, wait: std::time::Duration, message: &str) -> Response {
-    with_retry_after(rpc_error(status, error_code::INVALID_REQUEST, message), wait)
+    with_retry_after(
+        rpc_error(status, error_code::INVALID_REQUEST, message),
+        wait,
+    )
 }
 
 /// `response` with `Retry-After: wait` (whole seconds, rounded up, at least 1).

@@ -169,9 +169,10 @@ pub(super) fn respond(
             Reply::Refused(response, Refusal::NotFound) => {
                 json_response(StatusCode::NOT_FOUND, &response)
             }
-            Reply::Refused(response, Refusal::TooManyRequests(wait)) => {
-                with_retry_after(json_response(StatusCode::TOO_MANY_REQUESTS, &response), wait)
-            }
+            Reply::Refused(response, Refusal::TooManyRequests(wait)) => with_retry_after(
+                json_response(StatusCode::TOO_MANY_REQUESTS, &response),
+                wait,
+            ),
             Reply::Denied(denial) => match shared.denial {
                 DenialMode::Forbidden => shared.forbidden(&principal, &denial, modern),
                 DenialMode::ToolError => json_response(StatusCode::OK, &denial.to_tool_error()),

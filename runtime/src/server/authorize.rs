@@ -119,25 +119,6 @@ impl Core {
         }
     }
 
-    /// [`Self::refusal`] as the failure `run!` ends with; `spent`: the request's input state
-    /// was used, so the denial is answered in band.
-    pub(super) fn refused_failure(
-        &self,
-        id: &RequestId,
-        target: Target<'_>,
-        refused: &Refused,
-        principal: &Principal,
-        spent: bool,
-    ) -> super::run::Failure {
-        match self.refusal(id, target, refused, principal) {
-            Ok(mut denial) => {
-                denial.in_band = spent;
-                super::run::Failure::Denied(Box::new(denial))
-            }
-            Err(response) => super::run::Failure::Answered(Box::new(response)),
-        }
-    }
-
     fn deny(
         &self,
         id: &RequestId,
@@ -174,7 +155,10 @@ impl Core {
     /// this operation's scopes, and the metadata URL the HTTP transport serves, once one does.
     pub(super) fn in_band_challenge(&self, denial: &Denial) -> String {
         denial
-            .challenge(std::iter::empty(), self.inner.resource_metadata.get().cloned())
+            .challenge(
+                std::iter::empty(),
+                self.inner.resource_metadata.get().cloned(),
+            )
             .header_value()
     }
 }

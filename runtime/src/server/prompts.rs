@@ -2,9 +2,9 @@
 
 use serde_json::value::RawValue;
 
+use super::authorize::Target;
 use super::json::raw;
 use super::params::NamedParams;
-use super::authorize::Target;
 use super::registry::Core;
 use super::reply::Reply;
 use super::run::run;

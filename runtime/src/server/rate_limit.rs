@@ -122,7 +122,9 @@ impl ToolQuotas {
             let _ = cell.set(store);
         }
         Self {
-            local: tools.map(|t| t.quota.map(|q| Limiter::new(rate(q)))).collect(),
+            local: tools
+                .map(|t| t.quota.map(|q| Limiter::new(rate(q))))
+                .collect(),
             shared: cell,
             failing: AtomicBool::new(false),
         }

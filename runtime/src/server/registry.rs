@@ -173,12 +173,18 @@ impl Core {
                 if crate::resource::template_variables(meta.uri).is_none() {
                     return Err(BuildError::Template { uri: meta.uri });
                 }
-                template_entries.push(((meta.scopes, meta.rules.any_scopes), raw(&resource_json(meta))));
+                template_entries.push((
+                    (meta.scopes, meta.rules.any_scopes),
+                    raw(&resource_json(meta)),
+                ));
             } else {
                 if resource_by_uri.insert(meta.uri, index).is_some() {
                     return Err(BuildError::DuplicateResource { uri: meta.uri });
                 }
-                static_entries.push(((meta.scopes, meta.rules.any_scopes), raw(&resource_json(meta))));
+                static_entries.push((
+                    (meta.scopes, meta.rules.any_scopes),
+                    raw(&resource_json(meta)),
+                ));
             }
         }
         let resource_pages = pages("resources", &json_of(&static_entries), options.page_size);
@@ -228,8 +234,10 @@ impl Core {
         if options.event_bus.is_some() && tokio::runtime::Handle::try_current().is_err() {
             return Err(BuildError::BusWithoutRuntime);
         }
-        let quotas =
-            ToolQuotas::new(tools.iter().map(|t| t.meta), options.rate_limit_store.clone());
+        let quotas = ToolQuotas::new(
+            tools.iter().map(|t| t.meta),
+            options.rate_limit_store.clone(),
+        );
         let core = Self {
             inner: Arc::new(Inner {
                 handlers,
@@ -287,8 +295,18 @@ impl Core {
             .tools
             .iter()
             .map(|t| (t.meta.scopes, &t.meta.rules))
-            .chain(inner.resources.iter().map(|(meta, _)| (meta.scopes, &meta.rules)))
-            .chain(inner.prompts.iter().map(|(meta, _, _)| (meta.scopes, &meta.rules)))
+            .chain(
+                inner
+                    .resources
+                    .iter()
+                    .map(|(meta, _)| (meta.scopes, &meta.rules)),
+            )
+            .chain(
+                inner
+                    .prompts
+                    .iter()
+                    .map(|(meta, _, _)| (meta.scopes, &meta.rules)),
+            )
             // The first of an any-of rule, as a denial asks; scopes that depend on the
             // arguments or the run are asked for when a call needs them.
             .flat_map(|(scopes, rules)| scopes.iter().chain(rules.any_scopes.first()))

@@ -59,6 +59,27 @@ impl Failure {
     }
 }
 
+impl crate::server::registry::Core {
+    /// [`Core::refusal`](crate::server::registry::Core) as the failure `run!` ends with; `spent`: the request's input state
+    /// was used, so the denial is answered in band.
+    pub(super) fn refused_failure(
+        &self,
+        id: &crate::protocol::RequestId,
+        target: crate::server::authorize::Target<'_>,
+        refused: &crate::handler::Refused,
+        principal: &crate::principal::Principal,
+        spent: bool,
+    ) -> Failure {
+        match self.refusal(id, target, refused, principal) {
+            Ok(mut denial) => {
+                denial.in_band = spent;
+                Failure::Denied(Box::new(denial))
+            }
+            Err(response) => Failure::Answered(Box::new(response)),
+        }
+    }
+}
+
 /// Runs a tool, resource or prompt handler inside the caller's own future: the request in
 /// flight, extraction, then the handler's future, with panics caught at both stages, until it
 /// finishes, its request is cancelled or its time runs out (the server's timeout, else the
@@ -134,22 +155,21 @@ macro_rules! run {
         // Extraction builds the handler's future without running it: the scopes its arguments
         // add are checked next, and only then is a round's state spent (a denial leaves it
         // for the retry after the step-up).
-        let started = match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| {
-            ($handler)(call)
-        })) {
-            Ok(future) => match matched.get() {
-                0 => Ok(future),
-                matched => $core
-                    .authorize_when(id, target, matched, principal)
-                    .map(|()| future)
-                    .map_err(|denial| {
-                        $crate::server::run::Failure::Denied(::std::boxed::Box::new(denial))
-                    }),
-            },
-            Err(payload) => Err($crate::server::run::Failure::ExtractionPanicked(
-                $crate::handler::panic_message(payload.as_ref()),
-            )),
-        };
+        let started =
+            match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| ($handler)(call))) {
+                Ok(future) => match matched.get() {
+                    0 => Ok(future),
+                    matched => $core
+                        .authorize_when(id, target, matched, principal)
+                        .map(|()| future)
+                        .map_err(|denial| {
+                            $crate::server::run::Failure::Denied(::std::boxed::Box::new(denial))
+                        }),
+                },
+                Err(payload) => Err($crate::server::run::Failure::ExtractionPanicked(
+                    $crate::handler::panic_message(payload.as_ref()),
+                )),
+            };
         let admitted = match (&started, &input) {
             // Boxed: only a 2026-07-28 round has one, and every call's future would carry it.
             (Ok(_), Some(round)) => ::std::boxed::Box::pin($core.admit_input(round)).await,
@@ -183,25 +203,27 @@ macro_rules! run {
                     && let Some(refused) = context.refused()
                 {
                     let spent = input.as_deref().is_some_and(|r| r.presented().is_some());
-                    Some(Err($core.refused_failure(id, target, refused, principal, spent)))
+                    Some(Err(
+                        $core.refused_failure(id, target, refused, principal, spent)
+                    ))
                 } else {
-                match settled {
-                    $crate::server::run::Settled::Done(result) => {
-                        Some(result.map_err($crate::server::run::Failure::Panicked))
+                    match settled {
+                        $crate::server::run::Settled::Done(result) => {
+                            Some(result.map_err($crate::server::run::Failure::Panicked))
+                        }
+                        $crate::server::run::Settled::Cancelled => None,
+                        $crate::server::run::Settled::TimedOut => {
+                            Some(Err($crate::server::run::Failure::TimedOut))
+                        }
+                        $crate::server::run::Settled::Detached => {
+                            Some(Err($crate::server::run::Failure::Detached(context)))
+                        }
+                        $crate::server::run::Settled::Input => input.as_deref().map(|round| {
+                            Err($crate::server::run::Failure::Input(::std::boxed::Box::new(
+                                $core.input_required(round),
+                            )))
+                        }),
                     }
-                    $crate::server::run::Settled::Cancelled => None,
-                    $crate::server::run::Settled::TimedOut => {
-                        Some(Err($crate::server::run::Failure::TimedOut))
-                    }
-                    $crate::server::run::Settled::Detached => {
-                        Some(Err($crate::server::run::Failure::Detached(context)))
-                    }
-                    $crate::server::run::Settled::Input => input.as_deref().map(|round| {
-                        Err($crate::server::run::Failure::Input(::std::boxed::Box::new(
-                            $core.input_required(round),
-                        )))
-                    }),
-                }
                 }
             }
         }

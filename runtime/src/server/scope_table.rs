@@ -143,7 +143,10 @@ impl Core {
     /// Every tool, resource and prompt with rules: its kind, name (a resource's URI) and rules.
     fn rule_items(&self) -> Vec<(&'static str, &'static str, &'static Rules)> {
         let inner = &self.inner;
-        let tools = inner.tools.iter().map(|t| ("tool", t.meta.name, &t.meta.rules));
+        let tools = inner
+            .tools
+            .iter()
+            .map(|t| ("tool", t.meta.name, &t.meta.rules));
         let resources = inner
             .resources
             .iter()

@@ -2,9 +2,9 @@
 
 use serde_json::value::RawValue;
 
+use super::authorize::Target;
 use super::input::InputEnd;
 use super::params::NamedParams;
-use super::authorize::Target;
 use super::registry::Core;
 use super::reply::Reply;
 use super::run::{Failure, run};
@@ -155,7 +155,11 @@ impl Core {
                         self.inner.options.task_ttl,
                     );
                     return self
-                        .task_reply(id, task, TaskStart::Running(round, future, context, principal.clone()))
+                        .task_reply(
+                            id,
+                            task,
+                            TaskStart::Running(round, future, context, principal.clone()),
+                        )
                         .await;
                 }
                 Some(Err(
