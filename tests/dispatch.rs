@@ -577,7 +577,7 @@ async fn calls_without_the_tools_scopes_are_denied_before_the_tool_runs() {
         panic!("a call missing admin:read must be denied");
     };
     assert_eq!(
-        denial,
+        *denial,
         Denial {
             id: scopegate::protocol::RequestId::Number(3.into()),
             kind: "tool",

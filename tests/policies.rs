@@ -202,7 +202,7 @@ fn succeeded(reply: Reply) -> bool {
 
 fn denial(reply: Reply) -> scopegate::Denial {
     match reply {
-        Reply::Denied(denial) => denial,
+        Reply::Denied(denial) => *denial,
         other => panic!("expected a denial, got {other:?}"),
     }
 }
@@ -671,7 +671,9 @@ fn a_literal_the_argument_can_never_equal_fails_the_build() {
     #[mcp(name = "misspelt", tools(misspelt))]
     struct Misspelt;
 
-    let error = Server::new(Misspelt).err().expect("the build fails");
+    let Err(error) = Server::new(Misspelt) else {
+        panic!("the build fails");
+    };
     assert_eq!(
         error,
         BuildError::WhenLiteral {

@@ -34,7 +34,7 @@ impl Core {
         id: &RequestId,
         target: Target<'_>,
         principal: &Principal,
-    ) -> Result<(), Denial> {
+    ) -> Result<(), Box<Denial>> {
         let table = &self.inner.scopes;
         let mut missing = table.missing(principal.scopes(), target.scopes);
         let any = table.missing_any(principal.scopes(), target.rules.any_scopes);
@@ -62,7 +62,7 @@ impl Core {
         target: Target<'_>,
         matched: u64,
         principal: &Principal,
-    ) -> Result<(), Denial> {
+    ) -> Result<(), Box<Denial>> {
         let table = &self.inner.scopes;
         let clauses = || {
             target
@@ -104,7 +104,7 @@ impl Core {
         target: Target<'_>,
         refused: &Refused,
         principal: &Principal,
-    ) -> Result<Denial, Response> {
+    ) -> Result<Box<Denial>, Response> {
         match refused {
             Refused::Missing { demanded, missing } => {
                 let mut required = target.scopes.to_vec();
@@ -127,7 +127,7 @@ impl Core {
         required: Vec<&'static str>,
         missing: Vec<&'static str>,
         rule: DenialRule,
-    ) -> Denial {
+    ) -> Box<Denial> {
         tracing::info!(
             target: "scopegate::auth",
             event = "scope_denied",
@@ -140,7 +140,7 @@ impl Core {
             %rule,
             "request denied: missing scopes"
         );
-        Denial {
+        Box::new(Denial {
             id: id.clone(),
             kind: target.kind,
             name: target.name.to_owned(),
@@ -148,7 +148,7 @@ impl Core {
             missing,
             rule,
             in_band: false,
-        }
+        })
     }
 
     /// The challenge a denial answered in a JSON-RPC error carries (a task's, a later round's):

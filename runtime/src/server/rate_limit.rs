@@ -178,4 +178,14 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_table_of_buckets_is_bounded_even_when_every_key_is_busy() {
+        let limiter = Limiter::new(Quota::new(1, 1e-6));
+        for i in 0..MAX_KEYS + 1000 {
+            let _ = limiter.check(&i.to_string());
+        }
+        let held = limiter.buckets.lock().unwrap().len();
+        assert!(held <= MAX_KEYS, "{held} buckets");
+    }
 }

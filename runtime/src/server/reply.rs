@@ -11,7 +11,8 @@ pub enum Reply {
     Response(Response),
     /// The principal lacks scopes the operation requires; the transport answers in its own way
     /// (HTTP 403 with a challenge, a JSON-RPC error on stdio).
-    Denied(Denial),
+    /// Boxed: rare, and larger than a response.
+    Denied(Box<Denial>),
     /// Nothing to send (the message was a notification or a response).
     Nothing,
     /// A request refused before dispatch (2026-07-28: malformed `_meta`, unsupported version,

@@ -188,7 +188,7 @@ impl Core {
         uri: &str,
         meta: &'static ResourceMeta,
         principal: &Principal,
-    ) -> Result<(), Denial> {
+    ) -> Result<(), Box<Denial>> {
         self.resource_scopes(uri, meta).try_for_each(|meta| {
             let target = Target {
                 kind: "resource",

@@ -52,7 +52,7 @@ impl Failure {
     ) -> Result<crate::server::reply::Reply, Self> {
         match self {
             Failure::Input(end) => Ok(end.reply(id)),
-            Failure::Denied(denial) => Ok(crate::server::reply::Reply::Denied(*denial)),
+            Failure::Denied(denial) => Ok(crate::server::reply::Reply::Denied(denial)),
             Failure::Answered(response) => Ok(crate::server::reply::Reply::Response(*response)),
             other => Err(other),
         }
@@ -73,7 +73,7 @@ impl crate::server::registry::Core {
         match self.refusal(id, target, refused, principal) {
             Ok(mut denial) => {
                 denial.in_band = spent;
-                Failure::Denied(Box::new(denial))
+                Failure::Denied(denial)
             }
             Err(response) => Failure::Answered(Box::new(response)),
         }
@@ -162,9 +162,7 @@ macro_rules! run {
                     matched => $core
                         .authorize_when(id, target, matched, principal)
                         .map(|()| future)
-                        .map_err(|denial| {
-                            $crate::server::run::Failure::Denied(::std::boxed::Box::new(denial))
-                        }),
+                        .map_err($crate::server::run::Failure::Denied),
                 },
                 Err(payload) => Err($crate::server::run::Failure::ExtractionPanicked(
                     $crate::handler::panic_message(payload.as_ref()),
