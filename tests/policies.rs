@@ -742,3 +742,41 @@ async fn over_stdio_a_used_up_quota_is_a_json_rpc_error() {
         ]
     );
 }
+
+#[tokio::test]
+async fn updates_of_a_resource_with_rules_reach_only_who_holds_every_scope_they_ask() {
+    use scopegate::Outbound;
+    use scopegate::protocol::Message;
+    let (server, _) = server(ServerOptions::default());
+    let subscribed = async |who: &Principal| {
+        let connection = server.connect();
+        let (outbound, _to_client) = Outbound::channel();
+        connection.set_standalone(outbound);
+        for (method, params) in [
+            (
+                "initialize",
+                json!({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}),
+            ),
+            ("resources/subscribe", json!({"uri": "repo://open/readme"})),
+        ] {
+            let text = json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string();
+            let reply = server
+                .handle_in(
+                    Message::parse(text.as_bytes()).unwrap(),
+                    who,
+                    &connection,
+                    None,
+                )
+                .await;
+            assert!(matches!(reply, Reply::Response(_)), "{reply:?}");
+        }
+        (connection, _to_client)
+    };
+    // A reader may read `repo://open/readme`, but whether a readme needs `repo:private` is the
+    // rule's to say per URI: updates go to who holds every scope the rules can ask for.
+    let reader = subscribed(&principal("repo:read")).await;
+    assert_eq!(server.notify_resource_updated("repo://open/readme"), 0);
+    let holder = subscribed(&principal("repo:read repo:private")).await;
+    assert_eq!(server.notify_resource_updated("repo://open/readme"), 1);
+    drop((reader, holder));
+}

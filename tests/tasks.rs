@@ -16,7 +16,7 @@ use support::who;
 #[mcp(
     name = "jobs",
     version = "1.0.0",
-    tools(build, quick, always, approve, crash, plain, release)
+    tools(build, quick, always, approve, crash, plain, release, expedite)
 )]
 struct Jobs {
     /// Handlers of `build` dropped before they finished (a cancelled task's handler is).
@@ -87,6 +87,13 @@ async fn release(ctx: RequestContext) -> Result<String, ToolError> {
     tokio::time::sleep(Duration::from_millis(20)).await;
     ctx.require_scopes(["jobs:release"])?;
     Ok("released".into())
+}
+
+/// Runs a while; an urgent run needs `jobs:urgent`.
+#[mcp_tool(scope = "jobs:run", task, when(urgent => "jobs:urgent"))]
+async fn expedite(urgent: bool) -> String {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    format!("urgent: {urgent}")
 }
 
 fn alice() -> Principal {
@@ -417,6 +424,21 @@ async fn a_scope_demanded_in_a_task_fails_it_with_the_challenge() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(done["status"], "completed", "{done}");
+}
+
+#[tokio::test]
+async fn a_tasks_argument_dependent_scopes_are_checked_on_every_request_about_it() {
+    let server = server(ServerOptions::default());
+    let holder = who("alice", "jobs:run jobs:urgent");
+    let params = json!({"name": "expedite", "arguments": {"urgent": true}});
+    let created = send(&server, &holder, "tools/call", params, true).await;
+    let task = &created["taskId"];
+    assert!(task.is_string(), "{created}");
+    // The same caller, with a token that no longer grants `jobs:urgent`.
+    let denied = get(&server, &alice(), task).await;
+    assert_eq!(denied["denied"], json!(["jobs:urgent"]), "{denied}");
+    let seen = get(&server, &holder, task).await;
+    assert!(seen["status"].is_string(), "{seen}");
 }
 
 #[tokio::test]

@@ -182,6 +182,22 @@ impl ScopeTable {
         all.iter().all(|s| self.satisfies(granted, s)) && self.missing_any(granted, any).is_none()
     }
 
+    /// Whether `granted` holds everything an item with `scopes` and `rules` could ask for: its
+    /// fixed scopes, one of its any-of scopes, and every scope its `when` clauses and run-time
+    /// demands name. For what is told of an item without running it (a resource's updates, a
+    /// task's status), where the rules that depend on a call cannot be weighed.
+    #[must_use]
+    pub fn admits_every_rule(
+        &self,
+        granted: &ScopeSet,
+        scopes: &'static [&'static str],
+        rules: &Rules,
+    ) -> bool {
+        self.admits(granted, scopes, rules.any_scopes)
+            && rules.when.iter().all(|w| self.satisfies(granted, w.scope))
+            && rules.may_require.iter().all(|s| self.satisfies(granted, s))
+    }
+
     /// The scopes of `required` that `granted` does not satisfy, in the order given.
     #[must_use]
     pub fn missing(

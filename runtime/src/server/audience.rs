@@ -30,12 +30,15 @@ impl Core {
     }
 
     /// Whether `principal` may hear of changes to `audience`'s resource: it holds every scope
-    /// set a read of it needs (the scope check of `resources/read`, without its denial).
+    /// set a read of it needs (the scope check of `resources/read`, without its denial). A
+    /// read's `when` clauses and run-time demands cannot be known without reading, so a
+    /// resource with them is heard of only by a principal holding every scope they can ask for:
+    /// an update never tells of a resource its reader might have been refused.
     pub(super) fn admits(&self, audience: &Audience, principal: &Principal) -> bool {
         let table = &self.inner.scopes;
         audience
             .required
             .iter()
-            .all(|meta| table.admits(principal.scopes(), meta.scopes, meta.rules.any_scopes))
+            .all(|meta| table.admits_every_rule(principal.scopes(), meta.scopes, &meta.rules))
     }
 }

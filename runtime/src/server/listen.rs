@@ -214,11 +214,13 @@ impl Core {
         });
         listeners
             .iter()
+            // A status may carry the result: only to a listener that holds every scope the
+            // tool's rules could ask for.
             .filter(|listener| {
-                self.inner.scopes.admits(
+                self.inner.scopes.admits_every_rule(
                     listener.principal.scopes(),
                     meta.scopes,
-                    meta.rules.any_scopes,
+                    &meta.rules,
                 )
             })
             .filter(|listener| {

@@ -53,6 +53,7 @@ impl Core {
             link: link,
             name: meta.name,
             target: target,
+            matched: &std::cell::Cell::new(0),
             principal: principal,
             arguments: arguments,
             problems: Vec::new(),

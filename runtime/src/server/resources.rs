@@ -60,6 +60,7 @@ impl Core {
                 scopes: meta.scopes,
                 rules: &meta.rules,
             },
+            matched: &std::cell::Cell::new(0),
             principal: principal,
             arguments: arguments,
             problems: Vec::new(),

@@ -88,7 +88,7 @@ impl crate::server::registry::Core {
 ///
 /// Its arguments, named: the request's `id` and `_meta`, its `link` to the client, the tool's,
 /// prompt's or resource's `name`, the `target` of its scope checks (kind, name, scopes, rules),
-/// the `principal`, the `arguments`,
+/// where to record the `when` clauses its arguments `matched`, the `principal`, the `arguments`,
 /// the `problems` already found (a tool's unknown arguments), whether argument values arrive
 /// as `strings` (URI template variables, prompt arguments), and the `handler` that extracts
 /// the parameters from a [`Call`](super::call::Call) and starts the handler.
@@ -104,6 +104,7 @@ macro_rules! run {
         link: $link:expr,
         name: $name:expr,
         target: $target:expr,
+        matched: $matched:expr,
         principal: $principal:expr,
         arguments: $arguments:expr,
         problems: $problems:expr,
@@ -142,7 +143,7 @@ macro_rules! run {
             step_up,
         );
         // The `when` clauses the arguments matched, set by the generated extraction.
-        let matched = ::std::cell::Cell::new(0_u64);
+        let matched: &::std::cell::Cell<u64> = $matched;
         let call = $crate::server::call::Call {
             principal,
             arguments: $arguments,
@@ -150,7 +151,7 @@ macro_rules! run {
             problems: $problems,
             kind: target.kind,
             strings: $strings,
-            matched: &matched,
+            matched,
         };
         // Extraction builds the handler's future without running it: the scopes its arguments
         // add are checked next, and only then is a round's state spent (a denial leaves it

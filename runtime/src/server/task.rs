@@ -54,6 +54,9 @@ pub(crate) struct Task {
     pub(crate) owner: String,
     /// The tool's index: its scopes are checked again on every `tasks/*` request.
     pub(crate) tool: usize,
+    /// The tool's `when` clauses the call's arguments matched: their scopes are checked again
+    /// on every `tasks/*` request too.
+    pub(crate) matched: u64,
     created: SystemTime,
     ttl: Duration,
     state: Mutex<State>,
@@ -69,12 +72,13 @@ pub(crate) struct MalformedAnswer(pub(crate) String);
 
 impl Task {
     /// A running task of tool `tool` for `owner`, with a fresh random id, kept for `ttl`.
-    pub(crate) fn new(owner: String, tool: usize, ttl: Duration) -> Self {
+    pub(crate) fn new(owner: String, tool: usize, matched: u64, ttl: Duration) -> Self {
         let now = SystemTime::now();
         Self {
             id: random_id(),
             owner,
             tool,
+            matched,
             created: now,
             ttl,
             state: Mutex::new(State {
@@ -305,7 +309,7 @@ mod tests {
 
     #[tokio::test]
     async fn outstanding_requests_show_until_answered_and_answers_are_checked() {
-        let task = Task::new("o".into(), 0, Duration::from_secs(60));
+        let task = Task::new("o".into(), 0, 0, Duration::from_secs(60));
         assert_eq!(task.to_json(false)["status"], "working");
         let first = task.ask("a".into(), InputKind::Elicit, json!({ "message": "A?" }));
         let second = task.ask("b".into(), InputKind::Roots, json!({}));
@@ -344,14 +348,14 @@ mod tests {
 
     #[test]
     fn the_first_final_status_stands() {
-        let task = Task::new("o".into(), 0, Duration::from_secs(60));
+        let task = Task::new("o".into(), 0, 0, Duration::from_secs(60));
         task.cancel();
         assert!(task.cancel.is_cancelled());
         task.complete(json!({ "content": [] }));
         let shown = task.to_json(false);
         assert_eq!(shown["status"], "cancelled");
         assert!(shown.get("result").is_none());
-        let done = Task::new("o".into(), 0, Duration::from_secs(60));
+        let done = Task::new("o".into(), 0, 0, Duration::from_secs(60));
         done.fail(-32603, "boom".into());
         done.cancel();
         assert!(

@@ -31,6 +31,9 @@ pub(crate) struct TaskRecord {
     pub(crate) owner: String,
     /// The tool's name: its scopes are checked on every request about the task.
     pub(crate) tool: String,
+    /// The tool's `when` clauses the call's arguments matched (their scopes are checked too).
+    #[serde(default)]
+    pub(crate) matched: u64,
     /// Milliseconds since the Unix epoch until which the running replica vouches for it.
     pub(crate) lease_until: u64,
     /// The task as `tasks/get` shows it (`DetailedTask`).
@@ -70,6 +73,7 @@ mod tests {
         let mut record = TaskRecord {
             owner: "o".into(),
             tool: "t".into(),
+            matched: 0,
             lease_until: millis(now) + 1_000,
             task: json!({ "status": "working" }),
         };

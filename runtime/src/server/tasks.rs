@@ -282,6 +282,7 @@ impl Core {
         let record = TaskRecord {
             owner: task.owner.clone(),
             tool: self.inner.tools[task.tool].meta.name.to_owned(),
+            matched: task.matched,
             lease_until: millis(
                 SystemTime::now()
                     .checked_add(self.inner.options.task_lease)
@@ -376,7 +377,17 @@ impl Core {
             scopes: meta.scopes,
             rules: &meta.rules,
         };
-        if let Err(denial) = self.authorize(&id, target, principal) {
+        let matched = match &found {
+            Found::Here(task) => task.matched,
+            Found::Elsewhere(record) => record.matched,
+        };
+        let authorized = self
+            .authorize(&id, target, principal)
+            .and_then(|()| match matched {
+                0 => Ok(()),
+                matched => self.authorize_when(&id, target, matched, principal),
+            });
+        if let Err(denial) = authorized {
             return Reply::Denied(denial);
         }
         let responses = params.input_responses.unwrap_or_default();

@@ -122,6 +122,7 @@ impl Core {
             // The generated `call` extracts every parameter (collecting problems), then starts the
             // tool only if no problem was found, unknown arguments included.
             let handlers = &*self.inner.handlers;
+            let matched = std::cell::Cell::new(0);
             let outcome = run!(
                 self,
                 id: &id,
@@ -129,6 +130,7 @@ impl Core {
                 link: link,
                 name: meta.name,
                 target: target,
+                matched: &matched,
                 principal: principal,
                 arguments: arguments,
                 problems: problems,
@@ -152,6 +154,7 @@ impl Core {
                     let task = Task::new(
                         owner.unwrap_or_default(),
                         index,
+                        matched.get(),
                         self.inner.options.task_ttl,
                     );
                     return self
@@ -184,6 +187,7 @@ impl Core {
                 let task = Task::new(
                     owner.unwrap_or_default(),
                     index,
+                    matched.get(),
                     self.inner.options.task_ttl,
                 );
                 return self.task_reply(id, task, TaskStart::Finished(result)).await;
