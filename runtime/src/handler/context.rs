@@ -112,11 +112,11 @@ impl RequestContext {
     pub fn require_scopes<'s>(
         &self,
         scopes: impl IntoIterator<Item = &'s str>,
-    ) -> Result<(), crate::handler::ToolError> {
+    ) -> Result<(), super::error::ToolError> {
         self.inner
             .step_up
             .demand(scopes, self.inner.tool)
-            .map_err(crate::handler::ToolError::new)
+            .map_err(super::error::ToolError::new)
     }
 
     /// The first run-time demand refused, which answers the call.
