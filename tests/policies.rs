@@ -780,3 +780,59 @@ async fn updates_of_a_resource_with_rules_reach_only_who_holds_every_scope_they_
     assert_eq!(server.notify_resource_updated("repo://open/readme"), 1);
     drop((reader, holder));
 }
+
+/// A rate-limit store shared by "replicas": it counts takes per key against the burst, and can
+/// be made to fail.
+#[derive(Debug, Clone, Default)]
+struct SharedCounts {
+    taken: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
+    failing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl scopegate::server::RateLimitStore for SharedCounts {
+    fn take<'a>(
+        &'a self,
+        key: &'a str,
+        quota: scopegate::server::Quota,
+    ) -> scopegate::StoreFuture<'a, Option<std::time::Duration>> {
+        let answer = if self.failing.load(Ordering::SeqCst) {
+            Err(scopegate::StoreError::new("down"))
+        } else {
+            let mut taken = self.taken.lock().unwrap();
+            let count = taken.entry(key.to_owned()).or_default();
+            *count += 1;
+            Ok((*count > quota.burst).then(|| std::time::Duration::from_secs(60)))
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+#[tokio::test]
+async fn replicas_sharing_a_rate_limit_store_share_each_callers_quota() {
+    let store = SharedCounts::default();
+    let options = || ServerOptions::default().rate_limit_store(store.clone());
+    let (one, _) = server(options());
+    let (two, _) = server(options());
+    let alice = principal("repo:admin");
+    assert!(succeeded(call(&one, &alice, "wipe", json!({})).await));
+    assert!(succeeded(call(&two, &alice, "wipe", json!({})).await));
+    assert!(succeeded(call(&one, &alice, "wipe", json!({})).await));
+    // The fourth call in the minute, on either replica, is over the shared quota of 3.
+    assert!(matches!(
+        call(&two, &alice, "wipe", json!({})).await,
+        Reply::Refused(_, Refusal::TooManyRequests(_))
+    ));
+    let keys: Vec<String> = store.taken.lock().unwrap().keys().cloned().collect();
+    assert_eq!(keys.len(), 1, "one key per principal and tool: {keys:?}");
+    assert!(keys[0].starts_with("tool:wipe:"), "{keys:?}");
+    // While the store does not answer, each replica counts on its own: the quota still holds.
+    store.failing.store(true, Ordering::SeqCst);
+    let (three, _) = server(options());
+    for _ in 0..3 {
+        assert!(succeeded(call(&three, &alice, "wipe", json!({})).await));
+    }
+    assert!(matches!(
+        call(&three, &alice, "wipe", json!({})).await,
+        Reply::Refused(_, Refusal::TooManyRequests(_))
+    ));
+}

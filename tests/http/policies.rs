@@ -263,3 +263,45 @@ async fn a_used_up_quota_is_a_429_with_retry_after() {
     let r = modern_call(&h, &other, "wipe", json!({}), json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
+
+/// Records the keys it is asked to count, and allows everything.
+#[derive(Debug, Clone, Default)]
+struct Recording(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl scopegate::http::RateLimitStore for Recording {
+    fn take<'a>(
+        &'a self,
+        key: &'a str,
+        _: scopegate::http::Quota,
+    ) -> scopegate::http::StoreFuture<'a, Option<Duration>> {
+        self.0.lock().unwrap().push(key.to_owned());
+        Box::pin(async { Ok(None) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_routers_rate_limit_store_counts_tools_quotas_too() {
+    let keys = KeyServer::start().await;
+    let store = Recording::default();
+    let shared = store.clone();
+    let h = start(Repos, Runs::default(), keys, |config, keys, resource| {
+        config
+            .jwt(JwtConfig::new(keys.issuer(), resource))
+            .rate_limit_store(shared)
+    })
+    .await;
+    let admin = h.token("repo:admin").build();
+    for _ in 0..3 {
+        // Over the quota of 2 in this process, but the shared store allows it.
+        let r = modern_call(&h, &admin, "wipe", json!({}), json!({})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    let tool_keys = store
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|k| k.starts_with("tool:wipe:"))
+        .count();
+    assert_eq!(tool_keys, 3);
+}
