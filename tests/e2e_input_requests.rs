@@ -13,6 +13,13 @@
 //! there; a second step-up (`purge_notes`, `notes:admin`) goes through that same path, and a
 //! second export runs with the new token.
 //!
+//! Last, the scope rules beyond a tool's fixed scope, each through a client of its own (the first
+//! holds `notes:admin` by then): one authorized for `notes:read notes:write` calls `add_note`
+//! with `confidential: true`, which needs `notes:admin` too (`when`), and steps up; one holding
+//! `notes:read` alone calls `get_note` on that note, whose handler asks for `notes:admin` once it
+//! finds the note confidential (`may_require`), and steps up. Both refusals are the HTTP 403
+//! step-up of a fixed scope.
+//!
 //! `tests/e2e/modern-oauth.mjs` is the client; it records every exchange with the MCP endpoint,
 //! and this test asserts on that record. The Node packages come from
 //! `tests/e2e/package-lock.json` (`npm ci --prefix tests/e2e`); without them the test fails,
@@ -24,8 +31,9 @@ mod e2e;
 use serde_json::{Value, json};
 
 use e2e::{
-    MODERN, McpServer, answer, assert_authorized_for, assert_delete_rounds,
-    assert_stateless_modern_wire, assert_summarize_round, node_script, steps, tool_calls, wire,
+    MODERN, McpServer, answer, assert_authorized_for, assert_confidential_note,
+    assert_delete_rounds, assert_notes_tools_meta, assert_stateless_modern_wire, assert_step_up,
+    assert_summarize_round, node_script, steps, tool_calls, wire,
 };
 
 /// The fingerprint of the access token issued `n`th (from 0): what the wire records of the
@@ -278,6 +286,74 @@ fn assert_tasks(summary: &Value) {
     );
 }
 
+/// The scope rules beyond a tool's fixed scope, through the script's two other clients, each
+/// with its own registration, tokens and wire (`writer` and `reader` in the summary):
+///
+/// - the writer, authorized for `notes:read notes:write`, adds a plain note with that token, then
+///   a confidential one: 403 naming `notes:admin notes:write` (`when(confidential => …)`); SDK v2
+///   asks for the union, and the call again with the new token returns the note, confidential;
+/// - the reader, authorized for `notes:read`, reads the plain note with that token, then the
+///   confidential one: 403 naming `notes:admin notes:read` though the tool's fixed scope is
+///   `notes:read` alone (the handler asked for `notes:admin`, `may_require`); SDK v2 asks for
+///   `notes:read notes:admin`, and the call again returns the note.
+fn assert_scope_rules(summary: &Value, url: &str) {
+    let writer = &summary["writer"];
+    assert_authorized_for(
+        writer,
+        url,
+        &[
+            "notes:read notes:write",
+            "notes:read notes:write notes:admin",
+        ],
+    );
+    assert_eq!(writer["tokenScope"], "notes:read notes:write notes:admin");
+    assert_stateless_modern_wire(writer);
+    let adds = tool_calls(writer, "add_note");
+    assert_eq!(
+        adds.len(),
+        3,
+        "a plain note, a confidential one refused, and again"
+    );
+    assert_eq!(adds[0]["status"], 200, "{}", adds[0]);
+    let plain = &answer(adds[0])["result"]["structuredContent"];
+    assert_eq!(plain["title"], "plain", "{plain}");
+    assert!(
+        plain.get("confidential").is_none(),
+        "absent when false: {plain}"
+    );
+    for add in &adds[..2] {
+        assert_eq!(add["request"]["bearer"], *token(writer, 0), "{add}");
+    }
+    let added = assert_step_up(
+        adds[1],
+        adds[2],
+        "notes:admin notes:write",
+        r#"when(confidential => "notes:admin")"#,
+    );
+    assert_eq!(adds[2]["request"]["bearer"], *token(writer, 1));
+    // The notes were purged before: the plain note is 1, the confidential one 2.
+    assert_confidential_note(added, 2);
+
+    let reader = &summary["reader"];
+    assert_authorized_for(reader, url, &["notes:read", "notes:read notes:admin"]);
+    assert_eq!(reader["tokenScope"], "notes:read notes:admin");
+    assert_stateless_modern_wire(reader);
+    let gets = tool_calls(reader, "get_note");
+    assert_eq!(
+        gets.len(),
+        3,
+        "the plain note, the confidential one refused, and again"
+    );
+    assert_eq!(gets[0]["status"], 200, "{}", gets[0]);
+    assert_eq!(answer(gets[0])["result"]["structuredContent"], *plain);
+    for get in &gets[..2] {
+        assert_eq!(get["request"]["bearer"], *token(reader, 0), "{get}");
+    }
+    let read = assert_step_up(gets[1], gets[2], "notes:admin notes:read", "may_require");
+    assert_eq!(gets[2]["request"]["bearer"], *token(reader, 1));
+    assert_confidential_note(read, 2);
+}
+
 #[tokio::test]
 async fn a_modern_typescript_client_authorizes_steps_up_answers_input_requests_and_runs_tasks() {
     let server = McpServer::start("quickstart", &["--addr", "127.0.0.1:0", "--auto-approve"]).await;
@@ -306,4 +382,9 @@ async fn a_modern_typescript_client_authorizes_steps_up_answers_input_requests_a
 
     // export_notes as a task, through ext-tasks, and a step-up on that path.
     assert_tasks(&summary);
+
+    // add_note's rule over its arguments and get_note's scope asked for at run time, each a
+    // step-up; the rules are in tools/list.
+    assert_notes_tools_meta(&summary);
+    assert_scope_rules(&summary, url);
 }

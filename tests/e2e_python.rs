@@ -3,7 +3,11 @@
 //! runs the authorization flow and a step-up, and its `Client` pinned to 2026-07-28 answers the
 //! input requests of `summarize_notes` (sampling) and `delete_note` (elicitation) through its
 //! `sampling_callback` and `elicitation_callback`, sending each call again with the answers and
-//! the sealed `requestState`.
+//! the sealed `requestState`. Then the scope rules beyond a tool's fixed scope: `add_note` with
+//! `confidential: true` needs `notes:admin` too (`when`), and `get_note` asks for it while it runs
+//! once it finds the note confidential (`may_require`), called by a second client holding
+//! `notes:read` alone; each is refused with the HTTP 403 step-up of a fixed scope, and the SDK
+//! steps up and sends the call again.
 //!
 //! `tests/python/client_2026.py` is the client; an httpx2 transport under the SDK
 //! (`tests/python/wire.py`) records every exchange with the MCP endpoint, and this test asserts
@@ -21,8 +25,10 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 
 use e2e::{
-    MODERN, McpServer, NOTES_TOOLS, Process, answer, assert_authorized_for, assert_delete_rounds,
-    assert_stateless_modern_wire, assert_summarize_round, client_summary, steps, tool_calls, wire,
+    MODERN, McpServer, NOTES_TOOLS, Process, answer, assert_authorized_for,
+    assert_confidential_note, assert_delete_rounds, assert_notes_tools_meta,
+    assert_stateless_modern_wire, assert_step_up, assert_summarize_round, client_summary, steps,
+    tool_calls, wire,
 };
 
 // ---- the Python client --------------------------------------------------------------------------
@@ -81,11 +87,16 @@ async fn python_client(python: &Path, url: &str, logs: impl Fn() -> String) -> V
 
 // ---- what the wire must show --------------------------------------------------------------------
 
-/// OAuth over 2026-07-28: the 401 at `server/discover` sent with no token; one registration;
-/// the first authorization for the challenged `notes:read`; the 403 at `add_note` naming the
-/// tool's own scope (2026-07-28); the SDK asking for the union of what it held and that
-/// (SEP-2350), and sending the same call again with the new token.
-fn assert_authorization(summary: &Value, url: &str) {
+/// The fingerprint of the access token `summary`'s client was issued `n`th (from 0): what the
+/// wire records of the bearer token each request carried.
+fn token(summary: &Value, n: usize) -> &Value {
+    &steps(summary, "token")[n]["fingerprint"]
+}
+
+/// A client's first exchanges, on the wire: `server/discover` sent with no token gets 401
+/// (`scope="notes:read"`, the resource metadata's URL, no error code), and the SDK sends the
+/// same request again with its first token; every later request carries a token.
+fn assert_discovered_after_401(summary: &Value, url: &str) {
     let exchanges = wire(summary, "modern");
     let first = exchanges[0];
     assert_eq!(
@@ -120,14 +131,35 @@ fn assert_authorization(summary: &Value, url: &str) {
             .all(|e| e["request"]["authorization"] == true),
         "every request after the first carries a token"
     );
-
+    assert_eq!(retried["request"]["bearer"], *token(summary, 0));
     let registered = steps(summary, "registered");
     assert_eq!(registered.len(), 1, "one registration: {registered:?}");
-    assert_authorized_for(summary, url, &["notes:read", "notes:read notes:write"]);
-    assert_eq!(summary["tokenScope"], "notes:read notes:write");
+}
+
+/// OAuth over 2026-07-28: the 401 at `server/discover` ([`assert_discovered_after_401`]); the
+/// first authorization for the challenged `notes:read`; the 403 at `add_note` naming the tool's
+/// own scope (2026-07-28); the SDK asking for the union of what it held and that (SEP-2350),
+/// and sending the same call again with the new token. (The third authorization, for
+/// `notes:admin`, is [`assert_scope_rules`]'s.)
+fn assert_authorization(summary: &Value, url: &str) {
+    assert_discovered_after_401(summary, url);
+    assert_authorized_for(
+        summary,
+        url,
+        &[
+            "notes:read",
+            "notes:read notes:write",
+            "notes:read notes:write notes:admin",
+        ],
+    );
+    assert_eq!(summary["tokenScope"], "notes:read notes:write notes:admin");
 
     let adds = tool_calls(summary, "add_note");
-    assert_eq!(adds.len(), 3, "refused, sent again, and the second note");
+    assert_eq!(
+        adds.len(),
+        5,
+        "refused, sent again, the second note; the confidential one refused, sent again"
+    );
     let (refused, again) = (adds[0], adds[1]);
     assert_eq!(refused["status"], 403, "{refused}");
     let forbidden = refused["response"]["www-authenticate"].as_str().unwrap();
@@ -140,6 +172,71 @@ fn assert_authorization(summary: &Value, url: &str) {
     );
     assert_eq!(again["status"], 200, "{again}");
     assert_eq!(answer(again)["result"]["structuredContent"]["id"], 1);
+    assert_eq!(refused["request"]["bearer"], *token(summary, 0));
+    assert_eq!(again["request"]["bearer"], *token(summary, 1));
+}
+
+/// The scope rules beyond a tool's fixed scope, each a step-up inside one `call_tool`, the same
+/// request sent again:
+///
+/// - holding `notes:read notes:write`, `add_note {confidential: true}` gets 403 naming
+///   `notes:admin notes:write` (`when(confidential => …)`); the SDK authorizes for the union and
+///   the note comes back confidential;
+/// - a second client (`reader` in the summary: its own registration, tokens and wire), after a
+///   401 and an authorization for `notes:read`, reads the plain note 2 with that token; `get_note`
+///   on the confidential note gets 403 naming `notes:admin notes:read` though the tool's fixed
+///   scope is `notes:read` (its handler asked for `notes:admin`, `may_require`); the SDK
+///   authorizes for `notes:read notes:admin` and the call returns the note.
+fn assert_scope_rules(summary: &Value, url: &str) {
+    let adds = tool_calls(summary, "add_note");
+    let (refused, again) = (adds[3], adds[4]);
+    assert_eq!(refused["request"]["bearer"], *token(summary, 1));
+    let added = assert_step_up(
+        refused,
+        again,
+        "notes:admin notes:write",
+        r#"when(confidential => "notes:admin")"#,
+    );
+    assert_eq!(
+        again["id"], refused["id"],
+        "the same request again: {again}"
+    );
+    assert_eq!(again["request"]["bearer"], *token(summary, 2));
+    // Notes 1 and 2 came first (note 1 deleted since).
+    assert_confidential_note(added, 3);
+    assert_eq!(
+        steps(summary, "call add_note")[2]["structuredContent"],
+        added["structuredContent"]
+    );
+
+    let reader = &summary["reader"];
+    assert_discovered_after_401(reader, url);
+    assert_authorized_for(reader, url, &["notes:read", "notes:read notes:admin"]);
+    assert_eq!(reader["tokenScope"], "notes:read notes:admin");
+    assert_stateless_modern_wire(reader);
+    let gets = tool_calls(reader, "get_note");
+    assert_eq!(
+        gets.len(),
+        3,
+        "the plain note, the confidential one refused, and again"
+    );
+    assert_eq!(gets[0]["status"], 200, "{}", gets[0]);
+    let plain = &answer(gets[0])["result"]["structuredContent"];
+    assert_eq!(
+        *plain,
+        json!({ "id": 2, "title": "groceries", "body": "milk", "author": "developer" })
+    );
+    for get in &gets[..2] {
+        assert_eq!(get["request"]["bearer"], *token(reader, 0), "{get}");
+    }
+    let read = assert_step_up(gets[1], gets[2], "notes:admin notes:read", "may_require");
+    assert_eq!(
+        gets[2]["id"], gets[1]["id"],
+        "the same request again: {}",
+        gets[2]
+    );
+    assert_eq!(gets[2]["request"]["bearer"], *token(reader, 1));
+    assert_confidential_note(read, 3);
 }
 
 /// Every exchange of the client, on the wire: a 2026-07-28 request without a session (see
@@ -213,4 +310,9 @@ async fn the_python_sdk_authorizes_steps_up_and_answers_input_requests_at_2026_0
         whoami[0]["text"],
         "subject: developer; scopes: [notes:read notes:write]"
     );
+
+    // add_note's rule over its arguments and get_note's scope asked for at run time, each a
+    // step-up; the rules are in tools/list.
+    assert_notes_tools_meta(&summary);
+    assert_scope_rules(&summary, url);
 }

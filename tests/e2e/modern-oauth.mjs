@@ -25,18 +25,29 @@
 // 7. a step-up on that path: `purge_notes` (`notes:admin`) through the session gets 403 → SDK v2
 //    asks for all three scopes → `finishAuth` → the call again, answered at once;
 // 8. `export_notes` again, with the new token, declined: the task completes with the tool's
-//    error.
+//    error;
+// 9. a scope rule over the arguments, by a client of its own (the first holds `notes:admin` by
+//    now): authorized for `notes:read notes:write` through the SDK's `auth()`, it adds a plain
+//    note, then calls `add_note {confidential: true}`, which needs `notes:admin` too: 403 naming
+//    `notes:admin notes:write` → SDK v2 asks for the union → `finishAuth` → the call again, the
+//    note confidential;
+// 10. a scope asked for at run time, by a third client authorized for `notes:read` alone:
+//    `get_note` on the plain note, then on the confidential one (its fixed scope is
+//    `notes:read`; the handler asks for `notes:admin` once it finds the note confidential):
+//    403 naming `notes:admin notes:read` → SDK v2 asks for `notes:read notes:admin` →
+//    `finishAuth` → the call again returns the note.
 //
 //   node modern-oauth.mjs <mcp-url> [--redirect-uri URL]
 //
 // stdout: one JSON line `{"ok":true,"protocolVersion":…,"tools":[…],"steps":[…],"calls":{…},
-// "sampling":[…],"elicitation":[…],"taskInputs":[…],"wire":[…]}` (or `{"ok":false,"error":…}`);
-// exit 0 / 1. `wire` holds every exchange with the MCP endpoint (wire.mjs). stderr: every HTTP
-// exchange.
+// "sampling":[…],"elicitation":[…],"taskInputs":[…],"wire":[…],"writer":{…},"reader":{…}}` (or
+// `{"ok":false,"error":…}`); exit 0 / 1. `wire` holds every exchange with the MCP endpoint
+// (wire.mjs); `writer` and `reader` are the clients of 9 and 10, each with its own `steps`,
+// `wire` and `tokenScope`. stderr: every HTTP exchange.
 
 import { parseArgs } from 'node:util';
 
-import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport, UnauthorizedError, auth } from '@modelcontextprotocol/client';
 
 import { resultFromTaskOutcome, taskViewFromExecutionEvent } from '@modelcontextprotocol/ext-tasks/client';
 
@@ -101,11 +112,14 @@ function newClient() {
   return client;
 }
 
-/** Calls a tool and records its outcome as a step named `call NAME`; fails on a tool error. */
-async function call(client, name, args = {}, details = {}) {
+/**
+ * Calls a tool and records its outcome as a step named `call NAME` (with `record`, the main
+ * client's `step` unless given); fails on a tool error.
+ */
+async function call(client, name, args = {}, details = {}, record = step) {
   const result = await client.callTool({ name, arguments: args });
   const text = result.content?.filter((c) => c.type === 'text').map((c) => c.text).join('') ?? null;
-  step(`call ${name}`, { ...details, isError: result.isError ?? false, text, structuredContent: result.structuredContent ?? null });
+  record(`call ${name}`, { ...details, isError: result.isError ?? false, text, structuredContent: result.structuredContent ?? null });
   check(!result.isError, `${name} failed: ${text}`);
   return { text, structuredContent: result.structuredContent };
 }
@@ -147,6 +161,88 @@ function unauthorized(error) {
   for (let e = error; e; e = e.cause) if (e instanceof UnauthorizedError) return true;
   return false;
 }
+
+/**
+ * Another client of the same server beside the main one, with a provider of its own (a new
+ * registration, its own tokens): its steps and its wire are kept apart, under `name` in the
+ * summary, so each client's authorizations and exchanges read on their own.
+ */
+function sideClient(name) {
+  const sideLog = (...parts) => log(`[${name}]`, ...parts);
+  const recorder = stepRecorder(sideLog);
+  const sideWire = new Wire(url, { log: sideLog, timeoutMs: TIMEOUT_MS });
+  const fetch = sideWire.fetch('modern');
+  const provider = new HeadlessOAuthProvider(opts['redirect-uri'], {
+    fetch,
+    step: recorder.step,
+    grantTypes: ['authorization_code', 'refresh_token'],
+  });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider, fetch });
+  return { name, ...recorder, wire: sideWire, fetch, provider, transport, client: newClient() };
+}
+
+/**
+ * Authorizes `side` for `scope` through the SDK's `auth()` (discovery, registration, the
+ * authorization headless) and its transport's `finishAuth`, then connects its client.
+ */
+async function authorizeAndConnect(side, scope) {
+  const asked = await auth(side.provider, { serverUrl: new URL(url), scope, fetchFn: side.fetch });
+  check(asked === 'REDIRECT', `${side.name}: auth() gave ${asked}, expected REDIRECT`);
+  check(sameScopes(side.provider.authorizations.at(-1)?.scope ?? '', scope), `${side.name}: asked for "${side.provider.authorizations.at(-1)?.scope}"`);
+  await side.transport.finishAuth(side.provider.takeResponse());
+  await side.client.connect(side.transport);
+  check(side.client.getNegotiatedProtocolVersion() === MODERN, `${side.name} negotiated ${side.client.getNegotiatedProtocolVersion()}`);
+  side.step('connected', { protocolVersion: side.client.getNegotiatedProtocolVersion() });
+}
+
+/**
+ * Calls tool `name` through `side`'s client, which must be refused for want of scopes: 403
+ * `insufficient_scope`, SDK v2 asks for the union of what it holds and the challenge's scopes
+ * (`union`), and throws `UnauthorizedError`; the script hands the code over (`finishAuth`) and
+ * calls again, as `after_step_up`. Returns what the call returned the second time.
+ */
+async function steppedUpCall(side, name, args, union) {
+  const before = side.wire.entries.length;
+  const authorizations = side.provider.authorizations.length;
+  let steppedUp = false;
+  try {
+    await side.client.callTool({ name, arguments: args });
+  } catch (error) {
+    if (!(error instanceof UnauthorizedError)) throw error;
+    steppedUp = true;
+  }
+  check(steppedUp, `${side.name}: ${name} succeeded without a step-up`);
+  const forbidden = side.wire.entries.slice(before).find((e) => e.status === 403);
+  check(forbidden, `${side.name}: no 403 before the step-up for ${name}`);
+  side.step('forbidden', { rpc: forbidden.rpc, www_authenticate: forbidden.response['www-authenticate'] });
+  check(side.provider.authorizations.length === authorizations + 1, `${side.name}: no authorization for the step-up`);
+  const asked = side.provider.authorizations.at(-1).scope ?? '';
+  check(sameScopes(asked, union), `${side.name}: the step-up for ${name} asked for "${asked}"`);
+  await side.transport.finishAuth(side.provider.takeResponse());
+  return call(side.client, name, args, { after_step_up: true }, side.step);
+}
+
+/** Checks of every exchange of one client's wire: 2026-07-28 without a session, answered. */
+function checkWire(entries) {
+  for (const e of entries) {
+    const where = `${e.http} ${e.rpc ?? ''} (#${e.id ?? '-'})`;
+    check(e.request['mcp-session-id'] === null && e.response?.['mcp-session-id'] === null, `${where}: a session id`);
+    check(e.rpc !== 'initialize', `${where}: the pinned client sent initialize`);
+    if (e.status === 200 && e.id !== undefined) check(answerTo(e), `${where}: no answer on the wire`);
+  }
+}
+
+/** What the summary holds of a side client. */
+async function sideSummary(side) {
+  return {
+    steps: side.steps,
+    tokenScope: jwtParts(side.provider.tokens()?.access_token ?? '')?.payload?.scope ?? null,
+    wire: await side.wire.settled(),
+  };
+}
+
+/** The side clients, once made (for the summary, and a failure's evidence). */
+const sides = {};
 
 async function run() {
   const fetch = wire.fetch('modern');
@@ -281,13 +377,36 @@ async function run() {
   const transportSessionIdAfter = transport.sessionId ?? null;
   await client.close();
 
+  // 9. A scope rule over the arguments (`when(confidential => "notes:admin")`), from a client
+  //    holding notes:read notes:write: the main one holds notes:admin since step 7.
+  const writer = (sides.writer = sideClient('writer'));
+  await authorizeAndConnect(writer, 'notes:read notes:write');
+  // The control: the same tool, the note not confidential, needs no more than notes:write.
+  const plain = await call(writer.client, 'add_note', { title: 'plain' }, {}, writer.step);
+  check(plain.structuredContent?.confidential === undefined, `add_note returned ${JSON.stringify(plain.structuredContent)}`);
+  const secret = { title: 'secret', body: 'for admins', confidential: true };
+  const added = await steppedUpCall(writer, 'add_note', secret, 'notes:read notes:write notes:admin');
+  const note = added.structuredContent;
+  check(note?.confidential === true && note?.title === secret.title, `add_note returned ${JSON.stringify(note)}`);
+  await writer.client.close();
+
+  // 10. A scope asked for at run time (`may_require`): get_note needs notes:read, and
+  //     notes:admin once the note turns out confidential; the reader holds notes:read alone.
+  const reader = (sides.reader = sideClient('reader'));
+  await authorizeAndConnect(reader, 'notes:read');
+  // The control: a note that is not confidential reads with notes:read.
+  const plainRead = await call(reader.client, 'get_note', { id: plain.structuredContent.id }, {}, reader.step);
+  check(JSON.stringify(plainRead.structuredContent) === JSON.stringify(plain.structuredContent), `get_note returned ${JSON.stringify(plainRead.structuredContent)}`);
+  const read = await steppedUpCall(reader, 'get_note', { id: note.id }, 'notes:read notes:admin');
+  check(JSON.stringify(read.structuredContent) === JSON.stringify(note), `get_note returned ${JSON.stringify(read.structuredContent)}, not ${JSON.stringify(note)}`);
+  await reader.client.close();
+
   const entries = await wire.settled();
-  for (const e of entries) {
-    const where = `${e.http} ${e.rpc ?? ''} (#${e.id ?? '-'})`;
-    check(e.request['mcp-session-id'] === null && e.response?.['mcp-session-id'] === null, `${where}: a session id`);
-    check(e.rpc !== 'initialize', `${where}: the pinned client sent initialize`);
-    if (e.status === 200 && e.id !== undefined) check(answerTo(e), `${where}: no answer on the wire`);
-  }
+  checkWire(entries);
+  const writerSummary = await sideSummary(writer);
+  const readerSummary = await sideSummary(reader);
+  checkWire(writerSummary.wire);
+  checkWire(readerSummary.wire);
   const token = jwtParts(provider.tokens()?.access_token ?? '');
   return {
     ok: true,
@@ -302,6 +421,8 @@ async function run() {
     modelText: MODEL_TEXT,
     tokenScope: token?.payload?.scope ?? null,
     wire: entries,
+    writer: writerSummary,
+    reader: readerSummary,
   };
 }
 
@@ -309,6 +430,13 @@ await runScript({
   main: run,
   timeoutMs: TIMEOUT_MS,
   log,
-  evidence: () => ({ steps, sampling, elicitation, taskInputs, wire: wire.entries }),
-  beforeFailure: () => wire.settled().catch(() => {}),
+  evidence: () => ({
+    steps,
+    sampling,
+    elicitation,
+    taskInputs,
+    wire: wire.entries,
+    ...Object.fromEntries(Object.entries(sides).map(([name, side]) => [name, { steps: side.steps, wire: side.wire.entries }])),
+  }),
+  beforeFailure: () => Promise.all([wire, ...Object.values(sides).map((side) => side.wire)].map((w) => w.settled().catch(() => {}))),
 });

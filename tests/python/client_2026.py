@@ -14,13 +14,23 @@ ask the client for something while they run, answered through input requests (SE
    `sampling/createMessage` request; the SDK runs `sampling_callback` (a fixed text) and sends
    the call again with `inputResponses` and the `requestState`; the tool returns that text;
 5. `delete_note {id: 1}` elicits (key `confirm`, boolean `ok`): `elicitation_callback`
-   declines the first time (the note stays) and accepts the second (the note is gone).
+   declines the first time (the note stays) and accepts the second (the note is gone);
+6. a scope rule over the arguments: `add_note {confidential: true}` needs `notes:admin` as
+   well; holding `notes:read notes:write`, the client gets 403 naming `notes:admin notes:write`
+   and the SDK, inside the call, authorizes for the union and sends it again: the note comes
+   back confidential;
+7. a scope asked for at run time, by a second client of its own (another provider, another
+   registration) authorized for `notes:read` alone: `get_note` on a plain note works;
+   `get_note` on the confidential one gets 403 naming `notes:admin notes:read` (the handler
+   asks for `notes:admin` once it finds the note confidential); the SDK authorizes for
+   `notes:read notes:admin` and sends it again: the note.
 
     python client_2026.py <mcp-url> [--redirect-uri URL]
 
 stdout: one JSON line `{"ok":true,"protocolVersion":…,"tools":[…],"steps":[…],
-"sampling":[…],"elicitation":[…],"wire":[…],…}` (or `{"ok":false,"error":…}`); exit 0 / 1.
-`wire` holds every exchange with the MCP endpoint (wire.py). stderr: every HTTP exchange.
+"sampling":[…],"elicitation":[…],"wire":[…],"reader":{…},…}` (or `{"ok":false,"error":…}`);
+exit 0 / 1. `wire` holds every exchange with the MCP endpoint (wire.py); `reader` is the client
+of 7, with its own `steps`, `wire` and `tokenScope`. stderr: every HTTP exchange.
 """
 
 from __future__ import annotations
@@ -57,16 +67,20 @@ def log(message: str) -> None:
 class Run:
     """What the script did, in order, and what the client's callbacks were asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str = "") -> None:
+        # Before each step in the log: which client took it.
+        self._label = label
         self.steps: list[dict[str, Any]] = []
         self.sampling: list[Any] = []
         self.elicitation: list[dict[str, Any]] = []
         # How the elicitation callback answers the next request.
         self.elicitation_answer = types.ElicitResult(action="decline")
+        # The scope of the last access token, once the run is over.
+        self.token_scope: str | None = None
 
     def step(self, name: str, **details: Any) -> None:
         self.steps.append({"step": name, **details})
-        log(f"step {name} {json.dumps(details, default=str)}")
+        log(f"{self._label}step {name} {json.dumps(details, default=str)}")
 
     async def sampling_callback(
         self, context: ClientRequestContext, params: types.CreateMessageRequestParams
@@ -111,21 +125,50 @@ def note_ids(structured: Any) -> list[int]:
     return [note["id"] for note in (structured or {}).get("notes", [])]
 
 
-async def main(url: str, redirect_uri: str, run: Run, wire: Wire) -> dict[str, Any]:
+def modern_client(url: str, http: httpx2.AsyncClient, run: Run) -> Client:
+    """The SDK's client pinned to 2026-07-28 over `http`, its callbacks `run`'s."""
+    return Client(
+        streamable_http_client(url, http_client=http),
+        mode=MODERN,
+        client_info=types.Implementation(name="scopegate-e2e-python", version="1.0.0"),
+        sampling_callback=run.sampling_callback,
+        elicitation_callback=run.elicitation_callback,
+    )
+
+
+async def reader(url: str, redirect_uri: str, run: Run, wire: Wire, plain: Any, secret: Any) -> None:
+    """Step 7: a client of its own (another provider: another registration, its own tokens, its
+    steps in `run` and its exchanges in `wire`), authorized for `notes:read` alone, reads the
+    note `plain`, then the confidential `secret`, which it may read only once it stepped up."""
+    async with httpx2.AsyncClient(transport=wire, timeout=httpx2.Timeout(30, read=60)) as browser:
+        provider, user, storage = headless_provider(url, redirect_uri, browser, run.step)
+        async with httpx2.AsyncClient(auth=provider, transport=wire, timeout=httpx2.Timeout(30, read=60)) as http:
+            async with modern_client(url, http, run) as client:
+                await client.session.send_discover(MODERN)
+                check(
+                    [a["scope"] for a in user.authorizations] == ["notes:read"],
+                    f"the reader's first authorizations: {user.authorizations}",
+                )
+                _, read = await call(client, run, "get_note", {"id": plain["id"]})
+                check(read == plain, f"get_note returned {read}, not {plain}")
+                _, read = await call(client, run, "get_note", {"id": secret["id"]}, after_step_up=True)
+                check(len(user.authorizations) == 2, f"{len(user.authorizations)} reader authorizations")
+                asked = user.authorizations[-1]["scope"]
+                check(asked == "notes:read notes:admin", f"the reader's step-up asked for {asked!r}")
+                check(read == secret, f"get_note returned {read}, not {secret}")
+        run.token_scope = (jwt_claims(storage.tokens.access_token) or {"payload": {}})["payload"].get("scope")
+
+
+async def main(
+    url: str, redirect_uri: str, run: Run, wire: Wire, reader_run: Run, reader_wire: Wire
+) -> dict[str, Any]:
     # One HTTP client for everything: the MCP endpoint (through the OAuth provider) and the
     # authorization server's pages the headless user visits. Both go through `wire`, which
     # records the endpoint's exchanges and logs the rest.
     async with httpx2.AsyncClient(transport=wire, timeout=httpx2.Timeout(30, read=60)) as browser:
         provider, user, storage = headless_provider(url, redirect_uri, browser, run.step)
         async with httpx2.AsyncClient(auth=provider, transport=wire, timeout=httpx2.Timeout(30, read=60)) as http:
-            client = Client(
-                streamable_http_client(url, http_client=http),
-                mode=MODERN,
-                client_info=types.Implementation(name="scopegate-e2e-python", version="1.0.0"),
-                sampling_callback=run.sampling_callback,
-                elicitation_callback=run.elicitation_callback,
-            )
-            async with client:
+            async with modern_client(url, http, run) as client:
                 check(client.protocol_version == MODERN, f"the pinned client is at {client.protocol_version}")
 
                 # 1. No token yet: the provider answers the 401 with the whole flow.
@@ -169,7 +212,23 @@ async def main(url: str, redirect_uri: str, run: Run, wire: Wire) -> dict[str, A
 
                 await call(client, run, "whoami")
 
-    for entry in wire.entries:
+                # 6. A rule over the arguments: a confidential note needs notes:admin too; the 403
+                #    and the step-up happen inside this one call.
+                secret_args = {"title": "secret", "body": "for admins", "confidential": True}
+                _, secret = await call(client, run, "add_note", secret_args, after_step_up=True)
+                check(len(user.authorizations) == 3, f"{len(user.authorizations)} authorizations after add_note")
+                asked = user.authorizations[-1]["scope"]
+                check(asked == "notes:read notes:write notes:admin", f"the step-up asked for {asked!r}")
+                check(
+                    secret and secret.get("confidential") is True and secret.get("title") == "secret",
+                    f"add_note returned {secret}",
+                )
+                plain = next(note for note in left["notes"] if note["id"] == 2)
+
+    # 7. A scope asked for at run time, by a client holding notes:read alone.
+    await reader(url, redirect_uri, reader_run, reader_wire, plain, secret)
+
+    for entry in [*wire.entries, *reader_wire.entries]:
         where = f"{entry['http']} {entry['rpc'] or ''} (#{entry.get('id', '-')})"
         check("messages" in entry, f"{where}: the response body was never read")
     token = jwt_claims(storage.tokens.access_token if storage.tokens else "") or {"payload": {}}
@@ -187,6 +246,7 @@ async def main(url: str, redirect_uri: str, run: Run, wire: Wire) -> dict[str, A
         "modelText": MODEL_TEXT,
         "tokenScope": token["payload"].get("scope"),
         "wire": wire.entries,
+        "reader": {"steps": reader_run.steps, "tokenScope": reader_run.token_scope, "wire": reader_wire.entries},
     }
 
 
@@ -207,10 +267,13 @@ def cli() -> int:
     args = parser.parse_args()
     run = Run()
     wire = Wire(args.url, "modern", log)
+    # The client of step 7: its steps and exchanges apart from the first client's.
+    reader_run = Run("[reader] ")
+    reader_wire = Wire(args.url, "modern", lambda message: log(f"[reader] {message}"))
 
     async def watched() -> dict[str, Any]:
         with anyio.fail_after(TIMEOUT_S):
-            return await main(args.url, args.redirect_uri, run, wire)
+            return await main(args.url, args.redirect_uri, run, wire, reader_run, reader_wire)
 
     try:
         summary = anyio.run(watched)
@@ -219,7 +282,13 @@ def cli() -> int:
         log(f"FAILED: {message}")
         if not isinstance(error, CheckFailed):
             log("".join(traceback.format_exception(error)))
-        evidence = {"steps": run.steps, "sampling": run.sampling, "elicitation": run.elicitation, "wire": wire.entries}
+        evidence = {
+            "steps": run.steps,
+            "sampling": run.sampling,
+            "elicitation": run.elicitation,
+            "wire": wire.entries,
+            "reader": {"steps": reader_run.steps, "wire": reader_wire.entries},
+        }
         print(json.dumps({"ok": False, "error": message, **evidence}, default=str), flush=True)
         return 1
     print(json.dumps(summary, default=str), flush=True)

@@ -24,6 +24,8 @@ import httpx2
 from mcp.client.auth import OAuthClientProvider
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
+from wire import token_fingerprint
+
 Step = Callable[..., None]
 
 
@@ -69,6 +71,7 @@ class MemoryStorage:
             aud=jwt["payload"].get("aud"),
             token_scope=jwt["payload"].get("scope"),
             sub=jwt["payload"].get("sub"),
+            fingerprint=token_fingerprint(tokens.access_token),
         )
         self.tokens = tokens
 

@@ -9,13 +9,16 @@ copies as the SDK streams the body (an event stream is not buffered ahead of the
 
 An entry has the shape tests/e2e/wire.mjs gives its own, so the Rust helpers of
 tests/support/e2e.rs read both: `{era, http, rpc, id, bodyVersion, bodyName, requestState,
-inputResponses, clientCapabilities, request: {headers…}, status, response: {headers…},
-messages: [JSON-RPC messages]}`.
+inputResponses, clientCapabilities, request: {headers…, authorization, bearer}, status,
+response: {headers…}, messages: [JSON-RPC messages]}`; `request.bearer` is the fingerprint of
+the bearer token sent (`token_fingerprint`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -26,6 +29,18 @@ CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
 
 REQUEST_HEADERS = ("mcp-protocol-version", "mcp-method", "mcp-name", "mcp-session-id")
 RESPONSE_HEADERS = ("content-type", "mcp-session-id", "www-authenticate")
+
+
+def token_fingerprint(token: str) -> str:
+    """A short name for an access token, to tell in a summary which token a request carried
+    without printing the token: the first 16 hex digits of its SHA-256 (as oauth.mjs)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def bearer_fingerprint(authorization: str | None) -> str | None:
+    """The fingerprint of the token of an `Authorization: Bearer …` header, else None."""
+    match = re.fullmatch(r"Bearer (\S+)", authorization or "")
+    return token_fingerprint(match[1]) if match else None
 
 
 def rpc_messages(content_type: str, body: bytes) -> list[Any]:
@@ -130,6 +145,7 @@ class Wire(httpx2.AsyncBaseTransport):
             "request": {name: request.headers.get(name) for name in REQUEST_HEADERS},
         }
         entry["request"]["authorization"] = "authorization" in request.headers
+        entry["request"]["bearer"] = bearer_fingerprint(request.headers.get("authorization"))
         # Absent, not null, for a notification or a response (as wire.mjs records them).
         if "id" in body:
             entry["id"] = body["id"]

@@ -28,8 +28,10 @@ use tokio::task::JoinHandle;
 mod summary;
 #[allow(unused_imports)]
 pub(crate) use summary::{
-    MODERN, NOTES_TOOLS, answer, assert_authorized_for, assert_delete_rounds, assert_input_round,
-    assert_stateless_modern_wire, assert_summarize_round, steps, tool_calls, wire,
+    MODERN, NOTES_TOOLS, answer, assert_authorized_for, assert_confidential_note,
+    assert_delete_rounds, assert_input_round, assert_notes_tools_meta,
+    assert_stateless_modern_wire, assert_step_up, assert_summarize_round, notes_rule_meta, steps,
+    tool_calls, wire,
 };
 
 /// How long a server may take to print its address.

@@ -5,7 +5,7 @@
 //!
 //! Part of `e2e.rs`, which re-exports it.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The protocol revision the modern clients are pinned to.
 pub(crate) const MODERN: &str = "2026-07-28";
@@ -22,6 +22,61 @@ pub(crate) const NOTES_TOOLS: [(&str, &[&str]); 8] = [
     ("summarize_notes", &["notes:read"]),
     ("whoami", &[]),
 ];
+
+/// The scope rules beyond its fixed scopes that a notes tool advertises in its `tools/list`
+/// `_meta`: the tool, the key, its value. `add_note` needs `notes:admin` too when `confidential`
+/// is given (`when`), `get_note` may ask for it while it runs (`may_require`), `purge_notes` has
+/// a quota of ten calls a minute.
+pub(crate) fn notes_rule_meta() -> [(&'static str, &'static str, Value); 3] {
+    [
+        (
+            "add_note",
+            "dev.scopegate/conditionalScopes",
+            json!([{ "argument": "confidential", "scope": "notes:admin" }]),
+        ),
+        (
+            "get_note",
+            "dev.scopegate/mayRequireScopes",
+            json!(["notes:admin"]),
+        ),
+        (
+            "purge_notes",
+            "dev.scopegate/quota",
+            json!({ "calls": 10, "perSeconds": 60 }),
+        ),
+    ]
+}
+
+/// The notes tools as the first `tools/list` answer on the modern client's wire lists them: each
+/// tool's `_meta` holds its required scopes ([`NOTES_TOOLS`]) and the rules of
+/// [`notes_rule_meta`], nothing else; `add_note` takes an optional boolean `confidential`.
+pub(crate) fn assert_notes_tools_meta(summary: &Value) {
+    let listed = wire(summary, "modern")
+        .into_iter()
+        .find(|e| e["rpc"] == "tools/list")
+        .expect("a tools/list on the wire");
+    let tools = answer(listed)["result"]["tools"].as_array().expect("tools");
+    let rules = notes_rule_meta();
+    for (name, scopes) in NOTES_TOOLS {
+        let tool = tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed"));
+        let mut expected = json!({ "dev.scopegate/requiredScopes": scopes });
+        for (_, key, value) in rules.iter().filter(|(tool, _, _)| *tool == name) {
+            expected[*key] = value.clone();
+        }
+        assert_eq!(tool["_meta"], expected, "{name}");
+    }
+    let add = tools.iter().find(|t| t["name"] == "add_note").unwrap();
+    let schema = &add["inputSchema"];
+    assert_eq!(
+        schema["properties"]["confidential"]["type"],
+        json!(["boolean", "null"]),
+        "{schema}"
+    );
+    assert_eq!(schema["required"], json!(["title"]), "{schema}");
+}
 
 /// The steps of the summary called `name`, in order.
 pub(crate) fn steps<'a>(summary: &'a Value, name: &str) -> Vec<&'a Value> {
@@ -240,4 +295,63 @@ pub(crate) fn assert_delete_rounds(summary: &Value) -> Vec<(&Value, &Value, &Val
         [vec![], vec![1, 2], vec![2]]
     );
     rounds
+}
+
+// ---- scope rules beyond a tool's fixed scopes: a step-up, then the call again ------------------
+
+/// A `tools/call` refused for want of a scope and the call again once the client stepped up,
+/// on the wire: the refusal is HTTP 403 with a `WWW-Authenticate` challenge of error
+/// `insufficient_scope` naming `scope` (2026-07-28: the operation's own scopes) and a JSON-RPC
+/// error saying the `rule` that refused it and that `notes:admin` is missing; the call again
+/// carries another token and completes. Returns its result.
+pub(crate) fn assert_step_up<'a>(
+    refused: &Value,
+    retry: &'a Value,
+    scope: &str,
+    rule: &str,
+) -> &'a Value {
+    assert_eq!(refused["status"], 403, "{refused}");
+    let challenge = refused["response"]["www-authenticate"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a 403 without a challenge: {refused}"));
+    for part in [
+        r#"Bearer error="insufficient_scope""#,
+        &format!(r#"scope="{scope}""#),
+    ] {
+        assert!(challenge.contains(part), "{challenge} lacks {part}");
+    }
+    let error = &answer(refused)["error"];
+    assert_eq!(error["data"]["rule"], rule, "{error}");
+    assert_eq!(
+        error["data"]["missingScopes"],
+        json!(["notes:admin"]),
+        "{error}"
+    );
+
+    assert_eq!(retry["status"], 200, "{retry}");
+    assert_eq!(retry["bodyName"], refused["bodyName"], "{retry}");
+    assert_ne!(
+        retry["request"]["bearer"], refused["request"]["bearer"],
+        "the call again with the new token: {retry}"
+    );
+    let result = &answer(retry)["result"];
+    assert_eq!(result["resultType"], "complete", "{retry}");
+    assert_ne!(result["isError"], true, "{retry}");
+    result
+}
+
+/// The note the clients write with `confidential: true` (title `secret`, body `for admins`), as
+/// a tool returned it: `confidential` is there, and true.
+pub(crate) fn assert_confidential_note(result: &Value, id: u64) {
+    assert_eq!(
+        result["structuredContent"],
+        json!({
+            "id": id,
+            "title": "secret",
+            "body": "for admins",
+            "author": "developer",
+            "confidential": true
+        }),
+        "{result}"
+    );
 }
