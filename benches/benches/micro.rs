@@ -19,7 +19,7 @@ use scopegate::{Reply, ScopeSet};
 use scopegate_bench::hundred::Hundred;
 use scopegate_bench::in_process::{ISSUER, RESOURCE, call, config};
 use scopegate_bench::support::{TestKey, TokenBuilder, jwk_set};
-use scopegate_bench::{CALL, Echo, OpenEcho, bare_router};
+use scopegate_bench::{CALL, Echo, EchoRules, OpenEcho, bare_router, call_of};
 use serde_json::Value;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -149,6 +149,16 @@ fn dispatch(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| async { expect_result(echo.handle_bytes(CALL.as_bytes(), &caller).await) });
     });
+
+    // The same call of a tool with each scope rule (all satisfied), on a server that has them.
+    let rules = Server::new(EchoRules).expect("the server builds");
+    for tool in ["echo", "any_of", "when", "may_require", "quota"] {
+        let call = call_of(tool);
+        group.bench_function(format!("tools_call_rule_{tool}"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { expect_result(rules.handle_bytes(call.as_bytes(), &caller).await) });
+        });
+    }
 
     let hundred = Server::new(Hundred).expect("the server builds");
     let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;

@@ -24,6 +24,47 @@ pub async fn echo(text: String) -> String {
 #[mcp(name = "bench-echo", version = "0.0.0", tools(echo))]
 pub struct Echo;
 
+/// Echoes `text` to a reader or an admin (any-of).
+#[mcp_tool(name = "any_of", any_scope = ["echo", "echo:admin"])]
+pub async fn echo_any_of(text: String) -> String {
+    text
+}
+
+/// Echoes `text`; a loud echo needs `echo:loud` (argument-dependent; not loud here).
+#[mcp_tool(name = "when", scope = "echo", when(loud => "echo:loud"))]
+pub async fn echo_when(text: String, loud: Option<bool>) -> String {
+    if loud == Some(true) { text.to_uppercase() } else { text }
+}
+
+/// Echoes `text`, having demanded `echo` at run time (held).
+#[mcp_tool(name = "may_require", scope = "echo", may_require = ["echo"])]
+pub async fn echo_may_require(text: String, ctx: RequestContext) -> Result<String, ToolError> {
+    ctx.require_scopes(["echo"])?;
+    Ok(text)
+}
+
+/// Echoes `text`, a million times a second per caller at most (a quota never reached).
+#[mcp_tool(name = "quota", scope = "echo", quota = "1000000/s")]
+pub async fn echo_quota(text: String) -> String {
+    text
+}
+
+/// The `echo` tool beside one tool per scope rule, each called as `echo` is: what using a rule
+/// costs a call.
+#[derive(McpServer)]
+#[mcp(
+    name = "bench-rules",
+    version = "0.0.0",
+    tools(echo, echo_any_of, echo_when, echo_may_require, echo_quota)
+)]
+pub struct EchoRules;
+
+/// A `tools/call` of `tool` with the load comparison's arguments.
+#[must_use]
+pub fn call_of(tool: &str) -> String {
+    CALL.replacen(r#""name":"echo""#, &format!(r#""name":"{tool}""#), 1)
+}
+
 /// The ceiling of the load comparison: what any JSON-RPC server over axum must at least do
 /// (parse the body, answer), with nothing else.
 async fn bare(body: Bytes) -> Response {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::input::{InputKind, InputRound, Lookup};
-use super::step_up::{Refused, StepUp};
+use super::step_up::{Demands, Refused, StepUp};
 use crate::connection::{Cancel, ClientError, Connection, LogLevel, Outbound};
 use crate::protocol::{Method, RequestId};
 
@@ -49,7 +49,7 @@ struct RequestContextInner {
     meta: Option<Map<String, Value>>,
     link: Option<Link>,
     cancel: Arc<Cancel>,
-    step_up: StepUp,
+    demands: Demands,
 }
 
 /// The client connection and the request's channel to it, when the transport has them.
@@ -69,7 +69,7 @@ impl RequestContext {
         meta: Option<Map<String, Value>>,
         link: Option<Link>,
         cancel: Arc<Cancel>,
-        step_up: StepUp,
+        step_up: Option<Box<StepUp>>,
     ) -> Self {
         Self {
             inner: Arc::new(RequestContextInner {
@@ -78,7 +78,7 @@ impl RequestContext {
                 meta,
                 link,
                 cancel,
-                step_up,
+                demands: Demands::new(step_up),
             }),
         }
     }
@@ -114,14 +114,14 @@ impl RequestContext {
         scopes: impl IntoIterator<Item = &'s str>,
     ) -> Result<(), super::error::ToolError> {
         self.inner
-            .step_up
+            .demands
             .demand(scopes, self.inner.tool)
             .map_err(super::error::ToolError::new)
     }
 
     /// The first run-time demand refused, which answers the call.
     pub(crate) fn refused(&self) -> Option<&Refused> {
-        self.inner.step_up.refused()
+        self.inner.demands.refused()
     }
 
     /// The JSON-RPC id of the request.
@@ -410,7 +410,7 @@ mod tests {
                 input: Some(Arc::clone(&round)),
             }),
             Arc::new(Cancel::default()),
-            StepUp::default(),
+            None,
         );
         assert!(context.progress(0.5, None, None));
         assert!(context.log(LogLevel::Info, None, "before"));

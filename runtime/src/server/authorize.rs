@@ -26,6 +26,28 @@ pub(super) struct Target<'a> {
     pub(super) rules: &'a Rules,
 }
 
+impl Target<'static> {
+    /// A tool's.
+    pub(super) fn tool(meta: &'static crate::tool::ToolMeta) -> Self {
+        Self {
+            kind: "tool",
+            name: meta.name,
+            scopes: meta.scopes,
+            rules: &meta.rules,
+        }
+    }
+
+    /// A prompt's.
+    pub(super) fn prompt(meta: &'static crate::prompt::PromptMeta) -> Self {
+        Self {
+            kind: "prompt",
+            name: meta.name,
+            scopes: meta.scopes,
+            rules: &meta.rules,
+        }
+    }
+}
+
 impl Core {
     /// The scope check every operation passes before its handler runs: every fixed scope, and
     /// one of the any-of scopes.

@@ -26,13 +26,7 @@ impl Core {
                 Err(reply) => return reply,
             };
         let (meta, _, names) = &self.inner.prompts[index];
-        let target = Target {
-            kind: "prompt",
-            name: meta.name,
-            scopes: meta.scopes,
-            rules: &meta.rules,
-        };
-        if let Err(denial) = self.authorize(&id, target, principal) {
+        if let Err(denial) = self.authorize(&id, Target::prompt(meta), principal) {
             return Reply::Denied(denial);
         }
         let arguments = params.arguments.unwrap_or_default();
@@ -52,7 +46,7 @@ impl Core {
             meta: params.meta,
             link: link,
             name: meta.name,
-            target: target,
+            target: Target::prompt(meta),
             matched: &std::cell::Cell::new(0),
             principal: principal,
             arguments: arguments,

@@ -87,7 +87,8 @@ impl crate::server::registry::Core {
 /// no response; the handler is dropped), else to the handler's output or its [`Failure`].
 ///
 /// Its arguments, named: the request's `id` and `_meta`, its `link` to the client, the tool's,
-/// prompt's or resource's `name`, the `target` of its scope checks (kind, name, scopes, rules),
+/// prompt's or resource's `name`, the `target` of its scope checks (kind, name, scopes, rules:
+/// an expression evaluated each time it is needed),
 /// where to record the `when` clauses its arguments `matched`, the `principal`, the `arguments`,
 /// the `problems` already found (a tool's unknown arguments), whether argument values arrive
 /// as `strings` (URI template variables, prompt arguments), and the `handler` that extracts
@@ -115,7 +116,9 @@ macro_rules! run {
         let id: &$crate::protocol::RequestId = $id;
         let link: $crate::handler::Link = $link;
         let name: &'static str = $name;
-        let target: $crate::server::authorize::Target<'_> = $target;
+        // Built where it is needed, from what the caller holds anyway: a `Target` kept across
+        // the awaits below would enlarge every call's future.
+        let target = || -> $crate::server::authorize::Target<'_> { $target };
         let principal: &$crate::principal::Principal = $principal;
         let input = link.input.clone();
         let flight = link.connection.start(id);
@@ -126,11 +129,12 @@ macro_rules! run {
             .or_else(|| link.connection.handler_timeout());
         // What the handler may demand at run time, and which of it the caller holds: only for
         // an item that declares `may_require` (any other demand is refused as undeclared).
-        let step_up = if target.rules.may_require.is_empty() {
-            $crate::handler::StepUp::default()
+        let may_require = target().rules.may_require;
+        let step_up = if may_require.is_empty() {
+            ::std::option::Option::None
         } else {
             let table = &$core.inner.scopes;
-            $crate::handler::StepUp::new(target.rules.may_require, |scope| {
+            $crate::handler::StepUp::new(may_require, |scope| {
                 table.satisfies(principal.scopes(), scope)
             })
         };
@@ -149,80 +153,84 @@ macro_rules! run {
             arguments: $arguments,
             context: &context,
             problems: $problems,
-            kind: target.kind,
+            kind: target().kind,
             strings: $strings,
             matched,
         };
         // Extraction builds the handler's future without running it: the scopes its arguments
         // add are checked next, and only then is a round's state spent (a denial leaves it
-        // for the retry after the step-up).
-        let started =
-            match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| ($handler)(call))) {
-                Ok(future) => match matched.get() {
-                    0 => Ok(future),
-                    matched => $core
-                        .authorize_when(id, target, matched, principal)
-                        .map(|()| future)
-                        .map_err($crate::server::run::Failure::Denied),
-                },
-                Err(payload) => Err($crate::server::run::Failure::ExtractionPanicked(
-                    $crate::handler::panic_message(payload.as_ref()),
-                )),
-            };
-        let admitted = match (&started, &input) {
-            // Boxed: only a 2026-07-28 round has one, and every call's future would carry it.
-            (Ok(_), Some(round)) => ::std::boxed::Box::pin($core.admit_input(round)).await,
-            _ => Ok(()),
-        };
-        match (started, admitted) {
-            (Err(failure), _) => Some(Err(failure)),
-            (Ok(_), Err(end)) => Some(Err($crate::server::run::Failure::Input(
-                ::std::boxed::Box::new(end),
-            ))),
-            // The handler first: one that finishes at once never arms the timer.
-            (Ok(future), Ok(())) => {
-                let settled = $crate::server::run::settle(
-                    future,
-                    &flight.cancel,
-                    timeout,
-                    input.as_deref(),
-                    $detach,
-                )
-                .await;
-                // The round is over unless the call went on as a task: requests still
-                // waiting on it (from tasks the handler spawned) give up.
-                if let Some(round) = input.as_deref()
-                    && !matches!(settled, $crate::server::run::Settled::Detached)
-                {
-                    round.end();
+        // for the retry after the step-up). Only the handler's future is kept across that
+        // await: a failure ends the block at once.
+        'run: {
+            let future = match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| {
+                ($handler)(call)
+            })) {
+                Ok(future) => future,
+                Err(payload) => {
+                    break 'run Some(Err($crate::server::run::Failure::ExtractionPanicked(
+                        $crate::handler::panic_message(payload.as_ref()),
+                    )));
                 }
-                // A demand the handler made and was refused answers the call, whatever the
-                // handler returned.
-                if matches!(settled, $crate::server::run::Settled::Done(_))
-                    && let Some(refused) = context.refused()
-                {
-                    let spent = input.as_deref().is_some_and(|r| r.presented().is_some());
-                    Some(Err(
-                        $core.refused_failure(id, target, refused, principal, spent)
-                    ))
-                } else {
-                    match settled {
-                        $crate::server::run::Settled::Done(result) => {
-                            Some(result.map_err($crate::server::run::Failure::Panicked))
-                        }
-                        $crate::server::run::Settled::Cancelled => None,
-                        $crate::server::run::Settled::TimedOut => {
-                            Some(Err($crate::server::run::Failure::TimedOut))
-                        }
-                        $crate::server::run::Settled::Detached => {
-                            Some(Err($crate::server::run::Failure::Detached(context)))
-                        }
-                        $crate::server::run::Settled::Input => input.as_deref().map(|round| {
-                            Err($crate::server::run::Failure::Input(::std::boxed::Box::new(
-                                $core.input_required(round),
-                            )))
-                        }),
+            };
+            if matched.get() != 0
+                && let Err(denial) = $core.authorize_when(id, target(), matched.get(), principal)
+            {
+                break 'run Some(Err($crate::server::run::Failure::Denied(denial)));
+            }
+            if let Some(round) = &input
+                // Boxed: only a 2026-07-28 round has one, and every call's future would carry it.
+                && let Err(end) = ::std::boxed::Box::pin($core.admit_input(round)).await
+            {
+                break 'run Some(Err($crate::server::run::Failure::Input(
+                    ::std::boxed::Box::new(end),
+                )));
+            }
+            // The handler first: one that finishes at once never arms the timer.
+            let settled = $crate::server::run::settle(
+                future,
+                &flight.cancel,
+                timeout,
+                input.as_deref(),
+                $detach,
+            )
+            .await;
+            // The round is over unless the call went on as a task: requests still
+            // waiting on it (from tasks the handler spawned) give up.
+            if let Some(round) = input.as_deref()
+                && !matches!(settled, $crate::server::run::Settled::Detached)
+            {
+                round.end();
+            }
+            // A demand the handler made and was refused answers the call, whatever the
+            // handler returned.
+            if matches!(settled, $crate::server::run::Settled::Done(_))
+                && let Some(refused) = context.refused()
+            {
+                let spent = input.as_deref().is_some_and(|r| r.presented().is_some());
+                Some(Err($core.refused_failure(
+                    id,
+                    target(),
+                    refused,
+                    principal,
+                    spent,
+                )))
+            } else {
+                match settled {
+                    $crate::server::run::Settled::Done(result) => {
+                        Some(result.map_err($crate::server::run::Failure::Panicked))
                     }
+                    $crate::server::run::Settled::Cancelled => None,
+                    $crate::server::run::Settled::TimedOut => {
+                        Some(Err($crate::server::run::Failure::TimedOut))
+                    }
+                    $crate::server::run::Settled::Detached => {
+                        Some(Err($crate::server::run::Failure::Detached(context)))
+                    }
+                    $crate::server::run::Settled::Input => input.as_deref().map(|round| {
+                        Err($crate::server::run::Failure::Input(::std::boxed::Box::new(
+                            $core.input_required(round),
+                        )))
+                    }),
                 }
             }
         }

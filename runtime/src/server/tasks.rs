@@ -214,12 +214,7 @@ impl Core {
         principal: &Principal,
     ) {
         let meta = self.inner.tools[task.tool].meta;
-        let target = super::authorize::Target {
-            kind: "tool",
-            name: meta.name,
-            scopes: meta.scopes,
-            rules: &meta.rules,
-        };
+        let target = super::authorize::Target::tool(meta);
         let response = match self.refusal(context.request_id(), target, refused, principal) {
             Ok(denial) => denial.to_response_with_challenge(&self.in_band_challenge(&denial)),
             Err(response) => response,
@@ -371,12 +366,7 @@ impl Core {
         let Some(meta) = tool.map(|tool| &self.inner.tools[tool].meta) else {
             return error(ErrorObject::new(error_code::INVALID_PARAMS, "unknown task"));
         };
-        let target = super::authorize::Target {
-            kind: "tool",
-            name: meta.name,
-            scopes: meta.scopes,
-            rules: &meta.rules,
-        };
+        let target = super::authorize::Target::tool(meta);
         let matched = match &found {
             Found::Here(task) => task.matched,
             Found::Elsewhere(record) => record.matched,

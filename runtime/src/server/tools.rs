@@ -53,13 +53,7 @@ impl Core {
             let tool = &self.inner.tools[index];
             let meta = tool.meta;
 
-            let target = Target {
-                kind: "tool",
-                name: meta.name,
-                scopes: meta.scopes,
-                rules: &meta.rules,
-            };
-            if let Err(denial) = self.authorize(&id, target, principal) {
+            if let Err(denial) = self.authorize(&id, Target::tool(meta), principal) {
                 return Reply::Denied(denial);
             }
             // Counted once the caller's scopes pass, before anything of the call runs.
@@ -129,7 +123,7 @@ impl Core {
                 meta: params.meta,
                 link: link,
                 name: meta.name,
-                target: target,
+                target: Target::tool(meta),
                 matched: &matched,
                 principal: principal,
                 arguments: arguments,
