@@ -32,15 +32,10 @@ use serde_json::{Value, json};
 
 use e2e::{
     MODERN, McpServer, answer, assert_authorized_for, assert_confidential_note,
-    assert_delete_rounds, assert_notes_tools_meta, assert_stateless_modern_wire, assert_step_up,
-    assert_summarize_round, node_script, steps, tool_calls, wire,
+    assert_confidential_reader, assert_delete_rounds, assert_notes_tools_meta,
+    assert_stateless_modern_wire, assert_step_up, assert_summarize_round, node_script, steps,
+    token, tool_calls, wire,
 };
-
-/// The fingerprint of the access token issued `n`th (from 0): what the wire records of the
-/// bearer token each request carried.
-fn token(summary: &Value, n: usize) -> &Value {
-    &steps(summary, "token")[n]["fingerprint"]
-}
 
 /// OAuth over 2026-07-28: the 401 at `server/discover`, step-ups whose challenges name the tool's
 /// own scope (2026-07-28), and SDK v2 asking each time for the union of that and what it held.
@@ -334,24 +329,8 @@ fn assert_scope_rules(summary: &Value, url: &str) {
     // The notes were purged before: the plain note is 1, the confidential one 2.
     assert_confidential_note(added, 2);
 
-    let reader = &summary["reader"];
-    assert_authorized_for(reader, url, &["notes:read", "notes:read notes:admin"]);
-    assert_eq!(reader["tokenScope"], "notes:read notes:admin");
-    assert_stateless_modern_wire(reader);
-    let gets = tool_calls(reader, "get_note");
-    assert_eq!(
-        gets.len(),
-        3,
-        "the plain note, the confidential one refused, and again"
-    );
-    assert_eq!(gets[0]["status"], 200, "{}", gets[0]);
-    assert_eq!(answer(gets[0])["result"]["structuredContent"], *plain);
-    for get in &gets[..2] {
-        assert_eq!(get["request"]["bearer"], *token(reader, 0), "{get}");
-    }
-    let read = assert_step_up(gets[1], gets[2], "notes:admin notes:read", "may_require");
-    assert_eq!(gets[2]["request"]["bearer"], *token(reader, 1));
-    assert_confidential_note(read, 2);
+    let (read_plain, _) = assert_confidential_reader(&summary["reader"], url, 2);
+    assert_eq!(read_plain, plain);
 }
 
 #[tokio::test]

@@ -26,9 +26,9 @@ use tokio::process::Command;
 
 use e2e::{
     MODERN, McpServer, NOTES_TOOLS, Process, answer, assert_authorized_for,
-    assert_confidential_note, assert_delete_rounds, assert_notes_tools_meta,
-    assert_stateless_modern_wire, assert_step_up, assert_summarize_round, client_summary, steps,
-    tool_calls, wire,
+    assert_confidential_note, assert_confidential_reader, assert_delete_rounds,
+    assert_notes_tools_meta, assert_stateless_modern_wire, assert_step_up, assert_summarize_round,
+    client_summary, steps, token, tool_calls, wire,
 };
 
 // ---- the Python client --------------------------------------------------------------------------
@@ -86,12 +86,6 @@ async fn python_client(python: &Path, url: &str, logs: impl Fn() -> String) -> V
 }
 
 // ---- what the wire must show --------------------------------------------------------------------
-
-/// The fingerprint of the access token `summary`'s client was issued `n`th (from 0): what the
-/// wire records of the bearer token each request carried.
-fn token(summary: &Value, n: usize) -> &Value {
-    &steps(summary, "token")[n]["fingerprint"]
-}
 
 /// A client's first exchanges, on the wire: `server/discover` sent with no token gets 401
 /// (`scope="notes:read"`, the resource metadata's URL, no error code), and the SDK sends the
@@ -211,32 +205,16 @@ fn assert_scope_rules(summary: &Value, url: &str) {
 
     let reader = &summary["reader"];
     assert_discovered_after_401(reader, url);
-    assert_authorized_for(reader, url, &["notes:read", "notes:read notes:admin"]);
-    assert_eq!(reader["tokenScope"], "notes:read notes:admin");
-    assert_stateless_modern_wire(reader);
-    let gets = tool_calls(reader, "get_note");
-    assert_eq!(
-        gets.len(),
-        3,
-        "the plain note, the confidential one refused, and again"
-    );
-    assert_eq!(gets[0]["status"], 200, "{}", gets[0]);
-    let plain = &answer(gets[0])["result"]["structuredContent"];
+    let (plain, gets) = assert_confidential_reader(reader, url, 3);
     assert_eq!(
         *plain,
         json!({ "id": 2, "title": "groceries", "body": "milk", "author": "developer" })
     );
-    for get in &gets[..2] {
-        assert_eq!(get["request"]["bearer"], *token(reader, 0), "{get}");
-    }
-    let read = assert_step_up(gets[1], gets[2], "notes:admin notes:read", "may_require");
     assert_eq!(
         gets[2]["id"], gets[1]["id"],
         "the same request again: {}",
         gets[2]
     );
-    assert_eq!(gets[2]["request"]["bearer"], *token(reader, 1));
-    assert_confidential_note(read, 3);
 }
 
 /// Every exchange of the client, on the wire: a 2026-07-28 request without a session (see

@@ -407,18 +407,8 @@ async fn modern_call(
     arguments: Value,
     extra: Value,
 ) -> Reply {
-    let mut params = json!({
-        "name": tool,
-        "arguments": arguments,
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "0" },
-            "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} },
-        },
-    });
-    for (key, value) in extra.as_object().unwrap() {
-        params[key] = value.clone();
-    }
+    let capabilities = json!({ "elicitation": {} });
+    let params = support::modern_call_params(tool, arguments, capabilities, extra);
     reply(server, who, "tools/call", params).await
 }
 

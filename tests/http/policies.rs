@@ -78,18 +78,8 @@ async fn modern_call(
     args: Value,
     extra: Value,
 ) -> crate::harness::Reply {
-    let mut params = json!({
-        "name": tool,
-        "arguments": args,
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "0" },
-            "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} },
-        },
-    });
-    for (key, value) in extra.as_object().unwrap() {
-        params[key] = value.clone();
-    }
+    let capabilities = json!({ "elicitation": {} });
+    let params = crate::support::modern_call_params(tool, args, capabilities, extra);
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
     let request = h
         .post(Some(token), None, &body)

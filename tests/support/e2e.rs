@@ -29,9 +29,9 @@ mod summary;
 #[allow(unused_imports)]
 pub(crate) use summary::{
     MODERN, NOTES_TOOLS, answer, assert_authorized_for, assert_confidential_note,
-    assert_delete_rounds, assert_input_round, assert_notes_tools_meta,
+    assert_confidential_reader, assert_delete_rounds, assert_input_round, assert_notes_tools_meta,
     assert_stateless_modern_wire, assert_step_up, assert_summarize_round, notes_rule_meta, steps,
-    tool_calls, wire,
+    token, tool_calls, wire,
 };
 
 /// How long a server may take to print its address.

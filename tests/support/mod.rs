@@ -31,7 +31,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 #[allow(unused_imports)]
 pub use keys::{TestKey, alg_name, jwk_set};
 #[allow(unused_imports)]
-pub use modern::{StdioPeer, assert_error, modern_dispatch, modern_meta, who};
+pub use modern::{StdioPeer, assert_error, modern_call_params, modern_dispatch, modern_meta, who};
 #[allow(unused_imports)]
 pub use server::{
     DEFAULT_CACHE_MAX_AGE, JWKS_PATH, JwksMode, KeyServer, KeyServerBuilder, OVERSIZED_BODY_LEN,

@@ -29,6 +29,22 @@ pub fn modern_meta() -> Value {
     })
 }
 
+/// The params of a 2026-07-28 `tools/call` of `tool` from a client declaring `capabilities`,
+/// with the params of `extra` added (a round's `requestState` and `inputResponses`).
+pub fn modern_call_params(
+    tool: &str,
+    arguments: Value,
+    capabilities: Value,
+    extra: Value,
+) -> Value {
+    let mut params = json!({ "name": tool, "arguments": arguments, "_meta": modern_meta() });
+    params["_meta"][CLIENT_CAPABILITIES] = capabilities;
+    for (key, value) in extra.as_object().expect("params") {
+        params[key] = value.clone();
+    }
+    params
+}
+
 /// A principal whose token `https://as.example` issued to `subject`, granting `scopes`
 /// (space-separated).
 pub fn who(subject: &str, scopes: &str) -> Principal {

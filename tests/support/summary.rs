@@ -355,3 +355,37 @@ pub(crate) fn assert_confidential_note(result: &Value, id: u64) {
         "{result}"
     );
 }
+
+/// The fingerprint of the access token `summary`'s client was issued `n`th (from 0): what the
+/// wire records of the bearer token each request carried.
+pub(crate) fn token(summary: &Value, n: usize) -> &Value {
+    &steps(summary, "token")[n]["fingerprint"]
+}
+
+/// The reader of the confidential-note step-up: authorized for `notes:read`, it reads the
+/// plain note (its result is returned), is refused the confidential note `confidential` at run
+/// time (`may_require`), steps up to `notes:admin` and reads it; the `get_note` calls in order.
+pub(crate) fn assert_confidential_reader<'a>(
+    reader: &'a Value,
+    url: &str,
+    confidential: u64,
+) -> (&'a Value, Vec<&'a Value>) {
+    assert_authorized_for(reader, url, &["notes:read", "notes:read notes:admin"]);
+    assert_eq!(reader["tokenScope"], "notes:read notes:admin");
+    assert_stateless_modern_wire(reader);
+    let gets = tool_calls(reader, "get_note");
+    assert_eq!(
+        gets.len(),
+        3,
+        "the plain note, the confidential one refused, and again"
+    );
+    assert_eq!(gets[0]["status"], 200, "{}", gets[0]);
+    for get in &gets[..2] {
+        assert_eq!(get["request"]["bearer"], *token(reader, 0), "{get}");
+    }
+    let read = assert_step_up(gets[1], gets[2], "notes:admin notes:read", "may_require");
+    assert_eq!(gets[2]["request"]["bearer"], *token(reader, 1));
+    assert_confidential_note(read, confidential);
+    let plain = &answer(gets[0])["result"]["structuredContent"];
+    (plain, gets)
+}
