@@ -295,3 +295,23 @@ async fn the_routers_rate_limit_store_counts_tools_quotas_too() {
         .count();
     assert_eq!(tool_keys, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_challenge_asks_for_fixed_scopes_and_rules_come_by_step_up() {
+    let h = repos().await;
+    let r = h
+        .rpc(None, None, json!({"jsonrpc":"2.0","id":1,"method":"ping"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // `repo:private` is asked for only when a call needs it (`when`, `may_require`)...
+    assert_eq!(
+        param(r.challenge(), "scope"),
+        Some("repo:admin repo:read repo:write")
+    );
+    // ...but it is a scope of this resource, for clients and authorization servers to know.
+    let metadata = h.send(h.client.get(h.metadata_url())).await.body;
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["repo:admin", "repo:private", "repo:read", "repo:write"])
+    );
+}
