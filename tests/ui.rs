@@ -19,6 +19,7 @@ fn ui() {
     t.compile_fail("tests/ui/server/fail/*.rs");
     t.pass("tests/ui/resource/pass/*.rs");
     t.compile_fail("tests/ui/resource/fail/*.rs");
-    // A prompt that compiles is in `resource/pass/resources_and_prompts.rs`, beside resources.
+    // A prompt beside resources is in `resource/pass/resources_and_prompts.rs`.
+    t.pass("tests/ui/prompt/pass/*.rs");
     t.compile_fail("tests/ui/prompt/fail/*.rs");
 }

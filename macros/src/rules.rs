@@ -47,6 +47,17 @@ pub(crate) fn scope_list(
 pub(crate) fn when_clause(input: ParseStream<'_>) -> syn::Result<WhenClause> {
     let content;
     parenthesized!(content in input);
+    let clause = when_clause_inner(&content);
+    if clause.is_err() {
+        // Left unread, the rest would fail the whole attribute ("unexpected token"), and every
+        // other key with it.
+        let _ = content.parse::<proc_macro2::TokenStream>();
+    }
+    clause
+}
+
+/// The clause inside the parentheses.
+fn when_clause_inner(content: ParseStream<'_>) -> syn::Result<WhenClause> {
     let argument: Ident = content.call(syn::ext::IdentExt::parse_any)?;
     let literal = if content.peek(Token![==]) {
         content.parse::<Token![==]>()?;

@@ -68,9 +68,12 @@ pub const fn assert_prompt_return<T: IntoPromptOutput>() {}
 
 /// An argument a bare `when(flag => "scope")` clause can test: `bool`, or an optional one
 /// (absent never matches).
+///
+/// The generated code names it as `<T as WhenFlag>`, spanned at the clause's argument, so an
+/// argument of another type is one error there (the compiler reports identical errors once).
 #[diagnostic::on_unimplemented(
-    message = "`when({{argument}} => ..)` tests a `bool` argument, and this one is `{Self}`",
-    label = "not a `bool`",
+    message = "`when(.. => ..)` tests a `bool` argument, and this one is `{Self}`",
+    label = "not a `bool` or `Option<bool>`",
     note = "compare other arguments with a literal: `when(argument == \"value\" => \"scope\")`"
 )]
 pub trait WhenFlag {
@@ -92,42 +95,39 @@ impl WhenFlag for Option<bool> {
 
 /// An argument a `when(argument == literal => "scope")` clause compares: read from JSON and
 /// comparable, so the literal is read as the argument's type and compared as a value.
+///
+/// Not a supertrait bound but a blanket impl, so an argument that is neither is reported with
+/// this message, once, at the clause's argument (as for [`WhenFlag`]).
 #[diagnostic::on_unimplemented(
     message = "`when(.. == ..)` compares a JSON argument by value, and `{Self}` is not one",
     label = "needs `serde::Deserialize` and `PartialEq`",
     note = "derive `PartialEq` on the argument's type (an enum: `#[derive(Deserialize, PartialEq, JsonSchema)]`)"
 )]
-pub trait WhenValue: serde::de::DeserializeOwned + PartialEq {}
+pub trait WhenValue {
+    /// Whether the clause matches: the literal read as `Self` (serde renames and aliases apply,
+    /// and an optional argument's literal is `Some`) equals the value. A literal no `Self` is
+    /// read from never matches (and fails the server's build).
+    fn equals_literal(&self, literal: &Literal) -> bool;
 
-impl<T: serde::de::DeserializeOwned + PartialEq> WhenValue for T {}
-
-/// Whether a `when(flag => ..)` clause matches the argument's value.
-pub fn when_flag<T: WhenFlag>(value: &T) -> bool {
-    value.is_set()
+    /// Whether `literal` is a value of `Self`: the server's build refuses a clause whose
+    /// literal is not.
+    fn literal_fits(literal: &Literal) -> bool;
 }
 
-/// Whether a `when(argument == literal => ..)` clause matches: the literal read as `T` (serde
-/// renames and aliases apply, and an optional argument's literal is `Some`) equals the value.
-/// A literal no `T` is read from never matches (and fails the server's build).
-pub fn when_equals<T: WhenValue>(value: &T, literal: &Literal) -> bool {
-    serde_json::from_value::<T>(literal.to_json()).is_ok_and(|literal| *value == literal)
+impl<T: serde::de::DeserializeOwned + PartialEq> WhenValue for T {
+    fn equals_literal(&self, literal: &Literal) -> bool {
+        serde_json::from_value::<T>(literal.to_json()).is_ok_and(|literal| *self == literal)
+    }
+
+    fn literal_fits(literal: &Literal) -> bool {
+        serde_json::from_value::<T>(literal.to_json()).is_ok()
+    }
 }
 
 /// The `fits` of a bare `when(flag => ..)` clause, which has no literal.
 pub fn no_literal(_: &Literal) -> bool {
     true
 }
-
-/// Whether `literal` is a value of `T`: the server's build refuses a clause whose literal is not.
-pub fn literal_fits<T: WhenValue>(literal: &Literal) -> bool {
-    serde_json::from_value::<T>(literal.to_json()).is_ok()
-}
-
-/// Compile-time check that a bare `when(flag => ..)` names a `bool` argument.
-pub const fn assert_when_flag<T: WhenFlag>() {}
-
-/// Compile-time check that a `when(argument == literal => ..)` names a comparable argument.
-pub const fn assert_when_value<T: WhenValue>() {}
 
 /// Byte-wise equality, usable in const context.
 #[must_use]

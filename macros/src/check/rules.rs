@@ -1,7 +1,7 @@
 //! Rules on an item's `when(..)` clauses, which need the handler's parameters: the argument
 //! exists, and a literal is of the kind a primitive argument's type can equal. Whether a bare
 //! clause's argument is a `bool`, and whether another's type can be compared, the expansion
-//! asks the trait system (`assert_when_flag`, `assert_when_value`), at the argument.
+//! asks the trait system (`WhenFlag`, `WhenValue`), at the argument.
 
 use quote::ToTokens;
 use syn::ext::IdentExt;

@@ -1,20 +1,26 @@
 //! The scope rules in the expansion: the `Rules` of an item's `…Meta`, the tests the generated
 //! extraction runs on the arguments it read (`when` clauses), and the spanned trait checks on
 //! the arguments they name.
+//!
+//! Every use of a clause's argument type goes through one trait (`WhenFlag`, `WhenValue`) with
+//! the type re-spanned at the argument as written in `when(..)`: a type that does not fit is
+//! one error, there (the compiler reports identical errors once), not one per use at the
+//! parameter.
 
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::{Ident, Lit, Type};
+use syn::{Ident, Lit};
 
 use crate::model::{Callable, Common, WhenClause};
 
-/// Each `when` clause with the index and type of the parameter it names (the item checks
-/// reported any clause that names none, so none is missing here).
+/// Each `when` clause with the index and type of the parameter it names, the type's tokens
+/// located at the clause's argument (the item checks reported any clause that names none, so
+/// none is missing here).
 fn clauses<'a>(
     common: &'a Common,
     callable: &'a Callable<'_>,
-) -> impl Iterator<Item = (u32, &'a WhenClause, usize, &'a Type)> {
+) -> impl Iterator<Item = (u32, &'a WhenClause, usize, TokenStream)> {
     common
         .rules
         .when
@@ -27,8 +33,24 @@ fn clauses<'a>(
                 .iter()
                 .enumerate()
                 .find(|(_, p)| p.name == name)?;
-            Some((u32::try_from(i).ok()?, clause, param, &p.ty))
+            let ty = located_at(p.ty.to_token_stream(), clause.argument.span());
+            Some((u32::try_from(i).ok()?, clause, param, ty))
         })
+}
+
+/// `tokens` reported at `span` (name resolution unchanged).
+fn located_at(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let inner = located_at(group.stream(), span);
+                token = TokenTree::Group(Group::new(group.delimiter(), inner));
+            }
+            token.set_span(token.span().located_at(span));
+            token
+        })
+        .collect()
 }
 
 /// The literal as a runtime `Literal`.
@@ -71,7 +93,7 @@ pub(crate) fn meta(common: &Common, callable: &Callable<'_>) -> TokenStream {
                         argument: #argument,
                         equals: ::core::option::Option::Some(#literal),
                         scope: #scope,
-                        fits: __sg::literal_fits::<#ty>,
+                        fits: <#ty as __sg::WhenValue>::literal_fits,
                     }
                 }
             }
@@ -93,10 +115,10 @@ pub(crate) fn tests(common: &Common, callable: &Callable<'_>, locals: &[Ident]) 
     let tests = clauses(common, callable).map(|(index, clause, param, ty)| {
         let local = &locals[param];
         let test = match &clause.literal {
-            None => quote!(__sg::when_flag::<#ty>(&#local)),
+            None => quote!(<#ty as __sg::WhenFlag>::is_set(&#local)),
             Some(lit) => {
                 let literal = literal(lit);
-                quote!(__sg::when_equals::<#ty>(&#local, &#literal))
+                quote!(<#ty as __sg::WhenValue>::equals_literal(&#local, &#literal))
             }
         };
         quote! {
@@ -108,15 +130,15 @@ pub(crate) fn tests(common: &Common, callable: &Callable<'_>, locals: &[Ident]) 
     quote!(#(#tests)*)
 }
 
-/// The trait checks on each clause's argument, spanned at the argument as written.
+/// The trait checks on each clause's argument, spanned at the argument as written (the same
+/// bound the meta and the tests carry, so a failure is reported once).
 pub(crate) fn checks(common: &Common, callable: &Callable<'_>) -> TokenStream {
     let checks = clauses(common, callable).map(|(_, clause, _, ty)| {
         let span = clause.argument.span();
-        let check = match clause.literal {
-            None => format_ident!("assert_when_flag", span = span),
-            Some(_) => format_ident!("assert_when_value", span = span),
-        };
-        quote_spanned!(span=> __sg::#check::<#ty>();)
+        match clause.literal {
+            None => quote_spanned!(span=> let _ = <#ty as __sg::WhenFlag>::is_set;),
+            Some(_) => quote_spanned!(span=> let _ = <#ty as __sg::WhenValue>::literal_fits;),
+        }
     });
     quote!(#(#checks)*)
 }

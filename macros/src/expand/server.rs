@@ -121,15 +121,25 @@ pub(crate) fn expand(
                 .chain(resources.iter().map(|p| ("resource", p, resource_meta(p))))
                 .chain(prompts.iter().map(|p| ("prompt", p, prompt_meta(p))));
             items.map(|(noun, path, meta)| {
-            let message = format!(
-                "{noun} `{}` requires a scope that is not declared in this server's `scopes(...)`",
-                quote!(#path).to_string().replace(' ', "")
-            );
+            let item = quote!(#path).to_string().replace(' ', "");
+            // The key that names the scope, since the message cannot name the scope itself.
+            let message = |names: &str| {
+                format!("{noun} `{item}` {names} that is not declared in this server's `scopes(...)`")
+            };
+            let fixed = message("requires a scope");
+            let any = message("names a scope in `any_scope`");
+            let may = message("names a scope in `may_require`");
+            // `demands` is `any_scope`, then the `when` scopes, then `may_require`.
+            let when = message("names a scope in a `when(..)` clause");
             quote_spanned! {path.span()=>
-                const _: () = if !__sg::all_in(#meta.scopes, &[#(#vocabulary),*])
-                    || !__sg::all_in(#meta.rules.demands, &[#(#vocabulary),*])
-                {
-                    ::core::panic!(#message)
+                const _: () = if !__sg::all_in(#meta.scopes, &[#(#vocabulary),*]) {
+                    ::core::panic!(#fixed)
+                } else if !__sg::all_in(#meta.rules.any_scopes, &[#(#vocabulary),*]) {
+                    ::core::panic!(#any)
+                } else if !__sg::all_in(#meta.rules.may_require, &[#(#vocabulary),*]) {
+                    ::core::panic!(#may)
+                } else if !__sg::all_in(#meta.rules.demands, &[#(#vocabulary),*]) {
+                    ::core::panic!(#when)
                 };
             }
         }).collect::<Vec<_>>()

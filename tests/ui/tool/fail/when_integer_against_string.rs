@@ -1,0 +1,11 @@
+use scopegate::prelude::*;
+
+/// A tool.
+#[mcp_tool(scope = "repo:create", when(owner == 0 => "admin:root"))]
+fn create_repo(owner: String) -> String {
+    owner
+}
+
+fn main() {
+    let _ = create_repo(String::new());
+}
