@@ -60,8 +60,24 @@ mod shadowed {
         }
     }
 
+    /// Every scope rule, so their expansion is checked too.
+    #[mcp_tool(
+        any_scope = ["echo:use", "echo:admin"],
+        when(loud => "echo:loud"),
+        when(text == "secret" => "echo:admin"),
+        may_require = ["echo:admin"],
+        quota = "10/min"
+    )]
+    pub(super) fn shout(text: ::std::string::String, loud: bool) -> ::std::string::String {
+        if loud { text.to_uppercase() } else { text }
+    }
+
     #[derive(McpServer)]
-    #[mcp(name = "hygiene", tools(echo, maybe), scopes("echo:use"))]
+    #[mcp(
+        name = "hygiene",
+        tools(echo, maybe, shout),
+        scopes("echo:use", "echo:admin", "echo:loud")
+    )]
     pub(super) struct Hygiene {
         #[mcp(state)]
         pub(super) counter: Counter,
@@ -72,7 +88,10 @@ mod shadowed {
 async fn generated_code_ignores_shadowing_names() {
     use scopegate::{McpServer as _, Principal, Reply, ScopeSet, Server};
 
-    assert_eq!(shadowed::Hygiene::SCOPES, ["echo:use"]);
+    assert_eq!(
+        shadowed::Hygiene::SCOPES,
+        ["echo:admin", "echo:loud", "echo:use"]
+    );
     // The functions stay callable as written.
     assert_eq!(shadowed::echo("hi".into()), "hi");
 
@@ -89,4 +108,16 @@ async fn generated_code_ignores_shadowing_names() {
     };
     let response: serde_json::Value = serde_json::from_str(&response.to_json()).unwrap();
     assert_eq!(response["result"]["structuredContent"]["count"], 7);
+
+    let message = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"shout","arguments":{"text":"hi","loud":false}}}"#;
+    let Reply::Response(response) = server.handle_bytes(message, &who).await else {
+        panic!("a response");
+    };
+    let response: serde_json::Value = serde_json::from_str(&response.to_json()).unwrap();
+    assert_eq!(response["result"]["content"][0]["text"], "hi");
+    let message = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"shout","arguments":{"text":"hi","loud":true}}}"#;
+    let Reply::Denied(denial) = server.handle_bytes(message, &who).await else {
+        panic!("a denial");
+    };
+    assert_eq!(denial.missing, ["echo:loud"]);
 }

@@ -78,7 +78,10 @@ fn main() {
     let server = Server::new(Notes).unwrap();
     let none: [&str; 0] = [];
     assert_eq!(missing(&server, json!({ "topic": "t" })), none);
-    assert_eq!(missing(&server, json!({ "topic": "t", "tone": "casual" })), none);
+    assert_eq!(
+        missing(&server, json!({ "topic": "t", "tone": "casual" })),
+        none
+    );
     // Prompt arguments are strings on the wire.
     assert_eq!(
         missing(&server, json!({ "topic": "t", "include_private": "true" })),
@@ -88,5 +91,8 @@ fn main() {
         missing(&server, json!({ "topic": "t", "tone": "formal" })),
         ["notes:formal"]
     );
-    assert_eq!(missing(&server, json!({ "topic": "salaries" })), ["notes:admin"]);
+    assert_eq!(
+        missing(&server, json!({ "topic": "salaries" })),
+        ["notes:admin"]
+    );
 }

@@ -14,7 +14,12 @@ use serde_json::json;
     when(year == 1999 => "files:archive"),
     may_require = ["files:secret"],
 )]
-fn file(owner: String, year: u32, name: String, ctx: RequestContext) -> Result<String, ResourceError> {
+fn file(
+    owner: String,
+    year: u32,
+    name: String,
+    ctx: RequestContext,
+) -> Result<String, ResourceError> {
     if name.ends_with(".key") {
         ctx.require_scopes(["files:secret"])
             .map_err(|e| ResourceError::new(e.message()))?;
@@ -34,7 +39,8 @@ fn missing(server: &Server<Files>, uri: &str) -> Vec<&'static str> {
         .scopes(ScopeSet::from_space_separated("files:read"))
         .build();
     let params = json!({ "uri": uri });
-    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": params });
+    let request =
+        json!({ "jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": params });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -52,7 +58,13 @@ fn missing(server: &Server<Files>, uri: &str) -> Vec<&'static str> {
 fn main() {
     assert_eq!(
         <Files as McpServer>::SCOPES,
-        ["files:admin", "files:archive", "files:read", "files:root", "files:secret"]
+        [
+            "files:admin",
+            "files:archive",
+            "files:read",
+            "files:root",
+            "files:secret"
+        ]
     );
     let rules = &<Files as McpServer>::RESOURCES[0].meta.rules;
     assert_eq!(rules.any_scopes, ["files:read", "files:admin"]);
@@ -62,7 +74,16 @@ fn main() {
     let server = Server::new(Files).unwrap();
     let none: [&str; 0] = [];
     assert_eq!(missing(&server, "files://alice/2024/notes.txt"), none);
-    assert_eq!(missing(&server, "files://root/2024/notes.txt"), ["files:root"]);
-    assert_eq!(missing(&server, "files://alice/1999/notes.txt"), ["files:archive"]);
-    assert_eq!(missing(&server, "files://alice/2024/id.key"), ["files:secret"]);
+    assert_eq!(
+        missing(&server, "files://root/2024/notes.txt"),
+        ["files:root"]
+    );
+    assert_eq!(
+        missing(&server, "files://alice/1999/notes.txt"),
+        ["files:archive"]
+    );
+    assert_eq!(
+        missing(&server, "files://alice/2024/id.key"),
+        ["files:secret"]
+    );
 }

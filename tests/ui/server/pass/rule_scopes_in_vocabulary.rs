@@ -45,7 +45,13 @@ struct Notes;
 fn main() {
     assert_eq!(
         <Notes as McpServer>::SCOPES,
-        ["notes:admin", "notes:pin", "notes:read", "notes:secret", "notes:write"]
+        [
+            "notes:admin",
+            "notes:pin",
+            "notes:read",
+            "notes:secret",
+            "notes:write"
+        ]
     );
     let server = Server::new(Notes).unwrap();
     // `notes:admin` implies `notes:pin`, which the `when` clause asks for.

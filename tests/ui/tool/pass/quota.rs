@@ -34,7 +34,11 @@ fn free() -> String {
 }
 
 #[derive(McpServer)]
-#[mcp(name = "cache", version = "1.0.0", tools(purge, ping, rebuild, report, free))]
+#[mcp(
+    name = "cache",
+    version = "1.0.0",
+    tools(purge, ping, rebuild, report, free)
+)]
 struct Cache;
 
 fn main() {

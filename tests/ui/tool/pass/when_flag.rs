@@ -61,14 +61,23 @@ fn main() {
         .collect();
     assert_eq!(
         when,
-        [r#"when(publish => "docs:publish")"#, r#"when(notify => "mail:send")"#]
+        [
+            r#"when(publish => "docs:publish")"#,
+            r#"when(notify => "mail:send")"#
+        ]
     );
 
     let server = Server::new(Docs).unwrap();
     let none: [&str; 0] = [];
-    assert_eq!(missing(&server, json!({ "doc": "d", "publish": false })), none);
     assert_eq!(
-        missing(&server, json!({ "doc": "d", "publish": false, "notify": false })),
+        missing(&server, json!({ "doc": "d", "publish": false })),
+        none
+    );
+    assert_eq!(
+        missing(
+            &server,
+            json!({ "doc": "d", "publish": false, "notify": false })
+        ),
         none
     );
     assert_eq!(
@@ -76,11 +85,17 @@ fn main() {
         ["docs:publish"]
     );
     assert_eq!(
-        missing(&server, json!({ "doc": "d", "publish": false, "notify": true })),
+        missing(
+            &server,
+            json!({ "doc": "d", "publish": false, "notify": true })
+        ),
         ["mail:send"]
     );
     assert_eq!(
-        missing(&server, json!({ "doc": "d", "publish": true, "notify": true })),
+        missing(
+            &server,
+            json!({ "doc": "d", "publish": true, "notify": true })
+        ),
         ["docs:publish", "mail:send"]
     );
 }
