@@ -135,6 +135,15 @@ impl PromptError {
     }
 }
 
+/// A [`ToolError`](crate::ToolError) in a prompt handler (the one
+/// [`RequestContext::require_scopes`](crate::RequestContext::require_scopes) returns, so `?`
+/// works there too): the prompt failed.
+impl From<crate::handler::ToolError> for PromptError {
+    fn from(error: crate::handler::ToolError) -> Self {
+        Self::Failed(error.message().to_owned())
+    }
+}
+
 impl<E: std::error::Error> From<E> for PromptError {
     fn from(error: E) -> Self {
         Self::Failed(error.to_string())

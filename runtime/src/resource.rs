@@ -148,6 +148,15 @@ impl ResourceError {
     }
 }
 
+/// A [`ToolError`](crate::ToolError) in a resource handler (the one
+/// [`RequestContext::require_scopes`](crate::RequestContext::require_scopes) returns, so `?`
+/// works there too): the read failed.
+impl From<crate::handler::ToolError> for ResourceError {
+    fn from(error: crate::handler::ToolError) -> Self {
+        Self::Failed(error.message().to_owned())
+    }
+}
+
 impl<E: std::error::Error> From<E> for ResourceError {
     fn from(error: E) -> Self {
         Self::Failed(error.to_string())

@@ -30,8 +30,7 @@ fn summarize(
     ctx: RequestContext,
 ) -> Result<Vec<PromptMessage>, PromptError> {
     if topic == "salaries" {
-        ctx.require_scopes(["notes:admin"])
-            .map_err(|e| PromptError::new(e.message()))?;
+        ctx.require_scopes(["notes:admin"])?;
     }
     Ok(vec![PromptMessage::user(format!(
         "{topic} {include_private:?} {tone:?}"

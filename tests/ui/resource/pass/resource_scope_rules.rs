@@ -21,8 +21,7 @@ fn file(
     ctx: RequestContext,
 ) -> Result<String, ResourceError> {
     if name.ends_with(".key") {
-        ctx.require_scopes(["files:secret"])
-            .map_err(|e| ResourceError::new(e.message()))?;
+        ctx.require_scopes(["files:secret"])?;
     }
     Ok(format!("{owner}/{year}/{name}"))
 }
