@@ -155,8 +155,9 @@ fn dispatch(c: &mut Criterion) {
     for tool in ["echo", "any_of", "when", "may_require", "quota"] {
         let call = call_of(tool);
         group.bench_function(format!("tools_call_rule_{tool}"), |b| {
-            b.to_async(&rt)
-                .iter(|| async { expect_result(rules.handle_bytes(call.as_bytes(), &caller).await) });
+            b.to_async(&rt).iter(|| async {
+                expect_result(rules.handle_bytes(call.as_bytes(), &caller).await)
+            });
         });
     }
 

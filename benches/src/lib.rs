@@ -33,7 +33,11 @@ pub async fn echo_any_of(text: String) -> String {
 /// Echoes `text`; a loud echo needs `echo:loud` (argument-dependent; not loud here).
 #[mcp_tool(name = "when", scope = "echo", when(loud => "echo:loud"))]
 pub async fn echo_when(text: String, loud: Option<bool>) -> String {
-    if loud == Some(true) { text.to_uppercase() } else { text }
+    if loud == Some(true) {
+        text.to_uppercase()
+    } else {
+        text
+    }
 }
 
 /// Echoes `text`, having demanded `echo` at run time (held).

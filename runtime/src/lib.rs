@@ -24,9 +24,11 @@
 //! | | `metadata` | (feature `http`) Protected Resource Metadata, canonical URIs |
 //! | | `transport_security` | (feature `http`) plain `http://` to anything but loopback refused, with its opt-out |
 //! | foundation | [`protocol`] | JSON-RPC 2.0 framing, protocol versions, MCP content and results |
+//! | | `challenge` | `WWW-Authenticate: Bearer` challenges (re-exported as `auth::Challenge`) |
 
 #[cfg(feature = "http")]
 pub mod auth;
+mod challenge;
 mod clip;
 pub mod connection;
 #[cfg(feature = "dev-auth")]

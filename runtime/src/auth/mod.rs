@@ -6,7 +6,6 @@
 //! principal with fewer rights.
 
 mod bearer;
-mod challenge;
 mod claims;
 mod introspection;
 mod jwks;
@@ -16,9 +15,9 @@ mod recent;
 mod secret;
 mod verifier;
 
+pub use crate::challenge::Challenge;
 pub use bearer::{Credentials, bearer_credentials};
 pub(crate) use bearer::{accepted_recently, remember_accepted};
-pub use challenge::Challenge;
 pub use claims::principal_from_claims;
 pub use introspection::{IntrospectionConfig, IntrospectionVerifier};
 pub use jwt::{ASYMMETRIC_ALGORITHMS, JwtConfig, JwtVerifier};

@@ -8,7 +8,7 @@ use std::fmt;
 use serde_json::json;
 
 use super::registry::Core;
-use crate::auth::Challenge;
+use crate::challenge::Challenge;
 use crate::handler::Refused;
 use crate::principal::Principal;
 use crate::protocol::{CallToolResult, ErrorObject, RequestId, Response, error_code, to_raw};

@@ -78,6 +78,7 @@ pub use self::info::ServerInfo;
 #[cfg(feature = "http")]
 pub(crate) use self::modern::unsupported_version_error;
 pub use self::options::{ListVisibility, ServerOptions};
+#[cfg(feature = "http")]
 pub(crate) use self::rate_limit::Limiter;
 pub use self::rate_limit::{Quota, RateLimitStore};
 pub(crate) use self::registry::Core;

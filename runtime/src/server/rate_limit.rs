@@ -61,6 +61,7 @@ impl Limiter {
     }
 
     /// The quota it limits by.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn quota(&self) -> Quota {
         self.quota
     }
