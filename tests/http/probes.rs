@@ -27,10 +27,10 @@ async fn health_and_readiness_answer_probes_without_tokens() {
     let r = probe(&h, "/healthz", None).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
-    // On: ready once the issuer's keys are in, which the probe itself fetches (no token has
-    // been verified yet), whatever Host the probe names.
+    // On: ready once the issuer's keys are in (no token has been verified yet): fetched by the
+    // start-up warm-up or by the probe itself, whichever comes first (the two race; one fetch
+    // in all), whatever Host the probe names.
     let h = files_with(|c, _, _| c.health_checks(true)).await;
-    assert_eq!(h.keys.jwks_fetches(), 0);
     let live = probe(&h, "/healthz", Some("10.0.0.7:8080")).await;
     assert_eq!(live.status(), StatusCode::OK);
     assert_eq!(live.json::<Value>().await.unwrap(), json!({"status": "ok"}));
@@ -43,7 +43,7 @@ async fn health_and_readiness_answer_probes_without_tokens() {
     assert_eq!(
         h.keys.jwks_fetches(),
         1,
-        "the readiness probe fetched the keys"
+        "the keys were fetched once, by the warm-up or the readiness probe"
     );
 
     // An issuer nobody can reach: alive, not ready.
