@@ -42,8 +42,14 @@ struct Env {
 }
 
 async fn start(config: DevAuthConfig) -> Env {
+    start_as(None, config).await
+}
+
+/// The same, with the resource (so the issuer) on `origin` instead of the listener's address.
+async fn start_as(origin: Option<&str>, config: DevAuthConfig) -> Env {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let listening = format!("http://{}", listener.local_addr().unwrap());
+    let base = origin.unwrap_or(&listening);
     let resource = format!("{base}/mcp");
     let server = Server::new(Docs).unwrap();
     let dev = DevAuth::new(&server, &resource, config).unwrap();
@@ -54,7 +60,7 @@ async fn start(config: DevAuthConfig) -> Env {
         .merge(dev.router());
     tokio::spawn(async move { scopegate::http::serve_on(listener, router).await });
     Env {
-        issuer,
+        issuer: issuer.replacen(base, &listening, 1),
         resource,
         http: reqwest::Client::builder()
             .redirect(Policy::none())
@@ -329,12 +335,15 @@ async fn a_document_without_the_refresh_grant_gets_no_refresh_token_and_no_store
     assert_eq!(docs.hits(PATH), 2);
 }
 
+/// Sets up what a document server answers.
+type Serve = Box<dyn Fn(&DocumentServer)>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unusable_documents_are_clear_oauth_errors_and_never_cached() {
     let (_ca, docs, env) = setup().await;
     let url = |path: &str| docs.url(path);
 
-    let cases: Vec<(&str, Box<dyn Fn(&DocumentServer)>, &str)> = vec![
+    let cases: Vec<(&str, Serve, &str)> = vec![
         ("/missing.json", Box::new(|_| {}), "HTTP 404"),
         (
             "/other-id.json",
@@ -477,6 +486,40 @@ async fn urls_the_draft_forbids_are_refused_without_a_fetch() {
         );
     }
     assert_eq!(docs.hits(PATH), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_off_loopback_fetches_nothing_from_loopback_by_address_or_by_name() {
+    let ca = TestCa::new();
+    let docs = DocumentServer::start(&ca).await;
+    let env = start_as(
+        Some("https://dev.example:8443"),
+        DevAuthConfig::default()
+            .allow_non_loopback(true)
+            .metadata_document_ca(ca.pem()),
+    )
+    .await;
+    let by_address = docs.url(PATH);
+    docs.json(PATH, 60, &document(&by_address));
+    let (status, page) = env.refused(&by_address, REDIRECT).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("special-use address"), "{page}");
+    // `localhost` resolves to loopback: the resolver drops those addresses, so nothing is
+    // fetched (the certificate is valid for `localhost`: only the resolver stops it).
+    let by_name = by_address.replace("127.0.0.1", "localhost");
+    docs.json(PATH, 60, &document(&by_name));
+    let (status, page) = env.refused(&by_name, REDIRECT).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("invalid_client") && page.contains("fetching it failed"),
+        "{page}"
+    );
+    assert_eq!(docs.hits(PATH), 0);
+
+    // The same document by name, with the issuer on loopback: fetched.
+    let env = start(DevAuthConfig::default().metadata_document_ca(ca.pem())).await;
+    env.flow(&by_name).await;
+    assert_eq!(docs.hits(PATH), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -115,7 +115,8 @@ impl Fetcher {
         self
     }
 
-    /// Resolves host names with `resolver` instead of the system's resolver.
+    /// Resolves host names with `resolver` instead of the system's resolver, and goes through
+    /// no proxy (which would resolve them itself).
     #[must_use]
     pub(crate) fn resolver(mut self, resolver: Resolver) -> Self {
         self.resolver = Some(resolver);
@@ -141,7 +142,10 @@ impl Fetcher {
                     builder = builder.tls_certs_merge(self.extra_roots.iter().cloned());
                 }
                 if let Some(Resolver(resolver)) = &self.resolver {
-                    builder = builder.dns_resolver(std::sync::Arc::clone(resolver));
+                    // A proxy would resolve the names itself, past the resolver's checks.
+                    builder = builder
+                        .dns_resolver(std::sync::Arc::clone(resolver))
+                        .no_proxy();
                 }
                 builder
                     .build()
