@@ -34,7 +34,6 @@ use crate::fetch::{Fetcher, Resolver};
 use crate::transport_security::is_loopback;
 
 use super::config::DevAuthError;
-use super::guard::is_loopback_url;
 
 /// Most bytes of a document read (the draft's recommended maximum, §7.7).
 pub(super) const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
@@ -56,6 +55,11 @@ const MAX_REDIRECT_URIS: usize = 10;
 const MAX_REDIRECT_URI_LEN: usize = 2048;
 /// Longest `client_name`, in bytes (as registration allows).
 const MAX_CLIENT_NAME_LEN: usize = 200;
+
+/// Whether `url` parses and its host is loopback.
+fn is_loopback_url(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| is_loopback(&u))
+}
 
 /// Whether `client_id` is a URL, to be read as a Client ID Metadata Document. The server's own
 /// client ids are random base64url strings: never a URL (draft §6.1).
