@@ -110,6 +110,8 @@ impl Fetcher {
 
     /// Trusts these certificates besides the system's roots.
     #[must_use]
+    // Only the development server's document fetcher uses it so far.
+    #[cfg_attr(not(feature = "dev-auth"), allow(dead_code))]
     pub(crate) fn extra_roots(mut self, roots: Vec<reqwest::Certificate>) -> Self {
         self.extra_roots = roots;
         self
@@ -118,6 +120,7 @@ impl Fetcher {
     /// Resolves host names with `resolver` instead of the system's resolver, and goes through
     /// no proxy (which would resolve them itself).
     #[must_use]
+    #[cfg_attr(not(feature = "dev-auth"), allow(dead_code))]
     pub(crate) fn resolver(mut self, resolver: Resolver) -> Self {
         self.resolver = Some(resolver);
         self
