@@ -8,6 +8,10 @@
 //! cargo run --example quickstart -- --issuer https://your-tenant.example.com   # a real provider
 //! cargo run --example quickstart -- --scope-table markdown   # the scopes to configure there
 //! ```
+//!
+//! Clients may skip registration with a Client ID Metadata Document: a `client_id` that is the
+//! `https` URL of their metadata. `SCOPEGATE_DEV_AUTH_EXTRA_CA=ca.pem` makes the development
+//! server trust that CA too when it fetches such documents (a test serving one on loopback).
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -79,11 +83,17 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let (router, issuer) = match options.issuer {
         Some(issuer) => (server.http(config.jwt_issuer(&issuer))?, issuer),
         None => {
-            let dev = DevAuth::new(
-                &server,
-                &resource,
-                DevAuthConfig::default().auto_approve(options.auto_approve),
-            )?;
+            let mut dev_config = DevAuthConfig::default().auto_approve(options.auto_approve);
+            if let Some(path) = std::env::var_os("SCOPEGATE_DEV_AUTH_EXTRA_CA") {
+                let pem = std::fs::read_to_string(&path).map_err(|e| {
+                    format!(
+                        "SCOPEGATE_DEV_AUTH_EXTRA_CA={}: {e}",
+                        path.to_string_lossy()
+                    )
+                })?;
+                dev_config = dev_config.metadata_document_ca(pem);
+            }
+            let dev = DevAuth::new(&server, &resource, dev_config)?;
             let issuer = dev.issuer().to_owned();
             let router = server.http(config.jwt_issuer(&issuer))?.merge(dev.router());
             (router, issuer)

@@ -78,6 +78,20 @@ pub struct Fetcher {
     timeout: Duration,
     max_bytes: usize,
     allow_insecure_http: bool,
+    /// Certificates trusted besides the system's roots (a test's own CA).
+    extra_roots: Vec<reqwest::Certificate>,
+    /// Resolves host names in place of the system's resolver.
+    resolver: Option<Resolver>,
+}
+
+/// A host name resolver for the [`Fetcher`].
+#[derive(Clone)]
+pub(crate) struct Resolver(pub(crate) std::sync::Arc<dyn reqwest::dns::Resolve>);
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver")
+    }
 }
 
 impl Fetcher {
@@ -89,7 +103,27 @@ impl Fetcher {
             timeout,
             max_bytes,
             allow_insecure_http: false,
+            extra_roots: Vec::new(),
+            resolver: None,
         }
+    }
+
+    /// Trusts these certificates besides the system's roots.
+    #[must_use]
+    // Only the development server's document fetcher uses it so far.
+    #[cfg_attr(not(feature = "dev-auth"), allow(dead_code))]
+    pub(crate) fn extra_roots(mut self, roots: Vec<reqwest::Certificate>) -> Self {
+        self.extra_roots = roots;
+        self
+    }
+
+    /// Resolves host names with `resolver` instead of the system's resolver, and goes through
+    /// no proxy (which would resolve them itself).
+    #[must_use]
+    #[cfg_attr(not(feature = "dev-auth"), allow(dead_code))]
+    pub(crate) fn resolver(mut self, resolver: Resolver) -> Self {
+        self.resolver = Some(resolver);
+        self
     }
 
     /// Whether plain `http://` URLs to hosts that are not loopback may be fetched (default
@@ -103,10 +137,20 @@ impl Fetcher {
     fn client(&self) -> Result<&reqwest::Client, String> {
         self.client
             .get_or_init(|| {
-                reqwest::Client::builder()
+                let mut builder = reqwest::Client::builder()
                     .timeout(self.timeout)
                     .connect_timeout(self.timeout)
-                    .redirect(reqwest::redirect::Policy::none())
+                    .redirect(reqwest::redirect::Policy::none());
+                if !self.extra_roots.is_empty() {
+                    builder = builder.tls_certs_merge(self.extra_roots.iter().cloned());
+                }
+                if let Some(Resolver(resolver)) = &self.resolver {
+                    // A proxy would resolve the names itself, past the resolver's checks.
+                    builder = builder
+                        .dns_resolver(std::sync::Arc::clone(resolver))
+                        .no_proxy();
+                }
+                builder
                     .build()
                     .map_err(|e| format!("the HTTP client could not be built: {e}"))
             })

@@ -25,10 +25,11 @@ use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::cimd::{self, DocumentError};
 use super::grant::{AuthRequest, Grant};
 use super::limits::{CODE_TTL, MAX_ENTRIES};
 use super::random::random_token;
-use super::state::DevState;
+use super::state::{ClientError, DevState};
 
 /// Longest `state`, in bytes: clients send a few dozen random bytes; each pending request keeps
 /// it.
@@ -161,8 +162,21 @@ pub(super) async fn authorize(
     let Some(client_id) = params.client_id.clone() else {
         return error_page("client_id is required");
     };
-    let Some(client) = s.lock().clients.get(&client_id, Instant::now()).cloned() else {
-        return error_page("unknown client_id: register the client first");
+    let client = match s.client(&client_id, params.redirect_uri.as_deref()).await {
+        Ok(client) => client,
+        Err(ClientError::Unknown) => {
+            return error_page("unknown client_id: register the client first");
+        }
+        // Never redirected: the redirect URI is not known to be the client's (RFC 6749
+        // §4.1.2.1); the page names the OAuth error and why.
+        Err(ClientError::Document(e)) => {
+            refused("client_metadata_document");
+            let status = match e {
+                DocumentError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return error_page_with(status, &format!("{}: {e}", e.code()));
+        }
     };
     let redirect_uri = match &params.redirect_uri {
         Some(uri) if client.redirect_uris.contains(uri) => uri.clone(),
@@ -309,11 +323,12 @@ fn consent_page(s: &DevState, request: &AuthRequest, id: &str) -> String {
 <body><p class="warn"><strong>Development authorization server.</strong> Never use it with real users.</p>
 <h1>Authorize access</h1>
 <p>The client <strong>{name}</strong> (client id <code>{client_id}</code>) wants to call <code>{resource}</code> as <strong>{subject}</strong> with these scopes:</p>
-<table><tr><th>scope</th><th>tools it unlocks</th></tr>{rows}</table>
+{document}<table><tr><th>scope</th><th>tools it unlocks</th></tr>{rows}</table>
 <p>If you approve, the authorization code goes to <code class="redirect">{redirect}</code>.</p>
 <form method="post" action="{action}"><input type="hidden" name="request" value="{id}">
 <p><button name="decision" value="approve">Approve</button> <button name="decision" value="deny">Deny</button></p></form>
 </body></html>"#,
+        document = document_notice(&request.client_id),
         resource = escape(&request.resource),
         name = escape(request.client_name.as_deref().unwrap_or("(unnamed)")),
         client_id = escape(&request.client_id),
@@ -323,6 +338,24 @@ fn consent_page(s: &DevState, request: &AuthRequest, id: &str) -> String {
         // marks it `Sec-Fetch-Site: same-origin` whichever loopback name the user typed.
         action = escape(&format!("{}/authorize/decision", s.path)),
         id = escape(id),
+    )
+}
+
+/// For a client identified by its metadata document: where the document is, and its host
+/// (the draft asks the consent page to show the host, §7.5: the name is the client's own claim).
+fn document_notice(client_id: &str) -> String {
+    if !cimd::is_url(client_id) {
+        return String::new();
+    }
+    let host = url::Url::parse(client_id)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!(
+        r#"<p class="document">The name comes from the client's metadata document at <a href="{url}"><code>{url}</code></a>, on the host <strong>{host}</strong>: approve only if you expect this client there.</p>
+"#,
+        url = escape(client_id),
+        host = escape(&host),
     )
 }
 

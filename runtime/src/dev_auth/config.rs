@@ -39,6 +39,10 @@ pub struct DevAuthConfig {
     pub max_clients_per_address: usize,
     /// Scopes granted when a client asks for none (default: every scope some tool requires).
     pub default_scopes: Option<Vec<String>>,
+    /// PEM certificates trusted, besides the system's roots, when fetching Client ID Metadata
+    /// Documents (default none): for a test that serves a document over `https` with a CA of
+    /// its own.
+    pub metadata_document_ca: Option<String>,
 }
 
 impl Default for DevAuthConfig {
@@ -54,6 +58,7 @@ impl Default for DevAuthConfig {
             registrations_per_minute: 20,
             max_clients_per_address: 100,
             default_scopes: None,
+            metadata_document_ca: None,
         }
     }
 }
@@ -108,6 +113,14 @@ impl DevAuthConfig {
         self
     }
 
+    /// Trusts the PEM certificates of `pem` (one or more), besides the system's roots, when
+    /// fetching Client ID Metadata Documents.
+    #[must_use]
+    pub fn metadata_document_ca(mut self, pem: impl Into<String>) -> Self {
+        self.metadata_document_ca = Some(pem.into());
+        self
+    }
+
     /// Permits a non-loopback issuer and requests on any local address (development on a
     /// shared network, at your own risk).
     #[must_use]
@@ -135,4 +148,7 @@ pub enum DevAuthError {
     /// A configured default scope is not a scope of the server.
     #[error("default scope `{0}` is not a scope of this server")]
     Scope(String),
+    /// [`DevAuthConfig::metadata_document_ca`] holds no usable PEM certificate.
+    #[error("the CA certificates for client ID metadata documents are unusable: {0}")]
+    MetadataDocumentCa(String),
 }

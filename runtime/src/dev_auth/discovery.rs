@@ -28,7 +28,7 @@ pub(super) async fn metadata_document(State(s): State<Arc<DevState>>) -> Respons
             "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
-            "client_id_metadata_document_supported": false,
+            "client_id_metadata_document_supported": true,
         }),
     )
 }

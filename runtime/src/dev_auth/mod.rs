@@ -2,7 +2,8 @@
 //! runs on one laptop with no account anywhere. **For development only.**
 //!
 //! It is spec-correct enough for real clients: RFC 8414 metadata, dynamic client registration
-//! (RFC 7591), the authorization code grant with PKCE S256 required (OAuth 2.1), a consent page
+//! (RFC 7591) or Client ID Metadata Documents (a `client_id` that is an `https` URL, fetched
+//! and validated: see `cimd.rs`), the authorization code grant with PKCE S256 required (OAuth 2.1), a consent page
 //! that lists each requested scope with the tools it unlocks, refresh tokens with rotation (and
 //! reuse detection), resource indicators (RFC 8707: `resource` becomes `aud`), and RFC 9068
 //! `at+jwt` access tokens signed with an ES256 key generated at start and published as a JWKS.
@@ -25,6 +26,7 @@
 //! ([`DevAuthConfig::access_token_ttl()`], 5 minutes by default).
 
 mod authorize;
+mod cimd;
 mod clients;
 mod clock;
 mod config;
@@ -124,6 +126,7 @@ impl DevAuth {
             .ok()
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
             .unwrap_or_default();
+        let documents = cimd::Documents::new(&issuer, config.metadata_document_ca.as_deref())?;
         let (key, jwk) = generate_key()?;
         let kid = jwk.common.key_id.clone().unwrap_or_default();
         let jwks = json!({ "keys": [jwk] });
@@ -154,6 +157,7 @@ impl DevAuth {
                 kid,
                 jwks,
                 issuer_host,
+                documents,
                 warned_unknown_local: AtomicBool::new(false),
                 store: Mutex::new(Store {
                     clients: clients::Clients::default(),

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::metadata;
 use crate::scope::is_scope_token;
 
+use super::cimd::{self, DocumentError};
 use super::config::DevAuthConfig;
 use super::grant::{AuthRequest, Grant};
 use super::{clients, refresh};
@@ -31,6 +32,8 @@ pub(super) struct DevState {
     pub(super) jwks: Value,
     /// The issuer's host, lower case (IPv6 in brackets): a `Host` it accepts besides loopback.
     pub(super) issuer_host: String,
+    /// Client ID Metadata Documents, fetched and cached.
+    pub(super) documents: cimd::Documents,
     /// Whether the "cannot see the local address" warning was logged (once is enough).
     pub(super) warned_unknown_local: AtomicBool,
     /// Everything the flow remembers, behind one lock: a code's redemption and the refresh
@@ -46,7 +49,58 @@ pub(super) struct Store {
     pub(super) families: refresh::Families,
 }
 
+/// A client as the endpoints see it: registered, or described by its metadata document.
+pub(super) struct KnownClient {
+    pub(super) redirect_uris: Vec<String>,
+    pub(super) name: Option<String>,
+    /// Whether it may get refresh tokens (it asked for the `refresh_token` grant).
+    pub(super) refresh: bool,
+    /// A registered confidential client's secret.
+    pub(super) secret: Option<String>,
+}
+
+/// Why a client id names no client.
+pub(super) enum ClientError {
+    /// Not registered (or forgotten).
+    Unknown,
+    /// A URL whose metadata document cannot be used.
+    Document(DocumentError),
+}
+
 impl DevState {
+    /// The client `id`: registered (and marked as used), or, for a URL, described by its Client
+    /// ID Metadata Document, which must list `redirect_uri` when one is given.
+    pub(super) async fn client(
+        &self,
+        id: &str,
+        redirect_uri: Option<&str>,
+    ) -> Result<KnownClient, ClientError> {
+        if cimd::is_url(id) {
+            let doc = self
+                .documents
+                .get(id, redirect_uri)
+                .await
+                .map_err(ClientError::Document)?;
+            return Ok(KnownClient {
+                redirect_uris: doc.redirect_uris,
+                name: doc.name,
+                refresh: doc.refresh,
+                secret: None,
+            });
+        }
+        let mut store = self.lock();
+        let client = store
+            .clients
+            .get(id, Instant::now())
+            .ok_or(ClientError::Unknown)?;
+        Ok(KnownClient {
+            redirect_uris: client.redirect_uris.clone(),
+            name: client.name.clone(),
+            refresh: client.refresh,
+            secret: client.secret.clone(),
+        })
+    }
+
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }

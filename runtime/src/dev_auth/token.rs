@@ -15,11 +15,12 @@ use serde_json::json;
 
 use crate::auth::constant_time_eq;
 
+use super::cimd::{DocumentError, is_url};
 use super::grant::Grant;
 use super::limits::CODE_TTL;
 use super::refresh::{Refused, RotateError, code_digest};
 use super::responses::oauth_error;
-use super::state::DevState;
+use super::state::{ClientError, DevState};
 
 #[derive(Deserialize)]
 pub(super) struct TokenForm {
@@ -34,9 +35,27 @@ pub(super) struct TokenForm {
     resource: Option<String>,
 }
 
+/// A client the token endpoint authenticated.
+struct Authenticated {
+    id: String,
+    /// Whether it may get refresh tokens.
+    refresh: bool,
+}
+
 /// Authenticates the client at the token endpoint: HTTP Basic, form secret, or (public
-/// clients) the client id alone.
-fn client_of(s: &DevState, headers: &HeaderMap, form: &TokenForm) -> Option<String> {
+/// clients, registered or identified by a metadata document) the client id alone.
+async fn client_of(
+    s: &DevState,
+    headers: &HeaderMap,
+    form: &TokenForm,
+) -> Result<Authenticated, Response> {
+    let failed = || {
+        oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        )
+    };
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -55,19 +74,34 @@ fn client_of(s: &DevState, headers: &HeaderMap, form: &TokenForm) -> Option<Stri
     let (client_id, secret) = match (basic, &form.client_id) {
         (Some((id, secret)), _) => (id, Some(secret)),
         (None, Some(id)) => (id.clone(), form.client_secret.clone()),
-        (None, None) => return None,
+        (None, None) => return Err(failed()),
     };
-    let mut store = s.lock();
-    let client = store.clients.get(&client_id, Instant::now())?;
-    match (&client.secret, secret) {
-        (None, _) => Some(client_id),
-        (Some(expected), Some(given))
-            if constant_time_eq(expected.as_bytes(), given.as_bytes()) =>
-        {
-            Some(client_id)
+    let client = match s.client(&client_id, None).await {
+        Ok(client) => client,
+        Err(ClientError::Unknown) => return Err(failed()),
+        Err(ClientError::Document(e)) => {
+            let status = match e {
+                DocumentError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            return Err(oauth_error(status, e.code(), &e.to_string()));
         }
-        _ => None,
+    };
+    let authenticated = match (&client.secret, secret) {
+        // A client identified by its metadata document has no secret (draft §4.1): one that
+        // sends one is not who it claims to be.
+        (None, Some(_)) if is_url(&client_id) => false,
+        (None, _) => true,
+        (Some(expected), Some(given)) => constant_time_eq(expected.as_bytes(), given.as_bytes()),
+        (Some(_), None) => false,
+    };
+    if !authenticated {
+        return Err(failed());
     }
+    Ok(Authenticated {
+        id: client_id,
+        refresh: client.refresh,
+    })
 }
 
 pub(super) async fn token(
@@ -75,16 +109,13 @@ pub(super) async fn token(
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let Some(client_id) = client_of(&s, &headers, &form) else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        );
+    let client = match client_of(&s, &headers, &form).await {
+        Ok(client) => client,
+        Err(refusal) => return refusal,
     };
     match form.grant_type.as_deref() {
-        Some("authorization_code") => code_grant(&s, &client_id, &form),
-        Some("refresh_token") => refresh_grant(&s, &client_id, &form),
+        Some("authorization_code") => code_grant(&s, &client, &form),
+        Some("refresh_token") => refresh_grant(&s, &client.id, &form),
         _ => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -100,7 +131,8 @@ fn bad_grant(why: &str) -> Response {
 /// The authorization code grant. The code is spent, checked and (for a client that may
 /// refresh) turned into a refresh family in one critical section, so a concurrent second
 /// redemption finds the family to revoke.
-fn code_grant(s: &DevState, client_id: &str, form: &TokenForm) -> Response {
+fn code_grant(s: &DevState, client: &Authenticated, form: &TokenForm) -> Response {
+    let client_id = client.id.as_str();
     let Some(code) = &form.code else {
         return bad_grant("code is required");
     };
@@ -146,8 +178,7 @@ fn code_grant(s: &DevState, client_id: &str, form: &TokenForm) -> Response {
                 "resource differs from the authorization request",
             );
         }
-        let with_refresh = store.clients.get(client_id, now).is_some_and(|c| c.refresh);
-        let refresh = with_refresh.then(|| {
+        let refresh = client.refresh.then(|| {
             store.families.start(
                 grant.clone(),
                 code_digest(code),
