@@ -367,7 +367,11 @@ impl JwtVerifier {
         &self,
         body: &Value,
     ) -> Option<Vec<(Option<String>, Result<(), &'static str>)>> {
-        key_verdicts(body, &self.shared.algorithms, self.shared.config.min_rsa_bits)
+        key_verdicts(
+            body,
+            &self.shared.algorithms,
+            self.shared.config.min_rsa_bits,
+        )
     }
 
     /// The configuration.
@@ -472,8 +476,8 @@ impl JwtVerifier {
             };
         }
 
-        let shape = token.len() <= MAX_TOKEN_BYTES
-            && token.bytes().filter(|&b| b == b'.').count() == 2;
+        let shape =
+            token.len() <= MAX_TOKEN_BYTES && token.bytes().filter(|&b| b == b'.').count() == 2;
         needed!(check!(
             TokenCheck::Shape,
             shape.then_some(()).ok_or(AuthError::Malformed)
@@ -523,11 +527,8 @@ impl JwtVerifier {
             _ => None,
         };
         // Explaining past a failed signature: the payload as sent, believed by no one.
-        let payload = needed!(verified.or_else(|| {
-            F::EVERY
-                .then(|| token.split('.').nth(1))
-                .flatten()
-        }));
+        let payload =
+            needed!(verified.or_else(|| { F::EVERY.then(|| token.split('.').nth(1)).flatten() }));
         let claims = needed!(check!(TokenCheck::Payload, jws::claims(payload)));
         follow.claims(&claims);
         let expected = jws::Expected {

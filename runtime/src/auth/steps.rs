@@ -155,10 +155,12 @@ impl TokenExplanation {
     /// The first check that failed and why: what the verifier answers. `None`: accepted.
     #[must_use]
     pub fn first_failure(&self) -> Option<(TokenCheck, &AuthError)> {
-        self.steps.iter().find_map(|(check, outcome)| match outcome {
-            CheckOutcome::Failed(error) => Some((*check, error)),
-            _ => None,
-        })
+        self.steps
+            .iter()
+            .find_map(|(check, outcome)| match outcome {
+                CheckOutcome::Failed(error) => Some((*check, error)),
+                _ => None,
+            })
     }
 
     /// The payload's claims, if it could be decoded (unverified when the signature failed).
