@@ -138,13 +138,16 @@ impl KeySet {
     }
 }
 
+/// A key's `kid` and whether a verifier uses it (or why not).
+pub(crate) type KeyVerdict = (Option<String>, Result<(), &'static str>);
+
 /// What a verifier with these settings makes of each key of `body`, in order: its `kid` and
 /// `Ok`, or why it is ignored (the same test [`KeySet::parse`] applies). `None`: not a JWK set.
 pub(crate) fn key_verdicts(
     body: &Value,
     algorithms: &[Algorithm],
     min_rsa_bits: usize,
-) -> Option<Vec<(Option<String>, Result<(), &'static str>)>> {
+) -> Option<Vec<KeyVerdict>> {
     let keys = body.get("keys").and_then(Value::as_array)?;
     Some(
         keys.iter()

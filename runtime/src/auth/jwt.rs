@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::claims::principal_from_claims;
-use super::jwks::{KeyId, KeySet, VerifyKey, family_of, key_verdicts, lookup};
+use super::jwks::{KeyId, KeySet, KeyVerdict, VerifyKey, family_of, key_verdicts, lookup};
 use super::jws;
 use super::recent;
 use super::steps::{CheckOutcome, FirstFailure, Follow, TokenCheck, TokenExplanation};
@@ -363,10 +363,7 @@ impl JwtVerifier {
 
     /// What this verifier makes of each key of the JWK set `body`, in order: its `kid` and
     /// `Ok`, or why it ignores it. `None`: not a JWK set.
-    pub(crate) fn key_verdicts(
-        &self,
-        body: &Value,
-    ) -> Option<Vec<(Option<String>, Result<(), &'static str>)>> {
+    pub(crate) fn key_verdicts(&self, body: &Value) -> Option<Vec<KeyVerdict>> {
         key_verdicts(
             body,
             &self.shared.algorithms,

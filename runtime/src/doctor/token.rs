@@ -127,7 +127,7 @@ fn found(
         Some(at) => {
             let now = jsonwebtoken::get_current_timestamp() as f64;
             let delta = at - now;
-            if delta >= 0.0 {
+            if delta > 0.0 {
                 format!("{name} {at} (in {} s)", delta as i64)
             } else {
                 format!("{name} {at} ({} s ago)", (-delta) as i64)
