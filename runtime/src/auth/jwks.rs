@@ -138,6 +138,27 @@ impl KeySet {
     }
 }
 
+/// A key's `kid` and whether a verifier uses it (or why not).
+pub(crate) type KeyVerdict = (Option<String>, Result<(), &'static str>);
+
+/// What a verifier with these settings makes of each key of `body`, in order: its `kid` and
+/// `Ok`, or why it is ignored (the same test [`KeySet::parse`] applies). `None`: not a JWK set.
+pub(crate) fn key_verdicts(
+    body: &Value,
+    algorithms: &[Algorithm],
+    min_rsa_bits: usize,
+) -> Option<Vec<KeyVerdict>> {
+    let keys = body.get("keys").and_then(Value::as_array)?;
+    Some(
+        keys.iter()
+            .map(|raw| {
+                let kid = raw.get("kid").and_then(Value::as_str).map(str::to_owned);
+                (kid, usable_key(raw, algorithms, min_rsa_bits).map(drop))
+            })
+            .collect(),
+    )
+}
+
 fn usable_key(
     raw: &Value,
     algorithms: &[Algorithm],

@@ -15,6 +15,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::steps::TokenCheck;
 use super::verifier::AuthError;
 
 /// A public key, parsed for each algorithm it may verify.
@@ -208,60 +209,116 @@ pub(super) struct Expected<'a> {
     pub(super) now: u64,
 }
 
-/// The RFC 7519 / RFC 9068 claim checks of an access token: `exp`, `iss` and `aud` required,
-/// `exp` exclusive, `nbf` and `iat` not in the future, `iss` exactly the issuer (a string),
-/// `aud` naming this resource, `sub` a string. Each failure names the claim at fault.
-pub(super) fn check_claims(
-    claims: &Map<String, Value>,
-    expected: &Expected<'_>,
-) -> Result<(), AuthError> {
-    let present = |name: &str| claims.get(name).filter(|v| !v.is_null());
-    let exp = present("exp").ok_or(AuthError::Expired)?;
-    let iss = present("iss").ok_or(AuthError::Issuer)?;
-    let aud = present("aud").ok_or(AuthError::Audience)?;
-    // A fraction rounds towards refusal: `exp` down, `nbf` up.
+/// One claim check: `Ok` or the error the verifier answers.
+pub(super) type ClaimCheck = fn(&Map<String, Value>, &Expected<'_>) -> Result<(), AuthError>;
+
+/// The RFC 7519 / RFC 9068 claim checks of an access token, in the order they run: `exp`,
+/// `iss` and `aud` required, `exp` exclusive, `nbf` and `iat` not in the future, `iss` exactly
+/// the issuer (a string), `aud` naming this resource, `sub` a string. Each failure names the
+/// claim at fault. Each check stands on its own (an explanation runs them all), but the
+/// verifier stops at the first that fails.
+pub(super) const CLAIM_CHECKS: [(TokenCheck, ClaimCheck); 9] = [
+    (TokenCheck::RequiredClaims, required_claims),
+    (TokenCheck::Dates, dates),
+    (TokenCheck::Expiry, expiry),
+    (TokenCheck::NotBefore, not_before),
+    (TokenCheck::Issuer, issuer),
+    (TokenCheck::Audience, audience),
+    (TokenCheck::Subject, subject),
+    (TokenCheck::Binding, binding),
+    (TokenCheck::IssuedAt, issued_at),
+];
+
+fn present<'c>(claims: &'c Map<String, Value>, name: &str) -> Option<&'c Value> {
+    claims.get(name).filter(|v| !v.is_null())
+}
+
+/// RFC 9068 §2.2: `exp`, `iss` and `aud` are required.
+fn required_claims(claims: &Map<String, Value>, _: &Expected<'_>) -> Result<(), AuthError> {
+    present(claims, "exp").ok_or(AuthError::Expired)?;
+    present(claims, "iss").ok_or(AuthError::Issuer)?;
+    present(claims, "aud").ok_or(AuthError::Audience)?;
+    Ok(())
+}
+
+/// `exp` (rounded down) and `nbf` (rounded up: a fraction rounds towards refusal).
+fn exp_and_nbf(claims: &Map<String, Value>) -> Result<(u64, Option<u64>), AuthError> {
+    let exp = present(claims, "exp").ok_or(AuthError::Expired)?;
     let exp = numeric_date(exp, f64::floor).ok_or(AuthError::Claims)?;
-    let nbf = match present("nbf") {
+    let nbf = match present(claims, "nbf") {
         Some(nbf) => Some(numeric_date(nbf, f64::ceil).ok_or(AuthError::Claims)?),
         None => None,
     };
-    // RFC 7519 §4.1.4: not accepted on or after `exp`.
+    Ok((exp, nbf))
+}
+
+fn dates(claims: &Map<String, Value>, _: &Expected<'_>) -> Result<(), AuthError> {
+    exp_and_nbf(claims).map(drop)
+}
+
+/// RFC 7519 §4.1.4: not accepted on or after `exp`.
+fn expiry(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<(), AuthError> {
+    let (exp, _) = exp_and_nbf(claims)?;
     if expected.now >= exp.saturating_add(expected.leeway) {
         return Err(AuthError::Expired);
     }
+    Ok(())
+}
+
+fn not_before(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<(), AuthError> {
+    let (_, nbf) = exp_and_nbf(claims)?;
     if nbf.is_some_and(|nbf| nbf > expected.now.saturating_add(expected.leeway)) {
         return Err(AuthError::NotYetValid);
     }
-    // RFC 9068 §4: the issuer identifier, exactly (a list of issuers is not one).
-    match iss {
-        Value::String(iss) if iss == expected.issuer => {}
-        Value::String(_) | Value::Array(_) => return Err(AuthError::Issuer),
-        _ => return Err(AuthError::Claims),
+    Ok(())
+}
+
+/// RFC 9068 §4: the issuer identifier, exactly (a list of issuers is not one).
+fn issuer(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<(), AuthError> {
+    match present(claims, "iss") {
+        Some(Value::String(iss)) if iss == expected.issuer => Ok(()),
+        None | Some(Value::String(_) | Value::Array(_)) => Err(AuthError::Issuer),
+        Some(_) => Err(AuthError::Claims),
     }
-    // RFC 7519 §4.1.3: this resource must be one of the audiences.
-    match aud {
-        Value::String(aud) if aud == expected.audience => {}
-        Value::String(_) => return Err(AuthError::Audience),
-        Value::Array(auds) => {
+}
+
+/// RFC 7519 §4.1.3: this resource must be one of the audiences.
+fn audience(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<(), AuthError> {
+    match present(claims, "aud") {
+        Some(Value::String(aud)) if aud == expected.audience => Ok(()),
+        None | Some(Value::String(_)) => Err(AuthError::Audience),
+        Some(Value::Array(auds)) => {
             if !auds.iter().all(Value::is_string) {
                 return Err(AuthError::Claims);
             }
             if !auds.iter().any(|a| a.as_str() == Some(expected.audience)) {
                 return Err(AuthError::Audience);
             }
+            Ok(())
         }
-        _ => return Err(AuthError::Claims),
+        Some(_) => Err(AuthError::Claims),
     }
-    // RFC 9068 §2.2: `sub` is required; sessions are bound to it.
+}
+
+/// RFC 9068 §2.2: `sub` is required; sessions are bound to it.
+fn subject(claims: &Map<String, Value>, _: &Expected<'_>) -> Result<(), AuthError> {
     if !claims.get("sub").is_some_and(Value::is_string) {
         return Err(AuthError::Claims);
     }
-    // RFC 7800 `cnf`: the token is bound to a key (DPoP, RFC 9449; mutual TLS, RFC 8705) and
-    // is only good with a proof of that key, which a bearer request does not carry.
+    Ok(())
+}
+
+/// RFC 7800 `cnf`: the token is bound to a key (DPoP, RFC 9449; mutual TLS, RFC 8705) and is
+/// only good with a proof of that key, which a bearer request does not carry.
+fn binding(claims: &Map<String, Value>, _: &Expected<'_>) -> Result<(), AuthError> {
     if claims.contains_key("cnf") {
         return Err(AuthError::Bound);
     }
-    // `iat` in the future (beyond the leeway) means a forged or badly clocked token.
+    Ok(())
+}
+
+/// `iat` in the future (beyond the leeway) means a forged or badly clocked token.
+fn issued_at(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<(), AuthError> {
     if let Some(iat) = claims.get("iat") {
         let iat = iat.as_f64().ok_or(AuthError::Claims)?;
         if iat > (expected.now.saturating_add(expected.leeway)) as f64 {

@@ -19,9 +19,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::claims::principal_from_claims;
-use super::jwks::{KeyId, KeySet, VerifyKey, family_of, lookup};
+use super::jwks::{KeyId, KeySet, KeyVerdict, VerifyKey, family_of, key_verdicts, lookup};
 use super::jws;
 use super::recent;
+use super::steps::{CheckOutcome, FirstFailure, Follow, TokenCheck, TokenExplanation};
 use super::verifier::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture};
 use crate::fetch::{self, FetchError, Fetcher};
 use crate::principal::Principal;
@@ -351,6 +352,25 @@ impl JwtVerifier {
         Ok(verifier)
     }
 
+    /// A verifier holding no key at all, fetching none: every token's key check fails. For
+    /// explaining a token when the issuer's key set is unusable.
+    pub(crate) fn without_keys(config: JwtConfig) -> Self {
+        let verifier = Self::new(config);
+        verifier.shared.store(KeySet::empty());
+        verifier.shared.fixed.store(true, Ordering::SeqCst);
+        verifier
+    }
+
+    /// What this verifier makes of each key of the JWK set `body`, in order: its `kid` and
+    /// `Ok`, or why it ignores it. `None`: not a JWK set.
+    pub(crate) fn key_verdicts(&self, body: &Value) -> Option<Vec<KeyVerdict>> {
+        key_verdicts(
+            body,
+            &self.shared.algorithms,
+            self.shared.config.min_rsa_bits,
+        )
+    }
+
     /// The configuration.
     pub fn config(&self) -> &JwtConfig {
         &self.shared.config
@@ -400,52 +420,146 @@ impl JwtVerifier {
 
     /// Verifies `token`; returns its principal and the key that verified it.
     async fn verify_signed(&self, token: &str) -> Result<(Principal, KeyId), AuthError> {
+        self.checks(token, &mut FirstFailure).await
+    }
+
+    /// Explains how this verifier judges `token`: every check of [`TokenCheck::ALL`], in the
+    /// order the verifier applies them, through the same code, going on past a failure
+    /// wherever the rest can still be judged (a signature that fails does not stop the claims
+    /// from being read, unverified). Nothing is remembered; with a key set fetched on demand,
+    /// the keys may be fetched as for a token.
+    pub async fn explain(&self, token: &str) -> TokenExplanation {
+        let mut explanation = TokenExplanation::default();
+        let _ = self.checks(token, &mut explanation).await;
+        explanation.finish()
+    }
+
+    /// The checks of a token, in order, each reported to `follow`; with [`FirstFailure`] the
+    /// first failure returns at once.
+    async fn checks<F: Follow>(
+        &self,
+        token: &str,
+        follow: &mut F,
+    ) -> Result<(Principal, KeyId), AuthError> {
         let shared = &self.shared;
         let config = &shared.config;
-        if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|&b| b == b'.').count() != 2 {
-            return Err(AuthError::Malformed);
+        let mut first: Option<AuthError> = None;
+        // A check's result: its value, or (explaining) `None` and the failure recorded.
+        macro_rules! check {
+            ($check:expr, $result:expr) => {
+                match $result {
+                    Ok(value) => {
+                        follow.record($check, CheckOutcome::Passed);
+                        Some(value)
+                    }
+                    Err(error) => {
+                        if !F::EVERY {
+                            return Err(error);
+                        }
+                        follow.record($check, CheckOutcome::Failed(error.clone()));
+                        first.get_or_insert(error);
+                        None
+                    }
+                }
+            };
         }
-        let header_segment = token.split('.').next().unwrap_or_default();
-        // RFC 7515 §5.2: UTF-8 JSON, all of it (serde skips unknown members unchecked).
-        let header: RawHeader = URL_SAFE_NO_PAD
-            .decode(header_segment)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .ok_or(AuthError::Malformed)?;
-        let alg = Algorithm::from_str(&header.alg).map_err(|_| AuthError::Algorithm)?;
-        if !shared.algorithms.contains(&alg) {
-            return Err(AuthError::Algorithm);
-        }
-        // RFC 7515 §4.1.11: a critical extension we do not implement makes the token invalid.
-        if header.crit {
-            return Err(AuthError::Critical);
-        }
-        if let Some(expected) = &config.token_type {
-            let typ = header.typ.as_deref().ok_or(AuthError::Type)?;
-            let typ = typ
-                .strip_prefix("application/")
-                .filter(|_| typ.len() > "application/".len())
-                .unwrap_or(typ);
-            if !typ.eq_ignore_ascii_case(expected) {
-                return Err(AuthError::Type);
-            }
+        // What nothing after can be judged without.
+        macro_rules! needed {
+            ($value:expr) => {
+                match $value {
+                    Some(value) => value,
+                    None => return Err(first.unwrap_or(AuthError::Malformed)),
+                }
+            };
         }
 
-        let key = shared.key_for(header.kid.as_deref(), alg).await?;
+        let shape =
+            token.len() <= MAX_TOKEN_BYTES && token.bytes().filter(|&b| b == b'.').count() == 2;
+        needed!(check!(
+            TokenCheck::Shape,
+            shape.then_some(()).ok_or(AuthError::Malformed)
+        ));
+        let header_segment = token.split('.').next().unwrap_or_default();
+        // RFC 7515 §5.2: UTF-8 JSON, all of it (serde skips unknown members unchecked).
+        let header: RawHeader = needed!(check!(
+            TokenCheck::Header,
+            URL_SAFE_NO_PAD
+                .decode(header_segment)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .ok_or(AuthError::Malformed)
+        ));
+        let alg = check!(
+            TokenCheck::Algorithm,
+            Algorithm::from_str(&header.alg)
+                .ok()
+                .filter(|alg| shared.algorithms.contains(alg))
+                .ok_or(AuthError::Algorithm)
+        );
+        // RFC 7515 §4.1.11: a critical extension we do not implement makes the token invalid.
+        check!(
+            TokenCheck::Critical,
+            if header.crit {
+                Err(AuthError::Critical)
+            } else {
+                Ok(())
+            }
+        );
+        check!(
+            TokenCheck::Type,
+            type_matches(header.typ.as_deref(), config.token_type.as_deref())
+        );
+
+        let key = match alg {
+            Some(alg) => check!(
+                TokenCheck::Key,
+                shared.key_for(header.kid.as_deref(), alg).await
+            ),
+            None => None,
+        };
         // The signature before anything in the payload is believed.
-        let payload = key.key.verify(token, alg)?;
-        let claims = jws::claims(payload)?;
-        jws::check_claims(
-            &claims,
-            &jws::Expected {
-                issuer: &config.issuer,
-                audience: &config.audience,
-                leeway: config.leeway.as_secs(),
-                now: jsonwebtoken::get_current_timestamp(),
-            },
-        )?;
-        principal_from_claims(claims).map(|principal| (principal, key.id))
+        let verified = match (&key, alg) {
+            (Some(key), Some(alg)) => check!(TokenCheck::Signature, key.key.verify(token, alg)),
+            _ => None,
+        };
+        // Explaining past a failed signature: the payload as sent, believed by no one.
+        let payload =
+            needed!(verified.or_else(|| { F::EVERY.then(|| token.split('.').nth(1)).flatten() }));
+        let claims = needed!(check!(TokenCheck::Payload, jws::claims(payload)));
+        follow.claims(&claims);
+        let expected = jws::Expected {
+            issuer: &config.issuer,
+            audience: &config.audience,
+            leeway: config.leeway.as_secs(),
+            now: jsonwebtoken::get_current_timestamp(),
+        };
+        for (name, claim_check) in &jws::CLAIM_CHECKS {
+            check!(*name, claim_check(&claims, &expected));
+        }
+        let principal = check!(TokenCheck::Scopes, principal_from_claims(claims));
+        match (first, principal, key) {
+            (None, Some(principal), Some(key)) => Ok((principal, key.id)),
+            (first, ..) => Err(first.unwrap_or(AuthError::Malformed)),
+        }
+    }
+}
+
+/// RFC 9068 §2.1: the `typ` header is the configured type (`None`: any), with or without the
+/// `application/` prefix, in any case.
+fn type_matches(typ: Option<&str>, expected: Option<&str>) -> Result<(), AuthError> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let typ = typ.ok_or(AuthError::Type)?;
+    let typ = typ
+        .strip_prefix("application/")
+        .filter(|_| typ.len() > "application/".len())
+        .unwrap_or(typ);
+    if typ.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(AuthError::Type)
     }
 }
 

@@ -13,6 +13,7 @@ mod jws;
 mod jwt;
 mod recent;
 mod secret;
+mod steps;
 mod verifier;
 
 pub use crate::challenge::Challenge;
@@ -24,4 +25,5 @@ pub use jwt::{ASYMMETRIC_ALGORITHMS, JwtConfig, JwtVerifier};
 // The development server compares its client secrets with it.
 #[cfg(feature = "dev-auth")]
 pub(crate) use secret::constant_time_eq;
+pub use steps::{CheckOutcome, TokenCheck, TokenExplanation};
 pub use verifier::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture};
