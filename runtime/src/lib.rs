@@ -10,6 +10,7 @@
 //! | transports | `http` | (feature `http`) Streamable HTTP: the router, sessions, limits, Origin/Host, CORS, serving |
 //! | | [`stdio`] | the stdio transport, credentials from the environment |
 //! | | `dev_auth` | (feature `dev-auth`) the embedded development authorization server |
+//! | | [`export`] | the scope table as a provider's configuration (Keycloak, Auth0, Entra, Okta, JSON, Markdown) |
 //! | server | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement, both protocol eras) |
 //! | handlers | `handler` | what every handler is built from: parameters, extraction, [`RequestContext`] |
 //! | | [`tool`] | the tool descriptor and the values a tool returns |
@@ -33,6 +34,7 @@ mod clip;
 pub mod connection;
 #[cfg(feature = "dev-auth")]
 pub mod dev_auth;
+pub mod export;
 #[cfg(feature = "http")]
 pub mod fetch;
 mod handler;
