@@ -325,3 +325,111 @@ fn the_hierarchy_is_explained_where_the_provider_cannot_express_it() {
         "{markdown}"
     );
 }
+
+// ---- the quickstart's command line ----------------------------------------------------------
+
+/// Builds the quickstart example once (with the cargo running these tests); its path.
+fn quickstart() -> &'static PathBuf {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", "quickstart"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the quickstart example failed");
+        // target/<profile>/deps/export-<hash> -> target/<profile>/examples/quickstart
+        let mut path = std::env::current_exe().unwrap();
+        path.pop();
+        path.pop();
+        path.push("examples");
+        path.push(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
+        assert!(path.exists(), "{} missing", path.display());
+        path
+    })
+}
+
+fn run_quickstart(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = std::process::Command::new(quickstart())
+        .args(args)
+        .output()
+        .expect("the quickstart runs");
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// `--export FORMAT` prints the document on stdout (JSON that parses, for every format but
+/// Markdown) and the notes on stderr, for the resource given with `--resource`.
+#[test]
+fn the_quickstart_exports_every_format() {
+    let resource = "https://notes.example.com/mcp";
+    for format in Format::ALL {
+        let (code, stdout, stderr) =
+            run_quickstart(&["--export", format.name(), "--resource", resource]);
+        assert_eq!(code, Some(0), "{format}: {stderr}");
+        assert!(stdout.contains(resource), "{format}: {stdout}");
+        if format == Format::Markdown {
+            assert!(stdout.starts_with("# Scopes of `notes`"), "{stdout}");
+        } else {
+            let document: Value = serde_json::from_str(&stdout).unwrap();
+            assert!(document.is_object(), "{format}");
+        }
+        if matches!(format, Format::Json | Format::Markdown) {
+            assert!(stderr.is_empty(), "{format}: {stderr}");
+        } else {
+            assert!(stderr.lines().all(|l| l.starts_with("note: ")), "{stderr}");
+            assert!(stderr.contains("`notes:admin` implies"), "{stderr}");
+        }
+    }
+    // The former spelling still works.
+    let (code, stdout, _) = run_quickstart(&["--scope-table", "json"]);
+    assert_eq!(code, Some(0));
+    let table: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(table["server"], "notes");
+}
+
+/// Bad input is one line on stderr naming the problem, exit status 2, nothing on stdout;
+/// `--help` answers with the options.
+#[test]
+fn the_quickstart_refuses_bad_input_in_one_line_and_answers_help() {
+    for (args, expected) in [
+        (
+            &["--export", "yaml"][..],
+            "unknown export format `yaml`: use one of keycloak",
+        ),
+        (
+            &["--export"][..],
+            "a value is required for '--export <FORMAT>'",
+        ),
+        (&["--frobnicate"][..], "unexpected argument '--frobnicate'"),
+        (
+            &["--export", "json", "--scope-table", "json"][..],
+            "cannot be used with",
+        ),
+        (
+            &["--addr", "nowhere"][..],
+            "invalid value 'nowhere' for '--addr <ADDR>'",
+        ),
+    ] {
+        let (code, stdout, stderr) = run_quickstart(args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("quickstart: "), "{stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let (code, stdout, _) = run_quickstart(&["--help"]);
+    assert_eq!(code, Some(0));
+    for option in [
+        "--export <FORMAT>",
+        "--addr <ADDR>",
+        "--issuer <URL>",
+        "--resource <URL>",
+    ] {
+        assert!(stdout.contains(option), "{stdout}");
+    }
+    assert!(!stdout.contains("--scope-table"), "hidden: {stdout}");
+}
