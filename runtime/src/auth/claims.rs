@@ -90,8 +90,9 @@ mod tests {
 
     #[test]
     fn aliased_scopes_read_as_the_servers_names() {
+        let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
         let aliases = [("notes.read".to_owned(), "notes:read".to_owned())];
-        let aliased = |value| {
+        let aliased = |value: serde_json::Value| {
             let claims = alias_scopes(claims(value), &aliases);
             principal_from_claims(claims).unwrap().scopes().to_string()
         };
