@@ -5,11 +5,15 @@
 //! After an intended change, `SCOPEGATE_SNAPSHOTS=overwrite cargo test --test export` rewrites
 //! the snapshots; review the diff before committing it.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
+use scopegate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
 use scopegate::export::{Format, entra_scope_id, entra_scope_value};
 use scopegate::prelude::*;
 use serde_json::Value;
+use support::KeyServer;
 
 const RESOURCE: &str = "https://files.example.com/mcp";
 
@@ -324,6 +328,31 @@ fn the_hierarchy_is_explained_where_the_provider_cannot_express_it() {
         markdown.contains("| `files:read` | `files:admin` |"),
         "{markdown}"
     );
+}
+
+/// A token as Entra issues it for the exported scopes (`scp` with the `:`-free values, `aud` the
+/// application id) is accepted with the aliases the export's notes name, and its scopes are the
+/// server's: `files.read` unlocks `read_file`; without the aliases it unlocks nothing.
+#[tokio::test]
+async fn entra_spelt_scopes_count_as_the_servers_with_the_aliases() {
+    const APPLICATION_ID: &str = "00000000-0000-0000-0000-0000000000aa";
+    let keys = KeyServer::start().await;
+    let token = keys
+        .token(APPLICATION_ID, "")
+        .scp_string(entra_scope_value("files:read"))
+        .build();
+    let aliased = SCOPES.iter().fold(
+        JwtConfig::new(keys.issuer(), APPLICATION_ID),
+        |config, scope| config.scope_alias(entra_scope_value(scope), *scope),
+    );
+    let principal = JwtVerifier::new(aliased).verify(&token).await.unwrap();
+    assert_eq!(principal.scopes().to_string(), "files:read");
+    let server = server();
+    assert!(server.scopes().satisfies(principal.scopes(), "files:read"));
+    let plain = JwtVerifier::new(JwtConfig::new(keys.issuer(), APPLICATION_ID));
+    let principal = plain.verify(&token).await.unwrap();
+    assert_eq!(principal.scopes().to_string(), "files.read");
+    assert!(!server.scopes().satisfies(principal.scopes(), "files:read"));
 }
 
 // ---- the quickstart's command line ----------------------------------------------------------
