@@ -30,6 +30,8 @@
 //!   (`HttpConfig::trusted_proxies`); requests from them are rate-limited and audited by the
 //!   address in their `X-Forwarded-For`.
 //!
+//! `cargo run --example notes -- --help` lists the options.
+//!
 //! It prints `MCP endpoint: {resource}` once it listens, then the metadata URL and
 //! `listening on: {address}`.
 
@@ -38,76 +40,41 @@ mod cli;
 #[path = "common/notes.rs"]
 mod notes;
 
+use clap::Parser;
 use notes::Notes;
 use scopegate::prelude::*;
 
-const USAGE: &str = "usage: notes [--http ADDR (--issuer URL | --no-auth) [--resource URL] \
-                     [--stateless] [--redis URL] [--trusted-proxy CIDR]...]";
-
-/// Command-line options: stdio by default; `--http ADDR` with `--issuer URL` (or `--no-auth`),
-/// optionally `--resource URL`, `--stateless` and `--redis URL`.
+/// The notes MCP server: stdio by default (scopes from `SCOPEGATE_SCOPES`), or Streamable HTTP
+/// with `--http ADDR` and either `--issuer URL` or `--no-auth`.
+#[derive(Parser)]
+#[command(name = "notes", version)]
 struct Options {
+    /// Serve Streamable HTTP on this address instead of stdio.
+    #[arg(long, value_name = "ADDR")]
     http: Option<std::net::SocketAddr>,
+    /// The authorization server whose JWT access tokens are accepted.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "http",
+        conflicts_with = "no_auth"
+    )]
     issuer: Option<String>,
+    /// No authorization: public tools only.
+    #[arg(long, requires = "http")]
     no_auth: bool,
+    /// The public resource URI (a load balancer's URL behind one). Default: http://ADDR/mcp.
+    #[arg(long, value_name = "URL", requires = "http")]
     resource: Option<String>,
+    /// No sessions: any replica answers any request.
+    #[arg(long, requires = "http")]
     stateless: bool,
+    /// Sessions and rate-limit counts in this Redis, shared by every replica given it.
+    #[arg(long, value_name = "URL", requires = "http")]
     redis: Option<String>,
+    /// A load balancer in front of this replica (repeatable).
+    #[arg(long = "trusted-proxy", value_name = "CIDR", requires = "http")]
     trusted_proxies: Vec<String>,
-}
-
-fn options() -> Result<Options, String> {
-    let mut options = Options {
-        http: None,
-        issuer: None,
-        no_auth: false,
-        resource: None,
-        stateless: false,
-        redis: None,
-        trusted_proxies: Vec::new(),
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--http" => {
-                let addr = args
-                    .next()
-                    .ok_or("--http needs an address, e.g. 127.0.0.1:8080")?;
-                options.http = Some(addr.parse().map_err(|e| format!("--http {addr}: {e}"))?);
-            }
-            "--issuer" => options.issuer = Some(args.next().ok_or("--issuer needs a URL")?),
-            "--no-auth" => options.no_auth = true,
-            "--resource" => {
-                options.resource = Some(
-                    args.next()
-                        .ok_or("--resource needs a URL, e.g. https://mcp.example.com/mcp")?,
-                );
-            }
-            "--stateless" => options.stateless = true,
-            "--redis" => {
-                options.redis = Some(
-                    args.next()
-                        .ok_or("--redis needs a URL, e.g. redis://127.0.0.1:6379")?,
-                );
-            }
-            "--trusted-proxy" => options.trusted_proxies.push(
-                args.next()
-                    .ok_or("--trusted-proxy needs a CIDR range, e.g. 10.0.0.0/24")?,
-            ),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        }
-    }
-    if options.http.is_none()
-        && (options.resource.is_some()
-            || options.stateless
-            || options.redis.is_some()
-            || !options.trusted_proxies.is_empty())
-    {
-        return Err(format!(
-            "--resource, --stateless, --redis and --trusted-proxy need --http\n{USAGE}"
-        ));
-    }
-    Ok(options)
 }
 
 async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
@@ -141,13 +108,9 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         config = config.session_store(redis.clone()).rate_limit_store(redis);
     }
     config = match (options.issuer, options.no_auth) {
-        (Some(issuer), false) => config.jwt_issuer(issuer),
+        (Some(issuer), _) => config.jwt_issuer(issuer),
         (None, true) => config.without_authorization(),
-        _ => {
-            return Err(
-                format!("with --http, give either --issuer URL or --no-auth\n{USAGE}").into(),
-            );
-        }
+        (None, false) => return Err("with --http, give either --issuer URL or --no-auth".into()),
     };
     let router = Notes::default().into_server()?.http(config)?;
     eprintln!("MCP endpoint: {resource}");
@@ -163,5 +126,6 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    cli::main("notes", async { serve(options()?).await }).await
+    let options = cli::parse::<Options>("notes");
+    cli::main("notes", serve(options)).await
 }

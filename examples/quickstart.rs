@@ -6,7 +6,9 @@
 //! cargo run --example quickstart -- --auto-approve     # no consent page (scripts, tests)
 //! cargo run --example quickstart -- --addr 127.0.0.1:0 # any free port
 //! cargo run --example quickstart -- --issuer https://your-tenant.example.com   # a real provider
-//! cargo run --example quickstart -- --scope-table markdown   # the scopes to configure there
+//! cargo run --example quickstart -- --export keycloak   # the scopes to configure there
+//!     # FORMAT: keycloak, auth0, entra, okta, json or markdown; --resource URL for your own
+//! cargo run --example quickstart -- --help
 //! ```
 //!
 //! Clients may skip registration with a Client ID Metadata Document: a `client_id` that is the
@@ -20,54 +22,57 @@ mod notes;
 
 use std::net::SocketAddr;
 
+use clap::Parser;
 use notes::Notes;
 use scopegate::dev_auth::{DevAuth, DevAuthConfig};
+use scopegate::export::Format;
 use scopegate::http::{DEFAULT_BIND, HttpConfig};
 use scopegate::prelude::*;
 
+/// The notes MCP server over Streamable HTTP with the development authorization server beside
+/// it, or, with `--export`, the configuration of a real one.
+#[derive(Parser)]
+#[command(name = "quickstart", version)]
 struct Options {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_BIND)]
     addr: SocketAddr,
+    /// Approve every authorization without the consent page (scripts, tests).
+    #[arg(long)]
     auto_approve: bool,
+    /// A real authorization server's issuer instead of the development one.
+    #[arg(long, value_name = "URL")]
     issuer: Option<String>,
-    scope_table: Option<String>,
+    /// The resource URI tokens must name in `aud` (default: http://ADDR/mcp).
+    #[arg(long, value_name = "URL")]
+    resource: Option<String>,
+    #[command(flatten)]
+    action: Action,
 }
 
-fn options() -> Result<Options, String> {
-    let mut options = Options {
-        addr: DEFAULT_BIND,
-        auto_approve: false,
-        issuer: None,
-        scope_table: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => {
-                let addr = args
-                    .next()
-                    .ok_or("--addr needs an address, e.g. 127.0.0.1:8080")?;
-                options.addr = addr.parse().map_err(|e| format!("--addr {addr}: {e}"))?;
-            }
-            "--auto-approve" => options.auto_approve = true,
-            "--issuer" => options.issuer = Some(args.next().ok_or("--issuer needs a URL")?),
-            "--scope-table" => {
-                options.scope_table =
-                    Some(args.next().ok_or("--scope-table needs json or markdown")?);
-            }
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(options)
+/// What to do instead of serving: at most one.
+#[derive(clap::Args)]
+#[group(multiple = false)]
+struct Action {
+    /// Print the server's scopes as FORMAT's configuration (keycloak, auth0, entra, okta, json,
+    /// markdown) on stdout, notes on stderr, and exit.
+    #[arg(long, value_name = "FORMAT")]
+    export: Option<Format>,
+    /// The former name of `--export json|markdown`.
+    #[arg(long, value_name = "FORMAT", hide = true)]
+    scope_table: Option<Format>,
 }
 
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(format) = &options.scope_table {
+    if let Some(format) = options.action.export.or(options.action.scope_table) {
         // What to configure in an authorization server: every scope and the tools it unlocks.
-        let server = Notes::default().into_server()?;
-        match format.as_str() {
-            "json" => println!("{:#}", server.scope_table_json()),
-            "markdown" => print!("{}", server.scope_table_markdown()),
-            other => return Err(format!("--scope-table {other}: use json or markdown").into()),
+        let resource = options
+            .resource
+            .unwrap_or_else(|| format!("http://{}/mcp", options.addr));
+        let export = Notes::default().into_server()?.export(format, &resource);
+        print!("{export}");
+        for note in export.notes() {
+            eprintln!("note: {note}");
         }
         return Ok(());
     }
@@ -75,7 +80,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
-    let resource = format!("{base}/mcp");
+    let resource = options.resource.unwrap_or_else(|| format!("{base}/mcp"));
     let server = Notes::default().into_server()?;
     // The first authorization asks for read access only; writing needs a step-up.
     let config = HttpConfig::new(&resource).initial_scopes(["notes:read"]);
@@ -126,5 +131,6 @@ Try it:
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    cli::main("quickstart", async { run(options()?).await }).await
+    let options = cli::parse::<Options>("quickstart");
+    cli::main("quickstart", run(options)).await
 }

@@ -11,6 +11,7 @@
 //! | | [`stdio`] | the stdio transport, credentials from the environment |
 //! | | `dev_auth` | (feature `dev-auth`) the embedded development authorization server |
 //! | | `doctor` | (feature `http`) checks a running server's metadata, issuer and keys, and explains a token against it |
+//! | | [`export`] | the scope table as a provider's configuration (Keycloak, Auth0, Entra, Okta, JSON, Markdown) |
 //! | server | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement, both protocol eras) |
 //! | handlers | `handler` | what every handler is built from: parameters, extraction, [`RequestContext`] |
 //! | | [`tool`] | the tool descriptor and the values a tool returns |
@@ -36,6 +37,7 @@ pub mod connection;
 pub mod dev_auth;
 #[cfg(feature = "http")]
 pub mod doctor;
+pub mod export;
 #[cfg(feature = "http")]
 pub mod fetch;
 mod handler;

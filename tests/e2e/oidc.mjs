@@ -5,7 +5,11 @@
 // (`$OIDC_TEST_USER`), or the account an authorization request names in `login_hint`, so one
 // run can hold tokens of two subjects.
 //
-//   node oidc.mjs [--port N] [--state-dir DIR] [--rotate | --fresh-key]
+//   node oidc.mjs [--port N] [--state-dir DIR] [--rotate | --fresh-key] [--scopes-from FILE]
+//
+// The scopes it offers for a resource are those of a scopegate server's Keycloak export
+// (`quickstart --export keycloak`, FILE): one client scope per scope, included in the token's
+// `scope`. Without --scopes-from: $OIDC_RESOURCE_SCOPES, else the notes example's three.
 //
 // Prints `ISSUER http://127.0.0.1:PORT` on stdout once it accepts connections; logs go to
 // stderr; exits on SIGTERM / SIGINT (or when stdin closes, if started with --exit-on-stdin-close).
@@ -24,10 +28,6 @@ import { parseArgs } from 'node:util';
 
 import Provider, { errors } from 'oidc-provider';
 
-/** The scopes of the `notes` example (and of any scopegate server under test). */
-const RESOURCE_SCOPES = (process.env.OIDC_RESOURCE_SCOPES ?? 'notes:read notes:write notes:admin')
-  .split(/\s+/)
-  .filter(Boolean);
 /** The account an interaction logs in when the request names none (`login_hint`). */
 const TEST_USER = process.env.OIDC_TEST_USER ?? 'e2e-user';
 
@@ -38,10 +38,39 @@ const { values: args } = parseArgs({
     rotate: { type: 'boolean', default: false },
     'fresh-key': { type: 'boolean', default: false },
     'exit-on-stdin-close': { type: 'boolean', default: false },
+    'scopes-from': { type: 'string' },
   },
 });
 
 const log = (...parts) => console.error('[oidc]', ...parts);
+
+/**
+ * The scopes of a Keycloak export: the client scopes whose name goes into the token's `scope`
+ * and that carry the audience mapper. Anything else is a broken export: stop, saying why.
+ */
+function scopesFromKeycloakExport(file) {
+  const realm = JSON.parse(readFileSync(file, 'utf8'));
+  const scopes = (realm.clientScopes ?? [])
+    .filter((scope) => scope.protocol === 'openid-connect')
+    .filter((scope) => scope.attributes?.['include.in.token.scope'] === 'true')
+    .filter((scope) => (scope.protocolMappers ?? [])
+      .some((m) => m.protocolMapper === 'oidc-audience-mapper' && m.config?.['included.custom.audience']))
+    .map((scope) => scope.name);
+  if (scopes.length === 0) {
+    throw new Error(`${file}: no client scope included in the token scope with an audience mapper`);
+  }
+  const optional = realm.defaultOptionalClientScopes ?? [];
+  for (const scope of scopes) {
+    if (!optional.includes(scope)) throw new Error(`${file}: ${scope} is not a default optional client scope`);
+  }
+  return scopes;
+}
+
+/** The scopes offered for every resource (the scopegate server under test). */
+const RESOURCE_SCOPES = args['scopes-from']
+  ? scopesFromKeycloakExport(args['scopes-from'])
+  : (process.env.OIDC_RESOURCE_SCOPES ?? 'notes:read notes:write notes:admin').split(/\s+/).filter(Boolean);
+log(`resource scopes: ${RESOURCE_SCOPES.join(' ')}${args['scopes-from'] ? ` (from ${args['scopes-from']})` : ''}`);
 
 // ---- signing keys, kept in a file -------------------------------------------------------------
 

@@ -310,7 +310,9 @@ pub(crate) async fn example_binary(name: &str) -> PathBuf {
     path
 }
 
-/// oidc-provider on 127.0.0.1 (tests/e2e/oidc.mjs), its signing key under a fresh directory.
+/// oidc-provider on 127.0.0.1 (tests/e2e/oidc.mjs), its signing key under a fresh directory,
+/// offering the scopes of the notes server's Keycloak export (`quickstart --export keycloak`):
+/// the tests that use it pass only if the export is a usable configuration.
 pub(crate) struct AuthorizationServer {
     pub(crate) process: Process,
     pub(crate) issuer: String,
@@ -326,7 +328,11 @@ impl AuthorizationServer {
             RUNS.fetch_add(1, Ordering::SeqCst)
         ));
         let state = state_dir.to_str().expect("a UTF-8 temp path").to_owned();
-        let command = Node::get().command("oidc.mjs", &["--state-dir", &state]);
+        let export = keycloak_export(&state_dir).await;
+        let command = Node::get().command(
+            "oidc.mjs",
+            &["--state-dir", &state, "--scopes-from", &export],
+        );
         let mut process = Process::spawn("oidc", command);
         let issuer = process.wait_for("ISSUER ").await;
         assert!(issuer.starts_with("http://127.0.0.1:"), "issuer {issuer}");
@@ -336,6 +342,26 @@ impl AuthorizationServer {
             state_dir,
         }
     }
+}
+
+/// The notes server's Keycloak export, written into `dir`; its path.
+async fn keycloak_export(dir: &Path) -> String {
+    let quickstart = example_binary("quickstart").await;
+    let output = Command::new(quickstart)
+        .args(["--export", "keycloak"])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("the quickstart runs");
+    assert!(
+        output.status.success(),
+        "quickstart --export keycloak: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::create_dir_all(dir).expect("the state directory");
+    let path = dir.join("keycloak-export.json");
+    std::fs::write(&path, &output.stdout).expect("the export is written");
+    path.to_str().expect("a UTF-8 temp path").to_owned()
 }
 
 impl Drop for AuthorizationServer {

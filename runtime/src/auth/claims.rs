@@ -5,6 +5,42 @@ use crate::scope::ScopeSet;
 
 use super::verifier::AuthError;
 
+/// `claims` with every granted scope that `aliases` names (`(granted, scope)`) written as the
+/// server's `scope`, in `scope` (space-separated) and `scp` (a string or an array) alike;
+/// anything else, malformed claims included, as it was.
+pub(crate) fn alias_scopes(
+    mut claims: serde_json::Map<String, serde_json::Value>,
+    aliases: &[(String, String)],
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value;
+    if aliases.is_empty() {
+        return claims;
+    }
+    let rename = |name: &str| -> String {
+        aliases
+            .iter()
+            .find(|(granted, _)| granted == name)
+            .map_or(name, |(_, scope)| scope.as_str())
+            .to_owned()
+    };
+    for key in ["scope", "scp"] {
+        match claims.get_mut(key) {
+            Some(Value::String(text)) => {
+                *text = text.split(' ').map(rename).collect::<Vec<_>>().join(" ");
+            }
+            Some(Value::Array(items)) => {
+                for item in items {
+                    if let Value::String(name) = item {
+                        *name = rename(name);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    claims
+}
+
 /// Builds the [`Principal`] for verified claims: `iss`, `sub`, `client_id` (or `azp`), and the
 /// scopes from `scope` (space-separated) or `scp` (a string or an array).
 ///
@@ -51,6 +87,36 @@ pub fn principal_from_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aliased_scopes_read_as_the_servers_names() {
+        let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let aliases = [("notes.read".to_owned(), "notes:read".to_owned())];
+        let aliased = |value: serde_json::Value| {
+            let claims = alias_scopes(claims(value), &aliases);
+            principal_from_claims(claims).unwrap().scopes().to_string()
+        };
+        assert_eq!(
+            aliased(serde_json::json!({"scp": "notes.read notes.write"})),
+            "notes.write notes:read"
+        );
+        assert_eq!(
+            aliased(serde_json::json!({"scp": ["notes.read"]})),
+            "notes:read"
+        );
+        assert_eq!(
+            aliased(serde_json::json!({"scope": "notes.read"})),
+            "notes:read"
+        );
+        // Only whole names: a scope that merely contains the alias stays as it is.
+        assert_eq!(
+            aliased(serde_json::json!({"scope": "notes.read.all"})),
+            "notes.read.all"
+        );
+        // Malformed claims are left for `principal_from_claims` to refuse.
+        let bad = alias_scopes(claims(serde_json::json!({"scp": [1]})), &aliases);
+        assert!(principal_from_claims(bad).is_err());
+    }
 
     #[test]
     fn principals_take_scopes_from_scope_or_scp() {

@@ -18,7 +18,7 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::claims::principal_from_claims;
+use super::claims::{alias_scopes, principal_from_claims};
 use super::jwks::{KeyId, KeySet, KeyVerdict, VerifyKey, family_of, key_verdicts, lookup};
 use super::jws;
 use super::recent;
@@ -90,6 +90,11 @@ pub struct JwtConfig {
     /// host that is not loopback (default false: refused, see [`crate::transport_security`]).
     /// [`crate::http::HttpConfig::allow_insecure_http`] sets it on the verifier it builds.
     pub allow_insecure_http: bool,
+    /// Scope names the authorization server writes differently, as `(granted, scope)` pairs:
+    /// a granted `granted` in `scope`/`scp` counts as the server's `scope` (default: none).
+    /// For providers whose scope names cannot be the server's (Microsoft Entra ID allows no
+    /// `:`, so `notes:read` is granted as `notes.read`; see `scopegate::export`).
+    pub scope_aliases: Vec<(String, String)>,
 }
 
 impl JwtConfig {
@@ -112,6 +117,7 @@ impl JwtConfig {
             cache_capacity: 10_000,
             cache_max_bytes: 16 << 20,
             allow_insecure_http: false,
+            scope_aliases: Vec::new(),
         }
     }
 
@@ -141,6 +147,16 @@ impl JwtConfig {
     #[must_use]
     pub fn token_type(mut self, token_type: Option<&str>) -> Self {
         self.token_type = token_type.map(str::to_owned);
+        self
+    }
+
+    /// Reads the granted scope `granted` as the server's `scope`: the principal holds `scope`
+    /// (and its `scope`/`scp` claim says so) wherever the token grants `granted`. For a
+    /// provider that cannot spell the server's scope names, e.g. Microsoft Entra ID:
+    /// `.scope_alias("notes.read", "notes:read")` (`scopegate::export::entra_scope_value`).
+    #[must_use]
+    pub fn scope_alias(mut self, granted: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.scope_aliases.push((granted.into(), scope.into()));
         self
     }
 
@@ -537,6 +553,7 @@ impl JwtVerifier {
         for (name, claim_check) in &jws::CLAIM_CHECKS {
             check!(*name, claim_check(&claims, &expected));
         }
+        let claims = alias_scopes(claims, &config.scope_aliases);
         let principal = check!(TokenCheck::Scopes, principal_from_claims(claims));
         match (first, principal, key) {
             (None, Some(principal), Some(key)) => Ok((principal, key.id)),

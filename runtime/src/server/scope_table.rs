@@ -101,6 +101,11 @@ impl Core {
         out
     }
 
+    /// The server's programmatic name, as the scope table names it.
+    pub(crate) fn server_name(&self) -> &'static str {
+        self.inner.info.name
+    }
+
     /// For each known scope: the broader scopes implying it, the tools a caller holding it
     /// (and nothing else) may call, and the rules of every tool, resource and prompt that ask
     /// for it.
