@@ -8,6 +8,8 @@
 //! cargo run --example quickstart -- --issuer https://your-tenant.example.com   # a real provider
 //! cargo run --example quickstart -- --export keycloak   # the scopes to configure there
 //!     # FORMAT: keycloak, auth0, entra, okta, json or markdown; --resource URL for your own
+//! cargo run --example quickstart -- --doctor http://127.0.0.1:8080/mcp [--token T] [--strict]
+//!     # checks a running server's metadata, issuer and keys, and explains a token against it
 //! cargo run --example quickstart -- --help
 //! ```
 //!
@@ -48,6 +50,8 @@ struct Options {
     resource: Option<String>,
     #[command(flatten)]
     action: Action,
+    #[command(flatten)]
+    doctor: DoctorArgs,
 }
 
 /// What to do instead of serving: at most one.
@@ -61,9 +65,33 @@ struct Action {
     /// The former name of `--export json|markdown`.
     #[arg(long, value_name = "FORMAT", hide = true)]
     scope_table: Option<Format>,
+    /// Check the running MCP server at URL (its metadata, issuer and keys; with `--token`, the
+    /// token against it), print one line per check, and exit 1 on a failure.
+    #[arg(long, value_name = "URL")]
+    doctor: Option<String>,
+}
+
+/// Options of `--doctor`.
+#[derive(clap::Args)]
+struct DoctorArgs {
+    /// With `--doctor`: an access token to explain against the server.
+    #[arg(long, value_name = "TOKEN", requires = "doctor")]
+    token: Option<String>,
+    /// With `--doctor`: warnings fail too.
+    #[arg(long, requires = "doctor")]
+    strict: bool,
 }
 
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(url) = options.action.doctor {
+        let mut doctor = scopegate::doctor::DoctorOptions::new(url).strict(options.doctor.strict);
+        if let Some(token) = options.doctor.token {
+            doctor = doctor.token(token);
+        }
+        let report = scopegate::doctor::run(doctor).await;
+        print!("{report}");
+        std::process::exit(i32::from(report.exit_code()));
+    }
     if let Some(format) = options.action.export.or(options.action.scope_table) {
         // What to configure in an authorization server: every scope and the tools it unlocks.
         let resource = options

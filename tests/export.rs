@@ -1,6 +1,7 @@
 //! The scope table exported per provider (`Server::export`), over a small fixed server: each
 //! format compared with its committed snapshot in `tests/fixtures/export/`, and each provider's
-//! document checked against the fields its API documents.
+//! document checked against the fields its API documents; and the quickstart's command line
+//! (`--export`, `--doctor`, bad input, `--help`).
 //!
 //! After an intended change, `SCOPEGATE_SNAPSHOTS=overwrite cargo test --test export` rewrites
 //! the snapshots; review the diff before committing it.
@@ -461,4 +462,46 @@ fn the_quickstart_refuses_bad_input_in_one_line_and_answers_help() {
         assert!(stdout.contains(option), "{stdout}");
     }
     assert!(!stdout.contains("--scope-table"), "hidden: {stdout}");
+}
+
+/// `--doctor URL` checks a running quickstart (every check passes: exit 0, one line per check
+/// and a summary) and names an unreachable one in a failing line (exit 1); `--token` without
+/// `--doctor` is refused.
+#[test]
+fn the_quickstart_runs_the_doctor() {
+    use std::io::BufRead as _;
+    let mut server = std::process::Command::new(quickstart())
+        .args(["--addr", "127.0.0.1:0", "--auto-approve"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the quickstart starts");
+    let stderr = std::io::BufReader::new(server.stderr.take().unwrap());
+    let url = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("MCP endpoint: ").map(str::to_owned))
+        .expect("the quickstart prints its endpoint");
+    let (code, stdout, stderr) = run_quickstart(&["--doctor", &url]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for line in ["pass  issuer match", "pass  S256", "pass  jwks asymmetric"] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+    assert!(
+        stdout.lines().last().unwrap().starts_with("summary: "),
+        "{stdout}"
+    );
+
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/mcp", dead.local_addr().unwrap());
+    drop(dead);
+    let (code, stdout, _) = run_quickstart(&["--doctor", &url]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.starts_with("fail  resource metadata"), "{stdout}");
+
+    let (code, _, stderr) = run_quickstart(&["--token", "x"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--doctor <URL>"), "{stderr}");
 }
