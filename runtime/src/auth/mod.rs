@@ -11,6 +11,7 @@ mod introspection;
 mod jwks;
 mod jws;
 mod jwt;
+mod jwt_config;
 mod recent;
 mod secret;
 mod steps;
@@ -21,7 +22,8 @@ pub use bearer::{Credentials, bearer_credentials};
 pub(crate) use bearer::{accepted_recently, remember_accepted};
 pub use claims::principal_from_claims;
 pub use introspection::{IntrospectionConfig, IntrospectionVerifier};
-pub use jwt::{ASYMMETRIC_ALGORITHMS, JwtConfig, JwtVerifier};
+pub use jwt::JwtVerifier;
+pub use jwt_config::{ASYMMETRIC_ALGORITHMS, JwtConfig};
 // The development server compares its client secrets with it.
 #[cfg(feature = "dev-auth")]
 pub(crate) use secret::constant_time_eq;
