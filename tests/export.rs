@@ -476,12 +476,14 @@ fn the_quickstart_runs_the_doctor() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("the quickstart starts");
-    let stderr = std::io::BufReader::new(server.stderr.take().unwrap());
-    let url = stderr
-        .lines()
+    let mut lines = std::io::BufReader::new(server.stderr.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
         .map_while(Result::ok)
         .find_map(|line| line.strip_prefix("MCP endpoint: ").map(str::to_owned))
         .expect("the quickstart prints its endpoint");
+    // Its log goes on: read it to the end, or its writes would fail on a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     let (code, stdout, stderr) = run_quickstart(&["--doctor", &url]);
     let _ = server.kill();
     let _ = server.wait();
