@@ -30,6 +30,7 @@ mod cimd;
 mod clients;
 mod clock;
 mod config;
+mod console;
 mod discovery;
 mod grant;
 mod guard;
@@ -126,6 +127,7 @@ impl DevAuth {
             .ok()
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
             .unwrap_or_default();
+        let catalog = console::Catalog::new(server, &issuer, &path, &resource, &scopes);
         let documents = cimd::Documents::new(&issuer, config.metadata_document_ca.as_deref())?;
         let (key, jwk) = generate_key()?;
         let kid = jwk.common.key_id.clone().unwrap_or_default();
@@ -152,6 +154,7 @@ impl DevAuth {
                 scopes,
                 default_scopes,
                 unlocks,
+                catalog,
                 config,
                 key,
                 kid,
@@ -185,7 +188,9 @@ impl DevAuth {
         // Top-level navigations: no CORS, so no page on another origin can read them.
         let navigations = Router::new()
             .route(&format!("{p}/authorize"), get(authorize))
-            .route(&format!("{p}/authorize/decision"), post(decision));
+            .route(&format!("{p}/authorize/decision"), post(decision))
+            // The development console: a page, and no CORS either.
+            .route(&format!("{p}/console"), get(console::console));
         let public = Router::new()
             .route(
                 &format!("/.well-known/oauth-authorization-server{p}"),

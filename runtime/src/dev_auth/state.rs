@@ -16,7 +16,7 @@ use crate::scope::is_scope_token;
 use super::cimd::{self, DocumentError};
 use super::config::DevAuthConfig;
 use super::grant::{AuthRequest, Grant};
-use super::{clients, refresh};
+use super::{clients, console, refresh};
 
 pub(super) struct DevState {
     pub(super) issuer: String,
@@ -26,6 +26,8 @@ pub(super) struct DevState {
     pub(super) default_scopes: Vec<String>,
     /// scope -> tools it unlocks (directly or through the hierarchy), for the consent page.
     pub(super) unlocks: Vec<(String, Vec<String>)>,
+    /// What the development console shows.
+    pub(super) catalog: console::Catalog,
     pub(super) config: DevAuthConfig,
     pub(super) key: EncodingKey,
     pub(super) kid: String,

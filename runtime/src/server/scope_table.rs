@@ -16,6 +16,27 @@ pub(crate) type ScopeRow = (
     Vec<RuleUse>,
 );
 
+/// What one scope unlocks on its own, and the broader scopes implying it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ScopeUnlocks {
+    pub(crate) scope: &'static str,
+    pub(crate) implied_by: Vec<&'static str>,
+    pub(crate) tools: Vec<&'static str>,
+    /// Resources by URI (or URI template).
+    pub(crate) resources: Vec<&'static str>,
+    pub(crate) prompts: Vec<&'static str>,
+}
+
+/// A tool as a caller sees it before calling (see [`Core::tool_summaries`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ToolSummary {
+    pub(crate) name: &'static str,
+    pub(crate) scopes: &'static [&'static str],
+    pub(crate) any_scopes: &'static [&'static str],
+    pub(crate) public: bool,
+    pub(crate) read_only: bool,
+}
+
 /// One rule of one item that asks for a scope: the item's kind and name, and the rule as
 /// written (`any_scope`, `when(private => "repo:private")`, `may_require`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +162,58 @@ impl Core {
                     })
                     .collect();
                 (scope, implied_by, tools, rules)
+            })
+            .collect()
+    }
+
+    /// For each known scope, what a caller holding it (and nothing else) may use: the tools
+    /// (as [`Core::scope_rows`] counts them), resources (by URI or URI template) and prompts,
+    /// with the broader scopes implying it. The development console shows it.
+    pub(crate) fn scope_unlocks(&self) -> Vec<ScopeUnlocks> {
+        let table = &self.inner.scopes;
+        self.scope_rows()
+            .into_iter()
+            .map(|(scope, implied_by, tools, _)| {
+                let held = ScopeSet::from_space_separated(scope);
+                let unlocked = |scopes: &'static [&'static str], rules: &Rules| {
+                    !is_public(scopes, rules) && table.admits(&held, scopes, rules.any_scopes)
+                };
+                let resources = self
+                    .inner
+                    .resources
+                    .iter()
+                    .filter(|(m, _)| unlocked(m.scopes, &m.rules))
+                    .map(|(m, _)| m.uri)
+                    .collect();
+                let prompts = self
+                    .inner
+                    .prompts
+                    .iter()
+                    .filter(|(m, _, _)| unlocked(m.scopes, &m.rules))
+                    .map(|(m, _, _)| m.name)
+                    .collect();
+                ScopeUnlocks {
+                    scope,
+                    implied_by,
+                    tools,
+                    resources,
+                    prompts,
+                }
+            })
+            .collect()
+    }
+
+    /// Every tool as a caller sees it before calling: its name, the scopes it requires (all of
+    /// them, and one of its any-of scopes), whether anyone may call it, and whether it says it
+    /// only reads.
+    pub(crate) fn tool_summaries(&self) -> Vec<ToolSummary> {
+        self.tool_metas()
+            .map(|t| ToolSummary {
+                name: t.name,
+                scopes: t.scopes,
+                any_scopes: t.rules.any_scopes,
+                public: is_public(t.scopes, &t.rules),
+                read_only: t.annotations.read_only == Some(true),
             })
             .collect()
     }
