@@ -141,6 +141,9 @@
     $('token-claims').textContent = JSON.stringify(claims, null, 2);
     $('token-raw').textContent = raw;
     $('token-scope').textContent = claims.scope || '(no scope)';
+    // The form starts from what the token holds: a step-up adds to it.
+    const held = (claims.scope || '').split(' ');
+    for (const box of document.querySelectorAll('input[name=scope]')) box.checked = held.includes(box.value);
     const left = Math.round(claims.exp - Date.now() / 1000);
     $('token-expiry').textContent = left > 0
       ? 'expires at ' + new Date(claims.exp * 1000).toLocaleTimeString() + ' (in ' + left + ' s)'
