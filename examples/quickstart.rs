@@ -11,6 +11,7 @@
 //! cargo run --example quickstart -- --doctor http://127.0.0.1:8080/mcp [--token T] [--strict]
 //!     # checks a running server's metadata, issuer and keys, and explains a token against it
 //! cargo run --example quickstart -- --help
+//! # then open http://127.0.0.1:8080/dev-auth/console: scopes, mint a token, call a tool
 //! ```
 //!
 //! Clients may skip registration with a Client ID Metadata Document: a `client_id` that is the
@@ -113,6 +114,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     // The first authorization asks for read access only; writing needs a step-up.
     let config = HttpConfig::new(&resource).initial_scopes(["notes:read"]);
 
+    let dev_auth = options.issuer.is_none();
     let (router, issuer) = match options.issuer {
         Some(issuer) => (server.http(config.jwt_issuer(&issuer))?, issuer),
         None => {
@@ -132,19 +134,26 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
             (router, issuer)
         }
     };
-    print_banner(&base, &resource, &issuer);
+    print_banner(&base, &resource, &issuer, dev_auth);
     scopegate::http::serve_on(listener, router).await?;
     Ok(())
 }
 
-fn print_banner(base: &str, resource: &str, issuer: &str) {
+fn print_banner(base: &str, resource: &str, issuer: &str, dev_auth: bool) {
+    let console = if dev_auth {
+        format!(
+            "Open the development console (scopes, mint a token, call a tool) in your browser:\n  {issuer}/console\n\n"
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
         r#"
 MCP endpoint: {resource}
 metadata:     {base}/.well-known/oauth-protected-resource/mcp
 issuer:       {issuer}
 
-Connect a client (it discovers the issuer, registers, and asks you to approve):
+{console}Connect a client (it discovers the issuer, registers, and asks you to approve):
   npx @modelcontextprotocol/inspector          # then: Streamable HTTP, URL {resource}
   client config: {{"mcpServers": {{"notes": {{"type": "http", "url": "{resource}"}}}}}}
 

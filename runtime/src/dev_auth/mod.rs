@@ -24,6 +24,10 @@
 //! authorization code revokes the refresh tokens issued from it. Access tokens already issued
 //! are not recalled: they live out their short lifetime
 //! ([`DevAuthConfig::access_token_ttl()`], 5 minutes by default).
+//!
+//! `{path}/console` is a page for the developer: every scope with what it unlocks, a token
+//! minted through the consent page (as any browser client would: see `console.rs`), decoded,
+//! and a tool called with it.
 
 mod authorize;
 mod cimd;
@@ -179,7 +183,8 @@ impl DevAuth {
     }
 
     /// The routes: metadata (RFC 8414 path-inserted, and OpenID discovery), registration,
-    /// authorization, consent, token and JWKS. Merge it into the MCP server's router, and serve
+    /// authorization, consent, token, JWKS, and the development console (`{path}/console`: the
+    /// scopes, a token minted through the consent page, a tool called with it). Merge it into the MCP server's router, and serve
     /// it with [`crate::http::serve_on`] or [`crate::http::serve_with`] (or a loop of your own
     /// that inserts [`crate::http::LocalAddr`]): every request without a loopback local
     /// address is refused with 403.
