@@ -28,41 +28,33 @@ use serde_json::{Value, json};
 
 use super::authorize::escape;
 use super::random::random_token;
-use super::state::DevState;
+use super::state::{Catalog, DevState};
 use crate::server::Core;
 
-/// What the console shows, rendered once when the server is built: the scope table's HTML and
-/// the script's data.
-pub(super) struct Catalog {
-    table: String,
-    data: Value,
-}
-
-impl Catalog {
-    /// The catalog of `server`'s scopes and tools, for tokens from `issuer` (at `path`) for
-    /// `resource`; `mintable` are the scopes the authorization server grants.
-    pub(super) fn new(
-        server: &Core,
-        issuer: &str,
-        path: &str,
-        resource: &str,
-        mintable: &[String],
-    ) -> Self {
-        let unlocks = server.scope_unlocks();
-        let list = |items: &[&str], empty: &str| {
-            if items.is_empty() {
-                format!(r#"<span class="none">{empty}</span>"#)
-            } else {
-                items
-                    .iter()
-                    .map(|i| format!("<code>{}</code>", escape(i)))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }
-        };
-        let mut table = String::new();
-        for row in &unlocks {
-            table.push_str(&format!(
+/// The console's catalog of `server`'s scopes and tools, for tokens from `issuer` (at `path`)
+/// for `resource`; `mintable` are the scopes the authorization server grants.
+pub(super) fn catalog(
+    server: &Core,
+    issuer: &str,
+    path: &str,
+    resource: &str,
+    mintable: &[String],
+) -> Catalog {
+    let unlocks = server.scope_unlocks();
+    let list = |items: &[&str], empty: &str| {
+        if items.is_empty() {
+            format!(r#"<span class="none">{empty}</span>"#)
+        } else {
+            items
+                .iter()
+                .map(|i| format!("<code>{}</code>", escape(i)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    };
+    let mut table = String::new();
+    for row in &unlocks {
+        table.push_str(&format!(
                 r#"<tr data-scope="{scope}"><th scope="row"><code class="scope">{scope}</code></th><td>{implied}</td><td>{tools}</td><td>{resources}</td><td>{prompts}</td></tr>
 "#,
                 scope = escape(row.scope),
@@ -71,31 +63,30 @@ impl Catalog {
                 resources = list(&row.resources, "—"),
                 prompts = list(&row.prompts, "—"),
             ));
-        }
-        let tools: Vec<Value> = server
-            .tool_summaries()
-            .into_iter()
-            .map(|t| {
-                json!({
-                    "name": t.name,
-                    "scopes": t.scopes,
-                    "any_scopes": t.any_scopes,
-                    "public": t.public,
-                    "read_only": t.read_only,
-                })
-            })
-            .collect();
-        let (resource_origin, _) = crate::metadata::origin_and_path(resource);
-        let data = json!({
-            "issuer": issuer,
-            "path": path,
-            "resource": resource,
-            "resource_origin": resource_origin,
-            "scopes": mintable,
-            "tools": tools,
-        });
-        Self { table, data }
     }
+    let tools: Vec<Value> = server
+        .tool_summaries()
+        .into_iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "scopes": t.scopes,
+                "any_scopes": t.any_scopes,
+                "public": t.public,
+                "read_only": t.read_only,
+            })
+        })
+        .collect();
+    let (resource_origin, _) = crate::metadata::origin_and_path(resource);
+    let data = json!({
+        "issuer": issuer,
+        "path": path,
+        "resource": resource,
+        "resource_origin": resource_origin,
+        "scopes": mintable,
+        "tools": tools,
+    });
+    Catalog { table, data }
 }
 
 /// `GET {path}/console`.

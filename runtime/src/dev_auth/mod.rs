@@ -131,7 +131,7 @@ impl DevAuth {
             .ok()
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
             .unwrap_or_default();
-        let catalog = console::Catalog::new(server, &issuer, &path, &resource, &scopes);
+        let catalog = console::catalog(server, &issuer, &path, &resource, &scopes);
         let documents = cimd::Documents::new(&issuer, config.metadata_document_ca.as_deref())?;
         let (key, jwk) = generate_key()?;
         let kid = jwk.common.key_id.clone().unwrap_or_default();

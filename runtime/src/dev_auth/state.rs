@@ -16,7 +16,7 @@ use crate::scope::is_scope_token;
 use super::cimd::{self, DocumentError};
 use super::config::DevAuthConfig;
 use super::grant::{AuthRequest, Grant};
-use super::{clients, console, refresh};
+use super::{clients, refresh};
 
 pub(super) struct DevState {
     pub(super) issuer: String,
@@ -27,7 +27,7 @@ pub(super) struct DevState {
     /// scope -> tools it unlocks (directly or through the hierarchy), for the consent page.
     pub(super) unlocks: Vec<(String, Vec<String>)>,
     /// What the development console shows.
-    pub(super) catalog: console::Catalog,
+    pub(super) catalog: Catalog,
     pub(super) config: DevAuthConfig,
     pub(super) key: EncodingKey,
     pub(super) kid: String,
@@ -42,6 +42,13 @@ pub(super) struct DevState {
     /// family it starts, a refresh token's retirement and its successor, happen in one
     /// critical section each.
     pub(super) store: Mutex<Store>,
+}
+
+/// What the development console shows, rendered once when the server is built (see
+/// `console.rs`): the scope table's rows, and the data its script reads.
+pub(super) struct Catalog {
+    pub(super) table: String,
+    pub(super) data: Value,
 }
 
 pub(super) struct Store {
