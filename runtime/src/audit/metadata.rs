@@ -31,7 +31,7 @@ pub(super) async fn read(
     let scopes = strings("scopes_supported");
     if bearer_methods
         .as_ref()
-        .is_some_and(|methods| methods.iter().any(|m| *m == "query"))
+        .is_some_and(|methods| methods.contains(&"query"))
     {
         report.fail(
             FIELDS,
