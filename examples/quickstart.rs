@@ -10,6 +10,8 @@
 //!     # FORMAT: keycloak, auth0, entra, okta, json or markdown; --resource URL for your own
 //! cargo run --example quickstart -- --doctor http://127.0.0.1:8080/mcp [--token T] [--strict]
 //!     # checks a running server's metadata, issuer and keys, and explains a token against it
+//! cargo run --example quickstart -- --audit http://127.0.0.1:8080/mcp [--token T] [--tool NAME] [--strict]
+//!     # checks any MCP server's authorization from outside: metadata, 401, refusals, forgeries
 //! cargo run --example quickstart -- --help
 //! # then open http://127.0.0.1:8080/dev-auth/console: scopes, mint a token, call a tool
 //! ```
@@ -36,6 +38,7 @@ use scopegate::prelude::*;
 /// it, or, with `--export`, the configuration of a real one.
 #[derive(Parser)]
 #[command(name = "quickstart", version)]
+#[command(group(clap::ArgGroup::new("check").args(["doctor", "audit"])))]
 struct Options {
     /// Address to listen on (port 0: any free port).
     #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_BIND)]
@@ -52,7 +55,7 @@ struct Options {
     #[command(flatten)]
     action: Action,
     #[command(flatten)]
-    doctor: DoctorArgs,
+    check: CheckArgs,
 }
 
 /// What to do instead of serving: at most one.
@@ -70,23 +73,48 @@ struct Action {
     /// token against it), print one line per check, and exit 1 on a failure.
     #[arg(long, value_name = "URL")]
     doctor: Option<String>,
+    /// Audit the authorization of any running MCP server at URL from outside (its metadata, the
+    /// 401, refusals; with `--token`, forgeries of the token; with `--tool`, the 403), print one
+    /// line per check, and exit 1 on a failure.
+    #[arg(long, value_name = "URL")]
+    audit: Option<String>,
 }
 
-/// Options of `--doctor`.
+/// Options of `--doctor` and `--audit`.
 #[derive(clap::Args)]
-struct DoctorArgs {
-    /// With `--doctor`: an access token to explain against the server.
-    #[arg(long, value_name = "TOKEN", requires = "doctor")]
+struct CheckArgs {
+    /// With `--doctor`: an access token to explain against the server. With `--audit`: a
+    /// genuine token, checked accepted, and forgeries of it checked refused.
+    #[arg(long, value_name = "TOKEN", requires = "check")]
     token: Option<String>,
-    /// With `--doctor`: warnings fail too.
-    #[arg(long, requires = "doctor")]
+    /// With `--audit` and `--token`: a tool the token lacks the scope for, expecting 403
+    /// `insufficient_scope`. Called only if the server marks it read-only.
+    #[arg(long, value_name = "NAME", requires_all = ["audit", "token"])]
+    tool: Option<String>,
+    /// With `--audit --tool`: call the tool even though it is not marked read-only (it may
+    /// change data).
+    #[arg(long, requires = "tool")]
+    allow_writes: bool,
+    /// With `--doctor` or `--audit`: warnings fail too.
+    #[arg(long, requires = "check")]
     strict: bool,
 }
 
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(url) = options.action.audit {
+        let check = options.check;
+        let mut audit = scopegate::audit::AuditOptions::new(url)
+            .strict(check.strict)
+            .allow_writes(check.allow_writes);
+        audit.token = check.token;
+        audit.tool = check.tool;
+        let report = scopegate::audit::run(audit).await;
+        print!("{report}");
+        std::process::exit(i32::from(report.exit_code()));
+    }
     if let Some(url) = options.action.doctor {
-        let mut doctor = scopegate::doctor::DoctorOptions::new(url).strict(options.doctor.strict);
-        if let Some(token) = options.doctor.token {
+        let mut doctor = scopegate::doctor::DoctorOptions::new(url).strict(options.check.strict);
+        if let Some(token) = options.check.token {
             doctor = doctor.token(token);
         }
         let report = scopegate::doctor::run(doctor).await;

@@ -10,6 +10,7 @@
 //! | transports | `http` | (feature `http`) Streamable HTTP: the router, sessions, limits, Origin/Host, CORS, serving |
 //! | | [`stdio`] | the stdio transport, credentials from the environment |
 //! | | `dev_auth` | (feature `dev-auth`) the embedded development authorization server |
+//! | | `audit` | (feature `http`) checks any MCP server's authorization from outside: metadata, challenges, refusals, forged tokens |
 //! | | `doctor` | (feature `http`) checks a running server's metadata, issuer and keys, and explains a token against it |
 //! | | [`export`] | the scope table as a provider's configuration (Keycloak, Auth0, Entra, Okta, JSON, Markdown) |
 //! | server | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement, both protocol eras) |
@@ -28,6 +29,8 @@
 //! | foundation | [`protocol`] | JSON-RPC 2.0 framing, protocol versions, MCP content and results |
 //! | | `challenge` | `WWW-Authenticate: Bearer` challenges (re-exported as `auth::Challenge`) |
 
+#[cfg(feature = "http")]
+pub mod audit;
 #[cfg(feature = "http")]
 pub mod auth;
 mod challenge;

@@ -10,18 +10,20 @@ use crate::metadata::{PRM_WELL_KNOWN, metadata_url};
 use crate::uri::origin_and_path;
 
 /// What the server's metadata says.
-pub(super) struct Resource {
+pub(crate) struct Resource {
     /// `resource`, as the document gives it.
-    pub(super) resource: String,
+    pub(crate) resource: String,
     /// The first of `authorization_servers`.
-    pub(super) issuer: Option<String>,
+    pub(crate) issuer: Option<String>,
     /// `scopes_supported`.
-    pub(super) scopes_supported: Vec<String>,
+    pub(crate) scopes_supported: Vec<String>,
+    /// The whole document.
+    pub(crate) document: Value,
 }
 
 /// Reads the Protected Resource Metadata at both RFC 9728 locations (path-inserted, then the
 /// root) and checks `resource` and `authorization_servers`.
-pub(super) async fn resource_metadata(
+pub(crate) async fn resource_metadata(
     report: &mut Report,
     fetcher: &Fetcher,
     canonical: &str,
@@ -139,6 +141,7 @@ pub(super) async fn resource_metadata(
         resource,
         issuer: servers.into_iter().next(),
         scopes_supported,
+        document,
     })
 }
 

@@ -24,5 +24,6 @@ mod run;
 mod token;
 mod tools;
 
+pub(crate) use metadata::{Resource, resource_metadata};
 pub use report::{Grade, Line, Report};
 pub use run::{DoctorOptions, run};

@@ -49,7 +49,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub(super) fn new(strict: bool) -> Self {
+    pub(crate) fn new(strict: bool) -> Self {
         Self {
             lines: Vec::new(),
             strict,
@@ -57,7 +57,7 @@ impl Report {
     }
 
     /// Adds a line.
-    pub(super) fn add(
+    pub(crate) fn add(
         &mut self,
         grade: Grade,
         name: impl Into<String>,
@@ -72,11 +72,11 @@ impl Report {
         });
     }
 
-    pub(super) fn pass(&mut self, name: impl Into<String>, detail: impl Into<String>) {
+    pub(crate) fn pass(&mut self, name: impl Into<String>, detail: impl Into<String>) {
         self.add(Grade::Pass, name, detail, None);
     }
 
-    pub(super) fn warn(
+    pub(crate) fn warn(
         &mut self,
         name: impl Into<String>,
         detail: impl Into<String>,
@@ -85,7 +85,7 @@ impl Report {
         self.add(Grade::Warn, name, detail, Some(fix.into()));
     }
 
-    pub(super) fn fail(
+    pub(crate) fn fail(
         &mut self,
         name: impl Into<String>,
         detail: impl Into<String>,
@@ -94,7 +94,7 @@ impl Report {
         self.add(Grade::Fail, name, detail, Some(fix.into()));
     }
 
-    pub(super) fn skip(&mut self, name: impl Into<String>, why: impl Into<String>) {
+    pub(crate) fn skip(&mut self, name: impl Into<String>, why: impl Into<String>) {
         self.add(Grade::Skip, name, why, None);
     }
 
