@@ -18,6 +18,7 @@ pub(crate) type ScopeRow = (
 
 /// What one scope unlocks on its own, and the broader scopes implying it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "dev-auth"), allow(dead_code))]
 pub(crate) struct ScopeUnlocks {
     pub(crate) scope: &'static str,
     pub(crate) implied_by: Vec<&'static str>,
@@ -29,6 +30,7 @@ pub(crate) struct ScopeUnlocks {
 
 /// A tool as a caller sees it before calling (see [`Core::tool_summaries`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "dev-auth"), allow(dead_code))]
 pub(crate) struct ToolSummary {
     pub(crate) name: &'static str,
     pub(crate) scopes: &'static [&'static str],
@@ -169,6 +171,7 @@ impl Core {
     /// For each known scope, what a caller holding it (and nothing else) may use: the tools
     /// (as [`Core::scope_rows`] counts them), resources (by URI or URI template) and prompts,
     /// with the broader scopes implying it. The development console shows it.
+    #[cfg_attr(not(feature = "dev-auth"), allow(dead_code))]
     pub(crate) fn scope_unlocks(&self) -> Vec<ScopeUnlocks> {
         let table = &self.inner.scopes;
         self.scope_rows()
@@ -206,6 +209,7 @@ impl Core {
     /// Every tool as a caller sees it before calling: its name, the scopes it requires (all of
     /// them, and one of its any-of scopes), whether anyone may call it, and whether it says it
     /// only reads.
+    #[cfg_attr(not(feature = "dev-auth"), allow(dead_code))]
     pub(crate) fn tool_summaries(&self) -> Vec<ToolSummary> {
         self.tool_metas()
             .map(|t| ToolSummary {
