@@ -456,3 +456,31 @@ async fn modern_and_legacy_typescript_clients_share_the_conformance_server() {
 
     assert_legacy_era(&summary, &summary["tools"]);
 }
+
+/// The doctor against a real authorization server: the notes example behind oidc-provider (its
+/// scopes from the Keycloak export) has sound metadata, issuer, PKCE and keys.
+#[tokio::test]
+async fn the_doctor_passes_the_notes_server_behind_oidc_provider() {
+    use scopegate::doctor::{DoctorOptions, Grade, run};
+    let stack = NotesWithOidcProvider::start().await;
+    let report = run(DoctorOptions::new(&stack.notes.url)).await;
+    for check in [
+        "resource metadata",
+        "resource",
+        "authorization servers",
+        "issuer metadata",
+        "issuer match",
+        "S256",
+        "jwks reachable",
+        "jwks asymmetric",
+        "jwks private parts",
+    ] {
+        assert_eq!(
+            report.grade(check),
+            Some(Grade::Pass),
+            "{check}: {report}\n{}",
+            stack.logs()
+        );
+    }
+    assert_eq!(report.exit_code(), 0, "{report}");
+}
