@@ -25,7 +25,7 @@ use scopegate::dev_auth::{DevAuth, DevAuthConfig};
 use scopegate::http::HttpConfig;
 use scopegate::prelude::McpServerExt as _;
 use serde_json::{Value, json};
-use support::KeyServer;
+use support::{KeyServer, dev_token, quickstart_binary, run_quickstart};
 
 /// Asserts the check `name` has `grade`, showing the whole report otherwise.
 #[track_caller]
@@ -57,77 +57,6 @@ const ALL: [&str; 19] = [
 ];
 
 // ---- the quickstart's notes server -------------------------------------------------------
-
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
-
-/// SHA-256 through the openssl command line: an implementation independent of the server's.
-fn openssl_sha256(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new("openssl")
-        .args(["dgst", "-sha256", "-binary"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("openssl is installed");
-    child.stdin.take().unwrap().write_all(data).unwrap();
-    child.wait_with_output().unwrap().stdout
-}
-
-/// A token from the development server (registration, auto-approved authorization with PKCE,
-/// the token endpoint), asked for `resource`.
-async fn dev_token(issuer: &str, resource: &str, scope: &str) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let client: Value = http
-        .post(format!("{issuer}/register"))
-        .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "client_name": "audit test"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = client["client_id"].as_str().unwrap();
-    let verifier = "v".repeat(50);
-    let challenge = URL_SAFE_NO_PAD.encode(openssl_sha256(verifier.as_bytes()));
-    let redirect = http
-        .get(format!("{issuer}/authorize"))
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", client_id),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("scope", scope),
-            ("state", "s"),
-            ("resource", resource),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(redirect.status().is_redirection(), "{}", redirect.status());
-    let location = reqwest::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap();
-    let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
-    let answer: Value = http
-        .post(format!("{issuer}/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", query["code"].as_str()),
-            ("redirect_uri", REDIRECT),
-            ("client_id", client_id),
-            ("code_verifier", &verifier),
-            ("resource", resource),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().expect("a token").to_owned()
-}
 
 /// The quickstart: the notes server with the development server beside it; returns the
 /// endpoint and the issuer.
@@ -553,39 +482,6 @@ async fn forgeries_are_not_tried_when_the_genuine_token_is_refused() {
 }
 
 // ---- the quickstart's command line ---------------------------------------------------------
-
-/// The quickstart example, built once.
-fn quickstart_binary() -> &'static std::path::PathBuf {
-    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    BINARY.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "quickstart"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the quickstart example failed");
-        // target/<profile>/deps/audit-<hash> -> target/<profile>/examples/quickstart
-        let mut path = std::env::current_exe().unwrap();
-        path.pop();
-        path.pop();
-        path.push("examples");
-        path.push(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
-        assert!(path.exists(), "{} missing", path.display());
-        path
-    })
-}
-
-fn run_quickstart(args: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::new(quickstart_binary())
-        .args(args)
-        .output()
-        .expect("the quickstart runs");
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
 
 /// `--audit URL [--token T] [--tool NAME] [--strict]` against a running quickstart: every check
 /// passes (exit 0, one line per check and a summary); `--tool` without `--token` is refused.

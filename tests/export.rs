@@ -14,7 +14,7 @@ use scopegate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
 use scopegate::export::{Format, entra_scope_id, entra_scope_value};
 use scopegate::prelude::*;
 use serde_json::Value;
-use support::KeyServer;
+use support::{KeyServer, quickstart_binary, run_quickstart};
 
 const RESOURCE: &str = "https://files.example.com/mcp";
 
@@ -358,39 +358,6 @@ async fn entra_spelt_scopes_count_as_the_servers_with_the_aliases() {
 
 // ---- the quickstart's command line ----------------------------------------------------------
 
-/// Builds the quickstart example once (with the cargo running these tests); its path.
-fn quickstart() -> &'static PathBuf {
-    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BINARY.get_or_init(|| {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "quickstart"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the quickstart example failed");
-        // target/<profile>/deps/export-<hash> -> target/<profile>/examples/quickstart
-        let mut path = std::env::current_exe().unwrap();
-        path.pop();
-        path.pop();
-        path.push("examples");
-        path.push(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
-        assert!(path.exists(), "{} missing", path.display());
-        path
-    })
-}
-
-fn run_quickstart(args: &[&str]) -> (Option<i32>, String, String) {
-    let output = std::process::Command::new(quickstart())
-        .args(args)
-        .output()
-        .expect("the quickstart runs");
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
-
 /// `--export FORMAT` prints the document on stdout (JSON that parses, for every format but
 /// Markdown) and the notes on stderr, for the resource given with `--resource`.
 #[test]
@@ -470,7 +437,7 @@ fn the_quickstart_refuses_bad_input_in_one_line_and_answers_help() {
 #[test]
 fn the_quickstart_runs_the_doctor() {
     use std::io::BufRead as _;
-    let mut server = std::process::Command::new(quickstart())
+    let mut server = std::process::Command::new(quickstart_binary())
         .args(["--addr", "127.0.0.1:0", "--auto-approve"])
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())

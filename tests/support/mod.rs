@@ -17,8 +17,10 @@
 // Each test crate compiles this module privately and uses only part of it.
 #![allow(dead_code, unreachable_pub)]
 
+mod dev_token;
 mod keys;
 mod modern;
+mod quickstart;
 mod rsa;
 mod server;
 mod token;
@@ -29,9 +31,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 #[allow(unused_imports)]
+pub use dev_token::dev_token;
 pub use keys::{TestKey, alg_name, jwk_set};
 #[allow(unused_imports)]
 pub use modern::{StdioPeer, assert_error, modern_call_params, modern_dispatch, modern_meta, who};
+#[allow(unused_imports)]
+pub use quickstart::{quickstart_binary, run_quickstart};
 #[allow(unused_imports)]
 pub use server::{
     DEFAULT_CACHE_MAX_AGE, JWKS_PATH, JwksMode, KeyServer, KeyServerBuilder, OVERSIZED_BODY_LEN,
