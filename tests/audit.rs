@@ -5,6 +5,9 @@
 #[allow(dead_code)]
 #[path = "../examples/common/notes.rs"]
 mod notes;
+// The development server's tokens (reqwest with forms: not for every user of `support`).
+#[path = "support/dev_token.rs"]
+mod dev_token;
 mod support;
 
 use std::collections::HashMap;
@@ -19,13 +22,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dev_token::dev_token;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use scopegate::audit::{AuditOptions, Grade, Report, run};
 use scopegate::dev_auth::{DevAuth, DevAuthConfig};
 use scopegate::http::HttpConfig;
 use scopegate::prelude::McpServerExt as _;
 use serde_json::{Value, json};
-use support::{KeyServer, dev_token, quickstart_binary, run_quickstart};
+use support::{KeyServer, quickstart_binary, run_quickstart};
 
 /// Asserts the check `name` has `grade`, showing the whole report otherwise.
 #[track_caller]

@@ -4,16 +4,20 @@
 
 #[path = "support/files.rs"]
 mod files;
+// The development server's tokens (reqwest with forms: not for every user of `support`).
+#[path = "support/dev_token.rs"]
+mod dev_token;
 mod support;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dev_token::dev_token;
 use scopegate::dev_auth::{DevAuth, DevAuthConfig};
 use scopegate::doctor::{DoctorOptions, Grade, Report, run};
 use scopegate::http::HttpConfig;
 use scopegate::prelude::*;
 use serde_json::json;
-use support::{JwksMode, KeyServer, dev_token};
+use support::{JwksMode, KeyServer};
 
 /// Asserts the check `name` has `grade`, showing the whole report otherwise.
 #[track_caller]

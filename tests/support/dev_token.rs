@@ -25,7 +25,7 @@ fn openssl_sha256(data: &[u8]) -> Vec<u8> {
 
 /// A token from the development server, through registration, authorization (auto-approved)
 /// with PKCE and the token endpoint, asked for `resource`.
-pub async fn dev_token(issuer: &str, resource: &str, scope: &str) -> String {
+pub(crate) async fn dev_token(issuer: &str, resource: &str, scope: &str) -> String {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
