@@ -2,11 +2,18 @@
 //! metadata, registration, authorization with PKCE and consent, token, refresh rotation, and the
 //! MCP server accepting what it issues.
 
+// SHA-256 by an implementation independent of the server's (openssl), shared with the doctor's
+// and the audit's tests.
+#[allow(dead_code)]
+#[path = "support/dev_token.rs"]
+mod dev_token;
+
 use std::collections::HashMap;
 use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dev_token::openssl_sha256;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use scopegate::dev_auth::{DevAuth, DevAuthConfig, DevAuthError};
@@ -114,19 +121,6 @@ fn unique_suffix() -> String {
         "{:040}",
         N.fetch_add(1, Ordering::SeqCst) + u64::from(std::process::id())
     )
-}
-
-/// SHA-256 through the openssl command line: an implementation independent of the server's.
-fn openssl_sha256(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new("openssl")
-        .args(["dgst", "-sha256", "-binary"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("openssl is installed");
-    child.stdin.take().unwrap().write_all(data).unwrap();
-    child.wait_with_output().unwrap().stdout
 }
 
 fn query_of(location: &str) -> HashMap<String, String> {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// SHA-256 through the openssl command line: an implementation independent of the server's.
-fn openssl_sha256(data: &[u8]) -> Vec<u8> {
+pub(crate) fn openssl_sha256(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut child = Command::new("openssl")
         .args(["dgst", "-sha256", "-binary"])

@@ -7,9 +7,7 @@ use super::metadata;
 use super::probe::Probe;
 use super::refusals;
 use super::tool;
-use crate::doctor::Report;
-use crate::fetch::Fetcher;
-use crate::metadata::canonical_resource;
+use crate::doctor::{Report, endpoint};
 
 /// What the audit checks, and how strictly.
 #[derive(Debug, Clone)]
@@ -84,27 +82,19 @@ impl AuditOptions {
     }
 }
 
-/// Largest document read.
-const MAX_DOCUMENT_BYTES: usize = 1 << 20;
-
 /// Audits the MCP endpoint of `options.url`. Never panics on what it reads, and sends nothing
 /// that could change data but a call of `options.tool` that [`AuditOptions::allow_writes`]
 /// permits: whatever fails is a line of the report.
 pub async fn run(options: AuditOptions) -> Report {
     let mut report = Report::new(options.strict);
-    let canonical = match canonical_resource(options.url.trim()) {
-        Ok(canonical) => canonical,
-        Err(error) => {
-            report.fail(
-                "endpoint",
-                error.to_string(),
-                "give the URL of the MCP endpoint, e.g. http://127.0.0.1:8080/mcp",
-            );
-            return report;
-        }
+    let Some((canonical, fetcher)) = endpoint(
+        &mut report,
+        &options.url,
+        options.timeout,
+        options.allow_insecure_http,
+    ) else {
+        return report;
     };
-    let fetcher = Fetcher::new(options.timeout, MAX_DOCUMENT_BYTES)
-        .allow_insecure_http(options.allow_insecure_http);
     let probe = match Probe::new(&canonical, options.timeout) {
         Ok(probe) => probe,
         Err(error) => {

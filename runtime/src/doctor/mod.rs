@@ -26,4 +26,5 @@ mod tools;
 
 pub(crate) use metadata::{Resource, resource_metadata};
 pub use report::{Grade, Line, Report};
+pub(crate) use run::endpoint;
 pub use run::{DoctorOptions, run};

@@ -66,24 +66,44 @@ impl DoctorOptions {
 /// Largest document read.
 const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
-/// Checks the MCP endpoint of `options.url`, its authorization server and key set, and
-/// explains `options.token` against them. Never panics on what it reads: whatever fails is a
-/// line of the report.
-pub async fn run(options: DoctorOptions) -> Report {
-    let mut report = Report::new(options.strict);
-    let canonical = match canonical_resource(options.url.trim()) {
-        Ok(canonical) => canonical,
+/// The canonical URI of the MCP endpoint at `url` and the fetcher that reads documents about
+/// it, as the doctor and the audit start; `None` (the failure reported) for a URL that names no
+/// endpoint.
+pub(crate) fn endpoint(
+    report: &mut Report,
+    url: &str,
+    timeout: Duration,
+    allow_insecure_http: bool,
+) -> Option<(String, Fetcher)> {
+    match canonical_resource(url.trim()) {
+        Ok(canonical) => Some((
+            canonical,
+            Fetcher::new(timeout, MAX_DOCUMENT_BYTES).allow_insecure_http(allow_insecure_http),
+        )),
         Err(error) => {
             report.fail(
                 "endpoint",
                 error.to_string(),
                 "give the URL of the MCP endpoint, e.g. http://127.0.0.1:8080/mcp",
             );
-            return report;
+            None
         }
+    }
+}
+
+/// Checks the MCP endpoint of `options.url`, its authorization server and key set, and
+/// explains `options.token` against them. Never panics on what it reads: whatever fails is a
+/// line of the report.
+pub async fn run(options: DoctorOptions) -> Report {
+    let mut report = Report::new(options.strict);
+    let Some((canonical, fetcher)) = endpoint(
+        &mut report,
+        &options.url,
+        options.timeout,
+        options.allow_insecure_http,
+    ) else {
+        return report;
     };
-    let fetcher = Fetcher::new(options.timeout, MAX_DOCUMENT_BYTES)
-        .allow_insecure_http(options.allow_insecure_http);
 
     let Some(resource) = metadata::resource_metadata(&mut report, &fetcher, &canonical).await
     else {
