@@ -62,7 +62,7 @@ pub mod transport_security;
 mod uri;
 
 pub use connection::{ClientError, Connection, LogLevel, Outbound, OutboundReceiver};
-pub use principal::Principal;
+pub use principal::{KeyBinding, Principal};
 pub use prompt::{GetPromptResult, PromptError, PromptMessage, Role};
 pub use protocol::{CallToolResult, Content, ResourceContents};
 pub use resource::ResourceError;

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::steps::TokenCheck;
 use super::verifier::AuthError;
+use crate::challenge::AuthScheme;
 
 /// A public key, parsed for each algorithm it may verify.
 pub(super) struct PublicKey {
@@ -207,6 +208,8 @@ pub(super) struct Expected<'a> {
     pub(super) audience: &'a str,
     pub(super) leeway: u64,
     pub(super) now: u64,
+    /// How the token was presented.
+    pub(super) scheme: AuthScheme,
 }
 
 /// One claim check: `Ok` or the error the verifier answers.
@@ -308,13 +311,22 @@ fn subject(claims: &Map<String, Value>, _: &Expected<'_>) -> Result<(), AuthErro
     Ok(())
 }
 
-/// RFC 7800 `cnf`: the token is bound to a key (DPoP, RFC 9449; mutual TLS, RFC 8705) and is
-/// only good with a proof of that key, which a bearer request does not carry.
-fn binding(claims: &Map<String, Value>, _: &Expected<'_>) -> Result<(), AuthError> {
-    if claims.contains_key("cnf") {
-        return Err(AuthError::Bound);
+/// RFC 7800 `cnf`: a token bound to a key (DPoP, RFC 9449; mutual TLS, RFC 8705) is only good
+/// with a proof of that key, which a bearer request does not carry; a DPoP request's token must
+/// be bound to a DPoP key (`cnf.jkt`, RFC 9449 §6.1), whose thumbprint the proof's key must have.
+fn binding(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<(), AuthError> {
+    let jkt = claims
+        .get("cnf")
+        .and_then(Value::as_object)
+        .and_then(|cnf| cnf.get("jkt"))
+        .and_then(Value::as_str)
+        .is_some_and(|jkt| !jkt.is_empty());
+    match (expected.scheme, claims.contains_key("cnf")) {
+        (AuthScheme::Bearer, false) => Ok(()),
+        (AuthScheme::Bearer, true) => Err(AuthError::Bound),
+        (AuthScheme::Dpop, _) if jkt => Ok(()),
+        (AuthScheme::Dpop, _) => Err(AuthError::NotBound),
     }
-    Ok(())
 }
 
 /// `iat` in the future (beyond the leeway) means a forged or badly clocked token.

@@ -7,6 +7,8 @@
 
 mod bearer;
 mod claims;
+mod dpop;
+mod dpop_nonce;
 mod introspection;
 mod jwks;
 mod jws;
@@ -17,10 +19,15 @@ mod secret;
 mod steps;
 mod verifier;
 
-pub use crate::challenge::Challenge;
-pub use bearer::{Credentials, bearer_credentials};
+pub use crate::challenge::{AuthScheme, Challenge};
+pub use bearer::{Credentials, bearer_credentials, credentials};
 pub(crate) use bearer::{accepted_recently, remember_accepted};
 pub use claims::principal_from_claims;
+pub use dpop::{
+    DpopConfig, MAX_PROOF_BYTES, Proof, ProofError, ProofTarget, thumbprint, token_hash,
+    verify_proof,
+};
+pub use dpop_nonce::{DpopNonces, NonceVerdict};
 pub use introspection::{IntrospectionConfig, IntrospectionVerifier};
 pub use jwt::JwtVerifier;
 pub use jwt_config::{ASYMMETRIC_ALGORITHMS, JwtConfig};

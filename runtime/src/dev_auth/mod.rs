@@ -36,6 +36,7 @@ mod clock;
 mod config;
 mod console;
 mod discovery;
+mod dpop;
 mod grant;
 mod guard;
 mod keys;
@@ -165,6 +166,7 @@ impl DevAuth {
                 jwks,
                 issuer_host,
                 documents,
+                dpop_proofs: crate::server::MemoryReplayStore::new(),
                 warned_unknown_local: AtomicBool::new(false),
                 store: Mutex::new(Store {
                     clients: clients::Clients::default(),
