@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use scopegate::auth::{DpopConfig, DpopNonces, JwtConfig};
 use scopegate::http::{HttpConfig, ServeOptions, serve_with};
 use scopegate::prelude::*;
+use scopegate::{KeyBinding, ScopeSet};
 use scopegate::server::{MemoryReplayStore, ReplayStore, ServerOptions, StoreError, StoreFuture};
 use serde_json::{Value, json};
 
@@ -535,4 +536,33 @@ async fn replicas_sharing_a_store_refuse_each_others_proofs_and_a_store_down_ref
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().get("retry-after").is_some());
     assert_eq!(runs.count(), 1);
+}
+
+/// A verifier of the user's that believes any token and says it is bound to a DPoP key, but
+/// implements no `verify_dpop`.
+struct BelievesBound;
+
+impl scopegate::auth::TokenVerifier for BelievesBound {
+    fn verify<'a>(&'a self, _: &'a str) -> scopegate::auth::VerifyFuture<'a> {
+        let principal = Principal::builder()
+            .subject("mallory")
+            .scopes(ScopeSet::from_space_separated("files:read"))
+            .key_binding(KeyBinding::Dpop("abc".into()))
+            .build();
+        Box::pin(std::future::ready(Ok(principal)))
+    }
+}
+
+#[tokio::test]
+async fn a_custom_verifiers_bound_principal_is_no_bearer_and_dpop_needs_its_consent() {
+    let h = files_with(|c, _, _| c.stateless(true).verifier(BelievesBound).dpop(DpopConfig::new())).await;
+    let r = h.rpc(Some("anything"), None, read_call()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    assert_eq!(param(r.challenge(), "error"), Some("invalid_token"));
+    // Its `verify_dpop` is the default, which accepts nothing.
+    let key = client_key();
+    let proof = dpop_proof(&key, "POST", &h.resource, Some("anything")).build();
+    let r = h.dpop_call("anything", &[proof]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    assert_eq!(h.runs(), 0);
 }

@@ -12,12 +12,15 @@ use std::time::Duration;
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::borrow::Cow;
+
 use jsonwebtoken::Algorithm;
-use jsonwebtoken::jwk::Jwk;
-use serde_json::{Map, Value};
+use jsonwebtoken::jwk::EllipticCurve;
+use serde::Deserialize;
+use serde_json::Value;
 
 use super::dpop_nonce::DpopNonces;
-use super::jws::{self, PublicKey};
+use super::jws::{KeyMaterial, PublicKey};
 use super::jwt_config::ASYMMETRIC_ALGORITHMS;
 
 /// The largest proof accepted: a proof carries one public key (an RSA one is the largest), a
@@ -271,6 +274,152 @@ impl ProofError {
     }
 }
 
+/// A proof's JOSE header, as far as the checks read it. Each member is named once (serde
+/// refuses a duplicate); an unknown one is ignored.
+#[derive(Deserialize)]
+struct ProofHeader<'a> {
+    #[serde(borrow)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    jwk: Option<ProofJwk<'a>>,
+    /// Whether `crit` is there at all (RFC 7515 §4.1.11).
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+/// The header's `jwk`: the public members a key type needs, and whether any private (or
+/// symmetric) member is there.
+#[derive(Deserialize)]
+struct ProofJwk<'a> {
+    #[serde(borrow)]
+    kty: Cow<'a, str>,
+    #[serde(borrow)]
+    crv: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    x: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    y: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    n: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    e: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
+    d: bool,
+    #[serde(default, deserialize_with = "present")]
+    p: bool,
+    #[serde(default, deserialize_with = "present")]
+    q: bool,
+    #[serde(default, deserialize_with = "present")]
+    dp: bool,
+    #[serde(default, deserialize_with = "present")]
+    dq: bool,
+    #[serde(default, deserialize_with = "present")]
+    qi: bool,
+    #[serde(default, deserialize_with = "present")]
+    oth: bool,
+    #[serde(default, deserialize_with = "present")]
+    k: bool,
+}
+
+/// A proof's claims, as far as the checks read them.
+#[derive(Deserialize)]
+struct ProofClaims<'a> {
+    #[serde(borrow)]
+    jti: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    htm: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    htu: Option<Cow<'a, str>>,
+    iat: Option<Value>,
+    #[serde(borrow)]
+    ath: Option<Cow<'a, str>>,
+    nonce: Option<Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer)?;
+    Ok(true)
+}
+
+/// A [`ProofJwk`]'s key: its material for `alg` and its RFC 7638 thumbprint. `None` for a key
+/// with a private or symmetric member, of an unknown type, or without the members its type
+/// needs (RFC 9449 §4.3 check 7).
+fn proof_key(jwk: &ProofJwk<'_>, alg: Algorithm) -> Option<(PublicKey, String)> {
+    if jwk.d || jwk.p || jwk.q || jwk.dp || jwk.dq || jwk.qi || jwk.oth || jwk.k {
+        return None;
+    }
+    fn member<'m>(m: &'m Option<Cow<'_, str>>) -> Option<&'m str> {
+        m.as_deref()
+    }
+    let curve = |crv: &str| match crv {
+        "P-256" => Some(EllipticCurve::P256),
+        "P-384" => Some(EllipticCurve::P384),
+        "P-521" => Some(EllipticCurve::P521),
+        "Ed25519" => Some(EllipticCurve::Ed25519),
+        _ => None,
+    };
+    // The required members of each key type, in lexicographic order (RFC 7638 §3.2).
+    let (material, members): (KeyMaterial<'_>, [(&str, &str); 4]) = match &*jwk.kty {
+        "EC" => {
+            let (crv, x, y) = (member(&jwk.crv)?, member(&jwk.x)?, member(&jwk.y)?);
+            let material = KeyMaterial::Ec {
+                curve: curve(crv)?,
+                x,
+                y,
+            };
+            (material, [("crv", crv), ("kty", "EC"), ("x", x), ("y", y)])
+        }
+        "RSA" => {
+            let (n, e) = (member(&jwk.n)?, member(&jwk.e)?);
+            (
+                KeyMaterial::Rsa { n, e },
+                [("e", e), ("kty", "RSA"), ("n", n), ("", "")],
+            )
+        }
+        "OKP" => {
+            let (crv, x) = (member(&jwk.crv)?, member(&jwk.x)?);
+            let material = KeyMaterial::Okp {
+                curve: curve(crv)?,
+                x,
+            };
+            (material, [("crv", crv), ("kty", "OKP"), ("x", x), ("", "")])
+        }
+        _ => return None,
+    };
+    let key = PublicKey::from_material(&material, &[alg]).ok()?;
+    Some((key, thumbprint_of(&members)))
+}
+
+/// The RFC 7638 SHA-256 thumbprint of a key's required members (`(name, value)` in
+/// lexicographic order; an empty name ends the list), base64url.
+fn thumbprint_of(members: &[(&str, &str)]) -> String {
+    let mut canonical = String::with_capacity(512);
+    canonical.push('{');
+    for (i, (name, value)) in members.iter().filter(|(n, _)| !n.is_empty()).enumerate() {
+        if i > 0 {
+            canonical.push(',');
+        }
+        json_string(&mut canonical, name);
+        canonical.push(':');
+        json_string(&mut canonical, value);
+    }
+    canonical.push('}');
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes()))
+}
+
+/// `value` as a JSON string, as RFC 7638 §3 writes it (no whitespace, the shortest escapes).
+fn json_string(out: &mut String, value: &str) {
+    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(value);
+        out.push('"');
+    } else {
+        out.push_str(&Value::from(value).to_string());
+    }
+}
+
 /// Checks `proof` (one `DPoP` header's value) for `target` under `config`: RFC 9449 §4.3
 /// checks 2 to 11 and, with a token, 12 (`ath`). Returns the proof's key thumbprint and `jti`
 /// for the checks that need state: the `jti` seen once, and the token's `cnf.jkt`.
@@ -283,11 +432,14 @@ pub fn verify_proof(
     if proof.len() > MAX_PROOF_BYTES || proof.bytes().filter(|&b| b == b'.').count() != 2 {
         return Err(ProofError::Malformed);
     }
-    let mut segments = proof.split('.');
-    let header_segment = segments.next().unwrap_or_default();
-    let header = jws::claims(header_segment).map_err(|_| ProofError::Malformed)?;
+    let header_segment = proof.split('.').next().unwrap_or_default();
+    let header_bytes = URL_SAFE_NO_PAD
+        .decode(header_segment)
+        .map_err(|_| ProofError::Malformed)?;
+    let header: ProofHeader<'_> =
+        serde_json::from_slice(&header_bytes).map_err(|_| ProofError::Malformed)?;
     // Check 4: the type, compared as a media type (any case, `application/` optional).
-    let typ = header.get("typ").and_then(Value::as_str);
+    let typ = header.typ.as_deref();
     if !typ.is_some_and(|t| {
         let t = t.strip_prefix("application/").unwrap_or(t);
         t.eq_ignore_ascii_case("dpop+jwt")
@@ -296,22 +448,24 @@ pub fn verify_proof(
     }
     // Check 5: an accepted asymmetric algorithm (never `none`, never HMAC).
     let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
+        .alg
+        .as_deref()
         .and_then(|name| name.parse::<Algorithm>().ok())
         .filter(|alg| config.algorithms.contains(alg))
         .ok_or(ProofError::Algorithm)?;
-    if header.contains_key("crit") {
+    if header.crit {
         return Err(ProofError::Critical);
     }
     // Check 7: a public key, and nothing private, in the header.
-    let jwk = header.get("jwk").ok_or(ProofError::Key)?;
-    let thumbprint = thumbprint(jwk).ok_or(ProofError::Key)?;
-    let parsed: Jwk = serde_json::from_value(jwk.clone()).map_err(|_| ProofError::Key)?;
-    let key = PublicKey::from_jwk(&parsed, &[alg]).map_err(|_| ProofError::Key)?;
+    let jwk = header.jwk.as_ref().ok_or(ProofError::Key)?;
+    let (key, thumbprint) = proof_key(jwk, alg).ok_or(ProofError::Key)?;
     // Check 6: the signature, before any claim is believed.
     let payload = key.verify(proof, alg).map_err(|_| ProofError::Signature)?;
-    let claims = jws::claims(payload).map_err(|_| ProofError::Malformed)?;
+    let payload_bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| ProofError::Malformed)?;
+    let claims: ProofClaims<'_> =
+        serde_json::from_slice(&payload_bytes).map_err(|_| ProofError::Malformed)?;
     check_claims(&claims, config, target).map(|(jti, issued_at, nonce)| Proof {
         thumbprint,
         jti,
@@ -323,27 +477,26 @@ pub fn verify_proof(
 /// Checks 3 and 8 to 12 on a proof's verified claims: `jti`, `htm`, `htu`, `iat`, `ath` and the
 /// nonce's presence (its value is the transport's to judge, with the server's key).
 fn check_claims(
-    claims: &Map<String, Value>,
+    claims: &ProofClaims<'_>,
     config: &DpopConfig,
     target: &ProofTarget<'_>,
 ) -> Result<(String, u64, Option<String>), ProofError> {
-    let text = |name: &str| claims.get(name).and_then(Value::as_str);
-    let jti = text("jti")
+    let jti = claims
+        .jti
+        .as_deref()
         .filter(|jti| !jti.is_empty() && jti.len() <= 256)
         .ok_or(ProofError::Claims)?;
-    let htm = text("htm").ok_or(ProofError::Claims)?;
-    let htu = text("htu").ok_or(ProofError::Claims)?;
+    let htm = claims.htm.as_deref().ok_or(ProofError::Claims)?;
+    let htu = claims.htu.as_deref().ok_or(ProofError::Claims)?;
     let iat = claims
-        .get("iat")
+        .iat
+        .as_ref()
         .and_then(|iat| {
-            iat.as_u64().or_else(|| {
-                iat.as_f64()
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(|s| s as u64)
-            })
+            iat.as_u64()
+                .or_else(|| iat.as_f64().filter(|s| s.is_finite() && *s >= 0.0).map(|s| s as u64))
         })
         .ok_or(ProofError::Claims)?;
-    let nonce = match claims.get("nonce") {
+    let nonce = match &claims.nonce {
         None => None,
         Some(Value::String(nonce)) => Some(nonce.clone()),
         Some(_) => return Err(ProofError::Claims),
@@ -352,10 +505,13 @@ fn check_claims(
     if htm != target.method {
         return Err(ProofError::Method);
     }
-    // Check 9: the URI, both in normal form, without query and fragment.
-    match (htu_form(htu), htu_form(target.uri)) {
-        (Some(sent), Some(expected)) if sent == expected => {}
-        _ => return Err(ProofError::Uri),
+    // Check 9: the URI, both in normal form, without query and fragment (the same string has
+    // the same normal form: clients send the resource's URI as it was given to them).
+    if htu != target.uri {
+        match (htu_form(htu), htu_form(target.uri)) {
+            (Some(sent), Some(expected)) if sent == expected => {}
+            _ => return Err(ProofError::Uri),
+        }
     }
     // Check 11: issued within the window, either way.
     let window = config.window.as_secs();
@@ -364,7 +520,7 @@ fn check_claims(
     }
     // Check 12: the hash of the token this proof goes with.
     if let Some(token) = target.access_token {
-        let ath = text("ath").ok_or(ProofError::TokenHash)?;
+        let ath = claims.ath.as_deref().ok_or(ProofError::TokenHash)?;
         if ath != token_hash(token) {
             return Err(ProofError::TokenHash);
         }
@@ -410,25 +566,18 @@ pub fn thumbprint(jwk: &Value) -> Option<String> {
         return None;
     }
     let member = |name: &str| jwk.get(name).and_then(Value::as_str);
-    // The required members of each key type, in lexicographic order (RFC 7638 §3.2).
-    let members: &[&str] = match member("kty")? {
-        "EC" => &["crv", "kty", "x", "y"],
-        "RSA" => &["e", "kty", "n"],
-        "OKP" => &["crv", "kty", "x"],
+    let members: [(&str, &str); 4] = match member("kty")? {
+        "EC" => [
+            ("crv", member("crv")?),
+            ("kty", "EC"),
+            ("x", member("x")?),
+            ("y", member("y")?),
+        ],
+        "RSA" => [("e", member("e")?), ("kty", "RSA"), ("n", member("n")?), ("", "")],
+        "OKP" => [("crv", member("crv")?), ("kty", "OKP"), ("x", member("x")?), ("", "")],
         _ => return None,
     };
-    let mut canonical = String::from("{");
-    for (i, name) in members.iter().enumerate() {
-        let value = member(name)?;
-        if i > 0 {
-            canonical.push(',');
-        }
-        canonical.push_str(&Value::from(*name).to_string());
-        canonical.push(':');
-        canonical.push_str(&Value::from(value).to_string());
-    }
-    canonical.push('}');
-    Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes())))
+    Some(thumbprint_of(&members))
 }
 
 #[cfg(test)]

@@ -115,6 +115,11 @@ impl Shared {
             ));
         }
         match verifier.verify(token).await {
+            // A verifier of the user's may build principals from claims without judging `cnf`:
+            // a token bound to a key is still no bearer token (RFC 9449 §7.1).
+            Ok(principal) if *principal.key_binding() != KeyBinding::None => {
+                Err(self.invalid_token(&AuthError::Bound, client()))
+            }
             Ok(principal) => {
                 if remembered.is_none() {
                     remember_accepted(token);
