@@ -67,6 +67,9 @@ pub(super) struct Inner {
     /// skips the header check without looking the tool up.
     pub(super) param_headers: bool,
     pub(super) scopes: ScopeTable,
+    /// Every downstream API an item may get a token for (token exchange), sorted, each once:
+    /// when there is none, no request carries the caller's token past authentication.
+    pub(super) downstream: &'static [&'static str],
     /// Live client connections, for notifications unrelated to a request.
     pub(super) connections: std::sync::Mutex<Vec<std::sync::Weak<Connection>>>,
     /// Open `subscriptions/listen` streams (2026-07-28), for resource updates.
@@ -109,6 +112,8 @@ pub(super) struct Tables {
     pub(super) prompts: Vec<(&'static PromptMeta, &'static [ParamDef])>,
     pub(super) scopes: &'static [&'static str],
     pub(super) implications: &'static [Implication],
+    /// Every downstream API, sorted, each once.
+    pub(super) downstream: &'static [&'static str],
 }
 
 impl Core {
@@ -227,6 +232,7 @@ impl Core {
                 }
             }
         }
+        check_downstream(&tools, &tables, &options)?;
         let param_headers = tools.iter().any(|t| !t.headers.is_empty());
         if options.task_store.is_some() && options.event_bus.is_none() {
             return Err(BuildError::TaskStoreWithoutBus);
@@ -260,6 +266,7 @@ impl Core {
                 origin: super::task::random_id(),
                 param_headers,
                 scopes: ScopeTable::new(tables.scopes, tables.implications),
+                downstream: tables.downstream,
                 connections: std::sync::Mutex::default(),
                 listeners: Listeners::default(),
                 resource_metadata: std::sync::OnceLock::new(),
@@ -317,6 +324,27 @@ impl Core {
         required
     }
 
+    /// Every downstream API an item may get a token for, sorted, each once.
+    pub(crate) fn downstream(&self) -> &'static [&'static str] {
+        self.inner.downstream
+    }
+
+    /// `principal`, carrying the token it was authenticated with when some item may exchange
+    /// it for a downstream API's (token exchange); as it is otherwise, so that a server
+    /// without downstream APIs pays nothing for them.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn carry_subject_token(
+        &self,
+        principal: crate::principal::Principal,
+        token: &str,
+    ) -> crate::principal::Principal {
+        if self.inner.downstream.is_empty() {
+            principal
+        } else {
+            principal.with_subject_token(token)
+        }
+    }
+
     /// Whether any tool mirrors an argument into an `Mcp-Param-{Name}` header.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn any_param_headers(&self) -> bool {
@@ -354,6 +382,40 @@ impl Core {
     /// The tools' descriptions, in declaration order.
     pub(super) fn tool_metas(&self) -> impl Iterator<Item = &'static ToolMeta> + '_ {
         self.inner.tools.iter().map(|t| t.meta)
+    }
+}
+
+/// Every downstream API an item names is in the server's table (the derive's is; a hand-written
+/// `McpServer` may forget one), and a server with any has a token exchange to get their tokens.
+fn check_downstream(
+    tools: &[RegisteredTool],
+    tables: &Tables,
+    options: &ServerOptions,
+) -> Result<(), BuildError> {
+    let items = tools
+        .iter()
+        .map(|t| (t.meta.name, &t.meta.rules))
+        .chain(tables.resources.iter().map(|(m, _)| (m.uri, &m.rules)))
+        .chain(tables.prompts.iter().map(|(m, _)| (m.name, &m.rules)));
+    for (item, rules) in items {
+        if let Some(&api) = rules
+            .downstream
+            .iter()
+            .find(|api| !tables.downstream.contains(api))
+        {
+            return Err(BuildError::DownstreamNotInTable { item, api });
+        }
+    }
+    #[cfg(feature = "http")]
+    let configured = options.token_exchange.is_some();
+    #[cfg(not(feature = "http"))]
+    let configured = {
+        let _ = options;
+        false
+    };
+    match tables.downstream.first() {
+        Some(&api) if !configured => Err(BuildError::NoTokenExchange { api }),
+        _ => Ok(()),
     }
 }
 
