@@ -222,39 +222,14 @@ impl TokenExchange {
     ) -> Result<(DownstreamToken, Option<Duration>), ExchangeError> {
         let endpoint = self.token_endpoint().await?;
         let now = unix_now();
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", TOKEN_EXCHANGE_GRANT)
-            .append_pair("subject_token", subject_token)
-            .append_pair("subject_token_type", ACCESS_TOKEN_TYPE)
-            .append_pair("requested_token_type", ACCESS_TOKEN_TYPE);
-        if self.target != ExchangeTarget::Audience {
-            form.append_pair("resource", audience);
-        }
-        if self.target != ExchangeTarget::Resource {
-            form.append_pair("audience", audience);
-        }
-        if !scopes.is_empty() {
-            form.append_pair("scope", &scopes.join(" "));
-        }
-        let authorization = self
-            .auth
-            .apply(&self.client_id, endpoint, &mut form, now)
-            .map_err(ExchangeError::ClientAuth)?
-            .map(|value| {
-                reqwest::header::HeaderValue::try_from(value).map_err(|_| {
-                    ExchangeError::ClientAuth(
-                        "the client id or secret cannot be sent in a header".into(),
-                    )
-                })
-            })
-            .transpose()?;
+        let (form, authorization) = self.form(endpoint, subject_token, audience, scopes, now)?;
         let role = UrlRole {
             what: "token endpoint",
             setting: "TokenExchange",
         };
         let answer = self
             .fetcher
-            .post_form(endpoint, role, authorization, form.finish())
+            .post_form(endpoint, role, authorization, form)
             .await
             .map_err(|e| match e {
                 FetchError::Timeout { url } => ExchangeError::Timeout { url },
@@ -300,6 +275,46 @@ impl TokenExchange {
             .and_then(|left| left.checked_sub(self.margin))
             .filter(|l| !l.is_zero());
         Ok((issued.token, lifetime))
+    }
+
+    /// The request's form (RFC 8693 §2.1, and the client's authentication), and the
+    /// `Authorization` header the authentication needs, if any. Not `async`: the form's encoder
+    /// may not be held across an await (it is not `Send`).
+    fn form(
+        &self,
+        endpoint: &str,
+        subject_token: &str,
+        audience: &str,
+        scopes: &[&str],
+        now: u64,
+    ) -> Result<(String, Option<reqwest::header::HeaderValue>), ExchangeError> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", TOKEN_EXCHANGE_GRANT)
+            .append_pair("subject_token", subject_token)
+            .append_pair("subject_token_type", ACCESS_TOKEN_TYPE)
+            .append_pair("requested_token_type", ACCESS_TOKEN_TYPE);
+        if self.target != ExchangeTarget::Audience {
+            form.append_pair("resource", audience);
+        }
+        if self.target != ExchangeTarget::Resource {
+            form.append_pair("audience", audience);
+        }
+        if !scopes.is_empty() {
+            form.append_pair("scope", &scopes.join(" "));
+        }
+        let authorization = self
+            .auth
+            .apply(&self.client_id, endpoint, &mut form, now)
+            .map_err(ExchangeError::ClientAuth)?
+            .map(|value| {
+                reqwest::header::HeaderValue::try_from(value).map_err(|_| {
+                    ExchangeError::ClientAuth(
+                        "the client id or secret cannot be sent in a header".into(),
+                    )
+                })
+            })
+            .transpose()?;
+        Ok((form.finish(), authorization))
     }
 
     /// The token endpoint: given, or discovered once.

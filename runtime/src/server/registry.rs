@@ -442,6 +442,63 @@ mod tests {
 
     use super::extend_root;
 
+    /// The caller's token rides past authentication only on a server with downstream APIs: on
+    /// any other, the principal is handed on as it came (no allocation on the hot path).
+    #[cfg(feature = "http")]
+    #[test]
+    fn only_a_server_with_downstream_apis_carries_the_callers_token() {
+        use std::sync::Arc;
+
+        use super::super::call::{Call, Handlers};
+        use super::{Core, ServerInfo, ServerOptions, Tables};
+        use crate::auth::{ClientAuth, TokenExchange};
+        use crate::principal::Principal;
+
+        struct NoHandlers;
+        impl Handlers for NoHandlers {
+            fn call_tool(&self, _: usize, _: Call<'_>) -> crate::tool::ToolFuture {
+                unreachable!("no tools")
+            }
+            fn read_resource(&self, _: usize, _: Call<'_>) -> crate::resource::ResourceFuture {
+                unreachable!("no resources")
+            }
+            fn get_prompt(&self, _: usize, _: Call<'_>) -> crate::prompt::PromptFuture {
+                unreachable!("no prompts")
+            }
+        }
+        let core = |downstream: &'static [&'static str], options: ServerOptions| {
+            let tables = Tables {
+                info: ServerInfo {
+                    name: "t",
+                    version: "0",
+                    title: None,
+                    instructions: None,
+                },
+                tools: Vec::new(),
+                resources: Vec::new(),
+                prompts: Vec::new(),
+                scopes: &[],
+                implications: &[],
+                downstream,
+            };
+            Core::build(Arc::new(NoHandlers), tables, options).unwrap()
+        };
+        let plain = core(&[], ServerOptions::default());
+        let carried = plain.carry_subject_token(Principal::anonymous(), "the-token");
+        assert!(carried.subject_token().is_none());
+        let exchange = TokenExchange::new(
+            "https://as.example/token",
+            "c",
+            ClientAuth::secret_basic("s"),
+        );
+        let with = core(
+            &["https://api.example"],
+            ServerOptions::default().token_exchange(exchange),
+        );
+        let carried = with.carry_subject_token(Principal::anonymous(), "the-token");
+        assert_eq!(carried.subject_token().map(|t| &**t), Some("the-token"));
+    }
+
     #[test]
     fn an_extension_adds_root_keywords_and_replaces_none() {
         let mut schema = json!({ "type": "object", "properties": { "a": {} } });
