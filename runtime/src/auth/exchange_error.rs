@@ -83,9 +83,10 @@ pub enum ExchangeError {
         /// The token endpoint.
         url: String,
     },
-    /// The issuer could not be reached, or its token endpoint not found or not used (a plain
+    /// The request failed: the issuer could not be reached or answered with an HTTP error that
+    /// is no OAuth error, or its token endpoint was not found (discovery) or not used (a plain
     /// `http` URL to a host that is not loopback).
-    #[error("the authorization server could not be reached: {0}")]
+    #[error("the token exchange request failed: {0}")]
     Unreachable(FetchError),
     /// An answer that is neither a token nor an OAuth error.
     #[error("the authorization server's answer is not a usable token: {0}")]
