@@ -404,6 +404,50 @@ async fn an_expired_caller_token_is_not_exchanged_and_wider_scopes_only_when_con
     );
 }
 
+/// No downstream API.
+#[mcp_tool(public)]
+fn hello() -> String {
+    "hello".into()
+}
+
+#[derive(McpServer)]
+#[mcp(name = "plain", tools(hello))]
+struct Plain;
+
+#[tokio::test(flavor = "current_thread")]
+async fn without_downstream_apis_the_grant_is_neither_advertised_nor_answered() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let resource = format!("{base}/mcp");
+    let config = DevAuthConfig::default().auto_approve(true);
+    let server = Server::new(Plain).unwrap();
+    let dev = DevAuth::new(&server, &resource, config.clone()).unwrap();
+    let router = server
+        .http(HttpConfig::new(&resource).jwt_issuer(dev.issuer()))
+        .unwrap()
+        .merge(dev.router());
+    tokio::spawn(scopegate::http::serve_on(listener, router));
+    let metadata: Value = reqwest::get(format!(
+        "{base}/.well-known/oauth-authorization-server/dev-auth"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        metadata["grant_types_supported"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    let exchange = config.token_exchange(&resource).unwrap();
+    let error = exchange.exchange("any-token", MAIL, &[]).await.unwrap_err();
+    assert_eq!(
+        error.code(),
+        Some(&ExchangeErrorCode::UnsupportedGrantType),
+        "{error}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_downstream_example_calls_its_calendar_api_with_an_exchanged_token() {
     let mut example =

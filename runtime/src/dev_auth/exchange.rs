@@ -2,6 +2,8 @@
 //! for it for a token for one of its declared downstream APIs.
 //!
 //! The policy, every rule refusing with the RFC 8693 §2.2.2 / RFC 6749 §5.2 error that says why:
+//! - the server declares downstream APIs (`unsupported_grant_type` otherwise: the grant is not
+//!   in the metadata either);
 //! - the client is the MCP server's own ([`super::ExchangeClient`]), authenticated with its
 //!   secret (`unauthorized_client` otherwise);
 //! - the subject token is an access token (`subject_token_type`), signed by this server, for
@@ -61,6 +63,13 @@ pub(super) fn exchange_grant(
     scope: Option<&str>,
     resource: Option<&str>,
 ) -> Response {
+    // Not advertised without downstream APIs (`grant_types_supported`), nor answered.
+    if s.downstream.is_empty() {
+        return refuse(
+            "unsupported_grant_type",
+            "this server's tools declare no downstream API to exchange tokens for",
+        );
+    }
     if client_id != s.config.exchange_client.id {
         return refuse(
             "unauthorized_client",
@@ -189,14 +198,10 @@ impl DevState {
             .find(|declared| same_api(declared, named))
             .map(String::as_str)
             .ok_or_else(|| {
-                if self.downstream.is_empty() {
-                    "this server's tools declare no downstream API to exchange tokens for".into()
-                } else {
-                    format!(
-                        "tokens are exchanged for the declared downstream APIs only: {}",
-                        self.downstream.join(", ")
-                    )
-                }
+                format!(
+                    "tokens are exchanged for the declared downstream APIs only: {}",
+                    self.downstream.join(", ")
+                )
             })
     }
 

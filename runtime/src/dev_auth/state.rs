@@ -125,6 +125,16 @@ impl DevState {
         })
     }
 
+    /// The grants the token endpoint answers: token exchange only when there are downstream
+    /// APIs to exchange tokens for.
+    pub(super) fn grant_types(&self) -> Vec<&'static str> {
+        let mut grants = vec!["authorization_code", "refresh_token"];
+        if !self.downstream.is_empty() {
+            grants.push(crate::auth::TOKEN_EXCHANGE_GRANT);
+        }
+        grants
+    }
+
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -11,14 +11,6 @@ use super::extract::{CallParts, ToolParam, ToolParamKind};
 use super::param::ArgSchema;
 use crate::auth::{DownstreamToken, ExchangeError, TokenExchange};
 
-/// What a call's parts hold for [`Downstream`]: the APIs the item declared and the server's
-/// exchange client (a reference: nothing is cloned for a handler that does not ask).
-#[derive(Clone, Copy)]
-pub(crate) struct DownstreamParts<'a> {
-    pub(crate) apis: &'static [&'static str],
-    pub(crate) exchange: Option<&'a Arc<TokenExchange>>,
-}
-
 /// Extractor: tokens for the downstream APIs the item declared with `downstream = ".."`, each
 /// got by exchanging the caller's token at the authorization server (RFC 8693), so the
 /// caller's token is never passed through and never seen by the handler.

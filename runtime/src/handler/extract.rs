@@ -29,7 +29,7 @@ pub struct CallParts<'a, S> {
     pub(crate) matched: &'a std::cell::Cell<u64>,
     /// The item's downstream APIs and the server's token exchange, for `Downstream`.
     #[cfg(feature = "http")]
-    pub(crate) downstream: super::downstream::DownstreamParts<'a>,
+    pub(crate) downstream: super::downstream_parts::DownstreamParts<'a>,
 }
 
 impl<S> CallParts<'_, S> {

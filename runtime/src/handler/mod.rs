@@ -10,6 +10,8 @@
 mod context;
 #[cfg(feature = "http")]
 mod downstream;
+#[cfg(feature = "http")]
+mod downstream_parts;
 mod error;
 mod extract;
 mod future;
@@ -21,9 +23,9 @@ mod step_up;
 pub(crate) use self::context::Link;
 pub use self::context::{Input, RequestContext};
 #[cfg(feature = "http")]
-pub(crate) use self::downstream::DownstreamParts;
-#[cfg(feature = "http")]
 pub use self::downstream::{Downstream, DownstreamError, DownstreamReason};
+#[cfg(feature = "http")]
+pub(crate) use self::downstream_parts::DownstreamParts;
 pub use self::error::ToolError;
 pub use self::extract::{CallParts, FromRef, State, ToolParam, ToolParamKind};
 pub(crate) use self::future::panic_message;
