@@ -307,6 +307,8 @@ async fn the_development_server_holds_to_its_exchange_policy() {
     let exchange = world.exchange().cache_capacity(0);
     let code = |result: Result<_, ExchangeError>| result.err().and_then(|e| e.code().cloned());
 
+    let secret = &world.config.exchange_client.secret;
+    assert!(!format!("{:?} {exchange:?}", world.config).contains(secret.as_str()));
     let issued = exchange.exchange(&token, MAIL, &[]).await.unwrap();
     let issued = issued.authorization().to_str().unwrap()["Bearer ".len()..].to_owned();
     let said = claims(&issued);

@@ -59,7 +59,7 @@ enum Endpoint {
 /// declared with `downstream = ".."` then get tokens through their
 /// [`Downstream`](crate::Downstream) parameter.
 ///
-/// ```no_run
+/// ```ignore
 /// use scopegate::auth::{ClientAuth, TokenExchange};
 /// use scopegate::ServerOptions;
 ///
