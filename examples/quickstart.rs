@@ -29,6 +29,7 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 use notes::Notes;
+use scopegate::auth::DpopConfig;
 use scopegate::dev_auth::{DevAuth, DevAuthConfig};
 use scopegate::export::Format;
 use scopegate::http::{DEFAULT_BIND, HttpConfig};
@@ -139,8 +140,11 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://{addr}");
     let resource = options.resource.unwrap_or_else(|| format!("{base}/mcp"));
     let server = Notes::default().into_server()?;
-    // The first authorization asks for read access only; writing needs a step-up.
-    let config = HttpConfig::new(&resource).initial_scopes(["notes:read"]);
+    // The first authorization asks for read access only; writing needs a step-up. Clients that
+    // can may bind their tokens to a key (DPoP): a stolen token is then of no use.
+    let config = HttpConfig::new(&resource)
+        .initial_scopes(["notes:read"])
+        .dpop(DpopConfig::new());
 
     let dev_auth = options.issuer.is_none();
     let (router, issuer) = match options.issuer {

@@ -7,6 +7,11 @@
 #[allow(dead_code)]
 #[path = "support/dev_token.rs"]
 mod dev_token;
+#[path = "support/mod.rs"]
+mod support;
+
+#[path = "dev_auth/dpop.rs"]
+mod dpop;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -71,6 +76,17 @@ enum Serve {
     Axum,
 }
 
+/// [`start`] with a stateless resource server that accepts DPoP too.
+async fn start_dpop(config: DevAuthConfig) -> Env {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    start_serving(listener, &base, config, Serve::Scopegate, |http| {
+        http.stateless(true)
+            .dpop(scopegate::auth::DpopConfig::new())
+    })
+    .await
+}
+
 /// The docs server and the development server on `listener`, with `base` as the resource's
 /// origin.
 async fn start_on(
@@ -79,13 +95,24 @@ async fn start_on(
     config: DevAuthConfig,
     serve: Serve,
 ) -> Env {
+    start_serving(listener, base, config, serve, |http| http).await
+}
+
+/// [`start_on`] with the resource server's settings changed by `http`.
+async fn start_serving(
+    listener: tokio::net::TcpListener,
+    base: &str,
+    config: DevAuthConfig,
+    serve: Serve,
+    http: impl FnOnce(HttpConfig) -> HttpConfig,
+) -> Env {
     let base = base.to_owned();
     let resource = format!("{base}/mcp");
     let server = Server::new(Docs).unwrap();
     let dev = DevAuth::new(&server, &resource, config).unwrap();
     let issuer = dev.issuer().to_owned();
     let router = server
-        .http(HttpConfig::new(&resource).jwt_issuer(&issuer))
+        .http(http(HttpConfig::new(&resource).jwt_issuer(&issuer)))
         .unwrap()
         .merge(dev.router());
     match serve {

@@ -206,6 +206,41 @@ async fn typescript_sdk_completes_oauth_and_step_up_against_oidc_provider() {
 }
 
 #[tokio::test]
+async fn typescript_sdk_v2_binds_its_tokens_with_dpop_and_steps_up_in_the_dpop_scheme() {
+    // The quickstart accepts DPoP beside bearer tokens; SDK v2's provider here implements
+    // `dpop()`, so every token it gets is bound to its key and every request carries a proof.
+    let server = McpServer::start("quickstart", &["--addr", "127.0.0.1:0", "--auto-approve"]).await;
+    let summary = node_script("dpop.mjs", &[server.url.as_str()], || server.process.log()).await;
+    let thumbprint = summary["thumbprint"].as_str().expect("a thumbprint");
+    let tokens = summary["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2, "one token, then the step-up's: {tokens:?}");
+    for token in tokens {
+        assert_eq!(token["token_type"], "DPoP", "{token}");
+        assert_eq!(token["cnf"]["jkt"], thumbprint, "{token}");
+    }
+    assert_eq!(tokens[1]["scope"], "notes:read notes:write");
+    // Every authenticated exchange was in the DPoP scheme with a proof; none as a bearer.
+    let mcp = summary["mcp"].as_array().unwrap();
+    let authenticated: Vec<&Value> = mcp.iter().filter(|e| !e["scheme"].is_null()).collect();
+    assert!(authenticated.len() >= 4, "{mcp:?}");
+    for exchange in &authenticated {
+        assert_eq!(exchange["scheme"], "DPoP", "{exchange}");
+        assert_eq!(exchange["proof"], true, "{exchange}");
+    }
+    let forbidden = steps(&summary, "forbidden")[0]["www_authenticate"]
+        .as_str()
+        .unwrap();
+    assert!(
+        forbidden.starts_with("DPoP error=\"insufficient_scope\""),
+        "{forbidden}"
+    );
+    assert_eq!(
+        steps(&summary, "call add_note")[0]["structuredContent"]["title"],
+        "dpop"
+    );
+}
+
+#[tokio::test]
 async fn inspector_cli_lists_and_calls_with_a_bearer_header() {
     let stack = NotesWithOidcProvider::start().await;
     let url = &stack.notes.url;

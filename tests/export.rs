@@ -1,15 +1,20 @@
 //! The scope table exported per provider (`Server::export`), over a small fixed server: each
 //! format compared with its committed snapshot in `tests/fixtures/export/`, and each provider's
-//! document checked against the fields its API documents; and the quickstart's command line
-//! (`--export`, `--doctor`, bad input, `--help`).
+//! document checked against the fields its API documents and validated against the provider's
+//! published schema (`tests/e2e/provider_schemas.mjs`, Ajv, over the JSON Schemas in
+//! `tests/fixtures/export/schemas/`); and the quickstart's command line (`--export`, `--doctor`,
+//! bad input, `--help`).
 //!
 //! After an intended change, `SCOPEGATE_SNAPSHOTS=overwrite cargo test --test export` rewrites
 //! the snapshots; review the diff before committing it.
 
+#[path = "support/e2e.rs"]
+mod e2e;
 mod support;
 
 use std::path::{Path, PathBuf};
 
+use e2e::{Node, Process, node_script};
 use scopegate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
 use scopegate::export::{Format, entra_scope_id, entra_scope_value};
 use scopegate::prelude::*;
@@ -298,6 +303,149 @@ fn okta_scopes_use_the_documented_values() {
             ["ALL_CLIENTS", "NO_CLIENTS"].contains(&scope["metadataPublish"].as_str().unwrap())
         );
         assert!(scope["default"].is_boolean() && scope["optional"].is_boolean());
+    }
+}
+
+// ---- the providers' published schemas --------------------------------------------------------
+
+const PROVIDERS: [Format; 4] = [Format::Keycloak, Format::Auth0, Format::Entra, Format::Okta];
+
+/// Each committed provider export (equal to the export, by the snapshot test) is valid against
+/// its provider's published schema, as transcribed in `tests/fixtures/export/schemas/`.
+#[tokio::test]
+async fn every_provider_export_is_valid_against_the_providers_published_schema() {
+    let summary = node_script("provider_schemas.mjs", &[], String::new).await;
+    let documents = summary["documents"].as_array().unwrap();
+    let providers: Vec<&str> = documents
+        .iter()
+        .map(|d| d["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(providers, PROVIDERS.map(Format::name), "{summary}");
+    for document in documents {
+        assert_eq!(document["ok"], true, "{document}");
+        assert_eq!(document["errors"], serde_json::json!([]), "{document}");
+    }
+}
+
+/// What a broken export looks like: `edit` applied to the export of `format`, and the
+/// error the provider's schema must answer with (where, and which keyword).
+struct Broken {
+    format: Format,
+    what: &'static str,
+    edit: fn(&mut Value),
+    at: &'static str,
+    keyword: &'static str,
+}
+
+/// The validator bites: every copy of an export broken in a way the provider's published schema
+/// forbids fails it, with the error at the broken place, and the run exits 1.
+#[tokio::test]
+async fn the_provider_schemas_refuse_broken_exports() {
+    let cases = [
+        Broken {
+            format: Format::Okta,
+            what: "a consent outside OAuth2ScopeConsentType",
+            edit: |d| d["scopes"][0]["consent"] = "ALWAYS".into(),
+            at: "/scopes/0/consent",
+            keyword: "enum",
+        },
+        Broken {
+            format: Format::Okta,
+            what: "a read-only id in a request body",
+            edit: |d| d["authorizationServer"]["id"] = "aus1".into(),
+            at: "/authorizationServer/id",
+            keyword: "false schema",
+        },
+        Broken {
+            format: Format::Auth0,
+            what: "a scope without its required value",
+            edit: |d| {
+                d["scopes"][1].as_object_mut().unwrap().remove("value");
+            },
+            at: "/scopes/1",
+            keyword: "required",
+        },
+        Broken {
+            format: Format::Auth0,
+            what: "a property ResourceServerScope does not have",
+            edit: |d| d["scopes"][0]["name"] = "files:admin".into(),
+            at: "/scopes/0",
+            keyword: "additionalProperties",
+        },
+        Broken {
+            format: Format::Auth0,
+            what: "a description over 500 characters",
+            edit: |d| d["scopes"][2]["description"] = "x".repeat(501).into(),
+            at: "/scopes/2/description",
+            keyword: "maxLength",
+        },
+        Broken {
+            format: Format::Keycloak,
+            what: "a deprecated protocol mapper property",
+            edit: |d| d["clientScopes"][0]["protocolMappers"][0]["consentRequired"] = false.into(),
+            at: "/clientScopes/0/protocolMappers/0/consentRequired",
+            keyword: "false schema",
+        },
+        Broken {
+            format: Format::Keycloak,
+            what: "a non-string attribute (Map<String, String>)",
+            edit: |d| d["clientScopes"][1]["attributes"]["include.in.token.scope"] = true.into(),
+            at: "/clientScopes/1/attributes/include.in.token.scope",
+            keyword: "type",
+        },
+        Broken {
+            format: Format::Entra,
+            what: "a permission scope id that is no GUID",
+            edit: |d| d["api"]["oauth2PermissionScopes"][0]["id"] = "files-admin".into(),
+            at: "/api/oauth2PermissionScopes/0/id",
+            keyword: "format",
+        },
+        Broken {
+            format: Format::Entra,
+            what: "a property permissionScope does not have",
+            edit: |d| d["api"]["oauth2PermissionScopes"][1]["lang"] = "en".into(),
+            at: "/api/oauth2PermissionScopes/1",
+            keyword: "additionalProperties",
+        },
+    ];
+    let dir =
+        std::env::temp_dir().join(format!("scopegate-provider-schemas-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut args = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let mut document = document(case.format);
+        (case.edit)(&mut document);
+        let path = dir.join(format!("{i}-{}.json", case.format));
+        std::fs::write(&path, document.to_string()).unwrap();
+        args.push(format!("{}={}", case.format, path.display()));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut process = Process::spawn(
+        "provider_schemas",
+        Node::get().command("provider_schemas.mjs", &args),
+    );
+    let status = process.finish().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let last = process.stdout().last().cloned().unwrap_or_default();
+    let summary: Value = serde_json::from_str(&last)
+        .unwrap_or_else(|e| panic!("no JSON summary ({e}):\n{}", process.log()));
+    assert_eq!(status.code(), Some(1), "{}", process.log());
+    assert_eq!(summary["ok"], false);
+    let documents = summary["documents"].as_array().unwrap();
+    assert_eq!(documents.len(), cases.len());
+    for (case, result) in cases.iter().zip(documents) {
+        assert_eq!(result["provider"], case.format.name());
+        assert_eq!(result["ok"], false, "{}: {result}", case.what);
+        let errors = result["errors"].as_array().unwrap();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["instancePath"] == case.at && e["keyword"] == case.keyword),
+            "{}: expected `{}` at {}: {result}",
+            case.what,
+            case.keyword,
+            case.at
+        );
     }
 }
 

@@ -5,7 +5,9 @@
 //! - `dispatch`: `tools/call` and `tools/list` (100 tools) through the transport-free
 //!   dispatcher; building a 100-tool server;
 //! - `router`: a whole HTTP `tools/call` through the axum router, without a socket, with and
-//!   without authentication, beside a bare axum JSON-RPC handler.
+//!   without authentication, beside a bare axum JSON-RPC handler;
+//! - `dpop`: a DPoP proof's checks per algorithm beside one raw signature verification, and a
+//!   whole DPoP `tools/call` beside the same call with a warm bearer token.
 //!
 //! `cargo bench --bench micro` from `benches/` (or `scripts/bench --micro`).
 
@@ -13,12 +15,12 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::Validation;
-use scopegate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
+use scopegate::auth::{DpopConfig, JwtConfig, JwtVerifier, ProofTarget, TokenVerifier, verify_proof};
 use scopegate::prelude::*;
 use scopegate::{Reply, ScopeSet};
 use scopegate_bench::hundred::Hundred;
-use scopegate_bench::in_process::{ISSUER, RESOURCE, call, config};
-use scopegate_bench::support::{TestKey, TokenBuilder, jwk_set};
+use scopegate_bench::in_process::{ISSUER, RESOURCE, call, config, dpop_request, send};
+use scopegate_bench::support::{TestKey, TokenBuilder, dpop_jwk, dpop_proof, jkt, jwk_set};
 use scopegate_bench::{CALL, Echo, EchoRules, OpenEcho, bare_router, call_of};
 use serde_json::Value;
 
@@ -205,5 +207,107 @@ fn router(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, auth, dispatch, router);
+/// DPoP: what a proof costs beside one raw signature verification in its algorithm, and a whole
+/// DPoP `tools/call` beside the same call with a warm bearer token.
+fn dpop(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("dpop");
+    // A window wide enough for the whole run: the proofs below are made once.
+    let config = DpopConfig::new().window(std::time::Duration::from_secs(3600));
+    let token = mint(&TestKey::rsa_a());
+    let keys = [
+        ("es256", TestKey::ec_p256()),
+        ("eddsa", TestKey::ed25519()),
+        ("rs256", TestKey::rsa_a()),
+        ("ps256", TestKey::rsa_a().with_alg(jsonwebtoken::Algorithm::PS256)),
+    ];
+    for (name, key) in &keys {
+        let proof = dpop_proof(key, "POST", RESOURCE, Some(&token)).build();
+        // The baseline: the proof's signature verified by jsonwebtoken with the key made from
+        // the header's JWK, as any verifier of a proof must make it, on every proof.
+        let (message, signature) = proof.rsplit_once('.').expect("a compact JWS");
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(dpop_jwk(key)).expect("the JWK parses");
+        group.bench_function(format!("raw_verify_{name}"), |b| {
+            b.iter(|| {
+                let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("a key");
+                assert!(
+                    jsonwebtoken::crypto::verify(
+                        black_box(signature),
+                        message.as_bytes(),
+                        &decoding,
+                        key.alg()
+                    )
+                    .expect("verifies")
+                );
+            });
+        });
+        let target = ProofTarget {
+            method: "POST",
+            uri: RESOURCE,
+            access_token: Some(&token),
+            now: scopegate_bench::support::now(),
+        };
+        group.bench_function(format!("proof_{name}"), |b| {
+            b.iter(|| verify_proof(black_box(&proof), &config, &target).expect("the proof verifies"));
+        });
+    }
+
+    // A whole stateless `tools/call` through the router: a warm bearer token, then the same
+    // token bound to the client's key in the DPoP scheme with a fresh proof per request (made
+    // before the timed part; a new router, so a new replay store, every 50 000 requests).
+    let issuer_key = TestKey::rsa_a();
+    let bearer_router = Server::new(Echo)
+        .expect("the server builds")
+        .http(config_with(&issuer_key))
+        .expect("the router builds");
+    let bearer = mint(&issuer_key);
+    group.bench_function("router_bearer_warm", |b| {
+        b.to_async(&rt).iter(|| call(&bearer_router, Some(&bearer)));
+    });
+    for (name, key) in keys.iter().take(2) {
+        let bound = TokenBuilder::new(&issuer_key, ISSUER, RESOURCE, "echo")
+            .sub("bench")
+            .client_id("bench")
+            .claim("cnf", serde_json::json!({ "jkt": jkt(key) }))
+            .build();
+        group.bench_function(format!("router_dpop_{name}"), |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let (bound, key, issuer_key) = (&bound, key, &issuer_key);
+                async move {
+                    let mut total = std::time::Duration::ZERO;
+                    let mut left = iters as usize;
+                    while left > 0 {
+                        let batch = left.min(50_000);
+                        left -= batch;
+                        let router = Server::new(Echo)
+                            .expect("the server builds")
+                            .http(config_with(issuer_key).dpop(DpopConfig::new()))
+                            .expect("the router builds");
+                        let requests: Vec<_> = (0..batch)
+                            .map(|_| {
+                                let proof = dpop_proof(key, "POST", RESOURCE, Some(bound)).build();
+                                dpop_request(bound, &proof)
+                            })
+                            .collect();
+                        let started = std::time::Instant::now();
+                        for request in requests {
+                            send(&router, request).await;
+                        }
+                        total += started.elapsed();
+                    }
+                    total
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
+/// The benchmarks' router settings with JWTs from [`ISSUER`] signed by `key`.
+fn config_with(key: &TestKey) -> scopegate::http::HttpConfig {
+    config().verifier(verifier(key)).authorization_server(ISSUER)
+}
+
+criterion_group!(benches, auth, dispatch, router, dpop);
 criterion_main!(benches);

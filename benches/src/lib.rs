@@ -139,11 +139,28 @@ pub mod in_process {
         request.body(Body::from(super::CALL)).expect("a request")
     }
 
+    /// [`super::CALL`] as a DPoP request: `token` in the `DPoP` scheme, with `proof`.
+    pub fn dpop_request(token: &str, proof: &str) -> Request<Body> {
+        let mut request = request(None);
+        let headers = request.headers_mut();
+        headers.insert(
+            "authorization",
+            format!("DPoP {token}").parse().expect("a header value"),
+        );
+        headers.insert("dpop", proof.parse().expect("a header value"));
+        request
+    }
+
     /// Sends [`request`] through `router`; checks the answer is the echo, body read to the end.
     pub async fn call(router: &axum::Router, token: Option<&str>) {
+        send(router, request(token)).await;
+    }
+
+    /// Sends `request` through `router`; checks the answer is the echo, body read to the end.
+    pub async fn send(router: &axum::Router, request: Request<Body>) {
         let response = router
             .clone()
-            .oneshot(request(token))
+            .oneshot(request)
             .await
             .expect("infallible");
         assert_eq!(response.status(), 200);

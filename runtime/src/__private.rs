@@ -34,6 +34,20 @@ pub mod fuzz {
         )
     }
 
+    /// The DPoP proof checks, for a POST of the token `token` to `https://rs.example/mcp` at
+    /// the fuzz seed's time: the accepted proof's key thumbprint.
+    pub fn dpop_proof(proof: &str) -> Option<String> {
+        let target = crate::auth::ProofTarget {
+            method: "POST",
+            uri: "https://rs.example/mcp",
+            access_token: Some("token"),
+            now: 1_767_225_600,
+        };
+        crate::auth::verify_proof(proof, &crate::auth::DpopConfig::new(), &target)
+            .ok()
+            .map(|proof| proof.thumbprint)
+    }
+
     /// Canonical resource URIs.
     pub fn canonical(uri: &str) -> Option<String> {
         crate::metadata::canonical_resource(uri).ok()

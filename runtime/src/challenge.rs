@@ -1,8 +1,32 @@
-//! `WWW-Authenticate: Bearer …` challenges (RFC 6750 §3, RFC 9728 §5.1).
+//! `WWW-Authenticate` challenges: `Bearer` (RFC 6750 §3, RFC 9728 §5.1) and `DPoP` (RFC 9449
+//! §7.1).
 
-/// A `WWW-Authenticate: Bearer …` challenge (RFC 6750 §3, RFC 9728 §5.1).
+/// The authentication scheme of a request, and of the challenges it is answered with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum AuthScheme {
+    /// `Authorization: Bearer` (RFC 6750).
+    #[default]
+    Bearer,
+    /// `Authorization: DPoP` with a `DPoP` proof (RFC 9449).
+    Dpop,
+}
+
+impl AuthScheme {
+    /// The scheme's name as headers spell it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bearer => "Bearer",
+            Self::Dpop => "DPoP",
+        }
+    }
+}
+
+/// A `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9728 §5.1, RFC 9449 §7.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Challenge {
+    /// The scheme: `Bearer` unless the request was DPoP.
+    pub scheme: AuthScheme,
     /// `error`: absent when the request carried no credentials.
     pub error: Option<&'static str>,
     /// `error_description`.
@@ -11,13 +35,15 @@ pub struct Challenge {
     pub scope: Option<String>,
     /// `resource_metadata`: where the Protected Resource Metadata is.
     pub resource_metadata: Option<String>,
+    /// `algs` (DPoP only): the proof algorithms accepted, space-separated.
+    pub algs: Option<String>,
 }
 
 impl Challenge {
     /// The header value.
     #[must_use]
     pub fn header_value(&self) -> String {
-        let mut out = String::from("Bearer");
+        let mut out = String::from(self.scheme.name());
         let mut sep = " ";
         let mut param = |name: &str, value: &str| {
             out.push_str(sep);
@@ -38,6 +64,9 @@ impl Challenge {
         }
         if let Some(url) = &self.resource_metadata {
             param("resource_metadata", url);
+        }
+        if let Some(algs) = &self.algs {
+            param("algs", algs);
         }
         out
     }
@@ -61,10 +90,9 @@ mod tests {
     #[test]
     fn challenges_follow_rfc_6750() {
         let c = Challenge {
-            error: None,
-            description: None,
             scope: Some("a b".into()),
             resource_metadata: Some("http://x/.well-known/oauth-protected-resource/mcp".into()),
+            ..Challenge::default()
         };
         assert_eq!(
             c.header_value(),
@@ -78,6 +106,16 @@ mod tests {
         assert_eq!(
             c.header_value(),
             r#"Bearer error="invalid_token", error_description="bad quote  ""#
+        );
+        let c = Challenge {
+            scheme: AuthScheme::Dpop,
+            error: Some("invalid_dpop_proof"),
+            algs: Some("ES256 PS256".into()),
+            ..Challenge::default()
+        };
+        assert_eq!(
+            c.header_value(),
+            r#"DPoP error="invalid_dpop_proof", algs="ES256 PS256""#
         );
     }
 }

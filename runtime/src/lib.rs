@@ -64,7 +64,7 @@ mod uri;
 pub use connection::{ClientError, Connection, LogLevel, Outbound, OutboundReceiver};
 #[cfg(feature = "http")]
 pub use handler::{Downstream, DownstreamError, DownstreamReason};
-pub use principal::Principal;
+pub use principal::{KeyBinding, Principal};
 pub use prompt::{GetPromptResult, PromptError, PromptMessage, Role};
 pub use protocol::{CallToolResult, Content, ResourceContents};
 pub use resource::ResourceError;

@@ -73,6 +73,12 @@ pub struct ResourceMetadata {
     pub resource_name: Option<String>,
     /// `resource_documentation`.
     pub resource_documentation: Option<String>,
+    /// `dpop_signing_alg_values_supported` (RFC 9728 §2): the DPoP proof algorithms accepted,
+    /// empty when DPoP is not.
+    pub dpop_signing_alg_values_supported: Vec<String>,
+    /// `dpop_bound_access_tokens_required` (RFC 9728 §2): whether only DPoP-bound tokens are
+    /// accepted (omitted when false, its default).
+    pub dpop_bound_access_tokens_required: bool,
 }
 
 impl ResourceMetadata {
@@ -97,6 +103,15 @@ impl ResourceMetadata {
         }
         if let Some(docs) = &self.resource_documentation {
             doc.insert("resource_documentation".into(), docs.clone().into());
+        }
+        if !self.dpop_signing_alg_values_supported.is_empty() {
+            doc.insert(
+                "dpop_signing_alg_values_supported".into(),
+                json!(self.dpop_signing_alg_values_supported),
+            );
+        }
+        if self.dpop_bound_access_tokens_required {
+            doc.insert("dpop_bound_access_tokens_required".into(), true.into());
         }
         doc.into()
     }
@@ -151,10 +166,21 @@ mod tests {
             scopes_supported: vec![],
             resource_name: None,
             resource_documentation: None,
+            dpop_signing_alg_values_supported: vec![],
+            dpop_bound_access_tokens_required: false,
         };
         assert_eq!(
             doc.to_json(),
             json!({"resource":"https://h/mcp","authorization_servers":["https://as"],"bearer_methods_supported":["header"]})
+        );
+        let dpop = ResourceMetadata {
+            dpop_signing_alg_values_supported: vec!["ES256".into()],
+            dpop_bound_access_tokens_required: true,
+            ..doc
+        };
+        assert_eq!(
+            dpop.to_json(),
+            json!({"resource":"https://h/mcp","authorization_servers":["https://as"],"bearer_methods_supported":["header"],"dpop_signing_alg_values_supported":["ES256"],"dpop_bound_access_tokens_required":true})
         );
     }
 }

@@ -24,6 +24,22 @@ struct Inner {
     client_id: Option<String>,
     scopes: ScopeSet,
     claims: serde_json::Map<String, serde_json::Value>,
+    binding: KeyBinding,
+}
+
+/// The key a token is bound to (RFC 7800 `cnf`), whose possession the client must prove with
+/// each request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyBinding {
+    /// None: a bearer token.
+    #[default]
+    None,
+    /// A DPoP key (RFC 9449 §6): the RFC 7638 SHA-256 thumbprint of its public JWK (`cnf.jkt`).
+    Dpop(String),
+    /// Another confirmation method (mutual TLS's `x5t#S256`, RFC 8705, or one unknown here):
+    /// no request this server accepts can prove it.
+    Other,
 }
 
 impl Principal {
@@ -42,6 +58,7 @@ impl Principal {
                 client_id: None,
                 scopes: ScopeSet::empty(),
                 claims: serde_json::Map::new(),
+                binding: KeyBinding::None,
             },
         }
     }
@@ -77,6 +94,14 @@ impl Principal {
     #[must_use]
     pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
         &self.inner.claims
+    }
+
+    /// The key the caller's token is bound to: a DPoP-bound token's principal was
+    /// authenticated with a proof of that key, and the step-up challenges it gets are in the
+    /// `DPoP` scheme.
+    #[must_use]
+    pub fn key_binding(&self) -> &KeyBinding {
+        &self.inner.binding
     }
 
     /// Whether nothing is known about the caller.
@@ -149,6 +174,12 @@ impl PrincipalBuilder {
     /// Sets the verified claims.
     pub fn claims(mut self, claims: serde_json::Map<String, serde_json::Value>) -> Self {
         self.inner.claims = claims;
+        self
+    }
+
+    /// Sets the key the token is bound to (see [`Principal::key_binding`]).
+    pub fn key_binding(mut self, binding: KeyBinding) -> Self {
+        self.inner.binding = binding;
         self
     }
 

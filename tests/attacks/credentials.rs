@@ -92,10 +92,12 @@ async fn credentials_outside_a_single_bearer_header_are_refused() {
             )),
             Expect::InvalidRequest,
         ),
+        // A server that does not accept DPoP says so in a bearer challenge (RFC 9110 §11.6.1:
+        // the schemes it does accept), the token unread.
         case(
-            "DPoP scheme",
+            "DPoP scheme to a bearer-only server",
             with_auth(&format!("DPoP {token}")),
-            Expect::InvalidRequest,
+            Expect::InvalidToken(&["dpop_unsupported"]),
         ),
         case("scheme only", with_auth("Bearer"), Expect::InvalidRequest),
         case(

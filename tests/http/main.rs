@@ -13,6 +13,7 @@ mod harness;
 
 mod authorization;
 mod challenges;
+mod dpop;
 mod events;
 mod expiry;
 mod introspection;

@@ -67,6 +67,8 @@ impl Node {
                 "@modelcontextprotocol/client",
                 "@modelcontextprotocol/inspector",
                 "oidc-provider",
+                "ajv",
+                "ajv-formats",
             ] {
                 assert!(
                     modules.join(package).join("package.json").exists(),

@@ -17,6 +17,7 @@
 // Each test crate compiles this module privately and uses only part of it.
 #![allow(dead_code, unreachable_pub)]
 
+mod dpop;
 mod keys;
 mod modern;
 mod quickstart;
@@ -29,6 +30,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+#[allow(unused_imports)]
+pub use dpop::{dpop_jwk, dpop_proof, jkt};
 pub use keys::{TestKey, alg_name, jwk_set};
 #[allow(unused_imports)]
 pub use modern::{StdioPeer, assert_error, modern_call_params, modern_dispatch, modern_meta, who};

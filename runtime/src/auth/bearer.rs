@@ -13,6 +13,9 @@ pub enum Credentials<'a> {
     None,
     /// A syntactically valid bearer token.
     Bearer(&'a str),
+    /// A syntactically valid token in the `DPoP` scheme (RFC 9449 §7.1), which a `DPoP` proof
+    /// must accompany.
+    Dpop(&'a str),
     /// A header that is not a single, well-formed `Bearer` credential (RFC 6750 §3.1
     /// `invalid_request`).
     Malformed(&'static str),
@@ -25,20 +28,41 @@ pub enum Credentials<'a> {
 /// auth schemes are case-insensitive), one or more spaces (`1*SP`, never a tab), then a
 /// `b64token` and nothing after it.
 pub fn bearer_credentials<'a>(values: &[&'a [u8]]) -> Credentials<'a> {
+    match credentials(values) {
+        Credentials::Dpop(_) => {
+            Credentials::Malformed("the Authorization header must use the Bearer scheme")
+        }
+        credentials => credentials,
+    }
+}
+
+/// Reads the credentials of a request that may use the `Bearer` or the `DPoP` scheme (RFC 9449
+/// §7.1: the same syntax under another name): exactly one header, either scheme in any case,
+/// `1*SP`, a `token68`.
+pub fn credentials<'a>(values: &[&'a [u8]]) -> Credentials<'a> {
     let value = match values {
         [] => return Credentials::None,
         [value] => *value,
         _ => return Credentials::Malformed("more than one Authorization header"),
     };
-    let Some(token) = strip_bearer_scheme(value) else {
-        return Credentials::Malformed("the Authorization header must use the Bearer scheme");
+    let (token, dpop) = match strip_bearer_scheme(value) {
+        Some(token) => (token, false),
+        None => match strip_scheme(value, b"DPoP") {
+            Some(token) => (token, true),
+            None => {
+                return Credentials::Malformed(
+                    "the Authorization header must use the Bearer or DPoP scheme",
+                );
+            }
+        },
     };
     if token.is_empty() || !is_token68(token) {
-        return Credentials::Malformed("the bearer token is not a valid token68 value");
+        return Credentials::Malformed("the access token is not a valid token68 value");
     }
     match std::str::from_utf8(token) {
+        Ok(token) if dpop => Credentials::Dpop(token),
         Ok(token) => Credentials::Bearer(token),
-        Err(_) => Credentials::Malformed("the bearer token is not a valid token68 value"),
+        Err(_) => Credentials::Malformed("the access token is not a valid token68 value"),
     }
 }
 
@@ -60,8 +84,13 @@ fn strip_bearer_scheme(value: &[u8]) -> Option<&[u8]> {
     {
         return Some(rest);
     }
-    let (scheme, rest) = value.split_at_checked(6)?;
-    if !scheme.eq_ignore_ascii_case(b"Bearer") || rest.first() != Some(&b' ') {
+    strip_scheme(value, b"Bearer")
+}
+
+/// What follows `scheme 1*SP` in `value`, the scheme matched without regard to case.
+fn strip_scheme<'v>(value: &'v [u8], scheme: &[u8]) -> Option<&'v [u8]> {
+    let (name, rest) = value.split_at_checked(scheme.len())?;
+    if !name.eq_ignore_ascii_case(scheme) || rest.first() != Some(&b' ') {
         return None;
     }
     let spaces = rest.iter().take_while(|&&b| b == b' ').count();
@@ -175,6 +204,39 @@ mod tests {
             assert_eq!(is_token68(&token), allowed, "byte {byte:#04x}");
             assert_eq!(is_token68(&[byte]), allowed, "byte {byte:#04x} alone");
         }
+    }
+
+    #[test]
+    fn dpop_credentials_are_the_same_syntax_under_their_own_scheme() {
+        for good in [&b"DPoP abc"[..], b"dpop abc", b"DPOP  abc"] {
+            assert_eq!(credentials(&[good]), Credentials::Dpop("abc"));
+            // A bearer-only reader refuses them rather than taking the token.
+            assert!(matches!(
+                bearer_credentials(&[good]),
+                Credentials::Malformed(_)
+            ));
+        }
+        assert_eq!(credentials(&[b"Bearer abc"]), Credentials::Bearer("abc"));
+        for bad in [
+            &b"DPoP"[..],
+            b"DPoP ",
+            b"DPoPabc",
+            b"DPoP a b",
+            b"DPoPs abc",
+        ] {
+            assert!(
+                matches!(credentials(&[bad]), Credentials::Malformed(_)),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(matches!(
+            credentials(&[b"DPoP a", b"Bearer a"]),
+            Credentials::Malformed(_)
+        ));
+        // The fast path is for bearer headers only: a DPoP request always shows its proof.
+        remember_accepted("abc");
+        assert_eq!(accepted_recently(b"DPoP abc"), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The [`Principal`] a verified token's claims describe.
 
-use crate::principal::Principal;
+use crate::challenge::AuthScheme;
+use crate::principal::{KeyBinding, Principal};
 use crate::scope::ScopeSet;
 
 use super::verifier::AuthError;
@@ -81,7 +82,36 @@ pub fn principal_from_claims(
     if let Some(client) = text("client_id")?.or(text("azp")?) {
         builder = builder.client_id(client);
     }
-    Ok(builder.claims(claims).build())
+    let binding = key_binding(&claims)?;
+    Ok(builder.key_binding(binding).claims(claims).build())
+}
+
+/// What `cnf` (RFC 7800 §3.1) binds the token to: a DPoP key by its thumbprint (`jkt`, RFC 9449
+/// §6.1), another confirmation method, or nothing.
+fn key_binding(
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> Result<KeyBinding, AuthError> {
+    use serde_json::Value;
+    match claims.get("cnf") {
+        None => Ok(KeyBinding::None),
+        Some(Value::Object(cnf)) => match cnf.get("jkt") {
+            Some(Value::String(jkt)) if !jkt.is_empty() => Ok(KeyBinding::Dpop(jkt.clone())),
+            Some(_) => Err(AuthError::Claims),
+            None => Ok(KeyBinding::Other),
+        },
+        Some(_) => Err(AuthError::Claims),
+    }
+}
+
+/// Whether a verified principal may be used in `scheme`: a bearer request's token must be bound
+/// to nothing (RFC 9449 §7.1: a bound token is no bearer token), a DPoP request's to a DPoP key
+/// (whose thumbprint the transport then compares with the proof's).
+pub(crate) fn fits_scheme(principal: &Principal, scheme: AuthScheme) -> Result<(), AuthError> {
+    match (scheme, principal.key_binding()) {
+        (AuthScheme::Bearer, KeyBinding::None) | (AuthScheme::Dpop, KeyBinding::Dpop(_)) => Ok(()),
+        (AuthScheme::Bearer, _) => Err(AuthError::Bound),
+        (AuthScheme::Dpop, _) => Err(AuthError::NotBound),
+    }
 }
 
 #[cfg(test)]
@@ -139,11 +169,45 @@ mod tests {
             serde_json::json!({"scp": [1]}),
             serde_json::json!({"sub": 5}),
             serde_json::json!({"iss": ["https://as"]}),
+            serde_json::json!({"cnf": "x"}),
+            serde_json::json!({"cnf": {"jkt": 5}}),
+            serde_json::json!({"cnf": {"jkt": ""}}),
         ] {
             assert_eq!(
                 principal_from_claims(claims(bad)).unwrap_err(),
                 AuthError::Claims
             );
         }
+    }
+
+    #[test]
+    fn a_principal_is_bound_to_what_cnf_names_and_fits_that_scheme_only() {
+        let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let bearer = principal_from_claims(claims(serde_json::json!({"sub": "a"}))).unwrap();
+        let dpop =
+            principal_from_claims(claims(serde_json::json!({"cnf": {"jkt": "abc"}}))).unwrap();
+        let mtls =
+            principal_from_claims(claims(serde_json::json!({"cnf": {"x5t#S256": "abc"}}))).unwrap();
+        assert_eq!(bearer.key_binding(), &KeyBinding::None);
+        assert_eq!(dpop.key_binding(), &KeyBinding::Dpop("abc".into()));
+        assert_eq!(mtls.key_binding(), &KeyBinding::Other);
+        assert_eq!(fits_scheme(&bearer, AuthScheme::Bearer), Ok(()));
+        assert_eq!(fits_scheme(&dpop, AuthScheme::Dpop), Ok(()));
+        assert_eq!(
+            fits_scheme(&dpop, AuthScheme::Bearer),
+            Err(AuthError::Bound)
+        );
+        assert_eq!(
+            fits_scheme(&mtls, AuthScheme::Bearer),
+            Err(AuthError::Bound)
+        );
+        assert_eq!(
+            fits_scheme(&bearer, AuthScheme::Dpop),
+            Err(AuthError::NotBound)
+        );
+        assert_eq!(
+            fits_scheme(&mtls, AuthScheme::Dpop),
+            Err(AuthError::NotBound)
+        );
     }
 }

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-use super::claims::principal_from_claims;
+use super::claims::{fits_scheme, principal_from_claims};
 use super::verifier::{AuthError, TokenVerifier, VerifyFuture};
+use crate::challenge::AuthScheme;
 use crate::principal::Principal;
 use crate::transport_security::{InsecureHttp, UrlRole, check_url};
 
@@ -227,11 +228,9 @@ impl IntrospectionVerifier {
         if time("nbf")?.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(AuthError::NotYetValid);
         }
-        // The answer describes a token bound to a key (RFC 7800 `cnf`: DPoP, mutual TLS), whose
-        // proof a bearer request does not carry, or a token that is not an access token.
-        if answer.contains_key("cnf") {
-            return Err(AuthError::Bound);
-        }
+        // A token bound to a key (RFC 7800 `cnf`, RFC 9449 §6.2) is judged against the scheme
+        // it came in ([`super::fits_scheme`]), cached or not; here, whether it is an access
+        // token at all.
         if !describes_access_token(&answer) {
             return Err(AuthError::Type);
         }
@@ -258,7 +257,17 @@ impl IntrospectionVerifier {
 
 impl TokenVerifier for IntrospectionVerifier {
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
-        Box::pin(self.introspect(token))
+        Box::pin(async move {
+            let principal = self.introspect(token).await?;
+            fits_scheme(&principal, AuthScheme::Bearer).map(|()| principal)
+        })
+    }
+
+    fn verify_dpop<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        Box::pin(async move {
+            let principal = self.introspect(token).await?;
+            fits_scheme(&principal, AuthScheme::Dpop).map(|()| principal)
+        })
     }
 
     fn check_urls(&self) -> Result<(), InsecureHttp> {
@@ -391,10 +400,6 @@ mod tests {
             (
                 serde_json::json!({"active":true,"aud":"https://rs.example/mcp","exp":"soon"}),
                 AuthError::Claims,
-            ),
-            (
-                serde_json::json!({"active":true,"aud":"https://rs.example/mcp","cnf":{"jkt":"x"}}),
-                AuthError::Bound,
             ),
             (
                 serde_json::json!({"active":true,"aud":"https://rs.example/mcp","token_type":"refresh_token"}),

@@ -17,24 +17,63 @@ use serde_json::{Map, Value};
 
 use super::steps::TokenCheck;
 use super::verifier::AuthError;
+use crate::challenge::AuthScheme;
 
 /// A public key, parsed for each algorithm it may verify.
 pub(super) struct PublicKey {
     parsed: Vec<(Algorithm, ParsedPublicKey)>,
 }
 
+/// The material of a public key as a JWK's members give it (base64url strings).
+pub(super) enum KeyMaterial<'a> {
+    /// `kty: RSA`: the modulus and the exponent.
+    Rsa { n: &'a str, e: &'a str },
+    /// `kty: EC`: the curve and the point.
+    Ec {
+        curve: EllipticCurve,
+        x: &'a str,
+        y: &'a str,
+    },
+    /// `kty: OKP`: the curve and the key.
+    Okp { curve: EllipticCurve, x: &'a str },
+}
+
 impl PublicKey {
     /// Parses `jwk` for each of `algorithms` its key type can serve (all of them must belong to
     /// the key's family). Errors name what is wrong with the key material.
     pub(super) fn from_jwk(jwk: &Jwk, algorithms: &[Algorithm]) -> Result<Self, &'static str> {
+        let material = match &jwk.algorithm {
+            AlgorithmParameters::RSA(rsa) => KeyMaterial::Rsa {
+                n: &rsa.n,
+                e: &rsa.e,
+            },
+            AlgorithmParameters::EllipticCurve(ec) => KeyMaterial::Ec {
+                curve: ec.curve.clone(),
+                x: &ec.x,
+                y: &ec.y,
+            },
+            AlgorithmParameters::OctetKeyPair(okp) => KeyMaterial::Okp {
+                curve: okp.curve.clone(),
+                x: &okp.x,
+            },
+            _ => return Err("no accepted algorithm fits the key"),
+        };
+        Self::from_material(&material, algorithms)
+    }
+
+    /// Parses `material` for each of `algorithms` its key type can serve.
+    pub(super) fn from_material(
+        material: &KeyMaterial<'_>,
+        algorithms: &[Algorithm],
+    ) -> Result<Self, &'static str> {
         let mut parsed = Vec::new();
         for &alg in algorithms {
             let Some(verification) = verification_algorithm(alg) else {
                 continue;
             };
-            let bytes = match (&jwk.algorithm, alg) {
+            let bytes = match (material, alg) {
                 (
-                    AlgorithmParameters::RSA(rsa),
+                    KeyMaterial::Rsa { n, e },
                     Algorithm::RS256
                     | Algorithm::RS384
                     | Algorithm::RS512
@@ -42,29 +81,29 @@ impl PublicKey {
                     | Algorithm::PS384
                     | Algorithm::PS512,
                 ) => {
-                    let n = URL_SAFE_NO_PAD.decode(&rsa.n).map_err(|_| "bad modulus")?;
-                    let e = URL_SAFE_NO_PAD.decode(&rsa.e).map_err(|_| "bad exponent")?;
+                    let n = URL_SAFE_NO_PAD.decode(n).map_err(|_| "bad modulus")?;
+                    let e = URL_SAFE_NO_PAD.decode(e).map_err(|_| "bad exponent")?;
                     rsa_public_key_der(&n, &e)
                 }
-                (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256 | Algorithm::ES384) => {
-                    let size = match (&ec.curve, alg) {
+                (KeyMaterial::Ec { curve, x, y }, Algorithm::ES256 | Algorithm::ES384) => {
+                    let size = match (curve, alg) {
                         (EllipticCurve::P256, Algorithm::ES256) => 32,
                         (EllipticCurve::P384, Algorithm::ES384) => 48,
                         // A curve that does not go with the algorithm: not for this one.
                         _ => continue,
                     };
-                    let x = URL_SAFE_NO_PAD.decode(&ec.x).map_err(|_| "bad x")?;
-                    let y = URL_SAFE_NO_PAD.decode(&ec.y).map_err(|_| "bad y")?;
+                    let x = URL_SAFE_NO_PAD.decode(x).map_err(|_| "bad x")?;
+                    let y = URL_SAFE_NO_PAD.decode(y).map_err(|_| "bad y")?;
                     if x.len() != size || y.len() != size {
                         return Err("EC coordinates of the wrong length");
                     }
                     // SEC 1 uncompressed point.
                     [&[0x04][..], &x, &y].concat()
                 }
-                (AlgorithmParameters::OctetKeyPair(okp), Algorithm::EdDSA)
-                    if okp.curve == EllipticCurve::Ed25519 =>
+                (KeyMaterial::Okp { curve, x }, Algorithm::EdDSA)
+                    if *curve == EllipticCurve::Ed25519 =>
                 {
-                    let x = URL_SAFE_NO_PAD.decode(&okp.x).map_err(|_| "bad x")?;
+                    let x = URL_SAFE_NO_PAD.decode(x).map_err(|_| "bad x")?;
                     if x.len() != 32 {
                         return Err("Ed25519 key of the wrong length");
                     }
@@ -207,6 +246,8 @@ pub(super) struct Expected<'a> {
     pub(super) audience: &'a str,
     pub(super) leeway: u64,
     pub(super) now: u64,
+    /// How the token was presented.
+    pub(super) scheme: AuthScheme,
 }
 
 /// One claim check: `Ok` or the error the verifier answers.
@@ -308,13 +349,22 @@ fn subject(claims: &Map<String, Value>, _: &Expected<'_>) -> Result<(), AuthErro
     Ok(())
 }
 
-/// RFC 7800 `cnf`: the token is bound to a key (DPoP, RFC 9449; mutual TLS, RFC 8705) and is
-/// only good with a proof of that key, which a bearer request does not carry.
-fn binding(claims: &Map<String, Value>, _: &Expected<'_>) -> Result<(), AuthError> {
-    if claims.contains_key("cnf") {
-        return Err(AuthError::Bound);
+/// RFC 7800 `cnf`: a token bound to a key (DPoP, RFC 9449; mutual TLS, RFC 8705) is only good
+/// with a proof of that key, which a bearer request does not carry; a DPoP request's token must
+/// be bound to a DPoP key (`cnf.jkt`, RFC 9449 §6.1), whose thumbprint the proof's key must have.
+fn binding(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<(), AuthError> {
+    let jkt = claims
+        .get("cnf")
+        .and_then(Value::as_object)
+        .and_then(|cnf| cnf.get("jkt"))
+        .and_then(Value::as_str)
+        .is_some_and(|jkt| !jkt.is_empty());
+    match (expected.scheme, claims.contains_key("cnf")) {
+        (AuthScheme::Bearer, false) => Ok(()),
+        (AuthScheme::Bearer, true) => Err(AuthError::Bound),
+        (AuthScheme::Dpop, _) if jkt => Ok(()),
+        (AuthScheme::Dpop, _) => Err(AuthError::NotBound),
     }
-    Ok(())
 }
 
 /// `iat` in the future (beyond the leeway) means a forged or badly clocked token.

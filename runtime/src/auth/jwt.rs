@@ -18,13 +18,14 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::claims::{alias_scopes, principal_from_claims};
+use super::claims::{alias_scopes, fits_scheme, principal_from_claims};
 use super::jwks::{KeyId, KeySet, KeyVerdict, VerifyKey, family_of, key_verdicts, lookup};
 use super::jws;
 use super::jwt_config::JwtConfig;
 use super::recent;
 use super::steps::{CheckOutcome, FirstFailure, Follow, TokenCheck, TokenExplanation};
 use super::verifier::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture};
+use crate::challenge::AuthScheme;
 use crate::fetch::{self, FetchError, Fetcher};
 use crate::principal::Principal;
 use crate::transport_security::{InsecureHttp, UrlRole, check_url};
@@ -276,24 +277,38 @@ impl JwtVerifier {
 
     /// Verifies a token not remembered (see [`TokenVerifier::verify`] for the remembered
     /// ones), `digest` its SHA-256, and remembers it.
-    async fn verify_token(&self, token: &str, digest: [u8; 32]) -> Result<Principal, AuthError> {
+    async fn verify_token(
+        &self,
+        token: &str,
+        digest: [u8; 32],
+        scheme: AuthScheme,
+    ) -> Result<Principal, AuthError> {
         let shared = &self.shared;
         let epoch = shared.cache_epoch.load(Ordering::Acquire);
-        let (principal, key) = self.verify_signed(token).await?;
+        let (principal, key) = self.verify_signed(token, scheme).await?;
         recent::remember_digest(token, digest);
         shared.remember(digest, &principal, epoch, token.len(), key);
         Ok(principal)
     }
 
-    async fn verify_uncached(&self, token: &str) -> Result<Principal, AuthError> {
-        self.verify_signed(token)
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        scheme: AuthScheme,
+    ) -> Result<Principal, AuthError> {
+        self.verify_signed(token, scheme)
             .await
             .map(|(principal, _)| principal)
     }
 
-    /// Verifies `token`; returns its principal and the key that verified it.
-    async fn verify_signed(&self, token: &str) -> Result<(Principal, KeyId), AuthError> {
-        self.checks(token, &mut FirstFailure).await
+    /// Verifies `token`, presented in `scheme`; returns its principal and the key that verified
+    /// it.
+    async fn verify_signed(
+        &self,
+        token: &str,
+        scheme: AuthScheme,
+    ) -> Result<(Principal, KeyId), AuthError> {
+        self.checks(token, scheme, &mut FirstFailure).await
     }
 
     /// Explains how this verifier judges `token`: every check of [`TokenCheck::ALL`], in the
@@ -303,7 +318,9 @@ impl JwtVerifier {
     /// the keys may be fetched as for a token.
     pub async fn explain(&self, token: &str) -> TokenExplanation {
         let mut explanation = TokenExplanation::default();
-        let _ = self.checks(token, &mut explanation).await;
+        let _ = self
+            .checks(token, AuthScheme::Bearer, &mut explanation)
+            .await;
         explanation.finish()
     }
 
@@ -312,6 +329,7 @@ impl JwtVerifier {
     async fn checks<F: Follow>(
         &self,
         token: &str,
+        scheme: AuthScheme,
         follow: &mut F,
     ) -> Result<(Principal, KeyId), AuthError> {
         let shared = &self.shared;
@@ -406,6 +424,7 @@ impl JwtVerifier {
             audience: &config.audience,
             leeway: config.leeway.as_secs(),
             now: jsonwebtoken::get_current_timestamp(),
+            scheme,
         };
         for (name, claim_check) in &jws::CLAIM_CHECKS {
             check!(*name, claim_check(&claims, &expected));
@@ -437,12 +456,15 @@ fn type_matches(typ: Option<&str>, expected: Option<&str>) -> Result<(), AuthErr
     }
 }
 
-impl TokenVerifier for JwtVerifier {
-    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+impl JwtVerifier {
+    /// [`TokenVerifier::verify`] and [`TokenVerifier::verify_dpop`]: `token` as presented in
+    /// `scheme`. A remembered token was verified in one scheme or the other: its principal's
+    /// binding is checked against this request's scheme every time.
+    fn verify_in<'a>(&'a self, token: &'a str, scheme: AuthScheme) -> VerifyFuture<'a> {
         // A remembered token is answered by a small ready future: the verifying one is most of
         // a kilobyte, moved into its box on every call.
         if self.shared.config.cache_capacity == 0 {
-            return Box::pin(self.verify_uncached(token));
+            return Box::pin(self.verify_uncached(token, scheme));
         }
         let memo = recent::digest(token);
         let digest = memo.unwrap_or_else(|| sha256(token));
@@ -451,9 +473,20 @@ impl TokenVerifier for JwtVerifier {
             if memo.is_none() {
                 recent::remember_digest(token, digest);
             }
-            return Box::pin(std::future::ready(Ok(principal)));
+            let fits = fits_scheme(&principal, scheme).map(|()| principal);
+            return Box::pin(std::future::ready(fits));
         }
-        Box::pin(self.verify_token(token, digest))
+        Box::pin(self.verify_token(token, digest, scheme))
+    }
+}
+
+impl TokenVerifier for JwtVerifier {
+    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        self.verify_in(token, AuthScheme::Bearer)
+    }
+
+    fn verify_dpop<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        self.verify_in(token, AuthScheme::Dpop)
     }
 
     /// Ready once a key set has been fetched (or was given). Until then each call tries to

@@ -12,6 +12,8 @@
 mod bearer;
 mod claims;
 mod client_auth;
+mod dpop;
+mod dpop_nonce;
 mod exchange;
 mod exchange_cache;
 mod exchange_error;
@@ -26,11 +28,16 @@ mod secret;
 mod steps;
 mod verifier;
 
-pub use crate::challenge::Challenge;
-pub use bearer::{Credentials, bearer_credentials};
+pub use crate::challenge::{AuthScheme, Challenge};
+pub use bearer::{Credentials, bearer_credentials, credentials};
 pub(crate) use bearer::{accepted_recently, remember_accepted};
 pub use claims::principal_from_claims;
 pub use client_auth::ClientAuth;
+pub use dpop::{
+    DpopConfig, MAX_PROOF_BYTES, Proof, ProofError, ProofTarget, thumbprint, token_hash,
+    verify_proof,
+};
+pub use dpop_nonce::{DpopNonces, NonceVerdict};
 pub use exchange::{ExchangeTarget, TOKEN_EXCHANGE_GRANT, TokenExchange};
 pub use exchange_error::{ExchangeError, ExchangeErrorCode};
 pub use introspection::{IntrospectionConfig, IntrospectionVerifier};

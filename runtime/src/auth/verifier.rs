@@ -16,8 +16,22 @@ pub type VerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<Principal, AuthEr
 /// scopegate. An implementation must check that the token was issued *for this server*
 /// (audience), not just that it is genuine.
 pub trait TokenVerifier: Send + Sync + 'static {
-    /// Verifies `token` (the credentials of an `Authorization: Bearer` header).
+    /// Verifies `token` (the credentials of an `Authorization: Bearer` header). A token bound
+    /// to a key (`cnf`) is refused ([`AuthError::Bound`]): a bearer request proves no key.
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a>;
+
+    /// Verifies `token` sent with a DPoP proof (`Authorization: DPoP`, RFC 9449 §7.1): every
+    /// check of [`TokenVerifier::verify`], except that the token must be bound to a DPoP key
+    /// ([`KeyBinding::Dpop`](crate::KeyBinding::Dpop), from `cnf.jkt`; else
+    /// [`AuthError::NotBound`]). The caller checks the proof and compares its key with the
+    /// principal's binding.
+    ///
+    /// The default refuses every token ([`AuthError::DpopUnsupported`]): a verifier accepts
+    /// DPoP only when it says so.
+    fn verify_dpop<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        let _ = token;
+        Box::pin(std::future::ready(Err(AuthError::DpopUnsupported)))
+    }
 
     /// Whether the verifier can verify tokens now (the readiness endpoint asks; see
     /// [`crate::http::HttpConfig::health_checks`]). The default is always ready; a verifier
@@ -97,6 +111,13 @@ pub enum AuthError {
     /// bearer request does not carry.
     #[error("the token is bound to a key (cnf) and cannot be used as a bearer token")]
     Bound,
+    /// A DPoP request (`Authorization: DPoP`) whose token is not bound to a DPoP key
+    /// (`cnf.jkt`): the proof would prove nothing about it.
+    #[error("the token is not bound to a DPoP key (cnf.jkt)")]
+    NotBound,
+    /// A DPoP request to a verifier that cannot check bound tokens.
+    #[error("DPoP-bound tokens are not accepted here")]
+    DpopUnsupported,
     /// The issuer's keys (or introspection endpoint) could not be reached and nothing usable is
     /// cached.
     #[error("the authorization server could not be reached to check the token")]
@@ -121,6 +142,8 @@ impl AuthError {
             Self::Claims => "claims",
             Self::Inactive => "inactive",
             Self::Bound => "bound",
+            Self::NotBound => "not_bound",
+            Self::DpopUnsupported => "dpop_unsupported",
             Self::Unavailable => "unavailable",
         }
     }

@@ -432,6 +432,7 @@ fn approve(s: &DevState, request: AuthRequest) -> Response {
                     challenge: request.challenge.clone(),
                     scopes: request.scopes.clone(),
                     resource: request.resource.clone(),
+                    jkt: None,
                 },
                 now,
             ),

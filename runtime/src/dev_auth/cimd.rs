@@ -76,6 +76,8 @@ pub(super) struct ClientDocument {
     pub(super) name: Option<String>,
     /// Whether `grant_types` lists `refresh_token`.
     pub(super) refresh: bool,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2).
+    pub(super) dpop_bound: bool,
 }
 
 /// Why a client ID URL was not accepted.
@@ -368,10 +370,16 @@ pub(super) fn validate(url: &str, body: &Value) -> Result<ClientDocument, String
             ));
         }
     };
+    let dpop_bound = match doc.get("dpop_bound_access_tokens") {
+        None => false,
+        Some(Value::Bool(bound)) => *bound,
+        Some(_) => return Err("dpop_bound_access_tokens must be a boolean".to_owned()),
+    };
     Ok(ClientDocument {
         redirect_uris,
         name,
         refresh: grants.contains(&"refresh_token"),
+        dpop_bound,
     })
 }
 
@@ -643,6 +651,7 @@ mod tests {
                 ],
                 name: Some("Example".into()),
                 refresh: true,
+                dpop_bound: false,
             }
         );
         // The minimal document: the code grant alone, no name, the method read as none.

@@ -70,6 +70,8 @@ pub(super) struct Client {
     pub(super) last_used: Instant,
     /// Whether an authorization code was ever issued to it.
     pub(super) authorized: bool,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): every token request must carry a proof.
+    pub(super) dpop_bound: bool,
 }
 
 impl Client {
@@ -262,6 +264,7 @@ mod tests {
             owner,
             last_used: now,
             authorized: false,
+            dpop_bound: false,
         }
     }
 

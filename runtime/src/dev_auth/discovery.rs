@@ -29,6 +29,7 @@ pub(super) async fn metadata_document(State(s): State<Arc<DevState>>) -> Respons
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
             "client_id_metadata_document_supported": true,
+            "dpop_signing_alg_values_supported": super::dpop::config().algorithm_names(),
         }),
     )
 }

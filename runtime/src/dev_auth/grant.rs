@@ -20,4 +20,7 @@ pub(super) struct Grant {
     pub(super) challenge: String,
     pub(super) scopes: Vec<String>,
     pub(super) resource: String,
+    /// The DPoP key a public client's refresh tokens are bound to (RFC 9449 §5): set when the
+    /// code is redeemed with a proof.
+    pub(super) jkt: Option<String>,
 }

@@ -25,16 +25,19 @@ pub(super) fn generate_key() -> Result<(EncodingKey, Jwk), DevAuthError> {
 }
 
 impl DevState {
+    /// An access token for `grant` and `scopes`, bound to the DPoP key `jkt` when there is one
+    /// (RFC 9449 §6.1).
     pub(super) fn access_token(
         &self,
         grant: &Grant,
         scopes: &[String],
+        jkt: Option<&str>,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();
         let mut header = Header::new(Algorithm::ES256);
         header.typ = Some("at+jwt".into());
         header.kid = Some(self.kid.clone());
-        let claims = json!({
+        let mut claims = json!({
             "iss": self.issuer,
             "sub": self.config.subject,
             "aud": grant.resource,
@@ -44,6 +47,9 @@ impl DevState {
             "exp": now + self.config.access_token_ttl.as_secs(),
             "jti": random_token(16),
         });
+        if let Some(jkt) = jkt {
+            claims["cnf"] = json!({ "jkt": jkt });
+        }
         jsonwebtoken::encode(&header, &claims, &self.key)
     }
 }

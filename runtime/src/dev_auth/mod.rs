@@ -36,6 +36,7 @@ mod clock;
 mod config;
 mod console;
 mod discovery;
+mod dpop;
 mod exchange;
 mod grant;
 mod guard;
@@ -177,6 +178,7 @@ impl DevAuth {
                 downstream,
                 issuer_host,
                 documents,
+                dpop_proofs: crate::server::MemoryReplayStore::new(),
                 warned_unknown_local: AtomicBool::new(false),
                 store: Mutex::new(Store {
                     clients: clients::Clients::default(),

@@ -263,6 +263,7 @@ mod tests {
             challenge: String::new(),
             scopes: vec!["a".into()],
             resource: "http://127.0.0.1/mcp".into(),
+            jkt: None,
         }
     }
 

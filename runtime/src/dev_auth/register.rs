@@ -191,6 +191,12 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, request: Request) -
                 .collect()
         })
         .unwrap_or_else(|| vec!["authorization_code".to_owned()]);
+    // RFC 9449 §5.2: a boolean, false when absent.
+    let dpop_bound = match metadata.get("dpop_bound_access_tokens") {
+        None => false,
+        Some(Value::Bool(bound)) => *bound,
+        Some(_) => return invalid("dpop_bound_access_tokens must be a boolean"),
+    };
     let client_id = random_token(16);
     let secret = (method != "none").then(|| random_token(32));
     let now = Instant::now();
@@ -202,6 +208,7 @@ pub(super) async fn register(State(s): State<Arc<DevState>>, request: Request) -
         owner,
         last_used: now,
         authorized: false,
+        dpop_bound,
     };
     let stored = s.lock().clients.insert(
         client_id.clone(),

@@ -40,6 +40,8 @@ pub(super) struct DevState {
     pub(super) issuer_host: String,
     /// Client ID Metadata Documents, fetched and cached.
     pub(super) documents: cimd::Documents,
+    /// The ids of the DPoP proofs the token endpoint accepted (each is good once).
+    pub(super) dpop_proofs: crate::server::MemoryReplayStore,
     /// Whether the "cannot see the local address" warning was logged (once is enough).
     pub(super) warned_unknown_local: AtomicBool,
     /// Everything the flow remembers, behind one lock: a code's redemption and the refresh
@@ -70,6 +72,8 @@ pub(super) struct KnownClient {
     pub(super) refresh: bool,
     /// A registered confidential client's secret.
     pub(super) secret: Option<String>,
+    /// Whether every token request must carry a DPoP proof.
+    pub(super) dpop_bound: bool,
 }
 
 /// Why a client id names no client.
@@ -97,6 +101,7 @@ impl DevState {
                 name: Some("the MCP server (token exchange)".into()),
                 refresh: false,
                 secret: Some(exchange.secret.clone()),
+                dpop_bound: false,
             });
         }
         if cimd::is_url(id) {
@@ -110,6 +115,7 @@ impl DevState {
                 name: doc.name,
                 refresh: doc.refresh,
                 secret: None,
+                dpop_bound: doc.dpop_bound,
             });
         }
         let mut store = self.lock();
@@ -122,6 +128,7 @@ impl DevState {
             name: client.name.clone(),
             refresh: client.refresh,
             secret: client.secret.clone(),
+            dpop_bound: client.dpop_bound,
         })
     }
 

@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::auth::constant_time_eq;
 
 use super::cimd::{DocumentError, is_url};
+use super::dpop;
 use super::grant::Grant;
 use super::limits::CODE_TTL;
 use super::refresh::{Refused, RotateError, code_digest};
@@ -43,6 +44,11 @@ struct Authenticated {
     id: String,
     /// Whether it may get refresh tokens.
     refresh: bool,
+    /// Whether it has no secret (a public client): its refresh tokens are bound to its DPoP
+    /// key when it has one (RFC 9449 §5).
+    public: bool,
+    /// Whether every token request must carry a DPoP proof.
+    dpop_bound: bool,
 }
 
 /// Authenticates the client at the token endpoint: HTTP Basic, form secret, or (public
@@ -104,6 +110,8 @@ async fn client_of(
     Ok(Authenticated {
         id: client_id,
         refresh: client.refresh,
+        public: client.secret.is_none(),
+        dpop_bound: client.dpop_bound,
     })
 }
 
@@ -116,9 +124,16 @@ pub(super) async fn token(
         Ok(client) => client,
         Err(refusal) => return refusal,
     };
+    let jkt = match dpop::token_request_key(&s, &headers).await {
+        Ok(jkt) => jkt,
+        Err(refusal) => return refusal,
+    };
+    if client.dpop_bound && jkt.is_none() {
+        return dpop::proof_required();
+    }
     match form.grant_type.as_deref() {
-        Some("authorization_code") => code_grant(&s, &client, &form),
-        Some("refresh_token") => refresh_grant(&s, &client.id, &form),
+        Some("authorization_code") => code_grant(&s, &client, &form, jkt),
+        Some("refresh_token") => refresh_grant(&s, &client.id, &form, jkt.as_deref()),
         Some(super::exchange::GRANT_TYPE) => super::exchange::exchange_grant(
             &s,
             &client.id,
@@ -141,7 +156,15 @@ fn bad_grant(why: &str) -> Response {
 /// The authorization code grant. The code is spent, checked and (for a client that may
 /// refresh) turned into a refresh family in one critical section, so a concurrent second
 /// redemption finds the family to revoke.
-fn code_grant(s: &DevState, client: &Authenticated, form: &TokenForm) -> Response {
+///
+/// With a DPoP proof (`jkt`, its key), the access token is bound to the key, and so is a public
+/// client's refresh family.
+fn code_grant(
+    s: &DevState,
+    client: &Authenticated,
+    form: &TokenForm,
+    jkt: Option<String>,
+) -> Response {
     let client_id = client.id.as_str();
     let Some(code) = &form.code else {
         return bad_grant("code is required");
@@ -149,7 +172,7 @@ fn code_grant(s: &DevState, client: &Authenticated, form: &TokenForm) -> Respons
     let now = Instant::now();
     let (grant, refresh) = {
         let mut store = s.lock();
-        let Some((grant, issued)) = store.codes.remove(code) else {
+        let Some((mut grant, issued)) = store.codes.remove(code) else {
             // OAuth 2.1 §4.1.3: a code presented twice was stolen; what it bought is revoked.
             if store.families.revoke_code(&code_digest(code)) {
                 tracing::warn!(
@@ -188,6 +211,7 @@ fn code_grant(s: &DevState, client: &Authenticated, form: &TokenForm) -> Respons
                 "resource differs from the authorization request",
             );
         }
+        grant.jkt = jkt.clone().filter(|_| client.public);
         let refresh = client.refresh.then(|| {
             store.families.start(
                 grant.clone(),
@@ -198,12 +222,14 @@ fn code_grant(s: &DevState, client: &Authenticated, form: &TokenForm) -> Respons
         });
         (grant, refresh)
     };
-    s.issue(&grant, &grant.scopes, refresh)
+    s.issue(&grant, &grant.scopes, refresh, jkt.as_deref())
 }
 
 /// The refresh grant: the presented token is retired and its successor issued in one critical
 /// section (see `refresh.rs`); a refused scope or resource spends nothing.
-fn refresh_grant(s: &DevState, client_id: &str, form: &TokenForm) -> Response {
+///
+/// A family bound to a DPoP key is refreshed only by a request proving that key.
+fn refresh_grant(s: &DevState, client_id: &str, form: &TokenForm, jkt: Option<&str>) -> Response {
     let Some(presented) = &form.refresh_token else {
         return bad_grant("refresh_token is required");
     };
@@ -211,6 +237,11 @@ fn refresh_grant(s: &DevState, client_id: &str, form: &TokenForm) -> Response {
         .lock()
         .families
         .rotate(presented, client_id, Instant::now(), |grant| {
+            if let Some(bound) = &grant.jkt
+                && jkt != Some(bound.as_str())
+            {
+                return Err(dpop::wrong_key());
+            }
             // A refresh may narrow the access token's scopes, never widen them; the family
             // keeps the original ones (RFC 6749 §6).
             let scopes = match &form.scope {
@@ -238,7 +269,7 @@ fn refresh_grant(s: &DevState, client_id: &str, form: &TokenForm) -> Response {
             Ok(scopes)
         });
     match rotated {
-        Ok((grant, scopes, next)) => s.issue(&grant, &scopes, Some(next)),
+        Ok((grant, scopes, next)) => s.issue(&grant, &scopes, Some(next), jkt),
         Err(RotateError::Check(response)) => response,
         Err(RotateError::Refused(why)) => bad_grant(match why {
             Refused::Unknown => "unknown, revoked or expired refresh token",
@@ -269,8 +300,16 @@ fn pkce_ok(verifier: &str, challenge: &str) -> bool {
 impl DevState {
     /// The token response: an access token for `scopes` (the grant's, or fewer), and the
     /// family's next refresh token when there is one.
-    fn issue(&self, grant: &Grant, scopes: &[String], refresh: Option<String>) -> Response {
-        let access = match self.access_token(grant, scopes) {
+    /// Bound to the DPoP key `jkt` when the request proved one (`token_type: DPoP`, RFC 9449
+    /// §5).
+    fn issue(
+        &self,
+        grant: &Grant,
+        scopes: &[String],
+        refresh: Option<String>,
+        jkt: Option<&str>,
+    ) -> Response {
+        let access = match self.access_token(grant, scopes, jkt) {
             Ok(token) => token,
             Err(e) => {
                 return oauth_error(
@@ -282,7 +321,7 @@ impl DevState {
         };
         let mut body = json!({
             "access_token": access,
-            "token_type": "Bearer",
+            "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
             "expires_in": self.config.access_token_ttl.as_secs(),
             "scope": scopes.join(" "),
         });

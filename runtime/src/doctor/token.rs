@@ -200,7 +200,7 @@ fn fix(check: TokenCheck, error: &AuthError, issuer: &str, audience: &str) -> St
         (TokenCheck::Issuer, _) => format!("the token's `iss` must be `{issuer}` exactly (a trailing `/` counts): configure the verifier's issuer as the provider writes it, or the provider's"),
         (TokenCheck::Audience, _) => format!("have the client ask with `resource={audience}` (RFC 8707) and configure the authorization server to put `{audience}` in `aud`"),
         (TokenCheck::Subject, _) => "issue tokens with a string `sub` (RFC 9068 §2.2)".to_owned(),
-        (TokenCheck::Binding, _) => "this token is bound to a key (DPoP or mTLS, `cnf`) and cannot be a bearer token here: issue bearer tokens for this resource".to_owned(),
+        (TokenCheck::Binding, _) => "this token is bound to a key (DPoP or mTLS, `cnf`): a client presents it with a proof of that key (`Authorization: DPoP` and a `DPoP` proof, where the server accepts DPoP: HttpConfig::dpop), never as a bearer token; this check judged it as a bearer token".to_owned(),
         (TokenCheck::Scopes, _) => "`scope` must be a space-separated string (or `scp` a string or an array of strings)".to_owned(),
     }
 }

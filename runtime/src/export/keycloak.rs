@@ -5,8 +5,9 @@
 //! Field names are those of Keycloak's `RealmRepresentation` (`clientScopes`,
 //! `defaultOptionalClientScopes`), `ClientScopeRepresentation` (`name`, `description`,
 //! `protocol`, `attributes`, `protocolMappers`) and `ProtocolMapperRepresentation`
-//! (`protocolMapper`, `config`); the audience mapper is `oidc-audience-mapper`, whose
-//! `included.custom.audience` puts a string in `aud`.
+//! (`protocolMapper`, `config`; not `consentRequired` or `consentText`, which Keycloak keeps
+//! deprecated for backwards compatibility only); the audience mapper is `oidc-audience-mapper`,
+//! whose `included.custom.audience` puts a string in `aud`.
 
 use serde_json::{Value, json};
 
@@ -35,7 +36,6 @@ pub(super) fn document(table: &Table) -> (Value, Vec<String>) {
                     "name": AUDIENCE_MAPPER,
                     "protocol": "openid-connect",
                     "protocolMapper": "oidc-audience-mapper",
-                    "consentRequired": false,
                     "config": {
                         "included.custom.audience": table.resource,
                         "access.token.claim": "true",

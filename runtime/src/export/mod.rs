@@ -13,6 +13,14 @@
 //! server's `implies(...)` is explained in the descriptions and in [`Export::notes`]: scopegate
 //! enforces it itself, and the provider only has to grant the broad scope.
 //!
+//! Each provider's document is validated, in `tests/export.rs`, against a JSON Schema transcribed
+//! from the provider's published schema or types (`tests/fixtures/export/schemas/`): Keycloak's
+//! `RealmRepresentation`, `ClientScopeRepresentation` and `ProtocolMapperRepresentation`
+//! (`keycloak/keycloak-client`, synced from Keycloak 26.7.0); the Auth0 Management API's
+//! `CreateResourceServerRequestContent` (`auth0/node-auth0`); Microsoft Graph's `application`,
+//! `apiApplication` and `permissionScope` (`microsoftgraph/msgraph-metadata`); Okta's
+//! `AuthorizationServer` and `OAuth2Scope` (`okta/okta-management-openapi-spec`).
+//!
 //! - `format.rs`: [`Format`], parsed from its name;
 //! - `table.rs`: the provider-neutral model of the scope table the documents are made from;
 //! - `keycloak.rs`, `auth0.rs`, `entra.rs` (with the GUIDs and the scope-name mapping),

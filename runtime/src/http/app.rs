@@ -8,9 +8,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::routing::get;
 
-use super::authn::header_value;
+use super::authn::{bearer_header, header_value};
 use super::config::{Auth, HttpConfig};
 use super::cors;
+use super::dpop::Dpop;
 use super::error::HttpError;
 use super::https;
 use super::limit;
@@ -65,6 +66,13 @@ impl Core {
         known.sort();
         known.dedup();
         let info = self.info();
+        // DPoP needs a verifier to check the bound tokens; with authentication off there are none.
+        let dpop = match (&config.dpop, &auth) {
+            (Some(dpop), Auth::Verifier(_)) => {
+                Some(Dpop::new(dpop.clone(), self.replay_store(), &resource))
+            }
+            _ => None,
+        };
         let document = ResourceMetadata {
             resource: resource.clone(),
             authorization_servers: config.authorization_servers.clone(),
@@ -78,6 +86,11 @@ impl Core {
                 .clone()
                 .or_else(|| Some(info.title.unwrap_or(info.name).to_owned())),
             resource_documentation: config.resource_documentation.clone(),
+            dpop_signing_alg_values_supported: dpop
+                .as_ref()
+                .map(Dpop::algorithm_names)
+                .unwrap_or_default(),
+            dpop_bound_access_tokens_required: dpop.as_ref().is_some_and(Dpop::required),
         };
         let metadata_url = metadata::metadata_url(&resource);
         self.set_resource_metadata(metadata_url.clone());
@@ -89,11 +102,21 @@ impl Core {
             None => self.required_scopes(),
         };
         let initial_scope = (!initial.is_empty()).then(|| initial.join(" "));
-        let initial_challenge = Challenge {
-            error: None,
-            description: None,
-            scope: initial_scope.clone(),
-            resource_metadata: Some(metadata_url.clone()),
+        let initial_challenge = match &dpop {
+            Some(dpop) if dpop.required() => header_value(&dpop.challenge(
+                None,
+                None,
+                initial_scope.clone(),
+                Some(metadata_url.clone()),
+            )),
+            _ => bearer_header(
+                &Challenge {
+                    scope: initial_scope.clone(),
+                    resource_metadata: Some(metadata_url.clone()),
+                    ..Challenge::default()
+                },
+                dpop.as_ref(),
+            ),
         };
         let (resource_origin, path) = metadata::origin_and_path(&resource);
         let path = match path.split('?').next() {
@@ -108,7 +131,8 @@ impl Core {
             server: self.clone(),
             auth,
             metadata_json: Bytes::from(document.to_json().to_string()),
-            initial_challenge: header_value(&initial_challenge),
+            initial_challenge,
+            dpop,
             initial_scope,
             resource_origin,
             metadata_url,

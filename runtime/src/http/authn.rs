@@ -7,13 +7,15 @@ use axum::http::request::Parts;
 use axum::response::Response;
 
 use super::config::Auth;
+use super::dpop::{DPOP_NONCE_HEADER, Dpop, Refusal};
 use super::refusals;
-use super::reply::json_response;
+use super::reply::{json_response, too_many};
 use super::shared::Shared;
 use crate::auth::{
-    AuthError, Challenge, Credentials, accepted_recently, bearer_credentials, remember_accepted,
+    AuthError, Challenge, Credentials, ProofError, TokenVerifier, accepted_recently, credentials,
+    remember_accepted,
 };
-use crate::principal::Principal;
+use crate::principal::{KeyBinding, Principal};
 use crate::protocol::{ErrorObject, Response as RpcResponse, error_code};
 use crate::server::Denial;
 
@@ -23,6 +25,19 @@ pub(super) fn header_value(challenge: &Challenge) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
 }
 
+/// The value of a `WWW-Authenticate` header holding `bearer` and, when the endpoint accepts DPoP,
+/// the challenge offering it (RFC 9449 §7.2: one header may list both schemes; clients read the
+/// first).
+pub(super) fn bearer_header(bearer: &Challenge, dpop: Option<&Dpop>) -> HeaderValue {
+    match dpop {
+        None => header_value(bearer),
+        Some(dpop) => {
+            HeaderValue::from_str(&format!("{}, {}", bearer.header_value(), dpop.offer()))
+                .unwrap_or_else(|_| header_value(bearer))
+        }
+    }
+}
+
 impl Shared {
     fn challenge(
         &self,
@@ -30,12 +45,14 @@ impl Shared {
         description: String,
         scope: Option<String>,
     ) -> HeaderValue {
-        header_value(&Challenge {
+        let challenge = Challenge {
             error: Some(error),
             description: Some(description),
             scope,
             resource_metadata: Some(self.metadata_url.clone()),
-        })
+            ..Challenge::default()
+        };
+        bearer_header(&challenge, self.dpop.as_ref())
     }
 
     /// Authenticates the request: the principal, or the response refusing it.
@@ -65,14 +82,17 @@ impl Shared {
             _ => None,
         };
         let credentials = || match (first, second) {
-            (None, _) => bearer_credentials(&[]),
-            (Some(one), None) => bearer_credentials(&[one.as_bytes()]),
-            (Some(one), Some(two)) => bearer_credentials(&[one.as_bytes(), two.as_bytes()]),
+            (None, _) => credentials(&[]),
+            (Some(one), None) => credentials(&[one.as_bytes()]),
+            (Some(one), Some(two)) => credentials(&[one.as_bytes(), two.as_bytes()]),
         };
         let token = match &remembered {
             Some(token) => &**token,
             None => match credentials() {
                 Credentials::Bearer(token) => token,
+                Credentials::Dpop(token) => {
+                    return Box::pin(self.authenticate_dpop(&**verifier, request, token)).await;
+                }
                 Credentials::None => {
                     tracing::debug!(target: "scopegate::auth", event = "token_missing", "request without credentials");
                     self.refusals.record(refusals::Kind::TokenMissing, client());
@@ -83,7 +103,23 @@ impl Shared {
                 Credentials::Malformed(why) => return Err(self.reject_request(why, client())),
             },
         };
+        if let Some(dpop) = &self.dpop
+            && dpop.required()
+        {
+            return Err(self.dpop_refusal(
+                dpop,
+                "invalid_token",
+                "this resource accepts DPoP-bound tokens only",
+                "bearer_refused",
+                client(),
+            ));
+        }
         match verifier.verify(token).await {
+            // A verifier of the user's may build principals from claims without judging `cnf`:
+            // a token bound to a key is still no bearer token (RFC 9449 §7.1).
+            Ok(principal) if *principal.key_binding() != KeyBinding::None => {
+                Err(self.invalid_token(&AuthError::Bound, client()))
+            }
             Ok(principal) => {
                 if remembered.is_none() {
                     remember_accepted(token);
@@ -94,6 +130,78 @@ impl Shared {
             }
             Err(error) => Err(self.invalid_token(&error, client())),
         }
+    }
+
+    /// A request in the `DPoP` scheme: its proof and its token (see [`Dpop::authenticate`]).
+    #[cold]
+    async fn authenticate_dpop(
+        &self,
+        verifier: &dyn TokenVerifier,
+        request: &Parts,
+        token: &str,
+    ) -> Result<Principal, Response> {
+        let client = || self.client_address(&request.extensions, &request.headers);
+        let Some(dpop) = &self.dpop else {
+            return Err(self.invalid_token(&AuthError::DpopUnsupported, client()));
+        };
+        match dpop.authenticate(verifier, request, token).await {
+            Ok(principal) => {
+                tracing::debug!(target: "scopegate::auth", event = "token_accepted", scheme = "DPoP", subject = principal.subject(), client_id = principal.client_id(), scopes = %principal.scopes());
+                Ok(principal)
+            }
+            Err(Refusal::Token(error)) => Err(self.dpop_refusal(
+                dpop,
+                "invalid_token",
+                &error.to_string(),
+                error.reason(),
+                client(),
+            )),
+            Err(Refusal::Proof(error)) => {
+                let mut response = self.dpop_refusal(
+                    dpop,
+                    error.error_code(),
+                    &error.to_string(),
+                    error.reason(),
+                    client(),
+                );
+                if error == ProofError::Nonce
+                    && let Some(nonce) = dpop.fresh_nonce()
+                {
+                    response.headers_mut().insert(DPOP_NONCE_HEADER, nonce);
+                }
+                Err(response)
+            }
+            Err(Refusal::Store) => Err(too_many(
+                StatusCode::SERVICE_UNAVAILABLE,
+                std::time::Duration::from_secs(1),
+                "DPoP proofs cannot be checked for replay now",
+            )),
+        }
+    }
+
+    /// A 401 in the `DPoP` scheme: `error` (`invalid_token`, `invalid_dpop_proof`,
+    /// `use_dpop_nonce`) with `algs`.
+    #[cold]
+    fn dpop_refusal(
+        &self,
+        dpop: &Dpop,
+        error: &'static str,
+        description: &str,
+        reason: &'static str,
+        peer: Option<std::net::IpAddr>,
+    ) -> Response {
+        tracing::debug!(target: "scopegate::auth", event = "token_rejected", scheme = "DPoP", reason, "{description}");
+        self.refusals.record(refusals::Kind::InvalidToken, peer);
+        let scope = (error == "invalid_token")
+            .then(|| self.initial_scope.clone())
+            .flatten();
+        let challenge = dpop.challenge(
+            Some(error),
+            Some(description.to_owned()),
+            scope,
+            Some(self.metadata_url.clone()),
+        );
+        self.unauthorized(header_value(&challenge), description)
     }
 
     #[cold]
@@ -192,6 +300,16 @@ impl Shared {
             .iter()
             .filter(|s| !modern && self.known_scopes.iter().any(|k| k == s));
         let mut challenge = denial.challenge(held, Some(self.metadata_url.clone()));
+        // Answered in the scheme the client used (RFC 9449 §7.1): a principal bound to a DPoP
+        // key came with a proof.
+        if let (Some(dpop), KeyBinding::Dpop(_)) = (&self.dpop, principal.key_binding()) {
+            challenge = dpop.challenge(
+                challenge.error,
+                challenge.description,
+                challenge.scope,
+                challenge.resource_metadata,
+            );
+        }
         if matches!(self.auth, Auth::Off) {
             // No authorization server to step up with: name the scopes, point at nothing.
             challenge.resource_metadata = None;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::proxy::TrustedProxies;
 use super::store::{RateLimitStore, SessionStore};
-use crate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
+use crate::auth::{DpopConfig, JwtConfig, JwtVerifier, TokenVerifier};
 use crate::metadata;
 use crate::server::Quota;
 
@@ -62,6 +62,7 @@ pub struct HttpConfig {
     pub(super) rate_limit_store: Option<Arc<dyn RateLimitStore>>,
     pub(super) trusted_proxies: Option<TrustedProxies>,
     pub(super) allow_insecure_http: bool,
+    pub(super) dpop: Option<DpopConfig>,
     /// The configuration of the verifier [`HttpConfig::jwt`] built, to build it again when
     /// [`HttpConfig::allow_insecure_http`] follows.
     jwt_config: Option<JwtConfig>,
@@ -108,8 +109,25 @@ impl HttpConfig {
             rate_limit_store: None,
             trusted_proxies: None,
             allow_insecure_http: false,
+            dpop: None,
             jwt_config: None,
         }
+    }
+
+    /// Accepts DPoP-bound tokens (RFC 9449, SEP-1932) with a proof beside each request, as
+    /// `config` says: which proof algorithms, the `iat` window, server nonces, whether bearer
+    /// tokens are still accepted. Each proof's `jti` is spent in the server's replay store
+    /// ([`ServerOptions::replay_store`](crate::server::ServerOptions::replay_store)): give
+    /// replicas a shared one (`RedisStore`, feature `redis`, which they already share for their
+    /// rate limits and request states); while it cannot answer, DPoP requests are refused (503).
+    ///
+    /// The verifier must accept DPoP ([`TokenVerifier::verify_dpop`]): [`JwtVerifier`] and
+    /// [`IntrospectionVerifier`](crate::auth::IntrospectionVerifier) do. Default: bearer tokens
+    /// only, and a bound token is refused.
+    #[must_use]
+    pub fn dpop(mut self, config: DpopConfig) -> Self {
+        self.dpop = Some(config);
+        self
     }
 
     /// The reverse proxies (load balancers) in front of the server: when a request's peer is

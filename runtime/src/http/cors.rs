@@ -50,6 +50,7 @@ pub(super) fn layer(
                 HeaderName::from_static("last-event-id"),
                 HeaderName::from_static("mcp-method"),
                 HeaderName::from_static("mcp-name"),
+                HeaderName::from_static("dpop"),
             ]
             .into_iter()
             .chain(params)
@@ -59,6 +60,7 @@ pub(super) fn layer(
             header::WWW_AUTHENTICATE,
             HeaderName::from_static(SESSION_HEADER),
             HeaderName::from_static(PROTOCOL_VERSION_HEADER),
+            HeaderName::from_static("dpop-nonce"),
         ])
 }
 

@@ -12,6 +12,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
 use super::delete::delete;
+use super::dpop::{DPOP_NONCE_HEADER, Dpop};
 use super::headers::HeaderVersion;
 use super::post::post;
 use super::refusals;
@@ -20,6 +21,7 @@ use super::shared::Shared;
 use super::spare;
 use super::stream::standalone_stream;
 use super::throttle::limit_and_preload;
+use crate::principal::KeyBinding;
 use crate::protocol::error_code;
 
 pub(super) fn mcp_endpoint(
@@ -90,13 +92,15 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
         } else {
             None
         };
+        // An answer to a DPoP request carries the server's current nonce, when it has nonces.
+        let dpop = shared.dpop.is_some() && matches!(principal.key_binding(), KeyBinding::Dpop(_));
         let version = HeaderVersion::of(&parts.headers);
         if let HeaderVersion::Unknown(requested) = version
             && parts.method != Method::POST
         {
             return unsupported_version(None, &String::from_utf8_lossy(requested.as_bytes()));
         }
-        let response = match parts.method {
+        let mut response = match parts.method {
             Method::POST => post(&shared, principal, &parts, version, body, preloaded).await,
             // 2026-07-28 has no sessions and no standalone stream.
             Method::GET | Method::DELETE if version.is_modern() => method_not_allowed(false),
@@ -113,6 +117,9 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
             _ => method_not_allowed(shared.sessions.is_some()),
         };
         spare::keep(parts.headers);
+        if dpop && let Some(nonce) = shared.dpop.as_ref().and_then(Dpop::fresh_nonce) {
+            response.headers_mut().insert(DPOP_NONCE_HEADER, nonce);
+        }
         response
     }
 }

@@ -29,6 +29,7 @@ mod body;
 mod config;
 mod cors;
 mod delete;
+mod dpop;
 mod endpoint;
 mod error;
 mod guard;

@@ -74,8 +74,8 @@ pub(crate) fn principal_key(
         .iter()
         .map(axum::http::HeaderValue::as_bytes)
         .collect();
-    let token = match crate::auth::bearer_credentials(&values) {
-        crate::auth::Credentials::Bearer(token) => token,
+    let token = match crate::auth::credentials(&values) {
+        crate::auth::Credentials::Bearer(token) | crate::auth::Credentials::Dpop(token) => token,
         // Authenticated without one (a custom verifier can be given anything): the owner.
         _ => return Owner::of(principal).key().to_owned(),
     };

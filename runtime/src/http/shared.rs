@@ -22,6 +22,8 @@ use crate::server::Core;
 pub(super) struct Shared {
     pub(super) server: Core,
     pub(super) auth: Auth,
+    /// DPoP, when the endpoint accepts it.
+    pub(super) dpop: Option<super::dpop::Dpop>,
     pub(super) resource_origin: String,
     pub(super) metadata_url: String,
     pub(super) metadata_json: Bytes,

@@ -257,6 +257,7 @@ impl Denial {
             description: Some(description),
             scope: Some(scopes.join(" ")),
             resource_metadata,
+            ..Challenge::default()
         }
     }
 

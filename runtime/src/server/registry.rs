@@ -288,6 +288,12 @@ impl Core {
         &self.inner.scopes
     }
 
+    /// The store of spent request states, where an HTTP transport spends DPoP proofs too.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn replay_store(&self) -> Arc<dyn super::replay::ReplayStore> {
+        Arc::clone(&self.inner.options.replay_store)
+    }
+
     /// Records the Protected Resource Metadata URL an HTTP transport serves (the first one).
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn set_resource_metadata(&self, url: String) {

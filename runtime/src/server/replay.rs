@@ -17,21 +17,42 @@ pub trait ReplayStore: Send + Sync + std::fmt::Debug + 'static {
     fn first_use<'a>(&'a self, id: &'a str, ttl: Duration) -> StoreFuture<'a, bool>;
 }
 
-/// The ids this process accepted, bounded: past [`MemoryReplayStore::CAPACITY`] live ids the
-/// store refuses new ones (fail closed) until some expire.
-#[derive(Debug, Default)]
+/// The ids this process accepted, bounded: past its capacity ([`MemoryReplayStore::CAPACITY`]
+/// unless [`MemoryReplayStore::with_capacity`]) of live ids the store refuses new ones (fail
+/// closed) until some expire.
+///
+/// With DPoP (`HttpConfig::dpop`) every request's proof is kept here for the proof window (5
+/// minutes by default): size it for the peak rate of DPoP requests times the window (100 000 is
+/// about 330 requests a second), at roughly 150 bytes an id.
+#[derive(Debug)]
 pub struct MemoryReplayStore {
     seen: Mutex<HashMap<String, Instant>>,
+    capacity: usize,
+}
+
+impl Default for MemoryReplayStore {
+    fn default() -> Self {
+        Self::with_capacity(Self::CAPACITY)
+    }
 }
 
 impl MemoryReplayStore {
-    /// The most ids kept at once.
+    /// The most ids kept at once by default.
     pub const CAPACITY: usize = 100_000;
 
     /// An empty store.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store keeping at most `capacity` live ids (at least one).
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            seen: Mutex::default(),
+            capacity: capacity.max(1),
+        }
     }
 
     fn record(&self, id: &str, ttl: Duration) -> Result<bool, super::store::StoreError> {
@@ -43,11 +64,11 @@ impl MemoryReplayStore {
         if seen.get(id).is_some_and(|expires| *expires > now) {
             return Ok(false);
         }
-        if seen.len() >= Self::CAPACITY {
+        if seen.len() >= self.capacity {
             seen.retain(|_, expires| *expires > now);
-            if seen.len() >= Self::CAPACITY {
+            if seen.len() >= self.capacity {
                 return Err(super::store::StoreError::new(
-                    "too many request states in flight",
+                    "the replay store is full: too many live ids",
                 ));
             }
         }
@@ -118,5 +139,15 @@ mod tests {
                 .record("one too many", Duration::from_secs(60))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_store_of_a_given_capacity_refuses_past_it() {
+        let store = MemoryReplayStore::with_capacity(2);
+        assert!(store.record("a", Duration::from_secs(60)).expect("room"));
+        assert!(store.record("b", Duration::from_secs(60)).expect("room"));
+        assert!(store.record("c", Duration::from_secs(60)).is_err());
+        // A replay is still told as one, full or not.
+        assert!(!store.record("a", Duration::from_secs(60)).expect("answers"));
     }
 }
