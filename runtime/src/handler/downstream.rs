@@ -135,8 +135,9 @@ pub enum DownstreamError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DownstreamReason {
-    /// The caller presented no token to exchange (authentication is off, or stdio without
-    /// `SCOPEGATE_TOKEN`).
+    /// The caller presented no token to exchange (authentication is off, stdio without
+    /// `SCOPEGATE_TOKEN`, or a DPoP-bound token, which is not carried: this server could not
+    /// prove its key to the issuer).
     #[error("the caller presented no token to exchange")]
     NoCallerToken,
     /// The server has no token exchange (see `ServerOptions::token_exchange`).
