@@ -32,7 +32,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `http` | yes | [`http`] (Streamable HTTP, sessions, limits, CORS), [`auth`] (JWT/JWKS and introspection verifiers, challenges), [`metadata`] (Protected Resource Metadata, discovery) |
+//! | `http` | yes | [`http`] (Streamable HTTP, sessions, limits, CORS), [`auth`] (JWT/JWKS and introspection verifiers, challenges, the token exchange client behind [`Downstream`]), [`metadata`] (Protected Resource Metadata, discovery) |
 //! | `dev-auth` | no | `dev_auth`: an embedded development authorization server (never for production) |
 
 #![doc(html_root_url = "https://docs.rs/scopegate/0.1.0")]
@@ -41,6 +41,9 @@ pub use scopegate_runtime::*;
 
 /// The items nearly every server uses.
 pub mod prelude {
+    /// The extractor of downstream APIs' tokens (token exchange, feature `http`).
+    #[cfg(feature = "http")]
+    pub use scopegate_runtime::Downstream;
     pub use scopegate_runtime::{
         CallToolResult, Content, FromRef, GetPromptResult, IntoToolResult, Json, McpServer,
         McpServerExt, Principal, PromptError, PromptMessage, RequestContext, ResourceContents,

@@ -95,6 +95,7 @@ impl ItemAttr {
                     }
                     common.rules.may_require = scopes;
                 }
+                "downstream" => common.downstream = rules::downstream(input, errors)?,
                 "quota" => attr.quota = Some(rules::quota(input, errors)?),
                 "name" => {
                     let lit = keys::string_value(input)?;

@@ -37,6 +37,7 @@ use crate::model::Kind;
 /// | `scope = "a:b"` | the caller must hold this scope |
 /// | `scopes = ["a", "b"]` | the caller must hold all of them |
 /// | `public` | anyone may call the tool (said out loud: a tool with no scope key does not compile) |
+/// | `downstream = "https://api.example"` (or a list) | the APIs the tool may get a token for by token exchange (RFC 8693), through its `Downstream` parameter: absolute `https` (or `http` to loopback) resource URIs, checked here |
 /// | `name = "..."` | the MCP tool name (default: the function's name) |
 /// | `title = "..."` | a human-readable title |
 /// | `description = "..."` | overrides the doc comment |
@@ -71,7 +72,8 @@ pub fn mcp_tool(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Keys: `uri` (required: a URI, or an RFC 6570 template with `{var}` / `{+var}` whose
 /// variables fill the parameters of the same names), `mime_type`, `scope` / `scopes` / `public`,
-/// `name` (default: the function's name), `title`, `description`, `crate`. The handler returns
+/// the scope rules and `downstream` of `#[mcp_tool]`, `name` (default: the function's name),
+/// `title`, `description`, `crate`. The handler returns
 /// `String` (text), `Vec<u8>` (binary), `ResourceContents`, `Vec<ResourceContents>`, or a
 /// `Result` of those; `Err(ResourceError::NotFound)` answers "resource not found".
 /// List it in the derive's `resources(...)`.
@@ -90,7 +92,8 @@ pub fn mcp_resource(args: TokenStream, item: TokenStream) -> TokenStream {
 /// fn summarize(topic: String, style: Option<String>) -> Vec<PromptMessage> { ... }
 /// ```
 ///
-/// Keys: `scope` / `scopes` / `public`, `name`, `title`, `description`, `crate`. The handler
+/// Keys: `scope` / `scopes` / `public`, the scope rules and `downstream` of `#[mcp_tool]`,
+/// `name`, `title`, `description`, `crate`. The handler
 /// returns `String` (one user message), `PromptMessage`, `Vec<PromptMessage>`,
 /// `GetPromptResult`, or a `Result` of those. List it in the derive's `prompts(...)`.
 #[proc_macro_attribute]

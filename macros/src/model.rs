@@ -25,6 +25,7 @@ impl Kind {
                 "any_scope",
                 "when",
                 "may_require",
+                "downstream",
                 "quota",
                 "name",
                 "title",
@@ -45,6 +46,7 @@ impl Kind {
                 "any_scope",
                 "when",
                 "may_require",
+                "downstream",
                 "name",
                 "title",
                 "description",
@@ -58,6 +60,7 @@ impl Kind {
                 "any_scope",
                 "when",
                 "may_require",
+                "downstream",
                 "name",
                 "title",
                 "description",
@@ -125,6 +128,10 @@ pub(crate) struct RulesAttr {
 pub(crate) struct Common {
     pub(crate) access: Access,
     pub(crate) rules: RulesAttr,
+    /// `downstream = "https://.."` or `downstream = ["..", ".."]`: the APIs whose tokens the
+    /// handler may obtain by token exchange (RFC 8693), in source order, each once, each
+    /// checked (`check::lit::downstream_uri`) while parsing.
+    pub(crate) downstream: Vec<String>,
     pub(crate) name: Option<LitStr>,
     pub(crate) title: Option<LitStr>,
     pub(crate) description: Option<LitStr>,

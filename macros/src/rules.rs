@@ -1,5 +1,6 @@
 //! Parsing the scope-rule keys of the item attributes: scope lists (`scopes`, `any_scope`,
-//! `may_require`), `when(..)` clauses and a tool's `quota`.
+//! `may_require`), `when(..)` clauses and a tool's `quota`; and `downstream`, the APIs a
+//! handler may exchange the caller's token for.
 
 use syn::parse::ParseStream;
 use syn::{Ident, Lit, LitStr, Token, bracketed, parenthesized};
@@ -40,6 +41,53 @@ pub(crate) fn scope_list(
         }
     }
     Ok(scopes)
+}
+
+/// Most downstream APIs one item may name.
+pub(crate) const MAX_DOWNSTREAM: usize = 16;
+
+/// `= "https://api.example"` or `= ["https://a.example", "https://b.example"]`: at least one
+/// URI, each an RFC 8707 resource the token exchange can ask for, and each once (errors at the
+/// literal).
+pub(crate) fn downstream(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Vec<String>> {
+    input.parse::<Token![=]>()?;
+    let lits: Vec<LitStr> = if input.peek(syn::token::Bracket) {
+        let content;
+        let brackets = bracketed!(content in input);
+        let lits = content.parse_terminated(|p| p.parse::<LitStr>(), Token![,])?;
+        if lits.is_empty() {
+            errors.push(syn::Error::new(
+                brackets.span.join(),
+                "`downstream` must name at least one API: `downstream = \"https://api.example\"`",
+            ));
+        }
+        if lits.len() > MAX_DOWNSTREAM {
+            errors.push(syn::Error::new(
+                brackets.span.join(),
+                format!("at most {MAX_DOWNSTREAM} APIs in `downstream`"),
+            ));
+        }
+        lits.into_iter().collect()
+    } else {
+        vec![input.parse::<LitStr>().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected a URI or a list of them: `downstream = \"https://api.example\"` or `downstream = [\"..\", \"..\"]`",
+            )
+        })?]
+    };
+    let mut uris: Vec<String> = Vec::new();
+    for lit in lits {
+        let value = lit.value();
+        if let Err(message) = lit::downstream_uri(&value) {
+            errors.at(&lit, message);
+        } else if uris.contains(&value) {
+            errors.at(&lit, format!("`{value}` is listed twice in `downstream`"));
+        } else {
+            uris.push(value);
+        }
+    }
+    Ok(uris)
 }
 
 /// `(argument => "scope")` or `(argument == literal => "scope")`, the literal a string, an

@@ -22,6 +22,12 @@ pub enum FetchError {
         /// Why.
         reason: String,
     },
+    /// No answer within the timeout.
+    #[error("request to {url} timed out")]
+    Timeout {
+        /// The URL.
+        url: String,
+    },
     /// Not a 200.
     #[error("{url} answered HTTP {status}")]
     Status {
@@ -167,10 +173,7 @@ impl Fetcher {
             setting: "HttpConfig or JwtConfig",
         };
         transport_security::check_url(url, role, self.allow_insecure_http)?;
-        let failed = |e: reqwest::Error| FetchError::Request {
-            url: url.to_owned(),
-            reason: e.without_url().to_string(),
-        };
+        let failed = |e: reqwest::Error| request_failed(url, e);
         let client = self.client().map_err(|reason| FetchError::Request {
             url: url.to_owned(),
             reason,
@@ -203,6 +206,71 @@ impl Fetcher {
         let body = serde_json::from_slice(&body)
             .map_err(|_| FetchError::Invalid(format!("{url} did not answer with JSON")))?;
         Ok(Document { body, max_age })
+    }
+}
+
+impl Fetcher {
+    /// POSTs `form` (`application/x-www-form-urlencoded`, already encoded) to `url` with an
+    /// optional `Authorization` value, under the same rules as [`Fetcher::get_json`]: the URL
+    /// checked, the timeout, no redirects, the body limit. Any status is an answer: the caller
+    /// reads OAuth errors from 400 and 401 bodies.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) async fn post_form(
+        &self,
+        url: &str,
+        role: UrlRole,
+        authorization: Option<reqwest::header::HeaderValue>,
+        form: String,
+    ) -> Result<Posted, FetchError> {
+        transport_security::check_url(url, role, self.allow_insecure_http)?;
+        let client = self.client().map_err(|reason| FetchError::Request {
+            url: url.to_owned(),
+            reason,
+        })?;
+        let mut request = client
+            .post(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form);
+        if let Some(mut value) = authorization {
+            value.set_sensitive(true);
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        let mut response = request.send().await.map_err(|e| request_failed(url, e))?;
+        let status = response.status().as_u16();
+        let body = body_within(&mut response, self.max_bytes)
+            .await
+            .map_err(|e| request_failed(url, e))?
+            .ok_or_else(|| FetchError::TooLarge {
+                url: url.to_owned(),
+                limit: self.max_bytes,
+            })?;
+        Ok(Posted { status, body })
+    }
+}
+
+/// The answer to [`Fetcher::post_form`]: its status and its body, within the size limit.
+#[derive(Debug)]
+pub(crate) struct Posted {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+}
+
+/// A request that got no answer: timed out, or failed (the URL left out of the reason, which
+/// names it already).
+fn request_failed(url: &str, error: reqwest::Error) -> FetchError {
+    if error.is_timeout() {
+        FetchError::Timeout {
+            url: url.to_owned(),
+        }
+    } else {
+        FetchError::Request {
+            url: url.to_owned(),
+            reason: error.without_url().to_string(),
+        }
     }
 }
 

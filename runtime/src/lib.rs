@@ -14,12 +14,12 @@
 //! | | `doctor` | (feature `http`) checks a running server's metadata, issuer and keys, and explains a token against it |
 //! | | [`export`] | the scope table as a provider's configuration (Keycloak, Auth0, Entra, Okta, JSON, Markdown) |
 //! | server | [`server`] | the [`McpServer`] trait, the registry and the dispatcher (scope enforcement, both protocol eras) |
-//! | handlers | `handler` | what every handler is built from: parameters, extraction, [`RequestContext`] |
+//! | handlers | `handler` | what every handler is built from: parameters, extraction, [`RequestContext`], `Downstream` |
 //! | | [`tool`] | the tool descriptor and the values a tool returns |
 //! | | [`resource`] | resources: descriptors, URI templates, contents |
 //! | | [`prompt`] | prompts: descriptors, messages |
 //! | | `schema` | the settings of every JSON Schema, a tool's input schema |
-//! | services | `auth` | (feature `http`) token verifiers (JWT/JWKS, introspection), bearer parsing, challenges |
+//! | services | `auth` | (feature `http`) token verifiers (JWT/JWKS, introspection), bearer parsing, challenges, the token exchange client (RFC 8693) |
 //! | | [`principal`] | [`Principal`], the caller a transport hands to the dispatcher |
 //! | | [`scope`] | scope tokens, the set a principal holds, the server's scope table and hierarchy |
 //! | | [`connection`] | the client's connection: progress, logging, sampling, elicitation, cancellation |
@@ -62,6 +62,8 @@ pub mod transport_security;
 mod uri;
 
 pub use connection::{ClientError, Connection, LogLevel, Outbound, OutboundReceiver};
+#[cfg(feature = "http")]
+pub use handler::{Downstream, DownstreamError, DownstreamReason};
 pub use principal::{KeyBinding, Principal};
 pub use prompt::{GetPromptResult, PromptError, PromptMessage, Role};
 pub use protocol::{CallToolResult, Content, ResourceContents};

@@ -13,6 +13,9 @@ use crate::scope::ScopeSet;
 #[derive(Clone)]
 pub struct Principal {
     inner: Arc<Inner>,
+    /// The token the caller authenticated with, carried for token exchange only (see
+    /// `with_subject_token`).
+    subject_token: Option<Arc<str>>,
 }
 
 struct Inner {
@@ -120,6 +123,23 @@ impl std::fmt::Debug for Principal {
     }
 }
 
+// Token exchange (`handler::Downstream`): the caller's token rides with the principal, out of
+// every public method and of `Debug`, so a handler can have it exchanged but never read it.
+impl Principal {
+    /// The same principal, carrying `token` for token exchange. Only transports call it, and
+    /// only for a server with downstream APIs.
+    pub(crate) fn with_subject_token(mut self, token: &str) -> Self {
+        self.subject_token = Some(Arc::from(token));
+        self
+    }
+
+    /// The token the caller authenticated with, when the transport carried it.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn subject_token(&self) -> Option<&Arc<str>> {
+        self.subject_token.as_ref()
+    }
+}
+
 /// Builds a [`Principal`].
 #[must_use]
 pub struct PrincipalBuilder {
@@ -168,6 +188,7 @@ impl PrincipalBuilder {
     pub fn build(self) -> Principal {
         Principal {
             inner: Arc::new(self.inner),
+            subject_token: None,
         }
     }
 }

@@ -215,8 +215,9 @@ impl ScopeTable {
 
 /// The scope rules of a tool, resource or prompt beyond the scopes every call needs
 /// (`scopes`): one of several scopes, scopes that depend on the arguments, and scopes the
-/// handler may demand while it runs. `#[mcp_tool]` and its siblings emit it; every scope it
-/// names is in the server's scope table.
+/// handler may demand while it runs; and the downstream APIs it may get tokens for.
+/// `#[mcp_tool]` and its siblings emit it; every scope it names is in the server's scope table,
+/// and every API in its table of downstream APIs.
 #[derive(Debug, Clone, Copy)]
 pub struct Rules {
     /// `any_scope = [..]`: one of these suffices (none when empty). A denial asks for the first.
@@ -228,6 +229,10 @@ pub struct Rules {
     pub may_require: &'static [&'static str],
     /// Every scope the three above name, in that order (the derive's scope table reads it).
     pub demands: &'static [&'static str],
+    /// `downstream = [..]`: not a scope rule but the APIs (RFC 8707 resource URIs) the handler
+    /// may get a token for by exchanging the caller's (RFC 8693), through its
+    /// `handler::Downstream` parameter; no other.
+    pub downstream: &'static [&'static str],
 }
 
 impl Rules {
@@ -237,9 +242,10 @@ impl Rules {
         when: &[],
         may_require: &[],
         demands: &[],
+        downstream: &[],
     };
 
-    /// Whether there is no rule beyond the fixed scopes.
+    /// Whether there is no scope rule beyond the fixed scopes (downstream APIs aside).
     #[must_use]
     pub const fn is_none(&self) -> bool {
         self.any_scopes.is_empty() && self.when.is_empty() && self.may_require.is_empty()

@@ -4,6 +4,11 @@
 //! There is no token on stdio, so the environment says who the caller is, and it fails closed:
 //! with nothing set the caller holds no scope and may call only `public` tools. stdout carries
 //! protocol messages only; logs belong on stderr.
+//!
+//! A server whose tools call downstream APIs exchanges the caller's token for theirs (RFC
+//! 8693): on stdio that token is [`TOKEN_VAR`]'s, which the server does not verify (the
+//! authorization server does, when it exchanges it) and which grants nothing here: the scopes
+//! are still [`SCOPES_VAR`]'s.
 
 use std::sync::Arc;
 
@@ -21,6 +26,9 @@ use crate::server::{BuildError, Core, McpServer, Reply, Server};
 pub const SCOPES_VAR: &str = "SCOPEGATE_SCOPES";
 /// The environment variable naming the stdio caller (the principal's subject).
 pub const SUBJECT_VAR: &str = "SCOPEGATE_SUBJECT";
+/// The environment variable holding the stdio caller's access token, exchanged for downstream
+/// APIs' tokens (token exchange) and for nothing else.
+pub const TOKEN_VAR: &str = "SCOPEGATE_TOKEN";
 
 /// The longest line (one JSON-RPC message) the stdio transport accepts by default: 4 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 << 20;
@@ -45,20 +53,24 @@ pub enum StdioError {
     Io(#[from] std::io::Error),
 }
 
-/// Reads the stdio caller's identity from [`SCOPES_VAR`] and [`SUBJECT_VAR`].
+/// Reads the stdio caller's identity from [`SCOPES_VAR`] and [`SUBJECT_VAR`], and the token
+/// to exchange for downstream APIs' from [`TOKEN_VAR`].
 ///
 /// Unset or empty: an anonymous caller with no scopes. A value that is not a list of RFC 6749
-/// scope tokens is an error, not a silently smaller grant.
+/// scope tokens is an error, not a silently smaller grant; so is a token that no header could
+/// carry.
 pub fn principal_from_env() -> Result<Principal, StdioError> {
     principal_from_vars(
         std::env::var(SCOPES_VAR).ok().as_deref(),
         std::env::var(SUBJECT_VAR).ok().as_deref(),
+        std::env::var(TOKEN_VAR).ok().as_deref(),
     )
 }
 
 fn principal_from_vars(
     scopes: Option<&str>,
     subject: Option<&str>,
+    token: Option<&str>,
 ) -> Result<Principal, StdioError> {
     let mut builder = Principal::builder();
     if let Some(scopes) = scopes {
@@ -73,7 +85,18 @@ fn principal_from_vars(
     if let Some(subject) = subject.filter(|s| !s.is_empty()) {
         builder = builder.subject(subject);
     }
-    Ok(builder.build())
+    let principal = builder.build();
+    match token.filter(|t| !t.is_empty()) {
+        // Never echoed: the reason says what is wrong, not what was there.
+        Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => {
+            Err(StdioError::Credentials {
+                var: TOKEN_VAR,
+                reason: "not a token: it holds spaces, control or non-ASCII characters".into(),
+            })
+        }
+        Some(token) => Ok(principal.with_subject_token(token)),
+        None => Ok(principal),
+    }
 }
 
 /// Serves `server` on this process's stdin and stdout until stdin closes, with the caller's
@@ -322,13 +345,30 @@ mod tests {
 
     #[test]
     fn environment_grants_fail_closed() {
-        let p = principal_from_vars(None, None).unwrap();
+        let p = principal_from_vars(None, None, None).unwrap();
         assert!(p.scopes().is_empty() && p.subject().is_none());
-        let p = principal_from_vars(Some("b:read  a:write"), Some("alice")).unwrap();
+        let p = principal_from_vars(Some("b:read  a:write"), Some("alice"), None).unwrap();
         assert_eq!(p.scopes().to_string(), "a:write b:read");
         assert_eq!(p.subject(), Some("alice"));
-        let err = principal_from_vars(Some("ok bad\"scope"), None).unwrap_err();
+        let err = principal_from_vars(Some("ok bad\"scope"), None, None).unwrap_err();
         assert!(err.to_string().contains(SCOPES_VAR) && err.to_string().contains("bad\"scope"));
+    }
+
+    #[test]
+    fn the_environment_token_is_carried_for_exchange_and_never_echoed() {
+        let p = principal_from_vars(Some("a:read"), None, Some("eyJ.abc.def")).unwrap();
+        assert_eq!(p.subject_token().map(|t| &**t), Some("eyJ.abc.def"));
+        assert_eq!(
+            p.scopes().to_string(),
+            "a:read",
+            "the token grants nothing here"
+        );
+        assert!(!format!("{p:?}").contains("eyJ.abc.def"));
+        let p = principal_from_vars(None, None, Some("")).unwrap();
+        assert!(p.subject_token().is_none());
+        let err = principal_from_vars(None, None, Some("secret with space")).unwrap_err();
+        assert!(err.to_string().contains(TOKEN_VAR), "{err}");
+        assert!(!err.to_string().contains("secret"), "{err}");
     }
 
     #[tokio::test]

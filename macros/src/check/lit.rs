@@ -92,6 +92,85 @@ pub(crate) fn param_header(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Rule: a downstream API is named by the RFC 8707 resource URI its tokens are for (sent as
+/// the exchange's `resource`/`audience`, and expected in the issued token's `aud`): absolute
+/// `https` (or `http` to a loopback host, for development, as everywhere in scopegate), with a
+/// host, without userinfo, query or fragment (RFC 8707 §2), scheme and host in lower case, so
+/// the string compared with `aud` is the one written.
+pub(crate) fn downstream_uri(uri: &str) -> Result<(), String> {
+    let usage =
+        "`downstream` takes the API's resource URI: `https://…`, or `http://` to a loopback host";
+    if let Some(c) = uri.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!("`{uri}` contains {c:?}; {usage}"));
+    }
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return Err(format!("`{uri}` is not an absolute URI; {usage}"));
+    };
+    if !matches!(scheme, "https" | "http") {
+        return Err(
+            if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http") {
+                format!(
+                    "write the scheme of `{uri}` in lower case: the URI is compared with `aud` as written"
+                )
+            } else {
+                format!("`{uri}` is not an `https` URI; {usage}")
+            },
+        );
+    }
+    if uri.contains('#') {
+        return Err(format!(
+            "`{uri}` has a fragment, which a resource URI must not have (RFC 8707 §2)"
+        ));
+    }
+    if uri.contains('?') {
+        return Err(format!(
+            "`{uri}` has a query; name the API by its URI without one (RFC 8707 §2)"
+        ));
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(format!(
+            "`{uri}` has user information; name the API by its host"
+        ));
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((address, after)) => (&authority[..address.len() + 2], after.strip_prefix(':')),
+            None => return Err(format!("`{uri}` has an unclosed `[` in its host")),
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(format!("`{uri}` has no host; {usage}"));
+    }
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(format!("`{uri}` has a port that is not a number"));
+    }
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "write the host of `{uri}` in lower case: the URI is compared with `aud` as written"
+        ));
+    }
+    let loopback = host == "localhost"
+        || host == "[::1]"
+        || host.strip_prefix("127.").is_some_and(|rest| {
+            let parts: Vec<&str> = rest.split('.').collect();
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+        });
+    if scheme == "http" && !loopback {
+        return Err(format!(
+            "`{uri}` is plain `http` to a host that is not loopback; use `https` (tokens would cross the network in clear)"
+        ));
+    }
+    Ok(())
+}
+
 /// Rule: a scope is an RFC 6749 §3.3 scope-token, `1*( %x21 / %x23-5B / %x5D-7E )`: printable
 /// ASCII without space, `"` or `\`.
 pub(crate) fn scope(lit: &LitStr) -> Result<ScopeLit, Error> {
@@ -150,6 +229,39 @@ mod tests {
         }
         for bad in ["", "has space", "a:b", "a\r\nb", "é", "a/b", "a\"b", "(x)"] {
             assert!(param_header(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn downstream_uris_are_https_resources() {
+        for ok in [
+            "https://api.mail.example",
+            "https://api.mail.example/v1/",
+            "https://api.example:8443/x",
+            "http://127.0.0.1:9000/api",
+            "http://localhost/api",
+            "http://[::1]:80",
+        ] {
+            assert!(downstream_uri(ok).is_ok(), "{ok}: {:?}", downstream_uri(ok));
+        }
+        for (bad, why) in [
+            ("", "not an absolute URI"),
+            ("api.example", "not an absolute URI"),
+            ("ftp://api.example", "not an `https` URI"),
+            ("HTTPS://api.example", "lower case"),
+            ("https://API.example", "lower case"),
+            ("https://api.example/#x", "fragment"),
+            ("https://api.example/?a=b", "query"),
+            ("https://user@api.example", "user information"),
+            ("https:///path", "no host"),
+            ("https://api.example:x", "port"),
+            ("https://api.example/a b", "' '"),
+            ("http://api.example", "not loopback"),
+            ("http://127.0.0.1.example.com", "not loopback"),
+            ("https://[::1", "unclosed"),
+        ] {
+            let message = downstream_uri(bad).expect_err(bad);
+            assert!(message.contains(why), "{bad}: {message}");
         }
     }
 

@@ -99,12 +99,14 @@ pub(crate) fn meta(common: &Common, callable: &Callable<'_>) -> TokenStream {
             }
         }
     });
+    let downstream = &common.downstream;
     quote! {
         __sg::Rules {
             any_scopes: &[#(#any),*],
             when: &[#(#when),*],
             may_require: &[#(#may),*],
             demands: &[#(#demands),*],
+            downstream: &[#(#downstream),*],
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `#[derive(McpServer)]`'s expansion: the `McpServer` impl with its `const` tables (tools,
-//! resources, prompts, the sorted distinct scope list, the closed hierarchy), `FromRef` for the
+//! resources, prompts, the sorted distinct scope list, the closed hierarchy, the downstream
+//! APIs), `FromRef` for the
 //! state fields, and the cross-tool rules as spanned `const` evaluations. After an error, a
 //! [`fallback`] impl instead.
 
@@ -93,6 +94,8 @@ pub(crate) fn expand(
         .iter()
         .flat_map(|meta| [quote!(#meta.scopes), quote!(#meta.rules.demands)])
         .collect();
+    // Every downstream API an item names: the table a provider's exchange policy is made from.
+    let item_downstream = metas.iter().map(|meta| quote!(#meta.rules.downstream));
     let resource_checks = taken_before_checks(
         resources,
         "resource `{}` has the same URI as an earlier resource in `resources(...)`",
@@ -195,6 +198,7 @@ pub(crate) fn expand(
                 const PROMPTS: &'static [__sg::PromptDef<Self>] = &[#(<#prompts as __sg::Prompt<Self>>::DEF),*];
                 const SCOPES: &'static [&'static str] = &__SCOPEGATE_SCOPES;
                 const IMPLICATIONS: &'static [__sg::Implication] = &[#(#implications),*];
+                const DOWNSTREAM: &'static [&'static str] = &__SCOPEGATE_DOWNSTREAM;
             }
 
             const __SCOPEGATE_METAS: &[__sg::ToolMeta] = &[#(<#tools as __sg::Tool<#ident>>::DEF.meta),*];
@@ -212,6 +216,14 @@ pub(crate) fn expand(
             const __SCOPEGATE_DISTINCT: usize = __sg::count_distinct(&__SCOPEGATE_SORTED);
             const __SCOPEGATE_SCOPES: [&str; __SCOPEGATE_DISTINCT] =
                 __sg::distinct::<__SCOPEGATE_DISTINCT>(&__SCOPEGATE_SORTED);
+            const __SCOPEGATE_DOWNSTREAM_LISTS: &[&[&str]] = &[#(#item_downstream),*];
+            const __SCOPEGATE_DOWNSTREAM_ALL: usize = __sg::total_len(__SCOPEGATE_DOWNSTREAM_LISTS);
+            const __SCOPEGATE_DOWNSTREAM_SORTED: [&str; __SCOPEGATE_DOWNSTREAM_ALL] =
+                __sg::concat_sorted::<__SCOPEGATE_DOWNSTREAM_ALL>(__SCOPEGATE_DOWNSTREAM_LISTS);
+            const __SCOPEGATE_DOWNSTREAM_DISTINCT: usize =
+                __sg::count_distinct(&__SCOPEGATE_DOWNSTREAM_SORTED);
+            const __SCOPEGATE_DOWNSTREAM: [&str; __SCOPEGATE_DOWNSTREAM_DISTINCT] =
+                __sg::distinct::<__SCOPEGATE_DOWNSTREAM_DISTINCT>(&__SCOPEGATE_DOWNSTREAM_SORTED);
 
             #(#name_checks)*
             #(#resource_checks)*

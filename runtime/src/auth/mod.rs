@@ -4,12 +4,21 @@
 //!
 //! Every failure fails closed: a token that fails any check yields an [`AuthError`], never a
 //! principal with fewer rights.
+//!
+//! The client side of token exchange (RFC 8693) lives here too: [`TokenExchange`] gets a
+//! downstream API's token for the caller's, which tools reach through
+//! [`Downstream`](crate::Downstream) without ever seeing the caller's token.
 
 mod bearer;
 mod claims;
+mod client_auth;
 mod dpop;
 mod dpop_nonce;
+mod exchange;
+mod exchange_cache;
+mod exchange_error;
 mod introspection;
+mod issued_token;
 mod jwks;
 mod jws;
 mod jwt;
@@ -23,12 +32,16 @@ pub use crate::challenge::{AuthScheme, Challenge};
 pub use bearer::{Credentials, bearer_credentials, credentials};
 pub(crate) use bearer::{accepted_recently, remember_accepted};
 pub use claims::principal_from_claims;
+pub use client_auth::ClientAuth;
 pub use dpop::{
     DpopConfig, MAX_PROOF_BYTES, Proof, ProofError, ProofTarget, thumbprint, token_hash,
     verify_proof,
 };
 pub use dpop_nonce::{DpopNonces, NonceVerdict};
+pub use exchange::{ExchangeTarget, TOKEN_EXCHANGE_GRANT, TokenExchange};
+pub use exchange_error::{ExchangeError, ExchangeErrorCode};
 pub use introspection::{IntrospectionConfig, IntrospectionVerifier};
+pub use issued_token::DownstreamToken;
 pub use jwt::JwtVerifier;
 pub use jwt_config::{ASYMMETRIC_ALGORITHMS, JwtConfig};
 // The development server compares its client secrets with it.

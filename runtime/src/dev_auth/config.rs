@@ -1,8 +1,10 @@
 //! What the development authorization server is told at start (`DevAuthConfig`), and why it
 //! may refuse to start (`DevAuthError`).
 
+use std::fmt;
 use std::time::Duration;
 
+use crate::auth::{ClientAuth, TokenExchange};
 use crate::metadata;
 
 /// Settings of the development authorization server.
@@ -43,6 +45,42 @@ pub struct DevAuthConfig {
     /// Documents (default none): for a test that serves a document over `https` with a CA of
     /// its own.
     pub metadata_document_ca: Option<String>,
+    /// The downstream APIs tokens may be exchanged for (RFC 8693 token exchange). Default
+    /// (`None`): those the server declares (`downstream = ..` on its items, `Server::downstream`).
+    pub downstream: Option<Vec<String>>,
+    /// Whether an exchange may ask for scopes the subject token does not hold (default false:
+    /// an exchanged token's scopes are the subject token's, or fewer).
+    pub exchange_any_scope: bool,
+    /// The confidential client the MCP server exchanges tokens as: the one client the
+    /// token-exchange grant accepts (default: `scopegate-resource-server`, a random secret).
+    pub exchange_client: ExchangeClient,
+}
+
+/// The client the MCP server authenticates as when it exchanges a caller's token at the
+/// development server. `Debug` does not show the secret.
+#[derive(Clone)]
+pub struct ExchangeClient {
+    /// The client id.
+    pub id: String,
+    /// The client secret.
+    pub secret: String,
+}
+
+impl Default for ExchangeClient {
+    fn default() -> Self {
+        Self {
+            id: "scopegate-resource-server".into(),
+            secret: super::random::random_token(32),
+        }
+    }
+}
+
+impl fmt::Debug for ExchangeClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExchangeClient")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for DevAuthConfig {
@@ -59,6 +97,9 @@ impl Default for DevAuthConfig {
             max_clients_per_address: 100,
             default_scopes: None,
             metadata_document_ca: None,
+            downstream: None,
+            exchange_any_scope: false,
+            exchange_client: ExchangeClient::default(),
         }
     }
 }
@@ -119,6 +160,50 @@ impl DevAuthConfig {
     pub fn metadata_document_ca(mut self, pem: impl Into<String>) -> Self {
         self.metadata_document_ca = Some(pem.into());
         self
+    }
+
+    /// Sets the downstream APIs tokens may be exchanged for (default: the server's).
+    #[must_use]
+    pub fn downstream<I, S>(mut self, apis: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.downstream = Some(apis.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Lets an exchange ask for scopes the subject token does not hold.
+    #[must_use]
+    pub fn exchange_any_scope(mut self, any: bool) -> Self {
+        self.exchange_any_scope = any;
+        self
+    }
+
+    /// The token exchange client of the MCP server at `resource`, authenticated as
+    /// [`DevAuthConfig::exchange_client`] at this development server's token endpoint: give it
+    /// to [`crate::ServerOptions::token_exchange`] before building the server, then build the
+    /// [`super::DevAuth`] from the same configuration.
+    ///
+    /// # Errors
+    /// When `resource` is not a usable resource URI.
+    pub fn token_exchange(&self, resource: &str) -> Result<TokenExchange, DevAuthError> {
+        let (issuer, _) = self.issuer(resource)?;
+        let client = &self.exchange_client;
+        Ok(TokenExchange::new(
+            format!("{issuer}/token"),
+            client.id.clone(),
+            ClientAuth::secret_basic(client.secret.clone()),
+        )
+        .allow_insecure_http(self.allow_non_loopback))
+    }
+
+    /// The issuer for `resource` (its origin and [`Self::path`]) and `path` in normal form.
+    pub(super) fn issuer(&self, resource: &str) -> Result<(String, String), DevAuthError> {
+        let resource = metadata::canonical_resource(resource)?;
+        let (origin, _) = metadata::origin_and_path(&resource);
+        let path = format!("/{}", self.path.trim_matches('/'));
+        Ok((format!("{origin}{path}"), path))
     }
 
     /// Permits a non-loopback issuer and requests on any local address (development on a

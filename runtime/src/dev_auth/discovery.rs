@@ -24,7 +24,7 @@ pub(super) async fn metadata_document(State(s): State<Arc<DevState>>) -> Respons
             "scopes_supported": s.scopes,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": s.grant_types(),
             "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,

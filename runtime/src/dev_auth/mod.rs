@@ -37,6 +37,7 @@ mod config;
 mod console;
 mod discovery;
 mod dpop;
+mod exchange;
 mod grant;
 mod guard;
 mod keys;
@@ -59,7 +60,7 @@ use serde_json::json;
 use crate::metadata;
 use crate::server::{Core, McpServer, Server};
 
-pub use config::{DevAuthConfig, DevAuthError};
+pub use config::{DevAuthConfig, DevAuthError, ExchangeClient};
 
 use authorize::{authorize, decision};
 use discovery::{jwks, metadata_document};
@@ -135,7 +136,16 @@ impl DevAuth {
         let catalog = console::catalog(server, &issuer, &path, &resource, &scopes);
         let documents = cimd::Documents::new(&issuer, config.metadata_document_ca.as_deref())?;
         let (key, jwk) = generate_key()?;
+        let verifying_key = jsonwebtoken::DecodingKey::from_jwk(&jwk)
+            .map_err(|e| DevAuthError::Key(e.to_string()))?;
         let kid = jwk.common.key_id.clone().unwrap_or_default();
+        let downstream = config.downstream.clone().unwrap_or_else(|| {
+            server
+                .downstream()
+                .iter()
+                .map(|api| (*api).to_owned())
+                .collect()
+        });
         let jwks = json!({ "keys": [jwk] });
         tracing::warn!(
             target: "scopegate::dev_auth",
@@ -162,8 +172,10 @@ impl DevAuth {
                 catalog,
                 config,
                 key,
+                verifying_key,
                 kid,
                 jwks,
+                downstream,
                 issuer_host,
                 documents,
                 dpop_proofs: crate::server::MemoryReplayStore::new(),

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use jsonwebtoken::EncodingKey;
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::Value;
 
 use crate::metadata;
@@ -30,8 +30,12 @@ pub(super) struct DevState {
     pub(super) catalog: Catalog,
     pub(super) config: DevAuthConfig,
     pub(super) key: EncodingKey,
+    /// The public half of `key`: subject tokens of the exchange grant are checked with it.
+    pub(super) verifying_key: DecodingKey,
     pub(super) kid: String,
     pub(super) jwks: Value,
+    /// The downstream APIs the token-exchange grant issues tokens for.
+    pub(super) downstream: Vec<String>,
     /// The issuer's host, lower case (IPv6 in brackets): a `Host` it accepts besides loopback.
     pub(super) issuer_host: String,
     /// Client ID Metadata Documents, fetched and cached.
@@ -88,6 +92,18 @@ impl DevState {
         id: &str,
         redirect_uri: Option<&str>,
     ) -> Result<KnownClient, ClientError> {
+        // The MCP server's own client, for the token-exchange grant: configured, never
+        // registered, never forgotten, with no redirect URI (it cannot authorize anyone).
+        let exchange = &self.config.exchange_client;
+        if id == exchange.id {
+            return Ok(KnownClient {
+                redirect_uris: Vec::new(),
+                name: Some("the MCP server (token exchange)".into()),
+                refresh: false,
+                secret: Some(exchange.secret.clone()),
+                dpop_bound: false,
+            });
+        }
         if cimd::is_url(id) {
             let doc = self
                 .documents
@@ -114,6 +130,16 @@ impl DevState {
             secret: client.secret.clone(),
             dpop_bound: client.dpop_bound,
         })
+    }
+
+    /// The grants the token endpoint answers: token exchange only when there are downstream
+    /// APIs to exchange tokens for.
+    pub(super) fn grant_types(&self) -> Vec<&'static str> {
+        let mut grants = vec!["authorization_code", "refresh_token"];
+        if !self.downstream.is_empty() {
+            grants.push(crate::auth::TOKEN_EXCHANGE_GRANT);
+        }
+        grants
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Store> {

@@ -34,6 +34,9 @@ pub(super) struct TokenForm {
     client_secret: Option<String>,
     scope: Option<String>,
     resource: Option<String>,
+    /// RFC 8693's fields, for the token-exchange grant.
+    #[serde(flatten)]
+    exchange: super::exchange::ExchangeFields,
 }
 
 /// A client the token endpoint authenticated.
@@ -131,6 +134,13 @@ pub(super) async fn token(
     match form.grant_type.as_deref() {
         Some("authorization_code") => code_grant(&s, &client, &form, jkt),
         Some("refresh_token") => refresh_grant(&s, &client.id, &form, jkt.as_deref()),
+        Some(super::exchange::GRANT_TYPE) => super::exchange::exchange_grant(
+            &s,
+            &client.id,
+            &form.exchange,
+            form.scope.as_deref(),
+            form.resource.as_deref(),
+        ),
         _ => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",

@@ -46,6 +46,15 @@ pub(super) fn document(table: &Table) -> (Value, Vec<String>) {
          resource-parameter compatibility profile so `resource` selects this API."
             .to_owned(),
     ];
+    if let Some(apis) = table.downstream_list() {
+        notes.push(format!(
+            "Token exchange for {apis}: Auth0's On-Behalf-Of Token Exchange takes a token for \
+             this API and issues one for another API of the tenant, to a Custom API client of this \
+             API (`app_type: resource_server`, `resource_server_identifier` this identifier) with \
+             on-behalf-of token exchange enabled; create each downstream API with its URI as \
+             identifier (Auth0 reads the exchange's `audience`)."
+        ));
+    }
     notes.extend(table.hierarchy("Auth0"));
     (document, notes)
 }

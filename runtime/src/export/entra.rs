@@ -122,6 +122,14 @@ pub(super) fn document(table: &Table) -> (Value, Vec<String>) {
                 .collect::<String>()
         ),
     ];
+    if let Some(apis) = table.downstream_list() {
+        notes.push(format!(
+            "Token exchange for {apis}: Entra ID has no RFC 8693 exchange; its On-Behalf-Of \
+             flow (`grant_type` jwt-bearer, `requested_token_use=on_behalf_of`) plays that part \
+             and is not what scopegate's `TokenExchange` sends: get those APIs' tokens some other \
+             way, or through a token service that speaks RFC 8693."
+        ));
+    }
     notes.extend(clashes(table));
     notes.extend(table.hierarchy("Entra"));
     (document, notes)

@@ -63,6 +63,17 @@ pub(super) fn document(table: &Table) -> (Value, Vec<String>) {
         "Keycloak's access tokens carry `typ: JWT`: configure `JwtConfig::token_type(None)`."
             .to_owned(),
     ];
+    if let Some(apis) = table.downstream_list() {
+        notes.push(format!(
+            "Token exchange for {apis}: Keycloak's standard token exchange (26.2 and later) \
+             exchanges within the realm. Give the MCP server a confidential client with \
+             \"Standard token exchange\" enabled, make sure its client id is in the `aud` of the \
+             tokens clients get for {} (the audience mapper above, or one more), and give each \
+             API a client whose client id is the API's URI: Keycloak reads the exchange's \
+             `audience` as a client id (configure `TokenExchange::target(ExchangeTarget::Audience)`).",
+            table.resource
+        ));
+    }
     notes.extend(table.hierarchy("Keycloak"));
     (document, notes)
 }

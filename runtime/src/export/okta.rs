@@ -43,6 +43,15 @@ pub(super) fn document(table: &Table) -> (Value, Vec<String>) {
          header `typ` is not `at+jwt`, configure `JwtConfig::token_type(None)`."
             .to_owned(),
     ];
+    if let Some(apis) = table.downstream_list() {
+        notes.push(format!(
+            "Token exchange for {apis}: Okta's On-Behalf-Of Token Exchange (custom authorization \
+             servers of one org). Give the MCP server a service app with the Token Exchange grant, \
+             give each API a custom authorization server whose audience is the API's URI, and \
+             allow the Token Exchange grant for that app in an access policy rule there; the \
+             exchange names the API in `audience`."
+        ));
+    }
     notes.extend(table.hierarchy("Okta"));
     (document, notes)
 }

@@ -10,6 +10,8 @@ pub(super) struct Table {
     /// The resource URI tokens must name in `aud`.
     pub(super) resource: String,
     pub(super) scopes: Vec<ScopeEntry>,
+    /// The downstream APIs items get tokens for by token exchange, sorted.
+    pub(super) downstream: &'static [&'static str],
 }
 
 /// One scope of the table.
@@ -49,7 +51,13 @@ impl Table {
             server: core.server_name(),
             resource: resource.to_owned(),
             scopes,
+            downstream: core.downstream(),
         }
+    }
+
+    /// The downstream APIs, each in backquotes, for a note; `None` when there is none.
+    pub(super) fn downstream_list(&self) -> Option<String> {
+        (!self.downstream.is_empty()).then(|| quoted(self.downstream))
     }
 
     /// The hierarchy in one sentence per broad scope, for the providers that cannot express it;

@@ -27,6 +27,9 @@ pub struct CallParts<'a, S> {
     pub(crate) strings: bool,
     /// The `when` clauses the arguments matched (bit `i`: clause `i`).
     pub(crate) matched: &'a std::cell::Cell<u64>,
+    /// The item's downstream APIs and the server's token exchange, for `Downstream`.
+    #[cfg(feature = "http")]
+    pub(crate) downstream: super::downstream_parts::DownstreamParts<'a>,
 }
 
 impl<S> CallParts<'_, S> {
@@ -73,7 +76,7 @@ fn invalid_arguments_message(kind: &str, target: &str, problems: &[String]) -> S
     message = "`{Self}` cannot be a tool parameter",
     label = "not an argument or an extractor",
     note = "a JSON argument must implement `serde::Deserialize` and `schemars::JsonSchema`",
-    note = "extractors are `Principal`, `State<T>` and `RequestContext`"
+    note = "extractors are `Principal`, `State<T>`, `RequestContext` and `Downstream`"
 )]
 pub trait ToolParam<S>: Sized {
     /// The argument's schema, or `None` for an extractor.
@@ -89,7 +92,7 @@ pub trait ToolParam<S>: Sized {
     message = "`{Self}` cannot be a tool parameter",
     label = "not an argument or an extractor",
     note = "a JSON argument must implement `serde::Deserialize` and `schemars::JsonSchema`",
-    note = "extractors are `Principal`, `State<T>` and `RequestContext`"
+    note = "extractors are `Principal`, `State<T>`, `RequestContext` and `Downstream`"
 )]
 pub trait ToolParamKind {}
 

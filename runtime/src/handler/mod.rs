@@ -4,10 +4,14 @@
 //!
 //! A parameter is either a JSON *argument* (any `Deserialize + JsonSchema` type, through a
 //! blanket impl of [`ToolParam`]) or an *extractor* ([`Principal`](crate::Principal),
-//! [`State<T>`], [`RequestContext`]) with an impl of its own. The trait system tells them apart:
+//! [`State<T>`], [`RequestContext`], `Downstream`) with an impl of its own. The trait system tells them apart:
 //! the macro never looks at a type's name.
 
 mod context;
+#[cfg(feature = "http")]
+mod downstream;
+#[cfg(feature = "http")]
+mod downstream_parts;
 mod error;
 mod extract;
 mod future;
@@ -18,6 +22,10 @@ mod step_up;
 
 pub(crate) use self::context::Link;
 pub use self::context::{Input, RequestContext};
+#[cfg(feature = "http")]
+pub use self::downstream::{Downstream, DownstreamError, DownstreamReason};
+#[cfg(feature = "http")]
+pub(crate) use self::downstream_parts::DownstreamParts;
 pub use self::error::ToolError;
 pub use self::extract::{CallParts, FromRef, State, ToolParam, ToolParamKind};
 pub(crate) use self::future::panic_message;

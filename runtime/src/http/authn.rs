@@ -125,7 +125,8 @@ impl Shared {
                     remember_accepted(token);
                 }
                 tracing::debug!(target: "scopegate::auth", event = "token_accepted", subject = principal.subject(), client_id = principal.client_id(), scopes = %principal.scopes());
-                Ok(principal)
+                // Kept for token exchange only when some item has downstream APIs.
+                Ok(self.server.carry_subject_token(principal, token))
             }
             Err(error) => Err(self.invalid_token(&error, client())),
         }

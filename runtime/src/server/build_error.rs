@@ -66,6 +66,24 @@ pub enum BuildError {
         /// The clause, as written.
         clause: String,
     },
+    /// An item names a downstream API the server's table does not hold (a hand-written
+    /// `McpServer` whose `DOWNSTREAM` forgets one; the derive's never does).
+    #[error("`{item}` names the downstream API `{api}`, which is not in the server's `DOWNSTREAM`")]
+    DownstreamNotInTable {
+        /// The tool or prompt name, or the resource URI.
+        item: &'static str,
+        /// The API.
+        api: &'static str,
+    },
+    /// Items get tokens for downstream APIs (`downstream = ..`), but no token exchange is
+    /// configured to get them (`ServerOptions::token_exchange`, feature `http`).
+    #[error(
+        "items may get tokens for downstream APIs (`{api}`, …) but no token exchange is configured: set `ServerOptions::token_exchange` (feature `http`)"
+    )]
+    NoTokenExchange {
+        /// The first of the APIs.
+        api: &'static str,
+    },
     /// The tools/list page size is zero.
     #[error("the tools/list page size must be at least 1")]
     ZeroPageSize,

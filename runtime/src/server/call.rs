@@ -29,6 +29,9 @@ pub(crate) struct Call<'a> {
     pub(super) strings: bool,
     /// The `when` clauses the arguments matched (bit `i`: clause `i`), set by the extraction.
     pub(super) matched: &'a std::cell::Cell<u64>,
+    /// The item's downstream APIs and the server's token exchange.
+    #[cfg(feature = "http")]
+    pub(super) downstream: crate::handler::DownstreamParts<'a>,
 }
 
 impl<'a> Call<'a> {
@@ -42,6 +45,8 @@ impl<'a> Call<'a> {
             kind: self.kind,
             strings: self.strings,
             matched: self.matched,
+            #[cfg(feature = "http")]
+            downstream: self.downstream,
         }
     }
 }

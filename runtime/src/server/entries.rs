@@ -37,6 +37,10 @@ pub const CONDITIONAL_SCOPES_META_KEY: &str = "dev.scopegate/conditionalScopes";
 /// The `_meta` key of the scopes the handler may demand while it runs (`may_require = [..]`).
 pub const MAY_REQUIRE_SCOPES_META_KEY: &str = "dev.scopegate/mayRequireScopes";
 
+/// The `_meta` key of the downstream APIs the item may get tokens for by token exchange
+/// (`downstream = [..]`): the resource URIs, as declared.
+pub const DOWNSTREAM_META_KEY: &str = "dev.scopegate/downstream";
+
 /// The `_meta` key of a tool's quota: `{"calls", "perSeconds"}` per caller.
 pub const QUOTA_META_KEY: &str = "dev.scopegate/quota";
 
@@ -54,6 +58,9 @@ pub(super) fn scopes_meta(scopes: &[&str], rules: &Rules, quota: Option<ToolQuot
     }
     if !rules.may_require.is_empty() {
         meta.insert(MAY_REQUIRE_SCOPES_META_KEY.into(), json!(rules.may_require));
+    }
+    if !rules.downstream.is_empty() {
+        meta.insert(DOWNSTREAM_META_KEY.into(), json!(rules.downstream));
     }
     if let Some(quota) = quota {
         meta.insert(

@@ -70,8 +70,8 @@ pub use self::authorize::{Denial, DenialRule};
 pub use self::build_error::BuildError;
 pub use self::bus::EventBus;
 pub use self::entries::{
-    ANY_SCOPES_META_KEY, CONDITIONAL_SCOPES_META_KEY, MAY_REQUIRE_SCOPES_META_KEY, QUOTA_META_KEY,
-    REQUIRED_SCOPES_META_KEY,
+    ANY_SCOPES_META_KEY, CONDITIONAL_SCOPES_META_KEY, DOWNSTREAM_META_KEY,
+    MAY_REQUIRE_SCOPES_META_KEY, QUOTA_META_KEY, REQUIRED_SCOPES_META_KEY,
 };
 pub use self::info::ServerInfo;
 // The HTTP version-header check answers with the same error as the `_meta` check.
@@ -108,6 +108,10 @@ pub trait McpServer: Sized + Send + Sync + 'static {
     const SCOPES: &'static [&'static str];
     /// The scope hierarchy, transitively closed.
     const IMPLICATIONS: &'static [Implication];
+    /// Every downstream API (RFC 8707 resource URI) a tool, resource or prompt may get a token
+    /// for by token exchange (`downstream = ..`), sorted, each once: what the authorization
+    /// server's exchange policy must allow.
+    const DOWNSTREAM: &'static [&'static str] = &[];
 }
 
 /// A built server: the user's state, the tool registry and the pre-serialized lists. Cheap to
@@ -170,6 +174,7 @@ impl<S: McpServer> Server<S> {
                 .collect(),
             scopes: S::SCOPES,
             implications: S::IMPLICATIONS,
+            downstream: S::DOWNSTREAM,
         };
         let handlers: Arc<dyn Handlers> = Arc::clone(&state) as Arc<dyn Handlers>;
         Ok(Self {
@@ -180,6 +185,14 @@ impl<S: McpServer> Server<S> {
 }
 
 impl<S: McpServer> Server<S> {
+    /// Every downstream API some tool, resource or prompt may get a token for (RFC 8693 token
+    /// exchange), sorted, each once: the audiences the authorization server's exchange policy
+    /// must allow for this server's client.
+    #[must_use]
+    pub fn downstream(&self) -> &'static [&'static str] {
+        self.core.downstream()
+    }
+
     /// The user's server value.
     pub fn state(&self) -> &S {
         &self.state

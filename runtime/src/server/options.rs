@@ -64,6 +64,10 @@ pub struct ServerOptions {
     /// How long a replica vouches for the tasks it runs before renewing (default 30 s): with a
     /// task store, a running task whose lease ran out (its replica died) is reported failed.
     pub task_lease: Duration,
+    /// The client that exchanges the caller's token for a downstream API's (RFC 8693), for the
+    /// items that declare `downstream = ..`: required when any does (the build fails without).
+    #[cfg(feature = "http")]
+    pub token_exchange: Option<Arc<crate::auth::TokenExchange>>,
 }
 
 impl Default for ServerOptions {
@@ -82,6 +86,8 @@ impl Default for ServerOptions {
             task_store: None,
             event_bus: None,
             task_lease: Duration::from_secs(30),
+            #[cfg(feature = "http")]
+            token_exchange: None,
         }
     }
 }
@@ -176,6 +182,14 @@ impl ServerOptions {
     #[must_use]
     pub fn task_lease(mut self, lease: Duration) -> Self {
         self.task_lease = lease;
+        self
+    }
+
+    /// Gets downstream APIs' tokens with `exchange` (see [`crate::Downstream`]).
+    #[cfg(feature = "http")]
+    #[must_use]
+    pub fn token_exchange(mut self, exchange: crate::auth::TokenExchange) -> Self {
+        self.token_exchange = Some(Arc::new(exchange));
         self
     }
 }

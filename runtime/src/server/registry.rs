@@ -67,6 +67,9 @@ pub(super) struct Inner {
     /// skips the header check without looking the tool up.
     pub(super) param_headers: bool,
     pub(super) scopes: ScopeTable,
+    /// Every downstream API an item may get a token for (token exchange), sorted, each once:
+    /// when there is none, no request carries the caller's token past authentication.
+    pub(super) downstream: &'static [&'static str],
     /// Live client connections, for notifications unrelated to a request.
     pub(super) connections: std::sync::Mutex<Vec<std::sync::Weak<Connection>>>,
     /// Open `subscriptions/listen` streams (2026-07-28), for resource updates.
@@ -109,6 +112,8 @@ pub(super) struct Tables {
     pub(super) prompts: Vec<(&'static PromptMeta, &'static [ParamDef])>,
     pub(super) scopes: &'static [&'static str],
     pub(super) implications: &'static [Implication],
+    /// Every downstream API, sorted, each once.
+    pub(super) downstream: &'static [&'static str],
 }
 
 impl Core {
@@ -227,6 +232,7 @@ impl Core {
                 }
             }
         }
+        check_downstream(&tools, &tables, &options)?;
         let param_headers = tools.iter().any(|t| !t.headers.is_empty());
         if options.task_store.is_some() && options.event_bus.is_none() {
             return Err(BuildError::TaskStoreWithoutBus);
@@ -260,6 +266,7 @@ impl Core {
                 origin: super::task::random_id(),
                 param_headers,
                 scopes: ScopeTable::new(tables.scopes, tables.implications),
+                downstream: tables.downstream,
                 connections: std::sync::Mutex::default(),
                 listeners: Listeners::default(),
                 resource_metadata: std::sync::OnceLock::new(),
@@ -323,6 +330,27 @@ impl Core {
         required
     }
 
+    /// Every downstream API an item may get a token for, sorted, each once.
+    pub(crate) fn downstream(&self) -> &'static [&'static str] {
+        self.inner.downstream
+    }
+
+    /// `principal`, carrying the token it was authenticated with when some item may exchange
+    /// it for a downstream API's (token exchange); as it is otherwise, so that a server
+    /// without downstream APIs pays nothing for them.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn carry_subject_token(
+        &self,
+        principal: crate::principal::Principal,
+        token: &str,
+    ) -> crate::principal::Principal {
+        if self.inner.downstream.is_empty() {
+            principal
+        } else {
+            principal.with_subject_token(token)
+        }
+    }
+
     /// Whether any tool mirrors an argument into an `Mcp-Param-{Name}` header.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn any_param_headers(&self) -> bool {
@@ -363,6 +391,40 @@ impl Core {
     }
 }
 
+/// Every downstream API an item names is in the server's table (the derive's is; a hand-written
+/// `McpServer` may forget one), and a server with any has a token exchange to get their tokens.
+fn check_downstream(
+    tools: &[RegisteredTool],
+    tables: &Tables,
+    options: &ServerOptions,
+) -> Result<(), BuildError> {
+    let items = tools
+        .iter()
+        .map(|t| (t.meta.name, &t.meta.rules))
+        .chain(tables.resources.iter().map(|(m, _)| (m.uri, &m.rules)))
+        .chain(tables.prompts.iter().map(|(m, _)| (m.name, &m.rules)));
+    for (item, rules) in items {
+        if let Some(&api) = rules
+            .downstream
+            .iter()
+            .find(|api| !tables.downstream.contains(api))
+        {
+            return Err(BuildError::DownstreamNotInTable { item, api });
+        }
+    }
+    #[cfg(feature = "http")]
+    let configured = options.token_exchange.is_some();
+    #[cfg(not(feature = "http"))]
+    let configured = {
+        let _ = options;
+        false
+    };
+    match tables.downstream.first() {
+        Some(&api) if !configured => Err(BuildError::NoTokenExchange { api }),
+        _ => Ok(()),
+    }
+}
+
 /// Adds `extension`'s keywords to the root of an input schema; refuses anything but an object,
 /// and any keyword the schema already has (the parameters' `type`, `properties`, `required`,
 /// `additionalProperties`, `$defs`).
@@ -385,6 +447,63 @@ mod tests {
     use serde_json::json;
 
     use super::extend_root;
+
+    /// The caller's token rides past authentication only on a server with downstream APIs: on
+    /// any other, the principal is handed on as it came (no allocation on the hot path).
+    #[cfg(feature = "http")]
+    #[test]
+    fn only_a_server_with_downstream_apis_carries_the_callers_token() {
+        use std::sync::Arc;
+
+        use super::super::call::{Call, Handlers};
+        use super::{Core, ServerInfo, ServerOptions, Tables};
+        use crate::auth::{ClientAuth, TokenExchange};
+        use crate::principal::Principal;
+
+        struct NoHandlers;
+        impl Handlers for NoHandlers {
+            fn call_tool(&self, _: usize, _: Call<'_>) -> crate::tool::ToolFuture {
+                unreachable!("no tools")
+            }
+            fn read_resource(&self, _: usize, _: Call<'_>) -> crate::resource::ResourceFuture {
+                unreachable!("no resources")
+            }
+            fn get_prompt(&self, _: usize, _: Call<'_>) -> crate::prompt::PromptFuture {
+                unreachable!("no prompts")
+            }
+        }
+        let core = |downstream: &'static [&'static str], options: ServerOptions| {
+            let tables = Tables {
+                info: ServerInfo {
+                    name: "t",
+                    version: "0",
+                    title: None,
+                    instructions: None,
+                },
+                tools: Vec::new(),
+                resources: Vec::new(),
+                prompts: Vec::new(),
+                scopes: &[],
+                implications: &[],
+                downstream,
+            };
+            Core::build(Arc::new(NoHandlers), tables, options).unwrap()
+        };
+        let plain = core(&[], ServerOptions::default());
+        let carried = plain.carry_subject_token(Principal::anonymous(), "the-token");
+        assert!(carried.subject_token().is_none());
+        let exchange = TokenExchange::new(
+            "https://as.example/token",
+            "c",
+            ClientAuth::secret_basic("s"),
+        );
+        let with = core(
+            &["https://api.example"],
+            ServerOptions::default().token_exchange(exchange),
+        );
+        let carried = with.carry_subject_token(Principal::anonymous(), "the-token");
+        assert_eq!(carried.subject_token().map(|t| &**t), Some("the-token"));
+    }
 
     #[test]
     fn an_extension_adds_root_keywords_and_replaces_none() {

@@ -156,6 +156,11 @@ macro_rules! run {
             kind: target().kind,
             strings: $strings,
             matched,
+            #[cfg(feature = "http")]
+            downstream: $crate::handler::DownstreamParts {
+                apis: target().rules.downstream,
+                exchange: $core.inner.options.token_exchange.as_ref(),
+            },
         };
         // Extraction builds the handler's future without running it: the scopes its arguments
         // add are checked next, and only then is a round's state spent (a denial leaves it

@@ -1,5 +1,6 @@
 //! The scope table for people: which scope unlocks which tool, and every rule that asks for a
-//! scope (any-of, argument-dependent, demanded at run time), as JSON and as Markdown.
+//! scope (any-of, argument-dependent, demanded at run time), as JSON and as Markdown; and the
+//! downstream APIs items get tokens for, which the provider's token-exchange policy must allow.
 
 use serde_json::{Map, Value, json};
 
@@ -81,7 +82,56 @@ impl Core {
                 tool.into()
             })
             .collect();
-        json!({ "server": self.inner.info.name, "scopes": scopes, "tools": tools })
+        let mut table = json!({ "server": self.inner.info.name, "scopes": scopes, "tools": tools });
+        let downstream = self.downstream_uses();
+        if !downstream.is_empty() {
+            table["downstream"] = downstream
+                .iter()
+                .map(|(api, items)| {
+                    let items: Vec<Value> = items
+                        .iter()
+                        .map(|(kind, name)| json!({ *kind: name }))
+                        .collect();
+                    json!({ "api": api, "used_by": items })
+                })
+                .collect();
+        }
+        table
+    }
+
+    /// Each downstream API, with the items (kind and name, a resource's URI) that get tokens
+    /// for it, in the order of the server's table.
+    pub(crate) fn downstream_uses(&self) -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+        let inner = &self.inner;
+        let items: Vec<(&'static str, &'static str, &'static Rules)> = inner
+            .tools
+            .iter()
+            .map(|t| ("tool", t.meta.name, &t.meta.rules))
+            .chain(
+                inner
+                    .resources
+                    .iter()
+                    .map(|(m, _)| ("resource", m.uri, &m.rules)),
+            )
+            .chain(
+                inner
+                    .prompts
+                    .iter()
+                    .map(|(m, _, _)| ("prompt", m.name, &m.rules)),
+            )
+            .collect();
+        inner
+            .downstream
+            .iter()
+            .map(|&api| {
+                let users = items
+                    .iter()
+                    .filter(|(_, _, rules)| rules.downstream.contains(&api))
+                    .map(|&(kind, name, _)| (kind, name))
+                    .collect();
+                (api, users)
+            })
+            .collect()
     }
 
     /// The scope table as Markdown: a table of scopes (what unlocks what, which rules ask for
@@ -120,6 +170,19 @@ impl Core {
                 tool.name,
                 rules.join(", ")
             ));
+        }
+        let downstream = self.downstream_uses();
+        if !downstream.is_empty() {
+            out.push_str(
+                "\n## Downstream APIs\n\nTokens for these are got by token exchange (RFC 8693): the authorization server's exchange policy must let this server's client ask for them, with a token issued for this server as the subject.\n\n| API (`resource` / `audience`) | used by |\n|---|---|\n",
+            );
+            for (api, items) in downstream {
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|(kind, name)| format!("{kind} `{name}`"))
+                    .collect();
+                out.push_str(&format!("| `{api}` | {} |\n", items.join(", ")));
+            }
         }
         out
     }
@@ -282,6 +345,9 @@ fn rule_texts(rules: &Rules) -> Vec<String> {
     if !rules.may_require.is_empty() {
         texts.push(list("may_require", rules.may_require));
     }
+    if !rules.downstream.is_empty() {
+        texts.push(list("downstream", rules.downstream));
+    }
     texts
 }
 
@@ -296,6 +362,9 @@ fn rules_json(tool: &mut Map<String, Value>, rules: &Rules, quota: Option<ToolQu
     }
     if !rules.may_require.is_empty() {
         tool.insert("may_require".into(), json!(rules.may_require));
+    }
+    if !rules.downstream.is_empty() {
+        tool.insert("downstream".into(), json!(rules.downstream));
     }
     if let Some(quota) = quota {
         tool.insert("quota".into(), quota.to_string().into());
