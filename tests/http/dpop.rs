@@ -10,8 +10,8 @@ use reqwest::StatusCode;
 use scopegate::auth::{DpopConfig, DpopNonces, JwtConfig};
 use scopegate::http::{HttpConfig, ServeOptions, serve_with};
 use scopegate::prelude::*;
-use scopegate::{KeyBinding, ScopeSet};
 use scopegate::server::{MemoryReplayStore, ReplayStore, ServerOptions, StoreError, StoreFuture};
+use scopegate::{KeyBinding, ScopeSet};
 use serde_json::{Value, json};
 
 use crate::files::{Files, Runs};
@@ -555,7 +555,12 @@ impl scopegate::auth::TokenVerifier for BelievesBound {
 
 #[tokio::test]
 async fn a_custom_verifiers_bound_principal_is_no_bearer_and_dpop_needs_its_consent() {
-    let h = files_with(|c, _, _| c.stateless(true).verifier(BelievesBound).dpop(DpopConfig::new())).await;
+    let h = files_with(|c, _, _| {
+        c.stateless(true)
+            .verifier(BelievesBound)
+            .dpop(DpopConfig::new())
+    })
+    .await;
     let r = h.rpc(Some("anything"), None, read_call()).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
     assert_eq!(param(r.challenge(), "error"), Some("invalid_token"));

@@ -492,8 +492,11 @@ fn check_claims(
         .iat
         .as_ref()
         .and_then(|iat| {
-            iat.as_u64()
-                .or_else(|| iat.as_f64().filter(|s| s.is_finite() && *s >= 0.0).map(|s| s as u64))
+            iat.as_u64().or_else(|| {
+                iat.as_f64()
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(|s| s as u64)
+            })
         })
         .ok_or(ProofError::Claims)?;
     let nonce = match &claims.nonce {
@@ -573,8 +576,18 @@ pub fn thumbprint(jwk: &Value) -> Option<String> {
             ("x", member("x")?),
             ("y", member("y")?),
         ],
-        "RSA" => [("e", member("e")?), ("kty", "RSA"), ("n", member("n")?), ("", "")],
-        "OKP" => [("crv", member("crv")?), ("kty", "OKP"), ("x", member("x")?), ("", "")],
+        "RSA" => [
+            ("e", member("e")?),
+            ("kty", "RSA"),
+            ("n", member("n")?),
+            ("", ""),
+        ],
+        "OKP" => [
+            ("crv", member("crv")?),
+            ("kty", "OKP"),
+            ("x", member("x")?),
+            ("", ""),
+        ],
         _ => return None,
     };
     Some(thumbprint_of(&members))
