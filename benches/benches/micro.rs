@@ -15,7 +15,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::Validation;
-use scopegate::auth::{DpopConfig, JwtConfig, JwtVerifier, ProofTarget, TokenVerifier, verify_proof};
+use scopegate::auth::{
+    DpopConfig, JwtConfig, JwtVerifier, ProofKeys, ProofTarget, TokenVerifier, verify_proof,
+    verify_proof_cached,
+};
 use scopegate::prelude::*;
 use scopegate::{Reply, ScopeSet};
 use scopegate_bench::hundred::Hundred;
@@ -219,7 +222,10 @@ fn dpop(c: &mut Criterion) {
         ("es256", TestKey::ec_p256()),
         ("eddsa", TestKey::ed25519()),
         ("rs256", TestKey::rsa_a()),
-        ("ps256", TestKey::rsa_a().with_alg(jsonwebtoken::Algorithm::PS256)),
+        (
+            "ps256",
+            TestKey::rsa_a().with_alg(jsonwebtoken::Algorithm::PS256),
+        ),
     ];
     for (name, key) in &keys {
         // A thousand distinct proofs, cycled: a signature's verification time depends a little
@@ -262,6 +268,15 @@ fn dpop(c: &mut Criterion) {
             b.iter(|| {
                 turn = (turn + 1) % proofs.len();
                 verify_proof(black_box(&proofs[turn]), &config, &target)
+                    .expect("the proof verifies")
+            });
+        });
+        // As the HTTP transport checks them: the client's key, from its header, kept.
+        let keys = ProofKeys::default();
+        group.bench_function(format!("proof_cached_{name}"), |b| {
+            b.iter(|| {
+                turn = (turn + 1) % proofs.len();
+                verify_proof_cached(black_box(&proofs[turn]), &config, &target, &keys)
                     .expect("the proof verifies")
             });
         });
@@ -364,7 +379,9 @@ impl scopegate::server::ReplayStore for Forgetful {
 
 /// The benchmarks' router settings with JWTs from [`ISSUER`] signed by `key`.
 fn config_with(key: &TestKey) -> scopegate::http::HttpConfig {
-    config().verifier(verifier(key)).authorization_server(ISSUER)
+    config()
+        .verifier(verifier(key))
+        .authorization_server(ISSUER)
 }
 
 criterion_group!(benches, auth, dispatch, router, dpop);

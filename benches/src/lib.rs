@@ -158,11 +158,7 @@ pub mod in_process {
 
     /// Sends `request` through `router`; checks the answer is the echo, body read to the end.
     pub async fn send(router: &axum::Router, request: Request<Body>) {
-        let response = router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
+        let response = router.clone().oneshot(request).await.expect("infallible");
         assert_eq!(response.status(), 200);
         let body = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await

@@ -13,12 +13,14 @@ use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::EllipticCurve;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::dpop_keys::{ProofKey, ProofKeys};
 use super::dpop_nonce::DpopNonces;
 use super::jws::{KeyMaterial, PublicKey};
 use super::jwt_config::ASYMMETRIC_ALGORITHMS;
@@ -428,11 +430,63 @@ pub fn verify_proof(
     config: &DpopConfig,
     target: &ProofTarget<'_>,
 ) -> Result<Proof, ProofError> {
+    verify_with(proof, config, target, None)
+}
+
+/// [`verify_proof`], with what a proof's header decides kept in `keys` for the next proof with
+/// the same header (a client's proofs all have the same): the same checks, each proof's
+/// signature verified, the header's parse and the key's made once.
+pub fn verify_proof_cached(
+    proof: &str,
+    config: &DpopConfig,
+    target: &ProofTarget<'_>,
+    keys: &ProofKeys,
+) -> Result<Proof, ProofError> {
+    verify_with(proof, config, target, Some(keys))
+}
+
+fn verify_with(
+    proof: &str,
+    config: &DpopConfig,
+    target: &ProofTarget<'_>,
+    keys: Option<&ProofKeys>,
+) -> Result<Proof, ProofError> {
     // Check 2: one well-formed compact JWS.
     if proof.len() > MAX_PROOF_BYTES || proof.bytes().filter(|&b| b == b'.').count() != 2 {
         return Err(ProofError::Malformed);
     }
     let header_segment = proof.split('.').next().unwrap_or_default();
+    // A header seen before was judged under an algorithm list that may not be this one's.
+    let (key, known) = match keys.and_then(|keys| keys.get(header_segment)) {
+        Some(key) if config.algorithms.contains(&key.alg) => (key, true),
+        _ => (Arc::new(header_key(header_segment, config)?), false),
+    };
+    // Check 6: the signature, before any claim is believed.
+    let payload = key
+        .key
+        .verify(proof, key.alg)
+        .map_err(|_| ProofError::Signature)?;
+    if let Some(keys) = keys
+        && !known
+    {
+        keys.remember(header_segment, Arc::clone(&key));
+    }
+    let payload_bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| ProofError::Malformed)?;
+    let claims: ProofClaims<'_> =
+        serde_json::from_slice(&payload_bytes).map_err(|_| ProofError::Malformed)?;
+    check_claims(&claims, config, target).map(|(jti, issued_at, nonce)| Proof {
+        thumbprint: key.thumbprint.clone(),
+        jti,
+        issued_at,
+        nonce,
+    })
+}
+
+/// What a proof's header decides (RFC 9449 §4.3 checks 2, 4, 5 and 7): a JSON object, `typ`
+/// `dpop+jwt`, an accepted asymmetric `alg`, no `crit`, a public `jwk` fit for `alg`.
+fn header_key(header_segment: &str, config: &DpopConfig) -> Result<ProofKey, ProofError> {
     let header_bytes = URL_SAFE_NO_PAD
         .decode(header_segment)
         .map_err(|_| ProofError::Malformed)?;
@@ -459,18 +513,10 @@ pub fn verify_proof(
     // Check 7: a public key, and nothing private, in the header.
     let jwk = header.jwk.as_ref().ok_or(ProofError::Key)?;
     let (key, thumbprint) = proof_key(jwk, alg).ok_or(ProofError::Key)?;
-    // Check 6: the signature, before any claim is believed.
-    let payload = key.verify(proof, alg).map_err(|_| ProofError::Signature)?;
-    let payload_bytes = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| ProofError::Malformed)?;
-    let claims: ProofClaims<'_> =
-        serde_json::from_slice(&payload_bytes).map_err(|_| ProofError::Malformed)?;
-    check_claims(&claims, config, target).map(|(jti, issued_at, nonce)| Proof {
+    Ok(ProofKey {
+        alg,
+        key,
         thumbprint,
-        jti,
-        issued_at,
-        nonce,
     })
 }
 
@@ -659,6 +705,93 @@ mod tests {
         assert_eq!(
             token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
             "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+        );
+    }
+
+    /// A P-256 key and proofs signed with it, as a client makes them.
+    struct Client {
+        pair: aws_lc_rs::signature::EcdsaKeyPair,
+        jwk: Value,
+    }
+
+    impl Client {
+        fn new() -> Self {
+            use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("a key");
+            let point = pair.public_key().as_ref().to_vec();
+            let jwk = serde_json::json!({
+                "kty": "EC",
+                "crv": "P-256",
+                "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+            });
+            Self { pair, jwk }
+        }
+
+        fn proof(&self, jti: &str, now: u64) -> String {
+            let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk});
+            let claims = serde_json::json!({
+                "jti": jti, "htm": "POST", "htu": "https://rs.example/mcp", "iat": now,
+                "ath": token_hash("token"),
+            });
+            let message = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            let signature = self.pair.sign(&rng, message.as_bytes()).expect("signs");
+            format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+        }
+    }
+
+    fn target(now: u64) -> ProofTarget<'static> {
+        ProofTarget {
+            method: "POST",
+            uri: "https://rs.example/mcp",
+            access_token: Some("token"),
+            now,
+        }
+    }
+
+    #[test]
+    fn a_cached_header_still_has_each_proofs_signature_checked() {
+        let now = 1_767_225_600;
+        let (client, config, keys) = (Client::new(), DpopConfig::new(), ProofKeys::new(8));
+        let first = verify_proof_cached(&client.proof("a", now), &config, &target(now), &keys)
+            .expect("verifies");
+        assert_eq!(keys.len(), 1, "the header's key is kept");
+        assert_eq!(Some(first.thumbprint.clone()), thumbprint(&client.jwk));
+        let second = verify_proof_cached(&client.proof("b", now), &config, &target(now), &keys)
+            .expect("verifies");
+        assert_eq!(
+            (second.thumbprint, second.jti.as_str()),
+            (first.thumbprint, "b")
+        );
+        assert_eq!(keys.len(), 1);
+        // The same header with another signature: the key is known, the signature is not.
+        let proof = client.proof("c", now);
+        let (message, _) = proof.rsplit_once('.').unwrap();
+        let forged = format!("{message}.{}", URL_SAFE_NO_PAD.encode([7u8; 64]));
+        assert_eq!(
+            verify_proof_cached(&forged, &config, &target(now), &keys),
+            Err(ProofError::Signature)
+        );
+        // A known header under a configuration that no longer accepts its algorithm.
+        let eddsa_only = DpopConfig::new().algorithms([Algorithm::EdDSA]);
+        assert_eq!(
+            verify_proof_cached(&client.proof("d", now), &eddsa_only, &target(now), &keys),
+            Err(ProofError::Algorithm)
+        );
+        // A header that failed is not kept; a full cache starts again.
+        let tiny = ProofKeys::new(1);
+        let other = Client::new();
+        verify_proof_cached(&client.proof("e", now), &config, &target(now), &tiny).unwrap();
+        verify_proof_cached(&other.proof("f", now), &config, &target(now), &tiny).unwrap();
+        assert_eq!(tiny.len(), 1);
+        assert_eq!(
+            verify_proof(&other.proof("g", now), &config, &target(now + 301)),
+            Err(ProofError::IssuedAt)
         );
     }
 

@@ -13,6 +13,7 @@ mod bearer;
 mod claims;
 mod client_auth;
 mod dpop;
+mod dpop_keys;
 mod dpop_nonce;
 mod exchange;
 mod exchange_cache;
@@ -35,8 +36,9 @@ pub use claims::principal_from_claims;
 pub use client_auth::ClientAuth;
 pub use dpop::{
     DpopConfig, MAX_PROOF_BYTES, Proof, ProofError, ProofTarget, thumbprint, token_hash,
-    verify_proof,
+    verify_proof, verify_proof_cached,
 };
+pub use dpop_keys::ProofKeys;
 pub use dpop_nonce::{DpopNonces, NonceVerdict};
 pub use exchange::{ExchangeTarget, TOKEN_EXCHANGE_GRANT, TokenExchange};
 pub use exchange_error::{ExchangeError, ExchangeErrorCode};

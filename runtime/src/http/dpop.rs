@@ -14,8 +14,8 @@ use axum::http::header::{HeaderName, HeaderValue};
 use axum::http::request::Parts;
 
 use crate::auth::{
-    AuthError, AuthScheme, Challenge, DpopConfig, NonceVerdict, ProofError, ProofTarget,
-    TokenVerifier, verify_proof,
+    AuthError, AuthScheme, Challenge, DpopConfig, NonceVerdict, ProofError, ProofKeys, ProofTarget,
+    TokenVerifier, verify_proof_cached,
 };
 use crate::principal::{KeyBinding, Principal};
 use crate::server::ReplayStore;
@@ -35,6 +35,8 @@ pub(super) struct Dpop {
     htu: String,
     /// The challenges' `algs`.
     algs: String,
+    /// What the headers of recent proofs decided (their keys).
+    keys: ProofKeys,
 }
 
 /// Why a DPoP request was refused.
@@ -58,6 +60,7 @@ impl Dpop {
             replay,
             htu: resource.to_owned(),
             algs,
+            keys: ProofKeys::default(),
         }
     }
 
@@ -98,7 +101,8 @@ impl Dpop {
             access_token: Some(token),
             now,
         };
-        let proof = verify_proof(proof, &self.config, &target).map_err(Refusal::Proof)?;
+        let proof = verify_proof_cached(proof, &self.config, &target, &self.keys)
+            .map_err(Refusal::Proof)?;
         let principal = verifier.verify_dpop(token).await.map_err(Refusal::Token)?;
         // RFC 9449 §7.1: the token's key is the proof's.
         match principal.key_binding() {
