@@ -37,20 +37,43 @@ impl Harness {
         dpop_proof(key, "POST", &self.resource, Some(token))
     }
 
-    /// A stateless `tools/call` (2025-11-25, no session) in the DPoP scheme with `proofs`.
+    /// A stateless `tools/call` of `read_file` (no session) in the DPoP scheme with `proofs`.
     async fn dpop_call(&self, token: &str, proofs: &[String]) -> Reply {
-        let mut request = self
-            .client
-            .post(&self.resource)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("authorization", format!("DPoP {token}"))
-            .body(read_call().to_string());
-        for proof in proofs {
-            request = request.header("dpop", proof);
-        }
-        self.send(request).await
+        self.send(dpop_post(
+            &self.client,
+            &self.resource,
+            token,
+            proofs,
+            &read_call(),
+        ))
+        .await
     }
+
+    /// The Protected Resource Metadata.
+    async fn metadata(&self) -> Value {
+        let response = self.client.get(self.metadata_url()).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+}
+
+/// A POST of `body` to `url` in the DPoP scheme: `token` with `proofs`.
+fn dpop_post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    proofs: &[String],
+    body: &Value,
+) -> reqwest::RequestBuilder {
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("authorization", format!("DPoP {token}"))
+        .body(body.to_string());
+    for proof in proofs {
+        request = request.header("dpop", proof);
+    }
+    request
 }
 
 async fn dpop_server(config: DpopConfig) -> Harness {
@@ -257,15 +280,7 @@ async fn without_dpop_configured_a_dpop_request_is_refused_in_the_bearer_scheme(
     assert!(r.challenge().starts_with("Bearer "), "{}", r.challenge());
     // Nothing offers DPoP.
     assert!(!r.challenge().contains("algs="), "{}", r.challenge());
-    let metadata: Value = h
-        .client
-        .get(h.metadata_url())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = h.metadata().await;
     assert!(metadata.get("dpop_signing_alg_values_supported").is_none());
     assert_eq!(h.runs(), 0);
 }
@@ -277,15 +292,9 @@ async fn a_step_up_is_challenged_in_the_dpop_scheme() {
     let token = h.bound_token("files:read", &key).build();
     let proof = h.proof(&key, &token).build();
     let write = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"a"}}});
-    let request = h
-        .client
-        .post(&h.resource)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("authorization", format!("DPoP {token}"))
-        .header("dpop", proof)
-        .body(write.to_string());
-    let r = h.send(request).await;
+    let r = h
+        .send(dpop_post(&h.client, &h.resource, &token, &[proof], &write))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     let challenge = r.challenge();
     assert!(challenge.starts_with("DPoP "), "{challenge}");
@@ -302,15 +311,7 @@ async fn a_step_up_is_challenged_in_the_dpop_scheme() {
 #[tokio::test]
 async fn metadata_and_challenges_offer_dpop() {
     let h = dpop_server(DpopConfig::new()).await;
-    let metadata: Value = h
-        .client
-        .get(h.metadata_url())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = h.metadata().await;
     assert_eq!(
         metadata["dpop_signing_alg_values_supported"],
         json!(["ES256", "ES384", "EdDSA", "PS256", "RS256"])
@@ -347,15 +348,8 @@ async fn metadata_and_challenges_offer_dpop() {
     let key = client_key();
     let token = h.bound_token("files:read", &key).build();
     let proof = h.proof(&key, &token).build();
-    let request = h
-        .client
-        .post(&h.resource)
-        .header("origin", "http://localhost:3000")
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("authorization", format!("DPoP {token}"))
-        .header("dpop", proof)
-        .body(read_call().to_string());
+    let request = dpop_post(&h.client, &h.resource, &token, &[proof], &read_call())
+        .header("origin", "http://localhost:3000");
     let r = h.send(request).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let exposed = r
@@ -369,15 +363,7 @@ async fn metadata_and_challenges_offer_dpop() {
 #[tokio::test]
 async fn a_deployment_can_require_dpop() {
     let h = dpop_server(DpopConfig::new().required(true)).await;
-    let metadata: Value = h
-        .client
-        .get(h.metadata_url())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = h.metadata().await;
     assert_eq!(metadata["dpop_bound_access_tokens_required"], json!(true));
     let r = h.rpc(None, None, read_call()).await;
     assert!(r.challenge().starts_with("DPoP "), "{}", r.challenge());
@@ -502,14 +488,14 @@ async fn replicas_sharing_a_store_refuse_each_others_proofs_and_a_store_down_ref
     let proof = dpop_proof(&key, "POST", &resource, Some(&token)).build();
     let client = reqwest::Client::new();
     let send = |url: &str| {
-        client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("authorization", format!("DPoP {token}"))
-            .header("dpop", &proof)
-            .body(read_call().to_string())
-            .send()
+        dpop_post(
+            &client,
+            url,
+            &token,
+            std::slice::from_ref(&proof),
+            &read_call(),
+        )
+        .send()
     };
     assert_eq!(send(&resource).await.unwrap().status(), StatusCode::OK);
     assert_eq!(
@@ -523,13 +509,7 @@ async fn replicas_sharing_a_store_refuse_each_others_proofs_and_a_store_down_ref
     let down_url = format!("http://{}/mcp", down.local_addr().unwrap());
     replica(&keys, &resource, down, DownStore, runs.clone()).await;
     let fresh = dpop_proof(&key, "POST", &resource, Some(&token)).build();
-    let response = client
-        .post(&down_url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("authorization", format!("DPoP {token}"))
-        .header("dpop", fresh)
-        .body(read_call().to_string())
+    let response = dpop_post(&client, &down_url, &token, &[fresh], &read_call())
         .send()
         .await
         .unwrap();
