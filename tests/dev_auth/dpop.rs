@@ -10,26 +10,40 @@ use super::support::{TestKey, dpop_proof, jkt};
 use super::{DevAuthConfig, Env, REDIRECT, claims, pkce, start_dpop};
 
 impl Env {
-    /// A token request with a `DPoP` proof by `key` (none when `key` is `None`).
-    async fn token_with_proof(
+    /// A proof by `key` for a token request.
+    fn token_proof(&self, key: &TestKey) -> String {
+        dpop_proof(key, "POST", &format!("{}/token", self.issuer), None).build()
+    }
+
+    /// A token request with `proof` as its `DPoP` header (none when `None`).
+    async fn token_request(
         &self,
         form: &[(&str, &str)],
-        key: Option<&TestKey>,
+        proof: Option<&str>,
     ) -> (StatusCode, Value) {
         let mut request = self.http.post(format!("{}/token", self.issuer)).form(form);
-        if let Some(key) = key {
-            let proof = dpop_proof(key, "POST", &format!("{}/token", self.issuer), None).build();
+        if let Some(proof) = proof {
             request = request.header("dpop", proof);
         }
         let r = request.send().await.unwrap();
         (r.status(), r.json().await.unwrap())
     }
 
-    /// A code for `client`, redeemed with a proof by `key`.
-    async fn dpop_tokens(&self, client: &str, key: Option<&TestKey>) -> (StatusCode, Value) {
+    /// A token request with a proof by `key` (none when `key` is `None`).
+    async fn token_with_proof(
+        &self,
+        form: &[(&str, &str)],
+        key: Option<&TestKey>,
+    ) -> (StatusCode, Value) {
+        let proof = key.map(|key| self.token_proof(key));
+        self.token_request(form, proof.as_deref()).await
+    }
+
+    /// A fresh code for `client`, redeemed with `proof` as the `DPoP` header.
+    async fn redeem(&self, client: &str, proof: Option<&str>) -> (StatusCode, Value) {
         let (verifier, challenge) = pkce();
         let query = self.code(client, &challenge, "docs:read").await;
-        self.token_with_proof(
+        self.token_request(
             &[
                 ("grant_type", "authorization_code"),
                 ("code", &query["code"]),
@@ -38,9 +52,15 @@ impl Env {
                 ("code_verifier", &verifier),
                 ("resource", &self.resource),
             ],
-            key,
+            proof,
         )
         .await
+    }
+
+    /// A code for `client`, redeemed with a proof by `key`.
+    async fn dpop_tokens(&self, client: &str, key: Option<&TestKey>) -> (StatusCode, Value) {
+        let proof = key.map(|key| self.token_proof(key));
+        self.redeem(client, proof.as_deref()).await
     }
 
     /// Calls `read_doc` statelessly with `token` in the DPoP scheme, with a proof by `key`.
@@ -142,47 +162,15 @@ async fn broken_or_replayed_token_request_proofs_are_refused() {
         ),
     ];
     for (case, proof) in broken {
-        let (verifier, challenge) = pkce();
-        let query = env.code(&client, &challenge, "docs:read").await;
-        let r = env
-            .http
-            .post(&token_url)
-            .header("dpop", proof)
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", query["code"].as_str()),
-                ("redirect_uri", REDIRECT),
-                ("client_id", client.as_str()),
-                ("code_verifier", verifier.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{case}");
-        let body: Value = r.json().await.unwrap();
+        let (status, body) = env.redeem(&client, Some(&proof)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{case}");
         assert_eq!(body["error"], "invalid_dpop_proof", "{case}: {body}");
     }
     // A proof is good once.
-    let proof = dpop_proof(&key, "POST", &token_url, None).build();
+    let proof = env.token_proof(&key);
     let mut answers = Vec::new();
     for _ in 0..2 {
-        let (verifier, challenge) = pkce();
-        let query = env.code(&client, &challenge, "docs:read").await;
-        let r = env
-            .http
-            .post(&token_url)
-            .header("dpop", &proof)
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", query["code"].as_str()),
-                ("redirect_uri", REDIRECT),
-                ("client_id", client.as_str()),
-                ("code_verifier", verifier.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
-        answers.push(r.status());
+        answers.push(env.redeem(&client, Some(&proof)).await.0);
     }
     assert_eq!(answers, [StatusCode::OK, StatusCode::BAD_REQUEST]);
 }
