@@ -2,7 +2,8 @@
 //! 127.0.0.1 with a port the system picked): legacy sessions served by any replica, ended
 //! everywhere, bound to their principal everywhere; rate limits counted once across replicas;
 //! a Redis outage answered with 503 (sessions) or per-replica limits, never a hang. And the
-//! graceful drain: `/readyz` turns 503 while the server still serves, then it stops accepting.
+//! graceful drain: `/readyz` turns 503 while the server still serves, then it stops accepting. And
+//! DPoP proofs spent once across replicas, refused while Redis is down.
 //!
 //! The replicas are routers in this process, each on its own listener, as separate processes
 //! would be: they share nothing but the Redis URL.
@@ -760,5 +761,70 @@ async fn a_final_status_stands_even_when_the_bus_loses_the_cancellation() {
         LONG_JOBS_DROPPED[2].load(std::sync::atomic::Ordering::SeqCst),
         1,
         "the runner dropped the handler"
+    );
+}
+
+/// A replica of [`App`], stateless, accepting DPoP, spending proofs in `store`; its URL.
+async fn dpop_replica(keys: &KeyServer, store: RedisStore) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let config = HttpConfig::new(RESOURCE)
+        .jwt(JwtConfig::new(keys.issuer(), RESOURCE))
+        .allow_insecure_http(true)
+        .rate_per_address(None)
+        .stateless(true)
+        .dpop(scopegate::auth::DpopConfig::new());
+    let options = scopegate::ServerOptions::default().replay_store(store);
+    let router = Server::with_options(App, options)
+        .unwrap()
+        .http(config)
+        .unwrap();
+    tokio::spawn(async move { serve_on(listener, router).await.unwrap() });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpop_proof_is_spent_once_across_replicas_and_refused_while_redis_is_down() {
+    let keys = KeyServer::start().await;
+    let redis = RedisServer::start().await;
+    let a = dpop_replica(&keys, store(&redis, "dpop:")).await;
+    let b = dpop_replica(&keys, store(&redis, "dpop:")).await;
+    let key = support::TestKey::ec_p256();
+    let token = keys
+        .token(RESOURCE, "x:use")
+        .claim("cnf", json!({ "jkt": support::jkt(&key) }))
+        .build();
+    let http = reqwest::Client::new();
+    // The proof names the balancer's URL, as the client addressed it, whichever replica answers.
+    let send = |url: &str, proof: String| {
+        http.post(url)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .timeout(Duration::from_secs(10))
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"probe","arguments":{}}}"#)
+            .send()
+    };
+    let proof = support::dpop_proof(&key, "POST", RESOURCE, Some(&token)).build();
+    assert_eq!(
+        send(&a, proof.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let replayed = send(&b, proof).await.unwrap();
+    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+    let challenge = replayed.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("invalid_dpop_proof"), "{challenge}");
+
+    redis.stop().await;
+    let started = Instant::now();
+    let fresh = support::dpop_proof(&key, "POST", RESOURCE, Some(&token)).build();
+    let down = send(&b, fresh).await.unwrap();
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(down.headers()["retry-after"], "1");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered within the store's timeout, not hung: {:?}",
+        started.elapsed()
     );
 }
