@@ -218,16 +218,34 @@ async fn a_proof_is_good_once() {
 
 #[tokio::test]
 async fn a_refused_request_does_not_spend_its_proof() {
-    let h = dpop_server(DpopConfig::new()).await;
+    let keys = KeyServer::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let resource = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let (store, runs) = (Counting::default(), Runs::default());
+    replica(&keys, &resource, listener, store.clone(), runs.clone()).await;
     let key = client_key();
-    let expired = h.bound_token("files:read", &key).expired().build();
-    let proof = h.proof(&key, &expired).build();
-    let r = h.dpop_call(&expired, std::slice::from_ref(&proof)).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let bound = |token: TokenBuilder| token.claim("cnf", json!({ "jkt": jkt(&key) })).build();
+    let client = reqwest::Client::new();
+    let send = |token: String| {
+        let proof = dpop_proof(&key, "POST", &resource, Some(&token)).build();
+        dpop_post(&client, &resource, &token, &[proof], &read_call()).send()
+    };
+    let refused = send(bound(keys.token(&resource, "files:read").expired()))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     // The token's fault is told as such, in the DPoP scheme.
-    assert!(r.challenge().starts_with("DPoP "), "{}", r.challenge());
-    assert_eq!(param(r.challenge(), "error"), Some("invalid_token"));
-    assert_eq!(h.runs(), 0);
+    let challenge = refused.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("DPoP "), "{challenge}");
+    assert_eq!(param(challenge, "error"), Some("invalid_token"));
+    assert_eq!(store.spent(), 0, "a refused request spends no proof");
+    // A request that passes everything spends its proof.
+    let accepted = send(bound(keys.token(&resource, "files:read")))
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::OK);
+    assert_eq!(store.spent(), 1);
+    assert_eq!(runs.count(), 1);
 }
 
 #[tokio::test]
@@ -427,6 +445,26 @@ struct SharedStore(Arc<MemoryReplayStore>);
 impl ReplayStore for SharedStore {
     fn first_use<'a>(&'a self, id: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
         self.0.first_use(id, ttl)
+    }
+}
+
+/// A shared replay store that counts the proofs it was asked to spend.
+#[derive(Debug, Clone, Default)]
+struct Counting {
+    store: SharedStore,
+    spent: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Counting {
+    fn spent(&self) -> usize {
+        self.spent.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl ReplayStore for Counting {
+    fn first_use<'a>(&'a self, id: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
+        self.spent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.store.first_use(id, ttl)
     }
 }
 

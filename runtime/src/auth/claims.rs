@@ -88,7 +88,7 @@ pub fn principal_from_claims(
 
 /// What `cnf` (RFC 7800 §3.1) binds the token to: a DPoP key by its thumbprint (`jkt`, RFC 9449
 /// §6.1), another confirmation method, or nothing.
-fn key_binding(
+pub(super) fn key_binding(
     claims: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<KeyBinding, AuthError> {
     use serde_json::Value;
@@ -107,7 +107,12 @@ fn key_binding(
 /// to nothing (RFC 9449 §7.1: a bound token is no bearer token), a DPoP request's to a DPoP key
 /// (whose thumbprint the transport then compares with the proof's).
 pub(crate) fn fits_scheme(principal: &Principal, scheme: AuthScheme) -> Result<(), AuthError> {
-    match (scheme, principal.key_binding()) {
+    binding_fits(principal.key_binding(), scheme)
+}
+
+/// [`fits_scheme`] on a binding: the one rule, for a principal and for claims not yet made one.
+pub(super) fn binding_fits(binding: &KeyBinding, scheme: AuthScheme) -> Result<(), AuthError> {
+    match (scheme, binding) {
         (AuthScheme::Bearer, KeyBinding::None) | (AuthScheme::Dpop, KeyBinding::Dpop(_)) => Ok(()),
         (AuthScheme::Bearer, _) => Err(AuthError::Bound),
         (AuthScheme::Dpop, _) => Err(AuthError::NotBound),

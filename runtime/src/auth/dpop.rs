@@ -349,12 +349,7 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D:
 /// with a private or symmetric member, of an unknown type, or without the members its type
 /// needs (RFC 9449 §4.3 check 7).
 fn proof_key(jwk: &ProofJwk<'_>, alg: Algorithm) -> Option<(PublicKey, String)> {
-    if jwk.d || jwk.p || jwk.q || jwk.dp || jwk.dq || jwk.qi || jwk.oth || jwk.k {
-        return None;
-    }
-    fn member<'m>(m: &'m Option<Cow<'_, str>>) -> Option<&'m str> {
-        m.as_deref()
-    }
+    let members = required_members(jwk)?;
     let curve = |crv: &str| match crv {
         "P-256" => Some(EllipticCurve::P256),
         "P-384" => Some(EllipticCurve::P384),
@@ -362,36 +357,54 @@ fn proof_key(jwk: &ProofJwk<'_>, alg: Algorithm) -> Option<(PublicKey, String)> 
         "Ed25519" => Some(EllipticCurve::Ed25519),
         _ => None,
     };
-    // The required members of each key type, in lexicographic order (RFC 7638 §3.2).
-    let (material, members): (KeyMaterial<'_>, [(&str, &str); 4]) = match &*jwk.kty {
-        "EC" => {
-            let (crv, x, y) = (member(&jwk.crv)?, member(&jwk.x)?, member(&jwk.y)?);
-            let material = KeyMaterial::Ec {
-                curve: curve(crv)?,
-                x,
-                y,
-            };
-            (material, [("crv", crv), ("kty", "EC"), ("x", x), ("y", y)])
-        }
-        "RSA" => {
-            let (n, e) = (member(&jwk.n)?, member(&jwk.e)?);
-            (
-                KeyMaterial::Rsa { n, e },
-                [("e", e), ("kty", "RSA"), ("n", n), ("", "")],
-            )
-        }
-        "OKP" => {
-            let (crv, x) = (member(&jwk.crv)?, member(&jwk.x)?);
-            let material = KeyMaterial::Okp {
-                curve: curve(crv)?,
-                x,
-            };
-            (material, [("crv", crv), ("kty", "OKP"), ("x", x), ("", "")])
-        }
+    let material = match members {
+        [("crv", crv), ("kty", "EC"), ("x", x), ("y", y)] => KeyMaterial::Ec {
+            curve: curve(crv)?,
+            x,
+            y,
+        },
+        [("e", e), ("kty", "RSA"), ("n", n), _] => KeyMaterial::Rsa { n, e },
+        [("crv", crv), ("kty", "OKP"), ("x", x), _] => KeyMaterial::Okp {
+            curve: curve(crv)?,
+            x,
+        },
         _ => return None,
     };
     let key = PublicKey::from_material(&material, &[alg]).ok()?;
     Some((key, thumbprint_of(&members)))
+}
+
+/// The members of a public JWK its RFC 7638 thumbprint is made of, in lexicographic order
+/// (RFC 7638 §3.2; `("", "")` pads a key type with three). `None` for a key with a private or
+/// symmetric member, of an unknown type, or without the members its type needs.
+fn required_members<'j>(jwk: &'j ProofJwk<'_>) -> Option<[(&'static str, &'j str); 4]> {
+    if jwk.d || jwk.p || jwk.q || jwk.dp || jwk.dq || jwk.qi || jwk.oth || jwk.k {
+        return None;
+    }
+    fn member<'m>(m: &'m Option<Cow<'_, str>>) -> Option<&'m str> {
+        m.as_deref()
+    }
+    Some(match &*jwk.kty {
+        "EC" => [
+            ("crv", member(&jwk.crv)?),
+            ("kty", "EC"),
+            ("x", member(&jwk.x)?),
+            ("y", member(&jwk.y)?),
+        ],
+        "RSA" => [
+            ("e", member(&jwk.e)?),
+            ("kty", "RSA"),
+            ("n", member(&jwk.n)?),
+            ("", ""),
+        ],
+        "OKP" => [
+            ("crv", member(&jwk.crv)?),
+            ("kty", "OKP"),
+            ("x", member(&jwk.x)?),
+            ("", ""),
+        ],
+        _ => return None,
+    })
 }
 
 /// The RFC 7638 SHA-256 thumbprint of a key's required members (`(name, value)` in
@@ -419,6 +432,25 @@ fn json_string(out: &mut String, value: &str) {
         out.push('"');
     } else {
         out.push_str(&Value::from(value).to_string());
+    }
+}
+
+/// The one proof among the values of a request's `DPoP` headers (RFC 9449 §4.3 check 1):
+/// `None` without any, [`ProofError::Multiple`] for more than one, [`ProofError::Malformed`]
+/// for one that is not visible ASCII.
+pub fn one_proof<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+) -> Result<Option<&'a str>, ProofError> {
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(_), Some(_)) => Err(ProofError::Multiple),
+        (Some(one), None) => one
+            .iter()
+            .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+            .then(|| std::str::from_utf8(one).ok())
+            .flatten()
+            .map(Some)
+            .ok_or(ProofError::Malformed),
     }
 }
 
@@ -609,34 +641,8 @@ pub fn token_hash(token: &str) -> String {
 /// symmetric key part (RFC 9449 §4.3 check 7).
 #[must_use]
 pub fn thumbprint(jwk: &Value) -> Option<String> {
-    let jwk = jwk.as_object()?;
-    const PRIVATE: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-    if PRIVATE.iter().any(|name| jwk.contains_key(*name)) {
-        return None;
-    }
-    let member = |name: &str| jwk.get(name).and_then(Value::as_str);
-    let members: [(&str, &str); 4] = match member("kty")? {
-        "EC" => [
-            ("crv", member("crv")?),
-            ("kty", "EC"),
-            ("x", member("x")?),
-            ("y", member("y")?),
-        ],
-        "RSA" => [
-            ("e", member("e")?),
-            ("kty", "RSA"),
-            ("n", member("n")?),
-            ("", ""),
-        ],
-        "OKP" => [
-            ("crv", member("crv")?),
-            ("kty", "OKP"),
-            ("x", member("x")?),
-            ("", ""),
-        ],
-        _ => return None,
-    };
-    Some(thumbprint_of(&members))
+    let jwk = ProofJwk::deserialize(jwk).ok()?;
+    Some(thumbprint_of(&required_members(&jwk)?))
 }
 
 #[cfg(test)]
@@ -793,6 +799,19 @@ mod tests {
             verify_proof(&other.proof("g", now), &config, &target(now + 301)),
             Err(ProofError::IssuedAt)
         );
+    }
+
+    #[test]
+    fn a_request_has_one_proof_of_visible_ascii_or_none() {
+        assert_eq!(one_proof(std::iter::empty()), Ok(None));
+        assert_eq!(one_proof([&b"a.b.c"[..]].into_iter()), Ok(Some("a.b.c")));
+        assert_eq!(
+            one_proof([&b"a.b.c"[..], b"d.e.f"].into_iter()),
+            Err(ProofError::Multiple)
+        );
+        for bad in [&b"a.b\x00.c"[..], b"a.\xc3\xa9.c", b"a\x7f"] {
+            assert_eq!(one_proof([bad].into_iter()), Err(ProofError::Malformed));
+        }
     }
 
     #[test]

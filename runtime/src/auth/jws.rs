@@ -15,9 +15,11 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::claims::{binding_fits, key_binding};
 use super::steps::TokenCheck;
 use super::verifier::AuthError;
 use crate::challenge::AuthScheme;
+use crate::principal::KeyBinding;
 
 /// A public key, parsed for each algorithm it may verify.
 pub(super) struct PublicKey {
@@ -353,18 +355,9 @@ fn subject(claims: &Map<String, Value>, _: &Expected<'_>) -> Result<(), AuthErro
 /// with a proof of that key, which a bearer request does not carry; a DPoP request's token must
 /// be bound to a DPoP key (`cnf.jkt`, RFC 9449 §6.1), whose thumbprint the proof's key must have.
 fn binding(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<(), AuthError> {
-    let jkt = claims
-        .get("cnf")
-        .and_then(Value::as_object)
-        .and_then(|cnf| cnf.get("jkt"))
-        .and_then(Value::as_str)
-        .is_some_and(|jkt| !jkt.is_empty());
-    match (expected.scheme, claims.contains_key("cnf")) {
-        (AuthScheme::Bearer, false) => Ok(()),
-        (AuthScheme::Bearer, true) => Err(AuthError::Bound),
-        (AuthScheme::Dpop, _) if jkt => Ok(()),
-        (AuthScheme::Dpop, _) => Err(AuthError::NotBound),
-    }
+    // A malformed `cnf` still binds the token to something no request can prove.
+    let binding = key_binding(claims).unwrap_or(KeyBinding::Other);
+    binding_fits(&binding, expected.scheme)
 }
 
 /// `iat` in the future (beyond the leeway) means a forged or badly clocked token.

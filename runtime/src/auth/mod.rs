@@ -35,7 +35,7 @@ pub(crate) use bearer::{accepted_recently, remember_accepted};
 pub use claims::principal_from_claims;
 pub use client_auth::ClientAuth;
 pub use dpop::{
-    DpopConfig, MAX_PROOF_BYTES, Proof, ProofError, ProofTarget, thumbprint, token_hash,
+    DpopConfig, MAX_PROOF_BYTES, Proof, ProofError, ProofTarget, one_proof, thumbprint, token_hash,
     verify_proof, verify_proof_cached,
 };
 pub use dpop_keys::ProofKeys;

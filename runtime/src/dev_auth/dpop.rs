@@ -4,10 +4,10 @@
 //! `dpop_bound_access_tokens` must send a proof with every token request (§5.2).
 
 use axum::http::StatusCode;
-use axum::http::header::HeaderMap;
+use axum::http::header::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
-use crate::auth::{DpopConfig, ProofError, ProofTarget, verify_proof};
+use crate::auth::{DpopConfig, ProofError, ProofTarget, one_proof, verify_proof};
 use crate::server::ReplayStore as _;
 
 use super::responses::oauth_error;
@@ -31,11 +31,9 @@ pub(super) async fn token_request_key(
             &error.to_string(),
         )
     };
-    let mut proofs = headers.get_all("dpop").iter();
-    let proof = match (proofs.next(), proofs.next()) {
-        (None, _) => return Ok(None),
-        (Some(_), Some(_)) => return Err(refuse(ProofError::Multiple)),
-        (Some(one), None) => one.to_str().map_err(|_| refuse(ProofError::Malformed))?,
+    let values = headers.get_all("dpop").iter();
+    let Some(proof) = one_proof(values.map(HeaderValue::as_bytes)).map_err(refuse)? else {
+        return Ok(None);
     };
     let config = config();
     let now = super::clock::unix_now();

@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 
 use crate::auth::{
     AuthError, AuthScheme, Challenge, DpopConfig, NonceVerdict, ProofError, ProofKeys, ProofTarget,
-    TokenVerifier, verify_proof_cached,
+    TokenVerifier, one_proof, verify_proof_cached,
 };
 use crate::principal::{KeyBinding, Principal};
 use crate::server::ReplayStore;
@@ -86,14 +86,10 @@ impl Dpop {
         token: &str,
     ) -> Result<Principal, Refusal> {
         // RFC 9449 §4.3 check 1: exactly one proof.
-        let mut proofs = parts.headers.get_all(DPOP_HEADER).iter();
-        let proof = match (proofs.next(), proofs.next()) {
-            (None, _) => return Err(Refusal::Proof(ProofError::Missing)),
-            (Some(_), Some(_)) => return Err(Refusal::Proof(ProofError::Multiple)),
-            (Some(one), None) => one
-                .to_str()
-                .map_err(|_| Refusal::Proof(ProofError::Malformed))?,
-        };
+        let values = parts.headers.get_all(DPOP_HEADER).iter();
+        let proof = one_proof(values.map(HeaderValue::as_bytes))
+            .and_then(|proof| proof.ok_or(ProofError::Missing))
+            .map_err(Refusal::Proof)?;
         let now = jsonwebtoken::get_current_timestamp();
         let target = ProofTarget {
             method: parts.method.as_str(),
