@@ -69,8 +69,8 @@ pub fn call_of(tool: &str) -> String {
     CALL.replacen(r#""name":"echo""#, &format!(r#""name":"{tool}""#), 1)
 }
 
-/// The ceiling of the load comparison: what any JSON-RPC server over axum must at least do
-/// (parse the body, answer), with nothing else.
+/// The load comparison's second baseline: a bare handler that reads the request into a
+/// `serde_json::Value` and builds its answer as one (the ceiling, [`typed`], is faster).
 async fn bare(body: Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
@@ -86,10 +86,195 @@ async fn bare(body: Bytes) -> Response {
     .into_response()
 }
 
-/// `POST /mcp` answered by [`bare`].
+/// `POST /mcp` answered by [`bare`] (the `Value`-based baseline).
 pub fn bare_router() -> axum::Router {
     axum::Router::new().route("/mcp", axum::routing::post(bare))
 }
+
+/// `POST /mcp` answered by [`typed`]: the ceiling.
+pub fn typed_router() -> axum::Router {
+    axum::Router::new().route("/mcp", axum::routing::post(typed))
+}
+
+/// A JSON-RPC `tools/call` request as the ceiling reads it: typed, borrowing from the body.
+#[derive(serde::Deserialize)]
+struct TypedRequest<'a> {
+    #[serde(borrow)]
+    jsonrpc: &'a str,
+    #[serde(borrow)]
+    id: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    method: &'a str,
+    #[serde(borrow)]
+    params: TypedParams<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct TypedParams<'a> {
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    arguments: Option<TypedArguments<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct TypedArguments<'a> {
+    #[serde(default, borrow)]
+    text: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// A JSON-RPC response with `result`.
+#[derive(serde::Serialize)]
+struct TypedResponse<'a, R> {
+    jsonrpc: &'static str,
+    id: &'a serde_json::value::RawValue,
+    result: R,
+}
+
+/// A `tools/call` result of one text item (and, for [`rows`], structured content).
+#[derive(serde::Serialize)]
+struct TypedResult<'a, S> {
+    content: [TypedText<'a>; 1],
+    #[serde(rename = "structuredContent", skip_serializing_if = "Option::is_none")]
+    structured: Option<S>,
+}
+
+#[derive(serde::Serialize)]
+struct TypedText<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+}
+
+/// The ceiling of the load comparison: the fastest honest JSON-RPC handler over axum. It
+/// parses the request into typed structs borrowing from the body (checking the version, the
+/// method and the tool), and writes a typed response: `echo` answers its text, `rows` the
+/// same 100 KiB result scopegate's [`rows`] tool gives (structured, and as text).
+async fn typed(body: Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<TypedRequest<'_>>(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if request.jsonrpc != "2.0" || request.method != "tools/call" {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let written = match &*request.params.name {
+        "echo" => {
+            let Some(text) = request
+                .params
+                .arguments
+                .as_ref()
+                .and_then(|a| a.text.as_ref())
+            else {
+                return StatusCode::BAD_REQUEST.into_response();
+            };
+            let result = TypedResult::<()> {
+                content: [TypedText { kind: "text", text }],
+                structured: None,
+            };
+            serde_json::to_vec(&TypedResponse {
+                jsonrpc: "2.0",
+                id: request.id,
+                result,
+            })
+        }
+        "rows" => {
+            let rows = rows_of(ROWS);
+            let Ok(text) = serde_json::to_string(&rows) else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            let result = TypedResult {
+                content: [TypedText {
+                    kind: "text",
+                    text: &text,
+                }],
+                structured: Some(&rows),
+            };
+            serde_json::to_vec(&TypedResponse {
+                jsonrpc: "2.0",
+                id: request.id,
+                result,
+            })
+        }
+        _ => return StatusCode::BAD_REQUEST.into_response(),
+    };
+    match written {
+        Ok(bytes) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// How many rows make the large result's `structuredContent` 100 KiB (and a little more).
+pub const ROWS: usize = 1_310;
+
+/// One row of a large result.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Row {
+    /// Its number.
+    pub id: u32,
+    /// A name.
+    pub name: String,
+    /// A team.
+    pub team: String,
+    /// Whether it is in use.
+    pub active: bool,
+    /// A score.
+    pub score: u32,
+}
+
+/// A large structured result: `count` rows.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Rows {
+    /// The rows.
+    pub rows: Vec<Row>,
+}
+
+/// The large result, as a tool would compute it each time.
+#[must_use]
+pub fn rows_of(count: usize) -> Rows {
+    Rows {
+        rows: (0..count)
+            .map(|i| {
+                let id = u32::try_from(i).unwrap_or(u32::MAX);
+                Row {
+                    id,
+                    name: format!("member-{id:05}"),
+                    team: format!("team-{:02}", id % 17),
+                    active: id % 3 != 0,
+                    score: id.wrapping_mul(2_654_435_761) % 100_000,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Returns a 100 KiB structured result (1 310 rows).
+#[mcp_tool(scope = "echo")]
+pub async fn rows() -> Json<Rows> {
+    Json(rows_of(ROWS))
+}
+
+/// Echoes `text` after reporting progress three times (when the client asked for progress,
+/// the answer is an event stream: three notifications, then the result).
+#[mcp_tool(scope = "echo")]
+pub async fn steps(text: String, ctx: RequestContext) -> String {
+    for step in 1..=3 {
+        ctx.progress(f64::from(step), Some(3.0), None);
+    }
+    text
+}
+
+/// `echo` beside the tools of the load comparison's other rows: a streamed answer with
+/// progress ([`steps`]) and a 100 KiB result ([`rows`]).
+#[derive(McpServer)]
+#[mcp(name = "bench-suite", version = "0.0.0", tools(echo, steps, rows))]
+pub struct Suite;
 
 /// Echoes `text`, to anyone: the same tool for a server without authorization (where a scoped
 /// tool is, rightly, out of everyone's reach).

@@ -4,7 +4,10 @@
 //! bench-server scopegate --addr A [--issuer URL] [--stateful] [--max-sessions N]
 //!                         [--resource URL] [--redis URL]   (sessions + a rate limit in Redis)
 //!                         [--via-router | --axum-serve]    (see `scopegate`)
-//! bench-server axum --addr A                  the ceiling: a bare axum handler parsing JSON-RPC
+//!                         [--suite]    (the `Suite` server: `echo`, `steps`, `rows`)
+//!                         [--limits]   (rate limits on, quotas the load never reaches)
+//! bench-server axum --addr A [--value]        the ceiling: a bare axum handler reading JSON-RPC
+//!                                             into typed structs (`--value`: into a `Value`)
 //! bench-server issuer                         a key server (discovery + JWKS, RSA 2048, RS256)
 //! bench-server token --issuer URL --aud AUD [--scope S] [--count N] [--ttl SECS (3600)]
 //! bench-server sessions --url URL --count N   opens N legacy sessions and leaves them idle
@@ -21,8 +24,8 @@ use std::process::ExitCode;
 use scopegate::http::{HttpConfig, Quota, RedisStore, ServeOptions, serve_with};
 use scopegate::prelude::*;
 use scopegate_bench::support::{KeyServer, TestKey, TokenBuilder, b64url, peek};
-use scopegate_bench::{CALL, bare_router};
-use scopegate_bench::{Echo, OpenEcho};
+use scopegate_bench::{CALL, bare_router, typed_router};
+use scopegate_bench::{Echo, OpenEcho, Suite};
 use serde_json::json;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -76,6 +79,15 @@ async fn scopegate(args: &Args) -> Result<(), Error> {
         .stateless(!args.flag("--stateful"))
         .rate_per_address(None)
         .rate_per_principal(None);
+    // `--limits`: every limit of `HttpConfig` on (the in-flight cap and the timeouts are on by
+    // default), the rate limits with quotas the load generator never reaches: what checking
+    // them costs a request that passes.
+    if args.flag("--limits") {
+        let ample = Quota::new(10_000_000, 10_000_000.0);
+        config = config
+            .rate_per_address(Some(ample))
+            .rate_per_principal(Some(ample));
+    }
     if let Some(max) = args.value("--max-sessions") {
         let max: usize = max.parse()?;
         config = config.max_sessions(max, max);
@@ -96,6 +108,9 @@ async fn scopegate(args: &Args) -> Result<(), Error> {
     if !args.flag("--axum-serve") && !args.flag("--via-router") {
         let options = ServeOptions::default().shutdown_on(stopped());
         match args.value("--issuer") {
+            Some(_) if args.flag("--suite") => {
+                Suite.serve_http_with(listener, config, options).await?;
+            }
             Some(_) => Echo.serve_http_with(listener, config, options).await?,
             None => OpenEcho.serve_http_with(listener, config, options).await?,
         }
@@ -128,7 +143,11 @@ async fn scopegate(args: &Args) -> Result<(), Error> {
 
 async fn axum_bare(args: &Args) -> Result<(), Error> {
     let listener = bind(args).await?;
-    let router = bare_router();
+    let router = if args.flag("--value") {
+        bare_router()
+    } else {
+        typed_router()
+    };
     // `--serve-with`: the same handler behind scopegate's own serving loop, to tell its cost
     // apart from the router's.
     if args.flag("--serve-with") {
