@@ -25,6 +25,9 @@ struct Inner {
     scopes: ScopeSet,
     claims: serde_json::Map<String, serde_json::Value>,
     binding: KeyBinding,
+    /// [`Principal::identity_key`], worked out the first time it is asked for: a remembered
+    /// token's principal is shared by every request that presents the token.
+    identity: std::sync::OnceLock<Box<str>>,
 }
 
 /// The key a token is bound to (RFC 7800 `cnf`), whose possession the client must prove with
@@ -59,6 +62,7 @@ impl Principal {
                 scopes: ScopeSet::empty(),
                 claims: serde_json::Map::new(),
                 binding: KeyBinding::None,
+                identity: std::sync::OnceLock::new(),
             },
         }
     }
@@ -102,6 +106,31 @@ impl Principal {
     #[must_use]
     pub fn key_binding(&self) -> &KeyBinding {
         &self.inner.binding
+    }
+
+    /// A key naming the caller: its issuer, subject and client together, each length-prefixed
+    /// (`-` when absent), so that no subject can be written to read as another issuer, subject
+    /// and client. A subject is unique only within its issuer, and the same user through another
+    /// client is another caller. Sessions are owned, and callers rate-limited, by it.
+    pub(crate) fn identity_key(&self) -> &str {
+        self.inner.identity.get_or_init(|| {
+            let parts = [self.issuer(), self.subject(), self.client_id()];
+            let mut key = String::with_capacity(
+                40 + parts.iter().map(|p| p.map_or(1, str::len)).sum::<usize>(),
+            );
+            for (label, part) in ["iss:", "|sub:", "|client:"].into_iter().zip(parts) {
+                key.push_str(label);
+                match part {
+                    Some(part) => {
+                        key.push_str(&part.len().to_string());
+                        key.push(':');
+                        key.push_str(part);
+                    }
+                    None => key.push('-'),
+                }
+            }
+            key.into_boxed_str()
+        })
     }
 
     /// Whether nothing is known about the caller.

@@ -5,7 +5,6 @@
 //! an unknown `kid` (single-flight, with a cooldown: the `kid` is chosen by whoever sent the
 //! token), refreshed in the background when they expire, and kept while the issuer is down.
 
-use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -21,8 +20,8 @@ use super::claims::{alias_scopes, fits_scheme, principal_from_claims};
 use super::jwks::{KeyId, KeySet, KeyVerdict, VerifyKey, family_of, key_verdicts, lookup};
 use super::jws;
 use super::jwt_config::JwtConfig;
-use super::recent;
 use super::steps::{CheckOutcome, FirstFailure, Follow, TokenCheck, TokenExplanation};
+use super::verified::VerifiedTokens;
 use super::verifier::{AuthError, ReadyFuture, TokenVerifier, VerifyFuture};
 use crate::challenge::AuthScheme;
 use crate::fetch::{self, FetchError, Fetcher};
@@ -49,7 +48,7 @@ struct Shared {
     /// Whether the start-up fetch ([`TokenVerifier::warm_up`]) was started: once per verifier,
     /// however many routers are built with it.
     warmed: std::sync::atomic::AtomicBool,
-    /// Verified tokens by SHA-256, with the principal and when the token expires.
+    /// Verified tokens, with the principal and when the token expires.
     verified: VerifiedTokens,
     /// Held (shared) while a token is remembered, and (exclusive) while a withdrawn key's
     /// tokens are forgotten and `cache_epoch` bumped: no token verified by a withdrawn key is
@@ -66,74 +65,6 @@ struct Shared {
     /// Bumped, under `forgetting`, each time a key is withdrawn (or changed): a token verified
     /// against an older set is not remembered (its key may be the one withdrawn).
     cache_epoch: AtomicU64,
-}
-
-/// Verified tokens by the SHA-256 of the token: quick_cache's S3-FIFO-like policy, so a working
-/// set larger than the cache still hits in part (a scan of new tokens does not flush the ones
-/// in use), bounded by weight: each entry weighs its charge in bytes, and at least
-/// `cache_max_bytes / cache_capacity`, so that both bounds hold.
-type VerifiedTokens =
-    quick_cache::sync::Cache<[u8; 32], Verified, ByCharge, BuildHasherDefault<DigestHash>>;
-
-/// A remembered token's principal, when the token expires, its weight, and the key that
-/// verified it.
-#[derive(Clone)]
-struct Verified {
-    principal: Principal,
-    expires: SystemTime,
-    weight: u64,
-    key: KeyId,
-}
-
-/// An entry's weight: its own.
-#[derive(Clone)]
-struct ByCharge;
-
-impl quick_cache::Weighter<[u8; 32], Verified> for ByCharge {
-    fn weight(&self, _: &[u8; 32], verified: &Verified) -> u64 {
-        verified.weight
-    }
-}
-
-/// The table of verified tokens for `config`'s bounds.
-fn verified_tokens(config: &JwtConfig) -> VerifiedTokens {
-    // The table is split in shards by the number of entries it expects, each shard holding its
-    // share of the weight: expect no more entries than the bytes hold tokens of a kilobyte, or
-    // a small byte bound would be split in shards no token fits in.
-    let expected = config
-        .cache_capacity
-        .min(config.cache_max_bytes / charge(1024))
-        .max(1);
-    VerifiedTokens::with(
-        expected,
-        u64::try_from(config.cache_max_bytes).unwrap_or(u64::MAX),
-        ByCharge,
-        BuildHasherDefault::default(),
-        quick_cache::sync::DefaultLifecycle::default(),
-    )
-}
-
-/// What remembering a token of `len` bytes is charged against `cache_max_bytes`.
-fn charge(len: usize) -> usize {
-    len.saturating_mul(2).saturating_add(256)
-}
-
-/// Hashes a SHA-256 digest by its first eight bytes: they are already uniform, and the table
-/// holds only tokens that verified, so no client can choose keys that collide.
-#[derive(Default)]
-struct DigestHash(u64);
-
-impl Hasher for DigestHash {
-    fn write(&mut self, bytes: &[u8]) {
-        // The slice's length comes first (8 bytes), then the digest.
-        if let Some(first) = bytes.first_chunk::<8>() {
-            self.0 ^= u64::from_le_bytes(*first);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 #[derive(Default)]
@@ -187,7 +118,7 @@ impl JwtVerifier {
             .collect();
         let fetcher = Fetcher::new(config.http_timeout, config.max_document_bytes)
             .allow_insecure_http(config.allow_insecure_http);
-        let verified = verified_tokens(&config);
+        let verified = VerifiedTokens::new(config.cache_capacity, config.cache_max_bytes);
         Self {
             shared: Arc::new(Shared {
                 config,
@@ -266,18 +197,12 @@ impl JwtVerifier {
     }
 
     /// Verifies a token not remembered (see [`TokenVerifier::verify`] for the remembered
-    /// ones), `digest` its SHA-256, and remembers it.
-    async fn verify_token(
-        &self,
-        token: &str,
-        digest: [u8; 32],
-        scheme: AuthScheme,
-    ) -> Result<Principal, AuthError> {
+    /// ones), and remembers it.
+    async fn verify_token(&self, token: &str, scheme: AuthScheme) -> Result<Principal, AuthError> {
         let shared = &self.shared;
         let epoch = shared.cache_epoch.load(Ordering::Acquire);
         let (principal, key) = self.verify_signed(token, scheme).await?;
-        recent::remember_digest(token, digest);
-        shared.remember(digest, &principal, epoch, token.len(), key);
+        shared.remember(token, &principal, epoch, key);
         Ok(principal)
     }
 
@@ -456,17 +381,11 @@ impl JwtVerifier {
         if self.shared.config.cache_capacity == 0 {
             return Box::pin(self.verify_uncached(token, scheme));
         }
-        let memo = recent::digest(token);
-        let digest = memo.unwrap_or_else(|| sha256(token));
-        if let Some(principal) = self.shared.remembered(&digest) {
-            // Verified on another thread: this one remembers the digest too.
-            if memo.is_none() {
-                recent::remember_digest(token, digest);
-            }
+        if let Some(principal) = self.shared.remembered(token) {
             let fits = fits_scheme(&principal, scheme).map(|()| principal);
             return Box::pin(std::future::ready(fits));
         }
-        Box::pin(self.verify_token(token, digest, scheme))
+        Box::pin(self.verify_token(token, scheme))
     }
 }
 
@@ -583,19 +502,19 @@ impl Shared {
         tracing::info!(target: "scopegate::auth", event = "jwks_keys_withdrawn", issuer = %self.config.issuer, keys = withdrawn.len(), "the issuer withdrew or changed signing keys; tokens they verified are checked again");
         let _forgetting = self.forgetting.write().unwrap_or_else(|e| e.into_inner());
         self.cache_epoch.fetch_add(1, Ordering::AcqRel);
-        self.verified.retain(|_, v| !withdrawn.contains(&v.key));
+        self.verified.retain(|v| !withdrawn.contains(&v.key));
     }
 
     /// A token verified before and not expired since. Stale keys are refreshed as on the
     /// uncached path (a withdrawn key then clears what it vouched for).
-    fn remembered(self: &Arc<Self>, key: &[u8; 32]) -> Option<Principal> {
+    fn remembered(self: &Arc<Self>, token: &str) -> Option<Principal> {
         let now = SystemTime::now();
-        let verified = self.verified.get(key)?;
+        let verified = self.verified.find(token)?;
         if now >= verified.expires {
-            self.verified.remove(key);
+            self.verified.forget(token);
             return None;
         }
-        let principal = verified.principal;
+        let principal = verified.principal.clone();
         if self.millis_since_origin(Instant::now()) >= self.keys_stale_at.load(Ordering::Relaxed) {
             self.refresh_in_background();
         }
@@ -605,16 +524,8 @@ impl Shared {
     /// Remembers a verified token until its `exp` (without the leeway: a remembered token
     /// never outlives the time it was issued for), unless the key set changed since `epoch`
     /// (read before the token was verified). The table stays within `cache_capacity` tokens and
-    /// `cache_max_bytes`: when full, it forgets the expired tokens, and if that is not enough,
-    /// all of them (cheaper than tracking an order, and the next requests refill it).
-    fn remember(
-        &self,
-        digest: [u8; 32],
-        principal: &Principal,
-        epoch: u64,
-        token_len: usize,
-        key: KeyId,
-    ) {
+    /// `cache_max_bytes` (see [`VerifiedTokens`]).
+    fn remember(&self, token: &str, principal: &Principal, epoch: u64, key: KeyId) {
         let Some(exp) = principal.claims().get("exp").and_then(Value::as_u64) else {
             return;
         };
@@ -632,21 +543,7 @@ impl Shared {
         if self.cache_epoch.load(Ordering::Acquire) != epoch {
             return;
         }
-        let charge = charge(token_len);
-        if charge > self.config.cache_max_bytes {
-            return;
-        }
-        let floor = self.config.cache_max_bytes / self.config.cache_capacity.max(1);
-        let weight = u64::try_from(charge.max(floor)).unwrap_or(u64::MAX);
-        self.verified.insert(
-            digest,
-            Verified {
-                principal: principal.clone(),
-                expires,
-                weight,
-                key,
-            },
-        );
+        self.verified.insert(token, principal, expires, key);
     }
 
     /// The key a token with this `kid` and `alg` must verify with.
@@ -830,19 +727,6 @@ impl Shared {
     }
 }
 
-/// The SHA-256 of a token: the key of the verified-token table.
-///
-/// Each thread remembers the digests of the last few tokens accepted on it
-/// ([`recent::digest`]): hashing a typical token costs most of a microsecond, finding a
-/// remembered one a few nanoseconds. A memo of a pure function, nothing more: the digest still
-/// goes through the table and every check it makes.
-fn sha256(token: &str) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut out = [0; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -860,20 +744,15 @@ mod tests {
     }
 
     #[test]
-    fn a_token_verified_on_another_thread_is_remembered_by_the_next_that_meets_it() {
+    fn a_token_verified_on_another_thread_is_answered_at_once() {
         let verifier = JwtVerifier::new(JwtConfig::new("http://issuer", "http://rs"));
         let token = "header.payload-elsewhere.signature";
         // Verified, and put in the table, by another thread.
         let epoch = verifier.shared.cache_epoch.load(Ordering::Acquire);
-        verifier.shared.remember(
-            sha256(token),
-            &live_principal(),
-            epoch,
-            token.len(),
-            [0; 32],
-        );
+        verifier
+            .shared
+            .remember(token, &live_principal(), epoch, [0; 32]);
         let meets = std::thread::spawn(move || {
-            assert_eq!(recent::digest(token), None, "not met on this thread yet");
             let mut future = verifier.verify(token);
             let answer = future
                 .as_mut()
@@ -881,13 +760,9 @@ mod tests {
             let std::task::Poll::Ready(Ok(principal)) = answer else {
                 panic!("a remembered token is answered at once");
             };
-            assert_eq!(principal.subject(), Some("s"));
-            recent::digest(token)
+            principal.subject().map(str::to_owned)
         });
-        assert_eq!(meets.join().unwrap(), Some(sha256(token)));
-        // A token differing in its last byte only is not taken for a remembered one.
-        recent::remember_digest(token, sha256(token));
-        assert_eq!(recent::digest("header.payload-elsewhere.signaturf"), None);
+        assert_eq!(meets.join().unwrap().as_deref(), Some("s"));
     }
 
     /// The share of lookups that found a token remembered, over `rounds` passes of tokens
@@ -900,12 +775,11 @@ mod tests {
         let (mut hits, mut lookups) = (0usize, 0usize);
         for round in 0..rounds {
             for token in 0..working_set {
-                let digest = sha256(&format!("token-{token}"));
-                let found = verifier.shared.remembered(&digest).is_some();
+                // Tokens of 800 bytes, told apart by their ends as signatures are.
+                let token = format!("{:0>800}", format!("token-{token}"));
+                let found = verifier.shared.remembered(&token).is_some();
                 if !found {
-                    verifier
-                        .shared
-                        .remember(digest, &principal, 0, 800, [0; 32]);
+                    verifier.shared.remember(&token, &principal, 0, [0; 32]);
                 }
                 // The first pass fills the table: it is not counted.
                 if round > 0 {
@@ -957,15 +831,15 @@ mod tests {
         // Verified while the key set was replaced (a key withdrawn): not remembered.
         let before = shared.cache_epoch.load(Ordering::Acquire);
         shared.store(key_set(&["b"]));
-        shared.remember(sha256("a"), &principal, before, 1, key_a);
+        shared.remember("a", &principal, before, key_a);
         assert_eq!(verifier.cached(), 0);
-        assert!(shared.remembered(&sha256("a")).is_none());
+        assert!(shared.remembered("a").is_none());
         // Verified under the current set: remembered, and forgotten when its key goes.
         let key_b = shared.snapshot().by_kid["b"][0].id;
         let now = shared.cache_epoch.load(Ordering::Acquire);
-        shared.remember(sha256("b"), &principal, now, 1, key_b);
+        shared.remember("b", &principal, now, key_b);
         assert_eq!(verifier.cached(), 1);
-        assert!(shared.remembered(&sha256("b")).is_some());
+        assert!(shared.remembered("b").is_some());
         shared.store(key_set(&["a"]));
         assert_eq!(verifier.cached(), 0);
     }
@@ -981,20 +855,20 @@ mod tests {
             let set = shared.snapshot();
             (set.by_kid["a"][0].id, set.by_kid["b"][0].id)
         };
-        shared.remember(sha256("by a"), &principal, epoch, 1, key_a);
-        shared.remember(sha256("by b"), &principal, epoch, 1, key_b);
+        shared.remember("by a", &principal, epoch, key_a);
+        shared.remember("by b", &principal, epoch, key_b);
         // The same keys, in another order; then a key added: nothing forgotten, and a
         // verification under way is still remembered.
         shared.store(key_set(&["b", "a"]));
         shared.store(key_set(&["b", "a", "c"]));
         assert_eq!(shared.cache_epoch.load(Ordering::Acquire), epoch);
-        shared.remember(sha256("by a, later"), &principal, epoch, 1, key_a);
+        shared.remember("by a, later", &principal, epoch, key_a);
         assert_eq!(verifier.cached(), 3);
         // `b` withdrawn: the token it verified is checked again, the others stay.
         shared.store(key_set(&["a", "c"]));
-        assert!(shared.remembered(&sha256("by b")).is_none());
-        assert!(shared.remembered(&sha256("by a")).is_some());
-        assert!(shared.remembered(&sha256("by a, later")).is_some());
+        assert!(shared.remembered("by b").is_none());
+        assert!(shared.remembered("by a").is_some());
+        assert!(shared.remembered("by a, later").is_some());
         assert_eq!(verifier.cached(), 2);
     }
 

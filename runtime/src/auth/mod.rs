@@ -27,6 +27,7 @@ mod jwt_config;
 mod recent;
 mod secret;
 mod steps;
+mod verified;
 mod verifier;
 
 pub use crate::challenge::{AuthScheme, Challenge};

@@ -15,15 +15,34 @@ use crate::server::{Limiter, Quota, RateLimitStore};
 /// address, each client would have 2⁶⁴ allowances).
 pub(crate) fn address_key(ip: std::net::IpAddr) -> String {
     match ip {
-        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V4(v4) => dotted(v4),
         std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
+            Some(v4) => dotted(v4),
             None => {
                 let s = v6.segments();
                 format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
             }
         },
     }
+}
+
+/// `v4` in dotted decimal, as `Display` writes it, without the formatting machinery (every
+/// request of a server limiting per address makes one).
+fn dotted(v4: std::net::Ipv4Addr) -> String {
+    let mut out = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
+    out
 }
 
 /// One rate limit (per address, or per principal): through the shared store when there is one,
@@ -191,6 +210,24 @@ impl Drop for StreamPermit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_keyed_as_display_writes_them() {
+        for text in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "9.10.99.100",
+            "255.255.255.255",
+            "10.0.200.7",
+        ] {
+            let ip: std::net::IpAddr = text.parse().unwrap();
+            assert_eq!(address_key(ip), text);
+        }
+        let mapped: std::net::IpAddr = "::ffff:192.168.1.20".parse().unwrap();
+        assert_eq!(address_key(mapped), "192.168.1.20");
+        let v6: std::net::IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
+        assert_eq!(address_key(v6), "2001:db8:1:2::/64");
+    }
 
     #[test]
     fn addresses_are_limited_by_host_and_ipv6_by_its_64() {

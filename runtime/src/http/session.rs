@@ -17,22 +17,10 @@ pub(crate) struct Owner(String);
 
 impl Owner {
     pub(crate) fn of(principal: &crate::principal::Principal) -> Self {
-        // The issuer, the subject and the client together. A subject is unique only within its
-        // issuer (RFC 9068 §2.2, OpenID Connect Core §2): two authorization servers' `alice`
-        // are two people. The same user through another client is another owner. Anonymous
-        // callers (authorization off) share one owner: their sessions are protected by the id
-        // alone. Each part is length-prefixed (`-` when absent), so no subject can be written
-        // to read as another issuer, subject and client.
-        fn part(value: Option<&str>) -> String {
-            value.map_or_else(|| "-".to_owned(), |v| format!("{}:{v}", v.len()))
-        }
-        let id = format!(
-            "iss:{}|sub:{}|client:{}",
-            part(principal.issuer()),
-            part(principal.subject()),
-            part(principal.client_id())
-        );
-        Self(id)
+        // The issuer, the subject and the client together (`Principal::identity_key`).
+        // Anonymous callers (authorization off) share one owner: their sessions are protected
+        // by the id alone.
+        Self(principal.identity_key().to_owned())
     }
 
     /// The owner of the sessions of `principal`, an authenticated caller when `authenticated`
@@ -67,7 +55,7 @@ pub(crate) fn principal_key(
 ) -> String {
     use std::fmt::Write as _;
     if principal.subject().is_some() {
-        return Owner::of(principal).key().to_owned();
+        return principal.identity_key().to_owned();
     }
     let values: Vec<&[u8]> = headers
         .get_all(axum::http::header::AUTHORIZATION)
@@ -77,7 +65,7 @@ pub(crate) fn principal_key(
     let token = match crate::auth::credentials(&values) {
         crate::auth::Credentials::Bearer(token) | crate::auth::Credentials::Dpop(token) => token,
         // Authenticated without one (a custom verifier can be given anything): the owner.
-        _ => return Owner::of(principal).key().to_owned(),
+        _ => return principal.identity_key().to_owned(),
     };
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     // `token:` cannot begin an owner's key (`iss:…`): the two kinds never share a bucket.

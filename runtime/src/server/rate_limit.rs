@@ -40,6 +40,21 @@ struct Bucket {
     last: Instant,
 }
 
+impl Bucket {
+    /// Refills the bucket for the time since it was last used, at `rate` up to `burst`, and
+    /// takes one request from it; when none is left, how long until one is.
+    fn take(&mut self, now: Instant, burst: f64, rate: f64) -> Result<(), Duration> {
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * rate).min(burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::try_from_secs_f64((1.0 - self.tokens) / rate).unwrap_or(Duration::MAX))
+        }
+    }
+}
+
 /// Buckets keyed by client address or principal. Bounded: when it holds too many keys, the
 /// full (idle) buckets are dropped.
 pub(crate) struct Limiter {
@@ -86,19 +101,17 @@ impl Limiter {
                 }
             }
         }
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
-            tokens: burst,
-            last: now,
-        });
-        bucket.tokens =
-            (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(burst);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::try_from_secs_f64((1.0 - bucket.tokens) / rate).unwrap_or(Duration::MAX))
+        // A client's key is copied into the table on its first request only.
+        if let Some(bucket) = buckets.get_mut(key) {
+            return bucket.take(now, burst, rate);
         }
+        buckets
+            .entry(key.to_owned())
+            .or_insert(Bucket {
+                tokens: burst,
+                last: now,
+            })
+            .take(now, burst, rate)
     }
 }
 

@@ -1,0 +1,245 @@
+//! The tokens a verifier has verified, each remembered with its principal until its `exp`.
+//!
+//! A token is found again by its tail, confirmed by its whole text:
+//! - the table's key is the token's last 32 bytes, the end of its signature in base64url. An
+//!   issuer's signature cannot be predicted, so two tokens it signed do not share a tail;
+//! - a token found by its tail is taken only if it equals, byte for byte and compared in
+//!   constant time, the token remembered. A token made to end like a remembered one, or one
+//!   differing anywhere else, is simply not found, and is verified in full.
+//!
+//! Nothing is hashed on the way: a SHA-256 of a typical token costs most of a microsecond, on
+//! every request of a client the thread has not just served. Comparing the token with the one
+//! remembered costs a few dozen nanoseconds.
+//!
+//! When full, quick_cache's S3-FIFO-like policy chooses what to forget: a token seen once goes
+//! before one seen again, so a scan of new tokens does not flush those in use. The table is
+//! bounded by count and by bytes: each entry weighs its [`charge`], and at least
+//! `max_bytes / capacity`, so both bounds hold.
+
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::jwks::KeyId;
+use super::secret::constant_time_eq;
+use crate::principal::Principal;
+
+/// How many bytes of a token's end make its key.
+const TAIL: usize = 32;
+
+/// A token's key in the table: its last [`TAIL`] bytes (zeros before a shorter token).
+type Tail = [u8; TAIL];
+
+fn tail(token: &str) -> Tail {
+    let bytes = token.as_bytes();
+    let mut key = [0; TAIL];
+    let end = &bytes[bytes.len().saturating_sub(TAIL)..];
+    key[TAIL - end.len()..].copy_from_slice(end);
+    key
+}
+
+/// A remembered token: its text, its principal, when it expires, the key that verified it.
+pub(super) struct Verified {
+    token: Box<str>,
+    pub(super) principal: Principal,
+    pub(super) expires: SystemTime,
+    pub(super) key: KeyId,
+    weight: u64,
+}
+
+/// What remembering a token of `len` bytes is charged against the byte bound: its text, kept
+/// to confirm it, and its principal, which holds the token's claims decoded (about as large
+/// again, and more), plus 256 bytes of entry and bookkeeping.
+pub(super) fn charge(len: usize) -> usize {
+    len.saturating_mul(3).saturating_add(256)
+}
+
+/// An entry's weight: its own.
+#[derive(Clone)]
+struct ByCharge;
+
+impl quick_cache::Weighter<Tail, Arc<Verified>> for ByCharge {
+    fn weight(&self, _: &Tail, verified: &Arc<Verified>) -> u64 {
+        verified.weight
+    }
+}
+
+/// Hashes a tail by mixing its four eight-byte words: base64url text, six bits of an
+/// unpredictable signature per byte. A client choosing tails that collide learns nothing and
+/// gains nothing: the table holds only tokens that verified, and a lookup that lands beside
+/// them finds no token equal to its own.
+#[derive(Default)]
+struct TailHash(u64);
+
+impl Hasher for TailHash {
+    fn write(&mut self, bytes: &[u8]) {
+        // An array is hashed as its bytes alone (no length first).
+        let mut mixed = self.0;
+        for (i, word) in bytes.chunks(8).enumerate() {
+            let mut padded = [0; 8];
+            padded[..word.len()].copy_from_slice(word);
+            let rotation = u32::try_from(i % 4).unwrap_or(0) * 16;
+            mixed ^= u64::from_le_bytes(padded).rotate_left(rotation);
+        }
+        self.0 = mixed;
+    }
+
+    fn finish(&self) -> u64 {
+        // MurmurHash3's finalizer: every bit of the words reaches every bit of the hash.
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^ (x >> 33)
+    }
+}
+
+/// The table.
+pub(super) struct VerifiedTokens {
+    table: quick_cache::sync::Cache<Tail, Arc<Verified>, ByCharge, BuildHasherDefault<TailHash>>,
+    max_bytes: usize,
+    capacity: usize,
+}
+
+impl VerifiedTokens {
+    /// Room for `capacity` tokens within `max_bytes`.
+    pub(super) fn new(capacity: usize, max_bytes: usize) -> Self {
+        // The table is split in shards, each holding its share of the count and of the bytes.
+        // Expect no more entries than the bytes hold tokens of a kilobyte, or a small byte
+        // bound would be split in shards no token fits in. Tokens fall in shards unevenly: with
+        // at least 512 entries to a shard, a table four-fifths full has no shard overflowing
+        // (and forgetting) while others have room.
+        let expected = capacity.min(max_bytes / charge(1024)).max(1);
+        let parallelism = std::thread::available_parallelism().map_or(1, usize::from);
+        let shards = (expected / 512).clamp(1, parallelism * 4);
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity(expected)
+            .weight_capacity(u64::try_from(max_bytes).unwrap_or(u64::MAX))
+            .shards(shards)
+            .build()
+            .expect("both capacities are set");
+        let table = quick_cache::sync::Cache::with_options(
+            options,
+            ByCharge,
+            BuildHasherDefault::default(),
+            quick_cache::sync::DefaultLifecycle::default(),
+        );
+        Self {
+            table,
+            max_bytes,
+            capacity,
+        }
+    }
+
+    /// How many tokens are remembered.
+    pub(super) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// The remembered entry of `token`: one whose text is `token`'s exactly.
+    pub(super) fn find(&self, token: &str) -> Option<Arc<Verified>> {
+        let verified = self.table.get(&tail(token))?;
+        constant_time_eq(verified.token.as_bytes(), token.as_bytes()).then_some(verified)
+    }
+
+    /// Forgets `token`, if it is the one remembered under its tail.
+    pub(super) fn forget(&self, token: &str) {
+        self.table.remove_if(&tail(token), |v| {
+            constant_time_eq(v.token.as_bytes(), token.as_bytes())
+        });
+    }
+
+    /// Remembers `token` with its principal until `expires`, unless it is too large for the
+    /// byte bound.
+    pub(super) fn insert(
+        &self,
+        token: &str,
+        principal: &Principal,
+        expires: SystemTime,
+        key: KeyId,
+    ) {
+        let charge = charge(token.len());
+        if charge > self.max_bytes {
+            return;
+        }
+        let floor = self.max_bytes / self.capacity.max(1);
+        let weight = u64::try_from(charge.max(floor)).unwrap_or(u64::MAX);
+        self.table.insert(
+            tail(token),
+            Arc::new(Verified {
+                token: token.into(),
+                principal: principal.clone(),
+                expires,
+                key,
+                weight,
+            }),
+        );
+    }
+
+    /// Keeps only the tokens `keep` says to.
+    pub(super) fn retain(&self, keep: impl Fn(&Verified) -> bool) {
+        self.table.retain(|_, v| keep(v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn later() -> SystemTime {
+        SystemTime::now() + std::time::Duration::from_secs(300)
+    }
+
+    #[test]
+    fn a_token_is_found_only_by_its_whole_text() {
+        let table = VerifiedTokens::new(100, 1 << 20);
+        let principal = Principal::builder().subject("s").build();
+        let token = format!("header.payload.{}", "signature-".repeat(5));
+        table.insert(&token, &principal, later(), [0; 32]);
+        let found = table.find(&token).expect("remembered");
+        assert_eq!(found.principal.subject(), Some("s"));
+        // The same tail after another header or payload; one byte changed anywhere; a token
+        // that is the tail alone; a prefix.
+        let same_tail = format!("header.payloaD.{}", "signature-".repeat(5));
+        assert_eq!(tail(&same_tail), tail(&token));
+        assert!(table.find(&same_tail).is_none(), "another payload");
+        let mut changed = token.clone().into_bytes();
+        changed[0] ^= 1;
+        assert!(table.find(std::str::from_utf8(&changed).unwrap()).is_none());
+        assert!(table.find(&token[token.len() - TAIL..]).is_none());
+        assert!(table.find(&token[..token.len() - 1]).is_none());
+        // Forgetting another token with the same tail leaves this one.
+        table.forget(&same_tail);
+        assert!(table.find(&token).is_some());
+        table.forget(&token);
+        assert!(table.find(&token).is_none());
+    }
+
+    #[test]
+    fn short_tokens_are_keyed_apart_from_their_padding() {
+        let table = VerifiedTokens::new(100, 1 << 20);
+        let principal = Principal::builder().subject("s").build();
+        table.insert("a.b.c", &principal, later(), [0; 32]);
+        assert!(table.find("a.b.c").is_some());
+        assert!(table.find("\0a.b.c").is_none());
+        assert!(table.find("").is_none());
+    }
+
+    #[test]
+    fn the_byte_bound_holds_whatever_the_count() {
+        let table = VerifiedTokens::new(10_000, 64 * 1024);
+        let principal = Principal::builder().subject("s").build();
+        for i in 0..1_000 {
+            let token = format!("h.p.{i:0>1000}");
+            table.insert(&token, &principal, later(), [0; 32]);
+        }
+        // 64 KiB holds at most 21 tokens charged 3 256 bytes each.
+        assert!(table.len() <= 64 * 1024 / charge(1004), "{}", table.len());
+        assert!(table.len() > 0);
+        // Larger than the whole bound: never remembered.
+        let huge = "x".repeat(64 * 1024);
+        table.insert(&huge, &principal, later(), [0; 32]);
+        assert!(table.find(&huge).is_none());
+    }
+}
