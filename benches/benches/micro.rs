@@ -7,7 +7,10 @@
 //! - `router`: a whole HTTP `tools/call` through the axum router, without a socket, with and
 //!   without authentication, beside a bare axum JSON-RPC handler;
 //! - `dpop`: a DPoP proof's checks per algorithm beside one raw signature verification, and a
-//!   whole DPoP `tools/call` beside the same call with a warm bearer token.
+//!   whole DPoP `tools/call` beside the same call with a warm bearer token;
+//! - `tokens`: per algorithm (RS256, ES256, EdDSA), a whole `tools/call` with a token seen for
+//!   the first time beside one raw verification and the warm path, and 8 000 distinct
+//!   remembered tokens in turn beside one repeated.
 //!
 //! `cargo bench --bench micro` from `benches/` (or `scripts/bench --micro`).
 
@@ -353,6 +356,92 @@ fn dpop(c: &mut Criterion) {
     group.finish();
 }
 
+/// What a token costs a whole `tools/call` through the router, per signing algorithm: a token
+/// seen for the first time beside one raw verification (jsonwebtoken, the same checks) and the
+/// warm path, and many distinct remembered tokens in turn beside one repeated.
+fn tokens(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("tokens");
+    let keys = [
+        ("rs256", TestKey::rsa_a()),
+        ("es256", TestKey::ec_p256()),
+        ("eddsa", TestKey::ed25519()),
+    ];
+    // Valid for the whole run (the default five minutes would not be).
+    let mint = |key: &TestKey| {
+        TokenBuilder::new(key, ISSUER, RESOURCE, "echo")
+            .sub("bench")
+            .client_id("bench")
+            .exp(scopegate_bench::support::now() + 3_600)
+            .build()
+    };
+    for (name, key) in &keys {
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(key.jwk()).expect("the test key's JWK parses");
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("a decoding key");
+        let mut validation = Validation::new(key.alg());
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[RESOURCE]);
+        let pool: Vec<String> = (0..2_000).map(|_| mint(key)).collect();
+        let mut turn = 0;
+        group.bench_function(format!("raw_verify_{name}"), |b| {
+            b.iter(|| {
+                turn = (turn + 1) % pool.len();
+                jsonwebtoken::decode::<Value>(black_box(&pool[turn]), &decoding, &validation)
+                    .expect("the token verifies")
+            });
+        });
+        let router = || {
+            Server::new(Echo)
+                .expect("the server builds")
+                .http(config_with(key))
+                .expect("the router builds")
+        };
+        let warm = router();
+        rt.block_on(call(&warm, Some(&pool[0])));
+        group.bench_function(format!("router_warm_{name}"), |b| {
+            b.to_async(&rt).iter(|| call(&warm, Some(&pool[0])));
+        });
+        // Every request a token the router has not seen: a new router for each pass over the
+        // pool, made outside the timed part.
+        group.bench_function(format!("router_first_seen_{name}"), |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let pool = &pool;
+                async move {
+                    let mut total = std::time::Duration::ZERO;
+                    let mut fresh = router();
+                    for i in 0..iters as usize {
+                        if i > 0 && i % pool.len() == 0 {
+                            fresh = router();
+                        }
+                        let token = &pool[i % pool.len()];
+                        let started = std::time::Instant::now();
+                        call(&fresh, Some(token)).await;
+                        total += started.elapsed();
+                    }
+                    total
+                }
+            });
+        });
+        // 8 000 distinct tokens, all remembered (within the default 10 000), sent in turn.
+        let many: Vec<String> = (0..8_000).map(|_| mint(key)).collect();
+        let remembering = router();
+        rt.block_on(async {
+            for token in &many {
+                call(&remembering, Some(token)).await;
+            }
+        });
+        let mut turn = 0;
+        group.bench_function(format!("router_distinct_8000_{name}"), |b| {
+            b.to_async(&rt).iter(|| {
+                turn = (turn + 1) % many.len();
+                call(&remembering, Some(&many[turn]))
+            });
+        });
+    }
+    group.finish();
+}
+
 /// A replay store that remembers nothing: every proof is new to it.
 #[derive(Debug)]
 struct Forgetful;
@@ -374,5 +463,5 @@ fn config_with(key: &TestKey) -> scopegate::http::HttpConfig {
         .authorization_server(ISSUER)
 }
 
-criterion_group!(benches, auth, dispatch, router, dpop);
+criterion_group!(benches, auth, dispatch, router, dpop, tokens);
 criterion_main!(benches);

@@ -59,7 +59,7 @@ impl Bucket {
 /// full (idle) buckets are dropped.
 pub(crate) struct Limiter {
     quota: Quota,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<HashMap<String, Bucket, ahash::RandomState>>,
 }
 
 const MAX_KEYS: usize = 100_000;
