@@ -151,6 +151,11 @@ impl Outbound {
             tracing::error!(target: "scopegate::http", event = "unserializable_message", "a message to the client could not be serialized: not sent");
             return false;
         };
+        self.send_text(text)
+    }
+
+    /// [`send`](Self::send) for a message already written as JSON text.
+    pub(crate) fn send_text(&self, text: String) -> bool {
         let (waker, dropped) = {
             let mut queue = lock(&self.queue);
             if !queue.receiving {

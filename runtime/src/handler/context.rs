@@ -62,26 +62,47 @@ pub(crate) struct Link {
     pub(crate) input: Option<Arc<InputRound>>,
 }
 
-/// A notification to the client, written straight to text (a progress report is a few dozen
-/// bytes, and building it as a `Value` first cost several times the writing). Members in the
-/// order a `Value` wrote them (sorted), so the text is the same.
+/// `notifications/progress` as text, written by hand around its values: a report is a few
+/// dozen bytes, and building it as a `Value` first cost several times the writing (serde would
+/// still escape each constant member name). Members in the order a `Value` wrote them
+/// (sorted), so the text is the same. `None` only if writing to memory failed, which it cannot.
+fn progress_text(
+    token: &Value,
+    progress: f64,
+    total: Option<f64>,
+    message: Option<&str>,
+) -> Option<String> {
+    // Room for the members, two numbers and a short token: one allocation, as a rule.
+    let mut out = Vec::with_capacity(160 + message.map_or(0, str::len));
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","method":""#);
+    // A method name is plain ASCII: nothing in it to escape.
+    out.extend_from_slice(Method::Progress.as_str().as_bytes());
+    out.extend_from_slice(br#"","params":{"#);
+    if let Some(message) = message {
+        out.extend_from_slice(br#""message":"#);
+        serde_json::to_writer(&mut out, message).ok()?;
+        out.push(b',');
+    }
+    out.extend_from_slice(br#""progress":"#);
+    // As a `Value` writes a float (`null` for one JSON cannot hold).
+    serde_json::to_writer(&mut out, &progress).ok()?;
+    out.extend_from_slice(br#","progressToken":"#);
+    serde_json::to_writer(&mut out, token).ok()?;
+    if let Some(total) = total {
+        out.extend_from_slice(br#","total":"#);
+        serde_json::to_writer(&mut out, &total).ok()?;
+    }
+    out.extend_from_slice(b"}}");
+    String::from_utf8(out).ok()
+}
+
+/// A notification to the client, written straight to text (not built as a `Value` first).
+/// Members in the order a `Value` wrote them (sorted), so the text is the same.
 #[derive(Serialize)]
 struct Notification<P> {
     jsonrpc: &'static str,
     method: Method,
     params: P,
-}
-
-/// `notifications/progress`'s parameters.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ProgressParams<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-    progress: f64,
-    progress_token: &'a Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    total: Option<f64>,
 }
 
 /// `notifications/message`'s parameters (`data` as the handler's type writes it).
@@ -195,16 +216,7 @@ impl RequestContext {
         let (Some(token), Some(outbound)) = (self.progress_token(), self.outbound()) else {
             return false;
         };
-        outbound.send(&Notification {
-            jsonrpc: "2.0",
-            method: Method::Progress,
-            params: ProgressParams {
-                message,
-                progress,
-                progress_token: token,
-                total,
-            },
-        })
+        progress_text(token, progress, total, message).is_some_and(|text| outbound.send_text(text))
     }
 
     /// Sends a log message (`notifications/message`) if `level` is at or above the level the

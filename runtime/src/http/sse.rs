@@ -6,6 +6,7 @@ use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use super::headers::SESSION_HEADER;
+use super::spare;
 
 /// Whether the client takes `text/event-stream` responses (MCP clients send both media types).
 pub(super) fn accepts_event_stream(headers: &HeaderMap) -> bool {
@@ -92,6 +93,7 @@ pub(super) fn event_stream_of(sent: &[String], response: &[u8], session: Option<
 /// and the session's id.
 fn event_stream_response(body: Body, session: Option<&str>) -> Response {
     let mut response = Response::new(body);
+    *response.headers_mut() = spare::take();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -160,11 +162,15 @@ pub(super) fn kept_alive_event_stream(
     )
 }
 
+/// nginx's header for a response it must not buffer (a constant: a name given as a string is
+/// parsed again on every response).
+const ACCEL_BUFFERING: header::HeaderName = header::HeaderName::from_static("x-accel-buffering");
+
 /// Proxies must pass each event on at once (2026-07-28 Streamable HTTP).
 fn unbuffered(mut response: Response) -> Response {
     response
         .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+        .insert(ACCEL_BUFFERING, HeaderValue::from_static("no"));
     response
 }
 
