@@ -144,9 +144,18 @@ impl Outbound {
 
     /// Sends one JSON-RPC message; false when the client is gone, or (on a bounded channel)
     /// has stopped reading.
-    pub(crate) fn send(&self, message: &Value) -> bool {
+    pub(crate) fn send<T: Serialize + ?Sized>(&self, message: &T) -> bool {
         // Serialised before the lock is taken: the receiver never waits on a large message.
-        let text = message.to_string();
+        // Straight into a buffer (a `Value`'s `to_string` goes through `fmt` a piece at a time).
+        let Ok(text) = serde_json::to_string(message) else {
+            tracing::error!(target: "scopegate::http", event = "unserializable_message", "a message to the client could not be serialized: not sent");
+            return false;
+        };
+        self.send_text(text)
+    }
+
+    /// [`send`](Self::send) for a message already written as JSON text.
+    pub(crate) fn send_text(&self, text: String) -> bool {
         let (waker, dropped) = {
             let mut queue = lock(&self.queue);
             if !queue.receiving {

@@ -62,6 +62,58 @@ pub(crate) struct Link {
     pub(crate) input: Option<Arc<InputRound>>,
 }
 
+/// `notifications/progress` as text, written by hand around its values: a report is a few
+/// dozen bytes, and building it as a `Value` first cost several times the writing (serde would
+/// still escape each constant member name). Members in the order a `Value` wrote them
+/// (sorted), so the text is the same. `None` only if writing to memory failed, which it cannot.
+fn progress_text(
+    token: &Value,
+    progress: f64,
+    total: Option<f64>,
+    message: Option<&str>,
+) -> Option<String> {
+    // Room for the members, two numbers and a short token: one allocation, as a rule.
+    let mut out = Vec::with_capacity(160 + message.map_or(0, str::len));
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","method":""#);
+    // A method name is plain ASCII: nothing in it to escape.
+    out.extend_from_slice(Method::Progress.as_str().as_bytes());
+    out.extend_from_slice(br#"","params":{"#);
+    if let Some(message) = message {
+        out.extend_from_slice(br#""message":"#);
+        serde_json::to_writer(&mut out, message).ok()?;
+        out.push(b',');
+    }
+    out.extend_from_slice(br#""progress":"#);
+    // As a `Value` writes a float (`null` for one JSON cannot hold).
+    serde_json::to_writer(&mut out, &progress).ok()?;
+    out.extend_from_slice(br#","progressToken":"#);
+    serde_json::to_writer(&mut out, token).ok()?;
+    if let Some(total) = total {
+        out.extend_from_slice(br#","total":"#);
+        serde_json::to_writer(&mut out, &total).ok()?;
+    }
+    out.extend_from_slice(b"}}");
+    String::from_utf8(out).ok()
+}
+
+/// A notification to the client, written straight to text (not built as a `Value` first).
+/// Members in the order a `Value` wrote them (sorted), so the text is the same.
+#[derive(Serialize)]
+struct Notification<P> {
+    jsonrpc: &'static str,
+    method: Method,
+    params: P,
+}
+
+/// `notifications/message`'s parameters (`data` as the handler's type writes it).
+#[derive(Serialize)]
+struct LogParams<'a, D> {
+    data: D,
+    level: LogLevel,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logger: Option<&'a str>,
+}
+
 impl RequestContext {
     pub(crate) fn new(
         request_id: RequestId,
@@ -164,14 +216,7 @@ impl RequestContext {
         let (Some(token), Some(outbound)) = (self.progress_token(), self.outbound()) else {
             return false;
         };
-        let mut params = json!({ "progressToken": token, "progress": progress });
-        if let Some(total) = total {
-            params["total"] = total.into();
-        }
-        if let Some(message) = message {
-            params["message"] = message.into();
-        }
-        outbound.send(&json!({ "jsonrpc": "2.0", "method": Method::Progress, "params": params }))
+        progress_text(token, progress, total, message).is_some_and(|text| outbound.send_text(text))
     }
 
     /// Sends a log message (`notifications/message`) if `level` is at or above the level the
@@ -183,11 +228,15 @@ impl RequestContext {
         if link.connection.log_level().is_none_or(|min| level < min) {
             return false;
         }
-        let mut params = json!({ "level": level, "data": data });
-        if let Some(logger) = logger {
-            params["logger"] = logger.into();
-        }
-        outbound.send(&json!({ "jsonrpc": "2.0", "method": Method::LogMessage, "params": params }))
+        outbound.send(&Notification {
+            jsonrpc: "2.0",
+            method: Method::LogMessage,
+            params: LogParams {
+                data,
+                level,
+                logger,
+            },
+        })
     }
 
     /// Whether the client cancelled this request (`notifications/cancelled`).
@@ -422,6 +471,95 @@ mod tests {
         );
         assert!(!context.log(LogLevel::Info, None, "after"));
         assert!(sent.try_recv().is_none());
+    }
+
+    /// Progress reports are written as they were when built as a `Value` (members sorted),
+    /// byte for byte, whatever the token and whichever optional members are present.
+    #[test]
+    fn progress_reports_are_the_text_a_value_would_write() {
+        let was = |token: &Value, progress: f64, total: Option<f64>, message: Option<&str>| {
+            let mut params = json!({ "progressToken": token, "progress": progress });
+            if let Some(total) = total {
+                params["total"] = total.into();
+            }
+            if let Some(message) = message {
+                params["message"] = message.into();
+            }
+            json!({ "jsonrpc": "2.0", "method": Method::Progress, "params": params }).to_string()
+        };
+        for token in [
+            json!(1),
+            json!("p\"é"),
+            json!(-7.5),
+            json!({"b": 1, "a": [null]}),
+        ] {
+            for (progress, total, message) in [
+                (1.0, Some(3.0), None),
+                (0.25, None, None),
+                (2.0, Some(2.5), Some("half \"way\"\n")),
+                (f64::NAN, Some(f64::INFINITY), Some("")),
+                (1e300, None, Some("ü")),
+            ] {
+                let (outbound, mut sent) = Outbound::channel();
+                let mut meta = Map::new();
+                meta.insert("progressToken".into(), token.clone());
+                let context = RequestContext::new(
+                    RequestId::Number(1.into()),
+                    "t",
+                    Some(meta),
+                    Some(Link {
+                        connection: Connection::new(),
+                        outbound: Some(outbound),
+                        input: None,
+                    }),
+                    Arc::new(Cancel::default()),
+                    None,
+                );
+                assert!(context.progress(progress, total, message));
+                assert_eq!(
+                    sent.try_recv().unwrap(),
+                    was(&token, progress, total, message)
+                );
+            }
+        }
+    }
+
+    /// Log messages are written as they were when built as a `Value`, byte for byte (for data
+    /// whose members are in sorted order, the order a `Value` keeps).
+    #[test]
+    fn log_messages_are_the_text_a_value_would_write() {
+        let connection = Connection::new();
+        connection.set_log_level(LogLevel::Debug);
+        let (outbound, mut sent) = Outbound::channel();
+        let context = RequestContext::new(
+            RequestId::Number(1.into()),
+            "t",
+            None,
+            Some(Link {
+                connection,
+                outbound: Some(outbound),
+                input: None,
+            }),
+            Arc::new(Cancel::default()),
+            None,
+        );
+        for (level, logger, data) in [
+            (LogLevel::Info, None, json!("plain \"text\"")),
+            (
+                LogLevel::Error,
+                Some("db"),
+                json!({"a": 1, "b": [true, null]}),
+            ),
+            (LogLevel::Debug, Some(""), json!(null)),
+        ] {
+            assert!(context.log(level, logger, &data));
+            let mut params = json!({ "level": level, "data": data });
+            if let Some(logger) = logger {
+                params["logger"] = logger.into();
+            }
+            let was = json!({ "jsonrpc": "2.0", "method": Method::LogMessage, "params": params });
+            assert_eq!(sent.try_recv().unwrap(), was.to_string());
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::headers::SESSION_HEADER;
 use super::reply::{json_response, with_retry_after};
 use super::session::Owner;
 use super::shared::Shared;
-use super::sse::{accepts_event_stream, event_stream};
+use super::sse::{accepts_event_stream, event_stream, event_stream_of};
 use crate::connection::{Connection, Outbound};
 use crate::principal::Principal;
 use crate::protocol::Message;
@@ -26,10 +26,16 @@ const STALLED_STREAM: std::time::Duration = std::time::Duration::from_secs(30);
 /// Queues `message` on a request's event stream, waiting for room up to [`STALLED_STREAM`];
 /// false when the client closed the stream or read nothing for that long.
 async fn deliver(tx: &tokio::sync::mpsc::Sender<String>, message: String) -> bool {
-    matches!(
-        tokio::time::timeout(STALLED_STREAM, tx.send(message)).await,
-        Ok(Ok(()))
-    )
+    use tokio::sync::mpsc::error::TrySendError;
+    // With room (the usual case), no timer is made.
+    match tx.try_send(message) {
+        Ok(()) => true,
+        Err(TrySendError::Closed(_)) => false,
+        Err(TrySendError::Full(message)) => matches!(
+            tokio::time::timeout(STALLED_STREAM, tx.send(message)).await,
+            Ok(Ok(()))
+        ),
+    }
 }
 
 /// A slot of the in-flight limit held by a handler answering on an event stream.
@@ -181,8 +187,7 @@ pub(super) fn respond(
                 json_response(StatusCode::OK, &response)
             }
             Reply::Response(response) => {
-                early.push(response.to_json());
-                return event_stream(futures_util::stream::iter(early), new_session.as_deref());
+                return event_stream_of(&early, &response.to_json_bytes(), new_session.as_deref());
             }
         };
         if let Some(id) = new_session

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// One block of a tool result's `content`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -115,17 +116,45 @@ pub enum ResourceContents {
 }
 
 /// The result of `tools/call`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallToolResult {
     /// The unstructured result.
     pub content: Vec<Content>,
-    /// The structured result, conforming to the tool's `outputSchema`.
+    /// The structured result, conforming to the tool's `outputSchema`: JSON text, written into
+    /// the answer as it is (`serde_json::value::to_raw_value` makes it from any `Serialize`).
+    /// A large result is serialized once this way, where a `Value` would be built, then written
+    /// out, then written again.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub structured_content: Option<Value>,
+    pub structured_content: Option<Box<RawValue>>,
     /// Whether the tool failed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub is_error: bool,
+}
+
+/// Results are equal when their content, their error flag and their structured content's JSON
+/// values are (however the JSON text is spaced or its members ordered).
+impl PartialEq for CallToolResult {
+    fn eq(&self, other: &Self) -> bool {
+        self.content == other.content
+            && self.is_error == other.is_error
+            && match (&self.structured_content, &other.structured_content) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.get() == b.get() || same_value(a, b),
+                _ => false,
+            }
+    }
+}
+
+/// Whether two JSON texts hold the same value.
+fn same_value(a: &RawValue, b: &RawValue) -> bool {
+    match (
+        serde_json::from_str::<Value>(a.get()),
+        serde_json::from_str::<Value>(b.get()),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 impl CallToolResult {
@@ -170,5 +199,46 @@ mod tests {
             v,
             serde_json::json!({"content":[{"type":"text","text":"boom"}],"isError":true})
         );
+    }
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn structured_content_is_written_as_it_is() {
+        let result = CallToolResult {
+            content: vec![Content::text("t")],
+            structured_content: Some(raw(r#"{"z":1,"a":[true,null]}"#)),
+            is_error: false,
+        };
+        assert_eq!(
+            serde_json::to_string(&result).unwrap(),
+            r#"{"content":[{"type":"text","text":"t"}],"structuredContent":{"z":1,"a":[true,null]}}"#
+        );
+        // Read back as a `Value` (a task's record), it is the same value.
+        assert_eq!(
+            serde_json::to_value(&result).unwrap()["structuredContent"],
+            serde_json::json!({"a": [true, null], "z": 1})
+        );
+    }
+
+    #[test]
+    fn results_are_equal_when_their_structured_values_are() {
+        let with = |text: Option<&str>| CallToolResult {
+            content: vec![Content::text("t")],
+            structured_content: text.map(raw),
+            is_error: false,
+        };
+        assert_eq!(
+            with(Some(r#"{"a":1,"b":2}"#)),
+            with(Some(r#"{ "b": 2, "a": 1 }"#))
+        );
+        assert_eq!(with(None), with(None));
+        assert_ne!(with(Some(r#"{"a":1}"#)), with(Some(r#"{"a":2}"#)));
+        assert_ne!(with(Some(r#"{"a":1}"#)), with(None));
+        let mut failed = with(Some("{}"));
+        failed.is_error = true;
+        assert_ne!(failed, with(Some("{}")));
     }
 }
