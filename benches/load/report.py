@@ -114,7 +114,7 @@ def readme_table(data):
 def svg(data):
     """Two log-scale bar charts side by side, one bar per row: req/s and CPU µs per request."""
     rows = list(data["rows"].items())
-    label_w, chart_w, gap, bar_h, row_h, top = 150, 300, 40, 14, 20, 48
+    label_w, chart_w, gap, bar_h, row_h, top = 150, 300, 80, 14, 20, 48
     width = label_w + 2 * chart_w + gap + 20
     height = top + row_h * len(rows) + 30
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
