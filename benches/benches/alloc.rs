@@ -1,6 +1,7 @@
 //! Heap allocations per request on the hot path, counted by a counting global allocator:
 //! a `tools/call` through the dispatcher alone, and through the whole HTTP router (no socket)
-//! without authentication and with a warm token, beside a bare axum JSON-RPC handler.
+//! without authentication and with a warm token, beside bare axum JSON-RPC handlers (typed, the
+//! ceiling, and `Value`-based).
 //!
 //! `cargo bench --bench alloc` from `benches/` (or `scripts/bench --micro`). Prints a table.
 
@@ -12,7 +13,7 @@ use scopegate::prelude::*;
 use scopegate::{Reply, ScopeSet};
 use scopegate_bench::in_process::{ISSUER, RESOURCE, call, config, request};
 use scopegate_bench::support::{TestKey, TokenBuilder, jwk_set};
-use scopegate_bench::{CALL, Echo, OpenEcho, bare_router};
+use scopegate_bench::{CALL, Echo, OpenEcho, bare_router, typed_router};
 
 struct Counting;
 
@@ -115,12 +116,14 @@ fn main() {
             )
             .expect("the router builds");
         let bare = bare_router();
+        let typed = typed_router();
         // Building each request (headers, the bearer header's text) is the client's share:
         // counted apart and taken off.
         let build_plain = per_run(|| async { drop(request(None)) }).await;
         let build_token = per_run(|| async { drop(request(Some(&token))) }).await;
         let minus = |(a, b): (f64, f64), (c, d): (f64, f64)| (a - c, b - d);
         let bare_run = minus(per_run(|| call(&bare, None)).await, build_plain);
+        let typed_run = minus(per_run(|| call(&typed, None)).await, build_plain);
         let open_run = minus(per_run(|| call(&open, None)).await, build_plain);
         let authed_run = minus(per_run(|| call(&authed, Some(&token))).await, build_token);
         drop(principal);
@@ -133,7 +136,8 @@ fn main() {
         for (name, (allocs, bytes)) in [
             ("dispatcher: tools/call (handle_bytes)", dispatch),
             ("JwtVerifier::verify, warm token", warm),
-            ("router: bare axum JSON-RPC handler", bare_run),
+            ("router: axum handler, typed (the ceiling)", typed_run),
+            ("router: axum handler, Value-based", bare_run),
             ("router: scopegate tools/call, no auth", open_run),
             ("router: scopegate tools/call, warm token", authed_run),
         ] {

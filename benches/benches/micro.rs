@@ -27,7 +27,7 @@ use scopegate::{Reply, ScopeSet};
 use scopegate_bench::hundred::Hundred;
 use scopegate_bench::in_process::{ISSUER, RESOURCE, call, config, dpop_request, send};
 use scopegate_bench::support::{TestKey, TokenBuilder, dpop_jwk, dpop_proof, jkt, jwk_set};
-use scopegate_bench::{CALL, Echo, EchoRules, OpenEcho, bare_router, call_of};
+use scopegate_bench::{CALL, Echo, EchoRules, OpenEcho, bare_router, call_of, typed_router};
 use serde_json::Value;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -199,8 +199,12 @@ fn router(c: &mut Criterion) {
         .http(config().without_authorization())
         .expect("the router builds");
     let bare = bare_router();
+    let typed = typed_router();
 
     let mut group = c.benchmark_group("router");
+    group.bench_function("typed_axum", |b| {
+        b.to_async(&rt).iter(|| call(&typed, None));
+    });
     group.bench_function("bare_axum", |b| {
         b.to_async(&rt).iter(|| call(&bare, None));
     });
