@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
 
+use super::complete::{Completed, written_complete};
 use super::json::raw;
 use super::options::ListVisibility;
 use super::registry::Core;
@@ -12,9 +15,11 @@ use super::reply::{Refusal, Reply};
 use crate::connection::{Connection, LogLevel};
 use crate::handler::Link;
 use crate::principal::Principal;
+use crate::protocol::to_raw;
 use crate::protocol::{
     ErrorObject, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO,
-    MODERN_PROTOCOL_VERSIONS, Method, Request, Response, TASKS_EXTENSION, error_code,
+    MODERN_PROTOCOL_VERSIONS, Method, ModernParams, Request, Response, Skip, TASKS_EXTENSION,
+    error_code,
 };
 
 /// The `-32022` error for a request naming a revision this server does not serve, on every
@@ -42,7 +47,7 @@ impl Core {
     pub(super) async fn handle_modern(
         &self,
         request: Request,
-        meta: Map<String, Value>,
+        modern: ModernParams,
         principal: &Principal,
         link: Link,
     ) -> Reply {
@@ -50,7 +55,7 @@ impl Core {
         let refuse = |refusal, error: ErrorObject| {
             Reply::Refused(Response::error(Some(id.clone()), error), refusal)
         };
-        let Some(version) = meta.get(META_PROTOCOL_VERSION).and_then(Value::as_str) else {
+        let Some(version) = modern.version.as_deref() else {
             return refuse(
                 Refusal::BadRequest,
                 ErrorObject::new(
@@ -59,8 +64,7 @@ impl Core {
                 ),
             );
         };
-        let Some(capabilities) = meta.get(META_CLIENT_CAPABILITIES).filter(|c| c.is_object())
-        else {
+        let Some(capabilities) = modern.capabilities.as_ref().filter(|c| c.is_object()) else {
             return refuse(
                 Refusal::BadRequest,
                 ErrorObject::new(
@@ -72,9 +76,9 @@ impl Core {
         if !MODERN_PROTOCOL_VERSIONS.contains(&version) {
             return refuse(Refusal::BadRequest, unsupported_version_error(version));
         }
-        let log_level = match meta.get(META_LOG_LEVEL) {
+        let log_level = match &modern.log_level {
             None => None,
-            Some(level) => match serde_json::from_value::<LogLevel>(level.clone()) {
+            Some(level) => match LogLevel::deserialize(level) {
                 Ok(level) => Some(level),
                 Err(_) => {
                     return refuse(
@@ -154,7 +158,8 @@ impl Core {
             )
             .await
         } else {
-            let input = match self.open_round(&method, request.params.as_deref(), principal) {
+            let input = match self.open_round(&method, request.params.as_ref(), &modern, principal)
+            {
                 Ok(input) => input,
                 Err(error) => return Reply::Response(Response::error(Some(id), error)),
             };
@@ -163,7 +168,7 @@ impl Core {
                 outbound: link.outbound,
                 input,
             };
-            self.dispatch(request, principal, link).await
+            self.dispatch(request, modern.named, principal, link).await
         };
         match reply {
             Reply::Response(response) => Reply::Response(self.modernize(response, &method)),
@@ -185,17 +190,6 @@ impl Core {
                 return Response::error(id, error);
             }
         };
-        let Ok(Value::Object(mut result)) = serde_json::from_str::<Value>(result.get()) else {
-            return Response {
-                id,
-                payload: crate::protocol::Payload::Result(result),
-            };
-        };
-        // An `InputRequiredResult` says so itself.
-        let complete = !result.contains_key("resultType");
-        if complete {
-            result.insert("resultType".into(), "complete".into());
-        }
         // Lists are fixed for the server's lifetime; a read may change at any time and may
         // depend on who asks. A list filtered by the caller's scopes is private to them.
         let cache = match method {
@@ -213,6 +207,29 @@ impl Core {
             Method::ReadResource => Some((0, "private")),
             _ => None,
         };
+        let meta = &self.inner.server_info_meta;
+        if id.is_some() && cache.is_none() && written_complete(result.get(), meta) {
+            return Response {
+                id,
+                payload: crate::protocol::Payload::Result(result),
+            };
+        }
+        if let Some(id) = &id
+            && let Some(result) = self.add_members(result.get(), cache)
+        {
+            return Response::result(id.clone(), result);
+        }
+        let Ok(Value::Object(mut result)) = serde_json::from_str::<Value>(result.get()) else {
+            return Response {
+                id,
+                payload: crate::protocol::Payload::Result(result),
+            };
+        };
+        // An `InputRequiredResult` says so itself.
+        let complete = !result.contains_key("resultType");
+        if complete {
+            result.insert("resultType".into(), "complete".into());
+        }
         if let Some((ttl, scope)) = cache.filter(|_| complete) {
             result.insert("ttlMs".into(), ttl.into());
             result.insert("cacheScope".into(), scope.into());
@@ -232,5 +249,92 @@ impl Core {
                 ErrorObject::new(error_code::INTERNAL_ERROR, "response without id"),
             ),
         }
+    }
+
+    /// What [`Self::modernize`] makes of a complete result, written from the serialized result
+    /// instead of through a `Value` built from it: the members added first, then the result's
+    /// own as they are written. `None` (build the value) unless `result` is an object with none
+    /// of the added members, whose member names are few, plain and distinct, and which a
+    /// `Value` reads: then the two answers are the same JSON.
+    ///
+    /// Results are what the server serialized, so a `Value` reads them unless they nest deeper
+    /// than its limit (128 levels): text with fewer brackets than that cannot, and other text is
+    /// read through as a `Value` reads it.
+    fn add_members(&self, result: &str, cache: Option<(u64, &str)>) -> Option<Box<RawValue>> {
+        let brackets = memchr::memchr2_iter(b'{', b'[', result.as_bytes()).count();
+        if brackets >= 128 && serde_json::from_str::<Skip>(result).is_err() {
+            return None;
+        }
+        let own = serde_json::from_str::<Own<'_>>(result).ok()?;
+        to_raw(&Completed {
+            cache,
+            meta: &self.inner.server_info_meta,
+            own: &own.0[..own.1],
+        })
+        .ok()
+    }
+}
+
+/// The members of a result object, as written; reading fails (and the result is left to a
+/// `Value`) when one is a member [`Completed`] adds, is spelled with escapes or given twice, or
+/// when there are more than [`Own::MAX`].
+struct Own<'a>([(&'a str, &'a RawValue); Own::MAX], usize);
+
+impl Own<'_> {
+    const MAX: usize = 16;
+    /// The members the 2026-07-28 path adds.
+    const ADDED: [&'static str; 4] = ["resultType", "ttlMs", "cacheScope", "_meta"];
+}
+
+impl<'de> Deserialize<'de> for Own<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = Own<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Own<'de>, A::Error> {
+                let mut own = Own([("", RawValue::NULL); Own::MAX], 0);
+                while let Some(Name(name)) = map.next_key()? {
+                    let written = &own.0[..own.1];
+                    let Some(name) = name.filter(|name| {
+                        !Own::ADDED.contains(name) && !written.iter().any(|(n, _)| n == name)
+                    }) else {
+                        // Left unread: the reading fails, as giving up should.
+                        return Ok(own);
+                    };
+                    let Some(slot) = own.0.get_mut(own.1) else {
+                        return Ok(own);
+                    };
+                    *slot = (name, map.next_value()?);
+                    own.1 += 1;
+                }
+                Ok(own)
+            }
+        }
+        d.deserialize_map(Object)
+    }
+}
+
+/// A member name borrowed from the text: `None` when it has escapes.
+struct Name<'a>(Option<&'a str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Key;
+        impl<'de> Visitor<'de> for Key {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Some(v)))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Name<'de>, E> {
+                Ok(Name(None))
+            }
+        }
+        d.deserialize_str(Key)
     }
 }

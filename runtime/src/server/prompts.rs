@@ -10,18 +10,19 @@ use super::reply::Reply;
 use super::run::run;
 use crate::handler::Link;
 use crate::principal::Principal;
-use crate::protocol::{ErrorObject, RequestId, Response, error_code};
+use crate::protocol::{ErrorObject, Named, RequestId, Response, error_code};
 
 impl Core {
     pub(super) async fn get_prompt(
         &self,
         id: RequestId,
         params: Option<&RawValue>,
+        named: Option<Box<Named>>,
         principal: &Principal,
         link: Link,
     ) -> Reply {
         let (params, index) =
-            match NamedParams::find(params, &self.inner.prompt_by_name, "prompt", &id) {
+            match NamedParams::find(params, named, &self.inner.prompt_by_name, "prompt", &id) {
                 Ok(found) => found,
                 Err(reply) => return reply,
             };
