@@ -68,7 +68,7 @@ pub(super) fn check_modern_headers(
     expect(headers, &METHOD, METHOD_HEADER, &request.method)?;
     // SEP-2663, "Routing Headers": a task's requests name it too, so a balancer can route them.
     if target_key(&request.method).is_some() {
-        let target = modern.target.as_deref().unwrap_or_default();
+        let target = modern.target().unwrap_or_default();
         expect(headers, &NAME, NAME_HEADER, target)?;
     }
     Ok(())

@@ -11,6 +11,7 @@
 //! object, a repeated `_meta`, a `_meta` that is neither an object nor `null`, any error), the
 //! request is read the way [`Request::modern_meta`] reads it, by building values.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
@@ -20,20 +21,23 @@ use serde_json::{Map, Value};
 use super::jsonrpc::{Request, may_carry_modern_meta};
 use super::method::Method;
 use super::skip::{Skip, SkipKey, skip_other_json};
-use super::versions::{META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION};
+use super::versions::{
+    META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSIONS,
+};
 
 /// What a 2026-07-28 request's params say to the transport and the dispatcher.
 #[derive(Debug)]
 pub(crate) struct ModernParams {
     /// `_meta`'s protocol version; `None` when it is not a string (it is there: that makes the
     /// request a 2026-07-28 one).
-    pub(crate) version: Option<String>,
+    pub(crate) version: Option<Cow<'static, str>>,
     /// `_meta`'s client capabilities, as sent.
     pub(crate) capabilities: Option<Value>,
     /// `_meta`'s log level, as sent.
     pub(crate) log_level: Option<Value>,
-    /// The member [`target_key`] names for the request's method, when it is a string.
-    pub(crate) target: Option<String>,
+    /// The member [`target_key`] names for the request's method, when it is a string and not
+    /// in `named` (see [`Self::target`]).
+    target: Option<String>,
     /// Whether the params carry `inputResponses` or `requestState`; `None` when they were read
     /// by building values, which then reads them again.
     pub(crate) continues_round: Option<bool>,
@@ -49,6 +53,16 @@ pub(crate) struct ModernParams {
 pub(crate) struct Named {
     pub(crate) name: String,
     pub(crate) arguments: Option<Map<String, Value>>,
+}
+
+impl ModernParams {
+    /// The member [`target_key`] names for the request's method, when it is a string.
+    pub(crate) fn target(&self) -> Option<&str> {
+        match &self.named {
+            Some(named) => Some(&named.name),
+            None => self.target.as_deref(),
+        }
+    }
 }
 
 /// The member of a request's params that names its target, which `Mcp-Name` mirrors
@@ -67,8 +81,15 @@ impl Request {
     /// The params of a 2026-07-28 request (one whose `_meta` names its protocol version), or
     /// `None` for a legacy request: the same requests [`Self::modern_meta`] tells apart.
     pub(crate) fn modern(&self) -> Option<ModernParams> {
+        self.read_modern(false)
+    }
+
+    /// The same; `announced` when the transport already says the request is a 2026-07-28 one
+    /// (its `MCP-Protocol-Version` header): the cheap filters that spare legacy traffic the
+    /// reading are then skipped, as they would not spare it.
+    pub(crate) fn read_modern(&self, announced: bool) -> Option<ModernParams> {
         let params = self.params.as_deref()?;
-        if !may_carry_modern_meta(params.get().as_bytes()) {
+        if !announced && !may_carry_modern_meta(params.get().as_bytes()) {
             return None;
         }
         let key = target_key(&self.method);
@@ -78,7 +99,7 @@ impl Request {
             .deserialize(&mut reader)
             .and_then(|read| reader.end().map(|()| read));
         match read {
-            Ok(Some(read)) => read.finish(key),
+            Ok(Some(read)) => read.finish(key, named),
             _ => self
                 .modern_meta()
                 .map(|meta| ModernParams::from_values(&meta, params, key)),
@@ -97,7 +118,7 @@ impl ModernParams {
             version: meta
                 .get(META_PROTOCOL_VERSION)
                 .and_then(Value::as_str)
-                .map(str::to_owned),
+                .map(|version| Cow::Owned(version.to_owned())),
             capabilities: meta.get(META_CLIENT_CAPABILITIES).cloned(),
             log_level: meta.get(META_LOG_LEVEL).cloned(),
             target,
@@ -125,22 +146,22 @@ struct Read {
 }
 
 impl Read {
-    fn finish(self, key: Option<&str>) -> Option<ModernParams> {
+    /// `named`: the params are a `tools/call`'s or a `prompts/get`'s.
+    fn finish(self, key: Option<&str>, named: bool) -> Option<ModernParams> {
         let meta = self.meta.filter(|meta| meta.has_version)?;
         let arguments = match (self.arguments, self.last_arguments) {
             (0, _) | (1, Some(Arguments::Null)) => Some(None),
             (1, Some(Arguments::Object(arguments))) => Some(Some(arguments)),
             _ => None,
         };
-        let named = match (self.names, &self.name, arguments) {
-            (1, Some(name), Some(arguments)) => Some(Box::new(Named {
-                name: name.clone(),
-                arguments,
-            })),
-            _ => None,
+        let (named, name) = match (self.names, self.name, arguments) {
+            (1, Some(name), Some(arguments)) if named => {
+                (Some(Box::new(Named { name, arguments })), None)
+            }
+            (_, name, _) => (None, name),
         };
         let target = match key {
-            Some("name") => self.name,
+            Some("name") => name,
             Some("uri") => self.uri,
             Some("taskId") => self.task_id,
             _ => None,
@@ -159,7 +180,7 @@ impl Read {
 #[derive(Default)]
 struct Meta {
     has_version: bool,
-    version: Option<String>,
+    version: Option<Cow<'static, str>>,
     capabilities: Option<Value>,
     log_level: Option<Value>,
 }
@@ -342,6 +363,39 @@ impl<'de> de::Deserialize<'de> for Text {
     }
 }
 
+/// The protocol version: kept only when it is a string, and then allocated only when it is no
+/// revision served.
+struct Version(Option<Cow<'static, str>>);
+
+impl<'de> de::Deserialize<'de> for Version {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Any;
+        impl<'de> Visitor<'de> for Any {
+            type Value = Version;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Version, E> {
+                Ok(Version(Some(
+                    match MODERN_PROTOCOL_VERSIONS.iter().find(|known| **known == v) {
+                        Some(known) => Cow::Borrowed(*known),
+                        None => Cow::Owned(v.to_owned()),
+                    },
+                )))
+            }
+            fn visit_unit<E>(self) -> Result<Version, E> {
+                Ok(Version(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Version, A::Error> {
+                while map.next_entry::<SkipKey, Skip>()?.is_some() {}
+                Ok(Version(None))
+            }
+            skip_other_json!(Version(None));
+        }
+        d.deserialize_any(Any)
+    }
+}
+
 /// `_meta`: `Some(None)` for `null`, `Some(Some(_))` for an object, `None` for anything else.
 struct MetaValue(Option<Option<Meta>>);
 
@@ -366,7 +420,7 @@ impl<'de> de::Deserialize<'de> for MetaValue {
                     match key {
                         MetaKey::Version => {
                             meta.has_version = true;
-                            meta.version = map.next_value::<Text>()?.0;
+                            meta.version = map.next_value::<Version>()?.0;
                         }
                         MetaKey::Capabilities => meta.capabilities = Some(map.next_value()?),
                         MetaKey::LogLevel => meta.log_level = Some(map.next_value()?),
@@ -406,8 +460,8 @@ mod tests {
     }
 
     fn same(a: &ModernParams, b: &ModernParams) -> bool {
-        (&a.version, &a.capabilities, &a.log_level, &a.target)
-            == (&b.version, &b.capabilities, &b.log_level, &b.target)
+        (&a.version, &a.capabilities, &a.log_level, a.target())
+            == (&b.version, &b.capabilities, &b.log_level, b.target())
     }
 
     const V: &str = r#""io.modelcontextprotocol/protocolVersion""#;
@@ -489,11 +543,11 @@ mod tests {
         );
         let read = request("tools/call", &params).modern().expect("modern");
         assert_eq!(read.version.as_deref(), Some("2026-07-28"));
-        assert_eq!(read.target, None);
+        assert_eq!(read.target(), None);
         assert_eq!(read.continues_round, None);
         let plain = format!(r#"{{"name":"echo","_meta":{{{V}:"2026-07-28"}}}}"#);
         let read = request("tools/call", &plain).modern().expect("modern");
-        assert_eq!(read.target.as_deref(), Some("echo"));
+        assert_eq!(read.target(), Some("echo"));
         assert_eq!(read.continues_round, Some(false));
     }
 
@@ -523,7 +577,8 @@ mod tests {
             )
             .modern()
             .unwrap()
-            .target
+            .target()
+            .map(str::to_owned)
         };
         assert_eq!(target("tools/call").as_deref(), Some("n"));
         assert_eq!(target("prompts/get").as_deref(), Some("n"));

@@ -97,21 +97,25 @@ impl Core {
             _ => return Ok(None),
         };
         if let (Some(params), Some(false)) = (params, modern.continues_round) {
-            let Some(target) = modern.target.clone() else {
+            if modern.target().is_none() {
                 return Ok(Some(Arc::new(InputRound::new(
                     String::new(),
                     None,
                     HashMap::new(),
                 ))));
-            };
+            }
             let (principal, method, params) = (principal.clone(), method.clone(), params.clone());
             let bind = Box::new(move || {
+                // The params read as below (a `Value` reads them): the same target.
                 let params: Map<String, Value> =
                     serde_json::from_str(params.get()).unwrap_or_default();
                 Binding {
                     principal: &principal,
                     method: &method,
-                    target: &target,
+                    target: params
+                        .get(target_key)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
                     arguments: params.get("arguments").and_then(Value::as_object),
                 }
                 .digest()

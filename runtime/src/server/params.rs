@@ -136,3 +136,48 @@ impl<'a> NamedParams<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Message, Request};
+
+    fn request(params: &str) -> Request {
+        let text = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{params}}}"#);
+        match Message::parse(text.as_bytes()) {
+            Ok(Message::Request(request)) => request,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_modern_call_read_in_one_pass_is_read_as_here() {
+        let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#;
+        let cases = [
+            r#""name":"echo","arguments":{"text":"hi","n":[1,{"a":null}]}"#,
+            r#""name":"echo""#,
+            r#""name":"echo","arguments":null"#,
+            r#""n\u0061me":"e\u0063ho","\u0061rguments":{"a":1,"a":2},"other":[1]"#,
+            // Refused here: the one pass must leave these to this reading.
+            r#""name":"echo","name":"echo""#,
+            r#""name":5"#,
+            r#""arguments":{}"#,
+            r#""name":"echo","arguments":[1]"#,
+            r#""name":"echo","arguments":{},"arguments":{}"#,
+        ];
+        for case in cases {
+            let request = request(&format!("{{{case},{meta}}}"));
+            let modern = request.modern().expect("a 2026-07-28 request");
+            let here = NamedParams::read(request.params.as_deref());
+            match (modern.named, here) {
+                (Some(named), Ok(here)) => {
+                    assert_eq!(named.name, here.name, "{case}");
+                    assert_eq!(named.arguments, here.arguments, "{case}");
+                    assert!(here.meta.is_some(), "{case}");
+                }
+                (None, Err(_)) => {}
+                (named, here) => panic!("{case}: {named:?} against {:?}", here.err()),
+            }
+        }
+    }
+}
