@@ -7,26 +7,42 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::value::RawValue;
 
-/// A result written complete from the start: `resultType` and `_meta` (naming the server), then
-/// the result's own members, which must include neither.
-#[derive(Serialize)]
-pub(super) struct Complete<'a, T> {
-    #[serde(rename = "resultType")]
-    result_type: &'static str,
-    #[serde(rename = "_meta")]
+use crate::protocol::CallToolResult;
+
+/// A `tools/call` result written complete from the start: `resultType` and `_meta` (naming the
+/// server), then the members the result writes itself.
+pub(super) struct Complete<'a> {
+    result: &'a CallToolResult,
     meta: &'a RawValue,
-    #[serde(flatten)]
-    result: &'a T,
 }
 
-impl<'a, T: Serialize> Complete<'a, T> {
+impl<'a> Complete<'a> {
     /// `result`, complete, from a server whose `_meta` is `meta`.
-    pub(super) fn new(result: &'a T, meta: &'a RawValue) -> Self {
-        Self {
-            result_type: "complete",
-            meta,
-            result,
+    pub(super) fn new(result: &'a CallToolResult, meta: &'a RawValue) -> Self {
+        Self { result, meta }
+    }
+}
+
+impl Serialize for Complete<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // The members `CallToolResult` writes, as it writes them (named one by one: a member
+        // added there does not compile here until it is written here too).
+        let CallToolResult {
+            content,
+            structured_content,
+            is_error,
+        } = self.result;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("resultType", "complete")?;
+        map.serialize_entry("_meta", self.meta)?;
+        map.serialize_entry("content", content)?;
+        if let Some(structured) = structured_content {
+            map.serialize_entry("structuredContent", structured)?;
         }
+        if *is_error {
+            map.serialize_entry("isError", is_error)?;
+        }
+        map.end()
     }
 }
 
