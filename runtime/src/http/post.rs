@@ -76,7 +76,7 @@ pub(super) fn post(
         }
 
         if let Message::Request(request) = &message
-            && let Some(modern) = request.read_modern(version.is_modern())
+            && let Some(modern) = request.read_modern(version.is_modern()).map(Box::new)
         {
             if let Err(mismatch) = check_modern_headers(&parts.headers, request, &modern)
                 .and_then(|()| check_param_headers(&parts.headers, request, &shared.server))

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::http::header::HeaderValue;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
 
 use super::config::DenialMode;
 use super::headers::SESSION_HEADER;
@@ -57,7 +58,7 @@ pub(super) fn respond(
     message: Message,
     connection: Arc<Connection>,
     new_session: Option<String>,
-    modern: Option<ModernParams>,
+    modern: Option<Box<ModernParams>>,
     parts: &Parts,
 ) -> impl Future<Output = Response> {
     async move {
@@ -72,27 +73,26 @@ pub(super) fn respond(
         let server = shared.server.clone();
         let dispatch_principal = principal.clone();
         let dispatch_connection = Arc::clone(&connection);
-        let mut dispatch = Box::pin(async move {
-            let outbound = streams.then_some(outbound);
-            match (message, modern) {
-                (Message::Request(request), Some(modern)) => {
-                    server
-                        .handle_modern_in(
-                            request,
-                            modern,
-                            &dispatch_principal,
-                            &dispatch_connection,
-                            outbound,
-                        )
-                        .await
-                }
-                (message, _) => {
-                    server
-                        .handle_in(message, &dispatch_principal, &dispatch_connection, outbound)
-                        .await
-                }
-            }
-        });
+        let outbound = streams.then_some(outbound);
+        // Boxed apart: a legacy request's future carries no room for the other's.
+        let mut dispatch = match (message, modern) {
+            (Message::Request(request), Some(modern)) => Either::Left(Box::pin(async move {
+                server
+                    .handle_modern_in(
+                        request,
+                        *modern,
+                        &dispatch_principal,
+                        &dispatch_connection,
+                        outbound,
+                    )
+                    .await
+            })),
+            (message, _) => Either::Right(Box::pin(async move {
+                server
+                    .handle_in(message, &dispatch_principal, &dispatch_connection, outbound)
+                    .await
+            })),
+        };
         let reply = tokio::select! {
             biased;
             reply = &mut dispatch => reply,
