@@ -87,7 +87,7 @@ impl Core {
     pub(super) fn open_round(
         &self,
         method: &Method,
-        params: Option<&Box<RawValue>>,
+        params: Option<&RawValue>,
         modern: &ModernParams,
         principal: &Principal,
     ) -> Result<Option<Arc<InputRound>>, ErrorObject> {
@@ -104,7 +104,8 @@ impl Core {
                     HashMap::new(),
                 ))));
             }
-            let (principal, method, params) = (principal.clone(), method.clone(), params.clone());
+            let (principal, method, params) =
+                (principal.clone(), method.clone(), params.to_owned());
             let bind = Box::new(move || {
                 // The params read as below (a `Value` reads them): the same target.
                 let params: Map<String, Value> =
@@ -122,7 +123,6 @@ impl Core {
             });
             return Ok(Some(Arc::new(InputRound::first(bind))));
         }
-        let params = params.map(|params| &**params);
         let invalid = |message: String| ErrorObject::new(error_code::INVALID_PARAMS, message);
         let params: Map<String, Value> = match params {
             None => Map::new(),

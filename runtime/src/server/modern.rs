@@ -158,11 +158,11 @@ impl Core {
             )
             .await
         } else {
-            let input = match self.open_round(&method, request.params.as_ref(), &modern, principal)
-            {
-                Ok(input) => input,
-                Err(error) => return Reply::Response(Response::error(Some(id), error)),
-            };
+            let input =
+                match self.open_round(&method, request.params.as_deref(), &modern, principal) {
+                    Ok(input) => input,
+                    Err(error) => return Reply::Response(Response::error(Some(id), error)),
+                };
             let link = Link {
                 connection,
                 outbound: link.outbound,
