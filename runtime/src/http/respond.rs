@@ -80,7 +80,7 @@ pub(super) fn respond(
                 server
                     .handle_modern_in(
                         request,
-                        *modern,
+                        modern,
                         &dispatch_principal,
                         &dispatch_connection,
                         outbound,

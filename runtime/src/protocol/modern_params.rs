@@ -43,7 +43,7 @@ pub(crate) struct ModernParams {
     pub(crate) continues_round: Option<bool>,
     /// A `tools/call`'s or `prompts/get`'s params as the dispatcher reads them, when reading
     /// them so would succeed; `None` leaves them to the dispatcher.
-    pub(crate) named: Option<Box<Named>>,
+    pub(crate) named: Option<Named>,
 }
 
 /// The params of a `tools/call` or `prompts/get` whose `name` is given once, as a string, whose
@@ -155,9 +155,7 @@ impl Read {
             _ => None,
         };
         let (named, name) = match (self.names, self.name, arguments) {
-            (1, Some(name), Some(arguments)) if named => {
-                (Some(Box::new(Named { name, arguments })), None)
-            }
+            (1, Some(name), Some(arguments)) if named => (Some(Named { name, arguments }), None),
             (_, name, _) => (None, name),
         };
         let target = match key {

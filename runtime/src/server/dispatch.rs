@@ -17,7 +17,7 @@ use crate::connection::{Connection, LogLevel, Outbound};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
-    ErrorObject, Message, Method, ModernParams, Named, Request, RequestId, Response, error_code,
+    ErrorObject, Message, Method, ModernParams, Request, RequestId, Response, error_code,
     negotiate_version, to_raw,
 };
 
@@ -56,9 +56,12 @@ impl Core {
                 // A 2026-07-28 request takes the larger path, boxed, so that a legacy
                 // request's future does not carry its room.
                 match request.modern() {
-                    Some(modern) => Either::Left(Either::Left(Box::pin(
-                        self.handle_modern(request, modern, principal, link),
-                    ))),
+                    Some(modern) => Either::Left(Either::Left(Box::pin(self.handle_modern(
+                        request,
+                        Box::new(modern),
+                        principal,
+                        link,
+                    )))),
                     None => {
                         Either::Left(Either::Right(self.dispatch(request, None, principal, link)))
                     }
@@ -98,11 +101,12 @@ impl Core {
     }
 
     /// A 2026-07-28 request whose params the transport already read (`Request::modern`), as
-    /// [`Self::handle_in`] would serve it.
+    /// [`Self::handle_in`] would serve it. Not boxed: the transport boxes it apart from a legacy
+    /// request's.
     pub(crate) fn handle_modern_in<'a>(
         &'a self,
         request: Request,
-        modern: ModernParams,
+        modern: Box<ModernParams>,
         principal: &'a Principal,
         connection: &Arc<Connection>,
         outbound: Option<Outbound>,
@@ -113,13 +117,13 @@ impl Core {
             outbound,
             input: None,
         };
-        Box::pin(self.handle_modern(request, modern, principal, link))
+        self.handle_modern(request, modern, principal, link)
     }
 
     pub(super) async fn dispatch(
         &self,
         request: Request,
-        named: Option<Box<Named>>,
+        modern: Option<Box<ModernParams>>,
         principal: &Principal,
         link: Link,
     ) -> Reply {
@@ -131,7 +135,7 @@ impl Core {
             Method::ListTools => self.list_tools(params.as_deref(), principal),
             Method::CallTool => {
                 return self
-                    .call_tool(id, params.as_deref(), named, principal, link)
+                    .call_tool(id, params.as_deref(), modern, principal, link)
                     .await;
             }
             Method::ListResources => self.list_for(
@@ -165,7 +169,7 @@ impl Core {
             ),
             Method::GetPrompt => {
                 return self
-                    .get_prompt(id, params.as_deref(), named, principal, link)
+                    .get_prompt(id, params.as_deref(), modern, principal, link)
                     .await;
             }
             Method::Complete => return self.complete(id, params.as_deref(), principal),

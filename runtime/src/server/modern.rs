@@ -47,7 +47,7 @@ impl Core {
     pub(super) async fn handle_modern(
         &self,
         request: Request,
-        modern: ModernParams,
+        modern: Box<ModernParams>,
         principal: &Principal,
         link: Link,
     ) -> Reply {
@@ -168,7 +168,7 @@ impl Core {
                 outbound: link.outbound,
                 input,
             };
-            self.dispatch(request, modern.named, principal, link).await
+            self.dispatch(request, Some(modern), principal, link).await
         };
         match reply {
             Reply::Response(response) => Reply::Response(self.modernize(response, &method)),

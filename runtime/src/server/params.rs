@@ -86,7 +86,7 @@ impl<'a> NamedParams<'a> {
     /// reading them here would succeed.
     pub(super) fn find(
         params: Option<&'a RawValue>,
-        named: Option<Box<Named>>,
+        named: Option<Named>,
         by_name: &NameIndex,
         kind: &str,
         id: &RequestId,
@@ -94,7 +94,7 @@ impl<'a> NamedParams<'a> {
         let refuse = |error| Reply::Response(Response::error(Some(id.clone()), error));
         let params = match (named, params) {
             (Some(named), Some(params)) => {
-                let Named { name, arguments } = *named;
+                let Named { name, arguments } = named;
                 Self {
                     name: Cow::Owned(name),
                     arguments,

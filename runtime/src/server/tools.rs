@@ -14,7 +14,8 @@ use super::tasks::{TaskStart, owner_key, tasks_required, too_many_tasks};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
-    CallToolResult, ErrorObject, Named, RequestId, Response, TASKS_EXTENSION, error_code, to_raw,
+    CallToolResult, ErrorObject, ModernParams, RequestId, Response, TASKS_EXTENSION, error_code,
+    to_raw,
 };
 use crate::tool::TaskSupport;
 
@@ -42,12 +43,18 @@ impl Core {
         &self,
         id: RequestId,
         params: Option<&RawValue>,
-        named: Option<Box<Named>>,
+        modern: Option<Box<ModernParams>>,
         principal: &Principal,
         link: Link,
     ) -> impl Future<Output = Reply> {
         async move {
-            let found = NamedParams::find(params, named, &self.inner.by_name, "tool", &id);
+            let found = NamedParams::find(
+                params,
+                modern.and_then(|modern| modern.named),
+                &self.inner.by_name,
+                "tool",
+                &id,
+            );
             let (params, index) = match found {
                 Ok(found) => found,
                 Err(reply) => return reply,
