@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::input::{InputKind, InputRound, Lookup};
+use super::meta::RequestMeta;
 use super::step_up::{Demands, Refused, StepUp};
 use crate::connection::{Cancel, ClientError, Connection, LogLevel, Outbound};
 use crate::protocol::{Method, RequestId};
@@ -46,7 +47,7 @@ pub struct RequestContext {
 struct RequestContextInner {
     request_id: RequestId,
     tool: &'static str,
-    meta: Option<Map<String, Value>>,
+    meta: Option<RequestMeta>,
     link: Option<Link>,
     cancel: Arc<Cancel>,
     demands: Demands,
@@ -118,7 +119,7 @@ impl RequestContext {
     pub(crate) fn new(
         request_id: RequestId,
         tool: &'static str,
-        meta: Option<Map<String, Value>>,
+        meta: Option<RequestMeta>,
         link: Option<Link>,
         cancel: Arc<Cancel>,
         step_up: Option<Box<StepUp>>,
@@ -191,7 +192,7 @@ impl RequestContext {
     /// The request's `_meta`, if the client sent one.
     #[must_use]
     pub fn meta(&self) -> Option<&Map<String, Value>> {
-        self.inner.meta.as_ref()
+        self.inner.meta.as_ref().map(RequestMeta::get)
     }
 
     /// The progress token the client asked progress notifications to carry, if any.
@@ -452,7 +453,7 @@ mod tests {
         let context = RequestContext::new(
             RequestId::Number(1.into()),
             "t",
-            Some(meta),
+            Some(RequestMeta::built(meta)),
             Some(Link {
                 connection,
                 outbound: Some(outbound),
@@ -506,7 +507,7 @@ mod tests {
                 let context = RequestContext::new(
                     RequestId::Number(1.into()),
                     "t",
-                    Some(meta),
+                    Some(RequestMeta::built(meta)),
                     Some(Link {
                         connection: Connection::new(),
                         outbound: Some(outbound),

@@ -163,8 +163,9 @@ impl Progress {
 #[derive(Debug)]
 pub(crate) struct InputRound {
     /// What the round's state is bound to (the dispatcher's digest of the caller, request and
-    /// arguments): the next state is bound to it too.
-    bind: String,
+    /// arguments): the next state is bound to it too. Worked out when first asked for, which
+    /// a first round whose handler asks the client nothing never is.
+    bind: std::sync::LazyLock<String, Bind>,
     /// The id of the state the client presented, and how long it lives: recorded as used
     /// before the handler runs.
     presented: Option<(String, std::time::Duration)>,
@@ -186,14 +187,31 @@ pub(crate) struct InputRound {
     ended: Notify,
 }
 
+/// How an [`InputRound`]'s binding is worked out.
+pub(crate) type Bind = Box<dyn FnOnce() -> String + Send>;
+
 impl InputRound {
     pub(crate) fn new(
         bind: String,
         presented: Option<(String, std::time::Duration)>,
         answers: std::collections::HashMap<String, Answer>,
     ) -> Self {
+        Self::with(Box::new(move || bind), presented, answers)
+    }
+
+    /// A first round: no state presented, no answers, its binding worked out by `bind` when
+    /// needed.
+    pub(crate) fn first(bind: Bind) -> Self {
+        Self::with(bind, None, std::collections::HashMap::new())
+    }
+
+    fn with(
+        bind: Bind,
+        presented: Option<(String, std::time::Duration)>,
+        answers: std::collections::HashMap<String, Answer>,
+    ) -> Self {
         Self {
-            bind,
+            bind: std::sync::LazyLock::new(bind),
             presented,
             answers,
             progress: Mutex::new(Progress::default()),

@@ -17,6 +17,7 @@ mod extract;
 mod future;
 mod header_param;
 mod input;
+mod meta;
 mod param;
 mod step_up;
 
@@ -32,5 +33,6 @@ pub(crate) use self::future::panic_message;
 pub use self::future::{HandlerFuture, Rejected};
 pub use self::header_param::HeaderParam;
 pub(crate) use self::input::{Answer, InputKind, InputRound, TaskInputs};
+pub(crate) use self::meta::RequestMeta;
 pub use self::param::{ArgSchema, ParamDef};
 pub(crate) use self::step_up::{Refused, StepUp};

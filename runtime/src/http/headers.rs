@@ -3,7 +3,7 @@
 
 use axum::http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::protocol::Method;
+use crate::protocol::{ModernParams, Request, target_key};
 
 /// The `Mcp-Session-Id` header.
 pub const SESSION_HEADER: &str = "mcp-session-id";
@@ -21,6 +21,8 @@ pub(super) use crate::protocol::HEADER_PROTOCOL_VERSIONS;
 /// The 2026-07-28 request headers (basic/transports/streamable-http, "Required headers").
 const METHOD_HEADER: &str = "Mcp-Method";
 pub(super) const NAME_HEADER: &str = "Mcp-Name";
+static METHOD: HeaderName = HeaderName::from_static("mcp-method");
+pub(super) static NAME: HeaderName = HeaderName::from_static("mcp-name");
 
 /// A request's `MCP-Protocol-Version`, looked up once.
 #[derive(Clone, Copy)]
@@ -54,67 +56,47 @@ pub(super) fn session_id(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// 2026-07-28: `MCP-Protocol-Version`, `Mcp-Method` and (for `tools/call`, `prompts/get`,
-/// `resources/read`, and the tasks extension's `tasks/*`) `Mcp-Name` must be present and equal the body's values; a mismatch names
-/// what differs.
+/// `resources/read`, and the tasks extension's `tasks/*`) `Mcp-Name` must be present and equal
+/// the body's values, as `modern` read them; a mismatch names what differs.
 pub(super) fn check_modern_headers(
     headers: &HeaderMap,
-    request: &crate::protocol::Request,
-    meta: &serde_json::Map<String, serde_json::Value>,
+    request: &Request,
+    modern: &ModernParams,
 ) -> Result<(), String> {
-    let header = |name: &str| -> Result<String, String> {
-        let mut values = headers.get_all(name).iter();
-        let value = values
-            .next()
-            .ok_or_else(|| format!("Header mismatch: the {name} header is required"))?;
-        if values.next().is_some() {
-            return Err(format!(
-                "Header mismatch: the {name} header is given more than once"
-            ));
-        }
-        let value = value
-            .to_str()
-            .map_err(|_| format!("Header mismatch: the {name} header has invalid characters"))?;
-        decode_header_value(value)
-            .map(std::borrow::Cow::into_owned)
-            .ok_or_else(|| format!("Header mismatch: the {name} header is not valid base64"))
-    };
-    let expect = |name: &str, body: &str| -> Result<(), String> {
-        let value = header(name)?;
-        if value == body {
-            Ok(())
-        } else {
-            Err(format!(
-                "Header mismatch: {name} header value '{value}' does not match body value '{body}'"
-            ))
-        }
-    };
-    let version = meta
-        .get(crate::protocol::META_PROTOCOL_VERSION)
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or_default();
-    expect("MCP-Protocol-Version", version)?;
-    expect(METHOD_HEADER, &request.method)?;
-    let key = match request.method {
-        Method::CallTool | Method::GetPrompt => Some("name"),
-        Method::ReadResource => Some("uri"),
-        // SEP-2663, "Routing Headers": a task's requests name it, so a balancer can route them.
-        Method::GetTask | Method::UpdateTask | Method::CancelTask => Some("taskId"),
-        _ => None,
-    };
-    if let Some(key) = key {
-        let body = request
-            .params
-            .as_deref()
-            .and_then(|p| serde_json::from_str::<serde_json::Value>(p.get()).ok())
-            .and_then(|p| {
-                p.get(key)
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned)
-            })
-            .unwrap_or_default();
-        expect(NAME_HEADER, &body)?;
+    let version = modern.version.as_deref().unwrap_or_default();
+    expect(headers, &PROTOCOL_VERSION, "MCP-Protocol-Version", version)?;
+    expect(headers, &METHOD, METHOD_HEADER, &request.method)?;
+    // SEP-2663, "Routing Headers": a task's requests name it too, so a balancer can route them.
+    if target_key(&request.method).is_some() {
+        let target = modern.target().unwrap_or_default();
+        expect(headers, &NAME, NAME_HEADER, target)?;
     }
     Ok(())
+}
+
+/// The one `name` header (`shown` as the spec spells it), decoded, equals `body`.
+fn expect(headers: &HeaderMap, name: &HeaderName, shown: &str, body: &str) -> Result<(), String> {
+    let mut values = headers.get_all(name).iter();
+    let value = values
+        .next()
+        .ok_or_else(|| format!("Header mismatch: the {shown} header is required"))?;
+    if values.next().is_some() {
+        return Err(format!(
+            "Header mismatch: the {shown} header is given more than once"
+        ));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| format!("Header mismatch: the {shown} header has invalid characters"))?;
+    let value = decode_header_value(value)
+        .ok_or_else(|| format!("Header mismatch: the {shown} header is not valid base64"))?;
+    if value == body {
+        Ok(())
+    } else {
+        Err(format!(
+            "Header mismatch: {shown} header value '{value}' does not match body value '{body}'"
+        ))
+    }
 }
 
 /// Header values that are not plain visible ASCII travel as `=?base64?…?=` (2026-07-28); a

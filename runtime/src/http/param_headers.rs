@@ -9,7 +9,7 @@ use axum::http::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::headers::{NAME_HEADER, decode_header_value};
+use super::headers::{NAME, decode_header_value};
 use crate::clip::{TEXT_BYTES, clip};
 use crate::protocol::{Method, Request};
 use crate::server::Core;
@@ -42,7 +42,7 @@ pub(super) fn check_param_headers(
         return Ok(());
     }
     let Some(name) = headers
-        .get(NAME_HEADER)
+        .get(&NAME)
         .and_then(|v| v.to_str().ok())
         .and_then(decode_header_value)
     else {

@@ -76,9 +76,9 @@ pub(super) fn post(
         }
 
         if let Message::Request(request) = &message
-            && let Some(meta) = request.modern_meta()
+            && let Some(modern) = request.read_modern(version.is_modern()).map(Box::new)
         {
-            if let Err(mismatch) = check_modern_headers(&parts.headers, request, &meta)
+            if let Err(mismatch) = check_modern_headers(&parts.headers, request, &modern)
                 .and_then(|()| check_param_headers(&parts.headers, request, &shared.server))
             {
                 return json_response(
@@ -100,7 +100,7 @@ pub(super) fn post(
                 message,
                 shared.connection(false),
                 None,
-                true,
+                Some(modern),
                 parts,
             )
             .await;
@@ -201,7 +201,7 @@ pub(super) fn post(
                 message,
                 connection,
                 new_session,
-                false,
+                None,
                 parts,
             )
             .await

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::http::header::HeaderValue;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
 
 use super::config::DenialMode;
 use super::headers::SESSION_HEADER;
@@ -16,7 +17,7 @@ use super::shared::Shared;
 use super::sse::{accepts_event_stream, event_stream, event_stream_of};
 use crate::connection::{Connection, Outbound};
 use crate::principal::Principal;
-use crate::protocol::Message;
+use crate::protocol::{Message, ModernParams};
 use crate::server::{Refusal, Reply};
 
 /// How long a request's event stream waits for room before taking its client to have stopped
@@ -63,10 +64,13 @@ pub(super) fn respond(
     message: Message,
     connection: Arc<Connection>,
     new_session: Option<String>,
-    modern: bool,
+    modern: Option<Box<ModernParams>>,
     parts: &Parts,
 ) -> impl Future<Output = Response> {
     async move {
+        // A 2026-07-28 request comes with its params read (the header checks read them): the
+        // dispatcher serves it from that reading.
+        let is_modern = modern.is_some();
         // A request may send notifications and requests to the client before its response; they
         // travel on an event stream, which the response then switches to. Requests that send
         // nothing are answered with plain JSON.
@@ -75,16 +79,26 @@ pub(super) fn respond(
         let server = shared.server.clone();
         let dispatch_principal = principal.clone();
         let dispatch_connection = Arc::clone(&connection);
-        let mut dispatch = Box::pin(async move {
-            server
-                .handle_in(
-                    message,
-                    &dispatch_principal,
-                    &dispatch_connection,
-                    streams.then_some(outbound),
-                )
-                .await
-        });
+        let outbound = streams.then_some(outbound);
+        // Boxed apart: a legacy request's future carries no room for the other's.
+        let mut dispatch = match (message, modern) {
+            (Message::Request(request), Some(modern)) => Either::Left(Box::pin(async move {
+                server
+                    .handle_modern_in(
+                        request,
+                        modern,
+                        &dispatch_principal,
+                        &dispatch_connection,
+                        outbound,
+                    )
+                    .await
+            })),
+            (message, _) => Either::Right(Box::pin(async move {
+                server
+                    .handle_in(message, &dispatch_principal, &dispatch_connection, outbound)
+                    .await
+            })),
+        };
         let reply = tokio::select! {
             biased;
             reply = &mut dispatch => reply,
@@ -131,7 +145,7 @@ pub(super) fn respond(
                                     // challenge.
                                     Reply::Denied(denial) => {
                                         let error =
-                                            stream_shared.in_stream_denial(&principal, &denial, modern);
+                                            stream_shared.in_stream_denial(&principal, &denial, is_modern);
                                         deliver(&tx, error).await;
                                     }
                                     _ => {}
@@ -180,7 +194,7 @@ pub(super) fn respond(
                 wait,
             ),
             Reply::Denied(denial) => match shared.denial {
-                DenialMode::Forbidden => shared.forbidden(&principal, &denial, modern),
+                DenialMode::Forbidden => shared.forbidden(&principal, &denial, is_modern),
                 DenialMode::ToolError => json_response(StatusCode::OK, &denial.to_tool_error()),
             },
             Reply::Response(response) if early.is_empty() => {

@@ -92,14 +92,8 @@ impl Request {
     #[must_use]
     pub fn modern_meta(&self) -> Option<Map<String, Value>> {
         let params = self.params.as_deref()?;
-        // Cheap filters first: legacy traffic (the hot path) never pays for a second parse. Most
-        // legacy params have no `_` at all (one `memchr`); `_meta` has one.
-        let bytes = params.get().as_bytes();
-        // Escapes spell the names otherwise (`\u005fmeta`, `\/`): text with any is parsed.
-        // Without `_` or `\` (one scan for both) there is no `_meta`.
-        let first = memchr::memchr2(b'_', b'\\', bytes)?;
-        if memchr::memchr(b'\\', &bytes[first..]).is_none() {
-            memchr::memmem::find(bytes, META_PROTOCOL_VERSION.as_bytes())?;
+        if !may_carry_modern_meta(params.get().as_bytes()) {
+            return None;
         }
         #[derive(Deserialize)]
         struct Probe {
@@ -110,6 +104,23 @@ impl Request {
         meta.contains_key(META_PROTOCOL_VERSION).then_some(meta)
     }
 }
+
+/// Whether params text may hold a `_meta` naming a protocol version: cheap filters, so that
+/// legacy traffic (the hot path) never pays for a second parse.
+pub(super) fn may_carry_modern_meta(bytes: &[u8]) -> bool {
+    // Most legacy params have no `_` at all (one `memchr`); `_meta` has one. Escapes spell the
+    // names otherwise (`\u005fmeta`, `\/`): text with any is parsed. Without `_` or `\` (one
+    // scan for both) there is no `_meta`.
+    let Some(first) = memchr::memchr2(b'_', b'\\', bytes) else {
+        return false;
+    };
+    memchr::memchr(b'\\', &bytes[first..]).is_some()
+        || PROTOCOL_VERSION_FINDER.find(bytes).is_some()
+}
+
+/// The search for [`META_PROTOCOL_VERSION`], built once.
+static PROTOCOL_VERSION_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(META_PROTOCOL_VERSION.as_bytes()));
 
 /// A notification: it gets no response.
 #[derive(Debug)]

@@ -4,6 +4,8 @@
 mod content;
 mod jsonrpc;
 mod method;
+mod modern_params;
+mod skip;
 mod versions;
 
 pub(crate) use content::base64_encode;
@@ -13,6 +15,8 @@ pub use jsonrpc::{
     ErrorObject, Message, Notification, Payload, Request, RequestId, Response, error_code,
 };
 pub use method::Method;
+pub(crate) use modern_params::{ModernParams, Named, target_key};
+pub(crate) use skip::{Skip, SkipKey};
 #[cfg(feature = "http")]
 pub(crate) use versions::HEADER_PROTOCOL_VERSIONS;
 pub use versions::{

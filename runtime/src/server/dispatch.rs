@@ -17,8 +17,8 @@ use crate::connection::{Connection, LogLevel, Outbound};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
-    ErrorObject, Message, Method, Request, RequestId, Response, error_code, negotiate_version,
-    to_raw,
+    ErrorObject, Message, Method, ModernParams, Request, RequestId, Response, error_code,
+    negotiate_version, to_raw,
 };
 
 impl Core {
@@ -55,11 +55,16 @@ impl Core {
                 };
                 // A 2026-07-28 request takes the larger path, boxed, so that a legacy
                 // request's future does not carry its room.
-                match request.modern_meta() {
-                    Some(meta) => Either::Left(Either::Left(Box::pin(
-                        self.handle_modern(request, meta, principal, link),
-                    ))),
-                    None => Either::Left(Either::Right(self.dispatch(request, principal, link))),
+                match request.modern() {
+                    Some(modern) => Either::Left(Either::Left(Box::pin(self.handle_modern(
+                        request,
+                        Box::new(modern),
+                        principal,
+                        link,
+                    )))),
+                    None => {
+                        Either::Left(Either::Right(self.dispatch(request, None, principal, link)))
+                    }
                 }
             }
             Message::Notification(notification) => {
@@ -95,9 +100,30 @@ impl Core {
         }
     }
 
+    /// A 2026-07-28 request whose params the transport already read (`Request::modern`), as
+    /// [`Self::handle_in`] would serve it. Not boxed: the transport boxes it apart from a legacy
+    /// request's.
+    pub(crate) fn handle_modern_in<'a>(
+        &'a self,
+        request: Request,
+        modern: Box<ModernParams>,
+        principal: &'a Principal,
+        connection: &Arc<Connection>,
+        outbound: Option<Outbound>,
+    ) -> impl Future<Output = Reply> + Send + 'a {
+        connection.note_principal(principal);
+        let link = Link {
+            connection: Arc::clone(connection),
+            outbound,
+            input: None,
+        };
+        self.handle_modern(request, modern, principal, link)
+    }
+
     pub(super) async fn dispatch(
         &self,
         request: Request,
+        modern: Option<Box<ModernParams>>,
         principal: &Principal,
         link: Link,
     ) -> Reply {
@@ -108,7 +134,9 @@ impl Core {
             Method::SetLogLevel => set_level(params.as_deref(), &link.connection),
             Method::ListTools => self.list_tools(params.as_deref(), principal),
             Method::CallTool => {
-                return self.call_tool(id, params.as_deref(), principal, link).await;
+                return self
+                    .call_tool(id, params.as_deref(), modern, principal, link)
+                    .await;
             }
             Method::ListResources => self.list_for(
                 "resources",
@@ -141,7 +169,7 @@ impl Core {
             ),
             Method::GetPrompt => {
                 return self
-                    .get_prompt(id, params.as_deref(), principal, link)
+                    .get_prompt(id, params.as_deref(), modern, principal, link)
                     .await;
             }
             Method::Complete => return self.complete(id, params.as_deref(), principal),

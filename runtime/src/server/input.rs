@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use crate::handler::{Answer, InputRound};
 use crate::principal::Principal;
-use crate::protocol::{ErrorObject, Method, RequestId, Response, error_code};
+use crate::protocol::{ErrorObject, Method, ModernParams, RequestId, Response, error_code};
 
 /// How a round that did not produce the handler's output ends.
 #[derive(Debug)]
@@ -80,10 +80,15 @@ impl Core {
     /// from its `requestState`, opened, unexpired and bound to this caller, request and
     /// arguments. A malformed, forged, expired or foreign state is refused before anything
     /// runs.
+    ///
+    /// A first round (no `inputResponses`, no `requestState`) is opened from `modern`, the
+    /// params as the transport read them; what its state would be bound to is worked out only
+    /// if its handler asks the client for something.
     pub(super) fn open_round(
         &self,
         method: &Method,
         params: Option<&RawValue>,
+        modern: &ModernParams,
         principal: &Principal,
     ) -> Result<Option<Arc<InputRound>>, ErrorObject> {
         let target_key = match method {
@@ -91,6 +96,33 @@ impl Core {
             Method::ReadResource => "uri",
             _ => return Ok(None),
         };
+        if let (Some(params), Some(false)) = (params, modern.continues_round) {
+            if modern.target().is_none() {
+                return Ok(Some(Arc::new(InputRound::new(
+                    String::new(),
+                    None,
+                    HashMap::new(),
+                ))));
+            }
+            let (principal, method, params) =
+                (principal.clone(), method.clone(), params.to_owned());
+            let bind = Box::new(move || {
+                // The params read as below (a `Value` reads them): the same target.
+                let params: Map<String, Value> =
+                    serde_json::from_str(params.get()).unwrap_or_default();
+                Binding {
+                    principal: &principal,
+                    method: &method,
+                    target: params
+                        .get(target_key)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    arguments: params.get("arguments").and_then(Value::as_object),
+                }
+                .digest()
+            });
+            return Ok(Some(Arc::new(InputRound::first(bind))));
+        }
         let invalid = |message: String| ErrorObject::new(error_code::INVALID_PARAMS, message);
         let params: Map<String, Value> = match params {
             None => Map::new(),

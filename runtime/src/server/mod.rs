@@ -33,6 +33,7 @@ mod build_error;
 mod bus;
 mod call;
 mod capabilities;
+mod complete;
 mod completion;
 mod connections;
 mod dispatch;

@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
 
+use super::complete::{Completed, written_complete};
 use super::json::raw;
 use super::options::ListVisibility;
 use super::registry::Core;
@@ -12,9 +15,11 @@ use super::reply::{Refusal, Reply};
 use crate::connection::{Connection, LogLevel};
 use crate::handler::Link;
 use crate::principal::Principal;
+use crate::protocol::to_raw;
 use crate::protocol::{
     ErrorObject, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO,
-    MODERN_PROTOCOL_VERSIONS, Method, Request, Response, TASKS_EXTENSION, error_code,
+    MODERN_PROTOCOL_VERSIONS, Method, ModernParams, Request, Response, Skip, TASKS_EXTENSION,
+    error_code,
 };
 
 /// The `-32022` error for a request naming a revision this server does not serve, on every
@@ -42,7 +47,7 @@ impl Core {
     pub(super) async fn handle_modern(
         &self,
         request: Request,
-        meta: Map<String, Value>,
+        modern: Box<ModernParams>,
         principal: &Principal,
         link: Link,
     ) -> Reply {
@@ -50,7 +55,7 @@ impl Core {
         let refuse = |refusal, error: ErrorObject| {
             Reply::Refused(Response::error(Some(id.clone()), error), refusal)
         };
-        let Some(version) = meta.get(META_PROTOCOL_VERSION).and_then(Value::as_str) else {
+        let Some(version) = modern.version.as_deref() else {
             return refuse(
                 Refusal::BadRequest,
                 ErrorObject::new(
@@ -59,8 +64,7 @@ impl Core {
                 ),
             );
         };
-        let Some(capabilities) = meta.get(META_CLIENT_CAPABILITIES).filter(|c| c.is_object())
-        else {
+        let Some(capabilities) = modern.capabilities.as_ref().filter(|c| c.is_object()) else {
             return refuse(
                 Refusal::BadRequest,
                 ErrorObject::new(
@@ -72,9 +76,9 @@ impl Core {
         if !MODERN_PROTOCOL_VERSIONS.contains(&version) {
             return refuse(Refusal::BadRequest, unsupported_version_error(version));
         }
-        let log_level = match meta.get(META_LOG_LEVEL) {
+        let log_level = match &modern.log_level {
             None => None,
-            Some(level) => match serde_json::from_value::<LogLevel>(level.clone()) {
+            Some(level) => match LogLevel::deserialize(level) {
                 Ok(level) => Some(level),
                 Err(_) => {
                     return refuse(
@@ -154,16 +158,17 @@ impl Core {
             )
             .await
         } else {
-            let input = match self.open_round(&method, request.params.as_deref(), principal) {
-                Ok(input) => input,
-                Err(error) => return Reply::Response(Response::error(Some(id), error)),
-            };
+            let input =
+                match self.open_round(&method, request.params.as_deref(), &modern, principal) {
+                    Ok(input) => input,
+                    Err(error) => return Reply::Response(Response::error(Some(id), error)),
+                };
             let link = Link {
                 connection,
                 outbound: link.outbound,
                 input,
             };
-            self.dispatch(request, principal, link).await
+            self.dispatch(request, Some(modern), principal, link).await
         };
         match reply {
             Reply::Response(response) => Reply::Response(self.modernize(response, &method)),
@@ -185,17 +190,6 @@ impl Core {
                 return Response::error(id, error);
             }
         };
-        let Ok(Value::Object(mut result)) = serde_json::from_str::<Value>(result.get()) else {
-            return Response {
-                id,
-                payload: crate::protocol::Payload::Result(result),
-            };
-        };
-        // An `InputRequiredResult` says so itself.
-        let complete = !result.contains_key("resultType");
-        if complete {
-            result.insert("resultType".into(), "complete".into());
-        }
         // Lists are fixed for the server's lifetime; a read may change at any time and may
         // depend on who asks. A list filtered by the caller's scopes is private to them.
         let cache = match method {
@@ -213,6 +207,29 @@ impl Core {
             Method::ReadResource => Some((0, "private")),
             _ => None,
         };
+        let meta = &self.inner.server_info_meta;
+        if id.is_some() && cache.is_none() && written_complete(result.get(), meta) {
+            return Response {
+                id,
+                payload: crate::protocol::Payload::Result(result),
+            };
+        }
+        if let Some(id) = &id
+            && let Some(result) = add_members(result.get(), cache, meta)
+        {
+            return Response::result(id.clone(), result);
+        }
+        let Ok(Value::Object(mut result)) = serde_json::from_str::<Value>(result.get()) else {
+            return Response {
+                id,
+                payload: crate::protocol::Payload::Result(result),
+            };
+        };
+        // An `InputRequiredResult` says so itself.
+        let complete = !result.contains_key("resultType");
+        if complete {
+            result.insert("resultType".into(), "complete".into());
+        }
         if let Some((ttl, scope)) = cache.filter(|_| complete) {
             result.insert("ttlMs".into(), ttl.into());
             result.insert("cacheScope".into(), scope.into());
@@ -232,5 +249,230 @@ impl Core {
                 ErrorObject::new(error_code::INTERNAL_ERROR, "response without id"),
             ),
         }
+    }
+}
+
+/// What [`Core::modernize`] makes of a complete result, written from the serialized result
+/// instead of through a `Value` built from it: the members added first, then the result's
+/// own as they are written. `None` (build the value) unless `result` is an object with none
+/// of the added members, whose member names are few, plain and distinct, and which a
+/// `Value` reads: then the two answers are the same JSON.
+///
+/// Results are what the server serialized, so a `Value` reads them unless they nest deeper
+/// than its limit (128 levels): text with fewer brackets than that cannot, and other text is
+/// read through as a `Value` reads it.
+fn add_members(result: &str, cache: Option<(u64, &str)>, meta: &RawValue) -> Option<Box<RawValue>> {
+    let brackets = memchr::memchr2_iter(b'{', b'[', result.as_bytes()).count();
+    if brackets >= 128 && serde_json::from_str::<Skip>(result).is_err() {
+        return None;
+    }
+    let own = serde_json::from_str::<Own<'_>>(result).ok()?;
+    to_raw(&Completed {
+        cache,
+        meta,
+        own: &own.0[..own.1],
+    })
+    .ok()
+}
+
+/// The members of a result object, as written; reading fails (and the result is left to a
+/// `Value`) when one is a member [`Completed`] adds, is spelled with escapes or given twice, or
+/// when there are more than [`Own::MAX`].
+struct Own<'a>([(&'a str, &'a RawValue); Own::MAX], usize);
+
+impl Own<'_> {
+    const MAX: usize = 16;
+    /// The members the 2026-07-28 path adds.
+    const ADDED: [&'static str; 4] = ["resultType", "ttlMs", "cacheScope", "_meta"];
+}
+
+impl<'de> Deserialize<'de> for Own<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = Own<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Own<'de>, A::Error> {
+                let mut own = Own([("", RawValue::NULL); Own::MAX], 0);
+                while let Some(Name(name)) = map.next_key()? {
+                    let written = &own.0[..own.1];
+                    let Some(name) = name.filter(|name| {
+                        !Own::ADDED.contains(name) && !written.iter().any(|(n, _)| n == name)
+                    }) else {
+                        // Left unread: the reading fails, as giving up should.
+                        return Ok(own);
+                    };
+                    let Some(slot) = own.0.get_mut(own.1) else {
+                        return Ok(own);
+                    };
+                    *slot = (name, map.next_value()?);
+                    own.1 += 1;
+                }
+                Ok(own)
+            }
+        }
+        d.deserialize_map(Object)
+    }
+}
+
+/// A member name borrowed from the text: `None` when it has escapes.
+struct Name<'a>(Option<&'a str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Key;
+        impl<'de> Visitor<'de> for Key {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Some(v)))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Name<'de>, E> {
+                Ok(Name(None))
+            }
+        }
+        d.deserialize_str(Key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Map;
+
+    use super::super::complete::Complete;
+    use super::*;
+    use crate::protocol::{CallToolResult, Content};
+
+    const INFO: (&str, &str) = ("srv", "1.2");
+
+    fn meta() -> Box<RawValue> {
+        raw(&json!({ META_SERVER_INFO: { "name": INFO.0, "version": INFO.1 } }))
+    }
+
+    /// What `modernize` made of a result through a `Value`, before results were completed from
+    /// their serialized members: the answer those must equal.
+    fn through_value(result: &str, cache: Option<(u64, &str)>) -> Option<Value> {
+        let Ok(Value::Object(mut result)) = serde_json::from_str::<Value>(result) else {
+            return None;
+        };
+        let complete = !result.contains_key("resultType");
+        if complete {
+            result.insert("resultType".into(), "complete".into());
+        }
+        if let Some((ttl, scope)) = cache.filter(|_| complete) {
+            result.insert("ttlMs".into(), ttl.into());
+            result.insert("cacheScope".into(), scope.into());
+        }
+        let meta = result.entry("_meta").or_insert_with(|| json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert(
+                META_SERVER_INFO.into(),
+                json!({ "name": INFO.0, "version": INFO.1 }),
+            );
+        }
+        Some(Value::Object(result))
+    }
+
+    /// The member names of an object as written, repeats included.
+    fn names(text: &str) -> Vec<String> {
+        let mut reader = serde_json::Deserializer::from_str(text);
+        let map = Map::<String, Value>::deserialize(&mut reader).unwrap();
+        let mut all: Vec<String> = map.keys().cloned().collect();
+        // A repeated name would make the text longer than its map written back.
+        let written = serde_json::to_string(&map).unwrap();
+        assert_eq!(
+            written.len(),
+            serde_json::to_string(&serde_json::from_str::<Value>(text).unwrap())
+                .unwrap()
+                .len()
+        );
+        all.sort();
+        all
+    }
+
+    fn deep(levels: usize) -> String {
+        format!("{}1{}", "[".repeat(levels), "]".repeat(levels))
+    }
+
+    #[test]
+    fn completed_from_members_is_the_same_json_as_through_a_value() {
+        let meta = meta();
+        let many = format!("[{}]", vec!["{}"; 140].join(","));
+        let results = [
+            "{}".to_owned(),
+            r#"{"content":[{"type":"text","text":"hi \u0001 é"}],"isError":true}"#.to_owned(),
+            r#"{"tools":[{"name":"a","inputSchema":{"type":"object"}}],"nextCursor":"c"}"#
+                .to_owned(),
+            format!(r#"{{"rows":{many},"n":1.5e300,"m":-7}}"#),
+            format!(r#"{{"deep":{}}}"#, deep(126)),
+            format!(r#"{{"deep":{}}}"#, deep(127)),
+            format!(r#"{{"deep":{}}}"#, deep(200)),
+            // Left to a `Value`: a member the path adds, a repeated or escaped name, too many.
+            r#"{"resultType":"input_required","inputRequests":{}}"#.to_owned(),
+            r#"{"_meta":{"x":1},"content":[]}"#.to_owned(),
+            r#"{"ttlMs":5}"#.to_owned(),
+            r#"{"a":1,"a":2}"#.to_owned(),
+            r#"{"\u0061":1}"#.to_owned(),
+            format!(
+                "{{{}}}",
+                (0..17)
+                    .map(|i| format!(r#""k{i}":{i}"#))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            // Not an object.
+            "[1]".to_owned(),
+        ];
+        for cache in [None, Some((300_000, "public")), Some((0, "private"))] {
+            for result in &results {
+                let expected = through_value(result, cache);
+                if let Some(completed) = add_members(result, cache, &meta) {
+                    let got: Value = serde_json::from_str(completed.get()).unwrap();
+                    assert_eq!(Some(got), expected, "{result}");
+                    names(completed.get());
+                }
+            }
+        }
+        // Taken, not left to a `Value`: the common results.
+        assert!(add_members("{}", None, &meta).is_some());
+        assert!(add_members(&results[3], Some((0, "private")), &meta).is_some());
+        // Nesting up to the limit is taken; past it, the result is left as it is, as before.
+        assert!(through_value(&results[4], None).is_some());
+        assert!(add_members(&results[4], None, &meta).is_some());
+        for too_deep in &results[5..7] {
+            assert_eq!(through_value(too_deep, None), None);
+            assert!(add_members(too_deep, None, &meta).is_none());
+        }
+    }
+
+    #[test]
+    fn a_tool_result_written_complete_is_what_completing_it_made() {
+        let meta = meta();
+        let results = [
+            CallToolResult::success(vec![Content::text("hello")]),
+            CallToolResult::error("failed"),
+            CallToolResult {
+                structured_content: Some(raw(&json!({"rows": [1, 2, {"a": null}]}))),
+                ..CallToolResult::success(vec![])
+            },
+        ];
+        for result in &results {
+            let written = to_raw(&Complete::new(result, &meta)).unwrap();
+            let expected = through_value(to_raw(result).unwrap().get(), None).unwrap();
+            let got: Value = serde_json::from_str(written.get()).unwrap();
+            assert_eq!(got, expected, "{}", written.get());
+            names(written.get());
+            // `modernize` leaves it as it is.
+            assert!(written_complete(written.get(), &meta), "{}", written.get());
+        }
+        let plain = to_raw(&results[0]).unwrap();
+        assert!(!written_complete(plain.get(), &meta));
+        let other = raw(&json!({ META_SERVER_INFO: { "name": "other", "version": "1" } }));
+        let theirs = to_raw(&Complete::new(&results[0], &other)).unwrap();
+        assert!(!written_complete(theirs.get(), &meta));
     }
 }

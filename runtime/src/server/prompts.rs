@@ -10,21 +10,27 @@ use super::reply::Reply;
 use super::run::run;
 use crate::handler::Link;
 use crate::principal::Principal;
-use crate::protocol::{ErrorObject, RequestId, Response, error_code};
+use crate::protocol::{ErrorObject, ModernParams, RequestId, Response, error_code};
 
 impl Core {
     pub(super) async fn get_prompt(
         &self,
         id: RequestId,
         params: Option<&RawValue>,
+        modern: Option<Box<ModernParams>>,
         principal: &Principal,
         link: Link,
     ) -> Reply {
-        let (params, index) =
-            match NamedParams::find(params, &self.inner.prompt_by_name, "prompt", &id) {
-                Ok(found) => found,
-                Err(reply) => return reply,
-            };
+        let (params, index) = match NamedParams::find(
+            params,
+            modern.and_then(|modern| modern.named),
+            &self.inner.prompt_by_name,
+            "prompt",
+            &id,
+        ) {
+            Ok(found) => found,
+            Err(reply) => return reply,
+        };
         let (meta, _, names) = &self.inner.prompts[index];
         if let Err(denial) = self.authorize(&id, Target::prompt(meta), principal) {
             return Reply::Denied(denial);

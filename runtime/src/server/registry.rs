@@ -39,6 +39,9 @@ pub(super) struct Inner {
     /// The user's value, through which handlers are called.
     pub(super) handlers: Arc<dyn Handlers>,
     pub(super) info: ServerInfo,
+    /// The `_meta` naming this server that every 2026-07-28 result carries (`modern.rs`),
+    /// serialized once.
+    pub(super) server_info_meta: Box<RawValue>,
     pub(super) tools: Box<[RegisteredTool]>,
     pub(super) by_name: NameIndex,
     /// `tools/list` results over every tool, one per page, serialized once.
@@ -248,6 +251,12 @@ impl Core {
             inner: Arc::new(Inner {
                 handlers,
                 info: tables.info,
+                server_info_meta: super::json::raw(&serde_json::json!({
+                    crate::protocol::META_SERVER_INFO: {
+                        "name": tables.info.name,
+                        "version": tables.info.version,
+                    }
+                })),
                 tools: tools.into_boxed_slice(),
                 by_name,
                 list_pages,

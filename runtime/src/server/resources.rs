@@ -51,7 +51,7 @@ impl Core {
         let Some(output) = run!(
             self,
             id: &id,
-            meta: params.meta,
+            meta: params.meta.map(crate::handler::RequestMeta::built),
             link: link,
             name: meta.name,
             target: Target {

@@ -3,6 +3,7 @@
 use serde_json::value::RawValue;
 
 use super::authorize::Target;
+use super::complete::Complete;
 use super::input::InputEnd;
 use super::params::NamedParams;
 use super::registry::Core;
@@ -13,7 +14,8 @@ use super::tasks::{TaskStart, owner_key, tasks_required, too_many_tasks};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
-    CallToolResult, ErrorObject, RequestId, Response, TASKS_EXTENSION, error_code, to_raw,
+    CallToolResult, ErrorObject, ModernParams, RequestId, Response, TASKS_EXTENSION, error_code,
+    to_raw,
 };
 use crate::tool::TaskSupport;
 
@@ -41,12 +43,19 @@ impl Core {
         &self,
         id: RequestId,
         params: Option<&RawValue>,
+        modern: Option<Box<ModernParams>>,
         principal: &Principal,
         link: Link,
     ) -> impl Future<Output = Reply> {
         async move {
-            let (params, index) = match NamedParams::find(params, &self.inner.by_name, "tool", &id)
-            {
+            let found = NamedParams::find(
+                params,
+                modern.and_then(|modern| modern.named),
+                &self.inner.by_name,
+                "tool",
+                &id,
+            );
+            let (params, index) = match found {
                 Ok(found) => found,
                 Err(reply) => return reply,
             };
@@ -111,6 +120,9 @@ impl Core {
             if let Some(round) = &round {
                 round.allow_detach();
             }
+            // A 2026-07-28 call (only those open an input round): its result is written
+            // complete at once.
+            let modern = link.input.is_some();
             let mut detached = None;
             let mut detach = |future: crate::tool::ToolFuture| detached = Some(future);
             // The generated `call` extracts every parameter (collecting problems), then starts the
@@ -186,7 +198,12 @@ impl Core {
                 );
                 return self.task_reply(id, task, TaskStart::Finished(result)).await;
             }
-            Reply::Response(match to_raw(&result) {
+            let raw = if modern {
+                to_raw(&Complete::new(&result, &self.inner.server_info_meta))
+            } else {
+                to_raw(&result)
+            };
+            Reply::Response(match raw {
                 Ok(raw) => Response::result(id, raw),
                 Err(e) => Response::error(
                     Some(id),

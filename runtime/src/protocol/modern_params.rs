@@ -1,0 +1,587 @@
+//! What the 2026-07-28 path reads of a request's params, in one pass that builds only what it
+//! keeps: the per-request fields of its `_meta` (MCP 2026-07-28, basic/index "Per-request
+//! protocol fields"), the target the `Mcp-Name` header mirrors (`name`, `uri` or `taskId`), and
+//! whether it continues an input round. The transport checks its headers against it and the
+//! dispatcher serves the request from it, so a request's params are read once, not once per
+//! question (issue 24).
+//!
+//! Every answer equals the one read from the params built as a `serde_json::Value` (the last of
+//! a repeated member counts; JSON a `Value` refuses, too deep or with a lone surrogate, fails the
+//! pass just as it fails the `Value`). Where the pass cannot promise that (params that are not an
+//! object, a repeated `_meta`, a `_meta` that is neither an object nor `null`, any error), the
+//! request is read the way [`Request::modern_meta`] reads it, by building values.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::jsonrpc::{Request, may_carry_modern_meta};
+use super::method::Method;
+use super::skip::{Skip, SkipKey, skip_other_json};
+use super::versions::{
+    META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSIONS,
+};
+
+/// What a 2026-07-28 request's params say to the transport and the dispatcher.
+#[derive(Debug)]
+pub(crate) struct ModernParams {
+    /// `_meta`'s protocol version; `None` when it is not a string (it is there: that makes the
+    /// request a 2026-07-28 one).
+    pub(crate) version: Option<Cow<'static, str>>,
+    /// `_meta`'s client capabilities, as sent.
+    pub(crate) capabilities: Option<Value>,
+    /// `_meta`'s log level, as sent.
+    pub(crate) log_level: Option<Value>,
+    /// The member [`target_key`] names for the request's method, when it is a string and not
+    /// in `named` (see [`Self::target`]).
+    target: Option<String>,
+    /// Whether the params carry `inputResponses` or `requestState`; `None` when they were read
+    /// by building values, which then reads them again.
+    pub(crate) continues_round: Option<bool>,
+    /// A `tools/call`'s or `prompts/get`'s params as the dispatcher reads them, when reading
+    /// them so would succeed; `None` leaves them to the dispatcher.
+    pub(crate) named: Option<Named>,
+}
+
+/// The params of a `tools/call` or `prompts/get` whose `name` is given once, as a string, whose
+/// `arguments` are given at most once, as an object or `null`, and whose `_meta` is an object
+/// (the params the dispatcher's own reading accepts, read as it reads them).
+#[derive(Debug)]
+pub(crate) struct Named {
+    pub(crate) name: String,
+    pub(crate) arguments: Option<Map<String, Value>>,
+}
+
+impl ModernParams {
+    /// The member [`target_key`] names for the request's method, when it is a string.
+    pub(crate) fn target(&self) -> Option<&str> {
+        match &self.named {
+            Some(named) => Some(&named.name),
+            None => self.target.as_deref(),
+        }
+    }
+}
+
+/// The member of a request's params that names its target, which `Mcp-Name` mirrors
+/// (basic/transports/streamable-http, "Required headers"; SEP-2663 for a task's requests), and
+/// which an input round's state is bound to.
+pub(crate) fn target_key(method: &Method) -> Option<&'static str> {
+    match method {
+        Method::CallTool | Method::GetPrompt => Some("name"),
+        Method::ReadResource => Some("uri"),
+        Method::GetTask | Method::UpdateTask | Method::CancelTask => Some("taskId"),
+        _ => None,
+    }
+}
+
+impl Request {
+    /// The params of a 2026-07-28 request (one whose `_meta` names its protocol version), or
+    /// `None` for a legacy request: the same requests [`Self::modern_meta`] tells apart.
+    pub(crate) fn modern(&self) -> Option<ModernParams> {
+        self.read_modern(false)
+    }
+
+    /// The same; `announced` when the transport already says the request is a 2026-07-28 one
+    /// (its `MCP-Protocol-Version` header): the cheap filters that spare legacy traffic the
+    /// reading are then skipped, as they would not spare it.
+    pub(crate) fn read_modern(&self, announced: bool) -> Option<ModernParams> {
+        let params = self.params.as_deref()?;
+        if !announced && !may_carry_modern_meta(params.get().as_bytes()) {
+            return None;
+        }
+        let key = target_key(&self.method);
+        let named = matches!(self.method, Method::CallTool | Method::GetPrompt);
+        let mut reader = serde_json::Deserializer::from_str(params.get());
+        let read = OnePass { named }
+            .deserialize(&mut reader)
+            .and_then(|read| reader.end().map(|()| read));
+        match read {
+            Ok(Some(read)) => read.finish(key, named),
+            _ => self
+                .modern_meta()
+                .map(|meta| ModernParams::from_values(&meta, params, key)),
+        }
+    }
+}
+
+impl ModernParams {
+    /// The same, read from values built: `meta` and the params as a `Value`.
+    fn from_values(meta: &Map<String, Value>, params: &RawValue, key: Option<&str>) -> Self {
+        let target = key.and_then(|key| {
+            let params = serde_json::from_str::<Value>(params.get()).ok()?;
+            params.get(key)?.as_str().map(str::to_owned)
+        });
+        Self {
+            version: meta
+                .get(META_PROTOCOL_VERSION)
+                .and_then(Value::as_str)
+                .map(|version| Cow::Owned(version.to_owned())),
+            capabilities: meta.get(META_CLIENT_CAPABILITIES).cloned(),
+            log_level: meta.get(META_LOG_LEVEL).cloned(),
+            target,
+            continues_round: None,
+            named: None,
+        }
+    }
+}
+
+/// What one pass over a params object found; the target under each of the keys a method may
+/// name it by, since the pass reads every member once.
+#[derive(Default)]
+struct Read {
+    /// `_meta`, once: `None` when `null`.
+    meta: Option<Meta>,
+    name: Option<String>,
+    /// How many times `name` is given.
+    names: usize,
+    /// `arguments`: given how many times, and the last one (when built).
+    arguments: usize,
+    last_arguments: Option<Arguments>,
+    uri: Option<String>,
+    task_id: Option<String>,
+    continues_round: bool,
+}
+
+impl Read {
+    /// `named`: the params are a `tools/call`'s or a `prompts/get`'s.
+    fn finish(self, key: Option<&str>, named: bool) -> Option<ModernParams> {
+        let meta = self.meta.filter(|meta| meta.has_version)?;
+        let arguments = match (self.arguments, self.last_arguments) {
+            (0, _) | (1, Some(Arguments::Null)) => Some(None),
+            (1, Some(Arguments::Object(arguments))) => Some(Some(arguments)),
+            _ => None,
+        };
+        let (named, name) = match (self.names, self.name, arguments) {
+            (1, Some(name), Some(arguments)) if named => (Some(Named { name, arguments }), None),
+            (_, name, _) => (None, name),
+        };
+        let target = match key {
+            Some("name") => name,
+            Some("uri") => self.uri,
+            Some("taskId") => self.task_id,
+            _ => None,
+        };
+        Some(ModernParams {
+            version: meta.version,
+            capabilities: meta.capabilities,
+            log_level: meta.log_level,
+            target,
+            continues_round: Some(self.continues_round),
+            named,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Meta {
+    has_version: bool,
+    version: Option<Cow<'static, str>>,
+    capabilities: Option<Value>,
+    log_level: Option<Value>,
+}
+
+/// The pass over the params, building their `arguments` when `named`: `None` when its answer
+/// may differ from the values' (the caller then builds them).
+struct OnePass {
+    named: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for OnePass {
+    type Value = Option<Read>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Read>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OnePass {
+    type Value = Option<Read>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Read>, A::Error> {
+        let mut read = Read::default();
+        let mut seen_meta = false;
+        while let Some(key) = map.next_key::<ParamsKey>()? {
+            match key {
+                ParamsKey::Meta => {
+                    let MetaValue(meta) = map.next_value()?;
+                    // A repeated `_meta`, or one of another type: not for this pass (the rest
+                    // of the object is left unread, which fails it).
+                    let Some(meta) = meta.filter(|_| !seen_meta) else {
+                        return Ok(None);
+                    };
+                    seen_meta = true;
+                    read.meta = meta;
+                }
+                ParamsKey::Name => {
+                    read.names += 1;
+                    read.name = map.next_value::<Text>()?.0;
+                }
+                ParamsKey::Arguments if self.named => {
+                    read.arguments += 1;
+                    read.last_arguments = Some(map.next_value()?);
+                }
+                ParamsKey::Uri => read.uri = map.next_value::<Text>()?.0,
+                ParamsKey::TaskId => read.task_id = map.next_value::<Text>()?.0,
+                ParamsKey::Round => {
+                    read.continues_round = true;
+                    map.next_value::<Skip>()?;
+                }
+                ParamsKey::Arguments | ParamsKey::Other => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        Ok(Some(read))
+    }
+}
+
+/// `arguments`, built as the dispatcher builds them: `null`, an object, or anything else.
+enum Arguments {
+    Null,
+    Object(Map<String, Value>),
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Arguments {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Any;
+        impl<'de> Visitor<'de> for Any {
+            type Value = Arguments;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Arguments, E> {
+                Ok(Arguments::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Arguments, E> {
+                Ok(Arguments::Null)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Arguments, A::Error> {
+                // As `Map<String, Value>` builds itself: the last of a repeated name counts.
+                let mut arguments = Map::new();
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    arguments.insert(key, value);
+                }
+                Ok(Arguments::Object(arguments))
+            }
+            skip_other_json!(Arguments::Other);
+        }
+        d.deserialize_any(Any)
+    }
+}
+
+/// A member name of the params, told apart without allocating.
+enum ParamsKey {
+    Meta,
+    Name,
+    Arguments,
+    Uri,
+    TaskId,
+    /// `inputResponses` or `requestState`.
+    Round,
+    Other,
+}
+
+/// A member name of `_meta`.
+enum MetaKey {
+    Version,
+    Capabilities,
+    LogLevel,
+    Other,
+}
+
+/// Keys read as strings (as a `Value` reads them: escapes decoded, lone surrogates refused),
+/// compared, and dropped.
+macro_rules! key {
+    ($name:ident, $($text:pat => $variant:expr,)*) => {
+        impl<'de> de::Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Key;
+                impl Visitor<'_> for Key {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a member name")
+                    }
+                    fn visit_str<E>(self, v: &str) -> Result<$name, E> {
+                        Ok(match v {
+                            $($text => $variant,)*
+                            _ => $name::Other,
+                        })
+                    }
+                }
+                d.deserialize_str(Key)
+            }
+        }
+    };
+}
+
+key!(ParamsKey,
+    "_meta" => ParamsKey::Meta,
+    "name" => ParamsKey::Name,
+    "arguments" => ParamsKey::Arguments,
+    "uri" => ParamsKey::Uri,
+    "taskId" => ParamsKey::TaskId,
+    "inputResponses" => ParamsKey::Round,
+    "requestState" => ParamsKey::Round,
+);
+key!(MetaKey,
+    META_PROTOCOL_VERSION => MetaKey::Version,
+    META_CLIENT_CAPABILITIES => MetaKey::Capabilities,
+    META_LOG_LEVEL => MetaKey::LogLevel,
+);
+
+/// A value kept only when it is a string.
+struct Text(Option<String>);
+
+impl<'de> de::Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Any;
+        impl<'de> Visitor<'de> for Any {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(Some(v.to_owned())))
+            }
+            fn visit_unit<E>(self) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
+                while map.next_entry::<SkipKey, Skip>()?.is_some() {}
+                Ok(Text(None))
+            }
+            skip_other_json!(Text(None));
+        }
+        d.deserialize_any(Any)
+    }
+}
+
+/// The protocol version: kept only when it is a string, and then allocated only when it is no
+/// revision served.
+struct Version(Option<Cow<'static, str>>);
+
+impl<'de> de::Deserialize<'de> for Version {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Any;
+        impl<'de> Visitor<'de> for Any {
+            type Value = Version;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Version, E> {
+                Ok(Version(Some(
+                    match MODERN_PROTOCOL_VERSIONS.iter().find(|known| **known == v) {
+                        Some(known) => Cow::Borrowed(*known),
+                        None => Cow::Owned(v.to_owned()),
+                    },
+                )))
+            }
+            fn visit_unit<E>(self) -> Result<Version, E> {
+                Ok(Version(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Version, A::Error> {
+                while map.next_entry::<SkipKey, Skip>()?.is_some() {}
+                Ok(Version(None))
+            }
+            skip_other_json!(Version(None));
+        }
+        d.deserialize_any(Any)
+    }
+}
+
+/// `_meta`: `Some(None)` for `null`, `Some(Some(_))` for an object, `None` for anything else.
+struct MetaValue(Option<Option<Meta>>);
+
+impl<'de> de::Deserialize<'de> for MetaValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Any;
+        impl<'de> Visitor<'de> for Any {
+            type Value = MetaValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E>(self, _: &str) -> Result<MetaValue, E> {
+                Ok(MetaValue(None))
+            }
+            fn visit_unit<E>(self) -> Result<MetaValue, E> {
+                Ok(MetaValue(Some(None)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MetaValue, A::Error> {
+                // As a map of values reads it: the last of a repeated name counts.
+                let mut meta = Meta::default();
+                while let Some(key) = map.next_key::<MetaKey>()? {
+                    match key {
+                        MetaKey::Version => {
+                            meta.has_version = true;
+                            meta.version = map.next_value::<Version>()?.0;
+                        }
+                        MetaKey::Capabilities => meta.capabilities = Some(map.next_value()?),
+                        MetaKey::LogLevel => meta.log_level = Some(map.next_value()?),
+                        MetaKey::Other => {
+                            map.next_value::<Skip>()?;
+                        }
+                    }
+                }
+                Ok(MetaValue(Some(Some(meta))))
+            }
+            skip_other_json!(MetaValue(None));
+        }
+        d.deserialize_any(Any)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Message;
+
+    fn request(method: &str, params: &str) -> Request {
+        let text = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#);
+        match Message::parse(text.as_bytes()) {
+            Ok(Message::Request(request)) => request,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// What building values reads: `modern_meta`, and the target from the params as a `Value`.
+    fn by_values(request: &Request) -> Option<ModernParams> {
+        let key = target_key(&request.method);
+        let params = request.params.as_deref()?;
+        request
+            .modern_meta()
+            .map(|meta| ModernParams::from_values(&meta, params, key))
+    }
+
+    fn same(a: &ModernParams, b: &ModernParams) -> bool {
+        (&a.version, &a.capabilities, &a.log_level, a.target())
+            == (&b.version, &b.capabilities, &b.log_level, b.target())
+    }
+
+    const V: &str = r#""io.modelcontextprotocol/protocolVersion""#;
+
+    fn deep(levels: usize) -> String {
+        format!("{}1{}", "[".repeat(levels), "]".repeat(levels))
+    }
+
+    #[test]
+    fn the_one_pass_reads_what_building_values_reads() {
+        let cases = [
+            // Legacy.
+            r#"{}"#.to_owned(),
+            r#"{"name":"echo","arguments":{"text":"_"}}"#.to_owned(),
+            r#"{"_meta":{"progressToken":1}}"#.to_owned(),
+            r#"{"_meta":null}"#.to_owned(),
+            format!(r#"{{"_meta":{V}}}"#),
+            format!(r#"{{"_meta":[{V}]}}"#),
+            // Modern, plainly.
+            format!(
+                r#"{{"name":"echo","_meta":{{{V}:"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}},"io.modelcontextprotocol/clientInfo":{{"name":"a","version":"1"}}}}}}"#
+            ),
+            // Spelled with escapes.
+            r#"{"n\u0061me":"e\u0063ho","\u005fmeta":{"io.modelcontextprotocol\/protocolVersion":"2026-07-28"}}"#.to_owned(),
+            // A version of another type; a log level; capabilities that are not an object.
+            format!(
+                r#"{{"_meta":{{{V}:7,"io.modelcontextprotocol/logLevel":"debug","io.modelcontextprotocol/clientCapabilities":[1]}}}}"#
+            ),
+            format!(r#"{{"_meta":{{{V}:null}}}}"#),
+            // The last of a repeated member counts.
+            format!(r#"{{"name":"a","name":"b","_meta":{{{V}:"x",{V}:"2026-07-28"}}}}"#),
+            format!(r#"{{"name":"a","name":5,"_meta":{{{V}:"2026-07-28"}}}}"#),
+            // A repeated `_meta`.
+            format!(r#"{{"_meta":{{{V}:"2026-07-28"}},"_meta":{{{V}:"2026-07-28"}}}}"#),
+            format!(r#"{{"_meta":null,"_meta":{{{V}:"2026-07-28"}}}}"#),
+            // Params of another shape.
+            format!(r#"[{{{V}:"2026-07-28"}}]"#),
+            // Too deep for a `Value`, inside `_meta` and beside it.
+            format!(r#"{{"_meta":{{{V}:"2026-07-28","x":{}}}}}"#, deep(200)),
+            format!(r#"{{"name":"echo","arguments":{},"_meta":{{{V}:"2026-07-28"}}}}"#, deep(200)),
+            format!(r#"{{"name":"echo","arguments":{},"_meta":{{{V}:"2026-07-28"}}}}"#, deep(126)),
+            format!(r#"{{"name":"echo","arguments":{},"_meta":{{{V}:"2026-07-28"}}}}"#, deep(127)),
+            // A lone surrogate, which a `Value` refuses.
+            format!(r#"{{"name":"\ud800","_meta":{{{V}:"2026-07-28"}}}}"#),
+            format!(r#"{{"x":{{"\ud800":1}},"_meta":{{{V}:"2026-07-28"}}}}"#),
+        ];
+        for method in ["tools/call", "resources/read", "tasks/get", "tools/list"] {
+            for case in &cases {
+                let case = case.replace(
+                    r#""name""#,
+                    &format!(
+                        r#""{}""#,
+                        target_key(&Method::parse(method)).unwrap_or("name")
+                    ),
+                );
+                let request = request(method, &case);
+                match (request.modern(), by_values(&request)) {
+                    (None, None) => {}
+                    (Some(one), Some(values)) => {
+                        assert!(
+                            same(&one, &values),
+                            "{method} {case}: {one:?} != {values:?}"
+                        );
+                    }
+                    (one, values) => panic!("{method} {case}: {one:?} != {values:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn params_a_value_refuses_are_read_the_old_way() {
+        // Too deep for a `Value` beside `_meta`: still a 2026-07-28 request (only `_meta` tells),
+        // but no target can be read from params a `Value` refuses, and the round is left to the
+        // dispatcher's own reading (which refuses them).
+        let params = format!(
+            r#"{{"name":"echo","arguments":{},"_meta":{{{V}:"2026-07-28"}}}}"#,
+            deep(200)
+        );
+        let read = request("tools/call", &params).modern().expect("modern");
+        assert_eq!(read.version.as_deref(), Some("2026-07-28"));
+        assert_eq!(read.target(), None);
+        assert_eq!(read.continues_round, None);
+        let plain = format!(r#"{{"name":"echo","_meta":{{{V}:"2026-07-28"}}}}"#);
+        let read = request("tools/call", &plain).modern().expect("modern");
+        assert_eq!(read.target(), Some("echo"));
+        assert_eq!(read.continues_round, Some(false));
+    }
+
+    #[test]
+    fn a_round_is_continued_by_its_responses_or_state() {
+        let read = |params: &str| {
+            request(
+                "tools/call",
+                &format!(r#"{{"name":"t","_meta":{{{V}:"2026-07-28"}}{params}}}"#),
+            )
+            .modern()
+            .unwrap()
+            .continues_round
+        };
+        assert_eq!(read(""), Some(false));
+        assert_eq!(read(r#","inputResponses":{}"#), Some(true));
+        assert_eq!(read(r#","requestState":"s""#), Some(true));
+        assert_eq!(read(r#","requestState":null"#), Some(true));
+    }
+
+    #[test]
+    fn the_target_is_the_methods_own_member() {
+        let target = |method: &str| {
+            request(
+                method,
+                &format!(r#"{{"name":"n","uri":"u","taskId":"t","_meta":{{{V}:"2026-07-28"}}}}"#),
+            )
+            .modern()
+            .unwrap()
+            .target()
+            .map(str::to_owned)
+        };
+        assert_eq!(target("tools/call").as_deref(), Some("n"));
+        assert_eq!(target("prompts/get").as_deref(), Some("n"));
+        assert_eq!(target("resources/read").as_deref(), Some("u"));
+        assert_eq!(target("tasks/cancel").as_deref(), Some("t"));
+        assert_eq!(target("tools/list"), None);
+    }
+}
