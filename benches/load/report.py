@@ -166,10 +166,10 @@ def machine_title(data):
 def replace_marked(path, name, text):
     with open(path) as f:
         content = f.read()
-    pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(\n<!-- /bench:{name} -->)", re.S)
+    pattern = re.compile(rf"(<!-- bench:{name} -->\n)(?:.*?\n)?(<!-- /bench:{name} -->)", re.S)
     if not pattern.search(content):
         raise SystemExit(f"{path} has no <!-- bench:{name} --> section")
-    content = pattern.sub(lambda m: m.group(1) + text + m.group(2), content)
+    content = pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), content)
     with open(path, "w") as f:
         f.write(content)
 

@@ -68,8 +68,8 @@ async fn the_verified_token_cache_is_bounded_in_bytes_too() {
     let small = mint(0).len();
     let mut config = JwtConfig::new(issuer, resource);
     config.cache_capacity = 1000;
-    // Room for three small tokens (each charged three times its length plus 256 bytes).
-    config.cache_max_bytes = 3 * (3 * small + 256) + 100;
+    // Room for three small tokens (each charged three times its length plus 512 bytes).
+    config.cache_max_bytes = 3 * (3 * small + 512) + 100;
     let verifier =
         JwtVerifier::with_jwks(config, &support::jwk_set(std::slice::from_ref(&key))).unwrap();
     for _ in 0..10 {

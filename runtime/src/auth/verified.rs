@@ -49,9 +49,10 @@ pub(super) struct Verified {
 
 /// What remembering a token of `len` bytes is charged against the byte bound: its text, kept
 /// to confirm it, and its principal, which holds the token's claims decoded (about as large
-/// again, and more), plus 256 bytes of entry and bookkeeping.
+/// again, and more), plus 512 bytes of entry, bookkeeping and the allocator's own. Measured:
+/// 8 000 RS256 tokens of 638 bytes grew a server's RSS by 2.3 KB each (charged 2 426).
 pub(super) fn charge(len: usize) -> usize {
-    len.saturating_mul(3).saturating_add(256)
+    len.saturating_mul(3).saturating_add(512)
 }
 
 /// An entry's weight: its own.
@@ -234,7 +235,7 @@ mod tests {
             let token = format!("h.p.{i:0>1000}");
             table.insert(&token, &principal, later(), [0; 32]);
         }
-        // 64 KiB holds at most 21 tokens charged 3 256 bytes each.
+        // 64 KiB holds at most 18 tokens charged 3 524 bytes each.
         assert!(table.len() <= 64 * 1024 / charge(1004), "{}", table.len());
         assert!(table.len() > 0);
         // Larger than the whole bound: never remembered.
