@@ -74,6 +74,12 @@ pub(crate) fn accepted_recently(value: &[u8]) -> Option<Arc<str>> {
     recent::checked(strip_bearer_scheme(value)?)
 }
 
+/// The credentials of `value`, one `Authorization` header value, when it is the `Bearer`
+/// scheme: what follows `Bearer 1*SP`, unchecked (see [`credentials`] for the checks).
+pub(crate) fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    strip_bearer_scheme(value)
+}
+
 /// What follows `Bearer 1*SP` in `value`, the scheme matched without regard to case (RFC 9110
 /// §11.1); `None` for any other scheme, or no space after it.
 #[inline]

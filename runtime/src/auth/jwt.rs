@@ -381,7 +381,7 @@ impl JwtVerifier {
         if self.shared.config.cache_capacity == 0 {
             return Box::pin(self.verify_uncached(token, scheme));
         }
-        if let Some(principal) = self.shared.remembered(token) {
+        if let Some(principal) = self.shared.remembered(token.as_bytes()) {
             let fits = fits_scheme(&principal, scheme).map(|()| principal);
             return Box::pin(std::future::ready(fits));
         }
@@ -396,6 +396,15 @@ impl TokenVerifier for JwtVerifier {
 
     fn verify_dpop<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
         self.verify_in(token, AuthScheme::Dpop)
+    }
+
+    /// A token in the verified-token cache, not expired and its key not withdrawn since.
+    fn verify_remembered(&self, token: &[u8]) -> Option<Result<Principal, AuthError>> {
+        if self.shared.config.cache_capacity == 0 {
+            return None;
+        }
+        let principal = self.shared.remembered(token)?;
+        Some(fits_scheme(&principal, AuthScheme::Bearer).map(|()| principal))
     }
 
     /// Ready once a key set has been fetched (or was given). Until then each call tries to
@@ -507,7 +516,7 @@ impl Shared {
 
     /// A token verified before and not expired since. Stale keys are refreshed as on the
     /// uncached path (a withdrawn key then clears what it vouched for).
-    fn remembered(self: &Arc<Self>, token: &str) -> Option<Principal> {
+    fn remembered(self: &Arc<Self>, token: &[u8]) -> Option<Principal> {
         let now = SystemTime::now();
         let verified = self.verified.find(token)?;
         if now >= verified.expires {
@@ -765,6 +774,60 @@ mod tests {
         assert_eq!(meets.join().unwrap().as_deref(), Some("s"));
     }
 
+    #[test]
+    fn a_remembered_token_is_answered_by_its_bytes_alone() {
+        let verifier = JwtVerifier::new(JwtConfig::new("http://issuer", "http://rs"));
+        let token = "header.payload.signature-of-a-bearer-token";
+        let bound = "header.payload.signature-of-a-bound-token";
+        assert!(
+            verifier.verify_remembered(token.as_bytes()).is_none(),
+            "not yet"
+        );
+        let epoch = verifier.shared.cache_epoch.load(Ordering::Acquire);
+        verifier
+            .shared
+            .remember(token, &live_principal(), epoch, [0; 32]);
+        let dpop = Principal::builder()
+            .subject("s")
+            .claims(live_principal().claims().clone())
+            .key_binding(crate::principal::KeyBinding::Dpop("jkt".into()))
+            .build();
+        verifier.shared.remember(bound, &dpop, epoch, [0; 32]);
+        let answer = verifier.verify_remembered(token.as_bytes());
+        assert_eq!(
+            answer
+                .and_then(Result::ok)
+                .as_ref()
+                .and_then(Principal::subject),
+            Some("s")
+        );
+        // One byte changed, a prefix, the token with a byte more: not remembered.
+        let mut changed = token.as_bytes().to_vec();
+        changed[3] ^= 0x20;
+        assert!(verifier.verify_remembered(&changed).is_none());
+        assert!(verifier.verify_remembered(&token.as_bytes()[1..]).is_none());
+        assert!(
+            verifier
+                .verify_remembered(format!("{token}=").as_bytes())
+                .is_none()
+        );
+        // A token bound to a key, remembered from a DPoP request: no bearer token.
+        assert_eq!(
+            verifier
+                .verify_remembered(bound.as_bytes())
+                .map(|a| a.err()),
+            Some(Some(AuthError::Bound))
+        );
+        // Without a cache, nothing is remembered.
+        let mut config = JwtConfig::new("http://issuer", "http://rs");
+        config.cache_capacity = 0;
+        let uncached = JwtVerifier::new(config);
+        uncached
+            .shared
+            .remember(token, &live_principal(), epoch, [0; 32]);
+        assert!(uncached.verify_remembered(token.as_bytes()).is_none());
+    }
+
     /// The share of lookups that found a token remembered, over `rounds` passes of tokens
     /// `0..working_set` in turn, each remembered when not found, with room for `capacity`.
     fn hit_rate(capacity: usize, working_set: usize, rounds: usize) -> f64 {
@@ -777,7 +840,7 @@ mod tests {
             for token in 0..working_set {
                 // Tokens of 800 bytes, told apart by their ends as signatures are.
                 let token = format!("{:0>800}", format!("token-{token}"));
-                let found = verifier.shared.remembered(&token).is_some();
+                let found = verifier.shared.remembered(token.as_bytes()).is_some();
                 if !found {
                     verifier.shared.remember(&token, &principal, 0, [0; 32]);
                 }
@@ -833,13 +896,13 @@ mod tests {
         shared.store(key_set(&["b"]));
         shared.remember("a", &principal, before, key_a);
         assert_eq!(verifier.cached(), 0);
-        assert!(shared.remembered("a").is_none());
+        assert!(shared.remembered(b"a").is_none());
         // Verified under the current set: remembered, and forgotten when its key goes.
         let key_b = shared.snapshot().by_kid["b"][0].id;
         let now = shared.cache_epoch.load(Ordering::Acquire);
         shared.remember("b", &principal, now, key_b);
         assert_eq!(verifier.cached(), 1);
-        assert!(shared.remembered("b").is_some());
+        assert!(shared.remembered(b"b").is_some());
         shared.store(key_set(&["a"]));
         assert_eq!(verifier.cached(), 0);
     }
@@ -866,9 +929,9 @@ mod tests {
         assert_eq!(verifier.cached(), 3);
         // `b` withdrawn: the token it verified is checked again, the others stay.
         shared.store(key_set(&["a", "c"]));
-        assert!(shared.remembered("by b").is_none());
-        assert!(shared.remembered("by a").is_some());
-        assert!(shared.remembered("by a, later").is_some());
+        assert!(shared.remembered(b"by b").is_none());
+        assert!(shared.remembered(b"by a").is_some());
+        assert!(shared.remembered(b"by a, later").is_some());
         assert_eq!(verifier.cached(), 2);
     }
 

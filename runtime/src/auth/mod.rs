@@ -32,7 +32,7 @@ mod verifier;
 
 pub use crate::challenge::{AuthScheme, Challenge};
 pub use bearer::{Credentials, bearer_credentials, credentials};
-pub(crate) use bearer::{accepted_recently, remember_accepted};
+pub(crate) use bearer::{accepted_recently, bearer_token, remember_accepted};
 pub use claims::principal_from_claims;
 pub use client_auth::ClientAuth;
 pub use dpop::{

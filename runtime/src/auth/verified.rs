@@ -30,8 +30,7 @@ const TAIL: usize = 32;
 /// A token's key in the table: its last [`TAIL`] bytes (zeros before a shorter token).
 type Tail = [u8; TAIL];
 
-fn tail(token: &str) -> Tail {
-    let bytes = token.as_bytes();
+fn tail(bytes: &[u8]) -> Tail {
     let mut key = [0; TAIL];
     let end = &bytes[bytes.len().saturating_sub(TAIL)..];
     key[TAIL - end.len()..].copy_from_slice(end);
@@ -139,15 +138,18 @@ impl VerifiedTokens {
     }
 
     /// The remembered entry of `token`: one whose text is `token`'s exactly.
-    pub(super) fn find(&self, token: &str) -> Option<Arc<Verified>> {
+    ///
+    /// Bytes, as the request carried them: bytes equal to a remembered token are that token, so
+    /// they need no check of their own.
+    pub(super) fn find(&self, token: &[u8]) -> Option<Arc<Verified>> {
         let verified = self.table.get(&tail(token))?;
-        constant_time_eq(verified.token.as_bytes(), token.as_bytes()).then_some(verified)
+        constant_time_eq(verified.token.as_bytes(), token).then_some(verified)
     }
 
     /// Forgets `token`, if it is the one remembered under its tail.
-    pub(super) fn forget(&self, token: &str) {
+    pub(super) fn forget(&self, token: &[u8]) {
         self.table.remove_if(&tail(token), |v| {
-            constant_time_eq(v.token.as_bytes(), token.as_bytes())
+            constant_time_eq(v.token.as_bytes(), token)
         });
     }
 
@@ -167,7 +169,7 @@ impl VerifiedTokens {
         let floor = self.max_bytes / self.capacity.max(1);
         let weight = u64::try_from(charge.max(floor)).unwrap_or(u64::MAX);
         self.table.insert(
-            tail(token),
+            tail(token.as_bytes()),
             Arc::new(Verified {
                 token: token.into(),
                 principal: principal.clone(),
@@ -198,23 +200,30 @@ mod tests {
         let principal = Principal::builder().subject("s").build();
         let token = format!("header.payload.{}", "signature-".repeat(5));
         table.insert(&token, &principal, later(), [0; 32]);
-        let found = table.find(&token).expect("remembered");
+        let found = table.find(token.as_bytes()).expect("remembered");
         assert_eq!(found.principal.subject(), Some("s"));
         // The same tail after another header or payload; one byte changed anywhere; a token
         // that is the tail alone; a prefix.
         let same_tail = format!("header.payloaD.{}", "signature-".repeat(5));
-        assert_eq!(tail(&same_tail), tail(&token));
-        assert!(table.find(&same_tail).is_none(), "another payload");
+        assert_eq!(tail(same_tail.as_bytes()), tail(token.as_bytes()));
+        assert!(
+            table.find(same_tail.as_bytes()).is_none(),
+            "another payload"
+        );
         let mut changed = token.clone().into_bytes();
         changed[0] ^= 1;
-        assert!(table.find(std::str::from_utf8(&changed).unwrap()).is_none());
-        assert!(table.find(&token[token.len() - TAIL..]).is_none());
-        assert!(table.find(&token[..token.len() - 1]).is_none());
+        assert!(table.find(&changed).is_none());
+        assert!(
+            table
+                .find(&token.as_bytes()[token.len() - TAIL..])
+                .is_none()
+        );
+        assert!(table.find(&token.as_bytes()[..token.len() - 1]).is_none());
         // Forgetting another token with the same tail leaves this one.
-        table.forget(&same_tail);
-        assert!(table.find(&token).is_some());
-        table.forget(&token);
-        assert!(table.find(&token).is_none());
+        table.forget(same_tail.as_bytes());
+        assert!(table.find(token.as_bytes()).is_some());
+        table.forget(token.as_bytes());
+        assert!(table.find(token.as_bytes()).is_none());
     }
 
     #[test]
@@ -222,9 +231,9 @@ mod tests {
         let table = VerifiedTokens::new(100, 1 << 20);
         let principal = Principal::builder().subject("s").build();
         table.insert("a.b.c", &principal, later(), [0; 32]);
-        assert!(table.find("a.b.c").is_some());
-        assert!(table.find("\0a.b.c").is_none());
-        assert!(table.find("").is_none());
+        assert!(table.find(b"a.b.c").is_some());
+        assert!(table.find(b"\0a.b.c").is_none());
+        assert!(table.find(b"").is_none());
     }
 
     #[test]
@@ -241,6 +250,6 @@ mod tests {
         // Larger than the whole bound: never remembered.
         let huge = "x".repeat(64 * 1024);
         table.insert(&huge, &principal, later(), [0; 32]);
-        assert!(table.find(&huge).is_none());
+        assert!(table.find(huge.as_bytes()).is_none());
     }
 }

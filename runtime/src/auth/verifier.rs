@@ -20,6 +20,20 @@ pub trait TokenVerifier: Send + Sync + 'static {
     /// to a key (`cnf`) is refused ([`AuthError::Bound`]): a bearer request proves no key.
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a>;
 
+    /// The verdict on a bearer token this verifier remembers, given at once: `None` when it
+    /// does not remember `token`, which then goes through [`TokenVerifier::verify`].
+    ///
+    /// `token` is the `Authorization: Bearer` header's credentials as they arrived, unchecked:
+    /// answer only for bytes equal to a token [`TokenVerifier::verify`] checked before. The
+    /// transport asks first for every bearer request, so that a client's later requests cost a
+    /// lookup, without the syntax check, the future and its box. An answer must be what
+    /// `verify` would give (a token expired or whose key was withdrawn since is not
+    /// remembered). The default remembers nothing.
+    fn verify_remembered(&self, token: &[u8]) -> Option<Result<Principal, AuthError>> {
+        let _ = token;
+        None
+    }
+
     /// Verifies `token` sent with a DPoP proof (`Authorization: DPoP`, RFC 9449 §7.1): every
     /// check of [`TokenVerifier::verify`], except that the token must be bound to a DPoP key
     /// ([`KeyBinding::Dpop`](crate::KeyBinding::Dpop), from `cnf.jkt`; else

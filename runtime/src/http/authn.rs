@@ -12,8 +12,8 @@ use super::refusals;
 use super::reply::{json_response, too_many};
 use super::shared::Shared;
 use crate::auth::{
-    AuthError, Challenge, Credentials, ProofError, TokenVerifier, accepted_recently, credentials,
-    remember_accepted,
+    AuthError, Challenge, Credentials, ProofError, TokenVerifier, accepted_recently, bearer_token,
+    credentials, remember_accepted,
 };
 use crate::principal::{KeyBinding, Principal};
 use crate::protocol::{ErrorObject, Response as RpcResponse, error_code};
@@ -55,8 +55,14 @@ impl Shared {
         bearer_header(&challenge, self.dpop.as_ref())
     }
 
-    /// Authenticates the request: the principal, or the response refusing it.
-    pub(super) async fn authenticate(&self, request: &Parts) -> Result<Principal, Response> {
+    /// Authenticates the request: the principal, or the response refusing it. `authorization`:
+    /// its first two `Authorization` values (as many as it takes to tell one from more than
+    /// one), found with its other headers.
+    pub(super) async fn authenticate(
+        &self,
+        request: &Parts,
+        authorization: [Option<&HeaderValue>; 2],
+    ) -> Result<Principal, Response> {
         let verifier = match &self.auth {
             Auth::Off => return Ok(Principal::anonymous()),
             Auth::Verifier(verifier) => verifier,
@@ -73,9 +79,17 @@ impl Shared {
                 client(),
             ));
         }
-        // Two values are as many as it takes to tell "one" from "more than one".
-        let mut values = request.headers.get_all(header::AUTHORIZATION).iter();
-        let (first, second) = (values.next(), values.next());
+        let [first, second] = authorization;
+        let bearer_refused = self.dpop.as_ref().is_some_and(Dpop::required);
+        // A token the verifier remembers is answered at once: its bytes equal a token that
+        // passed every check below, so they are not checked again.
+        if let (Some(only), None) = (first, second)
+            && !bearer_refused
+            && let Some(token) = bearer_token(only.as_bytes())
+            && let Some(verdict) = verifier.verify_remembered(token)
+        {
+            return self.bearer_verdict(verdict, token, client);
+        }
         // A client's token is checked once; its later requests only compare it.
         let remembered = match (first, second) {
             (Some(only), None) => accepted_recently(only.as_bytes()),
@@ -103,9 +117,7 @@ impl Shared {
                 Credentials::Malformed(why) => return Err(self.reject_request(why, client())),
             },
         };
-        if let Some(dpop) = &self.dpop
-            && dpop.required()
-        {
+        if let Some(dpop) = self.dpop.as_ref().filter(|_| bearer_refused) {
             return Err(self.dpop_refusal(
                 dpop,
                 "invalid_token",
@@ -114,16 +126,27 @@ impl Shared {
                 client(),
             ));
         }
-        match verifier.verify(token).await {
+        let verdict = verifier.verify(token).await;
+        if verdict.is_ok() && remembered.is_none() {
+            remember_accepted(token);
+        }
+        self.bearer_verdict(verdict, token.as_bytes(), client)
+    }
+
+    /// The principal of a bearer token `verdict` is about, or the 401 refusing it.
+    fn bearer_verdict(
+        &self,
+        verdict: Result<Principal, AuthError>,
+        token: &[u8],
+        client: impl FnOnce() -> Option<std::net::IpAddr>,
+    ) -> Result<Principal, Response> {
+        match verdict {
             // A verifier of the user's may build principals from claims without judging `cnf`:
             // a token bound to a key is still no bearer token (RFC 9449 §7.1).
             Ok(principal) if *principal.key_binding() != KeyBinding::None => {
                 Err(self.invalid_token(&AuthError::Bound, client()))
             }
             Ok(principal) => {
-                if remembered.is_none() {
-                    remember_accepted(token);
-                }
                 tracing::debug!(target: "scopegate::auth", event = "token_accepted", subject = principal.subject(), client_id = principal.client_id(), scopes = %principal.scopes());
                 // Kept for token exchange only when some item has downstream APIs.
                 Ok(self.server.carry_subject_token(principal, token))

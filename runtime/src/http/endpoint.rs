@@ -13,6 +13,7 @@ use axum::response::Response;
 
 use super::delete::delete;
 use super::dpop::{DPOP_NONCE_HEADER, Dpop};
+use super::head::Head;
 use super::headers::HeaderVersion;
 use super::post::post;
 use super::refusals;
@@ -56,7 +57,14 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
                 "the server is busy",
             );
         };
-        if !shared.host_allowed(&parts) {
+        let Head {
+            host,
+            origin,
+            authorization,
+            version,
+            media,
+        } = Head::of(&parts.headers);
+        if !shared.host_allowed(&parts, host) {
             tracing::debug!(target: "scopegate::http", event = "host_rejected", host = ?parts.headers.get(header::HOST));
             let peer = shared.client_address(&parts.extensions, &parts.headers);
             shared.refusals.record(refusals::Kind::HostRejected, peer);
@@ -66,7 +74,7 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
                 "Host not allowed (DNS rebinding protection)",
             );
         }
-        if let Some(origin) = parts.headers.get(header::ORIGIN)
+        if let Some(origin) = origin
             && !shared.origin_allowed(origin)
         {
             tracing::debug!(target: "scopegate::http", event = "origin_rejected", origin = ?origin);
@@ -78,7 +86,7 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
                 "origin not allowed",
             );
         }
-        let principal = match shared.authenticate(&parts).await {
+        let principal = match shared.authenticate(&parts, authorization).await {
             Ok(principal) => principal,
             Err(response) => return response,
         };
@@ -94,14 +102,23 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
         };
         // An answer to a DPoP request carries the server's current nonce, when it has nonces.
         let dpop = shared.dpop.is_some() && matches!(principal.key_binding(), KeyBinding::Dpop(_));
-        let version = HeaderVersion::of(&parts.headers);
         if let HeaderVersion::Unknown(requested) = version
             && parts.method != Method::POST
         {
             return unsupported_version(None, &String::from_utf8_lossy(requested.as_bytes()));
         }
         let mut response = match parts.method {
-            Method::POST => post(&shared, principal, &parts, version, body, preloaded).await,
+            Method::POST => {
+                post(
+                    &shared,
+                    principal,
+                    &parts,
+                    (version, media),
+                    body,
+                    preloaded,
+                )
+                .await
+            }
             // 2026-07-28 has no sessions and no standalone stream.
             Method::GET | Method::DELETE if version.is_modern() => method_not_allowed(false),
             Method::DELETE => Box::pin(delete(&shared, &principal, &parts.headers)).await,

@@ -1,7 +1,7 @@
 //! The `Host` and `Origin` checks (DNS-rebinding protection, MCP transports "Security
 //! Warning").
 
-use axum::http::header::{self, HeaderValue};
+use axum::http::header::HeaderValue;
 use axum::http::request::Parts;
 
 use super::host;
@@ -10,11 +10,11 @@ use super::shared::Shared;
 impl Shared {
     /// The `Host` header names this server (DNS-rebinding protection, MCP transports "Security
     /// Warning"): the resource's host, a loopback name, or one allowed in the configuration.
-    pub(super) fn host_allowed(&self, parts: &Parts) -> bool {
+    /// `header`: the request's first `Host` value, found with its other headers.
+    pub(super) fn host_allowed(&self, parts: &Parts, header: Option<&HeaderValue>) -> bool {
         let Some(allowed) = &self.allowed_hosts else {
             return true;
         };
-        let header = parts.headers.get(header::HOST);
         // The usual case first, on bytes: the resource's own authority.
         if let (Some(own), Some(header)) = (&self.resource_authority, header)
             && own.as_bytes() == header.as_bytes()

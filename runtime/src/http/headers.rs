@@ -25,7 +25,7 @@ static METHOD: HeaderName = HeaderName::from_static("mcp-method");
 pub(super) static NAME: HeaderName = HeaderName::from_static("mcp-name");
 
 /// A request's `MCP-Protocol-Version`, looked up once.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(super) enum HeaderVersion<'a> {
     Absent,
     /// A published revision (any is accepted: clients in the field send older ones on sessions
@@ -35,8 +35,9 @@ pub(super) enum HeaderVersion<'a> {
 }
 
 impl<'a> HeaderVersion<'a> {
-    pub(super) fn of(headers: &'a HeaderMap) -> Self {
-        let Some(value) = headers.get(&PROTOCOL_VERSION) else {
+    /// The version of a request whose first `MCP-Protocol-Version` value is `value`.
+    pub(super) fn of_value(value: Option<&'a HeaderValue>) -> Self {
+        let Some(value) = value else {
             return Self::Absent;
         };
         HEADER_PROTOCOL_VERSIONS

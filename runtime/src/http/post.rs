@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::StatusCode;
-use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use super::body::read_body;
+use super::head::Media;
 use super::headers::{HeaderVersion, check_modern_headers, session_id};
 use super::listen::listen;
 use super::param_headers::check_param_headers;
@@ -28,21 +28,12 @@ pub(super) fn post(
     shared: &Arc<Shared>,
     principal: Principal,
     parts: &Parts,
-    version: HeaderVersion<'_>,
+    (version, media): (HeaderVersion<'_>, Media),
     body: Body,
     preloaded: Option<Box<Preloaded>>,
 ) -> impl Future<Output = Response> {
     async move {
-        let content_type_ok = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !content_type_ok {
+        if !media.json {
             shared.bad_request(parts, 415);
             return rpc_error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -101,7 +92,7 @@ pub(super) fn post(
                 shared.connection(false),
                 None,
                 Some(modern),
-                parts,
+                media.event_stream,
             )
             .await;
         }
@@ -202,7 +193,7 @@ pub(super) fn post(
                 connection,
                 new_session,
                 None,
-                parts,
+                media.event_stream,
             )
             .await
         } else {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::http::header::HeaderValue;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::Either;
 
@@ -14,7 +13,7 @@ use super::headers::SESSION_HEADER;
 use super::reply::{json_response, with_retry_after};
 use super::session::Owner;
 use super::shared::Shared;
-use super::sse::{accepts_event_stream, event_stream, event_stream_of};
+use super::sse::{event_stream, event_stream_of};
 use crate::connection::{Connection, Outbound};
 use crate::principal::Principal;
 use crate::protocol::{Message, ModernParams};
@@ -65,16 +64,15 @@ pub(super) fn respond(
     connection: Arc<Connection>,
     new_session: Option<String>,
     modern: Option<Box<ModernParams>>,
-    parts: &Parts,
+    streams: bool,
 ) -> impl Future<Output = Response> {
     async move {
         // A 2026-07-28 request comes with its params read (the header checks read them): the
         // dispatcher serves it from that reading.
         let is_modern = modern.is_some();
         // A request may send notifications and requests to the client before its response; they
-        // travel on an event stream, which the response then switches to. Requests that send
-        // nothing are answered with plain JSON.
-        let streams = accepts_event_stream(&parts.headers);
+        // travel on an event stream (when the client accepts one: `streams`), which the response
+        // then switches to. Requests that send nothing are answered with plain JSON.
         let (outbound, mut events) = Outbound::channel();
         let server = shared.server.clone();
         let dispatch_principal = principal.clone();

@@ -34,7 +34,7 @@ pub(super) fn names_event_stream(headers: &HeaderMap) -> bool {
 /// One pass over the bytes: media ranges are ASCII and short, and this runs on every POST (an
 /// iterator chain of splits and trims cost several hundred instructions a request, and a
 /// `memchr` call per range more than the scan it saves).
-fn lists_event_stream(value: &[u8]) -> bool {
+pub(super) fn lists_event_stream(value: &[u8]) -> bool {
     // What MCP clients send (the transport asks for both types), as one comparison.
     if value == b"application/json, text/event-stream" {
         return true;

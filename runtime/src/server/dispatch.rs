@@ -120,68 +120,78 @@ impl Core {
         self.handle_modern(request, modern, principal, link)
     }
 
-    pub(super) async fn dispatch(
-        &self,
+    /// Not an `async fn`: the request is taken apart first, so that its future does not keep
+    /// the request whole beside its parts.
+    pub(super) fn dispatch<'a>(
+        &'a self,
         request: Request,
         modern: Option<Box<ModernParams>>,
-        principal: &Principal,
+        principal: &'a Principal,
         link: Link,
-    ) -> Reply {
+    ) -> impl Future<Output = Reply> + Send + 'a {
         let Request { id, method, params } = request;
-        let result = match method {
-            Method::Initialize => self.initialize(params.as_deref(), &link.connection),
-            Method::Ping => Ok(empty_object()),
-            Method::SetLogLevel => set_level(params.as_deref(), &link.connection),
-            Method::ListTools => self.list_tools(params.as_deref(), principal),
-            Method::CallTool => {
-                return self
-                    .call_tool(id, params.as_deref(), modern, principal, link)
-                    .await;
-            }
-            Method::ListResources => self.list_for(
-                "resources",
-                &self.inner.resource_pages,
-                self.inner.resource_entries.iter().map(|(s, j)| (*s, &**j)),
-                params.as_deref(),
-                principal,
-            ),
-            Method::ListResourceTemplates => self.list_for(
-                "resourceTemplates",
-                &self.inner.template_pages,
-                self.inner.template_entries.iter().map(|(s, j)| (*s, &**j)),
-                params.as_deref(),
-                principal,
-            ),
-            Method::ReadResource => {
-                return self
-                    .read_resource(id, params.as_deref(), principal, link)
-                    .await;
-            }
-            Method::Subscribe | Method::Unsubscribe => {
-                return self.subscribe(id, &method, params.as_deref(), principal, &link.connection);
-            }
-            Method::ListPrompts => self.list_for(
-                "prompts",
-                &self.inner.prompt_pages,
-                self.inner.prompt_entries.iter().map(|(s, j)| (*s, &**j)),
-                params.as_deref(),
-                principal,
-            ),
-            Method::GetPrompt => {
-                return self
-                    .get_prompt(id, params.as_deref(), modern, principal, link)
-                    .await;
-            }
-            Method::Complete => return self.complete(id, params.as_deref(), principal),
-            ref other => Err(ErrorObject::new(
-                error_code::METHOD_NOT_FOUND,
-                format!("method not found: {other}"),
-            )),
-        };
-        Reply::Response(match result {
-            Ok(raw) => Response::result(id, raw),
-            Err(error) => Response::error(Some(id), error),
-        })
+        async move {
+            let result = match method {
+                Method::Initialize => self.initialize(params.as_deref(), &link.connection),
+                Method::Ping => Ok(empty_object()),
+                Method::SetLogLevel => set_level(params.as_deref(), &link.connection),
+                Method::ListTools => self.list_tools(params.as_deref(), principal),
+                Method::CallTool => {
+                    return self
+                        .call_tool(id, params.as_deref(), modern, principal, link)
+                        .await;
+                }
+                Method::ListResources => self.list_for(
+                    "resources",
+                    &self.inner.resource_pages,
+                    self.inner.resource_entries.iter().map(|(s, j)| (*s, &**j)),
+                    params.as_deref(),
+                    principal,
+                ),
+                Method::ListResourceTemplates => self.list_for(
+                    "resourceTemplates",
+                    &self.inner.template_pages,
+                    self.inner.template_entries.iter().map(|(s, j)| (*s, &**j)),
+                    params.as_deref(),
+                    principal,
+                ),
+                Method::ReadResource => {
+                    return self
+                        .read_resource(id, params.as_deref(), principal, link)
+                        .await;
+                }
+                Method::Subscribe | Method::Unsubscribe => {
+                    return self.subscribe(
+                        id,
+                        &method,
+                        params.as_deref(),
+                        principal,
+                        &link.connection,
+                    );
+                }
+                Method::ListPrompts => self.list_for(
+                    "prompts",
+                    &self.inner.prompt_pages,
+                    self.inner.prompt_entries.iter().map(|(s, j)| (*s, &**j)),
+                    params.as_deref(),
+                    principal,
+                ),
+                Method::GetPrompt => {
+                    return self
+                        .get_prompt(id, params.as_deref(), modern, principal, link)
+                        .await;
+                }
+                Method::Complete => return self.complete(id, params.as_deref(), principal),
+                ref other => Err(ErrorObject::new(
+                    error_code::METHOD_NOT_FOUND,
+                    format!("method not found: {other}"),
+                )),
+            };
+            Reply::Response(match result {
+                Ok(raw) => Response::result(id, raw),
+                Err(error) => Response::error(Some(id), error),
+            })
+        }
     }
 
     pub(super) fn initialize(

@@ -351,12 +351,15 @@ impl Core {
     pub(crate) fn carry_subject_token(
         &self,
         principal: crate::principal::Principal,
-        token: &str,
+        token: &[u8],
     ) -> crate::principal::Principal {
         if self.inner.downstream.is_empty() {
-            principal
-        } else {
-            principal.with_subject_token(token)
+            return principal;
+        }
+        // Accepted tokens are token68 text: ASCII.
+        match std::str::from_utf8(token) {
+            Ok(token) => principal.with_subject_token(token),
+            Err(_) => principal,
         }
     }
 
@@ -499,7 +502,7 @@ mod tests {
             Core::build(Arc::new(NoHandlers), tables, options).unwrap()
         };
         let plain = core(&[], ServerOptions::default());
-        let carried = plain.carry_subject_token(Principal::anonymous(), "the-token");
+        let carried = plain.carry_subject_token(Principal::anonymous(), b"the-token");
         assert!(carried.subject_token().is_none());
         let exchange = TokenExchange::new(
             "https://as.example/token",
@@ -510,7 +513,7 @@ mod tests {
             &["https://api.example"],
             ServerOptions::default().token_exchange(exchange),
         );
-        let carried = with.carry_subject_token(Principal::anonymous(), "the-token");
+        let carried = with.carry_subject_token(Principal::anonymous(), b"the-token");
         assert_eq!(carried.subject_token().map(|t| &**t), Some("the-token"));
     }
 

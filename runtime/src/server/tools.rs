@@ -48,15 +48,16 @@ impl Core {
         link: Link,
     ) -> impl Future<Output = Reply> {
         async move {
-            let found = NamedParams::find(
+            // Taken apart at once: the params whole, or the lookup's result, kept as locals
+            // would take room in this future across its awaits.
+            let (arguments, request_meta, index) = match NamedParams::find(
                 params,
                 modern.and_then(|modern| modern.named),
                 &self.inner.by_name,
                 "tool",
                 &id,
-            );
-            let (params, index) = match found {
-                Ok(found) => found,
+            ) {
+                Ok((params, index)) => (params.arguments, params.meta, index),
                 Err(reply) => return reply,
             };
             let tool = &self.inner.tools[index];
@@ -73,7 +74,7 @@ impl Core {
                 return refusal;
             }
 
-            let arguments = params.arguments.unwrap_or_default();
+            let arguments = arguments.unwrap_or_default();
             let mut problems: Vec<String> = arguments
                 .keys()
                 .filter(|key| !tool.arguments.contains(&key.as_str()))
@@ -132,7 +133,7 @@ impl Core {
             let outcome = run!(
                 self,
                 id: &id,
-                meta: params.meta,
+                meta: request_meta,
                 link: link,
                 name: meta.name,
                 target: Target::tool(meta),
