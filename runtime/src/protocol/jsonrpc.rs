@@ -489,18 +489,22 @@ impl Response {
     /// response.
     #[must_use]
     pub fn to_json_bytes(&self) -> Vec<u8> {
+        // A result's length is known to the byte (with a plain id): the buffer is exactly the
+        // body, which an HTTP body then takes without a further allocation.
         let room = match &self.payload {
-            Payload::Result(raw) => raw.get().len(),
-            Payload::Error(error) => error.message.len() + 32,
+            Payload::Result(raw) => id_len(self.id.as_ref()).map_or(raw.get().len() + 48, |id| {
+                ENVELOPE.len() + id + RESULT.len() + raw.get().len() + 1
+            }),
+            Payload::Error(error) => error.message.len() + 80,
         };
-        let mut out = Vec::with_capacity(room + 48);
-        out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+        let mut out = Vec::with_capacity(room);
+        out.extend_from_slice(ENVELOPE);
         // An id is a string or an integer; an error object a code, text and JSON data: writing
         // them to memory cannot fail.
         let written = serde_json::to_writer(&mut out, &self.id).and_then(|()| {
             match &self.payload {
                 Payload::Result(raw) => {
-                    out.extend_from_slice(br#","result":"#);
+                    out.extend_from_slice(RESULT);
                     out.extend_from_slice(raw.get().as_bytes());
                 }
                 Payload::Error(error) => {
@@ -518,6 +522,29 @@ impl Response {
     }
 }
 
+/// A response's text before its id, and between its id and its result.
+const ENVELOPE: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
+const RESULT: &[u8] = br#","result":"#;
+
+/// The length of `id` written as JSON, when it is known without writing it: an integer, or a
+/// string with nothing to escape.
+fn id_len(id: Option<&RequestId>) -> Option<usize> {
+    match id {
+        None => Some("null".len()),
+        Some(RequestId::Number(number)) => {
+            let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+            number
+                .as_u64()
+                .map(digits)
+                .or_else(|| number.as_i64().map(|n| digits(n.unsigned_abs()) + 1))
+        }
+        Some(RequestId::String(text)) => text
+            .bytes()
+            .all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+            .then(|| text.len() + 2),
+    }
+}
+
 /// What is sent when a response cannot be serialized (it always can: see
 /// [`Response::to_json_bytes`]).
 const SERIALIZATION_FAILED: &str = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"response serialization failed"}}"#;
@@ -530,6 +557,44 @@ pub(crate) fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_result_is_written_into_a_buffer_of_its_exact_length() {
+        let numbers = [0_i64, 9, 10, 99, 100, -1, -10, i64::MIN, i64::MAX];
+        let mut ids: Vec<Option<RequestId>> = numbers
+            .iter()
+            .map(|&n| Some(RequestId::Number(n.into())))
+            .collect();
+        ids.push(Some(RequestId::Number(u64::MAX.into())));
+        for text in ["", "a", "é-ü", "x\u{7f}"] {
+            ids.push(Some(RequestId::String(text.into())));
+        }
+        ids.push(None);
+        // Escaped ids, and an id no request has: written alike, with room to spare.
+        let escaped = ["say \"hi\"", "back\\slash", "tab\t"];
+        let mut spare: Vec<Option<RequestId>> = escaped
+            .iter()
+            .map(|&t| Some(RequestId::String(t.into())))
+            .collect();
+        spare.push(Some(RequestId::Number(
+            serde_json::Number::from_f64(1.5).unwrap(),
+        )));
+        let raw =
+            to_raw(&serde_json::json!({"content": [{"type": "text", "text": "hi"}]})).unwrap();
+        for (id, exact) in ids
+            .into_iter()
+            .map(|id| (id, true))
+            .chain(spare.into_iter().map(|id| (id, false)))
+        {
+            let response = Response {
+                id: id.clone(),
+                payload: Payload::Result(raw.clone()),
+            };
+            let bytes = response.to_json_bytes();
+            assert_eq!(bytes, serde_json::to_vec(&response).unwrap(), "{id:?}");
+            assert_eq!(bytes.len() == bytes.capacity(), exact, "{id:?}");
+        }
+    }
 
     fn parse_err(text: &str) -> (Option<RequestId>, i32) {
         let response = Message::parse(text.as_bytes()).expect_err("should be rejected");
