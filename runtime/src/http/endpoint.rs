@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -65,7 +64,7 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
             media,
         } = Head::of(&parts.headers);
         if !shared.host_allowed(&parts, host) {
-            tracing::debug!(target: "scopegate::http", event = "host_rejected", host = ?parts.headers.get(header::HOST));
+            tracing::debug!(target: "scopegate::http", event = "host_rejected", host = ?host);
             let peer = shared.client_address(&parts.extensions, &parts.headers);
             shared.refusals.record(refusals::Kind::HostRejected, peer);
             return rpc_error(
