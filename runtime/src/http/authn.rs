@@ -1,6 +1,8 @@
 //! Authentication: the bearer token taken from the request and verified, and the
 //! `WWW-Authenticate` challenges of the refusals (401, 400, and the 403 step-up).
 
+use std::net::IpAddr;
+
 use axum::http::StatusCode;
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
@@ -61,6 +63,7 @@ impl Shared {
     pub(super) async fn authenticate(
         &self,
         request: &Parts,
+        peer: Option<IpAddr>,
         authorization: [Option<&HeaderValue>; 2],
     ) -> Result<Principal, Response> {
         let verifier = match &self.auth {
@@ -68,7 +71,7 @@ impl Shared {
             Auth::Verifier(verifier) => verifier,
         };
         // Where a refusal came from, for the summary of refusals (only refusals ask).
-        let client = || self.client_address(&request.extensions, &request.headers);
+        let client = || self.client_address(peer, &request.headers);
         // RFC 6750 §2.3 allows tokens in the query; OAuth 2.1 and MCP forbid it. Refuse loudly
         // rather than ignore, so a client leaking tokens into URLs finds out.
         if request.uri.query().is_some_and(|q| {
@@ -105,7 +108,8 @@ impl Shared {
             None => match credentials() {
                 Credentials::Bearer(token) => token,
                 Credentials::Dpop(token) => {
-                    return Box::pin(self.authenticate_dpop(&**verifier, request, token)).await;
+                    return Box::pin(self.authenticate_dpop(&**verifier, request, peer, token))
+                        .await;
                 }
                 Credentials::None => {
                     tracing::debug!(target: "scopegate::auth", event = "token_missing", "request without credentials");
@@ -161,9 +165,10 @@ impl Shared {
         &self,
         verifier: &dyn TokenVerifier,
         request: &Parts,
+        peer: Option<IpAddr>,
         token: &str,
     ) -> Result<Principal, Response> {
-        let client = || self.client_address(&request.extensions, &request.headers);
+        let client = || self.client_address(peer, &request.headers);
         let Some(dpop) = &self.dpop else {
             return Err(self.invalid_token(&AuthError::DpopUnsupported, client()));
         };

@@ -1,5 +1,6 @@
 //! Reading a request body whole, within the size limit and the body timeout.
 
+use std::net::IpAddr;
 use std::task::Poll;
 
 use axum::body::{Body, Bytes};
@@ -22,6 +23,7 @@ pub(super) async fn read_body(
     shared: &Shared,
     body: Body,
     parts: &Parts,
+    peer: Option<IpAddr>,
 ) -> Result<Bytes, Response> {
     use hyper::body::Body as _;
     let limit = shared.max_body_bytes;
@@ -39,13 +41,16 @@ pub(super) async fn read_body(
     let read = match std::future::poll_fn(|cx| Poll::Ready(reader.poll_read(cx))).await {
         Poll::Ready(read) => read,
         Poll::Pending => {
+            // Boxed: the timer is the larger part of this future, and only a body still
+            // coming needs it; every request's future (the endpoint's, boxed per request) would
+            // otherwise carry its room.
             let rest = std::future::poll_fn(|cx| reader.poll_read(cx));
-            match tokio::time::timeout(shared.body_timeout, rest).await {
+            match Box::pin(tokio::time::timeout(shared.body_timeout, rest)).await {
                 Ok(read) => read,
                 Err(_) => {
                     tracing::debug!(target: "scopegate::http", event = "body_timeout", "request body too slow");
-                    let peer = shared.client_address(&parts.extensions, &parts.headers);
-                    shared.refusals.record(refusals::Kind::BodyTimeout, peer);
+                    let client = shared.client_address(peer, &parts.headers);
+                    shared.refusals.record(refusals::Kind::BodyTimeout, client);
                     return Err(rpc_error(
                         StatusCode::REQUEST_TIMEOUT,
                         error_code::INVALID_REQUEST,

@@ -9,6 +9,7 @@
 //! present.
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -112,23 +113,26 @@ impl Service<Request> for Endpoint {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        self.respond(request)
+        let peer = super::proxy::peer_of(request.extensions());
+        self.respond(request, peer)
     }
 }
 
 impl Endpoint {
-    /// Answers `request` (a request for the MCP endpoint's path): the service's `call`, and
-    /// what [`serve_with`](super::serve_with) calls directly when it serves the endpoint itself.
-    pub(super) fn respond(&self, request: Request) -> EndpointFuture {
+    /// Answers `request` (a request for the MCP endpoint's path) from `peer`: the service's
+    /// `call` (with the peer a router's request carries in `ConnectInfo`), and what
+    /// [`serve_with`](super::serve_with) calls directly when it serves the endpoint itself
+    /// (with the peer it knows, and no extension to allocate).
+    pub(super) fn respond(&self, request: Request, peer: Option<IpAddr>) -> EndpointFuture {
         let shared = Arc::clone(&self.shared);
         let head = request.method() == Method::HEAD;
         let response: EndpointFuture = if request.headers().contains_key(header::ORIGIN) {
             let endpoint = tower::service_fn(move |request| {
-                mcp_endpoint(Arc::clone(&shared), request).map(Ok::<_, Infallible>)
+                mcp_endpoint(Arc::clone(&shared), request, peer).map(Ok::<_, Infallible>)
             });
             Box::pin(self.cors.layer(endpoint).oneshot(request))
         } else {
-            Box::pin(mcp_endpoint(shared, request).map(Ok))
+            Box::pin(mcp_endpoint(shared, request, peer).map(Ok))
         };
         if head {
             Box::pin(response.map(|response| {

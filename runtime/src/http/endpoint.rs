@@ -2,6 +2,7 @@
 //! in-flight limit, `Host`, `Origin`, token, principal limit, version), then the HTTP method's
 //! handler.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -24,32 +25,37 @@ use super::throttle::limit_and_preload;
 use crate::principal::KeyBinding;
 use crate::protocol::error_code;
 
+/// Answers `request`, from `peer` (its connection's remote address, when known: rate limits
+/// and the summary of refusals are kept by client address).
 pub(super) fn mcp_endpoint(
     shared: Arc<Shared>,
     request: Request,
+    peer: Option<IpAddr>,
 ) -> impl Future<Output = Response> + Send {
     // Split before the future is made: an `async fn` keeps its arguments' room for its whole
     // life, and the request would sit there unused beside its own parts.
     let (parts, body) = request.into_parts();
-    endpoint(shared, parts, body)
+    endpoint(shared, parts, body, peer)
 }
 
 // Not an `async fn`: an `async fn` keeps its arguments twice in its future (where they arrive
 // and where its body moves them), and the parts alone are 224 bytes. An `async move` block uses
 // the captured values in place. Likewise `post`, `respond` and `Core::call_tool`.
 #[allow(clippy::manual_async_fn)]
-fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output = Response> {
+fn endpoint(
+    shared: Arc<Shared>,
+    parts: Parts,
+    body: Body,
+    peer: Option<IpAddr>,
+) -> impl Future<Output = Response> {
     async move {
-        if let Some(response) = shared
-            .limit_address(&parts.extensions, &parts.headers)
-            .await
-        {
+        if let Some(response) = shared.limit_address(peer, &parts.headers).await {
             return response;
         }
         let Some(_permit) = shared.concurrency.try_acquire() else {
             tracing::debug!(target: "scopegate::http", event = "overloaded", "too many requests in flight");
-            let peer = shared.client_address(&parts.extensions, &parts.headers);
-            shared.refusals.record(refusals::Kind::Overloaded, peer);
+            let client = shared.client_address(peer, &parts.headers);
+            shared.refusals.record(refusals::Kind::Overloaded, client);
             return too_many(
                 StatusCode::SERVICE_UNAVAILABLE,
                 std::time::Duration::from_secs(1),
@@ -65,8 +71,8 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
         } = Head::of(&parts.headers);
         if !shared.host_allowed(&parts, host) {
             tracing::debug!(target: "scopegate::http", event = "host_rejected", host = ?host);
-            let peer = shared.client_address(&parts.extensions, &parts.headers);
-            shared.refusals.record(refusals::Kind::HostRejected, peer);
+            let client = shared.client_address(peer, &parts.headers);
+            shared.refusals.record(refusals::Kind::HostRejected, client);
             return rpc_error(
                 StatusCode::FORBIDDEN,
                 error_code::INVALID_REQUEST,
@@ -77,22 +83,24 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
             && !shared.origin_allowed(origin)
         {
             tracing::debug!(target: "scopegate::http", event = "origin_rejected", origin = ?origin);
-            let peer = shared.client_address(&parts.extensions, &parts.headers);
-            shared.refusals.record(refusals::Kind::OriginRejected, peer);
+            let client = shared.client_address(peer, &parts.headers);
+            shared
+                .refusals
+                .record(refusals::Kind::OriginRejected, client);
             return rpc_error(
                 StatusCode::FORBIDDEN,
                 error_code::INVALID_REQUEST,
                 "origin not allowed",
             );
         }
-        let principal = match shared.authenticate(&parts, authorization).await {
+        let principal = match shared.authenticate(&parts, peer, authorization).await {
             Ok(principal) => principal,
             Err(response) => return response,
         };
         // The per-principal limit and the session's record exist only when configured; their
         // future is boxed so that a request needing neither does not carry its room.
         let preloaded = if shared.per_principal.is_some() || shared.sessions.is_some() {
-            match Box::pin(limit_and_preload(&shared, &principal, &parts)).await {
+            match Box::pin(limit_and_preload(&shared, &principal, &parts, peer)).await {
                 Ok(preloaded) => preloaded,
                 Err(response) => return response,
             }
@@ -111,7 +119,7 @@ fn endpoint(shared: Arc<Shared>, parts: Parts, body: Body) -> impl Future<Output
                 post(
                     &shared,
                     principal,
-                    &parts,
+                    (&parts, &peer),
                     (version, media),
                     body,
                     preloaded,

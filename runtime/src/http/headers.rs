@@ -64,24 +64,42 @@ pub(super) fn check_modern_headers(
     request: &Request,
     modern: &ModernParams,
 ) -> Result<(), String> {
-    let version = modern.version.as_deref().unwrap_or_default();
-    expect(headers, &PROTOCOL_VERSION, "MCP-Protocol-Version", version)?;
-    expect(headers, &METHOD, METHOD_HEADER, &request.method)?;
+    // The three headers' values, found in one walk over the map: three lookups of custom names
+    // (each hashing its name) cost several times that.
+    let (mut version, mut method, mut name) = ([None; 2], [None; 2], [None; 2]);
+    for (header, value) in headers {
+        let slot = if *header == PROTOCOL_VERSION {
+            &mut version
+        } else if *header == METHOD {
+            &mut method
+        } else if *header == NAME {
+            &mut name
+        } else {
+            continue;
+        };
+        match slot {
+            [None, _] => slot[0] = Some(value),
+            [Some(_), second @ None] => *second = Some(value),
+            [Some(_), Some(_)] => {}
+        }
+    }
+    let body_version = modern.version.as_deref().unwrap_or_default();
+    expect(version, "MCP-Protocol-Version", body_version)?;
+    expect(method, METHOD_HEADER, &request.method)?;
     // SEP-2663, "Routing Headers": a task's requests name it too, so a balancer can route them.
     if target_key(&request.method).is_some() {
         let target = modern.target().unwrap_or_default();
-        expect(headers, &NAME, NAME_HEADER, target)?;
+        expect(name, NAME_HEADER, target)?;
     }
     Ok(())
 }
 
-/// The one `name` header (`shown` as the spec spells it), decoded, equals `body`.
-fn expect(headers: &HeaderMap, name: &HeaderName, shown: &str, body: &str) -> Result<(), String> {
-    let mut values = headers.get_all(name).iter();
-    let value = values
-        .next()
-        .ok_or_else(|| format!("Header mismatch: the {shown} header is required"))?;
-    if values.next().is_some() {
+/// The one header whose first two values are `values` (`shown` as the spec spells its name),
+/// decoded, equals `body`.
+fn expect(values: [Option<&HeaderValue>; 2], shown: &str, body: &str) -> Result<(), String> {
+    let [first, second] = values;
+    let value = first.ok_or_else(|| format!("Header mismatch: the {shown} header is required"))?;
+    if second.is_some() {
         return Err(format!(
             "Header mismatch: the {shown} header is given more than once"
         ));
@@ -115,5 +133,78 @@ pub(super) fn decode_header_value(value: &str) -> Option<std::borrow::Cow<'_, st
             String::from_utf8(bytes).ok().map(std::borrow::Cow::Owned)
         }
         None => Some(std::borrow::Cow::Borrowed(value)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Message;
+
+    /// `check_modern_headers` on a `tools/call` of tool `echo` under 2026-07-28, with `headers`.
+    fn check(headers: &[(&str, &str)]) -> Result<(), String> {
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+        let Ok(Message::Request(request)) = Message::parse(body.as_bytes()) else {
+            panic!("a request");
+        };
+        let modern = request.read_modern(true).expect("a 2026-07-28 request");
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        check_modern_headers(&map, &request, &modern)
+    }
+
+    #[test]
+    fn the_routing_headers_are_read_in_one_walk_as_lookups_would_read_them() {
+        let all = [
+            ("x-before", "1"),
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("content-type", "application/json"),
+            ("mcp-name", "echo"),
+        ];
+        assert_eq!(check(&all), Ok(()));
+        // The name's encoded form, and headers in another order.
+        assert_eq!(
+            check(&[
+                ("mcp-name", "=?base64?ZWNobw==?="),
+                ("mcp-method", "tools/call"),
+                ("mcp-protocol-version", "2026-07-28"),
+            ]),
+            Ok(())
+        );
+        let refused = |headers: &[(&str, &str)], words: &str| {
+            let error = check(headers).expect_err(words);
+            assert!(error.contains(words), "{headers:?}: {error}");
+        };
+        for missing in [1, 2, 4] {
+            let mut headers = all.to_vec();
+            headers.remove(missing);
+            refused(&headers, "header is required");
+        }
+        for twice in [1, 2, 4] {
+            let mut headers = all.to_vec();
+            headers.push(all[twice]);
+            refused(&headers, "header is given more than once");
+        }
+        let mut other = all.to_vec();
+        other[4] = ("mcp-name", "secret");
+        refused(
+            &other,
+            "Mcp-Name header value 'secret' does not match body value 'echo'",
+        );
+        other = all.to_vec();
+        other[2] = ("mcp-method", "tools/list");
+        refused(&other, "Mcp-Method header value 'tools/list'");
+        other = all.to_vec();
+        other[1] = ("mcp-protocol-version", "2025-11-25");
+        refused(&other, "MCP-Protocol-Version header value '2025-11-25'");
+        other = all.to_vec();
+        other[4] = ("mcp-name", "=?base64?%%?=");
+        refused(&other, "not valid base64");
     }
 }

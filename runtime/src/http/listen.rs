@@ -8,6 +8,7 @@
 //!
 //! [`HttpConfig::max_listen_streams`]: super::HttpConfig::max_listen_streams
 
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -43,6 +44,7 @@ pub(super) async fn listen(
     message: Message,
     id: RequestId,
     parts: &Parts,
+    peer: Option<IpAddr>,
 ) -> Response {
     if !accepts_event_stream(&parts.headers) {
         return json_response(
@@ -67,7 +69,7 @@ pub(super) async fn listen(
         .try_open(principal_key(&principal, &parts.headers))
     {
         Ok(permit) => permit,
-        Err(refusal) => return refused(shared, parts, refusal),
+        Err(refusal) => return refused(shared, parts, peer, refusal),
     };
     // Bounded: a client that stops reading loses its stream, not the server's memory.
     let (outbound, mut messages) = Outbound::bounded_channel();
@@ -99,8 +101,13 @@ pub(super) async fn listen(
 
 /// A stream refused at a limit: 429 for the caller's own, 503 for the server's.
 #[cold]
-fn refused(shared: &Shared, parts: &Parts, refusal: StreamRefusal) -> Response {
-    let peer = shared.client_address(&parts.extensions, &parts.headers);
+fn refused(
+    shared: &Shared,
+    parts: &Parts,
+    peer: Option<IpAddr>,
+    refusal: StreamRefusal,
+) -> Response {
+    let peer = shared.client_address(peer, &parts.headers);
     let (status, kind, message) = match refusal {
         StreamRefusal::PerKey => (
             StatusCode::TOO_MANY_REQUESTS,

@@ -1,6 +1,7 @@
 //! POST: a JSON-RPC message from the client, checked (media type, body, version headers) and
 //! placed on its connection (the session's, or one of its own), then answered.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -27,26 +28,28 @@ use crate::protocol::{ErrorObject, Message, Method, Response as RpcResponse, err
 pub(super) fn post(
     shared: &Arc<Shared>,
     principal: Principal,
-    parts: &Parts,
+    // The peer by reference: the endpoint's boxed future holds this one, and each byte here
+    // is one there (it sits just within the allocator's per-thread cache).
+    (parts, peer): (&Parts, &Option<IpAddr>),
     (version, media): (HeaderVersion<'_>, Media),
     body: Body,
     preloaded: Option<Box<Preloaded>>,
 ) -> impl Future<Output = Response> {
     async move {
         if !media.json {
-            shared.bad_request(parts, 415);
+            shared.bad_request(parts, *peer, 415);
             return rpc_error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 error_code::INVALID_REQUEST,
                 "Content-Type must be application/json",
             );
         }
-        let bytes = match read_body(shared, body, parts).await {
+        let bytes = match read_body(shared, body, parts, *peer).await {
             Ok(bytes) => bytes,
             Err(response) => {
                 // 408 is counted where it is decided; 413 and an unreadable body here.
                 if response.status() != StatusCode::REQUEST_TIMEOUT {
-                    shared.bad_request(parts, response.status().as_u16());
+                    shared.bad_request(parts, *peer, response.status().as_u16());
                 }
                 return response;
             }
@@ -54,7 +57,7 @@ pub(super) fn post(
         let message = match Message::parse(&bytes) {
             Ok(message) => message,
             Err(response) => {
-                shared.bad_request(parts, 400);
+                shared.bad_request(parts, *peer, 400);
                 return json_response(StatusCode::BAD_REQUEST, &response);
             }
         };
@@ -83,7 +86,7 @@ pub(super) fn post(
             // A long-lived stream of its own, not a request's (boxed: rarer than the rest).
             if request.method == Method::Listen {
                 let id = request.id.clone();
-                return Box::pin(listen(shared, principal, message, id, parts)).await;
+                return Box::pin(listen(shared, principal, message, id, parts, *peer)).await;
             }
             return respond(
                 shared,
@@ -158,10 +161,10 @@ pub(super) fn post(
                     Err(_) => {
                         // Unknown, ended, or someone else's: audited, since the last is a hijack.
                         tracing::debug!(target: "scopegate::auth", event = "session_rejected", subject = principal.subject(), "request on a session that is not the caller's");
-                        let peer = shared.client_address(&parts.extensions, &parts.headers);
+                        let client = shared.client_address(*peer, &parts.headers);
                         shared
                             .refusals
-                            .record(refusals::Kind::SessionRejected, peer);
+                            .record(refusals::Kind::SessionRejected, client);
                         return rpc_error(
                             StatusCode::NOT_FOUND,
                             error_code::INVALID_REQUEST,

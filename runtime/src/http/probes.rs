@@ -55,7 +55,10 @@ pub(super) async fn resource_metadata(
     request: Request,
 ) -> Response {
     if let Some(response) = shared
-        .limit_address(request.extensions(), request.headers())
+        .limit_address(
+            super::proxy::peer_of(request.extensions()),
+            request.headers(),
+        )
         .await
     {
         return response;

@@ -248,17 +248,22 @@ impl TrustedProxies {
     }
 }
 
-/// The client address of a request: its peer (`ConnectInfo`, set by [`super::serve_with`]),
-/// resolved through `proxies` when there are some; `None` when the peer is not known.
+/// The address of a request's peer, from its `ConnectInfo` (which a router's requests carry:
+/// [`super::serve_with`] and axum's `serve` with connect info set it); `None` when not known.
+pub(crate) fn peer_of(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+/// The client address of a request from `peer`, resolved through `proxies` when there are
+/// some; `None` when the peer is not known.
 pub(crate) fn client_of(
     proxies: Option<&TrustedProxies>,
-    extensions: &Extensions,
+    peer: Option<IpAddr>,
     headers: &HeaderMap,
 ) -> Option<IpAddr> {
-    let peer = extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()?
-        .0
-        .ip();
+    let peer = peer?;
     Some(match proxies {
         Some(proxies) => proxies.client_address(peer, headers),
         None => peer,

@@ -196,22 +196,24 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
         // dropped): neither timeout applies to a slow handler or a long stream.
         let guard = Some(self.watch.request_started());
         let mut request = request.map(axum::body::Body::new);
-        request
-            .extensions_mut()
-            .insert(ConnectInfo::<SocketAddr>(self.peer));
-        // Only the readiness probe reads the shutdown flag (under the router's own path, or
-        // under a prefix when the router is nested in another).
-        if request.uri().path().ends_with(READYZ) {
-            request.extensions_mut().insert(self.draining.clone());
-        }
         let response = match &self.mcp {
+            // The MCP endpoint is given the peer's address rather than an extension to find it
+            // in: the extension map costs three allocations per request.
             Some(mcp) if request.uri().path() == mcp.path => {
-                Either::Right(mcp.endpoint.respond(request))
+                Either::Right(mcp.endpoint.respond(request, Some(self.peer.ip())))
             }
             // A router is always ready (its `poll_ready` is `Ready` without condition). The
             // local address goes to the router's routes only: the MCP endpoint above never
-            // reads it, and an extension costs an allocation per request.
+            // reads it.
             _ => {
+                request
+                    .extensions_mut()
+                    .insert(ConnectInfo::<SocketAddr>(self.peer));
+                // Only the readiness probe reads the shutdown flag (under the router's own
+                // path, or under a prefix when the router is nested in another).
+                if request.uri().path().ends_with(READYZ) {
+                    request.extensions_mut().insert(self.draining.clone());
+                }
                 if let Some(local) = self.local {
                     request.extensions_mut().insert(LocalAddr(local));
                 }

@@ -2,6 +2,7 @@
 //! small services on it that every step uses: a request's connection, its session owner, its
 //! client address, and counting a body refused before it was understood.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -81,19 +82,19 @@ impl Shared {
     /// A body refused before it was understood (400 malformed JSON-RPC, 413, 415): one event at
     /// DEBUG, and counted for the INFO summary, as any client can send one per request.
     #[cold]
-    pub(super) fn bad_request(&self, parts: &Parts, status: u16) {
+    pub(super) fn bad_request(&self, parts: &Parts, peer: Option<IpAddr>, status: u16) {
         tracing::debug!(target: "scopegate::http", event = "bad_request", status, "request body refused");
-        let peer = self.client_address(&parts.extensions, &parts.headers);
+        let peer = self.client_address(peer, &parts.headers);
         self.refusals.record(refusals::Kind::BadRequest, peer);
     }
 
-    /// The client's address: the peer's, or behind trusted proxies the one they forwarded
+    /// The client's address: `peer`'s, or behind trusted proxies the one they forwarded
     /// (see [`HttpConfig::trusted_proxies`](super::HttpConfig::trusted_proxies)); `None` when the peer is not known.
     pub(super) fn client_address(
         &self,
-        extensions: &axum::http::Extensions,
+        peer: Option<IpAddr>,
         headers: &HeaderMap,
-    ) -> Option<std::net::IpAddr> {
-        proxy::client_of(self.proxies.as_ref(), extensions, headers)
+    ) -> Option<IpAddr> {
+        proxy::client_of(self.proxies.as_ref(), peer, headers)
     }
 }

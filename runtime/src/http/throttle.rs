@@ -1,6 +1,8 @@
 //! The rate limits as the endpoint applies them: per client address (first, before anything
 //! else is read) and per principal (after authentication, joined with a session's preload).
 
+use std::net::IpAddr;
+
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
@@ -18,11 +20,11 @@ impl Shared {
     /// The per-address rate limit, when the client's address is known: the refusal, if any.
     pub(super) async fn limit_address(
         &self,
-        extensions: &axum::http::Extensions,
+        peer: Option<IpAddr>,
         headers: &HeaderMap,
     ) -> Option<Response> {
         let limiter = self.per_address.as_ref()?;
-        let client = self.client_address(extensions, headers)?;
+        let client = self.client_address(peer, headers)?;
         let wait = limiter.check(&limit::address_key(client)).await.err()?;
         tracing::debug!(target: "scopegate::http", event = "rate_limited", address = %client, "per-address rate limit");
         self.refusals
@@ -41,6 +43,7 @@ pub(super) async fn limit_and_preload(
     shared: &Shared,
     principal: &Principal,
     parts: &Parts,
+    peer: Option<IpAddr>,
 ) -> Result<Option<Box<Preloaded>>, Response> {
     let limited = async {
         match &shared.per_principal {
@@ -64,8 +67,8 @@ pub(super) async fn limit_and_preload(
     let (limited, preloaded) = tokio::join!(limited, preload);
     if let Err(wait) = limited {
         tracing::debug!(target: "scopegate::http", event = "rate_limited", subject = principal.subject(), "per-principal rate limit");
-        let peer = shared.client_address(&parts.extensions, &parts.headers);
-        shared.refusals.record(refusals::Kind::RateLimited, peer);
+        let client = shared.client_address(peer, &parts.headers);
+        shared.refusals.record(refusals::Kind::RateLimited, client);
         return Err(too_many(
             StatusCode::TOO_MANY_REQUESTS,
             wait,

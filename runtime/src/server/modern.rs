@@ -1,7 +1,11 @@
 //! The 2026-07-28 path: a stateless request whose version, capabilities and log level travel
 //! in its own `_meta`, and the fields every 2026-07-28 result adds.
 
+use std::pin::Pin;
 use std::sync::Arc;
+
+use futures_util::FutureExt as _;
+use futures_util::future::{Either, ready};
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -44,50 +48,128 @@ const LIST_TTL_MS: u64 = 300_000;
 impl Core {
     /// A 2026-07-28 request: stateless, its version, client capabilities and log level in its
     /// own `_meta` (MCP 2026-07-28, basic/index "Per-request protocol fields").
-    pub(super) async fn handle_modern(
-        &self,
+    ///
+    /// Not an `async fn`: its checks need no await, and are made before the future is; a tool
+    /// call's future is then the dispatcher's own with the result's additions mapped on, and
+    /// the rarer `subscriptions/listen` and `tasks/*` are boxed apart. (An `async fn` would keep
+    /// the request, its params and its link beside the dispatcher's future that takes them.)
+    pub(super) fn handle_modern<'a>(
+        &'a self,
         request: Request,
         modern: Box<ModernParams>,
-        principal: &Principal,
+        principal: &'a Principal,
         link: Link,
-    ) -> Reply {
-        let id = request.id.clone();
+    ) -> impl Future<Output = Reply> + Send + 'a {
+        let (connection, method) = match self.admit_modern(&request, &modern, &link) {
+            Ok(admitted) => admitted,
+            Err(reply) => return Either::Left(ready(reply)),
+        };
+        let Link { outbound, .. } = link;
+        match method {
+            Method::ServerDiscover => {
+                let reply = Reply::Response(Response::result(request.id, self.discover()));
+                Either::Left(ready(self.modernized(reply, &method)))
+            }
+            Method::Listen => {
+                let link = Link {
+                    connection,
+                    outbound,
+                    input: None,
+                };
+                let listen: Pin<Box<dyn Future<Output = Reply> + Send + 'a>> =
+                    Box::pin(async move {
+                        let reply = self.listen(request, principal, link).await;
+                        self.modernized(reply, &method)
+                    });
+                Either::Right(Either::Left(listen))
+            }
+            Method::GetTask | Method::UpdateTask | Method::CancelTask => {
+                let link = Link {
+                    connection,
+                    outbound,
+                    input: None,
+                };
+                let task: Pin<Box<dyn Future<Output = Reply> + Send + 'a>> = Box::pin(async move {
+                    let Request { id, params, .. } = request;
+                    let reply = self
+                        .task_request(id, &method, params.as_deref(), principal, &link)
+                        .await;
+                    self.modernized(reply, &method)
+                });
+                Either::Right(Either::Left(task))
+            }
+            _ => {
+                let input =
+                    match self.open_round(&method, request.params.as_deref(), &modern, principal) {
+                        Ok(input) => input,
+                        Err(error) => {
+                            return Either::Left(ready(Reply::Response(Response::error(
+                                Some(request.id),
+                                error,
+                            ))));
+                        }
+                    };
+                let link = Link {
+                    connection,
+                    outbound,
+                    input,
+                };
+                Either::Right(Either::Right(
+                    self.dispatch(request, Some(modern), principal, link)
+                        .map(move |reply| self.modernized(reply, &method)),
+                ))
+            }
+        }
+    }
+
+    /// The checks a 2026-07-28 request passes before it is served (its `_meta`'s version,
+    /// capabilities and log level, a method of the revision this server offers), and the
+    /// connection of its own it is then served on, built from that `_meta`.
+    fn admit_modern(
+        &self,
+        request: &Request,
+        modern: &ModernParams,
+        link: &Link,
+    ) -> Result<(Arc<Connection>, Method), Reply> {
         let refuse = |refusal, error: ErrorObject| {
-            Reply::Refused(Response::error(Some(id.clone()), error), refusal)
+            Reply::Refused(Response::error(Some(request.id.clone()), error), refusal)
         };
         let Some(version) = modern.version.as_deref() else {
-            return refuse(
+            return Err(refuse(
                 Refusal::BadRequest,
                 ErrorObject::new(
                     error_code::INVALID_PARAMS,
                     format!("`_meta[\"{META_PROTOCOL_VERSION}\"]` must be a string"),
                 ),
-            );
+            ));
         };
         let Some(capabilities) = modern.capabilities.as_ref().filter(|c| c.is_object()) else {
-            return refuse(
+            return Err(refuse(
                 Refusal::BadRequest,
                 ErrorObject::new(
                     error_code::INVALID_PARAMS,
                     format!("`_meta[\"{META_CLIENT_CAPABILITIES}\"]` is required"),
                 ),
-            );
+            ));
         };
         if !MODERN_PROTOCOL_VERSIONS.contains(&version) {
-            return refuse(Refusal::BadRequest, unsupported_version_error(version));
+            return Err(refuse(
+                Refusal::BadRequest,
+                unsupported_version_error(version),
+            ));
         }
         let log_level = match &modern.log_level {
             None => None,
             Some(level) => match LogLevel::deserialize(level) {
                 Ok(level) => Some(level),
                 Err(_) => {
-                    return refuse(
+                    return Err(refuse(
                         Refusal::BadRequest,
                         ErrorObject::new(
                             error_code::INVALID_PARAMS,
                             format!("`_meta[\"{META_LOG_LEVEL}\"]` is not a log level"),
                         ),
-                    );
+                    ));
                 }
             },
         };
@@ -105,13 +187,13 @@ impl Core {
             _ => false,
         };
         if !offered {
-            return refuse(
+            return Err(refuse(
                 Refusal::NotFound,
                 ErrorObject::new(
                     error_code::METHOD_NOT_FOUND,
                     format!("method not found: {method}"),
                 ),
-            );
+            ));
         }
         // Nothing carries over between modern requests: a connection of its own, built from
         // this request's `_meta`.
@@ -120,58 +202,29 @@ impl Core {
             log_level,
             Arc::clone(&link.connection),
         );
-        let reply = if method == Method::ServerDiscover {
-            let mut capabilities = self.capabilities();
-            if self.offers_tasks() {
-                capabilities["extensions"] = json!({ TASKS_EXTENSION: {} });
-            }
-            let mut result = json!({
-                "supportedVersions": MODERN_PROTOCOL_VERSIONS,
-                "capabilities": capabilities,
-            });
-            if let Some(instructions) = self.inner.info.instructions {
-                result["instructions"] = instructions.into();
-            }
-            Reply::Response(Response::result(id.clone(), raw(&result)))
-        } else if method == Method::Listen {
-            let link = Link {
-                connection,
-                outbound: link.outbound,
-                input: None,
-            };
-            self.listen(request, principal, link).await
-        } else if matches!(
-            method,
-            Method::GetTask | Method::UpdateTask | Method::CancelTask
-        ) {
-            let link = Link {
-                connection,
-                outbound: link.outbound,
-                input: None,
-            };
-            self.task_request(
-                id.clone(),
-                &method,
-                request.params.as_deref(),
-                principal,
-                &link,
-            )
-            .await
-        } else {
-            let input =
-                match self.open_round(&method, request.params.as_deref(), &modern, principal) {
-                    Ok(input) => input,
-                    Err(error) => return Reply::Response(Response::error(Some(id), error)),
-                };
-            let link = Link {
-                connection,
-                outbound: link.outbound,
-                input,
-            };
-            self.dispatch(request, Some(modern), principal, link).await
-        };
+        Ok((connection, method))
+    }
+
+    /// `server/discover`'s result.
+    fn discover(&self) -> Box<RawValue> {
+        let mut capabilities = self.capabilities();
+        if self.offers_tasks() {
+            capabilities["extensions"] = json!({ TASKS_EXTENSION: {} });
+        }
+        let mut result = json!({
+            "supportedVersions": MODERN_PROTOCOL_VERSIONS,
+            "capabilities": capabilities,
+        });
+        if let Some(instructions) = self.inner.info.instructions {
+            result["instructions"] = instructions.into();
+        }
+        raw(&result)
+    }
+
+    /// `reply` with a result's 2026-07-28 additions ([`Self::modernize`]).
+    fn modernized(&self, reply: Reply, method: &Method) -> Reply {
         match reply {
-            Reply::Response(response) => Reply::Response(self.modernize(response, &method)),
+            Reply::Response(response) => Reply::Response(self.modernize(response, method)),
             other => other,
         }
     }
