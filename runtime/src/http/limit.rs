@@ -14,35 +14,84 @@ use crate::server::{Limiter, Quota, RateLimitStore};
 /// IPv6 address's /64 prefix, which a single host commonly holds whole (keyed by the full
 /// address, each client would have 2⁶⁴ allowances).
 pub(crate) fn address_key(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V4(v4) => dotted(v4),
-        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => dotted(v4),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+    AddressKey::of(ip).to_string()
+}
+
+/// [`address_key`]'s text, written in place: every request of a server limiting per address
+/// makes one, and the limiter copies it only for an address it has not seen.
+pub(crate) struct AddressKey {
+    text: [u8; Self::ROOM],
+    len: usize,
+}
+
+impl AddressKey {
+    /// The longest key: `ffff:ffff:ffff:ffff::/64`.
+    const ROOM: usize = 24;
+
+    pub(crate) fn of(ip: std::net::IpAddr) -> Self {
+        use std::fmt::Write as _;
+        let mut key = Self {
+            text: [0; Self::ROOM],
+            len: 0,
+        };
+        let v4 = match ip {
+            std::net::IpAddr::V4(v4) => v4,
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4,
+                None => {
+                    let s = v6.segments();
+                    // Within ROOM: four groups of at most four digits and their separators.
+                    let _ = write!(key, "{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]);
+                    return key;
+                }
+            },
+        };
+        // Dotted decimal, as `Display` writes it, without the formatting machinery.
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                key.push(b'.');
             }
-        },
+            if octet >= 100 {
+                key.push(b'0' + octet / 100);
+            }
+            if octet >= 10 {
+                key.push(b'0' + octet / 10 % 10);
+            }
+            key.push(b'0' + octet % 10);
+        }
+        key
+    }
+
+    fn push(&mut self, byte: u8) {
+        if let Some(slot) = self.text.get_mut(self.len) {
+            *slot = byte;
+            self.len += 1;
+        }
     }
 }
 
-/// `v4` in dotted decimal, as `Display` writes it, without the formatting machinery (every
-/// request of a server limiting per address makes one).
-fn dotted(v4: std::net::Ipv4Addr) -> String {
-    let mut out = String::with_capacity(15);
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        if octet >= 100 {
-            out.push(char::from(b'0' + octet / 100));
-        }
-        if octet >= 10 {
-            out.push(char::from(b'0' + octet / 10 % 10));
-        }
-        out.push(char::from(b'0' + octet % 10));
+impl std::fmt::Write for AddressKey {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        let slot = self.text.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
     }
-    out
+}
+
+impl std::ops::Deref for AddressKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        // Only ASCII digits, dots, hex digits, colons and a slash are written.
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for AddressKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
 }
 
 /// One rate limit (per address, or per principal): through the shared store when there is one,
@@ -227,6 +276,10 @@ mod tests {
         assert_eq!(address_key(mapped), "192.168.1.20");
         let v6: std::net::IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
         assert_eq!(address_key(v6), "2001:db8:1:2::/64");
+        // The longest key fills the room written in place, whole.
+        let widest: std::net::IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:1".parse().unwrap();
+        assert_eq!(address_key(widest), "ffff:ffff:ffff:ffff::/64");
+        assert_eq!(&*AddressKey::of(widest), "ffff:ffff:ffff:ffff::/64");
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub(super) async fn listen(
     }
     let permit = match shared
         .listens
-        .try_open(principal_key(&principal, &parts.headers))
+        .try_open(principal_key(&principal, &parts.headers).into_owned())
     {
         Ok(permit) => permit,
         Err(refusal) => return refused(shared, parts, peer, refusal),

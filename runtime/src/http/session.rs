@@ -49,13 +49,14 @@ impl Owner {
 /// reads it, so spelling the scheme or the spaces differently does not make a new bucket.
 ///
 /// [`bearer_credentials`]: crate::auth::bearer_credentials
-pub(crate) fn principal_key(
-    principal: &crate::principal::Principal,
+pub(crate) fn principal_key<'a>(
+    principal: &'a crate::principal::Principal,
     headers: &axum::http::HeaderMap,
-) -> String {
+) -> std::borrow::Cow<'a, str> {
     use std::fmt::Write as _;
+    // Borrowed: the limiter copies a key only the first time it sees it.
     if principal.subject().is_some() {
-        return principal.identity_key().to_owned();
+        return principal.identity_key().into();
     }
     let values: Vec<&[u8]> = headers
         .get_all(axum::http::header::AUTHORIZATION)
@@ -65,7 +66,7 @@ pub(crate) fn principal_key(
     let token = match crate::auth::credentials(&values) {
         crate::auth::Credentials::Bearer(token) | crate::auth::Credentials::Dpop(token) => token,
         // Authenticated without one (a custom verifier can be given anything): the owner.
-        _ => return principal.identity_key().to_owned(),
+        _ => return principal.identity_key().into(),
     };
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     // `token:` cannot begin an owner's key (`iss:…`): the two kinds never share a bucket.
@@ -74,7 +75,7 @@ pub(crate) fn principal_key(
     for byte in digest.as_ref() {
         let _ = write!(key, "{byte:02x}");
     }
-    key
+    key.into()
 }
 
 /// Why a session id was not accepted.

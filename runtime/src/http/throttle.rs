@@ -25,7 +25,7 @@ impl Shared {
     ) -> Option<Response> {
         let limiter = self.per_address.as_ref()?;
         let client = self.client_address(peer, headers)?;
-        let wait = limiter.check(&limit::address_key(client)).await.err()?;
+        let wait = limiter.check(&limit::AddressKey::of(client)).await.err()?;
         tracing::debug!(target: "scopegate::http", event = "rate_limited", address = %client, "per-address rate limit");
         self.refusals
             .record(refusals::Kind::RateLimited, Some(client));
@@ -64,7 +64,13 @@ pub(super) async fn limit_and_preload(
             _ => None,
         }
     };
-    let (limited, preloaded) = tokio::join!(limited, preload);
+    // Joined only when there is a session's record to load: a stateless server's request
+    // waits for its limit alone.
+    let (limited, preloaded) = if shared.sessions.is_some() {
+        tokio::join!(limited, preload)
+    } else {
+        (limited.await, None)
+    };
     if let Err(wait) = limited {
         tracing::debug!(target: "scopegate::http", event = "rate_limited", subject = principal.subject(), "per-principal rate limit");
         let client = shared.client_address(peer, &parts.headers);
