@@ -344,14 +344,15 @@ pub(crate) const MAX_CAPABILITIES_BYTES: usize = 64 * 1024;
 /// and awaits, and its requests the server is still handling.
 #[derive(Debug)]
 pub struct Connection {
-    pending: Mutex<HashMap<RequestId, Pending>>,
+    // Hashed with aHash (see `ProcessSeeds`): a session's requests are registered here.
+    pending: Mutex<HashMap<RequestId, Pending, ProcessSeeds>>,
     next_id: AtomicU64,
     /// Random (0: not made yet), made by the first request to the client: ids stay unique
     /// within a session whose connection is made again (another replica, an eviction).
     id_prefix: AtomicU64,
     log_level: AtomicU8,
     capabilities: Mutex<Value>,
-    in_flight: Mutex<HashMap<RequestId, Arc<Cancel>>>,
+    in_flight: Mutex<HashMap<RequestId, Arc<Cancel>, ProcessSeeds>>,
     subscriptions: Mutex<Subscriptions>,
     /// Whether `subscriptions` may be non-empty: the one thing a request reads to know it
     /// need not note its principal.
@@ -377,6 +378,22 @@ pub struct Connection {
     /// Set by [`Connection::hang_up`]: the requests that serve until the client goes
     /// (`subscriptions/listen`) end with it.
     hung_up: Cancel,
+}
+
+/// The hash state of a connection's tables: aHash with one set of random seeds per process,
+/// found when a table hashes. SipHash (the standard tables') costs several times aHash on a
+/// session's every request; aHash's own state draws its seeds when made, and a stateless
+/// request makes a connection (with two tables) of its own that seldom hashes at all.
+#[derive(Clone, Copy, Debug, Default)]
+struct ProcessSeeds;
+
+impl std::hash::BuildHasher for ProcessSeeds {
+    type Hasher = ahash::AHasher;
+
+    fn build_hasher(&self) -> ahash::AHasher {
+        static SEEDED: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+        SEEDED.get_or_init(ahash::RandomState::new).build_hasher()
+    }
 }
 
 impl Default for Connection {

@@ -110,7 +110,9 @@ struct Session {
 
 #[derive(Default)]
 struct Table {
-    live: HashMap<String, Session>,
+    /// aHash, seeded at random per process: ids are the server's own random text, and every
+    /// request on a session looks its id up here (SipHash costs several times as much).
+    live: HashMap<String, Session, ahash::RandomState>,
     next_serial: u64,
     /// Sessions ended to make room, ever: a caller initializing past its cap ends one per
     /// request, so only some evictions get an INFO line (see [`evict_least_recent`]).
