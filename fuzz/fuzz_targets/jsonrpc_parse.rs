@@ -1,5 +1,6 @@
 //! `Message::parse` on arbitrary bytes: never panics; an error is a JSON-RPC response that
-//! serializes to valid JSON; a parsed message keeps what JSON-RPC 2.0 requires.
+//! serializes to valid JSON; a parsed message keeps what JSON-RPC 2.0 requires; and the one-pass
+//! reading of a `tools/call` agrees with it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -7,6 +8,9 @@ use scopegate::protocol::{Message, RequestId};
 use scopegate_fuzz::assert_jsonrpc_response;
 
 fuzz_target!(|data: &[u8]| {
+    // The one-pass reading of a `tools/call` comes to what `parse` and the dispatcher make of
+    // the same bytes.
+    scopegate::__private::fuzz::read_agrees_with_parse(data);
     match Message::parse(data) {
         Ok(Message::Request(request)) => {
             check_id(&request.id);

@@ -58,6 +58,11 @@ pub mod fuzz {
         crate::fetch::discovery_urls(issuer).len()
     }
 
+    /// The one-pass `tools/call` reading against `Message::parse`: panics where they differ.
+    pub fn read_agrees_with_parse(bytes: &[u8]) -> bool {
+        crate::protocol::read_agrees_with_parse(bytes)
+    }
+
     /// The `Cache-Control` parser: the seconds it reads from `value`.
     pub fn cache_control(value: &str) -> Option<u64> {
         crate::fetch::max_age(value).map(|age| age.as_secs())

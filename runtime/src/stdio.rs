@@ -209,7 +209,7 @@ where
                 if line.trim_ascii().is_empty() {
                     continue;
                 }
-                let message = match Message::parse(&line) {
+                let message = match Message::read(&line) {
                     Ok(message) => message,
                     Err(response) => {
                         let _ = tx.send(response.to_json());

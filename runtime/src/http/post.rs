@@ -54,7 +54,14 @@ pub(super) fn post(
                 return response;
             }
         };
-        let message = match Message::parse(&bytes) {
+        // A legacy `tools/call` comes with its tool's name and arguments read in the same pass
+        // (a 2026-07-28 request carries `_meta`, which that pass leaves to `parse`).
+        let read = if version.is_modern() {
+            Message::parse
+        } else {
+            Message::read
+        };
+        let message = match read(&bytes) {
             Ok(message) => message,
             Err(response) => {
                 shared.bad_request(parts, *peer, 400);

@@ -84,6 +84,18 @@ pub struct Request {
     pub method: Method,
     /// The raw `params`, parsed by the method's handler.
     pub params: Option<Box<RawValue>>,
+    /// A `tools/call`'s tool name and arguments, when the transport read them with the message
+    /// (then `params` is `None`); see `Message::read`.
+    pub(crate) call: Option<Box<Named>>,
+}
+
+/// The params of a `tools/call` or `prompts/get` whose `name` is given once, as a string, whose
+/// `arguments` are given at most once, as an object or `null`, and whose `_meta`, if any, is an
+/// object (the params the dispatcher's own reading accepts, read as it reads them).
+#[derive(Debug)]
+pub(crate) struct Named {
+    pub(crate) name: String,
+    pub(crate) arguments: Option<Map<String, Value>>,
 }
 
 impl Request {
@@ -168,7 +180,7 @@ struct Envelope<'a> {
 /// A field read in the envelope's one pass: a value of the type the field must have, or
 /// `Invalid` for any other JSON (the message is then refused by name, with its id, rather than
 /// failing as a whole). Parsed in place: no second parse of a raw copy.
-enum Field<T> {
+pub(super) enum Field<T> {
     Valid(T),
     /// `null`: never valid, but an error response's `"id": null` means something (see
     /// [`Message::Response`]).
@@ -348,6 +360,7 @@ impl Message {
                         id,
                         method,
                         params: envelope.params,
+                        call: None,
                     }),
                     None => Self::Notification(Notification {
                         method,

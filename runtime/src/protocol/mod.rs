@@ -1,6 +1,7 @@
 //! The protocol: JSON-RPC 2.0 framing, MCP's methods and protocol revisions, and the MCP result
 //! types handlers produce. It uses nothing else of the runtime.
 
+mod call_message;
 mod content;
 mod jsonrpc;
 mod method;
@@ -8,14 +9,17 @@ mod modern_params;
 mod skip;
 mod versions;
 
+#[cfg(feature = "http")]
+pub(crate) use call_message::read_agrees_with_parse;
 pub(crate) use content::base64_encode;
 pub use content::{CallToolResult, Content, ResourceContents};
+pub(crate) use jsonrpc::Named;
 pub(crate) use jsonrpc::to_raw;
 pub use jsonrpc::{
     ErrorObject, Message, Notification, Payload, Request, RequestId, Response, error_code,
 };
 pub use method::Method;
-pub(crate) use modern_params::{ModernParams, Named, target_key};
+pub(crate) use modern_params::{ModernParams, target_key};
 pub(crate) use skip::{Skip, SkipKey};
 #[cfg(feature = "http")]
 pub(crate) use versions::HEADER_PROTOCOL_VERSIONS;

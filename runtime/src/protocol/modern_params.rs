@@ -18,7 +18,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::jsonrpc::{Request, may_carry_modern_meta};
+use super::jsonrpc::{Named, Request, may_carry_modern_meta};
 use super::method::Method;
 use super::skip::{Skip, SkipKey, skip_other_json};
 use super::versions::{
@@ -44,15 +44,6 @@ pub(crate) struct ModernParams {
     /// A `tools/call`'s or `prompts/get`'s params as the dispatcher reads them, when reading
     /// them so would succeed; `None` leaves them to the dispatcher.
     pub(crate) named: Option<Named>,
-}
-
-/// The params of a `tools/call` or `prompts/get` whose `name` is given once, as a string, whose
-/// `arguments` are given at most once, as an object or `null`, and whose `_meta` is an object
-/// (the params the dispatcher's own reading accepts, read as it reads them).
-#[derive(Debug)]
-pub(crate) struct Named {
-    pub(crate) name: String,
-    pub(crate) arguments: Option<Map<String, Value>>,
 }
 
 impl ModernParams {

@@ -23,7 +23,7 @@ use crate::protocol::{
 
 impl Core {
     pub(crate) async fn handle_bytes(&self, bytes: &[u8], principal: &Principal) -> Reply {
-        match Message::parse(bytes) {
+        match Message::read(bytes) {
             Ok(message) => self.handle(message, principal).await,
             Err(response) => Reply::Response(*response),
         }
@@ -129,7 +129,12 @@ impl Core {
         principal: &'a Principal,
         link: Link,
     ) -> impl Future<Output = Reply> + Send + 'a {
-        let Request { id, method, params } = request;
+        let Request {
+            id,
+            method,
+            params,
+            call,
+        } = request;
         async move {
             let result = match method {
                 Method::Initialize => self.initialize(params.as_deref(), &link.connection),
@@ -138,7 +143,7 @@ impl Core {
                 Method::ListTools => self.list_tools(params.as_deref(), principal),
                 Method::CallTool => {
                     return self
-                        .call_tool(id, params.as_deref(), modern, principal, link)
+                        .call_tool(id, (params.as_deref(), call), modern, principal, link)
                         .await;
                 }
                 Method::ListResources => self.list_for(

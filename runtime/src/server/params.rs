@@ -83,7 +83,8 @@ impl<'a> NamedParams<'a> {
     /// (bad params, or an unknown `kind`).
     ///
     /// `named`: the params as a 2026-07-28 request's one reading found them (`Named`), when
-    /// reading them here would succeed.
+    /// reading them here would succeed; or a `tools/call`'s, read with its message (then there
+    /// are no raw `params`, and no `_meta`).
     pub(super) fn find(
         params: Option<&'a RawValue>,
         named: Option<Named>,
@@ -93,15 +94,15 @@ impl<'a> NamedParams<'a> {
     ) -> Result<(Self, usize), Reply> {
         let refuse = |error| Reply::Response(Response::error(Some(id.clone()), error));
         let params = match (named, params) {
-            (Some(named), Some(params)) => {
+            (Some(named), params) => {
                 let Named { name, arguments } = named;
                 Self {
                     name: Cow::Owned(name),
                     arguments,
-                    meta: Some(RequestMeta::later(params.to_owned())),
+                    meta: params.map(|params| RequestMeta::later(params.to_owned())),
                 }
             }
-            _ => Self::read(params).map_err(refuse)?,
+            (None, params) => Self::read(params).map_err(refuse)?,
         };
         match by_name.get(&*params.name) {
             Some(&index) => Ok((params, index)),

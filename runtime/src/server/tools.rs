@@ -14,8 +14,8 @@ use super::tasks::{TaskStart, owner_key, tasks_required, too_many_tasks};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
-    CallToolResult, ErrorObject, ModernParams, RequestId, Response, TASKS_EXTENSION, error_code,
-    to_raw,
+    CallToolResult, ErrorObject, ModernParams, Named, RequestId, Response, TASKS_EXTENSION,
+    error_code, to_raw,
 };
 use crate::tool::TaskSupport;
 
@@ -42,7 +42,8 @@ impl Core {
     pub(super) fn call_tool(
         &self,
         id: RequestId,
-        params: Option<&RawValue>,
+        // The raw params, or the name and arguments read with the message (`Message::read`).
+        (params, call): (Option<&RawValue>, Option<Box<Named>>),
         modern: Option<Box<ModernParams>>,
         principal: &Principal,
         link: Link,
@@ -52,7 +53,9 @@ impl Core {
             // would take room in this future across its awaits.
             let (arguments, request_meta, index) = match NamedParams::find(
                 params,
-                modern.and_then(|modern| modern.named),
+                modern
+                    .and_then(|modern| modern.named)
+                    .or(call.map(|call| *call)),
                 &self.inner.by_name,
                 "tool",
                 &id,
