@@ -50,11 +50,7 @@ impl<'a> Head<'a> {
             } else if *name == header::ORIGIN {
                 first(&mut head.origin);
             } else if *name == header::AUTHORIZATION {
-                match &mut head.authorization {
-                    [None, _] => head.authorization[0] = Some(value),
-                    [Some(_), second @ None] => *second = Some(value),
-                    [Some(_), Some(_)] => {}
-                }
+                first_two(&mut head.authorization, value);
             } else if *name == header::CONTENT_TYPE {
                 first(&mut content_type);
             } else if *name == header::ACCEPT {
@@ -66,6 +62,16 @@ impl<'a> Head<'a> {
         head.media.json = content_type.is_some_and(is_json);
         head.version = HeaderVersion::of_value(version);
         head
+    }
+}
+
+/// Keeps `value` in `slot` if it is one of the first two values of its name: as many as it takes
+/// to tell one from more than one.
+pub(super) fn first_two<'a>(slot: &mut [Option<&'a HeaderValue>; 2], value: &'a HeaderValue) {
+    match slot {
+        [None, _] => slot[0] = Some(value),
+        [Some(_), second @ None] => *second = Some(value),
+        [Some(_), Some(_)] => {}
     }
 }
 

@@ -77,11 +77,7 @@ pub(super) fn check_modern_headers(
         } else {
             continue;
         };
-        match slot {
-            [None, _] => slot[0] = Some(value),
-            [Some(_), second @ None] => *second = Some(value),
-            [Some(_), Some(_)] => {}
-        }
+        super::head::first_two(slot, value);
     }
     let body_version = modern.version.as_deref().unwrap_or_default();
     expect(version, "MCP-Protocol-Version", body_version)?;

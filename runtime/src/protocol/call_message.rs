@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 
 use super::jsonrpc::{Field, Message, Named, Request, RequestId, Response};
 use super::method::Method;
+use super::modern_params::ParamsKey;
 
 /// Found in every `tools/call` (its method, as JSON text); a message without it is not tried.
 static TOOLS_CALL: LazyLock<memchr::memmem::Finder<'static>> =
@@ -93,35 +94,6 @@ struct CallParams {
     arguments: Option<Map<String, Value>>,
 }
 
-/// A member of the params.
-enum Key {
-    Name,
-    Arguments,
-    Meta,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Name;
-        impl Visitor<'_> for Name {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_str<E>(self, key: &str) -> Result<Key, E> {
-                Ok(match key {
-                    "name" => Key::Name,
-                    "arguments" => Key::Arguments,
-                    "_meta" => Key::Meta,
-                    _ => Key::Other,
-                })
-            }
-        }
-        d.deserialize_identifier(Name)
-    }
-}
-
 impl<'de> Deserialize<'de> for CallParams {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Params;
@@ -134,16 +106,24 @@ impl<'de> Deserialize<'de> for CallParams {
                 // Any error only sends the message to `parse`: its words are never shown.
                 let other = || de::Error::custom("read by `Message::parse`");
                 let (mut name, mut arguments) = (None, None);
-                while let Some(key) = map.next_key::<Key>()? {
+                while let Some(key) = map.next_key::<ParamsKey>()? {
                     match key {
-                        Key::Name if name.is_none() => name = Some(map.next_value::<String>()?),
-                        Key::Arguments if arguments.is_none() => {
+                        ParamsKey::Name if name.is_none() => {
+                            name = Some(map.next_value::<String>()?);
+                        }
+                        ParamsKey::Arguments if arguments.is_none() => {
                             arguments = Some(map.next_value::<Option<Map<String, Value>>>()?);
                         }
-                        Key::Other => {
+                        ParamsKey::Name | ParamsKey::Arguments | ParamsKey::Meta => {
+                            return Err(other());
+                        }
+                        // Members the dispatcher's reading of a `tools/call` ignores.
+                        ParamsKey::Uri
+                        | ParamsKey::TaskId
+                        | ParamsKey::Round
+                        | ParamsKey::Other => {
                             map.next_value::<IgnoredAny>()?;
                         }
-                        Key::Name | Key::Arguments | Key::Meta => return Err(other()),
                     }
                 }
                 Ok(CallParams {

@@ -266,7 +266,7 @@ impl<'de> de::Deserialize<'de> for Arguments {
 }
 
 /// A member name of the params, told apart without allocating.
-enum ParamsKey {
+pub(super) enum ParamsKey {
     Meta,
     Name,
     Arguments,
