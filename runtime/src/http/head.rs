@@ -8,7 +8,7 @@
 use axum::http::HeaderMap;
 use axum::http::header::{self, HeaderValue};
 
-use super::headers::{HeaderVersion, PROTOCOL_VERSION};
+use super::headers::{HeaderVersion, PROTOCOL_VERSION, first_two};
 use super::sse::lists_event_stream;
 
 /// What the endpoint reads of a request's headers: for each name, its first value, as
@@ -62,16 +62,6 @@ impl<'a> Head<'a> {
         head.media.json = content_type.is_some_and(is_json);
         head.version = HeaderVersion::of_value(version);
         head
-    }
-}
-
-/// Keeps `value` in `slot` if it is one of the first two values of its name: as many as it takes
-/// to tell one from more than one.
-pub(super) fn first_two<'a>(slot: &mut [Option<&'a HeaderValue>; 2], value: &'a HeaderValue) {
-    match slot {
-        [None, _] => slot[0] = Some(value),
-        [Some(_), second @ None] => *second = Some(value),
-        [Some(_), Some(_)] => {}
     }
 }
 

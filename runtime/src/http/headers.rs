@@ -52,6 +52,16 @@ impl<'a> HeaderVersion<'a> {
     }
 }
 
+/// Keeps `value` in `slot` if it is one of the first two values of its name: as many as it takes
+/// to tell one from more than one.
+pub(super) fn first_two<'a>(slot: &mut [Option<&'a HeaderValue>; 2], value: &'a HeaderValue) {
+    match slot {
+        [None, _] => slot[0] = Some(value),
+        [Some(_), second @ None] => *second = Some(value),
+        [Some(_), Some(_)] => {}
+    }
+}
+
 pub(super) fn session_id(headers: &HeaderMap) -> Option<&str> {
     headers.get(&SESSION).and_then(|v| v.to_str().ok())
 }
@@ -77,7 +87,7 @@ pub(super) fn check_modern_headers(
         } else {
             continue;
         };
-        super::head::first_two(slot, value);
+        first_two(slot, value);
     }
     let body_version = modern.version.as_deref().unwrap_or_default();
     expect(version, "MCP-Protocol-Version", body_version)?;
