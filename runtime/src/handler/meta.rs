@@ -7,8 +7,9 @@
 use std::sync::OnceLock;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use crate::protocol::ParamsText;
 
 /// A request's `_meta`: built, or the params it is built from when asked for.
 #[derive(Debug)]
@@ -18,9 +19,9 @@ pub(crate) struct RequestMeta(Source);
 enum Source {
     Built(Map<String, Value>),
     /// Params (an object) whose `_meta` the dispatcher found to be an object a `Value` reads,
-    /// given once.
+    /// given once: as raw JSON, or in their message.
     Later {
-        params: Box<RawValue>,
+        params: ParamsText,
         built: OnceLock<Map<String, Value>>,
     },
 }
@@ -33,7 +34,7 @@ impl RequestMeta {
 
     /// The `_meta` of `params`, a JSON object whose one `_meta` member is an object the
     /// dispatcher read as a `serde_json::Value` reads it (so building it cannot fail).
-    pub(crate) fn later(params: Box<RawValue>) -> Self {
+    pub(crate) fn later(params: ParamsText) -> Self {
         Self(Source::Later {
             params,
             built: OnceLock::new(),
@@ -50,8 +51,8 @@ impl RequestMeta {
                     #[serde(rename = "_meta")]
                     meta: Option<Map<String, Value>>,
                 }
-                serde_json::from_str::<Params>(params.get())
-                    .ok()
+                params
+                    .read::<Params>()
                     .and_then(|params| params.meta)
                     .unwrap_or_default()
             }),
@@ -65,14 +66,17 @@ mod tests {
 
     #[test]
     fn built_later_it_is_the_params_own() {
-        let params = RawValue::from_string(
-            r#"{"name":"t","_meta":{"progressToken":"p","a\u0062":[1,{"c":null}]}}"#.to_owned(),
-        )
-        .unwrap();
-        let later = RequestMeta::later(params);
+        let params = r#"{"name":"t","_meta":{"progressToken":"p","a\u0062":[1,{"c":null}]}}"#;
+        let raw = serde_json::value::RawValue::from_string(params.to_owned()).unwrap();
+        let message = format!(r#"{{"jsonrpc":"2.0","id":1,"params":{params}}}"#);
         let expected: Map<String, Value> =
             serde_json::from_str(r#"{"progressToken":"p","ab":[1,{"c":null}]}"#).unwrap();
-        assert_eq!(later.get(), &expected);
+        for text in [
+            ParamsText::Params(raw),
+            ParamsText::Message(bytes::Bytes::from(message)),
+        ] {
+            assert_eq!(RequestMeta::later(text).get(), &expected);
+        }
         assert_eq!(RequestMeta::built(expected.clone()).get(), &expected);
     }
 }

@@ -150,10 +150,10 @@ mod tests {
     /// `check_modern_headers` on a `tools/call` of tool `echo` under 2026-07-28, with `headers`.
     fn check(headers: &[(&str, &str)]) -> Result<(), String> {
         let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
-        let Ok(Message::Request(request)) = Message::parse(body.as_bytes()) else {
+        let Ok(Message::Request(mut request)) = Message::read(body.as_bytes()) else {
             panic!("a request");
         };
-        let modern = request.read_modern(true).expect("a 2026-07-28 request");
+        let modern = request.take_modern(true).expect("a 2026-07-28 request");
         let mut map = HeaderMap::new();
         for (name, value) in headers {
             map.append(

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::headers::{NAME, decode_header_value};
 use crate::clip::{TEXT_BYTES, clip};
-use crate::protocol::{Method, Request};
+use crate::protocol::{Method, ModernParams, Request};
 use crate::server::Core;
 
 /// The header prefix a declared name is appended to.
@@ -36,6 +36,7 @@ struct CallArguments {
 pub(super) fn check_param_headers(
     headers: &HeaderMap,
     request: &Request,
+    modern: &ModernParams,
     server: &Core,
 ) -> Result<(), String> {
     if request.method != Method::CallTool || !server.any_param_headers() {
@@ -52,17 +53,22 @@ pub(super) fn check_param_headers(
     if declared.is_empty() {
         return Ok(());
     }
-    let arguments = request
-        .params
-        .as_deref()
-        .and_then(|p| serde_json::from_str::<CallArguments>(p.get()).ok())
-        .and_then(|call| call.arguments)
-        .unwrap_or_default();
+    // As the dispatcher read them with the message, or read here from the raw params.
+    let read;
+    let arguments = match (&modern.named, request.params.as_deref()) {
+        (Some(named), _) => named.arguments.as_ref(),
+        (None, params) => {
+            read = params
+                .and_then(|p| serde_json::from_str::<CallArguments>(p.get()).ok())
+                .and_then(|call| call.arguments);
+            read.as_ref()
+        }
+    };
     for param in declared {
         let Some(header) = param.header else {
             continue;
         };
-        check_one(headers, header, arguments.get(param.name))?;
+        check_one(headers, header, arguments.and_then(|a| a.get(param.name)))?;
     }
     Ok(())
 }

@@ -54,14 +54,9 @@ pub(super) fn post(
                 return response;
             }
         };
-        // A legacy `tools/call` comes with its tool's name and arguments read in the same pass
-        // (a 2026-07-28 request carries `_meta`, which that pass leaves to `parse`).
-        let read = if version.is_modern() {
-            Message::parse
-        } else {
-            Message::read
-        };
-        let message = match read(&bytes) {
+        // A `tools/call` comes with its params read in the same pass, `_meta` included (the
+        // body is kept, shared, for what is read of it later).
+        let mut message = match Message::read_shared(&bytes) {
             Ok(message) => message,
             Err(response) => {
                 shared.bad_request(parts, *peer, 400);
@@ -76,11 +71,13 @@ pub(super) fn post(
             return unsupported_version(id, &String::from_utf8_lossy(requested.as_bytes()));
         }
 
-        if let Message::Request(request) = &message
-            && let Some(modern) = request.read_modern(version.is_modern()).map(Box::new)
+        if let Message::Request(request) = &mut message
+            && let Some(modern) = request.take_modern(version.is_modern())
         {
-            if let Err(mismatch) = check_modern_headers(&parts.headers, request, &modern)
-                .and_then(|()| check_param_headers(&parts.headers, request, &shared.server))
+            if let Err(mismatch) =
+                check_modern_headers(&parts.headers, request, &modern).and_then(|()| {
+                    check_param_headers(&parts.headers, request, &modern, &shared.server)
+                })
             {
                 return json_response(
                     StatusCode::BAD_REQUEST,

@@ -1,44 +1,57 @@
-//! A `tools/call` read in one pass: the message and its params' `name` and `arguments`
-//! together.
+//! A `tools/call` read in one pass: the message and its params' `name`, `arguments` and
+//! `_meta` together.
 //!
 //! [`Message::parse`] keeps a request's params as raw JSON, and the method's handler reads them
 //! afterwards: serde_json checks a raw value by reading it whole, so the params are read twice
 //! (and copied once). For the commonest request of all, a `tools/call` whose params are an
-//! object without `_meta`, [`Message::read`] reads the envelope, the tool's name and its
-//! arguments in the one pass, as the dispatcher would read them.
+//! object, [`Message::read`] reads the envelope, the tool's name and its arguments in the one
+//! pass, as the dispatcher would read them; and with `_meta` (every 2026-07-28 request, a
+//! legacy one asking for progress), what the 2026-07-28 path reads of it (`modern_params`),
+//! keeping the message's text for what is read of it later, if ever (a handler's `_meta` map).
 //!
 //! That pass only ever saves work; it decides nothing. A message it does not take whole, for
-//! whatever reason (another method, `_meta`, params of another shape, a member given twice,
-//! a method name written with escapes, text that is not JSON), is parsed by
-//! [`Message::parse`], which answers it exactly as it answers every message.
+//! whatever reason (another method, params of another shape, a member given twice, a repeated
+//! `_meta`, a round's responses, a method name written with escapes, text that is not JSON),
+//! is parsed by [`Message::parse`], which answers it exactly as it answers every message.
 
 use std::fmt;
 use std::sync::LazyLock;
 
+use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::jsonrpc::{Field, Message, Named, Request, RequestId, Response};
+use super::jsonrpc::{Field, Message, Request, RequestId, Response};
 use super::method::Method;
-use super::modern_params::ParamsKey;
+use super::modern_params::{CallParamsRead, CallRead, Named, ParamsKey};
+use super::params_text::ParamsText;
 
 /// Found in every `tools/call` (its method, as JSON text); a message without it is not tried.
 static TOOLS_CALL: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(br#""tools/call""#));
 
-/// Found in a `tools/call` with `_meta` (every 2026-07-28 one): not tried either, as the pass
-/// would read most of it before giving it to `parse` to read again.
+/// Found in a `tools/call` with `_meta` spelled plainly: its params are read by the 2026-07-28
+/// path's reading, which reads `_meta`; without it, by a plainer one.
 static META: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(br#""_meta""#));
 
 impl Message {
-    /// [`Message::parse`], reading a `tools/call`'s tool name and arguments in the same pass
-    /// when it can (see the [module](self)): such a request carries them in
-    /// [`Request::call`](Request), and no raw `params`.
+    /// [`Message::parse`], reading a `tools/call`'s params in the same pass when it can (see
+    /// the [module](self)): such a request carries them in [`Request::call`](Request), and no
+    /// raw `params`. Params with `_meta` keep a copy of `bytes`.
     pub(crate) fn read(bytes: &[u8]) -> Result<Self, Box<Response>> {
-        match read_call(bytes) {
+        match read_call(bytes, || Bytes::copy_from_slice(bytes)) {
+            Some(request) => Ok(Self::Request(request)),
+            None => Self::parse(bytes),
+        }
+    }
+
+    /// The same, params with `_meta` keeping `bytes` shared rather than copied.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn read_shared(bytes: &Bytes) -> Result<Self, Box<Response>> {
+        match read_call(bytes, || bytes.clone()) {
             Some(request) => Ok(Self::Request(request)),
             None => Self::parse(bytes),
         }
@@ -46,44 +59,62 @@ impl Message {
 }
 
 /// The message as a `tools/call` read whole, or `None` (then [`Message::parse`] reads it).
-fn read_call(bytes: &[u8]) -> Option<Request> {
+/// `keep` gives the message's text to keep, asked only for params with `_meta`.
+fn read_call(bytes: &[u8], keep: impl FnOnce() -> Bytes) -> Option<Request> {
     TOOLS_CALL.find(bytes)?;
-    if META.find(bytes).is_some() {
-        return None;
-    }
     // JSON text is UTF-8 (RFC 8259 §8.1), checked once over the whole text, as `parse` does.
     let text = std::str::from_utf8(bytes).ok()?;
-    let envelope: CallEnvelope<'_> = serde_json::from_str(text).ok()?;
-    let Field::Valid(id) = envelope.id else {
-        return None;
+    let (id, call) = if META.find(bytes).is_none() {
+        let envelope: CallEnvelope<'_, CallParams> = serde_json::from_str(text).ok()?;
+        let (id, CallParams { name, arguments }) = envelope.into_request()?;
+        let named = Named {
+            name,
+            arguments,
+            text: None,
+        };
+        (id, CallRead::Legacy(Box::new(named)))
+    } else {
+        let envelope: CallEnvelope<'_, CallParamsRead> = serde_json::from_str(text).ok()?;
+        let (id, params) = envelope.into_request()?;
+        (id, params.into_call(|| ParamsText::Message(keep()))?)
     };
-    // Compared as written: any other spelling (escapes) is `parse`'s to read.
-    if envelope.jsonrpc.get() != r#""2.0""# || envelope.method.get() != r#""tools/call""# {
-        return None;
-    }
-    let CallParams { name, arguments } = envelope.params;
     Some(Request {
         id,
         method: Method::CallTool,
         params: None,
-        call: Some(Box::new(Named { name, arguments })),
+        call: Some(call),
     })
 }
 
-/// A `tools/call` message. Its members are those `parse`'s envelope knows, so that a member
-/// given twice fails here as it fails there; `result` and `error` mean nothing beside a method.
+/// A `tools/call` message, its params read by `P`. Its members are those `parse`'s envelope
+/// knows, so that a member given twice fails here as it fails there; `result` and `error` mean
+/// nothing beside a method.
 #[derive(Deserialize)]
-struct CallEnvelope<'a> {
+struct CallEnvelope<'a, P> {
     #[serde(borrow)]
     jsonrpc: &'a RawValue,
     id: Field<RequestId>,
     #[serde(borrow)]
     method: &'a RawValue,
-    params: CallParams,
+    params: P,
     #[serde(rename = "result")]
     _result: Option<IgnoredAny>,
     #[serde(rename = "error")]
     _error: Option<IgnoredAny>,
+}
+
+impl<P> CallEnvelope<'_, P> {
+    /// The request's id and params, for a JSON-RPC 2.0 `tools/call` request.
+    fn into_request(self) -> Option<(RequestId, P)> {
+        // Compared as written: any other spelling (escapes) is `parse`'s to read.
+        if self.jsonrpc.get() != r#""2.0""# || self.method.get() != r#""tools/call""# {
+            return None;
+        }
+        match self.id {
+            Field::Valid(id) => Some((id, self.params)),
+            _ => None,
+        }
+    }
 }
 
 /// A `tools/call`'s params as the dispatcher reads them (`server::params`): an object with
@@ -136,29 +167,68 @@ impl<'de> Deserialize<'de> for CallParams {
     }
 }
 
-/// What a message comes to for the dispatcher, written out: a request's id, its method, and a
-/// `tools/call`'s name and arguments (read from its raw params as `server::params` reads them,
-/// or as [`Message::read`] read them); any other message as it is, an error as its JSON.
+/// What a message comes to for the dispatcher, written out: a request's id, its method, a
+/// `tools/call`'s name, arguments and `_meta` map (read from its raw params as `server::params`
+/// reads them, or as [`Message::read`] read them), and what the 2026-07-28 path reads of its
+/// params; any other message as it is, an error as its JSON.
 #[cfg_attr(not(any(test, feature = "http")), allow(dead_code))]
-fn seen(message: &Result<Message, Box<Response>>) -> String {
+fn seen(message: Result<Message, Box<Response>>) -> String {
     #[derive(Deserialize)]
     struct Read {
         name: String,
         arguments: Option<Map<String, Value>>,
+        #[serde(rename = "_meta")]
+        meta: Option<Map<String, Value>>,
     }
+    #[derive(Deserialize)]
+    struct MetaOnly {
+        #[serde(rename = "_meta")]
+        meta: Option<Map<String, Value>>,
+    }
+    let meta_in = |text: Option<ParamsText>| text?.read::<MetaOnly>()?.meta;
     match message {
-        Ok(Message::Request(request)) => {
-            let call = match (&request.call, &request.params) {
-                (Some(call), None) => Some((call.name.clone(), call.arguments.clone())),
-                (Some(_), Some(_)) => panic!("a request with both its params read and raw"),
-                (None, Some(params)) if request.method == Method::CallTool => {
-                    serde_json::from_str::<Read>(params.get())
-                        .ok()
-                        .map(|read| (read.name, read.arguments))
-                }
-                (None, _) => None,
-            };
-            format!("request {:?} {} {call:?}", request.id, request.method)
+        Ok(Message::Request(mut request)) => {
+            let modern = request.take_modern(false);
+            let params = request.params.as_deref();
+            let named = modern.as_ref().and_then(|modern| modern.named.as_ref());
+            let call =
+                match (&request.call, named, params) {
+                    (Some(_), _, Some(_)) => panic!("a request with both its params read and raw"),
+                    (Some(CallRead::Modern(_)), ..) => panic!("2026-07-28 params left untaken"),
+                    (Some(CallRead::Legacy(named)), None, None) => Some((
+                        named.name.clone(),
+                        named.arguments.clone(),
+                        meta_in(named.text.clone()),
+                    )),
+                    (Some(CallRead::Legacy(_)), Some(_), None) => panic!("params read twice"),
+                    (None, Some(named), params) => Some((
+                        named.name.clone(),
+                        named.arguments.clone(),
+                        meta_in(named.text.clone().or_else(|| {
+                            params.map(|params| ParamsText::Params(params.to_owned()))
+                        })),
+                    )),
+                    (None, None, Some(params)) if request.method == Method::CallTool => {
+                        serde_json::from_str::<Read>(params.get())
+                            .ok()
+                            .map(|read| (read.name, read.arguments, read.meta))
+                    }
+                    (None, None, _) => None,
+                };
+            let modern = modern.map(|modern| {
+                format!(
+                    "{:?} {:?} {:?} {:?} {:?}",
+                    modern.version,
+                    modern.capabilities,
+                    modern.log_level,
+                    modern.target(),
+                    modern.continues_round
+                )
+            });
+            format!(
+                "request {:?} {} {call:?} {modern:?}",
+                request.id, request.method
+            )
         }
         Ok(other) => format!("{other:?}"),
         Err(response) => format!("error {}", response.to_json()),
@@ -170,14 +240,15 @@ fn seen(message: &Result<Message, Box<Response>>) -> String {
 #[cfg_attr(not(any(test, feature = "http")), allow(dead_code))]
 pub(crate) fn read_agrees_with_parse(bytes: &[u8]) -> bool {
     let read = Message::read(bytes);
+    let taken = matches!(read, Ok(Message::Request(Request { call: Some(_), .. })));
     let parsed = Message::parse(bytes);
     assert_eq!(
-        seen(&read),
-        seen(&parsed),
+        seen(read),
+        seen(parsed),
         "{}",
         String::from_utf8_lossy(bytes)
     );
-    matches!(read, Ok(Message::Request(Request { call: Some(_), .. })))
+    taken
 }
 
 #[cfg(test)]
@@ -204,13 +275,78 @@ mod tests {
     }
 
     #[test]
+    fn a_tools_call_with_meta_is_read_in_one_pass_as_parse_and_the_2026_path_read_it() {
+        let modern = r#""io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{}},"io.modelcontextprotocol/logLevel":"debug""#;
+        for text in [
+            // A legacy request asking for progress; `_meta` null; `_meta` among other members.
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"},"_meta":{"progressToken":"p"}}}"#.to_owned(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":null,"name":"echo"}}"#.to_owned(),
+            r#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"echo","_meta":{"a":[1,{"b":"\u00e9"}],"a":2}},"x":{"_meta":1}}"#.to_owned(),
+            // "_meta" found elsewhere than the params' member.
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"_meta":1}}}"#.to_owned(),
+            // 2026-07-28 requests.
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"hi"}},"_meta":{{{modern}}}}}}}"#),
+            format!(r#"{{"_meta":0,"params":{{"_meta":{{{modern},"io.modelcontextprotocol/clientInfo":{{"name":"c"}}}},"name":"echo","task":{{}}}},"method":"tools/call","id":9,"jsonrpc":"2.0"}}"#),
+            // One the 2026-07-28 path refuses, as it refuses it from raw params.
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"io.modelcontextprotocol/protocolVersion":7}}}"#.to_owned(),
+        ] {
+            assert!(agree(&text), "read in one pass: {text}");
+        }
+    }
+
+    #[test]
+    fn a_modern_requests_meta_map_is_the_same_read_in_one_pass() {
+        let text = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","x":[1,"\u00e9"]}}}"#;
+        let meta = |message| match message {
+            Ok(Message::Request(request)) => request.modern_meta(),
+            other => panic!("{other:?}"),
+        };
+        let read = meta(Message::read(text.as_bytes()));
+        assert!(read.is_some());
+        assert_eq!(read, meta(Message::parse(text.as_bytes())));
+    }
+
+    #[test]
+    fn the_text_is_kept_for_meta_only_copied_or_shared() {
+        let text = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"progressToken":"p"}}}"#;
+        let shared = Bytes::from_static(text.as_bytes());
+        let Ok(Message::Request(request)) = Message::read_shared(&shared) else {
+            panic!("a request");
+        };
+        let Some(CallRead::Legacy(named)) = request.call else {
+            panic!("read in one pass");
+        };
+        let Some(ParamsText::Message(kept)) = named.text else {
+            panic!("the text kept");
+        };
+        assert_eq!(kept.as_ptr(), shared.as_ptr(), "shared, not copied");
+        let plain = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#;
+        let Ok(Message::Request(request)) = Message::read(plain.as_bytes()) else {
+            panic!("a request");
+        };
+        let Some(CallRead::Legacy(named)) = request.call else {
+            panic!("read in one pass");
+        };
+        assert!(named.text.is_none(), "no `_meta`, nothing kept");
+    }
+
+    #[test]
     fn anything_else_is_left_to_parse_which_answers_it_as_ever() {
         for text in [
             // Another method, even one naming tools/call in its params.
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"\"tools/call\""}}"#,
             r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo"}}"#,
-            // `_meta`, which the dispatcher keeps raw.
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"progressToken":1}}}"#,
+            // `_meta` spelled with escapes, repeated, or neither an object nor `null`.
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","\u005fmeta":{"progressToken":1}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{},"_meta":{}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":5}}"#,
+            // A round's responses or state, read from the raw params.
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{},"requestState":"s"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"},"inputResponses":{}}}"#,
+            // With `_meta`, params the dispatcher refuses, or a `Value` refuses.
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b","_meta":{}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":7,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","_meta":{"x":"\ud800"}}}"#,
             // Params of another shape, or none.
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["echo",{}]}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":"echo"}"#,

@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::method::Method;
-use super::versions::META_PROTOCOL_VERSION;
+use super::modern_params::{CallRead, ModernParams, modern_meta, read_modern};
 
 /// Standard JSON-RPC 2.0 error codes.
 pub mod error_code {
@@ -84,18 +84,9 @@ pub struct Request {
     pub method: Method,
     /// The raw `params`, parsed by the method's handler.
     pub params: Option<Box<RawValue>>,
-    /// A `tools/call`'s tool name and arguments, when the transport read them with the message
-    /// (then `params` is `None`); see `Message::read`.
-    pub(crate) call: Option<Box<Named>>,
-}
-
-/// The params of a `tools/call` or `prompts/get` whose `name` is given once, as a string, whose
-/// `arguments` are given at most once, as an object or `null`, and whose `_meta`, if any, is an
-/// object (the params the dispatcher's own reading accepts, read as it reads them).
-#[derive(Debug)]
-pub(crate) struct Named {
-    pub(crate) name: String,
-    pub(crate) arguments: Option<Map<String, Value>>,
+    /// A `tools/call`'s params, when the transport read them with the message (then `params`
+    /// is `None`); see `Message::read`.
+    pub(crate) call: Option<CallRead>,
 }
 
 impl Request {
@@ -103,36 +94,41 @@ impl Request {
     /// `None` for a legacy request.
     #[must_use]
     pub fn modern_meta(&self) -> Option<Map<String, Value>> {
-        let params = self.params.as_deref()?;
-        if !may_carry_modern_meta(params.get().as_bytes()) {
-            return None;
+        match &self.call {
+            Some(CallRead::Modern(modern)) => {
+                // Its params were read: `_meta` is an object naming the version.
+                #[derive(Deserialize)]
+                struct Probe {
+                    #[serde(rename = "_meta")]
+                    meta: Option<Map<String, Value>>,
+                }
+                let text = modern.named.as_ref()?.text.as_ref()?;
+                text.read::<Probe>()?.meta
+            }
+            Some(CallRead::Legacy(_)) => None,
+            None => modern_meta(self.params.as_deref()?),
         }
-        #[derive(Deserialize)]
-        struct Probe {
-            #[serde(rename = "_meta")]
-            meta: Option<Map<String, Value>>,
+    }
+
+    /// The params of a 2026-07-28 request (one whose `_meta` names its protocol version), or
+    /// `None` for a legacy request: taken when they were read with the message, read from the
+    /// raw params otherwise (`announced`: see [`read_modern`]).
+    pub(crate) fn take_modern(&mut self, announced: bool) -> Option<Box<ModernParams>> {
+        if let Some(CallRead::Modern(modern)) = self
+            .call
+            .take_if(|call| matches!(call, CallRead::Modern(_)))
+        {
+            return Some(modern);
         }
-        let meta = serde_json::from_str::<Probe>(params.get()).ok()?.meta?;
-        meta.contains_key(META_PROTOCOL_VERSION).then_some(meta)
+        read_modern(&self.method, self.params.as_deref()?, announced).map(Box::new)
+    }
+
+    /// The same, read from the raw params, leaving the request as it is.
+    #[cfg(test)]
+    pub(crate) fn modern(&self) -> Option<ModernParams> {
+        read_modern(&self.method, self.params.as_deref()?, false)
     }
 }
-
-/// Whether params text may hold a `_meta` naming a protocol version: cheap filters, so that
-/// legacy traffic (the hot path) never pays for a second parse.
-pub(super) fn may_carry_modern_meta(bytes: &[u8]) -> bool {
-    // Most legacy params have no `_` at all (one `memchr`); `_meta` has one. Escapes spell the
-    // names otherwise (`\u005fmeta`, `\/`): text with any is parsed. Without `_` or `\` (one
-    // scan for both) there is no `_meta`.
-    let Some(first) = memchr::memchr2(b'_', b'\\', bytes) else {
-        return false;
-    };
-    memchr::memchr(b'\\', &bytes[first..]).is_some()
-        || PROTOCOL_VERSION_FINDER.find(bytes).is_some()
-}
-
-/// The search for [`META_PROTOCOL_VERSION`], built once.
-static PROTOCOL_VERSION_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(META_PROTOCOL_VERSION.as_bytes()));
 
 /// A notification: it gets no response.
 #[derive(Debug)]

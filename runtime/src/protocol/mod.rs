@@ -6,6 +6,7 @@ mod content;
 mod jsonrpc;
 mod method;
 mod modern_params;
+mod params_text;
 mod skip;
 mod versions;
 
@@ -13,13 +14,13 @@ mod versions;
 pub(crate) use call_message::read_agrees_with_parse;
 pub(crate) use content::base64_encode;
 pub use content::{CallToolResult, Content, ResourceContents};
-pub(crate) use jsonrpc::Named;
 pub(crate) use jsonrpc::to_raw;
 pub use jsonrpc::{
     ErrorObject, Message, Notification, Payload, Request, RequestId, Response, error_code,
 };
 pub use method::Method;
-pub(crate) use modern_params::{ModernParams, target_key};
+pub(crate) use modern_params::{CallRead, ModernParams, Named, target_key};
+pub(crate) use params_text::ParamsText;
 pub(crate) use skip::{Skip, SkipKey};
 #[cfg(feature = "http")]
 pub(crate) use versions::HEADER_PROTOCOL_VERSIONS;

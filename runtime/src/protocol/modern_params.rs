@@ -3,13 +3,14 @@
 //! protocol fields"), the target the `Mcp-Name` header mirrors (`name`, `uri` or `taskId`), and
 //! whether it continues an input round. The transport checks its headers against it and the
 //! dispatcher serves the request from it, so a request's params are read once, not once per
-//! question (issue 24).
+//! question (issue 24). A `tools/call`'s params are read so within the pass over its whole
+//! message (`Message::read`), which then keeps no raw params at all.
 //!
 //! Every answer equals the one read from the params built as a `serde_json::Value` (the last of
 //! a repeated member counts; JSON a `Value` refuses, too deep or with a lone surrogate, fails the
 //! pass just as it fails the `Value`). Where the pass cannot promise that (params that are not an
 //! object, a repeated `_meta`, a `_meta` that is neither an object nor `null`, any error), the
-//! request is read the way [`Request::modern_meta`] reads it, by building values.
+//! request is read the way [`modern_meta`] reads it, by building values.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,12 +19,44 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::jsonrpc::{Named, Request, may_carry_modern_meta};
 use super::method::Method;
+use super::params_text::ParamsText;
 use super::skip::{Skip, SkipKey, skip_other_json};
 use super::versions::{
     META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSIONS,
 };
+
+/// The params of a `tools/call` or `prompts/get` whose `name` is given once, as a string, whose
+/// `arguments` are given at most once, as an object or `null`, and whose `_meta`, if any, is an
+/// object (the params the dispatcher's own reading accepts, read as it reads them).
+#[derive(Debug)]
+pub(crate) struct Named {
+    pub(crate) name: String,
+    pub(crate) arguments: Option<Map<String, Value>>,
+    /// Where the params are read again (their `_meta` map, a round's binding), when they were
+    /// read with their message and carry `_meta`; otherwise the request's raw params are.
+    pub(crate) text: Option<ParamsText>,
+}
+
+/// What the transport read of a `tools/call`'s params with its message (`Message::read`); the
+/// request then has no raw `params`.
+#[derive(Debug)]
+pub(crate) enum CallRead {
+    /// A request of the handshake's revisions (no protocol version in `_meta`).
+    Legacy(Box<Named>),
+    /// A 2026-07-28 request, its `named` read (boxed as the transport hands it on).
+    Modern(Box<ModernParams>),
+}
+
+impl CallRead {
+    /// The tool's name and arguments.
+    pub(crate) fn into_named(self) -> Option<Named> {
+        match self {
+            Self::Legacy(named) => Some(*named),
+            Self::Modern(modern) => modern.named,
+        }
+    }
+}
 
 /// What a 2026-07-28 request's params say to the transport and the dispatcher.
 #[derive(Debug)]
@@ -68,32 +101,97 @@ pub(crate) fn target_key(method: &Method) -> Option<&'static str> {
     }
 }
 
-impl Request {
-    /// The params of a 2026-07-28 request (one whose `_meta` names its protocol version), or
-    /// `None` for a legacy request: the same requests [`Self::modern_meta`] tells apart.
-    pub(crate) fn modern(&self) -> Option<ModernParams> {
-        self.read_modern(false)
+/// The params of a 2026-07-28 request (one whose `_meta` names its protocol version), or `None`
+/// for a legacy request: the same requests [`modern_meta`] tells apart. `announced` when the
+/// transport already says the request is a 2026-07-28 one (its `MCP-Protocol-Version` header):
+/// the cheap filters that spare legacy traffic the reading are then skipped, as they would not
+/// spare it.
+pub(super) fn read_modern(
+    method: &Method,
+    params: &RawValue,
+    announced: bool,
+) -> Option<ModernParams> {
+    if !announced && !may_carry_modern_meta(params.get().as_bytes()) {
+        return None;
     }
+    let key = target_key(method);
+    let named = matches!(method, Method::CallTool | Method::GetPrompt);
+    let mut reader = serde_json::Deserializer::from_str(params.get());
+    let read = OnePass { named }
+        .deserialize(&mut reader)
+        .and_then(|read| reader.end().map(|()| read));
+    match read {
+        Ok(Some(read)) => read.finish(key, named),
+        _ => modern_meta(params).map(|meta| ModernParams::from_values(&meta, params, key)),
+    }
+}
 
-    /// The same; `announced` when the transport already says the request is a 2026-07-28 one
-    /// (its `MCP-Protocol-Version` header): the cheap filters that spare legacy traffic the
-    /// reading are then skipped, as they would not spare it.
-    pub(crate) fn read_modern(&self, announced: bool) -> Option<ModernParams> {
-        let params = self.params.as_deref()?;
-        if !announced && !may_carry_modern_meta(params.get().as_bytes()) {
+/// The `_meta` of 2026-07-28 params (whose `_meta` names its protocol version), built; `None`
+/// for a legacy request's.
+pub(super) fn modern_meta(params: &RawValue) -> Option<Map<String, Value>> {
+    if !may_carry_modern_meta(params.get().as_bytes()) {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "_meta")]
+        meta: Option<Map<String, Value>>,
+    }
+    let meta = serde_json::from_str::<Probe>(params.get()).ok()?.meta?;
+    meta.contains_key(META_PROTOCOL_VERSION).then_some(meta)
+}
+
+/// Whether params text may hold a `_meta` naming a protocol version: cheap filters, so that
+/// legacy traffic (the hot path) never pays for a second parse.
+fn may_carry_modern_meta(bytes: &[u8]) -> bool {
+    // Most legacy params have no `_` at all (one `memchr`); `_meta` has one. Escapes spell the
+    // names otherwise (`\u005fmeta`, `\/`): text with any is parsed. Without `_` or `\` (one
+    // scan for both) there is no `_meta`.
+    let Some(first) = memchr::memchr2(b'_', b'\\', bytes) else {
+        return false;
+    };
+    memchr::memchr(b'\\', &bytes[first..]).is_some()
+        || PROTOCOL_VERSION_FINDER.find(bytes).is_some()
+}
+
+/// The search for [`META_PROTOCOL_VERSION`], built once.
+static PROTOCOL_VERSION_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(META_PROTOCOL_VERSION.as_bytes()));
+
+/// A `tools/call`'s params read within its message's one pass: `None` when the pass cannot
+/// promise the dispatcher's answer (see [`OnePass`]).
+pub(super) struct CallParamsRead(Option<Read>);
+
+impl<'de> de::Deserialize<'de> for CallParamsRead {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        OnePass { named: true }.deserialize(d).map(Self)
+    }
+}
+
+impl CallParamsRead {
+    /// What the dispatcher reads of these params, as it would read them from the message's
+    /// `text` (called once, and only for params with `_meta`, which the text is kept for); `None`
+    /// for params the dispatcher refuses, or that continue an input round (their responses and
+    /// state are read from raw params).
+    pub(super) fn into_call(self, text: impl FnOnce() -> ParamsText) -> Option<CallRead> {
+        let mut read = self.0?;
+        if read.continues_round {
             return None;
         }
-        let key = target_key(&self.method);
-        let named = matches!(self.method, Method::CallTool | Method::GetPrompt);
-        let mut reader = serde_json::Deserializer::from_str(params.get());
-        let read = OnePass { named }
-            .deserialize(&mut reader)
-            .and_then(|read| reader.end().map(|()| read));
-        match read {
-            Ok(Some(read)) => read.finish(key, named),
-            _ => self
-                .modern_meta()
-                .map(|meta| ModernParams::from_values(&meta, params, key)),
+        match &read.meta {
+            Some(meta) if meta.has_version => {
+                let mut modern = read.finish(Some("name"), true)?;
+                modern.named.as_mut()?.text = Some(text());
+                Some(CallRead::Modern(Box::new(modern)))
+            }
+            meta => {
+                let has_meta = meta.is_some();
+                let mut named = read.take_named()?;
+                if has_meta {
+                    named.text = Some(text());
+                }
+                Some(CallRead::Legacy(Box::new(named)))
+            }
         }
     }
 }
@@ -138,19 +236,11 @@ struct Read {
 
 impl Read {
     /// `named`: the params are a `tools/call`'s or a `prompts/get`'s.
-    fn finish(self, key: Option<&str>, named: bool) -> Option<ModernParams> {
-        let meta = self.meta.filter(|meta| meta.has_version)?;
-        let arguments = match (self.arguments, self.last_arguments) {
-            (0, _) | (1, Some(Arguments::Null)) => Some(None),
-            (1, Some(Arguments::Object(arguments))) => Some(Some(arguments)),
-            _ => None,
-        };
-        let (named, name) = match (self.names, self.name, arguments) {
-            (1, Some(name), Some(arguments)) if named => (Some(Named { name, arguments }), None),
-            (_, name, _) => (None, name),
-        };
+    fn finish(mut self, key: Option<&str>, named: bool) -> Option<ModernParams> {
+        let meta = self.meta.take().filter(|meta| meta.has_version)?;
+        let named = if named { self.take_named() } else { None };
         let target = match key {
-            Some("name") => name,
+            Some("name") => self.name,
             Some("uri") => self.uri,
             Some("taskId") => self.task_id,
             _ => None,
@@ -162,6 +252,24 @@ impl Read {
             target,
             continues_round: Some(self.continues_round),
             named,
+        })
+    }
+
+    /// The name and arguments, taken, when the dispatcher reads them: `name` once, as a
+    /// string, and `arguments` at most once, as an object or `null`.
+    fn take_named(&mut self) -> Option<Named> {
+        if self.names != 1 || self.name.is_none() {
+            return None;
+        }
+        let arguments = match (self.arguments, &mut self.last_arguments) {
+            (0, _) | (1, Some(Arguments::Null)) => None,
+            (1, Some(Arguments::Object(arguments))) => Some(std::mem::take(arguments)),
+            _ => return None,
+        };
+        Some(Named {
+            name: self.name.take()?,
+            arguments,
+            text: None,
         })
     }
 }
@@ -429,7 +537,7 @@ impl<'de> de::Deserialize<'de> for MetaValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Message;
+    use crate::protocol::{Message, Request};
 
     fn request(method: &str, params: &str) -> Request {
         let text = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#);

@@ -46,7 +46,7 @@ impl Core {
         outbound: Option<Outbound>,
     ) -> impl Future<Output = Reply> + Send + 'a {
         match message {
-            Message::Request(request) => {
+            Message::Request(mut request) => {
                 connection.note_principal(principal);
                 let link = Link {
                     connection: Arc::clone(connection),
@@ -55,13 +55,10 @@ impl Core {
                 };
                 // A 2026-07-28 request takes the larger path, boxed, so that a legacy
                 // request's future does not carry its room.
-                match request.modern() {
-                    Some(modern) => Either::Left(Either::Left(Box::pin(self.handle_modern(
-                        request,
-                        Box::new(modern),
-                        principal,
-                        link,
-                    )))),
+                match request.take_modern(false) {
+                    Some(modern) => Either::Left(Either::Left(Box::pin(
+                        self.handle_modern(request, modern, principal, link),
+                    ))),
                     None => {
                         Either::Left(Either::Right(self.dispatch(request, None, principal, link)))
                     }
@@ -100,7 +97,7 @@ impl Core {
         }
     }
 
-    /// A 2026-07-28 request whose params the transport already read (`Request::modern`), as
+    /// A 2026-07-28 request whose params the transport already read (`Request::take_modern`), as
     /// [`Self::handle_in`] would serve it. Not boxed: the transport boxes it apart from a legacy
     /// request's.
     pub(crate) fn handle_modern_in<'a>(

@@ -20,7 +20,9 @@ use std::collections::HashMap;
 
 use crate::handler::{Answer, InputRound};
 use crate::principal::Principal;
-use crate::protocol::{ErrorObject, Method, ModernParams, RequestId, Response, error_code};
+use crate::protocol::{
+    ErrorObject, Method, ModernParams, ParamsText, RequestId, Response, error_code,
+};
 
 /// How a round that did not produce the handler's output ends.
 #[derive(Debug)]
@@ -96,7 +98,7 @@ impl Core {
             Method::ReadResource => "uri",
             _ => return Ok(None),
         };
-        if let (Some(params), Some(false)) = (params, modern.continues_round) {
+        if modern.continues_round == Some(false) {
             if modern.target().is_none() {
                 return Ok(Some(Arc::new(InputRound::new(
                     String::new(),
@@ -104,24 +106,34 @@ impl Core {
                     HashMap::new(),
                 ))));
             }
-            let (principal, method, params) =
-                (principal.clone(), method.clone(), params.to_owned());
-            let bind = Box::new(move || {
-                // The params read as below (a `Value` reads them): the same target.
-                let params: Map<String, Value> =
-                    serde_json::from_str(params.get()).unwrap_or_default();
-                Binding {
-                    principal: &principal,
-                    method: &method,
-                    target: params
-                        .get(target_key)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default(),
-                    arguments: params.get("arguments").and_then(Value::as_object),
-                }
-                .digest()
-            });
-            return Ok(Some(Arc::new(InputRound::first(bind))));
+            // Where the params are read again: the message they were read with (shared), or
+            // the raw params (copied).
+            let text = match (
+                modern.named.as_ref().and_then(|named| named.text.clone()),
+                params,
+            ) {
+                (Some(text), _) => Some(text),
+                (None, Some(params)) => Some(ParamsText::Params(params.to_owned())),
+                (None, None) => None,
+            };
+            if let Some(text) = text {
+                let (principal, method) = (principal.clone(), method.clone());
+                let bind = Box::new(move || {
+                    // The params read as below (a `Value` reads them): the same target.
+                    let params: Map<String, Value> = text.read().unwrap_or_default();
+                    Binding {
+                        principal: &principal,
+                        method: &method,
+                        target: params
+                            .get(target_key)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                        arguments: params.get("arguments").and_then(Value::as_object),
+                    }
+                    .digest()
+                });
+                return Ok(Some(Arc::new(InputRound::first(bind))));
+            }
         }
         let invalid = |message: String| ErrorObject::new(error_code::INVALID_PARAMS, message);
         let params: Map<String, Value> = match params {

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use super::name_index::NameIndex;
 use super::reply::Reply;
 use crate::handler::RequestMeta;
-use crate::protocol::{ErrorObject, Named, RequestId, Response, Skip, SkipKey, error_code};
+use crate::protocol::{
+    ErrorObject, Named, ParamsText, RequestId, Response, Skip, SkipKey, error_code,
+};
 
 pub(super) fn parse_params<'a, T: Deserialize<'a>>(
     params: Option<&'a RawValue>,
@@ -84,7 +86,7 @@ impl<'a> NamedParams<'a> {
     ///
     /// `named`: the params as a 2026-07-28 request's one reading found them (`Named`), when
     /// reading them here would succeed; or a `tools/call`'s, read with its message (then there
-    /// are no raw `params`, and no `_meta`).
+    /// are no raw `params`, and its `_meta`, if any, is read from the message's text).
     pub(super) fn find(
         params: Option<&'a RawValue>,
         named: Option<Named>,
@@ -95,11 +97,18 @@ impl<'a> NamedParams<'a> {
         let refuse = |error| Reply::Response(Response::error(Some(id.clone()), error));
         let params = match (named, params) {
             (Some(named), params) => {
-                let Named { name, arguments } = named;
+                let Named {
+                    name,
+                    arguments,
+                    text,
+                } = named;
+                // `_meta` from the message the params were read with, or from the raw params.
+                let text =
+                    text.or_else(|| params.map(|params| ParamsText::Params(params.to_owned())));
                 Self {
                     name: Cow::Owned(name),
                     arguments,
-                    meta: params.map(|params| RequestMeta::later(params.to_owned())),
+                    meta: text.map(RequestMeta::later),
                 }
             }
             (None, params) => Self::read(params).map_err(refuse)?,
@@ -124,7 +133,7 @@ impl<'a> NamedParams<'a> {
         let meta = match (read.meta, params) {
             (None, _) | (_, None) => None,
             (Some(CheckedMap), Some(params)) if params.get().starts_with('{') => {
-                Some(RequestMeta::later(params.to_owned()))
+                Some(RequestMeta::later(ParamsText::Params(params.to_owned())))
             }
             (Some(CheckedMap), Some(params)) => parse_params::<read::Built<'_>>(Some(params))?
                 .meta

@@ -14,7 +14,7 @@ use super::tasks::{TaskStart, owner_key, tasks_required, too_many_tasks};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
-    CallToolResult, ErrorObject, ModernParams, Named, RequestId, Response, TASKS_EXTENSION,
+    CallRead, CallToolResult, ErrorObject, ModernParams, RequestId, Response, TASKS_EXTENSION,
     error_code, to_raw,
 };
 use crate::tool::TaskSupport;
@@ -43,7 +43,7 @@ impl Core {
         &self,
         id: RequestId,
         // The raw params, or the name and arguments read with the message (`Message::read`).
-        (params, call): (Option<&RawValue>, Option<Box<Named>>),
+        (params, call): (Option<&RawValue>, Option<CallRead>),
         modern: Option<Box<ModernParams>>,
         principal: &Principal,
         link: Link,
@@ -55,7 +55,7 @@ impl Core {
                 params,
                 modern
                     .and_then(|modern| modern.named)
-                    .or(call.map(|call| *call)),
+                    .or_else(|| call.and_then(|call| call.into_named())),
                 &self.inner.by_name,
                 "tool",
                 &id,
