@@ -453,6 +453,32 @@ impl Connection {
         })
     }
 
+    /// The connection of one 2026-07-28 request over a transport that gives each request one
+    /// of its own (HTTP): stateless, its request not registered for cancellation by
+    /// notification, and given the request's `_meta` when the request is admitted
+    /// ([`Self::take_meta`]), instead of being the parent of a connection made for it.
+    pub(crate) fn one_modern_request() -> Arc<Self> {
+        Arc::new(Self {
+            tracks_requests: false,
+            stateless: true,
+            log_level: AtomicU8::new(LOG_OFF),
+            ..Self::default()
+        })
+    }
+
+    /// Whether this is a [`Self::one_modern_request`] connection: its request is served on it.
+    pub(crate) fn is_one_modern_request(&self) -> bool {
+        self.stateless && self.parent.is_none()
+    }
+
+    /// The capabilities and log level of a 2026-07-28 request's `_meta`, taken by the
+    /// [`Self::one_modern_request`] connection it is served on (no level: no log messages).
+    pub(crate) fn take_meta(&self, capabilities: Value, log_level: Option<LogLevel>) {
+        *lock(&self.capabilities) = capabilities;
+        self.log_level
+            .store(log_level.map_or(LOG_OFF, |l| l as u8), Ordering::SeqCst);
+    }
+
     /// The connection of one 2026-07-28 request: capabilities and log level from its `_meta`
     /// (no level: no log messages).
     pub(crate) fn stateless(
@@ -989,6 +1015,37 @@ mod tests {
             Connection::stateless(json!({}), None, Connection::new()).log_level(),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn a_modern_requests_own_connection_takes_its_meta_and_asks_the_client_nothing() {
+        let own = Connection::one_modern_request();
+        assert!(own.is_one_modern_request());
+        assert_eq!(
+            own.log_level(),
+            None,
+            "no level until the request gives one"
+        );
+        own.take_meta(json!({"sampling": {}}), Some(LogLevel::Debug));
+        assert!(own.client_supports("sampling"));
+        assert_eq!(own.log_level(), Some(LogLevel::Debug));
+        let (outbound, _rx) = Outbound::channel();
+        let asked = own
+            .request(
+                &outbound,
+                &Cancel::default(),
+                "sampling/createMessage",
+                json!({}),
+            )
+            .await;
+        assert!(
+            matches!(asked, Err(ClientError::Unsupported(_))),
+            "{asked:?}"
+        );
+        // Any other connection is a parent: its request's connection is made apart.
+        let child = Connection::stateless(json!({}), None, Connection::new());
+        assert!(!child.is_one_modern_request());
+        assert!(!Connection::one_request().is_one_modern_request());
     }
 
     /// The next message, failing the test rather than hanging it.

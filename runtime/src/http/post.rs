@@ -96,7 +96,7 @@ pub(super) fn post(
                 shared,
                 principal,
                 message,
-                shared.connection(false),
+                shared.modern_connection(),
                 None,
                 Some(modern),
                 media.event_stream,

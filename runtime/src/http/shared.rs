@@ -67,6 +67,14 @@ impl Shared {
         connection
     }
 
+    /// The connection of one 2026-07-28 request, with this transport's handler timeout: the
+    /// request is served on it, its `_meta` taken when it is admitted.
+    pub(super) fn modern_connection(&self) -> Arc<Connection> {
+        let connection = Connection::one_modern_request();
+        connection.set_handler_timeout(self.handler_timeout);
+        connection
+    }
+
     /// The owner of `principal`'s sessions (none for an authenticated caller without a subject).
     pub(super) fn owner(&self, principal: &Principal) -> Result<Owner, SessionError> {
         let owner = Owner::of_caller(principal, matches!(self.auth, Auth::Verifier(_)));

@@ -196,12 +196,17 @@ impl Core {
             ));
         }
         // Nothing carries over between modern requests: a connection of its own, built from
-        // this request's `_meta`.
-        let connection = Connection::stateless(
-            capabilities.clone(),
-            log_level,
-            Arc::clone(&link.connection),
-        );
+        // this request's `_meta` (the one the transport made for it, when it made one).
+        let connection = if link.connection.is_one_modern_request() {
+            link.connection.take_meta(capabilities.clone(), log_level);
+            Arc::clone(&link.connection)
+        } else {
+            Connection::stateless(
+                capabilities.clone(),
+                log_level,
+                Arc::clone(&link.connection),
+            )
+        };
         Ok((connection, method))
     }
 
