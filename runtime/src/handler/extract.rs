@@ -4,7 +4,9 @@
 
 use schemars::{JsonSchema, SchemaGenerator};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::protocol::Arguments;
 
 use super::context::RequestContext;
 use super::future::{HandlerFuture, Rejected};
@@ -17,7 +19,7 @@ pub struct CallParts<'a, S> {
     pub(crate) state: &'a S,
     pub(crate) principal: &'a Principal,
     /// The call's arguments, each taken out by the parameter that reads it.
-    pub(crate) arguments: Map<String, Value>,
+    pub(crate) arguments: Arguments,
     pub(crate) context: &'a RequestContext,
     pub(crate) problems: Vec<String>,
     /// What is being called (`tool`, `resource`, `prompt`), for messages.

@@ -7,11 +7,11 @@
 
 use axum::http::header::HeaderMap;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::headers::{NAME, decode_header_value};
 use crate::clip::{TEXT_BYTES, clip};
-use crate::protocol::{Method, ModernParams, Request};
+use crate::protocol::{Arguments, Method, ModernParams, Request};
 use crate::server::Core;
 
 /// The header prefix a declared name is appended to.
@@ -21,7 +21,7 @@ const PREFIX: &str = "Mcp-Param-";
 #[derive(Deserialize)]
 struct CallArguments {
     #[serde(default)]
-    arguments: Option<Map<String, Value>>,
+    arguments: Option<Arguments>,
 }
 
 /// 2026-07-28 `tools/call`: every argument the tool mirrors into a header is checked against

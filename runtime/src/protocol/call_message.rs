@@ -23,6 +23,7 @@ use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::arguments::Arguments;
 use super::jsonrpc::{Field, Message, Request, RequestId, Response};
 use super::method::Method;
 use super::modern_params::{CallParamsRead, CallRead, Named, ParamsKey};
@@ -122,7 +123,7 @@ impl<P> CallEnvelope<'_, P> {
 /// ignored; and no `_meta`, which the dispatcher keeps as raw text for the handler.
 struct CallParams {
     name: String,
-    arguments: Option<Map<String, Value>>,
+    arguments: Option<Arguments>,
 }
 
 impl<'de> Deserialize<'de> for CallParams {
@@ -143,7 +144,7 @@ impl<'de> Deserialize<'de> for CallParams {
                             name = Some(map.next_value::<String>()?);
                         }
                         ParamsKey::Arguments if arguments.is_none() => {
-                            arguments = Some(map.next_value::<Option<Map<String, Value>>>()?);
+                            arguments = Some(map.next_value::<Option<Arguments>>()?);
                         }
                         ParamsKey::Name | ParamsKey::Arguments | ParamsKey::Meta => {
                             return Err(other());
@@ -176,7 +177,7 @@ fn seen(message: Result<Message, Box<Response>>) -> String {
     #[derive(Deserialize)]
     struct Read {
         name: String,
-        arguments: Option<Map<String, Value>>,
+        arguments: Option<Arguments>,
         #[serde(rename = "_meta")]
         meta: Option<Map<String, Value>>,
     }

@@ -1,6 +1,7 @@
 //! The protocol: JSON-RPC 2.0 framing, MCP's methods and protocol revisions, and the MCP result
 //! types handlers produce. It uses nothing else of the runtime.
 
+mod arguments;
 mod call_message;
 mod content;
 mod jsonrpc;
@@ -10,6 +11,7 @@ mod params_text;
 mod skip;
 mod versions;
 
+pub(crate) use arguments::Arguments;
 #[cfg(feature = "http")]
 pub(crate) use call_message::read_agrees_with_parse;
 pub(crate) use content::base64_encode;

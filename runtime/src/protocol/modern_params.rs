@@ -19,6 +19,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::arguments::Arguments;
 use super::method::Method;
 use super::params_text::ParamsText;
 use super::skip::{Skip, SkipKey, skip_other_json};
@@ -32,7 +33,7 @@ use super::versions::{
 #[derive(Debug)]
 pub(crate) struct Named {
     pub(crate) name: String,
-    pub(crate) arguments: Option<Map<String, Value>>,
+    pub(crate) arguments: Option<Arguments>,
     /// Where the params are read again (their `_meta` map, a round's binding), when they were
     /// read with their message and carry `_meta`; otherwise the request's raw params are.
     pub(crate) text: Option<ParamsText>,
@@ -228,7 +229,7 @@ struct Read {
     names: usize,
     /// `arguments`: given how many times, and the last one (when built).
     arguments: usize,
-    last_arguments: Option<Arguments>,
+    last_arguments: Option<ArgumentsValue>,
     uri: Option<String>,
     task_id: Option<String>,
     continues_round: bool,
@@ -262,8 +263,8 @@ impl Read {
             return None;
         }
         let arguments = match (self.arguments, &mut self.last_arguments) {
-            (0, _) | (1, Some(Arguments::Null)) => None,
-            (1, Some(Arguments::Object(arguments))) => Some(std::mem::take(arguments)),
+            (0, _) | (1, Some(ArgumentsValue::Null)) => None,
+            (1, Some(ArgumentsValue::Object(arguments))) => Some(std::mem::take(arguments)),
             _ => return None,
         };
         Some(Named {
@@ -339,35 +340,30 @@ impl<'de> Visitor<'de> for OnePass {
 }
 
 /// `arguments`, built as the dispatcher builds them: `null`, an object, or anything else.
-enum Arguments {
+enum ArgumentsValue {
     Null,
-    Object(Map<String, Value>),
+    Object(Arguments),
     Other,
 }
 
-impl<'de> de::Deserialize<'de> for Arguments {
+impl<'de> de::Deserialize<'de> for ArgumentsValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Any;
         impl<'de> Visitor<'de> for Any {
-            type Value = Arguments;
+            type Value = ArgumentsValue;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON value")
             }
-            fn visit_str<E>(self, _: &str) -> Result<Arguments, E> {
-                Ok(Arguments::Other)
+            fn visit_str<E>(self, _: &str) -> Result<ArgumentsValue, E> {
+                Ok(ArgumentsValue::Other)
             }
-            fn visit_unit<E>(self) -> Result<Arguments, E> {
-                Ok(Arguments::Null)
+            fn visit_unit<E>(self) -> Result<ArgumentsValue, E> {
+                Ok(ArgumentsValue::Null)
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Arguments, A::Error> {
-                // As `Map<String, Value>` builds itself: the last of a repeated name counts.
-                let mut arguments = Map::new();
-                while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                    arguments.insert(key, value);
-                }
-                Ok(Arguments::Object(arguments))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ArgumentsValue, A::Error> {
+                Arguments::read(map).map(ArgumentsValue::Object)
             }
-            skip_other_json!(Arguments::Other);
+            skip_other_json!(ArgumentsValue::Other);
         }
         d.deserialize_any(Any)
     }

@@ -1,11 +1,10 @@
 //! How the untyped core reaches the user's handlers: the [`Handlers`] trait object and the
 //! [`Call`] a handler's parameters are extracted from.
 
-use serde_json::{Map, Value};
-
 use crate::handler::{CallParts, RequestContext};
 use crate::principal::Principal;
 use crate::prompt::PromptFuture;
+use crate::protocol::Arguments;
 use crate::resource::ResourceFuture;
 use crate::tool::ToolFuture;
 
@@ -22,7 +21,7 @@ pub(crate) trait Handlers: Send + Sync + 'static {
 /// What a handler's parameters are extracted from, but the server's value.
 pub(crate) struct Call<'a> {
     pub(super) principal: &'a Principal,
-    pub(super) arguments: Map<String, Value>,
+    pub(super) arguments: Arguments,
     pub(super) context: &'a RequestContext,
     pub(super) problems: Vec<String>,
     pub(super) kind: &'static str,

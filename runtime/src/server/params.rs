@@ -12,7 +12,7 @@ use super::name_index::NameIndex;
 use super::reply::Reply;
 use crate::handler::RequestMeta;
 use crate::protocol::{
-    ErrorObject, Named, ParamsText, RequestId, Response, Skip, SkipKey, error_code,
+    Arguments, ErrorObject, Named, ParamsText, RequestId, Response, Skip, SkipKey, error_code,
 };
 
 pub(super) fn parse_params<'a, T: Deserialize<'a>>(
@@ -27,13 +27,13 @@ pub(super) fn parse_params<'a, T: Deserialize<'a>>(
 pub(super) struct NamedParams<'a> {
     /// Borrowed from the message unless it has escapes: the name is only looked up.
     pub(super) name: Cow<'a, str>,
-    pub(super) arguments: Option<Map<String, Value>>,
+    pub(super) arguments: Option<Arguments>,
     /// Built when the handler asks for it.
     pub(super) meta: Option<RequestMeta>,
 }
 
 mod read {
-    use super::{CheckedMap, Cow, Deserialize, Map, Value, de};
+    use super::{Arguments, CheckedMap, Cow, Deserialize, Map, Value, de};
 
     /// The params as read: `_meta` checked as a map of values would be read (the same errors),
     /// without building it. (Named as the params are: an error names the struct.)
@@ -41,7 +41,7 @@ mod read {
     pub(super) struct NamedParams<'a> {
         #[serde(borrow)]
         pub(super) name: Cow<'a, str>,
-        pub(super) arguments: Option<Map<String, Value>>,
+        pub(super) arguments: Option<Arguments>,
         #[serde(rename = "_meta")]
         pub(super) meta: Option<CheckedMap>,
     }

@@ -36,7 +36,7 @@ impl Core {
             return Reply::Denied(denial);
         }
         let arguments = params.arguments.unwrap_or_default();
-        if let Some(unknown) = arguments.keys().find(|k| !names.contains(&k.as_str())) {
+        if let Some(unknown) = arguments.keys().find(|k| !names.contains(k)) {
             return Reply::Response(Response::error(
                 Some(id),
                 ErrorObject::new(

@@ -62,7 +62,7 @@ impl Core {
             },
             matched: &std::cell::Cell::new(0),
             principal: principal,
-            arguments: arguments,
+            arguments: arguments.into(),
             problems: Vec::new(),
             strings: true,
             detach: None,

@@ -80,7 +80,7 @@ impl Core {
             let arguments = arguments.unwrap_or_default();
             let mut problems: Vec<String> = arguments
                 .keys()
-                .filter(|key| !tool.arguments.contains(&key.as_str()))
+                .filter(|key| !tool.arguments.contains(key))
                 .map(|key| format!("`{key}`: unknown argument"))
                 .collect();
             // A header parameter carries only what every client mirrors exactly (SEP-2243).
