@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use scopegate::auth::{JwtConfig, JwtVerifier, TokenVerifier};
 use scopegate::prelude::*;
 use scopegate::{Reply, ScopeSet};
-use scopegate_bench::in_process::{ISSUER, RESOURCE, call, config, request};
+use scopegate_bench::in_process::{ISSUER, RESOURCE, config, modern_request, request, send};
 use scopegate_bench::support::{TestKey, TokenBuilder, jwk_set};
 use scopegate_bench::{CALL, Echo, OpenEcho, bare_router, typed_router};
 
@@ -79,6 +79,25 @@ async fn per_run<F: Future<Output = ()>>(mut one: impl FnMut() -> F) -> (f64, f6
     )
 }
 
+/// Allocations per request through `router` (as [`per_run`]), of requests made by `make`: all
+/// built before anything is counted, as building one (its headers, the bearer header's text) is
+/// the client's share.
+async fn routed(
+    router: &axum::Router,
+    make: impl Fn() -> axum::http::Request<axum::body::Body>,
+) -> (f64, f64, u64) {
+    let built = (0..ROUNDS + 100).map(|_| make()).collect::<Vec<_>>();
+    let requests = std::cell::RefCell::new(built);
+    per_run(|| {
+        let request = requests
+            .borrow_mut()
+            .pop()
+            .expect("one request built per run");
+        send(router, request)
+    })
+    .await
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -126,17 +145,11 @@ fn main() {
             .expect("the router builds");
         let bare = bare_router();
         let typed = typed_router();
-        // Building each request (headers, the bearer header's text) is the client's share:
-        // counted apart and taken off.
-        let build_plain = per_run(|| async { drop(request(None)) }).await;
-        let build_token = per_run(|| async { drop(request(Some(&token))) }).await;
-        // The request's own allocations taken off; the largest block is the row's.
-        let minus =
-            |(a, b, largest): (f64, f64, u64), (c, d, _): (f64, f64, u64)| (a - c, b - d, largest);
-        let bare_run = minus(per_run(|| call(&bare, None)).await, build_plain);
-        let typed_run = minus(per_run(|| call(&typed, None)).await, build_plain);
-        let open_run = minus(per_run(|| call(&open, None)).await, build_plain);
-        let authed_run = minus(per_run(|| call(&authed, Some(&token))).await, build_token);
+        let bare_run = routed(&bare, || request(None)).await;
+        let typed_run = routed(&typed, || request(None)).await;
+        let open_run = routed(&open, || request(None)).await;
+        let authed_run = routed(&authed, || request(Some(&token))).await;
+        let modern_run = routed(&authed, || modern_request(&token)).await;
         drop(principal);
 
         println!(
@@ -154,6 +167,7 @@ fn main() {
             ("router: axum handler, Value-based", bare_run),
             ("router: scopegate tools/call, no auth", open_run),
             ("router: scopegate tools/call, warm token", authed_run),
+            ("router: the same, 2026-07-28 request", modern_run),
         ] {
             println!("{name:<44} {allocs:>8.1} {bytes:>10.0} {largest:>10}");
         }

@@ -291,6 +291,10 @@ pub struct OpenEcho;
 /// The request of every benchmark: a `tools/call` of `echo`.
 pub const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
 
+/// The same call as a 2026-07-28 request: the revision, the client and its capabilities in
+/// `_meta` (as `scripts/bench`'s `era-2026` row sends it).
+pub const MODERN_CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"bench","version":"0"},"io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+
 /// HTTP requests through a router without a socket, for the micro-benchmarks.
 pub mod in_process {
     use axum::body::Body;
@@ -322,6 +326,21 @@ pub mod in_process {
             request = request.header("authorization", format!("Bearer {token}"));
         }
         request.body(Body::from(super::CALL)).expect("a request")
+    }
+
+    /// [`super::MODERN_CALL`] as an HTTP request of the 2026-07-28 revision (its routing
+    /// headers mirroring the body), with `token` as its bearer token.
+    pub fn modern_request(token: &str) -> Request<Body> {
+        Request::post(RESOURCE)
+            .header("host", "127.0.0.1:2")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "echo")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(super::MODERN_CALL))
+            .expect("a request")
     }
 
     /// [`super::CALL`] as a DPoP request: `token` in the `DPoP` scheme, with `proof`.
