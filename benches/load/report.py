@@ -59,13 +59,14 @@ def latest_table(data):
     lines = [
         f"Run: {machine_line(data)}. Command: `scripts/bench --publish`.",
         "",
-        "| row | what | median req/s | ÷ ceiling, per round | CPU µs/request | p99 ms |",
-        "|---|---|---:|---:|---:|---:|",
+        "| row | what | median req/s | ÷ ceiling, per round | CPU µs/request | thread switches/request | p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, row in rows.items():
         per_round = ratio(row["median_round_ratio"]) if "median_round_ratio" in row else ""
+        switches = f"{row['median_switches']:.3f}" if "median_switches" in row else ""
         lines.append(f"| `{name}` | {row['what']} | {number(row['median_rps'])} | {per_round} | "
-                     f"{cpu(row['median_cpu_us'])} | {row['median_p99_ms']:.2f} |")
+                     f"{cpu(row['median_cpu_us'])} | {switches} | {row['median_p99_ms']:.2f} |")
     lines += [
         "",
         "| target | measured: median of the per-round ratios (the rounds' spread) | |",
