@@ -38,21 +38,35 @@ static TOOLS_CALL: LazyLock<memchr::memmem::Finder<'static>> =
 static META: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(br#""_meta""#));
 
+/// A message's text up to this size is kept as a copy of its own. Shared, a small message would
+/// keep the whole buffer the transport read it into (hyper's: 8 KB and more) alive for as long
+/// as what reads it later may, which for a call that goes on as a task is the task's lifetime;
+/// a copy of a few hundred bytes costs about a hundred instructions.
+const COPIED_UP_TO: usize = 4096;
+
 impl Message {
     /// [`Message::parse`], reading a `tools/call`'s params in the same pass when it can (see
     /// the [module](self)): such a request carries them in [`Request::call`](Request), and no
     /// raw `params`. Params with `_meta` keep a copy of `bytes`.
     pub(crate) fn read(bytes: &[u8]) -> Result<Self, Box<Response>> {
-        match read_call(bytes, || Bytes::copy_from_slice(bytes)) {
+        match read_call(bytes, |text| ParamsText::Copy(text.into())) {
             Some(request) => Ok(Self::Request(request)),
             None => Self::parse(bytes),
         }
     }
 
-    /// The same, params with `_meta` keeping `bytes` shared rather than copied.
+    /// The same, params with `_meta` keeping `bytes` shared rather than copied when it is
+    /// larger than [`COPIED_UP_TO`].
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn read_shared(bytes: &Bytes) -> Result<Self, Box<Response>> {
-        match read_call(bytes, || bytes.clone()) {
+        let keep = |text: &str| {
+            if text.len() <= COPIED_UP_TO {
+                ParamsText::Copy(text.into())
+            } else {
+                ParamsText::Message(bytes.clone())
+            }
+        };
+        match read_call(bytes, keep) {
             Some(request) => Ok(Self::Request(request)),
             None => Self::parse(bytes),
         }
@@ -60,8 +74,8 @@ impl Message {
 }
 
 /// The message as a `tools/call` read whole, or `None` (then [`Message::parse`] reads it).
-/// `keep` gives the message's text to keep, asked only for params with `_meta`.
-fn read_call(bytes: &[u8], keep: impl FnOnce() -> Bytes) -> Option<Request> {
+/// `keep` keeps the message's text, asked only for params with `_meta`.
+fn read_call(bytes: &[u8], keep: impl FnOnce(&str) -> ParamsText) -> Option<Request> {
     TOOLS_CALL.find(bytes)?;
     // JSON text is UTF-8 (RFC 8259 §8.1), checked once over the whole text, as `parse` does.
     let text = std::str::from_utf8(bytes).ok()?;
@@ -77,7 +91,7 @@ fn read_call(bytes: &[u8], keep: impl FnOnce() -> Bytes) -> Option<Request> {
     } else {
         let envelope: CallEnvelope<'_, CallParamsRead> = serde_json::from_str(text).ok()?;
         let (id, params) = envelope.into_request()?;
-        (id, params.into_call(|| ParamsText::Message(keep()))?)
+        (id, params.into_call(|| keep(text))?)
     };
     Some(Request {
         id,
@@ -308,19 +322,38 @@ mod tests {
     }
 
     #[test]
-    fn the_text_is_kept_for_meta_only_copied_or_shared() {
-        let text = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"progressToken":"p"}}}"#;
-        let shared = Bytes::from_static(text.as_bytes());
-        let Ok(Message::Request(request)) = Message::read_shared(&shared) else {
-            panic!("a request");
+    fn the_text_is_kept_for_meta_only_copied_when_small_shared_when_large() {
+        let kept = |text: String| {
+            let shared = Bytes::from(text);
+            let Ok(Message::Request(request)) = Message::read_shared(&shared) else {
+                panic!("a request");
+            };
+            let Some(CallRead::Legacy(named)) = request.call else {
+                panic!("read in one pass");
+            };
+            match named.text {
+                Some(ParamsText::Copy(kept)) => {
+                    assert_eq!(kept.as_bytes(), shared, "the whole message");
+                    false
+                }
+                Some(ParamsText::Message(kept)) => {
+                    assert_eq!(kept.as_ptr(), shared.as_ptr(), "shared, not copied");
+                    assert_eq!(kept, shared, "the whole message");
+                    true
+                }
+                other => panic!("the text kept: {other:?}"),
+            }
         };
-        let Some(CallRead::Legacy(named)) = request.call else {
-            panic!("read in one pass");
+        let call = |text: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"{text}"}},"_meta":{{"progressToken":"p"}}}}}}"#
+            )
         };
-        let Some(ParamsText::Message(kept)) = named.text else {
-            panic!("the text kept");
-        };
-        assert_eq!(kept.as_ptr(), shared.as_ptr(), "shared, not copied");
+        assert!(!kept(call("hello")), "a small message is copied");
+        assert!(
+            kept(call(&"x".repeat(COPIED_UP_TO))),
+            "a large one is shared"
+        );
         let plain = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#;
         let Ok(Message::Request(request)) = Message::read(plain.as_bytes()) else {
             panic!("a request");

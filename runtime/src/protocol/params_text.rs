@@ -3,8 +3,11 @@
 //! without either, so the text is kept as it is, not read into values ahead of time.
 //!
 //! A request read in one pass with its message ([`Message::read`](super::Message)) has no raw
-//! params of its own: it keeps the message's text instead, shared with the transport's buffer
-//! (the body as received over HTTP), and the params are found in it again when asked for.
+//! params of its own: it keeps the message's text instead (a copy of a small message; a large
+//! one shared with the buffer the transport read it into), and the params are found in it again
+//! when asked for.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -16,9 +19,13 @@ use serde_json::value::RawValue;
 pub(crate) enum ParamsText {
     /// The params as raw JSON.
     Params(Box<RawValue>),
-    /// The whole message: a JSON-RPC request, one JSON value in UTF-8 text, that the one-pass
-    /// reading took whole (so its members are given once each).
+    /// The whole message, shared with the buffer the transport read it into: a JSON-RPC
+    /// request, one JSON value in UTF-8 text, that the one-pass reading took whole (so its
+    /// members are given once each).
     Message(Bytes),
+    /// The same, a copy of its own (a small message: shared, it would keep the transport's
+    /// whole buffer alive).
+    Copy(Arc<str>),
 }
 
 impl ParamsText {
@@ -27,17 +34,20 @@ impl ParamsText {
     pub(crate) fn read<T: DeserializeOwned>(&self) -> Option<T> {
         match self {
             Self::Params(params) => serde_json::from_str(params.get()).ok(),
-            Self::Message(message) => {
-                #[derive(Deserialize)]
-                struct Envelope<T> {
-                    params: Option<T>,
-                }
-                // Checked once, whole: serde_json reading bytes would check each string again.
-                let text = std::str::from_utf8(message).ok()?;
-                serde_json::from_str::<Envelope<T>>(text).ok()?.params
-            }
+            // Checked once, whole: serde_json reading bytes would check each string again.
+            Self::Message(message) => params_in(std::str::from_utf8(message).ok()?),
+            Self::Copy(message) => params_in(message),
         }
     }
+}
+
+/// The params of `message`, read as `T`.
+fn params_in<T: DeserializeOwned>(message: &str) -> Option<T> {
+    #[derive(Deserialize)]
+    struct Envelope<T> {
+        params: Option<T>,
+    }
+    serde_json::from_str::<Envelope<T>>(message).ok()?.params
 }
 
 #[cfg(test)]
@@ -54,6 +64,7 @@ mod tests {
         let expected: Value = serde_json::from_str(params).unwrap();
         let raw = RawValue::from_string(params.to_owned()).unwrap();
         for text in [
+            ParamsText::Copy(message.as_str().into()),
             ParamsText::Message(Bytes::from(message)),
             ParamsText::Params(raw),
         ] {
