@@ -6,7 +6,6 @@
 
 use std::sync::OnceLock;
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::protocol::ParamsText;
@@ -45,17 +44,9 @@ impl RequestMeta {
     pub(crate) fn get(&self) -> &Map<String, Value> {
         match &self.0 {
             Source::Built(meta) => meta,
-            Source::Later { params, built } => built.get_or_init(|| {
-                #[derive(Deserialize)]
-                struct Params {
-                    #[serde(rename = "_meta")]
-                    meta: Option<Map<String, Value>>,
-                }
-                params
-                    .read::<Params>()
-                    .and_then(|params| params.meta)
-                    .unwrap_or_default()
-            }),
+            Source::Later { params, built } => {
+                built.get_or_init(|| params.meta().unwrap_or_default())
+            }
         }
     }
 }

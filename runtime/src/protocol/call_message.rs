@@ -195,12 +195,7 @@ fn seen(message: Result<Message, Box<Response>>) -> String {
         #[serde(rename = "_meta")]
         meta: Option<Map<String, Value>>,
     }
-    #[derive(Deserialize)]
-    struct MetaOnly {
-        #[serde(rename = "_meta")]
-        meta: Option<Map<String, Value>>,
-    }
-    let meta_in = |text: Option<ParamsText>| text?.read::<MetaOnly>()?.meta;
+    let meta_in = |text: Option<ParamsText>| text?.meta();
     match message {
         Ok(Message::Request(mut request)) => {
             let modern = request.take_modern(false);

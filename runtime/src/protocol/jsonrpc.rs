@@ -95,16 +95,8 @@ impl Request {
     #[must_use]
     pub fn modern_meta(&self) -> Option<Map<String, Value>> {
         match &self.call {
-            Some(CallRead::Modern(modern)) => {
-                // Its params were read: `_meta` is an object naming the version.
-                #[derive(Deserialize)]
-                struct Probe {
-                    #[serde(rename = "_meta")]
-                    meta: Option<Map<String, Value>>,
-                }
-                let text = modern.named.as_ref()?.text.as_ref()?;
-                text.read::<Probe>()?.meta
-            }
+            // Its params were read: `_meta` is an object naming the version.
+            Some(CallRead::Modern(modern)) => modern.named.as_ref()?.text.as_ref()?.meta(),
             Some(CallRead::Legacy(_)) => None,
             None => modern_meta(self.params.as_deref()?),
         }

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::arguments::Arguments;
 use super::method::Method;
-use super::params_text::ParamsText;
+use super::params_text::{MetaOf, ParamsText};
 use super::skip::{Skip, SkipKey, skip_other_json};
 use super::versions::{
     META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSIONS,
@@ -133,12 +133,7 @@ pub(super) fn modern_meta(params: &RawValue) -> Option<Map<String, Value>> {
     if !may_carry_modern_meta(params.get().as_bytes()) {
         return None;
     }
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        #[serde(rename = "_meta")]
-        meta: Option<Map<String, Value>>,
-    }
-    let meta = serde_json::from_str::<Probe>(params.get()).ok()?.meta?;
+    let meta = serde_json::from_str::<MetaOf>(params.get()).ok()?.meta?;
     meta.contains_key(META_PROTOCOL_VERSION).then_some(meta)
 }
 

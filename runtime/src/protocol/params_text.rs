@@ -13,6 +13,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 /// Where a request's params are read again from.
 #[derive(Debug, Clone)]
@@ -39,6 +40,19 @@ impl ParamsText {
             Self::Copy(message) => params_in(message),
         }
     }
+
+    /// The params' `_meta`, built as a map of values (`None` when it is absent or `null`, or
+    /// the params do not read so).
+    pub(crate) fn meta(&self) -> Option<Map<String, Value>> {
+        self.read::<MetaOf>()?.meta
+    }
+}
+
+/// Params read for their `_meta` alone.
+#[derive(Deserialize)]
+pub(super) struct MetaOf {
+    #[serde(rename = "_meta")]
+    pub(super) meta: Option<Map<String, Value>>,
 }
 
 /// The params of `message`, read as `T`.
@@ -53,7 +67,6 @@ fn params_in<T: DeserializeOwned>(message: &str) -> Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
 
     #[test]
     fn the_params_are_found_again_as_they_were_written() {
