@@ -37,8 +37,32 @@ async fn chatty(ms: u64, ctx: RequestContext) -> String {
     format!("slept {ms}")
 }
 
+/// The tags of [`linger`] calls that started, and of those whose handler was dropped.
+static STARTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+static DROPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes `tag` when its handler is dropped.
+struct Noted(String);
+
+impl Drop for Noted {
+    fn drop(&mut self) {
+        DROPPED.lock().unwrap().push(std::mem::take(&mut self.0));
+    }
+}
+
+/// Runs for an hour, noting its tag when it starts and when it is dropped; with a progress
+/// token it reports progress first, so that its answer is an event stream.
+#[mcp_tool(public)]
+async fn linger(tag: String, ctx: RequestContext) -> String {
+    let _noted = Noted(tag.clone());
+    STARTED.lock().unwrap().push(tag);
+    ctx.progress(0.0, None, Some("lingering"));
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    "unreachable".into()
+}
+
 #[derive(McpServer)]
-#[mcp(name = "limits", tools(nap, scoped, chatty))]
+#[mcp(name = "limits", tools(nap, scoped, chatty, linger))]
 struct Limits;
 
 struct Env {
@@ -456,9 +480,8 @@ async fn slow_and_oversized_request_heads_are_cut_off() {
     }
 }
 
-/// Sends one request on a raw connection and reads its whole response (by Content-Length);
-/// returns the status line and body.
-async fn exchange(stream: &mut tokio::net::TcpStream, body: &Value) -> (String, String) {
+/// Writes a POST of `body` to the MCP endpoint on a raw connection.
+async fn send(stream: &mut tokio::net::TcpStream, body: &Value) {
     let body = body.to_string();
     let head = format!(
         "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
@@ -467,6 +490,12 @@ async fn exchange(stream: &mut tokio::net::TcpStream, body: &Value) -> (String, 
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(body.as_bytes()).await.unwrap();
+}
+
+/// Sends one request on a raw connection and reads its whole response (by Content-Length);
+/// returns the status line and body.
+async fn exchange(stream: &mut tokio::net::TcpStream, body: &Value) -> (String, String) {
+    send(stream, body).await;
     let mut received = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -489,6 +518,83 @@ async fn exchange(stream: &mut tokio::net::TcpStream, body: &Value) -> (String, 
             }
         }
     }
+}
+
+/// Waits (up to 5 s) until `list` holds `tag`.
+async fn noted(list: &std::sync::Mutex<Vec<String>>, tag: &str) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if list.lock().unwrap().iter().any(|t| t == tag) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// Writes a `linger` call tagged `tag` on a raw connection (with a progress token when
+/// `stream`), and waits until its handler runs.
+async fn lingering(env: &Env, tag: &str, stream: bool) -> tokio::net::TcpStream {
+    let mut request = call("linger", json!({ "tag": tag }));
+    if stream {
+        request["params"]["_meta"] = json!({"progressToken": 1});
+    }
+    let address = env.base.trim_start_matches("http://");
+    let mut connection = tokio::net::TcpStream::connect(address).await.unwrap();
+    send(&mut connection, &request).await;
+    assert!(noted(&STARTED, tag).await, "the handler started");
+    connection
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_stops_its_call() {
+    let env = start(
+        ServerOptions::default(),
+        |c| c.max_concurrent_requests(1),
+        |s| s,
+    )
+    .await;
+    let connection = lingering(&env, "json", false).await;
+    assert!(!noted(&DROPPED, "json").await, "a waiting client keeps its call");
+    drop(connection);
+    assert!(noted(&DROPPED, "json").await, "the handler was stopped");
+    let after = env
+        .post(&json!({"jsonrpc":"2.0","id":2,"method":"ping"}), None)
+        .await;
+    assert_eq!(after.status(), StatusCode::OK, "its slot is free again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_closes_its_event_stream_stops_the_call() {
+    let env = start(
+        ServerOptions::default(),
+        |c| c.max_concurrent_requests(1),
+        |s| s,
+    )
+    .await;
+    let mut connection = lingering(&env, "stream", true).await;
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&received).contains("notifications/progress") {
+        let n = connection.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed mid-response");
+        received.extend_from_slice(&chunk[..n]);
+    }
+    assert!(String::from_utf8_lossy(&received).contains("text/event-stream"));
+    drop(connection);
+    assert!(noted(&DROPPED, "stream").await, "the handler was stopped");
+    let after = env
+        .post(&json!({"jsonrpc":"2.0","id":2,"method":"ping"}), None)
+        .await;
+    assert_eq!(after.status(), StatusCode::OK, "its slot is free again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_half_closes_after_its_request_is_gone_too() {
+    let env = start(ServerOptions::default(), |c| c, |s| s).await;
+    let mut connection = lingering(&env, "half", false).await;
+    connection.shutdown().await.unwrap();
+    assert!(noted(&DROPPED, "half").await, "the handler was stopped");
 }
 
 /// Waits for the server to close `stream`; returns how long that took.

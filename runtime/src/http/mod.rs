@@ -33,6 +33,7 @@ mod dpop;
 mod endpoint;
 mod error;
 mod guard;
+mod hangup;
 mod head;
 mod headers;
 pub(crate) mod host;

@@ -21,6 +21,7 @@ use hyper_util::server::conn::auto;
 use super::cors::{Endpoint, EndpointFuture};
 use super::error::HttpError;
 use super::probes::{Draining, READYZ};
+use super::hangup::{ClientGone, Hangup, Watching};
 use super::watch::{GuardedBody, Watch, Watched, until_expired};
 
 /// Connection limits and shutdown of [`serve_with`]. Every default is the safe one.
@@ -188,13 +189,15 @@ struct ConnectionService {
 
 impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for ConnectionService {
     type Response = hyper::Response<GuardedBody>;
-    type Error = Infallible;
+    type Error = ClientGone;
     type Future = Guarded;
 
     fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> Guarded {
         // Busy from the moment hyper has the head until the response body ends (or the call is
         // dropped): neither timeout applies to a slow handler or a long stream.
         let guard = Some(self.watch.request_started());
+        // HTTP/2 reads its connection all along, and sees its client go by itself.
+        let http1 = request.version() <= axum::http::Version::HTTP_11;
         let mut request = request.map(axum::body::Body::new);
         let response = match &self.mcp {
             // The MCP endpoint is given the peer's address rather than an extension to find it
@@ -220,24 +223,55 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
                 Either::Left(tower::Service::call(&mut self.router.clone(), request))
             }
         };
-        Guarded { response, guard }
+        Guarded {
+            response,
+            guard,
+            http1,
+            // The first wait is for the body, which every request with one has.
+            watching: if http1 {
+                Watching::after(2)
+            } else {
+                Watching::never()
+            },
+        }
     }
 }
 
 /// The router's (or the MCP endpoint's) response, its body holding the connection's
-/// [`ResponseGuard`](super::watch::ResponseGuard).
+/// [`ResponseGuard`](super::watch::ResponseGuard). While it waits, it ends the connection if its
+/// client goes (see [`super::hangup`]).
 struct Guarded {
     response: Either<RouteFuture<Infallible>, EndpointFuture>,
     guard: Option<super::watch::ResponseGuard>,
+    http1: bool,
+    watching: Watching,
 }
 
 impl Future for Guarded {
-    type Output = Result<hyper::Response<GuardedBody>, Infallible>;
+    type Output = Result<hyper::Response<GuardedBody>, ClientGone>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Ok(response) = std::task::ready!(Pin::new(&mut self.response).poll(cx));
-        let guard = self.guard.take();
-        Poll::Ready(Ok(response.map(|inner| GuardedBody { inner, guard })))
+        let this = &mut *self;
+        let Poll::Ready(Ok(response)) = Pin::new(&mut this.response).poll(cx) else {
+            return match &this.guard {
+                Some(guard) if guard.client_gone(&mut this.watching, cx) => {
+                    Poll::Ready(Err(ClientGone))
+                }
+                _ => Poll::Pending,
+            };
+        };
+        let guard = this.guard.take();
+        // A body with nothing to send yet is a stream's: watched from its first wait.
+        let watching = if this.http1 {
+            Watching::after(1)
+        } else {
+            Watching::never()
+        };
+        Poll::Ready(Ok(response.map(|inner| GuardedBody {
+            inner,
+            guard,
+            watching,
+        })))
     }
 }
 
@@ -276,6 +310,10 @@ pub async fn serve_with(
         // Heads and idle spells are timed by `Watch`: hyper's header timer would also bound the
         // idle time between kept-alive requests.
         .header_read_timeout(None)
+        // hyper would read the socket while each request is in flight, to see the client go;
+        // that read costs every request a new read buffer. `Hangup` watches the requests that
+        // wait instead (see `super::hangup`).
+        .half_close(true)
         // hyper refuses buffers under 8 KiB.
         .max_buf_size(options.max_header_bytes.max(8192));
     // Every connection holds a receiver until it ends; shutdown sends, then waits for them all.
@@ -315,7 +353,7 @@ pub async fn serve_with(
         };
         // Unknown when the socket cannot say (then loopback-only routes refuse its requests).
         let local = stream.local_addr().ok();
-        let watch = Watch::new();
+        let watch = Watch::new(Hangup::of(&stream));
         let service = ConnectionService {
             watch: Arc::clone(&watch),
             router: router.clone(),

@@ -19,6 +19,8 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
+use super::hangup::{ClientGone, Hangup, Watching};
+
 const HEAD: u64 = 0;
 const BUSY: u64 = 1;
 const IDLE: u64 = 2;
@@ -36,15 +38,18 @@ pub(super) struct Watch {
     /// The phase and when it began (see [`PHASE_SHIFT`]).
     state: AtomicU64,
     in_flight: AtomicUsize,
+    /// Whether the client is still there, for requests and streams that wait.
+    pub(super) hangup: Hangup,
 }
 
 impl Watch {
     /// A watch for a connection accepted now: its first head must arrive within the head limit.
-    pub(super) fn new() -> Arc<Self> {
+    pub(super) fn new(hangup: Hangup) -> Arc<Self> {
         Arc::new(Self {
             origin: Instant::now(),
             state: AtomicU64::new(HEAD << PHASE_SHIFT),
             in_flight: AtomicUsize::new(0),
+            hangup,
         })
     }
 
@@ -248,6 +253,13 @@ impl Wake for Alarm {
 /// Held by a response body; when the last unfinished response ends, the connection is idle.
 pub(crate) struct ResponseGuard(Arc<Watch>);
 
+impl ResponseGuard {
+    /// Whether the client of this exchange, waiting again, has gone (see [`Watching::gone`]).
+    pub(super) fn client_gone(&self, watching: &mut Watching, cx: &mut Context<'_>) -> bool {
+        watching.gone(&self.0.hangup, cx)
+    }
+}
+
 impl Drop for ResponseGuard {
     fn drop(&mut self) {
         if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -257,10 +269,12 @@ impl Drop for ResponseGuard {
 }
 
 /// A response body that holds its connection's [`ResponseGuard`] until it is finished or
-/// dropped.
+/// dropped, and ends the connection when its client goes while it has nothing to send (see
+/// [`super::hangup`]).
 pub(crate) struct GuardedBody {
     pub(super) inner: axum::body::Body,
     pub(super) guard: Option<ResponseGuard>,
+    pub(super) watching: Watching,
 }
 
 impl Body for GuardedBody {
@@ -272,8 +286,17 @@ impl Body for GuardedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if matches!(polled, Poll::Ready(None)) {
-            self.guard = None;
+        match polled {
+            Poll::Ready(None) => self.guard = None,
+            Poll::Pending => {
+                let this = &mut *self;
+                if let Some(guard) = &this.guard
+                    && guard.client_gone(&mut this.watching, cx)
+                {
+                    return Poll::Ready(Some(Err(axum::Error::new(ClientGone))));
+                }
+            }
+            Poll::Ready(Some(_)) => {}
         }
         polled
     }
@@ -466,7 +489,7 @@ mod tests {
         let (head, idle) = (Duration::from_millis(20), Duration::from_millis(20));
         // A response ended (IDLE) just after another began: the state a race between HTTP/2
         // streams can leave.
-        let watch = Watch::new();
+        let watch = Watch::new(Hangup::default());
         let guard = watch.request_started();
         watch.enter(IDLE);
         let early = tokio::time::timeout(Duration::from_millis(200), watch.expired(head, idle));
