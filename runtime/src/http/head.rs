@@ -67,6 +67,10 @@ impl<'a> Head<'a> {
 
 /// A `Content-Type` of `application/json`, with any parameters.
 fn is_json(value: &HeaderValue) -> bool {
+    // What nearly every client sends, told at once.
+    if value.as_bytes().eq_ignore_ascii_case(b"application/json") {
+        return true;
+    }
     value.to_str().ok().is_some_and(|v| {
         v.split(';')
             .next()
