@@ -555,7 +555,10 @@ async fn a_client_that_goes_away_stops_its_call() {
     )
     .await;
     let connection = lingering(&env, "json", false).await;
-    assert!(!noted(&DROPPED, "json").await, "a waiting client keeps its call");
+    assert!(
+        !noted(&DROPPED, "json").await,
+        "a waiting client keeps its call"
+    );
     drop(connection);
     assert!(noted(&DROPPED, "json").await, "the handler was stopped");
     let after = env

@@ -13,9 +13,18 @@ use crate::protocol::{ErrorObject, Response as RpcResponse, error_code};
 use crate::server::unsupported_version_error;
 
 pub(super) fn json_response(status: StatusCode, body: &RpcResponse) -> Response {
+    json_body(status, body.to_json_bytes())
+}
+
+/// [`json_response`], taking the response: a result written for it is its body already.
+pub(super) fn json_response_of(status: StatusCode, body: RpcResponse) -> Response {
+    json_body(status, body.into_json_bytes())
+}
+
+fn json_body(status: StatusCode, body: Vec<u8>) -> Response {
     // Built directly: a `String`'s `into_response` first sets a text content type that the
     // JSON one then replaces.
-    let mut response = Response::new(Body::from(body.to_json_bytes()));
+    let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     *response.headers_mut() = spare::take();
     response.headers_mut().insert(

@@ -10,7 +10,7 @@ use futures_util::future::Either;
 
 use super::config::DenialMode;
 use super::headers::SESSION_HEADER;
-use super::reply::{json_response, with_retry_after};
+use super::reply::{json_response, json_response_of, with_retry_after};
 use super::session::Owner;
 use super::shared::Shared;
 use super::sse::{event_stream, event_stream_of};
@@ -196,7 +196,7 @@ pub(super) fn respond(
                 DenialMode::ToolError => json_response(StatusCode::OK, &denial.to_tool_error()),
             },
             Reply::Response(response) if early.is_empty() => {
-                json_response(StatusCode::OK, &response)
+                json_response_of(StatusCode::OK, response)
             }
             Reply::Response(response) => {
                 return event_stream_of(&early, &response.to_json_bytes(), new_session.as_deref());

@@ -20,8 +20,8 @@ use hyper_util::server::conn::auto;
 
 use super::cors::{Endpoint, EndpointFuture};
 use super::error::HttpError;
-use super::probes::{Draining, READYZ};
 use super::hangup::{ClientGone, Hangup, Watching};
+use super::probes::{Draining, READYZ};
 use super::watch::{GuardedBody, Watch, Watched, until_expired};
 
 /// Connection limits and shutdown of [`serve_with`]. Every default is the safe one.

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use super::method::Method;
 use super::modern_params::{CallRead, ModernParams, modern_meta, read_modern};
+use super::raw_json::{ENVELOPE, RESULT, RawJson, envelope};
 
 /// Standard JSON-RPC 2.0 error codes.
 pub mod error_code {
@@ -430,7 +431,7 @@ pub struct Response {
 #[derive(Debug)]
 pub enum Payload {
     /// Success.
-    Result(Box<RawValue>),
+    Result(RawJson),
     /// Failure.
     Error(ErrorObject),
 }
@@ -452,10 +453,10 @@ impl Serialize for Response {
 impl Response {
     /// A success response.
     #[must_use]
-    pub fn result(id: RequestId, result: Box<RawValue>) -> Self {
+    pub fn result(id: RequestId, result: impl Into<RawJson>) -> Self {
         Self {
             id: Some(id),
-            payload: Payload::Result(result),
+            payload: Payload::Result(result.into()),
         }
     }
 
@@ -499,33 +500,50 @@ impl Response {
             Payload::Error(error) => error.message.len() + 80,
         };
         let mut out = Vec::with_capacity(room);
-        out.extend_from_slice(ENVELOPE);
         // An id is a string or an integer; an error object a code, text and JSON data: writing
         // them to memory cannot fail.
-        let written = serde_json::to_writer(&mut out, &self.id).and_then(|()| {
-            match &self.payload {
-                Payload::Result(raw) => {
-                    out.extend_from_slice(RESULT);
-                    out.extend_from_slice(raw.get().as_bytes());
-                }
-                Payload::Error(error) => {
+        let written = match &self.payload {
+            Payload::Result(raw) => envelope(&mut out, &self.id).map(|()| {
+                out.extend_from_slice(raw.get().as_bytes());
+            }),
+            Payload::Error(error) => {
+                out.extend_from_slice(ENVELOPE);
+                serde_json::to_writer(&mut out, &self.id).and_then(|()| {
                     out.extend_from_slice(br#","error":"#);
-                    serde_json::to_writer(&mut out, error)?;
-                }
+                    serde_json::to_writer(&mut out, error)
+                })
             }
-            out.push(b'}');
-            Ok(())
-        });
+        };
         match written {
-            Ok(()) => out,
+            Ok(()) => {
+                out.push(b'}');
+                out
+            }
             Err(_) => SERIALIZATION_FAILED.as_bytes().to_vec(),
         }
     }
-}
 
-/// A response's text before its id, and between its id and its result.
-const ENVELOPE: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
-const RESULT: &[u8] = br#","result":"#;
+    /// [`Response::to_json_bytes`], taking the response: a result the server wrote for this
+    /// response is already in its body's buffer, which is returned as it is.
+    #[must_use]
+    pub fn into_json_bytes(self) -> Vec<u8> {
+        let Self { id, payload } = self;
+        match payload {
+            Payload::Result(raw) => match raw.into_framed(&id) {
+                Ok(body) => body,
+                Err(raw) => Self::result_of(id, raw).to_json_bytes(),
+            },
+            payload => Self { id, payload }.to_json_bytes(),
+        }
+    }
+
+    fn result_of(id: Option<RequestId>, raw: RawJson) -> Self {
+        Self {
+            id,
+            payload: Payload::Result(raw),
+        }
+    }
+}
 
 /// The length of `id` written as JSON, when it is known without writing it: an integer, or a
 /// string with nothing to escape.
@@ -560,6 +578,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_result_written_for_its_response_is_that_response_byte_for_byte() {
+        let value =
+            serde_json::json!({"content": [{"type": "text", "text": "h\u{e9}\n"}], "n": 1.5});
+        let ids = [
+            RequestId::Number(7.into()),
+            RequestId::Number(u64::MAX.into()),
+            RequestId::Number(i64::MIN.into()),
+            RequestId::String("a\"b".into()),
+            RequestId::String("x".repeat(200).into()),
+        ];
+        for id in ids {
+            let expected = Response::result(id.clone(), to_raw(&value).unwrap()).to_json_bytes();
+            let raw = RawJson::for_response(&id, &value).unwrap();
+            assert_eq!(raw.get(), value.to_string());
+            let framed = Response::result(id.clone(), raw.clone());
+            assert_eq!(framed.to_json_bytes(), expected, "{id:?}");
+            assert_eq!(serde_json::to_vec(&framed).unwrap(), expected, "{id:?}");
+            assert_eq!(framed.into_json_bytes(), expected, "{id:?}");
+        }
+    }
+
+    #[test]
+    fn a_renumbered_response_is_framed_for_its_new_id() {
+        let value = serde_json::json!({"a": 1});
+        let mut response = Response::result(
+            RequestId::Number(1.into()),
+            RawJson::for_response(&RequestId::Number(1.into()), &value).unwrap(),
+        );
+        response.id = Some(RequestId::String("renumbered".into()));
+        assert_eq!(
+            String::from_utf8(response.into_json_bytes()).unwrap(),
+            r#"{"jsonrpc":"2.0","id":"renumbered","result":{"a":1}}"#
+        );
+        let no_id = Response {
+            id: None,
+            payload: Payload::Result(
+                RawJson::for_response(&RequestId::Number(1.into()), &value).unwrap(),
+            ),
+        };
+        assert_eq!(
+            String::from_utf8(no_id.into_json_bytes()).unwrap(),
+            r#"{"jsonrpc":"2.0","id":null,"result":{"a":1}}"#
+        );
+    }
+
+    #[test]
     fn a_result_is_written_into_a_buffer_of_its_exact_length() {
         let numbers = [0_i64, 9, 10, 99, 100, -1, -10, i64::MIN, i64::MAX];
         let mut ids: Vec<Option<RequestId>> = numbers
@@ -589,7 +653,7 @@ mod tests {
         {
             let response = Response {
                 id: id.clone(),
-                payload: Payload::Result(raw.clone()),
+                payload: Payload::Result(raw.clone().into()),
             };
             let bytes = response.to_json_bytes();
             assert_eq!(bytes, serde_json::to_vec(&response).unwrap(), "{id:?}");
@@ -819,7 +883,11 @@ mod tests {
         ];
         for id in ids {
             for payload in [
-                Payload::Result(to_raw(&serde_json::json!({"a": ["\n", 1.5, null]})).unwrap()),
+                Payload::Result(
+                    to_raw(&serde_json::json!({"a": ["\n", 1.5, null]}))
+                        .unwrap()
+                        .into(),
+                ),
                 Payload::Error(
                     ErrorObject::new(error_code::INTERNAL_ERROR, "line\nbreak \"quoted\"")
                         .with_data(serde_json::json!({"why": "✓"})),

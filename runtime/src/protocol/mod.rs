@@ -8,6 +8,7 @@ mod jsonrpc;
 mod method;
 mod modern_params;
 mod params_text;
+mod raw_json;
 mod skip;
 mod versions;
 
@@ -23,6 +24,7 @@ pub use jsonrpc::{
 pub use method::Method;
 pub(crate) use modern_params::{CallRead, ModernParams, Named, target_key};
 pub(crate) use params_text::ParamsText;
+pub use raw_json::RawJson;
 pub(crate) use skip::{Skip, SkipKey};
 #[cfg(feature = "http")]
 pub(crate) use versions::HEADER_PROTOCOL_VERSIONS;

@@ -14,8 +14,8 @@ use super::tasks::{TaskStart, owner_key, tasks_required, too_many_tasks};
 use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::{
-    CallRead, CallToolResult, ErrorObject, ModernParams, RequestId, Response, TASKS_EXTENSION,
-    error_code, to_raw,
+    CallRead, CallToolResult, ErrorObject, ModernParams, RawJson, RequestId, Response,
+    TASKS_EXTENSION, error_code,
 };
 use crate::tool::TaskSupport;
 
@@ -202,10 +202,12 @@ impl Core {
                 );
                 return self.task_reply(id, task, TaskStart::Finished(result)).await;
             }
+            // Written behind room for its response's envelope: the response's body is then
+            // the same buffer.
             let raw = if modern {
-                to_raw(&Complete::new(&result, &self.inner.server_info_meta))
+                RawJson::for_response(&id, &Complete::new(&result, &self.inner.server_info_meta))
             } else {
-                to_raw(&result)
+                RawJson::for_response(&id, &result)
             };
             Reply::Response(match raw {
                 Ok(raw) => Response::result(id, raw),
