@@ -7,6 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
+use hyper::body::{Frame, SizeHint};
 
 use super::refusals;
 use super::reply::rpc_error;
@@ -21,7 +22,8 @@ use crate::protocol::error_code;
 /// (the timer exists only for a body still coming, which gets `body_timeout`).
 pub(super) async fn read_body(
     shared: &Shared,
-    body: Body,
+    // Borrowed: the body is larger than a reference, and the caller's future holds it anyway.
+    body: &mut RequestBody,
     parts: &Parts,
     peer: Option<IpAddr>,
 ) -> Result<Bytes, Response> {
@@ -80,6 +82,44 @@ fn body_too_large(limit: usize) -> Response {
     )
 }
 
+/// A request's body as the MCP endpoint reads it: hyper's own, as `serve_with` hands it over
+/// (boxing it as an axum `Body` would cost an allocation per request), or axum's, from a router.
+pub(super) enum RequestBody {
+    Hyper(hyper::body::Incoming),
+    Axum(Body),
+}
+
+impl hyper::body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        match self.get_mut() {
+            Self::Hyper(body) => std::pin::Pin::new(body)
+                .poll_frame(cx)
+                .map_err(axum::Error::new),
+            Self::Axum(body) => std::pin::Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Hyper(body) => body.is_end_stream(),
+            Self::Axum(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Hyper(body) => body.size_hint(),
+            Self::Axum(body) => body.size_hint(),
+        }
+    }
+}
+
 enum BodyError {
     TooLarge,
     /// The connection failed or the framing was invalid.
@@ -87,22 +127,22 @@ enum BodyError {
 }
 
 /// A body being read: its first frame kept as it came, later ones appended to a copy.
-struct BodyReader {
-    body: Body,
+struct BodyReader<'a> {
+    body: &'a mut RequestBody,
     limit: usize,
     first: Option<Bytes>,
     rest: Vec<u8>,
     total: usize,
 }
 
-impl BodyReader {
+impl BodyReader<'_> {
     fn poll_read(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<Bytes, BodyError>> {
         use hyper::body::Body as _;
         loop {
             if self.body.is_end_stream() {
                 return Poll::Ready(Ok(self.take()));
             }
-            let frame = match std::pin::Pin::new(&mut self.body).poll_frame(cx) {
+            let frame = match std::pin::Pin::new(&mut *self.body).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => return Poll::Ready(Ok(self.take())),
                 Poll::Ready(Some(Err(_))) => return Poll::Ready(Err(BodyError::Broken)),

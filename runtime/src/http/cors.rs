@@ -22,6 +22,7 @@ use futures_util::FutureExt as _;
 use tower::{Layer, Service, ServiceExt as _};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
+use super::body::RequestBody;
 use super::endpoint::mcp_endpoint;
 use super::headers::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
 use super::shared::Shared;
@@ -114,7 +115,7 @@ impl Service<Request> for Endpoint {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let peer = super::proxy::peer_of(request.extensions());
-        self.respond(request, peer)
+        self.respond(request.map(RequestBody::Axum), peer)
     }
 }
 
@@ -123,7 +124,11 @@ impl Endpoint {
     /// `call` (with the peer a router's request carries in `ConnectInfo`), and what
     /// [`serve_with`](super::serve_with) calls directly when it serves the endpoint itself
     /// (with the peer it knows, and no extension to allocate).
-    pub(super) fn respond(&self, request: Request, peer: Option<IpAddr>) -> EndpointFuture {
+    pub(super) fn respond(
+        &self,
+        request: axum::http::Request<RequestBody>,
+        peer: Option<IpAddr>,
+    ) -> EndpointFuture {
         let shared = Arc::clone(&self.shared);
         let head = request.method() == Method::HEAD;
         let response: EndpointFuture = if request.headers().contains_key(header::ORIGIN) {

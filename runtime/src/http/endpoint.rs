@@ -5,12 +5,12 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::Request;
+use axum::http::Request;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
+use super::body::RequestBody;
 use super::delete::delete;
 use super::dpop::{DPOP_NONCE_HEADER, Dpop};
 use super::head::Head;
@@ -29,7 +29,7 @@ use crate::protocol::error_code;
 /// and the summary of refusals are kept by client address).
 pub(super) fn mcp_endpoint(
     shared: Arc<Shared>,
-    request: Request,
+    request: Request<RequestBody>,
     peer: Option<IpAddr>,
 ) -> impl Future<Output = Response> + Send {
     // Split before the future is made: an `async fn` keeps its arguments' room for its whole
@@ -45,7 +45,7 @@ pub(super) fn mcp_endpoint(
 fn endpoint(
     shared: Arc<Shared>,
     parts: Parts,
-    body: Body,
+    body: RequestBody,
     peer: Option<IpAddr>,
 ) -> impl Future<Output = Response> {
     async move {

@@ -4,12 +4,11 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
-use super::body::read_body;
+use super::body::{RequestBody, read_body};
 use super::head::Media;
 use super::headers::{HeaderVersion, check_modern_headers, session_id};
 use super::listen::listen;
@@ -32,7 +31,7 @@ pub(super) fn post(
     // is one there (it sits just within the allocator's per-thread cache).
     (parts, peer): (&Parts, &Option<IpAddr>),
     (version, media): (HeaderVersion<'_>, Media),
-    body: Body,
+    mut body: RequestBody,
     preloaded: Option<Box<Preloaded>>,
 ) -> impl Future<Output = Response> {
     async move {
@@ -44,7 +43,7 @@ pub(super) fn post(
                 "Content-Type must be application/json",
             );
         }
-        let bytes = match read_body(shared, body, parts, *peer).await {
+        let bytes = match read_body(shared, &mut body, parts, *peer).await {
             Ok(bytes) => bytes,
             Err(response) => {
                 // 408 is counted where it is decided; 413 and an unreadable body here.

@@ -18,6 +18,7 @@ use futures_util::future::Either;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 
+use super::body::RequestBody;
 use super::cors::{Endpoint, EndpointFuture};
 use super::error::HttpError;
 use super::hangup::{ClientGone, Hangup, Watching};
@@ -198,17 +199,19 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
         let guard = Some(self.watch.request_started());
         // HTTP/2 reads its connection all along, and sees its client go by itself.
         let http1 = request.version() <= axum::http::Version::HTTP_11;
-        let mut request = request.map(axum::body::Body::new);
         let response = match &self.mcp {
             // The MCP endpoint is given the peer's address rather than an extension to find it
-            // in: the extension map costs three allocations per request.
-            Some(mcp) if request.uri().path() == mcp.path => {
-                Either::Right(mcp.endpoint.respond(request, Some(self.peer.ip())))
-            }
+            // in (the extension map costs three allocations per request), and hyper's body as
+            // it is.
+            Some(mcp) if request.uri().path() == mcp.path => Either::Right(
+                mcp.endpoint
+                    .respond(request.map(RequestBody::Hyper), Some(self.peer.ip())),
+            ),
             // A router is always ready (its `poll_ready` is `Ready` without condition). The
             // local address goes to the router's routes only: the MCP endpoint above never
             // reads it.
             _ => {
+                let mut request = request.map(axum::body::Body::new);
                 request
                     .extensions_mut()
                     .insert(ConnectInfo::<SocketAddr>(self.peer));
