@@ -34,8 +34,9 @@ enum Text {
     /// The value's text alone.
     Alone(Box<RawValue>),
     /// The value, `buf[start..]`, behind the envelope of a response
-    /// (`{"jsonrpc":"2.0","id":…,"result":`, `buf[..start]`).
-    Framed { buf: String, start: usize },
+    /// (`{"jsonrpc":"2.0","id":…,"result":`, `buf[..start]`). Bytes, not a `String`: a
+    /// response sent as it was written is never read as text.
+    Framed { buf: Vec<u8>, start: usize },
 }
 
 impl RawJson {
@@ -44,6 +45,15 @@ impl RawJson {
     pub fn get(&self) -> &str {
         match &self.0 {
             Text::Alone(raw) => raw.get(),
+            // serde_json writes UTF-8 (were it ever not to, the text would read `null`).
+            Text::Framed { buf, start } => std::str::from_utf8(&buf[*start..]).unwrap_or("null"),
+        }
+    }
+
+    /// The JSON text's bytes, not checked as text (see [`RawJson::get`]).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Text::Alone(raw) => raw.get().as_bytes(),
             Text::Framed { buf, start } => &buf[*start..],
         }
     }
@@ -58,9 +68,6 @@ impl RawJson {
         envelope(&mut buf, id)?;
         let start = buf.len();
         serde_json::to_writer(&mut buf, value)?;
-        // serde_json writes UTF-8, behind an ASCII envelope: checked once here, and `get`
-        // is then free.
-        let buf = String::from_utf8(buf).map_err(serde::ser::Error::custom)?;
         Ok(Self(Text::Framed { buf, start }))
     }
 
@@ -68,9 +75,9 @@ impl RawJson {
     /// when it was written for a response to that id. `None` otherwise (the caller frames it).
     pub(crate) fn into_framed(self, id: &impl Serialize) -> Result<Vec<u8>, Self> {
         match self.0 {
-            Text::Framed { mut buf, start } if envelope_is(&buf.as_bytes()[..start], id) => {
-                buf.push('}');
-                Ok(buf.into_bytes())
+            Text::Framed { mut buf, start } if envelope_is(&buf[..start], id) => {
+                buf.push(b'}');
+                Ok(buf)
             }
             text => Err(Self(text)),
         }

@@ -48,11 +48,11 @@ impl Serialize for Complete<'_> {
 
 /// Whether `result` was written by [`Complete`] for a server whose `_meta` is `meta`: it then
 /// has all that a result without caching hints gets.
-pub(super) fn written_complete(result: &str, meta: &RawValue) -> bool {
+pub(super) fn written_complete(result: &[u8], meta: &RawValue) -> bool {
     result
-        .strip_prefix(r#"{"resultType":"complete","_meta":"#)
-        .and_then(|rest| rest.strip_prefix(meta.get()))
-        .is_some_and(|rest| rest.starts_with([',', '}']))
+        .strip_prefix(br#"{"resultType":"complete","_meta":"#)
+        .and_then(|rest| rest.strip_prefix(meta.get().as_bytes()))
+        .is_some_and(|rest| rest.starts_with(b",") || rest.starts_with(b"}"))
 }
 
 /// A complete 2026-07-28 result: `resultType`, the caching hints, `_meta` naming the server,

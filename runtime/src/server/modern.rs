@@ -266,7 +266,7 @@ impl Core {
             _ => None,
         };
         let meta = &self.inner.server_info_meta;
-        if id.is_some() && cache.is_none() && written_complete(result.get(), meta) {
+        if id.is_some() && cache.is_none() && written_complete(result.as_bytes(), meta) {
             return Response {
                 id,
                 payload: crate::protocol::Payload::Result(result),
@@ -525,12 +525,16 @@ mod tests {
             assert_eq!(got, expected, "{}", written.get());
             names(written.get());
             // `modernize` leaves it as it is.
-            assert!(written_complete(written.get(), &meta), "{}", written.get());
+            assert!(
+                written_complete(written.get().as_bytes(), &meta),
+                "{}",
+                written.get()
+            );
         }
         let plain = to_raw(&results[0]).unwrap();
-        assert!(!written_complete(plain.get(), &meta));
+        assert!(!written_complete(plain.get().as_bytes(), &meta));
         let other = raw(&json!({ META_SERVER_INFO: { "name": "other", "version": "1" } }));
         let theirs = to_raw(&Complete::new(&results[0], &other)).unwrap();
-        assert!(!written_complete(theirs.get(), &meta));
+        assert!(!written_complete(theirs.get().as_bytes(), &meta));
     }
 }
