@@ -9,32 +9,111 @@
 //!
 //! `serve_with` turns that read off and watches here instead, and only for exchanges that wait:
 //! a request still pending after its body came in (a handler awaiting something), or a response
-//! body with nothing to send yet (an event stream). The watch looks at a duplicate of the
-//! connection's socket, taken at the accept and registered with the reactor the first time an
-//! exchange is watched. It never reads: it takes the duplicate's readiness, and peeks only when
-//! that says the client may have closed. hyper's buffer and its own readiness are left alone.
-//! A fast request, the most common kind, is never watched and pays nothing but the duplicate's
-//! share of the connection (a `dup` at the accept and a `close` at the end).
+//! body with nothing to send yet (an event stream). The watch shares the connection's socket
+//! with hyper ([`SharedSocket`]: hyper reads and writes through it, the watch looks at it) and
+//! never reads: it waits on the socket's readiness, and peeks when that says something came.
+//! hyper is not reading meanwhile (that is what was turned off), so the two never wait on the
+//! socket at once. A fast request, the most common kind, is never watched and pays nothing.
 //!
 //! What counts as gone is what hyper counted: the client's end of the stream (it closed, or
-//! half-closed) or a reset. Bytes ahead of a close (a pipelined request) are left for hyper to
+//! half-closed) or a reset. Bytes after the request (a pipelined one) are left for hyper to
 //! read once this request is answered; the watch then stops for that exchange.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::task::{Context, Poll};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
-use tokio::io::{Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
+
+/// A connection's socket, shared by hyper (which reads and writes through it) and the
+/// connection's [`Hangup`] (which looks at it). Reads and writes are tokio's own, made through
+/// a shared reference.
+pub(super) struct SharedSocket(pub(super) Arc<TcpStream>);
+
+impl AsyncRead for SharedSocket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let socket = &*self.0;
+        loop {
+            ready!(socket.poll_read_ready(cx))?;
+            let room = buf.remaining();
+            let mut read = 0;
+            // The read is made within `try_io`, so that a short one (the socket drained)
+            // forgets the readiness it was made on, as a `TcpStream`'s own read does: the next
+            // read then waits for the next event instead of trying, a system call for nothing.
+            let outcome = socket.try_io(Interest::READABLE, || {
+                read = socket.try_read_buf(buf)?;
+                if read > 0 && read < room {
+                    Err(io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(())
+                }
+            });
+            match outcome {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if read > 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SharedSocket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write(data) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                written => return Poll::Ready(written),
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write_vectored(data) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                written => return Poll::Ready(written),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write))
+    }
+}
 
 /// One connection's watch for its client going away.
 #[derive(Debug, Default)]
 pub(super) struct Hangup {
-    /// The duplicate of the connection's socket, until a request is first watched.
-    socket: Mutex<Option<OwnedFd>>,
-    /// The duplicate, registered with the reactor (`None` when it could not be).
-    probe: OnceLock<Option<TcpStream>>,
+    /// The connection's socket (`None`: nothing to watch, the watch never sees the client go).
+    socket: Option<Arc<TcpStream>>,
 }
 
 /// What a look at the connection found.
@@ -42,61 +121,35 @@ pub(super) struct Hangup {
 pub(super) enum Client {
     /// Nothing new: the client is waiting (the caller's waker is woken when that changes).
     Waiting,
-    /// The client sent more (a pipelined request) and closed behind it: whether it still reads
-    /// can be told only once hyper has read that, so stop looking for this request.
+    /// The client sent more (a pipelined request): whether it is still there can be told only
+    /// once hyper has read that, so stop looking for this exchange.
     Sending,
     /// The client closed its end, or the connection was reset.
     Gone,
 }
 
 impl Hangup {
-    /// A watch over `stream`, the connection's socket. When the socket cannot be duplicated
-    /// (out of descriptors), the watch never sees the client go: its requests run to their end,
-    /// as they would for a client that half-closes.
-    pub(super) fn of(stream: &TcpStream) -> Self {
+    /// A watch over `socket`, the connection's.
+    pub(super) fn of(socket: Arc<TcpStream>) -> Self {
         Self {
-            socket: Mutex::new(stream.as_fd().try_clone_to_owned().ok()),
-            probe: OnceLock::new(),
+            socket: Some(socket),
         }
     }
 
-    /// Looks at the connection, registering the duplicate the first time.
+    /// Looks at the connection, without taking anything from it.
     pub(super) fn poll_client(&self, cx: &mut Context<'_>) -> Client {
-        let Some(probe) = self.probe.get_or_init(|| self.register()) else {
+        let Some(socket) = &self.socket else {
             return Client::Waiting;
         };
-        match probe.poll_read_ready(cx) {
-            Poll::Pending => return Client::Waiting,
-            Poll::Ready(Err(_)) => return Client::Gone,
-            Poll::Ready(Ok(())) => {}
-        }
-        // Ready: the client closed, or sent bytes (most often the request hyper has read since).
-        // The readiness is forgotten without a system call; tokio never forgets a close, so a
-        // connection still ready after that is one the client closed, or bytes came since.
-        let _ = probe.try_io(Interest::READABLE, || {
-            Err::<(), _>(io::ErrorKind::WouldBlock.into())
-        });
-        match probe.poll_read_ready(cx) {
-            Poll::Pending => return Client::Waiting,
-            Poll::Ready(Err(_)) => return Client::Gone,
-            Poll::Ready(Ok(())) => {}
-        }
+        // Ready only once something came since hyper's last read (which forgot the readiness
+        // it read on): then a peek tells the end of the stream (nothing, ever) from bytes. A
+        // readiness with nothing behind it is forgotten by the peek, as a read would.
         let mut byte = [0u8; 1];
-        match probe.poll_peek(cx, &mut ReadBuf::new(&mut byte)) {
+        match socket.poll_peek(cx, &mut ReadBuf::new(&mut byte)) {
             Poll::Pending => Client::Waiting,
             Poll::Ready(Ok(0) | Err(_)) => Client::Gone,
             Poll::Ready(Ok(_)) => Client::Sending,
         }
-    }
-
-    fn register(&self) -> Option<TcpStream> {
-        let socket = self
-            .socket
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()?;
-        // The duplicate shares the socket's non-blocking mode: it is one open socket.
-        TcpStream::from_std(std::net::TcpStream::from(socket)).ok()
     }
 }
 
@@ -154,13 +207,14 @@ mod tests {
 
     use super::*;
 
-    async fn pair() -> (TcpStream, TcpStream) {
+    /// The server's end (shared, as `serve_with` shares it) and the client's.
+    async fn pair() -> (Arc<TcpStream>, TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
-        (server, client)
+        (Arc::new(server), client)
     }
 
     /// Waits (up to 5 s) for the client to be seen as `want`.
@@ -175,7 +229,7 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_client_is_not_gone_and_a_closed_one_is() {
         let (server, client) = pair().await;
-        let hangup = Hangup::of(&server);
+        let hangup = Hangup::of(server);
         let waiting = poll_fn(|cx| Poll::Ready(hangup.poll_client(cx))).await;
         assert_eq!(waiting, Client::Waiting);
         drop(client);
@@ -185,66 +239,90 @@ mod tests {
     #[tokio::test]
     async fn a_half_close_counts_as_gone() {
         let (server, mut client) = pair().await;
-        let hangup = Hangup::of(&server);
+        let hangup = Hangup::of(server);
         client.shutdown().await.unwrap();
         assert!(seen(&hangup, Client::Gone).await);
     }
 
     #[tokio::test]
     async fn bytes_from_the_client_are_left_for_the_connection() {
-        let (mut server, mut client) = pair().await;
-        let hangup = Hangup::of(&server);
+        let (server, mut client) = pair().await;
+        let hangup = Hangup::of(Arc::clone(&server));
         client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
-        let look = poll_fn(|cx| match hangup.poll_client(cx) {
-            Client::Waiting => Poll::Pending,
-            found => Poll::Ready(found),
-        });
-        assert!(
-            tokio::time::timeout(Duration::from_millis(200), look)
-                .await
-                .is_err(),
-            "a client sending is there"
-        );
-        // Only looked at: the connection still reads every byte.
+        assert!(seen(&hangup, Client::Sending).await, "a sender is there");
+        // Only looked at: the connection still reads every byte, and then waits.
+        let mut socket = SharedSocket(server);
         let mut read = [0u8; 16];
-        server.read_exact(&mut read).await.unwrap();
+        socket.read_exact(&mut read).await.unwrap();
         assert_eq!(&read, b"GET / HTTP/1.1\r\n");
+        let waiting = poll_fn(|cx| Poll::Ready(hangup.poll_client(cx))).await;
+        assert_eq!(waiting, Client::Waiting);
         drop(client);
         assert!(seen(&hangup, Client::Gone).await);
     }
 
     #[tokio::test]
-    async fn a_close_behind_unread_bytes_is_left_for_the_connection() {
+    async fn the_shared_socket_carries_an_exchange_both_ways_and_shuts_down() {
         let (server, mut client) = pair().await;
-        let hangup = Hangup::of(&server);
-        client.write_all(b"x").await.unwrap();
-        client.shutdown().await.unwrap();
-        assert!(seen(&hangup, Client::Sending).await);
+        let mut socket = SharedSocket(server);
+        // More than one read's worth, in pieces, both ways.
+        let request = vec![7u8; 300_000];
+        let sent = request.clone();
+        let writer = tokio::spawn(async move {
+            client.write_all(&sent).await.unwrap();
+            let mut back = Vec::new();
+            client.read_to_end(&mut back).await.unwrap();
+            back
+        });
+        let mut received = vec![0u8; request.len()];
+        socket.read_exact(&mut received).await.unwrap();
+        assert_eq!(received, request);
+        let halves = [io::IoSlice::new(b"abc"), io::IoSlice::new(b"def")];
+        let mut answered = 0;
+        while answered < 6 {
+            let tail: Vec<u8> = b"abcdef"[answered..].to_vec();
+            answered += if answered == 0 {
+                socket.write_vectored(&halves).await.unwrap()
+            } else {
+                socket.write(&tail).await.unwrap()
+            };
+        }
+        socket.write_all(&[9u8; 200_000]).await.unwrap();
+        socket.shutdown().await.unwrap();
+        let back = writer.await.unwrap();
+        assert_eq!(&back[..6], b"abcdef");
+        assert_eq!(
+            back.len(),
+            6 + 200_000,
+            "everything, then the end of the stream"
+        );
     }
 
     #[tokio::test]
     async fn a_watch_waits_its_turn_and_stops_for_a_sender() {
         let (server, mut client) = pair().await;
-        let hangup = Hangup::of(&server);
+        let hangup = Hangup::of(server);
         let mut watching = Watching::after(2);
         client.write_all(b"x").await.unwrap();
-        client.shutdown().await.unwrap();
+        assert!(seen(&hangup, Client::Sending).await);
         // The first wait is not watched; the second looks, finds bytes, and stops watching.
         assert!(!poll_fn(|cx| Poll::Ready(watching.gone(&hangup, cx))).await);
-        assert!(hangup.probe.get().is_none(), "not looked at yet");
-        assert!(seen(&hangup, Client::Sending).await);
+        assert_eq!(watching.left, Some(1));
         assert!(!poll_fn(|cx| Poll::Ready(watching.gone(&hangup, cx))).await);
         assert!(watching.left.is_none(), "off for this exchange");
+        drop(client);
+        assert!(!poll_fn(|cx| Poll::Ready(watching.gone(&hangup, cx))).await);
     }
 
     #[tokio::test]
-    async fn an_exchange_never_watched_never_looks() {
+    async fn an_exchange_never_watched_never_sees_its_client_go() {
         let (server, client) = pair().await;
-        let hangup = Hangup::of(&server);
+        let hangup = Hangup::of(server);
         drop(client);
+        assert!(seen(&hangup, Client::Gone).await);
         let mut never = Watching::never();
         assert!(!poll_fn(|cx| Poll::Ready(never.gone(&hangup, cx))).await);
-        assert!(hangup.probe.get().is_none());
-        assert!(seen(&hangup, Client::Gone).await);
+        let mut watched = Watching::after(1);
+        assert!(poll_fn(|cx| Poll::Ready(watched.gone(&hangup, cx))).await);
     }
 }

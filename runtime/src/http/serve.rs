@@ -21,7 +21,7 @@ use hyper_util::server::conn::auto;
 use super::body::RequestBody;
 use super::cors::{Endpoint, EndpointFuture};
 use super::error::HttpError;
-use super::hangup::{ClientGone, Hangup, Watching};
+use super::hangup::{ClientGone, Hangup, SharedSocket, Watching};
 use super::probes::{Draining, READYZ};
 use super::watch::{GuardedBody, Watch, Watched, until_expired};
 
@@ -356,7 +356,9 @@ pub async fn serve_with(
         };
         // Unknown when the socket cannot say (then loopback-only routes refuse its requests).
         let local = stream.local_addr().ok();
-        let watch = Watch::new(Hangup::of(&stream));
+        // Shared by hyper and the connection's hangup watch.
+        let socket = Arc::new(stream);
+        let watch = Watch::new(Hangup::of(Arc::clone(&socket)));
         let service = ConnectionService {
             watch: Arc::clone(&watch),
             router: router.clone(),
@@ -366,7 +368,7 @@ pub async fn serve_with(
             draining: draining.clone(),
         };
         let io = TokioIo::new(Watched {
-            inner: stream,
+            inner: SharedSocket(socket),
             watch: Arc::clone(&watch),
         });
         let connection = builder
