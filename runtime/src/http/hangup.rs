@@ -16,8 +16,9 @@
 //! socket at once. A fast request, the most common kind, is never watched and pays nothing.
 //!
 //! What counts as gone is what hyper counted: the client's end of the stream (it closed, or
-//! half-closed) or a reset. Bytes after the request (a pipelined one) are left for hyper to
-//! read once this request is answered; the watch then stops for that exchange.
+//! half-closed) or a reset. Bytes from the client (the rest of a body being uploaded, or a
+//! pipelined request) are left for hyper to read; while they wait there, the client counts as
+//! present.
 
 use std::io;
 use std::pin::Pin;
@@ -121,8 +122,9 @@ pub(super) struct Hangup {
 pub(super) enum Client {
     /// Nothing new: the client is waiting (the caller's waker is woken when that changes).
     Waiting,
-    /// The client sent more (a pipelined request): whether it is still there can be told only
-    /// once hyper has read that, so stop looking for this exchange.
+    /// The client sent bytes that hyper has not read yet (the rest of a body, or a pipelined
+    /// request): it is there. (Nothing wakes the caller for the watch's sake while the bytes
+    /// wait; whatever wakes it next looks again.)
     Sending,
     /// The client closed its end, or the connection was reset.
     Gone,
@@ -156,7 +158,7 @@ impl Hangup {
 /// A request or a response body that may wait: watched from its `after`-th wait on.
 #[derive(Debug)]
 pub(super) struct Watching {
-    /// Waits left before the watch begins; `None` once the watch is off for this exchange.
+    /// Waits left before the watch begins; `None`: never watched.
     left: Option<u8>,
 }
 
@@ -181,14 +183,7 @@ impl Watching {
             *left -= 1;
             return false;
         }
-        match hangup.poll_client(cx) {
-            Client::Waiting => false,
-            Client::Sending => {
-                self.left = None;
-                false
-            }
-            Client::Gone => true,
-        }
+        hangup.poll_client(cx) == Client::Gone
     }
 }
 
@@ -299,19 +294,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_watch_waits_its_turn_and_stops_for_a_sender() {
+    async fn a_watch_waits_its_turn_and_a_sender_is_there() {
         let (server, mut client) = pair().await;
-        let hangup = Hangup::of(server);
+        let hangup = Hangup::of(Arc::clone(&server));
         let mut watching = Watching::after(2);
+        // A body still coming in, say: bytes hyper has not read.
         client.write_all(b"x").await.unwrap();
         assert!(seen(&hangup, Client::Sending).await);
-        // The first wait is not watched; the second looks, finds bytes, and stops watching.
+        // The first wait is not watched; the second looks and finds the client there.
         assert!(!poll_fn(|cx| Poll::Ready(watching.gone(&hangup, cx))).await);
         assert_eq!(watching.left, Some(1));
         assert!(!poll_fn(|cx| Poll::Ready(watching.gone(&hangup, cx))).await);
-        assert!(watching.left.is_none(), "off for this exchange");
+        // Once hyper has read them, a close behind them is seen by the same watch.
+        let mut socket = SharedSocket(server);
+        let mut read = [0u8; 1];
+        socket.read_exact(&mut read).await.unwrap();
         drop(client);
-        assert!(!poll_fn(|cx| Poll::Ready(watching.gone(&hangup, cx))).await);
+        let gone = poll_fn(|cx| {
+            if watching.gone(&hangup, cx) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), gone)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
