@@ -72,7 +72,8 @@ impl RawJson {
     }
 
     /// The response to `id` with this result, as one JSON text: the buffer it was written in,
-    /// when it was written for a response to that id. `None` otherwise (the caller frames it).
+    /// when it was written for a response to that id; otherwise the result back, for the
+    /// caller to frame.
     pub(crate) fn into_framed(self, id: &impl Serialize) -> Result<Vec<u8>, Self> {
         match self.0 {
             Text::Framed { mut buf, start } if envelope_is(&buf[..start], id) => {
