@@ -12,8 +12,9 @@
 //! body with nothing to send yet (an event stream). The watch shares the connection's socket
 //! with hyper ([`SharedSocket`]: hyper reads and writes through it, the watch looks at it) and
 //! never reads: it waits on the socket's readiness, and peeks when that says something came.
-//! hyper is not reading meanwhile (that is what was turned off), so the two never wait on the
-//! socket at once. A fast request, the most common kind, is never watched and pays nothing.
+//! hyper mostly does not read meanwhile (that is what was turned off); when it does (a body
+//! still coming in), it reads from the same task, whose waker both leave with the socket. A
+//! fast request, the most common kind, is never watched and pays nothing.
 //!
 //! What counts as gone is what hyper counted: the client's end of the stream (it closed, or
 //! half-closed) or a reset. Bytes from the client (the rest of a body being uploaded, or a
