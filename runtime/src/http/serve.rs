@@ -301,6 +301,11 @@ const FORCED_CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// (up to `drain_timeout`) and returns. Each request carries the peer's address as
 /// `ConnectInfo<SocketAddr>` (per-address rate limits use it), and each request routed through
 /// `router` the connection's own address as [`LocalAddr`].
+///
+/// An HTTP/1 client that closes its connection (or half-closes it, or resets it) while its
+/// request is still being worked on, or while its event stream is open, stops the handler
+/// within moments, as under hyper's own serving; the connection is watched for that only while
+/// an exchange waits, so that a request answered at once pays nothing for it.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     router: Router,
