@@ -418,3 +418,64 @@ pub async fn serve_with(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// HTTP/2 (prior knowledge, as a proxy in front might speak it) runs over the socket the
+    /// connection shares with its hangup watch, both ways, several streams at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http2_is_served_through_the_shared_socket() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = Router::new().route(
+            "/echo",
+            axum::routing::post(|body: String| async move { body.repeat(1000) }),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(serve_with(
+            listener,
+            router,
+            ServeOptions::default().shutdown_on(async {
+                let _ = stopped.await;
+            }),
+        ));
+        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let calls = (0..4).map(|i| {
+            let mut sender = sender.clone();
+            async move {
+                let request = hyper::Request::post(format!("http://{address}/echo"))
+                    .body(format!("{i}-"))
+                    .unwrap();
+                let response = sender.send_request(request).await.unwrap();
+                assert_eq!(response.status(), 200);
+                assert_eq!(response.version(), axum::http::Version::HTTP_2);
+                let body = read_whole(response.into_body()).await;
+                assert_eq!(body, format!("{i}-").repeat(1000));
+            }
+        });
+        futures_util::future::join_all(calls).await;
+        drop(sender);
+        let _ = stop.send(());
+        served.await.unwrap().unwrap();
+    }
+
+    /// A response body read whole.
+    async fn read_whole(mut body: hyper::body::Incoming) -> String {
+        use hyper::body::Body as _;
+        let mut bytes = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            if let Ok(data) = frame.unwrap().into_data() {
+                bytes.extend_from_slice(&data);
+            }
+        }
+        String::from_utf8(bytes).unwrap()
+    }
+}
