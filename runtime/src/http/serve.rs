@@ -199,6 +199,13 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
         let guard = Some(self.watch.request_started());
         // HTTP/2 reads its connection all along, and sees its client go by itself.
         let http1 = request.version() <= axum::http::Version::HTTP_11;
+        // A request with a body waits for it first (hyper hands it over once asked): that wait
+        // is not watched. One without is watched from its first wait.
+        let first_watched_wait = if hyper::body::Body::is_end_stream(request.body()) {
+            1
+        } else {
+            2
+        };
         let response = match &self.mcp {
             // The MCP endpoint is given the peer's address rather than an extension to find it
             // in (the extension map costs three allocations per request), and hyper's body as
@@ -230,9 +237,8 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
             response,
             guard,
             http1,
-            // The first wait is for the body, which every request with one has.
             watching: if http1 {
-                Watching::after(2)
+                Watching::after(first_watched_wait)
             } else {
                 Watching::never()
             },
@@ -464,6 +470,52 @@ mod tests {
         drop(sender);
         let _ = stop.send(());
         served.await.unwrap().unwrap();
+    }
+
+    /// A request without a body whose handler waits is watched from its first wait: its client
+    /// going stops it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bodiless_request_whose_client_goes_is_stopped() {
+        static STOPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        struct Noted;
+        impl Drop for Noted {
+            fn drop(&mut self) {
+                STOPPED.store(true, Ordering::SeqCst);
+            }
+        }
+        let (started, mut running) = tokio::sync::mpsc::channel::<()>(1);
+        let router = Router::new().route(
+            "/slow",
+            axum::routing::get(move || async move {
+                let _noted = Noted;
+                let _ = started.send(()).await;
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(serve_with(listener, router, ServeOptions::default()));
+        let mut client = tokio::net::TcpStream::connect(address).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(
+            &mut client,
+            b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        running.recv().await.unwrap();
+        assert!(!STOPPED.load(Ordering::SeqCst));
+        drop(client);
+        let stopped = async {
+            while !STOPPED.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), stopped)
+                .await
+                .is_ok(),
+            "the handler was stopped"
+        );
     }
 
     /// A response body read whole.
