@@ -8,8 +8,9 @@
 //! buffer for the next request to fill).
 //!
 //! `serve_with` turns that read off and watches here instead, and only for exchanges that wait:
-//! a request still pending after its body came in (a handler awaiting something), or a response
-//! body with nothing to send yet (an event stream). The watch shares the connection's socket
+//! a request still pending after its body came in (a handler awaiting something; a request
+//! without a body, from its first wait), or a response body with nothing to send yet (an event
+//! stream). The watch shares the connection's socket
 //! with hyper ([`SharedSocket`]: hyper reads and writes through it, the watch looks at it) and
 //! never reads: it waits on the socket's readiness, and peeks when that says something came.
 //! hyper mostly does not read meanwhile (that is what was turned off); when it does (a body
