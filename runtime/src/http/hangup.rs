@@ -70,19 +70,31 @@ impl AsyncRead for SharedSocket {
     }
 }
 
+impl SharedSocket {
+    /// Writes with `write` once the socket is writable; a write that would block forgets the
+    /// readiness it was tried on (tokio's `try_write*` do) and waits for the next.
+    fn poll_write_with(
+        &self,
+        cx: &mut Context<'_>,
+        write: impl Fn(&TcpStream) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match write(&self.0) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                written => return Poll::Ready(written),
+            }
+        }
+    }
+}
+
 impl AsyncWrite for SharedSocket {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write(data) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                written => return Poll::Ready(written),
-            }
-        }
+        self.poll_write_with(cx, |socket| socket.try_write(data))
     }
 
     fn poll_write_vectored(
@@ -90,13 +102,7 @@ impl AsyncWrite for SharedSocket {
         cx: &mut Context<'_>,
         data: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write_vectored(data) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                written => return Poll::Ready(written),
-            }
-        }
+        self.poll_write_with(cx, |socket| socket.try_write_vectored(data))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -173,6 +179,15 @@ impl Watching {
     /// Never watched (an HTTP/2 stream: hyper's HTTP/2 reads the connection all along).
     pub(super) const fn never() -> Self {
         Self { left: None }
+    }
+
+    /// The watch of this request's response body: from its first wait (a body with nothing
+    /// to send yet is a stream's), when the request is watched at all.
+    pub(super) const fn of_body(&self) -> Self {
+        match self.left {
+            Some(_) => Self::after(1),
+            None => Self::never(),
+        }
     }
 
     /// The exchange is waiting again: whether its client has gone, looked at once it has

@@ -236,7 +236,6 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
         Guarded {
             response,
             guard,
-            http1,
             watching: if http1 {
                 Watching::after(first_watched_wait)
             } else {
@@ -252,7 +251,6 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
 struct Guarded {
     response: Either<RouteFuture<Infallible>, EndpointFuture>,
     guard: Option<super::watch::ResponseGuard>,
-    http1: bool,
     watching: Watching,
 }
 
@@ -270,12 +268,7 @@ impl Future for Guarded {
             };
         };
         let guard = this.guard.take();
-        // A body with nothing to send yet is a stream's: watched from its first wait.
-        let watching = if this.http1 {
-            Watching::after(1)
-        } else {
-            Watching::never()
-        };
+        let watching = this.watching.of_body();
         Poll::Ready(Ok(response.map(|inner| GuardedBody {
             inner,
             guard,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::method::Method;
 use super::modern_params::{CallRead, ModernParams, modern_meta, read_modern};
-use super::raw_json::{ENVELOPE, RESULT, RawJson, envelope};
+use super::raw_json::{ENVELOPE, ERROR, RESULT, RawJson, envelope};
 
 /// Standard JSON-RPC 2.0 error codes.
 pub mod error_code {
@@ -494,25 +494,22 @@ impl Response {
         // A result's length is known to the byte (with a plain id): the buffer is exactly the
         // body, which an HTTP body then takes without a further allocation.
         let room = match &self.payload {
-            Payload::Result(raw) => id_len(self.id.as_ref()).map_or(raw.get().len() + 48, |id| {
-                ENVELOPE.len() + id + RESULT.len() + raw.get().len() + 1
-            }),
+            Payload::Result(raw) => {
+                let raw = raw.as_bytes().len();
+                id_len(self.id.as_ref())
+                    .map_or(raw + 48, |id| ENVELOPE.len() + id + RESULT.len() + raw + 1)
+            }
             Payload::Error(error) => error.message.len() + 80,
         };
         let mut out = Vec::with_capacity(room);
         // An id is a string or an integer; an error object a code, text and JSON data: writing
         // them to memory cannot fail.
         let written = match &self.payload {
-            Payload::Result(raw) => envelope(&mut out, &self.id).map(|()| {
-                out.extend_from_slice(raw.get().as_bytes());
+            Payload::Result(raw) => envelope(&mut out, &self.id, RESULT).map(|()| {
+                out.extend_from_slice(raw.as_bytes());
             }),
-            Payload::Error(error) => {
-                out.extend_from_slice(ENVELOPE);
-                serde_json::to_writer(&mut out, &self.id).and_then(|()| {
-                    out.extend_from_slice(br#","error":"#);
-                    serde_json::to_writer(&mut out, error)
-                })
-            }
+            Payload::Error(error) => envelope(&mut out, &self.id, ERROR)
+                .and_then(|()| serde_json::to_writer(&mut out, error)),
         };
         match written {
             Ok(()) => {
@@ -528,20 +525,14 @@ impl Response {
     #[must_use]
     pub fn into_json_bytes(self) -> Vec<u8> {
         let Self { id, payload } = self;
-        match payload {
+        let payload = match payload {
             Payload::Result(raw) => match raw.into_framed(&id) {
-                Ok(body) => body,
-                Err(raw) => Self::result_of(id, raw).to_json_bytes(),
+                Ok(body) => return body,
+                Err(raw) => Payload::Result(raw),
             },
-            payload => Self { id, payload }.to_json_bytes(),
-        }
-    }
-
-    fn result_of(id: Option<RequestId>, raw: RawJson) -> Self {
-        Self {
-            id,
-            payload: Payload::Result(raw),
-        }
+            payload => payload,
+        };
+        Self { id, payload }.to_json_bytes()
     }
 }
 

@@ -10,18 +10,21 @@
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
-/// A response's text before its id, and between its id and its result.
+/// A response's text before its id, and between its id and its result or its error.
 pub(super) const ENVELOPE: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
 pub(super) const RESULT: &[u8] = br#","result":"#;
+pub(super) const ERROR: &[u8] = br#","error":"#;
 
-/// Writes the text of a response to `id` that comes before its result.
+/// Writes the text of a response to `id` that comes before its payload, named by `member`
+/// ([`RESULT`] or [`ERROR`]).
 pub(super) fn envelope(
     out: &mut impl std::io::Write,
     id: &impl Serialize,
+    member: &[u8],
 ) -> serde_json::Result<()> {
     out.write_all(ENVELOPE).map_err(serde_json::Error::io)?;
     serde_json::to_writer(&mut *out, id)?;
-    out.write_all(RESULT).map_err(serde_json::Error::io)
+    out.write_all(member).map_err(serde_json::Error::io)
 }
 
 /// A result's JSON text, valid JSON by construction: from [`serde_json::value::to_raw_value`]
@@ -65,7 +68,7 @@ impl RawJson {
         value: &T,
     ) -> Result<Self, serde_json::Error> {
         let mut buf = Vec::with_capacity(128);
-        envelope(&mut buf, id)?;
+        envelope(&mut buf, id, RESULT)?;
         let start = buf.len();
         serde_json::to_writer(&mut buf, value)?;
         Ok(Self(Text::Framed { buf, start }))
@@ -93,7 +96,7 @@ fn envelope_is(head: &[u8], id: &impl Serialize) -> bool {
     let mut expected = [0u8; 96];
     let mut room = &mut expected[..];
     let room_left = room.len();
-    envelope(&mut room, id).is_ok() && {
+    envelope(&mut room, id, RESULT).is_ok() && {
         let written = room_left - room.len();
         expected[..written] == *head
     }
