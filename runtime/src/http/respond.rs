@@ -14,7 +14,7 @@ use super::reply::{json_response, json_response_of, with_retry_after};
 use super::session::Owner;
 use super::shared::Shared;
 use super::sse::{event_stream, event_stream_of};
-use crate::connection::{Connection, Outbound};
+use crate::connection::{Connection, Outbound, OutboundReceiver};
 use crate::principal::Principal;
 use crate::protocol::{Message, ModernParams};
 use crate::server::{Refusal, Reply};
@@ -101,60 +101,12 @@ pub(super) fn respond(
             biased;
             reply = &mut dispatch => reply,
             Some(first) = events.recv() => {
-                // Bounded: a client that stops reading its stream ends it (and the request),
-                // rather than the server queueing for it without end.
-                let (tx, mut rx) =
-                    tokio::sync::mpsc::channel::<String>(crate::connection::MAX_QUEUED_MESSAGES);
-                let _ = tx.try_send(first); // the channel is empty
-                // The handler runs on after this exchange (and its in-flight permit) ends: it
-                // keeps a slot of the limit until it is done.
-                let slot = StreamingSlot::hold(Arc::clone(shared));
-                let stream_shared = Arc::clone(shared);
-                let principal = principal.clone();
-                tokio::spawn(async move {
-                    let _slot = slot;
-                    let mut dispatch = dispatch;
-                    loop {
-                        tokio::select! {
-                            biased;
-                            // The client closed the stream: that cancels the request (2026-07-28),
-                            // and dropping the handler stops it.
-                            () = tx.closed() => return,
-                            // While the stream is full the handler waits with it; a client
-                            // that reads nothing for `STALLED_STREAM` has stopped reading.
-                            Some(event) = events.recv() => {
-                                if !deliver(&tx, event).await {
-                                    // The client closed the stream, or stopped reading it:
-                                    // either cancels the request.
-                                    return;
-                                }
-                            }
-                            reply = &mut dispatch => {
-                                while let Some(event) = events.try_recv() {
-                                    if !deliver(&tx, event).await {
-                                        return;
-                                    }
-                                }
-                                match reply {
-                                    Reply::Response(response) => {
-                                        deliver(&tx, response.to_json()).await;
-                                    }
-                                    // Too late for a 403: the JSON-RPC error carries its
-                                    // challenge.
-                                    Reply::Denied(denial) => {
-                                        let error =
-                                            stream_shared.in_stream_denial(&principal, &denial, is_modern);
-                                        deliver(&tx, error).await;
-                                    }
-                                    _ => {}
-                                }
-                                return;
-                            }
-                        }
-                    }
-                });
-                return event_stream(
-                    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
+                return switch_to_stream(
+                    shared,
+                    &principal,
+                    (first, events),
+                    dispatch,
+                    is_modern,
                     new_session.as_deref(),
                 );
             }
@@ -210,4 +162,75 @@ pub(super) fn respond(
         }
         http
     }
+}
+
+/// The exchange switched to an event stream, its `first` message sent before the response: the
+/// handler goes on on a task of its own that feeds the stream. Out of line and cold: most
+/// requests answer with plain JSON, and this code would otherwise sit among their steps (issue
+/// 24: the instruction cache).
+#[cold]
+#[inline(never)]
+fn switch_to_stream(
+    shared: &Arc<Shared>,
+    principal: &Principal,
+    (first, mut events): (String, OutboundReceiver),
+    dispatch: impl Future<Output = Reply> + Send + Unpin + 'static,
+    is_modern: bool,
+    new_session: Option<&str>,
+) -> Response {
+    // Bounded: a client that stops reading its stream ends it (and the request),
+    // rather than the server queueing for it without end.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(crate::connection::MAX_QUEUED_MESSAGES);
+    let _ = tx.try_send(first); // the channel is empty
+    // The handler runs on after this exchange (and its in-flight permit) ends: it
+    // keeps a slot of the limit until it is done.
+    let slot = StreamingSlot::hold(Arc::clone(shared));
+    let stream_shared = Arc::clone(shared);
+    let principal = principal.clone();
+    tokio::spawn(async move {
+        let _slot = slot;
+        let mut dispatch = dispatch;
+        loop {
+            tokio::select! {
+                biased;
+                // The client closed the stream: that cancels the request (2026-07-28),
+                // and dropping the handler stops it.
+                () = tx.closed() => return,
+                // While the stream is full the handler waits with it; a client
+                // that reads nothing for `STALLED_STREAM` has stopped reading.
+                Some(event) = events.recv() => {
+                    if !deliver(&tx, event).await {
+                        // The client closed the stream, or stopped reading it:
+                        // either cancels the request.
+                        return;
+                    }
+                }
+                reply = &mut dispatch => {
+                    while let Some(event) = events.try_recv() {
+                        if !deliver(&tx, event).await {
+                            return;
+                        }
+                    }
+                    match reply {
+                        Reply::Response(response) => {
+                            deliver(&tx, response.to_json()).await;
+                        }
+                        // Too late for a 403: the JSON-RPC error carries its
+                        // challenge.
+                        Reply::Denied(denial) => {
+                            let error =
+                                stream_shared.in_stream_denial(&principal, &denial, is_modern);
+                            deliver(&tx, error).await;
+                        }
+                        _ => {}
+                    }
+                    return;
+                }
+            }
+        }
+    });
+    event_stream(
+        futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
+        new_session,
+    )
 }

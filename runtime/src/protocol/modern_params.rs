@@ -122,7 +122,7 @@ pub(super) fn read_modern(
         .deserialize(&mut reader)
         .and_then(|read| reader.end().map(|()| read));
     match read {
-        Ok(Some(read)) => read.finish(key, named),
+        Ok(Some(mut read)) => read.finish(key, named),
         _ => modern_meta(params).map(|meta| ModernParams::from_values(&meta, params, key)),
     }
 }
@@ -156,7 +156,7 @@ static PROTOCOL_VERSION_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'stat
 
 /// A `tools/call`'s params read within its message's one pass: `None` when the pass cannot
 /// promise the dispatcher's answer (see [`OnePass`]).
-pub(super) struct CallParamsRead(Option<Read>);
+pub(super) struct CallParamsRead(Option<Box<Read>>);
 
 impl<'de> de::Deserialize<'de> for CallParamsRead {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -232,13 +232,13 @@ struct Read {
 
 impl Read {
     /// `named`: the params are a `tools/call`'s or a `prompts/get`'s.
-    fn finish(mut self, key: Option<&str>, named: bool) -> Option<ModernParams> {
+    fn finish(&mut self, key: Option<&str>, named: bool) -> Option<ModernParams> {
         let meta = self.meta.take().filter(|meta| meta.has_version)?;
         let named = if named { self.take_named() } else { None };
         let target = match key {
-            Some("name") => self.name,
-            Some("uri") => self.uri,
-            Some("taskId") => self.task_id,
+            Some("name") => self.name.take(),
+            Some("uri") => self.uri.take(),
+            Some("taskId") => self.task_id.take(),
             _ => None,
         };
         Some(ModernParams {
@@ -285,19 +285,21 @@ struct OnePass {
 }
 
 impl<'de> DeserializeSeed<'de> for OnePass {
-    type Value = Option<Read>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Read>, D::Error> {
+    type Value = Option<Box<Read>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Box<Read>>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for OnePass {
-    type Value = Option<Read>;
+    type Value = Option<Box<Read>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Read>, A::Error> {
-        let mut read = Read::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Box<Read>>, A::Error> {
+        // Boxed from the start: what is read (a few hundred bytes) is then never moved on its
+        // way from the envelope to the dispatcher, only its pointer.
+        let mut read = Box::<Read>::default();
         let mut seen_meta = false;
         while let Some(key) = map.next_key::<ParamsKey>()? {
             match key {

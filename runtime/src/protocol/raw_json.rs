@@ -67,7 +67,7 @@ impl RawJson {
         id: &impl Serialize,
         value: &T,
     ) -> Result<Self, serde_json::Error> {
-        let mut buf = Vec::with_capacity(128);
+        let mut buf = Vec::with_capacity(256);
         envelope(&mut buf, id, RESULT)?;
         let start = buf.len();
         serde_json::to_writer(&mut buf, value)?;

@@ -180,16 +180,9 @@ impl Core {
                 )) => {
                     return failure.reply(&id).unwrap_or(Reply::Nothing);
                 }
-                Some(Err(Failure::TimedOut)) => {
-                    tracing::warn!(target: "scopegate::tool", tool = meta.name, "tool timed out");
-                    CallToolResult::error(format!("tool `{}` timed out", meta.name))
-                }
+                Some(Err(Failure::TimedOut)) => failed(meta.name, None),
                 Some(Err(Failure::ExtractionPanicked(panic) | Failure::Panicked(panic))) => {
-                    tracing::error!(target: "scopegate::tool", tool = meta.name, panic = %crate::clip::clip(&panic, crate::clip::TEXT_BYTES), "tool panicked");
-                    CallToolResult::error(format!(
-                        "tool `{}` failed with an internal error",
-                        meta.name
-                    ))
+                    failed(meta.name, Some(panic))
                 }
             };
             if tasks && meta.task == TaskSupport::Required {
@@ -211,14 +204,40 @@ impl Core {
             };
             Reply::Response(match raw {
                 Ok(raw) => Response::result(id, raw),
-                Err(e) => Response::error(
-                    Some(id),
-                    ErrorObject::new(
-                        error_code::INTERNAL_ERROR,
-                        format!("tool result could not be serialized: {e}"),
-                    ),
-                ),
+                Err(e) => unserializable(id, &e),
             })
         }
     }
+}
+
+// The failures' answers, out of line and marked cold, so that their logging and formatting do
+// not sit among the steps every call runs (issue 24: the instruction cache).
+
+/// The error result of a tool that timed out (`panic` is `None`) or panicked, logged.
+#[cold]
+#[inline(never)]
+fn failed(tool: &'static str, panic: Option<String>) -> CallToolResult {
+    match panic {
+        None => {
+            tracing::warn!(target: "scopegate::tool", tool, "tool timed out");
+            CallToolResult::error(format!("tool `{tool}` timed out"))
+        }
+        Some(panic) => {
+            tracing::error!(target: "scopegate::tool", tool, panic = %crate::clip::clip(&panic, crate::clip::TEXT_BYTES), "tool panicked");
+            CallToolResult::error(format!("tool `{tool}` failed with an internal error"))
+        }
+    }
+}
+
+/// The error response for a result serde could not write.
+#[cold]
+#[inline(never)]
+fn unserializable(id: RequestId, error: &serde_json::Error) -> Response {
+    Response::error(
+        Some(id),
+        ErrorObject::new(
+            error_code::INTERNAL_ERROR,
+            format!("tool result could not be serialized: {error}"),
+        ),
+    )
 }
