@@ -56,11 +56,11 @@ impl Core {
     pub(super) fn handle_modern<'a>(
         &'a self,
         request: Request,
-        modern: Box<ModernParams>,
+        mut modern: Box<ModernParams>,
         principal: &'a Principal,
         link: Link,
     ) -> impl Future<Output = Reply> + Send + 'a {
-        let (connection, method) = match self.admit_modern(&request, &modern, &link) {
+        let (connection, method) = match self.admit_modern(&request, &mut modern, &link) {
             Ok(admitted) => admitted,
             Err(reply) => return Either::Left(ready(reply)),
         };
@@ -124,11 +124,12 @@ impl Core {
 
     /// The checks a 2026-07-28 request passes before it is served (its `_meta`'s version,
     /// capabilities and log level, a method of the revision this server offers), and the
-    /// connection of its own it is then served on, built from that `_meta`.
+    /// connection of its own it is then served on, built from that `_meta` (its capabilities
+    /// taken, not copied: nothing reads them from `modern` after this).
     fn admit_modern(
         &self,
         request: &Request,
-        modern: &ModernParams,
+        modern: &mut ModernParams,
         link: &Link,
     ) -> Result<(Arc<Connection>, Method), Reply> {
         let refuse = |refusal, error: ErrorObject| {
@@ -143,7 +144,7 @@ impl Core {
                 ),
             ));
         };
-        let Some(capabilities) = modern.capabilities.as_ref().filter(|c| c.is_object()) else {
+        if !modern.capabilities.as_ref().is_some_and(Value::is_object) {
             return Err(refuse(
                 Refusal::BadRequest,
                 ErrorObject::new(
@@ -151,7 +152,7 @@ impl Core {
                     format!("`_meta[\"{META_CLIENT_CAPABILITIES}\"]` is required"),
                 ),
             ));
-        };
+        }
         if !MODERN_PROTOCOL_VERSIONS.contains(&version) {
             return Err(refuse(
                 Refusal::BadRequest,
@@ -197,15 +198,12 @@ impl Core {
         }
         // Nothing carries over between modern requests: a connection of its own, built from
         // this request's `_meta` (the one the transport made for it, when it made one).
+        let capabilities = modern.capabilities.take().unwrap_or_default();
         let connection = if link.connection.is_one_modern_request() {
-            link.connection.take_meta(capabilities.clone(), log_level);
+            link.connection.take_meta(capabilities, log_level);
             Arc::clone(&link.connection)
         } else {
-            Connection::stateless(
-                capabilities.clone(),
-                log_level,
-                Arc::clone(&link.connection),
-            )
+            Connection::stateless(capabilities, log_level, Arc::clone(&link.connection))
         };
         Ok((connection, method))
     }
