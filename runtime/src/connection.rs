@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, oneshot};
 
-use crate::protocol::{ErrorObject, RequestId};
+use crate::protocol::{ClientCapabilities, ErrorObject, RequestId};
 
 /// Log levels of `logging/setLevel` and `notifications/message` (RFC 5424 severities), least
 /// severe first.
@@ -351,7 +351,8 @@ pub struct Connection {
     /// within a session whose connection is made again (another replica, an eviction).
     id_prefix: AtomicU64,
     log_level: AtomicU8,
-    capabilities: Mutex<Value>,
+    /// Kept as sent by a 2026-07-28 request until asked about ([`ClientCapabilities`]).
+    capabilities: Mutex<ClientCapabilities>,
     in_flight: Mutex<HashMap<RequestId, Arc<Cancel>, ProcessSeeds>>,
     subscriptions: Mutex<Subscriptions>,
     /// Whether `subscriptions` may be non-empty: the one thing a request reads to know it
@@ -403,7 +404,7 @@ impl Default for Connection {
             next_id: AtomicU64::new(1),
             id_prefix: AtomicU64::new(0),
             log_level: AtomicU8::new(LogLevel::Info as u8),
-            capabilities: Mutex::new(Value::Null),
+            capabilities: Mutex::new(ClientCapabilities::default()),
             in_flight: Mutex::default(),
             subscriptions: Mutex::default(),
             has_subscriptions: AtomicBool::new(false),
@@ -473,7 +474,7 @@ impl Connection {
 
     /// The capabilities and log level of a 2026-07-28 request's `_meta`, taken by the
     /// [`Self::one_modern_request`] connection it is served on (no level: no log messages).
-    pub(crate) fn take_meta(&self, capabilities: Value, log_level: Option<LogLevel>) {
+    pub(crate) fn take_meta(&self, capabilities: ClientCapabilities, log_level: Option<LogLevel>) {
         *lock(&self.capabilities) = capabilities;
         self.log_level
             .store(log_level.map_or(LOG_OFF, |l| l as u8), Ordering::SeqCst);
@@ -482,7 +483,7 @@ impl Connection {
     /// The connection of one 2026-07-28 request: capabilities and log level from its `_meta`
     /// (no level: no log messages).
     pub(crate) fn stateless(
-        capabilities: Value,
+        capabilities: ClientCapabilities,
         log_level: Option<LogLevel>,
         parent: Arc<Connection>,
     ) -> Arc<Self> {
@@ -514,7 +515,7 @@ impl Connection {
     }
 
     pub(crate) fn set_capabilities(&self, capabilities: Value) {
-        *lock(&self.capabilities) = capabilities;
+        *lock(&self.capabilities) = capabilities.into();
         self.changed();
     }
 
@@ -533,7 +534,7 @@ impl Connection {
             lock(&self.subscriptions).uris.iter().cloned().collect();
         subscriptions.sort();
         SessionState {
-            capabilities: lock(&self.capabilities).clone(),
+            capabilities: lock(&self.capabilities).value().clone(),
             log_level: self.log_level(),
             subscriptions,
         }
@@ -541,7 +542,7 @@ impl Connection {
 
     /// Takes on a session state another process stored (counted as a change like any other).
     pub(crate) fn restore(&self, state: &SessionState) {
-        *lock(&self.capabilities) = state.capabilities.clone();
+        *lock(&self.capabilities) = state.capabilities.clone().into();
         self.log_level.store(
             state.log_level.map_or(LOG_OFF, |l| l as u8),
             Ordering::SeqCst,
@@ -577,19 +578,21 @@ impl Connection {
     #[must_use]
     pub fn client_supports(&self, capability: &str) -> bool {
         lock(&self.capabilities)
+            .value()
             .get(capability)
             .is_some_and(|v| !v.is_null())
     }
 
     /// The capability `name` the client declared, if it did.
     pub(crate) fn client_capability(&self, name: &str) -> Option<Value> {
-        lock(&self.capabilities).get(name).cloned()
+        lock(&self.capabilities).value().get(name).cloned()
     }
 
     /// Whether the client declared extension `id` (`capabilities.extensions[id]`, 2026-07-28).
     #[must_use]
     pub fn client_supports_extension(&self, id: &str) -> bool {
         lock(&self.capabilities)
+            .value()
             .get("extensions")
             .and_then(|e| e.get(id))
             .is_some_and(|v| !v.is_null())
@@ -1012,7 +1015,7 @@ mod tests {
         connection.set_log_level(LogLevel::Error);
         assert_eq!(connection.log_level(), Some(LogLevel::Error));
         assert_eq!(
-            Connection::stateless(json!({}), None, Connection::new()).log_level(),
+            Connection::stateless(json!({}).into(), None, Connection::new()).log_level(),
             None
         );
     }
@@ -1026,7 +1029,7 @@ mod tests {
             None,
             "no level until the request gives one"
         );
-        own.take_meta(json!({"sampling": {}}), Some(LogLevel::Debug));
+        own.take_meta(json!({"sampling": {}}).into(), Some(LogLevel::Debug));
         assert!(own.client_supports("sampling"));
         assert_eq!(own.log_level(), Some(LogLevel::Debug));
         let (outbound, _rx) = Outbound::channel();
@@ -1043,7 +1046,7 @@ mod tests {
             "{asked:?}"
         );
         // Any other connection is a parent: its request's connection is made apart.
-        let child = Connection::stateless(json!({}), None, Connection::new());
+        let child = Connection::stateless(json!({}).into(), None, Connection::new());
         assert!(!child.is_one_modern_request());
         assert!(!Connection::one_request().is_one_modern_request());
     }

@@ -3,6 +3,7 @@
 
 mod arguments;
 mod call_message;
+mod client_capabilities;
 mod content;
 mod jsonrpc;
 mod method;
@@ -15,6 +16,7 @@ mod versions;
 pub(crate) use arguments::Arguments;
 #[cfg(feature = "http")]
 pub(crate) use call_message::read_agrees_with_parse;
+pub(crate) use client_capabilities::ClientCapabilities;
 pub(crate) use content::base64_encode;
 pub use content::{CallToolResult, Content, ResourceContents};
 pub(crate) use jsonrpc::to_raw;

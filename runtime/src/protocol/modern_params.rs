@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::arguments::Arguments;
+use super::client_capabilities::{CapabilitiesText, ClientCapabilities};
 use super::method::Method;
 use super::params_text::{MetaOf, ParamsText};
 use super::skip::{Skip, SkipKey, skip_other_json};
@@ -65,8 +66,8 @@ pub(crate) struct ModernParams {
     /// `_meta`'s protocol version; `None` when it is not a string (it is there: that makes the
     /// request a 2026-07-28 one).
     pub(crate) version: Option<Cow<'static, str>>,
-    /// `_meta`'s client capabilities, as sent.
-    pub(crate) capabilities: Option<Value>,
+    /// `_meta`'s client capabilities, as sent (kept as text when the pass read them).
+    pub(crate) capabilities: Option<ClientCapabilities>,
     /// `_meta`'s log level, as sent.
     pub(crate) log_level: Option<Value>,
     /// The member [`target_key`] names for the request's method, when it is a string and not
@@ -204,7 +205,10 @@ impl ModernParams {
                 .get(META_PROTOCOL_VERSION)
                 .and_then(Value::as_str)
                 .map(|version| Cow::Owned(version.to_owned())),
-            capabilities: meta.get(META_CLIENT_CAPABILITIES).cloned(),
+            capabilities: meta
+                .get(META_CLIENT_CAPABILITIES)
+                .cloned()
+                .map(ClientCapabilities::Built),
             log_level: meta.get(META_LOG_LEVEL).cloned(),
             target,
             continues_round: None,
@@ -274,7 +278,7 @@ impl Read {
 struct Meta {
     has_version: bool,
     version: Option<Cow<'static, str>>,
-    capabilities: Option<Value>,
+    capabilities: Option<ClientCapabilities>,
     log_level: Option<Value>,
 }
 
@@ -512,7 +516,15 @@ impl<'de> de::Deserialize<'de> for MetaValue {
                             meta.has_version = true;
                             meta.version = map.next_value::<Version>()?.0;
                         }
-                        MetaKey::Capabilities => meta.capabilities = Some(map.next_value()?),
+                        MetaKey::Capabilities => {
+                            // Text a `Value` might refuse: not for this pass (the rest of the
+                            // object is left unread, which fails it, and the reader that
+                            // builds values refuses what a `Value` refuses).
+                            let CapabilitiesText(Some(capabilities)) = map.next_value()? else {
+                                return Ok(MetaValue(None));
+                            };
+                            meta.capabilities = Some(capabilities);
+                        }
                         MetaKey::LogLevel => meta.log_level = Some(map.next_value()?),
                         MetaKey::Other => {
                             map.next_value::<Skip>()?;

@@ -21,9 +21,9 @@ use crate::handler::Link;
 use crate::principal::Principal;
 use crate::protocol::to_raw;
 use crate::protocol::{
-    ErrorObject, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO,
-    MODERN_PROTOCOL_VERSIONS, Method, ModernParams, Request, Response, Skip, TASKS_EXTENSION,
-    error_code,
+    ClientCapabilities, ErrorObject, META_CLIENT_CAPABILITIES, META_LOG_LEVEL,
+    META_PROTOCOL_VERSION, META_SERVER_INFO, MODERN_PROTOCOL_VERSIONS, Method, ModernParams,
+    Request, Response, Skip, TASKS_EXTENSION, error_code,
 };
 
 /// The `-32022` error for a request naming a revision this server does not serve, on every
@@ -144,7 +144,11 @@ impl Core {
                 ),
             ));
         };
-        if !modern.capabilities.as_ref().is_some_and(Value::is_object) {
+        if !modern
+            .capabilities
+            .as_ref()
+            .is_some_and(ClientCapabilities::is_object)
+        {
             return Err(refuse(
                 Refusal::BadRequest,
                 ErrorObject::new(
