@@ -567,6 +567,7 @@ mod tests {
     }
 
     const V: &str = r#""io.modelcontextprotocol/protocolVersion""#;
+    const C: &str = "io.modelcontextprotocol/clientCapabilities";
 
     fn deep(levels: usize) -> String {
         format!("{}1{}", "[".repeat(levels), "]".repeat(levels))
@@ -609,6 +610,19 @@ mod tests {
             // A lone surrogate, which a `Value` refuses.
             format!(r#"{{"name":"\ud800","_meta":{{{V}:"2026-07-28"}}}}"#),
             format!(r#"{{"x":{{"\ud800":1}},"_meta":{{{V}:"2026-07-28"}}}}"#),
+            // Capabilities and other `_meta` members kept as text or read through unbuilt:
+            // plain, with escapes, numbers in and out of range, deep, a lone surrogate.
+            format!(
+                r#"{{"_meta":{{{V}:"2026-07-28","{C}":{{"sampling":{{}},"elicitation":{{"form":{{}}}},"n":2E5}}}}}}"#
+            ),
+            format!(r#"{{"_meta":{{{V}:"2026-07-28","{C}":{{"\u0061":1.5e3}},"x":"\u00e9"}}}}"#),
+            format!(r#"{{"_meta":{{{V}:"2026-07-28","{C}":{{"a":"\ud800"}}}}}}"#),
+            format!(r#"{{"_meta":{{{V}:"2026-07-28","{C}":{{}},"x":{{"a":"\ud800"}}}}}}"#),
+            format!(r#"{{"_meta":{{{V}:"2026-07-28","{C}":{{"a":1e400}}}}}}"#),
+            format!(r#"{{"_meta":{{{V}:"2026-07-28","{C}":{{}},"x":[1e400]}}}}"#),
+            format!(r#"{{"_meta":{{{V}:"2026-07-28","x":-1.5E+300,"{C}":{{}}}}}}"#),
+            format!(r#"{{"_meta":{{{V}:"2026-07-28","{C}":{}}}}}"#, deep(100)),
+            format!(r#"{{"_meta":{{{V}:"2026-07-28","{C}":{}}}}}"#, deep(200)),
         ];
         for method in ["tools/call", "resources/read", "tasks/get", "tools/list"] {
             for case in &cases {
