@@ -610,8 +610,8 @@ mod tests {
             // A lone surrogate, which a `Value` refuses.
             format!(r#"{{"name":"\ud800","_meta":{{{V}:"2026-07-28"}}}}"#),
             format!(r#"{{"x":{{"\ud800":1}},"_meta":{{{V}:"2026-07-28"}}}}"#),
-            // Capabilities and other `_meta` members kept as text or read through unbuilt:
-            // plain, with escapes, numbers in and out of range, deep, a lone surrogate.
+            // Capabilities kept as text, and `_meta` members beside them: plain, with escapes,
+            // numbers in and out of range, deep, a lone surrogate.
             format!(
                 r#"{{"_meta":{{{V}:"2026-07-28","{C}":{{"sampling":{{}},"elicitation":{{"form":{{}}}},"n":2E5}}}}}}"#
             ),
