@@ -21,7 +21,7 @@ use super::reply::{method_not_allowed, rpc_error, too_many, unsupported_version}
 use super::shared::Shared;
 use super::spare;
 use super::stream::standalone_stream;
-use super::throttle::limit_and_preload;
+use super::throttle::{limit_and_preload, limit_principal_now};
 use crate::principal::KeyBinding;
 use crate::protocol::error_code;
 
@@ -74,15 +74,23 @@ fn endpoint(
             Ok(principal) => principal,
             Err(response) => return response,
         };
-        // The per-principal limit and the session's record exist only when configured; their
-        // future is boxed so that a request needing neither does not carry its room.
-        let preloaded = if shared.per_principal.is_some() || shared.sessions.is_some() {
-            match Box::pin(limit_and_preload(&shared, &principal, &parts, peer)).await {
-                Ok(preloaded) => preloaded,
-                Err(response) => return response,
-            }
-        } else {
+        // The per-principal limit and the session's record exist only when configured. With
+        // nothing to wait for (no session, no shared store) the limit is checked at once;
+        // otherwise their future is boxed, so that a request needing neither does not carry its
+        // room.
+        let preloaded = if shared.per_principal.is_none() && shared.sessions.is_none() {
             None
+        } else {
+            match limit_principal_now(&shared, &principal, &parts, peer) {
+                Some(Ok(())) => None,
+                Some(Err(response)) => return response,
+                None => {
+                    match Box::pin(limit_and_preload(&shared, &principal, &parts, peer)).await {
+                        Ok(preloaded) => preloaded,
+                        Err(response) => return response,
+                    }
+                }
+            }
         };
         // An answer to a DPoP request carries the server's current nonce, when it has nonces.
         let dpop = shared.dpop.is_some() && matches!(principal.key_binding(), KeyBinding::Dpop(_));

@@ -119,6 +119,17 @@ impl RateLimit {
         }
     }
 
+    /// Whether its allowances are kept in a shared store (then checking one is a round trip).
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// [`Self::check`] answered at once, when there is no shared store to ask: `None` when
+    /// there is one.
+    pub(crate) fn check_now(&self, key: &str) -> Option<Result<(), Duration>> {
+        self.shared.is_none().then(|| self.local.check(key))
+    }
+
     /// Takes one request from `key`'s allowance; when none is left, how long until one is.
     pub(crate) async fn check(&self, key: &str) -> Result<(), Duration> {
         if let Some((store, namespace)) = &self.shared {

@@ -25,7 +25,13 @@ impl Shared {
     ) -> Option<Response> {
         let limiter = self.per_address.as_ref()?;
         let client = self.client_address(peer, headers)?;
-        let wait = limiter.check(&limit::AddressKey::of(client)).await.err()?;
+        let key = limit::AddressKey::of(client);
+        // Without a shared store, answered at once: no future is made for it.
+        let wait = match limiter.check_now(&key) {
+            Some(answer) => answer,
+            None => limiter.check(&key).await,
+        }
+        .err()?;
         tracing::debug!(target: "scopegate::http", event = "rate_limited", address = %client, "per-address rate limit");
         self.refusals
             .record(refusals::Kind::RateLimited, Some(client));
@@ -72,14 +78,55 @@ pub(super) async fn limit_and_preload(
         (limited.await, None)
     };
     if let Err(wait) = limited {
-        tracing::debug!(target: "scopegate::http", event = "rate_limited", subject = principal.subject(), "per-principal rate limit");
-        let client = shared.client_address(peer, &parts.headers);
-        shared.refusals.record(refusals::Kind::RateLimited, client);
-        return Err(too_many(
-            StatusCode::TOO_MANY_REQUESTS,
-            wait,
-            "too many requests: slow down",
-        ));
+        return Err(principal_limited(shared, principal, parts, peer, wait));
     }
     Ok(preloaded)
+}
+
+/// [`limit_and_preload`]'s answer at once, when it has nothing to wait for (no session's record
+/// to load, no shared store to ask): the per-principal limit kept in this process, checked with
+/// no future made (or boxed) for it. `None` when there is something to wait for: then
+/// [`limit_and_preload`] does it all.
+pub(super) fn limit_principal_now(
+    shared: &Shared,
+    principal: &Principal,
+    parts: &Parts,
+    peer: Option<IpAddr>,
+) -> Option<Result<(), Response>> {
+    if shared.sessions.is_some() {
+        return None;
+    }
+    let limiter = match &shared.per_principal {
+        Some(limiter) if matches!(shared.auth, Auth::Verifier(_)) => limiter,
+        _ => return Some(Ok(())),
+    };
+    if limiter.is_shared() {
+        return None;
+    }
+    let key = session::principal_key(principal, &parts.headers);
+    Some(
+        limiter
+            .check_now(&key)?
+            .map_err(|wait| principal_limited(shared, principal, parts, peer, wait)),
+    )
+}
+
+/// `429` for a principal over its limit, logged and recorded.
+#[cold]
+#[inline(never)]
+fn principal_limited(
+    shared: &Shared,
+    principal: &Principal,
+    parts: &Parts,
+    peer: Option<IpAddr>,
+    wait: std::time::Duration,
+) -> Response {
+    tracing::debug!(target: "scopegate::http", event = "rate_limited", subject = principal.subject(), "per-principal rate limit");
+    let client = shared.client_address(peer, &parts.headers);
+    shared.refusals.record(refusals::Kind::RateLimited, client);
+    too_many(
+        StatusCode::TOO_MANY_REQUESTS,
+        wait,
+        "too many requests: slow down",
+    )
 }
