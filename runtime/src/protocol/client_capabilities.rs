@@ -80,8 +80,7 @@ impl ClientCapabilities {
     /// The value, built in place the first time.
     pub(crate) fn value(&mut self) -> &Value {
         if let Self::Text(text) = self {
-            // Checked when it was read: a `Value` reads it. Were it not, no capability.
-            *self = Self::Built(serde_json::from_str(text.get()).unwrap_or(Value::Null));
+            *self = Self::Built(build(text));
         }
         match self {
             Self::Built(value) => value,
@@ -92,10 +91,16 @@ impl ClientCapabilities {
     /// The value, built (without keeping it).
     pub(crate) fn to_value(&self) -> Value {
         match self {
-            Self::Text(text) => serde_json::from_str(text.get()).unwrap_or(Value::Null),
+            Self::Text(text) => build(text),
             Self::Built(value) => value.clone(),
         }
     }
+}
+
+/// The value of a kept text. Checked when it was read: a `Value` reads it. Were it not, no
+/// capability (fail closed).
+fn build(text: &RawValue) -> Value {
+    serde_json::from_str(text.get()).unwrap_or(Value::Null)
 }
 
 /// Capabilities read from a message: their text, when a `Value` reads it (none declared, `{}`,
