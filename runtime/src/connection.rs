@@ -310,6 +310,32 @@ impl Cancel {
     }
 }
 
+/// A request's cancellation as its handler sees it. `None` where nothing can cancel the
+/// request: one not registered for `notifications/cancelled` (a request on a connection of its
+/// own, which its transport ends by dropping its future). Such a request, every stateless HTTP
+/// request, then allocates no [`Cancel`] that nothing could ever set (issue 24).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cancellation(Option<Arc<Cancel>>);
+
+impl Cancellation {
+    /// A cancellation `cancel` sets.
+    pub(crate) fn of(cancel: Arc<Cancel>) -> Self {
+        Self(Some(cancel))
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.0.as_deref().is_some_and(Cancel::is_cancelled)
+    }
+
+    /// Completes when the request is cancelled: never, where nothing can cancel it.
+    pub(crate) async fn cancelled(&self) {
+        match &self.0 {
+            Some(cancel) => cancel.cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 type Pending = oneshot::Sender<Result<Value, ErrorObject>>;
 
 /// A connection's resource subscriptions.
@@ -675,12 +701,18 @@ impl Connection {
     pub(crate) fn start(self: &Arc<Self>, id: &RequestId) -> InFlight {
         // Registered where `notifications/cancelled` will arrive.
         let home = self.parent.as_ref().unwrap_or(self);
+        if !home.tracks_requests {
+            return InFlight {
+                registered: None,
+                cancel: Cancellation::default(),
+            };
+        }
         let cancel = Arc::new(Cancel::default());
-        let registered = home.tracks_requests.then(|| {
-            lock(&home.in_flight).insert(id.clone(), Arc::clone(&cancel));
-            (Arc::clone(home), id.clone())
-        });
-        InFlight { registered, cancel }
+        lock(&home.in_flight).insert(id.clone(), Arc::clone(&cancel));
+        InFlight {
+            registered: Some((Arc::clone(home), id.clone())),
+            cancel: Cancellation::of(cancel),
+        }
     }
 
     /// Cancels an in-flight request (`notifications/cancelled`).
@@ -739,7 +771,7 @@ impl Connection {
     pub(crate) async fn request(
         &self,
         outbound: &Outbound,
-        cancel: &Cancel,
+        cancel: &Cancellation,
         method: &str,
         params: Value,
     ) -> Result<Value, ClientError> {
@@ -795,7 +827,7 @@ impl Drop for Awaiting<'_> {
 pub(crate) struct InFlight {
     /// Where the request is registered for `notifications/cancelled`, if anywhere.
     registered: Option<(Arc<Connection>, RequestId)>,
-    pub(crate) cancel: Arc<Cancel>,
+    pub(crate) cancel: Cancellation,
 }
 
 impl Drop for InFlight {
@@ -804,10 +836,12 @@ impl Drop for InFlight {
             let mut in_flight = lock(&connection.in_flight);
             // A client that reused the id of a request still running registered a second one
             // under it: that one stays, cancellable.
-            if in_flight
-                .get(id)
-                .is_some_and(|registered| Arc::ptr_eq(registered, &self.cancel))
-            {
+            if in_flight.get(id).is_some_and(|registered| {
+                self.cancel
+                    .0
+                    .as_ref()
+                    .is_some_and(|cancel| Arc::ptr_eq(registered, cancel))
+            }) {
                 in_flight.remove(id);
             }
         }
@@ -822,7 +856,7 @@ mod tests {
     async fn requests_to_the_client_are_answered_by_id() {
         let connection = Connection::new();
         let (outbound, mut rx) = Outbound::channel();
-        let cancel = Cancel::default();
+        let cancel = Cancellation::default();
         let request = connection.request(
             &outbound,
             &cancel,
@@ -846,7 +880,7 @@ mod tests {
     async fn ids_of_requests_to_the_client_differ_between_connections() {
         let first_id = async |connection: &Connection| {
             let (outbound, mut rx) = Outbound::channel();
-            let cancel = Cancel::default();
+            let cancel = Cancellation::default();
             let request = connection.request(&outbound, &cancel, "roots/list", json!({}));
             let mut request = std::pin::pin!(request);
             let polled = request
@@ -870,7 +904,7 @@ mod tests {
         let (outbound, _rx) = Outbound::channel();
         let id = RequestId::Number(9.into());
         let flight = connection.start(&id);
-        let cancel = Arc::clone(&flight.cancel);
+        let cancel = flight.cancel.clone();
         let waiting = connection.request(&outbound, &cancel, "elicitation/create", json!({}));
         connection.cancel(&id);
         assert_eq!(waiting.await, Err(ClientError::Cancelled));
@@ -961,7 +995,7 @@ mod tests {
     async fn a_request_to_the_client_is_forgotten_when_its_handler_goes() {
         let connection = Arc::new(Connection::default());
         let (outbound, _rx) = Outbound::channel();
-        let cancel = Cancel::default();
+        let cancel = Cancellation::default();
         {
             let waiting =
                 connection.request(&outbound, &cancel, "sampling/createMessage", json!({}));
@@ -1036,7 +1070,7 @@ mod tests {
         let asked = own
             .request(
                 &outbound,
-                &Cancel::default(),
+                &Cancellation::default(),
                 "sampling/createMessage",
                 json!({}),
             )

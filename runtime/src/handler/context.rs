@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::input::{InputKind, InputRound, Lookup};
 use super::meta::RequestMeta;
 use super::step_up::{Demands, Refused, StepUp};
-use crate::connection::{Cancel, ClientError, Connection, LogLevel, Outbound};
+use crate::connection::{Cancellation, ClientError, Connection, LogLevel, Outbound};
 use crate::protocol::{Method, RequestId};
 
 /// The request being handled, and the way back to the client: progress, log messages,
@@ -49,7 +49,7 @@ struct RequestContextInner {
     tool: &'static str,
     meta: Option<RequestMeta>,
     link: Option<Link>,
-    cancel: Arc<Cancel>,
+    cancel: Cancellation,
     demands: Demands,
 }
 
@@ -121,7 +121,7 @@ impl RequestContext {
         tool: &'static str,
         meta: Option<RequestMeta>,
         link: Option<Link>,
-        cancel: Arc<Cancel>,
+        cancel: Cancellation,
         step_up: Option<Box<StepUp>>,
     ) -> Self {
         Self {
@@ -459,7 +459,7 @@ mod tests {
                 outbound: Some(outbound),
                 input: Some(Arc::clone(&round)),
             }),
-            Arc::new(Cancel::default()),
+            Cancellation::default(),
             None,
         );
         assert!(context.progress(0.5, None, None));
@@ -513,7 +513,7 @@ mod tests {
                         outbound: Some(outbound),
                         input: None,
                     }),
-                    Arc::new(Cancel::default()),
+                    Cancellation::default(),
                     None,
                 );
                 assert!(context.progress(progress, total, message));
@@ -541,7 +541,7 @@ mod tests {
                 outbound: Some(outbound),
                 input: None,
             }),
-            Arc::new(Cancel::default()),
+            Cancellation::default(),
             None,
         );
         for (level, logger, data) in [

@@ -76,26 +76,29 @@ pub(super) fn respond(
         let (outbound, mut events) = Outbound::channel();
         let server = shared.server.clone();
         let dispatch_principal = principal.clone();
-        let dispatch_connection = Arc::clone(&connection);
         let outbound = streams.then_some(outbound);
         // Boxed apart: a legacy request's future carries no room for the other's.
         let mut dispatch = match (message, modern) {
-            (Message::Request(request), Some(modern)) => Either::Left(Box::pin(async move {
-                server
-                    .handle_modern_in(
-                        request,
-                        modern,
-                        &dispatch_principal,
-                        &dispatch_connection,
-                        outbound,
-                    )
-                    .await
-            })),
-            (message, _) => Either::Right(Box::pin(async move {
-                server
-                    .handle_in(message, &dispatch_principal, &dispatch_connection, outbound)
-                    .await
-            })),
+            (Message::Request(request), Some(modern)) => {
+                let dispatch_connection = Arc::clone(&connection);
+                Either::Left(Box::pin(async move {
+                    server
+                        .handle_modern_in(
+                            request,
+                            modern,
+                            &dispatch_principal,
+                            &dispatch_connection,
+                            outbound,
+                        )
+                        .await
+                }))
+            }
+            (message, _) => Either::Right(Box::pin(server.handle_owned(
+                message,
+                dispatch_principal,
+                &connection,
+                outbound,
+            ))),
         };
         let reply = tokio::select! {
             biased;

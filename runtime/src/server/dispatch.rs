@@ -45,56 +45,68 @@ impl Core {
         connection: &Arc<Connection>,
         outbound: Option<Outbound>,
     ) -> impl Future<Output = Reply> + Send + 'a {
-        match message {
-            Message::Request(mut request) => {
-                connection.note_principal(principal);
-                let link = Link {
-                    connection: Arc::clone(connection),
-                    outbound,
-                    input: None,
-                };
-                // A 2026-07-28 request takes the larger path, boxed, so that a legacy
-                // request's future does not carry its room.
-                match request.take_modern(false) {
-                    Some(modern) => Either::Left(Either::Left(Box::pin(
-                        self.handle_modern(request, modern, principal, link),
-                    ))),
-                    None => {
-                        Either::Left(Either::Right(self.dispatch(request, None, principal, link)))
-                    }
-                }
+        let Some(mut request) = take_request(message, connection) else {
+            return Either::Right(std::future::ready(Reply::Nothing));
+        };
+        connection.note_principal(principal);
+        let link = Link {
+            connection: Arc::clone(connection),
+            outbound,
+            input: None,
+        };
+        // A 2026-07-28 request takes the larger path, boxed, so that a legacy request's future
+        // does not carry its room.
+        Either::Left(match request.take_modern(false) {
+            Some(modern) => Either::Left(Box::pin(
+                self.handle_modern(request, modern, principal, link),
+            )),
+            None => Either::Right(self.dispatch(request, None, principal, link)),
+        })
+    }
+
+    /// [`Self::handle_in`], in a future that owns the server and the principal borrowed there:
+    /// a transport that may hand the future on to a task of its own (HTTP's, when an answer
+    /// turns into an event stream) boxes it as it is. A legacy `tools/call` is the call's own
+    /// future, owning them; a block owning them for it instead would be boxed at its whole
+    /// size, and copy the call's future into itself when first polled (issue 24).
+    pub(crate) fn handle_owned(
+        self,
+        message: Message,
+        principal: Principal,
+        connection: &Arc<Connection>,
+        outbound: Option<Outbound>,
+    ) -> impl Future<Output = Reply> + Send + 'static {
+        let Some(mut request) = take_request(message, connection) else {
+            return Either::Right(std::future::ready(Reply::Nothing));
+        };
+        connection.note_principal(&principal);
+        let link = Link {
+            connection: Arc::clone(connection),
+            outbound,
+            input: None,
+        };
+        Either::Left(match request.take_modern(false) {
+            // Seldom here: the HTTP transport hands a 2026-07-28 request to `handle_modern_in`.
+            Some(modern) => Either::Left(Box::pin(async move {
+                self.handle_modern(request, modern, &principal, link).await
+            })),
+            None if request.method == Method::CallTool => {
+                let Request {
+                    id, params, call, ..
+                } = request;
+                Either::Right(Either::Left(Self::call_tool(
+                    self,
+                    id,
+                    (params, call),
+                    None,
+                    principal,
+                    link,
+                )))
             }
-            Message::Notification(notification) => {
-                if notification.method == Method::Cancelled {
-                    #[derive(Deserialize)]
-                    #[serde(rename_all = "camelCase")]
-                    struct Cancelled {
-                        request_id: Value,
-                    }
-                    if let Ok(cancelled) = parse_params::<Cancelled>(notification.params.as_deref())
-                        && let Some(id) = RequestId::from_value(cancelled.request_id)
-                    {
-                        connection.cancel(&id);
-                    }
-                }
-                Either::Right(std::future::ready(Reply::Nothing))
-            }
-            Message::Response { id, result } => {
-                match id {
-                    Some(id) => connection.complete(&id, result),
-                    None => {
-                        // Any client can post one per request, with a 4 MiB message: DEBUG, and
-                        // only the code and a clipped message (issue 18, item 10).
-                        let (code, message) = match &result {
-                            Ok(_) => (None, ""),
-                            Err(error) => (Some(error.code), &*error.message),
-                        };
-                        tracing::debug!(target: "scopegate::tool", event = "client_error_response", code, error_message = &*crate::clip::clip(message, crate::clip::NAME_BYTES), "the client could not read a message of the server's");
-                    }
-                }
-                Either::Right(std::future::ready(Reply::Nothing))
-            }
-        }
+            None => Either::Right(Either::Right(async move {
+                self.dispatch(request, None, &principal, link).await
+            })),
+        })
     }
 
     /// A 2026-07-28 request whose params the transport already read (`Request::take_modern`), as
@@ -118,7 +130,9 @@ impl Core {
     }
 
     /// Not an `async fn`: the request is taken apart first, so that its future does not keep
-    /// the request whole beside its parts.
+    /// the request whole beside its parts. A `tools/call`, the commonest request by far, is
+    /// the call's own future, with no layer of this one's around it (its room, and its steps
+    /// among every call's: issue 24).
     pub(super) fn dispatch<'a>(
         &'a self,
         request: Request,
@@ -132,17 +146,22 @@ impl Core {
             params,
             call,
         } = request;
-        async move {
+        if method == Method::CallTool {
+            return Either::Left(Self::call_tool(
+                self,
+                id,
+                (params, call),
+                modern,
+                principal,
+                link,
+            ));
+        }
+        Either::Right(async move {
             let result = match method {
                 Method::Initialize => self.initialize(params.as_deref(), &link.connection),
                 Method::Ping => Ok(empty_object()),
                 Method::SetLogLevel => set_level(params.as_deref(), &link.connection),
                 Method::ListTools => self.list_tools(params.as_deref(), principal),
-                Method::CallTool => {
-                    return self
-                        .call_tool(id, (params.as_deref(), call), modern, principal, link)
-                        .await;
-                }
                 Method::ListResources => self.list_for(
                     "resources",
                     &self.inner.resource_pages,
@@ -193,7 +212,7 @@ impl Core {
                 Ok(raw) => Response::result(id, raw),
                 Err(error) => Response::error(Some(id), error),
             })
-        }
+        })
     }
 
     pub(super) fn initialize(
@@ -235,6 +254,44 @@ impl Core {
             result["instructions"] = instructions.into();
         }
         Ok(to_raw(&result).expect("a serde_json::Value always serializes"))
+    }
+}
+
+/// The request `message` is; a notification or an answer of the client's is handled here, at
+/// once (neither gets a reply).
+fn take_request(message: Message, connection: &Connection) -> Option<Request> {
+    match message {
+        Message::Request(request) => Some(request),
+        Message::Notification(notification) => {
+            if notification.method == Method::Cancelled {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Cancelled {
+                    request_id: Value,
+                }
+                if let Ok(cancelled) = parse_params::<Cancelled>(notification.params.as_deref())
+                    && let Some(id) = RequestId::from_value(cancelled.request_id)
+                {
+                    connection.cancel(&id);
+                }
+            }
+            None
+        }
+        Message::Response { id, result } => {
+            match id {
+                Some(id) => connection.complete(&id, result),
+                None => {
+                    // Any client can post one per request, with a 4 MiB message: DEBUG, and
+                    // only the code and a clipped message (issue 18, item 10).
+                    let (code, message) = match &result {
+                        Ok(_) => (None, ""),
+                        Err(error) => (Some(error.code), &*error.message),
+                    };
+                    tracing::debug!(target: "scopegate::tool", event = "client_error_response", code, error_message = &*crate::clip::clip(message, crate::clip::NAME_BYTES), "the client could not read a message of the server's");
+                }
+            }
+            None
+        }
     }
 }
 

@@ -143,7 +143,7 @@ macro_rules! run {
             name,
             $meta,
             Some(link),
-            ::std::sync::Arc::clone(&flight.cancel),
+            flight.cancel.clone(),
             step_up,
         );
         // The `when` clauses the arguments matched, set by the generated extraction.
@@ -268,7 +268,7 @@ pub(super) enum Settled<T> {
 /// included) is asked for at once.
 pub(super) async fn settle<T: Send + 'static>(
     mut future: crate::handler::HandlerFuture<T>,
-    cancel: &crate::connection::Cancel,
+    cancel: &crate::connection::Cancellation,
     timeout: Option<std::time::Duration>,
     input: Option<&crate::handler::InputRound>,
     detach: Option<&mut (dyn FnMut(crate::handler::HandlerFuture<T>) + Send)>,
@@ -342,7 +342,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::connection::Cancel;
+    use crate::connection::{Cancel, Cancellation};
     use crate::handler::HandlerFuture;
 
     /// A future that counts its polls.
@@ -373,7 +373,7 @@ mod tests {
             }),
             polls: Arc::clone(&polls),
         });
-        let cancel = Cancel::default();
+        let cancel = Cancellation::default();
         let mut settling = std::pin::pin!(settle(
             handler,
             &cancel,
@@ -395,8 +395,9 @@ mod tests {
 
     #[tokio::test]
     async fn handlers_settle_as_cancelled_timed_out_or_done_handler_first() {
-        let cancelled = Cancel::default();
-        cancelled.cancel();
+        let cancel = Arc::new(Cancel::default());
+        cancel.cancel();
+        let cancelled = Cancellation::of(cancel);
         let waits = || HandlerFuture::new(std::future::pending::<u8>());
         assert!(matches!(
             settle(waits(), &cancelled, None, None, None).await,
@@ -405,7 +406,7 @@ mod tests {
         assert!(matches!(
             settle(
                 waits(),
-                &Cancel::default(),
+                &Cancellation::default(),
                 Some(Duration::from_millis(20)),
                 None,
                 None
@@ -427,7 +428,7 @@ mod tests {
             0_u8
         });
         assert!(matches!(
-            settle(panics, &Cancel::default(), None, None, None).await,
+            settle(panics, &Cancellation::default(), None, None, None).await,
             Settled::Done(Err(message)) if message.contains("boom")
         ));
     }

@@ -1,5 +1,7 @@
 //! Tools: `tools/list`, `tools/call`, and a tool's list entry.
 
+use std::borrow::Borrow;
+
 use serde_json::value::RawValue;
 
 use super::authorize::Target;
@@ -37,42 +39,48 @@ impl Core {
         )
     }
 
+    /// `tools/call`. The server and the principal are borrowed (`&Core`, `&Principal`) or
+    /// owned (`Core`, `Principal`): owned, the future is `'static`, and a transport that may
+    /// hand it on to a task of its own boxes it as it is, with no block around it to own them
+    /// (see [`Core::handle_owned`]).
     // Not an `async fn`, which would keep its arguments twice (see `http::endpoint`).
     #[allow(clippy::manual_async_fn)]
-    pub(super) fn call_tool(
-        &self,
+    pub(super) fn call_tool<'a>(
+        core: impl Borrow<Core> + Send + 'a,
         id: RequestId,
         // The raw params, or the name and arguments read with the message (`Message::read`).
-        (params, call): (Option<&RawValue>, Option<CallRead>),
+        (params, call): (Option<Box<RawValue>>, Option<CallRead>),
         modern: Option<Box<ModernParams>>,
-        principal: &Principal,
+        principal: impl Borrow<Principal> + Send + 'a,
         link: Link,
-    ) -> impl Future<Output = Reply> {
+    ) -> impl Future<Output = Reply> + Send + 'a {
         async move {
+            let this: &Core = core.borrow();
+            let principal: &Principal = principal.borrow();
             // Taken apart at once: the params whole, or the lookup's result, kept as locals
             // would take room in this future across its awaits.
             let (arguments, request_meta, index) = match NamedParams::find(
-                params,
+                params.as_deref(),
                 modern
                     .and_then(|modern| modern.named)
                     .or_else(|| call.and_then(|call| call.into_named())),
-                &self.inner.by_name,
+                &this.inner.by_name,
                 "tool",
                 &id,
             ) {
                 Ok((params, index)) => (params.arguments, params.meta, index),
                 Err(reply) => return reply,
             };
-            let tool = &self.inner.tools[index];
+            let tool = &this.inner.tools[index];
             let meta = tool.meta;
 
-            if let Err(denial) = self.authorize(&id, Target::tool(meta), principal) {
+            if let Err(denial) = this.authorize(&id, Target::tool(meta), principal) {
                 return Reply::Denied(denial);
             }
             // Counted once the caller's scopes pass, before anything of the call runs.
             if let Some(quota) = meta.quota
                 && let Err(refusal) =
-                    Box::pin(self.take_quota(&id, index, meta, quota, principal)).await
+                    Box::pin(this.take_quota(&id, index, meta, quota, principal)).await
             {
                 return refusal;
             }
@@ -109,7 +117,7 @@ impl Core {
                 return InputEnd::MissingCapability(tasks_required()).reply(&id);
             }
             let owner = declared.then(|| owner_key(principal)).flatten();
-            let tasks = owner.as_deref().is_some_and(|owner| self.task_room(owner));
+            let tasks = owner.as_deref().is_some_and(|owner| this.task_room(owner));
             if meta.task == TaskSupport::Required && !tasks {
                 let error = match owner {
                     None => ErrorObject::new(
@@ -131,10 +139,10 @@ impl Core {
             let mut detach = |future: crate::tool::ToolFuture| detached = Some(future);
             // The generated `call` extracts every parameter (collecting problems), then starts the
             // tool only if no problem was found, unknown arguments included.
-            let handlers = &*self.inner.handlers;
+            let handlers = &*this.inner.handlers;
             let matched = std::cell::Cell::new(0);
             let outcome = run!(
-                self,
+                this,
                 id: &id,
                 meta: request_meta,
                 link: link,
@@ -165,9 +173,9 @@ impl Core {
                         owner.unwrap_or_default(),
                         index,
                         matched.get(),
-                        self.inner.options.task_ttl,
+                        this.inner.options.task_ttl,
                     );
-                    return self
+                    return this
                         .task_reply(
                             id,
                             task,
@@ -191,14 +199,14 @@ impl Core {
                     owner.unwrap_or_default(),
                     index,
                     matched.get(),
-                    self.inner.options.task_ttl,
+                    this.inner.options.task_ttl,
                 );
-                return self.task_reply(id, task, TaskStart::Finished(result)).await;
+                return this.task_reply(id, task, TaskStart::Finished(result)).await;
             }
             // Written behind room for its response's envelope: the response's body is then
             // the same buffer.
             let raw = if modern {
-                RawJson::for_response(&id, &Complete::new(&result, &self.inner.server_info_meta))
+                RawJson::for_response(&id, &Complete::new(&result, &this.inner.server_info_meta))
             } else {
                 RawJson::for_response(&id, &result)
             };
