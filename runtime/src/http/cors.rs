@@ -18,13 +18,14 @@ use axum::extract::Request;
 use axum::http::Method;
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::response::Response;
-use futures_util::FutureExt as _;
+use futures_util::{FutureExt as _, TryFutureExt as _};
 use tower::{Layer, Service, ServiceExt as _};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use super::body::RequestBody;
 use super::endpoint::mcp_endpoint;
 use super::headers::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
+use super::response_body::{Answer, ResponseBody};
 use super::shared::Shared;
 
 /// The CORS policy: origins `allowed` decides, the MCP methods and headers (with the
@@ -102,12 +103,14 @@ pub(super) struct Endpoint {
 }
 
 /// The future of an answer from the MCP endpoint.
-pub(super) type EndpointFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+pub(super) type EndpointFuture = Pin<Box<dyn Future<Output = Result<Answer, Infallible>> + Send>>;
 
+/// The endpoint as a route of an axum router (an application's own, or scopegate's with routes
+/// added): its answer's body made axum's.
 impl Service<Request> for Endpoint {
     type Response = Response;
     type Error = Infallible;
-    type Future = EndpointFuture;
+    type Future = futures_util::future::MapOk<EndpointFuture, fn(Answer) -> Response>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -115,7 +118,9 @@ impl Service<Request> for Endpoint {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let peer = super::proxy::peer_of(request.extensions());
+        let axum_answer: fn(Answer) -> Response = |answer| answer.map(ResponseBody::into_axum);
         self.respond(request.map(RequestBody::Axum), peer)
+            .map_ok(axum_answer)
     }
 }
 
@@ -140,9 +145,11 @@ impl Endpoint {
             Box::pin(mcp_endpoint(shared, request, peer).map(Ok))
         };
         if head {
-            Box::pin(response.map(|response| {
-                response.map(|response| response.map(|_| axum::body::Body::empty()))
-            }))
+            Box::pin(
+                response.map(|response| {
+                    response.map(|response| response.map(|_| ResponseBody::empty()))
+                }),
+            )
         } else {
             response
         }

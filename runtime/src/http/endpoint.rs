@@ -18,6 +18,7 @@ use super::headers::HeaderVersion;
 use super::post::post;
 use super::refusals;
 use super::reply::{method_not_allowed, rpc_error, too_many, unsupported_version};
+use super::response_body::{Answer, answer};
 use super::shared::Shared;
 use super::spare;
 use super::stream::standalone_stream;
@@ -31,7 +32,7 @@ pub(super) fn mcp_endpoint(
     shared: Arc<Shared>,
     request: Request<RequestBody>,
     peer: Option<IpAddr>,
-) -> impl Future<Output = Response> + Send {
+) -> impl Future<Output = Answer> + Send {
     // Split before the future is made: an `async fn` keeps its arguments' room for its whole
     // life, and the request would sit there unused beside its own parts.
     let (parts, body) = request.into_parts();
@@ -47,13 +48,13 @@ fn endpoint(
     parts: Parts,
     body: RequestBody,
     peer: Option<IpAddr>,
-) -> impl Future<Output = Response> {
+) -> impl Future<Output = Answer> {
     async move {
         if let Some(response) = shared.limit_address(peer, &parts.headers).await {
-            return response;
+            return answer(response);
         }
         let Some(_permit) = shared.concurrency.try_acquire() else {
-            return overloaded(&shared, peer, &parts);
+            return answer(overloaded(&shared, peer, &parts));
         };
         let Head {
             host,
@@ -63,16 +64,16 @@ fn endpoint(
             media,
         } = Head::of(&parts.headers);
         if !shared.host_allowed(&parts, host) {
-            return host_rejected(&shared, peer, &parts);
+            return answer(host_rejected(&shared, peer, &parts));
         }
         if let Some(origin) = origin
             && !shared.origin_allowed(origin)
         {
-            return origin_rejected(&shared, peer, &parts);
+            return answer(origin_rejected(&shared, peer, &parts));
         }
         let principal = match shared.authenticate(&parts, peer, authorization).await {
             Ok(principal) => principal,
-            Err(response) => return response,
+            Err(response) => return answer(response),
         };
         // The per-principal limit and the session's record exist only when configured. With
         // nothing to wait for (no session, no shared store) the limit is checked at once;
@@ -85,11 +86,11 @@ fn endpoint(
         } else {
             match limit_principal_now(&shared, &principal, &parts, peer) {
                 Some(Ok(())) => None,
-                Some(Err(response)) => return response,
+                Some(Err(response)) => return answer(response),
                 None => {
                     match Box::pin(limit_and_preload(&shared, &principal, &parts, peer)).await {
                         Ok(preloaded) => preloaded,
-                        Err(response) => return response,
+                        Err(response) => return answer(response),
                     }
                 }
             }
@@ -99,7 +100,10 @@ fn endpoint(
         if let HeaderVersion::Unknown(requested) = version
             && parts.method != Method::POST
         {
-            return unsupported_version(None, &String::from_utf8_lossy(requested.as_bytes()));
+            return answer(unsupported_version(
+                None,
+                &String::from_utf8_lossy(requested.as_bytes()),
+            ));
         }
         let mut response = match parts.method {
             Method::POST => {
@@ -114,18 +118,20 @@ fn endpoint(
                 .await
             }
             // 2026-07-28 has no sessions and no standalone stream.
-            Method::GET | Method::DELETE if version.is_modern() => method_not_allowed(false),
-            Method::DELETE => Box::pin(delete(&shared, &principal, &parts.headers)).await,
-            Method::GET => {
+            Method::GET | Method::DELETE if version.is_modern() => {
+                answer(method_not_allowed(false))
+            }
+            Method::DELETE => answer(Box::pin(delete(&shared, &principal, &parts.headers)).await),
+            Method::GET => answer(
                 Box::pin(standalone_stream(
                     &shared,
                     &principal,
                     &parts.headers,
                     preloaded,
                 ))
-                .await
-            }
-            _ => method_not_allowed(shared.sessions.is_some()),
+                .await,
+            ),
+            _ => answer(method_not_allowed(shared.sessions.is_some())),
         };
         spare::keep(parts.headers);
         if dpop && let Some(nonce) = shared.dpop.as_ref().and_then(Dpop::fresh_nonce) {

@@ -50,6 +50,7 @@ mod redis;
 mod refusals;
 mod reply;
 mod respond;
+mod response_body;
 mod serve;
 mod session;
 mod shared;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 
 use super::body::{RequestBody, read_body};
 use super::head::Media;
@@ -18,6 +18,7 @@ use super::reply::{
     json_response, rpc_error, session_failure, session_refused, unsupported_version,
 };
 use super::respond::respond;
+use super::response_body::{Answer, answer};
 use super::session::{Owner, Preloaded, SessionError};
 use super::shared::Shared;
 use crate::principal::Principal;
@@ -33,15 +34,15 @@ pub(super) fn post(
     (version, media): (HeaderVersion<'_>, Media),
     mut body: RequestBody,
     preloaded: Option<Box<Preloaded>>,
-) -> impl Future<Output = Response> {
+) -> impl Future<Output = Answer> {
     async move {
         if !media.json {
             shared.bad_request(parts, *peer, 415);
-            return rpc_error(
+            return answer(rpc_error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 error_code::INVALID_REQUEST,
                 "Content-Type must be application/json",
-            );
+            ));
         }
         let bytes = match read_body(shared, &mut body, parts, *peer).await {
             Ok(bytes) => bytes,
@@ -50,7 +51,7 @@ pub(super) fn post(
                 if response.status() != StatusCode::REQUEST_TIMEOUT {
                     shared.bad_request(parts, *peer, response.status().as_u16());
                 }
-                return response;
+                return answer(response);
             }
         };
         // A `tools/call` comes with its params read in the same pass, `_meta` included (the
@@ -59,7 +60,7 @@ pub(super) fn post(
             Ok(message) => message,
             Err(response) => {
                 shared.bad_request(parts, *peer, 400);
-                return json_response(StatusCode::BAD_REQUEST, &response);
+                return answer(json_response(StatusCode::BAD_REQUEST, &response));
             }
         };
         if let HeaderVersion::Unknown(requested) = version {
@@ -67,7 +68,10 @@ pub(super) fn post(
                 Message::Request(request) => Some(request.id.clone()),
                 _ => None,
             };
-            return unsupported_version(id, &String::from_utf8_lossy(requested.as_bytes()));
+            return answer(unsupported_version(
+                id,
+                &String::from_utf8_lossy(requested.as_bytes()),
+            ));
         }
 
         if let Message::Request(request) = &mut message
@@ -78,18 +82,20 @@ pub(super) fn post(
                     check_param_headers(&parts.headers, request, &modern, &shared.server)
                 })
             {
-                return json_response(
+                return answer(json_response(
                     StatusCode::BAD_REQUEST,
                     &RpcResponse::error(
                         Some(request.id.clone()),
                         ErrorObject::new(error_code::HEADER_MISMATCH, mismatch),
                     ),
-                );
+                ));
             }
             // A long-lived stream of its own, not a request's (boxed: rarer than the rest).
             if request.method == Method::Listen {
                 let id = request.id.clone();
-                return Box::pin(listen(shared, principal, message, id, parts, *peer)).await;
+                return answer(
+                    Box::pin(listen(shared, principal, message, id, parts, *peer)).await,
+                );
             }
             return respond(
                 shared,
@@ -105,7 +111,7 @@ pub(super) fn post(
         if version.is_modern()
             && let (Message::Request(request), HeaderVersion::Known(version)) = (&message, version)
         {
-            return json_response(
+            return answer(json_response(
                 StatusCode::BAD_REQUEST,
                 &RpcResponse::error(
                     Some(request.id.clone()),
@@ -116,7 +122,7 @@ pub(super) fn post(
                         ),
                     ),
                 ),
-            );
+            ));
         }
 
         let is_initialize =
@@ -125,7 +131,7 @@ pub(super) fn post(
         if shared.sessions.is_some()
             && let Err(error) = shared.owner(&principal)
         {
-            return session_refused(&error);
+            return answer(session_refused(&error));
         }
         // The connection this message belongs to: the session's, or one for this request alone.
         let (connection, new_session) = match &shared.sessions {
@@ -136,18 +142,18 @@ pub(super) fn post(
                 {
                     Ok(id) => (connection, Some(id)),
                     Err(SessionError::Unavailable) => {
-                        return session_refused(&SessionError::Unavailable);
+                        return answer(session_refused(&SessionError::Unavailable));
                     }
-                    Err(_) => return session_failure(),
+                    Err(_) => return answer(session_failure()),
                 }
             }
             Some(sessions) => match session_id(&parts.headers) {
                 None => {
-                    return rpc_error(
+                    return answer(rpc_error(
                         StatusCode::BAD_REQUEST,
                         error_code::INVALID_REQUEST,
                         "missing Mcp-Session-Id: send initialize first",
-                    );
+                    ));
                 }
                 Some(id) => match Box::pin(sessions.check(
                     id,
@@ -159,7 +165,7 @@ pub(super) fn post(
                 {
                     Ok(connection) => (connection, None),
                     Err(SessionError::Unavailable) => {
-                        return session_refused(&SessionError::Unavailable);
+                        return answer(session_refused(&SessionError::Unavailable));
                     }
                     Err(_) => {
                         // Unknown, ended, or someone else's: audited, since the last is a hijack.
@@ -168,11 +174,11 @@ pub(super) fn post(
                         shared
                             .refusals
                             .record(refusals::Kind::SessionRejected, client);
-                        return rpc_error(
+                        return answer(rpc_error(
                             StatusCode::NOT_FOUND,
                             error_code::INVALID_REQUEST,
                             "session not found",
-                        );
+                        ));
                     }
                 },
             },
@@ -210,7 +216,7 @@ pub(super) fn post(
                     .handle_in(message, &principal, &connection, None),
             )
             .await;
-            StatusCode::ACCEPTED.into_response()
+            answer(StatusCode::ACCEPTED.into_response())
         };
         if let (Some(sessions), Some(id)) = (&shared.sessions, stored_session)
             && let Err(error) = Box::pin(sessions.save_changes(&id)).await
@@ -218,7 +224,7 @@ pub(super) fn post(
             // Only initialize, `logging/setLevel` and subscriptions change a session, and all
             // three may be sent again: the client retries rather than carrying on with a session
             // the other replicas see differently.
-            return session_refused(&error);
+            return answer(session_refused(&error));
         }
         response
     }

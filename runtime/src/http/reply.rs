@@ -7,24 +7,26 @@ use axum::http::StatusCode;
 use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
+use super::response_body::{Answer, ResponseBody};
 use super::session::SessionError;
 use super::spare;
 use crate::protocol::{ErrorObject, Response as RpcResponse, error_code};
 use crate::server::unsupported_version_error;
 
 pub(super) fn json_response(status: StatusCode, body: &RpcResponse) -> Response {
-    json_body(status, body.to_json_bytes())
+    json_body(status, Body::from(body.to_json_bytes()))
 }
 
-/// [`json_response`], taking the response: a result written for it is its body already.
-pub(super) fn json_response_of(status: StatusCode, body: RpcResponse) -> Response {
-    json_body(status, body.into_json_bytes())
+/// [`json_response`] as the endpoint's [`Answer`], taking the response: a result written for it
+/// is its body already, and goes to hyper as that buffer (see [`ResponseBody`]).
+pub(super) fn json_answer(status: StatusCode, body: RpcResponse) -> Answer {
+    json_body(status, ResponseBody::Json(Some(body.into_json_bytes())))
 }
 
-fn json_body(status: StatusCode, body: Vec<u8>) -> Response {
+fn json_body<B>(status: StatusCode, body: B) -> axum::http::Response<B> {
     // Built directly: a `String`'s `into_response` first sets a text content type that the
     // JSON one then replaces.
-    let mut response = Response::new(Body::from(body));
+    let mut response = axum::http::Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = spare::take();
     response.headers_mut().insert(

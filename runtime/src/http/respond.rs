@@ -10,7 +10,8 @@ use futures_util::future::Either;
 
 use super::config::DenialMode;
 use super::headers::SESSION_HEADER;
-use super::reply::{json_response, json_response_of, with_retry_after};
+use super::reply::{json_answer, json_response, with_retry_after};
+use super::response_body::{Answer, answer};
 use super::session::Owner;
 use super::shared::Shared;
 use super::sse::{event_stream, event_stream_of};
@@ -65,7 +66,7 @@ pub(super) fn respond(
     new_session: Option<String>,
     modern: Option<Box<ModernParams>>,
     streams: bool,
-) -> impl Future<Output = Response> {
+) -> impl Future<Output = Answer> {
     async move {
         // A 2026-07-28 request comes with its params read (the header checks read them): the
         // dispatcher serves it from that reading.
@@ -104,14 +105,14 @@ pub(super) fn respond(
             biased;
             reply = &mut dispatch => reply,
             Some(first) = events.recv() => {
-                return switch_to_stream(
+                return answer(switch_to_stream(
                     shared,
                     &principal,
                     (first, events),
                     dispatch,
                     is_modern,
                     new_session.as_deref(),
-                );
+                ));
             }
         };
         // Messages sent just before the handler finished still go out, ahead of the response.
@@ -135,27 +136,29 @@ pub(super) fn respond(
             kept => kept,
         };
         let mut http = match reply {
-            Reply::Nothing => StatusCode::ACCEPTED.into_response(),
+            Reply::Response(response) if early.is_empty() => json_answer(StatusCode::OK, response),
+            Reply::Response(response) => {
+                return answer(event_stream_of(
+                    &early,
+                    &response.to_json_bytes(),
+                    new_session.as_deref(),
+                ));
+            }
+            Reply::Nothing => answer(StatusCode::ACCEPTED.into_response()),
             Reply::Refused(response, Refusal::BadRequest) => {
-                json_response(StatusCode::BAD_REQUEST, &response)
+                answer(json_response(StatusCode::BAD_REQUEST, &response))
             }
             Reply::Refused(response, Refusal::NotFound) => {
-                json_response(StatusCode::NOT_FOUND, &response)
+                answer(json_response(StatusCode::NOT_FOUND, &response))
             }
-            Reply::Refused(response, Refusal::TooManyRequests(wait)) => with_retry_after(
+            Reply::Refused(response, Refusal::TooManyRequests(wait)) => answer(with_retry_after(
                 json_response(StatusCode::TOO_MANY_REQUESTS, &response),
                 wait,
-            ),
-            Reply::Denied(denial) => match shared.denial {
+            )),
+            Reply::Denied(denial) => answer(match shared.denial {
                 DenialMode::Forbidden => shared.forbidden(&principal, &denial, is_modern),
                 DenialMode::ToolError => json_response(StatusCode::OK, &denial.to_tool_error()),
-            },
-            Reply::Response(response) if early.is_empty() => {
-                json_response_of(StatusCode::OK, response)
-            }
-            Reply::Response(response) => {
-                return event_stream_of(&early, &response.to_json_bytes(), new_session.as_deref());
-            }
+            }),
         };
         if let Some(id) = new_session
             && http.status() == StatusCode::OK

@@ -23,6 +23,7 @@ use super::cors::{Endpoint, EndpointFuture};
 use super::error::HttpError;
 use super::hangup::{ClientGone, Hangup, SharedSocket, Watching};
 use super::probes::{Draining, READYZ};
+use super::response_body::answer;
 use super::watch::{GuardedBody, Watch, Watched, until_expired};
 
 /// Connection limits and shutdown of [`serve_with`]. Every default is the safe one.
@@ -259,7 +260,11 @@ impl Future for Guarded {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let Poll::Ready(Ok(response)) = Pin::new(&mut this.response).poll(cx) else {
+        let polled = match &mut this.response {
+            Either::Left(route) => Pin::new(route).poll(cx).map_ok(answer),
+            Either::Right(endpoint) => endpoint.as_mut().poll(cx),
+        };
+        let Poll::Ready(Ok(response)) = polled else {
             return match &this.guard {
                 Some(guard) if guard.client_gone(&mut this.watching, cx) => {
                     Poll::Ready(Err(ClientGone))

@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
 use super::hangup::{ClientGone, Hangup, Watching};
+use super::response_body::{Chunk, ResponseBody};
 
 const HEAD: u64 = 0;
 const BUSY: u64 = 1;
@@ -272,13 +273,13 @@ impl Drop for ResponseGuard {
 /// dropped, and ends the connection when its client goes while it has nothing to send (see
 /// [`super::hangup`]).
 pub(crate) struct GuardedBody {
-    pub(super) inner: axum::body::Body,
+    pub(super) inner: ResponseBody,
     pub(super) guard: Option<ResponseGuard>,
     pub(super) watching: Watching,
 }
 
 impl Body for GuardedBody {
-    type Data = axum::body::Bytes;
+    type Data = Chunk;
     type Error = axum::Error;
 
     fn poll_frame(
