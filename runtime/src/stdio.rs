@@ -224,9 +224,14 @@ where
                     Message::Notification(_) | Message::Response { .. } => true,
                 };
                 if in_order {
-                    let reply = server
-                        .handle_in(message, &principal, &connection, Some(outbound.clone()))
-                        .await;
+                    let reply = Core::handle_in(
+                        &server,
+                        message,
+                        &*principal,
+                        &connection,
+                        Some(outbound.clone()),
+                    )
+                    .await;
                     if let Some(response) = stdio_response(reply) {
                         let _ = tx.send(response.to_json());
                     }
@@ -247,9 +252,9 @@ where
                 let (server, principal, tx) = (server.clone(), Arc::clone(&principal), tx.clone());
                 let (connection, outbound) = (Arc::clone(&connection), outbound.clone());
                 in_flight.spawn(async move {
-                    let reply = server
-                        .handle_in(message, &principal, &connection, Some(outbound))
-                        .await;
+                    let reply =
+                        Core::handle_in(&server, message, &*principal, &connection, Some(outbound))
+                            .await;
                     if let Some(response) = stdio_response(reply) {
                         let _ = tx.send(response.to_json());
                     }

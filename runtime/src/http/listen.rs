@@ -28,7 +28,7 @@ use crate::auth::AuthError;
 use crate::connection::{Outbound, OutboundReceiver};
 use crate::principal::Principal;
 use crate::protocol::{ErrorObject, Message, RequestId, Response as RpcResponse, error_code};
-use crate::server::{Refusal, Reply};
+use crate::server::{Core, Refusal, Reply};
 
 /// How long a client refused for having too many streams open is asked to wait.
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
@@ -76,11 +76,13 @@ pub(super) async fn listen(
     let server = shared.server.clone();
     let connection = shared.connection(false);
     let dispatch_principal = principal.clone();
-    let mut dispatch: Dispatch = Box::pin(async move {
-        server
-            .handle_in(message, &dispatch_principal, &connection, Some(outbound))
-            .await
-    });
+    let mut dispatch: Dispatch = Box::pin(Core::handle_in(
+        server,
+        message,
+        dispatch_principal,
+        &connection,
+        Some(outbound),
+    ));
     // The acknowledgement opens the stream; a request refused before it (`_meta`, params) is
     // answered as any other.
     let first = tokio::select! {

@@ -22,6 +22,7 @@ use super::response_body::{Answer, answer};
 use super::session::{Owner, Preloaded, SessionError};
 use super::shared::Shared;
 use crate::principal::Principal;
+use crate::server::Core;
 use crate::protocol::{ErrorObject, Message, Method, Response as RpcResponse, error_code};
 
 #[allow(clippy::manual_async_fn)]
@@ -210,11 +211,13 @@ pub(super) fn post(
             .await
         } else {
             // Boxed: a request's future should not carry the room of this rarer path.
-            let _ = Box::pin(
-                shared
-                    .server
-                    .handle_in(message, &principal, &connection, None),
-            )
+            let _ = Box::pin(Core::handle_in(
+                &shared.server,
+                message,
+                &principal,
+                &connection,
+                None,
+            ))
             .await;
             answer(StatusCode::ACCEPTED.into_response())
         };

@@ -18,7 +18,7 @@ use super::sse::{event_stream, event_stream_of};
 use crate::connection::{Connection, Outbound, OutboundReceiver};
 use crate::principal::Principal;
 use crate::protocol::{Message, ModernParams};
-use crate::server::{Refusal, Reply};
+use crate::server::{Core, Refusal, Reply};
 
 /// How long a request's event stream waits for room before taking its client to have stopped
 /// reading.
@@ -81,20 +81,17 @@ pub(super) fn respond(
         // Boxed apart: a legacy request's future carries no room for the other's.
         let mut dispatch = match (message, modern) {
             (Message::Request(request), Some(modern)) => {
-                let dispatch_connection = Arc::clone(&connection);
-                Either::Left(Box::pin(async move {
-                    server
-                        .handle_modern_in(
-                            request,
-                            modern,
-                            &dispatch_principal,
-                            &dispatch_connection,
-                            outbound,
-                        )
-                        .await
-                }))
+                Either::Left(Box::pin(Core::handle_modern_in(
+                    server,
+                    request,
+                    modern,
+                    dispatch_principal,
+                    &connection,
+                    outbound,
+                )))
             }
-            (message, _) => Either::Right(Box::pin(server.handle_owned(
+            (message, _) => Either::Right(Box::pin(Core::handle_in(
+                server,
                 message,
                 dispatch_principal,
                 &connection,

@@ -2,6 +2,7 @@
 //! handed to the connection, and the methods that need no handler (`initialize`, `ping`,
 //! `logging/setLevel`).
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use futures_util::future::Either;
@@ -30,110 +31,99 @@ impl Core {
     }
 
     pub(crate) async fn handle(&self, message: Message, principal: &Principal) -> Reply {
-        self.handle_in(message, principal, &Connection::new(), None)
-            .await
+        Self::handle_in(self, message, principal, &Connection::new(), None).await
     }
 
     /// Not an `async fn`: notifications and answers are handled at once, and a request's future
     /// is the dispatcher's own, with no wrapper state of its own to carry (each `async fn`
     /// layer keeps a copy of its arguments beside its callee's future, and the transports box
     /// this future for every request).
+    ///
+    /// The server and the principal are borrowed (`&Core`, `&Principal`), or owned (`Core`,
+    /// `Principal`) for a `'static` future that a transport may hand on to a task of its own
+    /// (HTTP's, when an answer turns into an event stream): boxed as it is, where a block owning
+    /// them for it would be boxed at its whole size and copy the dispatcher's future into
+    /// itself when first polled (issue 24).
     pub(crate) fn handle_in<'a>(
-        &'a self,
+        core: impl Borrow<Core> + Clone + Send + 'a,
         message: Message,
-        principal: &'a Principal,
+        principal: impl Borrow<Principal> + Send + 'a,
         connection: &Arc<Connection>,
         outbound: Option<Outbound>,
     ) -> impl Future<Output = Reply> + Send + 'a {
         let Some(mut request) = take_request(message, connection) else {
             return Either::Right(std::future::ready(Reply::Nothing));
         };
-        connection.note_principal(principal);
+        connection.note_principal(principal.borrow());
         let link = Link {
             connection: Arc::clone(connection),
             outbound,
             input: None,
         };
         // A 2026-07-28 request takes the larger path, boxed, so that a legacy request's future
-        // does not carry its room.
+        // does not carry its room (over HTTP such a request comes by `handle_modern_in`).
         Either::Left(match request.take_modern(false) {
-            Some(modern) => Either::Left(Box::pin(
-                self.handle_modern(request, modern, principal, link),
-            )),
-            None => Either::Right(self.dispatch(request, None, principal, link)),
-        })
-    }
-
-    /// [`Self::handle_in`], in a future that owns the server and the principal borrowed there:
-    /// a transport that may hand the future on to a task of its own (HTTP's, when an answer
-    /// turns into an event stream) boxes it as it is. A legacy `tools/call` is the call's own
-    /// future, owning them; a block owning them for it instead would be boxed at its whole
-    /// size, and copy the call's future into itself when first polled (issue 24).
-    pub(crate) fn handle_owned(
-        self,
-        message: Message,
-        principal: Principal,
-        connection: &Arc<Connection>,
-        outbound: Option<Outbound>,
-    ) -> impl Future<Output = Reply> + Send + 'static {
-        let Some(mut request) = take_request(message, connection) else {
-            return Either::Right(std::future::ready(Reply::Nothing));
-        };
-        connection.note_principal(&principal);
-        let link = Link {
-            connection: Arc::clone(connection),
-            outbound,
-            input: None,
-        };
-        Either::Left(match request.take_modern(false) {
-            // Seldom here: the HTTP transport hands a 2026-07-28 request to `handle_modern_in`.
-            Some(modern) => Either::Left(Box::pin(async move {
-                self.handle_modern(request, modern, &principal, link).await
-            })),
-            None if request.method == Method::CallTool => {
-                let Request {
-                    id, params, call, ..
-                } = request;
-                Either::Right(Either::Left(Self::call_tool(
-                    self,
-                    id,
-                    (params, call),
-                    None,
-                    principal,
-                    link,
-                )))
-            }
-            None => Either::Right(Either::Right(async move {
-                self.dispatch(request, None, &principal, link).await
-            })),
+            Some(modern) => Either::Left(Box::pin(Self::handle_modern(
+                core, request, modern, principal, link,
+            ))),
+            None => Either::Right(Self::dispatch(core, request, None, principal, link)),
         })
     }
 
     /// A 2026-07-28 request whose params the transport already read (`Request::take_modern`), as
-    /// [`Self::handle_in`] would serve it. Not boxed: the transport boxes it apart from a legacy
-    /// request's.
+    /// [`Self::handle_in`] would serve it, the server and the principal borrowed or owned (see
+    /// [`Self::handle_in`]). Not boxed: the transport boxes it apart from a legacy request's.
     pub(crate) fn handle_modern_in<'a>(
-        &'a self,
+        core: impl Borrow<Core> + Clone + Send + 'a,
         request: Request,
         modern: Box<ModernParams>,
-        principal: &'a Principal,
+        principal: impl Borrow<Principal> + Send + 'a,
         connection: &Arc<Connection>,
         outbound: Option<Outbound>,
     ) -> impl Future<Output = Reply> + Send + 'a {
-        connection.note_principal(principal);
+        connection.note_principal(principal.borrow());
         let link = Link {
             connection: Arc::clone(connection),
             outbound,
             input: None,
         };
-        self.handle_modern(request, modern, principal, link)
+        Self::handle_modern(core, request, modern, principal, link)
+    }
+
+    /// A request routed by method. A `tools/call`, the commonest request by far, is the call's
+    /// own future, with no layer of the dispatcher's around it (its room, and its steps among
+    /// every call's: issue 24). The server and the principal are borrowed, or owned for a
+    /// `'static` future (see [`Self::handle_in`]).
+    pub(super) fn dispatch<'a>(
+        core: impl Borrow<Core> + Send + 'a,
+        request: Request,
+        modern: Option<Box<ModernParams>>,
+        principal: impl Borrow<Principal> + Send + 'a,
+        link: Link,
+    ) -> impl Future<Output = Reply> + Send + 'a {
+        if request.method == Method::CallTool {
+            let Request {
+                id, params, call, ..
+            } = request;
+            return Either::Left(Self::call_tool(
+                core,
+                id,
+                (params, call),
+                modern,
+                principal,
+                link,
+            ));
+        }
+        Either::Right(async move {
+            core.borrow()
+                .dispatch_other(request, modern, principal.borrow(), link)
+                .await
+        })
     }
 
     /// Not an `async fn`: the request is taken apart first, so that its future does not keep
-    /// the request whole beside its parts. A `tools/call`, the commonest request by far, is
-    /// the call's own future, with no layer of this one's around it (its room, and its steps
-    /// among every call's: issue 24).
-    pub(super) fn dispatch<'a>(
+    /// the request whole beside its parts.
+    fn dispatch_other<'a>(
         &'a self,
         request: Request,
         modern: Option<Box<ModernParams>>,
@@ -146,22 +136,16 @@ impl Core {
             params,
             call,
         } = request;
-        if method == Method::CallTool {
-            return Either::Left(Self::call_tool(
-                self,
-                id,
-                (params, call),
-                modern,
-                principal,
-                link,
-            ));
-        }
-        Either::Right(async move {
+        async move {
             let result = match method {
                 Method::Initialize => self.initialize(params.as_deref(), &link.connection),
                 Method::Ping => Ok(empty_object()),
                 Method::SetLogLevel => set_level(params.as_deref(), &link.connection),
                 Method::ListTools => self.list_tools(params.as_deref(), principal),
+                Method::CallTool => {
+                    return Self::call_tool(self, id, (params, call), modern, principal, link)
+                        .await;
+                }
                 Method::ListResources => self.list_for(
                     "resources",
                     &self.inner.resource_pages,
@@ -212,7 +196,7 @@ impl Core {
                 Ok(raw) => Response::result(id, raw),
                 Err(error) => Response::error(Some(id), error),
             })
-        })
+        }
     }
 
     pub(super) fn initialize(

@@ -311,11 +311,7 @@ impl<S: McpServer> Server<S> {
     ) -> impl Future<Output = Reply> + Send + 'a {
         // Lazily, like an `async fn`: a notification or answer takes effect when the future is
         // first polled, not when it is made (the core's own version acts at once).
-        async move {
-            self.core
-                .handle_in(message, principal, connection, outbound)
-                .await
-        }
+        async move { Core::handle_in(&self.core, message, principal, connection, outbound).await }
     }
 }
 

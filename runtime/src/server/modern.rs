@@ -1,6 +1,7 @@
 //! The 2026-07-28 path: a stateless request whose version, capabilities and log level travel
 //! in its own `_meta`, and the fields every 2026-07-28 result adds.
 
+use std::borrow::Borrow;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -53,22 +54,29 @@ impl Core {
     /// call's future is then the dispatcher's own with the result's additions mapped on, and
     /// the rarer `subscriptions/listen` and `tasks/*` are boxed apart. (An `async fn` would keep
     /// the request, its params and its link beside the dispatcher's future that takes them.)
-    pub(super) fn handle_modern<'a>(
-        &'a self,
+    ///
+    /// The server and the principal are borrowed or owned, as [`Core::handle_in`] takes them.
+    pub(super) fn handle_modern<'a, C, P>(
+        core: C,
         request: Request,
         mut modern: Box<ModernParams>,
-        principal: &'a Principal,
+        principal: P,
         link: Link,
-    ) -> impl Future<Output = Reply> + Send + 'a {
-        let (connection, method) = match self.admit_modern(&request, &mut modern, &link) {
+    ) -> impl Future<Output = Reply> + Send + 'a
+    where
+        C: Borrow<Core> + Clone + Send + 'a,
+        P: Borrow<Principal> + Send + 'a,
+    {
+        let (connection, method) = match core.borrow().admit_modern(&request, &mut modern, &link) {
             Ok(admitted) => admitted,
             Err(reply) => return Either::Left(ready(reply)),
         };
         let Link { outbound, .. } = link;
         match method {
             Method::ServerDiscover => {
-                let reply = Reply::Response(Response::result(request.id, self.discover()));
-                Either::Left(ready(self.modernized(reply, &method)))
+                let this = core.borrow();
+                let reply = Reply::Response(Response::result(request.id, this.discover()));
+                Either::Left(ready(this.modernized(reply, &method)))
             }
             Method::Listen => {
                 let link = Link {
@@ -78,8 +86,9 @@ impl Core {
                 };
                 let listen: Pin<Box<dyn Future<Output = Reply> + Send + 'a>> =
                     Box::pin(async move {
-                        let reply = self.listen(request, principal, link).await;
-                        self.modernized(reply, &method)
+                        let this = core.borrow();
+                        let reply = this.listen(request, principal.borrow(), link).await;
+                        this.modernized(reply, &method)
                     });
                 Either::Right(Either::Left(listen))
             }
@@ -90,33 +99,42 @@ impl Core {
                     input: None,
                 };
                 let task: Pin<Box<dyn Future<Output = Reply> + Send + 'a>> = Box::pin(async move {
+                    let this = core.borrow();
                     let Request { id, params, .. } = request;
-                    let reply = self
-                        .task_request(id, &method, params.as_deref(), principal, &link)
+                    let reply = this
+                        .task_request(id, &method, params.as_deref(), principal.borrow(), &link)
                         .await;
-                    self.modernized(reply, &method)
+                    this.modernized(reply, &method)
                 });
                 Either::Right(Either::Left(task))
             }
             _ => {
-                let input =
-                    match self.open_round(&method, request.params.as_deref(), &modern, principal) {
-                        Ok(input) => input,
-                        Err(error) => {
-                            return Either::Left(ready(Reply::Response(Response::error(
-                                Some(request.id),
-                                error,
-                            ))));
-                        }
-                    };
+                let opened = core.borrow().open_round(
+                    &method,
+                    request.params.as_deref(),
+                    &modern,
+                    principal.borrow(),
+                );
+                let input = match opened {
+                    Ok(input) => input,
+                    Err(error) => {
+                        return Either::Left(ready(Reply::Response(Response::error(
+                            Some(request.id),
+                            error,
+                        ))));
+                    }
+                };
                 let link = Link {
                     connection,
                     outbound,
                     input,
                 };
+                // The result's additions need the server after the call: owned, it is held
+                // twice (one more count on its `Arc`).
+                let finish = core.clone();
                 Either::Right(Either::Right(
-                    self.dispatch(request, Some(modern), principal, link)
-                        .map(move |reply| self.modernized(reply, &method)),
+                    Self::dispatch(core, request, Some(modern), principal, link)
+                        .map(move |reply| finish.borrow().modernized(reply, &method)),
                 ))
             }
         }
