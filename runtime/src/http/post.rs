@@ -22,8 +22,8 @@ use super::response_body::{Answer, answer};
 use super::session::{Owner, Preloaded, SessionError};
 use super::shared::Shared;
 use crate::principal::Principal;
-use crate::server::Core;
 use crate::protocol::{ErrorObject, Message, Method, Response as RpcResponse, error_code};
+use crate::server::Core;
 
 #[allow(clippy::manual_async_fn)]
 pub(super) fn post(
