@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use serde::Serialize;
@@ -370,8 +370,10 @@ pub(crate) const MAX_CAPABILITIES_BYTES: usize = 64 * 1024;
 /// and awaits, and its requests the server is still handling.
 #[derive(Debug)]
 pub struct Connection {
-    // Hashed with aHash (see `ProcessSeeds`): a session's requests are registered here.
-    pending: Mutex<HashMap<RequestId, Pending, ProcessSeeds>>,
+    /// What only a connection that lives on uses (a session's, stdio's): made the first time it
+    /// is written, so that a connection made for one request, as every stateless HTTP request
+    /// has, is small to make and to drop (issue 24).
+    extras: OnceLock<Box<Extras>>,
     next_id: AtomicU64,
     /// Random (0: not made yet), made by the first request to the client: ids stay unique
     /// within a session whose connection is made again (another replica, an eviction).
@@ -379,16 +381,12 @@ pub struct Connection {
     log_level: AtomicU8,
     /// Kept as sent by a 2026-07-28 request until asked about ([`ClientCapabilities`]).
     capabilities: Mutex<ClientCapabilities>,
-    in_flight: Mutex<HashMap<RequestId, Arc<Cancel>, ProcessSeeds>>,
-    subscriptions: Mutex<Subscriptions>,
-    /// Whether `subscriptions` may be non-empty: the one thing a request reads to know it
+    /// Whether the subscriptions may be non-empty: the one thing a request reads to know it
     /// need not note its principal.
     has_subscriptions: AtomicBool,
     /// A 2026-07-28 request's connection: no requests to the client (that era asks for input
     /// with `input_required` results instead).
     stateless: bool,
-    /// Where messages unrelated to any request go (stdout, or the HTTP GET stream).
-    standalone: Mutex<Option<Outbound>>,
     /// For a 2026-07-28 request: the transport's connection it came on (stdio's, where
     /// `notifications/cancelled` arrives; over HTTP, the request's own).
     parent: Option<Arc<Connection>>,
@@ -418,24 +416,34 @@ impl std::hash::BuildHasher for ProcessSeeds {
     type Hasher = ahash::AHasher;
 
     fn build_hasher(&self) -> ahash::AHasher {
-        static SEEDED: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+        static SEEDED: OnceLock<ahash::RandomState> = OnceLock::new();
         SEEDED.get_or_init(ahash::RandomState::new).build_hasher()
     }
+}
+
+/// The parts of a [`Connection`] that only a connection living on writes: requests to the client
+/// awaiting their answers, requests registered for `notifications/cancelled`, subscriptions, the
+/// stream for messages unrelated to any request.
+#[derive(Debug, Default)]
+struct Extras {
+    // Hashed with aHash (see `ProcessSeeds`): a session's requests are registered here.
+    pending: Mutex<HashMap<RequestId, Pending, ProcessSeeds>>,
+    in_flight: Mutex<HashMap<RequestId, Arc<Cancel>, ProcessSeeds>>,
+    subscriptions: Mutex<Subscriptions>,
+    /// Where messages unrelated to any request go (stdout, or the HTTP GET stream).
+    standalone: Mutex<Option<Outbound>>,
 }
 
 impl Default for Connection {
     fn default() -> Self {
         Self {
-            pending: Mutex::default(),
+            extras: OnceLock::new(),
             next_id: AtomicU64::new(1),
             id_prefix: AtomicU64::new(0),
             log_level: AtomicU8::new(LogLevel::Info as u8),
             capabilities: Mutex::new(ClientCapabilities::default()),
-            in_flight: Mutex::default(),
-            subscriptions: Mutex::default(),
             has_subscriptions: AtomicBool::new(false),
             stateless: false,
-            standalone: Mutex::default(),
             parent: None,
             handler_timeout: AtomicU64::new(NO_TIMEOUT),
             changes: AtomicU64::new(0),
@@ -465,6 +473,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Connection {
+    /// The connection's [`Extras`], made the first time they are asked for.
+    fn extras(&self) -> &Extras {
+        self.extras.get_or_init(Box::default)
+    }
+
     /// A new connection.
     #[must_use]
     pub fn new() -> Arc<Self> {
@@ -556,8 +569,9 @@ impl Connection {
 
     /// The session state, for a session store.
     pub(crate) fn state(&self) -> SessionState {
-        let mut subscriptions: Vec<String> =
-            lock(&self.subscriptions).uris.iter().cloned().collect();
+        let mut subscriptions: Vec<String> = self.extras.get().map_or_else(Vec::new, |extras| {
+            lock(&extras.subscriptions).uris.iter().cloned().collect()
+        });
         subscriptions.sort();
         SessionState {
             capabilities: lock(&self.capabilities).value().clone(),
@@ -575,7 +589,7 @@ impl Connection {
         );
         // The principal comes with the session's next request here (another one's may have
         // held other scopes).
-        *lock(&self.subscriptions) = Subscriptions {
+        *lock(&self.extras().subscriptions) = Subscriptions {
             uris: state.subscriptions.iter().cloned().collect(),
             subscriber: None,
         };
@@ -587,8 +601,10 @@ impl Connection {
     /// A request of `principal` arrived: if the connection has subscriptions, their updates
     /// are now checked against its scopes.
     pub(crate) fn note_principal(&self, principal: &crate::Principal) {
-        if self.has_subscriptions.load(Ordering::Relaxed) {
-            let mut subscriptions = lock(&self.subscriptions);
+        if self.has_subscriptions.load(Ordering::Relaxed)
+            && let Some(extras) = self.extras.get()
+        {
+            let mut subscriptions = lock(&extras.subscriptions);
             if !subscriptions.uris.is_empty() {
                 subscriptions.subscriber = Some(principal.clone());
             }
@@ -597,7 +613,8 @@ impl Connection {
 
     /// The principal of the latest request, while the connection has subscriptions.
     pub(crate) fn subscriber(&self) -> Option<crate::Principal> {
-        lock(&self.subscriptions).subscriber.clone()
+        let extras = self.extras.get()?;
+        lock(&extras.subscriptions).subscriber.clone()
     }
 
     /// Whether the client declared `capability` (e.g. `sampling`, `elicitation`, `roots`).
@@ -644,7 +661,7 @@ impl Connection {
         subscribed: bool,
         principal: &crate::Principal,
     ) -> bool {
-        let mut guard = lock(&self.subscriptions);
+        let mut guard = lock(&self.extras().subscriptions);
         let subscriptions = &mut guard.uris;
         if subscribed && !subscriptions.contains(uri) {
             let bytes: usize = subscriptions.iter().map(String::len).sum();
@@ -670,18 +687,23 @@ impl Connection {
     /// Whether the client subscribed to updates of `uri`.
     #[must_use]
     pub fn is_subscribed(&self, uri: &str) -> bool {
-        lock(&self.subscriptions).uris.contains(uri)
+        self.extras
+            .get()
+            .is_some_and(|extras| lock(&extras.subscriptions).uris.contains(uri))
     }
 
     /// Sets where messages unrelated to a request go.
     pub fn set_standalone(&self, outbound: Outbound) {
-        *lock(&self.standalone) = Some(outbound);
+        *lock(&self.extras().standalone) = Some(outbound);
     }
 
     /// Sends a notification unrelated to any request; false when there is no stream for it or
     /// the client is gone.
     pub(crate) fn notify(&self, message: &Value) -> bool {
-        let mut standalone = lock(&self.standalone);
+        let Some(extras) = self.extras.get() else {
+            return false;
+        };
+        let mut standalone = lock(&extras.standalone);
         let sent = standalone.as_ref().is_some_and(|o| o.send(message));
         if !sent {
             *standalone = None;
@@ -691,7 +713,9 @@ impl Connection {
 
     /// Routes the client's answer to the request of the server that awaits it.
     pub(crate) fn complete(&self, id: &RequestId, result: Result<Value, ErrorObject>) {
-        if let Some(waiter) = lock(&self.pending).remove(id) {
+        if let Some(extras) = self.extras.get()
+            && let Some(waiter) = lock(&extras.pending).remove(id)
+        {
             let _ = waiter.send(result);
         }
     }
@@ -708,7 +732,7 @@ impl Connection {
             };
         }
         let cancel = Arc::new(Cancel::default());
-        lock(&home.in_flight).insert(id.clone(), Arc::clone(&cancel));
+        lock(&home.extras().in_flight).insert(id.clone(), Arc::clone(&cancel));
         InFlight {
             registered: Some((Arc::clone(home), id.clone())),
             cancel: Cancellation::of(cancel),
@@ -717,15 +741,19 @@ impl Connection {
 
     /// Cancels an in-flight request (`notifications/cancelled`).
     pub(crate) fn cancel(&self, id: &RequestId) {
-        if let Some(cancel) = lock(&self.in_flight).get(id) {
+        if let Some(extras) = self.extras.get()
+            && let Some(cancel) = lock(&extras.in_flight).get(id)
+        {
             cancel.cancel();
         }
     }
 
     /// Cancels every in-flight request and fails every pending one (the session ended).
     pub fn close(&self) {
-        for cancel in lock(&self.in_flight).values() {
-            cancel.cancel();
+        if let Some(extras) = self.extras.get() {
+            for cancel in lock(&extras.in_flight).values() {
+                cancel.cancel();
+            }
         }
         self.hang_up();
     }
@@ -734,8 +762,10 @@ impl Connection {
     /// (stdin closed): pending requests to it fail, the standalone stream goes. Requests it
     /// made still finish.
     pub fn hang_up(&self) {
-        lock(&self.pending).clear();
-        *lock(&self.standalone) = None;
+        if let Some(extras) = self.extras.get() {
+            lock(&extras.pending).clear();
+            *lock(&extras.standalone) = None;
+        }
         self.hung_up.cancel();
     }
 
@@ -789,7 +819,7 @@ impl Connection {
             .into(),
         );
         let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id.clone(), tx);
+        lock(&self.extras().pending).insert(id.clone(), tx);
         // However this ends (answered, cancelled, unsendable, or the handler dropped while it
         // waits), the request leaves `pending`.
         let _pending = Awaiting {
@@ -819,7 +849,9 @@ struct Awaiting<'a> {
 
 impl Drop for Awaiting<'_> {
     fn drop(&mut self) {
-        lock(&self.connection.pending).remove(self.id);
+        if let Some(extras) = self.connection.extras.get() {
+            lock(&extras.pending).remove(self.id);
+        }
     }
 }
 
@@ -832,8 +864,10 @@ pub(crate) struct InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if let Some((connection, id)) = &self.registered {
-            let mut in_flight = lock(&connection.in_flight);
+        if let Some((connection, id)) = &self.registered
+            && let Some(extras) = connection.extras.get()
+        {
+            let mut in_flight = lock(&extras.in_flight);
             // A client that reused the id of a request still running registered a second one
             // under it: that one stays, cancellable.
             if in_flight.get(id).is_some_and(|registered| {
@@ -988,7 +1022,7 @@ mod tests {
             "the first one's end did not unregister the second"
         );
         drop(second);
-        assert!(lock(&connection.in_flight).is_empty());
+        assert!(lock(&connection.extras().in_flight).is_empty());
     }
 
     #[tokio::test]
@@ -1004,10 +1038,10 @@ mod tests {
                 .as_mut()
                 .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
             assert!(polled.is_pending(), "awaiting the client's answer");
-            assert_eq!(lock(&connection.pending).len(), 1);
+            assert_eq!(lock(&connection.extras().pending).len(), 1);
         }
         assert!(
-            lock(&connection.pending).is_empty(),
+            lock(&connection.extras().pending).is_empty(),
             "the dropped request left nothing behind"
         );
     }
