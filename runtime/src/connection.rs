@@ -484,8 +484,9 @@ impl Connection {
         Arc::new(Self::default())
     }
 
-    /// The connection of one HTTP request that is not on a session: nothing else reaches it,
-    /// so its request is not registered for cancellation by notification.
+    /// The connection of one request that is not on a session (HTTP's, an embedder's
+    /// `handle_bytes`): nothing else reaches it, so its request is not registered for
+    /// cancellation by notification.
     pub(crate) fn one_request() -> Arc<Self> {
         Arc::new(Self {
             tracks_requests: false,

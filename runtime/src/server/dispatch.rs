@@ -30,8 +30,10 @@ impl Core {
         }
     }
 
+    /// `message` on a connection of its own, which nothing else reaches: its request is not
+    /// registered for cancellation by notification (no notification could find it).
     pub(crate) async fn handle(&self, message: Message, principal: &Principal) -> Reply {
-        Self::handle_in(self, message, principal, &Connection::new(), None).await
+        Self::handle_in(self, message, principal, &Connection::one_request(), None).await
     }
 
     /// Not an `async fn`: notifications and answers are handled at once, and a request's future
