@@ -42,7 +42,7 @@ impl Core {
     /// `tools/call`. The server and the principal are borrowed (`&Core`, `&Principal`) or
     /// owned (`Core`, `Principal`): owned, the future is `'static`, and a transport that may
     /// hand it on to a task of its own boxes it as it is, with no block around it to own them
-    /// (see [`Core::handle_owned`]).
+    /// (see [`Core::handle_in`]).
     // Not an `async fn`, which would keep its arguments twice (see `http::endpoint`).
     #[allow(clippy::manual_async_fn)]
     pub(super) fn call_tool<'a>(
