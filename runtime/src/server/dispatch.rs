@@ -123,8 +123,9 @@ impl Core {
         })
     }
 
-    /// Not an `async fn`: the request is taken apart first, so that its future does not keep
-    /// the request whole beside its parts.
+    /// Every method but `tools/call`, which [`Self::dispatch`], the only caller, hands to the
+    /// call before it comes here. Not an `async fn`: the request is taken apart first, so that
+    /// its future does not keep the request whole beside its parts.
     fn dispatch_other<'a>(
         &'a self,
         request: Request,
@@ -133,10 +134,7 @@ impl Core {
         link: Link,
     ) -> impl Future<Output = Reply> + Send + 'a {
         let Request {
-            id,
-            method,
-            params,
-            call,
+            id, method, params, ..
         } = request;
         async move {
             let result = match method {
@@ -144,10 +142,6 @@ impl Core {
                 Method::Ping => Ok(empty_object()),
                 Method::SetLogLevel => set_level(params.as_deref(), &link.connection),
                 Method::ListTools => self.list_tools(params.as_deref(), principal),
-                Method::CallTool => {
-                    return Self::call_tool(self, id, (params, call), modern, principal, link)
-                        .await;
-                }
                 Method::ListResources => self.list_for(
                     "resources",
                     &self.inner.resource_pages,
