@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::protocol::Method;
+use crate::principal::Principal;
+use crate::protocol::{Method, ParamsText};
 
 /// The kinds of request a server may make of a client through an input request (2026-07-28
 /// mrtr "InputRequests": elicitation, sampling, roots).
@@ -163,9 +164,12 @@ impl Progress {
 #[derive(Debug)]
 pub(crate) struct InputRound {
     /// What the round's state is bound to (the dispatcher's digest of the caller, request and
-    /// arguments): the next state is bound to it too. Worked out when first asked for, which
-    /// a first round whose handler asks the client nothing never is.
-    bind: std::sync::LazyLock<String, Bind>,
+    /// arguments): the next state is bound to it too. Worked out from `deferred` when first
+    /// asked for, which a first round whose handler asks the client nothing never is.
+    bind: std::sync::OnceLock<String>,
+    /// What a first round's binding is worked out from (kept in the round itself: a boxed
+    /// closure was one allocation more for every 2026-07-28 call).
+    deferred: Option<DeferredBind>,
     /// The id of the state the client presented, and how long it lives: recorded as used
     /// before the handler runs.
     presented: Option<(String, std::time::Duration)>,
@@ -187,8 +191,18 @@ pub(crate) struct InputRound {
     ended: Notify,
 }
 
-/// How an [`InputRound`]'s binding is worked out.
-pub(crate) type Bind = Box<dyn FnOnce() -> String + Send>;
+/// What a first round's binding is worked out from, when needed: the request's params as the
+/// transport kept them, its caller and method, and the dispatcher's digest of them (`digest`:
+/// the handler layer does not compute it).
+#[derive(Debug)]
+pub(crate) struct DeferredBind {
+    pub(crate) text: ParamsText,
+    pub(crate) principal: Principal,
+    pub(crate) method: Method,
+    /// The member of the params that names the target (`name`, `uri`).
+    pub(crate) target_key: &'static str,
+    pub(crate) digest: fn(&DeferredBind) -> String,
+}
 
 impl InputRound {
     pub(crate) fn new(
@@ -196,22 +210,29 @@ impl InputRound {
         presented: Option<(String, std::time::Duration)>,
         answers: std::collections::HashMap<String, Answer>,
     ) -> Self {
-        Self::with(Box::new(move || bind), presented, answers)
+        Self::with(std::sync::OnceLock::from(bind), None, presented, answers)
     }
 
-    /// A first round: no state presented, no answers, its binding worked out by `bind` when
-    /// needed.
-    pub(crate) fn first(bind: Bind) -> Self {
-        Self::with(bind, None, std::collections::HashMap::new())
+    /// A first round: no state presented, no answers, its binding worked out from `deferred`
+    /// when needed.
+    pub(crate) fn first(deferred: DeferredBind) -> Self {
+        Self::with(
+            std::sync::OnceLock::new(),
+            Some(deferred),
+            None,
+            std::collections::HashMap::new(),
+        )
     }
 
     fn with(
-        bind: Bind,
+        bind: std::sync::OnceLock<String>,
+        deferred: Option<DeferredBind>,
         presented: Option<(String, std::time::Duration)>,
         answers: std::collections::HashMap<String, Answer>,
     ) -> Self {
         Self {
-            bind: std::sync::LazyLock::new(bind),
+            bind,
+            deferred,
             presented,
             answers,
             progress: Mutex::new(Progress::default()),
@@ -262,7 +283,11 @@ impl InputRound {
 
     /// What the round's state is bound to.
     pub(crate) fn bind(&self) -> &str {
-        &self.bind
+        self.bind.get_or_init(|| {
+            self.deferred
+                .as_ref()
+                .map_or_else(String::new, |deferred| (deferred.digest)(deferred))
+        })
     }
 
     /// The id of the state the client presented, with its remaining life.

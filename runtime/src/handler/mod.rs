@@ -32,7 +32,7 @@ pub use self::extract::{CallParts, FromRef, State, ToolParam, ToolParamKind};
 pub(crate) use self::future::panic_message;
 pub use self::future::{HandlerFuture, Rejected};
 pub use self::header_param::HeaderParam;
-pub(crate) use self::input::{Answer, InputKind, InputRound, TaskInputs};
+pub(crate) use self::input::{Answer, DeferredBind, InputKind, InputRound, TaskInputs};
 pub(crate) use self::meta::RequestMeta;
 pub use self::param::{ArgSchema, ParamDef};
 pub(crate) use self::step_up::{Refused, StepUp};

@@ -25,6 +25,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use super::body::RequestBody;
 use super::endpoint::mcp_endpoint;
 use super::headers::{PROTOCOL_VERSION_HEADER, SESSION_HEADER};
+use super::in_place;
 use super::response_body::{Answer, ResponseBody};
 use super::shared::Shared;
 
@@ -142,7 +143,7 @@ impl Endpoint {
             });
             Box::pin(self.cors.layer(endpoint).oneshot(request))
         } else {
-            Box::pin(mcp_endpoint(shared, request, peer).map(Ok))
+            in_place::boxed(|| mcp_endpoint(shared, request, peer).map(Ok))
         };
         if head {
             Box::pin(

@@ -21,8 +21,10 @@ pub(super) use crate::protocol::HEADER_PROTOCOL_VERSIONS;
 /// The 2026-07-28 request headers (basic/transports/streamable-http, "Required headers").
 const METHOD_HEADER: &str = "Mcp-Method";
 pub(super) const NAME_HEADER: &str = "Mcp-Name";
-static METHOD: HeaderName = HeaderName::from_static("mcp-method");
-pub(super) static NAME: HeaderName = HeaderName::from_static("mcp-name");
+/// The same, as a header map spells them.
+const METHOD_LOWER: &str = "mcp-method";
+const NAME_LOWER: &str = "mcp-name";
+pub(super) static NAME: HeaderName = HeaderName::from_static(NAME_LOWER);
 
 /// A request's `MCP-Protocol-Version`, looked up once.
 #[derive(Clone, Copy, Debug)]
@@ -77,15 +79,19 @@ pub(super) fn check_modern_headers(
     // The three headers' values, found in one walk over the map: three lookups of custom names
     // (each hashing its name) cost several times that.
     let (mut version, mut method, mut name) = ([None; 2], [None; 2], [None; 2]);
+    // Each name told by its length first (the three differ in length, and a standard name
+    // is a static string): one comparison of bytes a header at most, where comparing names
+    // compares each with all three.
     for (header, value) in headers {
-        let slot = if *header == PROTOCOL_VERSION {
-            &mut version
-        } else if *header == METHOD {
-            &mut method
-        } else if *header == NAME {
-            &mut name
-        } else {
-            continue;
+        let header = header.as_str();
+        const VERSION_LEN: usize = PROTOCOL_VERSION_HEADER.len();
+        const METHOD_LEN: usize = METHOD_LOWER.len();
+        const NAME_LEN: usize = NAME_LOWER.len();
+        let slot = match header.len() {
+            VERSION_LEN if header == PROTOCOL_VERSION_HEADER => &mut version,
+            METHOD_LEN if header == METHOD_LOWER => &mut method,
+            NAME_LEN if header == NAME_LOWER => &mut name,
+            _ => continue,
         };
         first_two(slot, value);
     }
@@ -103,6 +109,32 @@ pub(super) fn check_modern_headers(
 /// The one header whose first two values are `values` (`shown` as the spec spells its name),
 /// decoded, equals `body`.
 fn expect(values: [Option<&HeaderValue>; 2], shown: &str, body: &str) -> Result<(), String> {
+    // What a client sends nearly always: one value, the body's own bytes, plain visible ASCII
+    // (no encoding to undo). Told without decoding; anything else is checked in full below,
+    // with the error it earns.
+    if let [Some(value), None] = values
+        && value.as_bytes() == body.as_bytes()
+        && is_plain(body)
+    {
+        return Ok(());
+    }
+    expect_decoded(values, shown, body)
+}
+
+/// Whether `value`, the bytes of a header value, is sent as it is: ASCII (a header value
+/// holds no control characters but tab, so ASCII is what `HeaderValue::to_str` takes), not in
+/// the `=?base64?…?=` form.
+fn is_plain(value: &str) -> bool {
+    value.is_ascii() && !(value.starts_with("=?base64?") && value.ends_with("?="))
+}
+
+/// [`expect`] in full: the value decoded when encoded, and each way it can fail named.
+#[cold]
+fn expect_decoded(
+    values: [Option<&HeaderValue>; 2],
+    shown: &str,
+    body: &str,
+) -> Result<(), String> {
     let [first, second] = values;
     let value = first.ok_or_else(|| format!("Header mismatch: the {shown} header is required"))?;
     if second.is_some() {
@@ -212,5 +244,34 @@ mod tests {
         other = all.to_vec();
         other[4] = ("mcp-name", "=?base64?%%?=");
         refused(&other, "not valid base64");
+    }
+
+    /// A value equal to the body's is taken without decoding only when it needs none: the
+    /// answer is the full check's in every case.
+    #[test]
+    fn a_value_equal_to_the_body_is_taken_only_when_sent_plain() {
+        let one = |bytes: &[u8]| HeaderValue::from_bytes(bytes).unwrap();
+        let expect_one =
+            |value: &HeaderValue, body: &str| expect([Some(value), None], "Mcp-Name", body);
+        assert_eq!(expect_one(&one(b"echo"), "echo"), Ok(()));
+        assert_eq!(expect_one(&one(b"a\tb c"), "a\tb c"), Ok(()));
+        // Raw UTF-8 is not how a header carries it: refused, equal or not.
+        let raw = expect_one(&one("caf\u{e9}".as_bytes()), "caf\u{e9}").unwrap_err();
+        assert!(raw.contains("invalid characters"), "{raw}");
+        assert_eq!(
+            expect_one(&one(b"=?base64?Y2Fmw6k=?="), "caf\u{e9}"),
+            Ok(())
+        );
+        // A body value in the encoded form, sent as it is, is decoded, and differs.
+        let encoded = expect_one(&one(b"=?base64?ZWNobw==?="), "=?base64?ZWNobw==?=").unwrap_err();
+        assert!(encoded.contains("does not match"), "{encoded}");
+        // Two values are refused even when the first is equal.
+        let twice = expect(
+            [Some(&one(b"echo")), Some(&one(b"echo"))],
+            "Mcp-Name",
+            "echo",
+        )
+        .unwrap_err();
+        assert!(twice.contains("more than once"), "{twice}");
     }
 }

@@ -38,6 +38,7 @@ mod head;
 mod headers;
 pub(crate) mod host;
 mod https;
+mod in_place;
 mod limit;
 mod listen;
 mod outage;

@@ -18,7 +18,7 @@ use super::reply::{Refusal, Reply};
 use super::request_state::{Binding, MAX_STATE_CHARS, Sealed};
 use std::collections::HashMap;
 
-use crate::handler::{Answer, InputRound};
+use crate::handler::{Answer, DeferredBind, InputRound};
 use crate::principal::Principal;
 use crate::protocol::{
     ErrorObject, Method, ModernParams, ParamsText, RequestId, Response, error_code,
@@ -76,6 +76,23 @@ pub(crate) fn missing_capability(required: Value) -> ErrorObject {
     .with_data(json!({ "requiredCapabilities": required }))
 }
 
+/// A first round's binding, worked out when its handler first asks the client for something:
+/// the params read as [`Core::open_round`] reads a later round's (a `Value` reads them), so
+/// that both bind the same target.
+fn deferred_digest(deferred: &DeferredBind) -> String {
+    let params: Map<String, Value> = deferred.text.read().unwrap_or_default();
+    Binding {
+        principal: &deferred.principal,
+        method: &deferred.method,
+        target: params
+            .get(deferred.target_key)
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        arguments: params.get("arguments").and_then(Value::as_object),
+    }
+    .digest()
+}
+
 impl Core {
     /// The input round of a 2026-07-28 `tools/call`, `prompts/get` or `resources/read` (`None`
     /// for any other method): this request's `inputResponses` and the answers of earlier rounds
@@ -117,22 +134,13 @@ impl Core {
                 (None, None) => None,
             };
             if let Some(text) = text {
-                let (principal, method) = (principal.clone(), method.clone());
-                let bind = Box::new(move || {
-                    // The params read as below (a `Value` reads them): the same target.
-                    let params: Map<String, Value> = text.read().unwrap_or_default();
-                    Binding {
-                        principal: &principal,
-                        method: &method,
-                        target: params
-                            .get(target_key)
-                            .and_then(Value::as_str)
-                            .unwrap_or_default(),
-                        arguments: params.get("arguments").and_then(Value::as_object),
-                    }
-                    .digest()
-                });
-                return Ok(Some(Arc::new(InputRound::first(bind))));
+                return Ok(Some(Arc::new(InputRound::first(DeferredBind {
+                    text,
+                    principal: principal.clone(),
+                    method: method.clone(),
+                    target_key,
+                    digest: deferred_digest,
+                }))));
             }
         }
         let invalid = |message: String| ErrorObject::new(error_code::INVALID_PARAMS, message);
