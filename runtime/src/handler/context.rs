@@ -173,6 +173,12 @@ impl RequestContext {
     }
 
     /// The first run-time demand refused, which answers the call.
+    /// Whether `other` is this same context (a clone of it), not another with the same parts.
+    #[cfg(test)]
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     pub(crate) fn refused(&self) -> Option<&Refused> {
         self.inner.demands.refused()
     }

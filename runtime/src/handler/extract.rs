@@ -10,6 +10,7 @@ use crate::protocol::Arguments;
 
 use super::context::RequestContext;
 use super::future::{HandlerFuture, Rejected};
+use super::lazy_context::LazyContext;
 use super::param::ArgSchema;
 use crate::principal::Principal;
 
@@ -20,7 +21,8 @@ pub struct CallParts<'a, S> {
     pub(crate) principal: &'a Principal,
     /// The call's arguments, each taken out by the parameter that reads it.
     pub(crate) arguments: Arguments,
-    pub(crate) context: &'a RequestContext,
+    /// The request's context, made if a parameter asks for it.
+    pub(crate) context: &'a LazyContext<'a>,
     pub(crate) problems: Vec<String>,
     /// What is being called (`tool`, `resource`, `prompt`), for messages.
     pub(crate) kind: &'static str,
@@ -151,7 +153,7 @@ impl<S> ToolParam<S> for RequestContext {
     }
 
     fn extract(parts: &mut CallParts<'_, S>, _: &'static str) -> Option<Self> {
-        Some(parts.context.clone())
+        Some(parts.context.get().clone())
     }
 }
 

@@ -1,7 +1,7 @@
 //! How the untyped core reaches the user's handlers: the [`Handlers`] trait object and the
 //! [`Call`] a handler's parameters are extracted from.
 
-use crate::handler::{CallParts, RequestContext};
+use crate::handler::{CallParts, LazyContext};
 use crate::principal::Principal;
 use crate::prompt::PromptFuture;
 use crate::protocol::Arguments;
@@ -22,7 +22,7 @@ pub(crate) trait Handlers: Send + Sync + 'static {
 pub(crate) struct Call<'a> {
     pub(super) principal: &'a Principal,
     pub(super) arguments: Arguments,
-    pub(super) context: &'a RequestContext,
+    pub(super) context: &'a LazyContext<'a>,
     pub(super) problems: Vec<String>,
     pub(super) kind: &'static str,
     pub(super) strings: bool,

@@ -116,11 +116,15 @@ impl Core {
                 link,
             ));
         }
-        Either::Right(async move {
+        // Boxed: the other methods' future is the larger (about 980 bytes, where a call's is
+        // about 750), and every call's future would otherwise carry its room, boxed and copied
+        // by the transport for each request, and near the 1 032 bytes glibc's per-thread cache
+        // serves once the 2026-07-28 path's additions are around it.
+        Either::Right(Box::pin(async move {
             core.borrow()
                 .dispatch_other(request, modern, principal.borrow(), link)
                 .await
-        })
+        }))
     }
 
     /// Every method but `tools/call`, which [`Self::dispatch`], the only caller, hands to the

@@ -14,8 +14,9 @@ pub(super) enum Failure {
     /// answer of the wrong kind).
     /// Boxed: rare, and larger than the other failures.
     Input(Box<crate::server::input::InputEnd>),
-    /// The call went on as a task (its handler handed to `detach`), with the request's context.
-    Detached(crate::handler::RequestContext),
+    /// The call went on as a task (its handler handed to `detach`), with the request's context
+    /// (made for every call that may go on as one).
+    Detached(Option<crate::handler::RequestContext>),
     /// The caller lacks scopes the call's arguments add, or that its handler demanded.
     Denied(Box<crate::server::authorize::Denial>),
     /// The handler demanded a scope it did not declare: the error it is answered with.
@@ -138,42 +139,54 @@ macro_rules! run {
                 table.satisfies(principal.scopes(), scope)
             })
         };
-        let context = $crate::handler::RequestContext::new(
-            id.clone(),
-            name,
-            $meta,
-            Some(link),
-            flight.cancel.clone(),
-            step_up,
-        );
-        // The `when` clauses the arguments matched, set by the generated extraction.
-        let matched: &::std::cell::Cell<u64> = $matched;
-        let call = $crate::server::call::Call {
-            principal,
-            arguments: $arguments,
-            context: &context,
-            problems: $problems,
-            kind: target().kind,
-            strings: $strings,
-            matched,
-            #[cfg(feature = "http")]
-            downstream: $crate::handler::DownstreamParts {
-                apis: target().rules.downstream,
-                exchange: $core.inner.options.token_exchange.as_ref(),
-            },
-        };
         // Extraction builds the handler's future without running it: the scopes its arguments
         // add are checked next, and only then is a round's state spent (a denial leaves it
         // for the retry after the step-up). Only the handler's future is kept across that
         // await: a failure ends the block at once.
         'run: {
-            let future = match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| {
-                ($handler)(call)
-            })) {
-                Ok(future) => future,
-                Err(payload) => {
+            let detach: ::std::option::Option<
+                &mut (dyn FnMut($crate::handler::HandlerFuture<_>) + Send),
+            > = $detach;
+            // The `when` clauses the arguments matched, set by the generated extraction.
+            let matched: &::std::cell::Cell<u64> = $matched;
+            // The context is made only if a parameter asks for it, or the call may go on as a
+            // task (which carries it). In a block of its own, ended before any await: a local
+            // that was borrowed would otherwise keep its room in the call's future.
+            let made = {
+                let context = $crate::handler::LazyContext::new(
+                    id,
+                    name,
+                    $meta,
+                    link,
+                    &flight.cancel,
+                    step_up,
+                );
+                let call = $crate::server::call::Call {
+                    principal,
+                    arguments: $arguments,
+                    context: &context,
+                    problems: $problems,
+                    kind: target().kind,
+                    strings: $strings,
+                    matched,
+                    #[cfg(feature = "http")]
+                    downstream: $crate::handler::DownstreamParts {
+                        apis: target().rules.downstream,
+                        exchange: $core.inner.options.token_exchange.as_ref(),
+                    },
+                };
+                match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| {
+                    ($handler)(call)
+                })) {
+                    Ok(future) => Ok((future, context.finish(detach.is_some()))),
+                    Err(payload) => Err($crate::handler::panic_message(payload.as_ref())),
+                }
+            };
+            let (future, context) = match made {
+                Ok(made) => made,
+                Err(message) => {
                     break 'run Some(Err($crate::server::run::Failure::ExtractionPanicked(
-                        $crate::handler::panic_message(payload.as_ref()),
+                        message,
                     )));
                 }
             };
@@ -196,7 +209,7 @@ macro_rules! run {
                 &flight.cancel,
                 timeout,
                 input.as_deref(),
-                $detach,
+                detach,
             )
             .await;
             // The round is over unless the call went on as a task: requests still
@@ -209,7 +222,7 @@ macro_rules! run {
             // A demand the handler made and was refused answers the call, whatever the
             // handler returned.
             if matches!(settled, $crate::server::run::Settled::Done(_))
-                && let Some(refused) = context.refused()
+                && let Some(refused) = context.as_ref().and_then(|c| c.refused())
             {
                 let spent = input.as_deref().is_some_and(|r| r.presented().is_some());
                 Some(Err($core.refused_failure(

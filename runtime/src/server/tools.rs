@@ -160,7 +160,8 @@ impl Core {
                 Some(Ok(result)) => result,
                 None => return Reply::Nothing,
                 Some(Err(Failure::Detached(context))) => {
-                    let (Some(round), Some(future)) = (round, detached) else {
+                    let (Some(round), Some(future), Some(context)) = (round, detached, context)
+                    else {
                         return Reply::Response(Response::error(
                             Some(id),
                             ErrorObject::new(
