@@ -78,35 +78,40 @@ impl<'a> LazyContext<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connection::{Connection, Outbound};
+    use crate::connection::{Connection, Outbound, OutboundReceiver};
 
-    fn link() -> (Link, crate::connection::OutboundReceiver) {
+    /// A call's parts: its id, its cancellation, its link (with a channel to the client) and
+    /// the channel's receiving end.
+    fn parts() -> (RequestId, Cancellation, Link, OutboundReceiver) {
         let (outbound, events) = Outbound::channel();
         let link = Link {
             connection: Connection::new(),
             outbound: Some(outbound),
             input: None,
         };
-        (link, events)
+        (
+            RequestId::String("7".into()),
+            Cancellation::default(),
+            link,
+            events,
+        )
     }
 
     #[tokio::test]
     async fn a_context_nothing_asked_for_is_never_made_and_lets_its_channel_go() {
-        let id = RequestId::String("7".into());
-        let cancel = Cancellation::default();
-        let (link, mut events) = link();
+        let (id, cancel, link, mut events) = parts();
         let lazy = LazyContext::new(&id, "echo", None, link, &cancel, None);
         assert_eq!(lazy.tool_name(), "echo");
         assert!(lazy.finish(false).is_none());
-        // The only sender went with it: the receiver's stream ends.
-        assert_eq!(events.recv().await, None);
+        // The only sender went with it: the receiver's stream ends (at once; the bound only
+        // keeps a regression from hanging the suite).
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv()).await;
+        assert_eq!(ended, Ok(None));
     }
 
     #[test]
     fn a_context_asked_for_is_made_once_with_the_call_s_parts() {
-        let id = RequestId::String("7".into());
-        let cancel = Cancellation::default();
-        let (link, _events) = link();
+        let (id, cancel, link, _events) = parts();
         let lazy = LazyContext::new(&id, "echo", None, link, &cancel, None);
         let first = lazy.get().clone();
         assert_eq!(first.request_id(), &id);
@@ -118,9 +123,7 @@ mod tests {
 
     #[test]
     fn a_context_needed_later_is_made_then() {
-        let id = RequestId::String("7".into());
-        let cancel = Cancellation::default();
-        let (link, _events) = link();
+        let (id, cancel, link, _events) = parts();
         let lazy = LazyContext::new(&id, "export", None, link, &cancel, None);
         let context = lazy.finish(true).expect("made when needed");
         assert_eq!(context.tool_name(), "export");
