@@ -21,10 +21,8 @@ pub(super) use crate::protocol::HEADER_PROTOCOL_VERSIONS;
 /// The 2026-07-28 request headers (basic/transports/streamable-http, "Required headers").
 const METHOD_HEADER: &str = "Mcp-Method";
 pub(super) const NAME_HEADER: &str = "Mcp-Name";
-/// The same, as a header map spells them.
-const METHOD_LOWER: &str = "mcp-method";
-const NAME_LOWER: &str = "mcp-name";
-pub(super) static NAME: HeaderName = HeaderName::from_static(NAME_LOWER);
+static METHOD: HeaderName = HeaderName::from_static("mcp-method");
+pub(super) static NAME: HeaderName = HeaderName::from_static("mcp-name");
 
 /// A request's `MCP-Protocol-Version`, looked up once.
 #[derive(Clone, Copy, Debug)]
@@ -79,19 +77,15 @@ pub(super) fn check_modern_headers(
     // The three headers' values, found in one walk over the map: three lookups of custom names
     // (each hashing its name) cost several times that.
     let (mut version, mut method, mut name) = ([None; 2], [None; 2], [None; 2]);
-    // Each name told by its length first (the three differ in length, and a standard name
-    // is a static string): one comparison of bytes a header at most, where comparing names
-    // compares each with all three.
     for (header, value) in headers {
-        let header = header.as_str();
-        const VERSION_LEN: usize = PROTOCOL_VERSION_HEADER.len();
-        const METHOD_LEN: usize = METHOD_LOWER.len();
-        const NAME_LEN: usize = NAME_LOWER.len();
-        let slot = match header.len() {
-            VERSION_LEN if header == PROTOCOL_VERSION_HEADER => &mut version,
-            METHOD_LEN if header == METHOD_LOWER => &mut method,
-            NAME_LEN if header == NAME_LOWER => &mut name,
-            _ => continue,
+        let slot = if *header == PROTOCOL_VERSION {
+            &mut version
+        } else if *header == METHOD {
+            &mut method
+        } else if *header == NAME {
+            &mut name
+        } else {
+            continue;
         };
         first_two(slot, value);
     }
