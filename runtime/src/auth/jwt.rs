@@ -523,7 +523,7 @@ impl Shared {
             self.verified.forget(token);
             return None;
         }
-        let principal = verified.principal.clone();
+        let principal = verified.principal;
         if self.millis_since_origin(Instant::now()) >= self.keys_stale_at.load(Ordering::Relaxed) {
             self.refresh_in_background();
         }

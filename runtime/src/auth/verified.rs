@@ -1,7 +1,7 @@
 //! The tokens a verifier has verified, each remembered with its principal until its `exp`.
 //!
-//! A token is found again by its tail, confirmed by its whole text:
-//! - the table's key is the token's last 32 bytes, the end of its signature in base64url. An
+//! A token is the table's key: found by its tail, confirmed by its whole text.
+//! - the key hashes as the token's last 32 bytes, the end of its signature in base64url. An
 //!   issuer's signature cannot be predicted, so two tokens it signed do not share a tail;
 //! - a token found by its tail is taken only if it equals, byte for byte and compared in
 //!   constant time, the token remembered. A token made to end like a remembered one, or one
@@ -11,35 +11,69 @@
 //! every request of a client the thread has not just served. Comparing the token with the one
 //! remembered costs a few dozen nanoseconds.
 //!
+//! What a lookup reads lives in the table's own entry (the principal's pointer, the expiry):
+//! nothing else is allocated per token beside its text and its principal, and a request that
+//! presents a remembered token touches no count but its principal's.
+//!
 //! When full, quick_cache's S3-FIFO-like policy chooses what to forget: a token seen once goes
 //! before one seen again, so a scan of new tokens does not flush those in use. The table is
 //! bounded by count and by bytes: each entry weighs its [`charge`], and at least
 //! `max_bytes / capacity`, so both bounds hold.
 
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::time::SystemTime;
 
 use super::jwks::KeyId;
 use super::secret::constant_time_eq;
 use crate::principal::Principal;
 
-/// How many bytes of a token's end make its key.
+/// How many bytes of a token's end make its hash.
 const TAIL: usize = 32;
 
-/// A token's key in the table: its last [`TAIL`] bytes (zeros before a shorter token).
-type Tail = [u8; TAIL];
-
-fn tail(bytes: &[u8]) -> Tail {
+/// A token's last [`TAIL`] bytes (zeros before a shorter token).
+fn tail(bytes: &[u8]) -> [u8; TAIL] {
     let mut key = [0; TAIL];
     let end = &bytes[bytes.len().saturating_sub(TAIL)..];
     key[TAIL - end.len()..].copy_from_slice(end);
     key
 }
 
-/// A remembered token: its text, its principal, when it expires, the key that verified it.
+/// A remembered token's text: the table's key, hashed by its [`tail`].
+struct Stored(Box<[u8]>);
+
+impl Hash for Stored {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(&tail(&self.0));
+    }
+}
+
+/// Compared whole and in constant time, as a presented token is.
+impl PartialEq for Stored {
+    fn eq(&self, other: &Self) -> bool {
+        constant_time_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Stored {}
+
+/// A token as a request presents it, looked up without copying it.
+struct Presented<'a>(&'a [u8]);
+
+impl Hash for Presented<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(&tail(self.0));
+    }
+}
+
+impl quick_cache::Equivalent<Stored> for Presented<'_> {
+    fn equivalent(&self, stored: &Stored) -> bool {
+        constant_time_eq(self.0, &stored.0)
+    }
+}
+
+/// What a remembered token stands for: its principal, when it expires, the key that verified it.
+#[derive(Clone)]
 pub(super) struct Verified {
-    token: Box<str>,
     pub(super) principal: Principal,
     pub(super) expires: SystemTime,
     pub(super) key: KeyId,
@@ -58,8 +92,8 @@ pub(super) fn charge(len: usize) -> usize {
 #[derive(Clone)]
 struct ByCharge;
 
-impl quick_cache::Weighter<Tail, Arc<Verified>> for ByCharge {
-    fn weight(&self, _: &Tail, verified: &Arc<Verified>) -> u64 {
+impl quick_cache::Weighter<Stored, Verified> for ByCharge {
+    fn weight(&self, _: &Stored, verified: &Verified) -> u64 {
         verified.weight
     }
 }
@@ -73,7 +107,7 @@ struct TailHash(u64);
 
 impl Hasher for TailHash {
     fn write(&mut self, bytes: &[u8]) {
-        // An array is hashed as its bytes alone (no length first).
+        // A tail is hashed as its bytes alone (no length first).
         let mut mixed = self.0;
         for (i, word) in bytes.chunks(8).enumerate() {
             let mut padded = [0; 8];
@@ -97,7 +131,7 @@ impl Hasher for TailHash {
 
 /// The table.
 pub(super) struct VerifiedTokens {
-    table: quick_cache::sync::Cache<Tail, Arc<Verified>, ByCharge, BuildHasherDefault<TailHash>>,
+    table: quick_cache::sync::Cache<Stored, Verified, ByCharge, BuildHasherDefault<TailHash>>,
     max_bytes: usize,
     capacity: usize,
 }
@@ -137,20 +171,17 @@ impl VerifiedTokens {
         self.table.len()
     }
 
-    /// The remembered entry of `token`: one whose text is `token`'s exactly.
+    /// What `token` stands for, when a token whose text is `token`'s exactly is remembered.
     ///
     /// Bytes, as the request carried them: bytes equal to a remembered token are that token, so
     /// they need no check of their own.
-    pub(super) fn find(&self, token: &[u8]) -> Option<Arc<Verified>> {
-        let verified = self.table.get(&tail(token))?;
-        constant_time_eq(verified.token.as_bytes(), token).then_some(verified)
+    pub(super) fn find(&self, token: &[u8]) -> Option<Verified> {
+        self.table.get(&Presented(token))
     }
 
-    /// Forgets `token`, if it is the one remembered under its tail.
+    /// Forgets `token`.
     pub(super) fn forget(&self, token: &[u8]) {
-        self.table.remove_if(&tail(token), |v| {
-            constant_time_eq(v.token.as_bytes(), token)
-        });
+        self.table.remove(&Presented(token));
     }
 
     /// Remembers `token` with its principal until `expires`, unless it is too large for the
@@ -169,14 +200,13 @@ impl VerifiedTokens {
         let floor = self.max_bytes / self.capacity.max(1);
         let weight = u64::try_from(charge.max(floor)).unwrap_or(u64::MAX);
         self.table.insert(
-            tail(token.as_bytes()),
-            Arc::new(Verified {
-                token: token.into(),
+            Stored(token.as_bytes().into()),
+            Verified {
                 principal: principal.clone(),
                 expires,
                 key,
                 weight,
-            }),
+            },
         );
     }
 
@@ -210,6 +240,18 @@ mod tests {
             table.find(same_tail.as_bytes()).is_none(),
             "another payload"
         );
+        // Remembered too, it is found apart: two tokens ending alike do not replace each other.
+        let other = Principal::builder().subject("t").build();
+        table.insert(&same_tail, &other, later(), [0; 32]);
+        let found = |token: &str| table.find(token.as_bytes()).map(|v| v.principal);
+        assert_eq!(
+            found(&same_tail).as_ref().and_then(Principal::subject),
+            Some("t")
+        );
+        assert_eq!(
+            found(&token).as_ref().and_then(Principal::subject),
+            Some("s")
+        );
         let mut changed = token.clone().into_bytes();
         changed[0] ^= 1;
         assert!(table.find(&changed).is_none());
@@ -221,6 +263,7 @@ mod tests {
         assert!(table.find(&token.as_bytes()[..token.len() - 1]).is_none());
         // Forgetting another token with the same tail leaves this one.
         table.forget(same_tail.as_bytes());
+        assert!(table.find(same_tail.as_bytes()).is_none());
         assert!(table.find(token.as_bytes()).is_some());
         table.forget(token.as_bytes());
         assert!(table.find(token.as_bytes()).is_none());
