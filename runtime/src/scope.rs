@@ -358,6 +358,46 @@ mod tests {
     }
 
     #[test]
+    fn a_set_holds_exactly_its_scopes() {
+        let set: ScopeSet = ["files:write", "a", "files:read", "z", "files", "a"]
+            .into_iter()
+            .collect();
+        let held = ["a", "files", "files:read", "files:write", "z"];
+        assert_eq!(set.iter().collect::<Vec<_>>(), held);
+        assert_eq!((set.len(), set.iter().len()), (5, 5));
+        for scope in held {
+            assert!(set.contains(scope), "{scope}");
+        }
+        // Before the first, between two, after the last; a prefix and an extension of one
+        // held; empty; two held joined as one.
+        for scope in [
+            "0",
+            "b",
+            "files:",
+            "files:reader",
+            "zz",
+            "",
+            "files files:read",
+            "a files",
+        ] {
+            assert!(!set.contains(scope), "{scope:?}");
+        }
+        assert_eq!(set.to_string(), held.join(" "));
+        assert_eq!(
+            format!("{set:?}"),
+            format!("{:?}", std::collections::BTreeSet::from(held))
+        );
+        // The same scopes in another order make the same set.
+        assert_eq!(
+            set,
+            ScopeSet::from_space_separated("z files:write files files:read a")
+        );
+        let empty = ScopeSet::empty();
+        assert!(empty.is_empty() && empty.iter().next().is_none() && !empty.contains("a"));
+        assert_eq!(empty, ScopeSet::from_space_separated(" "));
+    }
+
+    #[test]
     fn implications_satisfy_narrower_scopes_only() {
         static RULES: &[Implication] = &[Implication {
             scope: "files:admin",

@@ -196,7 +196,10 @@ macro_rules! run {
                 break 'run Some(Err($crate::server::run::Failure::Denied(denial)));
             }
             if let Some(round) = &input
-                // Boxed: only a 2026-07-28 round has one, and every call's future would carry it.
+                // Only a round continued with a state has one to spend (a first round, nearly
+                // every call, has none: no allocation for it). Boxed: every call's future would
+                // carry its room.
+                && round.presented().is_some()
                 && let Err(end) = ::std::boxed::Box::pin($core.admit_input(round)).await
             {
                 break 'run Some(Err($crate::server::run::Failure::Input(
