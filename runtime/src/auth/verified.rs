@@ -13,7 +13,7 @@
 //!
 //! What a lookup reads lives in the table's own entry (the principal's pointer, the expiry):
 //! nothing else is allocated per token beside its text and its principal, and a request that
-//! presents a remembered token touches no count but its principal's.
+//! presents a remembered token touches no reference count but its principal's.
 //!
 //! When full, quick_cache's S3-FIFO-like policy chooses what to forget: a token seen once goes
 //! before one seen again, so a scan of new tokens does not flush those in use. The table is
