@@ -172,13 +172,13 @@ impl RequestContext {
             .map_err(super::error::ToolError::new)
     }
 
-    /// The first run-time demand refused, which answers the call.
     /// Whether `other` is this same context (a clone of it), not another with the same parts.
     #[cfg(test)]
     pub(crate) fn same_as(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
+    /// The first run-time demand refused, which answers the call.
     pub(crate) fn refused(&self) -> Option<&Refused> {
         self.inner.demands.refused()
     }
