@@ -50,8 +50,17 @@ def machine_line(data):
     a = data["args"]
     return (f"{m['date']}, commit `{m['commit']}`: {m['cpu']}, {m['cores']} cores, "
             f"{m['memory_gib']} GiB, Linux {m['kernel']}; {m['rustc']}; {m['wrk']}, "
-            f"`-t{a['threads']} -c{a['connections']}`, {a['duration']} s per run, "
-            f"{a['rounds']} rounds, the order rotating; Node {m['node']}")
+            f"`-t{a['threads']} -c{a['connections']}`, {slicing(a)}, "
+            f"{a['rounds']} rounds; Node {m['node']}")
+
+
+def slicing(a):
+    """How each row's load was spread over a round (runs before --slices had one run each)."""
+    slices = a.get("slices", 1)
+    if slices == 1:
+        return f"{a['duration']} s per run, the order rotating every round"
+    return (f"{a['duration']} s per row and round in {slices} runs of "
+            f"{a['duration'] // slices} s taking turns, the order rotating every turn")
 
 
 def latest_table(data):
