@@ -3,10 +3,11 @@
 //! per principal with them, and the dispatcher a tool's calls under its `quota` ([`ToolQuotas`],
 //! counted in `tool_quota.rs`).
 
-use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
+
+use hashbrown::HashTable;
 
 use super::store::StoreFuture;
 use crate::tool::{ToolMeta, ToolQuota};
@@ -35,43 +36,56 @@ pub trait RateLimitStore: Send + Sync + std::fmt::Debug + 'static {
     fn take<'a>(&'a self, key: &'a str, quota: Quota) -> StoreFuture<'a, Option<Duration>>;
 }
 
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    /// Refills the bucket for the time since it was last used, at `rate` up to `burst`, and
-    /// takes one request from it; when none is left, how long until one is.
-    fn take(&mut self, now: Instant, burst: f64, rate: f64) -> Result<(), Duration> {
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * rate).min(burst);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::try_from_secs_f64((1.0 - self.tokens) / rate).unwrap_or(Duration::MAX))
-        }
-    }
-}
-
-/// Buckets keyed by client address or principal. Bounded: when it holds too many keys, the
-/// full (idle) buckets are dropped.
+/// Allowances keyed by client address or principal, as the generic cell rate algorithm keeps a
+/// token bucket: each key holds one number, the time its allowance is spent up to, and a request
+/// moves it on by one interval with a single atomic exchange. Requests of one key on several
+/// threads never wait for each other, and those of different keys share no lock but, rarely,
+/// the write lock of their shard as a new key comes in. Bounded: when a shard holds too many
+/// keys, the idle ones (a full allowance) are dropped.
 pub(crate) struct Limiter {
     quota: Quota,
-    buckets: Mutex<HashMap<String, Bucket, ahash::RandomState>>,
+    /// Nanoseconds for one request's share of the allowance to come back (`1 / rate`; zero for
+    /// an endless rate).
+    interval: u64,
+    /// How far ahead of now a key's allowance may be spent and still allow one more request:
+    /// the burst, less that request, in intervals.
+    tolerance: u64,
+    /// What the times are counted from, in nanoseconds.
+    epoch: Instant,
+    hasher: ahash::RandomState,
+    shards: Box<[Shard]>,
 }
 
+/// A part of a limiter's keys, with the time each one's allowance is spent up to.
+type Shard = RwLock<HashTable<(Box<str>, AtomicU64)>>;
+
 const MAX_KEYS: usize = 100_000;
+
+/// Shards of a limiter's table: two cores or sixty-four, threads adding new keys at once
+/// rarely meet.
+const SHARDS: usize = 16;
 
 /// The slowest refill a quota gets: one request per 10⁶ seconds.
 const MIN_RATE: f64 = 1e-6;
 
 impl Limiter {
     pub(crate) fn new(quota: Quota) -> Self {
+        // A rate of zero, negative or not a number refills one request in about twelve days
+        // (as the Redis store's does): no interval overflows. An endless rate limits nothing.
+        let rate = quota.per_second.max(MIN_RATE);
+        let interval = if rate.is_infinite() {
+            0
+        } else {
+            // Saturating, as `as` converts: at most 10¹⁵ for `MIN_RATE`.
+            (1e9 / rate).round() as u64
+        };
         Self {
             quota,
-            buckets: Mutex::default(),
+            interval,
+            tolerance: interval.saturating_mul(u64::from(quota.burst.max(1) - 1)),
+            epoch: Instant::now(),
+            hasher: ahash::RandomState::new(),
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
         }
     }
 
@@ -81,37 +95,69 @@ impl Limiter {
         self.quota
     }
 
-    /// Takes one token for `key`; when none is left, how long until one is.
+    /// Takes one request from `key`'s allowance; when none is left, how long until one is.
     pub(crate) fn check(&self, key: &str) -> Result<(), Duration> {
-        let now = Instant::now();
-        let burst = f64::from(self.quota.burst.max(1));
-        // A rate of zero, negative or not a number refills one request in about twelve days
-        // (as the Redis store's does): no division by it can overflow a `Duration`.
-        let rate = self.quota.per_second.max(MIN_RATE);
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
-            buckets
-                .retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < burst);
-            // Every key still busy: a tenth of them go (their clients start again from a full
-            // bucket), so the table stays bounded and the scan happens once per many new keys.
-            if buckets.len() >= MAX_KEYS {
-                let gone: Vec<String> = buckets.keys().take(MAX_KEYS / 10).cloned().collect();
-                for key in gone {
-                    buckets.remove(&key);
-                }
+        // Nanoseconds since the epoch: 584 years fit.
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let hash = self.hasher.hash_one(key);
+        // Bits neither the table's slots (the low ones) nor its tags (the top seven) use.
+        let shard = &self.shards[(hash >> 40) as usize % SHARDS];
+        let same = |(stored, _): &(Box<str>, AtomicU64)| **stored == *key;
+        {
+            let table = shard.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, spent)) = table.find(hash, same) {
+                return self.take(spent, now);
             }
         }
         // A client's key is copied into the table on its first request only.
-        if let Some(bucket) = buckets.get_mut(key) {
-            return bucket.take(now, burst, rate);
+        let mut table = shard.write().unwrap_or_else(PoisonError::into_inner);
+        if table.len() >= MAX_KEYS / SHARDS && table.find(hash, same).is_none() {
+            // Idle keys go first: an allowance spent up to the past is full again.
+            table.retain(|(_, spent)| *spent.get_mut() > now);
+            // Every key still busy: a tenth of them go (their clients start again from a full
+            // allowance), so the table stays bounded and the scan happens once per many keys.
+            if table.len() >= MAX_KEYS / SHARDS {
+                let mut dropped = 0;
+                table.retain(|_| {
+                    dropped += 1;
+                    dropped > MAX_KEYS / SHARDS / 10
+                });
+            }
         }
-        buckets
-            .entry(key.to_owned())
-            .or_insert(Bucket {
-                tokens: burst,
-                last: now,
-            })
-            .take(now, burst, rate)
+        let hasher = &self.hasher;
+        let (_, spent) = table
+            .entry(hash, same, |(stored, _)| hasher.hash_one(&**stored))
+            .or_insert_with(|| (key.into(), AtomicU64::new(0)))
+            .into_mut();
+        self.take(spent, now)
+    }
+
+    /// Takes one request from the allowance spent up to `spent`, at `now`: moves it on by one
+    /// interval, unless it is already spent further ahead than the burst allows.
+    fn take(&self, spent: &AtomicU64, now: u64) -> Result<(), Duration> {
+        let mut seen = spent.load(Ordering::Relaxed);
+        loop {
+            // An allowance spent up to the past is full: it is spent from now.
+            let from = seen.max(now);
+            let ahead = from - now;
+            if ahead > self.tolerance {
+                return Err(Duration::from_nanos(ahead - self.tolerance));
+            }
+            let next = from.saturating_add(self.interval);
+            match spent.compare_exchange_weak(seen, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Ok(()),
+                Err(current) => seen = current,
+            }
+        }
+    }
+
+    /// How many keys it holds.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| shard.read().map_or(0, |table| table.len()))
+            .sum()
     }
 }
 
@@ -194,12 +240,46 @@ mod tests {
     }
 
     #[test]
+    fn one_key_taken_from_on_many_threads_allows_exactly_its_burst() {
+        // No refill to speak of: whatever the threads' interleaving, the burst is shared out
+        // exactly, none lost and none granted twice.
+        let limiter = Limiter::new(Quota::new(1000, 1e-6));
+        let allowed = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..500 {
+                        if limiter.check("shared").is_ok() {
+                            allowed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(allowed.into_inner(), 1000);
+        assert!(limiter.check("shared").is_err());
+        assert!(limiter.check("another").is_ok(), "keys are independent");
+    }
+
+    #[test]
+    fn idle_keys_make_room_for_new_ones() {
+        // More keys than the table holds, each idle (its allowance full) a nanosecond after
+        // its request: every one is allowed, and the table stays within its bound.
+        let limiter = Limiter::new(Quota::new(1, 1e9));
+        for i in 0..MAX_KEYS + 1000 {
+            assert!(limiter.check(&i.to_string()).is_ok(), "key {i}");
+        }
+        assert!(limiter.len() <= MAX_KEYS, "{} keys", limiter.len());
+        assert!(limiter.len() > 0);
+    }
+
+    #[test]
     fn the_table_of_buckets_is_bounded_even_when_every_key_is_busy() {
         let limiter = Limiter::new(Quota::new(1, 1e-6));
         for i in 0..MAX_KEYS + 1000 {
             let _ = limiter.check(&i.to_string());
         }
-        let held = limiter.buckets.lock().unwrap().len();
-        assert!(held <= MAX_KEYS, "{held} buckets");
+        let held = limiter.len();
+        assert!(held <= MAX_KEYS, "{held} keys");
     }
 }
