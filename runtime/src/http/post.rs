@@ -130,7 +130,7 @@ pub(super) fn post(
             matches!(&message, Message::Request(r) if r.method == Method::Initialize);
         let is_request = matches!(&message, Message::Request(_));
         if shared.sessions.is_some()
-            && let Err(error) = shared.owner(&principal)
+            && let Err(error) = shared.may_own(&principal)
         {
             return answer(session_refused(&error));
         }
@@ -156,32 +156,42 @@ pub(super) fn post(
                         "missing Mcp-Session-Id: send initialize first",
                     ));
                 }
-                Some(id) => match Box::pin(sessions.check(
-                    id,
-                    &Owner::of(&principal),
-                    || shared.connection(true),
-                    preloaded.map(|p| *p),
-                ))
-                .await
-                {
-                    Ok(connection) => (connection, None),
-                    Err(SessionError::Unavailable) => {
-                        return answer(session_refused(&SessionError::Unavailable));
+                Some(id) => {
+                    // Sessions kept in this process are checked at once; a shared store's
+                    // record is awaited.
+                    let checked = match sessions.check_now(id, Owner::key_of(&principal)) {
+                        Some(checked) => checked,
+                        None => {
+                            Box::pin(sessions.check(
+                                id,
+                                &Owner::of(&principal),
+                                || shared.connection(true),
+                                preloaded.map(|p| *p),
+                            ))
+                            .await
+                        }
+                    };
+                    match checked {
+                        Ok(connection) => (connection, None),
+                        Err(SessionError::Unavailable) => {
+                            return answer(session_refused(&SessionError::Unavailable));
+                        }
+                        Err(_) => {
+                            // Unknown, ended, or someone else's: audited, since the last is a
+                            // hijack.
+                            tracing::debug!(target: "scopegate::auth", event = "session_rejected", subject = principal.subject(), "request on a session that is not the caller's");
+                            let client = shared.client_address(*peer, &parts.headers);
+                            shared
+                                .refusals
+                                .record(refusals::Kind::SessionRejected, client);
+                            return answer(rpc_error(
+                                StatusCode::NOT_FOUND,
+                                error_code::INVALID_REQUEST,
+                                "session not found",
+                            ));
+                        }
                     }
-                    Err(_) => {
-                        // Unknown, ended, or someone else's: audited, since the last is a hijack.
-                        tracing::debug!(target: "scopegate::auth", event = "session_rejected", subject = principal.subject(), "request on a session that is not the caller's");
-                        let client = shared.client_address(*peer, &parts.headers);
-                        shared
-                            .refusals
-                            .record(refusals::Kind::SessionRejected, client);
-                        return answer(rpc_error(
-                            StatusCode::NOT_FOUND,
-                            error_code::INVALID_REQUEST,
-                            "session not found",
-                        ));
-                    }
-                },
+                }
             },
             None => (shared.connection(false), None),
         };

@@ -17,24 +17,29 @@ pub(crate) struct Owner(String);
 
 impl Owner {
     pub(crate) fn of(principal: &crate::principal::Principal) -> Self {
+        Self(Self::key_of(principal).to_owned())
+    }
+
+    /// The key of [`Self::of`]`(principal)`, borrowed: what a session's owner is compared with.
+    pub(crate) fn key_of(principal: &crate::principal::Principal) -> &str {
         // The issuer, the subject and the client together (`Principal::identity_key`).
         // Anonymous callers (authorization off) share one owner: their sessions are protected
         // by the id alone.
-        Self(principal.identity_key().to_owned())
+        principal.identity_key()
     }
 
-    /// The owner of the sessions of `principal`, an authenticated caller when `authenticated`
-    /// (authorization is on). An authenticated principal without a subject (an introspection
-    /// answer or a custom verifier may give none) owns no session: all such callers of one
-    /// client would otherwise share every session.
-    pub(crate) fn of_caller(
+    /// Whether `principal`, an authenticated caller when `authenticated` (authorization is
+    /// on), may own sessions. An authenticated principal without a subject (an introspection
+    /// answer or a custom verifier may give none) owns none: all such callers of one client
+    /// would otherwise share every session.
+    pub(crate) fn may_own(
         principal: &crate::principal::Principal,
         authenticated: bool,
-    ) -> Result<Self, SessionError> {
+    ) -> Result<(), SessionError> {
         if authenticated && principal.subject().is_none() {
             return Err(SessionError::NoSubject);
         }
-        Ok(Self::of(principal))
+        Ok(())
     }
 
     pub(crate) fn key(&self) -> &str {
@@ -193,6 +198,32 @@ impl Sessions {
         Ok(id)
     }
 
+    /// [`Self::check`] answered at once when sessions are kept in this process (no store to
+    /// ask, no future made for it); `None` with a store.
+    /// `owner` is the caller's [`Owner::key_of`] (no owner is made for it).
+    pub(crate) fn check_now(
+        &self,
+        id: &str,
+        owner: &str,
+    ) -> Option<Result<Arc<Connection>, SessionError>> {
+        self.store.is_none().then(|| self.check_here(id, owner))
+    }
+
+    /// Without a store, the table is the truth: the session is live here, and `owner`'s (an
+    /// [`Owner::key`]), or it is not found.
+    fn check_here(&self, id: &str, owner: &str) -> Result<Arc<Connection>, SessionError> {
+        let mut guard = self.lock();
+        let table = &mut *guard;
+        match table.live.get_mut(id) {
+            Some(session) if session.owner.key() == owner => {
+                session.serial = table.next_serial;
+                table.next_serial += 1;
+                Ok(Arc::clone(&session.connection))
+            }
+            _ => Err(SessionError::NotFound),
+        }
+    }
+
     /// With a store: session `id`'s record, fetched ahead of [`Self::check`] (alongside other
     /// work); `None` without a store.
     pub(crate) async fn preload(&self, id: &str) -> Option<Preloaded> {
@@ -210,16 +241,7 @@ impl Sessions {
         preloaded: Option<Preloaded>,
     ) -> Result<Arc<Connection>, SessionError> {
         let Some(store) = &self.store else {
-            let mut guard = self.lock();
-            let table = &mut *guard;
-            return match table.live.get_mut(id) {
-                Some(session) if session.owner == *owner => {
-                    session.serial = table.next_serial;
-                    table.next_serial += 1;
-                    Ok(Arc::clone(&session.connection))
-                }
-                _ => Err(SessionError::NotFound),
-            };
+            return self.check_here(id, owner.key());
         };
         let record = self.answered(match preloaded {
             Some(record) => record,
@@ -530,22 +552,23 @@ mod tests {
             .scopes(crate::ScopeSet::from_space_separated("x"))
             .build();
         assert_eq!(
-            Owner::of_caller(&no_subject, true),
+            Owner::may_own(&no_subject, true),
             Err(SessionError::NoSubject)
         );
         let anonymous = Principal::anonymous();
         assert_eq!(
-            Owner::of_caller(&anonymous, true),
+            Owner::may_own(&anonymous, true),
             Err(SessionError::NoSubject),
             "a verifier's principal with nothing in it"
         );
         assert_eq!(
-            Owner::of_caller(&anonymous, false),
-            Ok(Owner::of(&anonymous)),
+            Owner::may_own(&anonymous, false),
+            Ok(()),
             "authorization off: anonymous sessions, protected by the id alone"
         );
         let alice = Principal::builder().subject("alice").build();
-        assert_eq!(Owner::of_caller(&alice, true), Ok(Owner::of(&alice)));
+        assert_eq!(Owner::may_own(&alice, true), Ok(()));
+        assert_eq!(Owner::key_of(&alice), Owner::of(&alice).key());
     }
 
     #[test]

@@ -77,14 +77,20 @@ impl Shared {
 
     /// The owner of `principal`'s sessions (none for an authenticated caller without a subject).
     pub(super) fn owner(&self, principal: &Principal) -> Result<Owner, SessionError> {
-        let owner = Owner::of_caller(principal, matches!(self.auth, Auth::Verifier(_)));
-        if let Err(SessionError::NoSubject) = owner {
+        self.may_own(principal).map(|()| Owner::of(principal))
+    }
+
+    /// Whether `principal` may own sessions, as [`Self::owner`] answers it, without making its
+    /// owner.
+    pub(super) fn may_own(&self, principal: &Principal) -> Result<(), SessionError> {
+        let may = Owner::may_own(principal, matches!(self.auth, Auth::Verifier(_)));
+        if let Err(SessionError::NoSubject) = may {
             // Refused (403) once per request a valid token without `sub` sends: counted for the
             // INFO summary like the other session refusals (its event is at DEBUG). The address
             // is not at hand on every path that asks: the summary counts it without one.
             self.refusals.record(refusals::Kind::SessionRejected, None);
         }
-        owner
+        may
     }
 
     /// A body refused before it was understood (400 malformed JSON-RPC, 413, 415): one event at

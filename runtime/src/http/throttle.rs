@@ -70,9 +70,9 @@ pub(super) async fn limit_and_preload(
             _ => None,
         }
     };
-    // Joined only when there is a session's record to load: a stateless server's request
-    // waits for its limit alone.
-    let (limited, preloaded) = if shared.sessions.is_some() {
+    // Joined only when there is a session's record to load: a request to a server without a
+    // shared session store waits for its limit alone.
+    let (limited, preloaded) = if stored_sessions(shared) {
         tokio::join!(limited, preload)
     } else {
         (limited.await, None)
@@ -93,7 +93,7 @@ pub(super) fn limit_principal_now(
     parts: &Parts,
     peer: Option<IpAddr>,
 ) -> Option<Result<(), Response>> {
-    if shared.sessions.is_some() {
+    if stored_sessions(shared) {
         return None;
     }
     let limiter = match &shared.per_principal {
@@ -109,6 +109,16 @@ pub(super) fn limit_principal_now(
             .check_now(&key)?
             .map_err(|wait| principal_limited(shared, principal, parts, peer, wait)),
     )
+}
+
+/// Whether sessions are kept in a shared store, whose record of a request's session
+/// [`limit_and_preload`] loads beside the limit. Sessions kept in this process have nothing to
+/// load ahead: their requests are limited at once, as a stateless server's are.
+fn stored_sessions(shared: &Shared) -> bool {
+    shared
+        .sessions
+        .as_ref()
+        .is_some_and(|sessions| sessions.store().is_some())
 }
 
 /// `429` for a principal over its limit, logged and recorded.
