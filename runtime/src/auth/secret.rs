@@ -5,16 +5,29 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    // Eight bytes at a time (a bearer token is hundreds): the differences are gathered, never
-    // tested, until the end.
-    let ((a_words, a_tail), (b_words, b_tail)) = (a.as_chunks::<8>(), b.as_chunks::<8>());
+    // Thirty-two bytes at a time in four lanes of eight (a bearer token is hundreds of bytes,
+    // compared on every request; the lanes let the compiler use vector registers), then eight,
+    // then one: the differences are gathered, never tested, until the end.
+    let ((a_blocks, a_rest), (b_blocks, b_rest)) = (a.as_chunks::<32>(), b.as_chunks::<32>());
+    let lanes = a_blocks
+        .iter()
+        .zip(b_blocks)
+        .fold([0u64; 4], |mut acc, (x, y)| {
+            let (x, y) = (x.as_chunks::<8>().0, y.as_chunks::<8>().0);
+            for lane in 0..4 {
+                acc[lane] |= u64::from_ne_bytes(x[lane]) ^ u64::from_ne_bytes(y[lane]);
+            }
+            acc
+        });
+    let ((a_words, a_tail), (b_words, b_tail)) = (a_rest.as_chunks::<8>(), b_rest.as_chunks::<8>());
+    let words = a_words.iter().zip(b_words).fold(0u64, |acc, (x, y)| {
+        acc | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y))
+    });
     let tail = a_tail
         .iter()
         .zip(b_tail)
         .fold(0u64, |acc, (x, y)| acc | u64::from(x ^ y));
-    a_words.iter().zip(b_words).fold(tail, |acc, (x, y)| {
-        acc | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y))
-    }) == 0
+    (lanes[0] | lanes[1] | lanes[2] | lanes[3] | words | tail) == 0
 }
 
 #[cfg(test)]
@@ -40,5 +53,21 @@ mod tests {
             assert!(!constant_time_eq(&token, &other), "a change at {at}");
         }
         assert!(!constant_time_eq(&token, &token[..642]));
+        // Every length through two blocks, a word and a tail, with a change at every place:
+        // each byte is compared in whichever part (block lanes, words, tail) holds it.
+        for len in 0..=75 {
+            let text = &token[..len];
+            // A copy: two buffers, as a lookup compares.
+            let copy = text.to_vec();
+            assert!(constant_time_eq(text, &copy), "length {len}");
+            for at in 0..len {
+                let mut other = text.to_vec();
+                other[at] ^= 0x80;
+                assert!(
+                    !constant_time_eq(text, &other),
+                    "length {len}, a change at {at}"
+                );
+            }
+        }
     }
 }
