@@ -721,22 +721,23 @@ impl Connection {
         }
     }
 
-    /// Starts a request: its cancellation state, registered (on connections that track
-    /// requests) where `notifications/cancelled` arrives; the guard unregisters it when dropped.
+    /// Starts a request: its cancellation state, and (on connections that track requests)
+    /// where `notifications/cancelled` arrives for it, which [`InFlight::listen`] registers it
+    /// with; the guard unregisters it when dropped.
     pub(crate) fn start(self: &Arc<Self>, id: &RequestId) -> InFlight {
         // Registered where `notifications/cancelled` will arrive.
         let home = self.parent.as_ref().unwrap_or(self);
         if !home.tracks_requests {
             return InFlight {
-                registered: None,
+                home: None,
+                listening: AtomicBool::new(false),
                 cancel: Cancellation::default(),
             };
         }
-        let cancel = Arc::new(Cancel::default());
-        lock(&home.extras().in_flight).insert(id.clone(), Arc::clone(&cancel));
         InFlight {
-            registered: Some((Arc::clone(home), id.clone())),
-            cancel: Cancellation::of(cancel),
+            home: Some((Arc::clone(home), id.clone())),
+            listening: AtomicBool::new(false),
+            cancel: Cancellation::of(Arc::new(Cancel::default())),
         }
     }
 
@@ -858,14 +859,47 @@ impl Drop for Awaiting<'_> {
 
 /// An in-flight request; dropping it unregisters the request, if it was registered.
 pub(crate) struct InFlight {
-    /// Where the request is registered for `notifications/cancelled`, if anywhere.
-    registered: Option<(Arc<Connection>, RequestId)>,
+    /// Where the request is registered for `notifications/cancelled`, on a connection that
+    /// tracks requests.
+    home: Option<(Arc<Connection>, RequestId)>,
+    /// Whether it is registered there.
+    listening: AtomicBool,
     pub(crate) cancel: Cancellation,
+}
+
+impl InFlight {
+    /// Registers the request where `notifications/cancelled` arrives for it (once; nothing on a
+    /// connection that does not track requests). The dispatcher registers a call once its
+    /// handler waits: one that finishes when first polled, as most do, could not have been
+    /// stopped in between, and then takes no lock and writes nothing its connection's other
+    /// requests share. A cancellation that arrives before then finds no request, as one that
+    /// arrives after the answer does (the specification lets a receiver ignore both).
+    pub(crate) fn listen(&self) {
+        if let Some((connection, id)) = &self.home
+            && let Some(cancel) = &self.cancel.0
+            && !self.listening.swap(true, Ordering::Relaxed)
+        {
+            lock(&connection.extras().in_flight).insert(id.clone(), Arc::clone(cancel));
+        }
+    }
+}
+
+#[cfg(test)]
+impl InFlight {
+    /// A request with `cancel` and nowhere to register it.
+    pub(crate) fn with_cancel(cancel: Cancellation) -> Self {
+        Self {
+            home: None,
+            listening: AtomicBool::new(false),
+            cancel,
+        }
+    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if let Some((connection, id)) = &self.registered
+        if let Some((connection, id)) = &self.home
+            && *self.listening.get_mut()
             && let Some(extras) = connection.extras.get()
         {
             let mut in_flight = lock(&extras.in_flight);
@@ -939,6 +973,7 @@ mod tests {
         let (outbound, _rx) = Outbound::channel();
         let id = RequestId::Number(9.into());
         let flight = connection.start(&id);
+        flight.listen();
         let cancel = flight.cancel.clone();
         let waiting = connection.request(&outbound, &cancel, "elicitation/create", json!({}));
         connection.cancel(&id);
@@ -1011,11 +1046,40 @@ mod tests {
     }
 
     #[test]
+    fn a_request_is_cancellable_once_it_listens() {
+        let connection = Arc::new(Connection::default());
+        let id = RequestId::Number(3.into());
+        let flight = connection.start(&id);
+        connection.cancel(&id);
+        assert!(!flight.cancel.is_cancelled(), "not registered yet");
+        assert!(
+            connection
+                .extras
+                .get()
+                .is_none_or(|extras| lock(&extras.in_flight).is_empty()),
+            "starting a request writes nothing the connection shares"
+        );
+        flight.listen();
+        flight.listen();
+        assert_eq!(
+            lock(&connection.extras().in_flight).len(),
+            1,
+            "registered once"
+        );
+        connection.cancel(&id);
+        assert!(flight.cancel.is_cancelled());
+        drop(flight);
+        assert!(lock(&connection.extras().in_flight).is_empty());
+    }
+
+    #[test]
     fn a_reused_id_leaves_the_running_request_cancellable() {
         let connection = Arc::new(Connection::default());
         let id = RequestId::Number(1.into());
         let first = connection.start(&id);
+        first.listen();
         let second = connection.start(&id);
+        second.listen();
         drop(first);
         connection.cancel(&id);
         assert!(

@@ -61,6 +61,7 @@ impl Core {
         // Registered first, so that a `notifications/cancelled` sent right after the request
         // finds it (stdio).
         let flight = link.connection.start(&id);
+        flight.listen();
         let refuse = |code, message: String| {
             Reply::Response(Response::error(
                 Some(id.clone()),

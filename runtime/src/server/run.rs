@@ -195,26 +195,24 @@ macro_rules! run {
             {
                 break 'run Some(Err($crate::server::run::Failure::Denied(denial)));
             }
+            // Only a round continued with a state has one to spend (a first round, nearly every
+            // call, has none: no allocation for it). Boxed: every call's future would carry its
+            // room.
             if let Some(round) = &input
-                // Only a round continued with a state has one to spend (a first round, nearly
-                // every call, has none: no allocation for it). Boxed: every call's future would
-                // carry its room.
                 && round.presented().is_some()
-                && let Err(end) = ::std::boxed::Box::pin($core.admit_input(round)).await
             {
-                break 'run Some(Err($crate::server::run::Failure::Input(
-                    ::std::boxed::Box::new(end),
-                )));
+                // Cancellable while the state is checked (a shared store may be asked).
+                flight.listen();
+                if let Err(end) = ::std::boxed::Box::pin($core.admit_input(round)).await {
+                    break 'run Some(Err($crate::server::run::Failure::Input(
+                        ::std::boxed::Box::new(end),
+                    )));
+                }
             }
             // The handler first: one that finishes at once never arms the timer.
-            let settled = $crate::server::run::settle(
-                future,
-                &flight.cancel,
-                timeout,
-                input.as_deref(),
-                detach,
-            )
-            .await;
+            let settled =
+                $crate::server::run::settle(future, &flight, timeout, input.as_deref(), detach)
+                    .await;
             // The round is over unless the call went on as a task: requests still
             // waiting on it (from tasks the handler spawned) give up.
             if let Some(round) = input.as_deref()
@@ -279,12 +277,15 @@ pub(super) enum Settled<T> {
 /// arms the timer, and the cancellation and timeout futures are boxed, built only for a
 /// handler that waits, so that a call's future does not carry their room.
 ///
+/// `flight` is the request: registered for `notifications/cancelled` only once its handler
+/// waits (`InFlight::listen`).
+///
 /// On a 2026-07-28 round (`input`), a handler that asked the client for something is dropped
 /// once a poll of it returns pending: every request it made in that poll (`join!`ed ones
 /// included) is asked for at once.
 pub(super) async fn settle<T: Send + 'static>(
     mut future: crate::handler::HandlerFuture<T>,
-    cancel: &crate::connection::Cancellation,
+    flight: &crate::connection::InFlight,
     timeout: Option<std::time::Duration>,
     input: Option<&crate::handler::InputRound>,
     detach: Option<&mut (dyn FnMut(crate::handler::HandlerFuture<T>) + Send)>,
@@ -307,6 +308,9 @@ pub(super) async fn settle<T: Send + 'static>(
         detach(future);
         return Settled::Detached;
     }
+    // It waits: from now on `notifications/cancelled` can stop it (see `InFlight::listen`).
+    flight.listen();
+    let cancel = &flight.cancel;
     // The handler was just polled, and its waker is this task's: it is not polled again until
     // the task wakes (a handler that yields once must not run on at once).
     let mut guards = Box::pin(async move {
@@ -358,7 +362,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::connection::{Cancel, Cancellation};
+    use crate::connection::{Cancel, Cancellation, Connection, InFlight};
     use crate::handler::HandlerFuture;
 
     /// A future that counts its polls.
@@ -389,10 +393,10 @@ mod tests {
             }),
             polls: Arc::clone(&polls),
         });
-        let cancel = Cancellation::default();
+        let flight = InFlight::with_cancel(Cancellation::default());
         let mut settling = std::pin::pin!(settle(
             handler,
-            &cancel,
+            &flight,
             Some(Duration::from_secs(60)),
             None,
             None
@@ -413,7 +417,7 @@ mod tests {
     async fn handlers_settle_as_cancelled_timed_out_or_done_handler_first() {
         let cancel = Arc::new(Cancel::default());
         cancel.cancel();
-        let cancelled = Cancellation::of(cancel);
+        let cancelled = InFlight::with_cancel(Cancellation::of(cancel));
         let waits = || HandlerFuture::new(std::future::pending::<u8>());
         assert!(matches!(
             settle(waits(), &cancelled, None, None, None).await,
@@ -422,7 +426,7 @@ mod tests {
         assert!(matches!(
             settle(
                 waits(),
-                &Cancellation::default(),
+                &InFlight::with_cancel(Cancellation::default()),
                 Some(Duration::from_millis(20)),
                 None,
                 None
@@ -444,8 +448,39 @@ mod tests {
             0_u8
         });
         assert!(matches!(
-            settle(panics, &Cancellation::default(), None, None, None).await,
+            settle(
+                panics,
+                &InFlight::with_cancel(Cancellation::default()),
+                None,
+                None,
+                None
+            )
+            .await,
             Settled::Done(Err(message)) if message.contains("boom")
         ));
+    }
+
+    #[tokio::test]
+    async fn a_call_is_registered_for_cancellation_only_once_its_handler_waits() {
+        let connection = Arc::new(Connection::default());
+        let id = crate::protocol::RequestId::Number(5.into());
+        // Finished when first polled: never registered, so a cancellation finds nothing.
+        let flight = connection.start(&id);
+        let at_once = HandlerFuture::new(async { 1_u8 });
+        assert!(matches!(
+            settle(at_once, &flight, None, None, None).await,
+            Settled::Done(Ok(1))
+        ));
+        connection.cancel(&id);
+        assert!(!flight.cancel.is_cancelled());
+        drop(flight);
+        // Waiting: registered, and a cancellation stops it.
+        let flight = connection.start(&id);
+        let waits = HandlerFuture::new(std::future::pending::<u8>());
+        let mut settling = std::pin::pin!(settle(waits, &flight, None, None, None));
+        let first = std::future::poll_fn(|cx| Poll::Ready(settling.as_mut().poll(cx))).await;
+        assert!(first.is_pending());
+        connection.cancel(&id);
+        assert!(matches!(settling.await, Settled::Cancelled));
     }
 }
